@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // only for pure logic.
 export default defineConfig({
   test: {
+    reporters: ['default', './vitest.summary-reporter.ts'],
     projects: [
       {
         test: {

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'tsup';
+
+const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
 
 export default defineConfig({
   entry: ['src/cli.ts'],
@@ -8,4 +11,5 @@ export default defineConfig({
   clean: true,
   target: 'node22',
   banner: { js: '#!/usr/bin/env node' },
+  define: { __DBAAS_VERSION__: JSON.stringify(version) },
 });

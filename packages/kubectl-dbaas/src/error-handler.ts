@@ -1,0 +1,21 @@
+import { DbaasError, toDbaasError } from '@kubectl-dbaas/sdk';
+import { EXIT_FAILURE, EXIT_USAGE } from './exit-codes.js';
+import { UsageError } from './usage-error.js';
+
+/**
+ * The one place where the CLI catches errors: prints the cause and the fix to stderr and returns
+ * the exit code. Usage mistakes (bad flags, from yargs or from zod) exit 2; everything else 1.
+ */
+export function reportError(thrown: unknown, write: (text: string) => void = (text) => process.stderr.write(text)): number {
+  if (thrown instanceof UsageError || (thrown instanceof Error && thrown.name === 'YError')) {
+    write(`error: ${thrown.message}\nRun 'kubectl dbaas --help' for usage.\n`);
+    return EXIT_USAGE;
+  }
+  const error = toDbaasError(thrown);
+  write(`error: ${error.message}\n`);
+  if (error.fix) write(`fix: ${error.fix}\n`);
+  if (error.code === 'INTERNAL' && !(thrown instanceof DbaasError) && thrown instanceof Error && thrown.stack && process.env.DBAAS_DEBUG) {
+    write(`${thrown.stack}\n`);
+  }
+  return error.code === 'INVALID_ARGUMENT' ? EXIT_USAGE : EXIT_FAILURE;
+}
