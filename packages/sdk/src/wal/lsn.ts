@@ -191,6 +191,7 @@ export function parseWalFileName(
   name: string,
   segmentSize: number = DEFAULT_WAL_SEGMENT_SIZE,
 ): { timeline: number; segmentNumber: bigint } {
+  assertWalSegmentSize(segmentSize);
   const match = WAL_FILE_NAME.exec(name);
   const segmentsPerId = (1n << 32n) / BigInt(segmentSize);
   const low = match ? BigInt(`0x${match[3]}`) : 0n;
@@ -199,7 +200,6 @@ export function parseWalFileName(
       fix: 'WAL segment files are named by 24 upper-case hexadecimal digits, e.g. 000000010000000000000001.',
     });
   }
-  assertWalSegmentSize(segmentSize);
   return {
     timeline: Number.parseInt(match[1] ?? '0', 16),
     segmentNumber: BigInt(`0x${match[2]}`) * segmentsPerId + low,
