@@ -26,6 +26,8 @@ export default defineConfig({
         test: {
           name: 'cluster',
           include: ['packages/*/src/**/*.cluster.test.ts', 'packages/*/test/**/*.cluster.test.ts'],
+          // One local cluster (etcd, kube-apiserver, ... see packages/testing/src/local-cluster) per run.
+          globalSetup: ['packages/testing/src/local-cluster/global-setup.ts'],
           testTimeout: 300_000,
           hookTimeout: 900_000,
           fileParallelism: false,

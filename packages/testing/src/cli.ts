@@ -1,1 +1,104 @@
-export {};
+#!/usr/bin/env node
+/**
+ * `dbaas-testing build|up|down|status`: the local Kubernetes cluster for kubectl-dbaas tests.
+ *
+ *   dbaas-testing build            build (or find in the cache) every binary, printing progress
+ *   dbaas-testing up [--name N]    start a cluster in the background; prints `export KUBECONFIG=...`
+ *   dbaas-testing status [--name N]  per-component state
+ *   dbaas-testing down [--name N]  stop it and remove its state directory
+ */
+import { fileURLToPath } from 'node:url';
+import { BUILT_TOOLS, buildBinaries, cacheBinDir, goVersion, resolveBinaries } from './local-cluster/binaries.js';
+import { down, status, supervise, up } from './local-cluster/supervisor.js';
+
+const USAGE = `usage: dbaas-testing <build|up|down|status> [--name NAME]
+
+  build    build the cluster's binaries from Go modules into ~/.cache/kubectl-dbaas/bin/<key>/
+  up       start a local cluster in the background and print "export KUBECONFIG=..."
+  status   show each component's state
+  down     stop the cluster and remove its state directory
+
+environment: DBAAS_TESTING_BIN_DIR (prebuilt binaries, incl. hostpathplugin),
+             DBAAS_TESTING_CACHE_DIR (cache root, default ~/.cache/kubectl-dbaas)`;
+
+function parseArgs(argv: string[]): { cmd: string | undefined; name: string; rest: string[] } {
+  let name = 'default';
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--name') {
+      const v = argv[++i];
+      if (!v) throw new Error('--name needs a value');
+      name = v;
+    } else if (a.startsWith('--name=')) name = a.slice('--name='.length);
+    else rest.push(a);
+  }
+  return { cmd: rest.shift(), name, rest };
+}
+
+function scriptPath(): string {
+  if (typeof __filename === 'string') return __filename;
+  return fileURLToPath(import.meta.url);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { cmd, name, rest } = parseArgs(argv);
+  switch (cmd) {
+    case 'build': {
+      const t0 = Date.now();
+      console.error(`[dbaas-testing] ${await goVersion()}; cache ${await cacheBinDir()}`);
+      const { dir, seconds } = await buildBinaries({ log: (l) => console.error(l) });
+      const built = Object.keys(seconds);
+      console.log(
+        built.length
+          ? `built ${built.map((t) => `${t} (${seconds[t as keyof typeof seconds]}s)`).join(', ')} in ${Math.round((Date.now() - t0) / 1000)}s`
+          : `all ${BUILT_TOOLS.length} binaries cached`,
+      );
+      console.log(`binaries: ${dir}`);
+      const bins = await resolveBinaries({ build: false });
+      if (bins.hostpathUnavailable) console.log(`CSI hostpath plugin unavailable: ${bins.hostpathUnavailable}`);
+      else console.log(`hostpathplugin: ${bins.paths.hostpathplugin}`);
+      return 0;
+    }
+    case 'up': {
+      const rec = await up(name, { execPath: process.execPath, execArgv: process.execArgv, script: scriptPath() });
+      console.log(`export KUBECONFIG=${rec.kubeconfig}`);
+      return 0;
+    }
+    case 'down': {
+      const found = await down(name, (l) => console.error(l));
+      console.log(found ? `cluster "${name}" stopped` : `cluster "${name}": not running`);
+      return 0;
+    }
+    case 'status': {
+      const s = await status(name);
+      for (const l of s.lines) console.log(l);
+      return s.running ? 0 : 3;
+    }
+    case '__supervise': {
+      const [supName, logFile] = rest;
+      if (!supName || !logFile) throw new Error('__supervise needs NAME LOGFILE');
+      await supervise(supName, logFile);
+      return -1; // keeps running
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      console.error(`unknown command ${JSON.stringify(cmd)}\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`dbaas-testing: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  },
+);

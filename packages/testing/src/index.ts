@@ -31,3 +31,34 @@ export type {
   CopyDataDirectoryOptions,
   CopyDataDirectoryResult,
 } from './postgres/index.js';
+
+// Local Kubernetes cluster: control plane + snapshot controller + CSI hostpath, no kubelet (local-cluster/)
+export {
+  LocalCluster,
+  COMPONENTS as LOCAL_CLUSTER_COMPONENTS,
+  STORAGE_CLASS,
+  STORAGE_CLASS_WFFC,
+  SNAPSHOT_CLASS,
+  HOSTPATH_DRIVER,
+} from './local-cluster/cluster.js';
+export type {
+  LocalClusterOptions,
+  ComponentName,
+  ComponentStatus,
+  ClusterRecord,
+} from './local-cluster/cluster.js';
+export {
+  BUILT_TOOLS,
+  buildBinaries,
+  resolveBinaries,
+  loadVersions,
+  cacheKey,
+  cacheBinDir,
+  goVersion,
+  snapshotCrdDir,
+} from './local-cluster/binaries.js';
+export type { BuiltTool, ClusterTool, VersionsFile, ResolvedBinaries, BuildOptions } from './local-cluster/binaries.js';
+export { renderKubeconfig } from './local-cluster/kubeconfig.js';
+export type { KubeconfigSpec } from './local-cluster/kubeconfig.js';
+export { clusterFromEnv, SHARED_CLUSTER_ENV } from './local-cluster/shared.js';
+export type { SharedClusterInfo } from './local-cluster/shared.js';

@@ -1,0 +1,458 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
+import { access, cp, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { cacheRoot, packageDir } from './paths.js';
+
+/** The binaries built from Go modules (everything but the hostpath plugin, see BLOCKED.md). */
+export const BUILT_TOOLS = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'snapshot-controller',
+  'csi-snapshotter',
+  'csi-provisioner',
+] as const;
+
+/** A tool built from a wrapper module under `packages/testing/go/<tool>/`. */
+export type BuiltTool = (typeof BUILT_TOOLS)[number];
+
+/** Every binary the local cluster runs. */
+export type ClusterTool = BuiltTool | 'hostpathplugin';
+
+/** One tool's entry in `go/versions.json`. */
+export interface ToolVersion {
+  module: string;
+  version: string;
+  package: string;
+  ldflags?: string[];
+  kubernetesVersionStamp?: boolean;
+}
+
+/** The parsed `go/versions.json`: the one place where versions are pinned. */
+export interface VersionsFile {
+  kubernetes: string;
+  kubernetesStaging: string;
+  tools: Record<BuiltTool, ToolVersion>;
+  snapshotCrds: { module: string; version: string; dir: string; files: string[] };
+  hostpathplugin: { module: string; package: string; driverName: string; blocked?: string };
+}
+
+/** Where each binary comes from, and why the hostpath plugin is missing when it is. */
+export interface ResolvedBinaries {
+  paths: Partial<Record<ClusterTool, string>>;
+  /** Directory of the cached build used for the built tools (absent when all came from DBAAS_TESTING_BIN_DIR). */
+  cacheDir?: string;
+  /** `undefined` when `hostpathplugin` was found; else the reason it is unavailable. */
+  hostpathUnavailable?: string;
+}
+
+/** Options for {@link buildBinaries} and {@link resolveBinaries}. */
+export interface BuildOptions {
+  /** Progress lines (which tool, elapsed time). Default: `console.error`. */
+  log?: (line: string) => void;
+  /** Build what is missing from the cache (default true). When false a missing binary is an error. */
+  build?: boolean;
+  /** Prebuilt binaries; default `$DBAAS_TESTING_BIN_DIR`. */
+  binDir?: string;
+  /** Seconds between "still building" progress lines. Default 30. */
+  progressEverySeconds?: number;
+}
+
+/** Environment every `go` command runs with (DESIGN.md section 5). */
+export function goEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, GOTOOLCHAIN: 'local', GOWORK: 'off', GOFLAGS: '-mod=mod' };
+}
+
+/** Path of the versions file. */
+export function versionsFilePath(): string {
+  return path.join(packageDir(), 'go', 'versions.json');
+}
+
+/**
+ * Reads and checks `go/versions.json`.
+ *
+ * @example
+ * const v = await loadVersions();
+ * console.log(v.tools['kube-apiserver'].version); // v1.36.3
+ */
+export async function loadVersions(): Promise<VersionsFile> {
+  const file = versionsFilePath();
+  const parsed = JSON.parse(await readFile(file, 'utf8')) as VersionsFile;
+  for (const tool of BUILT_TOOLS) {
+    const t = parsed.tools?.[tool];
+    if (!t || !t.module || !t.version || !t.package) {
+      throw new Error(`${file}: tools.${tool} needs module, version and package`);
+    }
+  }
+  return parsed;
+}
+
+interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/** Runs a command (argument array, no shell) and collects its output; kills it after `timeoutMs`. */
+export function runCommand(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; onOutput?: (chunk: string) => void } = {},
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    const timer =
+      opts.timeoutMs !== undefined
+        ? setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, opts.timeoutMs)
+        : undefined;
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      opts.onOutput?.(d.toString());
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      opts.onOutput?.(d.toString());
+    });
+    child.on('error', (err) => {
+      if (timer) clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, timedOut });
+    });
+  });
+}
+
+let goVersionCache: string | undefined;
+
+/**
+ * `go version` of the machine's Go, run with `GOTOOLCHAIN=local`. Throws a clear error when Go is
+ * missing or does not answer.
+ *
+ * @example
+ * await goVersion(); // "go version go1.26.8 linux/amd64"
+ */
+export async function goVersion(): Promise<string> {
+  if (goVersionCache) return goVersionCache;
+  let res: RunResult;
+  try {
+    res = await runCommand('go', ['version'], { env: goEnv(), timeoutMs: 30_000 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new Error(
+        'Go toolchain not found: `go` is not on PATH. Install Go >= 1.26 (GOTOOLCHAIN=local is used, so the ' +
+          'machine Go must be new enough), or set DBAAS_TESTING_BIN_DIR to a directory of prebuilt binaries ' +
+          `(${BUILT_TOOLS.join(', ')}, hostpathplugin).`,
+      );
+    }
+    throw err;
+  }
+  if (res.timedOut || res.code !== 0) {
+    throw new Error(`\`go version\` failed (${res.timedOut ? 'timed out' : `exit ${res.code}`}): ${res.stderr.trim()}`);
+  }
+  goVersionCache = res.stdout.trim();
+  return goVersionCache;
+}
+
+/** Files under `go/` that define the build, in a stable order. */
+async function buildInputs(): Promise<string[]> {
+  const goDir = path.join(packageDir(), 'go');
+  const files = [path.join(goDir, 'versions.json')];
+  for (const tool of BUILT_TOOLS) {
+    for (const f of (await readdir(path.join(goDir, tool))).sort()) files.push(path.join(goDir, tool, f));
+  }
+  return files;
+}
+
+/**
+ * The cache key: a hash of `versions.json`, every wrapper module file and `go version`.
+ *
+ * @example
+ * const dir = path.join(cacheRoot(), 'bin', await cacheKey());
+ */
+export async function cacheKey(): Promise<string> {
+  const h = createHash('sha256');
+  h.update(await goVersion());
+  for (const f of await buildInputs()) {
+    h.update(path.relative(packageDir(), f));
+    h.update(await readFile(f));
+  }
+  return h.digest('hex').slice(0, 16);
+}
+
+/** `<cache>/bin/<key>/` for the current versions file and Go. */
+export async function cacheBinDir(): Promise<string> {
+  return path.join(cacheRoot(), 'bin', await cacheKey());
+}
+
+async function isExecutable(file: string): Promise<boolean> {
+  try {
+    await access(file, fsConstants.X_OK);
+    return (await stat(file)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function fmtElapsed(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+function ldflagsFor(tool: BuiltTool, versions: VersionsFile): string {
+  const t = versions.tools[tool];
+  const flags = ['-s', '-w', ...(t.ldflags ?? [])];
+  if (t.kubernetesVersionStamp) {
+    const m = /^v(\d+)\.(\d+)\./.exec(versions.kubernetes);
+    if (!m) throw new Error(`versions.json: kubernetes must look like vMAJOR.MINOR.PATCH, got ${versions.kubernetes}`);
+    const vars: Record<string, string> = {
+      gitVersion: versions.kubernetes,
+      gitMajor: m[1]!,
+      gitMinor: m[2]!,
+      gitTreeState: 'clean',
+    };
+    for (const pkg of ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version']) {
+      for (const [k, v] of Object.entries(vars)) flags.push(`-X ${pkg}.${k}=${v}`);
+    }
+  }
+  return flags.join(' ');
+}
+
+/**
+ * Brings a wrapper module's requirements in line with versions.json (the single source of
+ * versions): `require <module> <version>` and, for Kubernetes, `replace k8s.io/<staging> =>
+ * k8s.io/<staging> <kubernetesStaging>` for every staging module already listed.
+ */
+async function syncWrapper(workDir: string, tool: BuiltTool, versions: VersionsFile): Promise<void> {
+  const t = versions.tools[tool];
+  const args = ['mod', 'edit', `-require=${t.module}@${t.version}`];
+  if (t.module === 'k8s.io/kubernetes') {
+    const gomod = await readFile(path.join(workDir, 'go.mod'), 'utf8');
+    for (const m of gomod.matchAll(/^\s*(k8s\.io\/[\w.-]+)\s*=>\s*k8s\.io\/[\w.-]+\s+v\S+/gm)) {
+      args.push(`-replace=${m[1]}=${m[1]}@${versions.kubernetesStaging}`);
+    }
+  }
+  const res = await runCommand('go', args, { cwd: workDir, env: goEnv(), timeoutMs: 60_000 });
+  if (res.code !== 0) throw new Error(`go mod edit for ${tool} failed: ${res.stderr.trim()}`);
+}
+
+/** Fails fast with a clear message when the Go module proxy cannot be reached. */
+async function checkProxy(versions: VersionsFile): Promise<void> {
+  const t = versions.tools.etcd;
+  const res = await runCommand('go', ['mod', 'download', '-json', `${t.module}@${t.version}`], {
+    env: goEnv(),
+    timeoutMs: 120_000,
+    cwd: packageDir(),
+  });
+  if (res.timedOut) {
+    throw new Error(
+      `Go module proxy unreachable: \`go mod download ${t.module}@${t.version}\` did not answer in 120 s ` +
+        `(GOPROXY=${process.env.GOPROXY ?? 'default'}). Set DBAAS_TESTING_BIN_DIR to prebuilt binaries instead.`,
+    );
+  }
+  if (res.code !== 0) {
+    const detail = (res.stdout + res.stderr).trim().split('\n').slice(-5).join('\n');
+    throw new Error(`Go module proxy refused or unreachable for ${t.module}@${t.version}:\n${detail}`);
+  }
+}
+
+/**
+ * Builds every tool missing from the cache, printing which tool is building and the elapsed time.
+ * Binaries go to `~/.cache/kubectl-dbaas/bin/<key>/` (never into the repository). Builds run with
+ * `nice -n 10`, `GOTOOLCHAIN=local`, `GOWORK=off`, `GOFLAGS=-mod=mod`.
+ *
+ * @returns the cache directory and the seconds each tool took (0 when it was cached).
+ * @example
+ * const { dir, seconds } = await buildBinaries({ log: console.log });
+ */
+export async function buildBinaries(
+  opts: Pick<BuildOptions, 'log' | 'progressEverySeconds'> & { tools?: readonly BuiltTool[] } = {},
+): Promise<{ dir: string; seconds: Partial<Record<BuiltTool, number>> }> {
+  const log = opts.log ?? ((l: string) => console.error(l));
+  const versions = await loadVersions();
+  const gv = await goVersion();
+  const dir = await cacheBinDir();
+  await mkdir(dir, { recursive: true });
+  const tools = opts.tools ?? BUILT_TOOLS;
+  const missing: BuiltTool[] = [];
+  for (const tool of tools) if (!(await isExecutable(path.join(dir, tool)))) missing.push(tool);
+  const seconds: Partial<Record<BuiltTool, number>> = {};
+  if (missing.length === 0) return { dir, seconds };
+
+  const unlock = await acquireLock(path.join(dir, '.build.lock'), log);
+  try {
+    log(`[dbaas-testing] building ${missing.join(', ')} with ${gv} into ${dir}`);
+    await checkProxy(versions);
+    const started = Date.now();
+    for (const tool of missing) {
+      const out = path.join(dir, tool);
+      if (await isExecutable(out)) continue; // built by another process while we waited for the lock
+      const workDir = path.join(cacheRoot(), 'work', path.basename(dir), tool);
+      await rm(workDir, { recursive: true, force: true });
+      await mkdir(path.dirname(workDir), { recursive: true });
+      await cp(path.join(packageDir(), 'go', tool), workDir, { recursive: true });
+      await syncWrapper(workDir, tool, versions);
+      const t0 = Date.now();
+      log(`[dbaas-testing] building ${tool} (${versions.tools[tool].module}@${versions.tools[tool].version})...`);
+      const every = (opts.progressEverySeconds ?? 30) * 1000;
+      const timer = setInterval(() => log(`[dbaas-testing]   ${tool}: ${fmtElapsed(Date.now() - t0)} elapsed`), every);
+      timer.unref();
+      const buildLog: string[] = [];
+      let res: RunResult;
+      try {
+        res = await runCommand(
+          'nice',
+          [
+            '-n',
+            '10',
+            'go',
+            'build',
+            '-trimpath',
+            '-ldflags',
+            ldflagsFor(tool, versions),
+            '-o',
+            `${out}.tmp`,
+            versions.tools[tool].package,
+          ],
+          { cwd: workDir, env: goEnv(), onOutput: (c) => buildLog.push(c) },
+        );
+      } finally {
+        clearInterval(timer);
+      }
+      if (res.code !== 0) {
+        const tail = buildLog.join('').trim().split('\n').slice(-30).join('\n');
+        throw new Error(`building ${tool} failed (exit ${res.code}); last output:\n${tail}`);
+      }
+      await rename(`${out}.tmp`, out);
+      seconds[tool] = Math.round((Date.now() - t0) / 1000);
+      log(`[dbaas-testing] built ${tool} in ${fmtElapsed(Date.now() - t0)}`);
+    }
+    log(`[dbaas-testing] build finished in ${fmtElapsed(Date.now() - started)}`);
+    const manifest = path.join(dir, 'build.json');
+    await writeFile(
+      manifest,
+      JSON.stringify({ go: gv, versions: versions.tools, seconds, finishedAt: new Date().toISOString() }, null, 2),
+    );
+    return { dir, seconds };
+  } finally {
+    await unlock();
+  }
+}
+
+/** A directory lock (mkdir is atomic) holding the owner's pid; a stale lock of a dead pid is taken over. */
+async function acquireLock(lockDir: string, log: (l: string) => void): Promise<() => Promise<void>> {
+  let waited = false;
+  for (;;) {
+    try {
+      await mkdir(lockDir);
+      await writeFile(path.join(lockDir, 'pid'), String(process.pid));
+      return () => rm(lockDir, { recursive: true, force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(await readFile(path.join(lockDir, 'pid'), 'utf8').catch(() => '0'));
+      if (!pid || !pidAlive(pid)) {
+        await rm(lockDir, { recursive: true, force: true });
+        continue;
+      }
+      if (!waited) log(`[dbaas-testing] another build (pid ${pid}) holds ${lockDir}; waiting for it`);
+      waited = true;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Reason text used when no `hostpathplugin` binary is available. */
+export function hostpathBlockedReason(binDir: string | undefined): string {
+  const where = binDir
+    ? `no executable hostpathplugin in DBAAS_TESTING_BIN_DIR=${binDir}`
+    : 'DBAAS_TESTING_BIN_DIR is not set';
+  return (
+    `${where}; it cannot be built here because the Go module proxy refuses ` +
+    'github.com/kubernetes-csi/csi-driver-host-path (403 Forbidden, see packages/testing/go/BLOCKED.md)'
+  );
+}
+
+/**
+ * Finds every binary: first in `DBAAS_TESTING_BIN_DIR` (or `opts.binDir`), then in the build cache,
+ * building what is missing unless `build: false`. `hostpathplugin` only ever comes from the
+ * prebuilt directory; when it is absent `hostpathUnavailable` says why.
+ *
+ * @example
+ * const bins = await resolveBinaries({ log: console.log });
+ * if (bins.hostpathUnavailable) console.warn(bins.hostpathUnavailable);
+ */
+export async function resolveBinaries(opts: BuildOptions = {}): Promise<ResolvedBinaries> {
+  const binDir = opts.binDir ?? process.env.DBAAS_TESTING_BIN_DIR ?? undefined;
+  const paths: Partial<Record<ClusterTool, string>> = {};
+  const needBuild: BuiltTool[] = [];
+  for (const tool of BUILT_TOOLS) {
+    const candidate = binDir ? path.join(binDir, tool) : undefined;
+    if (candidate && (await isExecutable(candidate))) paths[tool] = candidate;
+    else needBuild.push(tool);
+  }
+  let cacheDir: string | undefined;
+  if (needBuild.length > 0) {
+    const dir = await cacheBinDir();
+    const missing: BuiltTool[] = [];
+    for (const tool of needBuild) if (!(await isExecutable(path.join(dir, tool)))) missing.push(tool);
+    if (missing.length > 0) {
+      if (opts.build === false) {
+        throw new Error(
+          `binaries missing from ${dir}: ${missing.join(', ')}. Run \`dbaas-testing build\` ` +
+            '(or set DBAAS_TESTING_BIN_DIR to prebuilt binaries).',
+        );
+      }
+      await buildBinaries({ tools: missing, log: opts.log, progressEverySeconds: opts.progressEverySeconds });
+    }
+    for (const tool of needBuild) paths[tool] = path.join(dir, tool);
+    cacheDir = dir;
+  }
+  const hp = binDir ? path.join(binDir, 'hostpathplugin') : undefined;
+  let hostpathUnavailable: string | undefined;
+  if (hp && (await isExecutable(hp))) paths.hostpathplugin = hp;
+  else hostpathUnavailable = hostpathBlockedReason(binDir);
+  return { paths, cacheDir, hostpathUnavailable };
+}
+
+/** Directory holding the snapshot CRD yamls in the Go module cache, downloading the module if needed. */
+export async function snapshotCrdDir(): Promise<string> {
+  const v = await loadVersions();
+  const res = await runCommand('go', ['mod', 'download', '-json', `${v.snapshotCrds.module}@${v.snapshotCrds.version}`], {
+    env: goEnv(),
+    timeoutMs: 120_000,
+    cwd: packageDir(),
+  });
+  let dir: string | undefined;
+  try {
+    dir = (JSON.parse(res.stdout) as { Dir?: string; Error?: string }).Dir;
+  } catch {
+    dir = undefined;
+  }
+  if (res.code !== 0 || !dir) {
+    throw new Error(
+      `cannot get ${v.snapshotCrds.module}@${v.snapshotCrds.version} from the Go module cache/proxy` +
+        `${res.timedOut ? ' (timed out)' : ''}: ${(res.stdout + res.stderr).trim().slice(0, 800)}`,
+    );
+  }
+  return path.join(dir, v.snapshotCrds.dir);
+}

@@ -1,0 +1,613 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  ApiextensionsV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  StorageV1Api,
+  type V1CustomResourceDefinition,
+} from '@kubernetes/client-node';
+import { parse as parseYaml } from 'yaml';
+import { loadVersions, resolveBinaries, snapshotCrdDir, type ClusterTool } from './binaries.js';
+import { probe } from './http.js';
+import {
+  newAdminCredentials,
+  newServiceAccountKeyPair,
+  writeKubeconfig,
+  writeTokenFile,
+  type AdminCredentials,
+} from './kubeconfig.js';
+import { ManagedProcess, freePort, pidRunning, waitFor } from './process.js';
+
+/** Name of the Immediate-binding StorageClass of the hostpath driver. */
+export const STORAGE_CLASS = 'csi-hostpath-sc';
+/** Name of the WaitForFirstConsumer StorageClass of the hostpath driver. */
+export const STORAGE_CLASS_WFFC = 'csi-hostpath-sc-wffc';
+/** Name of the VolumeSnapshotClass of the hostpath driver. */
+export const SNAPSHOT_CLASS = 'csi-hostpath-snapclass';
+/** CSI driver name of the hostpath plugin. */
+export const HOSTPATH_DRIVER = 'hostpath.csi.k8s.io';
+
+/** Components in start order (teardown runs in reverse). */
+export const COMPONENTS = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'snapshot-controller',
+  'hostpathplugin',
+  'csi-provisioner',
+  'csi-snapshotter',
+] as const;
+
+/** One of {@link COMPONENTS}. */
+export type ComponentName = (typeof COMPONENTS)[number];
+
+/** Per-component state as `status` shows it. */
+export interface ComponentStatus {
+  name: ComponentName;
+  state: 'running' | 'exited' | 'unavailable' | 'not started';
+  pid?: number;
+  logFile?: string;
+  detail?: string;
+}
+
+/** What a running cluster records in `<stateDir>/cluster.json` (for `dbaas-testing status|down`). */
+export interface ClusterRecord {
+  stateDir: string;
+  kubeconfig: string;
+  server: string;
+  supervisorPid?: number;
+  hostpathStateDir: string;
+  hostpathUnavailable?: string;
+  components: { name: ComponentName; pid?: number; logFile?: string; health?: string; detail?: string }[];
+  /** Every TCP port the components listen on (loopback). */
+  ports: number[];
+  startedAt: string;
+  startSeconds: number;
+}
+
+/** Options of {@link LocalCluster.start}. */
+export interface LocalClusterOptions {
+  /** Prebuilt binaries; default `$DBAAS_TESTING_BIN_DIR`. */
+  binDir?: string;
+  /** Build missing binaries (default true). */
+  build?: boolean;
+  /** Progress lines. Default: `console.error`. */
+  log?: (line: string) => void;
+  /** Seconds to wait for each component to become ready. Default 120. */
+  readyTimeoutSeconds?: number;
+  /** Grace period between SIGTERM and SIGKILL at teardown, ms. Default 10 000. */
+  stopGraceMs?: number;
+  /** Start only etcd and kube-apiserver (fast; for teardown tests). Default false. */
+  controlPlaneOnly?: boolean;
+  /** Skip the hostpath plugin even when it is available. Default false. */
+  withoutHostpath?: boolean;
+}
+
+const live = new Set<LocalCluster>();
+let handlersInstalled = false;
+
+function installProcessHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  // Last resort when the process exits without stop() (uncaught error, process.exit): synchronous kill
+  // of every component, unmount, and removal of the state directories.
+  process.on('exit', () => {
+    for (const c of live) c.destroySync();
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      const code = 128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1);
+      const clusters = [...live];
+      void Promise.allSettled(clusters.map((c) => c.stop())).then(() => process.exit(code));
+      // A second signal, or a stuck teardown, ends it the hard way (the 'exit' handler still cleans up).
+      setTimeout(() => process.exit(code), 30_000).unref();
+    });
+  }
+}
+
+/** Mount points at or below `dir`, deepest first (read from /proc/self/mountinfo). */
+function mountsUnder(dir: string): string[] {
+  let info = '';
+  try {
+    info = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const line of info.split('\n')) {
+    const mp = line.split(' ')[4];
+    if (!mp) continue;
+    const decoded = mp.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if (decoded === dir || decoded.startsWith(dir + '/')) out.push(decoded);
+  }
+  return out.sort((a, b) => b.length - a.length);
+}
+
+function unmountAllUnder(dir: string): string[] {
+  const failed: string[] = [];
+  for (const mp of mountsUnder(dir)) {
+    const r = spawnSync('umount', [mp], { stdio: 'ignore' });
+    if (r.status !== 0) {
+      const lazy = spawnSync('umount', ['-l', mp], { stdio: 'ignore' });
+      if (lazy.status !== 0) failed.push(mp);
+    }
+  }
+  return failed;
+}
+
+/**
+ * A real Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager), the snapshot
+ * controller and, when its binary is available, the CSI hostpath plugin with csi-provisioner and
+ * csi-snapshotter, all as plain processes on loopback and unix sockets. No kubelet, no containers.
+ *
+ * @example
+ * const cluster = await LocalCluster.start();
+ * try {
+ *   const kc = cluster.kubeConfig();
+ *   // ... talk to the cluster, or run `kubectl --kubeconfig cluster.kubeconfigPath ...`
+ * } finally {
+ *   await cluster.stop();
+ * }
+ */
+export class LocalCluster {
+  /** Temporary directory (fs.mkdtemp under os.tmpdir()) holding everything; removed by stop(). */
+  readonly stateDir: string;
+  /** Kubeconfig for `kubectl` and `@kubernetes/client-node` (mode 0600: it holds the admin token). */
+  readonly kubeconfigPath: string;
+  /** The hostpath plugin's `--statedir`: volume `<handle>` lives in `<hostpathStateDir>/<handle>`. */
+  readonly hostpathStateDir: string;
+  /** Why the hostpath plugin is not running, or undefined when it is. */
+  hostpathUnavailable: string | undefined;
+  /** `https://127.0.0.1:<port>` of kube-apiserver. */
+  server = '';
+  /** Seconds from start() to ready. */
+  startSeconds = 0;
+
+  private readonly opts: LocalClusterOptions;
+  private readonly procs = new Map<ComponentName, ManagedProcess>();
+  private readonly health = new Map<ComponentName, string>();
+  private readonly portsUsed: number[] = [];
+  private admin: AdminCredentials | undefined;
+  private stopping: Promise<void> | undefined;
+  private destroyed = false;
+
+  private constructor(stateDir: string, opts: LocalClusterOptions) {
+    this.stateDir = stateDir;
+    this.kubeconfigPath = path.join(stateDir, 'kubeconfig');
+    this.hostpathStateDir = path.join(stateDir, 'hostpath');
+    this.opts = opts;
+  }
+
+  /**
+   * Builds or finds the binaries, starts every component in order and waits until each is ready,
+   * the snapshot CRDs are Established and the storage and snapshot classes exist. On any failure
+   * it tears down what it started and rethrows.
+   *
+   * @example
+   * await using cluster = await LocalCluster.start({ log: console.log });
+   */
+  static async start(opts: LocalClusterOptions = {}): Promise<LocalCluster> {
+    const t0 = Date.now();
+    const log = opts.log ?? ((l: string) => console.error(l));
+    const bins = await resolveBinaries({ binDir: opts.binDir, build: opts.build, log });
+    const stateDir = await mkdtemp(path.join(tmpdir(), 'dbaas-cluster-'));
+    const cluster = new LocalCluster(stateDir, opts);
+    live.add(cluster);
+    installProcessHandlers();
+    try {
+      await cluster.boot(bins.paths, opts.withoutHostpath ? 'disabled by option withoutHostpath' : bins.hostpathUnavailable);
+      cluster.startSeconds = Math.round((Date.now() - t0) / 100) / 10;
+      await cluster.writeRecord();
+      log(`[dbaas-testing] cluster ready in ${cluster.startSeconds}s: KUBECONFIG=${cluster.kubeconfigPath}`);
+      if (cluster.hostpathUnavailable) log(`[dbaas-testing] CSI hostpath plugin unavailable: ${cluster.hostpathUnavailable}`);
+      return cluster;
+    } catch (err) {
+      await cluster.stop().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** A `KubeConfig` of `@kubernetes/client-node` loaded from {@link kubeconfigPath}. */
+  kubeConfig(): KubeConfig {
+    const kc = new KubeConfig();
+    kc.loadFromFile(this.kubeconfigPath);
+    return kc;
+  }
+
+  /** Directory of a provisioned hostpath volume (where kubelet would mount it). */
+  volumeDir(volumeHandle: string): string {
+    if (!/^[\w.-]+$/.test(volumeHandle)) throw new Error(`unexpected volume handle ${JSON.stringify(volumeHandle)}`);
+    return path.join(this.hostpathStateDir, volumeHandle);
+  }
+
+  /** Process ids of the running components (for leak checks). */
+  pids(): Partial<Record<ComponentName, number>> {
+    const out: Partial<Record<ComponentName, number>> = {};
+    for (const [name, p] of this.procs) if (p.running) out[name] = p.pid;
+    return out;
+  }
+
+  /** Every loopback TCP port the components were given (for leak checks). */
+  ports(): number[] {
+    return [...this.portsUsed];
+  }
+
+  /** Per-component state. */
+  status(): ComponentStatus[] {
+    return COMPONENTS.map((name): ComponentStatus => {
+      const p = this.procs.get(name);
+      if (p) {
+        return {
+          name,
+          state: p.running ? 'running' : 'exited',
+          pid: p.pid,
+          logFile: p.logFile,
+          ...(this.health.get(name) ? { detail: this.health.get(name) } : {}),
+        };
+      }
+      if (this.hostpathUnavailable && name === 'hostpathplugin') {
+        return { name, state: 'unavailable', detail: `CSI hostpath plugin unavailable: ${this.hostpathUnavailable}` };
+      }
+      if (this.hostpathUnavailable && (name === 'csi-provisioner' || name === 'csi-snapshotter')) {
+        return { name, state: 'not started', detail: 'needs the CSI hostpath plugin socket' };
+      }
+      return { name, state: 'not started' };
+    });
+  }
+
+  /**
+   * Stops every component in reverse start order (SIGTERM, then SIGKILL after the grace period,
+   * waiting for each to exit), unmounts anything mounted under the state directory and removes it.
+   * Safe to call more than once.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const grace = this.opts.stopGraceMs ?? 10_000;
+      for (const name of [...COMPONENTS].reverse()) {
+        const p = this.procs.get(name);
+        if (p) await p.stop(grace);
+      }
+      const failed = unmountAllUnder(this.stateDir);
+      if (failed.length === 0) await rm(this.stateDir, { recursive: true, force: true });
+      live.delete(this);
+      this.destroyed = true;
+      if (failed.length > 0) throw new Error(`could not unmount ${failed.join(', ')}; left ${this.stateDir} in place`);
+    })();
+    return this.stopping;
+  }
+
+  /** `await using cluster = await LocalCluster.start()` stops it at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  /** Synchronous teardown for the process 'exit' handler: SIGKILL all, unmount, remove the state dir. */
+  destroySync(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const name of [...COMPONENTS].reverse()) this.procs.get(name)?.killNow();
+    // Give the kernel a moment to reap the killed processes before removing their files.
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline && [...this.procs.values()].some((p) => pidRunning(p.pid))) {
+      spawnSync('sleep', ['0.05']);
+    }
+    if (unmountAllUnder(this.stateDir).length === 0) {
+      try {
+        rmSync(this.stateDir, { recursive: true, force: true });
+      } catch {
+        // nothing more we can do while exiting
+      }
+    }
+    live.delete(this);
+  }
+
+  private log(line: string): void {
+    (this.opts.log ?? ((l: string) => console.error(l)))(line);
+  }
+
+  private get timeoutMs(): number {
+    return (this.opts.readyTimeoutSeconds ?? 120) * 1000;
+  }
+
+  private async port(): Promise<number> {
+    const p = await freePort();
+    this.portsUsed.push(p);
+    return p;
+  }
+
+  private logFile(name: string): string {
+    return path.join(this.stateDir, 'logs', `${name}.log`);
+  }
+
+  private async spawn(name: ComponentName, bin: string | undefined, args: string[]): Promise<ManagedProcess> {
+    if (!bin) throw new Error(`${name}: no binary`);
+    this.log(`[dbaas-testing] starting ${name}`);
+    const p = await ManagedProcess.start(name, bin, args, this.logFile(name), { cwd: this.stateDir });
+    this.procs.set(name, p);
+    return p;
+  }
+
+  private async boot(bins: Partial<Record<ClusterTool, string>>, hostpathUnavailable: string | undefined): Promise<void> {
+    const dir = this.stateDir;
+    await mkdir(path.join(dir, 'logs'), { recursive: true });
+    await mkdir(path.join(dir, 'pki'), { recursive: true, mode: 0o700 });
+
+    // etcd
+    const etcdClient = await this.port();
+    const etcdPeer = await this.port();
+    const etcdUrl = `http://127.0.0.1:${etcdClient}`;
+    const etcd = await this.spawn('etcd', bins.etcd, [
+      '--name=dbaas-local',
+      `--data-dir=${path.join(dir, 'etcd')}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+      `--initial-cluster=dbaas-local=http://127.0.0.1:${etcdPeer}`,
+      '--unsafe-no-fsync=true',
+      '--quota-backend-bytes=2147483648',
+    ]);
+    await waitFor(etcd, `${etcdUrl}/health`, async () => {
+      const r = await probe(`${etcdUrl}/health`);
+      return r.status === 200 && r.body.includes('"health":"true"');
+    }, this.timeoutMs);
+    this.health.set('etcd', etcdUrl);
+
+    // kube-apiserver
+    this.admin = newAdminCredentials();
+    const pki = path.join(dir, 'pki');
+    const tokenFile = path.join(pki, 'tokens.csv');
+    await writeTokenFile(tokenFile, this.admin);
+    const sa = newServiceAccountKeyPair();
+    const saKey = path.join(pki, 'sa.key');
+    const saPub = path.join(pki, 'sa.pub');
+    await writeFile(saKey, sa.privateKeyPem, { mode: 0o600 });
+    await writeFile(saPub, sa.publicKeyPem, { mode: 0o600 });
+    const apiPort = await this.port();
+    const certDir = path.join(pki, 'apiserver');
+    this.server = `https://127.0.0.1:${apiPort}`;
+    const apiserver = await this.spawn('kube-apiserver', bins['kube-apiserver'], [
+      `--etcd-servers=${etcdUrl}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${certDir}`,
+      `--token-auth-file=${tokenFile}`,
+      '--authorization-mode=RBAC',
+      '--anonymous-auth=false',
+      `--service-account-key-file=${saPub}`,
+      `--service-account-signing-key-file=${saKey}`,
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      '--service-cluster-ip-range=10.96.0.0/16',
+      // No kubelet, no nodes: nothing may wait for node objects, and the "kubernetes" Service's
+      // endpoints would point at a loopback address, which the API refuses.
+      '--endpoint-reconciler-type=none',
+      '--disable-admission-plugins=TaintNodesByCondition',
+      '--allow-privileged=true',
+      '--profiling=false',
+    ]);
+    const caFile = path.join(certDir, 'apiserver.crt');
+    await waitFor(apiserver, `${this.server}/readyz`, async () => {
+      if (!existsSync(caFile)) return false;
+      const r = await probe(`${this.server}/readyz`, { token: this.admin!.token, ca: await readFile(caFile) });
+      return r.status === 200;
+    }, this.timeoutMs);
+    this.health.set('kube-apiserver', `${this.server}/readyz ok`);
+    const caPem = await readFile(caFile, 'utf8');
+    await writeKubeconfig(this.kubeconfigPath, { server: this.server, caPem, admin: this.admin });
+    await writeFile(path.join(pki, 'ca.crt'), caPem);
+    await this.writeRecord();
+    if (this.opts.controlPlaneOnly) {
+      this.hostpathUnavailable = 'not started (controlPlaneOnly)';
+      return;
+    }
+
+    // kube-controller-manager: only the controllers a storage test cluster needs.
+    const kcmPort = await this.port();
+    const kcm = await this.spawn('kube-controller-manager', bins['kube-controller-manager'], [
+      `--kubeconfig=${this.kubeconfigPath}`,
+      `--authentication-kubeconfig=${this.kubeconfigPath}`,
+      `--authorization-kubeconfig=${this.kubeconfigPath}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${kcmPort}`,
+      `--cert-dir=${path.join(pki, 'kube-controller-manager')}`,
+      '--leader-elect=false',
+      '--use-service-account-credentials=false',
+      `--service-account-private-key-file=${saKey}`,
+      `--root-ca-file=${path.join(pki, 'ca.crt')}`,
+      '--controllers=' +
+        [
+          'persistentvolume-binder-controller',
+          'persistentvolumeclaim-protection-controller',
+          'persistentvolume-protection-controller',
+          'namespace-controller',
+          'garbage-collector-controller',
+          'serviceaccount-controller',
+          'serviceaccount-token-controller',
+          'root-ca-certificate-publisher-controller',
+          'clusterrole-aggregation-controller',
+        ].join(','),
+      '--profiling=false',
+    ]);
+    await waitFor(kcm, `https://127.0.0.1:${kcmPort}/healthz`, async () => {
+      const r = await probe(`https://127.0.0.1:${kcmPort}/healthz`);
+      return r.status === 200;
+    }, this.timeoutMs);
+    this.health.set('kube-controller-manager', `https://127.0.0.1:${kcmPort}/healthz ok`);
+
+    // VolumeSnapshot CRDs, read from the Go module cache at run time.
+    const kc = this.kubeConfig();
+    await this.installSnapshotCrds(kc);
+
+    // snapshot-controller
+    const scPort = await this.port();
+    const sc = await this.spawn('snapshot-controller', bins['snapshot-controller'], [
+      `--kubeconfig=${this.kubeconfigPath}`,
+      '--leader-election=false',
+      `--http-endpoint=127.0.0.1:${scPort}`,
+      '--retry-interval-max=30s',
+      '--v=4',
+    ]);
+    await waitFor(sc, `http://127.0.0.1:${scPort}/metrics`, async () => {
+      const r = await probe(`http://127.0.0.1:${scPort}/metrics`);
+      return r.status === 200;
+    }, this.timeoutMs);
+    this.health.set('snapshot-controller', `http://127.0.0.1:${scPort}/metrics ok`);
+
+    // Storage and snapshot classes (exist even without the driver, so manifests can be applied).
+    await this.installClasses(kc);
+
+    // hostpath plugin and its sidecars
+    this.hostpathUnavailable = hostpathUnavailable;
+    if (!hostpathUnavailable && bins.hostpathplugin) {
+      await mkdir(this.hostpathStateDir, { recursive: true });
+      await mkdir(path.join(dir, 'csi'), { recursive: true });
+      const socket = path.join(dir, 'csi', 'csi.sock');
+      const hp = await this.spawn('hostpathplugin', bins.hostpathplugin, [
+        `--endpoint=unix://${socket}`,
+        `--drivername=${HOSTPATH_DRIVER}`,
+        '--nodeid=dbaas-local-node',
+        `--statedir=${this.hostpathStateDir}`,
+        '--v=5',
+      ]);
+      await waitFor(hp, `socket ${socket}`, async () => (await stat(socket)).isSocket(), this.timeoutMs);
+      this.health.set('hostpathplugin', `listening on ${socket}`);
+      const provPort = await this.port();
+      const prov = await this.spawn('csi-provisioner', bins['csi-provisioner'], [
+        `--kubeconfig=${this.kubeconfigPath}`,
+        `--csi-address=${socket}`,
+        '--leader-election=false',
+        '--node-deployment=false',
+        // No kubelet means no CSINode and no Node objects: with topology on, Immediate binding fails
+        // with "no available topology found". Off, CreateVolume gets no topology requirement.
+        '--feature-gates=Topology=false',
+        '--immediate-topology=false',
+        '--extra-create-metadata=true',
+        `--http-endpoint=127.0.0.1:${provPort}`,
+        '--timeout=60s',
+        '--retry-interval-max=30s',
+        '--v=4',
+      ]);
+      const snapPort = await this.port();
+      const snapper = await this.spawn('csi-snapshotter', bins['csi-snapshotter'], [
+        `--kubeconfig=${this.kubeconfigPath}`,
+        `--csi-address=${socket}`,
+        '--leader-election=false',
+        '--extra-create-metadata=true',
+        `--http-endpoint=127.0.0.1:${snapPort}`,
+        '--timeout=300s',
+        '--retry-interval-max=30s',
+        '--v=4',
+      ]);
+      await waitFor(prov, `http://127.0.0.1:${provPort}/metrics`, async () => {
+        return (await probe(`http://127.0.0.1:${provPort}/metrics`)).status === 200;
+      }, this.timeoutMs);
+      this.health.set('csi-provisioner', `http://127.0.0.1:${provPort}/metrics ok`);
+      await waitFor(snapper, `http://127.0.0.1:${snapPort}/metrics`, async () => {
+        return (await probe(`http://127.0.0.1:${snapPort}/metrics`)).status === 200;
+      }, this.timeoutMs);
+      this.health.set('csi-snapshotter', `http://127.0.0.1:${snapPort}/metrics ok`);
+      // CSIDriver object, as a real deployment has.
+      await kc
+        .makeApiClient(StorageV1Api)
+        .createCSIDriver({
+          body: {
+            metadata: { name: HOSTPATH_DRIVER },
+            spec: { attachRequired: false, podInfoOnMount: true, volumeLifecycleModes: ['Persistent'] },
+          },
+        })
+        .catch((err: unknown) => {
+          if ((err as { code?: number }).code !== 409) throw err;
+        });
+    }
+  }
+
+  private async installSnapshotCrds(kc: KubeConfig): Promise<void> {
+    const versions = await loadVersions();
+    const crdDir = await snapshotCrdDir();
+    const api = kc.makeApiClient(ApiextensionsV1Api);
+    const names: string[] = [];
+    for (const file of versions.snapshotCrds.files) {
+      const body = parseYaml(await readFile(path.join(crdDir, file), 'utf8')) as V1CustomResourceDefinition;
+      names.push(body.metadata!.name!);
+      await api.createCustomResourceDefinition({ body }).catch((err: unknown) => {
+        if ((err as { code?: number }).code !== 409) throw err;
+      });
+    }
+    for (const name of names) {
+      await waitFor(undefined, `CRD ${name} Established`, async () => {
+        const crd = await api.readCustomResourceDefinition({ name });
+        return (crd.status?.conditions ?? []).some((c) => c.type === 'Established' && c.status === 'True');
+      }, this.timeoutMs);
+    }
+    this.log(`[dbaas-testing] snapshot CRDs established (${versions.snapshotCrds.module}@${versions.snapshotCrds.version})`);
+  }
+
+  private async installClasses(kc: KubeConfig): Promise<void> {
+    const storage = kc.makeApiClient(StorageV1Api);
+    const ignoreExists = (err: unknown) => {
+      if ((err as { code?: number }).code !== 409) throw err;
+    };
+    for (const [name, mode] of [
+      [STORAGE_CLASS, 'Immediate'],
+      [STORAGE_CLASS_WFFC, 'WaitForFirstConsumer'],
+    ] as const) {
+      await storage
+        .createStorageClass({
+          body: {
+            metadata: { name },
+            provisioner: HOSTPATH_DRIVER,
+            reclaimPolicy: 'Delete',
+            volumeBindingMode: mode,
+            allowVolumeExpansion: true,
+          },
+        })
+        .catch(ignoreExists);
+    }
+    await kc
+      .makeApiClient(CustomObjectsApi)
+      .createClusterCustomObject({
+        group: 'snapshot.storage.k8s.io',
+        version: 'v1',
+        plural: 'volumesnapshotclasses',
+        body: {
+          apiVersion: 'snapshot.storage.k8s.io/v1',
+          kind: 'VolumeSnapshotClass',
+          metadata: { name: SNAPSHOT_CLASS },
+          driver: HOSTPATH_DRIVER,
+          deletionPolicy: 'Delete',
+        },
+      })
+      .catch(ignoreExists);
+    for (const name of [STORAGE_CLASS, STORAGE_CLASS_WFFC]) {
+      await waitFor(undefined, `StorageClass ${name}`, async () => !!(await storage.readStorageClass({ name })), this.timeoutMs);
+    }
+  }
+
+  /** Writes `<stateDir>/cluster.json` for `dbaas-testing status` / `down`. No secrets in it. */
+  async writeRecord(extra: Partial<ClusterRecord> = {}): Promise<void> {
+    const record: ClusterRecord = {
+      stateDir: this.stateDir,
+      kubeconfig: this.kubeconfigPath,
+      server: this.server,
+      hostpathStateDir: this.hostpathStateDir,
+      ...(this.hostpathUnavailable ? { hostpathUnavailable: this.hostpathUnavailable } : {}),
+      components: this.status().map((s) => ({
+        name: s.name,
+        ...(s.pid !== undefined ? { pid: s.pid } : {}),
+        ...(s.logFile ? { logFile: s.logFile } : {}),
+        ...(this.health.get(s.name) ? { health: this.health.get(s.name) } : {}),
+        ...(s.detail ? { detail: s.detail } : {}),
+      })),
+      ports: this.ports(),
+      startedAt: new Date().toISOString(),
+      startSeconds: this.startSeconds,
+      ...extra,
+    };
+    await writeFile(path.join(this.stateDir, 'cluster.json'), JSON.stringify(record, null, 2), { mode: 0o600 });
+  }
+}

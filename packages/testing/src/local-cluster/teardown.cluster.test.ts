@@ -1,0 +1,129 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { LocalCluster } from './cluster.js';
+import { packageDir } from './paths.js';
+import { pidRunning } from './process.js';
+
+interface Held {
+  pids: number[];
+  ports: number[];
+  stateDir: string;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const childScript = path.join(here, 'fixtures', 'teardown-child.ts');
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** Processes whose command line mentions `needle` (e.g. a state directory). */
+function processesMentioning(needle: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmdline.includes(needle) && pidRunning(Number(entry))) out.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/** Asserts that nothing of a cluster is left: processes, ports, sockets, state directory. */
+async function expectNothingLeft(held: Held): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const alive = held.pids.filter(pidRunning);
+    const busy: number[] = [];
+    for (const p of held.ports) if (!(await portFree(p))) busy.push(p);
+    const mentioning = processesMentioning(held.stateDir);
+    const dirLeft = existsSync(held.stateDir);
+    if ((alive.length === 0 && busy.length === 0 && mentioning.length === 0 && !dirLeft) || Date.now() > deadline) {
+      expect(alive, 'component pids still running').toEqual([]);
+      expect(mentioning, 'processes still referring to the state dir').toEqual([]);
+      expect(busy, 'ports still bound').toEqual([]);
+      expect(dirLeft, `state dir ${held.stateDir} still exists (sockets, logs, data)`).toBe(false);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Runs the child fixture; resolves with what it held and how it ended. */
+function runChild(
+  mode: 'throw' | 'reject' | 'wait',
+  signal?: NodeJS.Signals,
+): Promise<{ held: Held; code: number | null; sig: NodeJS.Signals | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    // tsx (a devDependency) runs the TypeScript fixture; `--import tsx` resolves from cwd.
+    const child = spawn(process.execPath, ['--import', 'tsx', childScript, mode], {
+      cwd: packageDir(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let held: Held | undefined;
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const line = stdout.split('\n')[0];
+      if (!held && stdout.includes('\n') && line) {
+        held = JSON.parse(line) as Held;
+        if (signal) child.kill(signal);
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code, sig) => {
+      if (!held) reject(new Error(`child exited (${code ?? sig}) before reporting its cluster:\n${stderr}`));
+      else resolve({ held, code, sig, stderr });
+    });
+  });
+}
+
+describe('teardown leaves nothing behind', () => {
+  it('stop() of a full cluster: no process, port, socket or state directory left', async () => {
+    const cluster = await LocalCluster.start({ build: false, log: () => undefined });
+    const held: Held = { pids: Object.values(cluster.pids()), ports: cluster.ports(), stateDir: cluster.stateDir };
+    expect(held.pids.length).toBeGreaterThanOrEqual(4);
+    expect(existsSync(path.join(held.stateDir, 'kubeconfig'))).toBe(true);
+    await cluster.stop();
+    await expectNothingLeft(held);
+  });
+
+  it('a script that throws after starting a cluster still cleans up', async () => {
+    const { held, code, stderr } = await runChild('throw');
+    expect(code).not.toBe(0);
+    expect(stderr).toContain('deliberate failure after the cluster started');
+    expect(held.pids.length).toBe(2);
+    await expectNothingLeft(held);
+  });
+
+  it('an unhandled rejection after starting a cluster still cleans up', async () => {
+    const { held, code } = await runChild('reject');
+    expect(code).not.toBe(0);
+    await expectNothingLeft(held);
+  });
+
+  it('SIGTERM to the owning process tears the cluster down in order', async () => {
+    const { held, code, sig } = await runChild('wait', 'SIGTERM');
+    expect(code === 143 || sig === 'SIGTERM').toBe(true);
+    await expectNothingLeft(held);
+  });
+
+  it('SIGINT (Ctrl-C) to the owning process tears the cluster down', async () => {
+    const { held, code, sig } = await runChild('wait', 'SIGINT');
+    expect(code === 130 || sig === 'SIGINT').toBe(true);
+    await expectNothingLeft(held);
+  });
+});
