@@ -62,3 +62,9 @@ export { renderKubeconfig } from './local-cluster/kubeconfig.js';
 export type { KubeconfigSpec } from './local-cluster/kubeconfig.js';
 export { clusterFromEnv, SHARED_CLUSTER_ENV } from './local-cluster/shared.js';
 export type { SharedClusterInfo } from './local-cluster/shared.js';
+export { runPostgresOnVolume, volumeDirectoryOf } from './local-cluster/workloads.js';
+export type { VolumeHost, RunOnVolumeOptions } from './local-cluster/workloads.js';
+
+// minikube with the volumesnapshots and csi-hostpath-driver addons (minikube/)
+export { MinikubeCluster, minikubeAvailability, MINIKUBE_ADDONS } from './minikube/index.js';
+export type { MinikubeOptions, MinikubeAvailability } from './minikube/index.js';
