@@ -60,6 +60,8 @@ export interface BuildOptions {
   progressEverySeconds?: number;
 }
 
+const DOWNLOAD_TIMEOUT_MS = 20 * 60_000;
+
 /** Environment every `go` command runs with (DESIGN.md section 5). */
 export function goEnv(): NodeJS.ProcessEnv {
   return { ...process.env, GOTOOLCHAIN: 'local', GOWORK: 'off', GOFLAGS: '-mod=mod' };
@@ -306,6 +308,22 @@ export async function buildBinaries(
       const t0 = Date.now();
       log(`[dbaas-testing] building ${tool} (${versions.tools[tool].module}@${versions.tools[tool].version})...`);
       const every = (opts.progressEverySeconds ?? 30) * 1000;
+      // Download everything the build needs first, with a deadline: an unreachable or black-holed
+      // proxy then gives an error instead of a hang.
+      const dl = await runCommand('go', ['list', '-deps', '-f', '{{.ImportPath}}', versions.tools[tool].package], {
+        cwd: workDir,
+        env: goEnv(),
+        timeoutMs: DOWNLOAD_TIMEOUT_MS,
+      });
+      if (dl.timedOut || dl.code !== 0) {
+        const tail = dl.stderr.trim().split('\n').slice(-12).join('\n');
+        throw new Error(
+          dl.timedOut
+            ? `Go module proxy unreachable or too slow: downloading the modules of ${tool} did not finish in ${DOWNLOAD_TIMEOUT_MS / 60_000} min (GOPROXY=${process.env.GOPROXY ?? 'default'})`
+            : `resolving the modules of ${tool} failed (the Go module proxy may refuse one of them):\n${tail}`,
+        );
+      }
+      log(`[dbaas-testing]   ${tool}: modules ready after ${fmtElapsed(Date.now() - t0)}, compiling`);
       const timer = setInterval(() => log(`[dbaas-testing]   ${tool}: ${fmtElapsed(Date.now() - t0)} elapsed`), every);
       timer.unref();
       const buildLog: string[] = [];

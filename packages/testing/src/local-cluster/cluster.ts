@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -60,6 +60,8 @@ export interface ClusterRecord {
   kubeconfig: string;
   server: string;
   supervisorPid?: number;
+  /** The process that started the cluster (whose exit handler tears it down). */
+  ownerPid: number;
   hostpathStateDir: string;
   hostpathUnavailable?: string;
   components: { name: ComponentName; pid?: number; logFile?: string; health?: string; detail?: string }[];
@@ -140,6 +142,53 @@ function unmountAllUnder(dir: string): string[] {
 }
 
 /**
+ * Clusters whose owning process died without any teardown (SIGKILL, OOM): kills their components
+ * (only pids whose command line still names that state directory) and removes the directory.
+ * Runs at every {@link LocalCluster.start}.
+ *
+ * @example
+ * await reapStaleClusters(console.log);
+ */
+export async function reapStaleClusters(log: (line: string) => void = () => undefined): Promise<string[]> {
+  const reaped: string[] = [];
+  const root = tmpdir();
+  let entries: string[] = [];
+  try {
+    entries = (await readdir(root)).filter((e) => e.startsWith('dbaas-cluster-'));
+  } catch {
+    return reaped;
+  }
+  for (const entry of entries) {
+    const dir = path.join(root, entry);
+    let record: Partial<ClusterRecord>;
+    try {
+      const st = await stat(dir);
+      if (typeof process.getuid === 'function' && st.uid !== process.getuid()) continue;
+      record = JSON.parse(await readFile(path.join(dir, 'cluster.json'), 'utf8')) as Partial<ClusterRecord>;
+    } catch {
+      continue; // no record (yet): starting, or not ours
+    }
+    const owners = [record.ownerPid, record.supervisorPid].filter((p): p is number => typeof p === 'number');
+    if (owners.length === 0 || owners.some((p) => pidRunning(p))) continue;
+    for (const c of record.components ?? []) {
+      if (!c.pid || !pidRunning(c.pid)) continue;
+      try {
+        if (!readFileSync(`/proc/${c.pid}/cmdline`, 'utf8').includes(dir)) continue;
+        process.kill(c.pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    if (unmountAllUnder(dir).length === 0) {
+      await rm(dir, { recursive: true, force: true });
+      reaped.push(dir);
+      log(`[dbaas-testing] removed stale cluster ${dir} (owner pid ${owners.join('/')} is gone)`);
+    }
+  }
+  return reaped;
+}
+
+/**
  * A real Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager), the snapshot
  * controller and, when its binary is available, the CSI hostpath plugin with csi-provisioner and
  * csi-snapshotter, all as plain processes on loopback and unix sockets. No kubelet, no containers.
@@ -194,6 +243,7 @@ export class LocalCluster {
     const t0 = Date.now();
     const log = opts.log ?? ((l: string) => console.error(l));
     const bins = await resolveBinaries({ binDir: opts.binDir, build: opts.build, log });
+    await reapStaleClusters(log);
     const stateDir = await mkdtemp(path.join(tmpdir(), 'dbaas-cluster-'));
     const cluster = new LocalCluster(stateDir, opts);
     live.add(cluster);
@@ -328,6 +378,7 @@ export class LocalCluster {
     this.log(`[dbaas-testing] starting ${name}`);
     const p = await ManagedProcess.start(name, bin, args, this.logFile(name), { cwd: this.stateDir });
     this.procs.set(name, p);
+    await this.writeRecord(); // so a stale cluster can be reaped even if we die during start
     return p;
   }
 
@@ -594,6 +645,7 @@ export class LocalCluster {
       stateDir: this.stateDir,
       kubeconfig: this.kubeconfigPath,
       server: this.server,
+      ownerPid: process.pid,
       hostpathStateDir: this.hostpathStateDir,
       ...(this.hostpathUnavailable ? { hostpathUnavailable: this.hostpathUnavailable } : {}),
       components: this.status().map((s) => ({
