@@ -6,7 +6,7 @@ import {
   readFileSync,
   statSync,
 } from 'node:fs';
-import { appendFile, chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -713,11 +713,9 @@ async function prepareGivenDirectory(dir: string, runAs: PostgresRunAs, initdb: 
   } else if (initdb && (await readdir(dir)).length > 0) {
     throw new Error(`initdb needs an empty directory, and ${dir} is not empty`);
   }
-  if (runAs.switched) {
-    const st = await stat(dir);
-    // chown the whole tree when the top is not ours yet (a copy made by root, a hostpath volume...)
-    if (st.uid !== runAs.uid || st.gid !== runAs.gid) await chownTree(dir, runAs.uid, runAs.gid);
-  }
+  // Everything in it must belong to the server's user (a copy made by root, a hostpath volume, a
+  // backup_label a test wrote as root...): PostgreSQL opens some files read-write and fsyncs them.
+  if (runAs.switched) await chownTree(dir, runAs.uid, runAs.gid);
   await chmod(dir, 0o700);
   const problem = accessProblem(dir, runAs, 'rwx');
   if (problem) throw new Error(reachProblemMessage(dir, runAs, problem));
