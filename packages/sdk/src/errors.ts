@@ -62,6 +62,7 @@ export type DbaasErrorCode =
   | 'PG_QUERY_FAILED'
   | 'PG_UNSUPPORTED_VERSION'
   | 'BACKUP_ABORTED'
+  | 'BACKUP_NOT_RUNNING'
   // Kubernetes
   | 'KUBE_FORBIDDEN'
   | 'KUBE_NOT_FOUND'

@@ -61,3 +61,19 @@ export type {
 } from './wal/data-directory.js';
 export { readTarEntries, readTarFile, readTarEntry, drainTarEntry } from './wal/tar-source.js';
 export type { TarEntry } from './wal/tar-source.js';
+
+// WAL: live inspection over SQL and the held online-backup session (wal/live.ts)
+export { connectLive, LiveInspector, OnlineBackup } from './wal/live.js';
+export type {
+  PostgresConnectionConfig,
+  ServerVersion,
+  WalPositions,
+  ControlCheckpoint,
+  ControlSystem,
+  ControlRecovery,
+  ArchiverStats,
+  OnlineBackupOptions,
+  OnlineBackupStarted,
+  OnlineBackupStopped,
+  OnlineBackupState,
+} from './wal/live.js';
