@@ -387,6 +387,21 @@ describe('live inspection of other initdb choices', () => {
     }
   });
 
+  it('keeps the backup session through server-side idle timeouts', async () => {
+    const major = availablePostgresMajors().at(-1) as number;
+    const server = await startPostgres({ major, settings: { idle_session_timeout: '300ms', idle_in_transaction_session_timeout: '300ms' } });
+    const live = await connectLive(server.connectionConfig);
+    try {
+      const backup = await live.startOnlineBackup({ label: 'idle' });
+      await new Promise((resolve) => setTimeout(resolve, 1200)); // the snapshot is being cut
+      const done = await backup.stop();
+      expect(done.labelFile).toContain('LABEL: idle');
+    } finally {
+      await live.close().catch(() => undefined);
+      await server.destroy();
+    }
+  });
+
   it('says why it cannot connect', async () => {
     const error = await connectLive({ host: '127.0.0.1', port: 1, user: 'postgres', connectionTimeoutMillis: 2000 }).catch((e: unknown) => e);
     expect(isDbaasError(error, 'PG_CONNECTION_FAILED')).toBe(true);

@@ -698,7 +698,11 @@ export class OnlineBackup {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      await session.query("set statement_timeout = 0");
+      // The session sits idle while the snapshot is cut: no server-side timeout may end it (that
+      // would abort the backup). idle_session_timeout exists from PG 14 on.
+      await session.query(
+        "select set_config('statement_timeout', '0', false), set_config('idle_in_transaction_session_timeout', '0', false), set_config('idle_session_timeout', '0', false)",
+      );
       let slotRestartLsn: Lsn | null = null;
       if (slotName !== null) {
         const slot = requireRow(

@@ -109,10 +109,12 @@ export async function openSession(
   }
   const client = new pg.Client(clientConfig);
   let closed = false;
+  let lost: Error | undefined;
   let busy = 0;
   // A lost connection must not become an unhandled 'error' event: the next query reports it.
-  client.on('error', () => {
+  client.on('error', (error: Error) => {
     closed = true;
+    lost ??= error;
   });
   client.on('end', () => {
     closed = true;
@@ -148,7 +150,12 @@ export async function openSession(
       return closed;
     },
     async query<R extends SqlRow = SqlRow>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
-      if (closed) throw new DbaasError('PG_CONNECTION_FAILED', 'the PostgreSQL session is closed', { details: { sql } });
+      if (closed) {
+        throw new DbaasError('PG_CONNECTION_FAILED', `the PostgreSQL session is closed${lost ? ` (${lost.message})` : ''}`, {
+          cause: lost,
+          details: { sql },
+        });
+      }
       busy++;
       try {
         return (await client.query<R>(sql, params as unknown[])).rows;
