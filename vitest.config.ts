@@ -1,12 +1,22 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+// Tests import the workspace packages by name and run their sources, so no build is needed first
+// and a test in one package can use another's fixtures.
+const alias = {
+  '@kubectl-dbaas/sdk': fileURLToPath(new URL('./packages/sdk/src/index.ts', import.meta.url)),
+  '@kubectl-dbaas/testing': fileURLToPath(new URL('./packages/testing/src/index.ts', import.meta.url)),
+};
 
 // Three tiers (DESIGN.md section 5). Every tier runs real parts; only `unit` may use fakes, and
 // only for pure logic.
 export default defineConfig({
+  resolve: { alias },
   test: {
     reporters: ['default', './vitest.summary-reporter.ts'],
     projects: [
       {
+        extends: true,
         test: {
           name: 'unit',
           include: ['packages/*/src/**/*.test.ts'],
@@ -14,6 +24,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           name: 'postgres',
           include: ['packages/*/src/**/*.pg.test.ts', 'packages/*/test/**/*.pg.test.ts'],
@@ -23,6 +34,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           name: 'cluster',
           include: ['packages/*/src/**/*.cluster.test.ts', 'packages/*/test/**/*.cluster.test.ts'],

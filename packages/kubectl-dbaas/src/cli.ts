@@ -5,12 +5,14 @@ import { UsageError } from './usage-error.js';
 import { EXIT_OK } from './exit-codes.js';
 import { withGlobalOptions } from './global-options.js';
 import { versionCommand } from './commands/version/index.js';
+import { walCommand } from './commands/wal/index.js';
 
 /** Builds the root command. Exported so tests can parse arguments without spawning a process. */
 export function buildCli(args: string[]) {
   return withGlobalOptions(yargs(args))
     .scriptName('kubectl dbaas')
     .usage('$0 <command>\n\nConsistent CSI VolumeSnapshot backups and restores of PostgreSQL.')
+    .command(walCommand)
     .command(versionCommand)
     .demandCommand(1, 'Name a command.')
     .recommendCommands()

@@ -1,0 +1,10 @@
+import type { CommandModule } from 'yargs';
+import { walInspectCommand } from './inspect/index.js';
+import { walStatusCommand } from './status/index.js';
+
+export const walCommand: CommandModule = {
+  command: 'wal <command>',
+  describe: 'Inspect PostgreSQL WAL: of a data directory or snapshot file, or of a live server',
+  builder: (argv) => argv.command(walInspectCommand).command(walStatusCommand).demandCommand(1, 'Name a wal command.'),
+  handler: () => undefined,
+};

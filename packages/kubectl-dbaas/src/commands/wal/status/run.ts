@@ -1,0 +1,105 @@
+import {
+  connectLive,
+  formatLsn,
+  type ArchiverStats,
+  type ControlCheckpoint,
+  type Lsn,
+  type PostgresConnectionConfig,
+} from '@kubectl-dbaas/sdk';
+import { renderFields } from '../../../output.js';
+
+export interface WalStatusArgs {
+  dsn?: string | undefined;
+  host?: string | undefined;
+  port?: number | undefined;
+  user?: string | undefined;
+  dbname?: string | undefined;
+}
+
+/** What `kubectl dbaas wal status` reports. LSNs as `X/Y` text. */
+export interface WalStatusReport {
+  server: { version: string; major: number };
+  inRecovery: boolean;
+  timeline: number;
+  currentLsn: string | null;
+  insertLsn: string | null;
+  flushLsn: string | null;
+  currentWalFile: string | null;
+  receiveLsn: string | null;
+  replayLsn: string | null;
+  walSegmentSize: number;
+  dataChecksums: boolean;
+  lastCheckpoint: { checkpointLsn: string; redoLsn: string; redoWalFile: string; timeline: number; time: string };
+  archiver: ArchiverStats;
+}
+
+/**
+ * The connection to use: flags win over `--dsn`, which wins over `$DATABASE_URL`; what is left
+ * unset comes from libpq's variables (PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD), which `pg`
+ * reads itself. Passwords never come from flags, so they stay out of shell history and `ps`.
+ */
+export function connectionFromArgs(args: WalStatusArgs, environment: NodeJS.ProcessEnv = process.env): PostgresConnectionConfig {
+  const connectionString = args.dsn ?? environment.DATABASE_URL;
+  return {
+    ...(connectionString ? { connectionString } : {}),
+    ...(args.host ? { host: args.host } : {}),
+    ...(args.port ? { port: args.port } : {}),
+    ...(args.user ? { user: args.user } : {}),
+    ...(args.dbname ? { database: args.dbname } : {}),
+    application_name: 'kubectl-dbaas',
+  };
+}
+
+export async function runWalStatus(args: WalStatusArgs): Promise<WalStatusReport> {
+  const inspector = await connectLive(connectionFromArgs(args));
+  try {
+    const positions = await inspector.walPositions();
+    const checkpoint: ControlCheckpoint = await inspector.controlCheckpoint();
+    return {
+      server: { version: inspector.serverVersion.text, major: inspector.serverVersion.major },
+      inRecovery: positions.inRecovery,
+      timeline: positions.timeline,
+      currentLsn: lsnText(positions.currentLsn),
+      insertLsn: lsnText(positions.insertLsn),
+      flushLsn: lsnText(positions.flushLsn),
+      currentWalFile: positions.currentWalFile,
+      receiveLsn: lsnText(positions.receiveLsn),
+      replayLsn: lsnText(positions.replayLsn),
+      walSegmentSize: await inspector.walSegmentSize(),
+      dataChecksums: await inspector.dataChecksums(),
+      lastCheckpoint: {
+        checkpointLsn: formatLsn(checkpoint.checkpointLsn),
+        redoLsn: formatLsn(checkpoint.redoLsn),
+        redoWalFile: checkpoint.redoWalFile,
+        timeline: checkpoint.timeline,
+        time: checkpoint.checkpointTime.toISOString(),
+      },
+      archiver: await inspector.archiverStats(),
+    };
+  } finally {
+    await inspector.close();
+  }
+}
+
+function lsnText(lsn: Lsn | null): string | null {
+  return lsn === null ? null : formatLsn(lsn);
+}
+
+export function renderWalStatus(report: WalStatusReport): string {
+  const archiver = report.archiver;
+  return renderFields([
+    ['server', `PostgreSQL ${report.server.version}`],
+    ['role', report.inRecovery ? 'standby (in recovery)' : 'primary'],
+    ['timeline', report.timeline],
+    ['current LSN', report.currentLsn],
+    ['insert LSN', report.insertLsn],
+    ['flush LSN', report.flushLsn],
+    ['current WAL file', report.currentWalFile],
+    ['receive LSN', report.receiveLsn],
+    ['replay LSN', report.replayLsn],
+    ['WAL segment size', `${report.walSegmentSize / (1024 * 1024)} MiB`],
+    ['data checksums', report.dataChecksums ? 'on' : 'off'],
+    ['last checkpoint', `${report.lastCheckpoint.checkpointLsn} (redo ${report.lastCheckpoint.redoLsn}, ${report.lastCheckpoint.redoWalFile}) at ${report.lastCheckpoint.time}`],
+    ['archiver', `${archiver.archivedCount} archived, ${archiver.failedCount} failed${archiver.lastFailedWal ? ` (last failed ${archiver.lastFailedWal})` : ''}`],
+  ]);
+}
