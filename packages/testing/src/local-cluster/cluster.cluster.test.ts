@@ -164,10 +164,14 @@ describe('local cluster (control plane, snapshot controller, CRDs, classes)', ()
       const s = await getSnapshot('snap-of-missing');
       return s.status?.error?.message;
     }, 90_000);
-    expect(message).toMatch(/no-such-pvc/);
-    expect(message).toMatch(/not found/i);
+    // snapshot-controller v8.7.0 words it: "Failed to create snapshot content with error snapshot
+    // controller failed to update <name> on API server: cannot get claim from snapshot".
+    expect(message).toMatch(/cannot get claim from snapshot/);
     const s = await getSnapshot('snap-of-missing');
     expect(s.status?.readyToUse ?? false).toBe(false);
+    expect(s.status?.boundVolumeSnapshotContentName).toBeUndefined();
+    const events = await core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=snap-of-missing' });
+    expect(events.items.map((e) => e.reason)).toContain('SnapshotContentCreationFailed');
   });
 
   it('leaves a WaitForFirstConsumer PVC Pending (no scheduler, no kubelet)', async () => {
