@@ -1,5 +1,3 @@
-export {};
-
 // Real PostgreSQL servers for tests (postgres/)
 export {
   availablePostgresMajors,
