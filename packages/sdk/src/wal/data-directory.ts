@@ -11,6 +11,7 @@ import { parseTimelineHistory, timelineOfHistoryFile, type TimelineHistoryEntry 
 import {
   joinWalSegmentSummaries,
   summarizeWalSegment,
+  summarizeWalSegments,
   type WalScanReport,
   type WalSegmentInput,
   type WalSegmentSummary,
@@ -156,7 +157,11 @@ const BACKUP_HISTORY_FILE = /^[0-9A-F]{24}\.[0-9A-F]{8}\.backup$/;
  */
 export async function walSegmentsFromDirectory(directory: string): Promise<WalSegmentInput[]> {
   const names = (await readdir(directory)).filter(isWalFileName).sort();
-  return names.map((name) => ({ name, data: createReadStream(join(directory, name), { highWaterMark: 1024 * 1024 }) }));
+  return names.map((name) => {
+    const path = join(directory, name);
+    // `data` opens the file when first read: scanWal reads files by `path` on worker threads.
+    return { name, path, get data() { return createReadStream(path, { highWaterMark: 1024 * 1024 }); } };
+  });
 }
 
 async function collectFromDirectory(directory: string): Promise<Collected> {
@@ -196,10 +201,9 @@ async function collectFromDirectory(directory: string): Promise<Collected> {
     if (timeline !== undefined) collected.histories.set(timeline, await readFile(join(walDirectory, name), 'utf8'));
     else if (BACKUP_HISTORY_FILE.test(name)) collected.backupHistoryTexts.push(await readFile(join(walDirectory, name), 'utf8'));
   }
-  for (const segment of await walSegmentsFromDirectory(walDirectory)) {
-    collected.walArrivalOrder.push(segment.name);
-    collected.walSummaries.push(await summarizeWalSegment(segment.name, segment.data));
-  }
+  const segments = await walSegmentsFromDirectory(walDirectory);
+  collected.walArrivalOrder.push(...segments.map((segment) => segment.name));
+  collected.walSummaries.push(...(await summarizeWalSegments(segments, { shareHeader: false })));
   return collected;
 }
 

@@ -1,6 +1,8 @@
 import { DbaasError } from '../errors.js';
 import { decodeCheckPoint, type CheckPointData, CHECKPOINT_DATA_SIZE } from './control-file.js';
 import { crc32c, crc32cCombine } from './crc32c.js';
+import { defaultWorkerCount, SegmentPool } from './wal-parallel.js';
+import { walWasm, type WalWasm } from './wal-wasm.js';
 import { formatLsn, isWalFileName, parseWalFileName, walFileNameForSegment, type Lsn } from './lsn.js';
 
 // Formats below are those of src/include/access/xlog_internal.h, xlogrecord.h and
@@ -178,6 +180,12 @@ export interface WalScanOptions {
   segmentSize?: number;
   /** Stop with an error when the input goes on for more bytes than this (a safety cap). */
   maxBytes?: number;
+  /**
+   * Worker threads that scan segments given as files (`path`): default one per core
+   * (`os.availableParallelism()`, or `KUBECTL_DBAAS_WAL_WORKERS`), none on a single core; 0 scans
+   * everything in the calling thread. Streams (a tar archive's entries) are always scanned here.
+   */
+  workers?: number;
 }
 
 /**
@@ -223,6 +231,11 @@ export interface WalScanReport {
 export interface WalSegmentInput {
   name: string;
   data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+  /**
+   * The segment's file, when it is one: the scanner then reads the file itself (on a worker
+   * thread) and leaves `data` unread.
+   */
+  path?: string;
 }
 
 interface SegmentEnd {
@@ -322,6 +335,10 @@ class SegmentScanner {
   private record: PartialRecord | undefined;
   private lastRecordLsn: number | undefined;
   private versionMajor: number | undefined;
+  private readonly wasm: WalWasm | undefined = walWasm();
+  /** The record in progress across pages, reused (a copy goes into the summary at the end). */
+  private readonly spareRecord: PartialRecord = { lsn: 0, totalLength: 0, seen: 0, header: new Uint8Array(RECORD_HEADER_SIZE), dataCrc: 0, bytes: undefined, headerChecked: false };
+  private readonly recordHeaderView = new DataView(this.spareRecord.header.buffer);
 
   constructor(name: string, options: WalScanOptions) {
     this.expectedSystemIdentifier = options.systemIdentifier;
@@ -398,7 +415,7 @@ class SegmentScanner {
       this.endAt(where, 'truncated-segment', `segment ${this.summary.name} ends after ${this.summary.bytes} of ${this.segmentSize} bytes`);
       return this.summary;
     }
-    if (this.state === 'record') this.summary.partial = this.record;
+    if (this.state === 'record' && this.record !== undefined) this.summary.partial = { ...this.record, header: this.record.header.slice() };
     return this.summary;
   }
 
@@ -647,7 +664,7 @@ class SegmentScanner {
 
   private checkRecordHeader(record: PartialRecord): boolean {
     record.headerChecked = true;
-    const view = new DataView(record.header.buffer, record.header.byteOffset, RECORD_HEADER_SIZE);
+    const view = this.recordHeaderView;
     const rmid = view.getUint8(17);
     if (rmid > MAX_BUILTIN_RMGR_ID && rmid < MIN_CUSTOM_RMGR_ID) {
       this.endAt(record.lsn, 'bad-record-header', `invalid resource manager ID ${rmid} at ${lsnText(record.lsn)}`);
@@ -672,8 +689,8 @@ class SegmentScanner {
   }
 
   private completeRecord(record: PartialRecord): boolean {
+    const view = this.recordHeaderView;
     const crc = crc32c(record.header.subarray(0, RECORD_CRC_OFFSET), record.dataCrc);
-    const view = new DataView(record.header.buffer, record.header.byteOffset, RECORD_HEADER_SIZE);
     const stored = view.getUint32(RECORD_CRC_OFFSET, true);
     if (crc !== stored) {
       this.endAt(record.lsn, 'bad-crc', `incorrect resource manager data checksum in record at ${lsnText(record.lsn)}`);
@@ -718,7 +735,31 @@ class SegmentScanner {
 
   /** Walks the records that start on this page from `offset`. */
   private walkRecords(bytes: Uint8Array, view: DataView, base: number, offset: number, pageStart: number): void {
+    const wasm = this.wasm;
+    if (wasm !== undefined) wasm.loadPage(bytes, base);
     while (offset < WAL_PAGE_SIZE) {
+      if (wasm !== undefined) {
+        // The common records (complete on the page, not XLOG) are checked in WebAssembly, the
+        // same checks as below; it stops at the first record it does not accept, which the code
+        // below then examines (and reports, if it is bad).
+        const stop = wasm.walk(offset, pageStart, this.lastRecordLsn);
+        const count = wasm.acceptedCount();
+        if (count > 0) {
+          const summary = this.summary;
+          if (summary.firstRecordLsn === undefined) {
+            summary.firstRecordLsn = pageStart + offset;
+            summary.firstRecordPrev = readU64(view, base + offset + 8);
+          }
+          const lastOffset = wasm.lastAcceptedOffset();
+          const lastLsn = pageStart + lastOffset;
+          summary.recordCount += count;
+          summary.lastRecordLsn = lastLsn;
+          summary.lastRecordEnd = lastLsn + view.getUint32(base + lastOffset, true);
+          this.lastRecordLsn = lastLsn;
+        }
+        offset = stop;
+        if (offset >= WAL_PAGE_SIZE) return;
+      }
       const lsn = pageStart + offset;
       const at = base + offset;
       const totalLength = view.getUint32(at, true);
@@ -761,15 +802,14 @@ class SegmentScanner {
         continue;
       }
       // The record continues on the next page(s).
-      const record: PartialRecord = {
-        lsn,
-        totalLength,
-        seen: 0,
-        header: new Uint8Array(RECORD_HEADER_SIZE),
-        dataCrc: 0,
-        bytes: undefined,
-        headerChecked: false,
-      };
+      const record = this.spareRecord;
+      record.lsn = lsn;
+      record.totalLength = totalLength;
+      record.seen = 0;
+      record.header.fill(0);
+      record.dataCrc = 0;
+      record.bytes = undefined;
+      record.headerChecked = false;
       this.record = record;
       this.state = 'record';
       this.feedRecord(bytes, at, spaceOnPage);
@@ -1212,6 +1252,9 @@ function continueRecord(
  * in any order (a tar archive's); memory stays bounded by one page per segment plus small
  * summaries, whatever the WAL's size.
  *
+ * Segments given as files (`path`, as {@link walSegmentsFromDirectory} gives them) are scanned on
+ * a pool of worker threads, one per core by default (option `workers`); the report is the same.
+ *
  * @throws DbaasError `WAL_INVALID` when the input exceeds `maxBytes`.
  * @example
  * ```ts
@@ -1223,19 +1266,73 @@ export async function scanWal(
   segments: AsyncIterable<WalSegmentInput> | Iterable<WalSegmentInput>,
   options: WalScanOptions = {},
 ): Promise<WalScanReport> {
-  const summaries: WalSegmentSummary[] = [];
+  const summaries = await summarizeWalSegments(segments, options);
+  return joinWalSegmentSummaries(summaries, { ...options, segmentSize: options.segmentSize ?? summaries.find((s) => s.segmentSize !== undefined)?.segmentSize });
+}
+
+/**
+ * Summarises the segments given, in input order, each with {@link summarizeWalSegment}: those
+ * with a `path` on a pool of worker threads (see {@link WalScanOptions.workers}), the others in
+ * the calling thread as they stream. With `shareHeader` (the default, what {@link scanWal} does),
+ * the segment size and system identifier found in the first segment are checked in the later ones
+ * (the segments before the first one that has them are scanned here, in order, before any is
+ * handed to a worker).
+ *
+ * @throws DbaasError `WAL_INVALID` when the input exceeds `maxBytes`.
+ * @example
+ * ```ts
+ * const summaries = await summarizeWalSegments(await walSegmentsFromDirectory(dir), { shareHeader: false });
+ * ```
+ */
+export async function summarizeWalSegments(
+  segments: AsyncIterable<WalSegmentInput> | Iterable<WalSegmentInput>,
+  options: WalScanOptions & { shareHeader?: boolean } = {},
+): Promise<WalSegmentSummary[]> {
+  const { shareHeader = true, workers, maxBytes, ...scanOptions } = options;
+  const summaries: Array<WalSegmentSummary | Promise<WalSegmentSummary>> = [];
   let total = 0;
-  let segmentSize = options.segmentSize;
-  let systemIdentifier = options.systemIdentifier;
-  for await (const segment of segments) {
-    const summary = await summarizeWalSegment(segment.name, segment.data, { ...options, segmentSize, systemIdentifier });
+  const count = (summary: WalSegmentSummary): WalSegmentSummary => {
     total += summary.bytes;
-    if (options.maxBytes !== undefined && total > options.maxBytes) {
-      throw new DbaasError('WAL_INVALID', `the WAL given exceeds the limit of ${options.maxBytes} bytes`, { details: { maxBytes: options.maxBytes } });
+    // The same outcome as checking after each segment in order: a prefix exceeds iff the total does.
+    if (maxBytes !== undefined && total > maxBytes) {
+      throw new DbaasError('WAL_INVALID', `the WAL given exceeds the limit of ${maxBytes} bytes`, { details: { maxBytes } });
     }
-    segmentSize ??= summary.segmentSize;
-    systemIdentifier ??= summary.systemIdentifier;
-    summaries.push(summary);
+    return summary;
+  };
+  let segmentSize = scanOptions.segmentSize;
+  let systemIdentifier = scanOptions.systemIdentifier;
+  let pool: SegmentPool | undefined;
+  let poolSize: number | undefined = workers;
+  const list = Array.isArray(segments) ? (segments as readonly WalSegmentInput[]) : undefined;
+  try {
+    for await (const segment of segments) {
+      const segmentOptions = shareHeader ? { ...scanOptions, segmentSize, systemIdentifier } : scanOptions;
+      const headerKnown = !shareHeader || segmentSize !== undefined;
+      if (segment.path !== undefined && headerKnown) {
+        poolSize ??= defaultWorkerCount(list === undefined ? Number.MAX_SAFE_INTEGER : list.length);
+        if (poolSize > 0) {
+          pool ??= new SegmentPool(poolSize, summarizeWalSegment);
+          const pending = (await pool.submit(segment.name, segment.path, segmentOptions)).done.then(count);
+          pending.catch(() => undefined); // awaited below, in order
+          summaries.push(pending);
+          continue;
+        }
+      }
+      if (segment.path !== undefined && pool === undefined && list !== undefined && list.length > 1) {
+        // Start the workers now: they load while this thread scans the first segment.
+        poolSize ??= defaultWorkerCount(list.length - 1);
+        if (poolSize > 0) pool = new SegmentPool(poolSize, summarizeWalSegment);
+      }
+      const summary = count(await summarizeWalSegment(segment.name, segment.data, segmentOptions));
+      if (shareHeader) {
+        segmentSize ??= summary.segmentSize;
+        systemIdentifier ??= summary.systemIdentifier;
+      }
+      summaries.push(summary);
+    }
+    return await Promise.all(summaries);
+  } catch (error) {
+    await Promise.allSettled(summaries); // no work of this scan left running
+    throw error;
   }
-  return joinWalSegmentSummaries(summaries, { ...options, segmentSize });
 }

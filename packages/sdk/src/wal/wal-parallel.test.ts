@@ -1,0 +1,138 @@
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { walSegmentsFromDirectory } from './data-directory.js';
+import { walWorkerPoolState } from './wal-parallel.js';
+import { scanWal, type WalScanOptions, type WalScanReport } from './wal-scanner.js';
+import { chunked, WalBuilder, type BuiltSegment } from './wal-test-builder.js';
+import { setWalWasmEnabled } from './wal-wasm.js';
+
+const SEGMENT = 1024 * 1024;
+const directories: string[] = [];
+afterAll(() => {
+  for (const dir of directories) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Three segments of assorted records: pages and a segment boundary crossed, checkpoints, backup end. */
+function sampleWal(): BuiltSegment[] {
+  const builder = new WalBuilder({ segmentSize: SEGMENT });
+  const redo = builder.position;
+  builder.appendCheckpoint('online', redo);
+  for (let i = 0; i < 2000; i++) builder.appendPlain(20 + ((i * 997) % 600));
+  builder.appendPlain(20000);
+  while (builder.position % SEGMENT < SEGMENT - 5000) builder.appendPlain(40 + ((builder.position >> 3) % 3000));
+  builder.appendPlain(30000); // crosses into the second segment
+  while (builder.position < 3 * SEGMENT + SEGMENT / 2) builder.appendPlain(30 + ((builder.position >> 5) % 700));
+  builder.appendBackupEnd(redo);
+  builder.appendCheckpoint('shutdown', builder.position);
+  return builder.build();
+}
+
+function writeSegments(segments: BuiltSegment[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'wal-parallel-'));
+  directories.push(dir);
+  for (const segment of segments) writeFileSync(join(dir, segment.name), segment.bytes);
+  return dir;
+}
+
+function streams(segments: BuiltSegment[], sizes: readonly number[] = [65536]) {
+  return segments.map((segment) => ({ name: segment.name, data: chunked(segment.bytes, sizes) }));
+}
+
+async function bothWays(segments: BuiltSegment[], options: WalScanOptions = {}): Promise<[parallel: WalScanReport, sequential: WalScanReport]> {
+  const dir = writeSegments(segments);
+  const parallel = await scanWal(await walSegmentsFromDirectory(dir), { ...options, workers: 2 });
+  const sequential = await scanWal(streams(segments), { ...options, workers: 0 });
+  return [parallel, sequential];
+}
+
+describe('scanWal on worker threads', () => {
+  it('gives the same report as the sequential scan, with a record crossing segment boundaries', async () => {
+    const segments = sampleWal();
+    expect(segments.length).toBe(3);
+    const [parallel, sequential] = await bothWays(segments);
+    expect(walWorkerPoolState()).toEqual({ workers: 2, broken: false });
+    expect(parallel).toEqual(sequential);
+    expect(parallel.end.reason).toBe('zero-record');
+    expect(parallel.checkpoints.map((c) => c.kind)).toEqual(['online', 'shutdown']);
+    expect(parallel.events.map((e) => e.kind)).toEqual(['backup-end']);
+  });
+
+  it('reports a missing segment as the sequential scan does', async () => {
+    const segments = sampleWal();
+    const dir = writeSegments(segments);
+    unlinkSync(join(dir, segments[1]!.name));
+    const parallel = await scanWal(await walSegmentsFromDirectory(dir), { workers: 2 });
+    const sequential = await scanWal(streams([segments[0]!, segments[2]!]), { workers: 0 });
+    expect(parallel).toEqual(sequential);
+    expect(parallel.end.reason).toBe('missing-segment');
+    expect(parallel.missingSegments).toEqual([segments[1]!.name]);
+  });
+
+  it('reports a corrupt record in the middle segment as the sequential scan does', async () => {
+    const segments = sampleWal().map((s) => ({ ...s, bytes: s.bytes.slice() }));
+    segments[1]!.bytes[8192 * 40 + 1000]! ^= 0x04;
+    const [parallel, sequential] = await bothWays(segments);
+    expect(parallel).toEqual(sequential);
+    expect(['bad-crc', 'bad-record-header', 'bad-prev-link', 'record-too-long']).toContain(parallel.end.reason);
+    expect(parallel.end.segment).toBe(segments[1]!.name);
+  });
+
+  it('applies maxBytes and startLsn alike', async () => {
+    const segments = sampleWal();
+    const dir = writeSegments(segments);
+    await expect(scanWal(await walSegmentsFromDirectory(dir), { workers: 2, maxBytes: 2 * SEGMENT })).rejects.toMatchObject({ code: 'WAL_INVALID' });
+    const [parallel, sequential] = await bothWays(segments, { startLsn: BigInt(3 * SEGMENT + 8192 * 10) });
+    expect(parallel).toEqual(sequential);
+  });
+
+  it('surfaces a file that cannot be read', async () => {
+    const segments = sampleWal();
+    const dir = writeSegments(segments);
+    const inputs = await walSegmentsFromDirectory(dir);
+    unlinkSync(join(dir, segments[2]!.name));
+    await expect(scanWal(inputs, { workers: 2 })).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
+describe('the WebAssembly record walk', () => {
+  it('gives the same report as the JavaScript path on intact and bit-flipped WAL, whatever the chunking', async () => {
+    const segments = sampleWal();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat(segments.length * SEGMENT - 1), fc.integer({ min: 0, max: 7 })), { maxLength: 3 }),
+        fc.array(fc.integer({ min: 1, max: 70000 }), { minLength: 1, maxLength: 4 }),
+        async (flips, sizes) => {
+          const copy = segments.map((s) => ({ ...s, bytes: s.bytes.slice() }));
+          for (const [at, bit] of flips) copy[Math.floor(at / SEGMENT)]!.bytes[at % SEGMENT]! ^= 1 << bit;
+          const withWasm = await scanWal(streams(copy, sizes), { workers: 0 });
+          setWalWasmEnabled(false);
+          try {
+            const withoutWasm = await scanWal(streams(copy, sizes), { workers: 0 });
+            expect(withWasm).toEqual(withoutWasm);
+          } finally {
+            setWalWasmEnabled(true);
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
+
+describe('the WebAssembly CRC-32C', () => {
+  it('matches the JavaScript one for any bytes and any starting CRC', async () => {
+    const { walWasm } = await import('./wal-wasm.js');
+    const { crc32cPortable } = await import('./crc32c.js');
+    const wasm = walWasm();
+    expect(wasm).toBeDefined();
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 70000 }), fc.nat(), (bytes, start) => {
+        expect(wasm!.crc(bytes, start >>> 0)).toBe(crc32cPortable(bytes, start >>> 0));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

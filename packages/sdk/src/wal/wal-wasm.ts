@@ -1,0 +1,112 @@
+// The WAL scanner's per-record hot loop in hand-written WebAssembly (source: wal-wasm.wat beside
+// this file; `wal-wasm-build.mjs` rebuilds the bytes below from it). WebAssembly has no CRC
+// instruction, but a table-driven CRC-32C (slicing-by-16) run inside one call per WAL page costs a
+// fraction of a JavaScript CRC or an N-API call per ~100-byte record.
+
+const WASM_BASE64: string =
+  'AGFzbQEAAAABEAJgA39/fwF/YAR/fHx/AX8DBAMAAAEFAwEAAgcXAwZtZW1vcnkCAANjcmMAAQR3YWxrAAIKxwQD0QIBBX8gACABaiEDAkADQEEQIAMgAGtKDQEgAiAAKAIAcyEEIAAoAgQhBSAAKAIIIQYgACgCDCEHIARB/wFxQQJ0KAKAeCAEQQZ2QfwHcSgCgHBzIARBDnZB/AdxKAKAaCAEQRh2QQJ0KAKAYHNzIAVB/wFxQQJ0KAKAWCAFQQZ2QfwHcSgCgFBzIAVBDnZB/AdxKAKASCAFQRh2QQJ0KAKAQHNzcyAGQf8BcUECdCgCgDggBkEGdkH8B3EoAoAwcyAGQQ52QfwHcSgCgCggBkEYdkECdCgCgCBzcyAHQf8BcUECdCgCgBggB0EGdkH8B3EoAoAQcyAHQQ52QfwHcSgCgAggB0EYdkECdCgCAHNzc3MhAiAAQRBqIQAMAAsLAkADQCAAIANPDQEgAiAALQAAc0H/AXFBAnQoAgAgAkEIdnMhAiAAQQFqIQAMAAsLIAILEAAgACABIAJBf3MQAEF/cwvgAQQDfwN+A38BfiACsSEIIAGxIQ0CQANAIABBgMAATw0BQYCAAiAAaiEEIAQoAgAhBSAFQRhJDQEgBUGAwAAgAGtLDQEgBC0AESEGIAZFDQEgBkE/SyAGQYABSXENASANIACtfCEHIAQpAwghCSADBEAgCSAIUg0CBSAJIAdaDQILIARBGGogBUEYa0F/EAAhDCAEQRQgDBAAIQwgDEF/cyAEKAIURw0BIApBAWohCiAAIQsgByEIQQEhAyAAIAVBB2pBeHFqIQAMAAsLQYCAASAKNgIAQYSAASALNgIAIAAL';
+
+const CASTAGNOLI_REFLECTED = 0x82f63b78;
+const TABLE_COUNT = 16;
+const RESULT_OFFSET = 16384;
+const PAGE_OFFSET = 32768;
+const PAGE_SIZE = 8192;
+const SCRATCH_OFFSET = 65536;
+const SCRATCH_SIZE = 65536;
+
+/** The little of the WebAssembly API used here (the TypeScript lib in use has no DOM types). */
+interface WebAssemblyApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+
+interface WalWasmExports {
+  memory: { buffer: ArrayBuffer };
+  crc: (pointer: number, length: number, crc: number) => number;
+  walk: (offset: number, pageStart: number, last: number, hasLast: number) => number;
+}
+
+/**
+ * The scanner's view of the WebAssembly module: one page slot, the record walk over it and a
+ * CRC-32C. One instance per thread; calls are synchronous, so scanners in the same thread share it.
+ */
+export interface WalWasm {
+  /** Copies the WAL page at `bytes[base .. base + 8192)` into the module's page slot. */
+  loadPage(bytes: Uint8Array, base: number): void;
+  /**
+   * Checks and accepts the records wholly on the loaded page from `offset` (see wal-wasm.wat):
+   * returns the offset of the first record it did not accept, or 8192 and more at the page end.
+   * `last` is the LSN that the first record's xl_prev must equal (undefined: any earlier LSN).
+   */
+  walk(offset: number, pageStart: number, last: number | undefined): number;
+  /** Records accepted by the last `walk`. */
+  acceptedCount(): number;
+  /** Page offset of the last record accepted by the last `walk`. */
+  lastAcceptedOffset(): number;
+  /** CRC-32C, same contract as crc32c() in crc32c.ts. */
+  crc(bytes: Uint8Array, crc?: number): number;
+}
+
+function instantiate(): WalWasm | undefined {
+  const api = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
+  if (process.env['KUBECTL_DBAAS_WAL_WASM'] === '0' || api === undefined || WASM_BASE64 === '') return undefined;
+  try {
+    const module = new api.Module(Buffer.from(WASM_BASE64, 'base64'));
+    const exports = new api.Instance(module, {}).exports as WalWasmExports;
+    const memory = new Uint8Array(exports.memory.buffer);
+    const tables = new Uint32Array(exports.memory.buffer, 0, TABLE_COUNT * 256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ CASTAGNOLI_REFLECTED : c >>> 1;
+      tables[n] = c >>> 0;
+    }
+    for (let n = 0; n < 256; n++) {
+      let c = tables[n]!;
+      for (let k = 1; k < TABLE_COUNT; k++) {
+        c = tables[c & 0xff]! ^ (c >>> 8);
+        tables[k * 256 + n] = c >>> 0;
+      }
+    }
+    const results = new Uint32Array(exports.memory.buffer, RESULT_OFFSET, 2);
+    const { walk, crc } = exports;
+    const wasm: WalWasm = {
+      loadPage(bytes, base) {
+        memory.set(bytes.subarray(base, base + PAGE_SIZE), PAGE_OFFSET);
+      },
+      walk(offset, pageStart, last) {
+        return walk(offset, pageStart, last ?? 0, last === undefined ? 0 : 1);
+      },
+      acceptedCount: () => results[0]!,
+      lastAcceptedOffset: () => results[1]!,
+      crc(bytes, value = 0) {
+        let c = value;
+        for (let at = 0; at < bytes.length; at += SCRATCH_SIZE) {
+          const piece = bytes.subarray(at, at + SCRATCH_SIZE);
+          memory.set(piece, SCRATCH_OFFSET);
+          c = crc(SCRATCH_OFFSET, piece.length, c) >>> 0;
+        }
+        return c >>> 0;
+      },
+    };
+    // Self-test against the check value of CRC-32C.
+    if (wasm.crc(new TextEncoder().encode('123456789')) !== 0xe3069283) return undefined;
+    return wasm;
+  } catch {
+    return undefined;
+  }
+}
+
+let instance: WalWasm | undefined | null = null;
+let enabled = true;
+
+/** The thread's WebAssembly helper, or undefined when disabled (`KUBECTL_DBAAS_WAL_WASM=0`) or unavailable. */
+export function walWasm(): WalWasm | undefined {
+  if (!enabled) return undefined;
+  if (instance === null) instance = instantiate();
+  return instance;
+}
+
+/** Turns the WebAssembly path off or on (tests compare it with the JavaScript path). Internal. */
+export function setWalWasmEnabled(on: boolean): void {
+  enabled = on;
+}
