@@ -33,6 +33,7 @@ export type {
 // Local Kubernetes cluster: control plane + snapshot controller + CSI hostpath, no kubelet (local-cluster/)
 export {
   LocalCluster,
+  reapStaleClusters,
   COMPONENTS as LOCAL_CLUSTER_COMPONENTS,
   STORAGE_CLASS,
   STORAGE_CLASS_WFFC,

@@ -20,7 +20,7 @@ import {
   writeTokenFile,
   type AdminCredentials,
 } from './kubeconfig.js';
-import { ManagedProcess, freePort, pidRunning, waitFor } from './process.js';
+import { ManagedProcess, freePort, pidRunning, processesMentioning, waitFor } from './process.js';
 
 /** Name of the Immediate-binding StorageClass of the hostpath driver. */
 export const STORAGE_CLASS = 'csi-hostpath-sc';
@@ -30,6 +30,17 @@ export const STORAGE_CLASS_WFFC = 'csi-hostpath-sc-wffc';
 export const SNAPSHOT_CLASS = 'csi-hostpath-snapclass';
 /** CSI driver name of the hostpath plugin. */
 export const HOSTPATH_DRIVER = 'hostpath.csi.k8s.io';
+
+/** Executable names of the components (for finding them by command line). */
+const COMPONENT_BINARIES = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'snapshot-controller',
+  'hostpathplugin',
+  'csi-provisioner',
+  'csi-snapshotter',
+] as const;
 
 /** Components in start order (teardown runs in reverse). */
 export const COMPONENTS = [
@@ -170,14 +181,18 @@ export async function reapStaleClusters(log: (line: string) => void = () => unde
     }
     const owners = [record.ownerPid, record.supervisorPid].filter((p): p is number => typeof p === 'number');
     if (owners.length === 0 || owners.some((p) => pidRunning(p))) continue;
-    for (const c of record.components ?? []) {
-      if (!c.pid || !pidRunning(c.pid)) continue;
+    // Every component has the state directory in its arguments; the record may miss one that was
+    // being spawned when the owner died.
+    for (const pid of processesMentioning(dir, COMPONENT_BINARIES)) {
       try {
-        if (!readFileSync(`/proc/${c.pid}/cmdline`, 'utf8').includes(dir)) continue;
-        process.kill(c.pid, 'SIGKILL');
+        process.kill(pid, 'SIGKILL');
       } catch {
         // gone meanwhile
       }
+    }
+    const deadline = Date.now() + 5000;
+    while (processesMentioning(dir, COMPONENT_BINARIES).length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
     }
     if (unmountAllUnder(dir).length === 0) {
       await rm(dir, { recursive: true, force: true });
@@ -340,9 +355,19 @@ export class LocalCluster {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const name of [...COMPONENTS].reverse()) this.procs.get(name)?.killNow();
+    for (const pid of processesMentioning(this.stateDir, COMPONENT_BINARIES)) {
+      try {
+        process.kill(pid, 'SIGKILL'); // e.g. spawned a moment before the exit
+      } catch {
+        // gone
+      }
+    }
     // Give the kernel a moment to reap the killed processes before removing their files.
     const deadline = Date.now() + 3000;
-    while (Date.now() < deadline && [...this.procs.values()].some((p) => pidRunning(p.pid))) {
+    while (
+      Date.now() < deadline &&
+      ([...this.procs.values()].some((p) => pidRunning(p.pid)) || processesMentioning(this.stateDir, COMPONENT_BINARIES).length > 0)
+    ) {
       spawnSync('sleep', ['0.05']);
     }
     if (unmountAllUnder(this.stateDir).length === 0) {

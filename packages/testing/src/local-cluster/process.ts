@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createServer } from 'node:net';
 
@@ -38,6 +38,39 @@ export function pidRunning(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Pids of live processes (of this user) whose command line contains `needle` and whose executable
+ * name is one of `names` (when given). Used to find components of a state directory that no
+ * record lists (e.g. spawned a moment before the owner died).
+ *
+ * @example
+ * processesMentioning('/tmp/dbaas-cluster-abc123', ['etcd', 'kube-apiserver']);
+ */
+export function processesMentioning(needle: string, names?: readonly string[]): number[] {
+  const out: number[] = [];
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (!cmdline.includes(needle)) continue;
+      if (uid !== undefined && statSync(`/proc/${entry}`).uid !== uid) continue;
+      const argv0 = cmdline.split('\0')[0] ?? '';
+      if (names && !names.includes(argv0.split('/').pop() ?? '')) continue;
+      if (pidRunning(Number(entry))) out.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
 }
 
 /** The last `lines` lines of a log file (empty when it cannot be read). */

@@ -1,4 +1,5 @@
 // Type of what the cluster project's global setup provides: `inject('dbaasCluster')` in tests.
+import type { ProvidedContext as _VitestProvidedContext } from 'vitest';
 import type { SharedClusterInfo } from './shared.js';
 
 declare module 'vitest' {

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { LocalCluster } from './cluster.js';
+import { LocalCluster, reapStaleClusters } from './cluster.js';
 import { packageDir } from './paths.js';
 import { pidRunning } from './process.js';
 
@@ -118,6 +118,18 @@ describe('teardown leaves nothing behind', () => {
   it('SIGTERM to the owning process tears the cluster down in order', async () => {
     const { held, code, sig } = await runChild('wait', 'SIGTERM');
     expect(code === 143 || sig === 'SIGTERM').toBe(true);
+    await expectNothingLeft(held);
+  });
+
+  it('SIGKILL of the owner leaves orphans that the next start reaps (reapStaleClusters)', async () => {
+    const { held, sig } = await runChild('wait', 'SIGKILL');
+    expect(sig).toBe('SIGKILL');
+    // Nothing could run in the killed process: its components are still there...
+    expect(held.pids.some(pidRunning)).toBe(true);
+    expect(existsSync(held.stateDir)).toBe(true);
+    // ...until the next LocalCluster.start() (or this call) finds the dead owner.
+    const reaped = await reapStaleClusters();
+    expect(reaped).toContain(held.stateDir);
     await expectNothingLeft(held);
   });
 
