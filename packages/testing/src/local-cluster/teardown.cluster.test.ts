@@ -97,6 +97,16 @@ describe('teardown leaves nothing behind', () => {
     const held: Held = { pids: Object.values(cluster.pids()), ports: cluster.ports(), stateDir: cluster.stateDir };
     expect(held.pids.length).toBeGreaterThanOrEqual(4);
     expect(existsSync(path.join(held.stateDir, 'kubeconfig'))).toBe(true);
+    const status = cluster.status();
+    expect(status.find((s) => s.name === 'kube-apiserver')?.state).toBe('running');
+    if (cluster.hostpathUnavailable) {
+      const hp = status.find((s) => s.name === 'hostpathplugin');
+      expect(hp?.state).toBe('unavailable');
+      expect(hp?.detail).toBe(`CSI hostpath plugin unavailable: ${cluster.hostpathUnavailable}`);
+      expect(status.find((s) => s.name === 'csi-provisioner')?.state).toBe('not started');
+    } else {
+      expect(existsSync(path.join(held.stateDir, 'csi', 'csi.sock'))).toBe(true);
+    }
     await cluster.stop();
     await expectNothingLeft(held);
   });
