@@ -3,12 +3,14 @@
 // data: structured clone carries the bigints and byte arrays). The worker entry is wal-worker.ts,
 // built by tsup as dist/wal-worker.js and dist/wal-worker.cjs beside the bundle that loads it.
 import { closeSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { WalScanOptions, WalSegmentSummary } from './wal-scanner.js';
+import { walWasm } from './wal-wasm.js';
 
 /** Read size of a segment file: large enough for few syscalls, small enough to stay in L2 cache. */
 const READ_CHUNK = 1024 * 1024;
@@ -20,15 +22,55 @@ type Summarize = (name: string, data: Iterable<Uint8Array>, options: SegmentScan
 /** The chunks of a file, read synchronously into one reused buffer (the scanner copies what it keeps). */
 export function* readFileChunks(path: string): Generator<Uint8Array> {
   const fd = openSync(path, 'r');
+  const buffer = takeBuffer();
   try {
-    const buffer = new Uint8Array(READ_CHUNK);
     for (;;) {
       const read = readSync(fd, buffer, 0, READ_CHUNK, null);
       if (read === 0) return;
       yield read === READ_CHUNK ? buffer : buffer.subarray(0, read);
     }
   } finally {
+    returnBuffer(buffer);
     closeSync(fd);
+  }
+}
+
+/** One read buffer kept for the next file (a fresh megabyte per segment only feeds the GC). */
+let spareBuffer: Uint8Array | undefined;
+/** The read buffer inside the WebAssembly memory, once handed out: the scanner walks pages where they were read. */
+let wasmBuffer: Uint8Array | undefined;
+
+/** A read buffer that nobody else uses until {@link returnBuffer}. */
+function takeBuffer(): Uint8Array {
+  if (spareBuffer !== undefined) {
+    const buffer = spareBuffer;
+    spareBuffer = undefined;
+    return buffer;
+  }
+  if (wasmBuffer === undefined) {
+    wasmBuffer = walWasm()?.readBuffer(READ_CHUNK);
+    if (wasmBuffer !== undefined) return wasmBuffer;
+  }
+  return new Uint8Array(READ_CHUNK);
+}
+
+function returnBuffer(buffer: Uint8Array): void {
+  if (spareBuffer === undefined || buffer === wasmBuffer) spareBuffer = buffer;
+}
+
+/** Like {@link readFileChunks}, without blocking the thread on the reads. */
+export async function* readFileChunksAsync(path: string): AsyncGenerator<Uint8Array> {
+  const handle = await open(path, 'r');
+  const buffer = takeBuffer();
+  try {
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, READ_CHUNK, null);
+      if (bytesRead === 0) return;
+      yield bytesRead === READ_CHUNK ? buffer : buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    returnBuffer(buffer);
+    await handle.close();
   }
 }
 

@@ -1,7 +1,7 @@
 import { DbaasError } from '../errors.js';
 import { decodeCheckPoint, type CheckPointData, CHECKPOINT_DATA_SIZE } from './control-file.js';
 import { crc32c, crc32cCombine } from './crc32c.js';
-import { defaultWorkerCount, SegmentPool } from './wal-parallel.js';
+import { defaultWorkerCount, readFileChunksAsync, SegmentPool } from './wal-parallel.js';
 import { walWasm, type WalWasm } from './wal-wasm.js';
 import { formatLsn, isWalFileName, parseWalFileName, walFileNameForSegment, type Lsn } from './lsn.js';
 
@@ -233,7 +233,7 @@ export interface WalSegmentInput {
   data: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
   /**
    * The segment's file, when it is one: the scanner then reads the file itself (on a worker
-   * thread) and leaves `data` unread.
+   * thread, unless `workers` is 0) and leaves `data` unread.
    */
   path?: string;
 }
@@ -736,13 +736,13 @@ class SegmentScanner {
   /** Walks the records that start on this page from `offset`. */
   private walkRecords(bytes: Uint8Array, view: DataView, base: number, offset: number, pageStart: number): void {
     const wasm = this.wasm;
-    if (wasm !== undefined) wasm.loadPage(bytes, base);
+    const page = wasm === undefined ? 0 : wasm.loadPage(bytes, base);
     while (offset < WAL_PAGE_SIZE) {
       if (wasm !== undefined) {
         // The common records (complete on the page, not XLOG) are checked in WebAssembly, the
         // same checks as below; it stops at the first record it does not accept, which the code
         // below then examines (and reports, if it is bad).
-        const stop = wasm.walk(offset, pageStart, this.lastRecordLsn);
+        const stop = wasm.walk(page, offset, pageStart, this.lastRecordLsn);
         const count = wasm.acceptedCount();
         if (count > 0) {
           const summary = this.summary;
@@ -1323,7 +1323,8 @@ export async function summarizeWalSegments(
         poolSize ??= defaultWorkerCount(list.length - 1);
         if (poolSize > 0) pool = new SegmentPool(poolSize, summarizeWalSegment);
       }
-      const summary = count(await summarizeWalSegment(segment.name, segment.data, segmentOptions));
+      const data = segment.path !== undefined ? readFileChunksAsync(segment.path) : segment.data;
+      const summary = count(await summarizeWalSegment(segment.name, data, segmentOptions));
       if (shareHeader) {
         segmentSize ??= summary.segmentSize;
         systemIdentifier ??= summary.systemIdentifier;

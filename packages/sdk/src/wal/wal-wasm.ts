@@ -4,7 +4,7 @@
 // fraction of a JavaScript CRC or an N-API call per ~100-byte record.
 
 const WASM_BASE64: string =
-  'AGFzbQEAAAABEAJgA39/fwF/YAR/fHx/AX8DBAMAAAEFAwEAAgcXAwZtZW1vcnkCAANjcmMAAQR3YWxrAAIKxwQD0QIBBX8gACABaiEDAkADQEEQIAMgAGtKDQEgAiAAKAIAcyEEIAAoAgQhBSAAKAIIIQYgACgCDCEHIARB/wFxQQJ0KAKAeCAEQQZ2QfwHcSgCgHBzIARBDnZB/AdxKAKAaCAEQRh2QQJ0KAKAYHNzIAVB/wFxQQJ0KAKAWCAFQQZ2QfwHcSgCgFBzIAVBDnZB/AdxKAKASCAFQRh2QQJ0KAKAQHNzcyAGQf8BcUECdCgCgDggBkEGdkH8B3EoAoAwcyAGQQ52QfwHcSgCgCggBkEYdkECdCgCgCBzcyAHQf8BcUECdCgCgBggB0EGdkH8B3EoAoAQcyAHQQ52QfwHcSgCgAggB0EYdkECdCgCAHNzc3MhAiAAQRBqIQAMAAsLAkADQCAAIANPDQEgAiAALQAAc0H/AXFBAnQoAgAgAkEIdnMhAiAAQQFqIQAMAAsLIAILEAAgACABIAJBf3MQAEF/cwvgAQQDfwN+A38BfiACsSEIIAGxIQ0CQANAIABBgMAATw0BQYCAAiAAaiEEIAQoAgAhBSAFQRhJDQEgBUGAwAAgAGtLDQEgBC0AESEGIAZFDQEgBkE/SyAGQYABSXENASANIACtfCEHIAQpAwghCSADBEAgCSAIUg0CBSAJIAdaDQILIARBGGogBUEYa0F/EAAhDCAEQRQgDBAAIQwgDEF/cyAEKAIURw0BIApBAWohCiAAIQsgByEIQQEhAyAAIAVBB2pBeHFqIQAMAAsLQYCAASAKNgIAQYSAASALNgIAIAAL';
+  'AGFzbQEAAAABEQJgA39/fwF/YAV/f3x8fwF/AwQDAAABBQMBAAIHFwMGbWVtb3J5AgADY3JjAAEEd2FsawACCqkGA7UEAQV/IAAgAWohAwJAA0BBECADIABrSg0BIAIgACgCAHMhBCAAKAIEIQUgACgCCCEGIAAoAgwhByAEQf8BcUECdCgCgHggBEEGdkH8B3EoAoBwcyAEQQ52QfwHcSgCgGggBEEYdkECdCgCgGBzcyAFQf8BcUECdCgCgFggBUEGdkH8B3EoAoBQcyAFQQ52QfwHcSgCgEggBUEYdkECdCgCgEBzc3MgBkH/AXFBAnQoAoA4IAZBBnZB/AdxKAKAMHMgBkEOdkH8B3EoAoAoIAZBGHZBAnQoAoAgc3MgB0H/AXFBAnQoAoAYIAdBBnZB/AdxKAKAEHMgB0EOdkH8B3EoAoAIIAdBGHZBAnQoAgBzc3NzIQIgAEEQaiEADAALCyADIABrQQhOBEAgAiAAKAIAcyEEIAAoAgQhBSAEQf8BcUECdCgCgDggBEEGdkH8B3EoAoAwcyAEQQ52QfwHcSgCgCggBEEYdkECdCgCgCBzcyAFQf8BcUECdCgCgBggBUEGdkH8B3EoAoAQcyAFQQ52QfwHcSgCgAggBUEYdkECdCgCAHNzcyECIABBCGohAAsgAyAAa0EETgRAIAIgACgCAHMhBCAEQf8BcUECdCgCgBggBEEGdkH8B3EoAoAQcyAEQQ52QfwHcSgCgAggBEEYdkECdCgCAHNzIQIgAEEEaiEACwJAA0AgACADTw0BIAIgAC0AAHNB/wFxQQJ0KAIAIAJBCHZzIQIgAEEBaiEADAALCyACCxAAIAAgASACQX9zEABBf3ML3gEEA38DfgN/AX4gA7EhCSACsSEOAkADQCABQYDAAE8NASAAIAFqIQUgBSgCACEGIAZBGEkNASAGQYDAACABa0sNASAFLQARIQcgB0UNASAHQT9LIAdBgAFJcQ0BIA4gAa18IQggBSkDCCEKIAQEQCAKIAlSDQIFIAogCFoNAgsgBUEYaiAGQRhrQX8QACENIAVBFCANEAAhDSANQX9zIAUoAhRHDQEgC0EBaiELIAEhDCAIIQlBASEEIAEgBkEHakF4cWohAQwACwtBgIABIAs2AgBBhIABIAw2AgAgAQs=';
 
 const CASTAGNOLI_REFLECTED = 0x82f63b78;
 const TABLE_COUNT = 16;
@@ -13,6 +13,8 @@ const PAGE_OFFSET = 32768;
 const PAGE_SIZE = 8192;
 const SCRATCH_OFFSET = 65536;
 const SCRATCH_SIZE = 65536;
+const READ_BUFFER_OFFSET = 131072;
+const WASM_PAGE = 65536;
 
 /** The little of the WebAssembly API used here (the TypeScript lib in use has no DOM types). */
 interface WebAssemblyApi {
@@ -21,9 +23,9 @@ interface WebAssemblyApi {
 }
 
 interface WalWasmExports {
-  memory: { buffer: ArrayBuffer };
+  memory: { buffer: ArrayBuffer; grow: (pages: number) => number };
   crc: (pointer: number, length: number, crc: number) => number;
-  walk: (offset: number, pageStart: number, last: number, hasLast: number) => number;
+  walk: (page: number, offset: number, pageStart: number, last: number, hasLast: number) => number;
 }
 
 /**
@@ -31,20 +33,29 @@ interface WalWasmExports {
  * CRC-32C. One instance per thread; calls are synchronous, so scanners in the same thread share it.
  */
 export interface WalWasm {
-  /** Copies the WAL page at `bytes[base .. base + 8192)` into the module's page slot. */
-  loadPage(bytes: Uint8Array, base: number): void;
+  /**
+   * Makes the WAL page at `bytes[base .. base + 8192)` readable by `walk`: where it lies when
+   * `bytes` is the read buffer, else copied into the module's page slot. Returns its address.
+   */
+  loadPage(bytes: Uint8Array, base: number): number;
   /**
    * Checks and accepts the records wholly on the loaded page from `offset` (see wal-wasm.wat):
    * returns the offset of the first record it did not accept, or 8192 and more at the page end.
    * `last` is the LSN that the first record's xl_prev must equal (undefined: any earlier LSN).
    */
-  walk(offset: number, pageStart: number, last: number | undefined): number;
+  walk(page: number, offset: number, pageStart: number, last: number | undefined): number;
   /** Records accepted by the last `walk`. */
   acceptedCount(): number;
   /** Page offset of the last record accepted by the last `walk`. */
   lastAcceptedOffset(): number;
   /** CRC-32C, same contract as crc32c() in crc32c.ts. */
   crc(bytes: Uint8Array, crc?: number): number;
+  /**
+   * A buffer of `size` bytes inside the module's memory to read files into, so that `loadPage`
+   * need not copy (the first call grows the memory; later calls return the same buffer). One user
+   * at a time.
+   */
+  readBuffer(size: number): Uint8Array;
 }
 
 function instantiate(): WalWasm | undefined {
@@ -53,7 +64,7 @@ function instantiate(): WalWasm | undefined {
   try {
     const module = new api.Module(Buffer.from(WASM_BASE64, 'base64'));
     const exports = new api.Instance(module, {}).exports as WalWasmExports;
-    const memory = new Uint8Array(exports.memory.buffer);
+    let memory = new Uint8Array(exports.memory.buffer);
     const tables = new Uint32Array(exports.memory.buffer, 0, TABLE_COUNT * 256);
     for (let n = 0; n < 256; n++) {
       let c = n;
@@ -67,14 +78,17 @@ function instantiate(): WalWasm | undefined {
         tables[k * 256 + n] = c >>> 0;
       }
     }
-    const results = new Uint32Array(exports.memory.buffer, RESULT_OFFSET, 2);
+    let results = new Uint32Array(exports.memory.buffer, RESULT_OFFSET, 2);
+    let readBuffer: Uint8Array | undefined;
     const { walk, crc } = exports;
     const wasm: WalWasm = {
       loadPage(bytes, base) {
+        if (bytes.buffer === memory.buffer) return bytes.byteOffset + base;
         memory.set(bytes.subarray(base, base + PAGE_SIZE), PAGE_OFFSET);
+        return PAGE_OFFSET;
       },
-      walk(offset, pageStart, last) {
-        return walk(offset, pageStart, last ?? 0, last === undefined ? 0 : 1);
+      walk(page, offset, pageStart, last) {
+        return walk(page, offset, pageStart, last ?? 0, last === undefined ? 0 : 1);
       },
       acceptedCount: () => results[0]!,
       lastAcceptedOffset: () => results[1]!,
@@ -86,6 +100,16 @@ function instantiate(): WalWasm | undefined {
           c = crc(SCRATCH_OFFSET, piece.length, c) >>> 0;
         }
         return c >>> 0;
+      },
+      readBuffer(size) {
+        if (readBuffer === undefined || readBuffer.length < size) {
+          const needed = Math.ceil((READ_BUFFER_OFFSET + size) / WASM_PAGE) - memory.buffer.byteLength / WASM_PAGE;
+          if (needed > 0) exports.memory.grow(needed);
+          memory = new Uint8Array(exports.memory.buffer);
+          results = new Uint32Array(exports.memory.buffer, RESULT_OFFSET, 2);
+          readBuffer = memory.subarray(READ_BUFFER_OFFSET, READ_BUFFER_OFFSET + size);
+        }
+        return readBuffer.subarray(0, size);
       },
     };
     // Self-test against the check value of CRC-32C.
