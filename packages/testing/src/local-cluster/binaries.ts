@@ -154,8 +154,8 @@ export async function goVersion(): Promise<string> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new Error(
         'Go toolchain not found: `go` is not on PATH. Install Go >= 1.26 (GOTOOLCHAIN=local is used, so the ' +
-          'machine Go must be new enough), or set DBAAS_TESTING_BIN_DIR to a directory of prebuilt binaries ' +
-          `(${BUILT_TOOLS.join(', ')}, hostpathplugin).`,
+          'machine Go must be new enough). Go builds the binaries (unless DBAAS_TESTING_BIN_DIR holds prebuilt ' +
+          `${BUILT_TOOLS.join(', ')}, hostpathplugin) and reads the VolumeSnapshot CRDs from its module cache.`,
       );
     }
     throw err;
@@ -452,9 +452,17 @@ export async function resolveBinaries(opts: BuildOptions = {}): Promise<Resolved
   return { paths, cacheDir, hostpathUnavailable };
 }
 
-/** Directory holding the snapshot CRD yamls in the Go module cache, downloading the module if needed. */
+/**
+ * Directory holding the VolumeSnapshot CRD yamls (`config/crd` of
+ * `github.com/kubernetes-csi/external-snapshotter/client/v8`) in the Go module cache, downloading
+ * the module through the proxy if needed. Needs Go even when every binary is prebuilt.
+ *
+ * @example
+ * const dir = await snapshotCrdDir(); // ~/go/pkg/mod/github.com/kubernetes-csi/external-snapshotter/client/v8@v8.7.0/config/crd
+ */
 export async function snapshotCrdDir(): Promise<string> {
   const v = await loadVersions();
+  await goVersion(); // a clear error when Go is missing
   const res = await runCommand('go', ['mod', 'download', '-json', `${v.snapshotCrds.module}@${v.snapshotCrds.version}`], {
     env: goEnv(),
     timeoutMs: 120_000,
