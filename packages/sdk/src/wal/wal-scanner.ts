@@ -68,6 +68,8 @@ const BKPIMAGE_COMPRESSED_14 = 0x02;
 const BKPIMAGE_COMPRESSED_15 = 0x04 | 0x08 | 0x10;
 
 const TWO_POW_32 = 0x1_0000_0000;
+/** Up to this many bytes, a CRC in WebAssembly beats the native one's call overhead (bench/wal-verify). */
+const WASM_CRC_MAX = 1024;
 
 function isInterestingXlogRecord(rmid: number, info: number): boolean {
   if (rmid !== RM_XLOG_ID) return false;
@@ -339,6 +341,10 @@ class SegmentScanner {
   /** The record in progress across pages, reused (a copy goes into the summary at the end). */
   private readonly spareRecord: PartialRecord = { lsn: 0, totalLength: 0, seen: 0, header: new Uint8Array(RECORD_HEADER_SIZE), dataCrc: 0, bytes: undefined, headerChecked: false };
   private readonly recordHeaderView = new DataView(this.spareRecord.header.buffer);
+  private readonly recordHeaderCrcPart = this.spareRecord.header.subarray(0, RECORD_CRC_OFFSET);
+  /** Where the page being processed starts in its chunk, and in the WebAssembly memory (-1: not there). */
+  private pageBase = 0;
+  private pageAddress = -1;
 
   constructor(name: string, options: WalScanOptions) {
     this.expectedSystemIdentifier = options.systemIdentifier;
@@ -532,6 +538,8 @@ class SegmentScanner {
     }
     const headerSize = this.checkPageHeader(view, base);
     if (headerSize === 0) return;
+    this.pageBase = base;
+    this.pageAddress = this.wasm === undefined ? -1 : this.wasm.addressOf(bytes, base);
     const info = view.getUint16(base + 2, true);
     const remainingLength = view.getUint32(base + 16, true);
     const pageStart = this.currentPageStart();
@@ -622,13 +630,12 @@ class SegmentScanner {
 
   private feedContinuation(bytes: Uint8Array, start: number, length: number): void {
     const continuation = this.summary.continuation!;
-    const part = bytes.subarray(start, start + length);
     if (continuation.headLength < continuation.head.length) {
       const copy = Math.min(length, continuation.head.length - continuation.headLength);
-      continuation.head.set(part.subarray(0, copy), continuation.headLength);
+      continuation.head.set(bytes.subarray(start, start + copy), continuation.headLength);
       continuation.headLength += copy;
     }
-    continuation.crc = crc32c(part, continuation.crc);
+    continuation.crc = this.crcOnPage(bytes, start, length, continuation.crc);
     continuation.seen += length;
     if (continuation.seen === continuation.remainingLength) continuation.complete = true;
   }
@@ -643,7 +650,8 @@ class SegmentScanner {
     let left = length;
     if (record.seen < RECORD_HEADER_SIZE) {
       const headerPart = Math.min(left, RECORD_HEADER_SIZE - record.seen);
-      record.header.set(bytes.subarray(cursor, cursor + headerPart), record.seen);
+      const header = record.header;
+      for (let k = 0; k < headerPart; k++) header[record.seen + k] = bytes[cursor + k]!;
       if (record.bytes !== undefined) record.bytes.set(bytes.subarray(cursor, cursor + headerPart), record.seen);
       record.seen += headerPart;
       cursor += headerPart;
@@ -653,13 +661,21 @@ class SegmentScanner {
       }
     }
     if (left > 0) {
-      const part = bytes.subarray(cursor, cursor + left);
-      record.dataCrc = crc32c(part, record.dataCrc);
-      if (record.bytes !== undefined) record.bytes.set(part, record.seen);
+      record.dataCrc = this.crcOnPage(bytes, cursor, left, record.dataCrc);
+      if (record.bytes !== undefined) record.bytes.set(bytes.subarray(cursor, cursor + left), record.seen);
       record.seen += left;
     }
     if (record.seen < record.totalLength) return false;
     return this.completeRecord(record);
+  }
+
+  /**
+   * CRC-32C of bytes of the page being processed: in WebAssembly when the page is in its memory
+   * and the span is short (no N-API call overhead), else {@link crc32c}.
+   */
+  private crcOnPage(bytes: Uint8Array, start: number, length: number, crc: number): number {
+    if (this.pageAddress >= 0 && length <= WASM_CRC_MAX) return this.wasm!.crcAt(this.pageAddress + (start - this.pageBase), length, crc);
+    return crc32c(bytes.subarray(start, start + length), crc);
   }
 
   private checkRecordHeader(record: PartialRecord): boolean {
@@ -690,7 +706,7 @@ class SegmentScanner {
 
   private completeRecord(record: PartialRecord): boolean {
     const view = this.recordHeaderView;
-    const crc = crc32c(record.header.subarray(0, RECORD_CRC_OFFSET), record.dataCrc);
+    const crc = crc32c(record.header === this.spareRecord.header ? this.recordHeaderCrcPart : record.header.subarray(0, RECORD_CRC_OFFSET), record.dataCrc);
     const stored = view.getUint32(RECORD_CRC_OFFSET, true);
     if (crc !== stored) {
       this.endAt(record.lsn, 'bad-crc', `incorrect resource manager data checksum in record at ${lsnText(record.lsn)}`);
@@ -737,6 +753,7 @@ class SegmentScanner {
   private walkRecords(bytes: Uint8Array, view: DataView, base: number, offset: number, pageStart: number): void {
     const wasm = this.wasm;
     const page = wasm === undefined ? 0 : wasm.loadPage(bytes, base);
+    this.pageAddress = wasm === undefined ? -1 : page;
     while (offset < WAL_PAGE_SIZE) {
       if (wasm !== undefined) {
         // The common records (complete on the page, not XLOG) are checked in WebAssembly, the

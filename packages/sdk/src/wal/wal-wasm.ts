@@ -38,6 +38,8 @@ export interface WalWasm {
    * `bytes` is the read buffer, else copied into the module's page slot. Returns its address.
    */
   loadPage(bytes: Uint8Array, base: number): number;
+  /** The address of `bytes[base]` in the module's memory when `bytes` lies there, else -1. */
+  addressOf(bytes: Uint8Array, base: number): number;
   /**
    * Checks and accepts the records wholly on the loaded page from `offset` (see wal-wasm.wat):
    * returns the offset of the first record it did not accept, or 8192 and more at the page end.
@@ -50,6 +52,8 @@ export interface WalWasm {
   lastAcceptedOffset(): number;
   /** CRC-32C, same contract as crc32c() in crc32c.ts. */
   crc(bytes: Uint8Array, crc?: number): number;
+  /** CRC-32C of `length` bytes at `address` of the module's memory (see `loadPage`), same contract. */
+  crcAt(address: number, length: number, crc: number): number;
   /**
    * A buffer of `size` bytes inside the module's memory to read files into, so that `loadPage`
    * need not copy (the first call grows the memory; later calls return the same buffer). One user
@@ -87,6 +91,9 @@ function instantiate(): WalWasm | undefined {
         memory.set(bytes.subarray(base, base + PAGE_SIZE), PAGE_OFFSET);
         return PAGE_OFFSET;
       },
+      addressOf(bytes, base) {
+        return bytes.buffer === memory.buffer ? bytes.byteOffset + base : -1;
+      },
       walk(page, offset, pageStart, last) {
         return walk(page, offset, pageStart, last ?? 0, last === undefined ? 0 : 1);
       },
@@ -100,6 +107,9 @@ function instantiate(): WalWasm | undefined {
           c = crc(SCRATCH_OFFSET, piece.length, c) >>> 0;
         }
         return c >>> 0;
+      },
+      crcAt(address, length, value) {
+        return crc(address, length, value) >>> 0;
       },
       readBuffer(size) {
         if (readBuffer === undefined || readBuffer.length < size) {
