@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { DbaasError, toDbaasError } from '../errors.js';
 import { parseBackupLabel, parseTablespaceMap, type BackupLabel, type TablespaceMapEntry } from './backup-label.js';
 import { CONTROL_FILE_SIZE, readControlFile, type ControlFile } from './control-file.js';
-import { formatLsn, isWalFileName, walFileName, walFileNameForEnd, type Lsn } from './lsn.js';
+import { formatLsn, isWalFileName, parseWalFileName, walFileName, walFileNameForEnd, walSegmentStart, type Lsn } from './lsn.js';
 import { drainTarEntry, readTarEntries, readTarEntry } from './tar-source.js';
 import { parseTimelineHistory, timelineOfHistoryFile, type TimelineHistoryEntry } from './timeline-history.js';
 import {
@@ -466,6 +466,16 @@ function judge(collected: Collected, options: InspectDataDirectoryOptions): Data
     inspection.missingSegments = missingSegmentsThrough(wal, collected.walSummaries, checkpointLsn + 1n, timeline, segmentSize);
     return inspection;
   }
+  const laterWal = segmentsWithWalBeyondEnd(wal, collected.walSummaries, segmentSize);
+  if (laterWal.length > 0) {
+    // Crash recovery replays up to where valid WAL ends and starts there; WAL written after that
+    // point (and the commits in it) is lost, while data pages may already hold its changes.
+    reasons.push(
+      `valid WAL ends at ${wal.end.lsn} in ${wal.end.segment ?? 'an absent segment'} (${wal.end.reason}: ${wal.end.message}), but ${laterWal.join(', ')} ${laterWal.length === 1 ? 'holds' : 'hold'} WAL written after that point: the WAL in between is missing or damaged, and crash recovery would stop there, losing the transactions after it`,
+    );
+    inspection.missingSegments = missingSegmentsThrough(wal, collected.walSummaries, walSegmentStart(parseWalFileName(laterWal[0]!, segmentSize).segmentNumber, segmentSize), timeline, segmentSize);
+    return inspection;
+  }
   if (control.minRecoveryPoint > 0n && !requireThrough(control.minRecoveryPoint, 'the minimum recovery point')) {
     return inspection;
   }
@@ -500,7 +510,32 @@ function parseLsnText(text: string): bigint {
   return (BigInt(`0x${high}`) << 32n) | BigInt(`0x${low}`);
 }
 
-/** Segments from the one where valid WAL ends up to the one holding `target` that are absent. */
+/** Whether a segment's first page belongs to this WAL position and a record starts in it. */
+function holdsWal(summary: WalSegmentSummary): boolean {
+  return summary.segmentStart !== undefined && summary.firstRecordLsn !== undefined;
+}
+
+/**
+ * Present segments after the one where valid WAL ends that hold WAL of their own (records on pages
+ * whose address matches): WAL went on after the point where the valid chain breaks. Recycled or
+ * pre-allocated segments (old page addresses, zeros) do not count.
+ */
+function segmentsWithWalBeyondEnd(wal: WalScanReport, summaries: readonly WalSegmentSummary[], segmentSize: number): string[] {
+  if (wal.end.reason === 'end-of-data') return [];
+  const endSegment = parseLsnText(wal.end.lsn) / BigInt(segmentSize);
+  const endTimeline = wal.lastTimeline ?? 0;
+  return summaries
+    .filter((s) => s.segmentNumber !== undefined && s.segmentNumber > endSegment && s.timeline >= endTimeline && holdsWal(s) && !wal.ignoredSegments.includes(s.name))
+    .map((s) => s.name)
+    .sort();
+}
+
+/**
+ * Segments from the one where valid WAL ends up to the one holding `target` that a restore must
+ * (re)place: absent ones, the present one whose valid WAL ends before the target (a copy taken
+ * before that WAL was written, or damaged), and present ones without WAL of this position
+ * (recycled or pre-allocated files).
+ */
 function missingSegmentsThrough(
   wal: WalScanReport,
   summaries: readonly WalSegmentSummary[],
@@ -508,15 +543,17 @@ function missingSegmentsThrough(
   timeline: number,
   segmentSize: number,
 ): string[] {
-  const present = new Set(summaries.map((s) => s.name));
+  const present = new Map(summaries.map((s) => [s.name, s]));
   const missing = new Set(wal.missingSegments);
   if (target !== undefined) {
     const endLsn = parseLsnText(wal.end.lsn);
     const from = endLsn / BigInt(segmentSize);
     const to = (target > 0n ? target - 1n : 0n) / BigInt(segmentSize);
+    const endsInsideFrom = wal.end.reason !== 'missing-segment' && wal.end.reason !== 'end-of-data';
     for (let n = from; n <= to && n - from < 100_000n; n++) {
       const name = walFileName(n * BigInt(segmentSize), timeline, segmentSize);
-      if (!present.has(name)) missing.add(name);
+      const summary = present.get(name);
+      if (summary === undefined || (n === from && endsInsideFrom) || (n > from && !holdsWal(summary))) missing.add(name);
     }
   } else if (wal.end.reason === 'missing-segment' && wal.end.segment !== undefined) {
     missing.add(wal.end.segment);
