@@ -706,7 +706,8 @@ class SegmentScanner {
 
   private completeRecord(record: PartialRecord): boolean {
     const view = this.recordHeaderView;
-    const crc = crc32c(record.header === this.spareRecord.header ? this.recordHeaderCrcPart : record.header.subarray(0, RECORD_CRC_OFFSET), record.dataCrc);
+    const headerPart = record.header === this.spareRecord.header ? this.recordHeaderCrcPart : record.header.subarray(0, RECORD_CRC_OFFSET);
+    const crc = this.wasm !== undefined ? this.wasm.crc(headerPart, record.dataCrc) : crc32c(headerPart, record.dataCrc);
     const stored = view.getUint32(RECORD_CRC_OFFSET, true);
     if (crc !== stored) {
       this.endAt(record.lsn, 'bad-crc', `incorrect resource manager data checksum in record at ${lsnText(record.lsn)}`);

@@ -100,6 +100,10 @@ function instantiate(): WalWasm | undefined {
       acceptedCount: () => results[0]!,
       lastAcceptedOffset: () => results[1]!,
       crc(bytes, value = 0) {
+        if (bytes.length <= SCRATCH_SIZE) {
+          memory.set(bytes, SCRATCH_OFFSET);
+          return crc(SCRATCH_OFFSET, bytes.length, value) >>> 0;
+        }
         let c = value;
         for (let at = 0; at < bytes.length; at += SCRATCH_SIZE) {
           const piece = bytes.subarray(at, at + SCRATCH_SIZE);
