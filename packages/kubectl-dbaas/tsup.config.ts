@@ -3,13 +3,44 @@ import { defineConfig } from 'tsup';
 
 const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
 
-export default defineConfig({
-  entry: ['src/cli.ts'],
-  format: ['esm'],
-  dts: false,
-  sourcemap: true,
-  clean: true,
-  target: 'node22',
-  banner: { js: '#!/usr/bin/env node' },
-  define: { __DBAAS_VERSION__: JSON.stringify(version) },
-});
+export default defineConfig([
+  // The npm package's executable (bin `kubectl-dbaas`): ESM, split so that each command's code is
+  // its own chunk loaded when the command runs. yargs, zod and yaml are inlined (one file to read
+  // at start-up instead of ~100); the SDK stays a dependency (native CRC, WAL worker file) and is
+  // loaded only by the commands that use it.
+  {
+    entry: { cli: 'src/cli.ts' },
+    format: ['esm'],
+    dts: false,
+    sourcemap: true,
+    clean: true,
+    splitting: true,
+    target: 'node22',
+    platform: 'node',
+    noExternal: ['yargs', 'zod', 'yaml', /^yargs\//],
+    external: ['@kubectl-dbaas/sdk'],
+    // CommonJS code inlined in ESM chunks (yaml's) calls require() for Node built-ins.
+    banner: { js: "#!/usr/bin/env node\nimport { createRequire as __dbaasCreateRequire } from 'node:module';\nconst require = __dbaasCreateRequire(import.meta.url);" },
+    define: { __DBAAS_VERSION__: JSON.stringify(version), __DBAAS_SINGLE_FILE__: 'false' },
+  },
+  // One file with every dependency inlined: what the single executable (Node SEA) runs, and a
+  // `node kubectl-dbaas.cjs` that needs no node_modules. CommonJS because Node 24's SEA runs a
+  // CommonJS main script. @node-rs/crc32 (a native addon) is left out: the SDK falls back to its
+  // WebAssembly/JavaScript CRC-32C when it cannot be required.
+  {
+    entry: { 'kubectl-dbaas': 'src/cli.ts' },
+    format: ['cjs'],
+    outExtension: () => ({ js: '.cjs' }),
+    dts: false,
+    sourcemap: false,
+    clean: false,
+    splitting: false,
+    shims: true,
+    target: 'node22',
+    platform: 'node',
+    noExternal: [/.*/],
+    external: ['@node-rs/crc32'],
+    banner: { js: '#!/usr/bin/env node' },
+    define: { __DBAAS_VERSION__: JSON.stringify(version), __DBAAS_SINGLE_FILE__: 'true' },
+  },
+]);

@@ -1,16 +1,23 @@
-import { DbaasError, toDbaasError } from '@kubectl-dbaas/sdk';
 import { EXIT_FAILURE, EXIT_USAGE } from './exit-codes.js';
 import { UsageError } from './usage-error.js';
 
 /**
  * The one place where the CLI catches errors: prints the cause and the fix to stderr and returns
  * the exit code. Usage mistakes (bad flags, from yargs or from zod) exit 2; everything else 1.
+ * The SDK (for its error normaliser) is loaded only here, when a command failed, so that `version`
+ * and `--help` never load it.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await reportError(new UsageError('--output: invalid value')); // 2
+ * ```
  */
-export function reportError(thrown: unknown, write: (text: string) => void = (text) => process.stderr.write(text)): number {
-  if (thrown instanceof UsageError || (thrown instanceof Error && thrown.name === 'YError')) {
+export async function reportError(thrown: unknown, write: (text: string) => void = (text) => process.stderr.write(text)): Promise<number> {
+  if (isUsageError(thrown)) {
     write(`error: ${thrown.message}\nRun 'kubectl dbaas --help' for usage.\n`);
     return EXIT_USAGE;
   }
+  const { DbaasError, toDbaasError } = await import('@kubectl-dbaas/sdk');
   const error = toDbaasError(thrown);
   write(`error: ${error.message}\n`);
   if (error.fix) write(`fix: ${error.fix}\n`);
@@ -18,4 +25,9 @@ export function reportError(thrown: unknown, write: (text: string) => void = (te
     write(`${thrown.stack}\n`);
   }
   return error.code === 'INVALID_ARGUMENT' ? EXIT_USAGE : EXIT_FAILURE;
+}
+
+/** A usage error of ours or one of yargs' own validation errors (`YError`). */
+export function isUsageError(thrown: unknown): thrown is Error {
+  return thrown instanceof UsageError || (thrown instanceof Error && thrown.name === 'YError');
 }

@@ -1,4 +1,27 @@
-/** Documented exit codes (docs/cli.md). */
+/**
+ * Documented exit codes (docs/cli.md, generated from {@link EXIT_CODES}).
+ *
+ * @example
+ * ```ts
+ * process.exitCode = EXIT_OK;
+ * ```
+ */
 export const EXIT_OK = 0;
+/** The command ran and failed (or, for `wal inspect`, found the copy not restorable). */
 export const EXIT_FAILURE = 1;
+/** The command was called wrongly: unknown command or flag, bad value. */
 export const EXIT_USAGE = 2;
+
+/**
+ * Every exit code with its meaning, for the generated CLI reference.
+ *
+ * @example
+ * ```ts
+ * EXIT_CODES.find((c) => c.code === 2)?.meaning;
+ * ```
+ */
+export const EXIT_CODES: ReadonlyArray<{ code: number; meaning: string }> = [
+  { code: EXIT_OK, meaning: 'Success. For `wal inspect`: the copy is restorable.' },
+  { code: EXIT_FAILURE, meaning: 'The command failed (the error and its fix are printed on stderr). For `wal inspect`: the copy is not restorable.' },
+  { code: EXIT_USAGE, meaning: 'Usage error: unknown command or flag, missing argument, bad value (printed with a pointer to `--help`).' },
+];

@@ -1,19 +1,55 @@
-import { stringify as toYaml } from 'yaml';
 import type { OutputFormat } from './global-options.js';
+import { UsageError } from './usage-error.js';
+
+/**
+ * How a command prints its result: `text` for people; `name` (optional) for `-o name`: what the
+ * result is called, one per line (kubectl prints `kind/name`; each command decides its own).
+ *
+ * @example
+ * ```ts
+ * const renderers: Renderers<{ source: string }> = { text: (r) => `source: ${r.source}`, name: (r) => r.source };
+ * ```
+ */
+export interface Renderers<T> {
+  text: (result: T) => string;
+  name?: (result: T) => string | readonly string[];
+}
 
 /**
  * Writes a command's result to stdout in the chosen format. `json` and `yaml` print one document
- * and nothing else; `text` uses the command's own renderer.
+ * and nothing else; `text` uses the command's own renderer; `name` prints the names the command
+ * gives its result, one per line (a usage error for a command that has none). The YAML library is
+ * loaded only for `-o yaml`.
+ *
+ * @example
+ * ```ts
+ * await writeResult({ source: '/pgdata' }, 'name', { text: (r) => r.source, name: (r) => r.source });
+ * // prints "/pgdata\n"
+ * ```
  */
-export function writeResult<T>(
+export async function writeResult<T>(
   result: T,
   format: OutputFormat,
-  renderText: (result: T) => string,
+  render: ((result: T) => string) | Renderers<T>,
   write: (text: string) => void = (text) => process.stdout.write(text),
-): void {
-  const text =
-    format === 'json' ? JSON.stringify(result, jsonReplacer, 2) : format === 'yaml' ? toYaml(result, yamlReplacer) : renderText(result);
+): Promise<void> {
+  const renderers: Renderers<T> = typeof render === 'function' ? { text: render } : render;
+  let text: string;
+  if (format === 'json') text = JSON.stringify(result, jsonReplacer, 2);
+  else if (format === 'yaml') text = (await loadYaml()).stringify(result, yamlReplacer);
+  else if (format === 'name') {
+    if (!renderers.name) throw new UsageError('this command has no -o name output; use -o text, json or yaml');
+    const names = renderers.name(result);
+    text = (typeof names === 'string' ? [names] : names).join('\n');
+    if (text === '') return; // nothing to name: print nothing, as kubectl does for an empty list
+  } else text = renderers.text(result);
   write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+/** The YAML library, loaded on first use (bundled as CommonJS: its functions may sit on `default`). */
+async function loadYaml(): Promise<{ stringify: typeof import('yaml').stringify }> {
+  const loaded: typeof import('yaml') & { default?: typeof import('yaml') } = await import('yaml');
+  return typeof loaded.stringify === 'function' ? loaded : loaded.default!;
 }
 
 /** bigint values (LSNs, sizes) print as decimal strings: JSON has no 64-bit integers. */
@@ -25,7 +61,14 @@ function yamlReplacer(_key: unknown, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;
 }
 
-/** Renders rows of label/value pairs as aligned text. */
+/**
+ * Renders rows of label/value pairs as aligned text; empty values are left out.
+ *
+ * @example
+ * ```ts
+ * renderFields([['a', 1], ['long label', 'x']]); // 'a:          1\nlong label: x'
+ * ```
+ */
 export function renderFields(fields: ReadonlyArray<readonly [string, string | number | boolean | undefined | null]>): string {
   const shown = fields.filter(([, value]) => value !== undefined && value !== null && value !== '');
   const width = Math.max(0, ...shown.map(([label]) => label.length));

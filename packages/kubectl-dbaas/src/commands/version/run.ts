@@ -9,6 +9,14 @@ export interface VersionInfo {
   platform: string;
 }
 
+/**
+ * The version report (the version is set at build time; `0.0.0-dev` from sources).
+ *
+ * @example
+ * ```ts
+ * runVersion().version; // '0.1.0'
+ * ```
+ */
 export function runVersion(): VersionInfo {
   return {
     version: typeof __DBAAS_VERSION__ === 'string' ? __DBAAS_VERSION__ : '0.0.0-dev',
@@ -17,6 +25,14 @@ export function runVersion(): VersionInfo {
   };
 }
 
+/**
+ * The text output of `version`.
+ *
+ * @example
+ * ```ts
+ * renderVersion(runVersion());
+ * ```
+ */
 export function renderVersion(info: VersionInfo): string {
   return renderFields([
     ['kubectl-dbaas', info.version],

@@ -2,6 +2,14 @@ import type { CommandModule } from 'yargs';
 import { walInspectCommand } from './inspect/index.js';
 import { walStatusCommand } from './status/index.js';
 
+/**
+ * `kubectl dbaas wal <inspect|status>`.
+ *
+ * @example
+ * ```sh
+ * kubectl dbaas wal inspect /var/lib/postgresql/data
+ * ```
+ */
 export const walCommand: CommandModule = {
   command: 'wal <command>',
   describe: 'Inspect PostgreSQL WAL: of a data directory or snapshot file, or of a live server',

@@ -1,14 +1,23 @@
 import type { CommandModule } from 'yargs';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { globalOptionsSchema } from '../../../global-options.js';
 import { writeResult } from '../../../output.js';
 import { parseArgs } from '../../../parse-args.js';
 
-const walInspectArgsSchema = globalOptionsSchema.extend({
-  source: z.string().min(1, 'name a data directory or a .snap / .tar.gz file'),
-  atomicSnapshot: z.boolean().default(false),
+const walInspectArgsSchema = z.extend(globalOptionsSchema, {
+  source: z.string().check(z.minLength(1, 'name a data directory or a .snap / .tar.gz file')),
+  atomicSnapshot: z._default(z.boolean(), false),
 });
 
+/**
+ * `kubectl dbaas wal inspect <source>`: whether a data directory copy or a hostpath `.snap` file
+ * would restore. Exit code 1 when it would not. On a terminal the scan shows a spinner on stderr.
+ *
+ * @example
+ * ```sh
+ * kubectl dbaas wal inspect ./pg.snap -o json
+ * ```
+ */
 export const walInspectCommand: CommandModule = {
   command: 'inspect <source>',
   describe: 'Check whether a PostgreSQL data directory or a hostpath .snap file is restorable',
@@ -23,8 +32,11 @@ export const walInspectCommand: CommandModule = {
   handler: async (argv) => {
     const args = parseArgs(walInspectArgsSchema, argv);
     const { runWalInspect, renderWalInspect } = await import('./run.js');
-    const report = await runWalInspect(args);
-    writeResult(report, args.output, renderWalInspect);
+    // Progress only where a person watches (stderr is a terminal); logs and pipes get the result alone.
+    const report = process.stderr.isTTY
+      ? await (await import('../../../progress.js')).createProgress().run(`inspecting ${args.source}`, () => runWalInspect(args))
+      : await runWalInspect(args);
+    await writeResult(report, args.output, { text: renderWalInspect, name: (r) => r.source });
     if (!report.restorable) process.exitCode = 1;
   },
 };

@@ -1,18 +1,28 @@
 import type { CommandModule } from 'yargs';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { globalOptionsSchema } from '../../../global-options.js';
 import { writeResult } from '../../../output.js';
 import { parseArgs } from '../../../parse-args.js';
+import { UsageError } from '../../../usage-error.js';
 
-const walStatusArgsSchema = globalOptionsSchema.extend({
-  dsn: z.string().min(1).optional(),
-  host: z.string().min(1).optional(),
-  port: z.number().int().min(1).max(65535).optional(),
-  user: z.string().min(1).optional(),
-  dbname: z.string().min(1).optional(),
+const nonEmpty = () => z.optional(z.string().check(z.minLength(1)));
+const walStatusArgsSchema = z.extend(globalOptionsSchema, {
+  dsn: nonEmpty(),
+  host: nonEmpty(),
+  port: z.optional(z.int().check(z.minimum(1), z.maximum(65535))),
+  user: nonEmpty(),
+  dbname: nonEmpty(),
 });
 export type WalStatusArgs = z.infer<typeof walStatusArgsSchema>;
 
+/**
+ * `kubectl dbaas wal status`: WAL position, timeline, checkpoint and archiver of a live server.
+ *
+ * @example
+ * ```sh
+ * PGHOST=/run/postgresql kubectl dbaas wal status -o yaml
+ * ```
+ */
 export const walStatusCommand: CommandModule = {
   command: 'status',
   describe: 'Show the WAL position, timeline, checkpoint and archiver state of a live PostgreSQL server',
@@ -25,7 +35,8 @@ export const walStatusCommand: CommandModule = {
       .option('dbname', { type: 'string', describe: 'Database (default: $PGDATABASE)' }),
   handler: async (argv) => {
     const args = parseArgs(walStatusArgsSchema, argv);
+    if (args.output === 'name') throw new UsageError('wal status has no -o name output; use -o text, json or yaml');
     const { runWalStatus, renderWalStatus } = await import('./run.js');
-    writeResult(await runWalStatus(args), args.output, renderWalStatus);
+    await writeResult(await runWalStatus(args), args.output, renderWalStatus);
   },
 };
