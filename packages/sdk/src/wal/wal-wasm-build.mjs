@@ -1,7 +1,9 @@
 // Rebuilds the WebAssembly embedded in wal-wasm.ts from wal-wasm.wat (a developer tool; the
-// package ships the bytes, not this script). Needs the `wabt` package, e.g.
-//   npm exec --yes --package=wabt@1.0.39 -- node packages/sdk/src/wal/wal-wasm-build.mjs
-// or, with wabt installed elsewhere: WABT_DIR=/path/to/node_modules/wabt node wal-wasm-build.mjs
+// package ships the bytes, not this script). Needs the `wabt` package (wat2wasm in JS), kept out
+// of the project's dependencies:
+//   npm install --prefix /tmp/wabt wabt@1.0.39
+//   WABT_DIR=/tmp/wabt/node_modules/wabt npx node packages/sdk/src/wal/wal-wasm-build.mjs
+// then run the tests (wal-parallel.test.ts checks the module against the JavaScript paths).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';

@@ -1,5 +1,5 @@
 ;; Hand-written WebAssembly for the WAL scanner's hot loop (wal-wasm.ts embeds the binary; rebuild
-;; it with `node packages/sdk/src/wal/wal-wasm-build.mjs` after editing this file).
+;; it with wal-wasm-build.mjs after editing this file: see there).
 ;;
 ;; Memory layout (the host fills the tables; see wal-wasm.ts):
 ;;   [0, 16384)        CRC-32C slicing-by-16 tables: table k (k = 0..15) at k * 1024, 256 u32 each;
