@@ -69,6 +69,20 @@ export type DbaasErrorCode =
   | 'KUBE_CONFLICT'
   | 'KUBE_TIMEOUT'
   | 'KUBE_API_ERROR'
+  | 'KUBE_CONFIG_INVALID'
+  | 'KUBE_UNAUTHORIZED'
+  | 'KUBE_UNREACHABLE'
+  | 'KUBE_INVALID'
+  | 'KUBE_ABORTED'
+  // manifests and snapshot metadata
+  | 'INVALID_NAME'
+  | 'INVALID_QUANTITY'
+  | 'RESTORE_SIZE_TOO_SMALL'
+  | 'STORAGE_CLASS_MISMATCH'
+  | 'METADATA_INVALID'
+  | 'METADATA_SCHEMA_UNSUPPORTED'
+  // consistency modes
+  | 'MODE_UNSAFE'
   | 'INTERNAL';
 
 /**

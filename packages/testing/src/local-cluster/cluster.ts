@@ -233,6 +233,8 @@ export class LocalCluster {
 
   private readonly opts: LocalClusterOptions;
   private readonly procs = new Map<ComponentName, ManagedProcess>();
+  /** How each component was started, for {@link restartComponent}. */
+  private readonly launches = new Map<ComponentName, { bin: string; args: string[] }>();
   private readonly health = new Map<ComponentName, string>();
   private readonly portsUsed: number[] = [];
   private admin: AdminCredentials | undefined;
@@ -345,6 +347,35 @@ export class LocalCluster {
     return this.stopping;
   }
 
+  /**
+   * Stops one running component (SIGTERM, SIGKILL after the grace period) and starts it again with
+   * the same binary and arguments (same ports, certificates and data), for fault tests such as
+   * an API server restart during a watch. Waits `downMs` in between (default 0). For
+   * kube-apiserver it waits until `/readyz` answers 200 again; other components are only checked
+   * to be running.
+   *
+   * @example
+   * await cluster.restartComponent('kube-apiserver', { downMs: 2000 });
+   */
+  async restartComponent(name: ComponentName, opts: { downMs?: number } = {}): Promise<void> {
+    const old = this.procs.get(name);
+    const launch = this.launches.get(name);
+    if (!old || !launch || this.stopping) throw new Error(`${name} is not running in this cluster`);
+    await old.stop(this.opts.stopGraceMs ?? 10_000);
+    if (opts.downMs) await new Promise((r) => setTimeout(r, opts.downMs));
+    const p = await this.spawn(name, launch.bin, launch.args);
+    if (name === 'kube-apiserver') {
+      const caFile = path.join(this.stateDir, 'pki', 'apiserver', 'apiserver.crt');
+      await waitFor(p, `${this.server}/readyz`, async () => {
+        const r = await probe(`${this.server}/readyz`, { token: this.admin!.token, ca: await readFile(caFile) });
+        return r.status === 200;
+      }, this.timeoutMs);
+    } else {
+      await new Promise((r) => setTimeout(r, 500));
+      if (!p.running) throw await p.failure('exited right after the restart');
+    }
+  }
+
   /** `await using cluster = await LocalCluster.start()` stops it at the end of the scope. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
@@ -403,6 +434,7 @@ export class LocalCluster {
     this.log(`[dbaas-testing] starting ${name}`);
     const p = await ManagedProcess.start(name, bin, args, this.logFile(name), { cwd: this.stateDir });
     this.procs.set(name, p);
+    this.launches.set(name, { bin, args });
     await this.writeRecord(); // so a stale cluster can be reaped even if we die during start
     return p;
   }

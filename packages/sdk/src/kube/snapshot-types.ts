@@ -1,0 +1,140 @@
+// Typed shapes of the snapshot.storage.k8s.io/v1 custom resources, written from the CRD schemas of
+// github.com/kubernetes-csi/external-snapshotter/client/v8 (config/crd/*.yaml, v8.7.0). Only v1.
+import type { V1ObjectMeta } from '@kubernetes/client-node';
+
+/** API group of the CSI snapshot resources. */
+export const SNAPSHOT_GROUP = 'snapshot.storage.k8s.io';
+/** The only served, non-deprecated version of {@link SNAPSHOT_GROUP}. */
+export const SNAPSHOT_VERSION = 'v1';
+/** `apiVersion` of every snapshot object. */
+export const SNAPSHOT_API_VERSION = `${SNAPSHOT_GROUP}/${SNAPSHOT_VERSION}` as const;
+
+/** `Delete` removes the storage-side snapshot with its content object; `Retain` keeps it. */
+export type SnapshotDeletionPolicy = 'Delete' | 'Retain';
+
+/** The error a snapshot controller or CSI sidecar records on a snapshot (`status.error`). */
+export interface VolumeSnapshotError {
+  message?: string;
+  /** RFC 3339 time. */
+  time?: string;
+}
+
+/**
+ * `snapshot.storage.k8s.io/v1` VolumeSnapshot: a user's request for a snapshot of a PVC, or a
+ * reference to an existing {@link VolumeSnapshotContent}. Exactly one of the two sources is set
+ * (the CRD enforces it with CEL rules).
+ *
+ * @example
+ * ```ts
+ * const vs: VolumeSnapshot = {
+ *   apiVersion: 'snapshot.storage.k8s.io/v1',
+ *   kind: 'VolumeSnapshot',
+ *   metadata: { name: 'nightly', namespace: 'db' },
+ *   spec: { volumeSnapshotClassName: 'csi-hostpath-snapclass', source: { persistentVolumeClaimName: 'data-pg-0' } },
+ * };
+ * ```
+ */
+export interface VolumeSnapshot {
+  apiVersion: typeof SNAPSHOT_API_VERSION;
+  kind: 'VolumeSnapshot';
+  metadata: V1ObjectMeta;
+  spec: {
+    source: { persistentVolumeClaimName: string; volumeSnapshotContentName?: never } | { volumeSnapshotContentName: string; persistentVolumeClaimName?: never };
+    /** Must not be the empty string when set (CEL rule). Unset = the driver's default class. */
+    volumeSnapshotClassName?: string;
+  };
+  status?: {
+    /** Set by the snapshot controller when bound: half of the "cut". */
+    boundVolumeSnapshotContentName?: string;
+    /** RFC 3339 time the storage system took the snapshot: the other half of the "cut". */
+    creationTime?: string;
+    error?: VolumeSnapshotError;
+    readyToUse?: boolean;
+    /** A Kubernetes quantity (e.g. `1Gi`, `1073741824`): the minimum size of a volume restored from it. */
+    restoreSize?: string;
+    volumeGroupSnapshotName?: string;
+  };
+}
+
+/**
+ * `snapshot.storage.k8s.io/v1` VolumeSnapshotContent (cluster-scoped): the storage-side snapshot.
+ * Dynamic ones have `source.volumeHandle`; pre-provisioned (static) ones `source.snapshotHandle`.
+ *
+ * @example
+ * ```ts
+ * const handle = content.status?.snapshotHandle ?? content.spec.source.snapshotHandle;
+ * ```
+ */
+export interface VolumeSnapshotContent {
+  apiVersion: typeof SNAPSHOT_API_VERSION;
+  kind: 'VolumeSnapshotContent';
+  metadata: V1ObjectMeta;
+  spec: {
+    deletionPolicy: SnapshotDeletionPolicy;
+    driver: string;
+    source: { volumeHandle: string; snapshotHandle?: never } | { snapshotHandle: string; volumeHandle?: never };
+    /** `Filesystem` or `Block`; immutable once set. */
+    sourceVolumeMode?: 'Filesystem' | 'Block';
+    volumeSnapshotClassName?: string;
+    /** The VolumeSnapshot this content is (to be) bound to; name and namespace are required. */
+    volumeSnapshotRef: {
+      apiVersion?: string;
+      kind?: string;
+      name: string;
+      namespace: string;
+      resourceVersion?: string;
+      uid?: string;
+      fieldPath?: string;
+    };
+  };
+  status?: {
+    /** Nanoseconds since the Unix epoch (int64 in the schema). */
+    creationTime?: number;
+    error?: VolumeSnapshotError;
+    readyToUse?: boolean;
+    /** Bytes (int64 in the schema, unlike the VolumeSnapshot's quantity string). */
+    restoreSize?: number;
+    snapshotHandle?: string;
+    volumeGroupSnapshotHandle?: string;
+  };
+}
+
+/**
+ * `snapshot.storage.k8s.io/v1` VolumeSnapshotClass (cluster-scoped). The annotation
+ * `snapshot.storage.kubernetes.io/is-default-class: "true"` marks the driver's default class;
+ * `dbaas.io/atomic-snapshots` overrides the built-in atomicity table (see `snapshotAtomicity`).
+ *
+ * @example
+ * ```ts
+ * const isDefault = cls.metadata.annotations?.['snapshot.storage.kubernetes.io/is-default-class'] === 'true';
+ * ```
+ */
+export interface VolumeSnapshotClass {
+  apiVersion: typeof SNAPSHOT_API_VERSION;
+  kind: 'VolumeSnapshotClass';
+  metadata: V1ObjectMeta;
+  driver: string;
+  deletionPolicy: SnapshotDeletionPolicy;
+  parameters?: Record<string, string>;
+}
+
+/**
+ * A list of snapshot objects as the API returns it (`continue` for pagination).
+ *
+ * @example
+ * ```ts
+ * const list: SnapshotObjectList<VolumeSnapshot> = await clients.volumeSnapshots.list({ namespace: 'db' });
+ * ```
+ */
+export interface SnapshotObjectList<T> {
+  apiVersion: string;
+  kind: string;
+  metadata: { resourceVersion?: string; continue?: string; remainingItemCount?: number };
+  items: T[];
+}
+
+/** Annotation that marks a VolumeSnapshotClass as its driver's default. */
+export const DEFAULT_SNAPSHOT_CLASS_ANNOTATION = 'snapshot.storage.kubernetes.io/is-default-class';
+
+// Core object types the manifest builders produce, re-exported so that only kube/ names the library.
+export type { V1Job, V1ObjectMeta, V1PersistentVolumeClaim } from '@kubernetes/client-node';

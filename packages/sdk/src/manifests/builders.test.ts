@@ -1,0 +1,321 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isDbaasError } from '../errors.js';
+import { parseLsn } from '../wal/lsn.js';
+import {
+  ManifestBuilder,
+  RESTORE_PREP_SCRIPT,
+  backupSetNames,
+  buildCrossNamespaceSnapshot,
+  buildPvcFromSnapshot,
+  buildRestorePrepJob,
+  buildVolumeSnapshot,
+  walFilesForBackup,
+} from './builders.js';
+import { readRestoreMetadata, readSnapshotMetadata, type SnapshotMetadata } from './metadata.js';
+
+function thrown(fn: () => unknown): Error & { code?: string; fix?: string } {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error & { code?: string };
+  }
+  throw new Error('expected an error');
+}
+
+const requestedAt = new Date('2024-06-01T02:00:00Z');
+const label = 'START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\nCHECKPOINT LOCATION: 0/2000080\nBACKUP METHOD: streamed\nBACKUP FROM: primary\nSTART TIME: 2024-06-01 02:00:00 UTC\nLABEL: nightly\nSTART TIMELINE: 1\n';
+
+describe('buildVolumeSnapshot', () => {
+  it('builds a VolumeSnapshot of a PVC with the metadata schema, readable back', () => {
+    const vs = buildVolumeSnapshot({
+      namespace: 'db',
+      pvc: 'data-pg-0',
+      snapshotClass: 'csi-hostpath-snapclass',
+      metadata: { backupSet: 'nightly', role: 'data', mode: 'fenced', engine: 'postgres', engineVersion: '17.6', requestedAt },
+      extra: { labels: { team: 'payments' }, annotations: { 'example.com/ticket': 'OPS-1' } },
+    });
+    expect(vs).toMatchObject({
+      apiVersion: 'snapshot.storage.k8s.io/v1',
+      kind: 'VolumeSnapshot',
+      metadata: { name: 'nightly', namespace: 'db' },
+      spec: { source: { persistentVolumeClaimName: 'data-pg-0' }, volumeSnapshotClassName: 'csi-hostpath-snapclass' },
+    });
+    expect(vs.metadata.labels).toMatchObject({ team: 'payments', 'dbaas.io/backup-source': 'data-pg-0', 'dbaas.io/backup-type': 'volumesnapshot' });
+    expect(vs.metadata.annotations?.['example.com/ticket']).toBe('OPS-1');
+    const meta = readSnapshotMetadata(vs);
+    expect(meta).toMatchObject({ backupSet: 'nightly', role: 'data', sourcePvc: 'data-pg-0', mode: 'fenced', engineVersion: '17.6' });
+  });
+
+  it('names the WAL snapshot <set>-wal and omits an unset class', () => {
+    const vs = buildVolumeSnapshot({ namespace: 'db', pvc: 'data-pg-0', metadata: { backupSet: 'nightly', role: 'wal', mode: 'online', requestedAt } });
+    expect(vs.metadata.name).toBe('nightly-wal');
+    expect('volumeSnapshotClassName' in vs.spec).toBe(false);
+    expect(backupSetNames('x')).toEqual({ data: 'x', wal: 'x-wal' });
+  });
+
+  it('refuses invalid names, too long sets, long PVC names and reserved extra keys', () => {
+    const base = { namespace: 'db', pvc: 'data-pg-0', metadata: { backupSet: 'nightly', role: 'data' as const, mode: 'fenced' as const, requestedAt } };
+    expect(thrown(() => buildVolumeSnapshot({ ...base, namespace: 'DB' })).code).toBe('INVALID_NAME');
+    expect(thrown(() => buildVolumeSnapshot({ ...base, pvc: 'data_pg' })).code).toBe('INVALID_NAME');
+    expect(thrown(() => buildVolumeSnapshot({ ...base, metadata: { ...base.metadata, backupSet: 'Nightly' } })).code).toBe('INVALID_NAME');
+    const long = thrown(() => buildVolumeSnapshot({ ...base, metadata: { ...base.metadata, backupSet: 'a'.repeat(60) } }));
+    expect(long.code).toBe('INVALID_NAME');
+    expect(long.message).toContain('WAL snapshot name');
+    // a valid PVC name of 64+ characters cannot be the value of dbaas.io/backup-source
+    const longPvc = thrown(() => buildVolumeSnapshot({ ...base, pvc: 'p'.repeat(70) }));
+    expect(longPvc.code).toBe('INVALID_NAME');
+    expect(longPvc.message).toContain('dbaas.io/backup-source');
+    expect(thrown(() => buildVolumeSnapshot({ ...base, snapshotClass: '' })).code).toBe('INVALID_NAME');
+    expect(thrown(() => buildVolumeSnapshot({ ...base, extra: { labels: { 'dbaas.io/role': 'wal' } } })).code).toBe('INVALID_ARGUMENT');
+    expect(thrown(() => buildVolumeSnapshot({ ...base, extra: { labels: { team: 'a b' } } })).code).toBe('INVALID_NAME');
+  });
+});
+
+describe('buildPvcFromSnapshot', () => {
+  const snapshot = { name: 'nightly', restoreSize: '1Gi', driver: 'hostpath.csi.k8s.io' };
+
+  it('defaults the size to restoreSize and points dataSource at the snapshot', () => {
+    const pvc = buildPvcFromSnapshot({ name: 'pg-restored', namespace: 'db', snapshot, storageClass: { name: 'csi-hostpath-sc', provisioner: 'hostpath.csi.k8s.io' } });
+    expect(pvc).toEqual({
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: {
+        name: 'pg-restored',
+        namespace: 'db',
+        labels: { 'app.kubernetes.io/managed-by': 'kubectl-dbaas', 'dbaas.io/restored-from': 'nightly', 'dbaas.io/restore-type': 'snapshot' },
+        annotations: { 'dbaas.io/schema-version': '1' },
+      },
+      spec: {
+        accessModes: ['ReadWriteOnce'],
+        storageClassName: 'csi-hostpath-sc',
+        resources: { requests: { storage: '1Gi' } },
+        dataSource: { apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: 'nightly' },
+      },
+    });
+    expect(readRestoreMetadata(pvc as { metadata: { labels: Record<string, string>; annotations: Record<string, string> } })).toMatchObject({ restoredFrom: 'nightly', restoreType: 'snapshot' });
+  });
+
+  it('accepts a larger size in any unit, access modes and volume mode', () => {
+    const pvc = buildPvcFromSnapshot({ name: 'r', namespace: 'db', snapshot, size: '1073741825', storageClass: 'sc', accessModes: ['ReadWriteOncePod'], volumeMode: 'Filesystem' });
+    expect(pvc.spec?.resources?.requests?.storage).toBe('1073741825');
+    expect(pvc.spec?.accessModes).toEqual(['ReadWriteOncePod']);
+    expect(buildPvcFromSnapshot({ name: 'r', namespace: 'db', snapshot, size: '1024Mi', storageClass: 'sc' }).spec?.resources?.requests?.storage).toBe('1024Mi');
+  });
+
+  it('refuses a size below restoreSize before anything is created', () => {
+    const e = thrown(() => buildPvcFromSnapshot({ name: 'r', namespace: 'db', snapshot, size: '1G', storageClass: 'sc' }));
+    expect(e.code).toBe('RESTORE_SIZE_TOO_SMALL');
+    expect(e.message).toBe('size 1G (1000000000 bytes) is below the restoreSize 1Gi (1073741824 bytes) of VolumeSnapshot "nightly"');
+    expect(e.fix).toContain('at least 1Gi');
+    expect(thrown(() => buildPvcFromSnapshot({ name: 'r', namespace: 'db', snapshot, size: '1073741823', storageClass: 'sc' })).code).toBe('RESTORE_SIZE_TOO_SMALL');
+    expect(thrown(() => buildPvcFromSnapshot({ name: 'r', namespace: 'db', snapshot: { ...snapshot, restoreSize: undefined }, storageClass: 'sc' })).code).toBe('INVALID_ARGUMENT');
+    expect(thrown(() => buildPvcFromSnapshot({ name: 'r', namespace: 'db', snapshot, size: '2 Gi', storageClass: 'sc' })).code).toBe('INVALID_QUANTITY');
+    expect(thrown(() => buildPvcFromSnapshot({ name: 'r', namespace: 'db', snapshot: { ...snapshot, restoreSize: '0' }, size: '0', storageClass: 'sc' })).code).toBe('INVALID_QUANTITY');
+  });
+
+  it('refuses a StorageClass of another driver, bad names, and cross-namespace without its source', () => {
+    const e = thrown(() => buildPvcFromSnapshot({ name: 'r', namespace: 'db', snapshot, storageClass: { name: 'gp3', provisioner: 'ebs.csi.aws.com' } }));
+    expect(e.code).toBe('STORAGE_CLASS_MISMATCH');
+    expect(e.fix).toContain('hostpath.csi.k8s.io');
+    expect(thrown(() => buildPvcFromSnapshot({ name: 'R', namespace: 'db', snapshot, storageClass: 'sc' })).code).toBe('INVALID_NAME');
+    expect(thrown(() => buildPvcFromSnapshot({ name: 'r', namespace: 'db', snapshot, storageClass: 'sc', restoreType: 'cross-namespace' })).code).toBe('INVALID_ARGUMENT');
+    const x = buildPvcFromSnapshot({ name: 'r', namespace: 'staging', snapshot, storageClass: 'sc', restoreType: 'cross-namespace', restoredFromNamespace: 'prod' });
+    expect(x.metadata?.annotations?.['dbaas.io/restored-from-namespace']).toBe('prod');
+  });
+});
+
+describe('buildCrossNamespaceSnapshot', () => {
+  it('builds a Retain static content bound to a new snapshot in the target namespace, with the metadata carried over', () => {
+    const meta: SnapshotMetadata = { schemaVersion: '1', backupSet: 'nightly', role: 'data', sourcePvc: 'data-pg-0', backupType: 'volumesnapshot', mode: 'fenced', requestedAt };
+    const { content, snapshot } = buildCrossNamespaceSnapshot({
+      source: { snapshotHandle: '7c9e-handle', driver: 'hostpath.csi.k8s.io', sourceVolumeMode: 'Filesystem', snapshotClassName: 'csi-hostpath-snapclass', namespace: 'prod' },
+      target: { namespace: 'staging', name: 'nightly' },
+      metadata: meta,
+    });
+    expect(content).toEqual({
+      apiVersion: 'snapshot.storage.k8s.io/v1',
+      kind: 'VolumeSnapshotContent',
+      metadata: { name: 'dbaas-staging-nightly', labels: { 'app.kubernetes.io/managed-by': 'kubectl-dbaas' } },
+      spec: {
+        deletionPolicy: 'Retain',
+        driver: 'hostpath.csi.k8s.io',
+        source: { snapshotHandle: '7c9e-handle' },
+        sourceVolumeMode: 'Filesystem',
+        volumeSnapshotClassName: 'csi-hostpath-snapclass',
+        volumeSnapshotRef: { apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshot', name: 'nightly', namespace: 'staging' },
+      },
+    });
+    expect(snapshot.metadata).toMatchObject({ name: 'nightly', namespace: 'staging' });
+    expect(snapshot.spec).toEqual({ source: { volumeSnapshotContentName: 'dbaas-staging-nightly' }, volumeSnapshotClassName: 'csi-hostpath-snapclass' });
+    expect(readSnapshotMetadata(snapshot)).toEqual(meta);
+    expect(snapshot.metadata.annotations?.['dbaas.io/restored-from-namespace']).toBe('prod');
+  });
+
+  it('refuses an empty handle and names that do not fit', () => {
+    const source = { snapshotHandle: 'h', driver: 'd' };
+    expect(thrown(() => buildCrossNamespaceSnapshot({ source: { ...source, snapshotHandle: '' }, target: { namespace: 'a', name: 'b' } })).code).toBe('INVALID_ARGUMENT');
+    expect(thrown(() => buildCrossNamespaceSnapshot({ source, target: { namespace: 'a', name: 'b'.repeat(250) } })).code).toBe('INVALID_NAME');
+    expect(thrown(() => buildCrossNamespaceSnapshot({ source, target: { namespace: 'A', name: 'b' } })).code).toBe('INVALID_NAME');
+    expect(buildCrossNamespaceSnapshot({ source, target: { namespace: 'a', name: 'b' }, contentName: 'mine' }).content.metadata.name).toBe('mine');
+  });
+});
+
+describe('walFilesForBackup', () => {
+  it('lists the segments from the start LSN to the byte before the stop LSN', () => {
+    expect(walFilesForBackup(parseLsn('0/2000028'), parseLsn('0/4000100'), 1)).toEqual([
+      '000000010000000000000002',
+      '000000010000000000000003',
+      '000000010000000000000004',
+    ]);
+    // a stop pointer on a segment boundary belongs to the previous segment
+    expect(walFilesForBackup(parseLsn('0/2000028'), parseLsn('0/3000000'), 1)).toEqual(['000000010000000000000002']);
+    expect(walFilesForBackup(parseLsn('0/FF000028'), parseLsn('1/00000100'), 2)).toEqual(['0000000200000000000000FF', '000000020000000100000000']);
+    expect(walFilesForBackup(parseLsn('0/2000028'), parseLsn('0/2000028'), 1)).toEqual(['000000010000000000000002']);
+    expect(walFilesForBackup(parseLsn('0/4000028'), parseLsn('0/C000100'), 1, 64 * 1024 * 1024)).toEqual(['000000010000000000000001', '000000010000000000000002', '000000010000000000000003']);
+    expect(thrown(() => walFilesForBackup(2n, 1n, 1)).code).toBe('INVALID_ARGUMENT');
+  });
+});
+
+describe('buildRestorePrepJob', () => {
+  const input = {
+    name: 'nightly-prep',
+    namespace: 'db',
+    image: 'postgres:17.6',
+    dataPvc: 'pg-restored',
+    walPvc: 'pg-restored-wal',
+    walFiles: ['000000010000000000000003', '000000010000000000000002'],
+    backupLabel: label,
+    runAsUser: 999,
+  };
+
+  it('runs as the PostgreSQL uid, non-root, hardened, with the values in env only', () => {
+    const job = buildRestorePrepJob(input);
+    const pod = job.spec!.template.spec!;
+    expect(pod.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 999, runAsGroup: 999, seccompProfile: { type: 'RuntimeDefault' } });
+    const c = pod.containers[0]!;
+    expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+    expect(c.command).toEqual(['/bin/sh', '-ec', RESTORE_PREP_SCRIPT]);
+    expect(c.image).toBe('postgres:17.6');
+    const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
+    expect(env.DBAAS_WAL_FILES).toBe('000000010000000000000002 000000010000000000000003');
+    expect(Buffer.from(env.DBAAS_BACKUP_LABEL_B64!, 'base64').toString()).toBe(label);
+    expect(pod.volumes).toEqual([
+      { name: 'data', persistentVolumeClaim: { claimName: 'pg-restored' } },
+      { name: 'wal', persistentVolumeClaim: { claimName: 'pg-restored-wal', readOnly: true } },
+    ]);
+    expect(pod.restartPolicy).toBe('Never');
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(job.spec).toMatchObject({ backoffLimit: 1, activeDeadlineSeconds: 900, ttlSecondsAfterFinished: 3600 });
+    expect(job.metadata?.labels?.['app.kubernetes.io/component']).toBe('restore-prep');
+    // image and command are parameters
+    const custom = buildRestorePrepJob({ ...input, image: 'registry.example.com/pg@sha256:abc', command: ['/restore-prep'], fsGroup: 26, runAsUser: 26 });
+    expect(custom.spec!.template.spec!.containers[0]!.command).toEqual(['/restore-prep']);
+    expect(custom.spec!.template.spec!.securityContext).toMatchObject({ runAsUser: 26, fsGroup: 26, fsGroupChangePolicy: 'OnRootMismatch' });
+  });
+
+  it('refuses root, bad WAL names, path escapes, an empty WAL list and a non-label', () => {
+    expect(thrown(() => buildRestorePrepJob({ ...input, runAsUser: 0 })).message).toContain('never runs as root');
+    expect(thrown(() => buildRestorePrepJob({ ...input, walFiles: ['00000001000000000000000X'] })).code).toBe('INVALID_WAL_FILE_NAME');
+    expect(thrown(() => buildRestorePrepJob({ ...input, walFiles: ['$(reboot)'] })).code).toBe('INVALID_WAL_FILE_NAME');
+    expect(thrown(() => buildRestorePrepJob({ ...input, walFiles: [] })).code).toBe('INVALID_ARGUMENT');
+    expect(thrown(() => buildRestorePrepJob({ ...input, dataSubPath: '../etc' })).code).toBe('INVALID_ARGUMENT');
+    expect(thrown(() => buildRestorePrepJob({ ...input, dataSubPath: '/abs' })).code).toBe('INVALID_ARGUMENT');
+    expect(thrown(() => buildRestorePrepJob({ ...input, backupLabel: 'hello' })).code).toBe('INVALID_ARGUMENT');
+    expect(thrown(() => buildRestorePrepJob({ ...input, walPvc: 'pg-restored' })).code).toBe('INVALID_ARGUMENT');
+    expect(thrown(() => buildRestorePrepJob({ ...input, name: 'x'.repeat(64) })).code).toBe('INVALID_NAME');
+  });
+
+  it('is grouped as ManifestBuilder', () => {
+    expect(ManifestBuilder.restorePrepJob).toBe(buildRestorePrepJob);
+    expect(ManifestBuilder.pvcFromSnapshot).toBe(buildPvcFromSnapshot);
+  });
+});
+
+describe('RESTORE_PREP_SCRIPT (run with /bin/sh on real directories)', () => {
+  let dir = '';
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function layout(): { data: string; src: string } {
+    dir = mkdtempSync(path.join(tmpdir(), 'dbaas-prep-'));
+    const data = path.join(dir, 'data', 'pgdata');
+    const src = path.join(dir, 'wal', 'pgdata', 'pg_wal');
+    mkdirSync(path.join(data, 'pg_wal'), { recursive: true });
+    mkdirSync(src, { recursive: true });
+    writeFileSync(path.join(data, 'PG_VERSION'), '17\n');
+    // the data snapshot's copy of segment 2 is torn (shorter); the WAL snapshot's is complete
+    writeFileSync(path.join(data, 'pg_wal', '000000010000000000000002'), 'torn');
+    writeFileSync(path.join(src, '000000010000000000000002'), 'segment-2-complete');
+    writeFileSync(path.join(src, '000000010000000000000003'), 'segment-3');
+    writeFileSync(path.join(src, '000000010000000000000004'), 'segment-4-not-needed');
+    writeFileSync(path.join(src, '00000002.history'), '1\t0/3000000\tno recovery target specified\n');
+    return { data, src };
+  }
+
+  function run(job: ReturnType<typeof buildRestorePrepJob>) {
+    const c = job.spec!.template.spec!.containers[0]!;
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', DBAAS_ROOT: dir };
+    for (const e of c.env ?? []) env[e.name] = e.value ?? '';
+    return spawnSync(c.command![0]!, c.command!.slice(1), { env, encoding: 'utf8' });
+  }
+
+  const job = (over: Partial<Parameters<typeof buildRestorePrepJob>[0]> = {}) =>
+    buildRestorePrepJob({
+      name: 'p',
+      namespace: 'db',
+      image: 'postgres:17',
+      dataPvc: 'd',
+      walPvc: 'w',
+      dataSubPath: 'pgdata',
+      walFiles: ['000000010000000000000002', '000000010000000000000003'],
+      backupLabel: label,
+      tablespaceMap: '16384 /mnt/ts1\n',
+      runAsUser: 999,
+      ...over,
+    });
+
+  it('copies exactly the listed segments over torn ones and writes backup_label and tablespace_map (0600)', () => {
+    const { data } = layout();
+    const r = run(job());
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('copied 2 WAL segment(s), wrote backup_label and tablespace_map');
+    expect(readFileSync(path.join(data, 'pg_wal', '000000010000000000000002'), 'utf8')).toBe('segment-2-complete');
+    expect(readFileSync(path.join(data, 'pg_wal', '000000010000000000000003'), 'utf8')).toBe('segment-3');
+    expect(readdirSync(path.join(data, 'pg_wal')).sort()).toEqual(['000000010000000000000002', '000000010000000000000003', '00000002.history']);
+    expect(readFileSync(path.join(data, 'backup_label'), 'utf8')).toBe(label);
+    expect(readFileSync(path.join(data, 'tablespace_map'), 'utf8')).toBe('16384 /mnt/ts1\n');
+    expect(statSync(path.join(data, 'backup_label')).mode & 0o777).toBe(0o600);
+    expect(readdirSync(data).filter((f) => f.includes('dbaas-tmp'))).toEqual([]);
+    // idempotent: a second run (Job retry) succeeds
+    expect(run(job()).status).toBe(0);
+  });
+
+  it('fails, naming the segment, when the WAL snapshot lacks one', () => {
+    layout();
+    const r = run(job({ walFiles: ['000000010000000000000002', '000000010000000000000005'] }));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('WAL segment 000000010000000000000005 is missing');
+    expect(r.stderr).toContain('WAL ends before end of online backup');
+  });
+
+  it('refuses a foreign backup_label, a non-data directory and a symlinked pg_wal', () => {
+    const { data } = layout();
+    writeFileSync(path.join(data, 'backup_label'), 'START WAL LOCATION: 0/9000028 (file 000000010000000000000009)\n');
+    const r = run(job());
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('backup_label exists with different content');
+    rmSync(path.join(data, 'backup_label'));
+    rmSync(path.join(data, 'PG_VERSION'));
+    expect(run(job()).stderr).toContain('not a PostgreSQL data directory');
+    writeFileSync(path.join(data, 'PG_VERSION'), '17\n');
+    rmSync(path.join(data, 'pg_wal'), { recursive: true });
+    symlinkSync('/tmp', path.join(data, 'pg_wal'));
+    expect(run(job()).stderr).toContain('is a symbolic link');
+  });
+});

@@ -1,0 +1,596 @@
+// ManifestBuilder: pure functions from typed inputs to typed Kubernetes objects. Nothing here talks
+// to a cluster; everything is validated before an object is returned, so a bad input never gets as
+// far as creating half of a restore.
+import { DbaasError } from '../errors.js';
+import {
+  SNAPSHOT_API_VERSION,
+  SNAPSHOT_GROUP,
+  type V1Job,
+  type V1PersistentVolumeClaim,
+  type VolumeSnapshot,
+  type VolumeSnapshotContent,
+} from '../kube/snapshot-types.js';
+import { DEFAULT_WAL_SEGMENT_SIZE, isWalFileName, walFileNameForEnd, walFileName, walSegmentNumber, parseWalFileName, type Lsn } from '../wal/lsn.js';
+import {
+  DBAAS_ANNOTATIONS,
+  DBAAS_LABELS,
+  MANAGED_BY,
+  SNAPSHOT_METADATA_SCHEMA_VERSION,
+  writeRestoreMetadata,
+  writeSnapshotMetadata,
+  type SnapshotMetadata,
+} from './metadata.js';
+import { DNS1123_SUBDOMAIN_MAX, assertDnsLabel, assertDnsSubdomain, assertLabelValue, assertQualifiedName, derivedName } from './names.js';
+import { bytesToQuantity, compareQuantities, parseQuantity, quantityToBytes } from './quantity.js';
+
+/** Suffix of the second snapshot of an `online` backup, which holds the WAL to the stop LSN. */
+export const WAL_SNAPSHOT_SUFFIX = '-wal';
+
+/**
+ * Extra labels and annotations a caller wants on an object. Keys under `dbaas.io/` and
+ * `app.kubernetes.io/managed-by` are reserved for the metadata schema and refused.
+ *
+ * @example
+ * ```ts
+ * const extra: ExtraMetadata = { labels: { team: 'payments' }, annotations: { 'example.com/ticket': 'OPS-1' } };
+ * ```
+ */
+export interface ExtraMetadata {
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+function isReserved(key: string): boolean {
+  return key.startsWith('dbaas.io/') || key === DBAAS_LABELS.managedBy;
+}
+
+function mergeExtra(own: { labels: Record<string, string>; annotations: Record<string, string> }, extra: ExtraMetadata | undefined) {
+  const labels = { ...own.labels };
+  const annotations = { ...own.annotations };
+  for (const [k, v] of Object.entries(extra?.labels ?? {})) {
+    if (isReserved(k)) throw new DbaasError('INVALID_ARGUMENT', `label ${k} is reserved for kubectl-dbaas metadata`, { fix: 'Use your own label prefix.' });
+    labels[assertQualifiedName(k)] = assertLabelValue(v, k);
+  }
+  for (const [k, v] of Object.entries(extra?.annotations ?? {})) {
+    if (isReserved(k)) throw new DbaasError('INVALID_ARGUMENT', `annotation ${k} is reserved for kubectl-dbaas metadata`, { fix: 'Use your own annotation prefix.' });
+    annotations[assertQualifiedName(k)] = v;
+  }
+  return { labels, annotations };
+}
+
+/**
+ * The snapshot names of a backup set: the data snapshot is named after the set, the `online`
+ * mode's WAL snapshot `<set>-wal`. The set name is a label value and a DNS-1123 label, and the
+ * `-wal` name must fit too, so a set name has at most 59 characters.
+ *
+ * @throws DbaasError `INVALID_NAME`
+ * @example
+ * ```ts
+ * backupSetNames('nightly-2024-06-01'); // { data: 'nightly-2024-06-01', wal: 'nightly-2024-06-01-wal' }
+ * ```
+ */
+export function backupSetNames(backupSet: string): { data: string; wal: string } {
+  assertDnsLabel(backupSet, 'backup name');
+  return { data: backupSet, wal: derivedName(backupSet, WAL_SNAPSHOT_SUFFIX, 'label', 'WAL snapshot name') };
+}
+
+/**
+ * Input of {@link buildVolumeSnapshot}.
+ *
+ * @example
+ * ```ts
+ * const input: VolumeSnapshotInput = {
+ *   namespace: 'db', pvc: 'data-pg-0', snapshotClass: 'csi-hostpath-snapclass',
+ *   metadata: { backupSet: 'nightly', role: 'data', mode: 'fenced', requestedAt: new Date() },
+ * };
+ * ```
+ */
+export interface VolumeSnapshotInput {
+  namespace: string;
+  /** Source PVC (a DNS-1123 subdomain that also fits a label value: at most 63 characters). */
+  pvc: string;
+  /** VolumeSnapshotClass; omitted = the driver's default class. */
+  snapshotClass?: string;
+  /** Metadata; `schemaVersion`, `backupType` and `sourcePvc` are filled in. */
+  metadata: Omit<SnapshotMetadata, 'schemaVersion' | 'backupType' | 'sourcePvc'>;
+  extra?: ExtraMetadata;
+}
+
+/**
+ * A VolumeSnapshot of a PVC with the kubectl-dbaas labels and annotations. Named after the backup
+ * set (`role: 'data'`) or `<set>-wal` (`role: 'wal'`).
+ *
+ * @throws DbaasError `INVALID_NAME`, `METADATA_INVALID`, `INVALID_ARGUMENT`
+ * @example
+ * ```ts
+ * const vs = buildVolumeSnapshot({
+ *   namespace: 'db', pvc: 'data-pg-0', snapshotClass: 'csi-hostpath-snapclass',
+ *   metadata: { backupSet: 'nightly', role: 'data', mode: 'fenced', engine: 'postgres', engineVersion: '17.6', requestedAt: new Date() },
+ * });
+ * await clients.volumeSnapshots.create(vs);
+ * ```
+ */
+export function buildVolumeSnapshot(input: VolumeSnapshotInput): VolumeSnapshot {
+  assertDnsLabel(input.namespace, 'namespace');
+  assertDnsSubdomain(input.pvc, 'PVC name');
+  assertLabelValue(input.pvc, DBAAS_LABELS.backupSource);
+  if (input.snapshotClass !== undefined) assertDnsSubdomain(input.snapshotClass, 'VolumeSnapshotClass name');
+  const names = backupSetNames(input.metadata.backupSet);
+  const own = writeSnapshotMetadata({
+    ...input.metadata,
+    schemaVersion: SNAPSHOT_METADATA_SCHEMA_VERSION,
+    backupType: 'volumesnapshot',
+    sourcePvc: input.pvc,
+  });
+  const { labels, annotations } = mergeExtra(own, input.extra);
+  return {
+    apiVersion: SNAPSHOT_API_VERSION,
+    kind: 'VolumeSnapshot',
+    metadata: { name: input.metadata.role === 'wal' ? names.wal : names.data, namespace: input.namespace, labels, annotations },
+    spec: {
+      source: { persistentVolumeClaimName: input.pvc },
+      ...(input.snapshotClass !== undefined ? { volumeSnapshotClassName: input.snapshotClass } : {}),
+    },
+  };
+}
+
+/**
+ * Input of {@link buildPvcFromSnapshot}.
+ *
+ * @example
+ * ```ts
+ * const input: PvcFromSnapshotInput = {
+ *   name: 'data-pg-restored', namespace: 'db',
+ *   snapshot: { name: 'nightly', restoreSize: '1Gi', driver: 'hostpath.csi.k8s.io' },
+ *   storageClass: { name: 'csi-hostpath-sc', provisioner: 'hostpath.csi.k8s.io' },
+ * };
+ * ```
+ */
+export interface PvcFromSnapshotInput {
+  name: string;
+  namespace: string;
+  /** The VolumeSnapshot (in `namespace`) and what is known of it. */
+  snapshot: {
+    name: string;
+    /** `status.restoreSize` of the snapshot (a quantity). Required: the size rule needs it. */
+    restoreSize: string | undefined;
+    /** CSI driver of its content, to check the StorageClass. */
+    driver?: string;
+  };
+  /** Requested size; default the snapshot's restoreSize; never below it. */
+  size?: string;
+  /** StorageClass name, or name and provisioner (then it must equal the snapshot's driver). */
+  storageClass: string | { name: string; provisioner: string };
+  /** Default `['ReadWriteOnce']`. */
+  accessModes?: ('ReadWriteOnce' | 'ReadOnlyMany' | 'ReadWriteMany' | 'ReadWriteOncePod')[];
+  volumeMode?: 'Filesystem' | 'Block';
+  /** Default `'snapshot'`; `'cross-namespace'` with `restoredFromNamespace`. */
+  restoreType?: 'snapshot' | 'cross-namespace';
+  /** The namespace of the original snapshot, for a cross-namespace restore. */
+  restoredFromNamespace?: string;
+  extra?: ExtraMetadata;
+}
+
+/**
+ * A PVC restored from a VolumeSnapshot (`spec.dataSource`). Its size defaults to the snapshot's
+ * `restoreSize` and is refused below it before anything is created (drivers such as hostpath
+ * refuse smaller volumes, and the PVC would stay Pending). Labelled `dbaas.io/restored-from` and
+ * `dbaas.io/restore-type`.
+ *
+ * @throws DbaasError `RESTORE_SIZE_TOO_SMALL`, `STORAGE_CLASS_MISMATCH`, `INVALID_QUANTITY`, `INVALID_NAME`, `INVALID_ARGUMENT`
+ * @example
+ * ```ts
+ * const pvc = buildPvcFromSnapshot({
+ *   name: 'data-pg-restored', namespace: 'db',
+ *   snapshot: { name: vs.metadata.name!, restoreSize: vs.status?.restoreSize, driver: 'hostpath.csi.k8s.io' },
+ *   storageClass: 'csi-hostpath-sc',
+ * });
+ * ```
+ */
+export function buildPvcFromSnapshot(input: PvcFromSnapshotInput): V1PersistentVolumeClaim {
+  assertDnsSubdomain(input.name, 'PVC name');
+  assertDnsLabel(input.namespace, 'namespace');
+  assertDnsSubdomain(input.snapshot.name, 'VolumeSnapshot name');
+  const restoreSizeText = input.snapshot.restoreSize;
+  if (restoreSizeText === undefined || restoreSizeText === '') {
+    throw new DbaasError('INVALID_ARGUMENT', `VolumeSnapshot "${input.snapshot.name}" has no status.restoreSize yet, so the size of the restored volume cannot be checked`, {
+      fix: 'Wait until the snapshot is readyToUse (its restoreSize is set), then restore.',
+    });
+  }
+  const restoreSize = parseQuantity(restoreSizeText);
+  const size = input.size === undefined ? restoreSize : parseQuantity(input.size);
+  if (size.numerator <= 0n) throw new DbaasError('INVALID_QUANTITY', `size "${size.text}" must be positive`);
+  if (compareQuantities(size, restoreSize) < 0) {
+    throw new DbaasError(
+      'RESTORE_SIZE_TOO_SMALL',
+      `size ${size.text} (${quantityToBytes(size)} bytes) is below the restoreSize ${restoreSize.text} (${quantityToBytes(restoreSize)} bytes) of VolumeSnapshot "${input.snapshot.name}"`,
+      {
+        fix: `Use a size of at least ${bytesToQuantity(quantityToBytes(restoreSize))}, or omit the size to use the restoreSize.`,
+        details: { size: size.text, restoreSize: restoreSize.text },
+      },
+    );
+  }
+  const storageClassName = typeof input.storageClass === 'string' ? input.storageClass : input.storageClass.name;
+  assertDnsSubdomain(storageClassName, 'StorageClass name');
+  if (typeof input.storageClass !== 'string' && input.snapshot.driver !== undefined && input.storageClass.provisioner !== input.snapshot.driver) {
+    throw new DbaasError(
+      'STORAGE_CLASS_MISMATCH',
+      `StorageClass "${storageClassName}" provisions with ${input.storageClass.provisioner}, but VolumeSnapshot "${input.snapshot.name}" was taken by ${input.snapshot.driver}: that driver cannot restore it`,
+      { fix: `Choose a StorageClass whose provisioner is ${input.snapshot.driver}.` },
+    );
+  }
+  const restoreType = input.restoreType ?? 'snapshot';
+  if (restoreType === 'cross-namespace' && input.restoredFromNamespace === undefined) {
+    throw new DbaasError('INVALID_ARGUMENT', 'a cross-namespace restore needs restoredFromNamespace (the namespace of the original snapshot)');
+  }
+  if (input.restoredFromNamespace !== undefined) assertDnsLabel(input.restoredFromNamespace, 'source namespace');
+  const own = writeRestoreMetadata({
+    schemaVersion: SNAPSHOT_METADATA_SCHEMA_VERSION,
+    restoredFrom: assertLabelValue(input.snapshot.name, DBAAS_LABELS.restoredFrom),
+    restoreType,
+    ...(input.restoredFromNamespace !== undefined ? { restoredFromNamespace: input.restoredFromNamespace } : {}),
+  });
+  const { labels, annotations } = mergeExtra(own, input.extra);
+  const accessModes = input.accessModes ?? ['ReadWriteOnce'];
+  if (accessModes.length === 0) throw new DbaasError('INVALID_ARGUMENT', 'accessModes must not be empty');
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: { name: input.name, namespace: input.namespace, labels, annotations },
+    spec: {
+      accessModes: [...accessModes],
+      storageClassName,
+      ...(input.volumeMode ? { volumeMode: input.volumeMode } : {}),
+      resources: { requests: { storage: size.text } },
+      dataSource: { apiGroup: SNAPSHOT_GROUP, kind: 'VolumeSnapshot', name: input.snapshot.name },
+    },
+  };
+}
+
+/**
+ * Input of {@link buildCrossNamespaceSnapshot}.
+ *
+ * @example
+ * ```ts
+ * const input: CrossNamespaceSnapshotInput = {
+ *   source: { snapshotHandle: content.status!.snapshotHandle!, driver: content.spec.driver },
+ *   target: { namespace: 'staging', name: 'nightly' },
+ * };
+ * ```
+ */
+export interface CrossNamespaceSnapshotInput {
+  /** The original snapshot's content: its `status.snapshotHandle` and driver. */
+  source: {
+    snapshotHandle: string;
+    driver: string;
+    /** Copied to the new content (volume mode conversion checks use it). */
+    sourceVolumeMode?: 'Filesystem' | 'Block';
+    /** VolumeSnapshotClass to record on the new content and snapshot. */
+    snapshotClassName?: string;
+    /** The original namespace (recorded on the new snapshot). */
+    namespace?: string;
+  };
+  /** The new VolumeSnapshot. */
+  target: { namespace: string; name: string };
+  /** Name of the new VolumeSnapshotContent (cluster-scoped). Default `dbaas-<namespace>-<name>`. */
+  contentName?: string;
+  /** The original's kubectl-dbaas metadata, carried over to the new snapshot. */
+  metadata?: SnapshotMetadata;
+  extra?: ExtraMetadata;
+}
+
+/**
+ * The pre-provisioned pair for a cross-namespace restore: a static VolumeSnapshotContent
+ * (`deletionPolicy: Retain`, so deleting it never deletes the storage snapshot the original still
+ * uses; the same `snapshotHandle` and driver; `volumeSnapshotRef` to the new namespace) and the
+ * VolumeSnapshot there that names it in `spec.source.volumeSnapshotContentName`. The snapshot
+ * controller binds the two; then {@link buildPvcFromSnapshot} in the target namespace.
+ *
+ * @throws DbaasError `INVALID_NAME`, `INVALID_ARGUMENT`, `METADATA_INVALID`
+ * @example
+ * ```ts
+ * const { content, snapshot } = buildCrossNamespaceSnapshot({
+ *   source: { snapshotHandle: 'a1b2c3', driver: 'hostpath.csi.k8s.io', namespace: 'prod' },
+ *   target: { namespace: 'staging', name: 'nightly' },
+ *   metadata: readSnapshotMetadata(original),
+ * });
+ * await clients.volumeSnapshotContents.create(content);
+ * await clients.volumeSnapshots.create(snapshot);
+ * ```
+ */
+export function buildCrossNamespaceSnapshot(input: CrossNamespaceSnapshotInput): { content: VolumeSnapshotContent; snapshot: VolumeSnapshot } {
+  const { namespace, name } = input.target;
+  assertDnsLabel(namespace, 'target namespace');
+  assertDnsSubdomain(name, 'VolumeSnapshot name');
+  if (!input.source.snapshotHandle) throw new DbaasError('INVALID_ARGUMENT', 'the source snapshotHandle is empty: the original snapshot is not cut yet');
+  if (!input.source.driver) throw new DbaasError('INVALID_ARGUMENT', 'the source driver is empty');
+  if (input.source.snapshotClassName !== undefined) assertDnsSubdomain(input.source.snapshotClassName, 'VolumeSnapshotClass name');
+  if (input.source.namespace !== undefined) assertDnsLabel(input.source.namespace, 'source namespace');
+  const contentName = input.contentName ?? `dbaas-${namespace}-${name}`;
+  if (contentName.length > DNS1123_SUBDOMAIN_MAX) {
+    throw new DbaasError('INVALID_NAME', `the VolumeSnapshotContent name "${contentName.slice(0, 40)}..." would have ${contentName.length} characters (at most ${DNS1123_SUBDOMAIN_MAX})`, {
+      fix: 'Pass a shorter contentName or a shorter snapshot name.',
+    });
+  }
+  assertDnsSubdomain(contentName, 'VolumeSnapshotContent name');
+
+  const own = input.metadata ? writeSnapshotMetadata(input.metadata) : { labels: { [DBAAS_LABELS.managedBy]: MANAGED_BY }, annotations: {} };
+  if (input.source.namespace !== undefined) own.annotations[DBAAS_ANNOTATIONS.restoredFromNamespace] = input.source.namespace;
+  const { labels, annotations } = mergeExtra(own, input.extra);
+  const content: VolumeSnapshotContent = {
+    apiVersion: SNAPSHOT_API_VERSION,
+    kind: 'VolumeSnapshotContent',
+    metadata: { name: contentName, labels: { [DBAAS_LABELS.managedBy]: MANAGED_BY } },
+    spec: {
+      deletionPolicy: 'Retain',
+      driver: input.source.driver,
+      source: { snapshotHandle: input.source.snapshotHandle },
+      ...(input.source.sourceVolumeMode ? { sourceVolumeMode: input.source.sourceVolumeMode } : {}),
+      ...(input.source.snapshotClassName ? { volumeSnapshotClassName: input.source.snapshotClassName } : {}),
+      volumeSnapshotRef: { apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshot', name, namespace },
+    },
+  };
+  const snapshot: VolumeSnapshot = {
+    apiVersion: SNAPSHOT_API_VERSION,
+    kind: 'VolumeSnapshot',
+    metadata: { name, namespace, labels, annotations },
+    spec: {
+      source: { volumeSnapshotContentName: contentName },
+      ...(input.source.snapshotClassName ? { volumeSnapshotClassName: input.source.snapshotClassName } : {}),
+    },
+  };
+  return { content, snapshot };
+}
+
+/**
+ * The WAL segment files an online backup needs, from the one holding `startLsn` to the one holding
+ * the last byte before `stopLsn`, on `timeline`.
+ *
+ * @throws DbaasError `INVALID_ARGUMENT` when stop is before start.
+ * @example
+ * ```ts
+ * walFilesForBackup(parseLsn('0/2000028'), parseLsn('0/4000100'), 1);
+ * // ['000000010000000000000002', '000000010000000000000003', '000000010000000000000004']
+ * ```
+ */
+export function walFilesForBackup(startLsn: Lsn, stopLsn: Lsn, timeline: number, segmentSize: number = DEFAULT_WAL_SEGMENT_SIZE): string[] {
+  if (stopLsn < startLsn) throw new DbaasError('INVALID_ARGUMENT', 'the stop LSN is before the start LSN');
+  const first = parseWalFileName(walFileName(startLsn, timeline, segmentSize), segmentSize).segmentNumber;
+  const last = stopLsn === startLsn ? walSegmentNumber(startLsn, segmentSize) : parseWalFileName(walFileNameForEnd(stopLsn, timeline, segmentSize), segmentSize).segmentNumber;
+  const files: string[] = [];
+  for (let seg = first; seg <= last; seg++) files.push(walFileName(seg * BigInt(segmentSize), timeline, segmentSize));
+  return files;
+}
+
+/**
+ * The shell script of the restore-prep Job (POSIX sh; needs cp, mv, mkdir, base64, cmp, chmod).
+ * Volumes are mounted at `$DBAAS_ROOT/data` and `$DBAAS_ROOT/wal` (`DBAAS_ROOT` default `/dbaas`).
+ *
+ * @example
+ * ```ts
+ * spawnSync('/bin/sh', ['-ec', RESTORE_PREP_SCRIPT], { env: { DBAAS_ROOT: dir, DBAAS_WAL_FILES: '...', DBAAS_BACKUP_LABEL_B64: '...' } });
+ * ```
+ */
+export const RESTORE_PREP_SCRIPT = `set -eu
+fail() { echo "dbaas-restore-prep: $*" >&2; exit 1; }
+ROOT="\${DBAAS_ROOT:-/dbaas}"
+DATA="$ROOT/data\${DBAAS_DATA_SUBPATH:+/$DBAAS_DATA_SUBPATH}"
+SRC="$ROOT/wal\${DBAAS_WAL_SUBPATH:+/$DBAAS_WAL_SUBPATH}/pg_wal"
+[ -f "$DATA/PG_VERSION" ] || fail "no PG_VERSION in $DATA: not a PostgreSQL data directory"
+[ -d "$SRC" ] || fail "no pg_wal directory at $SRC in the WAL snapshot's volume"
+[ ! -L "$DATA/pg_wal" ] || fail "$DATA/pg_wal is a symbolic link: WAL on another volume is not supported"
+mkdir -p "$DATA/pg_wal"
+n=0
+for f in $DBAAS_WAL_FILES; do
+  [ -f "$SRC/$f" ] || fail "WAL segment $f is missing from the WAL snapshot ($SRC): without it PostgreSQL stops with 'WAL ends before end of online backup'"
+  cp "$SRC/$f" "$DATA/pg_wal/.$f.dbaas-tmp"
+  mv -f "$DATA/pg_wal/.$f.dbaas-tmp" "$DATA/pg_wal/$f"
+  n=$((n + 1))
+done
+for h in "$SRC"/*.history; do
+  [ -f "$h" ] || continue
+  b=\${h##*/}
+  [ -f "$DATA/pg_wal/$b" ] || cp "$h" "$DATA/pg_wal/$b"
+done
+put() {
+  tmp="$DATA/.$1.dbaas-tmp"
+  printf '%s' "$2" | base64 -d > "$tmp"
+  if [ -f "$DATA/$1" ] && ! cmp -s "$DATA/$1" "$tmp"; then rm -f "$tmp"; fail "$DATA/$1 exists with different content: refusing to overwrite it"; fi
+  chmod 0600 "$tmp"
+  mv -f "$tmp" "$DATA/$1"
+}
+put backup_label "$DBAAS_BACKUP_LABEL_B64"
+if [ -n "\${DBAAS_TABLESPACE_MAP_B64:-}" ]; then put tablespace_map "$DBAAS_TABLESPACE_MAP_B64"; fi
+sync
+echo "dbaas-restore-prep: copied $n WAL segment(s), wrote backup_label\${DBAAS_TABLESPACE_MAP_B64:+ and tablespace_map} in $DATA"
+`;
+
+/**
+ * Input of {@link buildRestorePrepJob}.
+ *
+ * @example
+ * ```ts
+ * const input: RestorePrepJobInput = {
+ *   name: 'nightly-prep', namespace: 'db', image: 'postgres:17.6',
+ *   dataPvc: 'data-pg-restored', walPvc: 'data-pg-restored-wal',
+ *   walFiles: ['000000010000000000000002'], backupLabel: 'START WAL LOCATION: ...', runAsUser: 999,
+ * };
+ * ```
+ */
+export interface RestorePrepJobInput {
+  /** Job name: a DNS-1123 label (its pods get it as a label value). */
+  name: string;
+  namespace: string;
+  /** An image with a POSIX shell, cp, mv, base64, cmp: usually the PostgreSQL image itself. */
+  image: string;
+  /** Overrides `['/bin/sh', '-ec', RESTORE_PREP_SCRIPT]`; the env variables stay the same. */
+  command?: string[];
+  /** The PVC restored from the data snapshot (written). */
+  dataPvc: string;
+  /** The PVC restored from the `-wal` snapshot (mounted read-only). */
+  walPvc: string;
+  /** PGDATA relative to the volume root ('' = the root). Default ''. */
+  dataSubPath?: string;
+  /** PGDATA relative to the root of the WAL snapshot's volume. Default: `dataSubPath`. */
+  walSubPath?: string;
+  /** Segment file names to copy (see {@link walFilesForBackup}). */
+  walFiles: string[];
+  /** `backup_label` text (as pg_backup_stop returned it). */
+  backupLabel: string;
+  /** `tablespace_map` text, when there are tablespaces. */
+  tablespaceMap?: string;
+  /** The PostgreSQL uid of the image (999 for the official image, 26 for CloudNativePG). Never 0. */
+  runAsUser: number;
+  /** Default: `runAsUser`. */
+  runAsGroup?: number;
+  /** Only when the volume needs it; applied `OnRootMismatch`. */
+  fsGroup?: number;
+  serviceAccountName?: string;
+  /** Default 900. */
+  activeDeadlineSeconds?: number;
+  /** Default 1. */
+  backoffLimit?: number;
+  /** Default 3600. */
+  ttlSecondsAfterFinished?: number;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  extra?: ExtraMetadata;
+}
+
+function assertSubPath(p: string, what: string): string {
+  if (p === '') return p;
+  if (p.startsWith('/') || p.split('/').some((s) => s === '' || s === '.' || s === '..') || !/^[\w./-]+$/.test(p)) {
+    throw new DbaasError('INVALID_ARGUMENT', `${what} "${p}" must be a relative path without "." or ".." segments`);
+  }
+  return p;
+}
+
+function assertId(n: number | undefined, what: string, allowZero: boolean): void {
+  if (n === undefined) return;
+  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1) || n > 2147483647) {
+    throw new DbaasError('INVALID_ARGUMENT', `${what} ${n} is not valid${allowZero ? '' : ': the restore-prep Job never runs as root'}`, {
+      ...(allowZero ? {} : { fix: 'Pass the uid PostgreSQL runs as in its image (999 for the official image, 26 for CloudNativePG).' }),
+    });
+  }
+}
+
+/**
+ * The restore-prep Job of an `online` restore: copies the WAL segments from the `-wal` snapshot's
+ * volume into the data volume's `pg_wal/` and writes `backup_label` (and `tablespace_map`), so that
+ * PostgreSQL replays to the backup-end record instead of starting a torn copy. Runs as the
+ * PostgreSQL uid, non-root, read-only root filesystem, no privilege escalation, all capabilities
+ * dropped; values reach the script through environment variables only.
+ *
+ * @throws DbaasError `INVALID_NAME`, `INVALID_ARGUMENT`, `INVALID_WAL_FILE_NAME`
+ * @example
+ * ```ts
+ * const job = buildRestorePrepJob({
+ *   name: 'nightly-prep', namespace: 'db', image: 'postgres:17.6', runAsUser: 999,
+ *   dataPvc: 'pg-restored', walPvc: 'pg-restored-wal',
+ *   walFiles: walFilesForBackup(meta.startLsn!, meta.stopLsn!, meta.timeline!),
+ *   backupLabel: meta.backupLabel!,
+ * });
+ * await clients.batch.createNamespacedJob({ namespace: 'db', body: job });
+ * ```
+ */
+export function buildRestorePrepJob(input: RestorePrepJobInput): V1Job {
+  assertDnsLabel(input.name, 'Job name');
+  assertDnsLabel(input.namespace, 'namespace');
+  assertDnsSubdomain(input.dataPvc, 'data PVC name');
+  assertDnsSubdomain(input.walPvc, 'WAL PVC name');
+  if (input.dataPvc === input.walPvc) throw new DbaasError('INVALID_ARGUMENT', 'the data PVC and the WAL PVC must be different volumes');
+  if (!input.image || /\s/.test(input.image)) throw new DbaasError('INVALID_ARGUMENT', `image "${input.image}" is not an image reference`);
+  if (input.command !== undefined && input.command.length === 0) throw new DbaasError('INVALID_ARGUMENT', 'command must not be empty');
+  assertId(input.runAsUser, 'runAsUser', false);
+  assertId(input.runAsGroup, 'runAsGroup', true);
+  assertId(input.fsGroup, 'fsGroup', true);
+  const dataSubPath = assertSubPath(input.dataSubPath ?? '', 'dataSubPath');
+  const walSubPath = assertSubPath(input.walSubPath ?? dataSubPath, 'walSubPath');
+  if (input.walFiles.length === 0) throw new DbaasError('INVALID_ARGUMENT', 'walFiles is empty: an online backup needs at least the segment of its start LSN');
+  for (const f of input.walFiles) {
+    if (!isWalFileName(f)) throw new DbaasError('INVALID_WAL_FILE_NAME', `"${f}" is not a WAL segment file name`);
+  }
+  if (!input.backupLabel.includes('START WAL LOCATION:')) {
+    throw new DbaasError('INVALID_ARGUMENT', 'backupLabel does not look like a backup_label (no "START WAL LOCATION:" line)');
+  }
+  if (input.serviceAccountName !== undefined) assertDnsSubdomain(input.serviceAccountName, 'ServiceAccount name');
+  const own = {
+    labels: { [DBAAS_LABELS.managedBy]: MANAGED_BY, 'app.kubernetes.io/component': 'restore-prep' },
+    annotations: {} as Record<string, string>,
+  };
+  const { labels, annotations } = mergeExtra(own, input.extra);
+  const env = [
+    { name: 'DBAAS_WAL_FILES', value: [...new Set(input.walFiles)].sort().join(' ') },
+    { name: 'DBAAS_BACKUP_LABEL_B64', value: Buffer.from(input.backupLabel, 'utf8').toString('base64') },
+    { name: 'DBAAS_DATA_SUBPATH', value: dataSubPath },
+    { name: 'DBAAS_WAL_SUBPATH', value: walSubPath },
+    ...(input.tablespaceMap ? [{ name: 'DBAAS_TABLESPACE_MAP_B64', value: Buffer.from(input.tablespaceMap, 'utf8').toString('base64') }] : []),
+  ];
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: input.name, namespace: input.namespace, labels, annotations },
+    spec: {
+      backoffLimit: input.backoffLimit ?? 1,
+      activeDeadlineSeconds: input.activeDeadlineSeconds ?? 900,
+      ttlSecondsAfterFinished: input.ttlSecondsAfterFinished ?? 3600,
+      template: {
+        metadata: { labels },
+        spec: {
+          restartPolicy: 'Never',
+          ...(input.serviceAccountName ? { serviceAccountName: input.serviceAccountName } : {}),
+          automountServiceAccountToken: false,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: input.runAsUser,
+            runAsGroup: input.runAsGroup ?? input.runAsUser,
+            ...(input.fsGroup !== undefined ? { fsGroup: input.fsGroup, fsGroupChangePolicy: 'OnRootMismatch' } : {}),
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [
+            {
+              name: 'restore-prep',
+              image: input.image,
+              ...(input.imagePullPolicy ? { imagePullPolicy: input.imagePullPolicy } : {}),
+              command: input.command ? [...input.command] : ['/bin/sh', '-ec', RESTORE_PREP_SCRIPT],
+              env,
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                runAsNonRoot: true,
+                capabilities: { drop: ['ALL'] },
+              },
+              resources: { requests: { cpu: '50m', memory: '32Mi' }, limits: { memory: '128Mi' } },
+              volumeMounts: [
+                { name: 'data', mountPath: '/dbaas/data' },
+                { name: 'wal', mountPath: '/dbaas/wal', readOnly: true },
+              ],
+            },
+          ],
+          volumes: [
+            { name: 'data', persistentVolumeClaim: { claimName: input.dataPvc } },
+            { name: 'wal', persistentVolumeClaim: { claimName: input.walPvc, readOnly: true } },
+          ],
+        },
+      },
+    },
+  };
+}
+
+/**
+ * The pure manifest builders, grouped. Each returns a typed object ready for the API and throws a
+ * {@link DbaasError} on invalid input before anything is created.
+ *
+ * @example
+ * ```ts
+ * const vs = ManifestBuilder.volumeSnapshot({ namespace: 'db', pvc: 'data-pg-0', metadata });
+ * const pvc = ManifestBuilder.pvcFromSnapshot({ name: 'pg-restored', namespace: 'db', snapshot, storageClass: 'csi-hostpath-sc' });
+ * ```
+ */
+export const ManifestBuilder = {
+  volumeSnapshot: buildVolumeSnapshot,
+  pvcFromSnapshot: buildPvcFromSnapshot,
+  crossNamespaceSnapshot: buildCrossNamespaceSnapshot,
+  restorePrepJob: buildRestorePrepJob,
+  backupSetNames,
+  walFilesForBackup,
+} as const;
