@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { walSegmentsFromDirectory } from './data-directory.js';
+import { formatLsn } from './lsn.js';
 import { walWorkerPoolState } from './wal-parallel.js';
 import { scanWal, type WalScanOptions, type WalScanReport } from './wal-scanner.js';
 import { chunked, WalBuilder, type BuiltSegment } from './wal-test-builder.js';
@@ -159,5 +160,30 @@ describe('the WebAssembly record walk, directly', () => {
     flipped[40 + 80 * 3 + 30]! ^= 1;
     expect(wasm.walk(wasm.loadPage(flipped, 0), 40, pageStart, undefined)).toBe(40 + 80 * 3);
     expect(wasm.acceptedCount()).toBe(3);
+  });
+});
+
+describe('the end of a record that crosses pages', () => {
+  it('counts the page headers crossed, within a segment and into the next one (long header), in both paths', async () => {
+    const builder = new WalBuilder({ segmentSize: SEGMENT });
+    builder.appendPlain(100);
+    while (SEGMENT - (builder.position % SEGMENT) > 4000) builder.appendPlain(3000);
+    // Leave 48 bytes in the segment: the checkpoint (114 bytes) goes on in the next one.
+    const room = SEGMENT - (builder.position % SEGMENT);
+    builder.appendPlain(room - 48 - 24 - (room - 48 - 26 < 256 ? 2 : 5)); // 2 or 5 bytes of data header
+    expect(SEGMENT - (builder.position % SEGMENT)).toBe(48);
+    const checkpoint = builder.appendCheckpoint('online', builder.position);
+    const checkpointEnd = checkpoint + 114 + 40; // the next segment's long page header
+    const segments = builder.build();
+    const [parallel, sequential] = await bothWays(segments);
+    expect(parallel).toEqual(sequential);
+    expect(parallel.checkpoints.map((c) => c.end)).toEqual([formatLsn(BigInt(checkpointEnd))]);
+    expect(parallel.lastValidLsn).toBe(formatLsn(BigInt(checkpointEnd)));
+    // A plain record over three pages (40 + 24 + 8168 + 24 + 4000 bytes): two short headers.
+    const second = new WalBuilder({ segmentSize: SEGMENT });
+    const lsn = second.appendPlain(8152 - 24 - 5 + 8168 + 4000);
+    expect(lsn % 8192).toBe(40);
+    const report = await scanWal(streams(second.build()), { workers: 0 });
+    expect(report.lastValidLsn).toBe(formatLsn(BigInt(lsn + 8152 + 8168 + 4000 + 2 * 24)));
   });
 });

@@ -8,13 +8,12 @@ import { WalBuilder } from './wal-test-builder.js';
 // the end of a record as `lsn + xl_tot_len`, which leaves out the page header(s) between its start
 // and its end when it crosses a page. PostgreSQL's end of record (EndRecPtr, what pg_backup_stop and
 // minRecoveryPoint are made of) counts them. Affects WalCheckpointRecord.end, WalEvent.end and
-// WalScanReport.lastValidLsn. wal-scanner.ts is being reworked by its owner: marked `fails` until the
-// fix lands there (then drop `.fails`).
+// WalScanReport.lastValidLsn. Fixed in wal-scanner.ts (the end is where the record's last byte lies).
 const SEGMENT = 1024 * 1024;
 const PAGE = 8192;
 
 describe('scanWal: the end of a record that crosses a page', () => {
-  it.fails('counts the page header the record spans (checkpoint end, lastValidLsn)', async () => {
+  it('counts the page header the record spans (checkpoint end, lastValidLsn)', async () => {
     const builder = new WalBuilder({ segmentSize: SEGMENT, startSegment: 1 });
     builder.appendPlain(100);
     // Fill the first page up to 48 bytes before its end: total length = remaining - 48 (8-aligned).

@@ -271,6 +271,8 @@ interface Continuation {
   headLength: number;
   /** The continuation ends in this segment. */
   complete: boolean;
+  /** Where it ends (one past its last byte; page headers crossed included), once complete. */
+  end: number | undefined;
 }
 
 interface InternalCheckpoint {
@@ -559,6 +561,7 @@ class SegmentScanner {
           head: new Uint8Array(Math.min(remainingLength, DECODED_RECORD_CAP)),
           headLength: 0,
           complete: false,
+          end: undefined,
         };
         this.state = 'continuation';
         const take = Math.min(remainingLength, WAL_PAGE_SIZE - headerSize);
@@ -637,7 +640,10 @@ class SegmentScanner {
     }
     continuation.crc = this.crcOnPage(bytes, start, length, continuation.crc);
     continuation.seen += length;
-    if (continuation.seen === continuation.remainingLength) continuation.complete = true;
+    if (continuation.seen === continuation.remainingLength) {
+      continuation.complete = true;
+      continuation.end = this.currentPageStart() + (start + length - this.pageBase);
+    }
   }
 
   /**
@@ -666,7 +672,8 @@ class SegmentScanner {
       record.seen += left;
     }
     if (record.seen < record.totalLength) return false;
-    return this.completeRecord(record);
+    // PostgreSQL's end of a record (EndRecPtr) counts the page headers it crosses.
+    return this.completeRecord(record, this.currentPageStart() + (start + length - this.pageBase));
   }
 
   /**
@@ -704,7 +711,7 @@ class SegmentScanner {
     return true;
   }
 
-  private completeRecord(record: PartialRecord): boolean {
+  private completeRecord(record: PartialRecord, end: number): boolean {
     const view = this.recordHeaderView;
     const headerPart = record.header === this.spareRecord.header ? this.recordHeaderCrcPart : record.header.subarray(0, RECORD_CRC_OFFSET);
     const crc = this.wasm !== undefined ? this.wasm.crc(headerPart, record.dataCrc) : crc32c(headerPart, record.dataCrc);
@@ -714,12 +721,13 @@ class SegmentScanner {
       return false;
     }
     const prev = readU64(view, 8);
-    this.acceptRecord(record.lsn, record.totalLength, prev, view.getUint8(17), view.getUint8(16), record.bytes);
+    this.acceptRecord(record.lsn, end, prev, view.getUint8(17), view.getUint8(16), record.bytes);
     this.record = undefined;
     return this.state !== 'ended';
   }
 
-  private acceptRecord(lsn: number, totalLength: number, prev: number, rmid: number, info: number, bytes: Uint8Array | undefined): void {
+  /** `end` is one past the record's last byte (after the page headers it crosses, if any). */
+  private acceptRecord(lsn: number, end: number, prev: number, rmid: number, info: number, bytes: Uint8Array | undefined): void {
     const summary = this.summary;
     if (summary.firstRecordLsn === undefined) {
       summary.firstRecordLsn = lsn;
@@ -727,18 +735,18 @@ class SegmentScanner {
     }
     summary.recordCount++;
     summary.lastRecordLsn = lsn;
-    summary.lastRecordEnd = lsn + totalLength;
+    summary.lastRecordEnd = end;
     this.lastRecordLsn = lsn;
     if (rmid !== RM_XLOG_ID) return;
     const kind = info & 0xf0;
     if (kind === XLOG_SWITCH) {
       summary.switched = true;
-      summary.events.push({ lsn, end: lsn + totalLength, event: { kind: 'switch', lsn: lsnText(lsn), end: lsnText(lsn + totalLength) } });
+      summary.events.push({ lsn, end, event: { kind: 'switch', lsn: lsnText(lsn), end: lsnText(end) } });
       this.state = 'skip';
       return;
     }
     if (bytes !== undefined) {
-      const decoded = decodeXlogRecord(bytes, lsn, this.versionMajor ?? 18);
+      const decoded = decodeXlogRecord(bytes, lsn, end, this.versionMajor ?? 18);
       if (typeof decoded === 'string') {
         this.endAt(lsn, 'record-decode-error', decoded);
         return;
@@ -814,7 +822,7 @@ class SegmentScanner {
         }
         const info = bytes[at + 16]!;
         const interesting = rmid === RM_XLOG_ID;
-        this.acceptRecord(lsn, totalLength, prev, rmid, info, interesting ? bytes.subarray(at, at + totalLength) : undefined);
+        this.acceptRecord(lsn, lsn + totalLength, prev, rmid, info, interesting ? bytes.subarray(at, at + totalLength) : undefined);
         if (this.state !== 'between') return;
         offset += maxAlign(totalLength);
         continue;
@@ -842,7 +850,7 @@ type DecodedXlog = { checkpoint: InternalCheckpoint } | { event: InternalEvent }
  * Finds the main data of a record by walking its block headers (xlogrecord.h), then decodes the
  * XLOG records the inspector needs. Returns an error message on a malformed record.
  */
-function decodeXlogRecord(record: Uint8Array, lsn: number, major: number): DecodedXlog | string {
+function decodeXlogRecord(record: Uint8Array, lsn: number, end: number, major: number): DecodedXlog | string {
   const kind = record[16]! & 0xf0;
   if (
     kind !== XLOG_CHECKPOINT_SHUTDOWN &&
@@ -858,7 +866,6 @@ function decodeXlogRecord(record: Uint8Array, lsn: number, major: number): Decod
   const mainData = findMainData(view, totalLength, major);
   if (typeof mainData === 'string') return `${mainData} at ${lsnText(lsn)}`;
   const [mainStart, mainLength] = mainData;
-  const end = lsn + totalLength;
   if (kind === XLOG_CHECKPOINT_SHUTDOWN || kind === XLOG_CHECKPOINT_ONLINE) {
     if (mainLength < CHECKPOINT_DATA_SIZE) return `checkpoint record at ${lsnText(lsn)} has ${mainLength} bytes of data`;
     const data = decodeCheckPoint(view, mainStart, major >= 17);
@@ -1146,7 +1153,7 @@ export function joinWalSegmentSummaries(
         }
         report.recordCount++;
         chain.lastRecordLsn = partial.lsn;
-        chain.lastRecordEnd = partial.lsn + partial.totalLength;
+        chain.lastRecordEnd = continuation.end ?? partial.lsn + partial.totalLength;
         if (typeof outcome === 'object') {
           if ('checkpoint' in outcome) report.checkpoints.push(publicCheckpoint(outcome.checkpoint));
           else report.events.push(outcome.event.event);
@@ -1252,7 +1259,7 @@ function continueRecord(
     return { reason: 'bad-crc', message: `incorrect resource manager data checksum in record at ${lsnText(partial.lsn)}` };
   }
   if (chain.partialBytes !== undefined && chain.partialBytesLength === partial.totalLength && view.getUint8(17) === RM_XLOG_ID) {
-    const decoded = decodeXlogRecord(chain.partialBytes, partial.lsn, major);
+    const decoded = decodeXlogRecord(chain.partialBytes, partial.lsn, continuation.end ?? partial.lsn + partial.totalLength, major);
     if (typeof decoded === 'string') return { reason: 'record-decode-error', message: decoded };
     chain.partial = undefined;
     chain.partialBytes = undefined;
