@@ -1,0 +1,163 @@
+// The distributed forms of kubectl-dbaas, each run on a real PostgreSQL 17 data directory:
+// - the npm packages (`npm pack` of the SDK and the CLI, installed into an empty directory),
+// - the one-file bundle (dist/kubectl-dbaas.cjs, no node_modules),
+// - the linux/amd64 single executable (Node SEA) in its release archive, with its Krew manifest.
+// Needs the packages built (`npm test` builds them first) and the npm registry (npm install of
+// the SDK's dependencies, npx postject).
+import { execFile } from 'node:child_process';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+import { buildRelease } from './release/build.js';
+import { validateKrewManifest } from './release/krew.js';
+import { archiveName } from './release/targets.js';
+
+const exec = promisify(execFile);
+
+interface PostgresServer {
+  readonly dataDirectory: string;
+  query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
+  stop(options?: { mode?: 'smart' | 'fast' | 'immediate' }): Promise<void>;
+  destroy(): Promise<void>;
+}
+interface PostgresFixtures {
+  availablePostgresMajors(): number[];
+  cleanupPostgresAfterAll(afterAll: (fn: () => Promise<void>, timeout?: number) => void): void;
+  copyDataDirectory(source: string, destination: string): Promise<unknown>;
+  makeTemporaryDirectory(prefix?: string): Promise<string>;
+  startPostgres(options: { major: number }): Promise<PostgresServer>;
+}
+const fixturesModule = '../../testing/src/postgres/index.js';
+const { availablePostgresMajors, cleanupPostgresAfterAll, copyDataDirectory, makeTemporaryDirectory, startPostgres } = (await import(
+  /* @vite-ignore */ fixturesModule
+)) as PostgresFixtures;
+cleanupPostgresAfterAll(afterAll);
+
+const PACKAGE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const REPO_DIR = path.resolve(PACKAGE_DIR, '../..');
+const MAJOR = 17;
+/** Node 24 (the repository's) first on PATH, whatever `node` the machine has. */
+const env = { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env['PATH']}`, NO_COLOR: '1' };
+
+interface InspectJson {
+  source: string;
+  verdict: string;
+  restorable: boolean;
+  postgresMajorVersion: number;
+}
+
+describe('kubectl-dbaas as users install it', () => {
+  let work: string;
+  let dataDirectory: string;
+  let version: string;
+
+  beforeAll(async () => {
+    expect(availablePostgresMajors()).toContain(MAJOR);
+    version = (JSON.parse(await readFile(path.join(PACKAGE_DIR, 'package.json'), 'utf8')) as { version: string }).version;
+    work = await makeTemporaryDirectory('kubectl-dbaas-release-');
+    const server = await startPostgres({ major: MAJOR });
+    try {
+      await server.query('create table t as select g as id from generate_series(1, 5000) g');
+      await server.stop({ mode: 'fast' });
+      dataDirectory = path.join(work, 'pgdata');
+      await copyDataDirectory(server.dataDirectory, dataDirectory);
+    } finally {
+      await server.destroy();
+    }
+  });
+
+  afterAll(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('npm pack: the CLI package holds its executable, chunks, LICENSE; the installed CLI runs with the native CRC and the WAL worker', async () => {
+    const packs = path.join(work, 'packs');
+    await mkdir(packs);
+    const { stdout } = await exec('npm', ['pack', '-w', '@kubectl-dbaas/sdk', '-w', 'kubectl-dbaas', '--json', '--pack-destination', packs], { cwd: REPO_DIR, env });
+    const packed = JSON.parse(stdout.slice(stdout.indexOf('['))) as Array<{ name: string; filename: string; files: Array<{ path: string }> }>;
+    const cli = packed.find((p) => p.name === 'kubectl-dbaas')!;
+    const sdk = packed.find((p) => p.name === '@kubectl-dbaas/sdk')!;
+    const cliFiles = cli.files.map((f) => f.path);
+    expect(cliFiles).toEqual(expect.arrayContaining(['LICENSE', 'package.json', 'dist/cli.js']));
+    expect(cliFiles.filter((f) => f.endsWith('.cjs'))).toEqual([]); // the one-file bundle is for the SEA, not npm
+    expect(cliFiles.every((f) => f === 'LICENSE' || f === 'package.json' || f.startsWith('dist/'))).toBe(true);
+    expect(sdk.files.map((f) => f.path)).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/wal-worker.js', 'dist/wal-worker.cjs']));
+
+    const install = path.join(work, 'install');
+    await mkdir(install);
+    await writeFile(path.join(install, 'package.json'), '{ "name": "clean-install", "private": true }\n');
+    await exec('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', path.join(packs, sdk.filename), path.join(packs, cli.filename)], {
+      cwd: install,
+      env,
+      maxBuffer: 16 << 20,
+    });
+
+    const versionOut = await exec('npx', ['--no-install', 'kubectl-dbaas', 'version', '-o', 'json'], { cwd: install, env });
+    expect(JSON.parse(versionOut.stdout)).toMatchObject({ version, node: process.version });
+    const name = await exec('npx', ['--no-install', 'kubectl-dbaas', 'version', '-o', 'name'], { cwd: install, env });
+    expect(name.stdout).toBe('kubectl-dbaas\n');
+
+    // The installed SDK loads its native CRC-32C (@node-rs/crc32 prebuilt for this platform).
+    const crc = await exec(process.execPath, ['-e', "import('@kubectl-dbaas/sdk').then((m) => console.log(m.crc32cImplementation()))"], { cwd: install, env });
+    expect(crc.stdout.trim()).toBe('native');
+
+    const inspect = await exec('npx', ['--no-install', 'kubectl-dbaas', 'wal', 'inspect', dataDirectory, '-o', 'json'], { cwd: install, env });
+    const report = JSON.parse(inspect.stdout) as InspectJson;
+    expect(report).toMatchObject({ source: dataDirectory, verdict: 'clean-shutdown', restorable: true, postgresMajorVersion: MAJOR });
+    expect(inspect.stderr).toBe(''); // not a terminal: no progress lines
+  });
+
+  it('the one-file bundle runs without node_modules', async () => {
+    const alone = path.join(work, 'alone');
+    await mkdir(alone);
+    await cp(path.join(PACKAGE_DIR, 'dist', 'kubectl-dbaas.cjs'), path.join(alone, 'kubectl-dbaas.cjs'));
+    const { stdout } = await exec(process.execPath, [path.join(alone, 'kubectl-dbaas.cjs'), 'wal', 'inspect', dataDirectory, '-o', 'json'], { cwd: alone, env });
+    expect(JSON.parse(stdout)).toMatchObject({ verdict: 'clean-shutdown', restorable: true });
+  });
+
+  it('the linux/amd64 single executable runs version and wal inspect; its archive and Krew manifest validate', async () => {
+    const out = path.join(work, 'release');
+    const manifest = path.join(out, 'dbaas.yaml');
+    const result = await buildRelease({ targets: ['linux-amd64'], outDir: out, manifest, build: false, log: () => undefined });
+    expect(result.failures).toEqual([]);
+    const [archive] = result.archives;
+    expect(path.basename(archive!.file)).toBe(archiveName(version, { os: 'linux', arch: 'amd64' }));
+
+    // What users get: unpack the archive and run the executable (no Node on PATH needed).
+    const unpacked = path.join(work, 'unpacked');
+    await mkdir(unpacked);
+    expect((await exec('tar', ['-tzf', archive!.file])).stdout.split('\n').filter(Boolean).sort()).toEqual(['LICENSE', 'kubectl-dbaas']);
+    await exec('tar', ['-xzf', archive!.file, '-C', unpacked]);
+    const binary = path.join(unpacked, 'kubectl-dbaas');
+    const bare = { PATH: '/usr/bin:/bin', HOME: work };
+
+    const versionOut = await exec(binary, ['version', '-o', 'json'], { env: bare });
+    expect(JSON.parse(versionOut.stdout)).toMatchObject({ version, platform: 'linux/x64' });
+    expect(versionOut.stderr).toBe(''); // no SEA experimental warning
+
+    const inspect = await exec(binary, ['wal', 'inspect', dataDirectory, '-o', 'json'], { env: bare });
+    expect(JSON.parse(inspect.stdout)).toMatchObject({ verdict: 'clean-shutdown', restorable: true, postgresMajorVersion: MAJOR });
+    const named = await exec(binary, ['wal', 'inspect', dataDirectory, '-o', 'name'], { env: bare });
+    expect(named.stdout).toBe(`${dataDirectory}\n`);
+
+    // A usage error exits 2 with a pointer to --help.
+    const bad = await exec(binary, ['version', '--bogus'], { env: bare }).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(bad?.code).toBe(2);
+    expect(bad?.stderr).toMatch(/Unknown argument: bogus[\s\S]*--help/);
+
+    // The manifest names this archive with its real sha256 and passes Krew's rules, install simulated on its files.
+    const plugin: unknown = parse(await readFile(manifest, 'utf8'));
+    const { createHash } = await import('node:crypto');
+    const sha256 = createHash('sha256').update(await readFile(archive!.file)).digest('hex');
+    expect(plugin).toMatchObject({ spec: { version: `v${version}`, platforms: [{ sha256, uri: archive!.uri, bin: 'kubectl-dbaas' }] } });
+    expect(validateKrewManifest(plugin, { fileName: 'dbaas.yaml', archiveFiles: new Map([[archive!.uri, ['LICENSE', 'kubectl-dbaas']]]) })).toEqual({ errors: [], warnings: [] });
+  });
+});

