@@ -77,3 +77,79 @@ export type {
   OnlineBackupStopped,
   OnlineBackupState,
 } from './wal/live.js';
+
+// Kubernetes: clients, error mapping, watch-until, snapshot.storage.k8s.io/v1 types (kube/)
+export { KubeClients, SnapshotResource } from './kube/clients.js';
+export type { KubeClientsOptions, SnapshotListOptions } from './kube/clients.js';
+export { toKubeError, parseStatus, kubeErrorCode } from './kube/errors.js';
+export type { KubeOperation, KubeStatus } from './kube/errors.js';
+export { watchUntil, operationOfPath } from './kube/watch-until.js';
+export type { WatchUntilOptions, WatchUntilResult, WatchUntilEvent, WatchUntilStats, KubeObjectLike } from './kube/watch-until.js';
+export {
+  SNAPSHOT_GROUP,
+  SNAPSHOT_VERSION,
+  SNAPSHOT_API_VERSION,
+  DEFAULT_SNAPSHOT_CLASS_ANNOTATION,
+} from './kube/snapshot-types.js';
+export type {
+  VolumeSnapshot,
+  VolumeSnapshotContent,
+  VolumeSnapshotClass,
+  VolumeSnapshotError,
+  SnapshotObjectList,
+  SnapshotDeletionPolicy,
+} from './kube/snapshot-types.js';
+
+// Manifests: ManifestBuilder, metadata schema, names, quantities, driver atomicity (manifests/)
+export {
+  ManifestBuilder,
+  buildVolumeSnapshot,
+  buildPvcFromSnapshot,
+  buildCrossNamespaceSnapshot,
+  buildRestorePrepJob,
+  backupSetNames,
+  walFilesForBackup,
+  RESTORE_PREP_SCRIPT,
+  WAL_SNAPSHOT_SUFFIX,
+} from './manifests/builders.js';
+export type {
+  ExtraMetadata,
+  VolumeSnapshotInput,
+  PvcFromSnapshotInput,
+  CrossNamespaceSnapshotInput,
+  RestorePrepJobInput,
+} from './manifests/builders.js';
+export {
+  snapshotMetadataSchema,
+  restoreMetadataSchema,
+  readSnapshotMetadata,
+  writeSnapshotMetadata,
+  readRestoreMetadata,
+  writeRestoreMetadata,
+  isManagedSnapshot,
+  managedSnapshotSelector,
+  DBAAS_LABELS,
+  DBAAS_ANNOTATIONS,
+  MANAGED_BY,
+  SNAPSHOT_METADATA_SCHEMA_VERSION,
+  CONSISTENCY_MODES,
+} from './manifests/metadata.js';
+export type { SnapshotMetadata, RestoreMetadata, MetadataMaps, ConsistencyMode } from './manifests/metadata.js';
+export {
+  assertDnsLabel,
+  assertDnsSubdomain,
+  assertLabelValue,
+  assertQualifiedName,
+  derivedName,
+  DNS1123_LABEL_MAX,
+  DNS1123_SUBDOMAIN_MAX,
+} from './manifests/names.js';
+export { parseQuantity, compareQuantities, quantityToBytes, bytesToQuantity } from './manifests/quantity.js';
+export type { Quantity } from './manifests/quantity.js';
+export {
+  snapshotAtomicity,
+  chooseConsistencyMode,
+  KNOWN_DRIVER_ATOMICITY,
+  ATOMIC_SNAPSHOTS_ANNOTATION,
+} from './manifests/atomicity.js';
+export type { SnapshotAtomicity } from './manifests/atomicity.js';

@@ -2,17 +2,52 @@
 // github.com/kubernetes-csi/external-snapshotter/client/v8 (config/crd/*.yaml, v8.7.0). Only v1.
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 
-/** API group of the CSI snapshot resources. */
+/**
+ * API group of the CSI snapshot resources.
+ *
+ * @example
+ * ```ts
+ * const path = `/apis/${SNAPSHOT_GROUP}/v1/volumesnapshotclasses`;
+ * ```
+ */
 export const SNAPSHOT_GROUP = 'snapshot.storage.k8s.io';
-/** The only served, non-deprecated version of {@link SNAPSHOT_GROUP}. */
+/**
+ * The only served, non-deprecated version of {@link SNAPSHOT_GROUP}.
+ *
+ * @example
+ * ```ts
+ * const path = `/apis/snapshot.storage.k8s.io/${SNAPSHOT_VERSION}/volumesnapshotclasses`;
+ * ```
+ */
 export const SNAPSHOT_VERSION = 'v1';
-/** `apiVersion` of every snapshot object. */
+/**
+ * `apiVersion` of every snapshot object.
+ *
+ * @example
+ * ```ts
+ * const vs = { apiVersion: SNAPSHOT_API_VERSION, kind: 'VolumeSnapshot' };
+ * ```
+ */
 export const SNAPSHOT_API_VERSION = `${SNAPSHOT_GROUP}/${SNAPSHOT_VERSION}` as const;
 
-/** `Delete` removes the storage-side snapshot with its content object; `Retain` keeps it. */
+/**
+ * `Delete` removes the storage-side snapshot with its content object; `Retain` keeps it.
+ *
+ * @example
+ * ```ts
+ * const policy: SnapshotDeletionPolicy = 'Retain'; // cross-namespace contents
+ * ```
+ */
 export type SnapshotDeletionPolicy = 'Delete' | 'Retain';
 
-/** The error a snapshot controller or CSI sidecar records on a snapshot (`status.error`). */
+/**
+ * The error a snapshot controller or CSI sidecar records on a snapshot (`status.error`).
+ *
+ * @example
+ * ```ts
+ * if (vs.status?.error) console.error(vs.status.error.message);
+ * ```
+ */
 export interface VolumeSnapshotError {
   message?: string;
   /** RFC 3339 time. */
@@ -133,7 +168,14 @@ export interface SnapshotObjectList<T> {
   items: T[];
 }
 
-/** Annotation that marks a VolumeSnapshotClass as its driver's default. */
+/**
+ * Annotation that marks a VolumeSnapshotClass as its driver's default.
+ *
+ * @example
+ * ```ts
+ * const isDefault = cls.metadata.annotations?.[DEFAULT_SNAPSHOT_CLASS_ANNOTATION] === 'true';
+ * ```
+ */
 export const DEFAULT_SNAPSHOT_CLASS_ANNOTATION = 'snapshot.storage.kubernetes.io/is-default-class';
 
 // Core object types the manifest builders produce, re-exported so that only kube/ names the library.

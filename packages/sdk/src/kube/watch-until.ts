@@ -132,8 +132,9 @@ function keyOf(o: KubeObjectLike): string {
 
 function defaultDescribe(o: KubeObjectLike | undefined): string {
   if (!o) return 'the object did not exist';
-  const status = (o as { status?: unknown }).status;
-  const text = status === undefined ? 'no status' : `status ${JSON.stringify(status)}`;
+  const { status, spec, data } = o as { status?: unknown; spec?: unknown; data?: unknown };
+  const text =
+    status !== undefined ? `status ${JSON.stringify(status)}` : data !== undefined ? `data ${JSON.stringify(data)}` : spec !== undefined ? `no status, spec ${JSON.stringify(spec)}` : 'no status';
   return `resourceVersion ${o.metadata?.resourceVersion ?? '?'}, ${text.length > 600 ? `${text.slice(0, 600)}...` : text}`;
 }
 

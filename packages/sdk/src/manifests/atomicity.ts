@@ -3,7 +3,15 @@
 import { DbaasError } from '../errors.js';
 import type { ConsistencyMode } from './metadata.js';
 
-/** Annotation on a VolumeSnapshotClass that overrides the table: `"true"` or `"false"`. */
+/**
+ * Annotation on a VolumeSnapshotClass that overrides the driver table: `"true"` or `"false"`.
+ *
+ * @example
+ * ```ts
+ * // kubectl annotate volumesnapshotclass fast dbaas.io/atomic-snapshots=true
+ * snapshotAtomicity(cls.driver, cls); // source: 'annotation'
+ * ```
+ */
 export const ATOMIC_SNAPSHOTS_ANNOTATION = 'dbaas.io/atomic-snapshots';
 
 /**

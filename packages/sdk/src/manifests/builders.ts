@@ -23,7 +23,14 @@ import {
 import { DNS1123_SUBDOMAIN_MAX, assertDnsLabel, assertDnsSubdomain, assertLabelValue, assertQualifiedName, derivedName } from './names.js';
 import { bytesToQuantity, compareQuantities, parseQuantity, quantityToBytes } from './quantity.js';
 
-/** Suffix of the second snapshot of an `online` backup, which holds the WAL to the stop LSN. */
+/**
+ * Suffix of the second snapshot of an `online` backup, which holds the WAL to the stop LSN.
+ *
+ * @example
+ * ```ts
+ * const walName = `${backupSet}${WAL_SNAPSHOT_SUFFIX}`; // 'nightly-wal'
+ * ```
+ */
 export const WAL_SNAPSHOT_SUFFIX = '-wal';
 
 /**

@@ -6,9 +6,23 @@ import { DbaasError } from '../errors.js';
 import { assertLabelValue } from './names.js';
 import { assertWalSegmentSize, formatLsn, isWalFileName, parseLsn, type Lsn } from '../wal/lsn.js';
 
-/** The schema version this SDK writes and the only one it reads. */
+/**
+ * The metadata schema version this SDK writes and the only one it reads.
+ *
+ * @example
+ * ```ts
+ * vs.metadata.annotations?.['dbaas.io/schema-version'] === SNAPSHOT_METADATA_SCHEMA_VERSION;
+ * ```
+ */
 export const SNAPSHOT_METADATA_SCHEMA_VERSION = '1';
-/** `app.kubernetes.io/managed-by` value of everything kubectl-dbaas creates. */
+/**
+ * `app.kubernetes.io/managed-by` value of everything kubectl-dbaas creates.
+ *
+ * @example
+ * ```ts
+ * const selector = `app.kubernetes.io/managed-by=${MANAGED_BY}`;
+ * ```
+ */
 export const MANAGED_BY = 'kubectl-dbaas';
 
 /**
@@ -69,7 +83,14 @@ export const DBAAS_ANNOTATIONS = {
  * ```
  */
 export type ConsistencyMode = 'crash' | 'checkpoint' | 'fenced' | 'online';
-/** Every {@link ConsistencyMode}. */
+/**
+ * Every {@link ConsistencyMode}.
+ *
+ * @example
+ * ```ts
+ * z.enum(CONSISTENCY_MODES).parse(argv.mode);
+ * ```
+ */
 export const CONSISTENCY_MODES = ['crash', 'checkpoint', 'fenced', 'online'] as const satisfies readonly ConsistencyMode[];
 
 // ---- field codecs (wire string <-> typed value) ----------------------------------------------

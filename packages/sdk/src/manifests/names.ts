@@ -2,9 +2,23 @@
 // IsQualifiedName / IsValidLabelValue), checked before anything is sent to the API server.
 import { DbaasError } from '../errors.js';
 
-/** Longest DNS-1123 label (namespaces, Job names, label values' limit too). */
+/**
+ * Longest DNS-1123 label (namespaces, Job names; also the longest label value).
+ *
+ * @example
+ * ```ts
+ * name.length <= DNS1123_LABEL_MAX;
+ * ```
+ */
 export const DNS1123_LABEL_MAX = 63;
-/** Longest DNS-1123 subdomain (most object names). */
+/**
+ * Longest DNS-1123 subdomain (most object names).
+ *
+ * @example
+ * ```ts
+ * name.length <= DNS1123_SUBDOMAIN_MAX;
+ * ```
+ */
 export const DNS1123_SUBDOMAIN_MAX = 253;
 
 const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

@@ -8,9 +8,9 @@ import {
   CustomObjectsApi,
   KubeConfig,
   StorageV1Api,
+  loadYaml,
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
-import { parse as parseYaml } from 'yaml';
 import { loadVersions, resolveBinaries, snapshotCrdDir, type ClusterTool } from './binaries.js';
 import { probe } from './http.js';
 import {
@@ -640,7 +640,10 @@ export class LocalCluster {
     const api = kc.makeApiClient(ApiextensionsV1Api);
     const names: string[] = [];
     for (const file of versions.snapshotCrds.files) {
-      const body = parseYaml(await readFile(path.join(crdDir, file), 'utf8')) as V1CustomResourceDefinition;
+      // loadYaml maps JSON names to the model's (x-kubernetes-validations -> xKubernetesValidations);
+      // a plain YAML object would lose every such field in client-node's serializer, and with them
+      // the CRDs' CEL validation rules.
+      const body = loadYaml<V1CustomResourceDefinition>(await readFile(path.join(crdDir, file), 'utf8'));
       names.push(body.metadata!.name!);
       await api.createCustomResourceDefinition({ body }).catch((err: unknown) => {
         if ((err as { code?: number }).code !== 409) throw err;
