@@ -109,7 +109,7 @@ describe('kubectl-dbaas as users install it', () => {
     const inspect = await exec('npx', ['--no-install', 'kubectl-dbaas', 'wal', 'inspect', dataDirectory, '-o', 'json'], { cwd: install, env });
     const report = JSON.parse(inspect.stdout) as InspectJson;
     expect(report).toMatchObject({ source: dataDirectory, verdict: 'clean-shutdown', restorable: true, postgresMajorVersion: MAJOR });
-    expect(inspect.stderr).toBe(''); // not a terminal: no progress lines
+    expect(inspect.stderr).not.toMatch(/inspecting|✓/); // not a terminal: no progress (npm may print its own warnings)
   });
 
   it('the one-file bundle runs without node_modules', async () => {

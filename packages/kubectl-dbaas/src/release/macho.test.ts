@@ -50,7 +50,7 @@ describe('Mach-O ad-hoc signing', () => {
 
   it('detects a changed page', () => {
     const signed = signMachOAdHoc(tinyMachO(), 'kubectl-dbaas');
-    signed[0x2000] ^= 1;
+    signed[0x2000] = signed[0x2000]! ^ 1;
     expect(verifyMachOAdHoc(signed)).toEqual(['page 2: hash mismatch']);
   });
 
