@@ -127,7 +127,8 @@ export async function buildSea(options: BuildSeaOptions): Promise<void> {
     }
     log(`${options.target.os}/${options.target.arch}: injecting with ${POSTJECT}`);
     const postject = process.env['DBAAS_POSTJECT'];
-    const [command, prefix] = postject ? [postject, []] : ['npx', ['--yes', POSTJECT]];
+    // postject is a pinned devDependency: `npm ci` installs it, nothing is fetched at build time.
+    const [command, prefix] = postject ? [postject, []] : ['npx', ['--no-install', 'postject']];
     await run(
       command,
       [...prefix, options.output, 'NODE_SEA_BLOB', config.output, '--sentinel-fuse', SEA_FUSE, ...(macho ? ['--macho-segment-name', 'NODE_SEA'] : [])],
