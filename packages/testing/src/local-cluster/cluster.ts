@@ -31,17 +31,6 @@ export const SNAPSHOT_CLASS = 'csi-hostpath-snapclass';
 /** CSI driver name of the hostpath plugin. */
 export const HOSTPATH_DRIVER = 'hostpath.csi.k8s.io';
 
-/** Executable names of the components (for finding them by command line). */
-const COMPONENT_BINARIES = [
-  'etcd',
-  'kube-apiserver',
-  'kube-controller-manager',
-  'snapshot-controller',
-  'hostpathplugin',
-  'csi-provisioner',
-  'csi-snapshotter',
-] as const;
-
 /** Components in start order (teardown runs in reverse). */
 export const COMPONENTS = [
   'etcd',
@@ -52,6 +41,9 @@ export const COMPONENTS = [
   'csi-provisioner',
   'csi-snapshotter',
 ] as const;
+
+/** Each component's executable has the component's name: that is how leftovers are found by command line. */
+const COMPONENT_BINARIES = COMPONENTS;
 
 /** One of {@link COMPONENTS}. */
 export type ComponentName = (typeof COMPONENTS)[number];
