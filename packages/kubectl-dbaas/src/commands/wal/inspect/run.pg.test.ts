@@ -5,34 +5,18 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { renderWalInspect, runWalInspect } from './run.js';
+import {
+  availablePostgresMajors,
+  cleanupPostgresAfterAll,
+  copyDataDirectory,
+  makeTemporaryDirectory,
+  PostgresStartError,
+  startPostgres,
+  startPostgresOnDirectory,
+  type PostgresServer,
+} from '@kubectl-dbaas/testing';
 
-// The PostgreSQL fixtures of @kubectl-dbaas/testing, loaded from source at run time (outside this
-// package's TypeScript program); this is the slice of their API the test uses.
-interface PgClient {
-  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;
-  end(): Promise<void>;
-}
-interface PostgresServer {
-  readonly dataDirectory: string;
-  query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
-  connect(): Promise<PgClient>;
-  stop(options?: { mode?: 'smart' | 'fast' | 'immediate' }): Promise<void>;
-  destroy(): Promise<void>;
-}
-interface PostgresFixtures {
-  availablePostgresMajors(): number[];
-  cleanupPostgresAfterAll(afterAll: (fn: () => Promise<void>, timeout?: number) => void): void;
-  copyDataDirectory(source: string, destination: string, options?: { exclude?: readonly string[] }): Promise<unknown>;
-  makeTemporaryDirectory(prefix?: string): Promise<string>;
-  PostgresStartError: new (...args: never[]) => Error & { log: string };
-  startPostgres(options: { major: number }): Promise<PostgresServer>;
-  startPostgresOnDirectory(directory: string, major?: number): Promise<PostgresServer>;
-}
-const fixturesModule = '../../../../../testing/src/postgres/index.js';
-const fixtures = (await import(/* @vite-ignore */ fixturesModule)) as PostgresFixtures;
-const { availablePostgresMajors, cleanupPostgresAfterAll, copyDataDirectory, makeTemporaryDirectory, PostgresStartError, startPostgres, startPostgresOnDirectory } =
-  fixtures;
+import { renderWalInspect, runWalInspect } from './run.js';
 
 cleanupPostgresAfterAll(afterAll);
 
