@@ -38,6 +38,7 @@ export type { TimelineHistoryEntry } from './wal/timeline-history.js';
 export {
   scanWal,
   summarizeWalSegment,
+  summarizeWalSegments,
   joinWalSegmentSummaries,
   WAL_PAGE_SIZE,
   WAL_PAGE_MAGIC_BY_VERSION,
@@ -45,6 +46,7 @@ export {
 export type {
   WalScanOptions,
   WalScanReport,
+  WalRecordAfterEnd,
   WalSegmentInput,
   WalSegmentSummary,
   WalEndReason,

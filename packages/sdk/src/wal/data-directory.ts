@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { DbaasError, toDbaasError } from '../errors.js';
 import { parseBackupLabel, parseTablespaceMap, type BackupLabel, type TablespaceMapEntry } from './backup-label.js';
 import { CONTROL_FILE_SIZE, readControlFile, type ControlFile } from './control-file.js';
-import { formatLsn, isWalFileName, parseWalFileName, walFileName, walFileNameForEnd, walSegmentStart, type Lsn } from './lsn.js';
+import { formatLsn, isWalFileName, walFileName, walFileNameForEnd, type Lsn } from './lsn.js';
 import { drainTarEntry, readTarEntries, readTarEntry } from './tar-source.js';
 import { parseTimelineHistory, timelineOfHistoryFile, type TimelineHistoryEntry } from './timeline-history.js';
 import {
@@ -28,7 +28,10 @@ import {
  *   matching end-of-backup record is present and valid.
  * - `online-backup-incomplete`: `backup_label` present but WAL up to the end of the backup is
  *   missing ("WAL ends before end of online backup").
- * - `not-restorable`: PostgreSQL will refuse to start (or must not be started), see `reasons`.
+ * - `not-restorable`: PostgreSQL will refuse to start (or must not be started), see `reasons`;
+ *   among others when the WAL is broken with valid WAL after the break (a complete, CRC-valid
+ *   record further on, {@link WalScanReport.validWalAfterEnd}): crash recovery would stop at the
+ *   break, start, and lose the commits after it.
  *
  * @example
  * ```ts
@@ -466,14 +469,16 @@ function judge(collected: Collected, options: InspectDataDirectoryOptions): Data
     inspection.missingSegments = missingSegmentsThrough(wal, collected.walSummaries, checkpointLsn + 1n, timeline, segmentSize);
     return inspection;
   }
-  const laterWal = segmentsWithWalBeyondEnd(wal, collected.walSummaries, segmentSize);
-  if (laterWal.length > 0) {
-    // Crash recovery replays up to where valid WAL ends and starts there; WAL written after that
-    // point (and the commits in it) is lost, while data pages may already hold its changes.
+  const after = wal.validWalAfterEnd;
+  if (after !== undefined) {
+    // Crash recovery takes the first invalid record for the end of WAL, replays up to it and
+    // starts: the WAL after it (and the commits in it) is lost, while data pages may already hold
+    // its changes. A complete record with a valid CRC further on proves WAL went on past the break;
+    // an unfinished last record, zeros or recycled pages are a normal end.
     reasons.push(
-      `valid WAL ends at ${wal.end.lsn} in ${wal.end.segment ?? 'an absent segment'} (${wal.end.reason}: ${wal.end.message}), but ${laterWal.join(', ')} ${laterWal.length === 1 ? 'holds' : 'hold'} WAL written after that point: the WAL in between is missing or damaged, and crash recovery would stop there, losing the transactions after it`,
+      `valid WAL ends at ${wal.end.lsn} in ${wal.end.segment ?? 'an absent segment'} (${wal.end.reason}: ${wal.end.message}), but a complete record with a valid CRC of this WAL follows at ${after.lsn} in ${after.segment}: the WAL in between is missing or damaged, and crash recovery would stop at ${wal.end.lsn}, losing the transactions after it`,
     );
-    inspection.missingSegments = missingSegmentsThrough(wal, collected.walSummaries, walSegmentStart(parseWalFileName(laterWal[0]!, segmentSize).segmentNumber, segmentSize), timeline, segmentSize);
+    inspection.missingSegments = missingSegmentsThrough(wal, collected.walSummaries, parseLsnText(after.lsn) + 1n, timeline, segmentSize);
     return inspection;
   }
   if (control.minRecoveryPoint > 0n && !requireThrough(control.minRecoveryPoint, 'the minimum recovery point')) {
@@ -513,21 +518,6 @@ function parseLsnText(text: string): bigint {
 /** Whether a segment's first page belongs to this WAL position and a record starts in it. */
 function holdsWal(summary: WalSegmentSummary): boolean {
   return summary.segmentStart !== undefined && summary.firstRecordLsn !== undefined;
-}
-
-/**
- * Present segments after the one where valid WAL ends that hold WAL of their own (records on pages
- * whose address matches): WAL went on after the point where the valid chain breaks. Recycled or
- * pre-allocated segments (old page addresses, zeros) do not count.
- */
-function segmentsWithWalBeyondEnd(wal: WalScanReport, summaries: readonly WalSegmentSummary[], segmentSize: number): string[] {
-  if (wal.end.reason === 'end-of-data') return [];
-  const endSegment = parseLsnText(wal.end.lsn) / BigInt(segmentSize);
-  const endTimeline = wal.lastTimeline ?? 0;
-  return summaries
-    .filter((s) => s.segmentNumber !== undefined && s.segmentNumber > endSegment && s.timeline >= endTimeline && holdsWal(s) && !wal.ignoredSegments.includes(s.name))
-    .map((s) => s.name)
-    .sort();
 }
 
 /**

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { walSegmentsFromDirectory } from './data-directory.js';
-import { formatLsn } from './lsn.js';
+import { formatLsn, parseLsn } from './lsn.js';
 import { walWorkerPoolState } from './wal-parallel.js';
 import { scanWal, type WalScanOptions, type WalScanReport } from './wal-scanner.js';
 import { chunked, WalBuilder, type BuiltSegment } from './wal-test-builder.js';
@@ -79,6 +79,17 @@ describe('scanWal on worker threads', () => {
     expect(parallel).toEqual(sequential);
     expect(['bad-crc', 'bad-record-header', 'bad-prev-link', 'record-too-long']).toContain(parallel.end.reason);
     expect(parallel.end.segment).toBe(segments[1]!.name);
+  });
+
+  it('finds the same valid WAL after a corrupt record of the last segment as the sequential scan does', async () => {
+    const segments = sampleWal().map((s) => ({ ...s, bytes: s.bytes.slice() }));
+    segments[2]!.bytes[8192 * 10 + 3000]! ^= 0x04;
+    const [parallel, sequential] = await bothWays(segments);
+    expect(walWorkerPoolState()?.workers).toBeGreaterThan(0);
+    expect(parallel).toEqual(sequential);
+    expect(parallel.end.segment).toBe(segments[2]!.name);
+    expect(parallel.validWalAfterEnd?.segment).toBe(segments[2]!.name);
+    expect(parseLsn(parallel.validWalAfterEnd!.lsn)).toBeGreaterThan(parseLsn(parallel.end.lsn));
   });
 
   it('applies maxBytes and startLsn alike', async () => {

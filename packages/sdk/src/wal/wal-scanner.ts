@@ -216,6 +216,14 @@ export interface WalScanReport {
   lastTimeline: number | undefined;
   /** Where and why valid WAL ends. */
   end: { lsn: string; reason: WalEndReason; message: string; segment: string | undefined };
+  /**
+   * The first complete record with a valid CRC of this WAL stream found after the end (page
+   * header valid for its own address, timeline and system identifier; found on later pages the way
+   * PostgreSQL's reader finds record starts, from `xlp_rem_len`), if any: the WAL is then broken in
+   * the middle, not merely ended, and crash recovery would stop at `end` and lose what follows.
+   * Undefined when only zeros, recycled pages (old page addresses) or an unfinished record follow.
+   */
+  validWalAfterEnd: WalRecordAfterEnd | undefined;
   checkpoints: WalCheckpointRecord[];
   events: WalEvent[];
   /** Segment files read, in WAL order. */
@@ -227,6 +235,23 @@ export interface WalScanReport {
   /** Segments of the same number on another (lower) timeline that were not followed. */
   ignoredSegments: string[];
   bytesScanned: number;
+}
+
+/**
+ * A complete, CRC-valid record found after the point where valid WAL ends
+ * ({@link WalScanReport.validWalAfterEnd}).
+ *
+ * @example
+ * ```ts
+ * const after = report.validWalAfterEnd;
+ * if (after) console.warn(`WAL is broken at ${report.end.lsn}, but a valid record follows at ${after.lsn} in ${after.segment}`);
+ * ```
+ */
+export interface WalRecordAfterEnd {
+  /** Start of the record (`X/Y`). */
+  lsn: string;
+  /** The segment file where the record starts. */
+  segment: string;
 }
 
 /** One WAL segment file to scan: its file name and its bytes, in any chunking. */
@@ -290,8 +315,8 @@ interface InternalEvent {
 
 /**
  * What one segment holds, found without any other segment: the continuation of a record from
- * the previous segment, the chain of complete records, a record left unfinished at the end, and
- * where (if anywhere) its valid WAL stops. {@link joinWalSegmentSummaries} checks the links
+ * the previous segment, the chain of complete records, a record left unfinished at the end,
+ * where (if anywhere) its valid WAL stops, and whether a valid record follows on a later page. {@link joinWalSegmentSummaries} checks the links
  * between segments. Summaries are small: memory does not grow with the segment's contents.
  */
 export interface WalSegmentSummary {
@@ -317,6 +342,13 @@ export interface WalSegmentSummary {
   switched: boolean;
   partial: PartialRecord | undefined;
   end: SegmentEnd | undefined;
+  /**
+   * After `end`: the first complete record with a valid CRC found on a later page of this segment
+   * (page header valid for its address; record starts found from `xlp_rem_len`), if any.
+   */
+  recordAfterEnd: number | undefined;
+  /** After `end`: a record found on a later page that goes on into the next segment (checked by the join). */
+  recordAfterEndInProgress: PartialRecord | undefined;
   checkpoints: InternalCheckpoint[];
   events: InternalEvent[];
   bytes: number;
@@ -347,6 +379,16 @@ class SegmentScanner {
   /** Where the page being processed starts in its chunk, and in the WebAssembly memory (-1: not there). */
   private pageBase = 0;
   private pageAddress = -1;
+  /**
+   * After the end: looking on the following pages for a complete valid record (see
+   * {@link resyncPage}). Off for segments whose first page is not WAL of this position.
+   */
+  private resyncing = false;
+  private resyncAllowed = true;
+  /** Pages of this segment before the end were on this timeline: later ones must not be lower. */
+  private resyncMinTimeline = 0;
+  /** A record found after the end that goes on over the following pages. */
+  private candidate: PartialRecord | undefined;
 
   constructor(name: string, options: WalScanOptions) {
     this.expectedSystemIdentifier = options.systemIdentifier;
@@ -374,19 +416,27 @@ class SegmentScanner {
       switched: false,
       partial: undefined,
       end: undefined,
+      recordAfterEnd: undefined,
+      recordAfterEndInProgress: undefined,
       checkpoints: [],
       events: [],
       bytes: 0,
     };
   }
 
+  /** The scan of the WAL chain has ended (it may still look past the end: see {@link idle}). */
   get done(): boolean {
     return this.state === 'ended' || this.state === 'skip';
   }
 
+  /** Nothing more to do with the bytes that follow. */
+  private get idle(): boolean {
+    return this.done && !this.resyncing;
+  }
+
   push(chunk: Uint8Array): void {
     this.summary.bytes += chunk.length;
-    if (this.done) return;
+    if (this.idle) return;
     let offset = 0;
     if (this.pageFill > 0) {
       const take = Math.min(WAL_PAGE_SIZE - this.pageFill, chunk.length);
@@ -401,18 +451,27 @@ class SegmentScanner {
     const wholePages = Math.floor(remaining / WAL_PAGE_SIZE);
     if (wholePages > 0) {
       const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      for (let page = 0; page < wholePages && !this.done; page++) {
+      for (let page = 0; page < wholePages && !this.idle; page++) {
         this.processPage(chunk, view, offset + page * WAL_PAGE_SIZE);
       }
       offset += wholePages * WAL_PAGE_SIZE;
     }
-    if (offset < chunk.length && !this.done) {
+    if (offset < chunk.length && !this.idle) {
       this.pageBuffer.set(chunk.subarray(offset), 0);
       this.pageFill = chunk.length - offset;
     }
   }
 
   finish(): WalSegmentSummary {
+    if (this.resyncing) {
+      // A record found after the end goes on past the last page: the next segment may finish it.
+      const candidate = this.candidate;
+      if (candidate !== undefined && this.pageIndex === this.pagesInSegment) {
+        this.summary.recordAfterEndInProgress = { ...candidate, header: candidate.header.slice(), bytes: undefined };
+      }
+      this.resyncing = false;
+      this.candidate = undefined;
+    }
     if (this.state === 'skip' || this.state === 'ended') return this.summary;
     if (this.state === 'first-page') {
       this.endAt(0, 'truncated-segment', `segment ${this.summary.name} has ${this.summary.bytes} bytes, not even one WAL page`);
@@ -435,6 +494,12 @@ class SegmentScanner {
     this.summary.end = { position, reason, message };
     this.state = 'ended';
     this.record = undefined;
+    // Look on for valid WAL after the end, on the pages after this one, when this segment's first
+    // page was WAL of its position (its size, magic and page addresses are then known).
+    if (this.resyncAllowed && this.summary.segmentStart !== undefined && this.pagesInSegment > 0) {
+      this.resyncing = true;
+      this.resyncMinTimeline = this.summary.lastPageTimeline ?? this.summary.firstPageTimeline ?? 0;
+    }
   }
 
   /** Validates the page header; returns its size, or 0 when valid WAL ends at this page. */
@@ -502,6 +567,7 @@ class SegmentScanner {
       summary.systemIdentifier = systemIdentifier;
       summary.firstPageTimeline = timeline;
       if (summary.segmentStart > Number.MAX_SAFE_INTEGER - segmentSize) {
+        this.resyncAllowed = false;
         this.endAt(0, 'bad-page-header', `segment ${summary.name} lies beyond the LSN range this scanner handles (2^53)`);
         return 0;
       }
@@ -533,8 +599,21 @@ class SegmentScanner {
   }
 
   private processPage(bytes: Uint8Array, view: DataView, base: number): void {
+    const index = this.pageIndex;
+    if (this.resyncing) {
+      this.resyncPage(bytes, view, base);
+    } else {
+      this.scanPage(bytes, view, base);
+      if (!this.resyncing) return;
+    }
+    // The pages after the end are looked at one by one, whichever way the scan of this one ended.
+    this.pageIndex = index + 1;
+  }
+
+  private scanPage(bytes: Uint8Array, view: DataView, base: number): void {
     if (this.segmentSize !== undefined && this.pageIndex >= this.pagesInSegment) {
       // Bytes past the segment size: not WAL. Ignore them but say so.
+      this.resyncAllowed = false;
       this.endAt(this.currentPageStart(), 'bad-page-header', `segment ${this.summary.name} is longer than ${this.segmentSize} bytes`);
       return;
     }
@@ -629,6 +708,118 @@ class SegmentScanner {
 
     if (this.state === 'between') this.walkRecords(bytes, view, base, offset, pageStart);
     this.pageIndex++;
+  }
+
+  /**
+   * A page after the end of valid WAL: is there a complete record with a valid CRC on it (or
+   * starting on it and finished on the following pages)? The page header must be valid for this
+   * page's own address (magic, flags, `xlp_pageaddr`, a timeline not below the one before the end
+   * and not above the file's); the first record start is found the way PostgreSQL's
+   * XLogFindNextRecord does, past the `xlp_rem_len` bytes of a continuation. One record start is
+   * tried per page (two when a record found earlier ends on it), so the cost stays a header check
+   * per page on zeroed or recycled pages.
+   */
+  private resyncPage(bytes: Uint8Array, view: DataView, base: number): void {
+    const summary = this.summary;
+    if (this.pageIndex >= this.pagesInSegment) {
+      this.resyncing = false;
+      this.candidate = undefined;
+      return;
+    }
+    const pageStart = this.currentPageStart();
+    const magic = view.getUint16(base, true);
+    const info = view.getUint16(base + 2, true);
+    const timeline = view.getUint32(base + 4, true);
+    const valid =
+      magic === summary.pageMagic &&
+      (info & ~XLP_ALL_FLAGS) === 0 &&
+      readU64(view, base + 8) === pageStart &&
+      timeline >= this.resyncMinTimeline &&
+      (summary.timeline === 0 || timeline <= summary.timeline);
+    if (!valid) {
+      this.candidate = undefined;
+      return;
+    }
+    const headerSize = info & XLP_LONG_HEADER ? LONG_PAGE_HEADER_SIZE : SHORT_PAGE_HEADER_SIZE;
+    const remainingLength = view.getUint32(base + 16, true);
+    const continues = (info & XLP_FIRST_IS_CONTRECORD) !== 0 && (info & XLP_FIRST_IS_OVERWRITE_CONTRECORD) === 0;
+    const candidate = this.candidate;
+    this.candidate = undefined;
+    let offset: number;
+    if (candidate !== undefined && continues && remainingLength === candidate.totalLength - candidate.seen) {
+      const take = Math.min(remainingLength, WAL_PAGE_SIZE - headerSize);
+      const outcome = this.feedCandidate(candidate, bytes, base + headerSize, take);
+      if (outcome === 'valid') return;
+      if (take < remainingLength) {
+        if (outcome === 'more') this.candidate = candidate; // goes on over the next page
+        return;
+      }
+      offset = headerSize + maxAlign(take); // it was not valid; the next record starts after it
+    } else if (continues) {
+      // As XLogFindNextRecord: a continuation that fills the page leaves no record start on it.
+      if (remainingLength >= WAL_PAGE_SIZE - headerSize) return;
+      offset = headerSize + maxAlign(remainingLength);
+    } else {
+      offset = headerSize;
+    }
+    this.tryRecordAfterEnd(bytes, view, base, offset, pageStart);
+  }
+
+  /**
+   * After a record that lies wholly on its page and fails its CRC, resource manager or back-link
+   * check (a bit flip that left its length intact): the record right after it
+   * on the page, if it links back to it (`xl_prev`) and is complete and valid, is WAL written after
+   * the corrupt one. (A server that dies never leaves that: WAL is written only up to where every
+   * insertion before is finished, and a one-page record does not advertise partial progress. Old
+   * bytes of a recycled segment behind a torn write do not link back to the corrupt record.)
+   */
+  private tryRecordAfterCorrupt(bytes: Uint8Array, view: DataView, base: number, offset: number, pageStart: number, corruptLsn: number): void {
+    if (!this.resyncing || offset + RECORD_HEADER_SIZE > WAL_PAGE_SIZE) return;
+    if (readU64(view, base + offset + 8) !== corruptLsn) return;
+    this.tryRecordAfterEnd(bytes, view, base, offset, pageStart);
+  }
+
+  /** Tries the record that starts at `offset` of a page after the end. */
+  private tryRecordAfterEnd(bytes: Uint8Array, view: DataView, base: number, offset: number, pageStart: number): void {
+    if (offset >= WAL_PAGE_SIZE) return;
+    const at = base + offset;
+    const lsn = pageStart + offset;
+    const totalLength = view.getUint32(at, true);
+    if (totalLength < RECORD_HEADER_SIZE || totalLength > MAX_RECORD_LENGTH) return;
+    const spaceOnPage = WAL_PAGE_SIZE - offset;
+    const candidate: PartialRecord = { lsn, totalLength, seen: 0, header: new Uint8Array(RECORD_HEADER_SIZE), dataCrc: 0, bytes: undefined, headerChecked: false };
+    if (this.feedCandidate(candidate, bytes, at, Math.min(totalLength, spaceOnPage)) === 'more') this.candidate = candidate;
+  }
+
+  /**
+   * Feeds bytes of a record found after the end: 'valid' when it is complete with a valid CRC
+   * (recorded in the summary; the look past the end is over), 'invalid' when its header or CRC is
+   * wrong, 'more' when it goes on.
+   */
+  private feedCandidate(candidate: PartialRecord, bytes: Uint8Array, start: number, length: number): 'valid' | 'invalid' | 'more' {
+    let cursor = start;
+    let left = length;
+    if (candidate.seen < RECORD_HEADER_SIZE) {
+      const headerPart = Math.min(left, RECORD_HEADER_SIZE - candidate.seen);
+      candidate.header.set(bytes.subarray(cursor, cursor + headerPart), candidate.seen);
+      candidate.seen += headerPart;
+      cursor += headerPart;
+      left -= headerPart;
+      if (candidate.seen === RECORD_HEADER_SIZE && !candidate.headerChecked) {
+        candidate.headerChecked = true;
+        if (!plausibleRecordHeader(candidate.header, candidate.lsn)) return 'invalid';
+      }
+    }
+    if (left > 0) {
+      candidate.dataCrc = crc32c(bytes.subarray(cursor, cursor + left), candidate.dataCrc);
+      candidate.seen += left;
+    }
+    if (candidate.seen < candidate.totalLength) return 'more';
+    if (!recordCrcMatches(candidate.header, candidate.dataCrc)) return 'invalid';
+    this.summary.recordAfterEnd = candidate.lsn;
+    this.resyncing = false;
+    this.candidate = undefined;
+    return 'valid';
   }
 
   private feedContinuation(bytes: Uint8Array, start: number, length: number): void {
@@ -807,17 +998,20 @@ class SegmentScanner {
         const rmid = bytes[at + 17]!;
         if (rmid > MAX_BUILTIN_RMGR_ID && rmid < MIN_CUSTOM_RMGR_ID) {
           this.endAt(lsn, 'bad-record-header', `invalid resource manager ID ${rmid} at ${lsnText(lsn)}`);
+          this.tryRecordAfterCorrupt(bytes, view, base, offset + maxAlign(totalLength), pageStart, lsn);
           return;
         }
         const prev = readU64(view, at + 8);
         if (this.lastRecordLsn !== undefined ? prev !== this.lastRecordLsn : prev >= lsn) {
           this.endAt(lsn, 'bad-prev-link', `record with incorrect prev-link ${lsnText(prev)} at ${lsnText(lsn)}`);
+          this.tryRecordAfterCorrupt(bytes, view, base, offset + maxAlign(totalLength), pageStart, lsn);
           return;
         }
         const dataCrc = crc32c(bytes.subarray(at + RECORD_HEADER_SIZE, at + totalLength));
         const crc = crc32c(bytes.subarray(at, at + RECORD_CRC_OFFSET), dataCrc);
         if (crc !== view.getUint32(at + RECORD_CRC_OFFSET, true)) {
           this.endAt(lsn, 'bad-crc', `incorrect resource manager data checksum in record at ${lsnText(lsn)}`);
+          this.tryRecordAfterCorrupt(bytes, view, base, offset + maxAlign(totalLength), pageStart, lsn);
           return;
         }
         const info = bytes[at + 16]!;
@@ -842,6 +1036,24 @@ class SegmentScanner {
       return;
     }
   }
+}
+
+/**
+ * The checks of a record header PostgreSQL makes when it reads a record without knowing the one
+ * before it (ValidXLogRecordHeader with randAccess): a known resource manager, a back link that
+ * points backwards. The length was checked by the caller.
+ */
+function plausibleRecordHeader(header: Uint8Array, lsn: number): boolean {
+  const view = new DataView(header.buffer, header.byteOffset, RECORD_HEADER_SIZE);
+  const rmid = view.getUint8(17);
+  if (rmid > MAX_BUILTIN_RMGR_ID && rmid < MIN_CUSTOM_RMGR_ID) return false;
+  return readU64(view, 8) < lsn;
+}
+
+/** Whether a record's stored CRC matches: `dataCrc` is the CRC of its bytes after the header. */
+function recordCrcMatches(header: Uint8Array, dataCrc: number): boolean {
+  const view = new DataView(header.buffer, header.byteOffset, RECORD_HEADER_SIZE);
+  return crc32c(header.subarray(0, RECORD_CRC_OFFSET), dataCrc) === view.getUint32(RECORD_CRC_OFFSET, true);
 }
 
 type DecodedXlog = { checkpoint: InternalCheckpoint } | { event: InternalEvent } | undefined;
@@ -1007,7 +1219,8 @@ interface ChainState {
 /**
  * Joins per-segment summaries into one verdict on the WAL: sorts them by segment number, follows
  * the highest timeline for each number, and checks every link between segments (a record that
- * spans the boundary: `xlp_rem_len`, its CRC across both; the first record's prev-link).
+ * spans the boundary: `xlp_rem_len`, its CRC across both; the first record's prev-link). Where
+ * valid WAL ends, it looks in the summaries for a later valid record (`validWalAfterEnd`).
  *
  * @example
  * ```ts
@@ -1030,6 +1243,7 @@ export function joinWalSegmentSummaries(
     firstTimeline: undefined,
     lastTimeline: undefined,
     end: { lsn: '0/0', reason: 'end-of-data', message: 'no WAL segments were given', segment: undefined },
+    validWalAfterEnd: undefined,
     checkpoints: [],
     events: [],
     segments: [],
@@ -1044,9 +1258,11 @@ export function joinWalSegmentSummaries(
     else highestSoFar = name;
   }
   const chain: ChainState = { lastRecordLsn: undefined, lastRecordEnd: undefined, partial: undefined, partialBytes: undefined, partialBytesLength: 0 };
+  let findAfterEnd: ((position: number) => WalRecordAfterEnd | undefined) | undefined;
   const fail = (position: number, reason: WalEndReason, message: string, segment: string | undefined): WalScanReport => {
     finishValidRange(report, chain);
     report.end = { lsn: lsnText(position), reason, message, segment };
+    if (reason !== 'end-of-data') report.validWalAfterEnd = findAfterEnd?.(position);
     return report;
   };
 
@@ -1093,6 +1309,8 @@ export function joinWalSegmentSummaries(
   for (let n = startSegment; n < lastNumber; n++) {
     if (!bySegment.has(n)) report.missingSegments.push(nameOf(n));
   }
+  findAfterEnd = (position) =>
+    findValidWalAfterEnd(position, numbers, bySegment, firstHeader, report.lastTimeline ?? report.firstTimeline ?? 0, report.postgresMajorVersion ?? 18);
 
   let lastTimeline: number | undefined;
   for (let number = startSegment; number <= lastNumber; number++) {
@@ -1189,6 +1407,80 @@ export function joinWalSegmentSummaries(
   return fail(endPosition, 'end-of-data', `WAL is valid to the end of the last segment given (${lastSummary.name})`, lastSummary.name);
 }
 
+/**
+ * The first complete record with a valid CRC of this WAL stream after `position` (where valid WAL
+ * ends), in the segments present from the one holding `position` on: a record of a segment's own
+ * chain, one found past a segment's own end, or one that a segment leaves unfinished and the next
+ * segment's continuation completes (CRC across both). Segments of another system, size or version,
+ * without a valid first page, or of a lower timeline do not count.
+ */
+function findValidWalAfterEnd(
+  position: number,
+  numbers: readonly bigint[],
+  bySegment: ReadonlyMap<bigint, WalSegmentSummary>,
+  firstHeader: WalSegmentSummary,
+  minTimeline: number,
+  major: number,
+): WalRecordAfterEnd | undefined {
+  const segmentSize = firstHeader.segmentSize!;
+  const endNumber = BigInt(Math.floor(position / segmentSize));
+  const found = (lsn: number): WalRecordAfterEnd => {
+    const number = BigInt(Math.floor(lsn / segmentSize));
+    return { lsn: lsnText(lsn), segment: bySegment.get(number)?.name ?? walFileNameForSegment(firstHeader.timeline || 1, number, segmentSize) };
+  };
+  let pending: ChainState | undefined;
+  let pendingNext = -1n;
+  for (const number of numbers) {
+    if (number < endNumber) continue;
+    const summary = bySegment.get(number)!;
+    const carried = pending !== undefined && number === pendingNext ? pending : undefined;
+    pending = undefined;
+    if (
+      summary.segmentStart === undefined ||
+      summary.systemIdentifier !== firstHeader.systemIdentifier ||
+      summary.segmentSize !== segmentSize ||
+      summary.pageMagic !== firstHeader.pageMagic ||
+      (summary.firstPageTimeline ?? 0) < minTimeline
+    ) {
+      continue;
+    }
+    // A record that the previous segment left unfinished, continued here.
+    const continuation = summary.continuation;
+    if (carried !== undefined && continuation !== undefined && !summary.firstPageOverwritesContrecord) {
+      const partial = carried.partial!;
+      if (continuation.remainingLength === partial.totalLength - partial.seen) {
+        const outcome = continueRecord(carried, continuation, major);
+        if (outcome === 'incomplete') {
+          if (summary.end === undefined) {
+            // It fills this whole segment and goes on into the next one.
+            pending = carried;
+            pendingNext = number + 1n;
+          }
+        } else if (!(typeof outcome === 'object' && 'reason' in outcome && outcome.reason !== 'record-decode-error') && plausibleRecordHeader(partial.header, partial.lsn)) {
+          return found(partial.lsn);
+        }
+      }
+    }
+    // The segment's own records: all complete and valid (the first one checked without a link back).
+    if (summary.firstRecordLsn !== undefined && summary.firstRecordLsn > position) return found(summary.firstRecordLsn);
+    if (summary.lastRecordLsn !== undefined && summary.lastRecordLsn > position) return found(summary.lastRecordLsn);
+    if (summary.recordAfterEnd !== undefined && summary.recordAfterEnd > position) return found(summary.recordAfterEnd);
+    // A record that goes on into the next segment.
+    const unfinished = summary.end === undefined && !summary.switched ? summary.partial : summary.recordAfterEndInProgress;
+    if (unfinished !== undefined && unfinished.lsn > position) {
+      pending = {
+        lastRecordLsn: undefined,
+        lastRecordEnd: undefined,
+        partial: { ...unfinished, header: unfinished.header.slice(), bytes: undefined },
+        partialBytes: undefined,
+        partialBytesLength: 0,
+      };
+      pendingNext = number + 1n;
+    }
+  }
+  return undefined;
+}
+
 function finishValidRange(report: WalScanReport, chain: ChainState): void {
   if (chain.lastRecordLsn !== undefined) {
     report.lastRecordLsn = lsnText(chain.lastRecordLsn);
@@ -1280,6 +1572,10 @@ function continueRecord(
  * Segments given as files (`path`, as {@link walSegmentsFromDirectory} gives them) are scanned on
  * a pool of worker threads, one per core by default (option `workers`); the report is the same.
  *
+ * Where valid WAL ends, the scan looks on (only then, page header by page header) for a later
+ * complete record with a valid CRC of the same WAL: `validWalAfterEnd` tells a broken WAL (a
+ * corrupt record or a missing segment with WAL after it) from a normal end.
+ *
  * @throws DbaasError `WAL_INVALID` when the input exceeds `maxBytes`.
  * @example
  * ```ts
@@ -1301,12 +1597,17 @@ export async function scanWal(
  * the calling thread as they stream. With `shareHeader` (the default, what {@link scanWal} does),
  * the segment size and system identifier found in the first segment are checked in the later ones
  * (the segments before the first one that has them are scanned here, in order, before any is
- * handed to a worker).
+ * handed to a worker). The summaries are the same whichever thread made them; join them with
+ * {@link joinWalSegmentSummaries} (as {@link scanWal} does), for instance after collecting them
+ * from several places, or to join the same segments from several start LSNs without reading them
+ * again.
  *
  * @throws DbaasError `WAL_INVALID` when the input exceeds `maxBytes`.
  * @example
  * ```ts
- * const summaries = await summarizeWalSegments(await walSegmentsFromDirectory(dir), { shareHeader: false });
+ * const summaries = await summarizeWalSegments(await walSegmentsFromDirectory('/pgdata/pg_wal'), { shareHeader: false });
+ * const fromRedo = joinWalSegmentSummaries(summaries, { startLsn: control.checkPointCopy.redo });
+ * if (fromRedo.validWalAfterEnd) console.warn(`WAL broken at ${fromRedo.end.lsn}; valid WAL follows at ${fromRedo.validWalAfterEnd.lsn}`);
  * ```
  */
 export async function summarizeWalSegments(
