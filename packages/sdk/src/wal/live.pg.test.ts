@@ -3,40 +3,7 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { DbaasError, isDbaasError } from '../errors.js';
-import { connectLive, type LiveInspector } from './live.js';
-import { formatLsn, parseLsn, walFileName, walFileNameForEnd, walFileNameForSegment, walSegmentNumber } from './lsn.js';
-
-// The PostgreSQL fixtures live in @kubectl-dbaas/testing, which depends on this package. Load their
-// sources at run time (vitest compiles them) without pulling them into this package's TypeScript
-// program, whose rootDir is src/; this is the slice of their API these tests use.
-interface PostgresServer {
-  readonly major: number;
-  readonly port: number;
-  readonly dataDirectory: string;
-  readonly connectionConfig: { host?: string; port?: number; user?: string; database?: string; password?: string };
-  query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
-  readLog(lines?: number): string;
-  destroy(): Promise<void>;
-}
-interface StartOptions {
-  major?: number;
-  settings?: Record<string, string | number | boolean>;
-  walSegmentSizeMb?: number;
-  dataChecksums?: boolean;
-}
-interface PostgresFixtures {
-  availablePostgresMajors(): number[];
-  cleanupPostgresAfterAll(afterAll: (fn: () => Promise<void>, timeout?: number) => void): void;
-  copyDataDirectory(source: string, destination: string, options?: { exclude?: readonly string[] }): Promise<unknown>;
-  makeTemporaryDirectory(prefix?: string): Promise<string>;
-  PostgresStartError: new (...args: never[]) => Error & { log: string };
-  startPostgres(options: StartOptions): Promise<PostgresServer>;
-  startPostgresOnDirectory(directory: string, major?: number, options?: StartOptions): Promise<PostgresServer>;
-}
-const fixturesModule = '../../../testing/src/postgres/index.js';
-const fixtures = (await import(/* @vite-ignore */ fixturesModule)) as PostgresFixtures;
-const {
+import {
   availablePostgresMajors,
   cleanupPostgresAfterAll,
   copyDataDirectory,
@@ -44,8 +11,13 @@ const {
   PostgresStartError,
   startPostgres,
   startPostgresOnDirectory,
-} = fixtures;
-type PostgresStartError = InstanceType<typeof PostgresStartError>;
+  type PostgresServer,
+} from '@kubectl-dbaas/testing';
+
+import { DbaasError, isDbaasError } from '../errors.js';
+import { connectLive, type LiveInspector } from './live.js';
+import { formatLsn, parseLsn, walFileName, walFileNameForEnd, walFileNameForSegment, walSegmentNumber } from './lsn.js';
+
 
 
 cleanupPostgresAfterAll(afterAll);
