@@ -9,9 +9,13 @@ type Crc32cUpdate = (bytes: Uint8Array, crc?: number) => number;
 
 const CASTAGNOLI_REFLECTED = 0x82f63b78;
 
-/** Slicing-by-8 tables: row k maps a byte that is k positions further back to its CRC effect. */
-const TABLES: Uint32Array = (() => {
-  const tables = new Uint32Array(8 * 256);
+/**
+ * Fills `tables` (a multiple of 256 entries) with slicing-by-N CRC-32C tables: row k maps a byte
+ * that is k positions further back to its CRC effect. Shared by the JavaScript CRC and the
+ * WebAssembly WAL walk, which keeps its tables in its own memory.
+ */
+export function fillCrc32cTables(tables: Uint32Array): Uint32Array {
+  const rows = tables.length / 256;
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ CASTAGNOLI_REFLECTED : c >>> 1;
@@ -19,13 +23,15 @@ const TABLES: Uint32Array = (() => {
   }
   for (let n = 0; n < 256; n++) {
     let c = tables[n]!;
-    for (let k = 1; k < 8; k++) {
+    for (let k = 1; k < rows; k++) {
       c = tables[c & 0xff]! ^ (c >>> 8);
       tables[k * 256 + n] = c >>> 0;
     }
   }
   return tables;
-})();
+}
+
+const TABLES: Uint32Array = fillCrc32cTables(new Uint32Array(8 * 256));
 
 /**
  * CRC-32C in plain JavaScript (slicing-by-8). Used where the native module is unavailable, and as

@@ -3,10 +3,11 @@
 // instruction, but a table-driven CRC-32C (slicing-by-16) run inside one call per WAL page costs a
 // fraction of a JavaScript CRC or an N-API call per ~100-byte record.
 
+import { fillCrc32cTables } from './crc32c.js';
+
 const WASM_BASE64: string =
   'AGFzbQEAAAABEQJgA39/fwF/YAV/f3x8fwF/AwQDAAABBQMBAAIHFwMGbWVtb3J5AgADY3JjAAEEd2FsawACCtsIA7UEAQV/IAAgAWohAwJAA0BBECADIABrSg0BIAIgACgCAHMhBCAAKAIEIQUgACgCCCEGIAAoAgwhByAEQf8BcUECdCgCgHggBEEGdkH8B3EoAoBwcyAEQQ52QfwHcSgCgGggBEEYdkECdCgCgGBzcyAFQf8BcUECdCgCgFggBUEGdkH8B3EoAoBQcyAFQQ52QfwHcSgCgEggBUEYdkECdCgCgEBzc3MgBkH/AXFBAnQoAoA4IAZBBnZB/AdxKAKAMHMgBkEOdkH8B3EoAoAoIAZBGHZBAnQoAoAgc3MgB0H/AXFBAnQoAoAYIAdBBnZB/AdxKAKAEHMgB0EOdkH8B3EoAoAIIAdBGHZBAnQoAgBzc3NzIQIgAEEQaiEADAALCyADIABrQQhOBEAgAiAAKAIAcyEEIAAoAgQhBSAEQf8BcUECdCgCgDggBEEGdkH8B3EoAoAwcyAEQQ52QfwHcSgCgCggBEEYdkECdCgCgCBzcyAFQf8BcUECdCgCgBggBUEGdkH8B3EoAoAQcyAFQQ52QfwHcSgCgAggBUEYdkECdCgCAHNzcyECIABBCGohAAsgAyAAa0EETgRAIAIgACgCAHMhBCAEQf8BcUECdCgCgBggBEEGdkH8B3EoAoAQcyAEQQ52QfwHcSgCgAggBEEYdkECdCgCAHNzIQIgAEEEaiEACwJAA0AgACADTw0BIAIgAC0AAHNB/wFxQQJ0KAIAIAJBCHZzIQIgAEEBaiEADAALCyACCxAAIAAgASACQX9zEABBf3MLkAQEA38Dfgd/AX4gA7EhCSACsSESAkADQCABQYDAAE8NASAAIAFqIQUgBSgCACEGIAZBGEkNASAGQYDAACABa0sNASAFLQARIQcgB0UNASAHQT9LIAdBgAFJcQ0BIBIgAa18IQggBSkDCCEKIAQEQCAKIAlSDQIFIAogCFoNAgsgBUEYaiAGQRhrQX8QACENIA0gBSgCAHMhDiAFKAIEIQ8gBSgCCCEQIAUoAgwhESAOQf8BcUECdCgCgHggDkEGdkH8B3EoAoBwcyAOQQ52QfwHcSgCgGggDkEYdkECdCgCgGBzcyAPQf8BcUECdCgCgFggD0EGdkH8B3EoAoBQcyAPQQ52QfwHcSgCgEggD0EYdkECdCgCgEBzc3MgEEH/AXFBAnQoAoA4IBBBBnZB/AdxKAKAMHMgEEEOdkH8B3EoAoAoIBBBGHZBAnQoAoAgc3MgEUH/AXFBAnQoAoAYIBFBBnZB/AdxKAKAEHMgEUEOdkH8B3EoAoAIIBFBGHZBAnQoAgBzc3NzIQ0gDSAFKAIQcyEOIA5B/wFxQQJ0KAKAGCAOQQZ2QfwHcSgCgBBzIA5BDnZB/AdxKAKACCAOQRh2QQJ0KAIAc3MhDSANQX9zIAUoAhRHDQEgC0EBaiELIAEhDCAIIQlBASEEIAEgBkEHakF4cWohAQwACwtBgIABIAs2AgBBhIABIAw2AgAgAQs=';
 
-const CASTAGNOLI_REFLECTED = 0x82f63b78;
 const TABLE_COUNT = 16;
 const RESULT_OFFSET = 16384;
 const PAGE_OFFSET = 32768;
@@ -69,19 +70,7 @@ function instantiate(): WalWasm | undefined {
     const module = new api.Module(Buffer.from(WASM_BASE64, 'base64'));
     const exports = new api.Instance(module, {}).exports as WalWasmExports;
     let memory = new Uint8Array(exports.memory.buffer);
-    const tables = new Uint32Array(exports.memory.buffer, 0, TABLE_COUNT * 256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ CASTAGNOLI_REFLECTED : c >>> 1;
-      tables[n] = c >>> 0;
-    }
-    for (let n = 0; n < 256; n++) {
-      let c = tables[n]!;
-      for (let k = 1; k < TABLE_COUNT; k++) {
-        c = tables[c & 0xff]! ^ (c >>> 8);
-        tables[k * 256 + n] = c >>> 0;
-      }
-    }
+    fillCrc32cTables(new Uint32Array(exports.memory.buffer, 0, TABLE_COUNT * 256));
     let results = new Uint32Array(exports.memory.buffer, RESULT_OFFSET, 2);
     let readBuffer: Uint8Array | undefined;
     const { walk, crc } = exports;
