@@ -8,46 +8,20 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import {
+  availablePostgresMajors,
+  cleanupPostgresAfterAll,
+  copyDataDirectory,
+  makeTemporaryDirectory,
+  PostgresStartError,
+  startPostgres,
+  startPostgresOnDirectory,
+  type PostgresServer,
+} from '@kubectl-dbaas/testing';
+
 import { readControlFile } from './control-file.js';
 import { inspectDataDirectory, type DataDirectoryInspection } from './data-directory.js';
 import { formatLsn, parseLsn, walFileName, walFileNameForEnd, walFileNameForSegment, walSegmentNumber, type Lsn } from './lsn.js';
-
-// The PostgreSQL fixtures live in @kubectl-dbaas/testing, which depends on this package. Load their
-// sources at run time (vitest compiles them) without pulling them into this package's TypeScript
-// program, whose rootDir is src/; this is the slice of their API these tests use.
-interface PostgresServer {
-  readonly major: number;
-  readonly port: number;
-  readonly dataDirectory: string;
-  readonly running: boolean;
-  readonly connectionConfig: pg.ClientConfig;
-  query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
-  connect(overrides?: pg.ClientConfig): Promise<pg.Client>;
-  readLog(lines?: number): string;
-  start(options?: { timeoutMs?: number }): Promise<void>;
-  stop(options?: { mode?: 'smart' | 'fast' | 'immediate' }): Promise<void>;
-  kill(): Promise<void>;
-  destroy(): Promise<void>;
-}
-interface StartOptions {
-  major?: number;
-  settings?: Record<string, string | number | boolean>;
-  walSegmentSizeMb?: number;
-  timeoutMs?: number;
-}
-interface PostgresFixtures {
-  availablePostgresMajors(): number[];
-  cleanupPostgresAfterAll(afterAll: (fn: () => Promise<void>, timeout?: number) => void): void;
-  copyDataDirectory(source: string, destination: string, options?: { exclude?: readonly string[] }): Promise<{ files: number; bytes: number; vanished: string[] }>;
-  makeTemporaryDirectory(prefix?: string): Promise<string>;
-  PostgresStartError: new (...args: never[]) => Error & { log: string };
-  startPostgres(options: StartOptions): Promise<PostgresServer>;
-  startPostgresOnDirectory(directory: string, major?: number, options?: StartOptions): Promise<PostgresServer>;
-}
-const fixturesModule = '../../../testing/src/postgres/index.js';
-const fixtures = (await import(/* @vite-ignore */ fixturesModule)) as PostgresFixtures;
-const { availablePostgresMajors, cleanupPostgresAfterAll, copyDataDirectory, makeTemporaryDirectory, PostgresStartError, startPostgres, startPostgresOnDirectory } =
-  fixtures;
 
 cleanupPostgresAfterAll(afterAll);
 
