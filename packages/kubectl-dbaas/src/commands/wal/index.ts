@@ -11,8 +11,8 @@ import { walStatusCommand } from './status/index.js';
  * ```
  */
 export const walCommand: CommandModule = {
-  command: 'wal <command>',
+  command: 'wal',
   describe: 'Inspect PostgreSQL WAL: of a data directory or snapshot file, or of a live server',
-  builder: (argv) => argv.command(walInspectCommand).command(walStatusCommand).demandCommand(1, 'Name a wal command.'),
+  builder: (argv) => argv.command(walInspectCommand).command(walStatusCommand).demandCommand(1, 'Name a wal command: inspect or status.'),
   handler: () => undefined,
 };
