@@ -81,6 +81,8 @@ export type DbaasErrorCode =
   | 'STORAGE_CLASS_MISMATCH'
   | 'METADATA_INVALID'
   | 'METADATA_SCHEMA_UNSUPPORTED'
+  // snapshot sets (list / describe / delete / prune)
+  | 'SNAPSHOT_NOT_MANAGED'
   // consistency modes
   | 'MODE_UNSAFE'
   | 'INTERNAL';

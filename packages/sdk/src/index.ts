@@ -155,3 +155,21 @@ export {
   ATOMIC_SNAPSHOTS_ANNOTATION,
 } from './manifests/atomicity.js';
 export type { SnapshotAtomicity } from './manifests/atomicity.js';
+
+// Snapshots: SnapshotClient list / describe / delete / prune, backup sets, prune planning (snapshot/)
+export { SnapshotClient, summarizeContent } from './snapshot/snapshot-client.js';
+export type {
+  SnapshotListSetsOptions,
+  BackupSetList,
+  SnapshotContentSummary,
+  DescribedSnapshot,
+  BackupSetDetails,
+  DeleteBackupSetOptions,
+  DeleteBackupSetResult,
+  PruneOptions,
+  PruneResult,
+} from './snapshot/snapshot-client.js';
+export { snapshotState, summarizeSnapshot, groupBackupSets, compareBackupSets, sortBackupSets } from './snapshot/backup-sets.js';
+export type { SnapshotState, SnapshotSummary, BackupSet } from './snapshot/backup-sets.js';
+export { planPrune, parseDuration, dayBucket, weekBucket, monthBucket, describePolicy } from './snapshot/prune-plan.js';
+export type { PrunePolicy, PruneDecision, PrunePlan } from './snapshot/prune-plan.js';

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import type { VolumeSnapshot } from '../kube/snapshot-types.js';
+import { buildVolumeSnapshot } from '../manifests/builders.js';
+import { DBAAS_ANNOTATIONS } from '../manifests/metadata.js';
+import { groupBackupSets, snapshotState, summarizeSnapshot } from './backup-sets.js';
+
+function vs(set: string, role: 'data' | 'wal', requestedAt: string, extra: Partial<VolumeSnapshot['metadata']> = {}, status?: VolumeSnapshot['status'], ns = 'db'): VolumeSnapshot {
+  const o = buildVolumeSnapshot({ namespace: ns, pvc: 'data-pg-0', metadata: { backupSet: set, role, mode: 'online', requestedAt: new Date(requestedAt) } });
+  o.metadata = { ...o.metadata, ...extra };
+  if (status) o.status = status;
+  return o;
+}
+
+function group(items: VolumeSnapshot[]) {
+  return groupBackupSets(items.map(summarizeSnapshot), items.map((o) => o.metadata.labels?.['dbaas.io/backup-set']));
+}
+
+describe('snapshotState', () => {
+  it('ready beats a stale error, error beats pending', () => {
+    expect(snapshotState(undefined)).toBe('pending');
+    expect(snapshotState({ readyToUse: false })).toBe('pending');
+    expect(snapshotState({ readyToUse: false, error: { message: 'boom' } })).toBe('error');
+    expect(snapshotState({ readyToUse: true, error: { message: 'old' } })).toBe('ready');
+  });
+});
+
+describe('groupBackupSets', () => {
+  it('groups data and -wal by dbaas.io/backup-set, sorts newest first by requested time', () => {
+    const sets = group([
+      vs('a', 'wal', '2026-01-01T00:00:00Z', {}, { readyToUse: true }),
+      vs('b', 'data', '2026-01-03T00:00:00Z', {}, { readyToUse: true }),
+      vs('a', 'data', '2026-01-01T00:00:00Z', {}, { readyToUse: true }),
+      vs('c', 'data', '2026-01-02T00:00:00Z', {}, { readyToUse: false, error: { message: 'cannot get claim from snapshot' } }),
+      vs('c', 'wal', '2026-01-02T00:00:00Z'),
+    ]);
+    expect(sets.map((s) => s.name)).toEqual(['b', 'c', 'a']);
+    const a = sets[2]!;
+    expect(a.data?.name).toBe('a');
+    expect(a.wal?.name).toBe('a-wal');
+    expect(a.snapshots.map((s) => s.role)).toEqual(['data', 'wal']);
+    expect(a.state).toBe('ready');
+    expect(a.timeSource).toBe('requested-at');
+    expect(a.missingWal).toBe(false);
+    expect(sets[0]!.missingWal).toBe(true); // online set b has no -wal snapshot
+    expect(sets[1]!.state).toBe('error');
+    expect(sets[1]!.error).toBe('cannot get claim from snapshot');
+  });
+
+  it('keeps sets of the same name in different namespaces apart; ties sort by namespace then name', () => {
+    const sets = group([vs('x', 'data', '2026-01-01T00:00:00Z', {}, undefined, 'ns2'), vs('x', 'data', '2026-01-01T00:00:00Z', {}, undefined, 'ns1')]);
+    expect(sets.map((s) => `${s.namespace}/${s.name}`)).toEqual(['ns1/x', 'ns2/x']);
+    expect(sets[0]!.state).toBe('pending');
+  });
+
+  it('lists a snapshot whose metadata does not parse with metadataError, timed by creationTimestamp', () => {
+    const bad = vs('bad', 'data', '2026-01-01T00:00:00Z', { creationTimestamp: new Date('2026-02-01T00:00:00Z') });
+    bad.metadata.annotations![DBAAS_ANNOTATIONS.stopLsn] = 'not-an-lsn';
+    const future = vs('future', 'data', '2026-01-01T00:00:00Z', { creationTimestamp: new Date('2025-01-01T00:00:00Z') });
+    future.metadata.annotations![DBAAS_ANNOTATIONS.schemaVersion] = '9';
+    const sets = group([bad, future, vs('ok', 'data', '2026-01-15T00:00:00Z')]);
+    expect(sets.map((s) => s.name)).toEqual(['bad', 'ok', 'future']);
+    expect(sets[0]!.metadataError).toMatch(/^bad: .*stop-lsn/);
+    expect(sets[0]!.timeSource).toBe('creationTimestamp');
+    expect(sets[0]!.managed).toBe(true);
+    expect(sets[2]!.metadataError).toMatch(/schema version "9"/);
+  });
+
+  it('an unmanaged snapshot is its own set, managed false, no metadata parsed', () => {
+    const foreign: VolumeSnapshot = {
+      apiVersion: 'snapshot.storage.k8s.io/v1',
+      kind: 'VolumeSnapshot',
+      metadata: { name: 'theirs', namespace: 'db', creationTimestamp: new Date('2026-01-05T00:00:00Z') },
+      spec: { source: { persistentVolumeClaimName: 'p' } },
+    };
+    const [s] = group([foreign]);
+    expect(s).toMatchObject({ name: 'theirs', managed: false, timeSource: 'creationTimestamp', sourcePvc: 'p' });
+    expect(s!.metadataError).toBeUndefined();
+    expect(s!.data?.metadata).toBeUndefined();
+  });
+});
