@@ -173,3 +173,12 @@ export { snapshotState, summarizeSnapshot, groupBackupSets, compareBackupSets, s
 export type { SnapshotState, SnapshotSummary, BackupSet } from './snapshot/backup-sets.js';
 export { planPrune, parseDuration, dayBucket, weekBucket, monthBucket, describePolicy } from './snapshot/prune-plan.js';
 export type { PrunePolicy, PruneDecision, PrunePlan } from './snapshot/prune-plan.js';
+
+// Backups: runBackup in the four consistency modes, target discovery, engine hooks and fencing (snapshot/backup.ts, engines/)
+export { runBackup, defaultBackupName } from './snapshot/backup.js';
+export type { BackupOptions, BackupResult, BackupProgress, BackupPhase, SnapshotTimings } from './snapshot/backup.js';
+export { discoverBackupTarget, chooseSnapshotClass, dataPvcOfPod, DATA_VOLUME_ANNOTATION } from './snapshot/discovery.js';
+export type { BackupTarget, DiscoveredTarget } from './snapshot/discovery.js';
+export type { EngineHooks, EngineMetadata, EngineOnlineBackup, FencingStrategy, FenceContext } from './engines/engine.js';
+export { postgresEngine } from './engines/postgres/engine.js';
+export { statefulSetFencing, cnpgFencing, cnpgFencedInstances, FENCED_REPLICAS_ANNOTATION, CNPG_FENCED_INSTANCES_ANNOTATION } from './engines/fencing.js';

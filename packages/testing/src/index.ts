@@ -67,3 +67,5 @@ export type { VolumeHost, RunOnVolumeOptions } from './local-cluster/workloads.j
 // minikube with the volumesnapshots and csi-hostpath-driver addons (minikube/)
 export { MinikubeCluster, minikubeAvailability, MINIKUBE_ADDONS } from './minikube/index.js';
 export type { MinikubeOptions, MinikubeAvailability } from './minikube/index.js';
+export { localPostgresFencing } from './local-cluster/local-fencing.js';
+export type { LocalPostgresFencing } from './local-cluster/local-fencing.js';

@@ -1,0 +1,106 @@
+// Per-engine hooks of a backup (DESIGN.md section 3): what a mode needs from the database besides
+// the volume snapshot. `crash` and `fenced` need nothing engine-specific (fencing is a
+// FencingStrategy); `checkpoint` needs a flush and the positions to record; `online` needs a held
+// backup session. PostgreSQL implements all of it; MySQL/MariaDB can plug in the same interface.
+import type { KubeClients } from '../kube/clients.js';
+import type { SnapshotMetadata } from '../manifests/metadata.js';
+
+/**
+ * Metadata an engine contributes to a snapshot's annotations (LSNs, WAL files, backup_label, ...).
+ * The backup sets the set name, role, source, mode and times itself.
+ *
+ * @example
+ * ```ts
+ * const facts: EngineMetadata = { engine: 'postgres', engineVersion: '17.6', timeline: 1 };
+ * ```
+ */
+export type EngineMetadata = Partial<
+  Omit<SnapshotMetadata, 'schemaVersion' | 'backupSet' | 'role' | 'sourcePvc' | 'backupType' | 'mode' | 'requestedAt' | 'cutAt' | 'readyAt' | 'sourceWorkload'>
+>;
+
+/**
+ * A held online-backup session of an engine: started, then stopped once the data snapshot is cut;
+ * `release()` after the WAL snapshot is cut (the engine keeps the WAL it needs until then);
+ * `abort()` ends it whatever its state (idempotent).
+ *
+ * @example
+ * ```ts
+ * const session = await engine.beginOnlineBackup!({ label: 'nightly' });
+ * await cutDataSnapshot();
+ * const stopMeta = await session.stop();
+ * await cutWalSnapshot();
+ * await session.release();
+ * ```
+ */
+export interface EngineOnlineBackup {
+  /** Metadata known at the start (start LSN, timeline, first WAL file, segment size). */
+  readonly startMetadata: EngineMetadata;
+  /** Ends backup mode, keeping what the WAL snapshot needs; returns the stop metadata (stop LSN, last WAL file, backup_label, ...). */
+  stop(): Promise<EngineMetadata>;
+  /** After the WAL snapshot is cut: lets the engine recycle WAL again and closes the session. */
+  release(): Promise<void>;
+  /** Ends the backup without a result (abort, error, deadline). Idempotent. */
+  abort(reason?: unknown): Promise<void>;
+}
+
+/**
+ * The engine-specific steps of a backup, on one connection to the database.
+ *
+ * @example
+ * ```ts
+ * const engine = await postgresEngine({ host: '127.0.0.1', port: 5432, user: 'postgres' });
+ * try { console.log(await engine.describe()); } finally { await engine.close(); }
+ * ```
+ */
+export interface EngineHooks {
+  readonly engine: 'postgres' | 'mysql' | 'mariadb';
+  /** Facts recorded on every snapshot: engine version, system identifier, timeline. */
+  describe(): Promise<EngineMetadata>;
+  /** `checkpoint` mode: flush everything to the data files and return the positions to record. */
+  checkpoint?(): Promise<EngineMetadata>;
+  /** `online` mode: start the held backup session. */
+  beginOnlineBackup?(options: { label: string; signal?: AbortSignal }): Promise<EngineOnlineBackup>;
+  /** Closes the connection (not an online backup session that is still held: that one ends by stop/release/abort). */
+  close(): Promise<void>;
+}
+
+/**
+ * What a {@link FencingStrategy} is called with.
+ *
+ * @example
+ * ```ts
+ * const ctx: FenceContext = { clients, namespace: 'db', deadline: Date.now() + 120_000 };
+ * ```
+ */
+export interface FenceContext {
+  clients: KubeClients;
+  namespace: string;
+  /** Epoch ms by which fence() must have stopped the database. */
+  deadline: number;
+  signal?: AbortSignal;
+  /** Progress lines. */
+  log?: (message: string) => void;
+}
+
+/**
+ * Stops the database cleanly for a `fenced` backup and starts it again. `fence()` resolves once
+ * the database is down with everything on disk (a clean shutdown); `unfence()` undoes it and must
+ * be idempotent and safe to call after a failed or partial `fence()` (the backup always calls it,
+ * also on abort, error and deadline).
+ *
+ * @example
+ * ```ts
+ * const custom: FencingStrategy = {
+ *   description: 'systemd unit postgresql on the node',
+ *   fence: async () => { await exec('systemctl stop postgresql'); },
+ *   unfence: async () => { await exec('systemctl start postgresql'); },
+ * };
+ * await runBackup(clients, { namespace: 'db', target: { pvc: 'data' }, mode: 'fenced', fencing: custom });
+ * ```
+ */
+export interface FencingStrategy {
+  /** Human-readable: what is stopped, for progress and error messages. */
+  readonly description: string;
+  fence(ctx: FenceContext): Promise<void>;
+  unfence(ctx: FenceContext): Promise<void>;
+}

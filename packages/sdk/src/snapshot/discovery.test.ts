@@ -1,0 +1,67 @@
+import type { V1Pod } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { cnpgFencedInstances } from '../engines/fencing.js';
+import { isDbaasError } from '../errors.js';
+import { defaultBackupName } from './backup.js';
+import { DATA_VOLUME_ANNOTATION, dataPvcOfPod } from './discovery.js';
+
+function pod(volumes: [string, string | undefined][], annotations?: Record<string, string>): V1Pod {
+  return {
+    metadata: { name: 'pg-0', ...(annotations ? { annotations } : {}) },
+    spec: {
+      containers: [],
+      volumes: volumes.map(([name, claim]) => (claim ? { name, persistentVolumeClaim: { claimName: claim } } : { name, emptyDir: {} })),
+    },
+  };
+}
+
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('dataPvcOfPod', () => {
+  it('takes the only PVC-backed volume', () => {
+    expect(dataPvcOfPod(pod([['tmp', undefined], ['pgdata', 'data-pg-0']]))).toBe('data-pg-0');
+  });
+  it('takes the annotated volume among several', () => {
+    expect(dataPvcOfPod(pod([['wal', 'wal-pg-0'], ['pgdata', 'data-pg-0']], { [DATA_VOLUME_ANNOTATION]: 'pgdata' }))).toBe('data-pg-0');
+  });
+  it('asks which one when there are several and no annotation, naming the fix', () => {
+    const e = thrown(() => dataPvcOfPod(pod([['wal', 'wal-pg-0'], ['pgdata', 'data-pg-0']])));
+    expect(isDbaasError(e, 'INVALID_ARGUMENT')).toBe(true);
+    expect((e as Error).message).toMatch(/mounts 2 PVCs \(wal=wal-pg-0, pgdata=data-pg-0\)/);
+    expect((e as { fix: string }).fix).toMatch(/dbaas.io\/data-volume=<volume name>/);
+  });
+  it('refuses an annotation that names no PVC volume, and a pod without PVCs', () => {
+    expect((thrown(() => dataPvcOfPod(pod([['pgdata', 'data-pg-0']], { [DATA_VOLUME_ANNOTATION]: 'nope' }))) as Error).message).toMatch(/no PVC-backed volume of that name/);
+    expect((thrown(() => dataPvcOfPod(pod([['tmp', undefined]]))) as Error).message).toMatch(/mounts no PersistentVolumeClaim/);
+  });
+});
+
+describe('cnpgFencedInstances', () => {
+  it('adds and removes an instance, dropping the annotation when the list is empty', () => {
+    expect(cnpgFencedInstances(undefined, 'pg-1', true)).toBe('["pg-1"]');
+    expect(cnpgFencedInstances('["pg-2"]', 'pg-1', true)).toBe('["pg-2","pg-1"]');
+    expect(cnpgFencedInstances('["pg-1"]', 'pg-1', true)).toBe('["pg-1"]');
+    expect(cnpgFencedInstances('["*"]', 'pg-1', true)).toBe('["*"]');
+    expect(cnpgFencedInstances('["pg-2","pg-1"]', 'pg-1', false)).toBe('["pg-2"]');
+    expect(cnpgFencedInstances('["pg-1"]', 'pg-1', false)).toBeUndefined();
+  });
+  it('refuses an annotation that is not a JSON list of names', () => {
+    expect(isDbaasError(thrown(() => cnpgFencedInstances('pg-1', 'pg-1', true)), 'INVALID_ARGUMENT')).toBe(true);
+  });
+});
+
+describe('defaultBackupName', () => {
+  it('is <pvc>-<UTC stamp>, a DNS label that leaves room for -wal', () => {
+    expect(defaultBackupName('data-pg-0', new Date('2024-06-01T02:03:04Z'))).toBe('data-pg-0-20240601020304');
+    const long = defaultBackupName(`${'a'.repeat(43)}-b.c`, new Date('2024-06-01T02:03:04Z'));
+    expect(long).toBe(`${'a'.repeat(43)}-20240601020304`);
+    expect(long.length).toBeLessThanOrEqual(59);
+  });
+});

@@ -1,0 +1,203 @@
+// What to snapshot and how: PVC -> bound PV -> CSI driver -> VolumeSnapshotClass -> atomicity, and
+// for a pod target its data PVC and the workload that owns it (for the default fencing strategy).
+import type { V1PersistentVolume, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
+import { DbaasError } from '../errors.js';
+import type { KubeClients } from '../kube/clients.js';
+import { DEFAULT_SNAPSHOT_CLASS_ANNOTATION, type VolumeSnapshotClass } from '../kube/snapshot-types.js';
+import { snapshotAtomicity, type SnapshotAtomicity } from '../manifests/atomicity.js';
+
+/**
+ * Annotation on a pod naming its data volume (`spec.volumes[].name`) when it mounts several PVCs.
+ *
+ * @example
+ * ```ts
+ * // kubectl annotate pod pg-0 dbaas.io/data-volume=pgdata
+ * ```
+ */
+export const DATA_VOLUME_ANNOTATION = 'dbaas.io/data-volume';
+
+/**
+ * What to back up: a PVC, or a pod whose data PVC is found from its volumes.
+ *
+ * @example
+ * ```ts
+ * const t1: BackupTarget = { pvc: 'data-pg-0' };
+ * const t2: BackupTarget = { pod: 'pg-0' };
+ * ```
+ */
+export type BackupTarget = { pvc: string; pod?: never } | { pod: string; pvc?: never };
+
+/**
+ * The result of {@link discoverBackupTarget}.
+ *
+ * @example
+ * ```ts
+ * const d = await discoverBackupTarget(clients, { namespace: 'db', target: { pvc: 'data' } });
+ * console.log(d.driver, d.snapshotClass.metadata.name, d.atomicity.atomic);
+ * ```
+ */
+export interface DiscoveredTarget {
+  namespace: string;
+  pvc: V1PersistentVolumeClaim & { metadata: { name: string } };
+  pv: V1PersistentVolume;
+  /** `spec.csi.driver` of the bound PV. */
+  driver: string;
+  snapshotClass: VolumeSnapshotClass & { metadata: { name: string } };
+  /** How the class was chosen. */
+  snapshotClassSource: 'named' | 'default-annotation' | 'only-class';
+  atomicity: SnapshotAtomicity;
+  /** The pod, for a pod target. */
+  pod?: V1Pod;
+  /** The workload owning the pod (StatefulSet, or a CloudNativePG Cluster by its `cnpg.io/cluster` label). */
+  workload?: { kind: 'StatefulSet' | 'Cluster'; name: string; instance?: string };
+}
+
+function snapshotClassHowTo(driver: string): string {
+  return (
+    `Create one: kubectl apply -f - <<EOF\napiVersion: snapshot.storage.k8s.io/v1\nkind: VolumeSnapshotClass\nmetadata:\n  name: ${driver.replace(/[^a-z0-9-]/g, '-').slice(0, 40)}-snapclass\n` +
+    `  annotations:\n    ${DEFAULT_SNAPSHOT_CLASS_ANNOTATION}: "true"\ndriver: ${driver}\ndeletionPolicy: Delete\nEOF`
+  );
+}
+
+/**
+ * The VolumeSnapshotClass to use for `driver`: the named one (which must be for that driver), else
+ * the one annotated `snapshot.storage.kubernetes.io/is-default-class: "true"` for the driver, else
+ * the driver's only class.
+ *
+ * @throws DbaasError `KUBE_NOT_FOUND` (no class; the fix shows how to create one), `INVALID_ARGUMENT`
+ *   (named class for another driver; several classes and no default).
+ * @example
+ * ```ts
+ * const { snapshotClass } = await chooseSnapshotClass(clients, 'hostpath.csi.k8s.io');
+ * ```
+ */
+export async function chooseSnapshotClass(
+  clients: KubeClients,
+  driver: string,
+  named?: string,
+): Promise<{ snapshotClass: DiscoveredTarget['snapshotClass']; source: DiscoveredTarget['snapshotClassSource'] }> {
+  if (named !== undefined) {
+    const cls = (await clients.volumeSnapshotClasses.get(named).catch((error: unknown) => {
+      if (error instanceof DbaasError && error.code === 'KUBE_NOT_FOUND') {
+        throw new DbaasError('KUBE_NOT_FOUND', `VolumeSnapshotClass "${named}" does not exist`, {
+          fix: `List the classes with kubectl get volumesnapshotclass, or omit the class to use ${driver}'s default. ${snapshotClassHowTo(driver)}`,
+          cause: error,
+        });
+      }
+      throw error;
+    })) as DiscoveredTarget['snapshotClass'];
+    if (cls.driver !== driver) {
+      throw new DbaasError('INVALID_ARGUMENT', `VolumeSnapshotClass "${named}" is for driver ${cls.driver}, but the volume is a ${driver} volume`, {
+        fix: `Use a VolumeSnapshotClass whose driver is ${driver} (kubectl get volumesnapshotclass).`,
+      });
+    }
+    return { snapshotClass: cls, source: 'named' };
+  }
+  const all = (await clients.volumeSnapshotClasses.listAll()).filter((c) => c.driver === driver) as DiscoveredTarget['snapshotClass'][];
+  if (all.length === 0) {
+    throw new DbaasError('KUBE_NOT_FOUND', `no VolumeSnapshotClass for CSI driver ${driver}`, { fix: snapshotClassHowTo(driver) });
+  }
+  const defaults = all.filter((c) => c.metadata.annotations?.[DEFAULT_SNAPSHOT_CLASS_ANNOTATION] === 'true');
+  if (defaults.length === 1) return { snapshotClass: defaults[0]!, source: 'default-annotation' };
+  if (defaults.length > 1) {
+    throw new DbaasError('INVALID_ARGUMENT', `several VolumeSnapshotClasses for ${driver} are marked default: ${defaults.map((c) => c.metadata.name).join(', ')}`, {
+      fix: `Name one with --snapshot-class, or keep ${DEFAULT_SNAPSHOT_CLASS_ANNOTATION}="true" on only one of them.`,
+    });
+  }
+  if (all.length === 1) return { snapshotClass: all[0]!, source: 'only-class' };
+  throw new DbaasError('INVALID_ARGUMENT', `${all.length} VolumeSnapshotClasses for ${driver} (${all.map((c) => c.metadata.name).join(', ')}) and none is the default`, {
+    fix: `Name one with --snapshot-class, or mark one: kubectl annotate volumesnapshotclass ${all[0]!.metadata.name} ${DEFAULT_SNAPSHOT_CLASS_ANNOTATION}=true`,
+  });
+}
+
+/**
+ * The data PVC of a pod: the volume named by its `dbaas.io/data-volume` annotation, else its only
+ * PVC-backed volume.
+ *
+ * @throws DbaasError `INVALID_ARGUMENT` when the pod has no PVC, several and no annotation, or the
+ *   annotation names no PVC volume.
+ * @example
+ * ```ts
+ * dataPvcOfPod(pod); // 'data-pg-0'
+ * ```
+ */
+export function dataPvcOfPod(pod: V1Pod): string {
+  const name = pod.metadata?.name ?? '(unnamed)';
+  const claims = (pod.spec?.volumes ?? []).filter((v) => v.persistentVolumeClaim?.claimName).map((v) => ({ volume: v.name, claim: v.persistentVolumeClaim!.claimName }));
+  const wanted = pod.metadata?.annotations?.[DATA_VOLUME_ANNOTATION];
+  if (wanted !== undefined) {
+    const hit = claims.find((c) => c.volume === wanted);
+    if (!hit) {
+      throw new DbaasError('INVALID_ARGUMENT', `pod ${name} has ${DATA_VOLUME_ANNOTATION}: "${wanted}", but no PVC-backed volume of that name (it has: ${claims.map((c) => c.volume).join(', ') || 'none'})`, {
+        fix: `kubectl annotate pod ${name} ${DATA_VOLUME_ANNOTATION}=<volume name> --overwrite`,
+      });
+    }
+    return hit.claim;
+  }
+  if (claims.length === 1) return claims[0]!.claim;
+  if (claims.length === 0) {
+    throw new DbaasError('INVALID_ARGUMENT', `pod ${name} mounts no PersistentVolumeClaim: there is no volume to snapshot`);
+  }
+  throw new DbaasError('INVALID_ARGUMENT', `pod ${name} mounts ${claims.length} PVCs (${claims.map((c) => `${c.volume}=${c.claim}`).join(', ')}); which one holds the data directory?`, {
+    fix: `Annotate the pod (or its template): kubectl annotate pod ${name} ${DATA_VOLUME_ANNOTATION}=<volume name>, or pass the PVC as the target.`,
+  });
+}
+
+/**
+ * Finds everything a backup of `target` needs: the PVC (Bound), its PV (a CSI volume), the CSI
+ * driver, the VolumeSnapshotClass and the driver's atomicity; for a pod, also the owning
+ * StatefulSet or CloudNativePG Cluster.
+ *
+ * @throws DbaasError `KUBE_NOT_FOUND`, `INVALID_ARGUMENT` (not bound, not CSI, no class: each names the fix)
+ * @example
+ * ```ts
+ * const found = await discoverBackupTarget(clients, { namespace: 'db', target: { pod: 'pg-0' } });
+ * console.log(found.pvc.metadata.name, found.driver, found.atomicity.atomic, found.workload);
+ * ```
+ */
+export async function discoverBackupTarget(
+  clients: KubeClients,
+  opts: { namespace: string; target: BackupTarget; snapshotClass?: string },
+): Promise<DiscoveredTarget> {
+  const { namespace } = opts;
+  let pod: V1Pod | undefined;
+  let workload: DiscoveredTarget['workload'];
+  let pvcName: string;
+  if (opts.target.pod !== undefined) {
+    pod = await clients.core.readNamespacedPod({ name: opts.target.pod, namespace });
+    pvcName = dataPvcOfPod(pod);
+    const cnpg = pod.metadata?.labels?.['cnpg.io/cluster'];
+    const owner = pod.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'StatefulSet');
+    if (cnpg) workload = { kind: 'Cluster', name: cnpg, instance: pod.metadata!.name! };
+    else if (owner) workload = { kind: 'StatefulSet', name: owner.name };
+  } else if (opts.target.pvc !== undefined) {
+    pvcName = opts.target.pvc;
+  } else {
+    throw new DbaasError('INVALID_ARGUMENT', 'the backup target needs a pvc or a pod');
+  }
+  const pvc = (await clients.core.readNamespacedPersistentVolumeClaim({ name: pvcName, namespace })) as DiscoveredTarget['pvc'];
+  if (pvc.status?.phase !== 'Bound' || !pvc.spec?.volumeName) {
+    throw new DbaasError('INVALID_ARGUMENT', `PVC ${namespace}/${pvcName} is ${pvc.status?.phase ?? 'not bound'}: only a Bound volume can be snapshotted`, {
+      fix: `kubectl -n ${namespace} describe pvc ${pvcName} (a WaitForFirstConsumer class binds when a pod uses it)`,
+    });
+  }
+  const pv = await clients.core.readPersistentVolume({ name: pvc.spec.volumeName });
+  const driver = pv.spec?.csi?.driver;
+  if (!driver) {
+    throw new DbaasError('INVALID_ARGUMENT', `PV ${pv.metadata?.name} of PVC ${namespace}/${pvcName} is not a CSI volume: VolumeSnapshots need a CSI driver with snapshot support`, {
+      fix: 'Move the data to a StorageClass of a CSI driver that supports snapshots (kubectl get csidrivers).',
+    });
+  }
+  const { snapshotClass, source } = await chooseSnapshotClass(clients, driver, opts.snapshotClass);
+  return {
+    namespace,
+    pvc,
+    pv,
+    driver,
+    snapshotClass,
+    snapshotClassSource: source,
+    atomicity: snapshotAtomicity(driver, snapshotClass),
+    ...(pod ? { pod } : {}),
+    ...(workload ? { workload } : {}),
+  };
+}
