@@ -571,13 +571,13 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
           path: clients.volumeSnapshots.path({ namespace }),
           name: snapshotName,
           predicate: (_vs, e) => e.type === 'ABSENT' || e.type === 'DELETED',
-          deadline: Date.now() + 15_000,
+          deadline: Date.now() + 30_000,
           what: 'to be deleted',
         });
         deleted.push(snapshotName);
       } catch (e) {
         if (isDbaasError(e, 'KUBE_NOT_FOUND')) deleted.push(snapshotName);
-        else remaining.push(`${snapshotName} (${isDbaasError(e, 'KUBE_TIMEOUT') ? 'deletion requested, still present: its finalizers wait for the snapshot-controller' : (e as Error).message})`);
+        else remaining.push(`${snapshotName} (${isDbaasError(e, 'KUBE_TIMEOUT') ? 'deletion requested, still present after 30 s: its finalizers wait for the snapshot-controller and the driver (a CreateSnapshot retry may still be running); kubectl delete volumesnapshot finishes it' : (e as Error).message})`);
       }
     }
     if (created.length) progress('cleanup', `deleted ${deleted.join(', ') || 'nothing'}${remaining.length ? `; remaining: ${remaining.join(', ')}` : ''}`);
