@@ -7,6 +7,7 @@ import type { VolumeSnapshot, VolumeSnapshotContent } from '../kube/snapshot-typ
 import { watchUntil } from '../kube/watch-until.js';
 import { DBAAS_LABELS, isManagedSnapshot, managedSnapshotSelector, MANAGED_BY } from '../manifests/metadata.js';
 import { assertLabelValue } from '../manifests/names.js';
+import { runBackup, type BackupOptions, type BackupResult } from './backup.js';
 import { groupBackupSets, summarizeSnapshot, type BackupSet, type SnapshotSummary } from './backup-sets.js';
 import { planPrune, type PrunePlan, type PrunePolicy } from './prune-plan.js';
 
@@ -192,6 +193,7 @@ const DEFAULT_PAGE_SIZE = 500;
  * const { items } = await client.list();
  * const details = await client.describe({ name: items[0]!.name });
  * const plan = await client.prune({ keepDaily: 7 }); // dry run
+ * await client.backup({ namespace: 'db', target: { pod: 'pg-0' } }); // fenced (StatefulSet scaled to 0 and back) on hostpath
  * ```
  */
 export class SnapshotClient {
@@ -206,6 +208,22 @@ export class SnapshotClient {
    */
   constructor(clients: KubeClients | KubeClientsOptions = {}) {
     this.clients = clients instanceof KubeClients ? clients : KubeClients.load(clients);
+  }
+
+  /**
+   * Takes a backup of a PVC or a pod's data volume in the consistency mode chosen for the driver
+   * (DESIGN.md section 3): `fenced` by default on non-atomic drivers such as hostpath,
+   * `checkpoint` on atomic ones; `online` holds one SQL session with a replication slot and adds a
+   * `<name>-wal` snapshot. See {@link runBackup}.
+   *
+   * @example
+   * ```ts
+   * const result = await client.backup({ namespace: 'db', target: { pvc: 'data-pg-0' }, mode: 'online', database });
+   * console.log(result.name, result.mode);
+   * ```
+   */
+  async backup(options: BackupOptions): Promise<BackupResult> {
+    return await runBackup(this.clients, options);
   }
 
   /**
