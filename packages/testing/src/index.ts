@@ -69,3 +69,6 @@ export { MinikubeCluster, minikubeAvailability, MINIKUBE_ADDONS } from './miniku
 export type { MinikubeOptions, MinikubeAvailability } from './minikube/index.js';
 export { localPostgresFencing } from './local-cluster/local-fencing.js';
 export type { LocalPostgresFencing } from './local-cluster/local-fencing.js';
+
+// Assertions shared by tests of every package
+export { dbaasRejection } from './assertions.js';

@@ -1,7 +1,7 @@
 // KubeClients, error mapping and watchUntil against the real kube-apiserver (RBAC on) and
 // snapshot-controller of the shared local cluster.
 import { KubeConfig, RbacAuthorizationV1Api, type V1ConfigMap } from '@kubernetes/client-node';
-import { clusterFromEnv } from '@kubectl-dbaas/testing';
+import { clusterFromEnv, dbaasRejection } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isDbaasError, type DbaasError } from '../errors.js';
 import { buildVolumeSnapshot } from '../manifests/builders.js';
@@ -20,23 +20,15 @@ afterAll(async () => {
   await admin.core.deleteNamespace({ name: ns }).catch(() => undefined);
 });
 
-async function rejection(p: Promise<unknown>): Promise<DbaasError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as DbaasError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('KubeClients on the real apiserver', () => {
   it('reads the namespace from the kubeconfig/options and maps a real 404 and 409', async () => {
     expect(admin.server).toBe(info.server);
-    const missing = await rejection(admin.core.readNamespacedConfigMap({ name: 'nope', namespace: ns }));
+    const missing = await dbaasRejection(admin.core.readNamespacedConfigMap({ name: 'nope', namespace: ns }));
     expect(missing.code).toBe('KUBE_NOT_FOUND');
     expect(missing.message).toBe(`configmaps "nope" in namespace "${ns}" not found`);
     await admin.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'dup' } } });
-    const dup = await rejection(admin.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'dup' } } }));
+    const dup = await dbaasRejection(admin.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'dup' } } }));
     expect(dup.code).toBe('KUBE_CONFLICT');
     expect(dup.message).toBe(`configmaps "dup" in namespace "${ns}" already exists: configmaps "dup" already exists`);
   });
@@ -48,7 +40,7 @@ describe('KubeClients on the real apiserver', () => {
       metadata: { name: 'both-sources', namespace: ns },
       spec: { source: { persistentVolumeClaimName: 'a', volumeSnapshotContentName: 'b' } },
     } as unknown as VolumeSnapshot;
-    const e = await rejection(admin.volumeSnapshots.create(bad));
+    const e = await dbaasRejection(admin.volumeSnapshots.create(bad));
     expect(e.code).toBe('KUBE_INVALID');
     expect(e.message).toContain('exactly one of volumeSnapshotContentName and persistentVolumeClaimName must be set');
   });
@@ -104,7 +96,7 @@ describe('watchUntil on the real apiserver', () => {
     });
     await admin.volumeSnapshots.create(vs);
     const t0 = Date.now();
-    const e = await rejection(
+    const e = await dbaasRejection(
       watchUntil<VolumeSnapshot>(admin, {
         path: admin.volumeSnapshots.path(),
         name: 'never-cut',
@@ -138,7 +130,7 @@ describe('watchUntil on the real apiserver', () => {
     const ac = new AbortController();
     const waiting = watchUntil(admin, { path: path(), name: 'w1', predicate: () => false, deadline: Date.now() + 30_000, signal: ac.signal });
     setTimeout(() => ac.abort(new Error('user pressed Ctrl-C')), 300);
-    const e = await rejection(waiting);
+    const e = await dbaasRejection(waiting);
     expect(e.code).toBe('KUBE_ABORTED');
   });
 });
@@ -166,7 +158,7 @@ describe('RBAC: a ServiceAccount token without permissions', () => {
 
   it('gets KUBE_FORBIDDEN naming verb, resource, group and namespace, with a Role rule as the fix that really works', async () => {
     expect(sa.namespace).toBe(ns);
-    const e = await rejection(sa.volumeSnapshots.list());
+    const e = await dbaasRejection(sa.volumeSnapshots.list());
     expect(e.code).toBe('KUBE_FORBIDDEN');
     expect(e.message).toContain(`forbidden: system:serviceaccount:${ns}:backup cannot list volumesnapshots (API group "snapshot.storage.k8s.io") in namespace "${ns}"`);
     expect(e.fix).toContain('- apiGroups: ["snapshot.storage.k8s.io"]');
@@ -176,9 +168,9 @@ describe('RBAC: a ServiceAccount token without permissions', () => {
     console.log(`[kube.cluster] forbidden: ${e.message}\nfix:\n${e.fix}`);
 
     // typed core client, and cluster scope
-    const core = await rejection(sa.core.readNamespacedPersistentVolumeClaim({ name: 'data', namespace: ns }));
+    const core = await dbaasRejection(sa.core.readNamespacedPersistentVolumeClaim({ name: 'data', namespace: ns }));
     expect(core.message).toContain('cannot get persistentvolumeclaims (the core API group)');
-    const classes = await rejection(sa.volumeSnapshotClasses.list());
+    const classes = await dbaasRejection(sa.volumeSnapshotClasses.list());
     expect(classes.message).toContain('cannot list volumesnapshotclasses (API group "snapshot.storage.k8s.io") at cluster scope');
     expect(classes.fix).toContain('ClusterRole');
 
@@ -193,7 +185,7 @@ describe('RBAC: a ServiceAccount token without permissions', () => {
       body: { metadata: { name: 'vs-list' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'vs-list' }, subjects: [{ kind: 'ServiceAccount', name: 'backup', namespace: ns }] },
     });
     await expect.poll(async () => (await sa.volumeSnapshots.list().then(() => 'ok', (x: DbaasError) => x.code)), { timeout: 10_000 }).toBe('ok');
-    const w = await rejection(watchUntil(sa, { path: sa.volumeSnapshots.path(), name: 'x', predicate: () => false, deadline: Date.now() + 10_000 }));
+    const w = await dbaasRejection(watchUntil(sa, { path: sa.volumeSnapshots.path(), name: 'x', predicate: () => false, deadline: Date.now() + 10_000 }));
     expect(w.code).toBe('KUBE_FORBIDDEN');
     expect(w.message).toBe(`forbidden: cannot watch volumesnapshots (API group "snapshot.storage.k8s.io") in namespace "${ns}"`);
     expect(w.fix).toContain('verbs: ["watch"]');

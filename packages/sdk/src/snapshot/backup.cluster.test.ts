@@ -18,8 +18,7 @@ import {
   localPostgresFencing,
   runPostgresOnVolume,
   volumeDirectoryOf,
-  type PostgresServer,
-} from '@kubectl-dbaas/testing';
+  type PostgresServer, dbaasRejection } from '@kubectl-dbaas/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isDbaasError, type DbaasError } from '../errors.js';
@@ -180,14 +179,6 @@ async function verifyRestored(pvcName: string, acked: number[]): Promise<{ rows:
   return { rows: rows.length, missing, indexes: checked.length };
 }
 
-async function rejection(p: Promise<unknown>): Promise<DbaasError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as DbaasError;
-  }
-  throw new Error('expected a rejection');
-}
 
 const report: string[] = [];
 
@@ -221,11 +212,11 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
   if (!hasHostpath) console.warn(`[dbaas-testing] SKIPPING runBackup cluster tests (not passed): ${why}`);
 
   it.skipIf(!hasHostpath)('refuses crash and checkpoint on hostpath without force, naming why; default mode is fenced', async () => {
-    const e = await rejection(runBackup(clients, { namespace: ns, target: { pvc: 'pgdata' }, mode: 'crash', name: 'refused' }));
+    const e = await dbaasRejection(runBackup(clients, { namespace: ns, target: { pvc: 'pgdata' }, mode: 'crash', name: 'refused' }));
     expect(e.code).toBe('MODE_UNSAFE');
     expect(e.message).toMatch(/not atomic/);
     expect(e.fix).toMatch(/fenced/);
-    const f = await rejection(runBackup(clients, { namespace: ns, target: { pvc: 'pgdata' }, name: 'no-fence' }));
+    const f = await dbaasRejection(runBackup(clients, { namespace: ns, target: { pvc: 'pgdata' }, name: 'no-fence' }));
     expect(f.code).toBe('INVALID_ARGUMENT');
     expect(f.message).toMatch(/mode fenced needs a way to stop the database/);
     expect(await clients.volumeSnapshots.listAll({ namespace: ns })).toHaveLength(0);
@@ -283,7 +274,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
       metadata: { name: 'someone-elses', namespace: ns, labels: { 'app.kubernetes.io/managed-by': 'velero' } },
       spec: { source: { persistentVolumeClaimName: 'pgdata' } },
     });
-    const e = await rejection(runBackup(clients, { namespace: ns, target: { pvc: 'pgdata' }, name: 'someone-elses', fencing, deadlineMs: 60_000 }));
+    const e = await dbaasRejection(runBackup(clients, { namespace: ns, target: { pvc: 'pgdata' }, name: 'someone-elses', fencing, deadlineMs: 60_000 }));
     expect(e.code).toBe('KUBE_CONFLICT');
     expect(e.message).toMatch(/not managed by kubectl-dbaas \(managed-by: velero\)/);
     expect(fencing.stats.fenced).toBe(0);
@@ -479,7 +470,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
   it.skipIf(!hasHostpath)('abort during an online backup ends the backup, releases the slot and deletes the partial snapshot', async () => {
     const controller = new AbortController();
     const rec = recorder();
-    const e = await rejection(
+    const e = await dbaasRejection(
       runBackup(clients, {
         namespace: ns,
         target: { pvc: 'pgdata' },

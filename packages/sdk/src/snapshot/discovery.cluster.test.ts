@@ -4,10 +4,9 @@
 // controller, no kubelet), so the test plays the StatefulSet controller's part: it creates the pod
 // and PVC a StatefulSet would, and writes the status (replicas, observedGeneration) it would write.
 import type { V1PersistentVolumeClaim, V1StatefulSet } from '@kubernetes/client-node';
-import { HOSTPATH_DRIVER, SNAPSHOT_CLASS, STORAGE_CLASS, STORAGE_CLASS_WFFC, clusterFromEnv } from '@kubectl-dbaas/testing';
+import { HOSTPATH_DRIVER, SNAPSHOT_CLASS, STORAGE_CLASS, STORAGE_CLASS_WFFC, clusterFromEnv, dbaasRejection } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FENCED_REPLICAS_ANNOTATION, statefulSetFencing } from '../engines/fencing.js';
-import type { DbaasError } from '../errors.js';
 import { KubeClients } from '../kube/clients.js';
 import { watchUntil } from '../kube/watch-until.js';
 import { runBackup } from './backup.js';
@@ -19,14 +18,6 @@ const ns = `disc-${Date.now().toString(36)}`;
 const clients = KubeClients.load({ kubeconfig: info.kubeconfig, namespace: ns });
 const pvName = `${ns}-foreign-driver`;
 
-async function rejection(p: Promise<unknown>): Promise<DbaasError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as DbaasError;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function bound(name: string): Promise<void> {
   await watchUntil<V1PersistentVolumeClaim>(clients, {
@@ -52,10 +43,10 @@ describe('discoverBackupTarget', () => {
       namespace: ns,
       body: { metadata: { name: 'waiting' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS_WFFC, resources: { requests: { storage: '1Gi' } } } },
     });
-    const e = await rejection(discoverBackupTarget(clients, { namespace: ns, target: { pvc: 'waiting' } }));
+    const e = await dbaasRejection(discoverBackupTarget(clients, { namespace: ns, target: { pvc: 'waiting' } }));
     expect(e.code).toBe('INVALID_ARGUMENT');
     expect(e.message).toMatch(/PVC .*\/waiting is Pending: only a Bound volume can be snapshotted/);
-    const missing = await rejection(discoverBackupTarget(clients, { namespace: ns, target: { pvc: 'nope' } }));
+    const missing = await dbaasRejection(discoverBackupTarget(clients, { namespace: ns, target: { pvc: 'nope' } }));
     expect(missing.code).toBe('KUBE_NOT_FOUND');
   });
 
@@ -71,15 +62,15 @@ describe('discoverBackupTarget', () => {
       body: { metadata: { name: 'foreign' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: '', volumeName: pvName, resources: { requests: { storage: '1Gi' } } } },
     });
     await bound('foreign');
-    const e = await rejection(discoverBackupTarget(clients, { namespace: ns, target: { pvc: 'foreign' } }));
+    const e = await dbaasRejection(discoverBackupTarget(clients, { namespace: ns, target: { pvc: 'foreign' } }));
     expect(e.code).toBe('KUBE_NOT_FOUND');
     expect(e.message).toBe('no VolumeSnapshotClass for CSI driver example.csi.dbaas.test');
     expect(e.fix).toMatch(/kind: VolumeSnapshotClass[\s\S]*driver: example.csi.dbaas.test/);
-    const named = await rejection(discoverBackupTarget(clients, { namespace: ns, target: { pvc: 'foreign' }, snapshotClass: SNAPSHOT_CLASS }));
+    const named = await dbaasRejection(discoverBackupTarget(clients, { namespace: ns, target: { pvc: 'foreign' }, snapshotClass: SNAPSHOT_CLASS }));
     expect(named.code).toBe('INVALID_ARGUMENT');
     expect(named.message).toMatch(new RegExp(`"${SNAPSHOT_CLASS}" is for driver ${HOSTPATH_DRIVER}, but the volume is a example.csi.dbaas.test volume`));
     // The default mode on an unknown driver is fenced (not known to be atomic).
-    const f = await rejection(runBackup(clients, { namespace: ns, target: { pvc: 'foreign' }, mode: 'crash' }));
+    const f = await dbaasRejection(runBackup(clients, { namespace: ns, target: { pvc: 'foreign' }, mode: 'crash' }));
     expect(f.code).toBe('KUBE_NOT_FOUND');
   });
 

@@ -2,9 +2,9 @@
 // snapshot-controller of the shared local cluster. No CSI driver runs, so snapshots of PVCs never
 // become ready: the controller marks them with an error (their PVCs do not exist), which is what
 // the error-state reporting is tested with; a pre-provisioned pair gets bound to a content.
-import { clusterFromEnv } from '@kubectl-dbaas/testing';
+import { clusterFromEnv, dbaasRejection } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { isDbaasError, type DbaasError } from '../errors.js';
+import { isDbaasError } from '../errors.js';
 import { KubeClients } from '../kube/clients.js';
 import { watchUntil } from '../kube/watch-until.js';
 import type { VolumeSnapshot } from '../kube/snapshot-types.js';
@@ -20,14 +20,6 @@ const NOW = new Date();
 const DAY = 86_400_000;
 const contentName = `dbaas-${ns}-bound`;
 
-async function rejection(p: Promise<unknown>): Promise<DbaasError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as DbaasError;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function exists(name: string): Promise<boolean> {
   return clients.volumeSnapshots.get(name, ns).then(
@@ -146,7 +138,7 @@ describe('SnapshotClient.describe', () => {
   });
 
   it('a missing set is KUBE_NOT_FOUND naming kubectl dbaas backup list', async () => {
-    const e = await rejection(client.describe({ namespace: ns, name: 'nope' }));
+    const e = await dbaasRejection(client.describe({ namespace: ns, name: 'nope' }));
     expect(e.code).toBe('KUBE_NOT_FOUND');
     expect(e.fix).toContain('kubectl dbaas backup list');
   });
@@ -154,7 +146,7 @@ describe('SnapshotClient.describe', () => {
 
 describe('SnapshotClient.delete', () => {
   it('refuses a snapshot not managed by kubectl-dbaas', async () => {
-    const e = await rejection(client.delete({ namespace: ns, name: 'foreign' }));
+    const e = await dbaasRejection(client.delete({ namespace: ns, name: 'foreign' }));
     expect(e.code).toBe('SNAPSHOT_NOT_MANAGED');
     expect(e.message).toContain('not managed by kubectl-dbaas');
     expect(await exists('foreign')).toBe(true);
@@ -165,7 +157,7 @@ describe('SnapshotClient.delete', () => {
     expect(r).toEqual({ namespace: ns, name: 's6', deleted: ['s6', 's6-wal'], gone: true });
     expect(await exists('s6')).toBe(false);
     expect(await exists('s6-wal')).toBe(false);
-    expect((await rejection(client.delete({ namespace: ns, name: 's6' }))).code).toBe('KUBE_NOT_FOUND');
+    expect((await dbaasRejection(client.delete({ namespace: ns, name: 's6' }))).code).toBe('KUBE_NOT_FOUND');
   });
 });
 
