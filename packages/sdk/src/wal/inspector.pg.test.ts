@@ -200,9 +200,17 @@ async function findRecord(pgWal: string, from: Lsn, target: Lsn, before: Lsn, se
     return buffer.subarray(offset, offset + length);
   };
   const skipHeader = (lsn: number): number => (lsn % PAGE === 0 ? lsn + (lsn % segmentSize === 0 ? 40 : 24) : lsn);
+  // A record header may itself be split by a page boundary: read its 24 bytes the way the WAL
+  // reader does, skipping the next page's header.
+  const recordHeaderAt = async (lsn: number): Promise<Buffer> => {
+    const onThisPage = Math.min(24, PAGE - (lsn % PAGE));
+    if (onThisPage === 24) return await bytesAt(lsn, 24);
+    const rest = skipHeader(lsn + onThisPage);
+    return Buffer.concat([await bytesAt(lsn, onThisPage), await bytesAt(rest, 24 - onThisPage)]);
+  };
   let at = skipHeader((Number(from) + 7) & ~7);
   while (at < Number(before)) {
-    const header = await bytesAt(at, 24);
+    const header = await recordHeaderAt(at);
     const totalLength = header.readUInt32LE(0);
     if (totalLength < 24) throw new Error(`no record at ${formatLsn(BigInt(at))} (length ${totalLength})`);
     const inOnePage = (at % PAGE) + totalLength <= PAGE;
