@@ -19,6 +19,7 @@ const client = new SnapshotClient(clients);
 const NOW = new Date();
 const DAY = 86_400_000;
 const contentName = `dbaas-${ns}-bound`;
+const UNSERVED_DRIVER = 'unserved.csi.kubectl-dbaas.test';
 
 
 async function exists(name: string): Promise<boolean> {
@@ -54,9 +55,11 @@ beforeAll(async () => {
   // Not ours.
   objects.push({ apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshot', metadata: { name: 'foreign', namespace: ns }, spec: { source: { persistentVolumeClaimName: 'data-pg-0' } } });
   await Promise.all(objects.map((o) => clients.volumeSnapshots.create(o)));
-  // A pre-provisioned pair the snapshot-controller binds (so describe has a content to show).
+  // A pre-provisioned pair the snapshot-controller binds (so describe has a content to show). Its
+  // driver is one no CSI sidecar in the cluster serves, so the pair stays bound but not ready
+  // whether or not the hostpath plugin runs (the plugin would report the made-up handle as an error).
   const pair = buildCrossNamespaceSnapshot({
-    source: { snapshotHandle: 'handle-of-bound', driver: 'hostpath.csi.k8s.io', snapshotClassName: 'csi-hostpath-snapclass', namespace: 'elsewhere', sourceVolumeMode: 'Filesystem' },
+    source: { snapshotHandle: 'handle-of-bound', driver: UNSERVED_DRIVER, namespace: 'elsewhere', sourceVolumeMode: 'Filesystem' },
     target: { namespace: ns, name: 'bound' },
     contentName,
     metadata: {
@@ -134,7 +137,7 @@ describe('SnapshotClient.describe', () => {
 
   it('shows the bound VolumeSnapshotContent: driver, snapshotHandle, deletionPolicy', async () => {
     const d = await client.describe({ namespace: ns, name: 'bound' });
-    expect(d.data?.content).toMatchObject({ name: contentName, driver: 'hostpath.csi.k8s.io', snapshotHandle: 'handle-of-bound', deletionPolicy: 'Retain', readyToUse: false });
+    expect(d.data?.content).toMatchObject({ name: contentName, driver: UNSERVED_DRIVER, snapshotHandle: 'handle-of-bound', deletionPolicy: 'Retain', readyToUse: false });
   });
 
   it('a missing set is KUBE_NOT_FOUND naming kubectl dbaas backup list', async () => {
