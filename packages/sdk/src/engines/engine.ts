@@ -90,10 +90,11 @@ export interface FenceContext {
  *
  * @example
  * ```ts
+ * // The caller's own operator API (here a hypothetical `myOperator` client) stops and starts the database.
  * const custom: FencingStrategy = {
- *   description: 'systemd unit postgresql on the node',
- *   fence: async () => { await exec('systemctl stop postgresql'); },
- *   unfence: async () => { await exec('systemctl start postgresql'); },
+ *   description: 'database "orders" paused through the platform operator',
+ *   fence: async ({ signal }) => { await myOperator.pause('orders', { waitForCleanShutdown: true, signal }); },
+ *   unfence: async () => { await myOperator.resume('orders'); },
  * };
  * await runBackup(clients, { namespace: 'db', target: { pvc: 'data' }, mode: 'fenced', fencing: custom });
  * ```
