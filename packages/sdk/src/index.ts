@@ -178,6 +178,8 @@ export type { PrunePolicy, PruneDecision, PrunePlan } from './snapshot/prune-pla
 export { runBackup, defaultBackupName } from './snapshot/backup.js';
 export type { BackupOptions, BackupResult, BackupProgress, BackupPhase, SnapshotTimings } from './snapshot/backup.js';
 export { discoverBackupTarget, chooseSnapshotClass, dataPvcOfPod, DATA_VOLUME_ANNOTATION } from './snapshot/discovery.js';
+export { planBackup, cnpgInstanceTarget } from './snapshot/backup-plan.js';
+export type { BackupPlan, BackupPlanOptions, CnpgInstance } from './snapshot/backup-plan.js';
 export type { BackupTarget, DiscoveredTarget } from './snapshot/discovery.js';
 export type { EngineHooks, EngineMetadata, EngineOnlineBackup, FencingStrategy, FenceContext } from './engines/engine.js';
 export { postgresEngine } from './engines/postgres/engine.js';
