@@ -4,17 +4,9 @@ import {
   type ArchiverStats,
   type ControlCheckpoint,
   type Lsn,
-  type PostgresConnectionConfig,
 } from '@kubectl-dbaas/sdk';
+import { connectionFromArgs, type ConnectionArgs } from '../../../connection.js';
 import { renderFields } from '../../../output.js';
-
-export interface WalStatusArgs {
-  dsn?: string | undefined;
-  host?: string | undefined;
-  port?: number | undefined;
-  user?: string | undefined;
-  dbname?: string | undefined;
-}
 
 /** What `kubectl dbaas wal status` reports. LSNs as `X/Y` text. */
 export interface WalStatusReport {
@@ -33,24 +25,7 @@ export interface WalStatusReport {
   archiver: ArchiverStats;
 }
 
-/**
- * The connection to use: flags win over `--dsn`, which wins over `$DATABASE_URL`; what is left
- * unset comes from libpq's variables (PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD), which `pg`
- * reads itself. Passwords never come from flags, so they stay out of shell history and `ps`.
- */
-export function connectionFromArgs(args: WalStatusArgs, environment: NodeJS.ProcessEnv = process.env): PostgresConnectionConfig {
-  const connectionString = args.dsn ?? environment.DATABASE_URL;
-  return {
-    ...(connectionString ? { connectionString } : {}),
-    ...(args.host ? { host: args.host } : {}),
-    ...(args.port ? { port: args.port } : {}),
-    ...(args.user ? { user: args.user } : {}),
-    ...(args.dbname ? { database: args.dbname } : {}),
-    application_name: 'kubectl-dbaas',
-  };
-}
-
-export async function runWalStatus(args: WalStatusArgs): Promise<WalStatusReport> {
+export async function runWalStatus(args: ConnectionArgs): Promise<WalStatusReport> {
   const inspector = await connectLive(connectionFromArgs(args));
   try {
     const positions = await inspector.walPositions();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { connectionFromArgs } from './run.js';
+import { connectionFromArgs, connectionGiven } from './connection.js';
 
 describe('connectionFromArgs', () => {
   it('lets flags win over the connection string and leaves the rest to libpq variables', () => {
@@ -20,5 +20,15 @@ describe('connectionFromArgs', () => {
 
   it('sets nothing when nothing is given, so pg reads PGHOST/PGPORT/PGUSER/PGPASSWORD itself', () => {
     expect(connectionFromArgs({}, {})).toEqual({ application_name: 'kubectl-dbaas' });
+  });
+});
+
+describe('connectionGiven', () => {
+  it('is true for any connection flag, $DATABASE_URL or $PGHOST, false otherwise', () => {
+    expect(connectionGiven({}, {})).toBe(false);
+    expect(connectionGiven({}, { PGUSER: 'me' })).toBe(false);
+    expect(connectionGiven({ port: 5433 }, {})).toBe(true);
+    expect(connectionGiven({}, { PGHOST: '/run/postgresql' })).toBe(true);
+    expect(connectionGiven({}, { DATABASE_URL: 'postgres://x@y/z' })).toBe(true);
   });
 });
