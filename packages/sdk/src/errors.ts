@@ -85,6 +85,11 @@ export type DbaasErrorCode =
   | 'SNAPSHOT_NOT_MANAGED'
   // consistency modes
   | 'MODE_UNSAFE'
+  // restore and verify
+  | 'BACKUP_NOT_READY'
+  | 'RESTORE_TARGET_EXISTS'
+  | 'RESTORE_PREP_FAILED'
+  | 'RESTORE_FAILED'
   | 'INTERNAL';
 
 /**

@@ -184,3 +184,12 @@ export type { BackupTarget, DiscoveredTarget } from './snapshot/discovery.js';
 export type { EngineHooks, EngineMetadata, EngineOnlineBackup, FencingStrategy, FenceContext } from './engines/engine.js';
 export { postgresEngine } from './engines/postgres/engine.js';
 export { statefulSetFencing, cnpgFencing, cnpgFencedInstances, FENCED_REPLICAS_ANNOTATION, CNPG_FENCED_INSTANCES_ANNOTATION } from './engines/fencing.js';
+
+// Restores and verification: RestoreClient, the restore-prep step, scratch runtimes (restore/)
+export { RestoreClient } from './restore/restore-client.js';
+export { runRestore, SELECTED_NODE_ANNOTATION, RESTORE_WAL_PVC_SUFFIX, RESTORE_SOURCE_SUFFIX } from './restore/restore.js';
+export type { RestoreOptions, RestoreResult, RestorePhase, RestoreProgress, RestorePrepOptions } from './restore/restore.js';
+export { jobRestorePrepExecutor } from './restore/restore-prep.js';
+export type { RestorePrepExecutor, RestorePrepRequest } from './restore/restore-prep.js';
+export { runVerify } from './restore/verify.js';
+export type { VerifyOptions, VerifyResult, VerifyRuntime, VerifyCheck, VerifyPhase, VerifyProgress, ScratchPostgres } from './restore/verify.js';

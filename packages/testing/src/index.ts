@@ -39,6 +39,7 @@ export {
   STORAGE_CLASS_WFFC,
   SNAPSHOT_CLASS,
   HOSTPATH_DRIVER,
+  LOCAL_NODE_NAME,
 } from './local-cluster/cluster.js';
 export type {
   LocalClusterOptions,
@@ -72,3 +73,6 @@ export type { LocalPostgresFencing } from './local-cluster/local-fencing.js';
 
 // Assertions shared by tests of every package
 export { dbaasRejection } from './assertions.js';
+export { localRestorePrepExecutor, localVerifyRuntime } from './local-cluster/restore-runtime.js';
+export { letPostgresUserReach } from './local-cluster/workloads.js';
+export { WriteLoad } from './postgres/write-load.js';

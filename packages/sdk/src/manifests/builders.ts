@@ -408,6 +408,8 @@ put() {
 }
 put backup_label "$DBAAS_BACKUP_LABEL_B64"
 if [ -n "\${DBAAS_TABLESPACE_MAP_B64:-}" ]; then put tablespace_map "$DBAAS_TABLESPACE_MAP_B64"; fi
+# The live server's lock file came with the copy; pg_basebackup leaves it out of a base backup too.
+rm -f "$DATA/postmaster.pid"
 sync
 echo "dbaas-restore-prep: copied $n WAL segment(s), wrote backup_label\${DBAAS_TABLESPACE_MAP_B64:+ and tablespace_map} in $DATA"
 `;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   ApiextensionsV1Api,
+  CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
   StorageV1Api,
@@ -30,6 +31,12 @@ export const STORAGE_CLASS_WFFC = 'csi-hostpath-sc-wffc';
 export const SNAPSHOT_CLASS = 'csi-hostpath-snapclass';
 /** CSI driver name of the hostpath plugin. */
 export const HOSTPATH_DRIVER = 'hostpath.csi.k8s.io';
+/**
+ * The node the hostpath plugin serves (`--nodeid`). Registered as a Node object so that a
+ * WaitForFirstConsumer PVC annotated `volume.kubernetes.io/selected-node` with it (what
+ * kube-scheduler writes when it places the consuming pod) is provisioned: there is no scheduler here.
+ */
+export const LOCAL_NODE_NAME = 'dbaas-local-node';
 
 /** Components in start order (teardown runs in reverse). */
 export const COMPONENTS = [
@@ -560,6 +567,13 @@ export class LocalCluster {
 
     // Storage and snapshot classes (exist even without the driver, so manifests can be applied).
     await this.installClasses(kc);
+    // The Node object kubelet would register; without it csi-provisioner refuses a selected node.
+    await kc
+      .makeApiClient(CoreV1Api)
+      .createNode({ body: { metadata: { name: LOCAL_NODE_NAME, labels: { 'kubernetes.io/hostname': LOCAL_NODE_NAME } } } })
+      .catch((err: unknown) => {
+        if ((err as { code?: number }).code !== 409) throw err;
+      });
 
     // hostpath plugin and its sidecars
     this.hostpathUnavailable = hostpathUnavailable;
@@ -570,7 +584,7 @@ export class LocalCluster {
       const hp = await this.spawn('hostpathplugin', bins.hostpathplugin, [
         `--endpoint=unix://${socket}`,
         `--drivername=${HOSTPATH_DRIVER}`,
-        '--nodeid=dbaas-local-node',
+        `--nodeid=${LOCAL_NODE_NAME}`,
         `--statedir=${this.hostpathStateDir}`,
         '--v=5',
       ]);

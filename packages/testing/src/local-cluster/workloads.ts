@@ -53,6 +53,25 @@ export async function volumeDirectoryOf(host: VolumeHost, pvc: { namespace: stri
 }
 
 /**
+ * When tests run as root the PostgreSQL user must reach a directory inside a volume: mkdtemp made
+ * the cluster state dir 0700, so the directories above it get search permission (o+x) for that
+ * user, never read permission.
+ *
+ * @example
+ * await letPostgresUserReach(cluster, volume, path.join(volume, 'pgdata'));
+ */
+export async function letPostgresUserReach(host: VolumeHost, volume: string, target: string): Promise<void> {
+  const runAs = postgresRunAs();
+  if (!runAs.switched) return;
+  for (const dir of [path.dirname(host.hostpathStateDir), host.hostpathStateDir, ...(target !== volume ? [volume] : [])]) {
+    const st = await stat(dir);
+    if ((st.mode & 0o001) === 0) await chmod(dir, (st.mode & 0o7777) | 0o001);
+  }
+  const problem = accessProblem(path.dirname(target), runAs, 'x');
+  if (problem) throw new Error(`the PostgreSQL user ${runAs.name} cannot reach ${target}: ${problem}`);
+}
+
+/**
  * Runs a real PostgreSQL whose data directory is a PVC's volume directory, as a local process
  * (there is no kubelet): what a Pod mounting that PVC would run. Uses the postgres fixtures of this
  * package (`startPostgres`), so the server runs as an unprivileged user when tests run as root; the
@@ -73,20 +92,7 @@ export async function runPostgresOnVolume(
   const { subPath, ...pgOptions } = options;
   const dataDirectory = subPath ? path.join(volume, subPath) : volume;
   if (subPath) await mkdir(dataDirectory, { recursive: true, mode: 0o700 });
-  const runAs = postgresRunAs();
-  if (runAs.switched) {
-    // mkdtemp made the cluster state dir 0700: let the server's user traverse (not list) it.
-    for (const dir of [path.dirname(host.hostpathStateDir), host.hostpathStateDir]) {
-      const st = await stat(dir);
-      if ((st.mode & 0o001) === 0) await chmod(dir, (st.mode & 0o7777) | 0o001);
-    }
-    if (subPath) {
-      const st = await stat(volume);
-      if ((st.mode & 0o001) === 0) await chmod(volume, (st.mode & 0o7777) | 0o001);
-    }
-    const problem = accessProblem(path.dirname(dataDirectory), runAs, 'x');
-    if (problem) throw new Error(`PostgreSQL cannot reach ${dataDirectory}: ${problem}`);
-  }
+  await letPostgresUserReach(host, volume, dataDirectory);
   const initdb = pgOptions.initdb ?? !existsSync(path.join(dataDirectory, 'PG_VERSION'));
   return await startPostgres({ ...pgOptions, initdb, dataDirectory });
 }

@@ -1,0 +1,526 @@
+// Restore of a backup set into a new PVC (DESIGN.md section 3): same namespace through
+// `spec.dataSource`, another namespace through a pre-provisioned VolumeSnapshotContent (Retain,
+// same snapshotHandle) and a VolumeSnapshot bound to it. `online` sets get their WAL segments and
+// backup_label from the `-wal` snapshot through the restore-prep step. Everything is checked before
+// the first object is created; on failure or abort what was created is deleted again, or named.
+import type { V1PersistentVolumeClaim, V1StorageClass } from '@kubernetes/client-node';
+import { DbaasError, isDbaasError, toDbaasError } from '../errors.js';
+import type { KubeClients } from '../kube/clients.js';
+import type { VolumeSnapshot } from '../kube/snapshot-types.js';
+import { watchUntil } from '../kube/watch-until.js';
+import { buildCrossNamespaceSnapshot, buildPvcFromSnapshot, buildRestorePrepJob, walFilesForBackup, type ExtraMetadata } from '../manifests/builders.js';
+import { DBAAS_LABELS, type ConsistencyMode, type SnapshotMetadata } from '../manifests/metadata.js';
+import { assertDnsLabel, assertDnsSubdomain, derivedName } from '../manifests/names.js';
+import type { DescribedSnapshot } from '../snapshot/snapshot-client.js';
+import { SnapshotClient } from '../snapshot/snapshot-client.js';
+import type { RestorePrepExecutor } from './restore-prep.js';
+import { jobRestorePrepExecutor } from './restore-prep.js';
+
+/** Default overall deadline of a restore: 15 minutes. */
+const DEFAULT_RESTORE_DEADLINE_MS = 15 * 60_000;
+/** The annotation kube-scheduler writes on a WaitForFirstConsumer PVC when it places its first pod. */
+export const SELECTED_NODE_ANNOTATION = 'volume.kubernetes.io/selected-node';
+const DEFAULT_CLASS_ANNOTATION = 'storageclass.kubernetes.io/is-default-class';
+/** Suffix of the scratch PVC an `online` restore makes from the `-wal` snapshot (deleted afterwards). */
+export const RESTORE_WAL_PVC_SUFFIX = '-dbaas-wal';
+/** Suffix of the temporary VolumeSnapshot a cross-namespace restore makes in the target namespace. */
+export const RESTORE_SOURCE_SUFFIX = '-dbaas-src';
+
+/**
+ * The steps a restore reports: the RTO breakdown of the restore side.
+ *
+ * @example
+ * ```ts
+ * const phase: RestorePhase = 'bound';
+ * ```
+ */
+export type RestorePhase =
+  | 'resolved'
+  | 'source-created'
+  | 'pvc-created'
+  | 'waiting-for-first-consumer'
+  | 'bound'
+  | 'prep-started'
+  | 'data-ready'
+  | 'cleanup';
+
+/**
+ * One progress event of a restore.
+ *
+ * @example
+ * ```ts
+ * const onProgress = (e: RestoreProgress) => console.error(`${e.elapsedMs} ms ${e.phase}: ${e.message}`);
+ * ```
+ */
+export interface RestoreProgress {
+  phase: RestorePhase;
+  message: string;
+  /** Milliseconds since the restore was called. */
+  elapsedMs: number;
+}
+
+/**
+ * How the restore-prep step of an `online` restore runs: by default a Job with the PostgreSQL image
+ * of the backup's major version, as uid 999 (the official image; 26 for CloudNativePG).
+ *
+ * @example
+ * ```ts
+ * const prep: RestorePrepOptions = { image: 'ghcr.io/cloudnative-pg/postgresql:17', runAsUser: 26 };
+ * ```
+ */
+export interface RestorePrepOptions {
+  executor?: RestorePrepExecutor;
+  /** Default `postgres:<major of the backup>`. */
+  image?: string;
+  /** Default 999. */
+  runAsUser?: number;
+  fsGroup?: number;
+  /** PGDATA relative to the volume root. Default '' (the root). */
+  dataSubPath?: string;
+  serviceAccountName?: string;
+}
+
+/**
+ * Options of {@link RestoreClient.restore}.
+ *
+ * @example
+ * ```ts
+ * const options: RestoreOptions = { backup: 'nightly', backupNamespace: 'prod', namespace: 'staging', pvcName: 'pg-restored' };
+ * ```
+ */
+export interface RestoreOptions {
+  /** Backup set name (or its `-wal` snapshot's name). */
+  backup: string;
+  /** Namespace of the backup. Default: `namespace`. */
+  backupNamespace?: string;
+  /** Namespace of the new PVC. */
+  namespace: string;
+  /** Name of the new PVC; refused if it exists. */
+  pvcName: string;
+  /** Default and minimum: the snapshot's restoreSize. */
+  size?: string;
+  /** Must provision with the snapshot's driver. Default: the source PVC's class if it still exists, else the default class, else the driver's only class. */
+  storageClass?: string;
+  /**
+   * WaitForFirstConsumer classes: bind for this node now, as kube-scheduler does when it places the
+   * volume's first pod (`volume.kubernetes.io/selected-node`). Without it the restore returns in
+   * state `waiting-for-first-consumer` (an `online` restore binds through its restore-prep Job).
+   */
+  consumerNode?: string;
+  prep?: RestorePrepOptions;
+  signal?: AbortSignal;
+  onProgress?: (event: RestoreProgress) => void;
+  /** Overall deadline in ms. Default 15 minutes. */
+  deadlineMs?: number;
+  /** Extra labels/annotations on the new PVC (not under `dbaas.io/`). */
+  extra?: ExtraMetadata;
+}
+
+/**
+ * What a restore did, with the RTO breakdown as this process saw it.
+ *
+ * @example
+ * ```ts
+ * const r = await restoreClient.restore(options);
+ * if (r.state === 'waiting-for-first-consumer') console.log('start the pod that uses', r.pvcName);
+ * console.log(r.timings.createToBoundMs, r.timings.prepMs, r.timings.totalMs);
+ * ```
+ */
+export interface RestoreResult {
+  namespace: string;
+  pvcName: string;
+  state: 'ready' | 'waiting-for-first-consumer';
+  backup: { namespace: string; name: string; mode: ConsistencyMode | undefined; engineVersion: string | undefined };
+  restoreType: 'snapshot' | 'cross-namespace';
+  size: string;
+  storageClass: string;
+  driver: string;
+  pvc: V1PersistentVolumeClaim;
+  /** Objects this restore leaves besides the PVC, each with why (a cross-namespace source kept until the PVC binds). */
+  remaining: string[];
+  /** Output of the restore-prep step (`online`). */
+  prepOutput?: string;
+  timings: {
+    phases: { phase: RestorePhase; atMs: number }[];
+    createToBoundMs: number | undefined;
+    prepMs: number | undefined;
+    totalMs: number;
+  };
+}
+
+interface Created {
+  kind: 'PersistentVolumeClaim' | 'VolumeSnapshot' | 'VolumeSnapshotContent';
+  name: string;
+  namespace?: string;
+}
+
+function describeCreated(c: Created): string {
+  return c.namespace ? `${c.kind} ${c.namespace}/${c.name}` : `${c.kind} ${c.name}`;
+}
+
+function deleteCommand(c: Created): string {
+  const kind = c.kind === 'PersistentVolumeClaim' ? 'pvc' : c.kind.toLowerCase();
+  return `kubectl delete ${kind} ${c.name}${c.namespace ? ` -n ${c.namespace}` : ''}`;
+}
+
+async function deleteCreated(clients: KubeClients, c: Created): Promise<void> {
+  try {
+    if (c.kind === 'PersistentVolumeClaim') await clients.core.deleteNamespacedPersistentVolumeClaim({ name: c.name, namespace: c.namespace! });
+    else if (c.kind === 'VolumeSnapshot') await clients.volumeSnapshots.delete(c.name, c.namespace);
+    else await clients.volumeSnapshotContents.delete(c.name);
+  } catch (error) {
+    if (!isDbaasError(error, 'KUBE_NOT_FOUND')) throw error;
+  }
+}
+
+async function absent(check: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await check();
+    return false;
+  } catch (error) {
+    if (isDbaasError(error, 'KUBE_NOT_FOUND')) return true;
+    throw error;
+  }
+}
+
+/** The restorable parts of a set, checked: ready, cut, with restoreSize; `online` with its WAL facts. */
+function restorableSnapshot(d: DescribedSnapshot | undefined, role: 'data' | 'wal', set: string, namespace: string): DescribedSnapshot & { content: NonNullable<DescribedSnapshot['content']> } {
+  if (!d) {
+    throw new DbaasError('BACKUP_NOT_READY', `backup "${set}" in namespace "${namespace}" has no ${role} snapshot${role === 'wal' ? ` (${set}-wal): an online backup cannot be restored without its WAL` : ''}`, {
+      fix: `Check it with: kubectl dbaas backup describe ${set} -n ${namespace}`,
+    });
+  }
+  if (d.state !== 'ready' || !d.content?.snapshotHandle || !d.restoreSize) {
+    throw new DbaasError(
+      'BACKUP_NOT_READY',
+      `VolumeSnapshot ${namespace}/${d.name} is not ready to restore (state ${d.state}${d.error ? `: ${d.error}` : ''}${d.restoreSize ? '' : ', no restoreSize'}${d.content?.snapshotHandle ? '' : ', no snapshotHandle'})`,
+      { fix: d.state === 'pending' ? 'Wait until it is readyToUse, then restore.' : `Take a new backup; this one failed. Inspect it with: kubectl dbaas backup describe ${set} -n ${namespace}`, details: { snapshot: d.name, state: d.state } },
+    );
+  }
+  return d as DescribedSnapshot & { content: NonNullable<DescribedSnapshot['content']> };
+}
+
+/** Picks and checks the StorageClass: it must provision with the snapshot's driver. */
+async function resolveStorageClass(
+  clients: KubeClients,
+  driver: string,
+  requested: string | undefined,
+  sourcePvc: { namespace: string; name: string | undefined },
+): Promise<V1StorageClass> {
+  const all = (await clients.storage.listStorageClass()).items;
+  const matching = all.filter((c) => c.provisioner === driver).sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
+  const names = matching.map((c) => c.metadata!.name!).join(', ') || 'none';
+  if (requested !== undefined) {
+    const sc = all.find((c) => c.metadata?.name === requested);
+    if (!sc) {
+      throw new DbaasError('STORAGE_CLASS_MISMATCH', `StorageClass "${requested}" does not exist`, {
+        fix: `Pass a StorageClass whose provisioner is ${driver}: ${names}.`,
+      });
+    }
+    if (sc.provisioner !== driver) {
+      throw new DbaasError('STORAGE_CLASS_MISMATCH', `StorageClass "${requested}" provisions with ${sc.provisioner}, but the backup was taken by ${driver}: that driver cannot restore it`, {
+        fix: `Pass a StorageClass whose provisioner is ${driver}: ${names}.`,
+      });
+    }
+    return sc;
+  }
+  if (matching.length === 0) {
+    throw new DbaasError('STORAGE_CLASS_MISMATCH', `no StorageClass provisions with ${driver}, the driver that took the backup`, {
+      fix: `Create a StorageClass with provisioner: ${driver}, then restore.`,
+    });
+  }
+  if (sourcePvc.name) {
+    const source = await clients.core.readNamespacedPersistentVolumeClaim({ name: sourcePvc.name, namespace: sourcePvc.namespace }).catch(() => undefined);
+    const same = matching.find((c) => c.metadata?.name === source?.spec?.storageClassName);
+    if (same) return same;
+  }
+  const defaults = matching.filter((c) => c.metadata?.annotations?.[DEFAULT_CLASS_ANNOTATION] === 'true');
+  if (defaults.length === 1) return defaults[0]!;
+  if (matching.length === 1) return matching[0]!;
+  throw new DbaasError('INVALID_ARGUMENT', `several StorageClasses provision with ${driver} (${names}) and none is the source PVC's or the default: which one to restore into?`, {
+    fix: `Pass storageClass (--storage-class) with one of: ${names}.`,
+  });
+}
+
+function phaseOf(pvc: V1PersistentVolumeClaim | undefined): string {
+  return pvc ? `phase ${pvc.status?.phase ?? 'unknown'}` : 'absent';
+}
+
+/**
+ * Restores a backup set into a new PVC. See {@link RestoreClient.restore}.
+ *
+ * @throws DbaasError `KUBE_NOT_FOUND` (no such backup), `BACKUP_NOT_READY`, `RESTORE_SIZE_TOO_SMALL`,
+ *   `STORAGE_CLASS_MISMATCH`, `RESTORE_TARGET_EXISTS`, `RESTORE_PREP_FAILED`, `KUBE_TIMEOUT`, `KUBE_ABORTED`,
+ *   `RESTORE_FAILED` (when cleaning up after a failure left objects behind: `details.remaining` names them)
+ * @example
+ * ```ts
+ * const r = await runRestore(clients, { backup: 'nightly', namespace: 'db', pvcName: 'pg-restored' });
+ * ```
+ */
+export async function runRestore(clients: KubeClients, options: RestoreOptions): Promise<RestoreResult> {
+  const started = Date.now();
+  const deadline = started + (options.deadlineMs ?? DEFAULT_RESTORE_DEADLINE_MS);
+  const phases: { phase: RestorePhase; atMs: number }[] = [];
+  const progress = (phase: RestorePhase, message: string): void => {
+    const atMs = Date.now() - started;
+    phases.push({ phase, atMs });
+    options.onProgress?.({ phase, message, elapsedMs: atMs });
+  };
+  const checkAborted = (): void => {
+    if (options.signal?.aborted) throw new DbaasError('KUBE_ABORTED', 'the restore was aborted', { cause: options.signal.reason });
+  };
+
+  // 1. Everything checked before anything is created.
+  const namespace = assertDnsLabel(options.namespace, 'namespace');
+  const backupNamespace = assertDnsLabel(options.backupNamespace ?? namespace, 'backup namespace');
+  const pvcName = assertDnsSubdomain(options.pvcName, 'PVC name');
+  if (options.consumerNode !== undefined) assertDnsSubdomain(options.consumerNode, 'consumer node name');
+  const details = await new SnapshotClient(clients).describe({ namespace: backupNamespace, name: options.backup });
+  const set = details.name;
+  if (!details.managed) {
+    throw new DbaasError('SNAPSHOT_NOT_MANAGED', `VolumeSnapshot ${backupNamespace}/${options.backup} was not taken by kubectl-dbaas: it carries no consistency mode, so a restore of it cannot be trusted`, {
+      fix: `Restore it with a plain PVC (spec.dataSource) if you know how it was taken, or take a backup with: kubectl dbaas backup create -n ${backupNamespace}`,
+    });
+  }
+  const data = restorableSnapshot(details.data, 'data', set, backupNamespace);
+  const meta: SnapshotMetadata | undefined = data.metadata;
+  const online = meta?.mode === 'online';
+  const wal = online ? restorableSnapshot(details.wal, 'wal', set, backupNamespace) : undefined;
+  const walMeta = wal?.metadata ?? meta;
+  let walFiles: string[] = [];
+  if (online) {
+    if (!walMeta?.startLsn || !walMeta.stopLsn || walMeta.timeline === undefined || !walMeta.backupLabel) {
+      throw new DbaasError('METADATA_INVALID', `online backup "${set}" does not record its start/stop LSN, timeline and backup_label: it cannot be restored consistently`, {
+        fix: `Inspect it with: kubectl dbaas backup describe ${set} -n ${backupNamespace}`,
+      });
+    }
+    walFiles = walFilesForBackup(walMeta.startLsn, walMeta.stopLsn, Number(walMeta.timeline), walMeta.walSegmentSize ? Number(walMeta.walSegmentSize) : undefined);
+  }
+  const driver = data.content.driver;
+  const storageClass = await resolveStorageClass(clients, driver, options.storageClass, { namespace: backupNamespace, name: data.sourcePvc });
+  const storageClassName = storageClass.metadata!.name!;
+  const waitForConsumer = storageClass.volumeBindingMode === 'WaitForFirstConsumer';
+  const crossNamespace = backupNamespace !== namespace;
+  const restoreType = crossNamespace ? 'cross-namespace' : 'snapshot';
+  const walPvcName = online ? derivedName(pvcName, RESTORE_WAL_PVC_SUFFIX, 'subdomain', 'WAL scratch PVC name') : undefined;
+
+  const bindAnnotations: Record<string, string> = options.consumerNode ? { [SELECTED_NODE_ANNOTATION]: options.consumerNode } : {};
+  const sourceFor = (snapshot: DescribedSnapshot & { content: NonNullable<DescribedSnapshot['content']> }, role: 'data' | 'wal') => {
+    if (!crossNamespace) return { vsName: snapshot.name };
+    const vsName = derivedName(role === 'data' ? pvcName : walPvcName!, RESTORE_SOURCE_SUFFIX, 'subdomain', 'temporary VolumeSnapshot name');
+    const pair = buildCrossNamespaceSnapshot({
+      source: {
+        snapshotHandle: snapshot.content.snapshotHandle!,
+        driver,
+        namespace: backupNamespace,
+        ...(snapshot.snapshotClass ? { snapshotClassName: snapshot.snapshotClass } : {}),
+      },
+      target: { namespace, name: vsName },
+      contentName: derivedName(`dbaas-${namespace}-${vsName}`, '', 'subdomain', 'VolumeSnapshotContent name'),
+      extra: { labels: { 'app.kubernetes.io/component': 'restore-source' } },
+    });
+    pair.snapshot.metadata.labels![DBAAS_LABELS.restoredFrom] = snapshot.name;
+    return { vsName, pair };
+  };
+  const dataSource = sourceFor(data, 'data');
+  const walSource = wal ? sourceFor(wal, 'wal') : undefined;
+  const pvcFor = (name: string, snapshot: DescribedSnapshot, vsName: string, size: string | undefined) =>
+    buildPvcFromSnapshot({
+      name,
+      namespace,
+      snapshot: { name: vsName, restoreSize: snapshot.restoreSize, driver },
+      ...(size !== undefined ? { size } : {}),
+      storageClass: { name: storageClassName, provisioner: storageClass.provisioner },
+      restoreType,
+      ...(crossNamespace ? { restoredFromNamespace: backupNamespace } : {}),
+      extra: {
+        labels: { ...(options.extra?.labels ?? {}) },
+        annotations: { ...(options.extra?.annotations ?? {}), ...bindAnnotations },
+      },
+    });
+  const dataPvc = pvcFor(pvcName, data, dataSource.vsName, options.size);
+  // The restored-from label names the backup set, also when the PVC was made from a temporary copy.
+  dataPvc.metadata!.labels![DBAAS_LABELS.restoredFrom] = data.name;
+  const walPvc = wal && walPvcName ? pvcFor(walPvcName, wal, walSource!.vsName, undefined) : undefined;
+  if (walPvc) {
+    walPvc.metadata!.labels![DBAAS_LABELS.restoredFrom] = wal!.name;
+    walPvc.metadata!.labels!['app.kubernetes.io/component'] = 'restore-wal-scratch';
+  }
+  const prep = options.prep ?? {};
+  const prepJob = online
+    ? buildRestorePrepJob({
+        name: derivedName(pvcName.slice(0, 50).replace(/[.]/g, '-').replace(/-+$/, ''), '-prep', 'label', 'restore-prep Job name'),
+        namespace,
+        image: prep.image ?? `postgres:${(meta?.engineVersion ?? '').split('.')[0] || 'latest'}`,
+        dataPvc: pvcName,
+        walPvc: walPvcName!,
+        walFiles,
+        backupLabel: walMeta!.backupLabel!,
+        ...(walMeta!.tablespaceMap ? { tablespaceMap: walMeta!.tablespaceMap } : {}),
+        runAsUser: prep.runAsUser ?? 999,
+        ...(prep.fsGroup !== undefined ? { fsGroup: prep.fsGroup } : {}),
+        ...(prep.dataSubPath !== undefined ? { dataSubPath: prep.dataSubPath } : {}),
+        ...(prep.serviceAccountName !== undefined ? { serviceAccountName: prep.serviceAccountName } : {}),
+        activeDeadlineSeconds: Math.max(60, Math.ceil((deadline - Date.now()) / 1000)),
+      })
+    : undefined;
+  if (prepJob) prepJob.metadata!.labels![DBAAS_LABELS.restoredFrom] = set;
+
+  for (const name of [pvcName, ...(walPvcName ? [walPvcName] : [])]) {
+    if (!(await absent(() => clients.core.readNamespacedPersistentVolumeClaim({ name, namespace })))) {
+      throw new DbaasError('RESTORE_TARGET_EXISTS', `PVC ${namespace}/${name} already exists: a restore never overwrites or adopts a volume`, {
+        fix: name === pvcName ? 'Choose another PVC name, or delete that PVC first if it is really unused.' : `Delete the scratch PVC of an earlier interrupted restore: kubectl delete pvc ${name} -n ${namespace}`,
+        details: { namespace, name },
+      });
+    }
+  }
+  for (const source of [dataSource, walSource]) {
+    if (!source?.pair) continue;
+    const vs = source.pair.snapshot.metadata.name!;
+    const vsc = source.pair.content.metadata.name!;
+    if (!(await absent(() => clients.volumeSnapshots.get(vs, namespace))) || !(await absent(() => clients.volumeSnapshotContents.get(vsc)))) {
+      throw new DbaasError('RESTORE_TARGET_EXISTS', `the temporary source VolumeSnapshot ${namespace}/${vs} or VolumeSnapshotContent ${vsc} of a cross-namespace restore already exists (an earlier restore into ${namespace}/${pvcName} was interrupted?)`, {
+        fix: `Delete them if that restore is over: kubectl delete volumesnapshot ${vs} -n ${namespace}; kubectl delete volumesnapshotcontent ${vsc}`,
+      });
+    }
+  }
+  checkAborted();
+  progress('resolved', `backup ${backupNamespace}/${set} (${meta?.mode ?? 'unknown mode'}, ${data.restoreSize}) -> PVC ${namespace}/${pvcName} in StorageClass ${storageClassName}${crossNamespace ? ' (cross-namespace)' : ''}`);
+
+  // 2. Create, in an order that lets a failure undo it.
+  const created: Created[] = [];
+  const temporary: Created[] = [];
+  const cleanupAfterFailure = async (error: unknown): Promise<never> => {
+    const failure = toDbaasError(error);
+    progress('cleanup', `removing what this restore created after: ${failure.message}`);
+    const remaining: string[] = [];
+    for (const c of [...created].reverse()) {
+      try {
+        await deleteCreated(clients, c);
+      } catch (deleteError) {
+        remaining.push(`${describeCreated(c)} (${(deleteError as Error).message}; delete it with: ${deleteCommand(c)})`);
+      }
+    }
+    if (remaining.length === 0) throw failure;
+    throw new DbaasError('RESTORE_FAILED', `${failure.message}; cleaning up left: ${remaining.join('; ')}`, {
+      cause: failure,
+      fix: failure.fix ?? 'Delete the objects named above.',
+      details: { remaining, code: failure.code },
+    });
+  };
+
+  try {
+    for (const source of [dataSource, walSource]) {
+      if (!source?.pair) continue;
+      await clients.volumeSnapshotContents.create(source.pair.content);
+      const content: Created = { kind: 'VolumeSnapshotContent', name: source.pair.content.metadata.name! };
+      created.push(content);
+      temporary.push(content);
+      await clients.volumeSnapshots.create(source.pair.snapshot);
+      const snapshot: Created = { kind: 'VolumeSnapshot', name: source.pair.snapshot.metadata.name!, namespace };
+      created.push(snapshot);
+      temporary.push(snapshot);
+    }
+    if (crossNamespace) {
+      for (const source of [dataSource, walSource]) {
+        if (!source?.pair) continue;
+        await watchUntil<VolumeSnapshot>(clients, {
+          path: clients.volumeSnapshots.path({ namespace }),
+          name: source.vsName,
+          predicate: (vs) => vs?.status?.readyToUse === true && !!vs.status.restoreSize,
+          deadline,
+          ...(options.signal ? { signal: options.signal } : {}),
+          what: 'to be ready (bound to the pre-provisioned content)',
+          describe: (vs) => (vs?.status?.error?.message ? `error: ${vs.status.error.message}` : `readyToUse ${vs?.status?.readyToUse ?? false}`),
+        });
+      }
+      progress('source-created', `temporary VolumeSnapshot(s) ${[dataSource, walSource].filter((s) => s?.pair).map((s) => s!.vsName).join(', ')} bound to the backup's snapshotHandle (Retain)`);
+    }
+
+    const pvcCreatedAt = Date.now();
+    for (const body of [dataPvc, ...(walPvc ? [walPvc] : [])]) {
+      try {
+        await clients.core.createNamespacedPersistentVolumeClaim({ namespace, body });
+      } catch (error) {
+        if (isDbaasError(error, 'KUBE_CONFLICT')) {
+          throw new DbaasError('RESTORE_TARGET_EXISTS', `PVC ${namespace}/${body.metadata!.name} was created by someone else meanwhile: not touching it`, { cause: error });
+        }
+        throw error;
+      }
+      created.push({ kind: 'PersistentVolumeClaim', name: body.metadata!.name!, namespace });
+    }
+    progress('pvc-created', `PVC ${namespace}/${pvcName}${walPvcName ? ` and WAL scratch PVC ${walPvcName}` : ''} created (${dataPvc.spec!.resources!.requests!.storage})`);
+
+    const remaining: string[] = [];
+    let createToBoundMs: number | undefined;
+    let prepMs: number | undefined;
+    let prepOutput: string | undefined;
+    let state: RestoreResult['state'] = 'ready';
+
+    const waitBound = async (name: string) =>
+      await watchUntil<V1PersistentVolumeClaim>(clients, {
+        path: `/api/v1/namespaces/${namespace}/persistentvolumeclaims`,
+        name,
+        predicate: (p) => p === undefined || p.status?.phase === 'Bound' || p.status?.phase === 'Lost',
+        deadline,
+        ...(options.signal ? { signal: options.signal } : {}),
+        what: 'to be Bound',
+        describe: phaseOf,
+      });
+
+    if (waitForConsumer && !options.consumerNode && !online) {
+      state = 'waiting-for-first-consumer';
+      progress('waiting-for-first-consumer', `StorageClass ${storageClassName} binds on first use: the volume is provisioned from the snapshot when a pod that mounts PVC ${pvcName} is scheduled`);
+      for (const t of temporary) remaining.push(`${describeCreated(t)}: the source of the pending PVC; delete it after the PVC is Bound (${deleteCommand(t)})`);
+    } else {
+      if (!(online && waitForConsumer && !options.consumerNode)) {
+        for (const name of [pvcName, ...(walPvcName ? [walPvcName] : [])]) {
+          const bound = await waitBound(name);
+          if (bound.object?.status?.phase !== 'Bound') {
+            throw new DbaasError('RESTORE_FAILED', `PVC ${namespace}/${name} ${bound.object ? `is ${bound.object.status?.phase}` : 'was deleted'} instead of Bound`);
+          }
+        }
+        createToBoundMs = Date.now() - pvcCreatedAt;
+        progress('bound', `PVC ${pvcName}${walPvcName ? ` and ${walPvcName}` : ''} Bound after ${createToBoundMs} ms (the driver has written the snapshot's data)`);
+      }
+      if (prepJob && walPvcName) {
+        const executor = prep.executor ?? jobRestorePrepExecutor();
+        const prepStarted = Date.now();
+        progress('prep-started', `copying ${walFiles.length} WAL segment(s) ${walFiles[0]}..${walFiles[walFiles.length - 1]} and writing backup_label with ${executor.description}`);
+        const out = await executor.run(clients, { namespace, job: prepJob, dataPvc: pvcName, walPvc: walPvcName, deadline, ...(options.signal ? { signal: options.signal } : {}) });
+        prepOutput = out.output;
+        prepMs = Date.now() - prepStarted;
+        if (createToBoundMs === undefined) createToBoundMs = Date.now() - pvcCreatedAt;
+        const walScratch = created.find((c) => c.kind === 'PersistentVolumeClaim' && c.name === walPvcName)!;
+        await deleteCreated(clients, walScratch);
+        created.splice(created.indexOf(walScratch), 1);
+      }
+      progress('data-ready', `PVC ${namespace}/${pvcName} holds the backup${online ? ', its WAL and backup_label: PostgreSQL replays to the end of the backup on start' : ''}`);
+      // A bound PVC no longer needs its source: drop the temporary cross-namespace pair (Retain keeps the backup's data).
+      for (const t of [...temporary].reverse()) {
+        try {
+          await deleteCreated(clients, t);
+        } catch (error) {
+          remaining.push(`${describeCreated(t)}: could not be deleted (${(error as Error).message}); delete it with: ${deleteCommand(t)}`);
+        }
+      }
+    }
+    const pvc = await clients.core.readNamespacedPersistentVolumeClaim({ name: pvcName, namespace });
+    return {
+      namespace,
+      pvcName,
+      state,
+      backup: { namespace: backupNamespace, name: set, mode: meta?.mode, engineVersion: meta?.engineVersion },
+      restoreType,
+      size: dataPvc.spec!.resources!.requests!.storage!,
+      storageClass: storageClassName,
+      driver,
+      pvc,
+      remaining,
+      ...(prepOutput !== undefined ? { prepOutput } : {}),
+      timings: { phases, createToBoundMs, prepMs, totalMs: Date.now() - started },
+    };
+  } catch (error) {
+    return await cleanupAfterFailure(options.signal?.aborted ? new DbaasError('KUBE_ABORTED', 'the restore was aborted', { cause: error }) : error);
+  }
+}

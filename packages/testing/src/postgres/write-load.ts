@@ -1,0 +1,74 @@
+import pg from 'pg';
+import type { PostgresServer } from './server.js';
+
+/**
+ * Writers inserting one row per transaction into `t (id bigint primary key, w int, pad text)`;
+ * `acked` holds [id, acknowledgement time] of every commit the server acknowledged, so a test can
+ * check that a restore holds every row acknowledged before a backup's cut.
+ *
+ * @example
+ * const load = new WriteLoad(server, { writers: 4 }).start();
+ * await sleep(2000);
+ * await load.stop();
+ * const acked = load.ackedBefore(cutAt);
+ */
+export class WriteLoad {
+  static #next = 1_000_000_000;
+  acked: [number, number][] = [];
+  errors = 0;
+  readonly writers: number;
+  #stop = false;
+  #loops: Promise<void>[] = [];
+  readonly #server: PostgresServer;
+  readonly #ratePerSecond: number | undefined;
+
+  /** `ratePerSecond`: total commits per second over all writers; default as fast as they can. */
+  constructor(server: PostgresServer, options: { writers?: number; ratePerSecond?: number } = {}) {
+    this.#server = server;
+    this.writers = options.writers ?? 4;
+    this.#ratePerSecond = options.ratePerSecond;
+  }
+
+  start(): this {
+    for (let w = 0; w < this.writers; w++) this.#loops.push(this.#run(w + 1));
+    return this;
+  }
+
+  async #run(w: number): Promise<void> {
+    let client: pg.Client | undefined;
+    const pause = this.#ratePerSecond ? (1000 * this.writers) / this.#ratePerSecond : 0;
+    while (!this.#stop) {
+      try {
+        if (pause) await new Promise((r) => setTimeout(r, pause));
+        if (this.#stop) break;
+        if (!client) {
+          client = new pg.Client({ ...this.#server.connectionConfig, application_name: `writer-${w}` });
+          client.on('error', () => undefined);
+          await client.connect();
+        }
+        const id = WriteLoad.#next++;
+        await client.query('insert into t (id, w, pad) values ($1, $2, repeat(md5($3), 4))', [id, w, String(id)]);
+        this.acked.push([id, Date.now()]);
+      } catch {
+        this.errors += 1;
+        await client?.end().catch(() => undefined);
+        client = undefined;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    await client?.end().catch(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    this.#stop = true;
+    await Promise.all(this.#loops);
+  }
+
+  ackedBefore(t: number): number[] {
+    return this.acked.filter(([, at]) => at < t).map(([id]) => id);
+  }
+
+  rate(from: number, to: number): number {
+    return this.acked.filter(([, at]) => at >= from && at < to).length / Math.max(0.001, (to - from) / 1000);
+  }
+}
