@@ -191,5 +191,5 @@ export { runRestore, SELECTED_NODE_ANNOTATION, RESTORE_WAL_PVC_SUFFIX, RESTORE_S
 export type { RestoreOptions, RestoreResult, RestorePhase, RestoreProgress, RestorePrepOptions } from './restore/restore.js';
 export { jobRestorePrepExecutor } from './restore/restore-prep.js';
 export type { RestorePrepExecutor, RestorePrepRequest } from './restore/restore-prep.js';
-export { runVerify } from './restore/verify.js';
+export { runVerify, findDataSubPath, SCRATCH_SERVER_SETTINGS } from './restore/verify.js';
 export type { VerifyOptions, VerifyResult, VerifyRuntime, VerifyCheck, VerifyPhase, VerifyProgress, ScratchPostgres } from './restore/verify.js';

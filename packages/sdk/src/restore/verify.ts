@@ -53,14 +53,44 @@ export interface VerifyRuntime {
   readonly consumerNode?: string;
   /** Runs the restore-prep step of a scratch `online` restore. */
   readonly prepExecutor?: RestorePrepExecutor;
-  /** A directory with the volume's files, for reading only; `release()` when done. */
-  openVolume(clients: KubeClients, request: { namespace: string; pvc: string; deadline: number; signal?: AbortSignal }): Promise<{ directory: string; release(): Promise<void> }>;
-  /** Starts PostgreSQL of `major` on the volume (PGDATA at `dataSubPath`) and resolves once it accepts connections. */
+  /**
+   * The data directory's files for the offline check, for reading only: a directory path or a tar
+   * stream (what inspectDataDirectory reads), with PGDATA's place in the volume (`dataSubPath` given,
+   * else the root or the one subdirectory holding PG_VERSION). `release()` when done.
+   */
+  openVolume(
+    clients: KubeClients,
+    request: { namespace: string; pvc: string; dataSubPath: string | undefined; deadline: number; signal?: AbortSignal },
+  ): Promise<{ source: string | AsyncIterable<Uint8Array>; dataSubPath: string; release(): Promise<void> }>;
+  /**
+   * Starts PostgreSQL of `major` on the volume (PGDATA at `dataSubPath`) with `settings` on its
+   * command line (they keep a scratch server from archiving into the source's WAL archive or
+   * streaming from its primary), and resolves once it accepts connections.
+   */
   startPostgres(
     clients: KubeClients,
-    request: { namespace: string; pvc: string; dataSubPath: string; major: number; deadline: number; signal?: AbortSignal },
+    request: { namespace: string; pvc: string; dataSubPath: string; major: number; settings: Record<string, string>; deadline: number; signal?: AbortSignal },
   ): Promise<ScratchPostgres>;
 }
+
+/**
+ * What a scratch server must not do with a copy of someone's database: archive WAL into the
+ * source's archive, fetch from it, or connect to its primary. Passed on the command line, so they
+ * win over the copied postgresql.conf and postgresql.auto.conf.
+ *
+ * @example
+ * ```ts
+ * runtime.startPostgres(clients, { ..., settings: SCRATCH_SERVER_SETTINGS });
+ * ```
+ */
+export const SCRATCH_SERVER_SETTINGS: Readonly<Record<string, string>> = Object.freeze({
+  archive_mode: 'off',
+  archive_command: '',
+  restore_command: '',
+  primary_conninfo: '',
+  primary_slot_name: '',
+  recovery_target_action: 'promote',
+});
 
 /**
  * A user check: passes when `sql` runs and the first column of its first row is `true`.
@@ -172,8 +202,16 @@ export interface VerifyResult {
 
 const DEFAULT_VERIFY_DEADLINE_MS = 20 * 60_000;
 
-/** PGDATA inside a volume: the root, else the only subdirectory that holds PG_VERSION. */
-async function findDataSubPath(volume: string, given: string | undefined): Promise<string> {
+/**
+ * PGDATA inside a volume directory: `given`, else the root, else the only subdirectory holding PG_VERSION.
+ *
+ * @throws DbaasError `DATA_DIRECTORY_UNREADABLE` when there is none or more than one.
+ * @example
+ * ```ts
+ * const subPath = await findDataSubPath('/var/lib/hostpath/vol-1', undefined); // '' or 'pgdata'
+ * ```
+ */
+export async function findDataSubPath(volume: string, given: string | undefined): Promise<string> {
   if (given !== undefined) return given;
   if (existsSync(path.join(volume, 'PG_VERSION'))) return '';
   const candidates: string[] = [];
@@ -301,12 +339,11 @@ export async function runVerify(clients: KubeClients, options: VerifyOptions): P
       const snapshotClass = className ? await clients.volumeSnapshotClasses.get(className).catch(() => undefined) : undefined;
       atomicSnapshot = snapshotAtomicity(details.data.content.driver, snapshotClass).atomic;
     }
-    const volume = await options.runtime.openVolume(clients, { namespace, pvc, deadline, ...(options.signal ? { signal: options.signal } : {}) });
+    const volume = await options.runtime.openVolume(clients, { namespace, pvc, dataSubPath: options.dataSubPath, deadline, ...(options.signal ? { signal: options.signal } : {}) });
     let inspection: DataDirectoryInspection;
-    let dataSubPath: string;
+    const dataSubPath = volume.dataSubPath;
     try {
-      dataSubPath = await findDataSubPath(volume.directory, options.dataSubPath);
-      inspection = await inspectDataDirectory(path.join(volume.directory, dataSubPath), {
+      inspection = await inspectDataDirectory(volume.source, {
         atomicSnapshot,
         ...(meta?.stopLsn !== undefined ? { backupStopLsn: meta.stopLsn } : {}),
       });
@@ -332,7 +369,7 @@ export async function runVerify(clients: KubeClients, options: VerifyOptions): P
       progress('server-starting', `starting PostgreSQL ${major} on ${namespace}/${pvc} with ${options.runtime.description}`);
       let server: ScratchPostgres | undefined;
       try {
-        server = await options.runtime.startPostgres(clients, { namespace, pvc, dataSubPath, major, deadline, ...(options.signal ? { signal: options.signal } : {}) });
+        server = await options.runtime.startPostgres(clients, { namespace, pvc, dataSubPath, major, settings: { ...SCRATCH_SERVER_SETTINGS }, deadline, ...(options.signal ? { signal: options.signal } : {}) });
       } catch (error) {
         if (options.signal?.aborted) throw error;
         // A server that does not come up is a finding about the copy, with the server's own words.

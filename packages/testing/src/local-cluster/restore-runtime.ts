@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import {
   DbaasError,
+  findDataSubPath,
   watchUntil,
   type KubeClients,
   type RestorePrepExecutor,
@@ -100,8 +101,9 @@ export function localVerifyRuntime(host: VolumeHost): VerifyRuntime {
     consumerNode: LOCAL_NODE_NAME,
     prepExecutor: localRestorePrepExecutor(host),
     async openVolume(clients, request) {
-      const directory = await boundVolume(host, clients, request.namespace, request.pvc, request.deadline, request.signal);
-      return { directory, release: async () => undefined };
+      const volume = await boundVolume(host, clients, request.namespace, request.pvc, request.deadline, request.signal);
+      const dataSubPath = await findDataSubPath(volume, request.dataSubPath);
+      return { source: path.join(volume, dataSubPath), dataSubPath, release: async () => undefined };
     },
     async startPostgres(clients, request): Promise<ScratchPostgres> {
       await boundVolume(host, clients, request.namespace, request.pvc, request.deadline, request.signal);
@@ -109,6 +111,7 @@ export function localVerifyRuntime(host: VolumeHost): VerifyRuntime {
       const server = await runPostgresOnVolume(host, { namespace: request.namespace, name: request.pvc }, {
         major: request.major,
         initdb: false,
+        settings: request.settings,
         ...(request.dataSubPath ? { subPath: request.dataSubPath } : {}),
         timeoutMs: Math.max(10_000, request.deadline - Date.now()),
       });
