@@ -41,6 +41,12 @@ export interface EngineOnlineBackup {
   release(): Promise<void>;
   /** Ends the backup without a result (abort, error, deadline). Idempotent. */
   abort(reason?: unknown): Promise<void>;
+  /**
+   * `false` when the data snapshot holds everything a restore needs (MySQL/MariaDB: redo and
+   * binary logs live in the data directory), so the backup takes no `<name>-wal` snapshot after
+   * `stop()`. Default `true` (PostgreSQL: the WAL to the stop LSN).
+   */
+  readonly separateWalSnapshot?: boolean;
 }
 
 /**

@@ -262,7 +262,7 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
   if (signal?.aborted) throw aborted();
 
   const found = await discoverBackupTarget(clients, { namespace, target: options.target, ...(options.snapshotClass ? { snapshotClass: options.snapshotClass } : {}) });
-  const mode = chooseConsistencyMode(found.atomicity, options.mode, { force: options.force ?? false });
+  const mode = chooseConsistencyMode(found.atomicity, options.mode, { force: options.force ?? false, ...(options.engine ? { engine: options.engine.engine } : {}) });
   const pvc = found.pvc.metadata.name;
   const className = found.snapshotClass.metadata.name;
   const name = options.name ?? defaultBackupName(pvc, new Date(t0));
@@ -509,8 +509,11 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
         progress('backup-stopped', `pg_backup_stop: last WAL file ${stop.lastWalFile}; the slot keeps the WAL until the -wal snapshot is cut`);
         const dataMeta = metas.get(dataName)!;
         await patchMeta(dataName, { ...dataMeta, ...stop });
-        const walName = await request({ ...base('wal', facts), ...start, ...stop });
-        await cut(walName);
+        // Engines whose data snapshot holds everything (MySQL/MariaDB) take no -wal snapshot.
+        if (session.separateWalSnapshot !== false) {
+          const walName = await request({ ...base('wal', facts), ...start, ...stop });
+          await cut(walName);
+        }
         await session.release();
         sessionMs = Date.now() - sessionAt;
         session = undefined;
