@@ -72,6 +72,12 @@ export const DBAAS_ANNOTATIONS = {
   cutAt: 'dbaas.io/cut-at',
   readyAt: 'dbaas.io/ready-at',
   restoredFromNamespace: 'dbaas.io/restored-from-namespace',
+  // MySQL/MariaDB (schema version 1, optional): the binary log position and GTID set at the
+  // online backup's lock, and MySQL's server_uuid.
+  binlogFile: 'dbaas.io/binlog-file',
+  binlogPosition: 'dbaas.io/binlog-position',
+  gtidExecuted: 'dbaas.io/gtid-executed',
+  serverUuid: 'dbaas.io/server-uuid',
 } as const;
 
 /**
@@ -148,6 +154,12 @@ const base64Text = z.codec(z.string(), z.string(), {
   encode: (value) => Buffer.from(value, 'utf8').toString('base64'),
 });
 
+// MySQL `mysql-bin.000042`, MariaDB `mariadb-bin.000003`: a base name and a numeric extension.
+const binlogFile = z.string().max(255).regex(/^[A-Za-z0-9_][\w.-]*\.\d{6,}$/, 'must be a binary log file name such as mysql-bin.000042');
+// MySQL `uuid:1-5,uuid:1-3` (whitespace removed), MariaDB `domain-server-seq` lists.
+const gtidSet = z.string().min(1).max(65536).regex(/^[0-9A-Za-z:,_-]+$/, 'must be a GTID set (MySQL uuid:interval lists or MariaDB domain-server-sequence lists)');
+const serverUuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
+
 const isoTime = z.codec(z.iso.datetime({ offset: true }), z.date(), {
   decode: (text) => new Date(text),
   encode: (date) => date.toISOString(),
@@ -188,6 +200,10 @@ const snapshotWire = z.object({
     [DBAAS_ANNOTATIONS.backupLabel]: base64Text.optional(),
     [DBAAS_ANNOTATIONS.tablespaceMap]: base64Text.optional(),
     [DBAAS_ANNOTATIONS.sourceWorkload]: workload.optional(),
+    [DBAAS_ANNOTATIONS.binlogFile]: binlogFile.optional(),
+    [DBAAS_ANNOTATIONS.binlogPosition]: decimalU64.optional(),
+    [DBAAS_ANNOTATIONS.gtidExecuted]: gtidSet.optional(),
+    [DBAAS_ANNOTATIONS.serverUuid]: serverUuid.optional(),
     [DBAAS_ANNOTATIONS.requestedAt]: isoTime,
     [DBAAS_ANNOTATIONS.cutAt]: isoTime.optional(),
     [DBAAS_ANNOTATIONS.readyAt]: isoTime.optional(),
@@ -216,6 +232,10 @@ const snapshotMetadataShape = z
     backupLabel: z.string().optional(),
     tablespaceMap: z.string().optional(),
     sourceWorkload: z.object({ kind: z.string(), name: z.string() }).optional(),
+    binlogFile: z.string().optional(),
+    binlogPosition: z.bigint().optional(),
+    gtidExecuted: z.string().optional(),
+    serverUuid: z.string().optional(),
     requestedAt: z.date(),
     cutAt: z.date().optional(),
     readyAt: z.date().optional(),
@@ -229,6 +249,9 @@ const snapshotMetadataShape = z
     }
     if (m.firstWalFile !== undefined && m.lastWalFile !== undefined && m.lastWalFile < m.firstWalFile) {
       ctx.addIssue({ code: 'custom', path: ['lastWalFile'], message: `last WAL file ${m.lastWalFile} sorts before the first ${m.firstWalFile}` });
+    }
+    if (m.binlogPosition !== undefined && m.binlogFile === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['binlogFile'], message: 'a binary log position needs its file' });
     }
     if (m.engineVersion !== undefined && m.engine === undefined) {
       ctx.addIssue({ code: 'custom', path: ['engine'], message: 'an engine version needs the engine' });
@@ -276,6 +299,10 @@ export const snapshotMetadataSchema = z.codec(snapshotWire, snapshotMetadataShap
       backupLabel: a[DBAAS_ANNOTATIONS.backupLabel],
       tablespaceMap: a[DBAAS_ANNOTATIONS.tablespaceMap],
       sourceWorkload: a[DBAAS_ANNOTATIONS.sourceWorkload],
+      binlogFile: a[DBAAS_ANNOTATIONS.binlogFile],
+      binlogPosition: a[DBAAS_ANNOTATIONS.binlogPosition],
+      gtidExecuted: a[DBAAS_ANNOTATIONS.gtidExecuted],
+      serverUuid: a[DBAAS_ANNOTATIONS.serverUuid],
       cutAt: a[DBAAS_ANNOTATIONS.cutAt],
       readyAt: a[DBAAS_ANNOTATIONS.readyAt],
     };
@@ -303,6 +330,10 @@ export const snapshotMetadataSchema = z.codec(snapshotWire, snapshotMetadataShap
       [DBAAS_ANNOTATIONS.backupLabel, m.backupLabel],
       [DBAAS_ANNOTATIONS.tablespaceMap, m.tablespaceMap],
       [DBAAS_ANNOTATIONS.sourceWorkload, m.sourceWorkload],
+      [DBAAS_ANNOTATIONS.binlogFile, m.binlogFile],
+      [DBAAS_ANNOTATIONS.binlogPosition, m.binlogPosition],
+      [DBAAS_ANNOTATIONS.gtidExecuted, m.gtidExecuted],
+      [DBAAS_ANNOTATIONS.serverUuid, m.serverUuid],
       [DBAAS_ANNOTATIONS.cutAt, m.cutAt],
       [DBAAS_ANNOTATIONS.readyAt, m.readyAt],
     ];
