@@ -193,3 +193,5 @@ export { jobRestorePrepExecutor } from './restore/restore-prep.js';
 export type { RestorePrepExecutor, RestorePrepRequest } from './restore/restore-prep.js';
 export { runVerify, findDataSubPath, SCRATCH_SERVER_SETTINGS } from './restore/verify.js';
 export type { VerifyOptions, VerifyResult, VerifyRuntime, VerifyCheck, VerifyPhase, VerifyProgress, ScratchPostgres } from './restore/verify.js';
+export { podVerifyRuntime, buildScratchPod } from './restore/pod-runtime.js';
+export type { PodVerifyRuntimeOptions, ScratchPodInput } from './restore/pod-runtime.js';

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { isDbaasError } from '../errors.js';
+import { buildScratchPod } from './pod-runtime.js';
+import { SCRATCH_SERVER_SETTINGS } from './verify.js';
+
+const base = { name: 'pg-restored-verify-pg', namespace: 'db', pvc: 'pg-restored', image: 'postgres:17', runAsUser: 999, dataSubPath: '' };
+
+describe('buildScratchPod', () => {
+  it('server: PostgreSQL on the volume, loopback only, settings as separate -c arguments, hardened', () => {
+    const pod = buildScratchPod({ ...base, role: 'server', dataSubPath: 'pgdata', settings: { ...SCRATCH_SERVER_SETTINGS } });
+    const c = pod.spec!.containers[0]!;
+    expect(c.command!.slice(0, 2)).toEqual(['/bin/sh', '-ec']);
+    expect(c.command![2]).toContain('-c listen_addresses=127.0.0.1');
+    expect(c.command![2]).toContain('"$@"');
+    expect(c.command!.slice(4)).toEqual(['-c', 'archive_mode=off', '-c', 'archive_command=', '-c', 'restore_command=', '-c', 'primary_conninfo=', '-c', 'primary_slot_name=', '-c', 'recovery_target_action=promote']);
+    expect(c.env).toEqual([{ name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' }]);
+    expect(c.readinessProbe?.exec?.command).toEqual(['pg_isready', '-h', '127.0.0.1', '-p', '5432']);
+    expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+    expect(pod.spec!.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 999, runAsGroup: 999 });
+    expect(pod.spec!.automountServiceAccountToken).toBe(false);
+    expect(pod.spec!.volumes).toEqual([
+      { name: 'data', persistentVolumeClaim: { claimName: 'pg-restored' } },
+      { name: 'tmp', emptyDir: {} },
+    ]);
+  });
+
+  it('inspect: the volume read-only, no server', () => {
+    const pod = buildScratchPod({ ...base, role: 'inspect', name: 'pg-restored-inspect' });
+    const c = pod.spec!.containers[0]!;
+    expect(c.readinessProbe).toBeUndefined();
+    expect(c.volumeMounts).toContainEqual({ name: 'data', mountPath: '/dbaas/volume', readOnly: true });
+    expect(pod.spec!.volumes![0]).toEqual({ name: 'data', persistentVolumeClaim: { claimName: 'pg-restored', readOnly: true } });
+  });
+
+  it('refuses root, bad setting names, escaping subpaths and bad names before anything is sent', () => {
+    const code = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (error) {
+        return isDbaasError(error) ? error.code : 'not a DbaasError';
+      }
+      return 'no error';
+    };
+    expect(code(() => buildScratchPod({ ...base, role: 'server', runAsUser: 0 }))).toBe('INVALID_ARGUMENT');
+    expect(code(() => buildScratchPod({ ...base, role: 'server', settings: { 'x; rm -rf /': '1' } }))).toBe('INVALID_ARGUMENT');
+    expect(code(() => buildScratchPod({ ...base, role: 'server', dataSubPath: '../etc' }))).toBe('INVALID_ARGUMENT');
+    expect(code(() => buildScratchPod({ ...base, role: 'server', dataSubPath: '/abs' }))).toBe('INVALID_ARGUMENT');
+    expect(code(() => buildScratchPod({ ...base, role: 'server', name: 'Bad_Name' }))).toBe('INVALID_NAME');
+    expect(code(() => buildScratchPod({ ...base, role: 'server', image: 'postgres 17' }))).toBe('INVALID_ARGUMENT');
+  });
+});

@@ -1,0 +1,318 @@
+// The verify runtime of a real cluster: pods do what a local process does in the testing package.
+// An inspect pod mounts the volume read-only and streams the data directory (without relation
+// files) as tar through the exec API into WalInspector; a scratch pod runs PostgreSQL on the
+// volume listening on 127.0.0.1 only, reached through the port-forward API (so RBAC on
+// pods/portforward is what guards it, and the copied pg_hba.conf and passwords are not needed).
+// This cluster has no kubelet: the pod specs are unit-tested, the pods themselves only run where a
+// kubelet does (the minikube test of the testing package).
+import net from 'node:net';
+import { PassThrough } from 'node:stream';
+import { Exec, PortForward, type V1Pod, type V1Status } from '@kubernetes/client-node';
+import { DbaasError, isDbaasError } from '../errors.js';
+import type { KubeClients } from '../kube/clients.js';
+import { watchUntil } from '../kube/watch-until.js';
+import { DBAAS_LABELS, MANAGED_BY } from '../manifests/metadata.js';
+import { assertDnsLabel, assertDnsSubdomain } from '../manifests/names.js';
+import { jobRestorePrepExecutor } from './restore-prep.js';
+import type { ScratchPostgres, VerifyRuntime } from './verify.js';
+
+const VOLUME_MOUNT = '/dbaas/volume';
+const SERVER_PORT = 5432;
+
+/** Idles until the pod is deleted; the exec API does the work. */
+const IDLE_SCRIPT = 'trap "exit 0" TERM INT; while :; do sleep 2; done';
+
+/**
+ * Starts PostgreSQL on the copy, reachable only from inside the pod (port-forward): its own
+ * pg_hba.conf trusts loopback, the copied one is not used. Settings arrive as "$@" (`-c name=value`
+ * pairs), never through the shell's parsing.
+ */
+const SERVER_SCRIPT = `printf 'local all all trust\\nhost all all 127.0.0.1/32 trust\\n' > /tmp/dbaas-hba.conf
+exec postgres -D "$PGDATA" -c listen_addresses=127.0.0.1 -c port=${SERVER_PORT} -c unix_socket_directories=/tmp -c hba_file=/tmp/dbaas-hba.conf "$@"`;
+
+/**
+ * Options of {@link podVerifyRuntime}.
+ *
+ * @example
+ * ```ts
+ * const options: PodVerifyRuntimeOptions = { image: (major) => `ghcr.io/cloudnative-pg/postgresql:${major}`, runAsUser: 26 };
+ * ```
+ */
+export interface PodVerifyRuntimeOptions {
+  /** Image for a major version. Default `postgres:<major>` (the official image). */
+  image?: (major: number) => string;
+  /** Default 999 (the official image; 26 for CloudNativePG). */
+  runAsUser?: number;
+  fsGroup?: number;
+  /** Role to connect as (trusted on loopback). Default `postgres`. */
+  superuser?: string;
+  serviceAccountName?: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+}
+
+/**
+ * What {@link buildScratchPod} needs.
+ *
+ * @example
+ * ```ts
+ * buildScratchPod({ role: 'server', name: 'verify-x-pg', namespace: 'db', pvc: 'pg-restored', image: 'postgres:17', runAsUser: 999, dataSubPath: '', settings: { archive_mode: 'off' } });
+ * ```
+ */
+export interface ScratchPodInput {
+  role: 'inspect' | 'server';
+  name: string;
+  namespace: string;
+  pvc: string;
+  image: string;
+  runAsUser: number;
+  fsGroup?: number;
+  dataSubPath: string;
+  settings?: Record<string, string>;
+  serviceAccountName?: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+}
+
+function assertSubPath(p: string): string {
+  if (p === '') return p;
+  if (!/^[\w.-]+(\/[\w.-]+)*$/.test(p) || p.split('/').some((s) => s === '.' || s === '..')) {
+    throw new DbaasError('INVALID_ARGUMENT', `data subpath "${p}" must be a relative path without "." or ".." segments`);
+  }
+  return p;
+}
+
+/**
+ * The pod of a verification step: `inspect` mounts the volume read-only and idles (the exec API
+ * streams the files); `server` runs PostgreSQL on it. Non-root, no privilege escalation, all
+ * capabilities dropped, read-only root filesystem (an emptyDir at /tmp), no service account token.
+ *
+ * @throws DbaasError `INVALID_NAME`, `INVALID_ARGUMENT`
+ * @example
+ * ```ts
+ * await clients.core.createNamespacedPod({ namespace: 'db', body: buildScratchPod(input) });
+ * ```
+ */
+export function buildScratchPod(input: ScratchPodInput): V1Pod {
+  assertDnsLabel(input.name, 'pod name');
+  assertDnsLabel(input.namespace, 'namespace');
+  assertDnsSubdomain(input.pvc, 'PVC name');
+  const subPath = assertSubPath(input.dataSubPath);
+  if (!input.image || /\s/.test(input.image)) throw new DbaasError('INVALID_ARGUMENT', `image "${input.image}" is not an image reference`);
+  if (!Number.isInteger(input.runAsUser) || input.runAsUser < 1) {
+    throw new DbaasError('INVALID_ARGUMENT', `runAsUser ${input.runAsUser} is not valid: verification pods never run as root`, {
+      fix: 'Pass the uid PostgreSQL runs as in its image (999 for the official image, 26 for CloudNativePG).',
+    });
+  }
+  const settingArgs: string[] = [];
+  for (const [name, value] of Object.entries(input.settings ?? {})) {
+    if (!/^[a-z_][a-z0-9_.]*$/.test(name)) throw new DbaasError('INVALID_ARGUMENT', `"${name}" is not a PostgreSQL setting name`);
+    settingArgs.push('-c', `${name}=${value}`);
+  }
+  const server = input.role === 'server';
+  const mountPath = server ? '/var/lib/postgresql/data' : VOLUME_MOUNT;
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: input.name,
+      namespace: input.namespace,
+      labels: { [DBAAS_LABELS.managedBy]: MANAGED_BY, 'app.kubernetes.io/component': server ? 'verify-server' : 'verify-inspect' },
+    },
+    spec: {
+      restartPolicy: 'Never',
+      automountServiceAccountToken: false,
+      ...(input.serviceAccountName ? { serviceAccountName: input.serviceAccountName } : {}),
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: input.runAsUser,
+        runAsGroup: input.runAsUser,
+        ...(input.fsGroup !== undefined ? { fsGroup: input.fsGroup, fsGroupChangePolicy: 'OnRootMismatch' } : {}),
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+      containers: [
+        {
+          name: server ? 'postgres' : 'inspect',
+          image: input.image,
+          ...(input.imagePullPolicy ? { imagePullPolicy: input.imagePullPolicy } : {}),
+          command: server ? ['/bin/sh', '-ec', SERVER_SCRIPT, 'dbaas-scratch-postgres', ...settingArgs] : ['/bin/sh', '-c', IDLE_SCRIPT],
+          ...(server
+            ? {
+                env: [{ name: 'PGDATA', value: subPath ? `${mountPath}/${subPath}` : mountPath }],
+                readinessProbe: { exec: { command: ['pg_isready', '-h', '127.0.0.1', '-p', String(SERVER_PORT)] }, periodSeconds: 1, failureThreshold: 1 },
+              }
+            : {}),
+          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
+          resources: { requests: { cpu: '100m', memory: '128Mi' } },
+          volumeMounts: [
+            { name: 'data', mountPath, ...(server ? {} : { readOnly: true }) },
+            { name: 'tmp', mountPath: '/tmp' },
+          ],
+        },
+      ],
+      volumes: [
+        { name: 'data', persistentVolumeClaim: { claimName: input.pvc, ...(server ? {} : { readOnly: true }) } },
+        { name: 'tmp', emptyDir: {} },
+      ],
+    },
+  };
+}
+
+/** Why a pod cannot become ready (image pull errors, crash, exit), or undefined while it may. */
+function podProblem(pod: V1Pod | undefined): string | undefined {
+  if (!pod) return 'the pod was deleted';
+  if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') return `the pod ended (${pod.status.phase}${pod.status.reason ? `: ${pod.status.reason}` : ''})`;
+  for (const c of pod.status?.containerStatuses ?? []) {
+    const waiting = c.state?.waiting?.reason;
+    if (waiting && /ErrImagePull|ImagePullBackOff|InvalidImageName|CreateContainerConfigError|CrashLoopBackOff/.test(waiting)) return `${waiting}: ${c.state?.waiting?.message ?? ''}`.trim();
+    if (c.state?.terminated) return `the container exited with code ${c.state.terminated.exitCode}${c.state.terminated.reason ? ` (${c.state.terminated.reason})` : ''}`;
+  }
+  return undefined;
+}
+
+function podReady(pod: V1Pod | undefined): boolean {
+  return (pod?.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+async function podLog(clients: KubeClients, namespace: string, name: string): Promise<string> {
+  try {
+    return String(await clients.core.readNamespacedPodLog({ namespace, name, tailLines: 200 }));
+  } catch {
+    return '';
+  }
+}
+
+async function deletePod(clients: KubeClients, namespace: string, name: string): Promise<void> {
+  await clients.core.deleteNamespacedPod({ namespace, name, gracePeriodSeconds: 30 }).catch((error: unknown) => {
+    if (!isDbaasError(error, 'KUBE_NOT_FOUND')) throw error;
+  });
+}
+
+/** Creates the pod and waits for it to be Ready (`server`) or Running (`inspect`); deletes it if it cannot. */
+async function runPod(clients: KubeClients, body: V1Pod, deadline: number, signal: AbortSignal | undefined): Promise<V1Pod> {
+  const { namespace, name } = body.metadata as { namespace: string; name: string };
+  const wantReady = body.spec!.containers[0]!.readinessProbe !== undefined;
+  await clients.core.createNamespacedPod({ namespace, body });
+  try {
+    const seen = await watchUntil<V1Pod>(clients, {
+      path: `/api/v1/namespaces/${namespace}/pods`,
+      name,
+      predicate: (pod) => podProblem(pod) !== undefined || (wantReady ? podReady(pod) : pod?.status?.phase === 'Running'),
+      deadline,
+      ...(signal ? { signal } : {}),
+      what: wantReady ? 'to be Ready (PostgreSQL accepting connections)' : 'to be Running',
+      describe: (pod) => `phase ${pod?.status?.phase ?? 'unknown'}${pod?.spec?.nodeName ? '' : ', not scheduled yet'}`,
+    });
+    const problem = podProblem(seen.object);
+    if (problem) {
+      const log = await podLog(clients, namespace, name);
+      throw Object.assign(new DbaasError('RESTORE_FAILED', `verification pod ${namespace}/${name}: ${problem}`, { details: { log } }), { log });
+    }
+    return seen.object!;
+  } catch (error) {
+    await deletePod(clients, namespace, name);
+    throw error;
+  }
+}
+
+/** Runs a command in the pod; stdout as a stream, which errors when the command fails. */
+async function execStream(clients: KubeClients, namespace: string, pod: string, container: string, command: string[]): Promise<PassThrough> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let stderrText = '';
+  stderr.on('data', (d: Buffer) => (stderrText += d.toString()));
+  await new Exec(clients.kubeConfig).exec(namespace, pod, container, command, stdout, stderr, null, false, (status: V1Status) => {
+    if (status.status !== 'Success') stdout.destroy(new DbaasError('DATA_DIRECTORY_UNREADABLE', `${command[0]} in pod ${namespace}/${pod} failed: ${status.message ?? ''} ${stderrText.trim()}`.trim()));
+  });
+  return stdout;
+}
+
+async function execText(clients: KubeClients, namespace: string, pod: string, container: string, command: string[]): Promise<string> {
+  let text = '';
+  for await (const chunk of await execStream(clients, namespace, pod, container, command)) text += (chunk as Buffer).toString();
+  return text;
+}
+
+/**
+ * The verify runtime for a real cluster: an inspect pod (volume read-only, files streamed as tar
+ * over the exec API) for the offline check and a scratch PostgreSQL pod reached over the
+ * port-forward API for the live one; the restore-prep step of a scratch `online` restore is a Job.
+ * Needs RBAC for pods (create, get, watch, delete), pods/exec (create), pods/portforward (create),
+ * pods/log (get) and jobs in the namespace (docs/rbac.md).
+ *
+ * @example
+ * ```ts
+ * const v = await new RestoreClient(clients).verify({ namespace: 'db', backup: 'nightly', runtime: podVerifyRuntime() });
+ * ```
+ */
+export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyRuntime {
+  const image = options.image ?? ((major: number) => `postgres:${major}`);
+  const runAsUser = options.runAsUser ?? 999;
+  const common = {
+    runAsUser,
+    ...(options.fsGroup !== undefined ? { fsGroup: options.fsGroup } : {}),
+    ...(options.serviceAccountName ? { serviceAccountName: options.serviceAccountName } : {}),
+    ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
+  };
+  const podName = (pvc: string, suffix: string) => `${pvc.slice(0, 50).replace(/[.]/g, '-').replace(/-+$/, '')}-${suffix}`;
+  return {
+    description: 'pods in the cluster (exec and port-forward)',
+    prepExecutor: jobRestorePrepExecutor(),
+    async openVolume(clients, request) {
+      const name = podName(request.pvc, 'inspect');
+      // The inspect pod needs any image with sh and tar; the PostgreSQL image of a recent major has both.
+      const body = buildScratchPod({ role: 'inspect', name, namespace: request.namespace, pvc: request.pvc, image: image(17), dataSubPath: '', ...common });
+      await runPod(clients, body, request.deadline, request.signal);
+      try {
+        let dataSubPath = request.dataSubPath;
+        if (dataSubPath === undefined) {
+          const listing = await execText(clients, request.namespace, name, 'inspect', ['/bin/sh', '-c', `for d in ${VOLUME_MOUNT} ${VOLUME_MOUNT}/*; do [ -f "$d/PG_VERSION" ] && echo "dir:\${d#${VOLUME_MOUNT}}"; done; true`]);
+          const candidates = listing.split('\n').filter((l) => l.startsWith('dir:')).map((l) => l.slice('dir:'.length).replace(/^\//, ''));
+          if (candidates.length === 0) {
+            throw new DbaasError('DATA_DIRECTORY_UNREADABLE', 'the volume holds no PostgreSQL data directory (no PG_VERSION at its root or one level below)', {
+              fix: 'Pass dataSubPath (--data-subpath) with PGDATA relative to the volume root.',
+            });
+          }
+          if (!candidates.includes('') && candidates.length > 1) {
+            throw new DbaasError('DATA_DIRECTORY_UNREADABLE', `the volume holds several data directories (${candidates.join(', ')})`, { fix: 'Pass dataSubPath (--data-subpath).' });
+          }
+          dataSubPath = candidates.includes('') ? '' : candidates[0]!;
+        }
+        const root = dataSubPath ? `${VOLUME_MOUNT}/${assertSubPath(dataSubPath)}` : VOLUME_MOUNT;
+        // Relation files are not needed to judge consistency: pg_control, backup_label, pg_wal are.
+        const source = await execStream(clients, request.namespace, name, 'inspect', ['tar', '-cf', '-', '-C', root, '--exclude=./base', '--exclude=./pg_tblspc', '.']);
+        return { source, dataSubPath, release: async () => await deletePod(clients, request.namespace, name) };
+      } catch (error) {
+        await deletePod(clients, request.namespace, name);
+        throw error;
+      }
+    },
+    async startPostgres(clients, request): Promise<ScratchPostgres> {
+      const name = podName(request.pvc, 'verify-pg');
+      const body = buildScratchPod({ role: 'server', name, namespace: request.namespace, pvc: request.pvc, image: image(request.major), dataSubPath: request.dataSubPath, settings: request.settings, ...common });
+      const started = Date.now();
+      await runPod(clients, body, request.deadline, request.signal);
+      const readyMs = Date.now() - started;
+      const forward = new PortForward(clients.kubeConfig);
+      const sockets = new Set<net.Socket>();
+      const listener = net.createServer((socket) => {
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+        forward.portForward(request.namespace, name, [SERVER_PORT], socket, null, socket).catch((error: unknown) => socket.destroy(error as Error));
+      });
+      await new Promise<void>((resolve, reject) => {
+        listener.once('error', reject);
+        listener.listen(0, '127.0.0.1', () => resolve());
+      });
+      const port = (listener.address() as net.AddressInfo).port;
+      return {
+        connection: { host: '127.0.0.1', port, user: options.superuser ?? 'postgres', database: 'postgres' },
+        readyMs,
+        log: async () => await podLog(clients, request.namespace, name),
+        stop: async () => {
+          for (const s of sockets) s.destroy();
+          await new Promise<void>((resolve) => listener.close(() => resolve()));
+          await deletePod(clients, request.namespace, name);
+        },
+      };
+    },
+  };
+}
