@@ -73,6 +73,22 @@ export type { LocalPostgresFencing } from './local-cluster/local-fencing.js';
 
 // Assertions shared by tests of every package
 export { dbaasRejection } from './assertions.js';
+
+// Real MariaDB servers (Debian's mariadb-server) for the MySQL/MariaDB engine tests (mysql/)
+export {
+  MariadbServer,
+  MariadbStartError,
+  MARIADB_BIN_DIR_ENV,
+  cleanupMariadbAfterAll,
+  isMariadbDataDirectory,
+  mariadbBinaries,
+  mariadbUnavailable,
+  startMariadb,
+  startMariadbOnDirectory,
+  localMariadbFencing,
+  runMariadbOnVolume,
+} from './mysql/index.js';
+export type { MariadbBinaries, MariadbSettingValue, StartMariadbOptions, LocalMariadbFencing, RunMariadbOnVolumeOptions } from './mysql/index.js';
 export { localRestorePrepExecutor, localVerifyRuntime } from './local-cluster/restore-runtime.js';
 export { letPostgresUserReach } from './local-cluster/workloads.js';
 export { WriteLoad } from './postgres/write-load.js';
