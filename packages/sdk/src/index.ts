@@ -193,5 +193,16 @@ export { jobRestorePrepExecutor } from './restore/restore-prep.js';
 export type { RestorePrepExecutor, RestorePrepRequest } from './restore/restore-prep.js';
 export { runVerify, findDataSubPath, SCRATCH_SERVER_SETTINGS } from './restore/verify.js';
 export type { VerifyOptions, VerifyResult, VerifyRuntime, VerifyCheck, VerifyPhase, VerifyProgress, ScratchPostgres } from './restore/verify.js';
+
+// MySQL and MariaDB: engine hooks on mysql2, engine detection, verify on a scratch server (engines/mysql/)
+export { mysqlEngine, parseMysqlVersion, onlineLockMethod, binlogStatusStatement } from './engines/mysql/engine.js';
+export type { MysqlServerVersion, MysqlEngineOptions } from './engines/mysql/engine.js';
+export { openMysqlSession } from './engines/mysql/sql.js';
+export type { MysqlConnectionConfig, MysqlSession, MysqlRow } from './engines/mysql/sql.js';
+export { detectEngine, imageRepositoryName, ENGINE_LABEL } from './engines/mysql/detect.js';
+export type { EngineDetection, EngineDetectionInput } from './engines/mysql/detect.js';
+export { verifyMysqlRestore, checkMysqlTables, scanMysqlErrorLog } from './engines/mysql/verify.js';
+export type { VerifyMysqlRestoreOptions, MysqlVerifyReport, MysqlTableCheck } from './engines/mysql/verify.js';
+export { ENGINE_MODES } from './manifests/atomicity.js';
 export { podVerifyRuntime, buildScratchPod } from './restore/pod-runtime.js';
 export type { PodVerifyRuntimeOptions, ScratchPodInput } from './restore/pod-runtime.js';
