@@ -18,8 +18,10 @@ import {
   localPostgresFencing,
   runPostgresOnVolume,
   volumeDirectoryOf,
-  type PostgresServer, dbaasRejection } from '@kubectl-dbaas/testing';
-import pg from 'pg';
+  WriteLoad,
+  type PostgresServer,
+  dbaasRejection,
+} from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isDbaasError, type DbaasError } from '../errors.js';
 import { KubeClients } from '../kube/clients.js';
@@ -40,58 +42,6 @@ const servers: PostgresServer[] = [];
 const WRITERS = 4;
 const SEED_ROWS = Number(process.env.DBAAS_BACKUP_TEST_SEED_ROWS ?? 200_000);
 let source: PostgresServer;
-
-/** Writers inserting one row per transaction; `acked` holds [id, ack time] of every acknowledged commit. */
-class WriteLoad {
-  static #next = 1_000_000_000;
-  acked: [number, number][] = [];
-  errors = 0;
-  #stop = false;
-  #loops: Promise<void>[] = [];
-  /** `ratePerSecond`: total commits per second over all writers; default as fast as they can. */
-  constructor(
-    private readonly server: PostgresServer,
-    private readonly ratePerSecond?: number,
-  ) {}
-  start(): this {
-    for (let w = 0; w < WRITERS; w++) this.#loops.push(this.#run(w + 1));
-    return this;
-  }
-  async #run(w: number): Promise<void> {
-    let client: pg.Client | undefined;
-    const pause = this.ratePerSecond ? (1000 * WRITERS) / this.ratePerSecond : 0;
-    while (!this.#stop) {
-      try {
-        if (pause) await new Promise((r) => setTimeout(r, pause));
-        if (this.#stop) break;
-        if (!client) {
-          client = new pg.Client({ ...this.server.connectionConfig, application_name: `writer-${w}` });
-          client.on('error', () => undefined);
-          await client.connect();
-        }
-        const id = WriteLoad.#next++;
-        await client.query('insert into t (id, w, pad) values ($1, $2, repeat(md5($3), 4))', [id, w, String(id)]);
-        this.acked.push([id, Date.now()]);
-      } catch {
-        this.errors += 1;
-        await client?.end().catch(() => undefined);
-        client = undefined;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    await client?.end().catch(() => undefined);
-  }
-  async stop(): Promise<void> {
-    this.#stop = true;
-    await Promise.all(this.#loops);
-  }
-  ackedBefore(t: number): number[] {
-    return this.acked.filter(([, at]) => at < t).map(([id]) => id);
-  }
-  rate(from: number, to: number): number {
-    return this.acked.filter(([, at]) => at >= from && at < to).length / Math.max(0.001, (to - from) / 1000);
-  }
-}
 
 function recorder(): { events: BackupProgress[]; at: (phase: string, snapshot?: string) => number; onProgress: (e: BackupProgress) => void } {
   const events: BackupProgress[] = [];
@@ -223,7 +173,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
   });
 
   it.skipIf(!hasHostpath)('fenced: clean stop, snapshot, cut, start; restore has every acknowledged row and passes amcheck', async () => {
-    const load = new WriteLoad(source).start();
+    const load = new WriteLoad(source, { writers: WRITERS }).start();
     await new Promise((r) => setTimeout(r, 2000));
     const fencing = localPostgresFencing(source);
     const rec = recorder();
@@ -346,7 +296,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
   }
 
   it.skipIf(!hasHostpath)(`online under ${WRITERS} unthrottled writers: either a restorable set, or (hostpath tar "file changed as we read it") a timeout that says so and points to fenced`, async () => {
-    const load = new WriteLoad(source).start();
+    const load = new WriteLoad(source, { writers: WRITERS }).start();
     await new Promise((r) => setTimeout(r, 2000));
     const rec = recorder();
     let result: BackupResult | undefined;
@@ -387,7 +337,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
   });
 
   it.skipIf(!hasHostpath)('online in a lull of writes: data + -wal snapshots; restore with WAL and backup_label has every acknowledged row, amcheck clean', async () => {
-    const load = new WriteLoad(source).start();
+    const load = new WriteLoad(source, { writers: WRITERS }).start();
     await new Promise((r) => setTimeout(r, 3000));
     await load.stop(); // the lull: acknowledged writes just before the backup, none during it
     const rec = recorder();
@@ -407,7 +357,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
 
   it.runIf(hasHostpath && process.env.DBAAS_BACKUP_MEASURE === '1')('measure: online on hostpath, commits/s vs success (DBAAS_BACKUP_MEASURE=1)', async () => {
     for (const rate of (process.env.DBAAS_BACKUP_MEASURE_RATES ?? '1,5,20,100').split(',').map(Number)) {
-      const load = new WriteLoad(source, rate).start();
+      const load = new WriteLoad(source, { writers: WRITERS, ratePerSecond: rate }).start();
       await new Promise((r) => setTimeout(r, 1000));
       const t = Date.now();
       let outcome: string;
@@ -429,7 +379,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     // crash and checkpoint just as for online (see the online tests); at 5 commits/s it gets its copy,
     // which is what this test needs: a torn copy of a live server, taken while it writes.
     it.skipIf(!hasHostpath)(`${mode} with force under a light write load: snapshot taken, and the inspector calls the hostpath copy unsafe-not-atomic`, async () => {
-      const load = new WriteLoad(source, 5).start();
+      const load = new WriteLoad(source, { writers: WRITERS, ratePerSecond: 5 }).start();
       await new Promise((r) => setTimeout(r, 1500));
       const rec = recorder();
       let result: BackupResult | undefined;
