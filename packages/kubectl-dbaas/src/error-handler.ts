@@ -1,9 +1,11 @@
 import { EXIT_FAILURE, EXIT_USAGE } from './exit-codes.js';
+import { interruptedIn } from './interrupt.js';
 import { UsageError } from './usage-error.js';
 
 /**
  * The one place where the CLI catches errors: prints the cause and the fix to stderr and returns
- * the exit code. Usage mistakes (bad flags, from yargs or from zod) exit 2; everything else 1.
+ * the exit code. Usage mistakes (bad flags, from yargs or from zod) exit 2; an operation stopped
+ * by Ctrl-C or SIGTERM exits 130 or 143 once it has cleaned up; everything else 1.
  * The SDK (for its error normaliser) is loaded only here, when a command failed, so that `version`
  * and `--help` never load it.
  *
@@ -24,6 +26,8 @@ export async function reportError(thrown: unknown, write: (text: string) => void
   if (error.code === 'INTERNAL' && !(thrown instanceof DbaasError) && thrown instanceof Error && thrown.stack && process.env.DBAAS_DEBUG) {
     write(`${thrown.stack}\n`);
   }
+  const interrupted = interruptedIn(thrown);
+  if (interrupted) return interrupted.exitCode;
   return error.code === 'INVALID_ARGUMENT' ? EXIT_USAGE : EXIT_FAILURE;
 }
 

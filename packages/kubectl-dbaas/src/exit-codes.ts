@@ -11,6 +11,10 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 /** The command was called wrongly: unknown command or flag, bad value. */
 export const EXIT_USAGE = 2;
+/** Interrupted by SIGINT (Ctrl-C) after cleaning up: 128 + 2, as shells report it. */
+export const EXIT_SIGINT = 130;
+/** Interrupted by SIGTERM after cleaning up: 128 + 15. */
+export const EXIT_SIGTERM = 143;
 
 /**
  * Every exit code with its meaning, for the generated CLI reference.
@@ -24,4 +28,6 @@ export const EXIT_CODES: ReadonlyArray<{ code: number; meaning: string }> = [
   { code: EXIT_OK, meaning: 'Success. For `wal inspect`: the copy is restorable.' },
   { code: EXIT_FAILURE, meaning: 'The command failed (the error and its fix are printed on stderr). For `wal inspect`: the copy is not restorable.' },
   { code: EXIT_USAGE, meaning: 'Usage error: unknown command or flag, missing argument, bad value (printed with a pointer to `--help`).' },
+  { code: EXIT_SIGINT, meaning: 'Interrupted by Ctrl-C (SIGINT) during a long operation, after cleaning up: for `backup create`, the fence lifted, the backup session ended, the partial snapshots deleted (what remains is printed). A second Ctrl-C exits at once without cleanup.' },
+  { code: EXIT_SIGTERM, meaning: 'Interrupted by SIGTERM, with the same cleanup as for SIGINT.' },
 ];

@@ -1,4 +1,5 @@
 import yargs from 'yargs';
+import { backupCommand } from './commands/backup/index.js';
 import { completionCommand } from './commands/completion/index.js';
 import { versionCommand } from './commands/version/index.js';
 import { walCommand } from './commands/wal/index.js';
@@ -31,6 +32,7 @@ export function buildCli(args: string[], options: { width?: number } = {}) {
   return withGlobalOptions(yargs(args))
     .scriptName('kubectl dbaas')
     .usage(`$0 <command>\n\n${ROOT_DESCRIPTION}`)
+    .command(backupCommand)
     .command(walCommand)
     .command(completionCommand)
     .command(versionCommand)

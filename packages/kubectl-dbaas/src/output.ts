@@ -74,3 +74,18 @@ export function renderFields(fields: ReadonlyArray<readonly [string, string | nu
   const width = Math.max(0, ...shown.map(([label]) => label.length));
   return shown.map(([label, value]) => `${`${label}:`.padEnd(width + 2)}${String(value)}`).join('\n');
 }
+
+/**
+ * Renders rows as kubectl prints tables: upper-case headers, columns padded to their widest cell
+ * and separated by three spaces, no trailing spaces; an empty cell prints `<none>`.
+ *
+ * @example
+ * ```ts
+ * renderTable(['NAME', 'STATE'], [['nightly', 'ready']]); // 'NAME      STATE\nnightly   ready'
+ * ```
+ */
+export function renderTable(headers: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | undefined>>): string {
+  const cells = [headers, ...rows.map((row) => headers.map((_, i) => (row[i] === undefined || row[i] === '' ? '<none>' : row[i]!)))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
+  return cells.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]! + 3))).join('').trimEnd()).join('\n');
+}

@@ -9,7 +9,7 @@ const FORMAT_MEANING: Record<OutputFormat, string> = {
   text: 'For people: aligned fields (default).',
   json: 'One JSON document on stdout and nothing else; 64-bit numbers (LSNs, sizes) as decimal strings.',
   yaml: 'The same document as YAML.',
-  name: 'Only what the result is called, one per line (as `kubectl -o name`): `version` prints `kubectl-dbaas`, `wal inspect` the source path. A usage error for commands without names (`wal status`).',
+  name: 'Only what the result is called, one per line (as `kubectl -o name`): `backup list|create|describe|delete` print `backup/<name>`, `backup prune` the backups it deletes (or would), `backup create --dry-run` `volumesnapshot.snapshot.storage.k8s.io/<name>`, `version` prints `kubectl-dbaas`, `wal inspect` the source path. A usage error for commands without names (`wal status`).',
 };
 
 /**

@@ -1,0 +1,116 @@
+import type { CommandModule } from 'yargs';
+import * as z from 'zod/mini';
+import { connectionArgsShape, withConnectionOptions } from '../../../connection.js';
+import { parseKubeDuration } from '../../../duration.js';
+import { globalOptionsSchema } from '../../../global-options.js';
+import { writeResult } from '../../../output.js';
+import { parseArgs } from '../../../parse-args.js';
+import { UsageError } from '../../../usage-error.js';
+import { createTarget, parseFence } from './options.js';
+
+const MODES = ['crash', 'checkpoint', 'fenced', 'online'] as const;
+const DRY_RUN = ['none', 'client', 'server'] as const;
+const name = () => z.optional(z.string().check(z.minLength(1)));
+
+const backupCreateArgsSchema = z.extend(globalOptionsSchema, {
+  ...connectionArgsShape,
+  pvc: name(),
+  pod: name(),
+  cluster: name(),
+  instance: name(),
+  name: name(),
+  mode: z.optional(z.enum(MODES)),
+  snapshotClass: name(),
+  force: z._default(z.boolean(), false),
+  timeout: z._default(z.string(), '10m'),
+  fence: z._default(z.string(), 'auto'),
+  dryRun: z._default(z.enum(DRY_RUN), 'none'),
+});
+
+/**
+ * `kubectl dbaas backup create`: a consistent backup of a PostgreSQL volume as CSI VolumeSnapshots,
+ * in the mode the driver allows (DESIGN.md section 3). Progress on stderr; Ctrl-C cleans up and
+ * exits 130.
+ *
+ * @example
+ * ```sh
+ * kubectl dbaas backup create --pod pg-0 -n db            # fenced on hostpath, checkpoint on atomic drivers
+ * kubectl dbaas backup create --pvc data-pg-0 --mode online --host 10.0.0.5 --user postgres
+ * ```
+ */
+export const backupCreateCommand: CommandModule = {
+  command: 'create',
+  describe:
+    'Back up a PostgreSQL volume as CSI VolumeSnapshots, consistently: crash or checkpoint (atomic drivers only), ' +
+    'fenced (a brief clean stop), or online (no downtime; adds a NAME-wal snapshot). Ctrl-C lifts the fence, ends the backup ' +
+    'session and deletes partial snapshots, then exits 130',
+  builder: (argv) =>
+    withConnectionOptions(
+      argv
+        .option('pvc', { type: 'string', group: 'Target (one of):', describe: 'The PVC holding the data directory' })
+        .option('pod', { type: 'string', group: 'Target (one of):', describe: 'A database pod (StatefulSet or CloudNativePG instance): its data PVC (dbaas.io/data-volume annotation, else its only PVC)' })
+        .option('cluster', { type: 'string', group: 'Target (one of):', describe: 'A CloudNativePG Cluster: a standby instance, else the primary' })
+        .option('instance', { type: 'string', group: 'Target (one of):', describe: 'With --cluster: this instance' })
+        .option('name', { type: 'string', describe: 'Backup name (default <pvc>-<yyyymmddhhmmss>; at most 59 characters)' })
+        .option('mode', { choices: MODES, describe: 'Consistency mode (default: checkpoint on drivers with atomic snapshots, fenced otherwise)' })
+        .option('snapshot-class', { type: 'string', describe: "VolumeSnapshotClass (default: the driver's default class, else its only one)" })
+        .option('force', { type: 'boolean', default: false, describe: 'Allow crash/checkpoint on a driver whose snapshots are not atomic (the copy may be torn)' })
+        .option('fence', { type: 'string', default: 'auto', describe: 'How fenced mode stops the database: auto (from the target), statefulset/NAME, cnpg/CLUSTER' })
+        .option('timeout', { type: 'string', default: '10m', describe: 'Deadline of the whole backup (90s, 5m, 1h)' })
+        .option('dry-run', { choices: DRY_RUN, default: 'none', describe: 'Print the VolumeSnapshots it would create: client (no API writes) or server (validated with dryRun=All)' })
+        .example('kubectl dbaas backup create --pod pg-0', 'Fenced on hostpath (StatefulSet scaled to 0 and back), checkpoint on atomic drivers')
+        .example('PGPASSWORD=... kubectl dbaas backup create --pvc data-pg-0 --mode online --host 10.0.0.5 --user postgres', 'No downtime')
+        .example('kubectl dbaas backup create --cluster pg --dry-run=server -o yaml', 'What it would create'),
+      'Database connection (checkpoint and online modes; optional otherwise):',
+    ),
+  handler: async (argv) => {
+    const args = parseArgs(backupCreateArgsSchema, argv);
+    if (args.allNamespaces) throw new UsageError('backup create works in one namespace: use -n NAMESPACE instead of -A');
+    const target = createTarget(args);
+    const fence = parseFence(args.fence);
+    if (fence.kind !== 'auto' && args.mode !== undefined && args.mode !== 'fenced') throw new UsageError(`--fence applies to --mode fenced, not ${args.mode}`);
+    const timeoutMs = parseKubeDuration(args.timeout, '--timeout');
+    if (timeoutMs <= 0) throw new UsageError('--timeout must be more than 0');
+    const parsed = {
+      ...(args.kubeconfig ? { kubeconfig: args.kubeconfig } : {}),
+      ...(args.context ? { context: args.context } : {}),
+      ...(args.namespace ? { namespace: args.namespace } : {}),
+      target,
+      name: args.name,
+      mode: args.mode,
+      snapshotClass: args.snapshotClass,
+      force: args.force,
+      timeoutMs,
+      fence,
+      dryRun: args.dryRun,
+      connection: { dsn: args.dsn, host: args.host, port: args.port, user: args.user, dbname: args.dbname },
+    };
+    const run = await import('./run.js');
+    if (args.dryRun !== 'none') {
+      const { plan, cnpg } = await run.runBackupPlan(parsed);
+      const lines = run.planLines(plan, cnpg);
+      const list = { apiVersion: 'v1', kind: 'List', items: plan.manifests };
+      if (args.output === 'text') {
+        // The manifests as YAML, preceded by what was found, as # comments.
+        const comments = lines.map((l) => `# ${l}\n`).join('');
+        await writeResult(list, 'yaml', () => '', (text) => process.stdout.write(`${comments}${text}`));
+      } else {
+        process.stderr.write(lines.map((l) => `${l}\n`).join(''));
+        await writeResult(list, args.output, { text: () => '', name: (l) => l.items.map((vs) => `volumesnapshot.snapshot.storage.k8s.io/${vs.metadata.name}`) });
+      }
+      return;
+    }
+    const { createProgress } = await import('../../../progress.js');
+    const { whileInterruptible } = await import('../../../interrupt.js');
+    const progress = createProgress();
+    const report = await whileInterruptible(async (signal) => {
+      try {
+        return await run.runBackupCreate(parsed, { signal, progress });
+      } catch (error) {
+        progress.fail((error as Error).message?.split('\n')[0]);
+        throw error;
+      }
+    });
+    await writeResult(report, args.output, { text: run.renderBackupCreate, name: (r) => `backup/${r.name}` });
+  },
+};

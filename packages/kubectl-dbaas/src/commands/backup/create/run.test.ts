@@ -1,0 +1,112 @@
+import type { BackupProgress } from '@kubectl-dbaas/sdk';
+import { describe, expect, it } from 'vitest';
+import { createProgress } from '../../../progress.js';
+import { planLines, progressFollower, renderBackupCreate, summaryLine, type BackupCreateReport } from './run.js';
+
+function lines(events: Omit<BackupProgress, 'elapsedMs'>[]): string[] {
+  const out: string[] = [];
+  let now = 0;
+  const progress = createProgress({ stream: { write: (t: string) => void out.push(t) }, tty: false, now: () => now });
+  progress.phase('discovering the target');
+  const follow = progressFollower(progress);
+  for (const e of events) {
+    now += 1000;
+    follow({ ...e, elapsedMs: now });
+  }
+  progress.done('backup db/b ready (fenced)');
+  return out.join('').trimEnd().split('\n');
+}
+
+describe('backup create progress', () => {
+  it('shows what a fenced backup waits for, phase by phase, with elapsed times, ending in the summary', () => {
+    expect(
+      lines([
+        { phase: 'discovered', message: 'PVC db/data -> driver hostpath.csi.k8s.io; mode fenced (default)' },
+        { phase: 'fencing', message: 'fencing: StatefulSet pg scaled to 0 and back' },
+        { phase: 'fencing', message: 'fencing: StatefulSet pg replicas 1 -> 0' },
+        { phase: 'fenced', message: 'database stopped (900 ms)' },
+        { phase: 'snapshot-requested', message: 'VolumeSnapshot db/b of PVC data requested', snapshot: 'b' },
+        { phase: 'snapshot-error', message: 'the driver reports on b: tar: file changed as we read it (the snapshotter retries)', snapshot: 'b' },
+        { phase: 'cut', message: 'VolumeSnapshot b cut', snapshot: 'b' },
+        { phase: 'unfenced', message: 'database started again' },
+        { phase: 'ready', message: 'VolumeSnapshot b readyToUse', snapshot: 'b' },
+      ]),
+    ).toEqual([
+      '[  0.0s] discovering the target',
+      '[  1.0s] discovering the target: PVC db/data -> driver hostpath.csi.k8s.io; mode fenced (default)',
+      '[  1.0s] discovering the target: done in 1.0s',
+      '[  1.0s] starting the backup',
+      '[  2.0s] starting the backup: done in 1.0s',
+      '[  2.0s] stopping the database (fence)',
+      '[  2.0s] stopping the database (fence): fencing: StatefulSet pg scaled to 0 and back',
+      '[  3.0s] stopping the database (fence): fencing: StatefulSet pg replicas 1 -> 0',
+      '[  4.0s] stopping the database (fence): done in 2.0s',
+      '[  4.0s] database stopped; requesting the snapshot',
+      '[  5.0s] database stopped; requesting the snapshot: done in 1.0s',
+      '[  5.0s] waiting for b to be cut',
+      '[  6.0s] waiting for b to be cut: driver error (retrying): tar: file changed as we read it',
+      '[  7.0s] waiting for b to be cut: done in 2.0s',
+      '[  7.0s] b cut; finishing',
+      '[  8.0s] b cut; finishing: done in 1.0s',
+      '[  8.0s] database started again; waiting for the snapshot to be ready',
+      '[  9.0s] database started again; waiting for the snapshot to be ready: b ready',
+      '[  9.0s] database started again; waiting for the snapshot to be ready: done in 1.0s',
+      '[  9.0s] backup db/b ready (fenced)',
+    ]);
+  });
+});
+
+const report: BackupCreateReport = {
+  kind: 'Backup',
+  name: 'nightly',
+  namespace: 'db',
+  pvc: 'data-pg-0',
+  mode: 'online',
+  driver: 'hostpath.csi.k8s.io',
+  atomicSnapshots: false,
+  atomicityReason: 'tar',
+  snapshotClass: 'csi-hostpath-snapclass',
+  adopted: false,
+  snapshots: [
+    { name: 'nightly', role: 'data', restoreSize: '1Gi', requestToCutMs: 4200 },
+    { name: 'nightly-wal', role: 'wal', restoreSize: '1Gi', requestToCutMs: 3100 },
+  ],
+  metadata: { engine: 'postgres', engineVersion: '17.6', startLsn: '0/3000028', stopLsn: '0/3000100', firstWalFile: '000000010000000000000003', lastWalFile: '000000010000000000000003' },
+  timings: { totalMs: 12_345, backupSessionMs: 9000 },
+  snapshotErrors: [],
+};
+
+describe('backup create output', () => {
+  it('text: what was made, from what, how; summary line', () => {
+    const text = renderBackupCreate(report);
+    expect(text).toMatch(/^backup: +db\/nightly$/m);
+    expect(text).toMatch(/^driver: +hostpath\.csi\.k8s\.io \(not atomic snapshots\)$/m);
+    expect(text).toMatch(/^data snapshot: +nightly \(1Gi\), cut after 4\.2s$/m);
+    expect(text).toMatch(/^wal snapshot: +nightly-wal \(1Gi\), cut after 3\.1s$/m);
+    expect(text).toMatch(/^stop LSN: +0\/3000100$/m);
+    expect(text).toMatch(/^took: +12\.3s$/m);
+    expect(summaryLine(report)).toBe('backup db/nightly ready (online; backup session held 9.0s)');
+  });
+
+  it('dry-run lines name the mode and why, the fencing, and what exists already', () => {
+    const found = planLines({
+      name: 'b',
+      namespace: 'db',
+      pvc: 'data',
+      mode: 'fenced',
+      modeSource: 'default',
+      driver: 'hostpath.csi.k8s.io',
+      snapshotClass: 'csi-hostpath-snapclass',
+      snapshotClassSource: 'only-class',
+      atomicity: { driver: 'hostpath.csi.k8s.io', atomic: false, source: 'table', reason: 'tar czf' },
+      fencing: 'StatefulSet pg scaled to 0 and back',
+      manifests: [],
+      existing: [{ name: 'b', managed: false }],
+      dryRun: 'client',
+    });
+    expect(found[0]).toBe('dry run (client: nothing sent to the API server): backup db/b');
+    expect(found).toContain('mode fenced (the default for non-atomic snapshots)');
+    expect(found).toContain('fencing: StatefulSet pg scaled to 0 and back');
+    expect(found.at(-1)).toMatch(/b exists already and is not kubectl-dbaas's: a run would refuse this name/);
+  });
+});

@@ -1,0 +1,47 @@
+// Argument parsing of the backup commands through the real root command: every mistake here is
+// refused before the SDK is loaded or a cluster is contacted, as a usage error (exit 2) that says
+// what to do.
+import { describe, expect, it } from 'vitest';
+import { isUsageError, reportError } from '../../error-handler.js';
+import { EXIT_USAGE } from '../../exit-codes.js';
+import { buildCli } from '../../main.js';
+
+async function usageError(args: string[]): Promise<string> {
+  // yargs' own validation throws synchronously from parseAsync, a handler's error rejects: catch both.
+  const thrown = await (async () => buildCli(args).exitProcess(false).parseAsync())().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(isUsageError(thrown), `expected a usage error for ${args.join(' ')}, got ${String(thrown)}`).toBe(true);
+  const stderr: string[] = [];
+  expect(await reportError(thrown, (t) => void stderr.push(t))).toBe(EXIT_USAGE);
+  return stderr.join('');
+}
+
+describe('kubectl dbaas backup: usage errors exit 2 with a useful message', () => {
+  it.each([
+    [['backup'], /Name a backup command: create, list, describe, delete or prune/],
+    [['backup', 'lsit'], /Unknown argument: lsit|Did you mean list/],
+    [['backup', 'list', '--bogus'], /Unknown argument: bogus/],
+    [['backup', 'list', '-o', 'wide'], /Invalid values:[\s\S]*output/],
+    [['backup', 'create'], /name what to back up: --pvc NAME/],
+    [['backup', 'create', '--pvc', 'a', '--pod', 'b'], /give one target, not --pvc and --pod/],
+    [['backup', 'create', '--pvc', 'a', '--mode', 'snapshot'], /Invalid values:[\s\S]*mode/],
+    [['backup', 'create', '--pvc', 'a', '--timeout', '30'], /--timeout: "30" is not a duration/],
+    [['backup', 'create', '--pvc', 'a', '--fence', 'none'], /--fence: "none" is not a fencing/],
+    [['backup', 'create', '--pvc', 'a', '--fence', 'sts/pg', '--mode', 'online'], /--fence applies to --mode fenced, not online/],
+    [['backup', 'create', '--pvc', 'a', '-A'], /backup create works in one namespace/],
+    [['backup', 'create', '--pvc', 'a', '--dry-run', 'yes'], /Invalid values:[\s\S]*dry-run/],
+    [['backup', 'create', '--pvc', 'a', '--port', 'x'], /--port: /],
+    [['backup', 'describe'], /name the backup to describe/],
+    [['backup', 'delete'], /name the backups to delete/],
+    [['backup', 'delete', 'a', '--timeout', 'soon'], /--timeout: "soon" is not a duration/],
+    [['backup', 'prune'], /give at least one retention rule/],
+    [['backup', 'prune', '--keep-last', '-1'], /--keep-last: must be 0 or more/],
+    [['backup', 'prune', '--max-age', '7days'], /--max-age: use a number and a unit/],
+  ])('%j', async (args, message) => {
+    const stderr = await usageError(args);
+    expect(stderr).toMatch(message);
+    expect(stderr).toContain("Run 'kubectl dbaas --help' for usage.");
+  });
+});
