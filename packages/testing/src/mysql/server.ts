@@ -83,7 +83,14 @@ export function mariadbBinaries(): MariadbBinaries {
   return cachedBinaries;
 }
 
-/** A value for a `mariadbd` option (`--name=value`; booleans as ON/OFF). */
+/**
+ * A value for a `mariadbd` option (`--name=value`; booleans as ON/OFF).
+ *
+ * @example
+ * ```ts
+ * const v: MariadbSettingValue = '256M';
+ * ```
+ */
 export type MariadbSettingValue = string | number | boolean;
 
 /**
@@ -507,7 +514,14 @@ export class MariadbServer {
   }
 }
 
-/** Whether a directory holds an initialized MariaDB/MySQL data directory (the `mysql` system schema). */
+/**
+ * Whether a directory holds an initialized MariaDB/MySQL data directory (the `mysql` system schema).
+ *
+ * @example
+ * ```ts
+ * if (isMariadbDataDirectory(dir)) await startMariadbOnDirectory(dir);
+ * ```
+ */
 export function isMariadbDataDirectory(dir: string): boolean {
   return existsSync(path.join(dir, 'mysql')) && (existsSync(path.join(dir, 'ibdata1')) || existsSync(path.join(dir, 'mysql', 'user.frm')) || existsSync(path.join(dir, 'mysql', 'global_priv.frm')));
 }

@@ -6,7 +6,14 @@ import { accessProblem, postgresRunAs } from '../postgres/user.js';
 import { volumeDirectoryOf, type VolumeHost } from '../local-cluster/workloads.js';
 import { isMariadbDataDirectory, startMariadb, type MariadbServer, type StartMariadbOptions } from './server.js';
 
-/** Options of {@link runMariadbOnVolume}. */
+/**
+ * Options of {@link runMariadbOnVolume}.
+ *
+ * @example
+ * ```ts
+ * const o: RunMariadbOnVolumeOptions = { subPath: 'mysql', settings: { innodb_buffer_pool_size: '256M' } };
+ * ```
+ */
 export interface RunMariadbOnVolumeOptions extends Omit<StartMariadbOptions, 'dataDirectory'> {
   /** Use `<volume>/<subPath>` as the data directory (as a Pod's `volumeMounts[].subPath`). Default: the volume root. */
   subPath?: string;

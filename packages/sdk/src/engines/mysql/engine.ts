@@ -78,7 +78,14 @@ export function binlogStatusStatement(v: MysqlServerVersion): string {
   return 'SHOW MASTER STATUS';
 }
 
-/** Options of {@link mysqlEngine}. */
+/**
+ * Options of {@link mysqlEngine}.
+ *
+ * @example
+ * ```ts
+ * const engine = await mysqlEngine(config, { lockWaitTimeoutSeconds: 30 } satisfies MysqlEngineOptions);
+ * ```
+ */
 export interface MysqlEngineOptions {
   /**
    * `lock_wait_timeout` (seconds) of the locking session: how long `FLUSH TABLES WITH READ LOCK` /

@@ -15,7 +15,14 @@ import { DbaasError } from '../../errors.js';
  */
 export type MysqlConnectionConfig = string | mysql.ConnectionOptions;
 
-/** A row as `mysql2` returns it (BIGINT/DECIMAL as strings: `supportBigNumbers` + `bigNumberStrings`). */
+/**
+ * A row as `mysql2` returns it (BIGINT/DECIMAL as strings: `supportBigNumbers` + `bigNumberStrings`).
+ *
+ * @example
+ * ```ts
+ * const [row] = await session.query<{ File: string; Position: string } & MysqlRow>('SHOW MASTER STATUS');
+ * ```
+ */
 export type MysqlRow = Record<string, unknown>;
 
 /**
