@@ -93,6 +93,11 @@ export interface MysqlEngineOptions {
    * writers). Default 60.
    */
   lockWaitTimeoutSeconds?: number;
+  /**
+   * The lock of the online session. Default `auto` ({@link onlineLockMethod}: `BACKUP STAGE` on
+   * MariaDB >= 10.4.1, else `FLUSH TABLES WITH READ LOCK`). MariaDB also has FTWRL.
+   */
+  lockMethod?: 'auto' | 'ftwrl' | 'backup-stage';
 }
 
 /**
@@ -140,8 +145,11 @@ export async function mysqlEngine(config: MysqlConnectionConfig, opts: MysqlEngi
     version,
     describe,
     async beginOnlineBackup({ signal }) {
+      const method = opts.lockMethod === undefined || opts.lockMethod === 'auto' ? onlineLockMethod(version) : opts.lockMethod;
+      if (method === 'backup-stage' && onlineLockMethod(version) !== 'backup-stage') {
+        throw new DbaasError('INVALID_ARGUMENT', `BACKUP STAGE needs MariaDB 10.4.1 or later; this server is ${version.flavor} ${version.version}`);
+      }
       const lock = await openMysqlSession(config);
-      const method = onlineLockMethod(version);
       let ended = false;
       const unlockSql = method === 'backup-stage' ? 'BACKUP STAGE END' : 'UNLOCK TABLES';
       const onAbort = (): void => lock.destroy();

@@ -109,6 +109,60 @@ describe.skipIf(why !== undefined)('mysqlEngine on a real MariaDB', () => {
     }
   });
 
+  it('FLUSH TABLES WITH READ LOCK (the MySQL path, also on MariaDB): writes wait until stop(); positions recorded', async () => {
+    const engine = await mysqlEngine(server.connectionConfig, { lockMethod: 'ftwrl' });
+    try {
+      const session = await engine.beginOnlineBackup!({ label: 'ftwrl' });
+      expect((session as unknown as { lockMethod: string }).lockMethod).toBe('ftwrl');
+      expect(session.startMetadata.binlogFile).toMatch(/^mariadb-bin\.\d{6}$/);
+      const lockedAt = Date.now();
+      const blocked = await insertAt(2_000_000_010);
+      await new Promise((r) => setTimeout(r, 1000));
+      const [status] = await server.query<{ File: string; Position: string | number }>('SHOW MASTER STATUS');
+      expect(BigInt(String(status!.Position))).toBe(session.startMetadata.binlogPosition);
+      await session.stop();
+      expect((await blocked.done) - lockedAt).toBeGreaterThanOrEqual(1000);
+      await blocked.conn.end();
+      await session.release();
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('a lock that cannot be had within lockWaitTimeoutSeconds fails fast (MYSQL_QUERY_FAILED) and leaves no waiting lock behind that would block writers', async () => {
+    const holder = await mysql.createConnection({ ...server.connectionConfig, database: 'app' });
+    holder.on('error', () => undefined);
+    await holder.query('LOCK TABLES t WRITE');
+    const engine = await mysqlEngine(server.connectionConfig, { lockMethod: 'ftwrl', lockWaitTimeoutSeconds: 1 });
+    try {
+      const t = Date.now();
+      const e = await engine.beginOnlineBackup!({ label: 'timeout' }).catch((x: unknown) => x);
+      expect(isDbaasError(e, 'MYSQL_QUERY_FAILED')).toBe(true);
+      expect((e as Error).message).toMatch(/Lock wait timeout|ER_LOCK_WAIT_TIMEOUT/);
+      expect(Date.now() - t).toBeLessThan(10_000);
+      await holder.query('UNLOCK TABLES');
+      // Writers are not held back by a leftover FTWRL.
+      const t0 = Date.now();
+      const w = await insertAt(2_000_000_011);
+      expect((await w.done) - t0).toBeLessThan(2000);
+      await w.conn.end();
+    } finally {
+      await holder.end().catch(() => undefined);
+      await engine.close();
+    }
+  });
+
+  it("lockMethod 'backup-stage' asked for explicitly is used (older servers are refused by the onlineLockMethod rule, unit-tested)", async () => {
+    const engine = await mysqlEngine(server.connectionConfig, { lockMethod: 'backup-stage' });
+    try {
+      const s = await engine.beginOnlineBackup!({ label: 'explicit' });
+      expect((s as unknown as { lockMethod: string }).lockMethod).toBe('backup-stage');
+      await s.abort();
+    } finally {
+      await engine.close();
+    }
+  });
+
   it('abort() drops the locking connection, which releases the lock at once; idempotent', async () => {
     const engine = await mysqlEngine(server.connectionConfig);
     try {
