@@ -111,7 +111,7 @@ export async function planBackup(clients: KubeClients, options: BackupPlanOption
     fencing = options.fencing?.description ?? (await derivedFencing(clients, found));
     if (!fencing) {
       throw new DbaasError('INVALID_ARGUMENT', `mode fenced needs a way to stop the database using PVC ${namespace}/${pvc}, and none was found (no owning StatefulSet or CloudNativePG Cluster)`, {
-        fix: 'Target the database pod (--pod) of a StatefulSet or CNPG Cluster, name the fencing (--fence statefulset/NAME), or use --mode online.',
+        fix: 'Target the database pod (--pod) of a StatefulSet or CloudNativePG Cluster, name the fencing (--fence statefulset/NAME or --fence cnpg/CLUSTER), or use --mode online with the connection flags.',
       });
     }
   }

@@ -181,6 +181,7 @@ beforeAll(async () => {
   });
   await staticPvc('data-pg-0', 'hostpath.csi.k8s.io');
   await staticPvc('no-class', NO_CLASS_DRIVER);
+  await staticPvc('plain', 'hostpath.csi.k8s.io');
   // A StatefulSet whose volumeClaimTemplates made data-pg-0 (no controller runs it: only read).
   await clients.apps.createNamespacedStatefulSet({
     namespace: ns,
@@ -239,7 +240,7 @@ describe('kubectl dbaas backup list / describe (real kubectl, plugin on PATH)', 
     const r = await dbaas(['backup', 'describe', 'beta', '-n', ns]);
     expect(r.code, show(r)).toBe(0);
     expect(r.stdout).toMatch(/^Name: +beta$/m);
-    expect(r.stdout).toMatch(/^Restorable: +yes$/m);
+    expect(r.stdout).toMatch(/^Restorable: +yes: with its -wal snapshot/m);
     expect(r.stdout).toMatch(/^Stop LSN: +0\/3000100$/m);
     expect(r.stdout).toMatch(/^ {4}Driver: +unserved\.csi\.kubectl-dbaas\.test$/m);
     expect(r.stdout).toMatch(/^ {4}Snapshot handle: +handle-beta-wal$/m);
@@ -294,6 +295,14 @@ describe('kubectl dbaas backup create: refusals and dry runs (no CSI plugin need
     expect(r.stderr).toMatch(/silently corrupt/);
     expect(r.stderr).toMatch(/^fix: Use --mode fenced .* --force takes the risk anyway\.$/m);
     expect(await snapshotExists('data-pg-0')).toBe(false);
+  });
+
+  it('fenced (the default on hostpath) with nothing to fence: refused before any write, the fix names --fence / --pod / --mode online', async () => {
+    const r = await dbaas(['backup', 'create', '--pvc', 'plain', '--name', 'plain-1', '-n', ns]);
+    expect(r.code, show(r)).toBe(2);
+    expect(r.stderr).toMatch(/error: mode fenced needs a way to stop the database using PVC .*\/plain, and none was found/);
+    expect(r.stderr).toMatch(/^fix: .*--fence statefulset\/NAME or --fence cnpg\/CLUSTER.*--mode online/m);
+    expect(await snapshotExists('plain-1')).toBe(false);
   });
 
   it('no VolumeSnapshotClass for the driver: the fix is the class to create', async () => {
@@ -474,7 +483,7 @@ describe('kubectl dbaas backup create end to end (CSI hostpath plugin and a real
     const list = JSON.parse((await dbaas(['backup', 'list', '-n', ns, '-o', 'json'])).stdout) as BackupListDocument;
     expect(list.items.find((i) => i.name === 'cli-online')).toMatchObject({ state: 'ready', mode: 'online', wal: { name: 'cli-online-wal', state: 'ready' } });
     const described = await dbaas(['backup', 'describe', 'cli-online', '-n', ns]);
-    expect(described.stdout).toMatch(/^Restorable: +yes$/m);
+    expect(described.stdout).toMatch(/^Restorable: +yes: with its -wal snapshot/m);
     const deleted = await dbaas(['backup', 'delete', 'cli-online', '-n', ns]);
     expect(deleted.code, show(deleted)).toBe(0);
     expect(deleted.stdout).toBe('backup "cli-online" deleted (volumesnapshots cli-online, cli-online-wal)\n');

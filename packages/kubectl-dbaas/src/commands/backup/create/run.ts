@@ -161,11 +161,27 @@ export async function runBackupCreate(
     const { options, cnpg } = await backupOptions(client, args, opts.environment ?? process.env);
     if (cnpg) progress?.detail(`CloudNativePG Cluster ${cnpg.cluster}: instance ${cnpg.instance}, ${cnpg.reason}`);
     const onProgress = progress ? progressFollower(progress) : undefined;
-    const result = await client.backup({ ...options, ...(opts.signal ? { signal: opts.signal } : {}), ...(onProgress ? { onProgress } : {}) });
+    const result = await client.backup({ ...options, ...(opts.signal ? { signal: opts.signal } : {}), ...(onProgress ? { onProgress } : {}) }).catch((error: unknown) => {
+      throw withCliFix(error);
+    });
     const report = backupCreateReport(result, cnpg);
     progress?.done(summaryLine(report));
     return report;
   });
+}
+
+/**
+ * The SDK's fix for a fenced backup with no way to stop the database speaks of a FencingStrategy;
+ * on the command line that is `--fence`.
+ */
+function withCliFix(error: unknown): unknown {
+  if (error instanceof DbaasError && error.code === 'INVALID_ARGUMENT' && error.message.startsWith('mode fenced needs a way to stop the database')) {
+    return new DbaasError(error.code, error.message, {
+      fix: 'Target the database pod (--pod) of a StatefulSet or CloudNativePG Cluster, name the fencing (--fence statefulset/NAME or --fence cnpg/CLUSTER), or use --mode online with the connection flags.',
+      cause: error,
+    });
+  }
+  return error;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { groupBackupSets, summarizeSnapshot, type BackupSetDetails, type DescribedSnapshot } from '@kubectl-dbaas/sdk';
+import { groupBackupSets, snapshotAtomicity, summarizeSnapshot, type BackupSetDetails, type DescribedSnapshot } from '@kubectl-dbaas/sdk';
 import { describe, expect, it } from 'vitest';
 import { NOW, snapshot } from '../backup-test-fixtures.js';
 import { backupDescription, renderBackupDescription } from './run.js';
@@ -23,7 +23,7 @@ describe('backup describe rendering', () => {
   it('lays the backup out as kubectl describe does: fields, then each snapshot with its content', () => {
     const text = renderBackupDescription(backupDescription(online), { now: NOW });
     expect(text).toMatch(/^Name: +nightly$/m);
-    expect(text).toMatch(/^Restorable: +yes$/m);
+    expect(text).toMatch(/^Restorable: +yes: with its -wal snapshot \(backup_label and the WAL to the stop LSN\)$/m);
     expect(text).toMatch(/^Mode: +online$/m);
     expect(text).toMatch(/^Engine: +postgres 17\.6$/m);
     expect(text).toMatch(/^Start LSN: +0\/3000028$/m);
@@ -41,5 +41,14 @@ describe('backup describe rendering', () => {
     expect(view.missingWal).toBe(true);
     expect(renderBackupDescription(view, { now: NOW })).toMatch(/^Restorable: +no: the -wal snapshot of this online backup is missing/m);
     expect(JSON.stringify(view)).not.toContain('"object"');
+  });
+
+  it('a crash copy is restorable only if the driver is atomic: on hostpath (taken with --force) it says it may be torn', () => {
+    const crash = details([snapshot('forced', 'data', { mode: 'crash' })]);
+    const hostpath = renderBackupDescription(backupDescription(crash, snapshotAtomicity('hostpath.csi.k8s.io')), { now: NOW });
+    expect(hostpath).toMatch(/^Restorable: +not guaranteed: a crash copy on hostpath\.csi\.k8s\.io, whose snapshots are not atomic .* may be torn$/m);
+    const ebs = renderBackupDescription(backupDescription(crash, snapshotAtomicity('ebs.csi.aws.com')), { now: NOW });
+    expect(ebs).toMatch(/^Restorable: +yes: crash-consistent \(atomic snapshots\)/m);
+    expect(renderBackupDescription(backupDescription(details([snapshot('f', 'data', { mode: 'fenced' })])), { now: NOW })).toMatch(/^Restorable: +yes: a copy of a cleanly stopped database$/m);
   });
 });

@@ -1,4 +1,4 @@
-import type { BackupSetDetails, DescribedSnapshot, SnapshotClient, SnapshotContentSummary } from '@kubectl-dbaas/sdk';
+import { snapshotAtomicity, type BackupSetDetails, type DescribedSnapshot, type SnapshotAtomicity, type SnapshotClient, type SnapshotContentSummary } from '@kubectl-dbaas/sdk';
 import { formatAge } from '../../../duration.js';
 import type { GlobalOptions } from '../../../global-options.js';
 import { renderFields } from '../../../output.js';
@@ -62,6 +62,11 @@ export interface BackupDescription {
   managed: boolean;
   missingWal: boolean;
   metadataError?: string;
+  /**
+   * Whether the data snapshot's driver takes atomic snapshots (from its content's driver and, when
+   * readable, its VolumeSnapshotClass): what a `crash` or `checkpoint` copy relies on.
+   */
+  atomicity?: SnapshotAtomicity;
   snapshots: DescribedSnapshotView[];
 }
 
@@ -92,7 +97,7 @@ function snapshotView(s: DescribedSnapshot): DescribedSnapshotView {
  * const view = backupDescription(await client.describe({ name: 'nightly' }));
  * ```
  */
-export function backupDescription(d: BackupSetDetails): BackupDescription {
+export function backupDescription(d: BackupSetDetails, atomicity?: SnapshotAtomicity): BackupDescription {
   return {
     kind: 'Backup',
     namespace: d.namespace,
@@ -106,6 +111,7 @@ export function backupDescription(d: BackupSetDetails): BackupDescription {
     managed: d.managed,
     missingWal: d.missingWal,
     ...(d.metadataError ? { metadataError: d.metadataError } : {}),
+    ...(atomicity ? { atomicity } : {}),
     snapshots: d.snapshots.map(snapshotView),
   };
 }
@@ -122,7 +128,16 @@ export function backupDescription(d: BackupSetDetails): BackupDescription {
  */
 export async function runBackupDescribe(args: BackupDescribeArgs, client: SnapshotClient = snapshotClientFor(args)): Promise<BackupDescription> {
   const namespace = client.clients.namespace;
-  return backupDescription(await explainingMissingNamespace(client, namespace, () => client.describe({ namespace, name: args.name })));
+  const details = await explainingMissingNamespace(client, namespace, () => client.describe({ namespace, name: args.name }));
+  const driver = details.data?.content?.driver;
+  let atomicity: SnapshotAtomicity | undefined;
+  if (driver) {
+    // The class may override the driver table (dbaas.io/atomic-snapshots); reading it is optional.
+    const className = details.data?.snapshotClass;
+    const cls = className ? await client.clients.volumeSnapshotClasses.get(className).catch(() => undefined) : undefined;
+    atomicity = snapshotAtomicity(driver, cls);
+  }
+  return backupDescription(details, atomicity);
 }
 
 const when = (iso: string | undefined, now: number): string | undefined => (iso ? `${iso} (${formatAge(now - Date.parse(iso))} ago)` : undefined);
@@ -131,8 +146,22 @@ const indent = (text: string, by: string): string => text.split('\n').map((line)
 function restorable(d: BackupDescription): string {
   if (d.missingWal) return 'no: the -wal snapshot of this online backup is missing (the data snapshot alone has no WAL to the stop LSN)';
   if (d.metadataError) return 'unknown: the kubectl-dbaas metadata does not parse';
-  if (d.state === 'ready') return 'yes';
-  return d.state === 'error' ? 'no: a snapshot failed (see its error)' : 'not yet: waiting for the snapshots to be ready';
+  if (d.state === 'error') return 'no: a snapshot failed (see its error)';
+  if (d.state !== 'ready') return 'not yet: waiting for the snapshots to be ready';
+  switch (d.mode) {
+    case 'fenced':
+      return 'yes: a copy of a cleanly stopped database';
+    case 'online':
+      return 'yes: with its -wal snapshot (backup_label and the WAL to the stop LSN)';
+    case 'crash':
+    case 'checkpoint':
+      if (d.atomicity && !d.atomicity.atomic) {
+        return `not guaranteed: a ${d.mode} copy on ${d.atomicity.driver}, whose snapshots are not atomic (${d.atomicity.reason}); it was taken with --force and may be torn`;
+      }
+      return d.atomicity ? 'yes: crash-consistent (atomic snapshots); PostgreSQL replays its WAL on start' : 'yes if the driver\'s snapshots are atomic (its content could not be read)';
+    default:
+      return 'ready';
+  }
 }
 
 /**
