@@ -177,6 +177,42 @@ describe('runBackup with MariaDB on the hostpath CSI driver', () => {
     );
   });
 
+  it.skipIf(skip)('abort during a (forced) online backup releases the lock at once and deletes the partial snapshot', async () => {
+    const engine = await mysqlEngine(source.connectionConfig);
+    const controller = new AbortController();
+    let abortedAt = 0;
+    try {
+      const e = await dbaasRejection(
+        runBackup(clients, {
+          namespace: ns,
+          target: { pvc: 'data-shop-mariadb-local-0' },
+          mode: 'online',
+          force: true,
+          name: 'aborted-1',
+          engine,
+          signal: controller.signal,
+          onProgress: (ev) => {
+            if (ev.phase === 'snapshot-requested') {
+              abortedAt = Date.now();
+              controller.abort(new Error('operator pressed ^C'));
+            }
+          },
+        }),
+      );
+      expect(e.code).toBe('BACKUP_ABORTED');
+      expect(e.details?.deletedSnapshots).toEqual(['aborted-1']);
+      // The lock is gone: a commit goes through at once.
+      const t = Date.now();
+      await source.query('INSERT INTO app.t (id, w, pad) VALUES (3000000001, 0, "after abort")');
+      expect(Date.now() - t).toBeLessThan(2000);
+      expect(abortedAt).toBeGreaterThan(0);
+      const waiting = await source.query<{ n: number }>("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE 'BACKUP STAGE%' OR INFO LIKE 'FLUSH TABLES%'");
+      expect(Number(waiting[0]!.n)).toBe(0);
+    } finally {
+      await engine.close();
+    }
+  });
+
   it.skipIf(skip)('online forced on hostpath under write load: lock across the cut, binlog position recorded, no -wal snapshot; what the torn copy does is reported, not asserted', async () => {
     const load = new MysqlWriteLoad(source, 4).start();
     await new Promise((r) => setTimeout(r, 2000));
