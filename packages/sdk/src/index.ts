@@ -176,7 +176,7 @@ export type { PrunePolicy, PruneDecision, PrunePlan } from './snapshot/prune-pla
 
 // Backups: runBackup in the four consistency modes, target discovery, engine hooks and fencing (snapshot/backup.ts, engines/)
 export { runBackup, defaultBackupName } from './snapshot/backup.js';
-export type { BackupOptions, BackupResult, BackupProgress, BackupPhase, SnapshotTimings } from './snapshot/backup.js';
+export type { BackupOptions, BackupResult, BackupProgress, BackupPhase, SnapshotTimings, SnapshotWatchStats } from './snapshot/backup.js';
 export { discoverBackupTarget, chooseSnapshotClass, dataPvcOfPod, DATA_VOLUME_ANNOTATION } from './snapshot/discovery.js';
 export { planBackup, cnpgInstanceTarget } from './snapshot/backup-plan.js';
 export type { BackupPlan, BackupPlanOptions, CnpgInstance } from './snapshot/backup-plan.js';

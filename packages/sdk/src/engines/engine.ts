@@ -47,6 +47,17 @@ export interface EngineOnlineBackup {
    * `stop()`. Default `true` (PostgreSQL: the WAL to the stop LSN).
    */
   readonly separateWalSnapshot?: boolean;
+  /**
+   * What the session holds on the server, for messages (e.g. `replication slot dbaas_backup_1a2b`,
+   * `backend 4242`). Optional.
+   */
+  readonly holds?: { description: string; slotName?: string; backendPid?: number };
+  /**
+   * Calls `listener` once if the session is lost (server died or restarted, connection dropped)
+   * before the backup ended it; the backup then fails at once instead of at its next step.
+   * Optional: without it a loss is noticed at `stop()`. Returns a function removing the listener.
+   */
+  onLost?(listener: (error: Error) => void): () => void;
 }
 
 /**

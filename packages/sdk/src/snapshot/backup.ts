@@ -9,7 +9,7 @@ import { postgresEngine } from '../engines/postgres/engine.js';
 import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import type { VolumeSnapshot } from '../kube/snapshot-types.js';
-import { watchUntil } from '../kube/watch-until.js';
+import { watchUntil, type WatchUntilStats } from '../kube/watch-until.js';
 import type { SnapshotAtomicity } from '../manifests/atomicity.js';
 import { chooseConsistencyMode } from '../manifests/atomicity.js';
 import { backupSetNames, buildVolumeSnapshot, type ExtraMetadata } from '../manifests/builders.js';
@@ -120,7 +120,22 @@ export interface SnapshotTimings {
   readyAt: Date | undefined;
   requestToCutMs: number | undefined;
   requestToReadyMs: number | undefined;
+  /** The watches of this run on this snapshot (cut and ready waits together). */
+  watch: SnapshotWatchStats;
 }
+
+/**
+ * How much list/watch work the waits on one snapshot took: `reconnects` counts watches resumed
+ * from the last resourceVersion after a dropped connection (API server restart, network),
+ * `relists` the lists after 410 Gone.
+ *
+ * @example
+ * ```ts
+ * const w = result.timings.snapshots.nightly.watch;
+ * if (w.reconnects > 0) console.log(`the watch was resumed ${w.reconnects} time(s), relisted ${w.relists}`);
+ * ```
+ */
+export type SnapshotWatchStats = Omit<WatchUntilStats, 'lastError'> & { lastError?: string };
 
 /**
  * What {@link runBackup} did.
@@ -158,6 +173,19 @@ export interface BackupResult {
 }
 
 type Meta = SnapshotMetadata;
+
+const noWatch = (): SnapshotWatchStats => ({ lists: 0, watches: 0, reconnects: 0, relists: 0 });
+
+/** Adds the stats of one watchUntil call (from its result, or from the details of its error). */
+function addWatchStats(into: SnapshotWatchStats | undefined, stats: unknown): void {
+  if (!into || !stats || typeof stats !== 'object') return;
+  const s = stats as Partial<WatchUntilStats>;
+  into.lists += s.lists ?? 0;
+  into.watches += s.watches ?? 0;
+  into.reconnects += s.reconnects ?? 0;
+  into.relists += s.relists ?? 0;
+  if (s.lastError) into.lastError = s.lastError;
+}
 
 const isCut = (vs: VolumeSnapshot | undefined): boolean => !!vs?.status?.boundVolumeSnapshotContentName && !!vs.status.creationTime;
 
@@ -202,6 +230,70 @@ async function getSnapshot(clients: KubeClients, name: string, namespace: string
     if (isDbaasError(error, 'KUBE_NOT_FOUND')) return undefined;
     throw error;
   }
+}
+
+const ANN_BEING_CREATED = 'snapshot.storage.kubernetes.io/volumesnapshot-being-created';
+const ANN_BEING_DELETED = 'snapshot.storage.kubernetes.io/volumesnapshot-being-deleted';
+/** How long the cleanup waits for a deleted partial snapshot to be gone. */
+const PARTIAL_DELETE_WAIT_MS = 30_000;
+
+/**
+ * Deletes a snapshot this run created and waits until it is gone: true, or why it remains.
+ *
+ * A snapshot deleted while the driver is still inside CreateSnapshot can stall: the snapshot-controller
+ * marks its VolumeSnapshotContent being-deleted, the csi-snapshotter refuses to delete while
+ * CreateSnapshot runs, and when the call returns ready its status update can race another update so
+ * the content is not requeued (kubernetes-csi/external-snapshotter#1258; seen with v8.7.0 here after
+ * a snapshot-controller restart). The content then waits for the sidecar's resync (15 minutes by
+ * default). When the content shows exactly that state (deletionTimestamp, being-deleted, not
+ * being-created, ready), an annotation on it is touched so the sidecar syncs it again, which deletes it.
+ */
+async function deletePartialSnapshot(clients: KubeClients, namespace: string, snapshotName: string, log: (message: string) => void): Promise<true | string> {
+  try {
+    await clients.volumeSnapshots.delete(snapshotName, namespace);
+  } catch (e) {
+    if (isDbaasError(e, 'KUBE_NOT_FOUND')) return true;
+    return `could not be deleted: ${(e as Error).message}`;
+  }
+  const until = Date.now() + PARTIAL_DELETE_WAIT_MS;
+  let retriggered = 0;
+  for (;;) {
+    try {
+      await watchUntil<VolumeSnapshot>(clients, {
+        path: clients.volumeSnapshots.path({ namespace }),
+        name: snapshotName,
+        predicate: (_vs, e) => e.type === 'ABSENT' || e.type === 'DELETED',
+        deadline: Math.min(until, Date.now() + 5_000),
+        what: 'to be deleted',
+      });
+      return true;
+    } catch (e) {
+      if (isDbaasError(e, 'KUBE_NOT_FOUND')) return true;
+      if (!isDbaasError(e, 'KUBE_TIMEOUT')) return `deletion requested, then: ${(e as Error).message}`;
+    }
+    if (Date.now() >= until) break;
+    try {
+      const vs = await clients.volumeSnapshots.get(snapshotName, namespace);
+      const contentName = vs.status?.boundVolumeSnapshotContentName;
+      if (!contentName) continue;
+      const content = await clients.volumeSnapshotContents.get(contentName);
+      const annotations = content.metadata.annotations ?? {};
+      if (content.metadata.deletionTimestamp && annotations[ANN_BEING_DELETED] && !annotations[ANN_BEING_CREATED] && content.status?.readyToUse === true) {
+        await clients.volumeSnapshotContents.patch(contentName, { metadata: { annotations: { 'dbaas.io/deletion-retriggered-at': new Date().toISOString() } } });
+        retriggered += 1;
+        log(
+          `VolumeSnapshotContent ${contentName} of ${snapshotName} is marked for deletion and ready, but the csi-snapshotter has not deleted it (kubernetes-csi/external-snapshotter#1258): annotated it so the sidecar syncs it again`,
+        );
+      }
+    } catch (e) {
+      if (isDbaasError(e, 'KUBE_NOT_FOUND')) continue; // gone meanwhile: the next wait sees it
+      // Not allowed to read or patch contents: keep waiting; the message below says what to do.
+    }
+  }
+  return (
+    `deletion requested, still present after ${PARTIAL_DELETE_WAIT_MS / 1000} s: its finalizers wait for the snapshot-controller and the driver (a CreateSnapshot retry may still be running)` +
+    `${retriggered ? `; its VolumeSnapshotContent was annotated ${retriggered} time(s) to make the csi-snapshotter sync it again` : ''}; kubectl delete volumesnapshot finishes it`
+  );
 }
 
 /** The fencing strategy a workload implies, when the caller gave none. */
@@ -260,6 +352,10 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
     options.onProgress?.({ phase, message, elapsedMs: Date.now() - t0, ...(snapshot ? { snapshot } : {}) });
   const aborted = (): DbaasError => new DbaasError('BACKUP_ABORTED', 'the backup was aborted', { cause: signal?.reason });
   if (signal?.aborted) throw aborted();
+  // Ends this run's waits when something other than the caller ends the backup (the online
+  // session lost): the caller's signal or this one.
+  const run = new AbortController();
+  const waitSignal = signal ? AbortSignal.any([signal, run.signal]) : run.signal;
 
   const found = await discoverBackupTarget(clients, { namespace, target: options.target, ...(options.snapshotClass ? { snapshotClass: options.snapshotClass } : {}) });
   const mode = chooseConsistencyMode(found.atomicity, options.mode, { force: options.force ?? false, ...(options.engine ? { engine: options.engine.engine } : {}) });
@@ -323,6 +419,10 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
   let fencedMs: number | undefined;
   let sessionAt: number | undefined;
   let sessionMs: number | undefined;
+  /** Online: where the backup was, for the message when the session is lost. */
+  let onlineStage = 'while pg_backup_start ran';
+  let sessionLost: { error: Error; stage: string; holds?: EngineOnlineBackup['holds'] } | undefined;
+  let offLost: (() => void) | undefined;
   // fence() runs with the backup's deadline and signal; unfence() must run even after both.
   const fenceCtx = (stage: 'fence' | 'unfence'): FenceContext => ({
     clients,
@@ -342,11 +442,12 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
     const body = buildVolumeSnapshot({ namespace, pvc, snapshotClass: className, metadata: meta, ...(options.extra ? { extra: options.extra } : {}) });
     const snapshotName = body.metadata.name!;
     if (signal?.aborted) throw aborted();
+    if (run.signal.aborted) throw run.signal.reason;
     const vs = await clients.volumeSnapshots.create(body);
     created.push(snapshotName);
     current.set(snapshotName, vs);
     metas.set(snapshotName, readSnapshotMetadata(vs));
-    timings[snapshotName] = { requestedAt: meta.requestedAt, cutAt: undefined, readyAt: undefined, requestToCutMs: undefined, requestToReadyMs: undefined };
+    timings[snapshotName] = { requestedAt: meta.requestedAt, cutAt: undefined, readyAt: undefined, requestToCutMs: undefined, requestToReadyMs: undefined, watch: noWatch() };
     progress('snapshot-requested', `VolumeSnapshot ${namespace}/${snapshotName} of PVC ${pvc} requested`, snapshotName);
     return snapshotName;
   };
@@ -355,12 +456,12 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
     let lastError: string | undefined;
     const predicate = stage === 'cut' ? isCut : (vs: VolumeSnapshot | undefined) => vs?.status?.readyToUse === true;
     try {
-      const { object } = await watchUntil<VolumeSnapshot>(clients, {
+      const { object, stats } = await watchUntil<VolumeSnapshot>(clients, {
         path: clients.volumeSnapshots.path({ namespace }),
         name: snapshotName,
         what: stage === 'cut' ? 'to be cut (status.boundVolumeSnapshotContentName and status.creationTime set)' : 'to be readyToUse',
         deadline,
-        ...(signal ? { signal } : {}),
+        signal: waitSignal,
         onEvent: (vs) => {
           const message = vs?.status?.error?.message;
           if (message && message !== lastError) {
@@ -376,9 +477,11 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
           return predicate(vs);
         },
       });
+      addWatchStats(timings[snapshotName]?.watch, stats);
       current.set(snapshotName, object!);
       return object!;
     } catch (error) {
+      if (isDbaasError(error)) addWatchStats(timings[snapshotName]?.watch, error.details?.stats);
       if (isDbaasError(error, 'KUBE_TIMEOUT')) {
         const seconds = Math.round((Date.now() - t0) / 1000);
         const tarChanged = lastError !== undefined && /file changed as we read it/i.test(lastError);
@@ -432,7 +535,7 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
     current.set(snapshotName, vs);
     const meta = readSnapshotMetadata(vs);
     metas.set(snapshotName, meta);
-    timings[snapshotName] = { requestedAt: meta.requestedAt, cutAt: meta.cutAt, readyAt: meta.readyAt, requestToCutMs: undefined, requestToReadyMs: undefined };
+    timings[snapshotName] = { requestedAt: meta.requestedAt, cutAt: meta.cutAt, readyAt: meta.readyAt, requestToCutMs: undefined, requestToReadyMs: undefined, watch: noWatch() };
     progress('adopting', `adopting VolumeSnapshot ${snapshotName} of an earlier run of this backup (${isCut(vs) ? 'already cut' : 'not cut yet'})`, snapshotName);
     return snapshotName;
   };
@@ -501,19 +604,35 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
         if (!engine?.beginOnlineBackup) throw new DbaasError('INVALID_ARGUMENT', `the ${engine?.engine ?? 'given'} engine has no online backup`);
         session = await engine.beginOnlineBackup({ label: `kubectl-dbaas ${name}`, ...(signal ? { signal } : {}) });
         sessionAt = Date.now();
+        const held = session.holds;
+        // PostgreSQL ends the backup and drops the temporary slot with a lost session (server
+        // killed or restarted): no snapshot of this run can become a backup then, so the waits end
+        // at once instead of at the cut, pg_backup_stop or the deadline.
+        onlineStage = 'after pg_backup_start, before the data snapshot was requested';
+        offLost = session.onLost?.((error) => {
+          sessionLost = { error, stage: onlineStage, ...(held ? { holds: held } : {}) };
+          run.abort(error);
+        });
         const start = session.startMetadata;
-        progress('backup-started', `pg_backup_start: start LSN and first WAL file ${start.firstWalFile}, temporary replication slot held`);
+        progress('backup-started', `pg_backup_start: start LSN and first WAL file ${start.firstWalFile}, ${held?.description ?? 'temporary replication slot'} held`);
         const dataName = await request({ ...base('data', facts), ...start });
+        onlineStage = `while the data snapshot ${dataName} was being cut`;
         await cut(dataName);
+        onlineStage = `after the data snapshot ${dataName} was cut, at pg_backup_stop`;
         const stop = await session.stop();
         progress('backup-stopped', `pg_backup_stop: last WAL file ${stop.lastWalFile}; the slot keeps the WAL until the -wal snapshot is cut`);
+        onlineStage = `after pg_backup_stop, before the -wal snapshot was cut (the slot held the WAL it needs)`;
         const dataMeta = metas.get(dataName)!;
         await patchMeta(dataName, { ...dataMeta, ...stop });
         // Engines whose data snapshot holds everything (MySQL/MariaDB) take no -wal snapshot.
         if (session.separateWalSnapshot !== false) {
           const walName = await request({ ...base('wal', facts), ...start, ...stop });
+          onlineStage = `while the -wal snapshot ${walName} was being cut (the slot held the WAL it needs)`;
           await cut(walName);
         }
+        if (sessionLost) throw sessionLost.error;
+        offLost?.();
+        offLost = undefined;
         await session.release();
         sessionMs = Date.now() - sessionAt;
         session = undefined;
@@ -524,6 +643,8 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
   };
 
   const endHeld = async (problems: string[]): Promise<void> => {
+    offLost?.();
+    offLost = undefined;
     if (session) {
       const s = session;
       session = undefined;
@@ -552,6 +673,21 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
   } catch (error) {
     failure = error;
   }
+  if (failure !== undefined && sessionLost && !signal?.aborted) {
+    const lost = sessionLost;
+    const slot = lost.holds?.slotName;
+    failure = new DbaasError(
+      'PG_CONNECTION_FAILED',
+      `the online backup's PostgreSQL session was lost ${lost.stage}: ${lost.error.message}. PostgreSQL ends a non-exclusive backup${
+        slot ? ` and drops its temporary replication slot ${slot}` : ''
+      } with its session (a killed or restarted server, a dropped connection), so this run cannot become a backup: the data snapshot would have no backup_label and no WAL to the stop LSN.`,
+      {
+        fix: 'Find out why the session ended (the PostgreSQL log: killed, out of memory, restarted by its Pod or operator). Once PostgreSQL is up again, run the backup again; the same name works, nothing of this run is kept.',
+        cause: lost.error,
+        details: { sessionError: lost.error.message, stage: lost.stage, ...(slot ? { slotName: slot } : {}), ...(lost.holds?.backendPid !== undefined ? { backendPid: lost.holds.backendPid } : {}) },
+      },
+    );
+  }
   const problems: string[] = [];
   await endHeld(problems);
   if (failure === undefined && problems.length === 0) {
@@ -567,22 +703,15 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
     // from a live, unfenced database) and say exactly what remains.
     const deleted: string[] = [];
     const remaining: string[] = [];
-    for (const snapshotName of created) {
-      try {
-        await clients.volumeSnapshots.delete(snapshotName, namespace);
-        await watchUntil<VolumeSnapshot>(clients, {
-          path: clients.volumeSnapshots.path({ namespace }),
-          name: snapshotName,
-          predicate: (_vs, e) => e.type === 'ABSENT' || e.type === 'DELETED',
-          deadline: Date.now() + 30_000,
-          what: 'to be deleted',
-        });
-        deleted.push(snapshotName);
-      } catch (e) {
-        if (isDbaasError(e, 'KUBE_NOT_FOUND')) deleted.push(snapshotName);
-        else remaining.push(`${snapshotName} (${isDbaasError(e, 'KUBE_TIMEOUT') ? 'deletion requested, still present after 30 s: its finalizers wait for the snapshot-controller and the driver (a CreateSnapshot retry may still be running); kubectl delete volumesnapshot finishes it' : (e as Error).message})`);
-      }
-    }
+    await Promise.all(
+      created.map(async (snapshotName) => {
+        const outcome = await deletePartialSnapshot(clients, namespace, snapshotName, (m) => progress('cleanup', m, snapshotName));
+        if (outcome === true) deleted.push(snapshotName);
+        else remaining.push(`${snapshotName} (${outcome})`);
+      }),
+    );
+    deleted.sort((a, b) => created.indexOf(a) - created.indexOf(b));
+    remaining.sort((a, b) => created.indexOf(a.split(' ')[0]!) - created.indexOf(b.split(' ')[0]!));
     if (created.length) progress('cleanup', `deleted ${deleted.join(', ') || 'nothing'}${remaining.length ? `; remaining: ${remaining.join(', ')}` : ''}`);
     const cleanup = `${fencing && mode === 'fenced' ? (problems.some((p) => p.startsWith('lifting')) ? ' The fence could NOT be lifted.' : ' The fence was lifted.') : ''}${
       created.length ? ` Deleted the snapshot(s) this run created: ${deleted.join(', ') || 'none'}.` : ''

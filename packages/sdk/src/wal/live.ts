@@ -789,6 +789,21 @@ export class OnlineBackup {
     this.#onAbort = undefined;
   }
 
+  /**
+   * Calls `listener` once if the backup's session is lost (the server died or restarted, the
+   * connection dropped) before `stop()`/`release()`/`abort()` ended it: PostgreSQL has then ended
+   * the backup and dropped the temporary slot with the session, so the backup cannot complete.
+   * Called at once when the session is already lost. Returns a function that removes the listener.
+   *
+   * @example
+   * ```ts
+   * const off = backup.onSessionLost((error) => controller.abort(error));
+   * ```
+   */
+  onSessionLost(listener: (error: Error) => void): () => void {
+    return this.#session.onLost(listener);
+  }
+
   /** Whether the replication slot is still held after `stop({ keepSlot: true })`. */
   get slotHeld(): boolean {
     return this.#slotHeld;

@@ -47,6 +47,12 @@ export async function postgresEngine(config: PostgresConnectionConfig): Promise<
         },
         release: () => backup.release(),
         abort: (reason) => backup.abort(reason),
+        holds: {
+          description: `${s.slotName ? `temporary replication slot ${s.slotName}, ` : ''}backend ${s.backendPid}`,
+          ...(s.slotName ? { slotName: s.slotName } : {}),
+          backendPid: s.backendPid,
+        },
+        onLost: (listener) => backup.onSessionLost(listener),
       };
       return session;
     },

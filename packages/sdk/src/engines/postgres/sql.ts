@@ -42,6 +42,12 @@ export interface SqlSession {
   close(): Promise<void>;
   /** Drops the socket at once, without waiting for a running statement; never throws. */
   destroy(): void;
+  /**
+   * Calls `listener` once when the connection is lost without `close()`/`destroy()` (the server
+   * died or restarted, the network dropped the socket): at once when it already was. Returns a
+   * function that removes the listener.
+   */
+  onLost(listener: (error: Error) => void): () => void;
 }
 
 function normalise(config: PostgresConnectionConfig, applicationName: string | undefined): pg.ClientConfig {
@@ -109,15 +115,31 @@ export async function openSession(
   }
   const client = new pg.Client(clientConfig);
   let closed = false;
+  let ending = false;
   let lost: Error | undefined;
   let busy = 0;
-  // A lost connection must not become an unhandled 'error' event: the next query reports it.
-  client.on('error', (error: Error) => {
+  const lostListeners = new Set<(error: Error) => void>();
+  const markLost = (error: Error): void => {
     closed = true;
-    lost ??= error;
-  });
+    if (ending || lost) return;
+    lost = error;
+    const listeners = [...lostListeners];
+    lostListeners.clear();
+    for (const listener of listeners) {
+      try {
+        listener(error);
+      } catch {
+        // a listener's failure must not break pg's event emitter
+      }
+    }
+  };
+  // A lost connection must not become an unhandled 'error' event: the next query reports it.
+  client.on('error', (error: Error) => markLost(error));
   client.on('end', () => {
     closed = true;
+    // pg emits 'error' before 'end' for an unexpected close of an idle client, but not always for
+    // a busy one (its query is rejected instead): an 'end' we did not ask for is a loss too.
+    markLost(new Error('Connection terminated unexpectedly'));
   });
   try {
     await client.connect();
@@ -168,14 +190,25 @@ export async function openSession(
     async close() {
       if (closed) return;
       closed = true;
+      ending = true;
       await client.end().catch(() => undefined);
     },
     destroy() {
       closed = true;
+      ending = true;
       // pg has no public "abort": end the socket under it.
       const connection = (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection;
       connection?.stream?.destroy();
       client.end().catch(() => undefined);
+    },
+    onLost(listener) {
+      if (lost) {
+        listener(lost);
+        return () => undefined;
+      }
+      if (ending) return () => undefined;
+      lostListeners.add(listener);
+      return () => lostListeners.delete(listener);
     },
   };
   return session;
