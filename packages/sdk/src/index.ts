@@ -187,8 +187,8 @@ export { statefulSetFencing, cnpgFencing, cnpgFencedInstances, FENCED_REPLICAS_A
 
 // Restores and verification: RestoreClient, the restore-prep step, scratch runtimes (restore/)
 export { RestoreClient } from './restore/restore-client.js';
-export { runRestore, SELECTED_NODE_ANNOTATION, RESTORE_WAL_PVC_SUFFIX, RESTORE_SOURCE_SUFFIX } from './restore/restore.js';
-export type { RestoreOptions, RestoreResult, RestorePhase, RestoreProgress, RestorePrepOptions } from './restore/restore.js';
+export { runRestore, planRestore, SELECTED_NODE_ANNOTATION, RESTORE_WAL_PVC_SUFFIX, RESTORE_SOURCE_SUFFIX } from './restore/restore.js';
+export type { RestoreOptions, RestoreResult, RestorePhase, RestoreProgress, RestorePrepOptions, RestorePlan, RestoreSource } from './restore/restore.js';
 export { jobRestorePrepExecutor } from './restore/restore-prep.js';
 export type { RestorePrepExecutor, RestorePrepRequest } from './restore/restore-prep.js';
 export { runVerify, findDataSubPath, SCRATCH_SERVER_SETTINGS } from './restore/verify.js';

@@ -32,7 +32,7 @@ import { buildPvcFromSnapshot } from '../manifests/builders.js';
 import { DBAAS_ANNOTATIONS, DBAAS_LABELS, readSnapshotMetadata } from '../manifests/metadata.js';
 import { runBackup, type BackupResult } from '../snapshot/backup.js';
 import { RestoreClient } from './restore-client.js';
-import type { RestoreProgress } from './restore.js';
+import { planRestore, type RestoreProgress } from './restore.js';
 
 const info = clusterFromEnv(inject('dbaasCluster'));
 const hasHostpath = !info.hostpathUnavailable;
@@ -212,7 +212,19 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     const missing = await dbaasRejection(restoreClient.restore({ backup: 'no-such-backup', namespace: ns, pvcName: 'x3' }));
     expect(missing.code).toBe('KUBE_NOT_FOUND');
     expect(missing.fix).toMatch(/kubectl dbaas backup list/);
+    // The dry run of an online cross-namespace restore: every object, built and checked, none created.
+    const plan = await planRestore(clients, { backup: 'online-1', namespace: otherNs, backupNamespace: ns, pvcName: 'planned' });
+    expect(plan.manifests.map((m) => `${m.kind}/${m.metadata?.name}`)).toEqual([
+      `VolumeSnapshotContent/dbaas-${otherNs}-planned-dbaas-src`,
+      `VolumeSnapshot/planned-dbaas-src`,
+      `VolumeSnapshotContent/dbaas-${otherNs}-planned-dbaas-wal-dbaas-src`,
+      `VolumeSnapshot/planned-dbaas-wal-dbaas-src`,
+      'PersistentVolumeClaim/planned',
+      'PersistentVolumeClaim/planned-dbaas-wal',
+      'Job/planned-prep',
+    ]);
     expect({ pvcs: await pvcNames(ns), snapshots: await snapshotObjects(ns) }).toEqual(before);
+    expect({ pvcs: await pvcNames(otherNs), snapshots: await snapshotObjects(otherNs) }).toEqual({ pvcs: [], snapshots: [] });
   });
 
   it.skipIf(!hasHostpath)('cross namespace: a temporary Retain content + snapshot in the target namespace, removed once Bound; the backup is untouched', async () => {

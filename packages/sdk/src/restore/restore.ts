@@ -3,10 +3,10 @@
 // same snapshotHandle) and a VolumeSnapshot bound to it. `online` sets get their WAL segments and
 // backup_label from the `-wal` snapshot through the restore-prep step. Everything is checked before
 // the first object is created; on failure or abort what was created is deleted again, or named.
-import type { V1PersistentVolumeClaim, V1StorageClass } from '@kubernetes/client-node';
+import type { V1Job, V1PersistentVolumeClaim, V1StorageClass } from '@kubernetes/client-node';
 import { DbaasError, isDbaasError, toDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
-import type { VolumeSnapshot } from '../kube/snapshot-types.js';
+import type { VolumeSnapshot, VolumeSnapshotContent } from '../kube/snapshot-types.js';
 import { watchUntil } from '../kube/watch-until.js';
 import { buildCrossNamespaceSnapshot, buildPvcFromSnapshot, buildRestorePrepJob, walFilesForBackup, type ExtraMetadata } from '../manifests/builders.js';
 import { DBAAS_LABELS, type ConsistencyMode, type SnapshotMetadata } from '../manifests/metadata.js';
@@ -247,30 +247,69 @@ function phaseOf(pvc: V1PersistentVolumeClaim | undefined): string {
 }
 
 /**
- * Restores a backup set into a new PVC. See {@link RestoreClient.restore}.
+ * The checked plan of a restore: every object it creates, in order. See {@link planRestore}.
  *
- * @throws DbaasError `KUBE_NOT_FOUND` (no such backup), `BACKUP_NOT_READY`, `RESTORE_SIZE_TOO_SMALL`,
- *   `STORAGE_CLASS_MISMATCH`, `RESTORE_TARGET_EXISTS`, `RESTORE_PREP_FAILED`, `KUBE_TIMEOUT`, `KUBE_ABORTED`,
- *   `RESTORE_FAILED` (when cleaning up after a failure left objects behind: `details.remaining` names them)
  * @example
  * ```ts
- * const r = await runRestore(clients, { backup: 'nightly', namespace: 'db', pvcName: 'pg-restored' });
+ * const plan: RestorePlan = await planRestore(clients, options);
+ * console.log(plan.storageClassName, plan.restoreType, plan.manifests.length);
  * ```
  */
-export async function runRestore(clients: KubeClients, options: RestoreOptions): Promise<RestoreResult> {
-  const started = Date.now();
-  const deadline = started + (options.deadlineMs ?? DEFAULT_RESTORE_DEADLINE_MS);
-  const phases: { phase: RestorePhase; atMs: number }[] = [];
-  const progress = (phase: RestorePhase, message: string): void => {
-    const atMs = Date.now() - started;
-    phases.push({ phase, atMs });
-    options.onProgress?.({ phase, message, elapsedMs: atMs });
-  };
-  const checkAborted = (): void => {
-    if (options.signal?.aborted) throw new DbaasError('KUBE_ABORTED', 'the restore was aborted', { cause: options.signal.reason });
-  };
+export interface RestorePlan {
+  namespace: string;
+  backupNamespace: string;
+  pvcName: string;
+  /** The backup set. */
+  set: string;
+  mode: ConsistencyMode | undefined;
+  engineVersion: string | undefined;
+  restoreSize: string;
+  driver: string;
+  storageClassName: string;
+  waitForConsumer: boolean;
+  crossNamespace: boolean;
+  restoreType: 'snapshot' | 'cross-namespace';
+  online: boolean;
+  /** `online`: the scratch PVC the `-wal` snapshot is restored into (deleted after restore-prep). */
+  walPvcName?: string;
+  /** `online`: the segments restore-prep copies. */
+  walFiles: string[];
+  /** The VolumeSnapshot each PVC is made from; `pair` is the temporary cross-namespace content + snapshot. */
+  sources: { data: RestoreSource; wal?: RestoreSource };
+  pvcs: { data: V1PersistentVolumeClaim; wal?: V1PersistentVolumeClaim };
+  prepJob?: V1Job;
+  /** Everything the restore creates, in creation order. */
+  manifests: (VolumeSnapshot | VolumeSnapshotContent | V1PersistentVolumeClaim | V1Job)[];
+}
 
-  // 1. Everything checked before anything is created.
+/**
+ * The VolumeSnapshot a restored PVC is made from: the backup's own (same namespace) or a temporary
+ * one bound to a pre-provisioned content (another namespace).
+ *
+ * @example
+ * ```ts
+ * const source: RestoreSource = { vsName: 'nightly' };
+ * ```
+ */
+export interface RestoreSource {
+  vsName: string;
+  pair?: { content: VolumeSnapshotContent; snapshot: VolumeSnapshot };
+}
+
+/**
+ * What a restore would create, checked against the cluster without writing anything: the backup
+ * set is managed and ready, the size is at least its restoreSize, the StorageClass provisions with
+ * its driver, and no target exists. {@link runRestore} creates exactly these objects, in
+ * `manifests` order; `kubectl dbaas restore --dry-run` prints them.
+ *
+ * @throws DbaasError as {@link runRestore} does before it creates anything.
+ * @example
+ * ```ts
+ * const plan = await planRestore(clients, { backup: 'nightly', namespace: 'db', pvcName: 'pg-restored' });
+ * for (const m of plan.manifests) console.log(m.kind, m.metadata?.name);
+ * ```
+ */
+export async function planRestore(clients: KubeClients, options: RestoreOptions): Promise<RestorePlan> {
   const namespace = assertDnsLabel(options.namespace, 'namespace');
   const backupNamespace = assertDnsLabel(options.backupNamespace ?? namespace, 'backup namespace');
   const pvcName = assertDnsSubdomain(options.pvcName, 'PVC name');
@@ -361,7 +400,7 @@ export async function runRestore(clients: KubeClients, options: RestoreOptions):
         ...(prep.fsGroup !== undefined ? { fsGroup: prep.fsGroup } : {}),
         ...(prep.dataSubPath !== undefined ? { dataSubPath: prep.dataSubPath } : {}),
         ...(prep.serviceAccountName !== undefined ? { serviceAccountName: prep.serviceAccountName } : {}),
-        activeDeadlineSeconds: Math.max(60, Math.ceil((deadline - Date.now()) / 1000)),
+        activeDeadlineSeconds: Math.max(60, Math.ceil((options.deadlineMs ?? DEFAULT_RESTORE_DEADLINE_MS) / 1000)),
       })
     : undefined;
   if (prepJob) prepJob.metadata!.labels![DBAAS_LABELS.restoredFrom] = set;
@@ -384,8 +423,66 @@ export async function runRestore(clients: KubeClients, options: RestoreOptions):
       });
     }
   }
+  const sources = { data: dataSource, ...(walSource ? { wal: walSource } : {}) };
+  const manifests: RestorePlan['manifests'] = [];
+  for (const source of [dataSource, walSource]) if (source?.pair) manifests.push(source.pair.content, source.pair.snapshot);
+  manifests.push(dataPvc, ...(walPvc ? [walPvc] : []), ...(prepJob ? [prepJob] : []));
+  return {
+    namespace,
+    backupNamespace,
+    pvcName,
+    set,
+    mode: meta?.mode,
+    engineVersion: meta?.engineVersion,
+    restoreSize: data.restoreSize!,
+    driver,
+    storageClassName,
+    waitForConsumer,
+    crossNamespace,
+    restoreType,
+    online,
+    ...(walPvcName ? { walPvcName } : {}),
+    walFiles,
+    sources,
+    pvcs: { data: dataPvc, ...(walPvc ? { wal: walPvc } : {}) },
+    ...(prepJob ? { prepJob } : {}),
+    manifests,
+  };
+}
+
+/**
+ * Restores a backup set into a new PVC. See {@link RestoreClient.restore}.
+ *
+ * @throws DbaasError `KUBE_NOT_FOUND` (no such backup), `BACKUP_NOT_READY`, `RESTORE_SIZE_TOO_SMALL`,
+ *   `STORAGE_CLASS_MISMATCH`, `RESTORE_TARGET_EXISTS`, `RESTORE_PREP_FAILED`, `KUBE_TIMEOUT`, `KUBE_ABORTED`,
+ *   `RESTORE_FAILED` (when cleaning up after a failure left objects behind: `details.remaining` names them)
+ * @example
+ * ```ts
+ * const r = await runRestore(clients, { backup: 'nightly', namespace: 'db', pvcName: 'pg-restored' });
+ * ```
+ */
+export async function runRestore(clients: KubeClients, options: RestoreOptions): Promise<RestoreResult> {
+  const started = Date.now();
+  const deadline = started + (options.deadlineMs ?? DEFAULT_RESTORE_DEADLINE_MS);
+  const phases: { phase: RestorePhase; atMs: number }[] = [];
+  const progress = (phase: RestorePhase, message: string): void => {
+    const atMs = Date.now() - started;
+    phases.push({ phase, atMs });
+    options.onProgress?.({ phase, message, elapsedMs: atMs });
+  };
+  const checkAborted = (): void => {
+    if (options.signal?.aborted) throw new DbaasError('KUBE_ABORTED', 'the restore was aborted', { cause: options.signal.reason });
+  };
+
+  // 1. Everything checked, and every object built, before anything is created.
+  const plan = await planRestore(clients, { ...options, deadlineMs: deadline - Date.now() });
+  const { namespace, backupNamespace, pvcName, set, storageClassName, waitForConsumer, crossNamespace, restoreType, online, walPvcName, walFiles, driver } = plan;
+  const { data: dataPvc, wal: walPvc } = plan.pvcs;
+  const [dataSource, walSource] = [plan.sources.data, plan.sources.wal];
+  const prepJob = plan.prepJob;
+  const prep = options.prep ?? {};
   checkAborted();
-  progress('resolved', `backup ${backupNamespace}/${set} (${meta?.mode ?? 'unknown mode'}, ${data.restoreSize}) -> PVC ${namespace}/${pvcName} in StorageClass ${storageClassName}${crossNamespace ? ' (cross-namespace)' : ''}`);
+  progress('resolved', `backup ${backupNamespace}/${set} (${plan.mode ?? 'unknown mode'}, ${plan.restoreSize}) -> PVC ${namespace}/${pvcName} in StorageClass ${storageClassName}${crossNamespace ? ' (cross-namespace)' : ''}`);
 
   // 2. Create, in an order that lets a failure undo it.
   const created: Created[] = [];
@@ -510,7 +607,7 @@ export async function runRestore(clients: KubeClients, options: RestoreOptions):
       namespace,
       pvcName,
       state,
-      backup: { namespace: backupNamespace, name: set, mode: meta?.mode, engineVersion: meta?.engineVersion },
+      backup: { namespace: backupNamespace, name: set, mode: plan.mode, engineVersion: plan.engineVersion },
       restoreType,
       size: dataPvc.spec!.resources!.requests!.storage!,
       storageClass: storageClassName,
