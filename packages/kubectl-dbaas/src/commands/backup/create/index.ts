@@ -28,6 +28,20 @@ const backupCreateArgsSchema = z.extend(globalOptionsSchema, {
 });
 
 /**
+ * The modes each engine supports, shown by `--help` (and docs/cli.md); the SDK's `ENGINE_MODES` in
+ * text, held to it by a test. Kept here as text so `--help` loads no SDK.
+ *
+ * @example
+ * ```ts
+ * console.log(ENGINE_MODES_TEXT);
+ * ```
+ */
+export const ENGINE_MODES_TEXT =
+  'Modes by engine (docs/engines.md): PostgreSQL: crash, checkpoint, fenced, online on atomic drivers; fenced, online on others. ' +
+  'MySQL and MariaDB: crash, fenced, online on atomic drivers; fenced on others (a global read lock does not stop InnoDB writing, so a ' +
+  'file-by-file copy under it can be torn). The connection flags are PostgreSQL\'s; MySQL/MariaDB online backups are taken with the SDK (mysqlEngine).';
+
+/**
  * `kubectl dbaas backup create`: a consistent backup of a PostgreSQL volume as CSI VolumeSnapshots,
  * in the mode the driver allows (DESIGN.md section 3). Progress on stderr; Ctrl-C cleans up and
  * exits 130.
@@ -60,7 +74,8 @@ export const backupCreateCommand: CommandModule = {
         .option('dry-run', { choices: DRY_RUN, default: 'none', describe: 'Print the VolumeSnapshots it would create: client (no API writes) or server (validated with dryRun=All)' })
         .example('kubectl dbaas backup create --pod pg-0', 'Fenced on hostpath (StatefulSet scaled to 0 and back), checkpoint on atomic drivers')
         .example('PGPASSWORD=... kubectl dbaas backup create --pvc data-pg-0 --mode online --host 10.0.0.5 --user postgres', 'No downtime')
-        .example('kubectl dbaas backup create --cluster pg --dry-run=server -o yaml', 'What it would create'),
+        .example('kubectl dbaas backup create --cluster pg --dry-run=server -o yaml', 'What it would create')
+        .epilogue(ENGINE_MODES_TEXT),
       'Database connection (checkpoint and online modes; optional otherwise):',
     ),
   handler: async (argv) => {
