@@ -18,7 +18,9 @@ export default defineConfig([
     target: 'node22',
     platform: 'node',
     noExternal: ['yargs', 'zod', 'yaml', /^yargs\//],
-    external: ['@kubectl-dbaas/sdk'],
+    // @kubectl-dbaas/testing: only `restore --prep local` / `verify --runtime local` (the project's
+    // test cluster) import it, dynamically; an optional peer dependency, never bundled.
+    external: ['@kubectl-dbaas/sdk', '@kubectl-dbaas/testing'],
     // CommonJS code inlined in ESM chunks (yaml's) calls require() for Node built-ins.
     banner: { js: "#!/usr/bin/env node\nimport { createRequire as __dbaasCreateRequire } from 'node:module';\nconst require = __dbaasCreateRequire(import.meta.url);" },
     define: { __DBAAS_VERSION__: JSON.stringify(version), __DBAAS_SINGLE_FILE__: 'false' },
@@ -38,8 +40,10 @@ export default defineConfig([
     shims: true,
     target: 'node22',
     platform: 'node',
-    noExternal: [/.*/],
-    external: ['@node-rs/crc32'],
+    // Everything but @kubectl-dbaas/testing (tsup's noExternal wins over external, so it is left
+    // out here): `--prep local` / `--runtime local` then say that it is not installed.
+    noExternal: [/^(?!@kubectl-dbaas\/testing$)/],
+    external: ['@node-rs/crc32', '@kubectl-dbaas/testing'],
     banner: { js: '#!/usr/bin/env node' },
     define: { __DBAAS_VERSION__: JSON.stringify(version), __DBAAS_SINGLE_FILE__: 'true' },
   },

@@ -1,6 +1,8 @@
 import yargs from 'yargs';
 import { backupCommand } from './commands/backup/index.js';
 import { completionCommand } from './commands/completion/index.js';
+import { restoreCommand } from './commands/restore/index.js';
+import { verifyCommand } from './commands/verify/index.js';
 import { versionCommand } from './commands/version/index.js';
 import { walCommand } from './commands/wal/index.js';
 import { reportError } from './error-handler.js';
@@ -33,6 +35,8 @@ export function buildCli(args: string[], options: { width?: number } = {}) {
     .scriptName('kubectl dbaas')
     .usage(`$0 <command>\n\n${ROOT_DESCRIPTION}`)
     .command(backupCommand)
+    .command(restoreCommand)
+    .command(verifyCommand)
     .command(walCommand)
     .command(completionCommand)
     .command(versionCommand)

@@ -1,0 +1,74 @@
+// Argument parsing of `restore` and `verify` through the real root command: mistakes are refused
+// before the SDK is loaded or a cluster is contacted, as usage errors (exit 2) that say what to do.
+import { describe, expect, it } from 'vitest';
+import { isUsageError, reportError } from '../../error-handler.js';
+import { EXIT_USAGE } from '../../exit-codes.js';
+import { buildCli } from '../../main.js';
+import { helpText } from '../../docs/cli-reference.js';
+import { objectName, parseCheck, parseSize, parseSubPath } from './options.js';
+
+async function usageError(args: string[]): Promise<string> {
+  const thrown = await (async () => buildCli(args).exitProcess(false).parseAsync())().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(isUsageError(thrown), `expected a usage error for ${args.join(' ')}, got ${String(thrown)}`).toBe(true);
+  const stderr: string[] = [];
+  expect(await reportError(thrown, (t) => void stderr.push(t))).toBe(EXIT_USAGE);
+  return stderr.join('');
+}
+
+describe('kubectl dbaas restore / verify: usage errors exit 2 with a useful message', () => {
+  it.each([
+    [['restore'], /name the backup to restore: kubectl dbaas restore BACKUP --to PVC/],
+    [['restore', 'nightly'], /name the new PVC: --to PVC/],
+    [['restore', 'nightly', '--to', 'Bad_Name'], /--to: "Bad_Name" is not a valid name/],
+    [['restore', 'nightly', '--to', 'r', '--size', 'big'], /--size: "big" is not a storage quantity/],
+    [['restore', 'nightly', '--to', 'r', '--timeout', '30'], /--timeout: "30" is not a duration/],
+    [['restore', 'nightly', '--to', 'r', '--dry-run', 'yes'], /Invalid values:[\s\S]*dry-run/],
+    [['restore', 'nightly', '--to', 'r', '--prep', 'pod'], /Invalid values:[\s\S]*prep/],
+    [['restore', 'nightly', '--to', 'r', '--prep', 'local', '--prep-image', 'postgres:17'], /do not apply to --prep local/],
+    [['restore', 'nightly', '--to', 'r', '--local-cluster', '/tmp/x'], /--local-cluster goes with --prep local/],
+    [['restore', 'nightly', '--to', 'r', '--prep-uid', '-1'], /--prep-uid: /],
+    [['restore', 'nightly', '--to', 'r', '--data-subpath', '../etc'], /--data-subpath: "..\/etc" must be a relative path/],
+    [['restore', 'nightly', '--to', 'r', '-A'], /restore works in one namespace/],
+    [['restore', 'nightly', '--to', 'r', '--bogus'], /Unknown argument: bogus/],
+    [['verify'], /name what to verify: --backup NAME .* or --pvc NAME/],
+    [['verify', '--backup', 'a', '--pvc', 'b'], /give one of --backup and --pvc, not both/],
+    [['verify', '--pvc', 'b', '--check', 'nosql'], /--check: "nosql" is not NAME=SQL/],
+    [['verify', '--pvc', 'b', '--check', '=select true'], /--check: "=select true" is not NAME=SQL/],
+    [['verify', '--pvc', 'b', '--amcheck', 'always'], /Invalid values:[\s\S]*amcheck/],
+    [['verify', '--pvc', 'b', '--runtime', 'kubelet'], /Invalid values:[\s\S]*runtime/],
+    [['verify', '--pvc', 'b', '--runtime', 'local', '--image', 'x'], /--image and --run-as-user configure the scratch pods of --runtime pod/],
+    [['verify', '--pvc', 'b', '--from-namespace', 'prod'], /--from-namespace goes with --backup/],
+    [['verify', '--pvc', 'b', '-o', 'name'], /verify has no -o name output/],
+    [['verify', '--backup', 'a', '--timeout', 'soon'], /--timeout: "soon" is not a duration/],
+  ])('%j', async (args, message) => {
+    const stderr = await usageError(args);
+    expect(stderr).toMatch(message);
+    expect(stderr).toContain("Run 'kubectl dbaas --help' for usage.");
+  });
+});
+
+describe('flag values', () => {
+  it('parses sizes, names, subpaths and checks', () => {
+    expect(parseSize('20Gi')).toBe('20Gi');
+    expect(parseSize('1.5T')).toBe('1.5T');
+    expect(objectName('pg-restored.v2', '--to')).toBe('pg-restored.v2');
+    expect(parseSubPath('pgdata/17')).toBe('pgdata/17');
+    expect(parseSubPath('')).toBe('');
+    expect(() => parseSubPath('/abs')).toThrow(/must be a relative path/);
+    expect(parseCheck('orders = select count(*) = 2 from t')).toEqual({ name: 'orders', sql: 'select count(*) = 2 from t' });
+  });
+});
+
+describe('--help', () => {
+  it('says that the local modes are for the project\'s test cluster only', async () => {
+    const flat = (text: string) => text.replace(/\s+/g, ' ');
+    const restore = flat(await helpText(['restore']));
+    expect(restore).toContain('kubectl dbaas restore [backup]');
+    expect(restore).toContain("or local (for the kubectl-dbaas project's kubelet-less test cluster only; needs the @kubectl-dbaas/testing package)");
+    const verify = flat(await helpText(['verify']));
+    expect(verify).toContain("or local (for the kubectl-dbaas project's kubelet-less test cluster only; needs the @kubectl-dbaas/testing package)");
+  });
+});

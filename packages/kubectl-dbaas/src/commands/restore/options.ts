@@ -1,0 +1,68 @@
+// Checks of `restore` and `verify` flags that need more than a type. Pure (no SDK), so bad flags are
+// refused before anything is loaded.
+import { UsageError } from '../../usage-error.js';
+
+const QUANTITY = /^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+/**
+ * `--size`: a Kubernetes quantity such as `20Gi` (never below the snapshot's restoreSize; the SDK checks that).
+ *
+ * @throws UsageError naming the accepted form.
+ * @example
+ * ```ts
+ * parseSize('20Gi'); // '20Gi'
+ * ```
+ */
+export function parseSize(text: string): string {
+  if (!QUANTITY.test(text)) throw new UsageError(`--size: "${text}" is not a storage quantity; use e.g. 10Gi, 500Mi or 1T`);
+  return text;
+}
+
+/**
+ * A Kubernetes object name given to a flag (PVC, node, StorageClass).
+ *
+ * @throws UsageError when it is not a DNS subdomain.
+ * @example
+ * ```ts
+ * objectName('pg-restored', '--to'); // 'pg-restored'
+ * ```
+ */
+export function objectName(text: string, flag: string): string {
+  if (text.length > 253 || !DNS_SUBDOMAIN.test(text)) throw new UsageError(`${flag}: "${text}" is not a valid name (lower-case letters, digits, '-' and '.')`);
+  return text;
+}
+
+/**
+ * `--data-subpath`: PGDATA relative to the volume root, without `.` or `..` segments.
+ *
+ * @throws UsageError for an absolute path or one with `.`/`..` segments.
+ * @example
+ * ```ts
+ * parseSubPath('pgdata'); // 'pgdata'
+ * ```
+ */
+export function parseSubPath(text: string): string {
+  if (text === '') return text;
+  if (!/^[\w.-]+(\/[\w.-]+)*$/.test(text) || text.split('/').some((s) => s === '.' || s === '..')) {
+    throw new UsageError(`--data-subpath: "${text}" must be a relative path inside the volume, without "." or ".." (e.g. pgdata)`);
+  }
+  return text;
+}
+
+/**
+ * One `--check NAME=SQL` of `verify`: passes when the first column of the first row is true.
+ *
+ * @throws UsageError when there is no `=`, or the name or the SQL is empty.
+ * @example
+ * ```ts
+ * parseCheck('orders=select count(*) > 0 from orders'); // { name: 'orders', sql: 'select count(*) > 0 from orders' }
+ * ```
+ */
+export function parseCheck(text: string): { name: string; sql: string } {
+  const at = text.indexOf('=');
+  const name = at > 0 ? text.slice(0, at).trim() : '';
+  const sql = at > 0 ? text.slice(at + 1).trim() : '';
+  if (!name || !sql) throw new UsageError(`--check: "${text}" is not NAME=SQL (e.g. --check 'orders=select count(*) > 0 from orders')`);
+  return { name, sql };
+}

@@ -1,0 +1,442 @@
+// `kubectl dbaas restore`: RestoreClient.restore and planRestore (the dry run) of the SDK with the
+// CLI's flags, progress and output. Loaded lazily when the command runs.
+import {
+  planRestore,
+  RestoreClient,
+  SnapshotClient,
+  isDbaasError,
+  type ConsistencyMode,
+  type RestoreOptions,
+  type RestorePhase,
+  type RestorePlan,
+  type RestorePrepExecutor,
+  type RestoreProgress,
+  type RestoreResult,
+  type VolumeSnapshot,
+  type VolumeSnapshotContent,
+} from '@kubectl-dbaas/sdk';
+import type { GlobalOptions } from '../../global-options.js';
+import { renderFields } from '../../output.js';
+import type { ProgressReporter } from '../../progress.js';
+import { missingNamespace } from '../backup/common.js';
+import { findLocalCluster, loadTestingPackage } from './local.js';
+
+/**
+ * Arguments of `restore`, parsed.
+ *
+ * @example
+ * ```ts
+ * const args: RestoreCommandArgs = { backup: 'nightly', to: 'pg-restored', prep: 'job', timeoutMs: 900_000 };
+ * ```
+ */
+export interface RestoreCommandArgs extends Pick<GlobalOptions, 'kubeconfig' | 'context' | 'namespace'> {
+  backup: string;
+  to: string;
+  fromNamespace?: string | undefined;
+  size?: string | undefined;
+  storageClass?: string | undefined;
+  consumerNode?: string | undefined;
+  prep: 'job' | 'local';
+  localCluster?: string | undefined;
+  prepImage?: string | undefined;
+  prepUid?: number | undefined;
+  prepFsGroup?: number | undefined;
+  dataSubPath?: string | undefined;
+  timeoutMs: number;
+}
+
+/**
+ * What `restore -o json|yaml` prints.
+ *
+ * @example
+ * ```ts
+ * const report: RestoreReport = JSON.parse(stdout);
+ * console.log(report.pvc, report.state, report.timings.createToBoundMs);
+ * ```
+ */
+export interface RestoreReport {
+  kind: 'Restore';
+  namespace: string;
+  /** The new PVC. */
+  pvc: string;
+  /** Its PersistentVolume, once bound. */
+  volume?: string;
+  state: 'ready' | 'waiting-for-first-consumer';
+  backup: { namespace: string; name: string; mode?: ConsistencyMode; engineVersion?: string };
+  restoreType: 'snapshot' | 'cross-namespace';
+  size: string;
+  storageClass: string;
+  driver: string;
+  /** Objects left besides the PVC, each with why and how to delete it. */
+  remaining: string[];
+  /** Output of the restore-prep step (online backups). */
+  prepOutput?: string;
+  /** The RTO breakdown: milliseconds since the restore started at each phase. */
+  timings: { totalMs: number; createToBoundMs?: number; prepMs?: number; phases: { phase: RestorePhase; atMs: number }[] };
+}
+
+/**
+ * A RestoreClient for `--kubeconfig`, `--context` and `-n` (default: the context's namespace).
+ *
+ * @example
+ * ```ts
+ * const client = restoreClientFor(args);
+ * client.clients.namespace; // the target namespace
+ * ```
+ */
+export function restoreClientFor(args: Pick<GlobalOptions, 'kubeconfig' | 'context' | 'namespace'>): RestoreClient {
+  return new RestoreClient({
+    ...(args.kubeconfig ? { kubeconfig: args.kubeconfig } : {}),
+    ...(args.context ? { context: args.context } : {}),
+    ...(args.namespace ? { namespace: args.namespace } : {}),
+  });
+}
+
+/**
+ * Runs `work`; when it fails with `KUBE_NOT_FOUND` because one of `namespaces` does not exist,
+ * throws an error naming that namespace instead (a missing backup in a mistyped namespace hides the typo).
+ *
+ * @example
+ * ```ts
+ * await explainingMissingNamespaces(client, ['prod', 'staging'], () => client.restore(options));
+ * ```
+ */
+export async function explainingMissingNamespaces<T>(client: RestoreClient, namespaces: string[], work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (isDbaasError(error, 'KUBE_NOT_FOUND')) {
+      const snapshots = new SnapshotClient(client.clients);
+      for (const namespace of new Set(namespaces)) {
+        const missing = await missingNamespace(snapshots, namespace);
+        if (missing) throw missing;
+      }
+    }
+    throw error;
+  }
+}
+
+/** The restore-prep executor of `--prep local` (the testing package's, loaded only here). */
+export async function localPrepExecutor(args: Pick<RestoreCommandArgs, 'localCluster' | 'kubeconfig'>, environment: NodeJS.ProcessEnv = process.env): Promise<RestorePrepExecutor> {
+  const host = await findLocalCluster(args, environment);
+  const testing = await loadTestingPackage('--prep local');
+  return testing.localRestorePrepExecutor(host);
+}
+
+/** The SDK's restore options for the parsed flags (the executor of `--prep local` given). */
+export function restoreOptions(args: RestoreCommandArgs, namespace: string, executor?: RestorePrepExecutor): RestoreOptions {
+  const prep = {
+    ...(executor ? { executor } : {}),
+    ...(args.prepImage !== undefined ? { image: args.prepImage } : {}),
+    ...(args.prepUid !== undefined ? { runAsUser: args.prepUid } : {}),
+    ...(args.prepFsGroup !== undefined ? { fsGroup: args.prepFsGroup } : {}),
+    ...(args.dataSubPath !== undefined ? { dataSubPath: args.dataSubPath } : {}),
+  };
+  return {
+    backup: args.backup,
+    namespace,
+    backupNamespace: args.fromNamespace ?? namespace,
+    pvcName: args.to,
+    ...(args.size !== undefined ? { size: args.size } : {}),
+    ...(args.storageClass !== undefined ? { storageClass: args.storageClass } : {}),
+    ...(args.consumerNode !== undefined ? { consumerNode: args.consumerNode } : {}),
+    ...(Object.keys(prep).length > 0 ? { prep } : {}),
+    deadlineMs: args.timeoutMs,
+  };
+}
+
+/**
+ * Runs a restore with progress on `progress`, aborted by `signal` (Ctrl-C: what the restore
+ * created is deleted, or named when it cannot be).
+ *
+ * @throws DbaasError from the SDK: `KUBE_NOT_FOUND` (no such backup: the fix lists them; a missing
+ *   namespace is named), `BACKUP_NOT_READY`, `RESTORE_SIZE_TOO_SMALL`, `STORAGE_CLASS_MISMATCH`,
+ *   `RESTORE_TARGET_EXISTS`, `RESTORE_PREP_FAILED`, `RESTORE_FAILED`, `KUBE_TIMEOUT`, `KUBE_ABORTED`.
+ * @example
+ * ```ts
+ * const report = await runRestoreCommand(args, { progress: createProgress(), signal });
+ * ```
+ */
+export async function runRestoreCommand(
+  args: RestoreCommandArgs,
+  opts: { client?: RestoreClient; signal?: AbortSignal; progress?: ProgressReporter; environment?: NodeJS.ProcessEnv } = {},
+): Promise<RestoreReport> {
+  const client = opts.client ?? restoreClientFor(args);
+  const namespace = client.clients.namespace;
+  const progress = opts.progress;
+  const executor = args.prep === 'local' ? await localPrepExecutor(args, opts.environment) : undefined;
+  progress?.phase('checking the backup, the size and the StorageClass');
+  const options = restoreOptions(args, namespace, executor);
+  return await explainingMissingNamespaces(client, [options.backupNamespace!, namespace], async () => {
+    const onProgress = progress ? restoreProgressFollower(progress) : undefined;
+    const result = await client.restore({ ...options, ...(opts.signal ? { signal: opts.signal } : {}), ...(onProgress ? { onProgress } : {}) });
+    const report = restoreReport(result);
+    progress?.done(summaryLine(report));
+    return report;
+  });
+}
+
+/**
+ * Maps the SDK's restore events onto progress phases: each phase is what the restore waits for now.
+ *
+ * @example
+ * ```ts
+ * await client.restore({ ...options, onProgress: restoreProgressFollower(createProgress()) });
+ * ```
+ */
+export function restoreProgressFollower(progress: ProgressReporter): (event: RestoreProgress) => void {
+  return (event) => {
+    switch (event.phase) {
+      case 'resolved':
+        progress.detail(event.message);
+        progress.phase(/cross-namespace/.test(event.message) ? 'creating the temporary VolumeSnapshotContent and VolumeSnapshot' : 'creating the PVC');
+        break;
+      case 'source-created':
+        progress.detail(event.message);
+        progress.phase('creating the PVC');
+        break;
+      case 'pvc-created':
+        progress.detail(event.message);
+        progress.phase('waiting for the PVC to be Bound (the driver writes the snapshot\'s data)');
+        break;
+      case 'waiting-for-first-consumer':
+        progress.detail(event.message);
+        break;
+      case 'bound':
+        progress.detail(event.message);
+        break;
+      case 'prep-started':
+        progress.phase('restore-prep');
+        progress.detail(event.message);
+        break;
+      case 'data-ready':
+        progress.phase('removing temporary objects');
+        progress.detail(event.message);
+        break;
+      case 'cleanup':
+        progress.phase('cleaning up');
+        progress.detail(event.message);
+        break;
+    }
+  };
+}
+
+/**
+ * The printed form of the SDK's RestoreResult.
+ *
+ * @example
+ * ```ts
+ * restoreReport(await client.restore(options)).timings.createToBoundMs;
+ * ```
+ */
+export function restoreReport(result: RestoreResult): RestoreReport {
+  const t = result.timings;
+  return {
+    kind: 'Restore',
+    namespace: result.namespace,
+    pvc: result.pvcName,
+    ...(result.pvc.spec?.volumeName ? { volume: result.pvc.spec.volumeName } : {}),
+    state: result.state,
+    backup: {
+      namespace: result.backup.namespace,
+      name: result.backup.name,
+      ...(result.backup.mode ? { mode: result.backup.mode } : {}),
+      ...(result.backup.engineVersion ? { engineVersion: result.backup.engineVersion } : {}),
+    },
+    restoreType: result.restoreType,
+    size: result.size,
+    storageClass: result.storageClass,
+    driver: result.driver,
+    remaining: result.remaining,
+    ...(result.prepOutput ? { prepOutput: result.prepOutput } : {}),
+    timings: {
+      totalMs: t.totalMs,
+      ...(t.createToBoundMs !== undefined ? { createToBoundMs: t.createToBoundMs } : {}),
+      ...(t.prepMs !== undefined ? { prepMs: t.prepMs } : {}),
+      phases: t.phases,
+    },
+  };
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+
+/**
+ * The summary line printed on stderr when the restore is done.
+ *
+ * @example
+ * ```ts
+ * summaryLine(report); // 'restored backup db/nightly into PVC db/pg-restored (ready)'
+ * ```
+ */
+export function summaryLine(r: RestoreReport): string {
+  return `restored backup ${r.backup.namespace}/${r.backup.name} into PVC ${r.namespace}/${r.pvc} (${r.state === 'ready' ? 'ready' : 'waiting for its first consumer'})`;
+}
+
+/**
+ * The RTO breakdown as one line: total, PVC created to Bound (the driver writing the data), restore-prep.
+ *
+ * @example
+ * ```ts
+ * rtoLine(report.timings); // '9.2s in all: PVC created -> Bound 7.9s, restore-prep 0.8s'
+ * ```
+ */
+export function rtoLine(t: RestoreReport['timings']): string {
+  const parts = [
+    t.createToBoundMs !== undefined ? `PVC created -> Bound ${seconds(t.createToBoundMs)}` : undefined,
+    t.prepMs !== undefined ? `restore-prep (WAL and backup_label) ${seconds(t.prepMs)}` : undefined,
+  ].filter((p): p is string => p !== undefined);
+  return `${seconds(t.totalMs)} in all${parts.length ? `: ${parts.join(', ')}` : ''}`;
+}
+
+/**
+ * The text output of `restore`: what was restored where, its state, and the RTO breakdown.
+ *
+ * @example
+ * ```ts
+ * console.log(renderRestore(report));
+ * ```
+ */
+export function renderRestore(r: RestoreReport): string {
+  const b = r.backup;
+  const state =
+    r.state === 'ready'
+      ? `ready: the PVC holds the backup${b.mode === 'online' ? ', its WAL and backup_label (PostgreSQL replays to the end of the backup when it starts)' : ''}`
+      : `waiting for first consumer: StorageClass ${r.storageClass} binds on first use, so the volume is provisioned from the snapshot when the first pod that mounts PVC ${r.pvc} is scheduled (--consumer-node binds it now)`;
+  const fields = renderFields([
+    ['PVC', `${r.namespace}/${r.pvc}${r.volume ? ` (volume ${r.volume})` : ''}`],
+    ['backup', `${b.namespace}/${b.name}${b.mode ? ` (${b.mode}${b.engineVersion ? `, PostgreSQL ${b.engineVersion}` : ''})` : ''}`],
+    ['restore type', r.restoreType === 'cross-namespace' ? `cross-namespace (a temporary VolumeSnapshotContent with the backup's snapshotHandle, Retain${r.state === 'ready' ? ', removed' : ''})` : 'snapshot (spec.dataSource)'],
+    ['size', r.size],
+    ['storage class', `${r.storageClass} (${r.driver})`],
+    ['state', state],
+    ['RTO', rtoLine(r.timings)],
+    ['phases', r.timings.phases.map((p) => `${p.phase} +${seconds(p.atMs)}`).join(', ')],
+    ['remaining', r.remaining.length ? r.remaining.join('; ') : undefined],
+    ['next', r.state === 'ready' ? `kubectl dbaas verify --pvc ${r.pvc} -n ${r.namespace}` : undefined],
+  ]);
+  return fields;
+}
+
+/** One object of a restore plan, as printed by `--dry-run`. */
+export type RestoreManifest = RestorePlan['manifests'][number];
+
+/**
+ * The dry run of `restore`: the plan, and whether the objects went to the API server.
+ *
+ * @example
+ * ```ts
+ * const view: RestorePlanView = await runRestorePlan({ ...args, dryRun: 'client' });
+ * ```
+ */
+export interface RestorePlanView {
+  dryRun: 'client' | 'server';
+  prep: 'job' | 'local';
+  plan: RestorePlan;
+  /** What would be created, in order (the Job left out with `--prep local`; the server's answers with `server`). */
+  manifests: RestoreManifest[];
+}
+
+/**
+ * The dry run: the same checks as a restore (backup ready, size, StorageClass, no existing target)
+ * and every object it would create; `server` sends each to the API server with `dryRun=All`.
+ * Nothing is stored.
+ *
+ * @example
+ * ```ts
+ * const view = await runRestorePlan({ ...args, dryRun: 'server' });
+ * view.manifests.map((m) => m.kind);
+ * ```
+ */
+export async function runRestorePlan(args: RestoreCommandArgs & { dryRun: 'client' | 'server' }, opts: { client?: RestoreClient } = {}): Promise<RestorePlanView> {
+  const client = opts.client ?? restoreClientFor(args);
+  const clients = client.clients;
+  const namespace = clients.namespace;
+  const options = restoreOptions(args, namespace);
+  return await explainingMissingNamespaces(client, [options.backupNamespace!, namespace], async () => {
+    const plan = await planRestore(clients, options);
+    let manifests = plan.manifests.filter((m) => !(args.prep === 'local' && m.kind === 'Job'));
+    if (args.dryRun === 'server') {
+      const answers: RestoreManifest[] = [];
+      for (const m of manifests) {
+        if (m.kind === 'VolumeSnapshotContent') answers.push(await clients.volumeSnapshotContents.create(m as VolumeSnapshotContent, { dryRun: true }));
+        else if (m.kind === 'VolumeSnapshot') answers.push(await clients.volumeSnapshots.create(m as VolumeSnapshot, { dryRun: true }));
+        else if (m.kind === 'PersistentVolumeClaim') answers.push(await clients.core.createNamespacedPersistentVolumeClaim({ namespace, body: m as RestorePlan['pvcs']['data'], dryRun: 'All' }));
+        else answers.push(await clients.batch.createNamespacedJob({ namespace, body: m as NonNullable<RestorePlan['prepJob']>, dryRun: 'All' }));
+      }
+      manifests = answers;
+    }
+    return { dryRun: args.dryRun, prep: args.prep, plan, manifests };
+  });
+}
+
+/**
+ * What the dry run found, as lines (on stderr, and as `#` comments before the YAML in text output).
+ *
+ * @example
+ * ```ts
+ * for (const line of restorePlanLines(view)) console.error(line);
+ * ```
+ */
+export function restorePlanLines(view: RestorePlanView): string[] {
+  const p = view.plan;
+  const pvc = p.pvcs.data;
+  return [
+    `dry run (${view.dryRun}${view.dryRun === 'server' ? ': validated by the API server, nothing stored' : ': nothing sent to the API server'}): restore backup ${p.backupNamespace}/${p.set} -> PVC ${p.namespace}/${p.pvcName}`,
+    `backup: ${p.mode ?? 'unknown mode'}${p.engineVersion ? `, PostgreSQL ${p.engineVersion}` : ''}, restoreSize ${p.restoreSize}, driver ${p.driver}`,
+    `PVC size ${pvc.spec?.resources?.requests?.['storage'] ?? p.restoreSize}, StorageClass ${p.storageClassName}${p.waitForConsumer ? ' (WaitForFirstConsumer: without --consumer-node the PVC waits for its first pod)' : ''}`,
+    ...(p.crossNamespace ? [`cross-namespace: a VolumeSnapshotContent (Retain, the backup's snapshotHandle) and a VolumeSnapshot in ${p.namespace}, deleted once the PVC is Bound`] : []),
+    ...(p.online
+      ? [
+          `online: the -wal snapshot is restored into the scratch PVC ${p.walPvcName}; restore-prep copies ${p.walFiles.length} WAL segment(s) ${p.walFiles[0]}..${p.walFiles.at(-1)} into pg_wal/ and writes backup_label, then the scratch PVC is deleted`,
+          view.prep === 'local'
+            ? "--prep local: the restore-prep Job's command runs as a local process on the test cluster's volume directories (the Job is not created)"
+            : `restore-prep runs as the Job ${p.prepJob?.metadata?.name} (image ${p.prepJob?.spec?.template.spec?.containers[0]?.image})`,
+        ]
+      : []),
+  ];
+}
+
+/**
+ * The dry run's objects as a kubectl `List` (what `-o json|yaml` prints).
+ *
+ * @example
+ * ```ts
+ * const list = restorePlanList(view);
+ * list.items.length;
+ * ```
+ */
+export function restorePlanList(view: RestorePlanView): { apiVersion: 'v1'; kind: 'List'; items: RestoreManifest[] } {
+  return { apiVersion: 'v1', kind: 'List', items: view.manifests };
+}
+
+const RESOURCE: Record<string, string> = {
+  VolumeSnapshotContent: 'volumesnapshotcontent.snapshot.storage.k8s.io',
+  VolumeSnapshot: 'volumesnapshot.snapshot.storage.k8s.io',
+  PersistentVolumeClaim: 'persistentvolumeclaim',
+  Job: 'job.batch',
+};
+
+/**
+ * `-o name` of the dry run: `resource/name` per object, as kubectl prints them.
+ *
+ * @example
+ * ```ts
+ * manifestNames(restorePlanList(view)); // ['persistentvolumeclaim/pg-restored']
+ * ```
+ */
+export function manifestNames(list: { items: RestoreManifest[] }): string[] {
+  return list.items.map((m) => `${RESOURCE[m.kind ?? ''] ?? String(m.kind).toLowerCase()}/${m.metadata?.name}`);
+}
+
+/**
+ * A stderr writer for `whileInterruptible` whose notice names this command's cleanup (the shared
+ * notice speaks of a backup's).
+ *
+ * @example
+ * ```ts
+ * await whileInterruptible(work, interruptNotice('deleting what the restore created'));
+ * ```
+ */
+export function interruptNotice(cleanup: string, write: (text: string) => void = (text) => process.stderr.write(text)): (text: string) => void {
+  return (text) => write(text.replace(/\(lifting a fence, ending the backup session, deleting partial snapshots\)/, `(${cleanup})`));
+}

@@ -1,0 +1,122 @@
+import type { CommandModule } from 'yargs';
+import * as z from 'zod/mini';
+import { parseKubeDuration } from '../../duration.js';
+import { globalOptionsSchema } from '../../global-options.js';
+import { writeResult } from '../../output.js';
+import { parseArgs } from '../../parse-args.js';
+import { UsageError } from '../../usage-error.js';
+import { backupNameArg } from '../backup/names.js';
+import { LOCAL_ONLY_NOTE } from '../restore/local-note.js';
+import { objectName, parseCheck, parseSubPath } from '../restore/options.js';
+
+const AMCHECK = ['auto', 'install', 'skip'] as const;
+const RUNTIME = ['pod', 'local'] as const;
+const name = () => z.optional(z.string().check(z.minLength(1)));
+
+const verifyArgsSchema = z.extend(globalOptionsSchema, {
+  backup: name(),
+  pvc: name(),
+  fromNamespace: name(),
+  check: z.optional(z.array(z.string())),
+  checkDatabase: name(),
+  amcheck: z._default(z.enum(AMCHECK), 'auto'),
+  liveEvenIfUnsafe: z._default(z.boolean(), false),
+  runtime: z._default(z.enum(RUNTIME), 'pod'),
+  localCluster: name(),
+  image: name(),
+  runAsUser: z.optional(z.int().check(z.minimum(0))),
+  storageClass: name(),
+  dataSubpath: z.optional(z.string()),
+  timeout: z._default(z.string(), '20m'),
+});
+
+/**
+ * `kubectl dbaas verify --backup NAME | --pvc NAME`: proves a copy restorable (RestoreClient.verify
+ * of the SDK): offline with the WAL inspector, then a scratch PostgreSQL on it must leave recovery
+ * on the backup's timeline and pass amcheck and the given checks. Exit 1 when it does not.
+ *
+ * @example
+ * ```sh
+ * kubectl dbaas verify --backup nightly -n db --check 'orders=select count(*) > 0 from orders'
+ * kubectl dbaas verify --pvc pg-restored -n db -o json
+ * ```
+ */
+export const verifyCommand: CommandModule = {
+  command: 'verify',
+  describe:
+    'Prove a backup (restored into a scratch PVC, deleted afterwards) or a restored PVC restorable: the WAL inspector on its files, ' +
+    'then a scratch PostgreSQL that must leave recovery on the backup\'s timeline and pass amcheck and your checks. ' +
+    'Exit 0 when it passes, 1 when it does not (every failure is printed)',
+  builder: (argv) =>
+    argv
+      .option('backup', { type: 'string', group: 'What to verify (one of):', describe: 'A backup: restored into a scratch PVC, removed afterwards' })
+      .option('pvc', { type: 'string', group: 'What to verify (one of):', describe: 'A PVC already restored (left in place)' })
+      .option('from-namespace', { type: 'string', describe: 'Namespace of --backup (default: -n, where the scratch PVC is made)' })
+      .option('check', { type: 'string', array: true, describe: 'NAME=SQL, repeatable: passes when the first column of the first row is true' })
+      .option('check-database', { type: 'string', describe: 'Database the checks run in (default: postgres)' })
+      .option('amcheck', { choices: AMCHECK, default: 'auto', describe: 'bt_index_check on every btree index: auto (installs the extension only in a scratch restore), install, skip' })
+      .option('live-even-if-unsafe', { type: 'boolean', default: false, describe: 'Start PostgreSQL even when the offline check finds the copy unsafe (to see what happens)' })
+      .option('storage-class', { type: 'string', describe: 'StorageClass of the scratch restore (--backup)' })
+      .option('data-subpath', { type: 'string', describe: 'PGDATA relative to the volume root (default: the root, else the one subdirectory holding PG_VERSION)' })
+      .option('runtime', { choices: RUNTIME, default: 'pod', describe: `Where the volume is read and the scratch PostgreSQL runs: pod (pods in the cluster, over exec and port-forward), or local (${LOCAL_ONLY_NOTE})`, group: 'Runtime:' })
+      .option('image', { type: 'string', describe: 'With --runtime pod: image of the scratch pods, {major} is replaced by the PostgreSQL major (default postgres:{major})', group: 'Runtime:' })
+      .option('run-as-user', { type: 'number', describe: 'With --runtime pod: user id of the scratch pods (default 999; 26 for CloudNativePG images)', group: 'Runtime:' })
+      .option('local-cluster', { type: 'string', describe: "With --runtime local: the test cluster's state directory (default: $DBAAS_LOCAL_CLUSTER, else the kubeconfig's directory)", group: 'Runtime:' })
+      .option('timeout', { type: 'string', default: '20m', describe: 'Deadline of the whole verification (90s, 5m, 1h)' })
+      .example('kubectl dbaas verify --backup nightly -n db', 'Restore to a scratch PVC, check, remove it')
+      .example("kubectl dbaas verify --pvc pg-restored --check 'orders=select count(*) > 0 from orders' --check-database shop", 'A restored volume, with a check')
+      .example('kubectl dbaas verify --backup nightly -o json | jq .failures', 'Scriptable'),
+  handler: async (argv) => {
+    const args = parseArgs(verifyArgsSchema, argv);
+    if ((args.backup === undefined) === (args.pvc === undefined)) {
+      throw new UsageError(args.backup === undefined ? 'name what to verify: --backup NAME (a backup, restored into a scratch PVC) or --pvc NAME (a restored volume)' : 'give one of --backup and --pvc, not both');
+    }
+    if (args.allNamespaces) throw new UsageError('verify works in one namespace: use -n NAMESPACE instead of -A');
+    if (args.output === 'name') throw new UsageError('verify has no -o name output; use -o text, json or yaml');
+    if (args.fromNamespace !== undefined && args.pvc !== undefined) throw new UsageError('--from-namespace goes with --backup (a restored PVC records its backup\'s namespace)');
+    if (args.storageClass !== undefined && args.pvc !== undefined) throw new UsageError('--storage-class goes with --backup (the scratch restore)');
+    if (args.runtime === 'local' && (args.image !== undefined || args.runAsUser !== undefined)) throw new UsageError('--image and --run-as-user configure the scratch pods of --runtime pod');
+    if (args.localCluster !== undefined && args.runtime !== 'local') throw new UsageError('--local-cluster goes with --runtime local');
+    const timeoutMs = parseKubeDuration(args.timeout, '--timeout');
+    if (timeoutMs <= 0) throw new UsageError('--timeout must be more than 0');
+    const checks = (args.check ?? []).map(parseCheck);
+    const parsed = {
+      ...(args.kubeconfig ? { kubeconfig: args.kubeconfig } : {}),
+      ...(args.context ? { context: args.context } : {}),
+      ...(args.namespace ? { namespace: args.namespace } : {}),
+      target: args.backup !== undefined ? { backup: backupNameArg(args.backup) } : { pvc: objectName(args.pvc!, '--pvc') },
+      fromNamespace: args.fromNamespace,
+      checks: checks.map((c) => ({ ...c, ...(args.checkDatabase ? { database: args.checkDatabase } : {}) })),
+      amcheck: args.amcheck,
+      liveEvenIfUnsafe: args.liveEvenIfUnsafe,
+      runtime: args.runtime,
+      localCluster: args.localCluster,
+      image: args.image,
+      runAsUser: args.runAsUser,
+      storageClass: args.storageClass !== undefined ? objectName(args.storageClass, '--storage-class') : undefined,
+      dataSubPath: args.dataSubpath !== undefined ? parseSubPath(args.dataSubpath) : undefined,
+      timeoutMs,
+    };
+    const run = await import('./run.js');
+    const { interruptNotice } = await import('../restore/run.js');
+    const { createProgress } = await import('../../progress.js');
+    const { whileInterruptible } = await import('../../interrupt.js');
+    const progress = createProgress();
+    const report = await whileInterruptible(
+      async (signal) => {
+        try {
+          return await run.runVerifyCommand(parsed, { signal, progress });
+        } catch (error) {
+          progress.fail((error as Error).message?.split('\n')[0]);
+          throw error;
+        }
+      },
+      interruptNotice('stopping the scratch PostgreSQL, deleting the scratch restore'),
+    );
+    await writeResult(report, args.output, run.renderVerify);
+    if (!report.ok) {
+      if (args.output !== 'text') process.stderr.write(run.failureLines(report).map((l) => `${l}\n`).join(''));
+      process.exitCode = 1;
+    }
+  },
+};
