@@ -13,14 +13,14 @@
 //   executor and runtime over the hostpath volume directories).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildCrossNamespaceSnapshot, DBAAS_LABELS, KubeClients, SNAPSHOT_METADATA_SCHEMA_VERSION, watchUntil, type VolumeSnapshot } from '@kubectl-dbaas/sdk';
 import { availablePostgresMajors, clusterFromEnv, runPostgresOnVolume, STORAGE_CLASS, WriteLoad, type PostgresServer } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { parse as parseYaml } from 'yaml';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import type { BackupCreateReport } from '../backup/create/run.js';
 import type { VerifyReport } from '../verify/run.js';
 import type { RestoreReport } from './run.js';
@@ -30,6 +30,7 @@ type Manifest = { kind: string; metadata: { name: string; uid?: string } };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BUNDLE = path.resolve(here, '../../../dist/cli.js');
+const RBAC_DOC = path.resolve(here, '../../../../../docs/rbac.md');
 const info = clusterFromEnv(inject('dbaasCluster'));
 const hasHostpath = !info.hostpathUnavailable;
 const stamp = Date.now().toString(36);
@@ -39,7 +40,10 @@ const clients = KubeClients.load({ kubeconfig: info.kubeconfig, namespace: ns })
 const UNSERVED_DRIVER = 'unserved-restore.csi.kubectl-dbaas.test';
 const UNSERVED_CLASS = `unserved-restore-${stamp}`;
 const contents: string[] = [];
+const clusterObjects: string[] = [];
 let shimDir: string;
+/** A kubeconfig of a service account bound to the restore/verify roles of docs/rbac.md (set by the RBAC test). */
+let limited: string | undefined;
 
 interface Run {
   code: number | null;
@@ -49,10 +53,10 @@ interface Run {
 }
 
 /** Runs the real kubectl with the plugin shim first on PATH. */
-function kubectl(args: string[], opts: { onStderr?: (text: string, child: ReturnType<typeof spawn>) => void; timeoutMs?: number } = {}): Promise<Run> {
+function kubectl(args: string[], opts: { kubeconfig?: string; onStderr?: (text: string, child: ReturnType<typeof spawn>) => void; timeoutMs?: number } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn('kubectl', args, {
-      env: { ...process.env, PATH: `${shimDir}${path.delimiter}${process.env.PATH}`, KUBECONFIG: info.kubeconfig },
+      env: { ...process.env, PATH: `${shimDir}${path.delimiter}${process.env.PATH}`, KUBECONFIG: opts.kubeconfig ?? info.kubeconfig },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -136,6 +140,7 @@ afterAll(async () => {
   for (const name of [ns, otherNs]) await clients.core.deleteNamespace({ name }).catch(() => undefined);
   for (const c of contents) await clients.volumeSnapshotContents.delete(c).catch(() => undefined);
   await clients.storage.deleteStorageClass({ name: UNSERVED_CLASS }).catch(() => undefined);
+  for (const o of clusterObjects) await kubectl(['delete', o, '--ignore-not-found']).catch(() => undefined);
   if (shimDir) await rm(shimDir, { recursive: true, force: true });
 });
 
@@ -215,6 +220,57 @@ describe('kubectl dbaas restore / verify: refusals (real kubectl, plugin on PATH
     expect(await pvcNames(ns)).toEqual(['taken']);
     expect(await pvcNames(otherNs)).toEqual([]);
     expect(await snapshotObjects(otherNs)).toEqual([]);
+  });
+});
+
+describe('RBAC (docs/rbac.md): the restore and verify roles', () => {
+  it('without permissions: forbidden, with the rule to add; with the roles: restore dry runs work, in the namespace and across namespaces', async () => {
+    const sa = 'restore-operator';
+    await clients.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: sa } } });
+    const token = (await clients.core.createNamespacedServiceAccountToken({ name: sa, namespace: ns, body: { spec: { expirationSeconds: 3600 } } })).status!.token;
+    const config = parseYaml(await readFile(info.kubeconfig, 'utf8')) as { users: { user: Record<string, unknown> }[] };
+    config.users[0]!.user = { token };
+    const kubeconfig = path.join(shimDir, 'restore-operator.kubeconfig');
+    await writeFile(kubeconfig, JSON.stringify(config), { mode: 0o600 });
+
+    const denied = await dbaas(['restore', 'alpha', '--to', 'r', '-n', ns, '--dry-run=client'], { kubeconfig });
+    expect(denied.code, show(denied)).toBe(1);
+    expect(denied.stderr).toMatch(/forbidden/i);
+    expect(denied.stderr).toContain('resources: ["volumesnapshots"]');
+
+    // The restore and verify roles, bound in both namespaces; the backup-read role in the backup's
+    // namespace (a cross-namespace restore reads the backup there).
+    const doc = await readFile(RBAC_DOC, 'utf8');
+    const objects = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)]
+      .flatMap((m) => parseAllDocuments(m[1]!).map((d) => d.toJS() as { kind: string; metadata: { name: string; namespace?: string } }))
+      .filter((o) => /^kubectl-dbaas-(restore|verify|backup-read)/.test(o.metadata.name));
+    expect(objects.map((o) => o.metadata.name)).toEqual(['kubectl-dbaas-backup-read', 'kubectl-dbaas-backup-read-cluster', 'kubectl-dbaas-restore', 'kubectl-dbaas-restore-cluster', 'kubectl-dbaas-verify']);
+    const items: unknown[] = [];
+    for (const o of objects) {
+      if (o.kind === 'Role') {
+        for (const namespace of [ns, otherNs]) {
+          items.push({ ...o, metadata: { ...o.metadata, namespace } });
+          items.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: o.metadata.name, namespace }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: o.metadata.name }, subjects: [{ kind: 'ServiceAccount', name: sa, namespace: ns }] });
+        }
+      } else {
+        const name = `${o.metadata.name}-${ns}`;
+        clusterObjects.push(`clusterrole/${name}`, `clusterrolebinding/${name}`);
+        items.push({ ...o, metadata: { name } });
+        items.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects: [{ kind: 'ServiceAccount', name: sa, namespace: ns }] });
+      }
+    }
+    const manifest = path.join(shimDir, 'restore-rbac.json');
+    await writeFile(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+    const applied = await kubectl(['apply', '-f', manifest]);
+    expect(applied.code, show(applied)).toBe(0);
+
+    const same = await dbaas(['restore', 'alpha', '--to', 'rbac-plan', '-n', ns, '--dry-run=server', '-o', 'name'], { kubeconfig });
+    expect(same.code, show(same)).toBe(0);
+    expect(same.stdout).toBe('persistentvolumeclaim/rbac-plan\n');
+    const across = await dbaas(['restore', 'alpha', '--from-namespace', ns, '--to', 'rbac-copy', '-n', otherNs, '--dry-run=server', '-o', 'name'], { kubeconfig });
+    expect(across.code, show(across)).toBe(0);
+    expect(across.stdout.split('\n').filter(Boolean)).toHaveLength(3);
+    limited = kubeconfig;
   });
 });
 
@@ -313,6 +369,21 @@ describe('kubectl dbaas restore / verify end to end (CSI hostpath plugin, a real
     expect(j.code, show(j)).toBe(1);
     expect((JSON.parse(j.stdout) as VerifyReport).failures).toEqual(['check "never": first column is false, not true']);
     expect(j.stderr).toMatch(/^error: the copy did not pass verification \(1 failure\):\n {2}- check "never": first column is false, not true$/m);
+  });
+
+  it.skipIf(!hasHostpath)('as the service account with the roles of docs/rbac.md: a cross-namespace restore (--prep local) and verify --pvc; the temporary pair is gone', async () => {
+    expect(limited, 'the RBAC test sets up the service account').toBeDefined();
+    const r = await dbaas(['restore', 'cli-online', '--from-namespace', ns, '--to', 'rbac-restored', '--prep', 'local', '--local-cluster', info.stateDir, '-n', otherNs, '-o', 'json'], { kubeconfig: limited!, timeoutMs: 280_000 });
+    expect(r.code, show(r)).toBe(0);
+    const report = JSON.parse(r.stdout) as RestoreReport;
+    expect(report).toMatchObject({ kind: 'Restore', namespace: otherNs, pvc: 'rbac-restored', state: 'ready', restoreType: 'cross-namespace', remaining: [] });
+    expect(report.timings.prepMs).toBeGreaterThan(0);
+    await eventually(async () => (await snapshotObjects(otherNs)).length === 0, 'the temporary VolumeSnapshot and content gone');
+    const v = await dbaas(['verify', '--pvc', 'rbac-restored', '--runtime', 'local', '--local-cluster', info.stateDir, '-n', otherNs, '--check', ackedCheck(), '-o', 'json'], { kubeconfig: limited!, timeoutMs: 280_000 });
+    expect(v.code, show(v)).toBe(0);
+    expect(JSON.parse(v.stdout) as VerifyReport).toMatchObject({ ok: true, backup: { namespace: ns, name: 'cli-online' } });
+    await clients.core.deleteNamespacedPersistentVolumeClaim({ name: 'rbac-restored', namespace: otherNs });
+    await eventually(async () => (await pvcNames(otherNs)).length === 0, 'the restored PVC deleted');
   });
 
   it.skipIf(!hasHostpath)('Ctrl-C (SIGINT to kubectl) during a cross-namespace restore: exit 130, no PVC, no temporary VolumeSnapshot or content left', async () => {
