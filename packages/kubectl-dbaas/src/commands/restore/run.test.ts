@@ -111,11 +111,16 @@ describe('restore output', () => {
     follow({ phase: 'resolved', message: 'backup prod/nightly (online, 1Gi) -> PVC staging/pg-copy in StorageClass csi-hostpath-sc (cross-namespace)', elapsedMs: 1 });
     follow({ phase: 'pvc-created', message: 'PVC created', elapsedMs: 2 });
     follow({ phase: 'prep-started', message: 'copying 1 WAL segment(s)', elapsedMs: 3 });
-    progress.done('restored');
+    const seen = { cleanup: false };
+    restoreProgressFollower(progress, seen)({ phase: 'cleanup', message: 'removing what this restore created after: the restore was aborted', elapsedMs: 4 });
+    expect(seen.cleanup).toBe(true);
+    progress.done();
     const text = out.join('');
     expect(text).toMatch(/\] creating the temporary VolumeSnapshotContent and VolumeSnapshot\n/);
     expect(text).toMatch(/\] waiting for the PVC to be Bound \(the driver writes the snapshot's data\)\n/);
     expect(text).toMatch(/\] restore-prep: copying 1 WAL segment\(s\)\n/);
+    expect(text).toMatch(/\] restore-prep: failed after [\d.]+s: the restore was aborted\n/);
+    expect(text).toMatch(/\] cleaning up: deleting what this restore created: done in/);
   });
 
   it('the interrupt notice names this command\'s cleanup', () => {

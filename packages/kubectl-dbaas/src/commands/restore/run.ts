@@ -168,8 +168,16 @@ export async function runRestoreCommand(
   progress?.phase('checking the backup, the size and the StorageClass');
   const options = restoreOptions(args, namespace, executor);
   return await explainingMissingNamespaces(client, [options.backupNamespace!, namespace], async () => {
-    const onProgress = progress ? restoreProgressFollower(progress) : undefined;
-    const result = await client.restore({ ...options, ...(opts.signal ? { signal: opts.signal } : {}), ...(onProgress ? { onProgress } : {}) });
+    const seen = { cleanup: false };
+    const onProgress = progress ? restoreProgressFollower(progress, seen) : undefined;
+    const result = await client.restore({ ...options, ...(opts.signal ? { signal: opts.signal } : {}), ...(onProgress ? { onProgress } : {}) }).catch((error: unknown) => {
+      // The SDK has cleaned up when it throws after a cleanup event: that phase is done, unless it left objects (RESTORE_FAILED names them).
+      if (seen.cleanup) {
+        if (isDbaasError(error, 'RESTORE_FAILED')) progress?.fail('objects remain (named below)');
+        else progress?.succeed();
+      }
+      throw error;
+    });
     const report = restoreReport(result);
     progress?.done(summaryLine(report));
     return report;
@@ -184,7 +192,7 @@ export async function runRestoreCommand(
  * await client.restore({ ...options, onProgress: restoreProgressFollower(createProgress()) });
  * ```
  */
-export function restoreProgressFollower(progress: ProgressReporter): (event: RestoreProgress) => void {
+export function restoreProgressFollower(progress: ProgressReporter, seen: { cleanup: boolean } = { cleanup: false }): (event: RestoreProgress) => void {
   return (event) => {
     switch (event.phase) {
       case 'resolved':
@@ -214,8 +222,10 @@ export function restoreProgressFollower(progress: ProgressReporter): (event: Res
         progress.detail(event.message);
         break;
       case 'cleanup':
-        progress.phase('cleaning up');
-        progress.detail(event.message);
+        // The phase that was running failed (or was interrupted); then what the restore created is deleted.
+        seen.cleanup = true;
+        progress.fail(event.message.replace(/^removing what this restore created after: /, ''));
+        progress.phase('cleaning up: deleting what this restore created');
         break;
     }
   };
