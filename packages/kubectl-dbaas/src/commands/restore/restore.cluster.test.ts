@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildCrossNamespaceSnapshot, DBAAS_LABELS, KubeClients, SNAPSHOT_METADATA_SCHEMA_VERSION, watchUntil, type VolumeSnapshot } from '@kubectl-dbaas/sdk';
-import { availablePostgresMajors, clusterFromEnv, runPostgresOnVolume, STORAGE_CLASS, WriteLoad, type PostgresServer } from '@kubectl-dbaas/testing';
+import { availablePostgresMajors, clusterFromEnv, LOCAL_NODE_NAME, runPostgresOnVolume, STORAGE_CLASS, STORAGE_CLASS_WFFC, WriteLoad, type PostgresServer } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import type { BackupCreateReport } from '../backup/create/run.js';
@@ -406,5 +406,21 @@ describe('kubectl dbaas restore / verify end to end (CSI hostpath plugin, a real
     // The backup itself is untouched (Retain kept its data).
     const list = await dbaas(['backup', 'list', '-n', ns, '-o', 'name']);
     expect(list.stdout).toContain('backup/cli-online');
+  });
+  it.skipIf(!hasHostpath)('WaitForFirstConsumer: without --consumer-node the PVC is left Pending and the summary says why; with it, bound at once', async () => {
+    const b = await dbaas(['backup', 'create', '--pvc', 'pgdata', '--mode', 'crash', '--force', '--name', 'cli-crash', '-n', ns, '-o', 'name'], { timeoutMs: 200_000 });
+    expect(b.code, show(b)).toBe(0);
+    const waiting = await dbaas(['restore', 'cli-crash', '--to', 'wffc-wait', '--storage-class', STORAGE_CLASS_WFFC, '-n', ns], { timeoutMs: 120_000 });
+    expect(waiting.code, show(waiting)).toBe(0);
+    expect(waiting.stdout).toMatch(new RegExp(`^state: +waiting for first consumer: StorageClass ${STORAGE_CLASS_WFFC} binds on first use, so the volume is provisioned from the snapshot when the first pod that mounts PVC wffc-wait is scheduled \\(--consumer-node binds it now\\)$`, 'm'));
+    expect(waiting.stderr).toMatch(/restored backup .*\/cli-crash into PVC .*\/wffc-wait \(waiting for its first consumer\)$/m);
+    const pending = (await clients.core.readNamespacedPersistentVolumeClaim({ name: 'wffc-wait', namespace: ns })) as Pvc;
+    expect(pending.status?.phase).toBe('Pending');
+    const bound = await dbaas(['restore', 'cli-crash', '--to', 'wffc-bound', '--storage-class', STORAGE_CLASS_WFFC, '--consumer-node', LOCAL_NODE_NAME, '-n', ns, '-o', 'json'], { timeoutMs: 120_000 });
+    expect(bound.code, show(bound)).toBe(0);
+    const report = JSON.parse(bound.stdout) as RestoreReport;
+    expect(report).toMatchObject({ state: 'ready', storageClass: STORAGE_CLASS_WFFC, backup: { name: 'cli-crash', mode: 'crash' } });
+    expect(report.volume).toMatch(/^pvc-/);
+    expect(report.timings.createToBoundMs).toBeGreaterThan(0);
   });
 });
