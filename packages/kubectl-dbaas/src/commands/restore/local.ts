@@ -79,7 +79,14 @@ export async function findLocalCluster(
   });
 }
 
-/** The exports of `@kubectl-dbaas/testing` used here. */
+/**
+ * The exports of `@kubectl-dbaas/testing` used here.
+ *
+ * @example
+ * ```ts
+ * const runtime = (await loadTestingPackage('--runtime local')).localVerifyRuntime(host);
+ * ```
+ */
 export type TestingPackage = Pick<typeof import('@kubectl-dbaas/testing'), 'localRestorePrepExecutor' | 'localVerifyRuntime'>;
 
 /**

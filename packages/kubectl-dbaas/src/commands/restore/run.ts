@@ -116,14 +116,30 @@ export async function explainingMissingNamespaces<T>(client: RestoreClient, name
   }
 }
 
-/** The restore-prep executor of `--prep local` (the testing package's, loaded only here). */
+/**
+ * The restore-prep executor of `--prep local` (the testing package's, loaded only here).
+ *
+ * @throws DbaasError when the test cluster is not found or the testing package is not installed.
+ * @example
+ * ```ts
+ * const executor = await localPrepExecutor({ localCluster: '/tmp/dbaas-cluster-x' });
+ * ```
+ */
 export async function localPrepExecutor(args: Pick<RestoreCommandArgs, 'localCluster' | 'kubeconfig'>, environment: NodeJS.ProcessEnv = process.env): Promise<RestorePrepExecutor> {
   const host = await findLocalCluster(args, environment);
   const testing = await loadTestingPackage('--prep local');
   return testing.localRestorePrepExecutor(host);
 }
 
-/** The SDK's restore options for the parsed flags (the executor of `--prep local` given). */
+/**
+ * The SDK's restore options for the parsed flags (the executor of `--prep local` given).
+ *
+ * @example
+ * ```ts
+ * const options = restoreOptions(args, 'db');
+ * options.backupNamespace; // args.fromNamespace ?? 'db'
+ * ```
+ */
 export function restoreOptions(args: RestoreCommandArgs, namespace: string, executor?: RestorePrepExecutor): RestoreOptions {
   const prep = {
     ...(executor ? { executor } : {}),
@@ -327,7 +343,14 @@ export function renderRestore(r: RestoreReport): string {
   return fields;
 }
 
-/** One object of a restore plan, as printed by `--dry-run`. */
+/**
+ * One object of a restore plan, as printed by `--dry-run`.
+ *
+ * @example
+ * ```ts
+ * const kinds = view.manifests.map((m: RestoreManifest) => m.kind);
+ * ```
+ */
 export type RestoreManifest = RestorePlan['manifests'][number];
 
 /**
