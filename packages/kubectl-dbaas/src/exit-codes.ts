@@ -7,7 +7,7 @@
  * ```
  */
 export const EXIT_OK = 0;
-/** The command ran and failed (or, for `wal inspect`, found the copy not restorable). */
+/** The command ran and failed (or, for `wal inspect` and `verify`, found the copy not restorable). */
 export const EXIT_FAILURE = 1;
 /** The command was called wrongly: unknown command or flag, bad value. */
 export const EXIT_USAGE = 2;
@@ -25,9 +25,9 @@ export const EXIT_SIGTERM = 143;
  * ```
  */
 export const EXIT_CODES: ReadonlyArray<{ code: number; meaning: string }> = [
-  { code: EXIT_OK, meaning: 'Success. For `wal inspect`: the copy is restorable.' },
-  { code: EXIT_FAILURE, meaning: 'The command failed (the error and its fix are printed on stderr). For `wal inspect`: the copy is not restorable.' },
+  { code: EXIT_OK, meaning: 'Success. For `wal inspect`: the copy is restorable; for `verify`: every check passed.' },
+  { code: EXIT_FAILURE, meaning: 'The command failed (the error and its fix are printed on stderr). For `wal inspect`: the copy is not restorable; for `verify`: a check failed (each failure is printed).' },
   { code: EXIT_USAGE, meaning: 'Usage error: unknown command or flag, missing argument, bad value (printed with a pointer to `--help`).' },
-  { code: EXIT_SIGINT, meaning: 'Interrupted by Ctrl-C (SIGINT) during a long operation, after cleaning up: for `backup create`, the fence lifted, the backup session ended, the partial snapshots deleted (what remains is printed). A second Ctrl-C exits at once without cleanup.' },
+  { code: EXIT_SIGINT, meaning: 'Interrupted by Ctrl-C (SIGINT) during a long operation, after cleaning up: for `backup create`, the fence lifted, the backup session ended, the partial snapshots deleted; for `restore` and `verify`, what they created deleted (what remains is printed). A second Ctrl-C exits at once without cleanup.' },
   { code: EXIT_SIGTERM, meaning: 'Interrupted by SIGTERM, with the same cleanup as for SIGINT.' },
 ];
