@@ -24,6 +24,7 @@ import {
   type VolumeSnapshotClass,
   type VolumeSnapshotContent,
 } from './snapshot-types.js';
+import { reuseConnections } from './connection-reuse.js';
 
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -280,6 +281,7 @@ export class KubeClients {
       });
     }
     this.server = cluster.server;
+    reuseConnections(kc);
     const base = (): Partial<KubeOperation> => ({ server: this.server, context: this.context });
     this.core = mapErrors(kc.makeApiClient(CoreV1Api), '', base);
     this.storage = mapErrors(kc.makeApiClient(StorageV1Api), 'storage.k8s.io', base);

@@ -357,6 +357,18 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
   const run = new AbortController();
   const waitSignal = signal ? AbortSignal.any([signal, run.signal]) : run.signal;
 
+  // When the set's name is known before discovery (given, or the default of a PVC target), look for
+  // an earlier run's snapshots while discovery runs: fewer round trips before the snapshot is requested.
+  const earlyName = options.name ?? (options.target.pvc !== undefined ? defaultBackupName(options.target.pvc, new Date(t0)) : undefined);
+  const early = earlyName === undefined ? undefined : backupSetNames(earlyName);
+  const prefetch = (snapshotName: string | undefined): Promise<VolumeSnapshot | undefined> | undefined => {
+    if (snapshotName === undefined) return undefined;
+    const read = getSnapshot(clients, snapshotName, namespace);
+    read.catch(() => undefined); // awaited below when used; a discovery error may come first
+    return read;
+  };
+  const earlyData = prefetch(early?.data);
+  const earlyWal = options.mode === 'online' ? prefetch(early?.wal) : undefined;
   const found = await discoverBackupTarget(clients, { namespace, target: options.target, ...(options.snapshotClass ? { snapshotClass: options.snapshotClass } : {}) });
   const mode = chooseConsistencyMode(found.atomicity, options.mode, { force: options.force ?? false, ...(options.engine ? { engine: options.engine.engine } : {}) });
   const pvc = found.pvc.metadata.name;
@@ -384,8 +396,8 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
   }
 
   // ---- idempotency: adopt our own snapshots, refuse foreign ones ----
-  const existingData = await getSnapshot(clients, names.data, namespace);
-  const existingWal = mode === 'online' ? await getSnapshot(clients, names.wal, namespace) : undefined;
+  const existingData = await (early?.data === names.data && earlyData ? earlyData : getSnapshot(clients, names.data, namespace));
+  const existingWal = mode === 'online' ? await (early?.wal === names.wal && earlyWal ? earlyWal : getSnapshot(clients, names.wal, namespace)) : undefined;
   for (const [vs, role] of [[existingData, 'data'], [existingWal, 'wal']] as const) {
     if (!vs) continue;
     const why = foreignReason(vs, { backupSet: name, pvc, role, mode });
@@ -504,6 +516,19 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
     }
   };
 
+  const reportedReady = new Set<string>();
+  const markReady = (snapshotName: string, vs: VolumeSnapshot, at: Date): void => {
+    const t = timings[snapshotName];
+    if (t && !t.readyAt) {
+      t.readyAt = at;
+      t.requestToReadyMs = at.getTime() - t.requestedAt.getTime();
+    }
+    if (!reportedReady.has(snapshotName)) {
+      reportedReady.add(snapshotName);
+      progress('ready', `VolumeSnapshot ${snapshotName} readyToUse, restoreSize ${vs.status?.restoreSize}`, snapshotName);
+    }
+  };
+
   const cut = async (snapshotName: string): Promise<void> => {
     const vs = await waitFor(snapshotName, 'cut');
     const t = timings[snapshotName];
@@ -513,19 +538,18 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
       t.requestToCutMs = at.getTime() - t.requestedAt.getTime();
     }
     progress('cut', `VolumeSnapshot ${snapshotName} cut at ${vs.status?.creationTime} (content ${vs.status?.boundVolumeSnapshotContentName})`, snapshotName);
+    // Drivers that copy inside CreateSnapshot (hostpath) are ready at the cut: record both in one patch.
+    const readyToo = vs.status?.readyToUse === true;
+    if (readyToo) markReady(snapshotName, vs, at);
     const meta = metas.get(snapshotName) ?? readSnapshotMetadata(vs);
-    if (!meta.cutAt) await patchMeta(snapshotName, { ...meta, cutAt: at });
+    if (!meta.cutAt || (readyToo && !meta.readyAt)) await patchMeta(snapshotName, { ...meta, cutAt: meta.cutAt ?? at, ...(readyToo && !meta.readyAt ? { readyAt: at } : {}) });
   };
 
   const ready = async (snapshotName: string): Promise<void> => {
-    const vs = await waitFor(snapshotName, 'ready');
+    const known = current.get(snapshotName);
+    const vs = known?.status?.readyToUse === true ? known : await waitFor(snapshotName, 'ready');
     const at = new Date();
-    const t = timings[snapshotName];
-    if (t) {
-      t.readyAt = at;
-      t.requestToReadyMs = at.getTime() - t.requestedAt.getTime();
-    }
-    progress('ready', `VolumeSnapshot ${snapshotName} readyToUse, restoreSize ${vs.status?.restoreSize}`, snapshotName);
+    markReady(snapshotName, vs, at);
     const meta = metas.get(snapshotName) ?? readSnapshotMetadata(vs);
     if (!meta.readyAt) await patchMeta(snapshotName, { ...meta, cutAt: meta.cutAt ?? at, readyAt: at });
   };

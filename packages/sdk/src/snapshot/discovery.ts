@@ -28,6 +28,23 @@ export const DATA_VOLUME_ANNOTATION = 'dbaas.io/data-volume';
 export type BackupTarget = { pvc: string; pod?: never } | { pod: string; pvc?: never };
 
 /**
+ * Starts reading the VolumeSnapshotClass a backup will choose from: the named one, else all of them.
+ * For {@link chooseSnapshotClass}'s `prefetched`; a rejection is left for that call to report.
+ *
+ * @example
+ * ```ts
+ * const classes = prefetchSnapshotClasses(clients);
+ * const pv = await readPv();
+ * const { snapshotClass } = await chooseSnapshotClass(clients, pv.spec!.csi!.driver, undefined, classes);
+ * ```
+ */
+export function prefetchSnapshotClasses(clients: KubeClients, named?: string): Promise<VolumeSnapshotClass[]> {
+  const read = named !== undefined ? clients.volumeSnapshotClasses.get(named).then((c) => [c]) : clients.volumeSnapshotClasses.listAll();
+  read.catch(() => undefined); // awaited (and so reported) by chooseSnapshotClass; no unhandled rejection meanwhile
+  return read;
+}
+
+/**
  * The result of {@link discoverBackupTarget}.
  *
  * @example
@@ -75,9 +92,11 @@ export async function chooseSnapshotClass(
   clients: KubeClients,
   driver: string,
   named?: string,
+  /** The classes already being read (`prefetchSnapshotClasses`), so the read overlaps other lookups. */
+  prefetched?: Promise<VolumeSnapshotClass[]>,
 ): Promise<{ snapshotClass: DiscoveredTarget['snapshotClass']; source: DiscoveredTarget['snapshotClassSource'] }> {
   if (named !== undefined) {
-    const cls = (await clients.volumeSnapshotClasses.get(named).catch((error: unknown) => {
+    const cls = (await (prefetched ? prefetched.then((list) => list[0]!) : clients.volumeSnapshotClasses.get(named)).catch((error: unknown) => {
       if (error instanceof DbaasError && error.code === 'KUBE_NOT_FOUND') {
         throw new DbaasError('KUBE_NOT_FOUND', `VolumeSnapshotClass "${named}" does not exist`, {
           fix: `List the classes with kubectl get volumesnapshotclass, or omit the class to use ${driver}'s default. ${snapshotClassHowTo(driver)}`,
@@ -93,7 +112,7 @@ export async function chooseSnapshotClass(
     }
     return { snapshotClass: cls, source: 'named' };
   }
-  const all = (await clients.volumeSnapshotClasses.listAll()).filter((c) => c.driver === driver) as DiscoveredTarget['snapshotClass'][];
+  const all = (await (prefetched ?? clients.volumeSnapshotClasses.listAll())).filter((c) => c.driver === driver) as DiscoveredTarget['snapshotClass'][];
   if (all.length === 0) {
     throw new DbaasError('KUBE_NOT_FOUND', `no VolumeSnapshotClass for CSI driver ${driver}`, { fix: snapshotClassHowTo(driver) });
   }
@@ -160,6 +179,9 @@ export async function discoverBackupTarget(
   opts: { namespace: string; target: BackupTarget; snapshotClass?: string },
 ): Promise<DiscoveredTarget> {
   const { namespace } = opts;
+  // The class lookup does not depend on the PVC: read it while the pod/PVC/PV are read (one round
+  // trip instead of two on the backup's critical path). Its error, if any, surfaces where it is awaited.
+  const classes = prefetchSnapshotClasses(clients, opts.snapshotClass);
   let pod: V1Pod | undefined;
   let workload: DiscoveredTarget['workload'];
   let pvcName: string;
@@ -188,7 +210,7 @@ export async function discoverBackupTarget(
       fix: 'Move the data to a StorageClass of a CSI driver that supports snapshots (kubectl get csidrivers).',
     });
   }
-  const { snapshotClass, source } = await chooseSnapshotClass(clients, driver, opts.snapshotClass);
+  const { snapshotClass, source } = await chooseSnapshotClass(clients, driver, opts.snapshotClass, classes);
   return {
     namespace,
     pvc,
