@@ -92,3 +92,5 @@ export type { MariadbBinaries, MariadbSettingValue, StartMariadbOptions, LocalMa
 export { localRestorePrepExecutor, localVerifyRuntime } from './local-cluster/restore-runtime.js';
 export { letPostgresUserReach } from './local-cluster/workloads.js';
 export { WriteLoad } from './postgres/write-load.js';
+export { provisionBackupSnapshot, writeContentReady, UNSERVED_DRIVER } from './local-cluster/provisioned-backup.js';
+export type { ProvisionedBackupSpec } from './local-cluster/provisioned-backup.js';

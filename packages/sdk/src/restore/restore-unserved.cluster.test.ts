@@ -5,14 +5,12 @@
 // enough to show that bad input is refused before anything is created, that a deadline or an abort
 // removes everything a restore made, and that WaitForFirstConsumer returns instead of hanging.
 // Runs in CI; the round trips with data are in restore.cluster.test.ts (hostpath plugin).
-import { clusterFromEnv, dbaasRejection } from '@kubectl-dbaas/testing';
+import { UNSERVED_DRIVER as DRIVER, clusterFromEnv, dbaasRejection, provisionBackupSnapshot, writeContentReady } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { isDbaasError } from '../errors.js';
 import { KubeClients } from '../kube/clients.js';
-import type { VolumeSnapshot, VolumeSnapshotContent } from '../kube/snapshot-types.js';
+import type { VolumeSnapshot } from '../kube/snapshot-types.js';
 import { watchUntil } from '../kube/watch-until.js';
-import { buildCrossNamespaceSnapshot } from '../manifests/builders.js';
-import { DBAAS_LABELS, SNAPSHOT_METADATA_SCHEMA_VERSION, type ConsistencyMode } from '../manifests/metadata.js';
+import { DBAAS_LABELS, type ConsistencyMode } from '../manifests/metadata.js';
 import { planRestore, type RestoreProgress } from './restore.js';
 import { RestoreClient } from './restore-client.js';
 
@@ -20,60 +18,15 @@ const info = clusterFromEnv(inject('dbaasCluster'));
 const stamp = Date.now().toString(36);
 const ns = `rsu-${stamp}`;
 const target = `rsu-target-${stamp}`;
-const DRIVER = 'unserved.csi.kubectl-dbaas.test';
 const CLASS = `unserved-${stamp}`;
 const CLASS_WFFC = `unserved-wffc-${stamp}`;
 const clients = KubeClients.load({ kubeconfig: info.kubeconfig, namespace: ns });
 const restoreClient = new RestoreClient(clients);
 const contents: string[] = [];
-const LABEL = 'START WAL LOCATION: 0/3000028 (file 000000010000000000000003)\nCHECKPOINT LOCATION: 0/3000080\nBACKUP METHOD: streamed\nBACKUP FROM: primary\nSTART TIME: 2026-11-22 02:00:00 UTC\nLABEL: beta\nSTART TIMELINE: 1\n';
 
-/** A ready pre-provisioned backup snapshot of the unserved driver (1 GiB restoreSize). */
+/** A ready (or pending) pre-provisioned backup snapshot of the unserved driver (1 GiB restoreSize). */
 async function provisioned(set: string, role: 'data' | 'wal', mode: ConsistencyMode, ready = true): Promise<void> {
-  const name = role === 'wal' ? `${set}-wal` : set;
-  const contentName = `dbaas-${ns}-${name}`;
-  const pair = buildCrossNamespaceSnapshot({
-    source: { snapshotHandle: `handle-${name}`, driver: DRIVER, namespace: 'elsewhere', sourceVolumeMode: 'Filesystem' },
-    target: { namespace: ns, name },
-    contentName,
-    metadata: {
-      schemaVersion: SNAPSHOT_METADATA_SCHEMA_VERSION,
-      backupSet: set,
-      role,
-      sourcePvc: 'data-pg-0',
-      backupType: 'volumesnapshot',
-      mode,
-      engine: 'postgres',
-      engineVersion: '17.6',
-      requestedAt: new Date(),
-      ...(mode === 'online' ? { startLsn: 0x3000028n, stopLsn: 0x3000100n, timeline: 1, firstWalFile: '000000010000000000000003', lastWalFile: '000000010000000000000003', backupLabel: LABEL } : {}),
-    },
-  });
-  await clients.volumeSnapshotContents.create(pair.content);
-  contents.push(contentName);
-  await clients.volumeSnapshots.create(pair.snapshot);
-  if (ready) await writeReadyStatus(contentName);
-}
-
-/** What the CSI snapshotter sidecar writes on a pre-provisioned content once the driver confirms the snapshot. */
-async function writeReadyStatus(contentName: string): Promise<void> {
-  // The snapshot-controller updates the content at the same time (finalizers): retry on conflict.
-  for (let attempt = 1; ; attempt++) {
-    const content = await clients.volumeSnapshotContents.get(contentName);
-    try {
-      await clients.custom.replaceClusterCustomObjectStatus({
-        group: 'snapshot.storage.k8s.io',
-        version: 'v1',
-        plural: 'volumesnapshotcontents',
-        name: contentName,
-        body: { ...content, status: { readyToUse: true, restoreSize: 1073741824, snapshotHandle: content.spec.source.snapshotHandle!, creationTime: Date.now() * 1e6 } } satisfies VolumeSnapshotContent,
-      });
-      return;
-    } catch (error) {
-      if (!isDbaasError(error, 'KUBE_CONFLICT') || attempt >= 20) throw error;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  contents.push(await provisionBackupSnapshot(clients, { namespace: ns, set, role, mode, ready }));
 }
 
 /** Plays the sidecar for a content a restore is about to create (there is none for this driver). */
@@ -81,7 +34,7 @@ async function sidecarFor(contentName: string): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const exists = await clients.volumeSnapshotContents.get(contentName).then(() => true, () => false);
-    if (exists) return await writeReadyStatus(contentName);
+    if (exists) return await writeContentReady(clients, contentName);
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`the restore never created ${contentName}`);
@@ -171,7 +124,7 @@ describe('RestoreClient without a CSI driver: checks, dry run, clean-up', () => 
       'Job/pg-prep',
     ]);
     const content = plan.sources.data.pair!.content;
-    expect(content.spec).toMatchObject({ deletionPolicy: 'Retain', driver: DRIVER, source: { snapshotHandle: 'handle-beta' } });
+    expect(content.spec).toMatchObject({ deletionPolicy: 'Retain', driver: DRIVER, source: { snapshotHandle: `handle-${ns}-beta` } });
     expect(plan.pvcs.data.metadata?.labels).toMatchObject({ [DBAAS_LABELS.restoredFrom]: 'beta', [DBAAS_LABELS.restoreType]: 'cross-namespace' });
     expect(plan.prepJob?.spec?.template.spec?.containers[0]?.image).toBe('postgres:17');
     expect(await objects(target)).toEqual([]);
