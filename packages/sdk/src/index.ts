@@ -176,6 +176,8 @@ export type { PrunePolicy, PruneDecision, PrunePlan } from './snapshot/prune-pla
 
 // Backups: runBackup in the four consistency modes, target discovery, engine hooks and fencing (snapshot/backup.ts, engines/)
 export { runBackup, defaultBackupName } from './snapshot/backup.js';
+export { resolveDatabaseConnection, isSecretConnection } from './engines/postgres/secret.js';
+export type { DatabaseConnection, PostgresSecretConnection, PostgresSecretRef } from './engines/postgres/secret.js';
 export type { BackupOptions, BackupResult, BackupProgress, BackupPhase, SnapshotTimings, SnapshotWatchStats } from './snapshot/backup.js';
 export { discoverBackupTarget, chooseSnapshotClass, dataPvcOfPod, DATA_VOLUME_ANNOTATION } from './snapshot/discovery.js';
 export { planBackup, cnpgInstanceTarget } from './snapshot/backup-plan.js';

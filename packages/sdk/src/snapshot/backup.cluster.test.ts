@@ -417,6 +417,23 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     });
   }
 
+  it.skipIf(!hasHostpath)('checkpoint with the connection from a Secret (user/database keys, host/port given); a missing Secret fails before any snapshot', async () => {
+    await clients.core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: 'pg-conn' }, type: 'kubernetes.io/basic-auth', stringData: { username: source.superuser, password: 'unused-trust-auth', dbname: 'postgres' } },
+    });
+    const database = { secretRef: { name: 'pg-conn' }, host: source.host, port: source.port };
+    const missing = await dbaasRejection(runBackup(clients, { namespace: ns, target: { pvc: 'pgdata' }, mode: 'checkpoint', force: true, name: 'from-secret-missing', database: { ...database, secretRef: { name: 'nope' } } }));
+    expect(missing.code).toBe('KUBE_NOT_FOUND');
+    expect(missing.message).toBe(`Secret ${ns}/nope with the database credentials does not exist`);
+    expect(await clients.volumeSnapshots.get('from-secret-missing', ns).catch((x: unknown) => (isDbaasError(x, 'KUBE_NOT_FOUND') ? undefined : x))).toBeUndefined();
+    const r = await runBackup(clients, { namespace: ns, target: { pvc: 'pgdata' }, mode: 'checkpoint', force: true, name: 'from-secret', database, deadlineMs: 120_000 });
+    expect(r.metadata.data).toMatchObject({ mode: 'checkpoint', engine: 'postgres' });
+    expect(r.metadata.data.checkpointLsn).toBeTypeOf('bigint');
+    expect(r.metadata.data.systemIdentifier).toBeTypeOf('bigint');
+    report.push(`checkpoint with the connection from Secret ${ns}/pg-conn: total ${r.timings.totalMs} ms, checkpoint LSN ${formatLsn(r.metadata.data.checkpointLsn!)}`);
+  });
+
   it.skipIf(!hasHostpath)('abort during an online backup ends the backup, releases the slot and deletes the partial snapshot', async () => {
     const controller = new AbortController();
     const rec = recorder();

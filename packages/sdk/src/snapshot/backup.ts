@@ -22,7 +22,7 @@ import {
   type ConsistencyMode,
   type SnapshotMetadata,
 } from '../manifests/metadata.js';
-import type { PostgresConnectionConfig } from '../wal/live.js';
+import { resolveDatabaseConnection, type DatabaseConnection } from '../engines/postgres/secret.js';
 import { discoverBackupTarget, type BackupTarget, type DiscoveredTarget } from './discovery.js';
 
 /** Default overall deadline of a backup: 10 minutes. */
@@ -91,8 +91,12 @@ export interface BackupOptions {
   snapshotClass?: string;
   /** Allow `crash`/`checkpoint` on a driver whose snapshots are not atomic. */
   force?: boolean;
-  /** How to reach PostgreSQL: needed by `checkpoint` and `online`; optional otherwise (then engine facts are recorded too). */
-  database?: PostgresConnectionConfig;
+  /**
+   * How to reach PostgreSQL: needed by `checkpoint` and `online`; optional otherwise (then engine
+   * facts are recorded too). A URL, `pg` options, or `{ secretRef, host?, port? }`: user, password
+   * and database (and host/port unless given) from a Secret (see `resolveDatabaseConnection`).
+   */
+  database?: DatabaseConnection;
   /** Engine hooks to use instead of PostgreSQL on `database` (another engine, or a caller's own connection). */
   engine?: EngineHooks;
   /** `fenced` mode: how to stop and restart the database. Default: from the pod's or PVC's StatefulSet / CNPG Cluster. */
@@ -367,6 +371,9 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
     read.catch(() => undefined); // awaited below when used; a discovery error may come first
     return read;
   };
+  // A Secret with the credentials is read while discovery runs; a bad one fails before any write.
+  const databaseConfig = options.database === undefined ? undefined : resolveDatabaseConnection(clients, options.database, namespace);
+  databaseConfig?.catch(() => undefined); // awaited below
   const earlyData = prefetch(early?.data);
   const earlyWal = options.mode === 'online' ? prefetch(early?.wal) : undefined;
   const found = await discoverBackupTarget(clients, { namespace, target: options.target, ...(options.snapshotClass ? { snapshotClass: options.snapshotClass } : {}) });
@@ -394,6 +401,8 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
       fix: 'Pass the database connection (host/port/user or a postgresql:// URL).',
     });
   }
+
+  const database = await databaseConfig;
 
   // ---- idempotency: adopt our own snapshots, refuse foreign ones ----
   const existingData = await (early?.data === names.data && earlyData ? earlyData : getSnapshot(clients, names.data, namespace));
@@ -575,7 +584,7 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
 
   const work = async (): Promise<void> => {
     if (options.engine) engine = options.engine;
-    else if (options.database !== undefined) engine = await postgresEngine(options.database);
+    else if (database !== undefined) engine = await postgresEngine(database);
     const facts: EngineMetadata = engine ? await engine.describe() : {};
 
     if (existingData) {

@@ -1,0 +1,134 @@
+// A PostgreSQL connection whose credentials live in a Kubernetes Secret (CloudNativePG's
+// `<cluster>-app` / `<cluster>-superuser`, a `kubernetes.io/basic-auth` Secret, or any Secret with
+// named keys). Only the Secret is read here; where to connect (host/port) comes from the Secret or
+// from the caller, e.g. a Service DNS name from inside the cluster or a port-forward the caller runs.
+import type pg from 'pg';
+
+import { DbaasError, isDbaasError } from '../../errors.js';
+import type { KubeClients } from '../../kube/clients.js';
+import type { PostgresConnectionConfig } from './sql.js';
+
+/**
+ * Which Secret holds the credentials, and under which keys. Default keys are CloudNativePG's (and
+ * `kubernetes.io/basic-auth`'s for user and password): `username`, `password`, `dbname`, `host`, `port`.
+ *
+ * @example
+ * ```ts
+ * const ref: PostgresSecretRef = { name: 'pg-superuser', keys: { user: 'user' } };
+ * ```
+ */
+export interface PostgresSecretRef {
+  name: string;
+  /** Default: the backup's namespace. */
+  namespace?: string;
+  keys?: { user?: string; password?: string; database?: string; host?: string; port?: string };
+}
+
+/**
+ * A connection taking user, password and database (and, unless given here, host and port) from a
+ * Secret.
+ *
+ * @example
+ * ```ts
+ * const database: PostgresSecretConnection = { secretRef: { name: 'pg-app' }, host: 'pg-rw.db.svc', port: 5432 };
+ * ```
+ */
+export interface PostgresSecretConnection {
+  secretRef: PostgresSecretRef;
+  /** Overrides the Secret's host key (e.g. `127.0.0.1` for a port-forward, or a Service name). */
+  host?: string;
+  /** Overrides the Secret's port key. Default 5432. */
+  port?: number;
+  /** Overrides the Secret's database key. Default: the Secret's, else PostgreSQL's (the user name). */
+  database?: string;
+  /** Further `pg` client options (TLS, timeouts, application name). */
+  options?: Omit<pg.ClientConfig, 'user' | 'password' | 'database' | 'host' | 'port' | 'connectionString'>;
+}
+
+/**
+ * A connection given directly (URL or `pg` options) or through a Secret.
+ *
+ * @example
+ * ```ts
+ * const a: DatabaseConnection = 'postgresql://postgres@127.0.0.1:5432/postgres';
+ * const b: DatabaseConnection = { secretRef: { name: 'pg-superuser' }, host: '127.0.0.1', port: 15432 };
+ * ```
+ */
+export type DatabaseConnection = PostgresConnectionConfig | PostgresSecretConnection;
+
+/**
+ * Whether a connection refers to a Secret.
+ *
+ * @example
+ * ```ts
+ * if (isSecretConnection(options.database)) console.log(options.database.secretRef.name);
+ * ```
+ */
+export function isSecretConnection(connection: DatabaseConnection | undefined): connection is PostgresSecretConnection {
+  return typeof connection === 'object' && connection !== null && 'secretRef' in connection && typeof (connection as PostgresSecretConnection).secretRef === 'object';
+}
+
+/**
+ * Turns a {@link DatabaseConnection} into `pg` client options, reading the Secret when it names
+ * one (`get` on `secrets` in its namespace). Error messages name the Secret and its keys, never a
+ * value.
+ *
+ * @throws DbaasError `KUBE_NOT_FOUND` (no such Secret), `KUBE_FORBIDDEN` (not allowed to read it;
+ *   the fix has the Role rule), `INVALID_ARGUMENT` (a key missing or empty, no host, a bad port).
+ * @example
+ * ```ts
+ * const config = await resolveDatabaseConnection(clients, { secretRef: { name: 'pg-app' }, host: '127.0.0.1', port: 15432 }, 'db');
+ * const engine = await postgresEngine(config);
+ * ```
+ */
+export async function resolveDatabaseConnection(clients: KubeClients, connection: DatabaseConnection, defaultNamespace: string): Promise<PostgresConnectionConfig> {
+  if (!isSecretConnection(connection)) return connection;
+  const ref = connection.secretRef;
+  const namespace = ref.namespace ?? defaultNamespace;
+  const where = `Secret ${namespace}/${ref.name}`;
+  let data: Record<string, string>;
+  try {
+    const secret = await clients.core.readNamespacedSecret({ name: ref.name, namespace });
+    data = { ...(secret.data ?? {}) };
+    for (const [k, v] of Object.entries(data)) data[k] = Buffer.from(v, 'base64').toString('utf8');
+    for (const [k, v] of Object.entries(secret.stringData ?? {})) data[k] = v;
+  } catch (error) {
+    if (isDbaasError(error, 'KUBE_NOT_FOUND')) {
+      throw new DbaasError('KUBE_NOT_FOUND', `${where} with the database credentials does not exist`, {
+        fix: `Check the name (kubectl -n ${namespace} get secrets); a CloudNativePG cluster has <cluster>-app and, if enabled, <cluster>-superuser.`,
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  const present = Object.keys(data).sort();
+  const keyError = (role: string, key: string): DbaasError =>
+    new DbaasError('INVALID_ARGUMENT', `${where} has no ${role} under the key "${key}" (its keys: ${present.join(', ') || 'none'})`, {
+      fix: `Name the key that holds the ${role} (secretRef.keys.${role === 'database name' ? 'database' : role}), or add it to the Secret.`,
+    });
+  const read = (role: string, key: string, required: boolean): string | undefined => {
+    const value = data[key];
+    if (value === undefined || value === '') {
+      if (required) throw keyError(role, key);
+      return undefined;
+    }
+    return value;
+  };
+  const keys = ref.keys ?? {};
+  const user = read('user', keys.user ?? 'username', true)!;
+  // A password key that was named must be there; the default one may be absent (trust/cert auth).
+  const password = read('password', keys.password ?? 'password', keys.password !== undefined);
+  const database = connection.database ?? read('database name', keys.database ?? 'dbname', keys.database !== undefined);
+  const host = connection.host ?? read('host', keys.host ?? 'host', keys.host !== undefined);
+  if (!host) {
+    throw new DbaasError('INVALID_ARGUMENT', `no host to connect to: ${where} has no "${keys.host ?? 'host'}" key and none was given`, {
+      fix: 'Give the host (and port): the Service name from inside the cluster, or 127.0.0.1 and the local port of a kubectl port-forward.',
+    });
+  }
+  const portText = connection.port !== undefined ? String(connection.port) : read('port', keys.port ?? 'port', keys.port !== undefined);
+  const port = portText === undefined ? 5432 : Number(portText);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new DbaasError('INVALID_ARGUMENT', `port ${connection.port !== undefined ? 'given' : `in ${where}`} is not a TCP port: "${portText}"`);
+  }
+  return { ...(connection.options ?? {}), host, port, user, ...(password !== undefined ? { password } : {}), ...(database !== undefined ? { database } : {}) };
+}
