@@ -124,7 +124,7 @@ describe('RestoreClient without a CSI driver: checks, dry run, clean-up', () => 
       'Job/pg-prep',
     ]);
     const content = plan.sources.data.pair!.content;
-    expect(content.spec).toMatchObject({ deletionPolicy: 'Retain', driver: DRIVER, source: { snapshotHandle: `handle-${ns}-beta` } });
+    expect(content.spec).toMatchObject({ deletionPolicy: 'Retain', driver: DRIVER, source: { snapshotHandle: 'handle-beta' } });
     expect(plan.pvcs.data.metadata?.labels).toMatchObject({ [DBAAS_LABELS.restoredFrom]: 'beta', [DBAAS_LABELS.restoreType]: 'cross-namespace' });
     expect(plan.prepJob?.spec?.template.spec?.containers[0]?.image).toBe('postgres:17');
     expect(await objects(target)).toEqual([]);

@@ -86,7 +86,7 @@ export async function provisionBackupSnapshot(clients: KubeClients, spec: Provis
   const at = spec.at ?? new Date();
   const online = spec.mode === 'online';
   const pair = buildCrossNamespaceSnapshot({
-    source: { snapshotHandle: `handle-${spec.namespace}-${name}`, driver: spec.driver ?? UNSERVED_DRIVER, namespace: 'elsewhere', sourceVolumeMode: 'Filesystem' },
+    source: { snapshotHandle: `handle-${name}`, driver: spec.driver ?? UNSERVED_DRIVER, namespace: 'elsewhere', sourceVolumeMode: 'Filesystem' },
     target: { namespace: spec.namespace, name },
     contentName,
     metadata: {
@@ -99,12 +99,11 @@ export async function provisionBackupSnapshot(clients: KubeClients, spec: Provis
       engine: 'postgres',
       engineVersion: '17.6',
       requestedAt: at,
-      ...(online
+      // As runBackup records them: the data snapshot knows the start, the -wal snapshot the whole backup.
+      ...(online ? { startLsn: 0x3000028n, timeline: 1, firstWalFile: '000000010000000000000003' } : {}),
+      ...(online && spec.role === 'wal'
         ? {
-            startLsn: 0x3000028n,
             stopLsn: 0x3000100n,
-            timeline: 1,
-            firstWalFile: '000000010000000000000003',
             lastWalFile: '000000010000000000000003',
             backupLabel: 'START WAL LOCATION: 0/3000028 (file 000000010000000000000003)\nCHECKPOINT LOCATION: 0/3000080\nBACKUP METHOD: streamed\nBACKUP FROM: primary\nSTART TIMELINE: 1\n',
           }

@@ -19,18 +19,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  buildCrossNamespaceSnapshot,
   DBAAS_LABELS,
   isDbaasError,
   KubeClients,
-  SNAPSHOT_METADATA_SCHEMA_VERSION,
   watchUntil,
   type ConsistencyMode,
   type VolumeSnapshot,
 } from '@kubectl-dbaas/sdk';
 
 type Pvc = { metadata?: { name?: string; namespace?: string }; status?: { phase?: string } };
-import { availablePostgresMajors, clusterFromEnv, runPostgresOnVolume, STORAGE_CLASS, type PostgresServer } from '@kubectl-dbaas/testing';
+import { UNSERVED_DRIVER, availablePostgresMajors, clusterFromEnv, provisionBackupSnapshot, runPostgresOnVolume, STORAGE_CLASS, type PostgresServer } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import type { BackupCreateReport } from './create/run.js';
@@ -45,7 +43,6 @@ const info = clusterFromEnv(inject('dbaasCluster'));
 const hasHostpath = !info.hostpathUnavailable;
 const ns = `cli-${Date.now().toString(36)}`;
 const clients = KubeClients.load({ kubeconfig: info.kubeconfig, namespace: ns });
-const UNSERVED_DRIVER = 'unserved.csi.kubectl-dbaas.test';
 const NO_CLASS_DRIVER = 'noclass.csi.kubectl-dbaas.test';
 const HOUR = 3_600_000;
 const contents: string[] = [];
@@ -98,33 +95,7 @@ async function snapshotExists(name: string): Promise<boolean> {
 
 /** A ready pre-provisioned backup snapshot (the status a CSI sidecar would write, written by the test). */
 async function provisioned(set: string, role: 'data' | 'wal', mode: ConsistencyMode, hoursAgo: number, extraLabels: Record<string, string> = {}): Promise<void> {
-  const name = role === 'wal' ? `${set}-wal` : set;
-  const contentName = `dbaas-${ns}-${name}`;
-  const pair = buildCrossNamespaceSnapshot({
-    source: { snapshotHandle: `handle-${name}`, driver: UNSERVED_DRIVER, namespace: 'elsewhere', sourceVolumeMode: 'Filesystem' },
-    target: { namespace: ns, name },
-    contentName,
-    metadata: {
-      schemaVersion: SNAPSHOT_METADATA_SCHEMA_VERSION,
-      backupSet: set,
-      role,
-      sourcePvc: 'data-pg-0',
-      backupType: 'volumesnapshot',
-      mode,
-      engine: 'postgres',
-      engineVersion: '17.6',
-      requestedAt: new Date(Date.now() - hoursAgo * HOUR),
-      ...(mode === 'online' ? { startLsn: 0x3000028n, firstWalFile: '000000010000000000000003', timeline: 1 } : {}),
-      ...(mode === 'online' && role === 'wal' ? { stopLsn: 0x3000100n, lastWalFile: '000000010000000000000003' } : {}),
-    },
-    extra: { labels: extraLabels },
-  });
-  await clients.volumeSnapshotContents.create(pair.content);
-  contents.push(contentName);
-  await clients.volumeSnapshots.create(pair.snapshot);
-  const status = { readyToUse: true, restoreSize: 1073741824, snapshotHandle: `handle-${name}`, creationTime: (Date.now() - hoursAgo * HOUR) * 1e6 };
-  const patched = await kubectl(['patch', 'volumesnapshotcontent', contentName, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
-  if (patched.code !== 0) throw new Error(`kubectl patch ${contentName} --subresource=status: ${show(patched)}`);
+  contents.push(await provisionBackupSnapshot(clients, { namespace: ns, set, role, mode, at: new Date(Date.now() - hoursAgo * HOUR), labels: extraLabels }));
 }
 
 /** A PVC bound to a static PV of `driver` (no CSI plugin needed: discovery only reads them). */

@@ -17,8 +17,8 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildCrossNamespaceSnapshot, DBAAS_LABELS, KubeClients, SNAPSHOT_METADATA_SCHEMA_VERSION, watchUntil, type VolumeSnapshot } from '@kubectl-dbaas/sdk';
-import { availablePostgresMajors, clusterFromEnv, LOCAL_NODE_NAME, runPostgresOnVolume, STORAGE_CLASS, STORAGE_CLASS_WFFC, WriteLoad, type PostgresServer } from '@kubectl-dbaas/testing';
+import { DBAAS_LABELS, KubeClients, watchUntil, type VolumeSnapshot } from '@kubectl-dbaas/sdk';
+import { availablePostgresMajors, clusterFromEnv, LOCAL_NODE_NAME, provisionBackupSnapshot, runPostgresOnVolume, STORAGE_CLASS, STORAGE_CLASS_WFFC, WriteLoad, type PostgresServer } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import type { BackupCreateReport } from '../backup/create/run.js';
@@ -109,18 +109,7 @@ beforeAll(async () => {
   await chmod(path.join(shimDir, 'kubectl-dbaas'), 0o755);
   for (const name of [ns, otherNs]) await clients.core.createNamespace({ body: { metadata: { name } } });
   // A fenced backup of a driver no sidecar serves, ready (the status a CSI sidecar would write).
-  const pair = buildCrossNamespaceSnapshot({
-    source: { snapshotHandle: 'handle-alpha', driver: UNSERVED_DRIVER, namespace: 'elsewhere', sourceVolumeMode: 'Filesystem' },
-    target: { namespace: ns, name: 'alpha' },
-    contentName: `dbaas-${ns}-alpha`,
-    metadata: { schemaVersion: SNAPSHOT_METADATA_SCHEMA_VERSION, backupSet: 'alpha', role: 'data', sourcePvc: 'data-pg-0', backupType: 'volumesnapshot', mode: 'fenced', engine: 'postgres', engineVersion: '17.6', requestedAt: new Date() },
-  });
-  await clients.volumeSnapshotContents.create(pair.content);
-  contents.push(pair.content.metadata.name!);
-  await clients.volumeSnapshots.create(pair.snapshot);
-  const status = { readyToUse: true, restoreSize: 1073741824, snapshotHandle: 'handle-alpha', creationTime: Date.now() * 1e6 };
-  const patched = await kubectl(['patch', 'volumesnapshotcontent', pair.content.metadata.name!, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
-  if (patched.code !== 0) throw new Error(`kubectl patch: ${show(patched)}`);
+  contents.push(await provisionBackupSnapshot(clients, { namespace: ns, set: 'alpha', role: 'data', mode: 'fenced', driver: UNSERVED_DRIVER }));
   await watchUntil<VolumeSnapshot>(clients, {
     path: clients.volumeSnapshots.path({ namespace: ns }),
     name: 'alpha',
