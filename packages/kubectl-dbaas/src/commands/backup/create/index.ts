@@ -14,6 +14,7 @@ const name = () => z.optional(z.string().check(z.minLength(1)));
 
 const backupCreateArgsSchema = z.extend(globalOptionsSchema, {
   ...connectionArgsShape,
+  dbSecret: z.optional(z.string().check(z.minLength(1))),
   pvc: name(),
   pod: name(),
   cluster: name(),
@@ -77,7 +78,12 @@ export const backupCreateCommand: CommandModule = {
         .example('kubectl dbaas backup create --cluster pg --dry-run=server -o yaml', 'What it would create')
         .epilogue(ENGINE_MODES_TEXT),
       'Database connection (checkpoint and online modes; optional otherwise):',
-    ),
+    ).option('db-secret', {
+      type: 'string',
+      group: 'Database connection (checkpoint and online modes; optional otherwise):',
+      describe:
+        'A Secret in the namespace with the user, password and database (keys username, password, dbname, and host, port unless --host/--port: as CloudNativePG and kubernetes.io/basic-auth write them); the password never leaves the process',
+    }),
   handler: async (argv) => {
     const args = parseArgs(backupCreateArgsSchema, argv);
     if (args.allNamespaces) throw new UsageError('backup create works in one namespace: use -n NAMESPACE instead of -A');
@@ -86,6 +92,7 @@ export const backupCreateCommand: CommandModule = {
     if (fence.kind !== 'auto' && args.mode !== undefined && args.mode !== 'fenced') throw new UsageError(`--fence applies to --mode fenced, not ${args.mode}`);
     const timeoutMs = parseKubeDuration(args.timeout, '--timeout');
     if (timeoutMs <= 0) throw new UsageError('--timeout must be more than 0');
+    if (args.dbSecret && (args.dsn || args.user)) throw new UsageError('--db-secret gives the user and password: leave out --dsn and --user (--host, --port and --dbname may override the Secret)');
     const parsed = {
       ...(args.kubeconfig ? { kubeconfig: args.kubeconfig } : {}),
       ...(args.context ? { context: args.context } : {}),
@@ -99,6 +106,7 @@ export const backupCreateCommand: CommandModule = {
       fence,
       dryRun: args.dryRun,
       connection: { dsn: args.dsn, host: args.host, port: args.port, user: args.user, dbname: args.dbname },
+      ...(args.dbSecret ? { dbSecret: args.dbSecret } : {}),
     };
     const run = await import('./run.js');
     if (args.dryRun !== 'none') {

@@ -14,6 +14,7 @@ import {
   type FencingStrategy,
   type SnapshotClient,
   type VolumeSnapshot,
+  type DatabaseConnection,
 } from '@kubectl-dbaas/sdk';
 import { connectionFromArgs, connectionGiven, type ConnectionArgs } from '../../../connection.js';
 import type { GlobalOptions } from '../../../global-options.js';
@@ -40,6 +41,8 @@ export interface BackupCreateArgs extends Pick<GlobalOptions, 'kubeconfig' | 'co
   fence: FenceChoice;
   dryRun: 'none' | 'client' | 'server';
   connection: ConnectionArgs;
+  /** `--db-secret`: user, password, database (and host/port unless given) from this Secret. */
+  dbSecret?: string;
 }
 
 /**
@@ -122,7 +125,15 @@ async function backupOptions(client: SnapshotClient, args: BackupCreateArgs, env
   const { target, fencing, cnpg } = await resolveTarget(client, namespace, args);
   // A connection is opened when the mode needs one (checkpoint, online) or the user gave one (then
   // engine facts such as the version and system identifier are recorded in fenced/crash mode too).
-  const wantsDatabase = args.mode === 'checkpoint' || args.mode === 'online' || connectionGiven(args.connection, environment);
+  const wantsDatabase = args.mode === 'checkpoint' || args.mode === 'online' || args.dbSecret !== undefined || connectionGiven(args.connection, environment);
+  const database: DatabaseConnection = args.dbSecret
+    ? {
+        secretRef: { name: args.dbSecret },
+        ...(args.connection.host ? { host: args.connection.host } : {}),
+        ...(args.connection.port ? { port: args.connection.port } : {}),
+        ...(args.connection.dbname ? { database: args.connection.dbname } : {}),
+      }
+    : connectionFromArgs(args.connection, environment);
   const options: BackupOptions = {
     namespace,
     target,
@@ -131,7 +142,7 @@ async function backupOptions(client: SnapshotClient, args: BackupCreateArgs, env
     ...(args.snapshotClass ? { snapshotClass: args.snapshotClass } : {}),
     ...(args.force ? { force: true } : {}),
     ...(fencing ? { fencing } : {}),
-    ...(wantsDatabase ? { database: connectionFromArgs(args.connection, environment) } : {}),
+    ...(wantsDatabase ? { database } : {}),
     deadlineMs: args.timeoutMs,
   };
   return { options, ...(cnpg ? { cnpg } : {}) };
