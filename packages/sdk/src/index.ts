@@ -179,7 +179,7 @@ export { runBackup, defaultBackupName } from './snapshot/backup.js';
 export { resolveDatabaseConnection, isSecretConnection } from './engines/postgres/secret.js';
 export type { DatabaseConnection, PostgresSecretConnection, PostgresSecretRef } from './engines/postgres/secret.js';
 export type { BackupOptions, BackupResult, BackupProgress, BackupPhase, SnapshotTimings, SnapshotWatchStats } from './snapshot/backup.js';
-export { discoverBackupTarget, chooseSnapshotClass, dataPvcOfPod, DATA_VOLUME_ANNOTATION } from './snapshot/discovery.js';
+export { discoverBackupTarget, impliedFencing, chooseSnapshotClass, dataPvcOfPod, DATA_VOLUME_ANNOTATION } from './snapshot/discovery.js';
 export { planBackup, cnpgInstanceTarget } from './snapshot/backup-plan.js';
 export type { BackupPlan, BackupPlanOptions, CnpgInstance } from './snapshot/backup-plan.js';
 export type { BackupTarget, DiscoveredTarget } from './snapshot/discovery.js';

@@ -3,8 +3,6 @@
 // no writes; with `server`, the planned VolumeSnapshots are also sent to the API server with
 // `dryRun=All` (admission and validation run, nothing is stored). Also: the instance of a
 // CloudNativePG Cluster to back up (`--cluster`).
-import type { V1StatefulSet } from '@kubernetes/client-node';
-import { cnpgFencing, statefulSetFencing } from '../engines/fencing.js';
 import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import type { VolumeSnapshot } from '../kube/snapshot-types.js';
@@ -12,7 +10,7 @@ import { chooseConsistencyMode, type SnapshotAtomicity } from '../manifests/atom
 import { backupSetNames, buildVolumeSnapshot } from '../manifests/builders.js';
 import { isManagedSnapshot, type ConsistencyMode } from '../manifests/metadata.js';
 import { defaultBackupName, type BackupOptions } from './backup.js';
-import { discoverBackupTarget, type DiscoveredTarget } from './discovery.js';
+import { discoverBackupTarget, impliedFencing, type DiscoveredTarget } from './discovery.js';
 
 /**
  * Options of {@link planBackup}: those of `runBackup` (signal, progress and deadline are not used),
@@ -64,21 +62,6 @@ export interface BackupPlan {
   dryRun: 'client' | 'server';
 }
 
-/** The FencingStrategy a `fenced` backup of the discovered target uses when none is given. */
-async function derivedFencing(clients: KubeClients, found: DiscoveredTarget): Promise<string | undefined> {
-  if (found.workload?.kind === 'Cluster' && found.workload.instance) return cnpgFencing(found.workload.name, found.workload.instance).description;
-  if (found.workload?.kind === 'StatefulSet') return statefulSetFencing(found.workload.name).description;
-  // A PVC of a StatefulSet's volumeClaimTemplates is named <template>-<statefulset>-<ordinal>.
-  const pvc = found.pvc.metadata.name;
-  const list = await clients.apps.listNamespacedStatefulSet({ namespace: found.namespace });
-  const owners = list.items.filter((s: V1StatefulSet) =>
-    (s.spec?.volumeClaimTemplates ?? []).some((t) => {
-      const prefix = `${t.metadata?.name}-${s.metadata?.name}-`;
-      return pvc.startsWith(prefix) && /^\d+$/.test(pvc.slice(prefix.length));
-    }),
-  );
-  return owners.length === 1 ? statefulSetFencing(owners[0]!.metadata!.name!).description : undefined;
-}
 
 /**
  * Plans a backup exactly as `runBackup` would start it (discovery PVC -> PV -> driver ->
@@ -108,7 +91,7 @@ export async function planBackup(clients: KubeClients, options: BackupPlanOption
 
   let fencing: string | undefined;
   if (mode === 'fenced') {
-    fencing = options.fencing?.description ?? (await derivedFencing(clients, found));
+    fencing = options.fencing?.description ?? (await impliedFencing(clients, found))?.description;
     if (!fencing) {
       throw new DbaasError('INVALID_ARGUMENT', `mode fenced needs a way to stop the database using PVC ${namespace}/${pvc}, and none was found (no owning StatefulSet or CloudNativePG Cluster)`, {
         fix: 'Target the database pod (--pod) of a StatefulSet or CloudNativePG Cluster, name the fencing (--fence statefulset/NAME or --fence cnpg/CLUSTER), or use --mode online with the connection flags.',

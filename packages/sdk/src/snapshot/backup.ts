@@ -2,9 +2,7 @@
 // of DESIGN.md section 3. SnapshotClient.backup() delegates here. The fence or the backup session
 // ends at the cut (boundVolumeSnapshotContentName + creationTime), never later, and always:
 // also on error, deadline and abort, after which the snapshots this run created are deleted.
-import type { V1StatefulSet } from '@kubernetes/client-node';
 import type { EngineHooks, EngineMetadata, EngineOnlineBackup, FenceContext, FencingStrategy } from '../engines/engine.js';
-import { cnpgFencing, statefulSetFencing } from '../engines/fencing.js';
 import { postgresEngine } from '../engines/postgres/engine.js';
 import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
@@ -23,7 +21,7 @@ import {
   type SnapshotMetadata,
 } from '../manifests/metadata.js';
 import { resolveDatabaseConnection, type DatabaseConnection } from '../engines/postgres/secret.js';
-import { discoverBackupTarget, type BackupTarget, type DiscoveredTarget } from './discovery.js';
+import { discoverBackupTarget, impliedFencing, type BackupTarget } from './discovery.js';
 
 /** Default overall deadline of a backup: 10 minutes. */
 const DEFAULT_DEADLINE_MS = 10 * 60_000;
@@ -300,18 +298,6 @@ async function deletePartialSnapshot(clients: KubeClients, namespace: string, sn
   );
 }
 
-/** The fencing strategy a workload implies, when the caller gave none. */
-async function defaultFencing(clients: KubeClients, found: DiscoveredTarget): Promise<FencingStrategy | undefined> {
-  if (found.workload?.kind === 'Cluster' && found.workload.instance) return cnpgFencing(found.workload.name, found.workload.instance);
-  if (found.workload?.kind === 'StatefulSet') return statefulSetFencing(found.workload.name);
-  // A PVC of a StatefulSet's volumeClaimTemplates is named <template>-<statefulset>-<ordinal>.
-  const pvc = found.pvc.metadata.name;
-  const list = await clients.apps.listNamespacedStatefulSet({ namespace: found.namespace });
-  const owners = list.items.filter((s: V1StatefulSet) =>
-    (s.spec?.volumeClaimTemplates ?? []).some((t) => pvc.startsWith(`${t.metadata?.name}-${s.metadata?.name}-`) && /^\d+$/.test(pvc.slice(`${t.metadata?.name}-${s.metadata?.name}-`.length))),
-  );
-  return owners.length === 1 ? statefulSetFencing(owners[0]!.metadata!.name!) : undefined;
-}
 
 /**
  * Backs up a PostgreSQL volume as a CSI VolumeSnapshot (plus, in `online` mode, a second snapshot
@@ -389,7 +375,7 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
 
   let fencing: FencingStrategy | undefined;
   if (mode === 'fenced') {
-    fencing = options.fencing ?? (await defaultFencing(clients, found));
+    fencing = options.fencing ?? (await impliedFencing(clients, found));
     if (!fencing) {
       throw new DbaasError('INVALID_ARGUMENT', `mode fenced needs a way to stop the database using PVC ${namespace}/${pvc}, and none was found (no owning StatefulSet or CloudNativePG Cluster)`, {
         fix: 'Target the database pod (--pod) of a StatefulSet or CNPG Cluster, pass a FencingStrategy, or use --mode online.',

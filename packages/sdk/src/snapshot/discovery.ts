@@ -1,6 +1,8 @@
 // What to snapshot and how: PVC -> bound PV -> CSI driver -> VolumeSnapshotClass -> atomicity, and
 // for a pod target its data PVC and the workload that owns it (for the default fencing strategy).
-import type { V1PersistentVolume, V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
+import type { V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import type { FencingStrategy } from '../engines/engine.js';
+import { cnpgFencing, statefulSetFencing } from '../engines/fencing.js';
 import { DbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import { DEFAULT_SNAPSHOT_CLASS_ANNOTATION, type VolumeSnapshotClass } from '../kube/snapshot-types.js';
@@ -222,4 +224,28 @@ export async function discoverBackupTarget(
     ...(pod ? { pod } : {}),
     ...(workload ? { workload } : {}),
   };
+}
+
+/**
+ * The fencing strategy a `fenced` backup of the discovered target uses when the caller gives none:
+ * the CloudNativePG instance's, the owning StatefulSet's, or the StatefulSet whose
+ * volumeClaimTemplates made the PVC (`<template>-<statefulset>-<ordinal>`); undefined otherwise.
+ *
+ * @example
+ * ```ts
+ * const fencing = await impliedFencing(clients, await discoverBackupTarget(clients, { namespace: 'db', target: { pvc: 'data-pg-0' } }));
+ * ```
+ */
+export async function impliedFencing(clients: KubeClients, found: DiscoveredTarget): Promise<FencingStrategy | undefined> {
+  if (found.workload?.kind === 'Cluster' && found.workload.instance) return cnpgFencing(found.workload.name, found.workload.instance);
+  if (found.workload?.kind === 'StatefulSet') return statefulSetFencing(found.workload.name);
+  const pvc = found.pvc.metadata.name;
+  const list = await clients.apps.listNamespacedStatefulSet({ namespace: found.namespace });
+  const owners = list.items.filter((s: V1StatefulSet) =>
+    (s.spec?.volumeClaimTemplates ?? []).some((t) => {
+      const prefix = `${t.metadata?.name}-${s.metadata?.name}-`;
+      return pvc.startsWith(prefix) && /^\d+$/.test(pvc.slice(prefix.length));
+    }),
+  );
+  return owners.length === 1 ? statefulSetFencing(owners[0]!.metadata!.name!) : undefined;
 }
