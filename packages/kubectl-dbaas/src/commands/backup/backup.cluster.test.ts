@@ -12,10 +12,8 @@
 //   `--mode online` with the SQL connection flags: `fenced` needs a StatefulSet or CNPG operator
 //   to stop the database, and this cluster has no kubelet or controllers for them (the SDK's fenced
 //   tests use a local fencing strategy, which a command line cannot take).
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -30,6 +28,7 @@ import {
 type Pvc = { metadata?: { name?: string; namespace?: string }; status?: { phase?: string } };
 import { UNSERVED_DRIVER, availablePostgresMajors, clusterFromEnv, provisionBackupSnapshot, runPostgresOnVolume, STORAGE_CLASS, type PostgresServer } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { KubectlWithPlugin, showRun, type KubectlRun, type KubectlRunOptions } from '../../e2e/kubectl-plugin.js';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import type { BackupCreateReport } from './create/run.js';
 import type { BackupDescription } from './describe/run.js';
@@ -50,38 +49,10 @@ const pvs: string[] = [];
 const clusterObjects: string[] = [];
 let shimDir: string;
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real kubectl with the plugin shim first on PATH. */
-function kubectl(args: string[], opts: { kubeconfig?: string; onStderr?: (text: string, child: ReturnType<typeof spawn>) => void; timeoutMs?: number } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('kubectl', args, {
-      env: { ...process.env, PATH: `${shimDir}${path.delimiter}${process.env.PATH}`, KUBECONFIG: opts.kubeconfig ?? info.kubeconfig },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      opts.onStderr?.(stderr, child);
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-const dbaas = (args: string[], opts?: Parameters<typeof kubectl>[1]) => kubectl(['dbaas', ...args], opts);
-const show = (r: Run) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+let plugin: KubectlWithPlugin;
+const kubectl = (args: string[], opts?: KubectlRunOptions) => plugin.run(args, opts);
+const dbaas = (args: string[], opts?: KubectlRunOptions) => plugin.dbaas(args, opts);
+const show = showRun;
 
 async function snapshotExists(name: string): Promise<boolean> {
   return clients.volumeSnapshots.get(name, ns).then(
@@ -130,10 +101,8 @@ async function staticPvc(name: string, driver: string): Promise<void> {
 
 beforeAll(async () => {
   if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: build first (npx turbo run build); these tests run the built plugin`);
-  shimDir = await mkdtemp(path.join(tmpdir(), 'kubectl-dbaas-shim-'));
-  // process.execPath is the Node 24 vitest runs on (the `node` devDependency).
-  await writeFile(path.join(shimDir, 'kubectl-dbaas'), `#!/bin/sh\nexec '${process.execPath}' '${BUNDLE}' "$@"\n`);
-  await chmod(path.join(shimDir, 'kubectl-dbaas'), 0o755);
+  plugin = await KubectlWithPlugin.create(BUNDLE, info.kubeconfig);
+  shimDir = plugin.shimDir;
   await clients.core.createNamespace({ body: { metadata: { name: ns } } });
   await provisioned('alpha', 'data', 'fenced', 30);
   await provisioned('beta', 'data', 'online', 2, { team: 'payments' });
@@ -174,7 +143,7 @@ afterAll(async () => {
   for (const c of contents) await clients.volumeSnapshotContents.delete(c).catch(() => undefined);
   for (const pv of pvs) await clients.core.deletePersistentVolume({ name: pv }).catch(() => undefined);
   for (const o of clusterObjects) await kubectl(['delete', o, '--ignore-not-found']).catch(() => undefined);
-  if (shimDir) await rm(shimDir, { recursive: true, force: true });
+  await plugin?.dispose();
 });
 
 describe('kubectl dbaas backup list / describe (real kubectl, plugin on PATH)', () => {
@@ -488,7 +457,7 @@ describe('kubectl dbaas backup create end to end (CSI hostpath plugin and a real
       await client.end();
     })();
     let sent = false;
-    let r: Run;
+    let r: KubectlRun;
     try {
       r = await dbaas(['backup', 'create', '--pvc', 'pgdata', '--mode', 'online', '--dsn', server!.connectionString, '--name', 'cli-ctrlc', '-n', ns], {
         timeoutMs: 200_000,

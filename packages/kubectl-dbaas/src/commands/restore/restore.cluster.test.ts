@@ -11,15 +11,14 @@
 //   `kubectl dbaas backup create --mode online`; this cluster has no kubelet, so restore-prep and
 //   the scratch PostgreSQL run with `--prep local` / `--runtime local` (the testing package's local
 //   executor and runtime over the hostpath volume directories).
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DBAAS_LABELS, KubeClients, watchUntil, type VolumeSnapshot } from '@kubectl-dbaas/sdk';
 import { availablePostgresMajors, clusterFromEnv, LOCAL_NODE_NAME, provisionBackupSnapshot, runPostgresOnVolume, STORAGE_CLASS, STORAGE_CLASS_WFFC, WriteLoad, type PostgresServer } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { KubectlWithPlugin, showRun, type KubectlRunOptions } from '../../e2e/kubectl-plugin.js';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import type { BackupCreateReport } from '../backup/create/run.js';
 import type { VerifyReport } from '../verify/run.js';
@@ -45,38 +44,10 @@ let shimDir: string;
 /** A kubeconfig of a service account bound to the restore/verify roles of docs/rbac.md (set by the RBAC test). */
 let limited: string | undefined;
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real kubectl with the plugin shim first on PATH. */
-function kubectl(args: string[], opts: { kubeconfig?: string; onStderr?: (text: string, child: ReturnType<typeof spawn>) => void; timeoutMs?: number } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('kubectl', args, {
-      env: { ...process.env, PATH: `${shimDir}${path.delimiter}${process.env.PATH}`, KUBECONFIG: opts.kubeconfig ?? info.kubeconfig },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      opts.onStderr?.(stderr, child);
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-const dbaas = (args: string[], opts?: Parameters<typeof kubectl>[1]) => kubectl(['dbaas', ...args], opts);
-const show = (r: Run) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+let plugin: KubectlWithPlugin;
+const kubectl = (args: string[], opts?: KubectlRunOptions) => plugin.run(args, opts);
+const dbaas = (args: string[], opts?: KubectlRunOptions) => plugin.dbaas(args, opts);
+const show = showRun;
 
 /** PVCs of a namespace that are not being deleted. */
 async function pvcNames(namespace: string): Promise<string[]> {
@@ -104,9 +75,8 @@ async function eventually(check: () => Promise<boolean>, what: string, timeoutMs
 
 beforeAll(async () => {
   if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: build first (npx turbo run build); these tests run the built plugin`);
-  shimDir = await mkdtemp(path.join(tmpdir(), 'kubectl-dbaas-shim-'));
-  await writeFile(path.join(shimDir, 'kubectl-dbaas'), `#!/bin/sh\nexec '${process.execPath}' '${BUNDLE}' "$@"\n`);
-  await chmod(path.join(shimDir, 'kubectl-dbaas'), 0o755);
+  plugin = await KubectlWithPlugin.create(BUNDLE, info.kubeconfig);
+  shimDir = plugin.shimDir;
   for (const name of [ns, otherNs]) await clients.core.createNamespace({ body: { metadata: { name } } });
   // A fenced backup of a driver no sidecar serves, ready (the status a CSI sidecar would write).
   contents.push(await provisionBackupSnapshot(clients, { namespace: ns, set: 'alpha', role: 'data', mode: 'fenced', driver: UNSERVED_DRIVER }));
@@ -130,7 +100,7 @@ afterAll(async () => {
   for (const c of contents) await clients.volumeSnapshotContents.delete(c).catch(() => undefined);
   await clients.storage.deleteStorageClass({ name: UNSERVED_CLASS }).catch(() => undefined);
   for (const o of clusterObjects) await kubectl(['delete', o, '--ignore-not-found']).catch(() => undefined);
-  if (shimDir) await rm(shimDir, { recursive: true, force: true });
+  await plugin?.dispose();
 });
 
 describe('kubectl dbaas restore / verify: refusals (real kubectl, plugin on PATH; no CSI plugin needed)', () => {
