@@ -111,20 +111,8 @@ export const restoreCommand: CommandModule = {
       }
       return;
     }
-    const { createProgress } = await import('../../progress.js');
-    const { whileInterruptible } = await import('../../interrupt.js');
-    const progress = createProgress();
-    const report = await whileInterruptible(
-      async (signal) => {
-        try {
-          return await run.runRestoreCommand(parsed, { signal, progress });
-        } catch (error) {
-          progress.fail((error as Error).message?.split('\n')[0]);
-          throw error;
-        }
-      },
-      run.interruptNotice('deleting what the restore created'),
-    );
+    const { runLongOperation } = await import('../../long-operation.js');
+    const report = await runLongOperation((ctx) => run.runRestoreCommand(parsed, ctx), run.interruptNotice('deleting what the restore created'));
     await writeResult(report, args.output, { text: run.renderRestore, name: (r) => `persistentvolumeclaim/${r.pvc}` });
   },
 };

@@ -99,20 +99,8 @@ export const verifyCommand: CommandModule = {
     };
     const run = await import('./run.js');
     const { interruptNotice } = await import('../restore/run.js');
-    const { createProgress } = await import('../../progress.js');
-    const { whileInterruptible } = await import('../../interrupt.js');
-    const progress = createProgress();
-    const report = await whileInterruptible(
-      async (signal) => {
-        try {
-          return await run.runVerifyCommand(parsed, { signal, progress });
-        } catch (error) {
-          progress.fail((error as Error).message?.split('\n')[0]);
-          throw error;
-        }
-      },
-      interruptNotice('stopping the scratch PostgreSQL, deleting the scratch restore'),
-    );
+    const { runLongOperation } = await import('../../long-operation.js');
+    const report = await runLongOperation((ctx) => run.runVerifyCommand(parsed, ctx), interruptNotice('stopping the scratch PostgreSQL, deleting the scratch restore'));
     await writeResult(report, args.output, run.renderVerify);
     if (!report.ok) {
       if (args.output !== 'text') process.stderr.write(run.failureLines(report).map((l) => `${l}\n`).join(''));

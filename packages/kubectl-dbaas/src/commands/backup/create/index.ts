@@ -123,17 +123,8 @@ export const backupCreateCommand: CommandModule = {
       }
       return;
     }
-    const { createProgress } = await import('../../../progress.js');
-    const { whileInterruptible } = await import('../../../interrupt.js');
-    const progress = createProgress();
-    const report = await whileInterruptible(async (signal) => {
-      try {
-        return await run.runBackupCreate(parsed, { signal, progress });
-      } catch (error) {
-        progress.fail((error as Error).message?.split('\n')[0]);
-        throw error;
-      }
-    });
+    const { runLongOperation } = await import('../../../long-operation.js');
+    const report = await runLongOperation((ctx) => run.runBackupCreate(parsed, ctx));
     await writeResult(report, args.output, { text: run.renderBackupCreate, name: (r) => `backup/${r.name}` });
   },
 };
