@@ -87,8 +87,11 @@ export {
   startMariadbOnDirectory,
   localMariadbFencing,
   runMariadbOnVolume,
+  MysqlWriteLoad,
+  copyTrial,
+  seedMysql,
 } from './mysql/index.js';
-export type { MariadbBinaries, MariadbSettingValue, StartMariadbOptions, LocalMariadbFencing, RunMariadbOnVolumeOptions } from './mysql/index.js';
+export type { MariadbBinaries, MariadbSettingValue, StartMariadbOptions, LocalMariadbFencing, RunMariadbOnVolumeOptions, CopyMode, CopyTrial } from './mysql/index.js';
 export { localRestorePrepExecutor, localVerifyRuntime } from './local-cluster/restore-runtime.js';
 export { letPostgresUserReach } from './local-cluster/workloads.js';
 export { WriteLoad } from './postgres/write-load.js';

@@ -3,3 +3,5 @@ export { MariadbServer, MariadbStartError, MARIADB_BIN_DIR_ENV, cleanupMariadbAf
 export type { MariadbBinaries, MariadbSettingValue, StartMariadbOptions } from './server.js';
 export { localMariadbFencing, runMariadbOnVolume } from './volume.js';
 export type { LocalMariadbFencing, RunMariadbOnVolumeOptions } from './volume.js';
+export { MysqlWriteLoad, copyTrial, seedMysql } from './copy-experiment.js';
+export type { CopyMode, CopyTrial } from './copy-experiment.js';

@@ -18,8 +18,7 @@ import {
   postgresRunAs,
   runMariadbOnVolume,
   volumeDirectoryOf,
-  type MariadbServer,
-} from '@kubectl-dbaas/testing';
+  type MariadbServer, MysqlWriteLoad, seedMysql } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KubeClients } from '../../kube/clients.js';
 import type { VolumeSnapshot } from '../../kube/snapshot-types.js';
@@ -27,7 +26,6 @@ import { watchUntil } from '../../kube/watch-until.js';
 import { buildPvcFromSnapshot } from '../../manifests/builders.js';
 import { readSnapshotMetadata } from '../../manifests/metadata.js';
 import { runBackup, type BackupProgress, type BackupResult } from '../../snapshot/backup.js';
-import { MysqlWriteLoad, seedMysql } from './copy-experiment.js';
 import { mysqlEngine } from './engine.js';
 import { verifyMysqlRestore } from './verify.js';
 

@@ -12,13 +12,11 @@ import {
   mariadbUnavailable,
   postgresRunAs,
   startMariadb,
-  type MariadbServer,
-} from '@kubectl-dbaas/testing';
+  type MariadbServer, copyTrial, MysqlWriteLoad, seedMysql, type CopyMode, type CopyTrial } from '@kubectl-dbaas/testing';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDbaasError } from '../../errors.js';
 import { writeSnapshotMetadata } from '../../manifests/metadata.js';
-import { copyTrial, MysqlWriteLoad, seedMysql, type CopyMode, type CopyTrial } from './copy-experiment.js';
 import { mysqlEngine } from './engine.js';
 import { verifyMysqlRestore } from './verify.js';
 

@@ -1,4 +1,4 @@
-// Experiment harness (used by consistency.pg.test.ts): a MariaDB under a concurrent write load,
+// Experiment harness of the MySQL/MariaDB engine tests (packages/sdk/src/engines/mysql/*.test.ts): a MariaDB under a concurrent write load,
 // a copy of its data directory taken the way the hostpath CSI driver takes it (`tar czf` of the
 // live directory) in one of several modes, then a server started on the copy and checked: every
 // row acknowledged before the cut present, no row acknowledged after the lock was released,
@@ -6,11 +6,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { MariadbServer } from '@kubectl-dbaas/testing';
-import { makeTemporaryDirectory, startMariadbOnDirectory, MariadbStartError } from '@kubectl-dbaas/testing';
+import { checkMysqlTables, mysqlEngine, type MysqlVerifyReport } from '@kubectl-dbaas/sdk';
 import mysql from 'mysql2/promise';
-import { mysqlEngine } from './engine.js';
-import { checkMysqlTables, type MysqlVerifyReport } from './verify.js';
+import { makeTemporaryDirectory } from '../postgres/copy.js';
+import { MariadbStartError, startMariadbOnDirectory, type MariadbServer } from './server.js';
 
 /** How the copy is taken. */
 export type CopyMode = 'live' | 'ftwrl' | 'backup-stage' | 'frozen' | 'fenced';
