@@ -13,7 +13,7 @@
 //   to stop the database, and this cluster has no kubelet or controllers for them (the SDK's fenced
 //   tests use a local fencing strategy, which a command line cannot take).
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -28,8 +28,9 @@ import {
 type Pvc = { metadata?: { name?: string; namespace?: string }; status?: { phase?: string } };
 import { UNSERVED_DRIVER, availablePostgresMajors, clusterFromEnv, provisionBackupSnapshot, runPostgresOnVolume, STORAGE_CLASS, type PostgresServer } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { bindRbacDocRoles, rbacDocRoles, serviceAccountKubeconfig } from '../../e2e/rbac-doc.js';
 import { KubectlWithPlugin, showRun, type KubectlRun, type KubectlRunOptions } from '../../e2e/kubectl-plugin.js';
-import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import type { BackupCreateReport } from './create/run.js';
 import type { BackupDescription } from './describe/run.js';
 import type { BackupListDocument } from './list/run.js';
@@ -37,7 +38,6 @@ import type { BackupPruneDocument } from './prune/run.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BUNDLE = path.resolve(here, '../../../dist/cli.js');
-const RBAC_DOC = path.resolve(here, '../../../../../docs/rbac.md');
 const info = clusterFromEnv(inject('dbaasCluster'));
 const hasHostpath = !info.hostpathUnavailable;
 const ns = `cli-${Date.now().toString(36)}`;
@@ -343,12 +343,7 @@ describe('kubectl dbaas backup delete / prune', () => {
 describe('RBAC (docs/rbac.md)', () => {
   it('without permissions: forbidden, with the rule to add; with the Roles of docs/rbac.md: list, describe and a dry run work', async () => {
     const sa = 'backup-operator';
-    await clients.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: sa } } });
-    const token = (await clients.core.createNamespacedServiceAccountToken({ name: sa, namespace: ns, body: { spec: { expirationSeconds: 3600 } } })).status!.token;
-    const config = parseYaml(await readFile(info.kubeconfig, 'utf8')) as { users: { user: Record<string, unknown> }[] };
-    config.users[0]!.user = { token };
-    const limited = path.join(shimDir, 'limited.kubeconfig');
-    await writeFile(limited, JSON.stringify(config), { mode: 0o600 });
+    const limited = await serviceAccountKubeconfig(clients, { namespace: ns, name: sa, baseKubeconfig: info.kubeconfig, file: path.join(shimDir, 'limited.kubeconfig') });
 
     const denied = await dbaas(['backup', 'list', '-n', ns], { kubeconfig: limited });
     expect(denied.code, show(denied)).toBe(1);
@@ -358,11 +353,7 @@ describe('RBAC (docs/rbac.md)', () => {
     expect(denied.stderr).toContain(`--serviceaccount=${ns}:${sa}`);
 
     // The Roles and ClusterRoles of docs/rbac.md, for this namespace, bound to the service account.
-    const doc = await readFile(RBAC_DOC, 'utf8');
-    const yamlBlocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
-    const objects = yamlBlocks
-      .flatMap((block) => parseAllDocuments(block).map((d) => d.toJS() as { kind: string; metadata: { name: string; namespace?: string } }))
-      .filter((o) => o.metadata.name.startsWith('kubectl-dbaas-backup-')); // the restore/verify roles: restore.cluster.test.ts
+    const objects = await rbacDocRoles((name) => name.startsWith('kubectl-dbaas-backup-')); // the restore/verify roles: restore.cluster.test.ts
     expect(objects.map((o) => o.metadata.name)).toEqual([
       'kubectl-dbaas-backup-read',
       'kubectl-dbaas-backup-read-cluster',
@@ -370,19 +361,10 @@ describe('RBAC (docs/rbac.md)', () => {
       'kubectl-dbaas-backup-create',
       'kubectl-dbaas-backup-create-cluster',
     ]);
-    const bindings: unknown[] = [];
-    for (const o of objects) {
-      if (o.kind === 'Role') {
-        o.metadata.namespace = ns;
-        bindings.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: o.metadata.name, namespace: ns }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: o.metadata.name }, subjects: [{ kind: 'ServiceAccount', name: sa, namespace: ns }] });
-      } else {
-        o.metadata.name = `${o.metadata.name}-${ns}`;
-        clusterObjects.push(`clusterrole/${o.metadata.name}`, `clusterrolebinding/${o.metadata.name}`);
-        bindings.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: o.metadata.name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: o.metadata.name }, subjects: [{ kind: 'ServiceAccount', name: sa, namespace: ns }] });
-      }
-    }
+    const bound = bindRbacDocRoles(objects, { namespaces: [ns], serviceAccount: { name: sa, namespace: ns }, clusterSuffix: ns });
+    clusterObjects.push(...bound.clusterObjects);
     const manifest = path.join(shimDir, 'rbac.json');
-    await writeFile(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [...objects, ...bindings] }));
+    await writeFile(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: bound.items }));
     const applied = await kubectl(['apply', '-f', manifest]);
     expect(applied.code, show(applied)).toBe(0);
 

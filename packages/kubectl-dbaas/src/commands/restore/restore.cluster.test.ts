@@ -12,14 +12,15 @@
 //   the scratch PostgreSQL run with `--prep local` / `--runtime local` (the testing package's local
 //   executor and runtime over the hostpath volume directories).
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DBAAS_LABELS, KubeClients, watchUntil, type VolumeSnapshot } from '@kubectl-dbaas/sdk';
 import { availablePostgresMajors, clusterFromEnv, LOCAL_NODE_NAME, provisionBackupSnapshot, runPostgresOnVolume, STORAGE_CLASS, STORAGE_CLASS_WFFC, WriteLoad, type PostgresServer } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { bindRbacDocRoles, rbacDocRoles, serviceAccountKubeconfig } from '../../e2e/rbac-doc.js';
 import { KubectlWithPlugin, showRun, type KubectlRunOptions } from '../../e2e/kubectl-plugin.js';
-import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import type { BackupCreateReport } from '../backup/create/run.js';
 import type { VerifyReport } from '../verify/run.js';
 import type { RestoreReport } from './run.js';
@@ -29,7 +30,6 @@ type Manifest = { kind: string; metadata: { name: string; uid?: string } };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BUNDLE = path.resolve(here, '../../../dist/cli.js');
-const RBAC_DOC = path.resolve(here, '../../../../../docs/rbac.md');
 const info = clusterFromEnv(inject('dbaasCluster'));
 const hasHostpath = !info.hostpathUnavailable;
 const stamp = Date.now().toString(36);
@@ -185,12 +185,7 @@ describe('kubectl dbaas restore / verify: refusals (real kubectl, plugin on PATH
 describe('RBAC (docs/rbac.md): the restore and verify roles', () => {
   it('without permissions: forbidden, with the rule to add; with the roles: restore dry runs work, in the namespace and across namespaces', async () => {
     const sa = 'restore-operator';
-    await clients.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: sa } } });
-    const token = (await clients.core.createNamespacedServiceAccountToken({ name: sa, namespace: ns, body: { spec: { expirationSeconds: 3600 } } })).status!.token;
-    const config = parseYaml(await readFile(info.kubeconfig, 'utf8')) as { users: { user: Record<string, unknown> }[] };
-    config.users[0]!.user = { token };
-    const kubeconfig = path.join(shimDir, 'restore-operator.kubeconfig');
-    await writeFile(kubeconfig, JSON.stringify(config), { mode: 0o600 });
+    const kubeconfig = await serviceAccountKubeconfig(clients, { namespace: ns, name: sa, baseKubeconfig: info.kubeconfig, file: path.join(shimDir, 'restore-operator.kubeconfig') });
 
     const denied = await dbaas(['restore', 'alpha', '--to', 'r', '-n', ns, '--dry-run=client'], { kubeconfig });
     expect(denied.code, show(denied)).toBe(1);
@@ -199,25 +194,10 @@ describe('RBAC (docs/rbac.md): the restore and verify roles', () => {
 
     // The restore and verify roles, bound in both namespaces; the backup-read role in the backup's
     // namespace (a cross-namespace restore reads the backup there).
-    const doc = await readFile(RBAC_DOC, 'utf8');
-    const objects = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)]
-      .flatMap((m) => parseAllDocuments(m[1]!).map((d) => d.toJS() as { kind: string; metadata: { name: string; namespace?: string } }))
-      .filter((o) => /^kubectl-dbaas-(restore|verify|backup-read)/.test(o.metadata.name));
+    const objects = await rbacDocRoles((name) => /^kubectl-dbaas-(restore|verify|backup-read)/.test(name));
     expect(objects.map((o) => o.metadata.name)).toEqual(['kubectl-dbaas-backup-read', 'kubectl-dbaas-backup-read-cluster', 'kubectl-dbaas-restore', 'kubectl-dbaas-restore-cluster', 'kubectl-dbaas-verify']);
-    const items: unknown[] = [];
-    for (const o of objects) {
-      if (o.kind === 'Role') {
-        for (const namespace of [ns, otherNs]) {
-          items.push({ ...o, metadata: { ...o.metadata, namespace } });
-          items.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: o.metadata.name, namespace }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: o.metadata.name }, subjects: [{ kind: 'ServiceAccount', name: sa, namespace: ns }] });
-        }
-      } else {
-        const name = `${o.metadata.name}-${ns}`;
-        clusterObjects.push(`clusterrole/${name}`, `clusterrolebinding/${name}`);
-        items.push({ ...o, metadata: { name } });
-        items.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects: [{ kind: 'ServiceAccount', name: sa, namespace: ns }] });
-      }
-    }
+    const { items, clusterObjects: made } = bindRbacDocRoles(objects, { namespaces: [ns, otherNs], serviceAccount: { name: sa, namespace: ns }, clusterSuffix: ns });
+    clusterObjects.push(...made);
     const manifest = path.join(shimDir, 'restore-rbac.json');
     await writeFile(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
     const applied = await kubectl(['apply', '-f', manifest]);
