@@ -16,6 +16,7 @@ import {
   STORAGE_CLASS_WFFC,
   WriteLoad,
   availablePostgresMajors,
+  pvcFromSnapshot,
   clusterFromEnv,
   dbaasRejection,
   localPostgresFencing,
@@ -28,7 +29,6 @@ import {
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KubeClients } from '../kube/clients.js';
 import { watchUntil } from '../kube/watch-until.js';
-import { buildPvcFromSnapshot } from '../manifests/builders.js';
 import { DBAAS_ANNOTATIONS, DBAAS_LABELS, readSnapshotMetadata } from '../manifests/metadata.js';
 import { runBackup, type BackupResult } from '../snapshot/backup.js';
 import { RestoreClient } from './restore-client.js';
@@ -65,21 +65,6 @@ async function snapshotObjects(namespace: string): Promise<string[]> {
   return [...vs, ...vsc].sort();
 }
 
-/** A plain PVC from one snapshot (ManifestBuilder), bypassing RestoreClient: to build deliberately broken copies. */
-async function plainPvcFrom(snapshot: string, pvcName: string): Promise<string> {
-  const vs = await clients.volumeSnapshots.get(snapshot, ns);
-  await clients.core.createNamespacedPersistentVolumeClaim({
-    namespace: ns,
-    body: buildPvcFromSnapshot({ name: pvcName, namespace: ns, snapshot: { name: snapshot, restoreSize: vs.status?.restoreSize, driver: HOSTPATH_DRIVER }, storageClass: STORAGE_CLASS }),
-  });
-  await watchUntil<V1PersistentVolumeClaim>(clients, {
-    path: `/api/v1/namespaces/${ns}/persistentvolumeclaims`,
-    name: pvcName,
-    predicate: (p) => p?.status?.phase === 'Bound',
-    deadline: Date.now() + 60_000,
-  });
-  return await volumeDirectoryOf(info, { namespace: ns, name: pvcName });
-}
 
 /** Rows of `t` on a restored PVC (PostgreSQL started on it as a local process), and which acknowledged ones are missing. */
 async function rowsOn(namespace: string, pvc: string, acked: number[]): Promise<{ rows: number; missing: number[] }> {
@@ -325,7 +310,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     expect(v.failures.join('\n')).toContain(`WAL segment ${lastWalFile} is missing from the WAL snapshot`);
     expect(await pvcNames(ns)).not.toContain(v.pvc); // the failed scratch restore removed what it made
     // PostgreSQL on the same copy (data + the WAL that is there + backup_label) refuses to start.
-    const dir = await plainPvcFrom('broken-wal', 'broken-data');
+    const dir = await pvcFromSnapshot(clients, info, { namespace: ns, snapshot: 'broken-wal', pvcName: 'broken-data' }); // bypassing RestoreClient, to break the copy
     const label = readSnapshotMetadata(await clients.volumeSnapshots.get('broken-wal', ns)).backupLabel!;
     await rm(path.join(dir, 'postmaster.pid'), { force: true });
     await rm(path.join(dir, 'pg_wal', lastWalFile), { force: true });

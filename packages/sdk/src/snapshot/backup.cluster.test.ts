@@ -10,24 +10,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import {
-  HOSTPATH_DRIVER,
   PostgresStartError,
   STORAGE_CLASS,
   availablePostgresMajors,
   clusterFromEnv,
   localPostgresFencing,
   runPostgresOnVolume,
-  volumeDirectoryOf,
   WriteLoad,
   type PostgresServer,
-  dbaasRejection,
-} from '@kubectl-dbaas/testing';
+  dbaasRejection, createBoundPvc, pvcFromSnapshot } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isDbaasError, type DbaasError } from '../errors.js';
 import { KubeClients } from '../kube/clients.js';
 import type { VolumeSnapshot } from '../kube/snapshot-types.js';
 import { watchUntil } from '../kube/watch-until.js';
-import { RESTORE_PREP_SCRIPT, buildPvcFromSnapshot, walFilesForBackup } from '../manifests/builders.js';
+import { RESTORE_PREP_SCRIPT, walFilesForBackup } from '../manifests/builders.js';
 import { readSnapshotMetadata } from '../manifests/metadata.js';
 import { inspectDataDirectory } from '../wal/data-directory.js';
 import { formatLsn } from '../wal/lsn.js';
@@ -60,31 +57,9 @@ function recorder(): { events: BackupProgress[]; at: (phase: string, snapshot?: 
   };
 }
 
-async function createPvc(body: V1PersistentVolumeClaim): Promise<string> {
-  const name = body.metadata!.name!;
-  await clients.core.createNamespacedPersistentVolumeClaim({ namespace: ns, body });
-  await watchUntil<V1PersistentVolumeClaim>(clients, {
-    path: `/api/v1/namespaces/${ns}/persistentvolumeclaims`,
-    name,
-    predicate: (p) => p?.status?.phase === 'Bound',
-    deadline: Date.now() + 120_000,
-    what: 'to be Bound',
-  });
-  return await volumeDirectoryOf(info, { namespace: ns, name });
-}
-
-/** A PVC from a snapshot with ManifestBuilder's buildPvcFromSnapshot; returns its volume directory. */
-async function restore(vs: VolumeSnapshot, pvcName: string): Promise<string> {
-  const fresh = await clients.volumeSnapshots.get(vs.metadata.name!, ns);
-  return await createPvc(
-    buildPvcFromSnapshot({
-      name: pvcName,
-      namespace: ns,
-      snapshot: { name: fresh.metadata.name!, restoreSize: fresh.status?.restoreSize, driver: HOSTPATH_DRIVER },
-      storageClass: { name: STORAGE_CLASS, provisioner: HOSTPATH_DRIVER },
-    }),
-  );
-}
+const createPvc = (body: V1PersistentVolumeClaim) => createBoundPvc(clients, info, { ...body, metadata: { ...body.metadata, namespace: ns } });
+/** A PVC from a snapshot (the testing package's pvcFromSnapshot); returns its volume directory. */
+const restore = (vs: VolumeSnapshot, pvcName: string) => pvcFromSnapshot(clients, info, { namespace: ns, snapshot: vs.metadata.name!, pvcName });
 
 /** What the restore-prep Job does (RESTORE_PREP_SCRIPT, run locally on the two volume directories). */
 function prepareOnlineRestore(dataDir: string, walDir: string, result: BackupResult, root: string): string {

@@ -1,10 +1,11 @@
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import { buildPvcFromSnapshot, watchUntil, type KubeClients } from '@kubectl-dbaas/sdk';
 import { accessProblem, postgresRunAs } from '../postgres/user.js';
 import { startPostgres, type PostgresServer, type StartPostgresOptions } from '../postgres/server.js';
-import { HOSTPATH_DRIVER } from './cluster.js';
+import { HOSTPATH_DRIVER, STORAGE_CLASS } from './cluster.js';
 
 /** The parts of a local cluster that {@link runPostgresOnVolume} needs (a `LocalCluster` or a `SharedClusterInfo`). */
 export interface VolumeHost {
@@ -95,4 +96,47 @@ export async function runPostgresOnVolume(
   await letPostgresUserReach(host, volume, dataDirectory);
   const initdb = pgOptions.initdb ?? !existsSync(path.join(dataDirectory, 'PG_VERSION'));
   return await startPostgres({ ...pgOptions, initdb, dataDirectory });
+}
+
+/**
+ * Creates a PVC, waits until it is Bound, and returns its volume directory (where kubelet would
+ * mount it).
+ *
+ * @example
+ * const dir = await createBoundPvc(clients, cluster, { metadata: { name: 'data', namespace: 'db' }, spec });
+ */
+export async function createBoundPvc(clients: KubeClients, host: VolumeHost, body: V1PersistentVolumeClaim, timeoutMs = 120_000): Promise<string> {
+  const namespace = body.metadata?.namespace ?? clients.namespace;
+  const name = body.metadata!.name!;
+  await clients.core.createNamespacedPersistentVolumeClaim({ namespace, body });
+  await watchUntil<V1PersistentVolumeClaim>(clients, {
+    path: `/api/v1/namespaces/${namespace}/persistentvolumeclaims`,
+    name,
+    predicate: (p) => p?.status?.phase === 'Bound',
+    deadline: Date.now() + timeoutMs,
+    what: 'to be Bound',
+  });
+  return await volumeDirectoryOf(host, { namespace, name });
+}
+
+/**
+ * A plain PVC of the hostpath StorageClass from one VolumeSnapshot (ManifestBuilder's
+ * buildPvcFromSnapshot, no RestoreClient): for tests that look at or break a snapshot's copy
+ * directly. Returns its volume directory once Bound.
+ *
+ * @example
+ * const dir = await pvcFromSnapshot(clients, cluster, { namespace: 'db', snapshot: 'nightly', pvcName: 'copy' });
+ */
+export async function pvcFromSnapshot(clients: KubeClients, host: VolumeHost, opts: { namespace: string; snapshot: string; pvcName: string }): Promise<string> {
+  const vs = await clients.volumeSnapshots.get(opts.snapshot, opts.namespace);
+  return await createBoundPvc(
+    clients,
+    host,
+    buildPvcFromSnapshot({
+      name: opts.pvcName,
+      namespace: opts.namespace,
+      snapshot: { name: opts.snapshot, restoreSize: vs.status?.restoreSize, driver: HOSTPATH_DRIVER },
+      storageClass: { name: STORAGE_CLASS, provisioner: HOSTPATH_DRIVER },
+    }),
+  );
 }

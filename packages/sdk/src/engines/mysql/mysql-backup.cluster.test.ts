@@ -8,7 +8,6 @@
 // Needs the hostpath plugin: skipped with the reason printed, never counted as passed, without it.
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import {
-  HOSTPATH_DRIVER,
   STORAGE_CLASS,
   clusterFromEnv,
   cleanupMariadbAfterAll,
@@ -17,13 +16,10 @@ import {
   mariadbUnavailable,
   postgresRunAs,
   runMariadbOnVolume,
-  volumeDirectoryOf,
-  type MariadbServer, MysqlWriteLoad, seedMysql } from '@kubectl-dbaas/testing';
+  type MariadbServer, MysqlWriteLoad, seedMysql, createBoundPvc, pvcFromSnapshot } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KubeClients } from '../../kube/clients.js';
 import type { VolumeSnapshot } from '../../kube/snapshot-types.js';
-import { watchUntil } from '../../kube/watch-until.js';
-import { buildPvcFromSnapshot } from '../../manifests/builders.js';
 import { readSnapshotMetadata } from '../../manifests/metadata.js';
 import { runBackup, type BackupProgress, type BackupResult } from '../../snapshot/backup.js';
 import { mysqlEngine } from './engine.js';
@@ -39,30 +35,9 @@ const report: string[] = [];
 let source: MariadbServer;
 cleanupMariadbAfterAll(afterAll);
 
-async function createPvc(body: V1PersistentVolumeClaim): Promise<string> {
-  const name = body.metadata!.name!;
-  await clients.core.createNamespacedPersistentVolumeClaim({ namespace: ns, body });
-  await watchUntil<V1PersistentVolumeClaim>(clients, {
-    path: `/api/v1/namespaces/${ns}/persistentvolumeclaims`,
-    name,
-    predicate: (p) => p?.status?.phase === 'Bound',
-    deadline: Date.now() + 120_000,
-    what: 'to be Bound',
-  });
-  return await volumeDirectoryOf(info, { namespace: ns, name });
-}
-
-async function restore(vs: VolumeSnapshot, pvcName: string): Promise<string> {
-  const fresh = await clients.volumeSnapshots.get(vs.metadata.name!, ns);
-  return await createPvc(
-    buildPvcFromSnapshot({
-      name: pvcName,
-      namespace: ns,
-      snapshot: { name: fresh.metadata.name!, restoreSize: fresh.status?.restoreSize, driver: HOSTPATH_DRIVER },
-      storageClass: { name: STORAGE_CLASS, provisioner: HOSTPATH_DRIVER },
-    }),
-  );
-}
+const createPvc = (body: V1PersistentVolumeClaim) => createBoundPvc(clients, info, { ...body, metadata: { ...body.metadata, namespace: ns } });
+/** A PVC from a snapshot (the testing package's pvcFromSnapshot); returns its volume directory. */
+const restore = (vs: VolumeSnapshot, pvcName: string) => pvcFromSnapshot(clients, info, { namespace: ns, snapshot: vs.metadata.name!, pvcName });
 
 /** verifyMysqlRestore on the restored volume directory, plus the acknowledged rows. */
 async function verifyRestored(dir: string, acked: number[]): Promise<{ ok: boolean; problems: string[]; crashRecovery: boolean; rows: number; missing: number; tables: number }> {
