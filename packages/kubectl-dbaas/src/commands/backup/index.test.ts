@@ -2,21 +2,7 @@
 // refused before the SDK is loaded or a cluster is contacted, as a usage error (exit 2) that says
 // what to do.
 import { describe, expect, it } from 'vitest';
-import { isUsageError, reportError } from '../../error-handler.js';
-import { EXIT_USAGE } from '../../exit-codes.js';
-import { buildCli } from '../../main.js';
-
-async function usageError(args: string[]): Promise<string> {
-  // yargs' own validation throws synchronously from parseAsync, a handler's error rejects: catch both.
-  const thrown = await (async () => buildCli(args).exitProcess(false).parseAsync())().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isUsageError(thrown), `expected a usage error for ${args.join(' ')}, got ${String(thrown)}`).toBe(true);
-  const stderr: string[] = [];
-  expect(await reportError(thrown, (t) => void stderr.push(t))).toBe(EXIT_USAGE);
-  return stderr.join('');
-}
+import { usageError } from '../../test-support/usage-error.js';
 
 describe('kubectl dbaas backup: usage errors exit 2 with a useful message', () => {
   it.each([

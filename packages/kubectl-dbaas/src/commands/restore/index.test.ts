@@ -1,22 +1,9 @@
 // Argument parsing of `restore` and `verify` through the real root command: mistakes are refused
 // before the SDK is loaded or a cluster is contacted, as usage errors (exit 2) that say what to do.
 import { describe, expect, it } from 'vitest';
-import { isUsageError, reportError } from '../../error-handler.js';
-import { EXIT_USAGE } from '../../exit-codes.js';
-import { buildCli } from '../../main.js';
+import { usageError } from '../../test-support/usage-error.js';
 import { helpText } from '../../docs/cli-reference.js';
 import { objectName, parseCheck, parseSize, parseSubPath } from './options.js';
-
-async function usageError(args: string[]): Promise<string> {
-  const thrown = await (async () => buildCli(args).exitProcess(false).parseAsync())().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isUsageError(thrown), `expected a usage error for ${args.join(' ')}, got ${String(thrown)}`).toBe(true);
-  const stderr: string[] = [];
-  expect(await reportError(thrown, (t) => void stderr.push(t))).toBe(EXIT_USAGE);
-  return stderr.join('');
-}
 
 describe('kubectl dbaas restore / verify: usage errors exit 2 with a useful message', () => {
   it.each([
