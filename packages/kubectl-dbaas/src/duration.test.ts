@@ -10,6 +10,9 @@ describe('parseKubeDuration', () => {
     expect(parseKubeDuration('1.5h', '--timeout')).toBe(5_400_000);
     expect(parseKubeDuration('250ms', '--timeout')).toBe(250);
     expect(parseKubeDuration('0', '--timeout')).toBe(0);
+    // Go accepts both spellings of microseconds (U+00B5 MICRO SIGN and "us").
+    expect(parseKubeDuration('1500\u00b5s', '--timeout')).toBe(2);
+    expect(parseKubeDuration('2s1500us', '--timeout')).toBe(2002);
   });
 
   it('refuses a bare number or an unknown unit, naming the flag', () => {

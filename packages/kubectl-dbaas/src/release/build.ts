@@ -5,8 +5,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { krewManifest, PLUGIN_BIN, validateKrewManifest, type KrewArchive } from './krew.js';
-import { buildSea, nodeBinary } from './sea.js';
+import { findEmulator } from './emulator.js';
+import { krewManifest, PLUGIN_BIN, THIRD_PARTY_NOTICES, validateKrewManifest, type KrewArchive } from './krew.js';
+import { buildSea, nodeBinary, type SeaStartup } from './sea.js';
 import { tarGz } from './tar.js';
 import { archiveName, hostTarget, RELEASE_TARGETS, targetKey, type ReleaseTarget } from './targets.js';
 
@@ -55,6 +56,10 @@ export interface BuiltArchive extends KrewArchive {
   binary: string;
   /** Ad-hoc signed (darwin), or not applicable (linux). */
   signed: boolean | 'n/a';
+  /** How it starts (see {@link SeaStartup}). */
+  startup: SeaStartup;
+  /** How the built executable was run here (`version -o json`): natively, emulated, or not at all. */
+  ran: 'native' | 'emulated' | 'no';
 }
 
 /** What {@link buildRelease} built and what failed. */
@@ -97,6 +102,7 @@ export async function buildRelease(options: BuildReleaseOptions = {}): Promise<R
   const { version } = JSON.parse(await readFile(path.join(PACKAGE_DIR, 'package.json'), 'utf8')) as { version: string };
   const bundle = path.join(PACKAGE_DIR, 'dist', 'kubectl-dbaas.cjs');
   const license = await readFile(path.join(PACKAGE_DIR, 'LICENSE'));
+  const notices = await readFile(`${bundle}.LEGAL.txt`);
   await mkdir(outDir, { recursive: true });
 
   const archives: BuiltArchive[] = [];
@@ -105,12 +111,23 @@ export async function buildRelease(options: BuildReleaseOptions = {}): Promise<R
     const key = targetKey(target);
     try {
       const targetNode = await nodeBinary(target.nodePackage, target.nodeVersion, log);
-      // The blob must come from the same Node version as the target's binary, run here.
-      const blobNode = await nodeBinary(host.nodePackage, target.nodeVersion, log);
       const binary = path.join(outDir, key, PLUGIN_BIN);
       await rm(path.dirname(binary), { recursive: true, force: true });
+      // The startup snapshot is made by the target's own Node (run natively, or emulated for the
+      // other Linux architecture); a target no Node here can run gets a plain script blob, made
+      // by a Node of the same version for this machine.
       const native = target === host;
-      await buildSea({ bundle, blobNode, targetNode, target, output: binary, codeCache: native, log });
+      const emulator = native ? undefined : await findEmulator(target);
+      const emulated = emulator && 'command' in emulator ? emulator.command : undefined;
+      let blobNode: string[];
+      let startup: SeaStartup;
+      if (native) [blobNode, startup] = [[targetNode], 'snapshot'];
+      else if (emulated) [blobNode, startup] = [[...emulated, targetNode], 'snapshot'];
+      else {
+        [blobNode, startup] = [[await nodeBinary(host.nodePackage, target.nodeVersion, log)], 'source'];
+        log(`${key}: no startup snapshot (${emulator && 'reason' in emulator ? emulator.reason : 'not runnable here'})`);
+      }
+      await buildSea({ bundle, blobNode, targetNode, target, output: binary, startup, log });
       let signed: BuiltArchive['signed'] = 'n/a';
       if (target.os === 'darwin') {
         const { signMachOAdHoc, verifyMachOAdHoc } = await import('./macho.js');
@@ -121,21 +138,24 @@ export async function buildRelease(options: BuildReleaseOptions = {}): Promise<R
         signed = true;
         log(`${key}: signed ad hoc`);
       }
-      if (native) {
-        const { stdout } = await run(binary, ['version', '-o', 'json']);
-        const reported = (JSON.parse(stdout) as { version: string }).version;
-        if (reported !== version) throw new Error(`the executable reports version ${reported}, expected ${version}`);
-        log(`${key}: runs (version ${reported})`);
+      const ran: BuiltArchive['ran'] = native ? 'native' : emulated ? 'emulated' : 'no';
+      if (ran !== 'no') {
+        const [command, ...prefix] = native ? [binary] : [...emulated!, binary];
+        const { stdout } = await run(command!, [...prefix, 'version', '-o', 'json']);
+        const reported = JSON.parse(stdout) as { version: string; platform: string };
+        if (reported.version !== version) throw new Error(`the executable reports version ${reported.version}, expected ${version}`);
+        log(`${key}: runs${ran === 'emulated' ? ' (emulated)' : ''}: version ${reported.version}, ${reported.platform}`);
       }
       const archive = tarGz([
         { name: PLUGIN_BIN, data: await readFile(binary), mode: 0o755 },
         { name: 'LICENSE', data: license, mode: 0o644 },
+        { name: THIRD_PARTY_NOTICES, data: notices, mode: 0o644 },
       ]);
       const file = path.join(outDir, archiveName(version, target));
       await writeFile(file, archive);
       const sha256 = createHash('sha256').update(archive).digest('hex');
       const uri = releaseUrl.replaceAll('{version}', version).replaceAll('{archive}', path.basename(file)).replaceAll('{os}', target.os).replaceAll('{arch}', target.arch);
-      archives.push({ target, os: target.os, arch: target.arch, file, binary, uri, sha256, signed });
+      archives.push({ target, os: target.os, arch: target.arch, file, binary, uri, sha256, signed, startup, ran });
       log(`${key}: ${path.relative(process.cwd(), file)} (${(archive.length / 1048576).toFixed(1)} MiB) sha256 ${sha256}`);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -154,7 +174,7 @@ export async function buildRelease(options: BuildReleaseOptions = {}): Promise<R
   const plugin = krewManifest({ version, homepage, archives });
   const validation = validateKrewManifest(plugin, {
     fileName: path.basename(manifestFile),
-    archiveFiles: new Map(archives.map((a) => [a.uri, [PLUGIN_BIN, 'LICENSE']])),
+    archiveFiles: new Map(archives.map((a) => [a.uri, [PLUGIN_BIN, 'LICENSE', THIRD_PARTY_NOTICES]])),
   });
   if (validation.errors.length > 0) throw new Error(`the Krew manifest is invalid:\n${validation.errors.join('\n')}`);
   await mkdir(path.dirname(manifestFile), { recursive: true });

@@ -75,6 +75,9 @@ export interface KrewManifestOptions {
 /** The executable inside each archive and the name kubectl finds (`kubectl dbaas`). */
 export const PLUGIN_BIN = 'kubectl-dbaas';
 
+/** The license notices of the bundled dependencies (esbuild's legal comments), in every archive. */
+export const THIRD_PARTY_NOTICES = 'THIRD-PARTY-NOTICES.txt';
+
 /**
  * The `dbaas` plugin manifest for the given archives.
  *
@@ -108,6 +111,7 @@ export function krewManifest(options: KrewManifestOptions): KrewPlugin {
         files: [
           { from: PLUGIN_BIN, to: '.' },
           { from: 'LICENSE', to: '.' },
+          { from: THIRD_PARTY_NOTICES, to: '.' },
         ],
       })),
     },

@@ -67,25 +67,37 @@ export async function nodeBinary(nodePackage: string, version: string, log: (lin
 }
 
 /**
+ * How a single executable starts:
+ * - `snapshot`: from a V8 startup snapshot of the command-line interface, already loaded (the
+ *   fastest; the snapshot is specific to the CPU architecture and Node binary that made it);
+ * - `code-cache`: compiles the script with V8's code cache (same restriction);
+ * - `source`: compiles the script on every start (for targets no Node here can run).
+ */
+export type SeaStartup = 'snapshot' | 'code-cache' | 'source';
+
+/**
  * Options of {@link buildSea}.
  *
  * @example
  * ```ts
- * await buildSea({ bundle: 'dist/kubectl-dbaas.cjs', blobNode: process.execPath, targetNode: process.execPath, target, output: 'kubectl-dbaas', codeCache: true });
+ * await buildSea({ bundle: 'dist/kubectl-dbaas.cjs', blobNode: [process.execPath], targetNode: process.execPath, target, output: 'kubectl-dbaas', startup: 'snapshot' });
  * ```
  */
 export interface BuildSeaOptions {
   /** The one-file CommonJS bundle (dist/kubectl-dbaas.cjs). */
   bundle: string;
-  /** A Node binary this machine can run, of the same version as `targetNode`: makes the blob. */
-  blobNode: string;
+  /**
+   * The command that runs a Node binary of the target's version here, to make the blob: the Node
+   * itself, or an emulator and its arguments before it (`['qemu-aarch64', '-L', sysroot, node]`).
+   * For `snapshot` and `code-cache` it must be the target's own binary or one of its platform.
+   */
+  blobNode: readonly string[];
   /** The target's Node binary, into which the blob is injected (a copy of it). */
   targetNode: string;
   target: Pick<ReleaseTarget, 'os' | 'arch'>;
   /** The executable to write. */
   output: string;
-  /** V8 code cache in the blob: only when `blobNode` runs on the target's platform. */
-  codeCache: boolean;
+  startup: SeaStartup;
   log?: (line: string) => void;
 }
 
@@ -97,7 +109,7 @@ export interface BuildSeaOptions {
  *
  * @example
  * ```ts
- * await buildSea({ bundle, blobNode, targetNode, target: { os: 'linux', arch: 'amd64' }, output, codeCache: true });
+ * await buildSea({ bundle, blobNode: [node], targetNode: node, target: { os: 'linux', arch: 'amd64' }, output, startup: 'snapshot' });
  * ```
  */
 export async function buildSea(options: BuildSeaOptions): Promise<void> {
@@ -110,12 +122,14 @@ export async function buildSea(options: BuildSeaOptions): Promise<void> {
       main,
       output: path.join(work, 'sea-prep.blob'),
       disableExperimentalSEAWarning: true,
-      useSnapshot: false,
-      useCodeCache: options.codeCache,
+      useSnapshot: options.startup === 'snapshot',
+      useCodeCache: options.startup === 'code-cache',
     };
     await writeFile(path.join(work, 'sea-config.json'), JSON.stringify(config, null, 2));
-    log(`${options.target.os}/${options.target.arch}: blob (code cache: ${options.codeCache ? 'yes' : 'no'})`);
-    await run(options.blobNode, ['--experimental-sea-config', path.join(work, 'sea-config.json')], { cwd: work });
+    log(`${options.target.os}/${options.target.arch}: blob (start-up: ${options.startup})`);
+    const [blobCommand, ...blobPrefix] = options.blobNode;
+    if (!blobCommand) throw new Error('buildSea: blobNode names no command');
+    await run(blobCommand, [...blobPrefix, '--experimental-sea-config', path.join(work, 'sea-config.json')], { cwd: work, maxBuffer: 16 << 20 });
 
     await mkdir(path.dirname(options.output), { recursive: true });
     await copyFile(options.targetNode, options.output);
