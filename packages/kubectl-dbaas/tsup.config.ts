@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { defineConfig } from 'tsup';
+import { defineConfig, type Options } from 'tsup';
 
 const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -8,6 +8,39 @@ const { version } = JSON.parse(readFileSync(new URL('./package.json', import.met
 // on every start of every command, not only for --help. fast-string-width has the same call
 // signature and compiles nothing until it is called. bench/cli-startup measures the difference.
 const bundleAliases = { 'string-width': 'fast-string-width' };
+
+
+// The one-file CommonJS builds (every dependency inlined). @node-rs/crc32 (a native addon) is left
+// out: the SDK falls back to its WebAssembly/JavaScript CRC-32C when it cannot be required.
+// @kubectl-dbaas/testing too (tsup's noExternal wins over external, so it is excluded there):
+// `--prep local` / `--runtime local` then say that it is not installed.
+const singleFile = {
+  format: ['cjs'],
+  outExtension: () => ({ js: '.cjs' }),
+  dts: false,
+  sourcemap: false,
+  clean: false,
+  splitting: false,
+  shims: true,
+  target: 'node22',
+  platform: 'node',
+  noExternal: [/^(?!@kubectl-dbaas\/testing$)/],
+  external: ['@node-rs/crc32', '@kubectl-dbaas/testing'],
+  define: { __DBAAS_VERSION__: JSON.stringify(version), __DBAAS_SINGLE_FILE__: 'true' },
+  // Minified (12 MB -> 4.5 MB): the single executable holds the script in memory, and compiles or
+  // deserialises it, on every start. Names are kept: some dependencies name errors after their
+  // constructors. License comments go to <file>.LEGAL.txt, shipped in the release archives;
+  // inline they would also make the script non-ASCII (see charset).
+  minify: true,
+  keepNames: true,
+  esbuildOptions: (options) => {
+    options.alias = bundleAliases;
+    options.legalComments = 'external';
+    // ASCII only (esbuild's default, stated because it matters): V8 keeps a script with any
+    // other character in two bytes per character, doubling the memory and the snapshot.
+    options.charset = 'ascii';
+  },
+} satisfies Options;
 
 export default defineConfig([
   // The npm package's executable (bin `kubectl-dbaas`): ESM, split so that each command's code is
@@ -34,39 +67,27 @@ export default defineConfig([
       options.alias = bundleAliases;
     },
   },
-  // One file with every dependency inlined: what the single executable (Node SEA) runs, and a
-  // `node kubectl-dbaas.cjs` that needs no node_modules. CommonJS because Node 24's SEA runs a
-  // CommonJS main script. @node-rs/crc32 (a native addon) is left out: the SDK falls back to its
-  // WebAssembly/JavaScript CRC-32C when it cannot be required.
+  // One file with every dependency inlined: `node kubectl-dbaas.cjs` needs no node_modules (it is
+  // a release artifact for machines with Node >= 22). CommonJS, like the single executable's.
+  { ...singleFile, entry: { 'kubectl-dbaas': 'src/cli.ts' }, banner: { js: '#!/usr/bin/env node' } },
+  // The single executable (Node SEA) runs two files: sea/kubectl-dbaas.cjs, the main script (it is
+  // in the startup snapshot), and sea/sdk.cjs, the SDK with its dependencies, an asset compiled
+  // only when a command imports the SDK (src/single-executable/sdk-from-asset.cts).
   {
-    entry: { 'kubectl-dbaas': 'src/cli.ts' },
-    format: ['cjs'],
-    outExtension: () => ({ js: '.cjs' }),
-    dts: false,
-    sourcemap: false,
-    clean: false,
-    splitting: false,
-    shims: true,
-    target: 'node22',
-    platform: 'node',
-    // Everything but @kubectl-dbaas/testing (tsup's noExternal wins over external, so it is left
-    // out here): `--prep local` / `--runtime local` then say that it is not installed.
-    noExternal: [/^(?!@kubectl-dbaas\/testing$)/],
-    external: ['@node-rs/crc32', '@kubectl-dbaas/testing'],
-    banner: { js: '#!/usr/bin/env node' },
-    define: { __DBAAS_VERSION__: JSON.stringify(version), __DBAAS_SINGLE_FILE__: 'true' },
-    // Minified (12 MB -> 4.5 MB): the single executable reads, and its startup snapshot holds, the
-    // whole script on every start. Names are kept: some dependencies name errors after their
-    // constructors. License comments go to kubectl-dbaas.cjs.LEGAL.txt, shipped in the release
-    // archives; leaving them inline would also make the script non-ASCII (see below).
-    minify: true,
-    keepNames: true,
+    ...singleFile,
+    entry: { 'sea/kubectl-dbaas': 'src/cli.ts' },
     esbuildOptions: (options) => {
-      options.alias = bundleAliases;
-      options.legalComments = 'external';
-      // ASCII only (esbuild's default, stated because it matters): V8 keeps a script with any
-      // other character in two bytes per character, doubling the memory and the snapshot.
-      options.charset = 'ascii';
+      singleFile.esbuildOptions(options);
+      options.alias = { ...bundleAliases, '@kubectl-dbaas/sdk': './src/single-executable/sdk-from-asset.cts' };
     },
+  },
+  {
+    ...singleFile,
+    entry: { 'sea/sdk': '../sdk/src/index.ts' },
+    define: {},
+    // A CommonJS module wrapped in a function expression: the script's value is the function, which
+    // the loader calls with the module's variables (a script cannot take them any other way).
+    banner: { js: '(function (module, exports, require, __filename, __dirname) {' },
+    footer: { js: '})' },
   },
 ]);

@@ -5,7 +5,7 @@
 // Needs the packages built (`npm test` builds them first) and the npm registry (npm install of
 // the SDK's dependencies, npx postject).
 import { execFile } from 'node:child_process';
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -151,6 +151,16 @@ describe('kubectl-dbaas as users install it', () => {
     expect(JSON.parse(inspect.stdout)).toMatchObject({ verdict: 'clean-shutdown', restorable: true, postgresMajorVersion: MAJOR });
     const named = await exec(binary, ['wal', 'inspect', dataDirectory, '-o', 'name'], { env: bare });
     expect(named.stdout).toBe(`${dataDirectory}\n`);
+
+    // The SDK is compiled from the executable's asset when a command first needs it; V8's code
+    // cache of it is written under $XDG_CACHE_HOME and accepted by the next run.
+    const cacheHome = path.join(work, 'xdg-cache');
+    const debug = { ...bare, DBAAS_DEBUG: '1', XDG_CACHE_HOME: cacheHome };
+    expect((await exec(binary, ['wal', 'inspect', dataDirectory, '-o', 'name'], { env: debug })).stderr).toContain('code cache absent');
+    const cacheFiles = await readdir(path.join(cacheHome, 'kubectl-dbaas', 'code-cache'));
+    expect(cacheFiles).toEqual([`sdk-${version}-${process.version}-linux-x64.bin`]);
+    expect((await stat(path.join(cacheHome, 'kubectl-dbaas', 'code-cache', cacheFiles[0]!))).mode & 0o777).toBe(0o600);
+    expect((await exec(binary, ['wal', 'inspect', dataDirectory, '-o', 'name'], { env: debug })).stderr).toContain('code cache accepted');
 
     // A usage error exits 2 with a pointer to --help.
     const bad = await exec(binary, ['version', '--bogus'], { env: bare }).then(

@@ -101,8 +101,10 @@ export async function buildRelease(options: BuildReleaseOptions = {}): Promise<R
   }
   const { version } = JSON.parse(await readFile(path.join(PACKAGE_DIR, 'package.json'), 'utf8')) as { version: string };
   const bundle = path.join(PACKAGE_DIR, 'dist', 'kubectl-dbaas.cjs');
+  const seaMain = path.join(PACKAGE_DIR, 'dist', 'sea', 'kubectl-dbaas.cjs');
+  const sdkAsset = path.join(PACKAGE_DIR, 'dist', 'sea', 'sdk.cjs');
   const license = await readFile(path.join(PACKAGE_DIR, 'LICENSE'));
-  const notices = await readFile(`${bundle}.LEGAL.txt`);
+  const notices = Buffer.concat([await readFile(`${seaMain}.LEGAL.txt`), Buffer.from('\n'), await readFile(`${sdkAsset}.LEGAL.txt`)]);
   await mkdir(outDir, { recursive: true });
 
   const archives: BuiltArchive[] = [];
@@ -127,7 +129,7 @@ export async function buildRelease(options: BuildReleaseOptions = {}): Promise<R
         [blobNode, startup] = [[await nodeBinary(host.nodePackage, target.nodeVersion, log)], 'source'];
         log(`${key}: no startup snapshot (${emulator && 'reason' in emulator ? emulator.reason : 'not runnable here'})`);
       }
-      await buildSea({ bundle, blobNode, targetNode, target, output: binary, startup, log });
+      await buildSea({ bundle: seaMain, sdkAsset, blobNode, targetNode, target, output: binary, startup, log });
       let signed: BuiltArchive['signed'] = 'n/a';
       if (target.os === 'darwin') {
         const { signMachOAdHoc, verifyMachOAdHoc } = await import('./macho.js');

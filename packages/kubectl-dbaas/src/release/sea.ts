@@ -9,6 +9,9 @@ const run = promisify(execFile);
 
 /** postject, pinned: the tool Node's documentation uses to inject the SEA blob. */
 export const POSTJECT = 'postject@1.0.0-alpha.6';
+/** The SDK's SEA asset key; the executable reads it in src/single-executable/sdk-from-asset.cts. */
+export const SDK_ASSET = 'sdk.cjs';
+
 /** The fuse Node looks for to know a blob was injected (same in every Node version with SEA). */
 export const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
@@ -84,8 +87,10 @@ export type SeaStartup = 'snapshot' | 'code-cache' | 'source';
  * ```
  */
 export interface BuildSeaOptions {
-  /** The one-file CommonJS bundle (dist/kubectl-dbaas.cjs). */
+  /** The main script (dist/sea/kubectl-dbaas.cjs). */
   bundle: string;
+  /** The SDK asset (dist/sea/sdk.cjs), compiled by the executable when a command needs it. */
+  sdkAsset: string;
   /**
    * The command that runs a Node binary of the target's version here, to make the blob: the Node
    * itself, or an emulator and its arguments before it (`['qemu-aarch64', '-L', sysroot, node]`).
@@ -118,17 +123,19 @@ export async function buildSea(options: BuildSeaOptions): Promise<void> {
   try {
     const main = path.join(work, 'kubectl-dbaas.cjs');
     await copyFile(options.bundle, main);
+    const [blobCommand, ...blobPrefix] = options.blobNode;
+    if (!blobCommand) throw new Error('buildSea: blobNode names no command');
+    const assets: Record<string, string> = { [SDK_ASSET]: options.sdkAsset };
     const config = {
       main,
       output: path.join(work, 'sea-prep.blob'),
       disableExperimentalSEAWarning: true,
       useSnapshot: options.startup === 'snapshot',
       useCodeCache: options.startup === 'code-cache',
+      assets,
     };
     await writeFile(path.join(work, 'sea-config.json'), JSON.stringify(config, null, 2));
-    log(`${options.target.os}/${options.target.arch}: blob (start-up: ${options.startup})`);
-    const [blobCommand, ...blobPrefix] = options.blobNode;
-    if (!blobCommand) throw new Error('buildSea: blobNode names no command');
+    log(`${options.target.os}/${options.target.arch}: blob (start-up: ${options.startup}; assets: ${Object.keys(assets).join(', ')})`);
     await run(blobCommand, [...blobPrefix, '--experimental-sea-config', path.join(work, 'sea-config.json')], { cwd: work, maxBuffer: 16 << 20 });
 
     await mkdir(path.dirname(options.output), { recursive: true });
