@@ -1,7 +1,7 @@
 // The labels and annotations kubectl-dbaas puts on every snapshot (DESIGN.md section 3, "Metadata
 // on every snapshot") and on restored PVCs: ONE zod codec per object kind that writes them
 // (`encode`) and reads them (`decode`). LSNs go through wal/lsn.ts, the one LSN parser.
-import { z } from 'zod';
+import * as z from 'zod';
 import { DbaasError } from '../errors.js';
 import { assertLabelValue } from './names.js';
 import { assertWalSegmentSize, formatLsn, isWalFileName, parseLsn, type Lsn } from '../wal/lsn.js';
