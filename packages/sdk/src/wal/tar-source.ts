@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { extract } from 'tar-stream';
 import { DbaasError } from '../errors.js';
 
 /**
@@ -52,7 +51,9 @@ export async function* readTarEntries(source: Readable | AsyncIterable<Uint8Arra
   }
   const head = first.value;
   const compressed = head.length >= 2 && head[0] === GZIP_MAGIC_0 && head[1] === GZIP_MAGIC_1;
-  const extractor = extract();
+  // Imported here, not with the SDK: only archive reads need it (start-up; bench/cli-startup).
+  const { default: tar } = await import('tar-stream');
+  const extractor = tar.extract();
   const input = compressed ? createGunzip() : undefined;
   const sink = input ?? extractor;
   if (input !== undefined) {

@@ -1,6 +1,8 @@
 // The one module of the SDK that talks to MySQL/MariaDB through `mysql2`. Everything else gets
 // plain rows back; errors come out as DbaasError (MYSQL_CONNECTION_FAILED / MYSQL_QUERY_FAILED).
-import mysql from 'mysql2/promise';
+// mysql2 is imported when a session is opened, not with the SDK: most commands never talk to
+// MySQL, and loading it cost every one of them its start-up time (bench/cli-startup).
+import type mysql from 'mysql2/promise';
 
 import { DbaasError } from '../../errors.js';
 
@@ -81,7 +83,9 @@ function where(config: MysqlConnectionConfig): string {
 export async function openMysqlSession(config: MysqlConnectionConfig, opts: { connectTimeoutMs?: number } = {}): Promise<MysqlSession> {
   let conn: mysql.Connection;
   try {
-    conn = await mysql.createConnection({ connectTimeout: opts.connectTimeoutMs ?? 10_000, ...options(config) });
+    // A CommonJS module: its exports are the default export.
+    const { default: mysql2 } = await import('mysql2/promise');
+    conn = await mysql2.createConnection({ connectTimeout: opts.connectTimeoutMs ?? 10_000, ...options(config) });
   } catch (error) {
     throw new DbaasError('MYSQL_CONNECTION_FAILED', `cannot connect to MySQL/MariaDB at ${where(config)}: ${(error as Error).message}`, {
       fix: 'Check host, port, user and password (a port-forward to the database pod, e.g. kubectl port-forward pod/db-0 3306).',

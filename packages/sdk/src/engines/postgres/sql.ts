@@ -1,6 +1,8 @@
 // The one module of the SDK that talks to PostgreSQL through `pg`. Everything else asks this module
 // for a session and gets plain rows back; errors come out as DbaasError.
-import pg from 'pg';
+// pg is imported when a session is opened, not with the SDK (start-up of the commands that never
+// open one; bench/cli-startup).
+import type pg from 'pg';
 
 import { DbaasError } from '../../errors.js';
 
@@ -113,7 +115,8 @@ export async function openSession(
   if (options.connectTimeoutMs !== undefined && clientConfig.connectionTimeoutMillis === undefined) {
     clientConfig.connectionTimeoutMillis = options.connectTimeoutMs;
   }
-  const client = new pg.Client(clientConfig);
+  const { default: postgres } = await import('pg');
+  const client = new postgres.Client(clientConfig);
   let closed = false;
   let ending = false;
   let lost: Error | undefined;
