@@ -1,13 +1,15 @@
 // The distributed forms of kubectl-dbaas, each run on a real PostgreSQL 17 data directory:
-// - the npm packages (`npm pack` of the SDK and the CLI, installed into an empty directory),
+// - the npm packages (`npm pack` of the CLI and of the SDK, each installed alone into an empty
+//   directory: the CLI has the SDK inlined),
 // - the one-file bundle (dist/kubectl-dbaas.cjs, no node_modules),
 // - the linux/amd64 single executable (Node SEA) in its release archive, with its Krew manifest.
 // Needs the packages built (`npm test` builds them first) and the npm registry (npm install of
-// the SDK's dependencies, npx postject).
+// the packages' dependencies, npx postject).
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,6 +54,49 @@ interface InspectJson {
   postgresMajorVersion: number;
 }
 
+/** `npm pack` of one workspace package into `destination`: its file name and files. */
+async function pack(workspace: string, destination: string): Promise<{ filename: string; files: Array<{ path: string }> }> {
+  const { stdout } = await exec('npm', ['pack', '-w', workspace, '--json', '--pack-destination', destination], { cwd: REPO_DIR, env });
+  const [packed] = JSON.parse(stdout.slice(stdout.indexOf('['))) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  return packed!;
+}
+
+async function walSegmentCount(dataDirectory: string): Promise<number> {
+  return (await readdir(path.join(dataDirectory, 'pg_wal'))).filter((name) => /^[0-9A-F]{24}$/.test(name)).length;
+}
+
+/**
+ * Preloaded with `node --import` (it runs in the worker threads too): reports on stderr where each
+ * thread resolves @node-rs/crc32 and its platform addon from, which files worker threads start
+ * from, and each job posted to a worker.
+ */
+const OBSERVE_THREADS = `
+import module from 'node:module';
+import workerThreads from 'node:worker_threads';
+const report = (line) => process.stderr.write('[observe] ' + line + '\\n');
+module.registerHooks({
+  resolve(specifier, context, next) {
+    const resolved = next(specifier, context);
+    if (specifier.startsWith('@node-rs/crc32')) report('thread ' + workerThreads.threadId + ' resolved ' + specifier + ' -> ' + resolved.url);
+    return resolved;
+  },
+});
+if (workerThreads.isMainThread) {
+  workerThreads.Worker = class extends workerThreads.Worker {
+    constructor(file, options) {
+      super(file, options);
+      report('worker ' + file);
+      this.on('error', (error) => report('worker error ' + error.message));
+    }
+    postMessage(message, transfer) {
+      report('job posted');
+      return super.postMessage(message, transfer);
+    }
+  };
+  module.syncBuiltinESMExports();
+}
+`;
+
 // The linux/arm64 executable is made with a startup snapshot by the arm64 Node under QEMU's user-mode
 // emulation and run the same way. .ci/run installs QEMU; elsewhere that test is skipped, its name
 // saying why (the packages to install).
@@ -69,6 +114,11 @@ describe('kubectl-dbaas as users install it', () => {
     const server = await startPostgres({ major: MAJOR });
     try {
       await server.query('create table t as select g as id from generate_series(1, 5000) g');
+      // More than one WAL segment, so that wal inspect hands them to its worker threads.
+      for (let i = 0; i < 2; i++) {
+        await server.query('insert into t select g from generate_series(1, 1000) g');
+        await server.query('select pg_switch_wal()');
+      }
       await server.stop({ mode: 'fast' });
       dataDirectory = path.join(work, 'pgdata');
       await copyDataDirectory(server.dataDirectory, dataDirectory);
@@ -81,41 +131,76 @@ describe('kubectl-dbaas as users install it', () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('npm pack: the CLI package holds its executable, chunks, LICENSE; the installed CLI runs with the native CRC and the WAL worker', async () => {
+  it('npm pack: the CLI package holds its executable, chunks and WAL worker, the SDK inlined; installed alone, it runs wal inspect with the native CRC and the WAL workers', async () => {
     const packs = path.join(work, 'packs');
     await mkdir(packs);
-    const { stdout } = await exec('npm', ['pack', '-w', '@kubectl-dbaas/sdk', '-w', 'kubectl-dbaas', '--json', '--pack-destination', packs], { cwd: REPO_DIR, env });
-    const packed = JSON.parse(stdout.slice(stdout.indexOf('['))) as Array<{ name: string; filename: string; files: Array<{ path: string }> }>;
-    const cli = packed.find((p) => p.name === 'kubectl-dbaas')!;
-    const sdk = packed.find((p) => p.name === '@kubectl-dbaas/sdk')!;
+    const cli = await pack('kubectl-dbaas', packs);
     const cliFiles = cli.files.map((f) => f.path);
-    expect(cliFiles).toEqual(expect.arrayContaining(['LICENSE', 'package.json', 'dist/cli.js']));
-    expect(cliFiles.filter((f) => f.endsWith('.cjs'))).toEqual([]); // the one-file bundle is for the SEA, not npm
+    expect(cliFiles).toEqual(expect.arrayContaining(['LICENSE', 'package.json', 'dist/cli.js', 'dist/wal-worker.js']));
+    expect(cliFiles.filter((f) => f.endsWith('.cjs'))).toEqual([]); // the one-file bundles are release artifacts, not npm's
     expect(cliFiles.every((f) => f === 'LICENSE' || f === 'package.json' || f.startsWith('dist/'))).toBe(true);
-    expect(sdk.files.map((f) => f.path)).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/wal-worker.js', 'dist/wal-worker.cjs']));
 
     const install = path.join(work, 'install');
     await mkdir(install);
     await writeFile(path.join(install, 'package.json'), '{ "name": "clean-install", "private": true }\n');
-    await exec('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', path.join(packs, sdk.filename), path.join(packs, cli.filename)], {
-      cwd: install,
-      env,
-      maxBuffer: 16 << 20,
-    });
+    await exec('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', path.join(packs, cli.filename)], { cwd: install, env, maxBuffer: 16 << 20 });
+    // The SDK and its JavaScript dependencies are in the CLI's chunks: npm installs none of them;
+    // the native CRC-32C addon, which the SDK's code requires from beside the chunks, it does.
+    const manifest = JSON.parse(await readFile(path.join(install, 'node_modules', 'kubectl-dbaas', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    expect(Object.keys(manifest.dependencies)).toContain('@node-rs/crc32');
+    expect(Object.keys(manifest.dependencies).filter((d) => d.startsWith('@kubectl-dbaas/'))).toEqual([]);
+    for (const absent of ['@kubectl-dbaas', '@kubernetes/client-node', 'pg', 'mysql2']) expect(existsSync(path.join(install, 'node_modules', absent))).toBe(false);
 
     const versionOut = await exec('npx', ['--no-install', 'kubectl-dbaas', 'version', '-o', 'json'], { cwd: install, env });
     expect(JSON.parse(versionOut.stdout)).toMatchObject({ version, node: process.version });
     const name = await exec('npx', ['--no-install', 'kubectl-dbaas', 'version', '-o', 'name'], { cwd: install, env });
     expect(name.stdout).toBe('kubectl-dbaas\n');
 
-    // The installed SDK loads its native CRC-32C (@node-rs/crc32 prebuilt for this platform).
-    const crc = await exec(process.execPath, ['-e', "import('@kubectl-dbaas/sdk').then((m) => console.log(m.crc32cImplementation()))"], { cwd: install, env });
-    expect(crc.stdout.trim()).toBe('native');
-
-    const inspect = await exec('npx', ['--no-install', 'kubectl-dbaas', 'wal', 'inspect', dataDirectory, '-o', 'json'], { cwd: install, env });
+    // wal inspect with two WAL worker threads, observed by a preloaded module: where each thread
+    // resolves @node-rs/crc32 from, and which file the workers start from.
+    const observer = path.join(work, 'observe-threads.mjs');
+    await writeFile(observer, OBSERVE_THREADS);
+    const bin = path.join(install, 'node_modules', '.bin', 'kubectl-dbaas');
+    const inspect = await exec(process.execPath, ['--import', observer, bin, 'wal', 'inspect', dataDirectory, '-o', 'json'], {
+      cwd: install,
+      env: { ...env, KUBECTL_DBAAS_WAL_WORKERS: '2' },
+    });
     const report = JSON.parse(inspect.stdout) as InspectJson;
     expect(report).toMatchObject({ source: dataDirectory, verdict: 'clean-shutdown', restorable: true, postgresMajorVersion: MAJOR });
-    expect(inspect.stderr).not.toMatch(/inspecting|✓/); // not a terminal: no progress (npm may print its own warnings)
+    const observed = inspect.stderr.split('\n').filter((l) => l.startsWith('[observe] '));
+    const dist = path.join(install, 'node_modules', 'kubectl-dbaas', 'dist');
+    expect(observed.filter((l) => l.startsWith('[observe] worker file:'))).toEqual(Array(2).fill(`[observe] worker ${pathToFileURL(path.join(dist, 'wal-worker.js')).href}`));
+    expect(observed).not.toContainEqual(expect.stringMatching(/^\[observe\] worker error/));
+    const segments = await walSegmentCount(dataDirectory);
+    expect(segments).toBeGreaterThan(1);
+    expect(observed.filter((l) => l === '[observe] job posted').length).toBe(segments); // every segment went to a worker
+    // The main thread and both workers load @node-rs/crc32 and its prebuilt addon from the install.
+    const resolved = observed.flatMap((l) => {
+      const m = /^\[observe\] thread (\d+) resolved (\S+) -> (\S+)$/.exec(l);
+      return m ? [{ thread: m[1]!, specifier: m[2]!, url: m[3]! }] : [];
+    });
+    const installed = `${pathToFileURL(path.join(install, 'node_modules')).href}/`;
+    const crcThreads = resolved.filter((r) => r.specifier === '@node-rs/crc32' && r.url === `${installed}@node-rs/crc32/index.js`).map((r) => r.thread);
+    expect(new Set(crcThreads).size).toBe(3);
+    const addonThreads = resolved.filter((r) => /^@node-rs\/crc32-[^/]+$/.test(r.specifier) && r.url.startsWith(installed) && r.url.endsWith('.node')).map((r) => r.thread);
+    expect(addonThreads.sort()).toEqual(crcThreads.sort());
+    // The addon found there computes CRC-32C (the SDK checks the same before it uses it).
+    const crc = await exec(process.execPath, ['-e', `console.log(require('node:module').createRequire(${JSON.stringify(path.join(dist, 'cli.js'))})('@node-rs/crc32').crc32c(Buffer.from('123456789')))`], { env });
+    expect(Number(crc.stdout)).toBe(0xe3069283);
+    expect(inspect.stderr).not.toMatch(/inspecting|✓/); // not a terminal: no progress
+  });
+
+  it('npm pack: the SDK package holds its ESM and CommonJS builds with their WAL workers; installed alone, it loads the native CRC', async () => {
+    const packs = path.join(work, 'packs-sdk');
+    await mkdir(packs);
+    const sdk = await pack('@kubectl-dbaas/sdk', packs);
+    expect(sdk.files.map((f) => f.path)).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/wal-worker.js', 'dist/wal-worker.cjs']));
+    const install = path.join(work, 'install-sdk');
+    await mkdir(install);
+    await writeFile(path.join(install, 'package.json'), '{ "name": "clean-install", "private": true }\n');
+    await exec('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', path.join(packs, sdk.filename)], { cwd: install, env, maxBuffer: 16 << 20 });
+    const crc = await exec(process.execPath, ['-e', "import('@kubectl-dbaas/sdk').then((m) => console.log(m.crc32cImplementation()))"], { cwd: install, env });
+    expect(crc.stdout.trim()).toBe('native');
   });
 
   it('the one-file bundle runs without node_modules', async () => {
