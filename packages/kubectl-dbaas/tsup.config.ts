@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Options } from 'tsup';
+import ts from 'typescript';
 
 const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -12,6 +15,76 @@ const bundleAliases = { 'string-width': 'fast-string-width' };
 
 const SDK = '@kubectl-dbaas/sdk';
 const sdkIndex = fileURLToPath(new URL('../sdk/src/index.ts', import.meta.url));
+
+type EsbuildPlugin = NonNullable<Options['esbuildPlugins']>[number];
+
+/**
+ * The `{ ... }` of `import { ... } from '@kubectl-dbaas/sdk'` or `export { ... } from
+ * '@kubectl-dbaas/sdk'`; undefined for other statements and for type-only ones (which emit nothing).
+ */
+function sdkBindings(statement: ts.Statement, file: string): { keyword: 'import' | 'export'; elements: ReadonlyArray<ts.ImportSpecifier | ts.ExportSpecifier> } | undefined {
+  const from = ts.isImportDeclaration(statement) || ts.isExportDeclaration(statement) ? statement.moduleSpecifier : undefined;
+  if (from === undefined || !ts.isStringLiteral(from) || from.text !== SDK) return undefined;
+  if (ts.isImportDeclaration(statement)) {
+    const clause = statement.importClause;
+    if (clause?.isTypeOnly) return undefined;
+    if (clause?.namedBindings !== undefined && ts.isNamedImports(clause.namedBindings) && clause.name === undefined) return { keyword: 'import', elements: clause.namedBindings.elements };
+  } else if (ts.isExportDeclaration(statement)) {
+    if (statement.isTypeOnly) return undefined;
+    if (statement.exportClause !== undefined && ts.isNamedExports(statement.exportClause)) return { keyword: 'export', elements: statement.exportClause.elements };
+  }
+  throw new Error(`${file}: only named imports and exports of ${SDK} are understood here, not: ${statement.getText()}`);
+}
+
+/**
+ * Makes the CLI's `import { a, b } from '@kubectl-dbaas/sdk'` import `a` and `b` from the SDK's
+ * source files that define them, not through the SDK's index. With code splitting, esbuild puts in
+ * one chunk every module that any command reaches through the index (it shakes unused code out of
+ * modules, not unused modules out of chunks), so `wal inspect` would load the Kubernetes client and
+ * `backup list` the MySQL driver. The index holds only `export { ... } from './file.js'` (it says
+ * so): that is the name -> file map. A name the index does not export fails the build.
+ */
+function sdkDirectImports(): EsbuildPlugin {
+  const index = ts.createSourceFile(sdkIndex, readFileSync(sdkIndex, 'utf8'), ts.ScriptTarget.Latest, true);
+  const values = new Map<string, { file: string; name: string }>();
+  const types = new Set<string>();
+  for (const statement of index.statements) {
+    const from = ts.isExportDeclaration(statement) ? statement.moduleSpecifier : undefined;
+    if (!ts.isExportDeclaration(statement) || from === undefined || !ts.isStringLiteral(from) || statement.exportClause === undefined || !ts.isNamedExports(statement.exportClause)) {
+      throw new Error(`${sdkIndex}: only \`export { ... } from './file.js'\` is understood here, not: ${statement.getText()}`);
+    }
+    const file = path.resolve(path.dirname(sdkIndex), from.text.replace(/\.js$/, '.ts'));
+    for (const element of statement.exportClause.elements) {
+      if (statement.isTypeOnly || element.isTypeOnly) types.add(element.name.text);
+      else values.set(element.name.text, { file, name: (element.propertyName ?? element.name).text });
+    }
+  }
+  return {
+    name: 'sdk-direct-imports',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]kubectl-dbaas[\\/]src[\\/].*\.ts$/ }, async (args) => {
+        const text = await readFile(args.path, 'utf8');
+        if (!text.includes(`'${SDK}'`)) return undefined; // loaded as usual
+        const source = ts.createSourceFile(args.path, text, ts.ScriptTarget.Latest, true);
+        let contents = text;
+        // From the last statement back, so that the offsets of the earlier ones stay valid.
+        for (const statement of [...source.statements].reverse()) {
+          const bindings = sdkBindings(statement, args.path);
+          if (bindings === undefined) continue;
+          const direct = bindings.elements.flatMap((element) => {
+            const name = (element.propertyName ?? element.name).text;
+            const target = values.get(name);
+            if (element.isTypeOnly || (target === undefined && types.has(name))) return [];
+            if (target === undefined) throw new Error(`${args.path}: ${SDK} exports no ${name}`);
+            return [`${bindings.keyword} { ${target.name} as ${element.name.text} } from ${JSON.stringify(target.file)};`];
+          });
+          contents = contents.slice(0, statement.getStart()) + direct.join(' ') + contents.slice(statement.getEnd());
+        }
+        return { contents, loader: 'ts' };
+      });
+    },
+  };
+}
 
 // The one-file CommonJS builds (every dependency inlined). @node-rs/crc32 (a native addon) is left
 // out: the SDK falls back to its WebAssembly/JavaScript CRC-32C when it cannot be required.
@@ -50,7 +123,7 @@ export default defineConfig([
   // its own chunk, loaded when the command runs; `version`, `--help` and usage errors load no SDK
   // code. Inlined: yargs, zod, yaml, and the SDK (from its sources) with its JavaScript dependencies
   // (@kubernetes/client-node, pg, mysql2, ...): a command that uses the SDK reads ~15 files instead
-  // of ~1,100 from node_modules.
+  // of ~1,100 from node_modules. The plugin above keeps each command to the SDK modules it uses.
   // Left out: @node-rs/crc32, a native addon the SDK's CRC-32C requires at run time from beside the
   // chunks (so it is a dependency of this package), and @kubectl-dbaas/testing (below).
   // The SDK's WAL scanner starts its worker threads from wal-worker.js beside the chunk that runs
@@ -73,6 +146,7 @@ export default defineConfig([
     // CommonJS code inlined in ESM chunks (yaml's, the SDK's dependencies') calls require() for Node built-ins.
     banner: { js: "#!/usr/bin/env node\nimport { createRequire as __dbaasCreateRequire } from 'node:module';\nconst require = __dbaasCreateRequire(import.meta.url);" },
     define: { __DBAAS_VERSION__: JSON.stringify(version), __DBAAS_SINGLE_FILE__: 'false' },
+    esbuildPlugins: [sdkDirectImports()],
     esbuildOptions: (options) => {
       options.alias = { ...bundleAliases, [SDK]: sdkIndex };
       // Whitespace and syntax minified, names kept: half the bytes to read, hash and deserialise on

@@ -19,7 +19,7 @@ export async function reportError(thrown: unknown, write: (text: string) => void
     write(`error: ${thrown.message}\nRun 'kubectl dbaas --help' for usage.\n`);
     return EXIT_USAGE;
   }
-  const { DbaasError, toDbaasError } = await import('@kubectl-dbaas/sdk');
+  const { DbaasError, toDbaasError } = await import('./sdk-errors.js');
   const error = toDbaasError(thrown);
   write(`error: ${error.message}\n`);
   if (error.fix) write(`fix: ${error.fix}\n`);
