@@ -1,6 +1,7 @@
 // Builds the release: single executables (Node SEA) for linux and darwin, amd64 and arm64, packed
 // as kubectl-dbaas-<version>-<os>-<arch>.tar.gz with LICENSE into packages/kubectl-dbaas/release/,
-// their checksums, and the Krew manifest plugins/dbaas.yaml. See docs/install.md.
+// their checksums, and the Krew manifest (plugins/dbaas.yaml for a build of every target; a build of
+// some targets writes release/dbaas.yaml instead). See docs/install.md.
 //
 //   npx tsx packages/kubectl-dbaas/scripts/build-release.ts [--targets linux-amd64,darwin-arm64]
 //       [--out DIR] [--manifest FILE] [--release-url URL] [--homepage URL] [--no-build] [--keep-going]

@@ -36,7 +36,7 @@ export interface BuildReleaseOptions {
   targets?: readonly string[];
   /** Where archives go (default packages/kubectl-dbaas/release). */
   outDir?: string;
-  /** Where the Krew manifest goes (default plugins/dbaas.yaml). */
+  /** Where the Krew manifest goes (default plugins/dbaas.yaml when every target is built, else <outDir>/dbaas.yaml). */
   manifest?: string;
   releaseUrl?: string;
   homepage?: string;
@@ -83,10 +83,13 @@ export interface ReleaseResult {
 export async function buildRelease(options: BuildReleaseOptions = {}): Promise<ReleaseResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const outDir = options.outDir ?? path.join(PACKAGE_DIR, 'release');
-  const manifestFile = options.manifest ?? path.join(REPO_DIR, 'plugins', 'dbaas.yaml');
+  const wanted = options.targets ?? RELEASE_TARGETS.map(targetKey);
+  // plugins/dbaas.yaml is the manifest of a whole release: a build of some targets writes its
+  // manifest beside its archives instead of replacing that one with fewer platforms.
+  const everyTarget = RELEASE_TARGETS.every((t) => wanted.includes(targetKey(t)));
+  const manifestFile = options.manifest ?? (everyTarget ? path.join(REPO_DIR, 'plugins', 'dbaas.yaml') : path.join(outDir, 'dbaas.yaml'));
   const releaseUrl = options.releaseUrl ?? process.env['DBAAS_RELEASE_URL'] ?? DEFAULT_RELEASE_URL;
   const homepage = options.homepage ?? process.env['DBAAS_HOMEPAGE'] ?? DEFAULT_HOMEPAGE;
-  const wanted = options.targets ?? RELEASE_TARGETS.map(targetKey);
   const targets = wanted.map((key) => {
     const target = RELEASE_TARGETS.find((t) => targetKey(t) === key);
     if (!target) throw new Error(`unknown target ${key}; known: ${RELEASE_TARGETS.map(targetKey).join(', ')}`);
