@@ -87,6 +87,10 @@ describe('toKubeError', () => {
     expect(e.message).toBe(`cannot connect to the Kubernetes API server ${server}: connection refused (while trying to get pods)`);
     const agg = new TypeError('fetch failed', { cause: new AggregateError([Object.assign(new Error('x'), { code: 'ETIMEDOUT' })]) });
     expect(toKubeError(agg, { server }).message).toContain('did not answer in time (ETIMEDOUT)');
+    // undici's shape for a port on the Fetch standard's blocked list (seen with a server on port 1).
+    const badPort = toKubeError(new TypeError('fetch failed', { cause: new Error('bad port') }), { verb: 'list', resource: 'pods', server });
+    expect(badPort.code).toBe('KUBE_UNREACHABLE');
+    expect(badPort.message).toContain('fetch refuses that port');
     const tls = new TypeError('fetch failed', { cause: Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }) });
     expect(toKubeError(tls, { server }).message).toContain('TLS verification');
     expect(toKubeError(new DOMException('aborted', 'AbortError')).code).toBe('KUBE_ABORTED');

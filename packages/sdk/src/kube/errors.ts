@@ -136,6 +136,8 @@ function networkCode(error: unknown): { code: string; message: string } | undefi
     if (!e || typeof e !== 'object' || seen.has(e)) continue;
     seen.add(e);
     const code = (e as { code?: unknown }).code;
+    // fetch refuses ports on the Fetch standard's "bad port" list before connecting: no code.
+    if (code === undefined && (e as Error).message === 'bad port') return { code: 'BAD_PORT', message: 'bad port' };
     if (typeof code === 'string' && /^(E[A-Z]+|UND_ERR_[A-Z_]+|[A-Z_]*CERT[A-Z_]*|ERR_TLS_[A-Z_]+|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_[A-Z_]+)$/.test(code)) {
       return { code, message: (e as Error).message ?? code };
     }
@@ -151,6 +153,12 @@ function networkMessage(code: string, server: string): { message: string; fix: s
     return {
       message: `cannot connect to the Kubernetes API server ${server}: connection refused`,
       fix: 'Check that the cluster is running and that the kubeconfig context points at it (kubectl cluster-info).',
+    };
+  }
+  if (code === 'BAD_PORT') {
+    return {
+      message: `cannot connect to the Kubernetes API server ${server}: fetch refuses that port (it is on the Fetch standard's list of blocked ports, e.g. 1, 22, 25, 6000)`,
+      fix: 'Serve the API server on another port (6443 is usual) or reach it through kubectl proxy or a port-forward on another port.',
     };
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
