@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { packageDir } from './paths.js';
 import { pidRunning } from './process.js';
+import { runDir } from './supervisor.js';
 
 const run = promisify(execFile);
 const name = `clitest-${process.pid}`;
@@ -59,5 +60,7 @@ describe('dbaas-testing up | status | down', () => {
     expect(existsSync(path.dirname(kubeconfig))).toBe(false);
     const after = await dbaasTesting('status').catch((err: { stdout: string; code: number }) => err);
     expect((after as { stdout: string }).stdout).toContain('not running');
+    expect(existsSync(path.join(runDir(), `${name}.log`))).toBe(false);
+    expect(existsSync(path.join(runDir(), `${name}.json`))).toBe(false);
   });
 });

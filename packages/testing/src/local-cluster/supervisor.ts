@@ -143,6 +143,9 @@ export async function down(name: string, log: (l: string) => void): Promise<bool
   }
   if (rec.stateDir) await rm(rec.stateDir, { recursive: true, force: true });
   await rm(runRecordPath(name), { force: true });
+  // The supervisor's log too, once the cluster is down: each run had left one behind. (A cluster
+  // that failed to start keeps its log until the next `up` of that name; `up` prints where it is.)
+  await rm(rec.logFile, { force: true });
   return true;
 }
 
