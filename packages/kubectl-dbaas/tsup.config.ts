@@ -225,7 +225,7 @@ export default defineConfig([
   },
   {
     ...singleFile,
-    entry: { 'sea/sdk': '../sdk/src/index.ts' },
+    entry: { 'sea/sdk': sdkIndex },
     define: {},
     // A CommonJS module wrapped in a function expression: the script's value is the function, which
     // the loader calls with the module's variables (a script cannot take them any other way).
