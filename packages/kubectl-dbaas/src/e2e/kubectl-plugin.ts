@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { expect } from 'vitest';
 
 /** What one kubectl run did. */
 export interface KubectlRun {
@@ -81,4 +82,15 @@ export class KubectlWithPlugin {
 /** A run for an assertion message: exit code, stdout, stderr. */
 export function showRun(r: KubectlRun): string {
   return `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+}
+
+/**
+ * Asserts what every usage mistake must give through kubectl: exit 2, the message on stderr with
+ * the pointer to --help, nothing on stdout.
+ */
+export function expectUsageError(r: KubectlRun, args: readonly string[], message: RegExp): void {
+  expect(r.code, `${args.join(' ')}\n${showRun(r)}`).toBe(2);
+  expect(r.stderr).toMatch(message);
+  expect(r.stderr).toContain("Run 'kubectl dbaas --help' for usage.");
+  expect(r.stdout).toBe('');
 }

@@ -29,7 +29,7 @@ type Pvc = { metadata?: { name?: string; namespace?: string }; status?: { phase?
 import { UNSERVED_DRIVER, availablePostgresMajors, clusterFromEnv, provisionBackupSnapshot, runPostgresOnVolume, STORAGE_CLASS, type PostgresServer } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { bindRbacDocRoles, rbacDocRoles, serviceAccountKubeconfig } from '../../e2e/rbac-doc.js';
-import { KubectlWithPlugin, showRun, type KubectlRun, type KubectlRunOptions } from '../../e2e/kubectl-plugin.js';
+import { expectUsageError, KubectlWithPlugin, showRun, type KubectlRun, type KubectlRunOptions } from '../../e2e/kubectl-plugin.js';
 import { parse as parseYaml } from 'yaml';
 import type { BackupCreateReport } from './create/run.js';
 import type { BackupDescription } from './describe/run.js';
@@ -217,13 +217,7 @@ describe('kubectl dbaas backup list / describe (real kubectl, plugin on PATH)', 
       [['backup', 'create', '--pvc', 'data-pg-0', '--timeout', '10'], /--timeout: "10" is not a duration/],
       [['backup', 'prune', '-n', ns], /give at least one retention rule/],
     ];
-    for (const [args, message] of cases) {
-      const r = await dbaas(args);
-      expect(r.code, `${args.join(' ')}\n${show(r)}`).toBe(2);
-      expect(r.stderr).toMatch(message);
-      expect(r.stderr).toContain("Run 'kubectl dbaas --help' for usage.");
-      expect(r.stdout).toBe('');
-    }
+    for (const [args, message] of cases) expectUsageError(await dbaas(args), args, message);
   });
 });
 

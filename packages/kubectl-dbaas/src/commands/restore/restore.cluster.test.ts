@@ -19,7 +19,7 @@ import { DBAAS_LABELS, KubeClients, watchUntil, type VolumeSnapshot } from '@kub
 import { availablePostgresMajors, clusterFromEnv, LOCAL_NODE_NAME, provisionBackupSnapshot, runPostgresOnVolume, STORAGE_CLASS, STORAGE_CLASS_WFFC, WriteLoad, type PostgresServer } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { bindRbacDocRoles, rbacDocRoles, serviceAccountKubeconfig } from '../../e2e/rbac-doc.js';
-import { KubectlWithPlugin, showRun, type KubectlRunOptions } from '../../e2e/kubectl-plugin.js';
+import { expectUsageError, KubectlWithPlugin, showRun, type KubectlRunOptions } from '../../e2e/kubectl-plugin.js';
 import { parse as parseYaml } from 'yaml';
 import type { BackupCreateReport } from '../backup/create/run.js';
 import type { VerifyReport } from '../verify/run.js';
@@ -113,13 +113,7 @@ describe('kubectl dbaas restore / verify: refusals (real kubectl, plugin on PATH
       [['verify', '--pvc', 'taken', '--check', 'no-equals-sign'], /--check: "no-equals-sign" is not NAME=SQL/],
       [['verify', '--pvc', 'taken', '--bogus'], /error: Unknown argument: bogus/],
     ];
-    for (const [args, message] of cases) {
-      const r = await dbaas(args);
-      expect(r.code, `${args.join(' ')}\n${show(r)}`).toBe(2);
-      expect(r.stderr).toMatch(message);
-      expect(r.stderr).toContain("Run 'kubectl dbaas --help' for usage.");
-      expect(r.stdout).toBe('');
-    }
+    for (const [args, message] of cases) expectUsageError(await dbaas(args), args, message);
   });
 
   it('an unknown backup exits 1 with the backup list fix; verify --backup too', async () => {
