@@ -62,7 +62,7 @@ export { renderKubeconfig } from './local-cluster/kubeconfig.js';
 export type { KubeconfigSpec } from './local-cluster/kubeconfig.js';
 export { clusterFromEnv, SHARED_CLUSTER_ENV } from './local-cluster/shared.js';
 export type { SharedClusterInfo } from './local-cluster/shared.js';
-export { runPostgresOnVolume, volumeDirectoryOf, createBoundPvc, pvcFromSnapshot } from './local-cluster/workloads.js';
+export { runPostgresOnVolume, volumeDirectoryOf, createBoundPvc, livePvcNames, pvcFromSnapshot } from './local-cluster/workloads.js';
 export type { VolumeHost, RunOnVolumeOptions } from './local-cluster/workloads.js';
 
 // minikube with the volumesnapshots and csi-hostpath-driver addons (minikube/)

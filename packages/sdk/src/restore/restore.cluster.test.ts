@@ -19,6 +19,7 @@ import {
   pvcFromSnapshot,
   clusterFromEnv,
   dbaasRejection,
+  livePvcNames,
   localPostgresFencing,
   localRestorePrepExecutor,
   localVerifyRuntime,
@@ -49,14 +50,6 @@ const report: string[] = [];
 let source: PostgresServer;
 let fenced: { result: BackupResult; acked: number[] };
 let online: { result: BackupResult; acked: number[] };
-
-/** PVCs of a namespace that are not being deleted. */
-async function pvcNames(namespace: string): Promise<string[]> {
-  return (await clients.core.listNamespacedPersistentVolumeClaim({ namespace })).items
-    .filter((p) => !p.metadata?.deletionTimestamp)
-    .map((p) => p.metadata!.name!)
-    .sort();
-}
 
 /** VolumeSnapshots of a namespace and the contents bound to that namespace. */
 async function snapshotObjects(namespace: string): Promise<string[]> {
@@ -178,7 +171,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
   });
 
   it.skipIf(!hasHostpath)('refuses before creating anything: size below restoreSize, unknown class, class of another driver, existing PVC, unknown backup', async () => {
-    const before = { pvcs: await pvcNames(ns), snapshots: await snapshotObjects(ns) };
+    const before = { pvcs: await livePvcNames(clients, ns), snapshots: await snapshotObjects(ns) };
     const small = await dbaasRejection(restoreClient.restore({ backup: 'fenced-1', namespace: ns, pvcName: 'too-small', size: '1Mi' }));
     expect(small.code).toBe('RESTORE_SIZE_TOO_SMALL');
     expect(small.fix).toMatch(/at least/);
@@ -208,8 +201,8 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
       'PersistentVolumeClaim/planned-dbaas-wal',
       'Job/planned-prep',
     ]);
-    expect({ pvcs: await pvcNames(ns), snapshots: await snapshotObjects(ns) }).toEqual(before);
-    expect({ pvcs: await pvcNames(otherNs), snapshots: await snapshotObjects(otherNs) }).toEqual({ pvcs: [], snapshots: [] });
+    expect({ pvcs: await livePvcNames(clients, ns), snapshots: await snapshotObjects(ns) }).toEqual(before);
+    expect({ pvcs: await livePvcNames(clients, otherNs), snapshots: await snapshotObjects(otherNs) }).toEqual({ pvcs: [], snapshots: [] });
   });
 
   it.skipIf(!hasHostpath)('cross namespace: a temporary Retain content + snapshot in the target namespace, removed once Bound; the backup is untouched', async () => {
@@ -260,7 +253,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     const r = await restoreClient.restore({ backup: 'online-1', namespace: ns, pvcName: 'online-restored', prep });
     expect(r.state).toBe('ready');
     expect(r.prepOutput).toMatch(/copied \d+ WAL segment\(s\), wrote backup_label/);
-    expect(await pvcNames(ns)).not.toContain('online-restored-dbaas-wal'); // the WAL scratch volume is gone
+    expect(await livePvcNames(clients, ns)).not.toContain('online-restored-dbaas-wal'); // the WAL scratch volume is gone
     const v = await restoreClient.verify({ namespace: ns, pvc: 'online-restored', runtime, amcheck: 'install' });
     expect(v.failures).toEqual([]);
     expect(v.offline?.verdict).toBe('online-backup-complete');
@@ -280,11 +273,11 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     expect(v.ok).toBe(true);
     expect(v.scratch).toBe(true);
     expect(v.restore?.state).toBe('ready');
-    expect(await pvcNames(ns)).not.toContain(v.pvc);
+    expect(await livePvcNames(clients, ns)).not.toContain(v.pvc);
     const x = await restoreClient.verify({ namespace: otherNs, backup: 'fenced-1', backupNamespace: ns, runtime });
     expect(x.ok).toBe(true);
     expect(x.offline?.verdict).toBe('clean-shutdown');
-    expect(await pvcNames(otherNs)).not.toContain(x.pvc);
+    expect(await livePvcNames(clients, otherNs)).not.toContain(x.pvc);
     const phases = v.timings.phases.map((p) => p.phase);
     expect(phases).toEqual(expect.arrayContaining(['restore', 'offline-checked', 'server-starting', 'ready-for-connections', 'recovery-done', 'amcheck', 'checks', 'cleanup']));
     report.push(`verify(backup online-1): total ${v.timings.totalMs} ms: restore ${v.restore?.timings.totalMs} ms, ready ${v.live?.readyMs} ms`);
@@ -308,7 +301,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     const v = await restoreClient.verify({ namespace: ns, backup: 'broken-wal', runtime });
     expect(v.ok).toBe(false);
     expect(v.failures.join('\n')).toContain(`WAL segment ${lastWalFile} is missing from the WAL snapshot`);
-    expect(await pvcNames(ns)).not.toContain(v.pvc); // the failed scratch restore removed what it made
+    expect(await livePvcNames(clients, ns)).not.toContain(v.pvc); // the failed scratch restore removed what it made
     // PostgreSQL on the same copy (data + the WAL that is there + backup_label) refuses to start.
     const dir = await pvcFromSnapshot(clients, info, { namespace: ns, snapshot: 'broken-wal', pvcName: 'broken-data' }); // bypassing RestoreClient, to break the copy
     const label = readSnapshotMetadata(await clients.volumeSnapshots.get('broken-wal', ns)).backupLabel!;
@@ -353,13 +346,13 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
       expect(v.ok).toBe(false);
       expect(v.offline?.verdict).toBe('unsafe-not-atomic');
       expect(v.live).toBeUndefined(); // a torn copy is not started unless asked (liveEvenIfUnsafe)
-      expect(await pvcNames(ns)).not.toContain(v.pvc);
+      expect(await livePvcNames(clients, ns)).not.toContain(v.pvc);
       report.push(`${mode} (forced): verify(backup) -> ${v.failures[0]}`);
     }
   });
 
   it.skipIf(!hasHostpath)('an aborted restore leaves nothing behind', async () => {
-    const before = { pvcs: await pvcNames(otherNs), snapshots: await snapshotObjects(otherNs) };
+    const before = { pvcs: await livePvcNames(clients, otherNs), snapshots: await snapshotObjects(otherNs) };
     const controller = new AbortController();
     const run = restoreClient.restore({
       backup: 'online-1',
@@ -376,10 +369,10 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     expect(e.code).toBe('KUBE_ABORTED');
     // Deletions are asynchronous (finalizers): wait until the objects are gone.
     const deadline = Date.now() + 60_000;
-    let now = { pvcs: await pvcNames(otherNs), snapshots: await snapshotObjects(otherNs) };
+    let now = { pvcs: await livePvcNames(clients, otherNs), snapshots: await snapshotObjects(otherNs) };
     while (JSON.stringify(now) !== JSON.stringify(before) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 500));
-      now = { pvcs: await pvcNames(otherNs), snapshots: await snapshotObjects(otherNs) };
+      now = { pvcs: await livePvcNames(clients, otherNs), snapshots: await snapshotObjects(otherNs) };
     }
     expect(now).toEqual(before);
   });

@@ -99,6 +99,22 @@ export async function runPostgresOnVolume(
 }
 
 /**
+ * The names of a namespace's PVCs that are not being deleted, sorted: what tests compare before and
+ * after an operation (a deleted PVC lingers while its finalizers run).
+ *
+ * @example
+ * ```ts
+ * expect(await livePvcNames(clients, 'ns')).not.toContain('scratch');
+ * ```
+ */
+export async function livePvcNames(clients: KubeClients, namespace: string): Promise<string[]> {
+  return (await clients.core.listNamespacedPersistentVolumeClaim({ namespace })).items
+    .filter((p) => !p.metadata?.deletionTimestamp)
+    .map((p) => p.metadata!.name!)
+    .sort();
+}
+
+/**
  * Creates a PVC, waits until it is Bound, and returns its volume directory (where kubelet would
  * mount it).
  *

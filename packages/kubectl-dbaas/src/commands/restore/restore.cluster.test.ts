@@ -16,7 +16,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DBAAS_LABELS, KubeClients, watchUntil, type VolumeSnapshot } from '@kubectl-dbaas/sdk';
-import { availablePostgresMajors, clusterFromEnv, LOCAL_NODE_NAME, provisionBackupSnapshot, runPostgresOnVolume, STORAGE_CLASS, STORAGE_CLASS_WFFC, WriteLoad, type PostgresServer } from '@kubectl-dbaas/testing';
+import { availablePostgresMajors, clusterFromEnv, livePvcNames, LOCAL_NODE_NAME, provisionBackupSnapshot, runPostgresOnVolume, STORAGE_CLASS, STORAGE_CLASS_WFFC, WriteLoad, type PostgresServer } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { bindRbacDocRoles, rbacDocRoles, serviceAccountKubeconfig } from '../../e2e/rbac-doc.js';
 import { expectUsageError, KubectlWithPlugin, showRun, type KubectlRunOptions } from '../../e2e/kubectl-plugin.js';
@@ -48,14 +48,6 @@ let plugin: KubectlWithPlugin;
 const kubectl = (args: string[], opts?: KubectlRunOptions) => plugin.run(args, opts);
 const dbaas = (args: string[], opts?: KubectlRunOptions) => plugin.dbaas(args, opts);
 const show = showRun;
-
-/** PVCs of a namespace that are not being deleted. */
-async function pvcNames(namespace: string): Promise<string[]> {
-  return (await clients.core.listNamespacedPersistentVolumeClaim({ namespace })).items
-    .filter((p) => !p.metadata?.deletionTimestamp)
-    .map((p) => p.metadata!.name!)
-    .sort();
-}
 
 /** VolumeSnapshots of a namespace and the contents bound to it, not being deleted. */
 async function snapshotObjects(namespace: string): Promise<string[]> {
@@ -170,8 +162,8 @@ describe('kubectl dbaas restore / verify: refusals (real kubectl, plugin on PATH
     expect(names.stdout).toBe(`volumesnapshotcontent.snapshot.storage.k8s.io/dbaas-${otherNs}-copy-dbaas-src\nvolumesnapshot.snapshot.storage.k8s.io/copy-dbaas-src\npersistentvolumeclaim/copy\n`);
     const text = await dbaas(['restore', 'alpha', '--to', 'planned', '-n', ns, '--dry-run=client']);
     expect(text.stdout).toMatch(/^# dry run \(client/);
-    expect(await pvcNames(ns)).toEqual(['taken']);
-    expect(await pvcNames(otherNs)).toEqual([]);
+    expect(await livePvcNames(clients, ns)).toEqual(['taken']);
+    expect(await livePvcNames(clients, otherNs)).toEqual([]);
     expect(await snapshotObjects(otherNs)).toEqual([]);
   });
 });
@@ -256,7 +248,7 @@ describe('kubectl dbaas restore / verify end to end (CSI hostpath plugin, a real
     expect(r.stderr).toMatch(/^\[ *[\d.]+s\] restored backup .*\/cli-online into PVC .*\/restored \(ready\)$/m);
     const pvc = (await clients.core.readNamespacedPersistentVolumeClaim({ name: 'restored', namespace: ns })) as Pvc;
     expect(pvc.metadata?.labels).toMatchObject({ [DBAAS_LABELS.restoredFrom]: 'cli-online', [DBAAS_LABELS.restoreType]: 'snapshot' });
-    expect(await pvcNames(ns)).toEqual(['pgdata', 'restored', 'taken']); // the WAL scratch PVC is gone
+    expect(await livePvcNames(clients, ns)).toEqual(['pgdata', 'restored', 'taken']); // the WAL scratch PVC is gone
 
     const v = await dbaas(['verify', '--pvc', 'restored', '--runtime', 'local', '-n', ns, '--check', ackedCheck(), '--amcheck', 'install', '-o', 'json'], { timeoutMs: 280_000 });
     expect(v.code, show(v)).toBe(0);
@@ -277,7 +269,7 @@ describe('kubectl dbaas restore / verify end to end (CSI hostpath plugin, a real
     expect(r.stderr).toMatch(/^online: the -wal snapshot is restored into the scratch PVC planned-online-dbaas-wal; restore-prep copies \d+ WAL segment\(s\)/m);
     const local = await dbaas(['restore', 'cli-online', '--to', 'planned-online', '-n', ns, '--dry-run=client', '--prep', 'local', '-o', 'name']);
     expect(local.stdout).toBe('persistentvolumeclaim/planned-online\npersistentvolumeclaim/planned-online-dbaas-wal\n');
-    expect(await pvcNames(ns)).not.toContain('planned-online');
+    expect(await livePvcNames(clients, ns)).not.toContain('planned-online');
   });
 
   it.skipIf(!hasHostpath)('verify --backup --runtime local: a scratch restore, checked, then removed (text output)', async () => {
@@ -289,7 +281,7 @@ describe('kubectl dbaas restore / verify end to end (CSI hostpath plugin, a real
     expect(r.stdout).toMatch(/^amcheck: +bt_index_check on \d+ btree index\(es\) in \d+ database\(s\): no corruption found$/m);
     expect(r.stdout).toMatch(/^checks: +acked: passed$/m);
     expect(r.stdout).toMatch(/^RTO: +scratch restore [\d.]+s in all: .*, accepting connections at \+[\d.]+s, out of recovery at \+[\d.]+s$/m);
-    await eventually(async () => !(await pvcNames(ns)).some((n) => n.startsWith('verify-')), 'the scratch PVC gone');
+    await eventually(async () => !(await livePvcNames(clients, ns)).some((n) => n.startsWith('verify-')), 'the scratch PVC gone');
   });
 
   it.skipIf(!hasHostpath)('a verify that fails exits 1 and prints every failure', async () => {
@@ -316,7 +308,7 @@ describe('kubectl dbaas restore / verify end to end (CSI hostpath plugin, a real
     expect(v.code, show(v)).toBe(0);
     expect(JSON.parse(v.stdout) as VerifyReport).toMatchObject({ ok: true, backup: { namespace: ns, name: 'cli-online' } });
     await clients.core.deleteNamespacedPersistentVolumeClaim({ name: 'rbac-restored', namespace: otherNs });
-    await eventually(async () => (await pvcNames(otherNs)).length === 0, 'the restored PVC deleted');
+    await eventually(async () => (await livePvcNames(clients, otherNs)).length === 0, 'the restored PVC deleted');
   });
 
   it.skipIf(!hasHostpath)('Ctrl-C (SIGINT to kubectl) during a cross-namespace restore: exit 130, no PVC, no temporary VolumeSnapshot or content left', async () => {
@@ -335,7 +327,7 @@ describe('kubectl dbaas restore / verify end to end (CSI hostpath plugin, a real
     expect(r.stderr).toMatch(/SIGINT: stopping and cleaning up \(deleting what the restore created\)/);
     expect(r.stderr).toMatch(/^error: the restore was aborted$/m);
     expect(r.stdout).toBe('');
-    await eventually(async () => (await pvcNames(otherNs)).length === 0 && (await snapshotObjects(otherNs)).length === 0, 'everything gone');
+    await eventually(async () => (await livePvcNames(clients, otherNs)).length === 0 && (await snapshotObjects(otherNs)).length === 0, 'everything gone');
     // The backup itself is untouched (Retain kept its data).
     const list = await dbaas(['backup', 'list', '-n', ns, '-o', 'name']);
     expect(list.stdout).toContain('backup/cli-online');
