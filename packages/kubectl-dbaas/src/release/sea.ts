@@ -3,15 +3,13 @@ import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from '
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { SDK_ASSET } from '../single-executable/assets.js';
 import type { ReleaseTarget } from './targets.js';
 
 const run = promisify(execFile);
 
 /** postject, pinned: the tool Node's documentation uses to inject the SEA blob. */
 export const POSTJECT = 'postject@1.0.0-alpha.6';
-/** The SDK's SEA asset key; the executable reads it in src/single-executable/sdk-from-asset.cts. */
-export const SDK_ASSET = 'sdk.cjs';
-
 /** The fuse Node looks for to know a blob was injected (same in every Node version with SEA). */
 export const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 

@@ -15,6 +15,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import vm from 'node:vm';
 import type * as Sdk from '@kubectl-dbaas/sdk';
+import { SDK_ASSET } from './assets.js';
 
 /** Set by the build. */
 declare const __DBAAS_VERSION__: string;
@@ -23,8 +24,6 @@ declare const __DBAAS_VERSION__: string;
 // that can be written without the node: prefix, and node:sea has no other name.
 const { getAsset } = process.getBuiltinModule('node:sea');
 
-/** The asset key, shared with the release build (src/release/sea.ts). */
-const SDK_ASSET = 'sdk.cjs';
 
 function cacheFile(): string | undefined {
   if (process.env['KUBECTL_DBAAS_CODE_CACHE'] === '0') return undefined;
