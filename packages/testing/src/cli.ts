@@ -8,7 +8,8 @@
  *   dbaas-testing down [--name N]  stop it and remove its state directory
  */
 import { fileURLToPath } from 'node:url';
-import { BUILT_TOOLS, buildBinaries, cacheBinDir, goVersion, resolveBinaries } from './local-cluster/binaries.js';
+import { BUILT_TOOLS, buildBinaries, goVersion, resolveBinaries } from './local-cluster/binaries.js';
+import { cacheRoot } from './local-cluster/paths.js';
 import { down, status, supervise, up } from './local-cluster/supervisor.js';
 
 const USAGE = `usage: dbaas-testing <build|up|down|status> [--name NAME]
@@ -46,18 +47,17 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'build': {
       const t0 = Date.now();
-      console.error(`[dbaas-testing] ${await goVersion()}; cache ${await cacheBinDir()}`);
-      const { dir, seconds } = await buildBinaries({ log: (l) => console.error(l) });
+      console.error(`[dbaas-testing] ${await goVersion()}; cache ${cacheRoot()}/bin`);
+      const { seconds } = await buildBinaries({ log: (l) => console.error(l) });
       const built = Object.keys(seconds);
       console.log(
         built.length
           ? `built ${built.map((t) => `${t} (${seconds[t as keyof typeof seconds]}s)`).join(', ')} in ${Math.round((Date.now() - t0) / 1000)}s`
           : `all ${BUILT_TOOLS.length} binaries cached`,
       );
-      console.log(`binaries: ${dir}`);
-      const bins = await resolveBinaries({ build: false });
+      const bins = await resolveBinaries({ log: (l) => console.error(l) });
+      for (const [tool, file] of Object.entries(bins.paths)) console.log(`${tool}: ${file}`);
       if (bins.hostpathUnavailable) console.log(`CSI hostpath plugin unavailable: ${bins.hostpathUnavailable}`);
-      else console.log(`hostpathplugin: ${bins.paths.hostpathplugin}`);
       return 0;
     }
     case 'up': {

@@ -52,12 +52,13 @@ export {
   buildBinaries,
   resolveBinaries,
   loadVersions,
-  cacheKey,
-  cacheBinDir,
+  CSI_DRIVER_TOOLS,
+  toolCacheKey,
+  cachedToolPath,
   goVersion,
   snapshotCrdDir,
 } from './local-cluster/binaries.js';
-export type { BuiltTool, ClusterTool, VersionsFile, ResolvedBinaries, BuildOptions } from './local-cluster/binaries.js';
+export type { BuiltTool, CsiDriverTool, ClusterTool, VersionsFile, ResolvedBinaries, BuildOptions } from './local-cluster/binaries.js';
 export { renderKubeconfig } from './local-cluster/kubeconfig.js';
 export type { KubeconfigSpec } from './local-cluster/kubeconfig.js';
 export { clusterFromEnv, SHARED_CLUSTER_ENV } from './local-cluster/shared.js';

@@ -10,6 +10,8 @@ export const BUILT_TOOLS = [
   'etcd',
   'kube-apiserver',
   'kube-controller-manager',
+  'kube-scheduler',
+  'kubelet',
   'snapshot-controller',
   'csi-snapshotter',
   'csi-provisioner',
@@ -18,8 +20,17 @@ export const BUILT_TOOLS = [
 /** A tool built from a wrapper module under `packages/testing/go/<tool>/`. */
 export type BuiltTool = (typeof BUILT_TOOLS)[number];
 
+/**
+ * The CSI hostpath driver's binaries: taken from `DBAAS_TESTING_BIN_DIR` when it holds them, else
+ * built from their Go modules (which the project machines' Go module proxy refuses; see BLOCKED.md).
+ */
+export const CSI_DRIVER_TOOLS = ['hostpathplugin', 'csi-node-driver-registrar'] as const;
+
+/** One of {@link CSI_DRIVER_TOOLS}. */
+export type CsiDriverTool = (typeof CSI_DRIVER_TOOLS)[number];
+
 /** Every binary the local cluster runs. */
-export type ClusterTool = BuiltTool | 'hostpathplugin';
+export type ClusterTool = BuiltTool | CsiDriverTool;
 
 /** One tool's entry in `go/versions.json`. */
 export interface ToolVersion {
@@ -36,15 +47,13 @@ export interface VersionsFile {
   kubernetesStaging: string;
   tools: Record<BuiltTool, ToolVersion>;
   snapshotCrds: { module: string; version: string; dir: string; files: string[] };
-  hostpathplugin: { module: string; package: string; driverName: string; blocked?: string };
+  csiDriver: { driverName: string; tools: Record<CsiDriverTool, ToolVersion> };
 }
 
 /** Where each binary comes from, and why the hostpath plugin is missing when it is. */
 export interface ResolvedBinaries {
   paths: Partial<Record<ClusterTool, string>>;
-  /** Directory of the cached build used for the built tools (absent when all came from DBAAS_TESTING_BIN_DIR). */
-  cacheDir?: string;
-  /** `undefined` when `hostpathplugin` was found; else the reason it is unavailable. */
+  /** `undefined` when `hostpathplugin` and `csi-node-driver-registrar` were found or built; else why not. */
   hostpathUnavailable?: string;
 }
 
@@ -86,6 +95,12 @@ export async function loadVersions(): Promise<VersionsFile> {
     const t = parsed.tools?.[tool];
     if (!t || !t.module || !t.version || !t.package) {
       throw new Error(`${file}: tools.${tool} needs module, version and package`);
+    }
+  }
+  for (const tool of CSI_DRIVER_TOOLS) {
+    const t = parsed.csiDriver?.tools?.[tool];
+    if (!t || !t.module || !t.version || !t.package) {
+      throw new Error(`${file}: csiDriver.tools.${tool} needs module, version and package`);
     }
   }
   return parsed;
@@ -167,35 +182,37 @@ export async function goVersion(): Promise<string> {
   return goVersionCache;
 }
 
-/** Files under `go/` that define the build, in a stable order. */
-async function buildInputs(): Promise<string[]> {
-  const goDir = path.join(packageDir(), 'go');
-  const files = [path.join(goDir, 'versions.json')];
-  for (const tool of BUILT_TOOLS) {
-    for (const f of (await readdir(path.join(goDir, tool))).sort()) files.push(path.join(goDir, tool, f));
-  }
-  return files;
+/** The versions.json entry of any tool. */
+function toolVersion(tool: ClusterTool, versions: VersionsFile): ToolVersion {
+  return (CSI_DRIVER_TOOLS as readonly string[]).includes(tool)
+    ? versions.csiDriver.tools[tool as CsiDriverTool]
+    : versions.tools[tool as BuiltTool];
 }
 
 /**
- * The cache key: a hash of `versions.json`, every wrapper module file and `go version`.
+ * One tool's cache key: a hash of `go version`, its versions.json entry (with the Kubernetes
+ * versions it is stamped or built with) and its wrapper module's files. Per tool, so that adding or
+ * bumping one tool rebuilds only that one.
  *
  * @example
- * const dir = path.join(cacheRoot(), 'bin', await cacheKey());
+ * const dir = path.join(cacheRoot(), 'bin', 'etcd', await toolCacheKey('etcd'));
  */
-export async function cacheKey(): Promise<string> {
+export async function toolCacheKey(tool: ClusterTool): Promise<string> {
+  const versions = await loadVersions();
   const h = createHash('sha256');
   h.update(await goVersion());
-  for (const f of await buildInputs()) {
-    h.update(path.relative(packageDir(), f));
-    h.update(await readFile(f));
+  h.update(JSON.stringify({ tool, entry: toolVersion(tool, versions), k: versions.kubernetes, ks: versions.kubernetesStaging }));
+  const wrapper = path.join(packageDir(), 'go', tool);
+  for (const f of (await readdir(wrapper)).sort()) {
+    h.update(f);
+    h.update(await readFile(path.join(wrapper, f)));
   }
   return h.digest('hex').slice(0, 16);
 }
 
-/** `<cache>/bin/<key>/` for the current versions file and Go. */
-export async function cacheBinDir(): Promise<string> {
-  return path.join(cacheRoot(), 'bin', await cacheKey());
+/** `<cache>/bin/<tool>/<key>/<tool>`: where a tool's build for the current inputs lives. */
+export async function cachedToolPath(tool: ClusterTool): Promise<string> {
+  return path.join(cacheRoot(), 'bin', tool, await toolCacheKey(tool), tool);
 }
 
 async function isExecutable(file: string): Promise<boolean> {
@@ -212,8 +229,8 @@ function fmtElapsed(ms: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
-function ldflagsFor(tool: BuiltTool, versions: VersionsFile): string {
-  const t = versions.tools[tool];
+function ldflagsFor(tool: ClusterTool, versions: VersionsFile): string {
+  const t = toolVersion(tool, versions);
   const flags = ['-s', '-w', ...(t.ldflags ?? [])];
   if (t.kubernetesVersionStamp) {
     const m = /^v(\d+)\.(\d+)\./.exec(versions.kubernetes);
@@ -236,8 +253,15 @@ function ldflagsFor(tool: BuiltTool, versions: VersionsFile): string {
  * versions): `require <module> <version>` and, for Kubernetes, `replace k8s.io/<staging> =>
  * k8s.io/<staging> <kubernetesStaging>` for every staging module already listed.
  */
-async function syncWrapper(workDir: string, tool: BuiltTool, versions: VersionsFile): Promise<void> {
-  const t = versions.tools[tool];
+async function syncWrapper(workDir: string, tool: ClusterTool, versions: VersionsFile): Promise<void> {
+  const t = toolVersion(tool, versions);
+  if ((CSI_DRIVER_TOOLS as readonly string[]).includes(tool)) {
+    // `go get` resolves a commit to its pseudo-version (the registrar's releases need that) and
+    // reports the proxy's refusal verbatim.
+    const res = await runCommand('go', ['get', `${t.module}@${t.version}`], { cwd: workDir, env: goEnv(), timeoutMs: DOWNLOAD_TIMEOUT_MS });
+    if (res.code !== 0) throw new Error(`go get ${t.module}@${t.version} failed: ${res.stderr.trim().split('\n').slice(-3).join(' ')}`);
+    return;
+  }
   const args = ['mod', 'edit', `-require=${t.module}@${t.version}`];
   if (t.module === 'k8s.io/kubernetes') {
     const gomod = await readFile(path.join(workDir, 'go.mod'), 'utf8');
@@ -270,47 +294,52 @@ async function checkProxy(versions: VersionsFile): Promise<void> {
 }
 
 /**
- * Builds every tool missing from the cache, printing which tool is building and the elapsed time.
- * Binaries go to `~/.cache/kubectl-dbaas/bin/<key>/` (never into the repository). Builds run with
- * `nice -n 10`, `GOTOOLCHAIN=local`, `GOWORK=off`, `GOFLAGS=-mod=mod`.
+ * Builds every named tool missing from the cache, printing which tool is building and the elapsed
+ * time. Each binary goes to `~/.cache/kubectl-dbaas/bin/<tool>/<key>/<tool>` (never into the
+ * repository). Builds run with `nice -n 10`, `GOTOOLCHAIN=local`, `GOWORK=off`, `GOFLAGS=-mod=mod`.
  *
- * @returns the cache directory and the seconds each tool took (0 when it was cached).
+ * @returns each tool's path and the seconds each built tool took.
  * @example
- * const { dir, seconds } = await buildBinaries({ log: console.log });
+ * const { paths, seconds } = await buildBinaries({ log: console.log });
  */
 export async function buildBinaries(
-  opts: Pick<BuildOptions, 'log' | 'progressEverySeconds'> & { tools?: readonly BuiltTool[] } = {},
-): Promise<{ dir: string; seconds: Partial<Record<BuiltTool, number>> }> {
+  opts: Pick<BuildOptions, 'log' | 'progressEverySeconds'> & { tools?: readonly ClusterTool[] } = {},
+): Promise<{ paths: Partial<Record<ClusterTool, string>>; seconds: Partial<Record<ClusterTool, number>> }> {
   const log = opts.log ?? ((l: string) => console.error(l));
   const versions = await loadVersions();
   const gv = await goVersion();
-  const dir = await cacheBinDir();
-  await mkdir(dir, { recursive: true });
   const tools = opts.tools ?? BUILT_TOOLS;
-  const missing: BuiltTool[] = [];
-  for (const tool of tools) if (!(await isExecutable(path.join(dir, tool)))) missing.push(tool);
-  const seconds: Partial<Record<BuiltTool, number>> = {};
-  if (missing.length === 0) return { dir, seconds };
+  const paths: Partial<Record<ClusterTool, string>> = {};
+  const missing: ClusterTool[] = [];
+  for (const tool of tools) {
+    paths[tool] = await cachedToolPath(tool);
+    if (!(await isExecutable(paths[tool]!))) missing.push(tool);
+  }
+  const seconds: Partial<Record<ClusterTool, number>> = {};
+  if (missing.length === 0) return { paths, seconds };
 
-  const unlock = await acquireLock(path.join(dir, '.build.lock'), log);
+  await mkdir(path.join(cacheRoot(), 'bin'), { recursive: true });
+  const unlock = await acquireLock(path.join(cacheRoot(), 'bin', '.build.lock'), log);
   try {
-    log(`[dbaas-testing] building ${missing.join(', ')} with ${gv} into ${dir}`);
+    log(`[dbaas-testing] building ${missing.join(', ')} with ${gv} into ${path.join(cacheRoot(), 'bin')}`);
     await checkProxy(versions);
     const started = Date.now();
     for (const tool of missing) {
-      const out = path.join(dir, tool);
+      const out = paths[tool]!;
       if (await isExecutable(out)) continue; // built by another process while we waited for the lock
-      const workDir = path.join(cacheRoot(), 'work', path.basename(dir), tool);
+      const t = toolVersion(tool, versions);
+      const workDir = path.join(cacheRoot(), 'work', tool, path.basename(path.dirname(out)));
       await rm(workDir, { recursive: true, force: true });
       await mkdir(path.dirname(workDir), { recursive: true });
+      await mkdir(path.dirname(out), { recursive: true });
       await cp(path.join(packageDir(), 'go', tool), workDir, { recursive: true });
       await syncWrapper(workDir, tool, versions);
       const t0 = Date.now();
-      log(`[dbaas-testing] building ${tool} (${versions.tools[tool].module}@${versions.tools[tool].version})...`);
+      log(`[dbaas-testing] building ${tool} (${t.module}@${t.version})...`);
       const every = (opts.progressEverySeconds ?? 30) * 1000;
       // Download everything the build needs first, with a deadline: an unreachable or black-holed
       // proxy then gives an error instead of a hang.
-      const dl = await runCommand('go', ['list', '-deps', '-f', '{{.ImportPath}}', versions.tools[tool].package], {
+      const dl = await runCommand('go', ['list', '-deps', '-f', '{{.ImportPath}}', t.package], {
         cwd: workDir,
         env: goEnv(),
         timeoutMs: DOWNLOAD_TIMEOUT_MS,
@@ -331,18 +360,7 @@ export async function buildBinaries(
       try {
         res = await runCommand(
           'nice',
-          [
-            '-n',
-            '10',
-            'go',
-            'build',
-            '-trimpath',
-            '-ldflags',
-            ldflagsFor(tool, versions),
-            '-o',
-            `${out}.tmp`,
-            versions.tools[tool].package,
-          ],
+          ['-n', '10', 'go', 'build', '-trimpath', '-ldflags', ldflagsFor(tool, versions), '-o', `${out}.tmp`, t.package],
           { cwd: workDir, env: goEnv(), onOutput: (c) => buildLog.push(c) },
         );
       } finally {
@@ -354,15 +372,15 @@ export async function buildBinaries(
       }
       await rename(`${out}.tmp`, out);
       seconds[tool] = Math.round((Date.now() - t0) / 1000);
+      await writeFile(
+        path.join(path.dirname(out), 'build.json'),
+        JSON.stringify({ go: gv, tool, version: t, seconds: seconds[tool], finishedAt: new Date().toISOString() }, null, 2),
+      );
+      await rm(workDir, { recursive: true, force: true });
       log(`[dbaas-testing] built ${tool} in ${fmtElapsed(Date.now() - t0)}`);
     }
     log(`[dbaas-testing] build finished in ${fmtElapsed(Date.now() - started)}`);
-    const manifest = path.join(dir, 'build.json');
-    await writeFile(
-      manifest,
-      JSON.stringify({ go: gv, versions: versions.tools, seconds, finishedAt: new Date().toISOString() }, null, 2),
-    );
-    return { dir, seconds };
+    return { paths, seconds };
   } finally {
     await unlock();
   }
@@ -399,57 +417,66 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Reason text used when no `hostpathplugin` binary is available. */
-export function hostpathBlockedReason(binDir: string | undefined): string {
-  const where = binDir
-    ? `no executable hostpathplugin in DBAAS_TESTING_BIN_DIR=${binDir}`
-    : 'DBAAS_TESTING_BIN_DIR is not set';
-  return (
-    `${where}; it cannot be built here because the Go module proxy refuses ` +
-    'github.com/kubernetes-csi/csi-driver-host-path (403 Forbidden, see packages/testing/go/BLOCKED.md)'
-  );
-}
-
 /**
  * Finds every binary: first in `DBAAS_TESTING_BIN_DIR` (or `opts.binDir`), then in the build cache,
- * building what is missing unless `build: false`. `hostpathplugin` only ever comes from the
- * prebuilt directory; when it is absent `hostpathUnavailable` says why.
+ * building what is missing unless `build: false`. The CSI driver's binaries are built only when the
+ * directory lacks them, and a refused build makes them unavailable (with the reason) rather than
+ * failing: the cluster then runs without the driver.
  *
  * @example
  * const bins = await resolveBinaries({ log: console.log });
  * if (bins.hostpathUnavailable) console.warn(bins.hostpathUnavailable);
  */
-export async function resolveBinaries(opts: BuildOptions = {}): Promise<ResolvedBinaries> {
+export async function resolveBinaries(opts: BuildOptions & { withoutCsiDriver?: boolean } = {}): Promise<ResolvedBinaries> {
   const binDir = opts.binDir ?? process.env.DBAAS_TESTING_BIN_DIR ?? undefined;
   const paths: Partial<Record<ClusterTool, string>> = {};
-  const needBuild: BuiltTool[] = [];
-  for (const tool of BUILT_TOOLS) {
+  const fromBinDir = async (tool: ClusterTool) => {
     const candidate = binDir ? path.join(binDir, tool) : undefined;
     if (candidate && (await isExecutable(candidate))) paths[tool] = candidate;
-    else needBuild.push(tool);
-  }
-  let cacheDir: string | undefined;
-  if (needBuild.length > 0) {
-    const dir = await cacheBinDir();
-    const missing: BuiltTool[] = [];
-    for (const tool of needBuild) if (!(await isExecutable(path.join(dir, tool)))) missing.push(tool);
-    if (missing.length > 0) {
-      if (opts.build === false) {
-        throw new Error(
-          `binaries missing from ${dir}: ${missing.join(', ')}. Run \`dbaas-testing build\` ` +
-            '(or set DBAAS_TESTING_BIN_DIR to prebuilt binaries).',
-        );
-      }
-      await buildBinaries({ tools: missing, log: opts.log, progressEverySeconds: opts.progressEverySeconds });
+    return paths[tool] !== undefined;
+  };
+  const needBuild: BuiltTool[] = [];
+  for (const tool of BUILT_TOOLS) if (!(await fromBinDir(tool))) needBuild.push(tool);
+  const ensureBuilt = async (tools: readonly ClusterTool[]) => {
+    if (tools.length === 0) return;
+    const missing: ClusterTool[] = [];
+    for (const tool of tools) {
+      paths[tool] = await cachedToolPath(tool);
+      if (!(await isExecutable(paths[tool]!))) missing.push(tool);
     }
-    for (const tool of needBuild) paths[tool] = path.join(dir, tool);
-    cacheDir = dir;
-  }
-  const hp = binDir ? path.join(binDir, 'hostpathplugin') : undefined;
+    if (missing.length > 0 && opts.build === false) {
+      throw new Error(
+        `binaries missing from ${path.join(cacheRoot(), 'bin')}: ${missing.join(', ')}. Run \`dbaas-testing build\` ` +
+          '(or set DBAAS_TESTING_BIN_DIR to prebuilt binaries).',
+      );
+    }
+    if (missing.length > 0) await buildBinaries({ tools: missing, log: opts.log, progressEverySeconds: opts.progressEverySeconds });
+  };
+  await ensureBuilt(needBuild);
+
   let hostpathUnavailable: string | undefined;
-  if (hp && (await isExecutable(hp))) paths.hostpathplugin = hp;
-  else hostpathUnavailable = hostpathBlockedReason(binDir);
-  return { paths, cacheDir, hostpathUnavailable };
+  if (opts.withoutCsiDriver) {
+    hostpathUnavailable = 'not wanted (withoutCsiDriver)';
+  } else {
+    const csiMissing: CsiDriverTool[] = [];
+    for (const tool of CSI_DRIVER_TOOLS) if (!(await fromBinDir(tool))) csiMissing.push(tool);
+    try {
+      if (csiMissing.length > 0 && opts.build === false) {
+        for (const tool of csiMissing) {
+          paths[tool] = await cachedToolPath(tool);
+          if (!(await isExecutable(paths[tool]!))) throw new Error(`${tool} is neither in the bin directory nor built`);
+        }
+      } else {
+        await ensureBuilt(csiMissing);
+      }
+    } catch (err) {
+      for (const tool of csiMissing) delete paths[tool];
+      hostpathUnavailable =
+        `${csiMissing.join(' and ')} ${binDir ? `not in DBAAS_TESTING_BIN_DIR=${binDir}` : '(DBAAS_TESTING_BIN_DIR is not set)'} ` +
+        `and not buildable here: ${(err as Error).message.split('\n')[0]} (see packages/testing/go/BLOCKED.md)`;
+    }
+  }
+  return { paths, ...(hostpathUnavailable ? { hostpathUnavailable } : {}) };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,7 +8,9 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
+  PatchStrategy,
   StorageV1Api,
+  setHeaderOptions,
   loadYaml,
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
@@ -22,6 +24,17 @@ import {
   type AdminCredentials,
 } from './kubeconfig.js';
 import { ManagedProcess, freePort, pidRunning, processesMentioning, waitFor } from './process.js';
+import { runCommand } from './binaries.js';
+import { cniConfig, containerdConfig, kubeletConfig, nodeLayout, type NodeLayout } from './node/config.js';
+import {
+  claimNodeSlot,
+  nodeUnavailableReason,
+  releaseNodeHost,
+  staleNodeRecord,
+  unmountAllUnder,
+  type NodeHostRecord,
+} from './node/host.js';
+import { writeKubeletPki } from './node/pki.js';
 
 /** Name of the Immediate-binding StorageClass of the hostpath driver. */
 export const STORAGE_CLASS = 'csi-hostpath-sc';
@@ -32,22 +45,62 @@ export const SNAPSHOT_CLASS = 'csi-hostpath-snapclass';
 /** CSI driver name of the hostpath plugin. */
 export const HOSTPATH_DRIVER = 'hostpath.csi.k8s.io';
 /**
- * The node the hostpath plugin serves (`--nodeid`). Registered as a Node object so that a
- * WaitForFirstConsumer PVC annotated `volume.kubernetes.io/selected-node` with it (what
- * kube-scheduler writes when it places the consuming pod) is provisioned: there is no scheduler here.
+ * The node's name: the kubelet registers it (`--hostname-override`) and the hostpath plugin serves it
+ * (`--nodeid`). Without a kubelet (not root), a bare Node object of this name is created so that a
+ * WaitForFirstConsumer PVC with `volume.kubernetes.io/selected-node` set to it is still provisioned.
  */
 export const LOCAL_NODE_NAME = 'dbaas-local-node';
+
+/** The Linux bridge of the node's pod network (one node per machine, so one fixed name). */
+export const NODE_BRIDGE = 'dbaas0';
+/** The pods' subnet: on the bridge only, with no address on the host and no route out. */
+export const POD_SUBNET = '10.244.0.0/24';
+
+/** Debian's containerd (1.6 on bookworm). */
+const CONTAINERD_BIN = '/usr/bin/containerd';
+/** Debian's `containernetworking-plugins`. */
+const CNI_BIN_DIR = '/usr/lib/cni';
+/** The sandbox image when none is given: the locally built pause image. */
+export const DEFAULT_SANDBOX_IMAGE = 'localhost/kubectl-dbaas-test/pause:3.10';
+
+/** The machine's tools a node needs that are not built by the project; undefined when all are there. */
+async function missingNodeTools(): Promise<string | undefined> {
+  const needed: [string, string][] = [
+    [CONTAINERD_BIN, 'containerd'],
+    ['/usr/bin/ctr', 'containerd'],
+    ['/usr/sbin/runc', 'runc'],
+    [path.join(CNI_BIN_DIR, 'bridge'), 'containernetworking-plugins'],
+    [path.join(CNI_BIN_DIR, 'host-local'), 'containernetworking-plugins'],
+    ['/usr/bin/openssl', 'openssl'],
+  ];
+  const missing = needed.filter(([file]) => !existsSync(file));
+  if (missing.length === 0) return undefined;
+  const packages = [...new Set(missing.map(([, pkg]) => pkg))];
+  return `missing ${missing.map(([f]) => f).join(', ')}: install Debian's ${packages.join(' ')} (apt-get install ${packages.join(' ')})`;
+}
+
+/** `ctr` against the node's containerd. */
+function ctr(node: NodeLayout, args: string[]) {
+  return runCommand('/usr/bin/ctr', ['--address', node.containerdSocket, ...args], { timeoutMs: 300_000 });
+}
 
 /** Components in start order (teardown runs in reverse). */
 export const COMPONENTS = [
   'etcd',
   'kube-apiserver',
   'kube-controller-manager',
+  'kube-scheduler',
   'snapshot-controller',
   'hostpathplugin',
   'csi-provisioner',
   'csi-snapshotter',
+  'containerd',
+  'csi-node-driver-registrar',
+  'kubelet',
 ] as const;
+
+/** The node's components (kubelet and what it needs on the machine). */
+const NODE_COMPONENTS: readonly ComponentName[] = ['containerd', 'csi-node-driver-registrar', 'kubelet'];
 
 /** Each component's executable has the component's name: that is how leftovers are found by command line. */
 const COMPONENT_BINARIES = COMPONENTS;
@@ -74,6 +127,7 @@ export interface ClusterRecord {
   ownerPid: number;
   hostpathStateDir: string;
   hostpathUnavailable?: string;
+  nodeUnavailable?: string;
   components: { name: ComponentName; pid?: number; logFile?: string; health?: string; detail?: string }[];
   /** Every TCP port the components listen on (loopback). */
   ports: number[];
@@ -97,6 +151,15 @@ export interface LocalClusterOptions {
   controlPlaneOnly?: boolean;
   /** Skip the hostpath plugin even when it is available. Default false. */
   withoutHostpath?: boolean;
+  /** Start no node (kubelet, containerd) even where one can run. Default false. */
+  withoutNode?: boolean;
+  /**
+   * Image archives (OCI layouts packed as tar) to import into the node's containerd before the
+   * kubelet starts; one of them must be the sandbox (pause) image {@link LocalClusterOptions.sandboxImage}.
+   */
+  nodeImages?: () => Promise<string[]>;
+  /** The image containerd runs as every pod's sandbox. */
+  sandboxImage?: string;
 }
 
 const live = new Set<LocalCluster>();
@@ -121,36 +184,6 @@ function installProcessHandlers(): void {
   }
 }
 
-/** Mount points at or below `dir`, deepest first (read from /proc/self/mountinfo). */
-function mountsUnder(dir: string): string[] {
-  let info = '';
-  try {
-    info = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  const out: string[] = [];
-  for (const line of info.split('\n')) {
-    const mp = line.split(' ')[4];
-    if (!mp) continue;
-    const decoded = mp.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-    if (decoded === dir || decoded.startsWith(dir + '/')) out.push(decoded);
-  }
-  return out.sort((a, b) => b.length - a.length);
-}
-
-function unmountAllUnder(dir: string): string[] {
-  const failed: string[] = [];
-  for (const mp of mountsUnder(dir)) {
-    const r = spawnSync('umount', [mp], { stdio: 'ignore' });
-    if (r.status !== 0) {
-      const lazy = spawnSync('umount', ['-l', mp], { stdio: 'ignore' });
-      if (lazy.status !== 0) failed.push(mp);
-    }
-  }
-  return failed;
-}
-
 /**
  * Clusters whose owning process died without any teardown (SIGKILL, OOM): kills their components
  * (only pids whose command line still names that state directory) and removes the directory.
@@ -161,6 +194,12 @@ function unmountAllUnder(dir: string): string[] {
  */
 export async function reapStaleClusters(log: (line: string) => void = () => undefined): Promise<string[]> {
   const reaped: string[] = [];
+  const staleNode = staleNodeRecord();
+  if (staleNode) {
+    log(`[dbaas-testing] cleaning up the node of a dead run (state ${staleNode.stateDir})`);
+    const left = releaseNodeHost(staleNode, log);
+    if (left.length > 0) log(`[dbaas-testing] could not undo: ${left.join('; ')}`);
+  }
   const root = tmpdir();
   let entries: string[] = [];
   try {
@@ -225,6 +264,10 @@ export class LocalCluster {
   readonly hostpathStateDir: string;
   /** Why the hostpath plugin is not running, or undefined when it is. */
   hostpathUnavailable: string | undefined;
+  /** Why there is no node (kubelet, containerd), or undefined when there is one. */
+  nodeUnavailable: string | undefined;
+  /** Where the node's files live (under {@link stateDir}). */
+  readonly node: NodeLayout;
   /** `https://127.0.0.1:<port>` of kube-apiserver. */
   server = '';
   /** Seconds from start() to ready. */
@@ -237,6 +280,7 @@ export class LocalCluster {
   private readonly health = new Map<ComponentName, string>();
   private readonly portsUsed: number[] = [];
   private admin: AdminCredentials | undefined;
+  private nodeHost: NodeHostRecord | undefined;
   private stopping: Promise<void> | undefined;
   private destroyed = false;
 
@@ -244,6 +288,7 @@ export class LocalCluster {
     this.stateDir = stateDir;
     this.kubeconfigPath = path.join(stateDir, 'kubeconfig');
     this.hostpathStateDir = path.join(stateDir, 'hostpath');
+    this.node = nodeLayout(stateDir);
     this.opts = opts;
   }
 
@@ -258,7 +303,7 @@ export class LocalCluster {
   static async start(opts: LocalClusterOptions = {}): Promise<LocalCluster> {
     const t0 = Date.now();
     const log = opts.log ?? ((l: string) => console.error(l));
-    const bins = await resolveBinaries({ binDir: opts.binDir, build: opts.build, log });
+    const bins = await resolveBinaries({ binDir: opts.binDir, build: opts.build, log, withoutCsiDriver: opts.withoutHostpath });
     await reapStaleClusters(log);
     const stateDir = await mkdtemp(path.join(tmpdir(), 'dbaas-cluster-'));
     const cluster = new LocalCluster(stateDir, opts);
@@ -270,6 +315,7 @@ export class LocalCluster {
       await cluster.writeRecord();
       log(`[dbaas-testing] cluster ready in ${cluster.startSeconds}s: KUBECONFIG=${cluster.kubeconfigPath}`);
       if (cluster.hostpathUnavailable) log(`[dbaas-testing] CSI hostpath plugin unavailable: ${cluster.hostpathUnavailable}`);
+      if (cluster.nodeUnavailable) log(`[dbaas-testing] no node: ${cluster.nodeUnavailable}`);
       return cluster;
     } catch (err) {
       await cluster.stop().catch(() => undefined);
@@ -321,6 +367,9 @@ export class LocalCluster {
       if (this.hostpathUnavailable && (name === 'csi-provisioner' || name === 'csi-snapshotter')) {
         return { name, state: 'not started', detail: 'needs the CSI hostpath plugin socket' };
       }
+      if (this.nodeUnavailable && NODE_COMPONENTS.includes(name)) {
+        return { name, state: 'unavailable', detail: `no node: ${this.nodeUnavailable}` };
+      }
       return { name, state: 'not started' };
     });
   }
@@ -337,11 +386,17 @@ export class LocalCluster {
         const p = this.procs.get(name);
         if (p) await p.stop(grace);
       }
+      const left = this.nodeHost ? releaseNodeHost(this.nodeHost, (l) => this.log(l)) : [];
       const failed = unmountAllUnder(this.stateDir);
-      if (failed.length === 0) await rm(this.stateDir, { recursive: true, force: true });
+      if (failed.length === 0 && left.length === 0) await rm(this.stateDir, { recursive: true, force: true });
       live.delete(this);
       this.destroyed = true;
-      if (failed.length > 0) throw new Error(`could not unmount ${failed.join(', ')}; left ${this.stateDir} in place`);
+      if (failed.length > 0 || left.length > 0) {
+        throw new Error(
+          `teardown incomplete: ${[...left, ...failed.map((m) => `mount ${m}`)].join('; ')}; left ${this.stateDir} in place ` +
+            '(the next `dbaas-testing up` or `down` retries)',
+        );
+      }
     })();
     return this.stopping;
   }
@@ -392,6 +447,7 @@ export class LocalCluster {
         // gone
       }
     }
+    if (this.nodeHost) releaseNodeHost(this.nodeHost, () => undefined);
     // Give the kernel a moment to reap the killed processes before removing their files.
     const deadline = Date.now() + 3000;
     while (
@@ -474,6 +530,14 @@ export class LocalCluster {
     const saPub = path.join(pki, 'sa.pub');
     await writeFile(saKey, sa.privateKeyPem, { mode: 0o600 });
     await writeFile(saPub, sa.publicKeyPem, { mode: 0o600 });
+    // The node is decided before the API server starts: the API server needs its client
+    // certificate towards the kubelet (logs, exec, port-forward).
+    this.nodeUnavailable = this.opts.controlPlaneOnly
+      ? 'not started (controlPlaneOnly)'
+      : this.opts.withoutNode
+        ? 'not started (withoutNode)'
+        : (nodeUnavailableReason() ?? (await missingNodeTools()));
+    if (!this.nodeUnavailable) await writeKubeletPki(this.node);
     const apiPort = await this.port();
     const certDir = path.join(pki, 'apiserver');
     this.server = `https://127.0.0.1:${apiPort}`;
@@ -496,6 +560,13 @@ export class LocalCluster {
       '--disable-admission-plugins=TaintNodesByCondition',
       '--allow-privileged=true',
       '--profiling=false',
+      ...(this.nodeUnavailable
+        ? []
+        : [
+            `--kubelet-client-certificate=${this.node.apiserverKubeletClientCert}`,
+            `--kubelet-client-key=${this.node.apiserverKubeletClientKey}`,
+            '--kubelet-preferred-address-types=InternalIP',
+          ]),
     ]);
     const caFile = path.join(certDir, 'apiserver.crt');
     await waitFor(apiserver, `${this.server}/readyz`, async () => {
@@ -537,6 +608,15 @@ export class LocalCluster {
           'serviceaccount-token-controller',
           'root-ca-certificate-publisher-controller',
           'clusterrole-aggregation-controller',
+          // What pods of a user's workloads need: StatefulSets, Deployments, Jobs, and their cleanup.
+          'statefulset-controller',
+          'deployment-controller',
+          'replicaset-controller',
+          'job-controller',
+          'ttl-after-finished-controller',
+          'pod-garbage-collector-controller',
+          'endpointslice-controller',
+          'persistentvolume-attach-detach-controller',
         ].join(','),
       '--profiling=false',
     ]);
@@ -545,6 +625,24 @@ export class LocalCluster {
       return r.status === 200;
     }, this.timeoutMs);
     this.health.set('kube-controller-manager', `https://127.0.0.1:${kcmPort}/healthz ok`);
+
+    // kube-scheduler: places pods without nodeName (Jobs, StatefulSets) and selects the node of
+    // WaitForFirstConsumer volumes.
+    const schedPort = await this.port();
+    const sched = await this.spawn('kube-scheduler', bins['kube-scheduler'], [
+      `--kubeconfig=${this.kubeconfigPath}`,
+      `--authentication-kubeconfig=${this.kubeconfigPath}`,
+      `--authorization-kubeconfig=${this.kubeconfigPath}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${schedPort}`,
+      `--cert-dir=${path.join(pki, 'kube-scheduler')}`,
+      '--leader-elect=false',
+      '--profiling=false',
+    ]);
+    await waitFor(sched, `https://127.0.0.1:${schedPort}/healthz`, async () => {
+      return (await probe(`https://127.0.0.1:${schedPort}/healthz`)).status === 200;
+    }, this.timeoutMs);
+    this.health.set('kube-scheduler', `https://127.0.0.1:${schedPort}/healthz ok`);
 
     // VolumeSnapshot CRDs, read from the Go module cache at run time.
     const kc = this.kubeConfig();
@@ -567,13 +665,15 @@ export class LocalCluster {
 
     // Storage and snapshot classes (exist even without the driver, so manifests can be applied).
     await this.installClasses(kc);
-    // The Node object kubelet would register; without it csi-provisioner refuses a selected node.
-    await kc
-      .makeApiClient(CoreV1Api)
-      .createNode({ body: { metadata: { name: LOCAL_NODE_NAME, labels: { 'kubernetes.io/hostname': LOCAL_NODE_NAME } } } })
-      .catch((err: unknown) => {
-        if ((err as { code?: number }).code !== 409) throw err;
-      });
+    if (this.nodeUnavailable) {
+      // The Node object a kubelet would register; without it csi-provisioner refuses a selected node.
+      await kc
+        .makeApiClient(CoreV1Api)
+        .createNode({ body: { metadata: { name: LOCAL_NODE_NAME, labels: { 'kubernetes.io/hostname': LOCAL_NODE_NAME } } } })
+        .catch((err: unknown) => {
+          if ((err as { code?: number }).code !== 409) throw err;
+        });
+    }
 
     // hostpath plugin and its sidecars
     this.hostpathUnavailable = hostpathUnavailable;
@@ -637,6 +737,91 @@ export class LocalCluster {
         .catch((err: unknown) => {
           if ((err as { code?: number }).code !== 409) throw err;
         });
+    }
+    if (!this.nodeUnavailable) await this.startNode(bins, kc);
+  }
+
+  /**
+   * containerd, the CNI bridge, the CSI driver's node registration and the kubelet, on this
+   * machine; returns once the Node is Ready (and, with the CSI driver, its CSINode lists the driver).
+   */
+  private async startNode(bins: Partial<Record<ClusterTool, string>>, kc: KubeConfig): Promise<void> {
+    const node = this.node;
+    this.nodeHost = claimNodeSlot(
+      { stateDir: this.stateDir, ownerPids: [process.pid], bridge: NODE_BRIDGE },
+      (l) => this.log(l),
+    );
+    for (const dir of [node.containerdRoot, node.containerdState, node.cniConfDir, node.cniIpamDir, node.kubeletRoot, node.kubeletPodLogs, node.kubeletVolumePluginDir, node.pluginsRegistry]) {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+    }
+    const sandboxImage = this.opts.sandboxImage ?? DEFAULT_SANDBOX_IMAGE;
+    await writeFile(node.containerdConfig, containerdConfig({ layout: node, sandboxImage, cniBinDir: CNI_BIN_DIR }));
+    await writeFile(path.join(node.cniConfDir, '10-dbaas-local.conflist'), cniConfig({ layout: node, bridge: NODE_BRIDGE, subnet: POD_SUBNET }));
+    await writeFile(node.resolvConf, '');
+
+    const containerd = await this.spawn('containerd', CONTAINERD_BIN, ['--config', node.containerdConfig]);
+    await waitFor(containerd, `socket ${node.containerdSocket}`, async () => {
+      if (!existsSync(node.containerdSocket)) return false;
+      return (await ctr(node, ['version'])).code === 0;
+    }, this.timeoutMs);
+    this.health.set('containerd', `listening on ${node.containerdSocket}`);
+    const archives = this.opts.nodeImages ? await this.opts.nodeImages() : [];
+    for (const archive of archives) {
+      const res = await ctr(node, ['-n', 'k8s.io', 'images', 'import', archive]);
+      if (res.code !== 0) throw new Error(`importing ${archive} into containerd failed: ${res.stderr.trim()}`);
+    }
+    const images = await ctr(node, ['-n', 'k8s.io', 'images', 'list', '-q']);
+    if (!images.stdout.split('\n').includes(sandboxImage)) {
+      throw new Error(`the sandbox image ${sandboxImage} is not in the node's containerd: pass its archive in nodeImages`);
+    }
+
+    if (!this.hostpathUnavailable && bins['csi-node-driver-registrar']) {
+      const socket = path.join(this.stateDir, 'csi', 'csi.sock');
+      const regPort = await this.port();
+      await this.spawn('csi-node-driver-registrar', bins['csi-node-driver-registrar'], [
+        `--csi-address=${socket}`,
+        `--kubelet-registration-path=${socket}`,
+        `--plugin-registration-path=${node.pluginsRegistry}`,
+        `--http-endpoint=127.0.0.1:${regPort}`,
+        '--v=4',
+      ]);
+      this.health.set('csi-node-driver-registrar', `http://127.0.0.1:${regPort}/healthz`);
+    }
+
+    const kubeletPort = await this.port();
+    const healthzPort = await this.port();
+    await writeFile(node.kubeletConfig, kubeletConfig({ layout: node, port: kubeletPort, healthzPort }));
+    const kubelet = await this.spawn('kubelet', bins.kubelet, [
+      `--config=${node.kubeletConfig}`,
+      `--kubeconfig=${this.kubeconfigPath}`,
+      `--root-dir=${node.kubeletRoot}`,
+      `--cert-dir=${node.kubeletCertDir}`,
+      `--hostname-override=${LOCAL_NODE_NAME}`,
+      '--node-ip=127.0.0.1',
+      '--v=2',
+    ]);
+    const core = kc.makeApiClient(CoreV1Api);
+    await waitFor(kubelet, `Node ${LOCAL_NODE_NAME} Ready`, async () => {
+      const n = await core.readNode({ name: LOCAL_NODE_NAME });
+      return (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+    }, this.timeoutMs);
+    // The kubelet refuses a loopback node IP ("nodeIP can't be loopback address") and would otherwise
+    // advertise the machine's network address; the API server must reach it on 127.0.0.1 only. The
+    // kubelet's own address setter fails on every status update and so never overwrites this.
+    await core.patchNodeStatus(
+      {
+        name: LOCAL_NODE_NAME,
+        body: { status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }, { type: 'Hostname', address: LOCAL_NODE_NAME }] } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    this.health.set('kubelet', `Node ${LOCAL_NODE_NAME} Ready; http://127.0.0.1:${healthzPort}/healthz`);
+    if (!this.hostpathUnavailable) {
+      const storage = kc.makeApiClient(StorageV1Api);
+      await waitFor(kubelet, `CSINode ${LOCAL_NODE_NAME} lists ${HOSTPATH_DRIVER}`, async () => {
+        const csiNode = await storage.readCSINode({ name: LOCAL_NODE_NAME });
+        return (csiNode.spec?.drivers ?? []).some((d) => d.name === HOSTPATH_DRIVER);
+      }, this.timeoutMs);
     }
   }
 
@@ -714,6 +899,7 @@ export class LocalCluster {
       ownerPid: process.pid,
       hostpathStateDir: this.hostpathStateDir,
       ...(this.hostpathUnavailable ? { hostpathUnavailable: this.hostpathUnavailable } : {}),
+      ...(this.nodeUnavailable ? { nodeUnavailable: this.nodeUnavailable } : {}),
       components: this.status().map((s) => ({
         name: s.name,
         ...(s.pid !== undefined ? { pid: s.pid } : {}),
