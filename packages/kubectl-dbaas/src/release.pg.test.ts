@@ -136,9 +136,9 @@ describe('kubectl-dbaas as users install it', () => {
     await mkdir(packs);
     const cli = await pack('kubectl-dbaas', packs);
     const cliFiles = cli.files.map((f) => f.path);
-    expect(cliFiles).toEqual(expect.arrayContaining(['LICENSE', 'package.json', 'dist/cli.js', 'dist/wal-worker.js', 'dist/THIRD-PARTY-NOTICES.txt']));
+    expect(cliFiles).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/cli.js', 'dist/wal-worker.js', 'dist/THIRD-PARTY-NOTICES.txt']));
     expect(cliFiles.filter((f) => f.endsWith('.cjs') || f.startsWith('dist/meta/') || f.endsWith('.third-party.json'))).toEqual([]); // release build inputs, not npm's
-    expect(cliFiles.every((f) => f === 'LICENSE' || f === 'package.json' || f.startsWith('dist/'))).toBe(true);
+    expect(cliFiles.every((f) => f === 'LICENSE' || f === 'README.md' || f === 'package.json' || f.startsWith('dist/'))).toBe(true);
 
     const install = path.join(work, 'install');
     await mkdir(install);
