@@ -156,7 +156,7 @@ const singleFile = {
   define: { __DBAAS_VERSION__: JSON.stringify(version), __DBAAS_SINGLE_FILE__: 'true' },
   // Minified (12 MB -> 4.5 MB): the single executable holds the script in memory, and compiles or
   // deserialises it, on every start. Names are kept: some dependencies name errors after their
-  // constructors. License comments go to <file>.LEGAL.txt, shipped in the release archives;
+  // constructors. License comments go to <file>.LEGAL.txt, appended to the archives' notices;
   // inline they would also make the script non-ASCII (see charset).
   minify: true,
   keepNames: true,
