@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { ImportKind, OnResolveResult } from 'esbuild';
 import { defineConfig, type Options } from 'tsup';
 import ts from 'typescript';
+import { thirdPartyNoticesPlugin } from './src/release/notices-plugin.js';
 
 const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -155,7 +156,7 @@ const singleFile = {
   define: { __DBAAS_VERSION__: JSON.stringify(version), __DBAAS_SINGLE_FILE__: 'true' },
   // Minified (12 MB -> 4.5 MB): the single executable holds the script in memory, and compiles or
   // deserialises it, on every start. Names are kept: some dependencies name errors after their
-  // constructors. License comments go to <file>.LEGAL.txt, shipped in the release archives;
+  // constructors. License comments go to <file>.LEGAL.txt, appended to the archives' notices;
   // inline they would also make the script non-ASCII (see charset).
   minify: true,
   keepNames: true,
@@ -198,7 +199,13 @@ export default defineConfig([
     // CommonJS code inlined in ESM chunks (yaml's, the SDK's dependencies') calls require() for Node built-ins.
     banner: { js: "#!/usr/bin/env node\nimport { createRequire as __dbaasCreateRequire } from 'node:module';\nconst require = __dbaasCreateRequire(import.meta.url);" },
     define: { __DBAAS_VERSION__: JSON.stringify(version), __DBAAS_SINGLE_FILE__: 'false' },
-    esbuildPlugins: [sdkDirectImports(), sdkOwnZod(), builtinsThroughRequire()],
+    // dist/THIRD-PARTY-NOTICES.txt: the packages inlined in the chunks, with their license texts.
+    esbuildPlugins: [
+      sdkDirectImports(),
+      sdkOwnZod(),
+      builtinsThroughRequire(),
+      thirdPartyNoticesPlugin({ text: { file: 'THIRD-PARTY-NOTICES.txt', product: 'the kubectl-dbaas npm package' }, metafile: 'meta/npm.json' }),
+    ],
     // Leaves `node:` imports to the plugins above and esbuild (tsup would mark them external first).
     removeNodeProtocol: false,
     esbuildOptions: (options) => {
@@ -211,13 +218,21 @@ export default defineConfig([
   },
   // One file with every dependency inlined: `node kubectl-dbaas.cjs` needs no node_modules (it is
   // a release artifact for machines with Node >= 22). CommonJS, like the single executable's.
-  { ...singleFile, entry: { 'kubectl-dbaas': 'src/cli.ts' }, banner: { js: '#!/usr/bin/env node' } },
+  // The packages each one-file build inlines (for the release's THIRD-PARTY-NOTICES.txt) are
+  // written beside it as <file>.third-party.json, with esbuild's metafile in dist/meta/.
+  {
+    ...singleFile,
+    entry: { 'kubectl-dbaas': 'src/cli.ts' },
+    banner: { js: '#!/usr/bin/env node' },
+    esbuildPlugins: [thirdPartyNoticesPlugin({ json: 'kubectl-dbaas.cjs.third-party.json', metafile: 'meta/kubectl-dbaas.cjs.json' })],
+  },
   // The single executable (Node SEA) runs two files: sea/kubectl-dbaas.cjs, the main script (it is
   // in the startup snapshot), and sea/sdk.cjs, the SDK with its dependencies, an asset compiled
   // only when a command imports the SDK (src/single-executable/sdk-from-asset.cts).
   {
     ...singleFile,
     entry: { 'sea/kubectl-dbaas': 'src/cli.ts' },
+    esbuildPlugins: [thirdPartyNoticesPlugin({ json: 'sea/kubectl-dbaas.cjs.third-party.json', metafile: 'meta/sea-kubectl-dbaas.cjs.json' })],
     esbuildOptions: (options) => {
       singleFile.esbuildOptions(options);
       options.alias = { ...bundleAliases, '@kubectl-dbaas/sdk': './src/single-executable/sdk-from-asset.cts' };
@@ -226,6 +241,7 @@ export default defineConfig([
   {
     ...singleFile,
     entry: { 'sea/sdk': sdkIndex },
+    esbuildPlugins: [thirdPartyNoticesPlugin({ json: 'sea/sdk.cjs.third-party.json', metafile: 'meta/sea-sdk.cjs.json' })],
     define: {},
     // A CommonJS module wrapped in a function expression: the script's value is the function, which
     // the loader calls with the module's variables (a script cannot take them any other way).

