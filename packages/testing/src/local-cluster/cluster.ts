@@ -22,6 +22,7 @@ import {
   type AdminCredentials,
 } from './kubeconfig.js';
 import { ManagedProcess, freePort, pidRunning, processesMentioning, waitFor } from './process.js';
+import { unmountAllUnder } from './mounts.js';
 
 /** Name of the Immediate-binding StorageClass of the hostpath driver. */
 export const STORAGE_CLASS = 'csi-hostpath-sc';
@@ -121,35 +122,6 @@ function installProcessHandlers(): void {
   }
 }
 
-/** Mount points at or below `dir`, deepest first (read from /proc/self/mountinfo). */
-function mountsUnder(dir: string): string[] {
-  let info = '';
-  try {
-    info = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  const out: string[] = [];
-  for (const line of info.split('\n')) {
-    const mp = line.split(' ')[4];
-    if (!mp) continue;
-    const decoded = mp.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-    if (decoded === dir || decoded.startsWith(dir + '/')) out.push(decoded);
-  }
-  return out.sort((a, b) => b.length - a.length);
-}
-
-function unmountAllUnder(dir: string): string[] {
-  const failed: string[] = [];
-  for (const mp of mountsUnder(dir)) {
-    const r = spawnSync('umount', [mp], { stdio: 'ignore' });
-    if (r.status !== 0) {
-      const lazy = spawnSync('umount', ['-l', mp], { stdio: 'ignore' });
-      if (lazy.status !== 0) failed.push(mp);
-    }
-  }
-  return failed;
-}
 
 /**
  * Clusters whose owning process died without any teardown (SIGKILL, OOM): kills their components
