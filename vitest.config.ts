@@ -23,7 +23,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['packages/*/src/**/*.test.ts'],
-          exclude: ['**/*.pg.test.ts', '**/*.cluster.test.ts', '**/node_modules/**', '**/dist/**'],
+          exclude: ['**/*.pg.test.ts', '**/*.cluster.test.ts', '**/*.node.test.ts', '**/node_modules/**', '**/dist/**'],
         },
       },
       {
@@ -45,6 +45,18 @@ export default defineConfig({
           globalSetup: ['packages/testing/src/local-cluster/global-setup.ts'],
           testTimeout: 300_000,
           hookTimeout: 900_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // The test node's container images (packages/testing/src/node): built with mmdebstrap and
+          // gcc, run in a private containerd with `ctr run`. Needs root; skipped (and said so) otherwise.
+          name: 'node',
+          include: ['packages/*/src/**/*.node.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 3_600_000,
           fileParallelism: false,
         },
       },

@@ -6,18 +6,23 @@
  *   dbaas-testing up [--name N]    start a cluster in the background; prints `export KUBECONFIG=...`
  *   dbaas-testing status [--name N]  per-component state
  *   dbaas-testing down [--name N]  stop it and remove its state directory
+ *   dbaas-testing images           build (or find in the cache) the test node's container images
  */
 import { fileURLToPath } from 'node:url';
 import { BUILT_TOOLS, buildBinaries, goVersion, resolveBinaries } from './local-cluster/binaries.js';
 import { cacheRoot } from './local-cluster/paths.js';
+import { nodeUnavailableReason } from './local-cluster/node/host.js';
 import { down, status, supervise, up } from './local-cluster/supervisor.js';
+import { TEST_IMAGE_NAMES, buildTestImage, buildTestImages } from './node/images.js';
 
-const USAGE = `usage: dbaas-testing <build|up|down|status> [--name NAME]
+const USAGE = `usage: dbaas-testing <build|up|down|status|images> [--name NAME]
 
   build    build the cluster's binaries from Go modules into ~/.cache/kubectl-dbaas/bin/<key>/
   up       start a local cluster in the background and print "export KUBECONFIG=..."
   status   show each component's state
   down     stop the cluster and remove its state directory
+  images   build the test node's container images (pause, postgres 14-18, mariadb) as OCI
+           archives into ~/.cache/kubectl-dbaas/images/ (needs root; prints time per image)
 
 environment: DBAAS_TESTING_BIN_DIR (prebuilt binaries, incl. hostpathplugin),
              DBAAS_TESTING_CACHE_DIR (cache root, default ~/.cache/kubectl-dbaas)`;
@@ -58,6 +63,24 @@ async function main(argv: string[]): Promise<number> {
       const bins = await resolveBinaries({ log: (l) => console.error(l) });
       for (const [tool, file] of Object.entries(bins.paths)) console.log(`${tool}: ${file}`);
       if (bins.hostpathUnavailable) console.log(`CSI hostpath plugin unavailable: ${bins.hostpathUnavailable}`);
+      // The node's images, when this machine can run a node (they are built as root).
+      const noNode = nodeUnavailableReason();
+      if (noNode) {
+        console.log(`node images not built: ${noNode}`);
+      } else {
+        for (const b of await buildTestImages({ log: (l) => console.error(`[images] ${l}`) })) {
+          console.log(`${b.ref}: ${b.cached ? 'cached' : `built in ${b.seconds}s`}, ${(b.size / 1e6).toFixed(1)} MB`);
+        }
+      }
+      return 0;
+    }
+    case 'images': {
+      const t0 = Date.now();
+      for (const image of TEST_IMAGE_NAMES) {
+        const b = await buildTestImage(image, { log: (l) => console.error(`[images] ${l}`) });
+        console.log(`${b.ref}\t${b.cached ? 'cached' : 'built'}\t${b.seconds}s\t${(b.size / 1e6).toFixed(1)} MB\t${b.archive}`);
+      }
+      console.log(`all ${TEST_IMAGE_NAMES.length} images in ${Math.round((Date.now() - t0) / 100) / 10}s`);
       return 0;
     }
     case 'up': {

@@ -98,3 +98,25 @@ export { letPostgresUserReach } from './local-cluster/workloads.js';
 export { WriteLoad } from './postgres/write-load.js';
 export { provisionBackupSnapshot, writeContentReady, UNSERVED_DRIVER } from './local-cluster/provisioned-backup.js';
 export type { ProvisionedBackupSpec } from './local-cluster/provisioned-backup.js';
+
+// Container images of the test node (containerd + kubelet): pause, PostgreSQL 14-18, MariaDB (node/)
+export {
+  TEST_IMAGES,
+  TEST_IMAGE_NAMES,
+  TEST_IMAGE_REGISTRY,
+  PAUSE_IMAGE,
+  PAUSE_IMAGE_USER,
+  MARIADB_IMAGE,
+  MARIADB_IMAGE_UID,
+  MARIADB_IMAGE_GID,
+  POSTGRES_IMAGE_MAJORS,
+  POSTGRES_IMAGE_UID,
+  IMAGE_BUILDER_VERSION,
+  buildTestImage,
+  buildTestImages,
+  importTestImages,
+  testImageRef,
+  testImageArchivePath,
+  postgresImagePgdata,
+} from './node/images.js';
+export type { TestImageName, PostgresImageMajor, BuiltTestImage, BuildTestImageOptions } from './node/images.js';

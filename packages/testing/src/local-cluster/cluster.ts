@@ -31,10 +31,11 @@ import {
   nodeUnavailableReason,
   releaseNodeHost,
   staleNodeRecord,
-  unmountAllUnder,
   type NodeHostRecord,
 } from './node/host.js';
 import { writeKubeletPki } from './node/pki.js';
+import { PAUSE_IMAGE, TEST_IMAGE_NAMES, buildTestImages, importTestImages, type TestImageName } from '../node/images.js';
+import { unmountAllUnder } from './mounts.js';
 
 /** Name of the Immediate-binding StorageClass of the hostpath driver. */
 export const STORAGE_CLASS = 'csi-hostpath-sc';
@@ -60,8 +61,6 @@ export const POD_SUBNET = '10.244.0.0/24';
 const CONTAINERD_BIN = '/usr/bin/containerd';
 /** Debian's `containernetworking-plugins`. */
 const CNI_BIN_DIR = '/usr/lib/cni';
-/** The sandbox image when none is given: the locally built pause image. */
-export const DEFAULT_SANDBOX_IMAGE = 'localhost/kubectl-dbaas-test/pause:3.10';
 
 /** The machine's tools a node needs that are not built by the project; undefined when all are there. */
 async function missingNodeTools(): Promise<string | undefined> {
@@ -154,12 +153,11 @@ export interface LocalClusterOptions {
   /** Start no node (kubelet, containerd) even where one can run. Default false. */
   withoutNode?: boolean;
   /**
-   * Image archives (OCI layouts packed as tar) to import into the node's containerd before the
-   * kubelet starts; one of them must be the sandbox (pause) image {@link LocalClusterOptions.sandboxImage}.
+   * The test images (built locally, see `node/images.ts`) the node's containerd gets before the
+   * kubelet starts. Default: all of them (pause, postgres 14-18, mariadb). The pause image is always
+   * included: it is every pod's sandbox.
    */
-  nodeImages?: () => Promise<string[]>;
-  /** The image containerd runs as every pod's sandbox. */
-  sandboxImage?: string;
+  nodeImages?: readonly TestImageName[];
 }
 
 const live = new Set<LocalCluster>();
@@ -538,6 +536,10 @@ export class LocalCluster {
         ? 'not started (withoutNode)'
         : (nodeUnavailableReason() ?? (await missingNodeTools()));
     if (!this.nodeUnavailable) await writeKubeletPki(this.node);
+    // containerd and the images' import (the slowest step of a warm start) run while the control
+    // plane comes up; the kubelet waits for them.
+    const runtimeReady = this.nodeUnavailable ? undefined : this.startContainerRuntime();
+    runtimeReady?.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
     const apiPort = await this.port();
     const certDir = path.join(pki, 'apiserver');
     this.server = `https://127.0.0.1:${apiPort}`;
@@ -738,14 +740,14 @@ export class LocalCluster {
           if ((err as { code?: number }).code !== 409) throw err;
         });
     }
-    if (!this.nodeUnavailable) await this.startNode(bins, kc);
+    if (runtimeReady) {
+      await runtimeReady;
+      await this.startKubelet(bins, kc);
+    }
   }
 
-  /**
-   * containerd, the CNI bridge, the CSI driver's node registration and the kubelet, on this
-   * machine; returns once the Node is Ready (and, with the CSI driver, its CSINode lists the driver).
-   */
-  private async startNode(bins: Partial<Record<ClusterTool, string>>, kc: KubeConfig): Promise<void> {
+  /** Takes the machine's node slot, starts containerd and imports the test images into it. */
+  private async startContainerRuntime(): Promise<void> {
     const node = this.node;
     this.nodeHost = claimNodeSlot(
       { stateDir: this.stateDir, ownerPids: [process.pid], bridge: NODE_BRIDGE },
@@ -754,8 +756,7 @@ export class LocalCluster {
     for (const dir of [node.containerdRoot, node.containerdState, node.cniConfDir, node.cniIpamDir, node.kubeletRoot, node.kubeletPodLogs, node.kubeletVolumePluginDir, node.pluginsRegistry]) {
       await mkdir(dir, { recursive: true, mode: 0o700 });
     }
-    const sandboxImage = this.opts.sandboxImage ?? DEFAULT_SANDBOX_IMAGE;
-    await writeFile(node.containerdConfig, containerdConfig({ layout: node, sandboxImage, cniBinDir: CNI_BIN_DIR }));
+    await writeFile(node.containerdConfig, containerdConfig({ layout: node, sandboxImage: PAUSE_IMAGE, cniBinDir: CNI_BIN_DIR }));
     await writeFile(path.join(node.cniConfDir, '10-dbaas-local.conflist'), cniConfig({ layout: node, bridge: NODE_BRIDGE, subnet: POD_SUBNET }));
     await writeFile(node.resolvConf, '');
 
@@ -765,15 +766,19 @@ export class LocalCluster {
       return (await ctr(node, ['version'])).code === 0;
     }, this.timeoutMs);
     this.health.set('containerd', `listening on ${node.containerdSocket}`);
-    const archives = this.opts.nodeImages ? await this.opts.nodeImages() : [];
-    for (const archive of archives) {
-      const res = await ctr(node, ['-n', 'k8s.io', 'images', 'import', archive]);
-      if (res.code !== 0) throw new Error(`importing ${archive} into containerd failed: ${res.stderr.trim()}`);
-    }
-    const images = await ctr(node, ['-n', 'k8s.io', 'images', 'list', '-q']);
-    if (!images.stdout.split('\n').includes(sandboxImage)) {
-      throw new Error(`the sandbox image ${sandboxImage} is not in the node's containerd: pass its archive in nodeImages`);
-    }
+    const wanted = new Set<TestImageName>(['pause', ...(this.opts.nodeImages ?? TEST_IMAGE_NAMES)]);
+    const t0 = Date.now();
+    const built = await buildTestImages({ images: [...wanted], log: (l) => this.log(`[dbaas-testing] ${l}`) });
+    await Promise.all(built.map((b) => importTestImages([b.archive], { containerdAddress: node.containerdSocket })));
+    this.log(`[dbaas-testing] ${built.length} images in the node's containerd after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+
+  /**
+   * The CSI driver's node registration and the kubelet; returns once the Node is Ready (and, with
+   * the CSI driver, its CSINode lists the driver).
+   */
+  private async startKubelet(bins: Partial<Record<ClusterTool, string>>, kc: KubeConfig): Promise<void> {
+    const node = this.node;
 
     if (!this.hostpathUnavailable && bins['csi-node-driver-registrar']) {
       const socket = path.join(this.stateDir, 'csi', 'csi.sock');

@@ -12,6 +12,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
+import { unmountAllUnder } from '../mounts.js';
 import { pidRunning, processesMentioning } from '../process.js';
 import { MACHINE_WIDE_PATHS, nodeLayout } from './config.js';
 
@@ -51,6 +52,8 @@ export interface NodeHostRecord {
   netnsBefore: string[];
   /** Top-level cgroup directories per controller before the node started. */
   cgroupsBefore: Record<string, string[]>;
+  /** containerd shim sockets (/run/containerd/s) present before the node started. */
+  shimSocketsBefore: string[];
   startedAt: string;
 }
 
@@ -170,6 +173,7 @@ export function claimNodeSlot(
     createdDirs,
     netnsBefore: listDir(MACHINE_WIDE_PATHS.netns),
     cgroupsBefore: topLevelCgroups(),
+    shimSocketsBefore: listDir(SHIM_SOCKETS),
     startedAt: new Date().toISOString(),
   };
   writeRecord(record);
@@ -281,49 +285,21 @@ function removeCgroupTree(dir: string): boolean {
   }
 }
 
-/** Mount points at or below `dir`, deepest first (read from /proc/self/mountinfo). */
-export function mountsUnder(dir: string): string[] {
-  let info = '';
+/** Where containerd 1.6 puts its shims' sockets, whatever its state directory. */
+const SHIM_SOCKETS = path.join(MACHINE_WIDE_PATHS.containerdRun, 's');
+
+/** Paths of unix sockets some process listens on (from /proc/net/unix). */
+function listeningUnixSockets(): Set<string> {
+  const out = new Set<string>();
   try {
-    info = readFileSync('/proc/self/mountinfo', 'utf8');
+    for (const line of readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
+      const p = line.trim().split(/\s+/)[7];
+      if (p?.startsWith('/')) out.add(p);
+    }
   } catch {
-    return [];
+    // no /proc/net/unix: keep everything
   }
-  const out: string[] = [];
-  for (const line of info.split('\n')) {
-    const mp = line.split(' ')[4];
-    if (!mp) continue;
-    const decoded = mp.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-    if (decoded === dir || decoded.startsWith(dir + '/')) out.push(decoded);
-  }
-  return out.sort((a, b) => b.length - a.length);
-}
-
-/** Unmounts every mount at or below `dir` (lazily when busy); returns those that stayed. */
-export function unmountAllUnder(dir: string): string[] {
-  const failed: string[] = [];
-  for (const mp of mountsUnder(dir)) {
-    const r = spawnSync('umount', [mp], { stdio: 'ignore' });
-    if (r.status !== 0) {
-      const lazy = spawnSync('umount', ['-l', mp], { stdio: 'ignore' });
-      if (lazy.status !== 0) failed.push(mp);
-    }
-  }
-  return failed;
-}
-
-/** A shim's socket directory entry is ours when the shim's address file names our containerd. */
-function shimSocketIsOurs(entry: string, stateDir: string): boolean {
-  // containerd 1.6 names shim sockets by a hash of (containerd address, namespace, id); the ones of
-  // our tasks are listed in each task directory's `address` file.
-  for (const { dir } of taskDirs(stateDir)) {
-    try {
-      if (readFileSync(path.join(dir, 'address'), 'utf8').includes(path.basename(entry))) return true;
-    } catch {
-      // no address file
-    }
-  }
-  return false;
+  return out;
 }
 
 function machineWideDirsDeepestFirst(dirs: string[]): string[] {
@@ -424,14 +400,15 @@ export function releaseNodeHost(record: NodeHostRecord, log: (line: string) => v
     if (entry.startsWith('dbaas-local-')) rmSync(path.join(MACHINE_WIDE_PATHS.cniCache, 'results', entry), { force: true });
   }
   rmSync(path.join(MACHINE_WIDE_PATHS.devicePlugins, 'kubelet.sock'), { force: true });
-  // The shims' sockets and fifos of our containers.
-  for (const sub of ['s', 'fifo']) {
-    for (const entry of listDir(path.join(MACHINE_WIDE_PATHS.containerdRun, sub))) {
-      const p = path.join(MACHINE_WIDE_PATHS.containerdRun, sub, entry);
-      if (sub === 's' && !shimSocketIsOurs(p, record.stateDir)) continue;
-      if (sub === 'fifo' && !record.createdDirs.includes(MACHINE_WIDE_PATHS.containerdRun)) continue;
-      rmSync(p, { recursive: true, force: true });
-    }
+  // Sockets of the shims we killed: new since the node started and nobody listens on them any more.
+  const before = new Set(record.shimSocketsBefore ?? []);
+  const listening = listeningUnixSockets();
+  for (const entry of listDir(SHIM_SOCKETS)) {
+    const p = path.join(SHIM_SOCKETS, entry);
+    if (!before.has(entry) && !listening.has(p)) rmSync(p, { force: true });
+  }
+  if (record.createdDirs.includes(MACHINE_WIDE_PATHS.containerdRun)) {
+    rmSync(path.join(MACHINE_WIDE_PATHS.containerdRun, 'fifo'), { recursive: true, force: true });
   }
   rmSync(path.join(MACHINE_WIDE_PATHS.containerdRun, 'runc', CRI_NAMESPACE), { recursive: true, force: true });
   // Directories the node created, deepest first, when nothing else has put anything in them since.
