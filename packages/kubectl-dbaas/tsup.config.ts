@@ -210,7 +210,7 @@ export default defineConfig([
     },
   },
   // One file with every dependency inlined: `node kubectl-dbaas.cjs` needs no node_modules (it is
-  // a release artifact for machines with Node >= 22). CommonJS, like the single executable's.
+  // a release artifact for machines with Node >= 22.19.0). CommonJS, like the single executable's.
   { ...singleFile, entry: { 'kubectl-dbaas': 'src/cli.ts' }, banner: { js: '#!/usr/bin/env node' } },
   // The single executable (Node SEA) runs two files: sea/kubectl-dbaas.cjs, the main script (it is
   // in the startup snapshot), and sea/sdk.cjs, the SDK with its dependencies, an asset compiled
