@@ -17,7 +17,7 @@ import {
   type DatabaseConnection,
 } from '@kubectl-dbaas/sdk';
 import { connectionFromArgs, connectionGiven, type ConnectionArgs } from '../../../connection.js';
-import type { GlobalOptions } from '../../../global-options.js';
+import type { KubeArgs } from '../../../global-options.js';
 import { renderFields } from '../../../output.js';
 import type { ProgressReporter } from '../../../progress.js';
 import { explainingMissingNamespace, metadataView, snapshotClientFor, type MetadataView } from '../common.js';
@@ -31,7 +31,7 @@ import type { CreateTarget, FenceChoice } from './options.js';
  * const args: BackupCreateArgs = { target: { kind: 'pod', name: 'pg-0' }, force: false, timeoutMs: 600_000, fence: { kind: 'auto' }, dryRun: 'none', connection: {} };
  * ```
  */
-export interface BackupCreateArgs extends Pick<GlobalOptions, 'kubeconfig' | 'context' | 'namespace'> {
+export interface BackupCreateArgs extends KubeArgs {
   target: CreateTarget;
   name?: string | undefined;
   mode?: ConsistencyMode | undefined;
@@ -111,7 +111,7 @@ async function resolveTarget(client: SnapshotClient, namespace: string, args: Ba
     const instance = cnpg?.instance ?? target.pod;
     if (!instance) {
       throw new DbaasError('INVALID_ARGUMENT', `--fence cnpg/${args.fence.cluster} fences one CloudNativePG instance, and --pvc names none`, {
-        fix: `Back up the instance: --pod INSTANCE or --cluster ${args.fence.cluster}.`,
+        fix: `Back up the instance: --pod INSTANCE or --cnpg-cluster ${args.fence.cluster}.`,
       });
     }
     fencing = cnpgFencing(args.fence.cluster, instance);
