@@ -125,7 +125,11 @@ export function verifyProgressFollower(progress: ProgressReporter): (event: Veri
         if (restorePhase === 'pvc-created') progress.phase('scratch restore: waiting for the PVC to be Bound');
         else if (restorePhase === 'prep-started') progress.phase('scratch restore: restore-prep');
         else if (restorePhase === 'data-ready') progress.phase('offline check (WAL inspector on the volume)');
-        else if (restorePhase === 'cleanup') progress.phase('scratch restore: cleaning up');
+        else if (restorePhase === 'cleanup') {
+          // The scratch restore's step that was running failed: say so before cleaning up.
+          progress.fail(message?.replace(/^removing what this restore created after: /, ''));
+          progress.phase('scratch restore: cleaning up');
+        }
         else if (restorePhase === 'resolved' || restorePhase === 'source-created') progress.phase('scratch restore: creating the PVC');
         progress.detail(message);
         break;

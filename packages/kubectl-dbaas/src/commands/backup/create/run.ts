@@ -195,6 +195,9 @@ function withCliFix(error: unknown): unknown {
   return error;
 }
 
+/** How the SDK's first cleanup event of a failed backup starts; the failure follows. */
+const CLEANUP_AFTER = 'cleaning up after: ';
+
 /**
  * Maps the SDK's backup events onto progress phases: each phase is what the backup is waiting
  * for now; driver errors and fencing steps are details of the current phase.
@@ -255,8 +258,12 @@ export function progressFollower(progress: ProgressReporter): (event: BackupProg
         progress.detail(`${s} ready`);
         break;
       case 'cleanup':
-        progress.phase('cleaning up');
-        progress.detail(event.message);
+        // The first cleanup event says why the run failed: the step that was running failed (or
+        // timed out); it never reads "done".
+        if (event.message.startsWith(CLEANUP_AFTER)) {
+          progress.fail(event.message.slice(CLEANUP_AFTER.length));
+          progress.phase('cleaning up');
+        } else progress.detail(event.message);
         break;
     }
   };
