@@ -217,7 +217,7 @@ export default defineConfig([
     },
   },
   // One file with every dependency inlined: `node kubectl-dbaas.cjs` needs no node_modules (it is
-  // a release artifact for machines with Node >= 22). CommonJS, like the single executable's.
+  // a release artifact for machines with Node >= 22.19.0). CommonJS, like the single executable's.
   // The packages each one-file build inlines (for the release's THIRD-PARTY-NOTICES.txt) are
   // written beside it as <file>.third-party.json, with esbuild's metafile in dist/meta/.
   {

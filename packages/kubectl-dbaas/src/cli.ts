@@ -11,6 +11,7 @@
 // terminal, arguments) is kept: all of that is read inside `main`.
 import module from 'node:module';
 import v8 from 'node:v8';
+import { nodeTooOldMessage, nodeVersionAtLeast } from './node-version.js';
 
 /** Set by the build: true in the one-file bundle (dist/kubectl-dbaas.cjs) that the SEA runs. */
 declare const __DBAAS_SINGLE_FILE__: boolean;
@@ -35,6 +36,11 @@ if (v8.startupSnapshot?.isBuildingSnapshot()) {
       void main(process.argv.slice(2));
     });
   });
+} else if (!nodeVersionAtLeast(process.versions.node)) {
+  // Before main.js: on an older Node the bundled HTTP client fails on its first request with a
+  // TypeError that says nothing about the cause. An environment error: exit 1 (docs/cli.md).
+  process.stderr.write(nodeTooOldMessage(process.versions.node, process.execPath));
+  process.exitCode = 1;
 } else {
   prepareProcess({ compileCache: true });
   void import('./main.js').then(({ main }) => main(process.argv.slice(2)));

@@ -18,7 +18,7 @@ export const connectionArgsShape = {
   dsn: nonEmpty(),
   host: nonEmpty(),
   port: z.optional(z.int().check(z.minimum(1), z.maximum(65535))),
-  user: nonEmpty(),
+  dbUser: nonEmpty(),
   dbname: nonEmpty(),
 };
 
@@ -27,19 +27,20 @@ export const connectionArgsShape = {
  *
  * @example
  * ```ts
- * const args: ConnectionArgs = { host: '127.0.0.1', port: 5432, user: 'postgres' };
+ * const args: ConnectionArgs = { host: '127.0.0.1', port: 5432, dbUser: 'postgres' };
  * ```
  */
 export interface ConnectionArgs {
   dsn?: string | undefined;
   host?: string | undefined;
   port?: number | undefined;
-  user?: string | undefined;
+  dbUser?: string | undefined;
   dbname?: string | undefined;
 }
 
 /**
- * Adds the connection flags (`--dsn`, `--host`, `--port`, `--user`, `--dbname`) to a command.
+ * Adds the connection flags (`--dsn`, `--host`, `--port`, `--db-user`, `--dbname`) to a command
+ * (`--db-user`, not `--user`: that is kubectl's flag for the kubeconfig user).
  * Passwords are never flags: `$PGPASSWORD` or `~/.pgpass`, as libpq.
  *
  * @example
@@ -53,7 +54,7 @@ export function withConnectionOptions<T>(argv: Argv<T>, group?: string) {
     .option('dsn', { type: 'string', describe: 'Connection string (default: $DATABASE_URL, else the PG* variables)', ...g })
     .option('host', { type: 'string', describe: 'Server host or socket directory (default: $PGHOST)', ...g })
     .option('port', { type: 'number', describe: 'Server port (default: $PGPORT or 5432)', ...g })
-    .option('user', { type: 'string', describe: 'User name (default: $PGUSER); the password comes from $PGPASSWORD or ~/.pgpass', ...g })
+    .option('db-user', { type: 'string', describe: 'Database user (default: $PGUSER); the password comes from $PGPASSWORD or ~/.pgpass', ...g })
     .option('dbname', { type: 'string', describe: 'Database (default: $PGDATABASE)', ...g });
 }
 
@@ -73,7 +74,7 @@ export function connectionFromArgs(args: ConnectionArgs, environment: NodeJS.Pro
     ...(connectionString ? { connectionString } : {}),
     ...(args.host ? { host: args.host } : {}),
     ...(args.port ? { port: args.port } : {}),
-    ...(args.user ? { user: args.user } : {}),
+    ...(args.dbUser ? { user: args.dbUser } : {}),
     ...(args.dbname ? { database: args.dbname } : {}),
     application_name: 'kubectl-dbaas',
   };
@@ -90,5 +91,5 @@ export function connectionFromArgs(args: ConnectionArgs, environment: NodeJS.Pro
  * ```
  */
 export function connectionGiven(args: ConnectionArgs, environment: NodeJS.ProcessEnv = process.env): boolean {
-  return [args.dsn, args.host, args.port, args.user, args.dbname, environment.DATABASE_URL, environment.PGHOST].some((v) => v !== undefined && v !== '');
+  return [args.dsn, args.host, args.port, args.dbUser, args.dbname, environment.DATABASE_URL, environment.PGHOST].some((v) => v !== undefined && v !== '');
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createProgress, SPINNER_FRAMES } from './progress.js';
+import { createProgress, failedWord, SPINNER_FRAMES } from './progress.js';
 
 /** A fake stream, clock and timer: the reporter's logic is pure, its output is all that matters. */
 function harness(tty: boolean, columns?: number) {
@@ -141,5 +141,15 @@ describe('createProgress, on a terminal', () => {
     const line = h.screen()[0]!;
     expect(line.length).toBeLessThanOrEqual(19);
     expect(line.endsWith('…')).toBe(true);
+  });
+});
+
+describe('failedWord', () => {
+  it('calls a phase that ran out of time "timed out", any other failure "failed"', () => {
+    expect(failedWord('timed out waiting for jobs "orders-restored-job-prep"')).toBe('timed out');
+    expect(failedWord('backup db/x (online) exceeded its deadline of 10m')).toBe('timed out');
+    expect(failedWord('list pods: no answer from https://10.0.0.1:6443 in time')).toBe('timed out');
+    expect(failedWord('restore-prep failed')).toBe('failed');
+    expect(failedWord(undefined)).toBe('failed');
   });
 });

@@ -59,7 +59,10 @@ export interface ProgressReporter {
   detail(text: string | undefined): void;
   /** Ends the current phase as done. */
   succeed(): void;
-  /** Ends the current phase as failed, with an optional reason. */
+  /**
+   * Ends the current phase as failed, with an optional reason: `timed out after 270.0s: <reason>`
+   * when the reason is a timeout, else `failed after ...`. Never "done".
+   */
   fail(reason?: string): void;
   /** Runs `work` as a phase: done when it resolves, failed (and rethrown) when it rejects. */
   run<T>(name: string, work: () => Promise<T>): Promise<T>;
@@ -67,6 +70,19 @@ export interface ProgressReporter {
   done(summary?: string): void;
   /** Seconds since the reporter was created. */
   elapsedSeconds(): number;
+}
+
+/**
+ * How a failed phase is called: `timed out` when its reason says it ran out of time (the SDK's
+ * deadline and timeout errors), else `failed`.
+ *
+ * @example
+ * ```ts
+ * failedWord('timed out waiting for jobs "x"'); // 'timed out'
+ * ```
+ */
+export function failedWord(reason: string | undefined): 'timed out' | 'failed' {
+  return reason !== undefined && /\b(timed out|deadline|no answer from .* in time)\b/i.test(reason) ? 'timed out' : 'failed';
 }
 
 /** Braille spinner frames, as most CLIs on a UTF-8 terminal. */
@@ -131,7 +147,7 @@ export function createProgress(options: ProgressOptions = {}): ProgressReporter 
       stopTimer();
       stream.write(`\r\x1b[2K${ok ? '✓' : '✗'} ${label()} (${took})${reason ? `: ${reason}` : ''}\n`);
     } else {
-      stream.write(`${stamp()} ${current.name}: ${ok ? `done in ${took}` : `failed after ${took}`}${reason ? `: ${reason}` : ''}\n`);
+      stream.write(`${stamp()} ${current.name}: ${ok ? `done in ${took}` : `${failedWord(reason)} after ${took}`}${reason ? `: ${reason}` : ''}\n`);
     }
     current = undefined;
   };

@@ -83,6 +83,7 @@ export type {
 // Kubernetes: clients, error mapping, watch-until, snapshot.storage.k8s.io/v1 types (kube/)
 export { KubeClients, SnapshotResource } from './kube/clients.js';
 export type { KubeClientsOptions, SnapshotListOptions } from './kube/clients.js';
+export type { KubeConfigOverrides } from './kube/overrides.js';
 export { toKubeError, parseStatus, kubeErrorCode } from './kube/errors.js';
 export type { KubeOperation, KubeStatus } from './kube/errors.js';
 export { watchUntil, operationOfPath } from './kube/watch-until.js';

@@ -23,7 +23,7 @@ describe('docs/cli.md', () => {
 describe('helpText', () => {
   it('renders a command help without running it', async () => {
     const help = await helpText(['wal', 'inspect']);
-    expect(help).toContain('kubectl dbaas wal inspect <source>');
+    expect(help).toContain('kubectl dbaas wal inspect [source]');
     expect(help).toContain('--atomic-snapshot');
     expect(help).toContain('--output');
   });

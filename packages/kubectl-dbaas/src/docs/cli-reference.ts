@@ -12,6 +12,23 @@ const FORMAT_MEANING: Record<OutputFormat, string> = {
   name: 'Only what the result is called, one per line (as `kubectl -o name`): `backup list|create|describe|delete` print `backup/<name>`, `backup prune` the backups it deletes (or would), `backup create --dry-run` `volumesnapshot.snapshot.storage.k8s.io/<name>`, `version` prints `kubectl-dbaas`, `wal inspect` the source path. A usage error for commands without names (`wal status`).',
 };
 
+/** kubectl's global flags as the reference lists them (global-options.ts declares them). */
+const GLOBAL_FLAGS: ReadonlyArray<readonly [string, string]> = [
+  ['--kubeconfig FILE', 'The kubeconfig file (default: `$KUBECONFIG`, a list of files separated by `:` of which the missing ones are skipped, else `~/.kube/config`, else the in-cluster service account).'],
+  ['--context NAME', 'The kubeconfig context to use.'],
+  ['-n, --namespace NAME', "The namespace (default: the context's)."],
+  ['--cluster NAME', "The kubeconfig cluster to use instead of the context's."],
+  ['--user NAME', "The kubeconfig user to use instead of the context's."],
+  ['-s, --server URL', "The API server's address (without any kubeconfig, with `--token`, this alone is enough)."],
+  ['--token TOKEN', "A bearer token; replaces the user's other credentials."],
+  ['--certificate-authority FILE', 'A CA certificate file to check the API server with.'],
+  ['--client-certificate FILE, --client-key FILE', 'A client certificate and key for TLS.'],
+  ['--insecure-skip-tls-verify', "Do not check the API server's certificate (insecure)."],
+  ['--as USER', 'The user to impersonate (`--as-group` is not offered: the Kubernetes client sends one impersonation header only).'],
+  ['--request-timeout DURATION', 'Give up on a single API request after this long (`30s`, `1m`; a bare number is seconds; `0`, the default: never). Watches keep their own deadlines (`--timeout` of the long commands).'],
+  ['-v, --v N', 'Log verbosity on stderr (below).'],
+];
+
 /**
  * The `--help` text of a command path (`[]` for the root), rendered without running anything.
  *
@@ -77,6 +94,26 @@ export async function renderCliReference(): Promise<string> {
     '|---|---|',
     ...EXIT_CODES.map(({ code, meaning }) => `| ${code} | ${meaning} |`),
     '',
+    '## kubectl\'s global flags',
+    '',
+    'Every command accepts kubectl\'s global flags, with kubectl\'s meaning, and gives them to the SDK\'s Kubernetes',
+    'client (the kubeconfig file itself is never changed):',
+    '',
+    '| flag | meaning |',
+    '|---|---|',
+    ...GLOBAL_FLAGS.map(([flag, meaning]) => `| \`${flag}\` | ${meaning} |`),
+    '',
+    'kubectl does not pass its own global flags to a plugin: `kubectl --context prod dbaas backup list`',
+    'runs the plugin without `--context` (and kubectl itself may refuse the flag before the plugin). Put',
+    'them after the plugin\'s command: `kubectl dbaas backup list --context prod`. The database flags of',
+    '`backup create` and `wal status` are therefore `--db-user` (not `--user`) and the CloudNativePG target',
+    'of `backup create` is `--cnpg-cluster` (not `--cluster`). `-A`/`--all-namespaces` is offered only where',
+    'it means something: `backup list` and `backup prune`.',
+    '',
+    '`-v N`/`--v=N` sets the log verbosity on stderr: 1 or more prints the stack trace of an unexpected',
+    'error (what `DBAAS_DEBUG=1` also does), 6 or more also each Kubernetes API request (method and URL;',
+    'never headers, which carry the credentials).',
+    '',
     '## Output formats (`-o`, `--output`)',
     '',
     'Results go to stdout; errors, and progress of long operations (a spinner on a terminal, plain',
@@ -88,7 +125,7 @@ export async function renderCliReference(): Promise<string> {
     '',
     '## `kubectl dbaas`',
     '',
-    'Global flags (kubectl\'s) are accepted by every command.',
+    'Bare `kubectl dbaas` prints this help (exit 0); `kubectl dbaas --version` is `kubectl dbaas version`.',
     '',
     '```text',
     rootHelp.trimEnd(),

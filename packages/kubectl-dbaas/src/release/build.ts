@@ -183,7 +183,7 @@ export async function buildRelease(options: BuildReleaseOptions = {}): Promise<R
     }
   }
 
-  // The one-file bundle too, for machines with Node >= 22: `node kubectl-dbaas-<version>.cjs`.
+  // The one-file bundle too, for machines with Node >= 22.19.0: `node kubectl-dbaas-<version>.cjs`.
   // With its own notices: it inlines the same packages (no Node.js inside).
   const single = await readFile(bundle);
   const singleName = `kubectl-dbaas-${version}.cjs`;

@@ -3,7 +3,7 @@
 import { expect } from 'vitest';
 import { isUsageError, reportError } from '../error-handler.js';
 import { EXIT_USAGE } from '../exit-codes.js';
-import { buildCli } from '../main.js';
+import { buildCli, commandPath } from '../main.js';
 
 /**
  * The stderr text of the usage error `args` cause.
@@ -19,6 +19,6 @@ export async function usageError(args: string[]): Promise<string> {
   );
   expect(isUsageError(thrown), `expected a usage error for ${args.join(' ')}, got ${String(thrown)}`).toBe(true);
   const stderr: string[] = [];
-  expect(await reportError(thrown, (t) => void stderr.push(t))).toBe(EXIT_USAGE);
+  expect(await reportError(thrown, (t) => void stderr.push(t), { command: ['kubectl dbaas', ...commandPath(args)].join(' ') })).toBe(EXIT_USAGE);
   return stderr.join('');
 }

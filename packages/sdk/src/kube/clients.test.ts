@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -103,5 +104,103 @@ describe('operationOfPath', () => {
     expect(operationOfPath('/api/v1/namespaces/db/configmaps', 'watch')).toEqual({ verb: 'watch', resource: 'configmaps', group: '', namespace: 'db' });
     expect(operationOfPath('/apis/storage.k8s.io/v1/storageclasses', 'list')).toEqual({ verb: 'list', resource: 'storageclasses', group: 'storage.k8s.io' });
     expect(() => operationOfPath('/apis/x', 'list')).toThrow(/not a collection path/);
+  });
+});
+
+describe('KubeClients.load with kubectl\'s connection flags (overrides)', () => {
+  it('replaces the context\'s cluster, server, user and credentials, for this process only', () => {
+    const file = kubeconfig('https://127.0.0.1:1');
+    const byCluster = KubeClients.load({ kubeconfig: file, overrides: { cluster: 'b' } });
+    expect([byCluster.context, byCluster.namespace, byCluster.server]).toEqual(['ctx-a', 'team-a', 'https://b.example.invalid:6443']);
+    const byServer = KubeClients.load({ kubeconfig: file, overrides: { server: 'https://10.0.0.9:6443', token: 't2', as: 'alice', insecureSkipTlsVerify: true } });
+    expect(byServer.server).toBe('https://10.0.0.9:6443');
+    const user = byServer.kubeConfig.getCurrentUser()!;
+    expect([user.token, user.impersonateUser]).toEqual(['t2', 'alice']);
+    expect(byServer.kubeConfig.getCurrentCluster()!.skipTLSVerify).toBe(true);
+    // The other context and the file's own entries are untouched.
+    expect(byServer.kubeConfig.getCluster('a')!.server).toBe('https://127.0.0.1:1');
+    expect(KubeClients.load({ kubeconfig: file, context: 'ctx-b', overrides: { user: 'u' } }).server).toBe('https://b.example.invalid:6443');
+  });
+
+  it('refuses an unknown --user or --cluster (naming those there are), a missing certificate file, and a CA with --insecure-skip-tls-verify', () => {
+    const file = kubeconfig('https://127.0.0.1:1');
+    const failure = (overrides: object) => {
+      try {
+        KubeClients.load({ kubeconfig: file, overrides });
+      } catch (e) {
+        return e as { code: string; message: string; fix: string };
+      }
+      throw new Error('loaded');
+    };
+    expect(failure({ user: 'admin' })).toMatchObject({ code: 'KUBE_CONFIG_INVALID', message: `--user "admin": no such user in ${file}`, fix: 'Use one of: u.' });
+    expect(failure({ cluster: 'c' })).toMatchObject({ code: 'KUBE_CONFIG_INVALID', fix: 'Use one of: a, b.' });
+    expect(failure({ clientCertificate: path.join(dir, 'no.crt') })).toMatchObject({ code: 'KUBE_CONFIG_INVALID', message: `--client-certificate ${path.join(dir, 'no.crt')} does not exist` });
+    expect(failure({ insecureSkipTlsVerify: true, certificateAuthority: file }).message).toContain('contradict');
+  });
+
+  it('--server alone (plain http needs --insecure-skip-tls-verify, as in client-node), without any kubeconfig, as kubectl; sends --token and --as to the API server', async () => {
+    const seen: IncomingHttpHeaders[] = [];
+    const server = createHttpServer((req, res) => {
+      seen.push(req.headers);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ kind: 'NamespaceList', apiVersion: 'v1', metadata: {}, items: [] }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const saved = process.env.KUBECONFIG;
+    process.env.KUBECONFIG = path.join(dir, 'nope');
+    try {
+      const { port } = server.address() as { port: number };
+      const clients = KubeClients.load({ overrides: { server: `http://127.0.0.1:${port}`, token: 'flag-token', as: 'alice', insecureSkipTlsVerify: true } });
+      expect([clients.context, clients.namespace]).toEqual(['flags', 'default']);
+      await clients.core.listNamespace();
+      expect(seen[0]).toMatchObject({ authorization: 'Bearer flag-token', 'impersonate-user': 'alice' });
+    } finally {
+      if (saved === undefined) delete process.env.KUBECONFIG;
+      else process.env.KUBECONFIG = saved;
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('--request-timeout: a request the server never answers fails as KUBE_TIMEOUT after that long', async () => {
+    const server = createHttpServer(() => undefined); // accepts, never answers
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const { port } = server.address() as { port: number };
+      const clients = KubeClients.load({ kubeconfig: kubeconfig(`http://127.0.0.1:${port}`), overrides: { requestTimeoutMs: 300 } });
+      const started = Date.now();
+      const error = await clients.core.listNamespace().catch((e: unknown) => e);
+      expect(isDbaasError(error, 'KUBE_TIMEOUT'), String(error)).toBe(true);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
+
+describe('KubeClients.load and $KUBECONFIG', () => {
+  it('a $KUBECONFIG that does not exist: the same clear error and fix as --kubeconfig, not ENOENT', () => {
+    const saved = process.env.KUBECONFIG;
+    process.env.KUBECONFIG = path.join(dir, 'nonexistent');
+    try {
+      let error: unknown;
+      try {
+        KubeClients.load();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toMatchObject({
+        code: 'KUBE_CONFIG_INVALID',
+        message: `kubeconfig ${path.join(dir, 'nonexistent')} (from $KUBECONFIG) does not exist`,
+        fix: expect.stringContaining('Point KUBECONFIG at an existing file'),
+      });
+      // Missing files of a list are skipped, as kubectl does.
+      process.env.KUBECONFIG = [path.join(dir, 'nonexistent'), kubeconfig('https://127.0.0.1:3')].join(path.delimiter);
+      expect(KubeClients.load().server).toBe('https://127.0.0.1:3');
+    } finally {
+      if (saved === undefined) delete process.env.KUBECONFIG;
+      else process.env.KUBECONFIG = saved;
+    }
   });
 });

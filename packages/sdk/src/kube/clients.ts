@@ -26,6 +26,7 @@ import {
   type VolumeSnapshotContent,
 } from './snapshot-types.js';
 import { reuseConnections } from './connection-reuse.js';
+import { applyOverrides, configFromFlags, type KubeConfigOverrides } from './overrides.js';
 
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -47,6 +48,12 @@ export interface KubeClientsOptions {
   namespace?: string;
   /** An already loaded KubeConfig (then `kubeconfig` is ignored). */
   kubeConfig?: KubeConfig;
+  /**
+   * kubectl's connection flags (`--server`, `--user`, `--token`, `--request-timeout`, ...), applied
+   * to the chosen context as kubectl applies them. With `server` and no kubeconfig at all, the
+   * flags alone make the configuration.
+   */
+  overrides?: KubeConfigOverrides;
 }
 
 const VERB_BY_PREFIX: [RegExp, string][] = [
@@ -317,6 +324,7 @@ export class KubeClients {
     let source = 'the given KubeConfig';
     if (!kc) {
       kc = new KubeConfig();
+      const fromEnv = (process.env.KUBECONFIG ?? '').split(path.delimiter).filter((file) => file !== '');
       try {
         if (opts.kubeconfig) {
           source = opts.kubeconfig;
@@ -324,18 +332,38 @@ export class KubeClients {
             throw new DbaasError('KUBE_CONFIG_INVALID', `kubeconfig ${opts.kubeconfig} does not exist`, { fix: 'Pass an existing file to --kubeconfig.' });
           }
           kc.loadFromFile(opts.kubeconfig);
-        } else if (process.env.KUBECONFIG) {
+        } else if (fromEnv.length > 0) {
           source = `$KUBECONFIG (${process.env.KUBECONFIG})`;
-          kc.loadFromDefault();
+          // As kubectl: files of the list that do not exist are skipped; none existing is an error
+          // (kubectl would fall back to localhost:8080 and fail later, less clearly).
+          const existing = fromEnv.filter((file) => existsSync(file));
+          if (existing.length === 0) {
+            if (opts.overrides?.server) kc.loadFromOptions(configFromFlags(opts.overrides.server));
+            else {
+              throw new DbaasError('KUBE_CONFIG_INVALID', `kubeconfig ${fromEnv.join(path.delimiter)} (from $KUBECONFIG) does not exist`, {
+                fix: 'Point KUBECONFIG at an existing file (several are separated by ":"), unset it to use ~/.kube/config, or pass --kubeconfig.',
+              });
+            }
+          } else {
+            kc.loadFromFile(existing[0]!);
+            for (const file of existing.slice(1)) {
+              const more = new KubeConfig();
+              more.loadFromFile(file);
+              kc.mergeConfig(more);
+            }
+          }
         } else if (existsSync(path.join(homedir(), '.kube', 'config'))) {
           source = path.join(homedir(), '.kube', 'config');
           kc.loadFromDefault();
         } else if (existsSync(SERVICE_ACCOUNT_TOKEN)) {
           source = 'the in-cluster service account';
           kc.loadFromCluster();
+        } else if (opts.overrides?.server) {
+          source = '--server';
+          kc.loadFromOptions(configFromFlags(opts.overrides.server));
         } else {
           throw new DbaasError('KUBE_CONFIG_INVALID', 'no kubeconfig found: --kubeconfig not given, $KUBECONFIG unset, no ~/.kube/config, not running in a pod', {
-            fix: 'Pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config.',
+            fix: 'Pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config (or give --server and --token).',
           });
         }
       } catch (error) {
@@ -355,6 +383,7 @@ export class KubeClients {
     if (!kc.getCurrentContext() || !kc.getContextObject(kc.getCurrentContext())) {
       throw new DbaasError('KUBE_CONFIG_INVALID', `${source} has no current context`, { fix: 'Pass --context, or run kubectl config use-context <name>.' });
     }
+    if (opts.overrides) applyOverrides(kc, opts.overrides, source);
     const namespace = opts.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
     if (!DNS_LABEL.test(namespace) || namespace.length > 63) {
       throw new DbaasError('INVALID_NAME', `namespace "${namespace}" is not a valid namespace name (RFC 1123 label: lower-case letters, digits and '-', at most 63 characters)`);

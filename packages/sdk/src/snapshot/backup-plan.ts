@@ -2,7 +2,7 @@
 // (`--dry-run=client|server`). The same discovery and mode rules as runBackup (snapshot/backup.ts),
 // no writes; with `server`, the planned VolumeSnapshots are also sent to the API server with
 // `dryRun=All` (admission and validation run, nothing is stored). Also: the instance of a
-// CloudNativePG Cluster to back up (`--cluster`).
+// CloudNativePG Cluster to back up (`--cnpg-cluster`).
 import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import type { VolumeSnapshot } from '../kube/snapshot-types.js';

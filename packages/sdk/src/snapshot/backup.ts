@@ -4,7 +4,7 @@
 // also on error, deadline and abort, after which the snapshots this run created are deleted.
 import type { EngineHooks, EngineMetadata, EngineOnlineBackup, FenceContext, FencingStrategy } from '../engines/engine.js';
 import { postgresEngine } from '../engines/postgres/engine.js';
-import { DbaasError, isDbaasError } from '../errors.js';
+import { DbaasError, isDbaasError, toDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import type { VolumeSnapshot } from '../kube/snapshot-types.js';
 import { watchUntil, type WatchUntilStats } from '../kube/watch-until.js';
@@ -718,6 +718,9 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
   }
 
   if (failure !== undefined || problems.length > 0) {
+    // Say first why the run failed, so that a progress display ends the step that was running as
+    // failed (not done) before the cleanup steps.
+    progress('cleanup', `cleaning up after: ${signal?.aborted ? 'aborted' : failure !== undefined ? toDbaasError(failure).message.split('\n')[0] : problems.join('; ')}`);
     // Delete what this run created (a partial set is no backup; an uncut one would be cut later
     // from a live, unfenced database) and say exactly what remains.
     const deleted: string[] = [];

@@ -45,7 +45,22 @@ describe('discoverBackupTarget', () => {
     });
     const e = await dbaasRejection(discoverBackupTarget(clients, { namespace: ns, target: { pvc: 'waiting' } }));
     expect(e.code).toBe('INVALID_ARGUMENT');
-    expect(e.message).toMatch(/PVC .*\/waiting is Pending: only a Bound volume can be snapshotted/);
+    expect(e.message).toMatch(/PVC .*\/waiting is Pending: only a Bound volume can be snapshotted; its StorageClass .* is WaitForFirstConsumer/);
+    expect(e.fix).toMatch(/^Start the workload that mounts waiting/);
+    // An Immediate class with no provisioner running: the message must not talk about a first consumer.
+    await clients.storage.createStorageClass({ body: { metadata: { name: `${ns}-immediate` }, provisioner: 'none.dbaas.test', volumeBindingMode: 'Immediate' } });
+    try {
+      await clients.core.createNamespacedPersistentVolumeClaim({
+        namespace: ns,
+        body: { metadata: { name: 'unprovisioned' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: `${ns}-immediate`, resources: { requests: { storage: '1Gi' } } } },
+      });
+      const immediate = await dbaasRejection(discoverBackupTarget(clients, { namespace: ns, target: { pvc: 'unprovisioned' } }));
+      expect(immediate.message).toMatch(/is Pending: only a Bound volume can be snapshotted; its StorageClass .*-immediate binds immediately, so the provisioner has not made the volume/);
+      expect(immediate.message).not.toMatch(/WaitForFirstConsumer|consumer/);
+      expect(immediate.fix).toMatch(/describe pvc unprovisioned shows the provisioner's events/);
+    } finally {
+      await clients.storage.deleteStorageClass({ name: `${ns}-immediate` }).catch(() => undefined);
+    }
     const missing = await dbaasRejection(discoverBackupTarget(clients, { namespace: ns, target: { pvc: 'nope' } }));
     expect(missing.code).toBe('KUBE_NOT_FOUND');
   });

@@ -200,11 +200,7 @@ export async function discoverBackupTarget(
     throw new DbaasError('INVALID_ARGUMENT', 'the backup target needs a pvc or a pod');
   }
   const pvc = (await clients.core.readNamespacedPersistentVolumeClaim({ name: pvcName, namespace })) as DiscoveredTarget['pvc'];
-  if (pvc.status?.phase !== 'Bound' || !pvc.spec?.volumeName) {
-    throw new DbaasError('INVALID_ARGUMENT', `PVC ${namespace}/${pvcName} is ${pvc.status?.phase ?? 'not bound'}: only a Bound volume can be snapshotted`, {
-      fix: `kubectl -n ${namespace} describe pvc ${pvcName} (a WaitForFirstConsumer class binds when a pod uses it)`,
-    });
-  }
+  if (pvc.status?.phase !== 'Bound' || !pvc.spec?.volumeName) throw await unboundPvcError(clients, namespace, pvcName, pvc);
   const pv = await clients.core.readPersistentVolume({ name: pvc.spec.volumeName });
   const driver = pv.spec?.csi?.driver;
   if (!driver) {
@@ -248,4 +244,39 @@ export async function impliedFencing(clients: KubeClients, found: DiscoveredTarg
     }),
   );
   return owners.length === 1 ? statefulSetFencing(owners[0]!.metadata!.name!) : undefined;
+}
+
+/**
+ * Why a PVC is not Bound, from its StorageClass's volumeBindingMode: a WaitForFirstConsumer class
+ * binds when a pod uses the claim; an Immediate one should have provisioned already, so its
+ * provisioner's events say what went wrong. The class is read when it can be (a missing one, or
+ * no permission to read it, leaves the generic fix).
+ */
+async function unboundPvcError(
+  clients: KubeClients,
+  namespace: string,
+  pvcName: string,
+  pvc: { spec?: { storageClassName?: string }; status?: { phase?: string } },
+): Promise<DbaasError> {
+  const phase = pvc.status?.phase ?? 'not bound';
+  const className = pvc.spec?.storageClassName;
+  const describe = `kubectl -n ${namespace} describe pvc ${pvcName}`;
+  const message = `PVC ${namespace}/${pvcName} is ${phase}: only a Bound volume can be snapshotted`;
+  const mode = className ? await clients.storage.readStorageClass({ name: className }).then((c) => c.volumeBindingMode ?? 'Immediate', () => undefined) : undefined;
+  if (mode === 'WaitForFirstConsumer') {
+    return new DbaasError('INVALID_ARGUMENT', `${message}; its StorageClass ${className} is WaitForFirstConsumer: the volume is made when a pod that uses the claim is scheduled`, {
+      fix: `Start the workload that mounts ${pvcName} (or any pod using it), wait until it is Bound (kubectl -n ${namespace} get pvc ${pvcName}), then back up.`,
+      details: { phase, storageClass: className, volumeBindingMode: mode },
+    });
+  }
+  if (mode !== undefined) {
+    return new DbaasError('INVALID_ARGUMENT', `${message}; its StorageClass ${className} binds ${mode === 'Immediate' ? 'immediately' : `as ${mode}`}, so the provisioner has not made the volume`, {
+      fix: `${describe} shows the provisioner's events (no provisioner running for the class, no capacity, a quota).`,
+      details: { phase, storageClass: className!, volumeBindingMode: mode },
+    });
+  }
+  return new DbaasError('INVALID_ARGUMENT', message, {
+    fix: `${describe} shows why${className ? ` (StorageClass ${className} could not be read)` : ' (it names no StorageClass: a matching PV must be created by hand)'}.`,
+    details: { phase, ...(className ? { storageClass: className } : {}) },
+  });
 }

@@ -193,21 +193,42 @@ async function collectFromDirectory(directory: string): Promise<Collected> {
   collected.backupLabelText = (await readOptional(join(directory, 'backup_label')))?.toString('utf8');
   collected.tablespaceMapText = (await readOptional(join(directory, 'tablespace_map')))?.toString('utf8');
   const walDirectory = join(directory, 'pg_wal');
-  let names: string[] = [];
+  let names: string[] | undefined;
   try {
     names = (await readdir(walDirectory)).sort();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  for (const name of names) {
+  if (names === undefined && collected.controlBytes === undefined) throw await notADataDirectory(directory);
+  for (const name of names ?? []) {
     const timeline = timelineOfHistoryFile(name);
     if (timeline !== undefined) collected.histories.set(timeline, await readFile(join(walDirectory, name), 'utf8'));
     else if (BACKUP_HISTORY_FILE.test(name)) collected.backupHistoryTexts.push(await readFile(join(walDirectory, name), 'utf8'));
   }
-  const segments = await walSegmentsFromDirectory(walDirectory);
+  // No pg_wal beside a pg_control: no WAL at all (the verdict says what that means).
+  const segments = names === undefined ? [] : await walSegmentsFromDirectory(walDirectory);
   collected.walArrivalOrder.push(...segments.map((segment) => segment.name));
   collected.walSummaries.push(...(await summarizeWalSegments(segments, { shareHeader: false })));
   return collected;
+}
+
+/**
+ * The error for a directory with neither `global/pg_control` nor `pg_wal`: not a data directory.
+ * Names a subdirectory that is one, when there is one (a volume with PGDATA in `pgdata/`, say).
+ */
+async function notADataDirectory(directory: string): Promise<DbaasError> {
+  const entries = await readdir(directory, { withFileTypes: true }).catch(() => []);
+  const inside: string[] = [];
+  for (const entry of entries) {
+    if (entry.isDirectory() && (await stat(join(directory, entry.name, 'global', 'pg_control')).then(() => true, () => false))) inside.push(join(directory, entry.name));
+  }
+  return new DbaasError('DATA_DIRECTORY_UNREADABLE', `${directory} is not a PostgreSQL data directory: it has neither global/pg_control nor pg_wal`, {
+    fix:
+      inside.length > 0
+        ? `Inspect the data directory inside it: ${inside.join(', ')}.`
+        : 'Give the data directory itself (the one holding PG_VERSION, global/ and pg_wal/, e.g. /var/lib/postgresql/data), or a .snap / .tar.gz of it.',
+    details: { directory, ...(inside.length > 0 ? { dataDirectoriesInside: inside } : {}) },
+  });
 }
 
 const ARCHIVE_ROLE = /^(?:(.*)\/)?(global\/pg_control|backup_label|tablespace_map|pg_wal\/[^/]+|pg_wal)$/;
@@ -290,7 +311,13 @@ export async function inspectDataDirectory(
   let collected: Collected;
   try {
     if (typeof source === 'string') {
-      const info = await stat(source);
+      const info = await stat(source).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+        throw new DbaasError('DATA_DIRECTORY_UNREADABLE', `${source} does not exist`, {
+          fix: 'Give a PostgreSQL data directory, or a .snap / .tar.gz of one (a hostpath snapshot file).',
+          cause: error,
+        });
+      });
       collected = info.isDirectory()
         ? await collectFromDirectory(source)
         : await collectFromArchive(createReadStream(source, { highWaterMark: 1024 * 1024 }), options.archivePrefix);

@@ -25,6 +25,7 @@ export default async function setup(project: ProvideApi): Promise<() => Promise<
       hostpathStateDir: rec.hostpathStateDir,
       server: rec.server,
       ...(rec.hostpathUnavailable ? { hostpathUnavailable: rec.hostpathUnavailable } : {}),
+      ...(rec.nodeUnavailable ? { nodeUnavailable: rec.nodeUnavailable } : {}),
       startSeconds: rec.startSeconds,
     };
   } else {
@@ -35,6 +36,7 @@ export default async function setup(project: ProvideApi): Promise<() => Promise<
       hostpathStateDir: cluster.hostpathStateDir,
       server: cluster.server,
       ...(cluster.hostpathUnavailable ? { hostpathUnavailable: cluster.hostpathUnavailable } : {}),
+      ...(cluster.nodeUnavailable ? { nodeUnavailable: cluster.nodeUnavailable } : {}),
       startSeconds: cluster.startSeconds,
     };
   }

@@ -231,25 +231,25 @@ describe('kubectl dbaas backup create: refusals and dry runs (no CSI plugin need
     expect(await snapshotExists('data-pg-0')).toBe(false);
   });
 
-  it('--db-secret: a missing Secret or key is an error before any write that names the keys, never a value; with --user it is a usage error', async () => {
+  it('--db-secret: a missing Secret or key is an error before any write that names the keys, never a value; with --db-user it is a usage error', async () => {
     const missing = await dbaas(['backup', 'create', '--pvc', 'data-pg-0', '--mode', 'online', '--name', 'from-secret', '--db-secret', 'no-such-secret', '-n', ns]);
     expect(missing.code, show(missing)).toBe(1);
     expect(missing.stderr).toMatch(/no-such-secret/);
     expect(await snapshotExists('from-secret')).toBe(false);
     await clients.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'pg-app' }, stringData: { username: 'app', password: 's3cr3t-value' } } });
     const noHost = await dbaas(['backup', 'create', '--pvc', 'data-pg-0', '--mode', 'online', '--name', 'from-secret', '--db-secret', 'pg-app', '-n', ns]);
-    expect(noHost.code, show(noHost)).toBe(2); // bad input: the Secret has no host and none was given
+    expect(noHost.code, show(noHost)).toBe(1); // the Secret (cluster state) has no host and none was given: a failure, not a usage error
     expect(noHost.stderr).toMatch(/Secret .*\/pg-app has no "host" key and none was given/);
     expect(noHost.stderr).not.toContain('s3cr3t-value');
     expect(await snapshotExists('from-secret')).toBe(false);
-    const both = await dbaas(['backup', 'create', '--pvc', 'data-pg-0', '--mode', 'online', '--db-secret', 'pg-app', '--user', 'x', '-n', ns]);
+    const both = await dbaas(['backup', 'create', '--pvc', 'data-pg-0', '--mode', 'online', '--db-secret', 'pg-app', '--db-user', 'x', '-n', ns]);
     expect(both.code, show(both)).toBe(2);
     expect(both.stderr).toMatch(/--db-secret gives the user and password/);
   });
 
   it('fenced (the default on hostpath) with nothing to fence: refused before any write, the fix names --fence / --pod / --mode online', async () => {
     const r = await dbaas(['backup', 'create', '--pvc', 'plain', '--name', 'plain-1', '-n', ns]);
-    expect(r.code, show(r)).toBe(2);
+    expect(r.code, show(r)).toBe(1); // found by reading the cluster: exit 2 is for usage errors only
     expect(r.stderr).toMatch(/error: mode fenced needs a way to stop the database using PVC .*\/plain, and none was found/);
     expect(r.stderr).toMatch(/^fix: .*--fence statefulset\/NAME or --fence cnpg\/CLUSTER.*--mode online/m);
     expect(await snapshotExists('plain-1')).toBe(false);
@@ -294,8 +294,8 @@ describe('kubectl dbaas backup create: refusals and dry runs (no CSI plugin need
     expect(taken.stderr).toMatch(/already exists/);
   });
 
-  it('--cluster without CloudNativePG says so', async () => {
-    const r = await dbaas(['backup', 'create', '--cluster', 'pg', '--dry-run=client', '-n', ns]);
+  it('--cnpg-cluster without CloudNativePG says so', async () => {
+    const r = await dbaas(['backup', 'create', '--cnpg-cluster', 'pg', '--dry-run=client', '-n', ns]);
     expect(r.code, show(r)).toBe(1);
     expect(r.stderr).toMatch(/CloudNativePG Cluster .*\/pg not found \(or CloudNativePG is not installed/);
   });

@@ -2,10 +2,11 @@
 // the SnapshotClient for kubectl's global flags, the missing-namespace check, and snapshot metadata
 // in the form the outputs print (LSNs as X/Y, 64-bit numbers as decimal strings, times as ISO 8601).
 import { DbaasError, formatLsn, isDbaasError, SnapshotClient, type SnapshotMetadata } from '@kubectl-dbaas/sdk';
-import type { GlobalOptions } from '../../global-options.js';
+import { kubeClientsOptions, type KubeArgs } from '../../global-options.js';
 
 /**
- * A SnapshotClient for `--kubeconfig`, `--context` and `-n` (default: the context's namespace).
+ * A SnapshotClient for kubectl's flags: `--kubeconfig`, `--context`, `-n` (default: the context's
+ * namespace) and the connection overrides (`--server`, `--user`, `--token`, ...).
  *
  * @example
  * ```ts
@@ -13,12 +14,8 @@ import type { GlobalOptions } from '../../global-options.js';
  * await client.list({ namespace: client.clients.namespace });
  * ```
  */
-export function snapshotClientFor(args: Pick<GlobalOptions, 'kubeconfig' | 'context' | 'namespace'>): SnapshotClient {
-  return new SnapshotClient({
-    ...(args.kubeconfig ? { kubeconfig: args.kubeconfig } : {}),
-    ...(args.context ? { context: args.context } : {}),
-    ...(args.namespace ? { namespace: args.namespace } : {}),
-  });
+export function snapshotClientFor(args: KubeArgs): SnapshotClient {
+  return new SnapshotClient(kubeClientsOptions(args));
 }
 
 /**

@@ -16,7 +16,11 @@ describe('kubectl dbaas backup: usage errors exit 2 with a useful message', () =
     [['backup', 'create', '--pvc', 'a', '--timeout', '30'], /--timeout: "30" is not a duration/],
     [['backup', 'create', '--pvc', 'a', '--fence', 'none'], /--fence: "none" is not a fencing/],
     [['backup', 'create', '--pvc', 'a', '--fence', 'sts/pg', '--mode', 'online'], /--fence applies to --mode fenced, not online/],
-    [['backup', 'create', '--pvc', 'a', '-A'], /backup create works in one namespace/],
+    [['backup', 'create', '--pvc', 'a', '-A'], /Unknown argument: A/],
+    [['backup', 'describe', 'x', '--all-namespaces'], /Unknown argument: all-namespaces/],
+    [['backup', 'create', '--cnpg-cluster', 'pg', '--pvc', 'a'], /give one target, not --pvc and --cnpg-cluster/],
+    [['backup', 'create', '--pvc', 'a', '--instance', 'pg-1'], /--instance goes with --cnpg-cluster/],
+    [['backup', 'create', '--pvc', 'a', '--request-timeout', 'soon'], /--request-timeout: "soon" is not a duration/],
     [['backup', 'create', '--pvc', 'a', '--dry-run', 'yes'], /Invalid values:[\s\S]*dry-run/],
     [['backup', 'create', '--pvc', 'a', '--port', 'x'], /--port: /],
     [['backup', 'describe'], /name the backup to describe/],
@@ -28,6 +32,8 @@ describe('kubectl dbaas backup: usage errors exit 2 with a useful message', () =
   ])('%j', async (args, message) => {
     const stderr = await usageError(args);
     expect(stderr).toMatch(message);
-    expect(stderr).toContain("Run 'kubectl dbaas --help' for usage.");
+    // The pointer is to the help of the command that failed, as far as it was named.
+    const named = args[1] !== undefined && ['create', 'list', 'describe', 'delete', 'prune'].includes(args[1]) ? `backup ${args[1]}` : 'backup';
+    expect(stderr).toContain(`Run 'kubectl dbaas ${named} --help' for usage.`);
   });
 });

@@ -5,6 +5,9 @@ import { backupDescribeCommand } from './describe/index.js';
 import { backupListCommand } from './list/index.js';
 import { backupPruneCommand } from './prune/index.js';
 
+/** The `backup` subcommands, in the order `--help` lists them. */
+export const BACKUP_COMMANDS: CommandModule[] = [backupCreateCommand, backupListCommand, backupDescribeCommand, backupDeleteCommand, backupPruneCommand];
+
 /**
  * `kubectl dbaas backup <create|list|describe|delete|prune>`.
  *
@@ -19,11 +22,7 @@ export const backupCommand: CommandModule = {
   describe: 'Consistent backups of PostgreSQL volumes as CSI VolumeSnapshots: create, list, describe, delete, prune',
   builder: (argv) =>
     argv
-      .command(backupCreateCommand)
-      .command(backupListCommand)
-      .command(backupDescribeCommand)
-      .command(backupDeleteCommand)
-      .command(backupPruneCommand)
+      .command(BACKUP_COMMANDS)
       .demandCommand(1, 'Name a backup command: create, list, describe, delete or prune.'),
   handler: () => undefined,
 };

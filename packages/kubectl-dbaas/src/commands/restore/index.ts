@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import * as z from 'zod/mini';
 import { parseKubeDuration } from '../../duration.js';
-import { globalOptionsSchema } from '../../global-options.js';
+import { globalOptionsSchema, kubeArgs } from '../../global-options.js';
 import { writeResult } from '../../output.js';
 import { parseArgs } from '../../parse-args.js';
 import { UsageError } from '../../usage-error.js';
@@ -72,7 +72,6 @@ export const restoreCommand: CommandModule = {
     const args = parseArgs(restoreArgsSchema, argv);
     if (!args.backup) throw new UsageError('name the backup to restore: kubectl dbaas restore BACKUP --to PVC (kubectl dbaas backup list shows them)');
     if (!args.to) throw new UsageError('name the new PVC: --to PVC (a restore never writes into an existing one)');
-    if (args.allNamespaces) throw new UsageError('restore works in one namespace: use -n NAMESPACE (the target) and --from-namespace (the backup\'s) instead of -A');
     if (args.prep === 'local' && (args.prepImage !== undefined || args.prepUid !== undefined || args.prepFsGroup !== undefined)) {
       throw new UsageError('--prep-image, --prep-uid and --prep-fs-group configure the restore-prep Job: they do not apply to --prep local');
     }
@@ -80,9 +79,7 @@ export const restoreCommand: CommandModule = {
     const timeoutMs = parseKubeDuration(args.timeout, '--timeout');
     if (timeoutMs <= 0) throw new UsageError('--timeout must be more than 0');
     const parsed = {
-      ...(args.kubeconfig ? { kubeconfig: args.kubeconfig } : {}),
-      ...(args.context ? { context: args.context } : {}),
-      ...(args.namespace ? { namespace: args.namespace } : {}),
+      ...kubeArgs(args),
       backup: backupNameArg(args.backup),
       to: objectName(args.to, '--to'),
       fromNamespace: args.fromNamespace,

@@ -209,6 +209,18 @@ describe('verify output', () => {
     expect(text).toMatch(/offline check \(WAL inspector on the volume\): online-backup-complete/);
     expect(text).toMatch(/starting PostgreSQL on the copy: starting PostgreSQL 17/);
   });
+
+  it('a scratch restore whose restore-prep fails: the step reads failed, never done', () => {
+    const out: string[] = [];
+    const progress = createProgress({ stream: { write: (s: string) => out.push(s) }, tty: false, now: () => 0 });
+    const follow = verifyProgressFollower(progress);
+    follow({ phase: 'restore', message: 'prep-started: Job db/verify-x-prep started', elapsedMs: 1 });
+    follow({ phase: 'restore', message: 'cleanup: removing what this restore created after: restore-prep failed: pod exited 1', elapsedMs: 2 });
+    const text = out.join('');
+    expect(text).toContain('scratch restore: restore-prep: failed after 0.0s: restore-prep failed: pod exited 1\n');
+    expect(text).not.toMatch(/restore-prep: done/);
+    expect(text).toMatch(/scratch restore: cleaning up\n/);
+  });
 });
 
 describe('local mode (the project\'s test cluster only)', () => {

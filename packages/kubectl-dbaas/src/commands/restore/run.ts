@@ -15,7 +15,7 @@ import {
   type VolumeSnapshot,
   type VolumeSnapshotContent,
 } from '@kubectl-dbaas/sdk';
-import type { GlobalOptions } from '../../global-options.js';
+import { kubeClientsOptions, type KubeArgs } from '../../global-options.js';
 import { renderFields } from '../../output.js';
 import type { ProgressReporter } from '../../progress.js';
 import { missingNamespace } from '../backup/common.js';
@@ -29,7 +29,7 @@ import { findLocalCluster, loadTestingPackage } from './local.js';
  * const args: RestoreCommandArgs = { backup: 'nightly', to: 'pg-restored', prep: 'job', timeoutMs: 900_000 };
  * ```
  */
-export interface RestoreCommandArgs extends Pick<GlobalOptions, 'kubeconfig' | 'context' | 'namespace'> {
+export interface RestoreCommandArgs extends KubeArgs {
   backup: string;
   to: string;
   fromNamespace?: string | undefined;
@@ -76,7 +76,8 @@ export interface RestoreReport {
 }
 
 /**
- * A RestoreClient for `--kubeconfig`, `--context` and `-n` (default: the context's namespace).
+ * A RestoreClient for kubectl's flags: `--kubeconfig`, `--context`, `-n` (default: the context's
+ * namespace) and the connection overrides (`--server`, `--user`, `--token`, ...).
  *
  * @example
  * ```ts
@@ -84,12 +85,8 @@ export interface RestoreReport {
  * client.clients.namespace; // the target namespace
  * ```
  */
-export function restoreClientFor(args: Pick<GlobalOptions, 'kubeconfig' | 'context' | 'namespace'>): RestoreClient {
-  return new RestoreClient({
-    ...(args.kubeconfig ? { kubeconfig: args.kubeconfig } : {}),
-    ...(args.context ? { context: args.context } : {}),
-    ...(args.namespace ? { namespace: args.namespace } : {}),
-  });
+export function restoreClientFor(args: KubeArgs): RestoreClient {
+  return new RestoreClient(kubeClientsOptions(args));
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import * as z from 'zod/mini';
 import { parseKubeDuration } from '../../duration.js';
-import { globalOptionsSchema } from '../../global-options.js';
+import { globalOptionsSchema, kubeArgs } from '../../global-options.js';
 import { writeResult } from '../../output.js';
 import { parseArgs } from '../../parse-args.js';
 import { UsageError } from '../../usage-error.js';
@@ -64,14 +64,13 @@ export const verifyCommand: CommandModule = {
       .option('local-cluster', { type: 'string', describe: "With --runtime local: the test cluster's state directory (default: $DBAAS_LOCAL_CLUSTER, else the kubeconfig's directory)", group: 'Runtime:' })
       .option('timeout', { type: 'string', default: '20m', describe: 'Deadline of the whole verification (90s, 5m, 1h)' })
       .example('kubectl dbaas verify --backup nightly -n db', 'Restore to a scratch PVC, check, remove it')
-      .example("kubectl dbaas verify --pvc pg-restored --check 'orders=select count(*) > 0 from orders' --check-database shop", 'A restored volume, with a check')
+      .example("kubectl dbaas verify --pvc restored --check 'orders=select count(*) > 0 from orders'", 'A restored volume, with a check of your own (--check-database picks the database)')
       .example('kubectl dbaas verify --backup nightly -o json | jq .failures', 'Scriptable'),
   handler: async (argv) => {
     const args = parseArgs(verifyArgsSchema, argv);
     if ((args.backup === undefined) === (args.pvc === undefined)) {
       throw new UsageError(args.backup === undefined ? 'name what to verify: --backup NAME (a backup, restored into a scratch PVC) or --pvc NAME (a restored volume)' : 'give one of --backup and --pvc, not both');
     }
-    if (args.allNamespaces) throw new UsageError('verify works in one namespace: use -n NAMESPACE instead of -A');
     if (args.output === 'name') throw new UsageError('verify has no -o name output; use -o text, json or yaml');
     if (args.fromNamespace !== undefined && args.pvc !== undefined) throw new UsageError('--from-namespace goes with --backup (a restored PVC records its backup\'s namespace)');
     if (args.storageClass !== undefined && args.pvc !== undefined) throw new UsageError('--storage-class goes with --backup (the scratch restore)');
@@ -81,9 +80,7 @@ export const verifyCommand: CommandModule = {
     if (timeoutMs <= 0) throw new UsageError('--timeout must be more than 0');
     const checks = (args.check ?? []).map(parseCheck);
     const parsed = {
-      ...(args.kubeconfig ? { kubeconfig: args.kubeconfig } : {}),
-      ...(args.context ? { context: args.context } : {}),
-      ...(args.namespace ? { namespace: args.namespace } : {}),
+      ...kubeArgs(args),
       target: args.backup !== undefined ? { backup: backupNameArg(args.backup) } : { pvc: objectName(args.pvc!, '--pvc') },
       fromNamespace: args.fromNamespace,
       checks: checks.map((c) => ({ ...c, ...(args.checkDatabase ? { database: args.checkDatabase } : {}) })),

@@ -1,7 +1,7 @@
 // `kubectl dbaas verify`: RestoreClient.verify of the SDK with the CLI's flags, progress and
 // output. Loaded lazily when the command runs.
 import { podVerifyRuntime, type RestoreClient, type VerifyCheck, type VerifyOptions, type VerifyProgress, type VerifyResult, type VerifyRuntime } from '@kubectl-dbaas/sdk';
-import type { GlobalOptions } from '../../global-options.js';
+import type { KubeArgs } from '../../global-options.js';
 import { renderFields } from '../../output.js';
 import type { ProgressReporter } from '../../progress.js';
 import { findLocalCluster, loadTestingPackage } from '../restore/local.js';
@@ -15,7 +15,7 @@ import { explainingMissingNamespaces, restoreClientFor, restoreReport, rtoLine, 
  * const args: VerifyCommandArgs = { target: { backup: 'nightly' }, checks: [], amcheck: 'auto', liveEvenIfUnsafe: false, runtime: 'pod', timeoutMs: 1_200_000 };
  * ```
  */
-export interface VerifyCommandArgs extends Pick<GlobalOptions, 'kubeconfig' | 'context' | 'namespace'> {
+export interface VerifyCommandArgs extends KubeArgs {
   target: { backup: string } | { pvc: string };
   fromNamespace?: string | undefined;
   checks: VerifyCheck[];
@@ -125,7 +125,11 @@ export function verifyProgressFollower(progress: ProgressReporter): (event: Veri
         if (restorePhase === 'pvc-created') progress.phase('scratch restore: waiting for the PVC to be Bound');
         else if (restorePhase === 'prep-started') progress.phase('scratch restore: restore-prep');
         else if (restorePhase === 'data-ready') progress.phase('offline check (WAL inspector on the volume)');
-        else if (restorePhase === 'cleanup') progress.phase('scratch restore: cleaning up');
+        else if (restorePhase === 'cleanup') {
+          // The scratch restore's step that was running failed: say so before cleaning up.
+          progress.fail(message?.replace(/^removing what this restore created after: /, ''));
+          progress.phase('scratch restore: cleaning up');
+        }
         else if (restorePhase === 'resolved' || restorePhase === 'source-created') progress.phase('scratch restore: creating the PVC');
         progress.detail(message);
         break;

@@ -2,6 +2,9 @@ import type { CommandModule } from 'yargs';
 import { walInspectCommand } from './inspect/index.js';
 import { walStatusCommand } from './status/index.js';
 
+/** The `wal` subcommands. */
+export const WAL_COMMANDS: CommandModule[] = [walInspectCommand, walStatusCommand];
+
 /**
  * `kubectl dbaas wal <inspect|status>`.
  *
@@ -13,6 +16,6 @@ import { walStatusCommand } from './status/index.js';
 export const walCommand: CommandModule = {
   command: 'wal',
   describe: 'Inspect PostgreSQL WAL: of a data directory or snapshot file, or of a live server',
-  builder: (argv) => argv.command(walInspectCommand).command(walStatusCommand).demandCommand(1, 'Name a wal command: inspect or status.'),
+  builder: (argv) => argv.command(WAL_COMMANDS).demandCommand(1, 'Name a wal command: inspect or status.'),
   handler: () => undefined,
 };

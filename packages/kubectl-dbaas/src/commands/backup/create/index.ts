@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import * as z from 'zod/mini';
 import { connectionArgsShape, withConnectionOptions } from '../../../connection.js';
 import { parseKubeDuration } from '../../../duration.js';
-import { globalOptionsSchema } from '../../../global-options.js';
+import { globalOptionsSchema, kubeArgs } from '../../../global-options.js';
 import { writeResult } from '../../../output.js';
 import { parseArgs } from '../../../parse-args.js';
 import { UsageError } from '../../../usage-error.js';
@@ -17,7 +17,7 @@ const backupCreateArgsSchema = z.extend(globalOptionsSchema, {
   dbSecret: z.optional(z.string().check(z.minLength(1))),
   pvc: name(),
   pod: name(),
-  cluster: name(),
+  cnpgCluster: name(),
   instance: name(),
   name: name(),
   mode: z.optional(z.enum(MODES)),
@@ -50,7 +50,7 @@ export const ENGINE_MODES_TEXT =
  * @example
  * ```sh
  * kubectl dbaas backup create --pod pg-0 -n db            # fenced on hostpath, checkpoint on atomic drivers
- * kubectl dbaas backup create --pvc data-pg-0 --mode online --host 10.0.0.5 --user postgres
+ * kubectl dbaas backup create --pvc data-pg-0 --mode online --host 10.0.0.5 --db-user postgres
  * ```
  */
 export const backupCreateCommand: CommandModule = {
@@ -64,8 +64,8 @@ export const backupCreateCommand: CommandModule = {
       argv
         .option('pvc', { type: 'string', group: 'Target (one of):', describe: 'The PVC holding the data directory' })
         .option('pod', { type: 'string', group: 'Target (one of):', describe: 'A database pod (StatefulSet or CloudNativePG instance): its data PVC (dbaas.io/data-volume annotation, else its only PVC)' })
-        .option('cluster', { type: 'string', group: 'Target (one of):', describe: 'A CloudNativePG Cluster: a standby instance, else the primary' })
-        .option('instance', { type: 'string', group: 'Target (one of):', describe: 'With --cluster: this instance' })
+        .option('cnpg-cluster', { type: 'string', group: 'Target (one of):', describe: 'A CloudNativePG Cluster: a standby instance, else the primary' })
+        .option('instance', { type: 'string', group: 'Target (one of):', describe: 'With --cnpg-cluster: this instance' })
         .option('name', { type: 'string', describe: 'Backup name (default <pvc>-<yyyymmddhhmmss>; at most 59 characters)' })
         .option('mode', { choices: MODES, describe: 'Consistency mode (default: checkpoint on drivers with atomic snapshots, fenced otherwise)' })
         .option('snapshot-class', { type: 'string', describe: "VolumeSnapshotClass (default: the driver's default class, else its only one)" })
@@ -74,8 +74,8 @@ export const backupCreateCommand: CommandModule = {
         .option('timeout', { type: 'string', default: '10m', describe: 'Deadline of the whole backup (90s, 5m, 1h)' })
         .option('dry-run', { choices: DRY_RUN, default: 'none', describe: 'Print the VolumeSnapshots it would create: client (no API writes) or server (validated with dryRun=All)' })
         .example('kubectl dbaas backup create --pod pg-0', 'Fenced on hostpath (StatefulSet scaled to 0 and back), checkpoint on atomic drivers')
-        .example('PGPASSWORD=... kubectl dbaas backup create --pvc data-pg-0 --mode online --host 10.0.0.5 --user postgres', 'No downtime')
-        .example('kubectl dbaas backup create --cluster pg --dry-run=server -o yaml', 'What it would create')
+        .example('kubectl dbaas backup create --pvc data-pg-0 --mode online --host 10.0.0.5 --db-user postgres', 'No downtime (the password from $PGPASSWORD or ~/.pgpass)')
+        .example('kubectl dbaas backup create --cnpg-cluster pg --dry-run=server -o yaml', 'What it would create')
         .epilogue(ENGINE_MODES_TEXT),
       'Database connection (checkpoint and online modes; optional otherwise):',
     ).option('db-secret', {
@@ -86,17 +86,14 @@ export const backupCreateCommand: CommandModule = {
     }),
   handler: async (argv) => {
     const args = parseArgs(backupCreateArgsSchema, argv);
-    if (args.allNamespaces) throw new UsageError('backup create works in one namespace: use -n NAMESPACE instead of -A');
-    const target = createTarget(args);
+    const target = createTarget({ pvc: args.pvc, pod: args.pod, cnpgCluster: args.cnpgCluster, instance: args.instance });
     const fence = parseFence(args.fence);
     if (fence.kind !== 'auto' && args.mode !== undefined && args.mode !== 'fenced') throw new UsageError(`--fence applies to --mode fenced, not ${args.mode}`);
     const timeoutMs = parseKubeDuration(args.timeout, '--timeout');
     if (timeoutMs <= 0) throw new UsageError('--timeout must be more than 0');
-    if (args.dbSecret && (args.dsn || args.user)) throw new UsageError('--db-secret gives the user and password: leave out --dsn and --user (--host, --port and --dbname may override the Secret)');
+    if (args.dbSecret && (args.dsn || args.dbUser)) throw new UsageError('--db-secret gives the user and password: leave out --dsn and --db-user (--host, --port and --dbname may override the Secret)');
     const parsed = {
-      ...(args.kubeconfig ? { kubeconfig: args.kubeconfig } : {}),
-      ...(args.context ? { context: args.context } : {}),
-      ...(args.namespace ? { namespace: args.namespace } : {}),
+      ...kubeArgs(args),
       target,
       name: args.name,
       mode: args.mode,
@@ -105,7 +102,7 @@ export const backupCreateCommand: CommandModule = {
       timeoutMs,
       fence,
       dryRun: args.dryRun,
-      connection: { dsn: args.dsn, host: args.host, port: args.port, user: args.user, dbname: args.dbname },
+      connection: { dsn: args.dsn, host: args.host, port: args.port, dbUser: args.dbUser, dbname: args.dbname },
       ...(args.dbSecret ? { dbSecret: args.dbSecret } : {}),
     };
     const run = await import('./run.js');

@@ -19,12 +19,12 @@ describe('parseFence', () => {
 });
 
 describe('createTarget', () => {
-  it('takes exactly one of --pvc, --pod, --cluster (--instance with --cluster)', () => {
+  it('takes exactly one of --pvc, --pod, --cnpg-cluster (--instance with --cnpg-cluster)', () => {
     expect(createTarget({ pvc: 'data' })).toEqual({ kind: 'pvc', name: 'data' });
     expect(createTarget({ pod: 'pg-0' })).toEqual({ kind: 'pod', name: 'pg-0' });
-    expect(createTarget({ cluster: 'pg', instance: 'pg-2' })).toEqual({ kind: 'cluster', name: 'pg', instance: 'pg-2' });
+    expect(createTarget({ cnpgCluster: 'pg', instance: 'pg-2' })).toEqual({ kind: 'cluster', name: 'pg', instance: 'pg-2' });
     expect(() => createTarget({})).toThrow(/name what to back up: --pvc NAME/);
     expect(() => createTarget({ pvc: 'a', pod: 'b' })).toThrow(/give one target, not --pvc and --pod/);
-    expect(() => createTarget({ pod: 'a', instance: 'b' })).toThrow(/--instance goes with --cluster/);
+    expect(() => createTarget({ pod: 'a', instance: 'b' })).toThrow(/--instance goes with --cnpg-cluster/);
   });
 });

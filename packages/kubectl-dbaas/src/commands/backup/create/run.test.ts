@@ -18,6 +18,25 @@ function lines(events: Omit<BackupProgress, 'elapsedMs'>[]): string[] {
 }
 
 describe('backup create progress', () => {
+  it('never says "done" for the step that was running when the backup failed or timed out', () => {
+    const out = lines([
+      { phase: 'discovered', message: 'PVC db/data -> driver x; mode online' },
+      { phase: 'snapshot-requested', message: 'VolumeSnapshot db/orders-load requested', snapshot: 'orders-load' },
+      { phase: 'cleanup', message: 'cleaning up after: backup db/orders-load timed out waiting for orders-load to be cut (last seen: readyToUse false)' },
+      { phase: 'cleanup', message: 'deleting orders-load', snapshot: 'orders-load' },
+      { phase: 'cleanup', message: 'deleted orders-load' },
+    ]);
+    expect(out).toContain('[  3.0s] waiting for orders-load to be cut: timed out after 1.0s: backup db/orders-load timed out waiting for orders-load to be cut (last seen: readyToUse false)');
+    expect(out.filter((l) => /waiting for orders-load to be cut: done/.test(l))).toEqual([]);
+    expect(out).toContain('[  3.0s] cleaning up');
+    expect(out).toContain('[  4.0s] cleaning up: deleting orders-load');
+    const failed = lines([
+      { phase: 'discovered', message: 'PVC db/data -> driver x; mode fenced' },
+      { phase: 'cleanup', message: 'cleaning up after: mode fenced needs a way to stop the database' },
+    ]);
+    expect(failed).toContain('[  2.0s] starting the backup: failed after 1.0s: mode fenced needs a way to stop the database');
+  });
+
   it('shows what a fenced backup waits for, phase by phase, with elapsed times, ending in the summary', () => {
     expect(
       lines([

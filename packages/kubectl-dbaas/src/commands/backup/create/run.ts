@@ -17,7 +17,7 @@ import {
   type DatabaseConnection,
 } from '@kubectl-dbaas/sdk';
 import { connectionFromArgs, connectionGiven, type ConnectionArgs } from '../../../connection.js';
-import type { GlobalOptions } from '../../../global-options.js';
+import type { KubeArgs } from '../../../global-options.js';
 import { renderFields } from '../../../output.js';
 import type { ProgressReporter } from '../../../progress.js';
 import { explainingMissingNamespace, metadataView, snapshotClientFor, type MetadataView } from '../common.js';
@@ -31,7 +31,7 @@ import type { CreateTarget, FenceChoice } from './options.js';
  * const args: BackupCreateArgs = { target: { kind: 'pod', name: 'pg-0' }, force: false, timeoutMs: 600_000, fence: { kind: 'auto' }, dryRun: 'none', connection: {} };
  * ```
  */
-export interface BackupCreateArgs extends Pick<GlobalOptions, 'kubeconfig' | 'context' | 'namespace'> {
+export interface BackupCreateArgs extends KubeArgs {
   target: CreateTarget;
   name?: string | undefined;
   mode?: ConsistencyMode | undefined;
@@ -111,7 +111,7 @@ async function resolveTarget(client: SnapshotClient, namespace: string, args: Ba
     const instance = cnpg?.instance ?? target.pod;
     if (!instance) {
       throw new DbaasError('INVALID_ARGUMENT', `--fence cnpg/${args.fence.cluster} fences one CloudNativePG instance, and --pvc names none`, {
-        fix: `Back up the instance: --pod INSTANCE or --cluster ${args.fence.cluster}.`,
+        fix: `Back up the instance: --pod INSTANCE or --cnpg-cluster ${args.fence.cluster}.`,
       });
     }
     fencing = cnpgFencing(args.fence.cluster, instance);
@@ -195,6 +195,9 @@ function withCliFix(error: unknown): unknown {
   return error;
 }
 
+/** How the SDK's first cleanup event of a failed backup starts; the failure follows. */
+const CLEANUP_AFTER = 'cleaning up after: ';
+
 /**
  * Maps the SDK's backup events onto progress phases: each phase is what the backup is waiting
  * for now; driver errors and fencing steps are details of the current phase.
@@ -255,8 +258,12 @@ export function progressFollower(progress: ProgressReporter): (event: BackupProg
         progress.detail(`${s} ready`);
         break;
       case 'cleanup':
-        progress.phase('cleaning up');
-        progress.detail(event.message);
+        // The first cleanup event says why the run failed: the step that was running failed (or
+        // timed out); it never reads "done".
+        if (event.message.startsWith(CLEANUP_AFTER)) {
+          progress.fail(event.message.slice(CLEANUP_AFTER.length));
+          progress.phase('cleaning up');
+        } else progress.detail(event.message);
         break;
     }
   };

@@ -35,7 +35,6 @@ export const backupDeleteCommand: CommandModule = {
   handler: async (argv) => {
     const args = parseArgs(backupDeleteArgsSchema, argv);
     if (args.names.length === 0) throw new UsageError('name the backups to delete: kubectl dbaas backup delete NAME... (kubectl dbaas backup list shows them)');
-    if (args.allNamespaces) throw new UsageError('backup delete works in one namespace: use -n NAMESPACE instead of -A');
     const timeoutMs = parseKubeDuration(args.timeout, '--timeout');
     const { runBackupDelete, renderDeleted } = await import('./run.js');
     const streaming = args.output === 'text' || args.output === 'name';

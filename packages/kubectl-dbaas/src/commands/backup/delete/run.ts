@@ -1,5 +1,5 @@
 import { DbaasError, toDbaasError, type DeleteBackupSetResult, type SnapshotClient } from '@kubectl-dbaas/sdk';
-import type { GlobalOptions } from '../../../global-options.js';
+import type { KubeArgs } from '../../../global-options.js';
 import { explainingMissingNamespace, snapshotClientFor } from '../common.js';
 
 /**
@@ -10,7 +10,7 @@ import { explainingMissingNamespace, snapshotClientFor } from '../common.js';
  * const args: BackupDeleteArgs = { names: ['nightly'], wait: true, timeoutMs: 120_000 };
  * ```
  */
-export interface BackupDeleteArgs extends Pick<GlobalOptions, 'kubeconfig' | 'context' | 'namespace'> {
+export interface BackupDeleteArgs extends KubeArgs {
   names: string[];
   /** Wait until the snapshots are gone (their finalizers removed). */
   wait: boolean;

@@ -28,7 +28,6 @@ export const backupDescribeCommand: CommandModule = {
   handler: async (argv) => {
     const args = parseArgs(backupDescribeArgsSchema, argv);
     if (!args.name) throw new UsageError('name the backup to describe: kubectl dbaas backup describe NAME (kubectl dbaas backup list shows them)');
-    if (args.allNamespaces) throw new UsageError('backup describe works in one namespace: use -n NAMESPACE instead of -A');
     const { runBackupDescribe, renderBackupDescription } = await import('./run.js');
     const view = await runBackupDescribe({ ...args, name: backupNameArg(args.name) });
     await writeResult(view, args.output, { text: (v) => renderBackupDescription(v), name: (v) => `backup/${v.name}` });

@@ -1,6 +1,6 @@
 import { snapshotAtomicity, type BackupSetDetails, type DescribedSnapshot, type SnapshotAtomicity, type SnapshotClient, type SnapshotContentSummary } from '@kubectl-dbaas/sdk';
 import { formatAge } from '../../../duration.js';
-import type { GlobalOptions } from '../../../global-options.js';
+import type { KubeArgs } from '../../../global-options.js';
 import { renderFields } from '../../../output.js';
 import { explainingMissingNamespace, metadataView, snapshotClientFor, type MetadataView } from '../common.js';
 
@@ -12,7 +12,7 @@ import { explainingMissingNamespace, metadataView, snapshotClientFor, type Metad
  * const args: BackupDescribeArgs = { name: 'nightly', namespace: 'db' };
  * ```
  */
-export interface BackupDescribeArgs extends Pick<GlobalOptions, 'kubeconfig' | 'context' | 'namespace'> {
+export interface BackupDescribeArgs extends KubeArgs {
   name: string;
 }
 

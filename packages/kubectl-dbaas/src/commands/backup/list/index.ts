@@ -1,10 +1,11 @@
 import type { CommandModule } from 'yargs';
 import * as z from 'zod/mini';
-import { globalOptionsSchema } from '../../../global-options.js';
+import { allNamespacesShape, globalOptionsSchema, withAllNamespaces } from '../../../global-options.js';
 import { writeResult } from '../../../output.js';
 import { parseArgs } from '../../../parse-args.js';
 
 const backupListArgsSchema = z.extend(globalOptionsSchema, {
+  ...allNamespacesShape,
   selector: z.optional(z.string().check(z.minLength(1, 'give a label selector, e.g. -l team=payments'))),
   source: z.optional(z.string().check(z.minLength(1, 'name a PVC'))),
 });
@@ -23,7 +24,7 @@ export const backupListCommand: CommandModule = {
   aliases: ['ls'],
   describe: 'List backups (newest first): mode, state, source PVC, age of the cut, size, WAL snapshot',
   builder: (argv) =>
-    argv
+    withAllNamespaces(argv)
       .option('selector', { alias: 'l', type: 'string', describe: 'Label selector (e.g. -l team=payments), ANDed with managed-by=kubectl-dbaas' })
       .option('source', { type: 'string', describe: 'Only backups of this PVC' })
       .example('kubectl dbaas backup list', "Backups in the context's namespace")

@@ -1,6 +1,6 @@
 import type { BackupSet, SnapshotClient, SnapshotState } from '@kubectl-dbaas/sdk';
 import { formatAge } from '../../../duration.js';
-import type { GlobalOptions } from '../../../global-options.js';
+import type { KubeArgs } from '../../../global-options.js';
 import { renderTable } from '../../../output.js';
 import { metadataView, missingNamespace, snapshotClientFor, type MetadataView } from '../common.js';
 
@@ -12,7 +12,9 @@ import { metadataView, missingNamespace, snapshotClientFor, type MetadataView } 
  * const args: BackupListArgs = { allNamespaces: false, namespace: 'db', selector: 'team=payments' };
  * ```
  */
-export interface BackupListArgs extends Pick<GlobalOptions, 'kubeconfig' | 'context' | 'namespace' | 'allNamespaces'> {
+export interface BackupListArgs extends KubeArgs {
+  /** `-A`: every namespace. */
+  allNamespaces: boolean;
   /** `-l`: a label selector, ANDed with the managed-by selector. */
   selector?: string | undefined;
   /** `--source`: only backups of this PVC. */

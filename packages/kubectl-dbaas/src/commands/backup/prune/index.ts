@@ -1,12 +1,13 @@
 import type { CommandModule } from 'yargs';
 import * as z from 'zod/mini';
-import { globalOptionsSchema } from '../../../global-options.js';
+import { allNamespacesShape, globalOptionsSchema, withAllNamespaces } from '../../../global-options.js';
 import { writeResult } from '../../../output.js';
 import { parseArgs } from '../../../parse-args.js';
 import { UsageError } from '../../../usage-error.js';
 
 const count = () => z.optional(z.int().check(z.minimum(0, 'must be 0 or more')));
 const backupPruneArgsSchema = z.extend(globalOptionsSchema, {
+  ...allNamespacesShape,
   keepLast: count(),
   maxAge: z.optional(z.string().check(z.regex(/^(\d+(\.\d+)?[smhdw])+$/, 'use a number and a unit s, m, h, d or w, e.g. 36h, 7d, 2w, 1d12h'))),
   keepDaily: count(),
@@ -32,7 +33,7 @@ export const backupPruneCommand: CommandModule = {
     'Delete the backups a retention policy does not keep. Without --yes only the plan is printed (a dry run). ' +
     'keep-last/daily/weekly/monthly count ready backups only; the newest ready backup and backups in progress are always kept',
   builder: (argv) =>
-    argv
+    withAllNamespaces(argv)
       .option('keep-last', { type: 'number', describe: 'Keep the N newest ready backups' })
       .option('max-age', { type: 'string', describe: 'Keep every backup requested within this age (36h, 7d, 2w, 1d12h)' })
       .option('keep-daily', { type: 'number', describe: 'Keep the newest ready backup of each of the last N UTC days that have one' })

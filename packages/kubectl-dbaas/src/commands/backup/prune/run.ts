@@ -1,6 +1,6 @@
 import type { PruneDecision, PruneResult, SnapshotClient } from '@kubectl-dbaas/sdk';
 import { formatAge } from '../../../duration.js';
-import type { GlobalOptions } from '../../../global-options.js';
+import type { KubeArgs } from '../../../global-options.js';
 import { renderTable } from '../../../output.js';
 import { missingNamespace, snapshotClientFor } from '../common.js';
 
@@ -12,7 +12,9 @@ import { missingNamespace, snapshotClientFor } from '../common.js';
  * const args: BackupPruneArgs = { allNamespaces: false, keepDaily: 7, keepWeekly: 4, yes: false, wait: false };
  * ```
  */
-export interface BackupPruneArgs extends Pick<GlobalOptions, 'kubeconfig' | 'context' | 'namespace' | 'allNamespaces'> {
+export interface BackupPruneArgs extends KubeArgs {
+  /** `-A`: every namespace. */
+  allNamespaces: boolean;
   keepLast?: number | undefined;
   maxAge?: string | undefined;
   keepDaily?: number | undefined;

@@ -1,6 +1,6 @@
 // `kubectl dbaas wal inspect` on copies of a real PostgreSQL 17 data directory: one cleanly shut
 // down, one online backup without the WAL written after its files were copied.
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,13 +41,15 @@ describe(`wal inspect on PostgreSQL ${MAJOR} copies`, () => {
     const copy = path.join(work, 'online');
     const session = await server.connect();
     let labelFile: string;
+    let stopLsn: string;
     try {
       await session.query('select pg_create_physical_replication_slot($1, true, true)', ['wal_inspect_cli_test']);
       await session.query("select pg_backup_start('cli-test', true)");
       await copyDataDirectory(server.dataDirectory, copy, { exclude: ['postmaster.pid'] });
       await server.query('insert into t select g from generate_series(1001, 2000) g');
-      const stop = await session.query<{ labelfile: string }>('select labelfile from pg_backup_stop(false)');
+      const stop = await session.query<{ labelfile: string; lsn: string }>('select labelfile, lsn::text from pg_backup_stop(false)');
       labelFile = stop.rows[0]!.labelfile;
+      stopLsn = stop.rows[0]!.lsn;
     } finally {
       await session.end().catch(() => undefined);
     }
@@ -60,6 +62,16 @@ describe(`wal inspect on PostgreSQL ${MAJOR} copies`, () => {
     expect(report.backupLabel?.label).toBe('cli-test');
     expect(report.reasons.join('\n')).toMatch(/WAL ends before end of online backup/);
     expect(renderWalInspect(report)).toMatch(/online-backup-incomplete/);
+    expect(renderWalInspect(report)).toContain('hint: pass --backup-stop-lsn LSN');
+
+    // With the stop LSN (--backup-stop-lsn), the missing segments are named.
+    const named = await runWalInspect({ source: copy, atomicSnapshot: false, backupStopLsn: stopLsn! });
+    expect(named.verdict).toBe('online-backup-incomplete');
+    expect(named.missingSegments.length, named.reasons.join('\n')).toBeGreaterThan(0);
+    expect(named.requiredWal.to).toBe(stopLsn!);
+    expect(renderWalInspect(named)).toMatch(new RegExp(`missing segments:\\s+${named.missingSegments[0]}`));
+    expect(renderWalInspect(named)).not.toContain('hint:');
+    await expect(runWalInspect({ source: copy, atomicSnapshot: false, backupStopLsn: 'nope' })).rejects.toThrow(/^--backup-stop-lsn: /);
 
     // and PostgreSQL agrees
     const started = await startPostgresOnDirectory(copy, MAJOR).then(
@@ -82,7 +94,12 @@ describe(`wal inspect on PostgreSQL ${MAJOR} copies`, () => {
     expect(report.restorable).toBe(true);
     expect(report.postgresMajorVersion).toBe(MAJOR);
     expect(report.controlFile?.state).toBe('shut down');
-    expect(renderWalInspect(report)).toMatch(/restorable:\s+yes/);
+    const text = renderWalInspect(report);
+    expect(text).toMatch(/restorable:\s+yes/);
+    // The end of a healthy copy's WAL is not presented as an error, and the needed WAL has no "?".
+    expect(text).toMatch(/WAL written up to:\s+\S+: the normal end of the WAL written so far \(/);
+    expect(text).not.toMatch(/WAL ends:|\.\. \?/);
+    expect(text).toMatch(/WAL needed:\s+\S+ \.\. /);
 
     const copyServer = await startPostgresOnDirectory(copy, MAJOR);
     try {
@@ -90,5 +107,22 @@ describe(`wal inspect on PostgreSQL ${MAJOR} copies`, () => {
     } finally {
       await copyServer.destroy();
     }
+  });
+});
+
+describe('wal inspect on what is not a data directory', () => {
+  it('a directory without global/pg_control and pg_wal: a clear error and a fix naming the data directory inside, if any', async () => {
+    const work = await makeTemporaryDirectory('wal-inspect-not-');
+    const failure = (source: string) => runWalInspect({ source, atomicSnapshot: false }).then(() => ({ code: 'none', message: 'inspected', fix: '' }), (e: unknown) => e as { code: string; message: string; fix: string });
+    const error = await failure(work);
+    expect(error).toMatchObject({ code: 'DATA_DIRECTORY_UNREADABLE', message: `${work} is not a PostgreSQL data directory: it has neither global/pg_control nor pg_wal` });
+    expect(error.fix).toMatch(/^Give the data directory itself/);
+    await mkdir(path.join(work, 'pgdata', 'global'), { recursive: true });
+    await writeFile(path.join(work, 'pgdata', 'global', 'pg_control'), Buffer.alloc(8192));
+    const inside = await failure(work);
+    expect(inside.fix).toBe(`Inspect the data directory inside it: ${path.join(work, 'pgdata')}.`);
+    const missing = await failure(path.join(work, 'nope'));
+    expect(missing.message).toBe(`${path.join(work, 'nope')} does not exist`);
+    expect(missing.fix).toMatch(/^Give a PostgreSQL data directory/);
   });
 });

@@ -1,0 +1,156 @@
+// kubectl's global connection flags (--cluster, --user, --server, --token, --certificate-authority,
+// --client-certificate, --client-key, --insecure-skip-tls-verify, --as, --request-timeout) applied
+// to a loaded KubeConfig with kubectl's meaning: they replace what the current context says, for
+// this process only (the kubeconfig file is never written).
+import { existsSync } from 'node:fs';
+import type { Cluster, Context, KubeConfig, User } from '@kubernetes/client-node';
+import { DbaasError } from '../errors.js';
+
+/**
+ * kubectl's global flags that change how the API server is reached, as {@link KubeClients.load}
+ * takes them (`KubeClientsOptions.overrides`).
+ *
+ * @example
+ * ```ts
+ * const overrides: KubeConfigOverrides = { server: 'https://10.0.0.1:6443', token: process.env.TOKEN, requestTimeoutMs: 30_000 };
+ * ```
+ */
+export interface KubeConfigOverrides {
+  /** `--cluster`: the kubeconfig cluster entry to use instead of the context's. */
+  cluster?: string;
+  /** `--user`: the kubeconfig user entry to use instead of the context's. */
+  user?: string;
+  /** `--server`/`-s`: the API server's address (`https://host:port`). */
+  server?: string;
+  /** `--token`: a bearer token; replaces the user's other credentials. */
+  token?: string;
+  /** `--certificate-authority`: a CA certificate file. */
+  certificateAuthority?: string;
+  /** `--client-certificate`: a client certificate file. */
+  clientCertificate?: string;
+  /** `--client-key`: a client key file. */
+  clientKey?: string;
+  /** `--insecure-skip-tls-verify`: do not check the server's certificate. */
+  insecureSkipTlsVerify?: boolean;
+  /** `--as`: the user to impersonate. */
+  as?: string;
+  /** `--request-timeout`: give up on a single API request after this many ms (0 or absent: never). */
+  requestTimeoutMs?: number;
+  /** Called with the method and URL of each API request (kubectl's `-v=6`); never with headers. */
+  onRequest?: (method: string, url: string) => void;
+}
+
+/** Whether any connection override is set (the request timeout aside). */
+export function hasConnectionOverrides(o: KubeConfigOverrides): boolean {
+  // requestTimeoutMs and onRequest change no connection setting.
+  return [o.cluster, o.user, o.server, o.token, o.certificateAuthority, o.clientCertificate, o.clientKey, o.insecureSkipTlsVerify, o.as].some((v) => v !== undefined);
+}
+
+/**
+ * A KubeConfig made from the flags alone, as kubectl does without a kubeconfig: `--server` (and
+ * `--token` etc.) in a context named `flags`.
+ *
+ * @example
+ * ```ts
+ * kc.loadFromOptions(configFromFlags('https://10.0.0.1:6443'));
+ * ```
+ */
+export function configFromFlags(server: string): { clusters: Cluster[]; users: User[]; contexts: Context[]; currentContext: string } {
+  return {
+    clusters: [{ name: 'flags', server, skipTLSVerify: false }],
+    users: [{ name: 'flags' }],
+    contexts: [{ name: 'flags', cluster: 'flags', user: 'flags' }],
+    currentContext: 'flags',
+  };
+}
+
+function fileMustExist(file: string | undefined, flag: string): void {
+  if (file !== undefined && !existsSync(file)) {
+    throw new DbaasError('KUBE_CONFIG_INVALID', `${flag} ${file} does not exist`, { fix: `Pass an existing file to ${flag}.` });
+  }
+}
+
+/**
+ * Applies `overrides` to the current context of `kc` (after `--context` chose it), in place.
+ *
+ * @throws DbaasError `KUBE_CONFIG_INVALID` for a `--cluster`/`--user` the kubeconfig does not have
+ *   (naming the ones it has), a certificate or key file that does not exist, or
+ *   `--insecure-skip-tls-verify` with `--certificate-authority` (kubectl refuses that too).
+ * @example
+ * ```ts
+ * applyOverrides(kc, { user: 'admin', requestTimeoutMs: 10_000 }, '~/.kube/config');
+ * ```
+ */
+export function applyOverrides(kc: KubeConfig, overrides: KubeConfigOverrides, source: string): void {
+  const o = overrides;
+  if (hasConnectionOverrides(o)) {
+    if (o.insecureSkipTlsVerify && o.certificateAuthority !== undefined) {
+      throw new DbaasError('KUBE_CONFIG_INVALID', '--insecure-skip-tls-verify and --certificate-authority contradict each other', {
+        fix: 'Give one: --certificate-authority FILE to check the server, or --insecure-skip-tls-verify not to.',
+      });
+    }
+    fileMustExist(o.certificateAuthority, '--certificate-authority');
+    fileMustExist(o.clientCertificate, '--client-certificate');
+    fileMustExist(o.clientKey, '--client-key');
+    const context = kc.getContextObject(kc.getCurrentContext())!;
+    for (const [flag, name, known] of [
+      ['--cluster', o.cluster, kc.getClusters().map((c) => c.name)],
+      ['--user', o.user, kc.getUsers().map((u) => u.name)],
+    ] as const) {
+      if (name !== undefined && !known.includes(name)) {
+        throw new DbaasError('KUBE_CONFIG_INVALID', `${flag} "${name}": no such ${flag.slice(2)} in ${source}`, {
+          fix: known.length ? `Use one of: ${known.join(', ')}.` : `The kubeconfig has no ${flag.slice(2)} entries.`,
+        });
+      }
+    }
+    const clusterName = o.cluster ?? context.cluster;
+    const userName = o.user ?? context.user;
+    const baseCluster: Cluster = kc.getCluster(clusterName) ?? { name: clusterName, server: '', skipTLSVerify: false };
+    const baseUser: User = kc.getUser(userName) ?? { name: userName };
+    const cluster: Cluster = {
+      ...baseCluster,
+      ...(o.server !== undefined ? { server: o.server } : {}),
+      ...(o.certificateAuthority !== undefined ? { caFile: o.certificateAuthority, caData: undefined } : {}),
+      ...(o.insecureSkipTlsVerify !== undefined ? { skipTLSVerify: o.insecureSkipTlsVerify } : {}),
+      ...(o.insecureSkipTlsVerify ? { caFile: undefined, caData: undefined } : {}),
+    };
+    if (!cluster.server) {
+      throw new DbaasError('KUBE_CONFIG_INVALID', `cluster "${clusterName}" of ${source} has no server`, { fix: 'Pass --server https://HOST:PORT, or fix the kubeconfig.' });
+    }
+    const user: User = {
+      ...baseUser,
+      // A token replaces the user's other ways to authenticate, as in kubectl.
+      ...(o.token !== undefined ? { token: o.token, exec: undefined, authProvider: undefined, username: undefined, password: undefined } : {}),
+      ...(o.clientCertificate !== undefined ? { certFile: o.clientCertificate, certData: undefined } : {}),
+      ...(o.clientKey !== undefined ? { keyFile: o.clientKey, keyData: undefined } : {}),
+      ...(o.as !== undefined ? { impersonateUser: o.as } : {}),
+    };
+    // The overridden entries get names of their own, so other contexts keep the file's.
+    const overridden = `${context.name} (flags)`;
+    kc.loadFromOptions({
+      clusters: [...kc.getClusters().filter((c) => c.name !== overridden), { ...cluster, name: overridden }],
+      users: [...kc.getUsers().filter((u) => u.name !== overridden), { ...user, name: overridden }],
+      contexts: [...kc.getContexts().filter((c) => c.name !== context.name), { ...context, cluster: overridden, user: overridden }],
+      currentContext: context.name,
+    });
+  }
+  const timeoutMs = o.requestTimeoutMs ?? 0;
+  const onRequest = o.onRequest;
+  if (timeoutMs > 0 || onRequest) {
+    // Every call of the generated API clients goes through applySecurityAuthentication: the
+    // timeout is added to the request's own signal (watches have their own mechanism and keep
+    // their own deadlines).
+    type RequestContext = { getSignal(): AbortSignal | undefined; setSignal(signal: AbortSignal): void; getHttpMethod(): string; getUrl(): string };
+    const target = kc as unknown as { applySecurityAuthentication(context: RequestContext): Promise<void> };
+    const apply = target.applySecurityAuthentication.bind(kc);
+    target.applySecurityAuthentication = async (context) => {
+      await apply(context);
+      onRequest?.(String(context.getHttpMethod()), context.getUrl());
+      if (timeoutMs > 0) {
+        const timeout = AbortSignal.timeout(timeoutMs);
+        const own = context.getSignal();
+        context.setSignal(own ? AbortSignal.any([own, timeout]) : timeout);
+      }
+    };
+  }
+}
