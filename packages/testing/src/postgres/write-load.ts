@@ -19,11 +19,14 @@ export class WriteLoad {
   readonly writers: number;
   #stop = false;
   #loops: Promise<void>[] = [];
-  readonly #server: PostgresServer;
+  readonly #server: Pick<PostgresServer, 'connectionConfig'>;
   readonly #ratePerSecond: number | undefined;
 
-  /** `ratePerSecond`: total commits per second over all writers; default as fast as they can. */
-  constructor(server: PostgresServer, options: { writers?: number; ratePerSecond?: number } = {}) {
+  /**
+   * `server`: anything with a `pg` connection config (a local server, or a pod reached through a
+   * port-forward). `ratePerSecond`: total commits per second over all writers; default as fast as they can.
+   */
+  constructor(server: Pick<PostgresServer, 'connectionConfig'>, options: { writers?: number; ratePerSecond?: number } = {}) {
     this.#server = server;
     this.writers = options.writers ?? 4;
     this.#ratePerSecond = options.ratePerSecond;
