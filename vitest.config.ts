@@ -8,8 +8,8 @@ const alias = {
   '@kubectl-dbaas/testing': fileURLToPath(new URL('./packages/testing/src/index.ts', import.meta.url)),
 };
 
-// Three tiers (DESIGN.md section 5). Every tier runs real parts; only `unit` may use fakes, and
-// only for pure logic.
+// The test tiers (docs/architecture.md, "Test tiers"). Every tier runs real parts; only `unit` may
+// use fakes, and only for pure logic.
 export default defineConfig({
   resolve: { alias },
   test: {

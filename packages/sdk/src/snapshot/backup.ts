@@ -1,5 +1,5 @@
 // One backup of a PostgreSQL volume as a CSI VolumeSnapshot, in one of the four consistency modes
-// of DESIGN.md section 3. SnapshotClient.backup() delegates here. The fence or the backup session
+// of docs/consistency.md. SnapshotClient.backup() delegates here. The fence or the backup session
 // ends at the cut (boundVolumeSnapshotContentName + creationTime), never later, and always:
 // also on error, deadline and abort, after which the snapshots this run created are deleted.
 import type { EngineHooks, EngineMetadata, EngineOnlineBackup, FenceContext, FencingStrategy } from '../engines/engine.js';
@@ -310,7 +310,7 @@ async function deletePartialSnapshot(clients: KubeClients, namespace: string, sn
  * - `online`: one held session with a temporary replication slot; `pg_backup_start`, the data
  *   snapshot, its cut, `pg_backup_stop`, the `-wal` snapshot, its cut, the slot released.
  *
- * Every snapshot carries the metadata of DESIGN.md section 3 (labels and `dbaas.io/` annotations:
+ * Every snapshot carries the metadata of docs/consistency.md (labels and `dbaas.io/` annotations:
  * LSNs, WAL files, backup_label, system identifier, times requested/cut/ready). Waiting is
  * watch-based with one overall deadline; driver errors (`status.error`) are reported as they come
  * and named in the timeout error. Re-running with the same name adopts this backup's own

@@ -1,4 +1,4 @@
-// e2e (DESIGN.md section 5, tier 4): the real `kubectl` on this machine runs `kubectl dbaas restore`
+// e2e (docs/architecture.md, "Test tiers": cluster): the real `kubectl` on this machine runs `kubectl dbaas restore`
 // and `kubectl dbaas verify` from PATH (a `kubectl-dbaas` shim that execs the built bundle,
 // dist/cli.js, with this Node) against the shared local cluster.
 //

@@ -44,7 +44,7 @@ export const ENGINE_MODES_TEXT =
 
 /**
  * `kubectl dbaas backup create`: a consistent backup of a PostgreSQL volume as CSI VolumeSnapshots,
- * in the mode the driver allows (DESIGN.md section 3). Progress on stderr; Ctrl-C cleans up and
+ * in the mode the driver allows (docs/consistency.md). Progress on stderr; Ctrl-C cleans up and
  * exits 130.
  *
  * @example
