@@ -97,3 +97,4 @@ export { letPostgresUserReach } from './local-cluster/workloads.js';
 export { WriteLoad } from './postgres/write-load.js';
 export { provisionBackupSnapshot, writeContentReady, UNSERVED_DRIVER } from './local-cluster/provisioned-backup.js';
 export type { ProvisionedBackupSpec } from './local-cluster/provisioned-backup.js';
+export { skipWhen, skipReasonOf } from './skip-reason.js';
