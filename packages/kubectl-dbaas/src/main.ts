@@ -92,7 +92,7 @@ export function buildCli(args: string[], options: { width?: number } = {}) {
     if (description) example(`# ${description}`, '');
     return example(command, '');
   }) as typeof cli.example;
-  return withGlobalOptions(cli)
+  return withGlobalOptions(cli, args)
     .scriptName('kubectl dbaas')
     .usage(`$0 <command>\n\n${ROOT_DESCRIPTION}`)
     .command(COMMANDS)

@@ -120,3 +120,4 @@ export {
   postgresImagePgdata,
 } from './node/images.js';
 export type { TestImageName, PostgresImageMajor, BuiltTestImage, BuildTestImageOptions } from './node/images.js';
+export { skipWhen, skipReasonOf } from './skip-reason.js';

@@ -104,7 +104,7 @@ export async function renderCliReference(): Promise<string> {
     ...GLOBAL_FLAGS.map(([flag, meaning]) => `| \`${flag}\` | ${meaning} |`),
     '',
     'kubectl does not pass its own global flags to a plugin: `kubectl --context prod dbaas backup list`',
-    'runs the plugin without `--context` (and kubectl itself may refuse the flag before the plugin). Put',
+    'is refused by kubectl itself (`Error: flags cannot be placed before plugin name: --context`). Put',
     'them after the plugin\'s command: `kubectl dbaas backup list --context prod`. The database flags of',
     '`backup create` and `wal status` are therefore `--db-user` (not `--user`) and the CloudNativePG target',
     'of `backup create` is `--cnpg-cluster` (not `--cluster`). `-A`/`--all-namespaces` is offered only where',

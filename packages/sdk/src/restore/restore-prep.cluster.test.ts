@@ -64,6 +64,9 @@ describe('jobRestorePrepExecutor on the real apiserver', () => {
     const e = await dbaasRejection(executor.run(clients, { namespace: ns, job: job('never'), dataPvc: 'pg-restored', walPvc: 'pg-restored-dbaas-wal', deadline: Date.now() + 2000 }));
     expect(e.code).toBe('KUBE_TIMEOUT');
     expect(e.message).toContain('never');
+    // Why: this cluster runs no job controller, so no pod was ever created; the fix says where to look.
+    expect(e.message).toMatch(/last seen: active 0, failed 0; no pod of Job never ever ran: none was created, and no event says why$/);
+    expect(e.fix).toMatch(/^Check that the job controller \(kube-controller-manager\) is running/);
     expect(await jobGone('never')).toBe(true);
   });
 

@@ -34,6 +34,7 @@ import { DBAAS_ANNOTATIONS, DBAAS_LABELS, readSnapshotMetadata } from '../manife
 import { runBackup, type BackupResult } from '../snapshot/backup.js';
 import { RestoreClient } from './restore-client.js';
 import { planRestore, type RestoreProgress } from './restore.js';
+import { skipWhen } from '@kubectl-dbaas/testing';
 
 const info = clusterFromEnv(inject('dbaasCluster'));
 const hasHostpath = !info.hostpathUnavailable;
@@ -132,7 +133,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
   const why = `CSI hostpath plugin unavailable: ${info.hostpathUnavailable}`;
   if (!hasHostpath) console.warn(`[dbaas-testing] SKIPPING RestoreClient cluster tests (not passed): ${why}`);
 
-  it.skipIf(!hasHostpath)('fenced, same namespace, size omitted: PVC of restoreSize, labelled, every acknowledged row; verify passes (clean shutdown, amcheck, checks)', async () => {
+  it('fenced, same namespace, size omitted: PVC of restoreSize, labelled, every acknowledged row; verify passes (clean shutdown, amcheck, checks)', skipWhen(info.hostpathUnavailable), async () => {
     const events: RestoreProgress[] = [];
     const r = await restoreClient.restore({ backup: 'fenced-1', namespace: ns, pvcName: 'fenced-restored', onProgress: (e) => events.push(e) });
     expect(r.state).toBe('ready');
@@ -170,7 +171,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     report.push(`fenced restore: PVC created->Bound ${r.timings.createToBoundMs} ms, total ${r.timings.totalMs} ms; verify: ready ${v.live?.readyMs} ms, ${v.live?.amcheck.indexes} indexes; rows ${rows.rows}, all ${fenced.acked.length} acknowledged before the fence present`);
   });
 
-  it.skipIf(!hasHostpath)('refuses before creating anything: size below restoreSize, unknown class, class of another driver, existing PVC, unknown backup', async () => {
+  it('refuses before creating anything: size below restoreSize, unknown class, class of another driver, existing PVC, unknown backup', skipWhen(info.hostpathUnavailable), async () => {
     const before = { pvcs: await livePvcNames(clients, ns), snapshots: await snapshotObjects(ns) };
     const small = await dbaasRejection(restoreClient.restore({ backup: 'fenced-1', namespace: ns, pvcName: 'too-small', size: '1Mi' }));
     expect(small.code).toBe('RESTORE_SIZE_TOO_SMALL');
@@ -205,7 +206,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     expect({ pvcs: await livePvcNames(clients, otherNs), snapshots: await snapshotObjects(otherNs) }).toEqual({ pvcs: [], snapshots: [] });
   });
 
-  it.skipIf(!hasHostpath)('cross namespace: a temporary Retain content + snapshot in the target namespace, removed once Bound; the backup is untouched', async () => {
+  it('cross namespace: a temporary Retain content + snapshot in the target namespace, removed once Bound; the backup is untouched', skipWhen(info.hostpathUnavailable), async () => {
     const snap = await snapFileOf(ns, 'fenced-1');
     const r = await restoreClient.restore({ backup: 'fenced-1', backupNamespace: ns, namespace: otherNs, pvcName: 'fenced-copy' });
     expect(r.state).toBe('ready');
@@ -226,7 +227,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     report.push(`cross-namespace restore: total ${r.timings.totalMs} ms (temporary content bound, PVC Bound ${r.timings.createToBoundMs} ms after creation)`);
   });
 
-  it.skipIf(!hasHostpath)('WaitForFirstConsumer: returns "waiting for first consumer" without hanging; binds once a node is selected; or binds through a given node', async () => {
+  it('WaitForFirstConsumer: returns "waiting for first consumer" without hanging; binds once a node is selected; or binds through a given node', skipWhen(info.hostpathUnavailable), async () => {
     const r = await restoreClient.restore({ backup: 'fenced-1', namespace: ns, pvcName: 'wffc-waiting', storageClass: STORAGE_CLASS_WFFC, deadlineMs: 30_000 });
     expect(r.state).toBe('waiting-for-first-consumer');
     expect(r.pvc.status?.phase).toBe('Pending');
@@ -249,7 +250,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     expect((await rowsOn(ns, 'wffc-node', fenced.acked)).missing).toEqual([]);
   });
 
-  it.skipIf(!hasHostpath)('online: WAL from the -wal snapshot and backup_label by restore-prep; verify passes offline (online-backup-complete) and live; every acknowledged row', async () => {
+  it('online: WAL from the -wal snapshot and backup_label by restore-prep; verify passes offline (online-backup-complete) and live; every acknowledged row', skipWhen(info.hostpathUnavailable), async () => {
     const r = await restoreClient.restore({ backup: 'online-1', namespace: ns, pvcName: 'online-restored', prep });
     expect(r.state).toBe('ready');
     expect(r.prepOutput).toMatch(/copied \d+ WAL segment\(s\), wrote backup_label/);
@@ -267,7 +268,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     );
   });
 
-  it.skipIf(!hasHostpath)('verify of a backup: scratch restore, checks, scratch removed; online across namespaces too', async () => {
+  it('verify of a backup: scratch restore, checks, scratch removed; online across namespaces too', skipWhen(info.hostpathUnavailable), async () => {
     const v = await restoreClient.verify({ namespace: ns, backup: 'online-1', runtime, checks: [{ name: 'rows', sql: 'select count(*) > 20000 from t' }] });
     expect(v.failures).toEqual([]);
     expect(v.ok).toBe(true);
@@ -283,7 +284,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     report.push(`verify(backup online-1): total ${v.timings.totalMs} ms: restore ${v.restore?.timings.totalMs} ms, ready ${v.live?.readyMs} ms`);
   });
 
-  it.skipIf(!hasHostpath)('verify catches a WAL segment removed from the -wal snapshot, and PostgreSQL agrees', async () => {
+  it('verify catches a WAL segment removed from the -wal snapshot, and PostgreSQL agrees', skipWhen(info.hostpathUnavailable), async () => {
     // Break a copy of the backup: the same data, a -wal snapshot whose .snap lacks the last needed segment.
     await runBackup(clients, { namespace: ns, target: { pvc: 'pgdata' }, mode: 'online', name: 'broken-wal', database: source.connectionConfig, deadlineMs: 240_000 });
     const snap = await snapFileOf(ns, 'broken-wal-wal');
@@ -317,7 +318,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     report.push(`broken -wal: verify(backup) -> ${v.failures[0]}; verify(pvc) offline ${offline.offline?.verdict}; PostgreSQL: ${offline.failures.find((f) => f.startsWith('live'))}`);
   });
 
-  it.skipIf(!hasHostpath)('verify catches a truncated backup_label, and PostgreSQL agrees', async () => {
+  it('verify catches a truncated backup_label, and PostgreSQL agrees', skipWhen(info.hostpathUnavailable), async () => {
     await runBackup(clients, { namespace: ns, target: { pvc: 'pgdata' }, mode: 'online', name: 'broken-label', database: source.connectionConfig, deadlineMs: 240_000 });
     const r = await restoreClient.restore({ backup: 'broken-label', namespace: ns, pvcName: 'broken-label-restored', prep });
     const dir = await volumeDirectoryOf(info, { namespace: ns, name: 'broken-label-restored' });
@@ -333,7 +334,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     report.push(`truncated backup_label: verify offline ${v.offline?.verdict} (${v.offline?.reasons[0]}); PostgreSQL: ${v.failures.find((f) => f.startsWith('live'))}`);
   });
 
-  it.skipIf(!hasHostpath)('crash and checkpoint (forced on this non-atomic driver): restorable volumes, but verify says unsafe and does not start them', async () => {
+  it('crash and checkpoint (forced on this non-atomic driver): restorable volumes, but verify says unsafe and does not start them', skipWhen(info.hostpathUnavailable), async () => {
     for (const mode of ['crash', 'checkpoint'] as const) {
       // Under load hostpath's tar fails outright ("file changed as we read it"); after a burst of
       // writes it succeeds, and the copy of the running server is still not a consistent one.
@@ -351,7 +352,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     }
   });
 
-  it.skipIf(!hasHostpath)('an aborted restore leaves nothing behind', async () => {
+  it('an aborted restore leaves nothing behind', skipWhen(info.hostpathUnavailable), async () => {
     const before = { pvcs: await livePvcNames(clients, otherNs), snapshots: await snapshotObjects(otherNs) };
     const controller = new AbortController();
     const run = restoreClient.restore({

@@ -29,6 +29,7 @@ import { readSnapshotMetadata } from '../manifests/metadata.js';
 import { inspectDataDirectory } from '../wal/data-directory.js';
 import { formatLsn } from '../wal/lsn.js';
 import { runBackup, type BackupProgress, type BackupResult } from './backup.js';
+import { skipWhen } from '@kubectl-dbaas/testing';
 
 const info = clusterFromEnv(inject('dbaasCluster'));
 const hasHostpath = !info.hostpathUnavailable;
@@ -136,7 +137,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
   const why = `CSI hostpath plugin unavailable: ${info.hostpathUnavailable}`;
   if (!hasHostpath) console.warn(`[dbaas-testing] SKIPPING runBackup cluster tests (not passed): ${why}`);
 
-  it.skipIf(!hasHostpath)('refuses crash and checkpoint on hostpath without force, naming why; default mode is fenced', async () => {
+  it('refuses crash and checkpoint on hostpath without force, naming why; default mode is fenced', skipWhen(info.hostpathUnavailable), async () => {
     const e = await dbaasRejection(runBackup(clients, { namespace: ns, target: { pvc: 'pgdata' }, mode: 'crash', name: 'refused' }));
     expect(e.code).toBe('MODE_UNSAFE');
     expect(e.message).toMatch(/not atomic/);
@@ -147,7 +148,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     expect(await clients.volumeSnapshots.listAll({ namespace: ns })).toHaveLength(0);
   });
 
-  it.skipIf(!hasHostpath)('fenced: clean stop, snapshot, cut, start; restore has every acknowledged row and passes amcheck', async () => {
+  it('fenced: clean stop, snapshot, cut, start; restore has every acknowledged row and passes amcheck', skipWhen(info.hostpathUnavailable), async () => {
     const load = new WriteLoad(source, { writers: WRITERS }).start();
     await new Promise((r) => setTimeout(r, 2000));
     const fencing = localPostgresFencing(source);
@@ -188,7 +189,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     );
   });
 
-  it.skipIf(!hasHostpath)('fenced: re-running the same name adopts its own set; a foreign snapshot of that name is refused', async () => {
+  it('fenced: re-running the same name adopts its own set; a foreign snapshot of that name is refused', skipWhen(info.hostpathUnavailable), async () => {
     const fencing = localPostgresFencing(source);
     const again = await runBackup(clients, { namespace: ns, target: { pvc: 'pgdata' }, name: 'fenced-1', fencing, deadlineMs: 60_000 });
     expect(again.adopted).toBe(true);
@@ -270,7 +271,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     return (await source.query<{ n: string }>('select count(*)::text as n from pg_replication_slots'))[0]!.n;
   }
 
-  it.skipIf(!hasHostpath)(`online under ${WRITERS} unthrottled writers: either a restorable set, or (hostpath tar "file changed as we read it") a timeout that says so and points to fenced`, async () => {
+  it(`online under ${WRITERS} unthrottled writers: either a restorable set, or (hostpath tar "file changed as we read it") a timeout that says so and points to fenced`, skipWhen(info.hostpathUnavailable), async () => {
     const load = new WriteLoad(source, { writers: WRITERS }).start();
     await new Promise((r) => setTimeout(r, 2000));
     const rec = recorder();
@@ -311,7 +312,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     report.push(`online under load: ${await restoreOnline(result!, load.ackedBefore(rec.at('cut', 'online-load')), 'online under load')}`);
   });
 
-  it.skipIf(!hasHostpath)('online in a lull of writes: data + -wal snapshots; restore with WAL and backup_label has every acknowledged row, amcheck clean', async () => {
+  it('online in a lull of writes: data + -wal snapshots; restore with WAL and backup_label has every acknowledged row, amcheck clean', skipWhen(info.hostpathUnavailable), async () => {
     const load = new WriteLoad(source, { writers: WRITERS }).start();
     await new Promise((r) => setTimeout(r, 3000));
     await load.stop(); // the lull: acknowledged writes just before the backup, none during it
@@ -330,7 +331,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     );
   });
 
-  it.runIf(hasHostpath && process.env.DBAAS_BACKUP_MEASURE === '1')('measure: online on hostpath, commits/s vs success (DBAAS_BACKUP_MEASURE=1)', async () => {
+  it('measure: online on hostpath, commits/s vs success (DBAAS_BACKUP_MEASURE=1)', skipWhen(info.hostpathUnavailable ?? (process.env.DBAAS_BACKUP_MEASURE === '1' ? undefined : 'a measurement, run on request: DBAAS_BACKUP_MEASURE=1')), async () => {
     for (const rate of (process.env.DBAAS_BACKUP_MEASURE_RATES ?? '1,5,20,100').split(',').map(Number)) {
       const load = new WriteLoad(source, { writers: WRITERS, ratePerSecond: rate }).start();
       await new Promise((r) => setTimeout(r, 1000));
@@ -353,7 +354,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     // At full speed (thousands of commits/s) the hostpath driver's tar fails on every attempt for
     // crash and checkpoint just as for online (see the online tests); at 5 commits/s it gets its copy,
     // which is what this test needs: a torn copy of a live server, taken while it writes.
-    it.skipIf(!hasHostpath)(`${mode} with force under a light write load: snapshot taken, and the inspector calls the hostpath copy unsafe-not-atomic`, async () => {
+    it(`${mode} with force under a light write load: snapshot taken, and the inspector calls the hostpath copy unsafe-not-atomic`, skipWhen(info.hostpathUnavailable), async () => {
       const load = new WriteLoad(source, { writers: WRITERS, ratePerSecond: 5 }).start();
       await new Promise((r) => setTimeout(r, 1500));
       const rec = recorder();
@@ -392,7 +393,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     });
   }
 
-  it.skipIf(!hasHostpath)('checkpoint with the connection from a Secret (user/database keys, host/port given); a missing Secret fails before any snapshot', async () => {
+  it('checkpoint with the connection from a Secret (user/database keys, host/port given); a missing Secret fails before any snapshot', skipWhen(info.hostpathUnavailable), async () => {
     await clients.core.createNamespacedSecret({
       namespace: ns,
       body: { metadata: { name: 'pg-conn' }, type: 'kubernetes.io/basic-auth', stringData: { username: source.superuser, password: 'unused-trust-auth', dbname: 'postgres' } },
@@ -409,7 +410,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     report.push(`checkpoint with the connection from Secret ${ns}/pg-conn: total ${r.timings.totalMs} ms, checkpoint LSN ${formatLsn(r.metadata.data.checkpointLsn!)}`);
   });
 
-  it.skipIf(!hasHostpath)('abort during an online backup ends the backup, releases the slot and deletes the partial snapshot', async () => {
+  it('abort during an online backup ends the backup, releases the slot and deletes the partial snapshot', skipWhen(info.hostpathUnavailable), async () => {
     const controller = new AbortController();
     const rec = recorder();
     const e = await dbaasRejection(

@@ -11,6 +11,7 @@ import { KubeClients } from '../kube/clients.js';
 import { watchUntil } from '../kube/watch-until.js';
 import { runBackup } from './backup.js';
 import { discoverBackupTarget } from './discovery.js';
+import { skipWhen } from '@kubectl-dbaas/testing';
 
 const info = clusterFromEnv(inject('dbaasCluster'));
 const hasHostpath = !info.hostpathUnavailable;
@@ -89,7 +90,7 @@ describe('discoverBackupTarget', () => {
     expect(f.code).toBe('KUBE_NOT_FOUND');
   });
 
-  it.skipIf(!hasHostpath)('a StatefulSet pod: its data PVC, the hostpath class (the only one) and the StatefulSet as the fencing owner', async () => {
+  it('a StatefulSet pod: its data PVC, the hostpath class (the only one) and the StatefulSet as the fencing owner', skipWhen(info.hostpathUnavailable), async () => {
     const sts = await clients.apps.createNamespacedStatefulSet({ namespace: ns, body: statefulSet(1) });
     await clients.core.createNamespacedPersistentVolumeClaim({
       namespace: ns,

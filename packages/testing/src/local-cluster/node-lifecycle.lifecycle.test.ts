@@ -7,6 +7,7 @@ import { LocalCluster, NODE_BRIDGE, STORAGE_CLASS, reapStaleClusters } from './c
 import { clusterLeftovers, machineState, type MachineState } from './node/machine-state.js';
 import { nodeUnavailableReason } from './node/host.js';
 import { packageDir } from './paths.js';
+import { skipWhen } from '../skip-reason.js';
 import { PAUSE_IMAGE } from '../node/images.js';
 
 // These tests own the machine's one node slot: `npm test` runs them on their own, before the tiers
@@ -69,7 +70,7 @@ function runChild(mode: 'throw' | 'wait', signal?: NodeJS.Signals): Promise<{ st
   });
 }
 
-describe.skipIf(!!why)('a node leaves the machine as it found it', () => {
+describe('a node leaves the machine as it found it', skipWhen(why), () => {
   it('stop() after pods with CSI volumes ran: no process, mount, device, cgroup, socket or changed sysctl left', async () => {
     const before = machineState();
     const cluster = await LocalCluster.start({ build: false, nodeImages: ['pause'], log: () => undefined });

@@ -46,7 +46,7 @@ let cachedBinaries: MariadbBinaries | undefined;
  * @example
  * ```ts
  * const why = mariadbUnavailable();
- * it.skipIf(why !== undefined)('...', ...);
+ * it('...', skipWhen(why), async () => { ... });
  * ```
  */
 export function mariadbUnavailable(): string | undefined {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRestorePrepJob, buildScratchPod } from '@kubectl-dbaas/sdk';
 
 import { mountsUnder } from '../local-cluster/mounts.js';
+import { skipWhen } from '../skip-reason.js';
 import {
   MARIADB_IMAGE_UID,
   POSTGRES_IMAGE_MAJORS,
@@ -117,7 +118,7 @@ const tmpfs = (dst: string) => ['--mount', `type=tmpfs,src=tmpfs,dst=${dst},opti
 /** The uid/gid switch a pod's securityContext (runAsUser/runAsGroup) makes, without privileges. */
 const asUid = (uid: number) => ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--'];
 
-describe.skipIf(why !== undefined)('test images in a private containerd', () => {
+describe('test images in a private containerd', skipWhen(why), () => {
   beforeAll(async () => {
     for (const image of ['pause', ...POSTGRES_IMAGE_MAJORS.map((m) => `postgres:${m}`), 'mariadb'] as TestImageName[]) {
       const b = await buildTestImage(image, { log: (l) => console.error(`[images] ${l}`) });

@@ -24,6 +24,7 @@ import { parse as parseYaml } from 'yaml';
 import type { BackupCreateReport } from '../backup/create/run.js';
 import type { VerifyReport } from '../verify/run.js';
 import type { RestoreReport } from './run.js';
+import { skipWhen } from '@kubectl-dbaas/testing';
 
 type Pvc = { metadata?: { name?: string; labels?: Record<string, string>; deletionTimestamp?: unknown }; spec?: { dataSource?: { name?: string } }; status?: { phase?: string } };
 type Manifest = { kind: string; metadata: { name: string; uid?: string } };
@@ -233,7 +234,7 @@ describe('kubectl dbaas restore / verify end to end (CSI hostpath plugin, a real
 
   const ackedCheck = () => `acked=select count(*) = ${acked.length} from t where id between ${Math.min(...acked)} and ${Math.max(...acked)}`;
 
-  it.skipIf(!hasHostpath)('restore --prep local: a ready PVC, labelled, with the RTO breakdown in the summary; verify --pvc --runtime local -o json passes with every acknowledged row', async () => {
+  it('restore --prep local: a ready PVC, labelled, with the RTO breakdown in the summary; verify --pvc --runtime local -o json passes with every acknowledged row', skipWhen(info.hostpathUnavailable), async () => {
     expect(backup.snapshots.map((s) => s.name)).toEqual(['cli-online', 'cli-online-wal']);
     expect(acked.length).toBeGreaterThan(100);
     const r = await dbaas(['restore', 'cli-online', '--to', 'restored', '--prep', 'local', '-n', ns], { timeoutMs: 280_000 });
@@ -261,7 +262,7 @@ describe('kubectl dbaas restore / verify end to end (CSI hostpath plugin, a real
     expect(v.stderr).toMatch(/verify PVC .*\/restored: passed$/m);
   });
 
-  it.skipIf(!hasHostpath)('restore --dry-run=client -o yaml of the online backup: data PVC, WAL scratch PVC and the restore-prep Job; nothing created', async () => {
+  it('restore --dry-run=client -o yaml of the online backup: data PVC, WAL scratch PVC and the restore-prep Job; nothing created', skipWhen(info.hostpathUnavailable), async () => {
     const r = await dbaas(['restore', 'cli-online', '--to', 'planned-online', '-n', ns, '--dry-run=client', '-o', 'yaml']);
     expect(r.code, show(r)).toBe(0);
     const list = parseYaml(r.stdout) as { items: Manifest[] };
@@ -272,7 +273,7 @@ describe('kubectl dbaas restore / verify end to end (CSI hostpath plugin, a real
     expect(await livePvcNames(clients, ns)).not.toContain('planned-online');
   });
 
-  it.skipIf(!hasHostpath)('verify --backup --runtime local: a scratch restore, checked, then removed (text output)', async () => {
+  it('verify --backup --runtime local: a scratch restore, checked, then removed (text output)', skipWhen(info.hostpathUnavailable), async () => {
     const r = await dbaas(['verify', '--backup', 'cli-online', '--runtime', 'local', '-n', ns, '--check', ackedCheck()], { timeoutMs: 280_000 });
     expect(r.code, show(r)).toBe(0);
     expect(r.stdout).toMatch(/^result: +PASSED$/m);
@@ -284,7 +285,7 @@ describe('kubectl dbaas restore / verify end to end (CSI hostpath plugin, a real
     await eventually(async () => !(await livePvcNames(clients, ns)).some((n) => n.startsWith('verify-')), 'the scratch PVC gone');
   });
 
-  it.skipIf(!hasHostpath)('a verify that fails exits 1 and prints every failure', async () => {
+  it('a verify that fails exits 1 and prints every failure', skipWhen(info.hostpathUnavailable), async () => {
     const r = await dbaas(['verify', '--pvc', 'restored', '--runtime', 'local', '-n', ns, '--check', 'never=select false', '--check', 'broken=select * from no_such_table'], { timeoutMs: 280_000 });
     expect(r.code, show(r)).toBe(1);
     expect(r.stdout).toMatch(/^result: +FAILED \(2 failures\)$/m);
@@ -296,7 +297,7 @@ describe('kubectl dbaas restore / verify end to end (CSI hostpath plugin, a real
     expect(j.stderr).toMatch(/^error: the copy did not pass verification \(1 failure\):\n {2}- check "never": first column is false, not true$/m);
   });
 
-  it.skipIf(!hasHostpath)('as the service account with the roles of docs/rbac.md: a cross-namespace restore (--prep local) and verify --pvc; the temporary pair is gone', async () => {
+  it('as the service account with the roles of docs/rbac.md: a cross-namespace restore (--prep local) and verify --pvc; the temporary pair is gone', skipWhen(info.hostpathUnavailable), async () => {
     expect(limited, 'the RBAC test sets up the service account').toBeDefined();
     const r = await dbaas(['restore', 'cli-online', '--from-namespace', ns, '--to', 'rbac-restored', '--prep', 'local', '--local-cluster', info.stateDir, '-n', otherNs, '-o', 'json'], { kubeconfig: limited!, timeoutMs: 280_000 });
     expect(r.code, show(r)).toBe(0);
@@ -311,7 +312,7 @@ describe('kubectl dbaas restore / verify end to end (CSI hostpath plugin, a real
     await eventually(async () => (await livePvcNames(clients, otherNs)).length === 0, 'the restored PVC deleted');
   });
 
-  it.skipIf(!hasHostpath)('Ctrl-C (SIGINT to kubectl) during a cross-namespace restore: exit 130, no PVC, no temporary VolumeSnapshot or content left', async () => {
+  it('Ctrl-C (SIGINT to kubectl) during a cross-namespace restore: exit 130, no PVC, no temporary VolumeSnapshot or content left', skipWhen(info.hostpathUnavailable), async () => {
     let sent = false;
     const r = await dbaas(['restore', 'cli-online', '--from-namespace', ns, '--to', 'interrupted', '--prep', 'local', '-n', otherNs], {
       timeoutMs: 200_000,
@@ -332,7 +333,7 @@ describe('kubectl dbaas restore / verify end to end (CSI hostpath plugin, a real
     const list = await dbaas(['backup', 'list', '-n', ns, '-o', 'name']);
     expect(list.stdout).toContain('backup/cli-online');
   });
-  it.skipIf(!hasHostpath)('WaitForFirstConsumer: without --consumer-node the PVC is left Pending and the summary says why; with it, bound at once', async () => {
+  it('WaitForFirstConsumer: without --consumer-node the PVC is left Pending and the summary says why; with it, bound at once', skipWhen(info.hostpathUnavailable), async () => {
     const b = await dbaas(['backup', 'create', '--pvc', 'pgdata', '--mode', 'crash', '--force', '--name', 'cli-crash', '-n', ns, '-o', 'name'], { timeoutMs: 200_000 });
     expect(b.code, show(b)).toBe(0);
     const waiting = await dbaas(['restore', 'cli-crash', '--to', 'wffc-wait', '--storage-class', STORAGE_CLASS_WFFC, '-n', ns], { timeoutMs: 120_000 });
