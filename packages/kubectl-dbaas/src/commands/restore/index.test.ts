@@ -29,6 +29,7 @@ describe('kubectl dbaas restore / verify: usage errors exit 2 with a useful mess
     [['verify', '--pvc', 'b', '--runtime', 'local'], /Invalid values:[\s\S]*Argument: runtime, Given: "local", Choices: "pod"/],
     [['verify', '--pvc', 'b', '--local-cluster', '/tmp/x'], /Unknown argument: local-cluster/],
     [['verify', '--pvc', 'b', '--from-namespace', 'prod'], /--from-namespace goes with --backup/],
+    [['verify', '--pvc', 'b', '--prep-image', 'postgres:17'], /--prep-image goes with --backup/],
     [['verify', '--pvc', 'b', '-o', 'name'], /verify has no -o name output/],
     [['verify', '--backup', 'a', '--timeout', 'soon'], /--timeout: "soon" is not a duration/],
   ])('%j', async (args, message) => {

@@ -23,6 +23,7 @@ const verifyArgsSchema = z.extend(globalOptionsSchema, {
   runtime: z._default(z.enum(RUNTIME), 'pod'),
   image: name(),
   runAsUser: z.optional(z.int().check(z.minimum(0))),
+  prepImage: name(),
   storageClass: name(),
   dataSubpath: z.optional(z.string()),
   timeout: z._default(z.string(), '20m'),
@@ -59,6 +60,7 @@ export const verifyCommand: CommandModule = {
       .option('runtime', { choices: RUNTIME, default: 'pod', describe: 'Where the volume is read and the scratch PostgreSQL runs: pod (pods in the cluster, over exec and port-forward)', group: 'Runtime:' })
       .option('image', { type: 'string', describe: 'With --runtime pod: image of the scratch pods, {major} is replaced by the PostgreSQL major (default postgres:{major})', group: 'Runtime:' })
       .option('run-as-user', { type: 'number', describe: 'With --runtime pod: user id of the scratch pods (default 999; 26 for CloudNativePG images)', group: 'Runtime:' })
+      .option('prep-image', { type: 'string', describe: "With --backup of an online backup: image of the scratch restore's restore-prep Job (default postgres:<the backup's major>; as restore --prep-image)", group: 'Runtime:' })
       .option('timeout', { type: 'string', default: '20m', describe: 'Deadline of the whole verification (90s, 5m, 1h)' })
       .example('kubectl dbaas verify --backup nightly -n db', 'Restore to a scratch PVC, check, remove it')
       .example("kubectl dbaas verify --pvc restored --check 'orders=select count(*) > 0 from orders'", 'A restored volume, with a check of your own (--check-database picks the database)')
@@ -71,6 +73,7 @@ export const verifyCommand: CommandModule = {
     if (args.output === 'name') throw new UsageError('verify has no -o name output; use -o text, json or yaml');
     if (args.fromNamespace !== undefined && args.pvc !== undefined) throw new UsageError('--from-namespace goes with --backup (a restored PVC records its backup\'s namespace)');
     if (args.storageClass !== undefined && args.pvc !== undefined) throw new UsageError('--storage-class goes with --backup (the scratch restore)');
+    if (args.prepImage !== undefined && args.pvc !== undefined) throw new UsageError('--prep-image goes with --backup (the restore-prep Job of the scratch restore)');
     const timeoutMs = parseKubeDuration(args.timeout, '--timeout');
     if (timeoutMs <= 0) throw new UsageError('--timeout must be more than 0');
     const checks = (args.check ?? []).map(parseCheck);
@@ -85,6 +88,7 @@ export const verifyCommand: CommandModule = {
       image: args.image,
       runAsUser: args.runAsUser,
       storageClass: args.storageClass !== undefined ? objectName(args.storageClass, '--storage-class') : undefined,
+      prepImage: args.prepImage,
       dataSubPath: args.dataSubpath !== undefined ? parseSubPath(args.dataSubpath) : undefined,
       timeoutMs,
     };

@@ -25,6 +25,8 @@ export interface VerifyCommandArgs extends KubeArgs {
   image?: string | undefined;
   runAsUser?: number | undefined;
   storageClass?: string | undefined;
+  /** Image of the scratch restore's restore-prep Job (an online backup). */
+  prepImage?: string | undefined;
   dataSubPath?: string | undefined;
   timeoutMs: number;
 }
@@ -83,7 +85,9 @@ export async function runVerifyCommand(
     ...args.target,
     ...(args.fromNamespace !== undefined ? { backupNamespace: args.fromNamespace } : {}),
     runtime,
-    ...(args.storageClass !== undefined ? { restore: { storageClass: args.storageClass } } : {}),
+    ...(args.storageClass !== undefined || args.prepImage !== undefined
+      ? { restore: { ...(args.storageClass !== undefined ? { storageClass: args.storageClass } : {}), ...(args.prepImage !== undefined ? { prep: { image: args.prepImage } } : {}) } }
+      : {}),
     checks: args.checks,
     amcheck: args.amcheck,
     liveEvenIfUnsafe: args.liveEvenIfUnsafe,
