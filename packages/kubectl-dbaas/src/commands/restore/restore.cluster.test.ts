@@ -6,16 +6,37 @@
 //   run everywhere: the backup is a pre-provisioned VolumeSnapshotContent + VolumeSnapshot of a
 //   driver no CSI sidecar serves (made ready by writing the content's status), with a StorageClass
 //   of that driver (a restore plan only reads it).
+// - Real restores and verifications run with PostgreSQL in a StatefulSet on the node, the
+//   restore-prep Job and verify's pods (skipped, with the reason printed, without a node or the
+//   CSI hostpath plugin).
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DBAAS_LABELS, KubeClients, watchUntil, type VolumeSnapshot } from '@kubectl-dbaas/sdk';
-import { clusterFromEnv, livePvcNames, provisionBackupSnapshot } from '@kubectl-dbaas/testing';
+import { clusterFromEnv, livePvcNames, LOCAL_NODE_NAME, provisionBackupSnapshot, STORAGE_CLASS_WFFC } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { bindRbacDocRoles, rbacDocRoles, serviceAccountKubeconfig } from '../../e2e/rbac-doc.js';
 import { expectUsageError, KubectlWithPlugin, showRun, type KubectlRunOptions } from '../../e2e/kubectl-plugin.js';
+import {
+  ackedCheck,
+  applyPostgresStatefulSet,
+  connectThrough,
+  createPostgresSecret,
+  deleteNamespaceAndWait,
+  E2E_MAJOR,
+  POSTGRES_IMAGE_TEMPLATE,
+  portForward,
+  postgresImage,
+  seed,
+  waitStatefulSetReady,
+  Writer,
+  type PortForward,
+} from '../../e2e/postgres-statefulset.js';
 import { parse as parseYaml } from 'yaml';
+import type { BackupCreateReport } from '../backup/create/run.js';
+import type { VerifyReport } from '../verify/run.js';
+import type { RestoreReport } from './run.js';
 
 type Pvc = { metadata?: { name?: string; labels?: Record<string, string>; deletionTimestamp?: unknown }; spec?: { dataSource?: { name?: string } }; status?: { phase?: string } };
 type Manifest = { kind: string; metadata: { name: string; uid?: string } };
@@ -31,12 +52,23 @@ const UNSERVED_DRIVER = 'unserved-restore.csi.kubectl-dbaas.test';
 const UNSERVED_CLASS = `unserved-restore-${stamp}`;
 const contents: string[] = [];
 const clusterObjects: string[] = [];
+/** A kubeconfig of a service account bound to the restore/verify roles of docs/rbac.md (set by the RBAC test). */
+let limited: string | undefined;
 let shimDir: string;
 
 let plugin: KubectlWithPlugin;
 const kubectl = (args: string[], opts?: KubectlRunOptions) => plugin.run(args, opts);
 const dbaas = (args: string[], opts?: KubectlRunOptions) => plugin.dbaas(args, opts);
 const show = showRun;
+
+/** Polls `check` until it returns true (deletions finish asynchronously: finalizers). */
+async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not ${what} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
 
 /** VolumeSnapshots of a namespace and the contents bound to it, not being deleted. */
 async function snapshotObjects(namespace: string): Promise<string[]> {
@@ -68,7 +100,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  for (const name of [ns, otherNs]) await clients.core.deleteNamespace({ name }).catch(() => undefined);
+  for (const name of [ns, otherNs]) await deleteNamespaceAndWait(clients, name).catch((error: unknown) => console.warn(`[cleanup] namespace ${name}: ${(error as Error).message}`));
   for (const c of contents) await clients.volumeSnapshotContents.delete(c).catch(() => undefined);
   await clients.storage.deleteStorageClass({ name: UNSERVED_CLASS }).catch(() => undefined);
   for (const o of clusterObjects) await kubectl(['delete', o, '--ignore-not-found']).catch(() => undefined);
@@ -175,5 +207,159 @@ describe('RBAC (docs/rbac.md): the restore and verify roles', () => {
     const across = await dbaas(['restore', 'alpha', '--from-namespace', ns, '--to', 'rbac-copy', '-n', otherNs, '--dry-run=server', '-o', 'name'], { kubeconfig });
     expect(across.code, show(across)).toBe(0);
     expect(across.stdout.split('\n').filter(Boolean)).toHaveLength(3);
+    limited = kubeconfig;
+  });
+});
+
+describe('kubectl dbaas restore / verify end to end: PostgreSQL in a StatefulSet, the restore-prep Job, verify in pods', () => {
+  // Where a user has the database: a StatefulSet on the node. `--mode online` needs SQL, and the CLI
+  // has no built-in port-forward yet: the test runs `kubectl port-forward` and passes
+  // --host 127.0.0.1 --port <local>, as docs/cli.md tells users to.
+  const why = info.nodeUnavailable ? `the test cluster has no node: ${info.nodeUnavailable}` : info.hostpathUnavailable ? `CSI hostpath plugin unavailable: ${info.hostpathUnavailable}` : undefined;
+  if (why) console.warn(`[dbaas-testing] SKIPPING kubectl dbaas restore/verify e2e tests (not passed): ${why}`);
+  const PREP_IMAGE = postgresImage(E2E_MAJOR);
+  let pf: PortForward | undefined;
+  let acked: number[] = [];
+  let backup: BackupCreateReport;
+
+  beforeAll(async () => {
+    if (why) return;
+    await createPostgresSecret(clients, ns, 'pg-app');
+    const pg = await applyPostgresStatefulSet(clients, { namespace: ns, name: 'pg', secret: 'pg-app' });
+    await waitStatefulSetReady(clients, pg);
+    pf = await portForward(info.kubeconfig, ns, pg.pod);
+    const db = await connectThrough(clients, pg, pf);
+    try {
+      await seed(db);
+      // Writes, then the online backup in the lull after them: on hostpath the driver's tar of a live
+      // directory fails under writes (docs/consistency.md). Every acknowledged row must come back.
+      const writer = new Writer(db).start();
+      await writer.until(300);
+      await writer.stop();
+      expect(writer.failedAt).toBeUndefined();
+      acked = writer.ids();
+    } finally {
+      await db.end();
+    }
+    const r = await dbaas(['backup', 'create', '--pvc', pg.pvc, '--mode', 'online', '--db-secret', 'pg-app', '--host', '127.0.0.1', '--port', String(pf.port), '--name', 'cli-online', '--timeout', '4m', '-n', ns, '-o', 'json'], { timeoutMs: 280_000 });
+    if (r.code !== 0) throw new Error(`backup create: ${show(r)}`);
+    backup = JSON.parse(r.stdout) as BackupCreateReport;
+  }, 400_000);
+
+  afterAll(async () => {
+    await pf?.close();
+  });
+
+  it.skipIf(!!why)('restore: the restore-prep Job (our image) completes the online backup; verify --pvc in pods passes with every acknowledged row', async () => {
+    expect(backup.snapshots.map((s) => s.name)).toEqual(['cli-online', 'cli-online-wal']);
+    const r = await dbaas(['restore', 'cli-online', '--to', 'restored', '--prep-image', PREP_IMAGE, '-n', ns], { timeoutMs: 280_000 });
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^PVC: +${ns}/restored \\(volume pvc-[0-9a-f-]+\\)$`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^backup: +.*/cli-online \\(online, PostgreSQL ${E2E_MAJOR}\\.\\d+\\)$`, 'm'));
+    expect(r.stdout).toMatch(/^state: +ready: the PVC holds the backup, its WAL and backup_label/m);
+    expect(r.stdout).toMatch(/^RTO: +\d+\.\ds in all: PVC created -> Bound \d+\.\ds, restore-prep \(WAL and backup_label\) \d+\.\ds$/m);
+    expect(r.stdout).toMatch(/^phases: +resolved \+[\d.]+s, pvc-created \+[\d.]+s, bound \+[\d.]+s, prep-started \+[\d.]+s, data-ready \+[\d.]+s$/m);
+    expect(r.stderr).toMatch(/^\[ *[\d.]+s\] restored backup .*\/cli-online into PVC .*\/restored \(ready\)$/m);
+    const pvc = (await clients.core.readNamespacedPersistentVolumeClaim({ name: 'restored', namespace: ns })) as Pvc;
+    expect(pvc.metadata?.labels).toMatchObject({ [DBAAS_LABELS.restoredFrom]: 'cli-online', [DBAAS_LABELS.restoreType]: 'snapshot' });
+    await eventually(async () => !(await livePvcNames(clients, ns)).includes('restored-dbaas-wal'), 'the WAL scratch PVC gone');
+    await eventually(async () => (await clients.batch.listNamespacedJob({ namespace: ns })).items.length === 0, 'the restore-prep Job gone');
+
+    const v = await dbaas(['verify', '--pvc', 'restored', '--image', POSTGRES_IMAGE_TEMPLATE, '-n', ns, '--check', ackedCheck(acked), '--amcheck', 'install', '-o', 'json'], { timeoutMs: 280_000 });
+    expect(v.code, show(v)).toBe(0);
+    const report = JSON.parse(v.stdout) as VerifyReport;
+    expect(report).toMatchObject({ kind: 'Verify', ok: true, failures: [], scratch: false, pvc: 'restored', runtime: 'pods in the cluster (exec and port-forward)', backup: { name: 'cli-online', mode: 'online' } });
+    expect(report.offline).toMatchObject({ verdict: 'online-backup-complete', safe: true });
+    expect(report.live).toMatchObject({ inRecovery: false, checks: [{ name: 'acked', ok: true }] });
+    expect(report.live!.amcheck.ran).toBe(true);
+    expect(report.live!.timeline).toBe(report.live!.expectedTimeline);
+  });
+
+  it.skipIf(!!why)('restore --dry-run=client -o yaml of the online backup: data PVC, WAL scratch PVC and the restore-prep Job with --prep-image; nothing created', async () => {
+    const r = await dbaas(['restore', 'cli-online', '--to', 'planned-online', '--prep-image', PREP_IMAGE, '-n', ns, '--dry-run=client', '-o', 'yaml']);
+    expect(r.code, show(r)).toBe(0);
+    const list = parseYaml(r.stdout) as { items: (Manifest & { spec?: { template?: { spec?: { containers?: { image?: string }[] } } } })[] };
+    expect(list.items.map((m) => `${m.kind}/${m.metadata.name}`)).toEqual(['PersistentVolumeClaim/planned-online', 'PersistentVolumeClaim/planned-online-dbaas-wal', 'Job/planned-online-prep']);
+    expect(list.items[2]!.spec?.template?.spec?.containers?.[0]?.image).toBe(PREP_IMAGE);
+    expect(r.stderr).toMatch(new RegExp(`^restore-prep runs as the Job planned-online-prep \\(image ${PREP_IMAGE.replaceAll('.', '\\.')}\\)$`, 'm'));
+    expect(await livePvcNames(clients, ns)).not.toContain('planned-online');
+  });
+
+  it.skipIf(!!why)('verify --backup: a scratch restore (restore-prep Job), an inspect pod and a scratch PostgreSQL pod, checked, then all removed (text output)', async () => {
+    const r = await dbaas(['verify', '--backup', 'cli-online', '--image', POSTGRES_IMAGE_TEMPLATE, '--prep-image', PREP_IMAGE, '-n', ns, '--check', ackedCheck(acked)], { timeoutMs: 280_000 });
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout).toMatch(/^result: +PASSED$/m);
+    expect(r.stdout).toMatch(/^PVC: +.*\/verify-cli-online-[0-9a-f]{6} \(scratch restore, deleted afterwards\)$/m);
+    expect(r.stdout).toMatch(/^runtime: +pods in the cluster \(exec and port-forward\)$/m);
+    expect(r.stdout).toMatch(/^offline: +online-backup-complete \(safe to start\)/m);
+    expect(r.stdout).toMatch(/^amcheck: +bt_index_check on \d+ btree index\(es\) in \d+ database\(s\): no corruption found$/m);
+    expect(r.stdout).toMatch(/^checks: +acked: passed$/m);
+    expect(r.stdout).toMatch(/^RTO: +scratch restore [\d.]+s in all: .*restore-prep.*, accepting connections at \+[\d.]+s, out of recovery at \+[\d.]+s$/m);
+    await eventually(async () => !(await livePvcNames(clients, ns)).some((n) => n.startsWith('verify-')), 'the scratch PVC gone');
+    await eventually(async () => (await clients.core.listNamespacedPod({ namespace: ns })).items.every((p) => p.metadata!.name === 'pg-0'), 'the scratch pods gone');
+  });
+
+  it.skipIf(!!why)('a verify that fails exits 1 and prints every failure', async () => {
+    const r = await dbaas(['verify', '--pvc', 'restored', '--image', POSTGRES_IMAGE_TEMPLATE, '-n', ns, '--check', 'never=select false', '--check', 'broken=select * from no_such_table'], { timeoutMs: 280_000 });
+    expect(r.code, show(r)).toBe(1);
+    expect(r.stdout).toMatch(/^result: +FAILED \(2 failures\)$/m);
+    expect(r.stdout).toMatch(/^ {2}- check "never": first column is false, not true$/m);
+    expect(r.stdout).toMatch(/^ {2}- check "broken": .*no_such_table/m);
+  });
+
+  it.skipIf(!!why)('as the service account with the roles of docs/rbac.md: a cross-namespace restore (its restore-prep Job) and verify --pvc in pods; the temporary pair is gone', async () => {
+    expect(limited, 'the RBAC test sets up the service account').toBeDefined();
+    const r = await dbaas(['restore', 'cli-online', '--from-namespace', ns, '--to', 'rbac-restored', '--prep-image', PREP_IMAGE, '-n', otherNs, '-o', 'json'], { kubeconfig: limited!, timeoutMs: 280_000 });
+    expect(r.code, show(r)).toBe(0);
+    const report = JSON.parse(r.stdout) as RestoreReport;
+    expect(report).toMatchObject({ kind: 'Restore', namespace: otherNs, pvc: 'rbac-restored', state: 'ready', restoreType: 'cross-namespace', remaining: [] });
+    expect(report.timings.prepMs).toBeGreaterThan(0);
+    await eventually(async () => (await snapshotObjects(otherNs)).length === 0, 'the temporary VolumeSnapshot and content gone');
+    try {
+      const v = await dbaas(['verify', '--pvc', 'rbac-restored', '--image', POSTGRES_IMAGE_TEMPLATE, '-n', otherNs, '--check', ackedCheck(acked), '-o', 'json'], { kubeconfig: limited!, timeoutMs: 280_000 });
+      expect(v.code, show(v)).toBe(0);
+      expect(JSON.parse(v.stdout) as VerifyReport).toMatchObject({ ok: true, backup: { namespace: ns, name: 'cli-online' } });
+    } finally {
+      // The next test expects otherNs empty: a failure here must not fail it too.
+      await clients.core.deleteNamespacedPersistentVolumeClaim({ name: 'rbac-restored', namespace: otherNs });
+      await eventually(async () => (await livePvcNames(clients, otherNs)).length === 0, 'the restored PVC deleted');
+    }
+  });
+
+  it.skipIf(!!why)('Ctrl-C (SIGINT to kubectl) during a cross-namespace restore: exit 130, no PVC, no temporary VolumeSnapshot or content left', async () => {
+    let sent = false;
+    const r = await dbaas(['restore', 'cli-online', '--from-namespace', ns, '--to', 'interrupted', '--prep-image', PREP_IMAGE, '-n', otherNs], {
+      timeoutMs: 200_000,
+      onStderr: (text, child) => {
+        if (!sent && /creating the temporary VolumeSnapshotContent and VolumeSnapshot/.test(text)) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      },
+    });
+    expect(sent, show(r)).toBe(true);
+    expect(r.code, show(r)).toBe(130);
+    expect(r.stderr).toMatch(/SIGINT: stopping and cleaning up \(deleting what the restore created\)/);
+    expect(r.stderr).toMatch(/^error: the restore was aborted$/m);
+    expect(r.stdout).toBe('');
+    await eventually(async () => (await livePvcNames(clients, otherNs)).length === 0 && (await snapshotObjects(otherNs)).length === 0, 'everything gone');
+    const list = await dbaas(['backup', 'list', '-n', ns, '-o', 'name']);
+    expect(list.stdout).toContain('backup/cli-online');
+  });
+
+  it.skipIf(!!why)('WaitForFirstConsumer: without --consumer-node the PVC is left Pending and the summary says why; with it, bound at once', async () => {
+    // A fenced backup of the StatefulSet (its pod stops and comes back), restored into the WFFC class.
+    const b = await dbaas(['backup', 'create', '--pod', 'pg-0', '--mode', 'fenced', '--name', 'cli-fenced', '-n', ns, '-o', 'name'], { timeoutMs: 200_000 });
+    expect(b.code, show(b)).toBe(0);
+    const waiting = await dbaas(['restore', 'cli-fenced', '--to', 'wffc-wait', '--storage-class', STORAGE_CLASS_WFFC, '-n', ns], { timeoutMs: 120_000 });
+    expect(waiting.code, show(waiting)).toBe(0);
+    expect(waiting.stdout).toMatch(new RegExp(`^state: +waiting for first consumer: StorageClass ${STORAGE_CLASS_WFFC} binds on first use`, 'm'));
+    const pending = (await clients.core.readNamespacedPersistentVolumeClaim({ name: 'wffc-wait', namespace: ns })) as Pvc;
+    expect(pending.status?.phase).toBe('Pending');
+    const bound = await dbaas(['restore', 'cli-fenced', '--to', 'wffc-bound', '--storage-class', STORAGE_CLASS_WFFC, '--consumer-node', LOCAL_NODE_NAME, '-n', ns, '-o', 'json'], { timeoutMs: 120_000 });
+    expect(bound.code, show(bound)).toBe(0);
+    const report = JSON.parse(bound.stdout) as RestoreReport;
+    expect(report).toMatchObject({ state: 'ready', storageClass: STORAGE_CLASS_WFFC, backup: { name: 'cli-fenced', mode: 'fenced' } });
+    expect(report.volume).toMatch(/^pvc-/);
   });
 });
