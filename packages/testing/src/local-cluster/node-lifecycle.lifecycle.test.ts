@@ -3,12 +3,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { LocalCluster, NODE_BRIDGE, STORAGE_CLASS, reapStaleClusters } from './cluster.js';
+import { LocalCluster, NODE_BRIDGE, reapStaleClusters } from './cluster.js';
+import { runPodWithVolume } from './node/volume-pod.js';
 import { clusterLeftovers, machineState, type MachineState } from './node/machine-state.js';
 import { nodeUnavailableReason } from './node/host.js';
 import { packageDir } from './paths.js';
 import { skipWhen } from '../skip-reason.js';
-import { PAUSE_IMAGE } from '../node/images.js';
 
 // These tests own the machine's one node slot: `npm test` runs them on their own, before the tiers
 // that share a cluster (scripts/run-tests.mjs).
@@ -77,26 +77,7 @@ describe('a node leaves the machine as it found it', skipWhen(why), () => {
     try {
       expect(cluster.nodeUnavailable).toBeUndefined();
       const core = cluster.kubeConfig().makeApiClient(CoreV1Api);
-      await core.createNamespacedPersistentVolumeClaim({
-        namespace: 'default',
-        body: { metadata: { name: 'v' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS, resources: { requests: { storage: '10Mi' } } } },
-      });
-      await core.createNamespacedPod({
-        namespace: 'default',
-        body: {
-          metadata: { name: 'p' },
-          spec: {
-            containers: [{ name: 'c', image: PAUSE_IMAGE, imagePullPolicy: 'Never', volumeMounts: [{ name: 'v', mountPath: '/v' }] }],
-            volumes: [{ name: 'v', persistentVolumeClaim: { claimName: 'v' } }],
-          },
-        },
-      });
-      for (const deadline = Date.now() + 120_000; ; ) {
-        const pod = await core.readNamespacedPod({ name: 'p', namespace: 'default' });
-        if (pod.status?.phase === 'Running') break;
-        if (Date.now() > deadline) throw new Error(`pod not Running: ${JSON.stringify(pod.status)}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await runPodWithVolume(core, 'default', 'p');
       // While it runs, the node has really changed the machine: the bridge, a container cgroup, the
       // kubelet's sysctls. (Otherwise "nothing left" below would prove nothing.)
       const during = added(before, machineState());
