@@ -256,6 +256,14 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
   return {
     description: 'pods in the cluster (exec and port-forward)',
     prepExecutor: jobRestorePrepExecutor(),
+    // The restore-prep Job of a scratch online restore runs the image and user the pods run.
+    prepOptions: (major) => ({
+      ...(major !== undefined ? { image: image(major) } : {}),
+      runAsUser,
+      ...(options.fsGroup !== undefined ? { fsGroup: options.fsGroup } : {}),
+      ...(options.serviceAccountName ? { serviceAccountName: options.serviceAccountName } : {}),
+      ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
+    }),
     async openVolume(clients, request) {
       const name = podName(request.pvc, 'inspect');
       // The inspect pod needs any image with sh and tar; the PostgreSQL image of a recent major has both.
