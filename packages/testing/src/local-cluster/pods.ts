@@ -98,16 +98,27 @@ export interface DeployPostgresOptions extends DeployDatabaseOptions {
   replicas?: 1;
   /** Server settings, passed as `-c name=value` arguments. */
   settings?: Record<string, string>;
+  /**
+   * Start on this existing PVC (a restored one) instead of a volumeClaimTemplate; `password` must
+   * then be the copy's. `delete()` leaves that PVC in place.
+   */
+  existingClaim?: string;
 }
 
 /** The volume is mounted here; PGDATA is a subdirectory of it (`pgdata`), as the official image's docs advise. */
 const PG_MOUNT = '/var/lib/postgresql/data';
 const PG_SUBPATH = 'pgdata';
 
+/** A pod that cannot become Ready (crash loop, image not on the node): waiting on is pointless. */
+class PodFailed extends Error {}
+
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, describe: () => Promise<string>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = await probe().catch(() => undefined);
+    const value = await probe().catch((e: unknown) => {
+      if (e instanceof PodFailed) throw new Error(`${what}: ${e.message}`);
+      return undefined;
+    });
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${await describe().catch((e: unknown) => String(e))}`);
     await new Promise((r) => setTimeout(r, 250));
@@ -135,6 +146,8 @@ abstract class DatabaseStatefulSet {
   readonly podName: string;
   /** Its PVC (volumeClaimTemplate `data`): `data-<name>-0`. */
   readonly pvcName: string;
+  /** False when started on an existing PVC: delete() leaves it. */
+  readonly ownsClaim: boolean;
   readonly secretName: string;
   readonly serviceName: string;
   readonly image: string;
@@ -145,11 +158,12 @@ abstract class DatabaseStatefulSet {
   readonly apps: AppsV1Api;
   #forward: Promise<PodPortForward> | undefined;
 
-  protected constructor(opts: DeployDatabaseOptions, image: string) {
+  protected constructor(opts: DeployDatabaseOptions & { existingClaim?: string }, image: string) {
     this.namespace = opts.namespace;
     this.name = opts.name;
     this.podName = `${opts.name}-0`;
-    this.pvcName = `data-${opts.name}-0`;
+    this.pvcName = opts.existingClaim ?? `data-${opts.name}-0`;
+    this.ownsClaim = opts.existingClaim === undefined;
     this.secretName = `${opts.name}-credentials`;
     this.serviceName = opts.name;
     this.image = image;
@@ -168,10 +182,20 @@ abstract class DatabaseStatefulSet {
 
   /** Waits until the StatefulSet has `replicas` Ready pods (and, for 0, no pods at all). */
   async waitReady(replicas = 1, timeoutMs = 120_000): Promise<V1StatefulSet> {
+    const fatal = async (): Promise<string | undefined> => {
+      if (replicas === 0) return undefined;
+      const pod = await this.core.readNamespacedPod({ namespace: this.namespace, name: this.podName }).catch(() => undefined);
+      const waiting = pod?.status?.containerStatuses?.[0]?.state?.waiting;
+      if (!waiting?.reason || !/CrashLoopBackOff|ErrImageNeverPull|ErrImagePull|ImagePullBackOff|CreateContainerConfigError|InvalidImageName/.test(waiting.reason)) return undefined;
+      const previous = await this.core.readNamespacedPodLog({ namespace: this.namespace, name: this.podName, tailLines: 15, previous: true }).catch(() => '');
+      return `pod ${this.namespace}/${this.podName}: ${waiting.reason}: ${waiting.message ?? ''}\n${String(previous)}`;
+    };
     return await waitFor(
       `StatefulSet ${this.namespace}/${this.name} with ${replicas} ready pod(s)`,
       timeoutMs,
       async () => {
+        const problem = await fatal();
+        if (problem) throw new PodFailed(problem);
         const s = await this.apps.readNamespacedStatefulSet({ namespace: this.namespace, name: this.name });
         const observed = (s.status?.observedGeneration ?? 0) >= (s.metadata?.generation ?? 0);
         const ok = replicas === 0 ? (s.status?.replicas ?? 0) === 0 : (s.status?.readyReplicas ?? 0) >= replicas && (s.status?.availableReplicas ?? 0) >= replicas;
@@ -199,7 +223,7 @@ abstract class DatabaseStatefulSet {
     if (f) await (await f).close();
   }
 
-  /** Closes the port-forward and deletes the StatefulSet, its Service, Secret and PVC, waiting until the pod and the PVC are gone. */
+  /** Closes the port-forward and deletes the StatefulSet, its Service, Secret and (when it made it) PVC, waiting until the pod and the PVC are gone. */
   async delete(timeoutMs = 120_000): Promise<void> {
     await this.close();
     const ignore404 = (e: unknown): void => {
@@ -210,6 +234,7 @@ abstract class DatabaseStatefulSet {
     await this.core.deleteNamespacedService({ namespace, name: this.serviceName }).catch(ignore404);
     await this.core.deleteNamespacedSecret({ namespace, name: this.secretName }).catch(ignore404);
     await waitFor(`pod ${namespace}/${this.podName} to be gone`, timeoutMs, async () => ((await exists(() => this.core.readNamespacedPod({ namespace, name: this.podName }))) ? undefined : true), async () => '');
+    if (!this.ownsClaim) return;
     await this.core.deleteNamespacedPersistentVolumeClaim({ namespace, name: this.pvcName }).catch(ignore404);
     await waitFor(`PVC ${namespace}/${this.pvcName} to be gone`, timeoutMs, async () => ((await exists(() => this.core.readNamespacedPersistentVolumeClaim({ namespace, name: this.pvcName }))) ? undefined : true), async () => '');
   }
@@ -379,9 +404,14 @@ export async function deployPostgres(opts: DeployPostgresOptions): Promise<Postg
     { username: db.user, password, database: db.database },
     db.secretName,
     { name: db.serviceName, port: 5432 },
-    postgresStatefulSet({ name: opts.name, major: db.major, storageClass: opts.storageClass, storage: opts.storage, secretName: db.secretName, settings: opts.settings }),
+    postgresStatefulSet({ name: opts.name, major: db.major, storageClass: opts.storageClass, storage: opts.storage, secretName: db.secretName, settings: opts.settings, existingClaim: opts.existingClaim }),
   );
-  await db.waitReady(1, opts.timeoutMs ?? 120_000);
+  try {
+    await db.waitReady(1, opts.timeoutMs ?? 120_000);
+  } catch (error) {
+    await db.delete().catch(() => undefined); // what it made, never an existing claim
+    throw error;
+  }
   db.podReadyMs = Date.now() - started;
   await db.connect();
   return db;
@@ -465,7 +495,12 @@ export async function deployMariadb(opts: DeployDatabaseOptions): Promise<Mariad
       ],
     },
   });
-  await db.waitReady(1, opts.timeoutMs ?? 180_000);
+  try {
+    await db.waitReady(1, opts.timeoutMs ?? 180_000);
+  } catch (error) {
+    await db.delete().catch(() => undefined);
+    throw error;
+  }
   db.podReadyMs = Date.now() - started;
   await db.connect();
   return db;
