@@ -1,8 +1,11 @@
 // The RTO of a restore, broken down: RestoreClient.restore of a fenced backup of a PostgreSQL
-// database (default ~1 GiB) into a new PVC, then PostgreSQL started on it (verify's live step),
-// against `tar xzf` of the same .snap file run in the same run: the hostpath driver's own work on a
+// StatefulSet (default ~1 GiB; fenced = the StatefulSet scaled to 0 and back) into a new PVC, then
+// PostgreSQL started on it in verify's scratch pod (podVerifyRuntime, our test image), against
+// `tar xzf` of the same .snap file run in the same run: the hostpath driver's own work on a
 // restore is that untar, so restore-to-Bound minus the untar is the share of the controllers,
 // sidecars and the SDK. The seed document quoted "30 s" for a restore without a breakdown.
+// Uses the running shared cluster when DBAAS_TESTING_CLUSTER_RECORD names it (only one node can run
+// per machine), else starts one.
 //
 //   DBAAS_TESTING_BIN_DIR=<dir with hostpathplugin> npx tsx bench/restore-rto/run.ts [--mb 1024] [--runs 3]
 import { spawn } from 'node:child_process';
@@ -10,45 +13,41 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { KubeClients, RestoreClient, runBackup, watchUntil } from '@kubectl-dbaas/sdk';
-import { LocalCluster, STORAGE_CLASS, localPostgresFencing, localVerifyRuntime, runPostgresOnVolume } from '@kubectl-dbaas/testing';
-import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import { readFile } from 'node:fs/promises';
+import { KubeClients, RestoreClient, podVerifyRuntime, runBackup } from '@kubectl-dbaas/sdk';
+import { LocalCluster, POSTGRES_IMAGE_UID, TEST_IMAGES, deployPostgres, type ClusterRecord, type PostgresImageMajor } from '@kubectl-dbaas/testing';
 
 const { values } = parseArgs({ options: { mb: { type: 'string', default: '1024' }, runs: { type: 'string', default: '3' } } });
 const targetMb = Number(values.mb);
 const runs = Number(values.runs);
-const namespace = 'bench-rto';
+const namespace = `bench-rto-${Date.now().toString(36)}`;
 
-const cluster = await LocalCluster.start({ log: (line) => process.stderr.write(`${line}\n`) });
+const record = process.env.DBAAS_TESTING_CLUSTER_RECORD;
+const cluster = record ? undefined : await LocalCluster.start({ log: (line) => process.stderr.write(`${line}\n`) });
+const shared = record ? (JSON.parse(await readFile(record, 'utf8')) as ClusterRecord) : undefined;
+const kubeconfig = shared?.kubeconfig ?? cluster!.kubeconfigPath;
+const hostpathStateDir = shared?.hostpathStateDir ?? cluster!.hostpathStateDir;
+const clients = KubeClients.load({ kubeconfig, namespace });
 try {
-  if (cluster.hostpathUnavailable) throw new Error(`cannot measure: ${cluster.hostpathUnavailable}`);
-  const clients = KubeClients.load({ kubeconfig: cluster.kubeconfigPath, namespace });
+  const unavailable = (shared ?? cluster!).hostpathUnavailable ?? (shared ?? cluster!).nodeUnavailable;
+  if (unavailable) throw new Error(`cannot measure: ${unavailable}`);
   await clients.core.createNamespace({ body: { metadata: { name: namespace } } });
-  await clients.core.createNamespacedPersistentVolumeClaim({
-    namespace,
-    body: { metadata: { name: 'pg-data' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS, resources: { requests: { storage: `${Math.ceil((targetMb * 2) / 1024)}Gi` } } } },
-  });
-  await watchUntil<V1PersistentVolumeClaim>(clients, {
-    path: `/api/v1/namespaces/${namespace}/persistentvolumeclaims`,
-    name: 'pg-data',
-    predicate: (p) => p?.status?.phase === 'Bound',
-    deadline: Date.now() + 60_000,
-  });
-  const server = await runPostgresOnVolume(cluster, { namespace, name: 'pg-data' }, { major: 17, settings: { max_wal_size: '1GB' } });
+  const major: PostgresImageMajor = 17;
+  const server = await deployPostgres({ kubeConfig: clients.kubeConfig, namespace, name: 'pg', major, storage: `${Math.ceil((targetMb * 2) / 1024)}Gi`, settings: { max_wal_size: '1GB' } });
   const rows = Math.round((targetMb * 1024 * 1024) / 300);
   process.stderr.write(`filling ~${targetMb} MiB (${rows} rows)\n`);
   await server.query(`CREATE TABLE filler AS SELECT g AS id, md5(g::text) || repeat('x', 200) AS payload FROM generate_series(1, ${rows}) g`);
   await server.query('CREATE INDEX ON filler (id)');
   await server.query('CHECKPOINT');
   const [size] = await server.query<{ bytes: string }>('select sum(pg_database_size(datname))::text as bytes from pg_database');
-  const backup = await runBackup(clients, { namespace, target: { pvc: 'pg-data' }, mode: 'fenced', name: 'rto', fencing: localPostgresFencing(server), deadlineMs: 1_800_000 });
-  await server.destroy();
+  const backup = await runBackup(clients, { namespace, target: { pod: server.podName }, mode: 'fenced', name: 'rto', deadlineMs: 1_800_000 });
+  await server.delete();
   const content = await clients.volumeSnapshotContents.get(backup.snapshots.data.status!.boundVolumeSnapshotContentName!);
-  const snap = path.join(cluster.hostpathStateDir, `${content.status!.snapshotHandle}.snap`);
+  const snap = path.join(hostpathStateDir, `${content.status!.snapshotHandle}.snap`);
   process.stderr.write(`backup: fenced ${backup.timings.fencedMs} ms, total ${backup.timings.totalMs} ms; .snap ${((await stat(snap)).size / 2 ** 20).toFixed(0)} MiB\n`);
 
   const restoreClient = new RestoreClient(clients);
-  const runtime = localVerifyRuntime(cluster);
+  const runtime = podVerifyRuntime({ image: (m) => TEST_IMAGES.postgres(m as PostgresImageMajor), runAsUser: POSTGRES_IMAGE_UID, imagePullPolicy: 'Never' });
   const results: { untarMs: number; resolveMs: number; createToBoundMs: number; restoreMs: number; readyMs: number; amcheckMs: number }[] = [];
   for (let run = 1; run <= runs; run++) {
     // The driver's own share: the same untar hostpath does in CreateVolume.
@@ -97,7 +96,8 @@ try {
   );
   process.stdout.write(`${JSON.stringify(summary)}\n`);
 } finally {
-  await cluster.stop();
+  await clients.core.deleteNamespace({ name: namespace }).catch(() => undefined);
+  await cluster?.stop();
 }
 
 function exec(file: string, args: string[]): Promise<void> {

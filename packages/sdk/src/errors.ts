@@ -1,5 +1,3 @@
-import { recognisedAcrossCopies } from './across-copies.js';
-
 /**
  * The one error type of the SDK. Every failure that a caller may want to handle carries a
  * string-literal {@link DbaasErrorCode}, a message that says what went wrong, and where possible a
@@ -16,12 +14,6 @@ import { recognisedAcrossCopies } from './across-copies.js';
  * ```
  */
 export class DbaasError extends Error {
-  // `instanceof DbaasError` also holds for the DbaasErrors of another copy of the SDK in the
-  // process (the plugin's bundled copy and @kubectl-dbaas/testing's, say): see across-copies.ts.
-  static {
-    recognisedAcrossCopies(this, 'DbaasError');
-  }
-
   override readonly name = 'DbaasError';
   readonly code: DbaasErrorCode;
   readonly fix: string | undefined;

@@ -30,7 +30,7 @@ export type {
   CopyDataDirectoryResult,
 } from './postgres/index.js';
 
-// Local Kubernetes cluster: control plane + snapshot controller + CSI hostpath, no kubelet (local-cluster/)
+// Local Kubernetes cluster: control plane + snapshot controller + CSI hostpath + a node (local-cluster/)
 export {
   LocalCluster,
   reapStaleClusters,
@@ -69,8 +69,6 @@ export type { VolumeHost, RunOnVolumeOptions } from './local-cluster/workloads.j
 // minikube with the volumesnapshots and csi-hostpath-driver addons (minikube/)
 export { MinikubeCluster, minikubeAvailability, MINIKUBE_ADDONS } from './minikube/index.js';
 export type { MinikubeOptions, MinikubeAvailability } from './minikube/index.js';
-export { localPostgresFencing } from './local-cluster/local-fencing.js';
-export type { LocalPostgresFencing } from './local-cluster/local-fencing.js';
 
 // Assertions shared by tests of every package
 export { dbaasRejection } from './assertions.js';
@@ -93,7 +91,6 @@ export {
   seedMysql,
 } from './mysql/index.js';
 export type { MariadbBinaries, MariadbSettingValue, StartMariadbOptions, LocalMariadbFencing, RunMariadbOnVolumeOptions, CopyMode, CopyTrial } from './mysql/index.js';
-export { localRestorePrepExecutor, localVerifyRuntime } from './local-cluster/restore-runtime.js';
 export { letPostgresUserReach } from './local-cluster/workloads.js';
 export { WriteLoad } from './postgres/write-load.js';
 export { provisionBackupSnapshot, writeContentReady, UNSERVED_DRIVER } from './local-cluster/provisioned-backup.js';
@@ -121,3 +118,8 @@ export {
 } from './node/images.js';
 export type { TestImageName, PostgresImageMajor, BuiltTestImage, BuildTestImageOptions } from './node/images.js';
 export { skipWhen, skipReasonOf } from './skip-reason.js';
+
+// Databases in pods of the local cluster's node: StatefulSets on csi-hostpath-sc, reached through port-forward (local-cluster/pods.ts)
+export { deployPostgres, deployMariadb, forwardPort, describePod, postgresStatefulSet, PostgresPod, MariadbPod } from './local-cluster/pods.js';
+export type { DeployDatabaseOptions, DeployPostgresOptions, PodPortForward } from './local-cluster/pods.js';
+export type { WriteTarget } from './postgres/write-load.js';

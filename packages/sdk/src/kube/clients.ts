@@ -14,7 +14,6 @@ import {
   StorageV1Api,
   setHeaderOptions,
 } from '@kubernetes/client-node';
-import { recognisedAcrossCopies } from '../across-copies.js';
 import { DbaasError } from '../errors.js';
 import { toKubeError, type KubeOperation } from './errors.js';
 import {
@@ -262,12 +261,6 @@ export class SnapshotResource<T extends { metadata: { name?: string; namespace?:
  * ```
  */
 export class KubeClients {
-  // `instanceof KubeClients` also holds for the clients of another copy of the SDK in the process
-  // (SnapshotClient and RestoreClient take them as they are): see across-copies.ts.
-  static {
-    recognisedAcrossCopies(this, 'KubeClients');
-  }
-
   readonly kubeConfig: KubeConfig;
   /** The namespace to use when none is given: `-n`, else the context's, else `default`. */
   readonly namespace: string;

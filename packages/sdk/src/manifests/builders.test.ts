@@ -296,6 +296,26 @@ describe('RESTORE_PREP_SCRIPT (run with /bin/sh on real directories)', () => {
     expect(run(job()).status).toBe(0);
   });
 
+  it('without a data subpath finds PGDATA as verify does: the one subdirectory holding PG_VERSION (PGDATA=/var/lib/postgresql/data/pgdata), or the root', () => {
+    const { data } = layout();
+    const auto = job({ dataSubPath: undefined });
+    expect(auto.spec!.template.spec!.containers[0]!.env!.map((e) => e.name)).not.toContain('DBAAS_DATA_SUBPATH');
+    const r = run(auto);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain(`wrote backup_label and tablespace_map in ${data}`);
+    expect(readFileSync(path.join(data, 'pg_wal', '000000010000000000000002'), 'utf8')).toBe('segment-2-complete');
+    // Two candidates: refused, naming both.
+    mkdirSync(path.join(dir, 'data', 'other'));
+    writeFileSync(path.join(dir, 'data', 'other', 'PG_VERSION'), '16\n');
+    expect(run(auto).stderr).toMatch(/holds several data directories \((other, pgdata|pgdata, other)\): pass the data subpath/);
+    // None: refused, saying where it looked.
+    rmSync(path.join(dir, 'data'), { recursive: true });
+    mkdirSync(path.join(dir, 'data'));
+    expect(run(auto).stderr).toContain(`no PG_VERSION in ${dir}/data or one level below`);
+    // An explicit '' is the root, not a search.
+    expect(run(job({ dataSubPath: '' })).stderr).toContain(`no PG_VERSION in ${dir}/data: not a PostgreSQL data directory`);
+  });
+
   it('fails, naming the segment, when the WAL snapshot lacks one', () => {
     layout();
     const r = run(job({ walFiles: ['000000010000000000000002', '000000010000000000000005'] }));

@@ -381,8 +381,23 @@ export function walFilesForBackup(startLsn: Lsn, stopLsn: Lsn, timeline: number,
 export const RESTORE_PREP_SCRIPT = `set -eu
 fail() { echo "dbaas-restore-prep: $*" >&2; exit 1; }
 ROOT="\${DBAAS_ROOT:-/dbaas}"
-DATA="$ROOT/data\${DBAAS_DATA_SUBPATH:+/$DBAAS_DATA_SUBPATH}"
-SRC="$ROOT/wal\${DBAAS_WAL_SUBPATH:+/$DBAAS_WAL_SUBPATH}/pg_wal"
+# PGDATA in a volume: the subpath when one is given (set, '' = the root), else the root when it
+# holds $4 (PG_VERSION; pg_wal in the WAL volume), else its one subdirectory that does (how verify
+# finds PGDATA, e.g. PGDATA=/var/lib/postgresql/data/pgdata on a volume mounted at .../data).
+locate() {
+  if [ "$2" = set ]; then echo "$1\${3:+/$3}"; return 0; fi
+  if [ -e "$1/$4" ]; then echo "$1"; return 0; fi
+  found=
+  for d in "$1"/*; do
+    [ -e "$d/$4" ] || continue
+    [ -z "$found" ] || fail "$1 holds several data directories (\${found##*/}, \${d##*/}): pass the data subpath"
+    found=$d
+  done
+  [ -n "$found" ] || fail "no $4 in $1 or one level below: not a PostgreSQL data directory (pass the data subpath when PGDATA is deeper)"
+  echo "$found"
+}
+DATA=$(locate "$ROOT/data" "\${DBAAS_DATA_SUBPATH+set}" "\${DBAAS_DATA_SUBPATH:-}" PG_VERSION)
+SRC=$(locate "$ROOT/wal" "\${DBAAS_WAL_SUBPATH+set}" "\${DBAAS_WAL_SUBPATH:-}" pg_wal)/pg_wal
 [ -f "$DATA/PG_VERSION" ] || fail "no PG_VERSION in $DATA: not a PostgreSQL data directory"
 [ -d "$SRC" ] || fail "no pg_wal directory at $SRC in the WAL snapshot's volume"
 [ ! -L "$DATA/pg_wal" ] || fail "$DATA/pg_wal is a symbolic link: WAL on another volume is not supported"
@@ -438,9 +453,12 @@ export interface RestorePrepJobInput {
   dataPvc: string;
   /** The PVC restored from the `-wal` snapshot (mounted read-only). */
   walPvc: string;
-  /** PGDATA relative to the volume root ('' = the root). Default ''. */
+  /**
+   * PGDATA relative to the volume root ('' = the root). Default: found when the Job runs, as verify
+   * finds it: the root if it holds PG_VERSION, else its one subdirectory that does.
+   */
   dataSubPath?: string;
-  /** PGDATA relative to the root of the WAL snapshot's volume. Default: `dataSubPath`. */
+  /** PGDATA relative to the root of the WAL snapshot's volume. Default: `dataSubPath` (found the same way when that is not given). */
   walSubPath?: string;
   /** Segment file names to copy (see {@link walFilesForBackup}). */
   walFiles: string[];
@@ -512,8 +530,8 @@ export function buildRestorePrepJob(input: RestorePrepJobInput): V1Job {
   assertId(input.runAsUser, 'runAsUser', false);
   assertId(input.runAsGroup, 'runAsGroup', true);
   assertId(input.fsGroup, 'fsGroup', true);
-  const dataSubPath = assertSubPath(input.dataSubPath ?? '', 'dataSubPath');
-  const walSubPath = assertSubPath(input.walSubPath ?? dataSubPath, 'walSubPath');
+  const dataSubPath = input.dataSubPath === undefined ? undefined : assertSubPath(input.dataSubPath, 'dataSubPath');
+  const walSubPath = input.walSubPath === undefined ? dataSubPath : assertSubPath(input.walSubPath, 'walSubPath');
   if (input.walFiles.length === 0) throw new DbaasError('INVALID_ARGUMENT', 'walFiles is empty: an online backup needs at least the segment of its start LSN');
   for (const f of input.walFiles) {
     if (!isWalFileName(f)) throw new DbaasError('INVALID_WAL_FILE_NAME', `"${f}" is not a WAL segment file name`);
@@ -530,8 +548,9 @@ export function buildRestorePrepJob(input: RestorePrepJobInput): V1Job {
   const env = [
     { name: 'DBAAS_WAL_FILES', value: [...new Set(input.walFiles)].sort().join(' ') },
     { name: 'DBAAS_BACKUP_LABEL_B64', value: Buffer.from(input.backupLabel, 'utf8').toString('base64') },
-    { name: 'DBAAS_DATA_SUBPATH', value: dataSubPath },
-    { name: 'DBAAS_WAL_SUBPATH', value: walSubPath },
+    // Absent: the script finds PGDATA in the volume.
+    ...(dataSubPath !== undefined ? [{ name: 'DBAAS_DATA_SUBPATH', value: dataSubPath }] : []),
+    ...(walSubPath !== undefined ? [{ name: 'DBAAS_WAL_SUBPATH', value: walSubPath }] : []),
     ...(input.tablespaceMap ? [{ name: 'DBAAS_TABLESPACE_MAP_B64', value: Buffer.from(input.tablespaceMap, 'utf8').toString('base64') }] : []),
   ];
   return {

@@ -1,7 +1,8 @@
 // The verification pods against the real kube-apiserver: accepted by server-side validation (pod
-// security fields, probes, volumes), and a pod that never runs (this cluster has no scheduler and
-// no kubelet) ends in a deadline error that says it was not scheduled, with the pod deleted.
-// Running them needs a kubelet: the minikube test of the testing package.
+// security fields, probes, volumes), and a pod that never runs (its PVC does not exist, so
+// kube-scheduler cannot place it) ends in a deadline error that says it was not scheduled, with the
+// pod deleted. The pods running for real (inspect + exec tar, scratch PostgreSQL + port-forward) are
+// in restore.cluster.test.ts, on restored PVCs of a StatefulSet's backups.
 import { clusterFromEnv, dbaasRejection } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KubeClients } from '../kube/clients.js';
@@ -9,7 +10,7 @@ import { buildScratchPod, podVerifyRuntime } from './pod-runtime.js';
 import { SCRATCH_SERVER_SETTINGS } from './verify.js';
 
 const info = clusterFromEnv(inject('dbaasCluster'));
-const ns = `podrt-${Date.now().toString(36)}`;
+const ns = `podrt-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 const clients = KubeClients.load({ kubeconfig: info.kubeconfig, namespace: ns });
 
 beforeAll(async () => {

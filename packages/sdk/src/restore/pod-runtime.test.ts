@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isDbaasError } from '../errors.js';
-import { buildScratchPod } from './pod-runtime.js';
+import { buildScratchPod, podVerifyRuntime } from './pod-runtime.js';
 import { SCRATCH_SERVER_SETTINGS } from './verify.js';
 
 const base = { name: 'pg-restored-verify-pg', namespace: 'db', pvc: 'pg-restored', image: 'postgres:17', runAsUser: 999, dataSubPath: '' };
@@ -47,5 +47,15 @@ describe('buildScratchPod', () => {
     expect(code(() => buildScratchPod({ ...base, role: 'server', dataSubPath: '/abs' }))).toBe('INVALID_ARGUMENT');
     expect(code(() => buildScratchPod({ ...base, role: 'server', name: 'Bad_Name' }))).toBe('INVALID_NAME');
     expect(code(() => buildScratchPod({ ...base, role: 'server', image: 'postgres 17' }))).toBe('INVALID_ARGUMENT');
+  });
+});
+
+describe('podVerifyRuntime', () => {
+  it("the restore-prep Job of a scratch online restore gets the runtime's image for the backup's major, its user and pull policy", () => {
+    const runtime = podVerifyRuntime({ image: (m) => `registry.example/pg:${m}`, runAsUser: 26, fsGroup: 26, imagePullPolicy: 'Never', serviceAccountName: 'verify' });
+    expect(runtime.prepOptions?.(16)).toEqual({ image: 'registry.example/pg:16', runAsUser: 26, fsGroup: 26, imagePullPolicy: 'Never', serviceAccountName: 'verify' });
+    // A backup that does not record its version: the restore's own default image (postgres:latest).
+    expect(runtime.prepOptions?.(undefined)).toEqual({ runAsUser: 26, fsGroup: 26, imagePullPolicy: 'Never', serviceAccountName: 'verify' });
+    expect(podVerifyRuntime().prepOptions?.(17)).toEqual({ image: 'postgres:17', runAsUser: 999 });
   });
 });

@@ -1,10 +1,9 @@
-// The verify runtime of a real cluster: pods do what a local process does in the testing package.
-// An inspect pod mounts the volume read-only and streams the data directory (without relation
-// files) as tar through the exec API into WalInspector; a scratch pod runs PostgreSQL on the
-// volume listening on 127.0.0.1 only, reached through the port-forward API (so RBAC on
-// pods/portforward is what guards it, and the copied pg_hba.conf and passwords are not needed).
-// This cluster has no kubelet: the pod specs are unit-tested, the pods themselves only run where a
-// kubelet does (the minikube test of the testing package).
+// The verify runtime of a real cluster. An inspect pod mounts the volume read-only and streams the
+// data directory (without relation files) as tar through the exec API into WalInspector; a scratch
+// pod runs PostgreSQL on the volume listening on 127.0.0.1 only, reached through the port-forward
+// API (so RBAC on pods/portforward is what guards it, and the copied pg_hba.conf and passwords are
+// not needed). The pod specs are unit-tested; the pods run on the test cluster's node
+// (restore.cluster.test.ts).
 import net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { Exec, PortForward, type V1Pod, type V1Status } from '@kubernetes/client-node';
@@ -264,6 +263,14 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
   return {
     description: 'pods in the cluster (exec and port-forward)',
     prepExecutor: jobRestorePrepExecutor(),
+    // The restore-prep Job of a scratch online restore runs the image and user the pods run.
+    prepOptions: (major) => ({
+      ...(major !== undefined ? { image: image(major) } : {}),
+      runAsUser,
+      ...(options.fsGroup !== undefined ? { fsGroup: options.fsGroup } : {}),
+      ...(options.serviceAccountName ? { serviceAccountName: options.serviceAccountName } : {}),
+      ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
+    }),
     async openVolume(clients, request) {
       const name = podName(request.pvc, 'inspect');
       // The inspect pod needs any image with sh and tar; the PostgreSQL image of a recent major has both.

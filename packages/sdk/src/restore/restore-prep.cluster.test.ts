@@ -1,9 +1,13 @@
-// jobRestorePrepExecutor against the real kube-apiserver: the Job ManifestBuilder builds is accepted
-// by server-side validation, a Job that never finishes ends in a deadline error, a failed or
-// completed Job is read from its status, and the Job is deleted in every case. This cluster runs no
-// job controller and no kubelet, so the test writes the Job status the job controller would write.
+// jobRestorePrepExecutor on the shared cluster's node: the Job ManifestBuilder builds runs for real
+// (job controller, kube-scheduler, kubelet, our PostgreSQL image as uid 999) on two hostpath PVCs.
+// A Job that completes copies the WAL segment and writes backup_label; one whose script fails ends
+// in RESTORE_PREP_FAILED with the script's message from the pod's log; one that never finishes ends
+// at the deadline; the Job and its pods are deleted in every case.
+// Needs the node and the hostpath plugin: skipped with the reason printed otherwise.
+import { chown, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { V1Job } from '@kubernetes/client-node';
-import { clusterFromEnv, dbaasRejection } from '@kubectl-dbaas/testing';
+import { POSTGRES_IMAGE_UID, STORAGE_CLASS, TEST_IMAGES, clusterFromEnv, createBoundPvc, dbaasRejection, skipWhen } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isDbaasError } from '../errors.js';
 import { KubeClients } from '../kube/clients.js';
@@ -11,95 +15,95 @@ import { buildRestorePrepJob } from '../manifests/builders.js';
 import { jobRestorePrepExecutor } from './restore-prep.js';
 
 const info = clusterFromEnv(inject('dbaasCluster'));
-const ns = `prep-${Date.now().toString(36)}`;
+const why = info.nodeUnavailable ?? info.hostpathUnavailable;
+const ns = `prep-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
 const clients = KubeClients.load({ kubeconfig: info.kubeconfig, namespace: ns });
+const SEGMENT = '000000010000000000000004';
+const LABEL = 'START WAL LOCATION: 0/4000028 (file 000000010000000000000004)\nCHECKPOINT LOCATION: 0/4000080\n';
+const dirs: Record<string, string> = {};
 
-function job(name: string): V1Job {
+function job(name: string, dataPvc: string, walPvc: string, extra: Partial<Parameters<typeof buildRestorePrepJob>[0]> = {}): V1Job {
   return buildRestorePrepJob({
     name,
     namespace: ns,
-    image: 'postgres:17',
-    dataPvc: 'pg-restored',
-    walPvc: 'pg-restored-dbaas-wal',
-    walFiles: ['000000010000000000000004'],
-    backupLabel: 'START WAL LOCATION: 0/4000028 (file 000000010000000000000004)\nCHECKPOINT LOCATION: 0/4000080\n',
-    runAsUser: 999,
+    image: TEST_IMAGES.postgres(17),
+    imagePullPolicy: 'Never',
+    dataPvc,
+    walPvc,
+    walFiles: [SEGMENT],
+    backupLabel: LABEL,
+    runAsUser: POSTGRES_IMAGE_UID,
+    ...extra,
   });
 }
 
-async function jobGone(name: string): Promise<boolean> {
-  try {
-    const j = await clients.batch.readNamespacedJob({ name, namespace: ns });
-    return j.metadata?.deletionTimestamp !== undefined;
-  } catch (error) {
-    if (isDbaasError(error, 'KUBE_NOT_FOUND')) return true;
-    throw error;
+async function gone(name: string): Promise<boolean> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const j = await clients.batch.readNamespacedJob({ name, namespace: ns }).catch((error: unknown) => {
+      if (isDbaasError(error, 'KUBE_NOT_FOUND')) return undefined;
+      throw error;
+    });
+    const pods = (await clients.core.listNamespacedPod({ namespace: ns, labelSelector: `job-name=${name}` })).items;
+    if (!j && pods.length === 0) return true;
+    await new Promise((r) => setTimeout(r, 250));
   }
+  return false;
 }
 
-/** Writes the status the job controller would, once the executor has created the Job. */
-async function finishJob(name: string, status: V1Job['status']): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const current = await clients.batch.readNamespacedJob({ name, namespace: ns }).catch(() => undefined);
-    if (current) {
-      await clients.batch.replaceNamespacedJobStatus({ name, namespace: ns, body: { ...current, status } });
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`Job ${name} was never created`);
+/** A PVC whose hostpath directory is the PostgreSQL user's (as the image's entrypoint leaves PGDATA). */
+async function volume(name: string): Promise<string> {
+  const dir = await createBoundPvc(clients, info, { metadata: { name, namespace: ns }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS, resources: { requests: { storage: '64Mi' } } } });
+  await chown(dir, POSTGRES_IMAGE_UID, POSTGRES_IMAGE_UID);
+  return (dirs[name] = dir);
 }
 
 beforeAll(async () => {
+  if (why) return;
   await clients.core.createNamespace({ body: { metadata: { name: ns } } });
-});
+  for (const name of ['data', 'wal', 'empty-data', 'empty-wal']) await volume(name);
+  // A data directory and a WAL volume holding the segment, as restored snapshots would.
+  await writeFile(path.join(dirs.data!, 'PG_VERSION'), '17\n');
+  await writeFile(path.join(dirs.data!, 'postmaster.pid'), '1\n');
+  await mkdir(path.join(dirs.wal!, 'pg_wal'));
+  await writeFile(path.join(dirs.wal!, 'pg_wal', SEGMENT), Buffer.alloc(16 * 1024 * 1024, 7));
+  for (const f of ['PG_VERSION', 'postmaster.pid']) await chown(path.join(dirs.data!, f), POSTGRES_IMAGE_UID, POSTGRES_IMAGE_UID);
+}, 120_000);
 afterAll(async () => {
-  await clients.core.deleteNamespace({ name: ns }).catch(() => undefined);
+  if (!why) await clients.core.deleteNamespace({ name: ns }).catch(() => undefined);
 });
 
-describe('jobRestorePrepExecutor on the real apiserver', () => {
+describe('jobRestorePrepExecutor on the node', () => {
+  if (why) console.warn(`[dbaas-testing] SKIPPING restore-prep Job tests (not passed): ${why}`);
   const executor = jobRestorePrepExecutor();
 
-  it('a Job that never finishes: deadline error naming the Job, and the Job is deleted', async () => {
-    const e = await dbaasRejection(executor.run(clients, { namespace: ns, job: job('never'), dataPvc: 'pg-restored', walPvc: 'pg-restored-dbaas-wal', deadline: Date.now() + 2000 }));
+  it('a completed Job: the segment copied, backup_label written, postmaster.pid removed; the Job and its pod are deleted', skipWhen(why), async () => {
+    const started = Date.now();
+    const { output } = await executor.run(clients, { namespace: ns, job: job('succeeds', 'data', 'wal'), dataPvc: 'data', walPvc: 'wal', deadline: Date.now() + 120_000 });
+    const ms = Date.now() - started;
+    expect(output).toBe('dbaas-restore-prep: copied 1 WAL segment(s), wrote backup_label in /dbaas/data');
+    expect(await readFile(path.join(dirs.data!, 'backup_label'), 'utf8')).toBe(LABEL);
+    expect((await readFile(path.join(dirs.data!, 'pg_wal', SEGMENT))).equals(Buffer.alloc(16 * 1024 * 1024, 7))).toBe(true);
+    expect((await readdir(dirs.data!)).sort()).toEqual(['PG_VERSION', 'backup_label', 'pg_wal']);
+    expect(await gone('succeeds')).toBe(true);
+    console.log(`[restore-prep.cluster] restore-prep Job created -> Complete -> log read: ${ms} ms`);
+  });
+
+  it("a Job whose script fails: RESTORE_PREP_FAILED with the script's message from the pod's log; the Job and its pods are deleted", skipWhen(why), async () => {
+    const e = await dbaasRejection(
+      executor.run(clients, { namespace: ns, job: job('fails', 'empty-data', 'empty-wal', { backoffLimit: 0 }), dataPvc: 'empty-data', walPvc: 'empty-wal', deadline: Date.now() + 120_000 }),
+    );
+    expect(e.code).toBe('RESTORE_PREP_FAILED');
+    expect(e.message).toMatch(/restore-prep Job .*\/fails failed \(BackoffLimitExceeded: .*\): dbaas-restore-prep: no PG_VERSION in \/dbaas\/data or one level below: not a PostgreSQL data directory/);
+    expect(await gone('fails')).toBe(true);
+  });
+
+  it('a Job that never finishes: deadline error naming the Job; the Job and its pod are deleted', skipWhen(why), async () => {
+    const e = await dbaasRejection(
+      executor.run(clients, { namespace: ns, job: job('never', 'empty-data', 'empty-wal', { command: ['/bin/sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1; done'] }), dataPvc: 'empty-data', walPvc: 'empty-wal', deadline: Date.now() + 8000 }),
+    );
     expect(e.code).toBe('KUBE_TIMEOUT');
     expect(e.message).toContain('never');
-    // Why: this cluster runs no job controller, so no pod was ever created; the fix says where to look.
-    expect(e.message).toMatch(/last seen: active 0, failed 0; no pod of Job never ever ran: none was created, and no event says why$/);
-    expect(e.fix).toMatch(/^Check that the job controller \(kube-controller-manager\) is running/);
-    expect(await jobGone('never')).toBe(true);
-  });
-
-  it('a failed Job: RESTORE_PREP_FAILED with the reason, and the Job is deleted', async () => {
-    const now = new Date();
-    const run = executor.run(clients, { namespace: ns, job: job('fails'), dataPvc: 'pg-restored', walPvc: 'pg-restored-dbaas-wal', deadline: Date.now() + 30_000 });
-    await finishJob('fails', {
-      startTime: now,
-      failed: 2,
-      conditions: [
-        { type: 'FailureTarget', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit', lastTransitionTime: now, lastProbeTime: now },
-        { type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit', lastTransitionTime: now, lastProbeTime: now },
-      ],
-    });
-    const e = await dbaasRejection(run);
-    expect(e.code).toBe('RESTORE_PREP_FAILED');
-    expect(e.message).toContain('BackoffLimitExceeded: Job has reached the specified backoff limit');
-    expect(await jobGone('fails')).toBe(true);
-  });
-
-  it('a completed Job resolves, and the Job is deleted', async () => {
-    const now = new Date();
-    const run = executor.run(clients, { namespace: ns, job: job('succeeds'), dataPvc: 'pg-restored', walPvc: 'pg-restored-dbaas-wal', deadline: Date.now() + 30_000 });
-    await finishJob('succeeds', {
-      startTime: now,
-      completionTime: now,
-      succeeded: 1,
-      conditions: [
-        { type: 'SuccessCriteriaMet', status: 'True', lastTransitionTime: now, lastProbeTime: now },
-        { type: 'Complete', status: 'True', lastTransitionTime: now, lastProbeTime: now },
-      ],
-    });
-    await expect(run).resolves.toEqual({ output: '' });
-    expect(await jobGone('succeeds')).toBe(true);
+    expect(await gone('never')).toBe(true);
   });
 });

@@ -1,7 +1,6 @@
 // Who runs the restore-prep step of an `online` restore (copy the backup's WAL segments into
-// pg_wal/, write backup_label). In a cluster that is a Job (buildRestorePrepJob); the testing
-// package supplies an executor for its kubelet-less cluster that runs the same command with the
-// same environment on the volume directories.
+// pg_wal/, write backup_label). In a cluster that is a Job (buildRestorePrepJob); a caller may
+// supply its own executor that runs the same command with the same environment.
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';

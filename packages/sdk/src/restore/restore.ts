@@ -75,9 +75,11 @@ export interface RestorePrepOptions {
   /** Default 999. */
   runAsUser?: number;
   fsGroup?: number;
-  /** PGDATA relative to the volume root. Default '' (the root). */
+  /** PGDATA relative to the volume root ('' = the root). Default: the root if it holds PG_VERSION, else its one subdirectory that does (found by the Job). */
   dataSubPath?: string;
   serviceAccountName?: string;
+  /** The Job's `imagePullPolicy` (`Never` for images imported into the node). Default: Kubernetes' default for the tag. */
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
 }
 
 /**
@@ -400,6 +402,7 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions)
         ...(prep.fsGroup !== undefined ? { fsGroup: prep.fsGroup } : {}),
         ...(prep.dataSubPath !== undefined ? { dataSubPath: prep.dataSubPath } : {}),
         ...(prep.serviceAccountName !== undefined ? { serviceAccountName: prep.serviceAccountName } : {}),
+        ...(prep.imagePullPolicy !== undefined ? { imagePullPolicy: prep.imagePullPolicy } : {}),
         activeDeadlineSeconds: Math.max(60, Math.ceil((options.deadlineMs ?? DEFAULT_RESTORE_DEADLINE_MS) / 1000)),
       })
     : undefined;

@@ -15,7 +15,13 @@ import { assertDnsLabel, assertDnsSubdomain } from '../manifests/names.js';
 import { SnapshotClient, type BackupSetDetails } from '../snapshot/snapshot-client.js';
 import { inspectDataDirectory, type DataDirectoryInspection } from '../wal/data-directory.js';
 import type { RestorePrepExecutor } from './restore-prep.js';
-import { runRestore, type RestoreOptions, type RestoreResult } from './restore.js';
+import { runRestore, type RestoreOptions, type RestorePrepOptions, type RestoreResult } from './restore.js';
+
+/** The major of a recorded server version (`17.6` -> 17), or undefined. */
+function majorOf(version: string | undefined): number | undefined {
+  const major = Number((version ?? '').split('.')[0]);
+  return Number.isInteger(major) && major > 0 ? major : undefined;
+}
 
 /**
  * A PostgreSQL started on a volume by a {@link VerifyRuntime}, accepting connections.
@@ -37,13 +43,12 @@ export interface ScratchPostgres {
 }
 
 /**
- * Where verification reads a volume and runs its scratch server. In a cluster that would be a pod
- * mounting the PVC; the testing package supplies one for its kubelet-less cluster that works on the
- * hostpath volume directories (`localVerifyRuntime`).
+ * Where verification reads a volume and runs its scratch server: pods mounting the PVC
+ * ({@link podVerifyRuntime}), or a caller's own.
  *
  * @example
  * ```ts
- * const runtime: VerifyRuntime = localVerifyRuntime(cluster);
+ * const runtime: VerifyRuntime = podVerifyRuntime({ image: (major) => `postgres:${major}` });
  * await restoreClient.verify({ namespace: 'db', backup: 'nightly', runtime });
  * ```
  */
@@ -53,6 +58,12 @@ export interface VerifyRuntime {
   readonly consumerNode?: string;
   /** Runs the restore-prep step of a scratch `online` restore. */
   readonly prepExecutor?: RestorePrepExecutor;
+  /**
+   * The restore-prep options of a scratch `online` restore of a backup of PostgreSQL `major`
+   * (undefined when the backup does not record it): the runtime's image and user, so the Job runs
+   * what the verification pods run. `restore.prep` of the verify options overrides them.
+   */
+  prepOptions?(major: number | undefined): Omit<RestorePrepOptions, 'executor'>;
   /**
    * The data directory's files for the offline check, for reading only: a directory path or a tar
    * stream (what inspectDataDirectory reads), with PGDATA's place in the volume (`dataSubPath` given,
@@ -301,7 +312,11 @@ export async function runVerify(clients: KubeClients, options: VerifyOptions): P
         pvcName: pvc,
         ...(options.restore ?? {}),
         ...(options.restore?.consumerNode ?? options.runtime.consumerNode ? { consumerNode: options.restore?.consumerNode ?? options.runtime.consumerNode } : {}),
-        prep: { ...(options.runtime.prepExecutor ? { executor: options.runtime.prepExecutor } : {}), ...(options.restore?.prep ?? {}) },
+        prep: {
+          ...(options.runtime.prepExecutor ? { executor: options.runtime.prepExecutor } : {}),
+          ...(options.runtime.prepOptions?.(majorOf(meta?.engineVersion)) ?? {}),
+          ...(options.restore?.prep ?? {}),
+        },
         deadlineMs: Math.max(1, deadline - Date.now()),
         ...(options.signal ? { signal: options.signal } : {}),
         onProgress: (e) => progress('restore', `${e.phase}: ${e.message}`),

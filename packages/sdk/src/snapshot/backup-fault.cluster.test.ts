@@ -3,6 +3,9 @@
 // of the other tests: the snapshot-controller stopped mid-backup, PostgreSQL SIGKILLed during an
 // online backup, kube-apiserver restarted while the backup waits for readyToUse. Skipped with the
 // reason printed when the plugin is unavailable.
+// Only one node can run per machine and the shared cluster has it, so this cluster has none
+// (withoutNode): PostgreSQL runs as a local process on the volume's directory, the one place
+// left where that stand-in is used, and fencing is its clean stop and start.
 import { randomBytes } from 'node:crypto';
 import { access, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -12,7 +15,6 @@ import {
   availablePostgresMajors,
   clusterFromEnv,
   dbaasRejection,
-  localPostgresFencing,
   runPostgresOnVolume,
   volumeDirectoryOf,
   type PostgresServer,
@@ -59,7 +61,7 @@ async function waitGone(name: string): Promise<void> {
 
 beforeAll(async () => {
   if (!hasHostpath) return;
-  cluster = await LocalCluster.start({ log: () => undefined });
+  cluster = await LocalCluster.start({ log: () => undefined, withoutNode: true });
   clients = KubeClients.load({ kubeconfig: cluster.kubeconfigPath, namespace: ns });
   await clients.core.createNamespace({ body: { metadata: { name: ns } } });
   await createPvc('pgdata');
@@ -76,18 +78,23 @@ describe('runBackup faults', () => {
   if (!hasHostpath) console.warn(`[dbaas-testing] SKIPPING runBackup fault tests (not passed): CSI hostpath plugin unavailable: ${info.hostpathUnavailable}`);
 
   it('fenced with the snapshot-controller stopped mid-backup: deadline error naming the wait, fence lifted, partial snapshot deleted', skipWhen(info.hostpathUnavailable), async () => {
-    const local = localPostgresFencing(server!);
+    const stats = { fenced: 0, unfenced: 0 };
     let down: Promise<void> | undefined;
     // The controller is stopped while the database is being fenced (after the backup started,
-    // before its snapshot is requested) and stays down past the backup's deadline.
+    // before its snapshot is requested) and stays down past the backup's deadline. Fencing is a
+    // clean stop (shutdown checkpoint) and a start of the local server.
     const fencing = {
-      description: local.description,
+      description: `local PostgreSQL on ${server!.dataDirectory} stopped (fast) and started again`,
       fence: async () => {
+        stats.fenced += 1;
         down = cluster!.restartComponent('snapshot-controller', { downMs: 35_000 });
-        await local.fence();
+        await server!.stop({ mode: 'fast' });
         await new Promise((r) => setTimeout(r, 2000));
       },
-      unfence: () => local.unfence(),
+      unfence: async () => {
+        stats.unfenced += 1;
+        if (!server!.running) await server!.start();
+      },
     };
     const events: BackupProgress[] = [];
     const started = Date.now();
@@ -102,7 +109,7 @@ describe('runBackup faults', () => {
     expect(error?.message).toMatch(/fault-1 was not cut within the backup's deadline/);
     expect(error?.message).toMatch(/The fence was lifted/);
     expect(error?.fix).toMatch(/snapshot-controller/);
-    expect(local.stats).toMatchObject({ fenced: 1, unfenced: 1 });
+    expect(stats).toEqual({ fenced: 1, unfenced: 1 });
     expect(server!.running).toBe(true);
     expect(await server!.query('select 1 as one')).toEqual([{ one: 1 }]);
     expect(error?.details?.deletedSnapshots).toEqual(['fault-1']);

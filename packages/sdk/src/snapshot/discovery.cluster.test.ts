@@ -1,21 +1,21 @@
 // Discovery (PVC -> PV -> CSI driver -> VolumeSnapshotClass, pod -> data PVC and owning
-// StatefulSet) and the StatefulSet fencing strategy against the real kube-apiserver of the shared
-// local cluster. Its kube-controller-manager runs only the storage controllers (no StatefulSet
-// controller, no kubelet), so the test plays the StatefulSet controller's part: it creates the pod
-// and PVC a StatefulSet would, and writes the status (replicas, observedGeneration) it would write.
-import type { V1PersistentVolumeClaim, V1StatefulSet } from '@kubernetes/client-node';
-import { HOSTPATH_DRIVER, SNAPSHOT_CLASS, STORAGE_CLASS, STORAGE_CLASS_WFFC, clusterFromEnv, dbaasRejection } from '@kubectl-dbaas/testing';
+// StatefulSet) and the StatefulSet fencing strategy on the shared local cluster: a real PostgreSQL
+// StatefulSet (statefulset controller, kube-scheduler, kubelet) whose pod really stops when fenced
+// and comes back Ready when unfenced.
+import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import { HOSTPATH_DRIVER, SNAPSHOT_CLASS, STORAGE_CLASS, STORAGE_CLASS_WFFC, clusterFromEnv, dbaasRejection, deployPostgres, type PostgresPod } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FENCED_REPLICAS_ANNOTATION, statefulSetFencing } from '../engines/fencing.js';
 import { KubeClients } from '../kube/clients.js';
 import { watchUntil } from '../kube/watch-until.js';
 import { runBackup } from './backup.js';
-import { discoverBackupTarget } from './discovery.js';
+import { discoverBackupTarget, impliedFencing } from './discovery.js';
 import { skipWhen } from '@kubectl-dbaas/testing';
 
 const info = clusterFromEnv(inject('dbaasCluster'));
 const hasHostpath = !info.hostpathUnavailable;
-const ns = `disc-${Date.now().toString(36)}`;
+const why = info.nodeUnavailable ?? info.hostpathUnavailable;
+const ns = `disc-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 const clients = KubeClients.load({ kubeconfig: info.kubeconfig, namespace: ns });
 const pvName = `${ns}-foreign-driver`;
 
@@ -33,7 +33,12 @@ async function bound(name: string): Promise<void> {
 beforeAll(async () => {
   await clients.core.createNamespace({ body: { metadata: { name: ns } } });
 });
+let db: Promise<PostgresPod> | undefined;
+/** One PostgreSQL StatefulSet (`pg`, one pod) for the tests below, deployed on first use. */
+const database = (): Promise<PostgresPod> => (db ??= deployPostgres({ kubeConfig: clients.kubeConfig, namespace: ns, name: 'pg', major: 17 }));
+
 afterAll(async () => {
+  if (db) await (await db.catch(() => undefined))?.close();
   await clients.core.deleteNamespace({ name: ns }).catch(() => undefined);
   await clients.core.deletePersistentVolume({ name: pvName }).catch(() => undefined);
 });
@@ -90,89 +95,53 @@ describe('discoverBackupTarget', () => {
     expect(f.code).toBe('KUBE_NOT_FOUND');
   });
 
-  it('a StatefulSet pod: its data PVC, the hostpath class (the only one) and the StatefulSet as the fencing owner', skipWhen(info.hostpathUnavailable), async () => {
-    const sts = await clients.apps.createNamespacedStatefulSet({ namespace: ns, body: statefulSet(1) });
-    await clients.core.createNamespacedPersistentVolumeClaim({
-      namespace: ns,
-      body: { metadata: { name: 'data-pg-0' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS, resources: { requests: { storage: '1Gi' } } } },
-    });
-    await bound('data-pg-0');
-    await clients.core.createNamespacedPod({
-      namespace: ns,
-      body: {
-        metadata: {
-          name: 'pg-0',
-          labels: { app: 'pg' },
-          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'pg', uid: sts.metadata!.uid!, controller: true }],
-        },
-        spec: {
-          containers: [{ name: 'postgres', image: 'postgres:17', volumeMounts: [{ name: 'data', mountPath: '/var/lib/postgresql/data' }, { name: 'run', mountPath: '/run' }] }],
-          volumes: [
-            { name: 'data', persistentVolumeClaim: { claimName: 'data-pg-0' } },
-            { name: 'run', emptyDir: {} },
-          ],
-        },
-      },
-    });
-    const found = await discoverBackupTarget(clients, { namespace: ns, target: { pod: 'pg-0' } });
+  it('a StatefulSet pod: its data PVC, the hostpath class (the only one) and the StatefulSet as the fencing owner', skipWhen(why), async () => {
+    const pg = await database();
+    const found = await discoverBackupTarget(clients, { namespace: ns, target: { pod: pg.podName } });
     expect(found.pvc.metadata.name).toBe('data-pg-0');
     expect(found.driver).toBe(HOSTPATH_DRIVER);
     expect(found.snapshotClass.metadata.name).toBe(SNAPSHOT_CLASS);
     expect(found.snapshotClassSource).toBe('only-class'); // the test cluster's one hostpath class has no default annotation
     expect(found.atomicity.atomic).toBe(false);
     expect(found.workload).toEqual({ kind: 'StatefulSet', name: 'pg' });
-    await clients.core.deleteNamespacedPod({ name: 'pg-0', namespace: ns });
-    await clients.apps.deleteNamespacedStatefulSet({ name: 'pg', namespace: ns });
+    // The PVC alone leads to the same fencing (the StatefulSet whose volumeClaimTemplate made it).
+    expect((await impliedFencing(clients, await discoverBackupTarget(clients, { namespace: ns, target: { pvc: 'data-pg-0' } })))?.description).toBe('StatefulSet pg scaled to 0 and back');
   });
 });
 
-/** What the StatefulSet controller would write: status.replicas = spec.replicas, observedGeneration = generation. */
-async function reconcileStatus(name: string): Promise<void> {
-  const s = await clients.apps.readNamespacedStatefulSet({ name, namespace: ns });
-  s.status = { ...(s.status ?? { replicas: 0 }), replicas: s.spec?.replicas ?? 0, observedGeneration: s.metadata?.generation ?? 0 };
-  await clients.apps.replaceNamespacedStatefulSetStatus({ name, namespace: ns, body: s });
-}
-
-function statefulSet(replicas: number, name = 'pg'): V1StatefulSet {
-  return {
-    metadata: { name },
-    spec: {
-      replicas,
-      serviceName: name,
-      selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'postgres', image: 'postgres:17' }] } },
-      volumeClaimTemplates: [
-        { metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS, resources: { requests: { storage: '1Gi' } } } },
-      ],
-    },
-  };
+async function podGone(name: string): Promise<boolean> {
+  return await clients.core.readNamespacedPod({ namespace: ns, name }).then(
+    () => false,
+    (e: { code?: string }) => e.code === 'KUBE_NOT_FOUND',
+  );
 }
 
 describe('statefulSetFencing', () => {
-  it('scales to 0 recording the replicas, waits for no pods, adopts an interrupted fence, scales back and removes the record', async () => {
-    await clients.apps.createNamespacedStatefulSet({ namespace: ns, body: { ...statefulSet(2, 'fence'), spec: { ...statefulSet(2, 'fence').spec!, volumeClaimTemplates: [] } } });
-    await reconcileStatus('fence');
-    const fencing = statefulSetFencing('fence');
-    const ctx = { clients, namespace: ns, deadline: Date.now() + 60_000 };
-    let fenced = false;
-    const fencing1 = fencing.fence(ctx).then(() => (fenced = true));
-    await watchUntil<V1StatefulSet>(clients, { path: `/apis/apps/v1/namespaces/${ns}/statefulsets`, name: 'fence', predicate: (s) => s?.spec?.replicas === 0, deadline: Date.now() + 30_000 });
-    await new Promise((r) => setTimeout(r, 500));
-    expect(fenced).toBe(false); // still waiting: the pods are not gone yet (status.replicas 2)
-    await reconcileStatus('fence');
-    await fencing1;
-    let sts = await clients.apps.readNamespacedStatefulSet({ name: 'fence', namespace: ns });
+  it('scales to 0 recording the replicas and returns once the pod is gone, adopts an interrupted fence, scales back (pod Ready again) and removes the record', skipWhen(why), async () => {
+    const pg = await database();
+    const fencing = statefulSetFencing('pg', { waitForReadyOnUnfence: true });
+    const ctx = { clients, namespace: ns, deadline: Date.now() + 120_000 };
+    const started = Date.now();
+    await fencing.fence(ctx);
+    const fenceMs = Date.now() - started;
+    expect(await podGone(pg.podName)).toBe(true); // PostgreSQL really stopped: the kubelet ended the container and the pod is gone
+    let sts = await clients.apps.readNamespacedStatefulSet({ name: 'pg', namespace: ns });
     expect(sts.spec?.replicas).toBe(0);
-    expect(sts.metadata?.annotations?.[FENCED_REPLICAS_ANNOTATION]).toBe('2');
+    expect(sts.metadata?.annotations?.[FENCED_REPLICAS_ANNOTATION]).toBe('1');
     // A second run after an interrupted one keeps the original count (not 0).
-    await statefulSetFencing('fence').fence(ctx);
-    sts = await clients.apps.readNamespacedStatefulSet({ name: 'fence', namespace: ns });
-    expect(sts.metadata?.annotations?.[FENCED_REPLICAS_ANNOTATION]).toBe('2');
+    await statefulSetFencing('pg').fence(ctx);
+    sts = await clients.apps.readNamespacedStatefulSet({ name: 'pg', namespace: ns });
+    expect(sts.metadata?.annotations?.[FENCED_REPLICAS_ANNOTATION]).toBe('1');
+    const unfenceStarted = Date.now();
     await fencing.unfence(ctx);
-    sts = await clients.apps.readNamespacedStatefulSet({ name: 'fence', namespace: ns });
-    expect(sts.spec?.replicas).toBe(2);
+    const unfenceMs = Date.now() - unfenceStarted;
+    sts = await clients.apps.readNamespacedStatefulSet({ name: 'pg', namespace: ns });
+    expect(sts.spec?.replicas).toBe(1);
+    expect(sts.status?.readyReplicas).toBe(1); // waitForReadyOnUnfence: back and Ready
     expect(sts.metadata?.annotations?.[FENCED_REPLICAS_ANNOTATION]).toBeUndefined();
+    expect((await pg.query<{ one: number }>('select 1 as one'))[0]!.one).toBe(1); // serving again, through the same port-forward
     await fencing.unfence(ctx); // idempotent
-    expect((await clients.apps.readNamespacedStatefulSet({ name: 'fence', namespace: ns })).spec?.replicas).toBe(2);
+    expect((await clients.apps.readNamespacedStatefulSet({ name: 'pg', namespace: ns })).spec?.replicas).toBe(1);
+    console.log(`[discovery.cluster] statefulSetFencing: fence (scale 0, pod gone) ${fenceMs} ms, unfence until Ready ${unfenceMs} ms`);
   });
 });

@@ -1,5 +1,9 @@
 import pg from 'pg';
-import type { PostgresServer } from './server.js';
+
+/** Where a {@link WriteLoad} connects: a `PostgresServer`, or a database in a pod (`PostgresPod`). */
+export interface WriteTarget {
+  readonly connectionConfig: pg.ClientConfig;
+}
 
 /**
  * Writers inserting one row per transaction into `t (id bigint primary key, w int, pad text)`;
@@ -11,6 +15,11 @@ import type { PostgresServer } from './server.js';
  * await sleep(2000);
  * await load.stop();
  * const acked = load.ackedBefore(cutAt);
+ *
+ * // A lull made, not hoped for: no transaction in flight from pause() until resume().
+ * await load.pause();
+ * await backup();
+ * load.resume();
  */
 export class WriteLoad {
   static #next = 1_000_000_000;
@@ -18,15 +27,17 @@ export class WriteLoad {
   errors = 0;
   readonly writers: number;
   #stop = false;
+  #paused = false;
+  #resume: (() => void) | undefined;
+  #resumed: Promise<void> | undefined;
+  #idle = new Set<number>();
+  #idleWaiters: (() => void)[] = [];
   #loops: Promise<void>[] = [];
-  readonly #server: Pick<PostgresServer, 'connectionConfig'>;
+  readonly #server: WriteTarget;
   readonly #ratePerSecond: number | undefined;
 
-  /**
-   * `server`: anything with a `pg` connection config (a local server, or a pod reached through a
-   * port-forward). `ratePerSecond`: total commits per second over all writers; default as fast as they can.
-   */
-  constructor(server: Pick<PostgresServer, 'connectionConfig'>, options: { writers?: number; ratePerSecond?: number } = {}) {
+  /** `ratePerSecond`: total commits per second over all writers; default as fast as they can. */
+  constructor(server: WriteTarget, options: { writers?: number; ratePerSecond?: number } = {}) {
     this.#server = server;
     this.writers = options.writers ?? 4;
     this.#ratePerSecond = options.ratePerSecond;
@@ -43,6 +54,7 @@ export class WriteLoad {
     while (!this.#stop) {
       try {
         if (pause) await new Promise((r) => setTimeout(r, pause));
+        if (this.#paused) await this.#parked(w);
         if (this.#stop) break;
         if (!client) {
           client = new pg.Client({ ...this.#server.connectionConfig, application_name: `writer-${w}` });
@@ -62,8 +74,37 @@ export class WriteLoad {
     await client?.end().catch(() => undefined);
   }
 
+  /** Parks writer `w` until resume() (or stop()). */
+  async #parked(w: number): Promise<void> {
+    this.#idle.add(w);
+    for (const wake of this.#idleWaiters.splice(0)) wake();
+    await this.#resumed;
+    this.#idle.delete(w);
+  }
+
+  /**
+   * Stops issuing transactions and resolves once every writer is parked: no transaction of this
+   * load is in flight from then until {@link resume}. Acknowledged rows stay in `acked`.
+   */
+  async pause(): Promise<void> {
+    if (!this.#paused) {
+      this.#paused = true;
+      this.#resumed = new Promise<void>((resolve) => (this.#resume = resolve));
+    }
+    while (this.#idle.size < this.writers && !this.#stop) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Lets the writers go on after {@link pause}. */
+  resume(): void {
+    this.#paused = false;
+    this.#resume?.();
+    this.#resume = undefined;
+  }
+
   async stop(): Promise<void> {
     this.#stop = true;
+    this.resume();
+    for (const wake of this.#idleWaiters.splice(0)) wake();
     await Promise.all(this.#loops);
   }
 

@@ -1,0 +1,507 @@
+// Databases as users run them, in pods of the local cluster's node: a PostgreSQL or MariaDB
+// StatefulSet on the hostpath CSI driver (a Secret with the credentials, a headless Service,
+// volumeClaimTemplates, an exec readiness probe, requests/limits), the locally built test images
+// (`imagePullPolicy: Never`). The test process reaches them only through the API (port-forward to
+// a local ephemeral port on 127.0.0.1; the host has no route to the pod network).
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  PortForward,
+  setHeaderOptions,
+  type V1Pod,
+  type V1StatefulSet,
+} from '@kubernetes/client-node';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+import { MARIADB_IMAGE, POSTGRES_IMAGE_UID, TEST_IMAGES, type PostgresImageMajor } from '../node/images.js';
+import { WriteLoad } from '../postgres/write-load.js';
+import { STORAGE_CLASS } from './cluster.js';
+
+/** A local TCP port forwarded to a pod's port through the API (one port-forward stream per connection). */
+export interface PodPortForward {
+  readonly host: '127.0.0.1';
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Listens on 127.0.0.1:<ephemeral> and forwards every connection to `pod`'s `remotePort` through
+ * the port-forward API (`pods/portforward`). The pod is looked up by name for each connection, so a
+ * StatefulSet pod that was recreated is reached again.
+ *
+ * @example
+ * const fwd = await forwardPort(kc, 'db', 'pg-0', 5432);
+ * const client = new pg.Client({ host: fwd.host, port: fwd.port, user: 'postgres', password });
+ * await fwd.close();
+ */
+export async function forwardPort(kubeConfig: KubeConfig, namespace: string, pod: string, remotePort: number): Promise<PodPortForward> {
+  const forward = new PortForward(kubeConfig);
+  const sockets = new Set<net.Socket>();
+  const listener = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    forward.portForward(namespace, pod, [remotePort], socket, null, socket).then(
+      (ws) => {
+        // The websocket ends when the pod goes away: end the local connection with it.
+        if (typeof ws === 'function') return;
+        ws.on('close', () => socket.destroy());
+        ws.on('error', () => socket.destroy());
+        socket.on('close', () => ws.close());
+      },
+      (error: unknown) => socket.destroy(error as Error),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (listener.address() as net.AddressInfo).port;
+  return {
+    host: '127.0.0.1',
+    port,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
+    },
+  };
+}
+
+/** Options shared by {@link deployPostgres} and {@link deployMariadb}. */
+export interface DeployDatabaseOptions {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  /** StatefulSet (and Service, Secret prefix) name, a DNS label. */
+  name: string;
+  /** Default `csi-hostpath-sc`. */
+  storageClass?: string;
+  /** Default `1Gi`. */
+  storage?: string;
+  /** Superuser password; default random. Stored only in the Secret, never logged. */
+  password?: string;
+  /** Time to wait for the pod to be Ready. Default 120 s. */
+  timeoutMs?: number;
+}
+
+/** Options of {@link deployPostgres}. */
+export interface DeployPostgresOptions extends DeployDatabaseOptions {
+  /** PostgreSQL major; the image `localhost/kubectl-dbaas-test/postgres:<major>`. Default 17. */
+  major?: PostgresImageMajor;
+  /**
+   * Only 1: a primary. (A second replica would be a second independent server, which is not what
+   * users run; a streaming standby is not built yet.)
+   */
+  replicas?: 1;
+  /** Server settings, passed as `-c name=value` arguments. */
+  settings?: Record<string, string>;
+  /**
+   * Start on this existing PVC (a restored one) instead of a volumeClaimTemplate; `password` must
+   * then be the copy's. `delete()` leaves that PVC in place.
+   */
+  existingClaim?: string;
+}
+
+/** The volume is mounted here; PGDATA is a subdirectory of it (`pgdata`), as the official image's docs advise. */
+const PG_MOUNT = '/var/lib/postgresql/data';
+const PG_SUBPATH = 'pgdata';
+
+/** A pod that cannot become Ready (crash loop, image not on the node): waiting on is pointless. */
+class PodFailed extends Error {}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, describe: () => Promise<string>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch((e: unknown) => {
+      if (e instanceof PodFailed) throw new Error(`${what}: ${e.message}`);
+      return undefined;
+    });
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${await describe().catch((e: unknown) => String(e))}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** One line about a pod's state, for timeout messages (no secrets: only phase, conditions, container states). */
+export async function describePod(core: CoreV1Api, namespace: string, name: string): Promise<string> {
+  let pod: V1Pod;
+  try {
+    pod = await core.readNamespacedPod({ namespace, name });
+  } catch {
+    return `pod ${namespace}/${name} does not exist`;
+  }
+  const states = (pod.status?.containerStatuses ?? []).map((c) => `${c.name}: ${JSON.stringify(c.state)} restarts ${c.restartCount}`);
+  const conditions = (pod.status?.conditions ?? []).map((c) => `${c.type}=${c.status}${c.message ? ` (${c.message})` : ''}`);
+  return `pod ${namespace}/${name} phase ${pod.status?.phase ?? '?'}, node ${pod.spec?.nodeName ?? 'none'}; ${conditions.join(', ')}; ${states.join('; ')}`;
+}
+
+/** Base of {@link PostgresPod} and {@link MariadbPod}: the StatefulSet and what belongs to it. */
+abstract class DatabaseStatefulSet {
+  readonly namespace: string;
+  readonly name: string;
+  /** The one pod: `<name>-0`. */
+  readonly podName: string;
+  /** Its PVC (volumeClaimTemplate `data`): `data-<name>-0`. */
+  readonly pvcName: string;
+  /** False when started on an existing PVC: delete() leaves it. */
+  readonly ownsClaim: boolean;
+  readonly secretName: string;
+  readonly serviceName: string;
+  readonly image: string;
+  /** Milliseconds from creating the StatefulSet to its pod being Ready. */
+  podReadyMs = 0;
+  readonly kubeConfig: KubeConfig;
+  readonly core: CoreV1Api;
+  readonly apps: AppsV1Api;
+  #forward: Promise<PodPortForward> | undefined;
+
+  protected constructor(opts: DeployDatabaseOptions & { existingClaim?: string }, image: string) {
+    this.namespace = opts.namespace;
+    this.name = opts.name;
+    this.podName = `${opts.name}-0`;
+    this.pvcName = opts.existingClaim ?? `data-${opts.name}-0`;
+    this.ownsClaim = opts.existingClaim === undefined;
+    this.secretName = `${opts.name}-credentials`;
+    this.serviceName = opts.name;
+    this.image = image;
+    this.kubeConfig = opts.kubeConfig;
+    this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
+    this.apps = opts.kubeConfig.makeApiClient(AppsV1Api);
+  }
+
+  protected abstract readonly port: number;
+
+  /** The local end of the port-forward to the pod's database port (opened once, reused). */
+  forward(): Promise<PodPortForward> {
+    this.#forward ??= forwardPort(this.kubeConfig, this.namespace, this.podName, this.port);
+    return this.#forward;
+  }
+
+  /** Waits until the StatefulSet has `replicas` Ready pods (and, for 0, no pods at all). */
+  async waitReady(replicas = 1, timeoutMs = 120_000): Promise<V1StatefulSet> {
+    const fatal = async (): Promise<string | undefined> => {
+      if (replicas === 0) return undefined;
+      const pod = await this.core.readNamespacedPod({ namespace: this.namespace, name: this.podName }).catch(() => undefined);
+      const waiting = pod?.status?.containerStatuses?.[0]?.state?.waiting;
+      if (!waiting?.reason || !/CrashLoopBackOff|ErrImageNeverPull|ErrImagePull|ImagePullBackOff|CreateContainerConfigError|InvalidImageName/.test(waiting.reason)) return undefined;
+      const previous = await this.core.readNamespacedPodLog({ namespace: this.namespace, name: this.podName, tailLines: 15, previous: true }).catch(() => '');
+      return `pod ${this.namespace}/${this.podName}: ${waiting.reason}: ${waiting.message ?? ''}\n${String(previous)}`;
+    };
+    return await waitFor(
+      `StatefulSet ${this.namespace}/${this.name} with ${replicas} ready pod(s)`,
+      timeoutMs,
+      async () => {
+        const problem = await fatal();
+        if (problem) throw new PodFailed(problem);
+        const s = await this.apps.readNamespacedStatefulSet({ namespace: this.namespace, name: this.name });
+        const observed = (s.status?.observedGeneration ?? 0) >= (s.metadata?.generation ?? 0);
+        const ok = replicas === 0 ? (s.status?.replicas ?? 0) === 0 : (s.status?.readyReplicas ?? 0) >= replicas && (s.status?.availableReplicas ?? 0) >= replicas;
+        return observed && ok ? s : undefined;
+      },
+      () => describePod(this.core, this.namespace, this.podName),
+    );
+  }
+
+  /** Scales the StatefulSet (as `kubectl scale`) and waits for it. */
+  async scale(replicas: number, timeoutMs = 120_000): Promise<void> {
+    await this.apps.patchNamespacedStatefulSetScale({ namespace: this.namespace, name: this.name, body: { spec: { replicas } } }, mergePatch);
+    await this.waitReady(replicas, timeoutMs);
+  }
+
+  /** The pod's log (the container's last 200 lines), for failure messages. */
+  async log(): Promise<string> {
+    return String(await this.core.readNamespacedPodLog({ namespace: this.namespace, name: this.podName, tailLines: 200 }).catch((e: unknown) => `(no log: ${String(e)})`));
+  }
+
+  /** Closes the port-forward (the StatefulSet stays). */
+  async close(): Promise<void> {
+    const f = this.#forward;
+    this.#forward = undefined;
+    if (f) await (await f).close();
+  }
+
+  /** Closes the port-forward and deletes the StatefulSet, its Service, Secret and (when it made it) PVC, waiting until the pod and the PVC are gone. */
+  async delete(timeoutMs = 120_000): Promise<void> {
+    await this.close();
+    const ignore404 = (e: unknown): void => {
+      if ((e as { code?: number }).code !== 404) throw e;
+    };
+    const { namespace } = this;
+    await this.apps.deleteNamespacedStatefulSet({ namespace, name: this.name, propagationPolicy: 'Foreground' }).catch(ignore404);
+    await this.core.deleteNamespacedService({ namespace, name: this.serviceName }).catch(ignore404);
+    await this.core.deleteNamespacedSecret({ namespace, name: this.secretName }).catch(ignore404);
+    await waitFor(`pod ${namespace}/${this.podName} to be gone`, timeoutMs, async () => ((await exists(() => this.core.readNamespacedPod({ namespace, name: this.podName }))) ? undefined : true), async () => '');
+    if (!this.ownsClaim) return;
+    await this.core.deleteNamespacedPersistentVolumeClaim({ namespace, name: this.pvcName }).catch(ignore404);
+    await waitFor(`PVC ${namespace}/${this.pvcName} to be gone`, timeoutMs, async () => ((await exists(() => this.core.readNamespacedPersistentVolumeClaim({ namespace, name: this.pvcName }))) ? undefined : true), async () => '');
+  }
+}
+
+async function exists(read: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await read();
+    return true;
+  } catch (e) {
+    if ((e as { code?: number }).code === 404) return false;
+    throw e;
+  }
+}
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+async function createStatefulSet(core: CoreV1Api, apps: AppsV1Api, namespace: string, secret: Record<string, string>, secretName: string, service: { name: string; port: number }, sts: V1StatefulSet): Promise<void> {
+  await core.createNamespacedSecret({ namespace, body: { metadata: { name: secretName, labels: { app: sts.metadata!.name! } }, type: 'Opaque', stringData: secret } });
+  await core.createNamespacedService({
+    namespace,
+    body: {
+      metadata: { name: service.name, labels: { app: sts.metadata!.name! } },
+      spec: { clusterIP: 'None', selector: { app: sts.metadata!.name! }, ports: [{ name: 'db', port: service.port, targetPort: service.port }] },
+    },
+  });
+  await apps.createNamespacedStatefulSet({ namespace, body: sts });
+}
+
+/**
+ * A PostgreSQL StatefulSet's pod, reached through a port-forward. `connectionConfig` (after
+ * {@link PostgresPod.connect}) is what `pg` and {@link WriteLoad} take.
+ */
+export class PostgresPod extends DatabaseStatefulSet {
+  readonly major: number;
+  /** PGDATA relative to the volume root. */
+  readonly dataSubPath = PG_SUBPATH;
+  readonly user = 'postgres';
+  readonly database = 'postgres';
+  /** uid PostgreSQL runs as in the image. */
+  readonly runAsUser = POSTGRES_IMAGE_UID;
+  protected readonly port = 5432;
+  readonly #password: string;
+  #config: pg.ClientConfig | undefined;
+
+  constructor(opts: DeployPostgresOptions, password: string) {
+    super(opts, TEST_IMAGES.postgres(opts.major ?? 17));
+    this.major = opts.major ?? 17;
+    this.#password = password;
+  }
+
+  /** `pg` options for the port-forward (opened by {@link connect}). */
+  get connectionConfig(): pg.ClientConfig {
+    if (!this.#config) throw new Error('PostgresPod.connect() first');
+    return this.#config;
+  }
+
+  /** Opens the port-forward; returns the `pg` options to reach the server through it. */
+  async connect(): Promise<pg.ClientConfig> {
+    const fwd = await this.forward();
+    this.#config = { host: fwd.host, port: fwd.port, user: this.user, password: this.#password, database: this.database };
+    return this.#config;
+  }
+
+  /** A database connection for `runBackup` that reads the credentials from the Secret, through the port-forward. */
+  async secretConnection(): Promise<{ secretRef: { name: string }; host: string; port: number }> {
+    const fwd = await this.forward();
+    return { secretRef: { name: this.secretName }, host: fwd.host, port: fwd.port };
+  }
+
+  /** Runs one statement on a new connection through the port-forward. */
+  async query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R[]> {
+    const client = new pg.Client(await this.connect());
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      return (await client.query<R>(sql, params)).rows;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  /** Writers recording each acknowledged id (see {@link WriteLoad}) on table `t (id bigint primary key, w int, pad text)`. */
+  async writer(options: { writers?: number; ratePerSecond?: number } = {}): Promise<WriteLoad> {
+    await this.connect();
+    return new WriteLoad(this, options);
+  }
+
+  /** Of the given acknowledged ids, those not in `t`. */
+  async missing(acked: number[]): Promise<{ rows: number; missing: number[] }> {
+    const rows = await this.query<{ id: string }>('select id from t');
+    const present = new Set(rows.map((r) => Number(r.id)));
+    return { rows: rows.length, missing: acked.filter((id) => !present.has(id)) };
+  }
+}
+
+/** The StatefulSet {@link deployPostgres} creates (exported for tests that start a second one on a restored PVC). */
+export function postgresStatefulSet(opts: { name: string; major: number; storageClass?: string; storage?: string; secretName: string; settings?: Record<string, string>; existingClaim?: string }): V1StatefulSet {
+  const args: string[] = ['postgres'];
+  for (const [k, v] of Object.entries(opts.settings ?? {})) args.push('-c', `${k}=${v}`);
+  const labels = { app: opts.name };
+  const claim = opts.existingClaim;
+  return {
+    metadata: { name: opts.name, labels },
+    spec: {
+      replicas: 1,
+      serviceName: opts.name,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels },
+        spec: {
+          terminationGracePeriodSeconds: 30,
+          automountServiceAccountToken: false,
+          containers: [
+            {
+              name: 'postgres',
+              image: TEST_IMAGES.postgres(opts.major as PostgresImageMajor),
+              imagePullPolicy: 'Never',
+              args,
+              env: [
+                { name: 'POSTGRES_PASSWORD', valueFrom: { secretKeyRef: { name: opts.secretName, key: 'password' } } },
+                { name: 'PGDATA', value: `${PG_MOUNT}/${PG_SUBPATH}` },
+              ],
+              ports: [{ name: 'postgres', containerPort: 5432 }],
+              readinessProbe: { exec: { command: ['pg_isready', '-h', '127.0.0.1', '-p', '5432', '-U', 'postgres'] }, periodSeconds: 1, failureThreshold: 2, timeoutSeconds: 5 },
+              resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '1Gi' } },
+              volumeMounts: [{ name: 'data', mountPath: PG_MOUNT }],
+            },
+          ],
+          ...(claim ? { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: claim } }] } : {}),
+        },
+      },
+      ...(claim
+        ? {}
+        : {
+            volumeClaimTemplates: [
+              {
+                metadata: { name: 'data' },
+                spec: { accessModes: ['ReadWriteOnce'], storageClassName: opts.storageClass ?? STORAGE_CLASS, resources: { requests: { storage: opts.storage ?? '1Gi' } } },
+              },
+            ],
+          }),
+    },
+  };
+}
+
+/**
+ * Deploys PostgreSQL as users do: a Secret `<name>-credentials` (`username`, `password`,
+ * `database`), a headless Service, a StatefulSet of one pod with a PVC from `csi-hostpath-sc`
+ * (PGDATA `pgdata` inside the volume), an exec readiness probe (`pg_isready`), requests/limits;
+ * waits until the pod is Ready and opens a port-forward.
+ *
+ * @example
+ * await using db = await deployPostgres({ kubeConfig: kc, namespace: ns, name: 'pg', major: 17 });
+ * await db.query('create table t (id bigint primary key, w int, pad text)');
+ * const load = (await db.writer()).start();
+ */
+export async function deployPostgres(opts: DeployPostgresOptions): Promise<PostgresPod> {
+  if ((opts.replicas ?? 1) !== 1) throw new Error('deployPostgres: only replicas 1 (a primary) is built; a streaming standby is not');
+  const password = opts.password ?? randomBytes(18).toString('base64url');
+  const db = new PostgresPod(opts, password);
+  const started = Date.now();
+  await createStatefulSet(
+    db.core,
+    db.apps,
+    opts.namespace,
+    { username: db.user, password, database: db.database },
+    db.secretName,
+    { name: db.serviceName, port: 5432 },
+    postgresStatefulSet({ name: opts.name, major: db.major, storageClass: opts.storageClass, storage: opts.storage, secretName: db.secretName, settings: opts.settings, existingClaim: opts.existingClaim }),
+  );
+  try {
+    await db.waitReady(1, opts.timeoutMs ?? 120_000);
+  } catch (error) {
+    await db.delete().catch(() => undefined); // what it made, never an existing claim
+    throw error;
+  }
+  db.podReadyMs = Date.now() - started;
+  await db.connect();
+  return db;
+}
+
+/** A MariaDB StatefulSet's pod, reached through a port-forward. */
+export class MariadbPod extends DatabaseStatefulSet {
+  readonly user = 'root';
+  protected readonly port = 3306;
+  readonly #password: string;
+  #config: mysql.ConnectionOptions | undefined;
+
+  constructor(opts: DeployDatabaseOptions, password: string) {
+    super(opts, MARIADB_IMAGE);
+    this.#password = password;
+  }
+
+  get connectionConfig(): mysql.ConnectionOptions {
+    if (!this.#config) throw new Error('MariadbPod.connect() first');
+    return this.#config;
+  }
+
+  async connect(): Promise<mysql.ConnectionOptions> {
+    const fwd = await this.forward();
+    this.#config = { host: fwd.host, port: fwd.port, user: this.user, password: this.#password };
+    return this.#config;
+  }
+
+  async query<R = unknown>(sql: string, params: unknown[] = []): Promise<R> {
+    const c = await mysql.createConnection(await this.connect());
+    try {
+      return (await c.query(sql, params))[0] as R;
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+}
+
+/**
+ * Deploys MariaDB as users do: a Secret `<name>-credentials` (`username` root, `password`), a
+ * headless Service, a StatefulSet of one pod with a PVC from `csi-hostpath-sc` at /var/lib/mysql,
+ * an exec readiness probe (`mariadb-admin ping`), requests/limits; waits until Ready.
+ *
+ * @example
+ * const db = await deployMariadb({ kubeConfig: kc, namespace: ns, name: 'maria' });
+ * await db.query('create database app');
+ */
+export async function deployMariadb(opts: DeployDatabaseOptions): Promise<MariadbPod> {
+  const password = opts.password ?? randomBytes(18).toString('base64url');
+  const db = new MariadbPod(opts, password);
+  const labels = { app: opts.name };
+  const started = Date.now();
+  await createStatefulSet(db.core, db.apps, opts.namespace, { username: 'root', password }, db.secretName, { name: db.serviceName, port: 3306 }, {
+    metadata: { name: opts.name, labels },
+    spec: {
+      replicas: 1,
+      serviceName: opts.name,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels },
+        spec: {
+          terminationGracePeriodSeconds: 60,
+          automountServiceAccountToken: false,
+          containers: [
+            {
+              name: 'mariadb',
+              image: MARIADB_IMAGE,
+              imagePullPolicy: 'Never',
+              env: [{ name: 'MARIADB_ROOT_PASSWORD', valueFrom: { secretKeyRef: { name: db.secretName, key: 'password' } } }],
+              ports: [{ name: 'mysql', containerPort: 3306 }],
+              // The password reaches mariadb-admin through the environment, never an argument.
+              readinessProbe: { exec: { command: ['sh', '-c', 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" exec mariadb-admin --no-defaults -h 127.0.0.1 -uroot ping'] }, periodSeconds: 1, failureThreshold: 2, timeoutSeconds: 5 },
+              resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },
+              volumeMounts: [{ name: 'data', mountPath: '/var/lib/mysql' }],
+            },
+          ],
+        },
+      },
+      volumeClaimTemplates: [
+        { metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: opts.storageClass ?? STORAGE_CLASS, resources: { requests: { storage: opts.storage ?? '1Gi' } } } },
+      ],
+    },
+  });
+  try {
+    await db.waitReady(1, opts.timeoutMs ?? 180_000);
+  } catch (error) {
+    await db.delete().catch(() => undefined);
+    throw error;
+  }
+  db.podReadyMs = Date.now() - started;
+  await db.connect();
+  return db;
+}
