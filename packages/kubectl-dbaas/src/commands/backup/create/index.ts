@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import * as z from 'zod/mini';
-import { connectionArgsShape, withConnectionOptions } from '../../../connection.js';
+import { connectionArgsShape, dsnEngine, withConnectionOptions } from '../../../connection.js';
 import { parseKubeDuration } from '../../../duration.js';
 import { globalOptionsSchema, kubeArgs } from '../../../global-options.js';
 import { writeResult } from '../../../output.js';
@@ -101,6 +101,7 @@ export const backupCreateCommand: CommandModule = {
     if (fence.kind !== 'auto' && args.mode !== undefined && args.mode !== 'fenced') throw new UsageError(`--fence applies to --mode fenced, not ${args.mode}`);
     const timeoutMs = parseKubeDuration(args.timeout, '--timeout');
     if (timeoutMs <= 0) throw new UsageError('--timeout must be more than 0');
+    if (args.dsn) dsnEngine(args.dsn); // an unknown scheme is a usage error, before the cluster is read
     if (args.dbSecret && (args.dsn || args.dbUser)) throw new UsageError('--db-secret gives the user and password: leave out --dsn and --db-user (--host, --port and --dbname may override the Secret)');
     const parsed = {
       ...kubeArgs(args),
