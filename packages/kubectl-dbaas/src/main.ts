@@ -20,7 +20,7 @@ import { setVerbosity } from './verbosity.js';
  * console.log(ROOT_DESCRIPTION);
  * ```
  */
-export const ROOT_DESCRIPTION = 'Consistent CSI VolumeSnapshot backups and restores of PostgreSQL.';
+export const ROOT_DESCRIPTION = 'Consistent CSI VolumeSnapshot backups and restores of PostgreSQL (and backups of MySQL and MariaDB).';
 
 /**
  * Builds the root command. Exported so tests (and the docs generator) can parse arguments without
