@@ -22,6 +22,8 @@ export interface KubectlRunOptions {
   onStderr?: (text: string, child: ReturnType<typeof spawn>) => void;
   /** SIGKILL after this long. Default 120 s. */
   timeoutMs?: number;
+  /** Extra environment (e.g. a password in PGPASSWORD or MYSQL_PWD, never in the arguments). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -50,7 +52,7 @@ export class KubectlWithPlugin {
   run(args: string[], opts: KubectlRunOptions = {}): Promise<KubectlRun> {
     return new Promise((resolve, reject) => {
       const child = spawn('kubectl', args, {
-        env: { ...process.env, PATH: `${this.shimDir}${path.delimiter}${process.env.PATH}`, KUBECONFIG: opts.kubeconfig ?? this.kubeconfig },
+        env: { ...process.env, ...opts.env, PATH: `${this.shimDir}${path.delimiter}${process.env.PATH}`, KUBECONFIG: opts.kubeconfig ?? this.kubeconfig },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';
