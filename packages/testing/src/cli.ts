@@ -19,6 +19,7 @@ const USAGE = `usage: dbaas-testing <build|up|down|status|images> [--name NAME]
 
   build    build the cluster's binaries from Go modules into ~/.cache/kubectl-dbaas/bin/<key>/
   up       start a local cluster in the background and print "export KUBECONFIG=..."
+           (--without-node: no kubelet or containerd, e.g. beside another cluster's node)
   status   show each component's state
   down     stop the cluster and remove its state directory
   images   build the test node's container images (pause, postgres 14-18, mariadb) as OCI
@@ -84,7 +85,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'up': {
-      const rec = await up(name, { execPath: process.execPath, execArgv: process.execArgv, script: scriptPath() });
+      const rec = await up(name, { execPath: process.execPath, execArgv: process.execArgv, script: scriptPath() }, { withoutNode: rest.includes('--without-node') });
       console.log(`export KUBECONFIG=${rec.kubeconfig}`);
       return 0;
     }
@@ -101,7 +102,7 @@ async function main(argv: string[]): Promise<number> {
     case '__supervise': {
       const [supName, logFile] = rest;
       if (!supName || !logFile) throw new Error('__supervise needs NAME LOGFILE');
-      await supervise(supName, logFile);
+      await supervise(supName, logFile, { withoutNode: rest.includes('--without-node') });
       return -1; // keeps running
     }
     case undefined:

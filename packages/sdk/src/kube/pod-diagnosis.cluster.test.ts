@@ -1,8 +1,8 @@
-// diagnoseJob / diagnosePod against the real kube-apiserver. This cluster runs no scheduler, no
-// kubelet and no job controller, so the test writes the status and events they would write (as
-// restore-prep.cluster.test.ts writes a Job's status) and checks what is read back and said.
+// diagnoseJob / diagnosePod against the real cluster: its kube-scheduler, kubelet and job
+// controller put the pods in the states a user meets (unschedulable, image not on the node, no pod
+// created under a quota), and the test checks what is read back and said.
 import type { V1Pod } from '@kubernetes/client-node';
-import { clusterFromEnv } from '@kubectl-dbaas/testing';
+import { clusterFromEnv, skipWhen } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KubeClients } from './clients.js';
 import { diagnoseJob, diagnosePod } from './pod-diagnosis.js';
@@ -15,14 +15,6 @@ function pod(name: string, extra: Partial<V1Pod['spec']> = {}, labels: Record<st
   return { metadata: { name, namespace: ns, labels }, spec: { containers: [{ name: 'prep', image: 'dbaas.invalid/none:1', imagePullPolicy: 'Never' }], ...extra } };
 }
 
-async function event(kind: string, name: string, reason: string, message: string): Promise<void> {
-  const now = new Date();
-  await clients.core.createNamespacedEvent({
-    namespace: ns,
-    body: { metadata: { name: `${name}.${reason.toLowerCase()}`, namespace: ns }, involvedObject: { kind, name, namespace: ns, apiVersion: kind === 'Job' ? 'batch/v1' : 'v1' }, reason, message, type: 'Warning', firstTimestamp: now, lastTimestamp: now, count: 1, source: { component: 'test' } },
-  });
-}
-
 beforeAll(async () => {
   await clients.core.createNamespace({ body: { metadata: { name: ns } } });
 });
@@ -30,54 +22,69 @@ afterAll(async () => {
   await clients.core.deleteNamespace({ name: ns }).catch(() => undefined);
 });
 
-describe('why a Job or pod never did its work', () => {
-  it('a pod no scheduler looked at; then one the scheduler marked Unschedulable, with its message', async () => {
-    const created = await clients.core.createNamespacedPod({ namespace: ns, body: pod('waiting') });
-    const unseen = await diagnosePod(clients, created);
-    expect(unseen.reason).toBe('its pod waiting was never scheduled, and no scheduler said why');
-    expect(unseen.fix).toMatch(/^Check that kube-scheduler is running/);
+/** Polls a diagnosis until it says what the real components did (they take a moment). */
+async function eventually<T extends { reason: string }>(what: () => Promise<T>, pattern: RegExp, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const got = await what();
+    if (pattern.test(got.reason)) return got;
+    if (Date.now() > deadline) throw new Error(`diagnosis still "${got.reason}" after ${timeoutMs / 1000} s (wanted ${pattern})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
 
-    const message = "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.";
-    const now = new Date();
-    await clients.core.replaceNamespacedPodStatus({
-      name: 'waiting',
-      namespace: ns,
-      body: { ...created, status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastTransitionTime: now }] } },
-    });
-    const why = await diagnosePod(clients, await clients.core.readNamespacedPod({ name: 'waiting', namespace: ns }));
-    expect(why.reason).toBe(`its pod waiting cannot be scheduled (Unschedulable): ${message}`);
-    expect(why.fix).toMatch(/^Give the scheduler a node that fits: .* kubectl -n \S+ describe pod waiting shows the details\.$/);
+const why = info.nodeUnavailable ? `the test cluster has no node: ${info.nodeUnavailable}` : undefined;
+
+describe('why a Job or pod never did its work', skipWhen(why), () => {
+  it('a pod no scheduler looks at; a pod the scheduler marks Unschedulable, with its message', async () => {
+    const unseen = await clients.core.createNamespacedPod({ namespace: ns, body: pod('unseen', { schedulerName: 'no-such-scheduler' }) });
+    const never = await diagnosePod(clients, unseen);
+    expect(never.reason).toBe('its pod unseen was never scheduled, and no scheduler said why');
+    expect(never.fix).toMatch(/^Check that kube-scheduler is running/);
+
+    await clients.core.createNamespacedPod({ namespace: ns, body: pod('waiting', { nodeSelector: { 'dbaas.io/no-such-node': 'true' } }) });
+    const unschedulable = await eventually(
+      async () => diagnosePod(clients, await clients.core.readNamespacedPod({ name: 'waiting', namespace: ns })),
+      /cannot be scheduled/,
+    );
+    expect(unschedulable.reason).toMatch(/^its pod waiting cannot be scheduled \(Unschedulable\): 0\/1 nodes are available: 1 node\(s\) didn't match Pod's node affinity\/selector/);
+    expect(unschedulable.fix).toMatch(/^Give the scheduler a node that fits: .* kubectl -n \S+ describe pod waiting shows the details\.$/);
   });
 
-  it('a pod on a node whose image is not there (ErrImageNeverPull): the image, the node and the fix', async () => {
-    const [node] = (await clients.core.listNode()).items;
-    expect(node?.metadata?.name, 'the test cluster registers one Node object').toBeDefined();
-    const nodeName = node!.metadata!.name!;
-    const created = await clients.core.createNamespacedPod({ namespace: ns, body: pod('no-image', { nodeName }) });
-    await clients.core.replaceNamespacedPodStatus({
-      name: 'no-image',
-      namespace: ns,
-      body: {
-        ...created,
-        status: {
-          phase: 'Pending',
-          containerStatuses: [{ name: 'prep', image: 'dbaas.invalid/none:1', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ErrImageNeverPull', message: 'Container image "dbaas.invalid/none:1" is not present with pull policy of Never' } } }],
-        },
-      },
-    });
-    const why = await diagnosePod(clients, await clients.core.readNamespacedPod({ name: 'no-image', namespace: ns }));
-    expect(why.reason).toBe(`its pod no-image cannot start: image dbaas.invalid/none:1 is not present on node ${nodeName} and its pull policy is Never (ErrImageNeverPull)`);
-    expect(why.fix).toBe(`Load dbaas.invalid/none:1 onto node ${nodeName}, or give an image the node has (--prep-image / prep.image, --image for verify).`);
+  it('a pod whose image is not on the node (ErrImageNeverPull): the image, the node and the fix', async () => {
+    await clients.core.createNamespacedPod({ namespace: ns, body: pod('no-image') });
+    const noImage = await eventually(
+      async () => diagnosePod(clients, await clients.core.readNamespacedPod({ name: 'no-image', namespace: ns })),
+      /ErrImageNeverPull/,
+    );
+    const nodeName = (await clients.core.readNamespacedPod({ name: 'no-image', namespace: ns })).spec?.nodeName;
+    expect(nodeName, 'placed by the scheduler').toBeTruthy();
+    expect(noImage.reason).toBe(`its pod no-image cannot start: image dbaas.invalid/none:1 is not present on node ${nodeName} and its pull policy is Never (ErrImageNeverPull)`);
+    expect(noImage.fix).toBe(`Load dbaas.invalid/none:1 onto node ${nodeName}, or give an image the node has (--prep-image / prep.image, --image for verify).`);
   });
 
-  it('a Job without pods: its FailedCreate event, else that no controller made one; with a pod: the pod\'s reason', async () => {
-    await clients.batch.createNamespacedJob({ namespace: ns, body: { metadata: { name: 'quiet', namespace: ns }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x' }] } } } } });
+  it("a Job without pods: suspended, none created; under a quota, the job controller's FailedCreate; with a pod: the pod's reason", async () => {
+    const job = (name: string, extra: Record<string, unknown> = {}) => ({
+      metadata: { name, namespace: ns },
+      spec: { backoffLimit: 0, ...extra, template: { spec: { restartPolicy: 'Never', schedulerName: 'no-such-scheduler', containers: [{ name: 'c', image: 'dbaas.invalid/none:1', imagePullPolicy: 'Never' }] } } },
+    });
+    await clients.batch.createNamespacedJob({ namespace: ns, body: job('quiet', { suspend: true }) });
     expect((await diagnoseJob(clients, ns, 'quiet')).reason).toBe('no pod of Job quiet ever ran: none was created, and no event says why');
-    await event('Job', 'quiet', 'FailedCreate', 'Error creating: pods "quiet-abcde" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=10, limited: pods=10');
-    const quota = await diagnoseJob(clients, ns, 'quiet');
-    expect(quota.reason).toBe('no pod of Job quiet ever ran: the Job could not create one (FailedCreate): Error creating: pods "quiet-abcde" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=10, limited: pods=10');
-    expect(quota.fix).toMatch(/^Fix what the message names \(a ResourceQuota/);
-    await clients.core.createNamespacedPod({ namespace: ns, body: pod('quiet-xyz12', {}, { 'job-name': 'quiet' }) });
-    expect((await diagnoseJob(clients, ns, 'quiet')).reason).toBe('its pod quiet-xyz12 was never scheduled, and no scheduler said why');
+
+    const quotaNs = `${ns}-quota`;
+    await clients.core.createNamespace({ body: { metadata: { name: quotaNs } } });
+    try {
+      await clients.core.createNamespacedResourceQuota({ namespace: quotaNs, body: { metadata: { name: 'no-pods' }, spec: { hard: { pods: '0' } } } });
+      await clients.batch.createNamespacedJob({ namespace: quotaNs, body: { ...job('capped'), metadata: { name: 'capped', namespace: quotaNs } } });
+      const quota = await eventually(() => diagnoseJob(clients, quotaNs, 'capped'), /FailedCreate/);
+      expect(quota.reason).toMatch(/^no pod of Job capped ever ran: the Job could not create one \(FailedCreate\): .*(exceeded quota|status unknown for quota): no-pods/);
+      expect(quota.fix).toMatch(/^Fix what the message names \(a ResourceQuota/);
+    } finally {
+      await clients.core.deleteNamespace({ name: quotaNs }).catch(() => undefined);
+    }
+
+    await clients.batch.createNamespacedJob({ namespace: ns, body: job('unplaced') });
+    const unplaced = await eventually(() => diagnoseJob(clients, ns, 'unplaced'), /was never scheduled/);
+    expect(unplaced.reason).toMatch(/^its pod unplaced-\w+ was never scheduled, and no scheduler said why$/);
   });
 });

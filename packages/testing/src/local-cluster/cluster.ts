@@ -617,6 +617,7 @@ export class LocalCluster {
           'job-controller',
           'ttl-after-finished-controller',
           'pod-garbage-collector-controller',
+          'resourcequota-controller',
           'endpointslice-controller',
           'persistentvolume-attach-detach-controller',
         ].join(','),

@@ -47,11 +47,11 @@ async function writeRunRecord(rec: RunRecord): Promise<void> {
  * The detached supervisor (`dbaas-testing __supervise <name>`): starts the cluster, records it,
  * and keeps it up until SIGTERM/SIGINT, then tears it down in order.
  */
-export async function supervise(name: string, logFile: string): Promise<void> {
+export async function supervise(name: string, logFile: string, opts: { withoutNode?: boolean } = {}): Promise<void> {
   await writeRunRecord({ name, supervisorPid: process.pid, logFile, state: 'starting' });
   let cluster: LocalCluster;
   try {
-    cluster = await LocalCluster.start({ log: (l) => console.log(l) });
+    cluster = await LocalCluster.start({ log: (l) => console.log(l), ...(opts.withoutNode ? { withoutNode: true } : {}) });
   } catch (err) {
     await writeRunRecord({ name, supervisorPid: process.pid, logFile, state: 'failed', error: (err as Error).message });
     console.error((err as Error).message);
@@ -80,7 +80,7 @@ export async function supervise(name: string, logFile: string): Promise<void> {
  * `dbaas-testing up`: starts the supervisor detached, streams its log until the cluster is ready,
  * and returns the run record. Throws (with the log's tail) when it fails.
  */
-export async function up(name: string, scriptArgs: { execPath: string; execArgv: string[]; script: string }): Promise<RunRecord> {
+export async function up(name: string, scriptArgs: { execPath: string; execArgv: string[]; script: string }, opts: { withoutNode?: boolean } = {}): Promise<RunRecord> {
   const existing = await readRunRecord(name);
   if (existing && pidRunning(existing.supervisorPid)) {
     if (existing.state === 'ready') return existing;
@@ -91,7 +91,7 @@ export async function up(name: string, scriptArgs: { execPath: string; execArgv:
   await writeFile(logFile, '', { mode: 0o600 });
   await rm(runRecordPath(name), { force: true });
   const fd = openSync(logFile, 'a');
-  const child = spawn(scriptArgs.execPath, [...scriptArgs.execArgv, scriptArgs.script, '__supervise', name, logFile], {
+  const child = spawn(scriptArgs.execPath, [...scriptArgs.execArgv, scriptArgs.script, '__supervise', name, logFile, ...(opts.withoutNode ? ['--without-node'] : [])], {
     detached: true,
     stdio: ['ignore', fd, fd],
   });

@@ -93,7 +93,9 @@ function runChild(
 
 describe('teardown leaves nothing behind', () => {
   it('stop() of a full cluster: no process, port, socket or state directory left', async () => {
-    const cluster = await LocalCluster.start({ build: false, log: () => undefined });
+    // Without a node: the tier's shared cluster holds the machine's one node; the node's teardown
+    // on every path is node-lifecycle.lifecycle.test.ts.
+    const cluster = await LocalCluster.start({ build: false, withoutNode: true, log: () => undefined });
     const held: Held = { pids: Object.values(cluster.pids()), ports: cluster.ports(), stateDir: cluster.stateDir };
     expect(held.pids.length).toBeGreaterThanOrEqual(4);
     expect(existsSync(path.join(held.stateDir, 'kubeconfig'))).toBe(true);
