@@ -29,7 +29,7 @@ beforeAll(async () => {
   db = await deployMariadb({ kubeConfig: clients.kubeConfig, namespace: ns, name: 'maria' });
   await db.query('create database app');
   await db.query('create table app.t (id int primary key, pad varchar(64))');
-  await db.query("insert into app.t select seq, md5(seq) from seq_1_to_500");
+  await db.query('insert into app.t select seq, md5(seq) from app.seq_1_to_500');
 }, 300_000);
 
 afterAll(async () => {
@@ -44,7 +44,7 @@ describe('a MariaDB StatefulSet through kubectl dbaas', () => {
     expect(r.code, show(r)).toBe(0);
     const report = JSON.parse(r.stdout) as BackupCreateReport;
     expect(report).toMatchObject({ name: 'maria-fenced', mode: 'fenced', pvc: db!.pvcName });
-    expect(r.stderr).toMatch(/engine: mysql/i);
+    expect(r.stderr).toMatch(/engine: mariadb, from image localhost\/kubectl-dbaas-test\/mariadb/);
     const vs = (await clients.custom.getNamespacedCustomObject({ group: 'snapshot.storage.k8s.io', version: 'v1', namespace: ns, plural: 'volumesnapshots', name: 'maria-fenced' })) as { metadata: { annotations?: Record<string, string> } };
     expect(vs.metadata.annotations?.[DBAAS_ANNOTATIONS.engine]).toMatch(/^(mysql|mariadb)/);
     await db!.waitReady(1);

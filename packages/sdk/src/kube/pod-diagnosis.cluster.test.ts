@@ -55,7 +55,8 @@ describe('why a Job or pod never did its work', skipWhen(why), () => {
     await clients.core.createNamespacedPod({ namespace: ns, body: pod('no-image') });
     const noImage = await eventually(
       async () => diagnosePod(clients, await clients.core.readNamespacedPod({ name: 'no-image', namespace: ns })),
-      /ErrImageNeverPull/,
+      // The kubelet first records a Failed event, then the container's waiting reason: the latter is what it settles on.
+      /cannot start: image/,
     );
     const nodeName = (await clients.core.readNamespacedPod({ name: 'no-image', namespace: ns })).spec?.nodeName;
     expect(nodeName, 'placed by the scheduler').toBeTruthy();
