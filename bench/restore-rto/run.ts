@@ -15,7 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { KubeClients, RestoreClient, podVerifyRuntime, runBackup } from '@kubectl-dbaas/sdk';
-import { LocalCluster, POSTGRES_IMAGE_UID, TEST_IMAGES, deployPostgres, type ClusterRecord, type PostgresImageMajor } from '@kubectl-dbaas/testing';
+import { LocalCluster, POSTGRES_IMAGE_UID, STORAGE_CLASS, TEST_IMAGES, deployPostgres, type ClusterRecord, type PostgresImageMajor } from '@kubectl-dbaas/testing';
 
 const { values } = parseArgs({ options: { mb: { type: 'string', default: '1024' }, runs: { type: 'string', default: '3' } } });
 const targetMb = Number(values.mb);
@@ -58,7 +58,7 @@ try {
     await rm(scratch, { recursive: true, force: true });
 
     const pvcName = `restored-${run}`;
-    const r = await restoreClient.restore({ backup: 'rto', namespace, pvcName, deadlineMs: 1_800_000 });
+    const r = await restoreClient.restore({ backup: 'rto', namespace, pvcName, storageClass: STORAGE_CLASS, deadlineMs: 1_800_000 });
     const v = await restoreClient.verify({ namespace, pvc: pvcName, runtime, amcheck: 'install' });
     if (!v.ok) throw new Error(`verify failed: ${v.failures.join('; ')}`);
     const at = (phase: string) => v.timings.phases.find((p) => p.phase === phase)?.atMs ?? Number.NaN;
