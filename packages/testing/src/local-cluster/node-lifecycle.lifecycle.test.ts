@@ -1,4 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -120,17 +122,24 @@ describe('a node leaves the machine as it found it', skipWhen(why), () => {
 
 describe('without root', () => {
   it('a node is refused with the reason, before anything starts', () => {
-    // Run the check as an unprivileged user (nobody), as a developer without root would.
-    const res = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', '-e', "import('./src/local-cluster/node/host.ts').then((m) => console.log(m.nodeUnavailableReason() ?? 'none'))"],
-      { cwd: packageDir(), uid: 65534, gid: 65534, encoding: 'utf8', env: { ...process.env, HOME: '/tmp' } },
-    );
     if (process.getuid?.() !== 0) {
       expect(nodeUnavailableReason()).toMatch(/needs root/);
       return;
     }
-    expect(res.stderr).toBe('');
-    expect(res.stdout.trim()).toMatch(/a node \(kubelet, containerd\) needs root.*minikube/);
+    // Run the check as an unprivileged user (nobody), as a developer without root would; its tsx
+    // cache goes to a temporary directory of its own, removed afterwards.
+    const tmp = mkdtempSync(path.join(tmpdir(), 'dbaas-nonroot-'));
+    try {
+      chownSync(tmp, 65534, 65534);
+      const res = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', '-e', "import('./src/local-cluster/node/host.ts').then((m) => console.log(m.nodeUnavailableReason() ?? 'none'))"],
+        { cwd: packageDir(), uid: 65534, gid: 65534, encoding: 'utf8', env: { ...process.env, HOME: tmp, TMPDIR: tmp } },
+      );
+      expect(res.stderr).toBe('');
+      expect(res.stdout.trim()).toMatch(/a node \(kubelet, containerd\) needs root.*minikube/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
