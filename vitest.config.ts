@@ -8,8 +8,8 @@ const alias = {
   '@kubectl-dbaas/testing': fileURLToPath(new URL('./packages/testing/src/index.ts', import.meta.url)),
 };
 
-// Three tiers (DESIGN.md section 5). Every tier runs real parts; only `unit` may use fakes, and
-// only for pure logic.
+// The test tiers (docs/architecture.md, "Test tiers"). Every tier runs real parts; only `unit` may
+// use fakes, and only for pure logic.
 export default defineConfig({
   resolve: { alias },
   test: {
@@ -23,7 +23,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['packages/*/src/**/*.test.ts'],
-          exclude: ['**/*.pg.test.ts', '**/*.cluster.test.ts', '**/*.node.test.ts', '**/node_modules/**', '**/dist/**'],
+          exclude: ['**/*.pg.test.ts', '**/*.cluster.test.ts', '**/*.node.test.ts', '**/*.lifecycle.test.ts', '**/node_modules/**', '**/dist/**'],
         },
       },
       {
@@ -60,6 +60,23 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      // The node's whole life on this machine (start, pods, every way of ending): these tests take
+      // the machine's one node slot, so they cannot run beside the shared cluster of the `cluster`
+      // tier. `npm test` (scripts/run-tests.mjs) runs them first, in a run of their own.
+      ...(process.env.DBAAS_TEST_LIFECYCLE === '1'
+        ? [
+            {
+              extends: true as const,
+              test: {
+                name: 'lifecycle',
+                include: ['packages/*/src/**/*.lifecycle.test.ts'],
+                testTimeout: 300_000,
+                hookTimeout: 300_000,
+                fileParallelism: false,
+              },
+            },
+          ]
+        : []),
     ],
   },
 });

@@ -1,8 +1,28 @@
-import type { Reporter, TestModule } from 'vitest/node';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Reporter, TestCase, TestModule } from 'vitest/node';
+import { skipReasonOf } from './packages/testing/src/skip-reason.js';
+
+/** Why a skipped test was skipped: its ctx.skip(note), else skipWhen's reason on it or a describe around it. */
+function reasonOf(test: TestCase): string | undefined {
+  const result = test.result();
+  const metas: object[] = [test.meta()];
+  for (let parent = test.parent; parent.type === 'suite'; parent = parent.parent) metas.push(parent.meta());
+  return skipReasonOf(result.state === 'skipped' ? result.note : undefined, metas);
+}
+
+/** Counts carried from one vitest run to the next of `npm test` (scripts/run-tests.mjs). */
+interface Carried {
+  passed: number;
+  failed: number;
+  skipped: string[];
+}
 
 /**
  * Ends the run with one plain line, `Tests: N passed, N failed, N skipped`, that any CI can read.
- * Skipped tests are listed with their names, so a skip is never mistaken for a pass.
+ * Skipped tests are listed with their names and why they were skipped (ctx.skip(note), or
+ * skipWhen(reason) of packages/testing on the test or a describe around it), so a skip is never
+ * mistaken for a pass. With `DBAAS_TEST_SUMMARY_FILE` set, the counts of the runs before (written
+ * to that file) are added, so the last line of `npm test` counts every test of its runs.
  */
 export default class SummaryReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
@@ -14,9 +34,17 @@ export default class SummaryReporter implements Reporter {
         const state = test.result().state;
         if (state === 'passed') passed += 1;
         else if (state === 'failed') failed += 1;
-        else skipped.push(`${testModule.moduleId.replace(`${process.cwd()}/`, '')} > ${test.fullName}`);
+        else skipped.push(`${testModule.moduleId.replace(`${process.cwd()}/`, '')} > ${test.fullName}: ${reasonOf(test) ?? 'NO REASON GIVEN (skip with skipWhen(reason) or ctx.skip(reason))'}`);
       }
       if (testModule.state() === 'failed' && [...testModule.children.allTests()].length === 0) failed += 1;
+    }
+    const file = process.env.DBAAS_TEST_SUMMARY_FILE;
+    if (file) {
+      const before: Carried = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Carried) : { passed: 0, failed: 0, skipped: [] };
+      passed += before.passed;
+      failed += before.failed;
+      skipped.unshift(...before.skipped);
+      writeFileSync(file, JSON.stringify({ passed, failed, skipped } satisfies Carried));
     }
     for (const name of skipped) process.stdout.write(`skipped: ${name}\n`);
     process.stdout.write(`Tests: ${passed} passed, ${failed} failed, ${skipped.length} skipped\n`);

@@ -139,8 +139,6 @@ function builtinsThroughRequire(): EsbuildPlugin {
 
 // The one-file CommonJS builds (every dependency inlined). @node-rs/crc32 (a native addon) is left
 // out: the SDK falls back to its WebAssembly/JavaScript CRC-32C when it cannot be required.
-// @kubectl-dbaas/testing too (tsup's noExternal wins over external, so it is excluded there):
-// `--prep local` / `--runtime local` then say that it is not installed.
 const singleFile = {
   format: ['cjs'],
   outExtension: () => ({ js: '.cjs' }),
@@ -151,8 +149,8 @@ const singleFile = {
   shims: true,
   target: 'node22',
   platform: 'node',
-  noExternal: [/^(?!@kubectl-dbaas\/testing$)/],
-  external: ['@node-rs/crc32', '@kubectl-dbaas/testing'],
+  noExternal: [/.*/],
+  external: ['@node-rs/crc32'],
   define: { __DBAAS_VERSION__: JSON.stringify(version), __DBAAS_SINGLE_FILE__: 'true' },
   // Minified (12 MB -> 4.5 MB): the single executable holds the script in memory, and compiles or
   // deserialises it, on every start. Names are kept: some dependencies name errors after their
@@ -178,7 +176,7 @@ export default defineConfig([
   // above keep each command to the SDK modules it uses, keep the SDK's zod out of the chunk every
   // command loads, and give bundled packages Node's built-ins through require.
   // Left out: @node-rs/crc32, a native addon the SDK's CRC-32C requires at run time from beside the
-  // chunks (so it is a dependency of this package), and @kubectl-dbaas/testing (below).
+  // chunks (so it is a dependency of this package).
   // The SDK's WAL scanner starts its worker threads from wal-worker.js beside the chunk that runs
   // it: the entry `wal-worker` builds dist/wal-worker.js from the SDK's worker source.
   {
@@ -191,11 +189,7 @@ export default defineConfig([
     target: 'node22',
     platform: 'node',
     noExternal: ['yargs', 'zod', 'yaml', /^yargs\//],
-    // @kubectl-dbaas/testing: only `restore --prep local` / `verify --runtime local` (the project's
-    // test cluster) import it, dynamically; an optional peer dependency, never bundled. It imports
-    // its own @kubectl-dbaas/sdk from node_modules: the SDK's classes are recognised across the two
-    // copies (packages/sdk/src/across-copies.ts).
-    external: ['@kubectl-dbaas/testing', '@node-rs/crc32'],
+    external: ['@node-rs/crc32'],
     // CommonJS code inlined in ESM chunks (yaml's, the SDK's dependencies') calls require() for Node built-ins.
     banner: { js: "#!/usr/bin/env node\nimport { createRequire as __dbaasCreateRequire } from 'node:module';\nconst require = __dbaasCreateRequire(import.meta.url);" },
     define: { __DBAAS_VERSION__: JSON.stringify(version), __DBAAS_SINGLE_FILE__: 'false' },

@@ -132,15 +132,25 @@ export const CONNECTION_FLAGS_TEXT =
  * withGlobalOptions(yargs(['-o', 'json'])).parseSync().output; // 'json'
  * ```
  */
-export function withGlobalOptions<T>(argv: Argv<T>) {
-  // Hidden in each command's help, as kubectl hides them (`kubectl options`); the root's help lists
-  // them in its epilogue (ROOT_EPILOGUE), docs/cli.md describes them.
-  const connection = { global: true, hidden: true } as const;
-  return argv
+export function withGlobalOptions<T>(argv: Argv<T>, args?: readonly string[]) {
+  const common = argv
     .option('kubeconfig', { type: 'string', describe: 'Path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)', global: true })
     .option('context', { type: 'string', describe: 'The kubeconfig context to use', global: true })
     .option('namespace', { alias: 'n', type: 'string', describe: "Namespace (default: the context's namespace)", global: true })
-    .option('output', { alias: 'o', choices: OUTPUT_FORMATS, default: 'text' as OutputFormat, describe: 'Output format', global: true })
+    .option('output', { alias: 'o', choices: OUTPUT_FORMATS, default: 'text' as OutputFormat, describe: 'Output format', global: true });
+  // The connection flags are hidden (as kubectl hides its global flags in a command's help; the
+  // root's help lists them, docs/cli.md describes them), so they are declared only when the
+  // arguments name one: a start without them does not pay for eleven more yargs options
+  // (bench/cli-startup). `args` undefined (docs, tests of the parser) declares them all.
+  return args === undefined || args.some((arg) => CONNECTION_FLAG.test(arg)) ? withConnectionFlags(common) : common;
+}
+
+/** Any of kubectl's connection flags as typed: `--token=x`, `--no-insecure-skip-tls-verify`, `-s`, `-v6`. */
+const CONNECTION_FLAG = /^(--(no-)?(cluster|user|server|token|certificate-authority|client-certificate|client-key|insecure-skip-tls-verify|as|request-timeout|v)(=|$)|-[sv]|-[a-zA-Z]*[sv])/;
+
+function withConnectionFlags<T>(argv: Argv<T>) {
+  const connection = { global: true, hidden: true } as const;
+  return argv
     .option('cluster', { type: 'string', describe: 'The kubeconfig cluster to use (instead of the context\'s)', ...connection })
     .option('user', { type: 'string', describe: 'The kubeconfig user to use (instead of the context\'s)', ...connection })
     .option('server', { alias: 's', type: 'string', describe: 'The address of the Kubernetes API server', ...connection })

@@ -21,7 +21,10 @@ export async function runLongOperation<T>(
     try {
       return await work({ signal, progress });
     } catch (error) {
-      progress.fail((error as Error).message?.split('\n')[0]);
+      // When the step that failed was already marked (the SDK said so before cleaning up), the
+      // phase still open is the cleanup, which ran to its end; otherwise the open phase failed.
+      if (progress.failureReported()) progress.succeed();
+      else progress.fail((error as Error).message?.split('\n')[0]);
       throw error;
     }
   }, writeInterruptNotice);

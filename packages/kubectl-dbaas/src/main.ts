@@ -20,7 +20,7 @@ import { setVerbosity } from './verbosity.js';
  * console.log(ROOT_DESCRIPTION);
  * ```
  */
-export const ROOT_DESCRIPTION = 'Consistent CSI VolumeSnapshot backups and restores of PostgreSQL.';
+export const ROOT_DESCRIPTION = 'Consistent CSI VolumeSnapshot backups and restores of PostgreSQL (and backups of MySQL and MariaDB).';
 
 /**
  * Builds the root command. Exported so tests (and the docs generator) can parse arguments without
@@ -92,7 +92,7 @@ export function buildCli(args: string[], options: { width?: number } = {}) {
     if (description) example(`# ${description}`, '');
     return example(command, '');
   }) as typeof cli.example;
-  return withGlobalOptions(cli)
+  return withGlobalOptions(cli, args)
     .scriptName('kubectl dbaas')
     .usage(`$0 <command>\n\n${ROOT_DESCRIPTION}`)
     .command(COMMANDS)

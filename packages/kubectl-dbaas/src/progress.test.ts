@@ -153,3 +153,15 @@ describe('failedWord', () => {
     expect(failedWord(undefined)).toBe('failed');
   });
 });
+
+describe('failureReported', () => {
+  it('is false until a phase ends as failed', () => {
+    const progress = createProgress({ stream: { write: () => true }, tty: false, now: () => 0 });
+    progress.phase('waiting');
+    progress.succeed();
+    expect(progress.failureReported()).toBe(false);
+    progress.phase('cutting');
+    progress.fail('timed out waiting for x to be cut');
+    expect(progress.failureReported()).toBe(true);
+  });
+});

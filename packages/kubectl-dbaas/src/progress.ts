@@ -70,6 +70,8 @@ export interface ProgressReporter {
   done(summary?: string): void;
   /** Seconds since the reporter was created. */
   elapsedSeconds(): number;
+  /** Whether a phase has been ended as failed (the failure is then already on the screen). */
+  failureReported(): boolean;
 }
 
 /**
@@ -112,6 +114,7 @@ export function createProgress(options: ProgressOptions = {}): ProgressReporter 
   let frame = 0;
   let timer: unknown;
   let finished = false;
+  let failed = false;
 
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
   const stamp = () => `[${seconds(now() - start).padStart(6)}]`;
@@ -142,6 +145,7 @@ export function createProgress(options: ProgressOptions = {}): ProgressReporter 
 
   const end = (ok: boolean, reason?: string) => {
     if (!current) return;
+    if (!ok) failed = true;
     const took = seconds(now() - current.started);
     if (tty) {
       stopTimer();
@@ -196,6 +200,9 @@ export function createProgress(options: ProgressOptions = {}): ProgressReporter 
     },
     elapsedSeconds() {
       return (now() - start) / 1000;
+    },
+    failureReported() {
+      return failed;
     },
   };
 }

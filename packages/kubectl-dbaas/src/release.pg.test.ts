@@ -19,6 +19,7 @@ import { buildRelease } from './release/build.js';
 import { findEmulator } from './release/emulator.js';
 import { validateKrewManifest } from './release/krew.js';
 import { archiveName } from './release/targets.js';
+import { skipWhen } from '../../testing/src/skip-reason.js';
 
 const exec = promisify(execFile);
 
@@ -273,8 +274,9 @@ describe('kubectl-dbaas as users install it', () => {
     });
   });
 
-  it.skipIf(!('command' in arm64Emulator))(
-    `the linux/arm64 single executable runs version and wal inspect under emulation${'reason' in arm64Emulator ? ` (skipped: ${arm64Emulator.reason})` : ''}`,
+  it(
+    'the linux/arm64 single executable runs version and wal inspect under emulation',
+    { ...skipWhen('reason' in arm64Emulator ? arm64Emulator.reason : undefined), timeout: 300_000 },
     async () => {
       const emulator = (arm64Emulator as { command: string[] }).command;
       const out = path.join(work, 'release-arm64');
@@ -294,6 +296,5 @@ describe('kubectl-dbaas as users install it', () => {
       const inspect = await run(['wal', 'inspect', dataDirectory, '-o', 'json']);
       expect(JSON.parse(inspect.stdout)).toMatchObject({ verdict: 'clean-shutdown', restorable: true, postgresMajorVersion: MAJOR });
     },
-    300_000,
   );
 });

@@ -177,8 +177,8 @@ export type { PrunePolicy, PruneDecision, PrunePlan } from './snapshot/prune-pla
 
 // Backups: runBackup in the four consistency modes, target discovery, engine hooks and fencing (snapshot/backup.ts, engines/)
 export { runBackup, defaultBackupName } from './snapshot/backup.js';
-export { resolveDatabaseConnection, isSecretConnection } from './engines/postgres/secret.js';
-export type { DatabaseConnection, PostgresSecretConnection, PostgresSecretRef } from './engines/postgres/secret.js';
+export { resolveDatabaseConnection, resolveMysqlConnection, isSecretConnection } from './engines/postgres/secret.js';
+export type { DatabaseConnection, MysqlDatabaseConnection, PostgresSecretConnection, PostgresSecretRef } from './engines/postgres/secret.js';
 export type { BackupOptions, BackupResult, BackupProgress, BackupPhase, SnapshotTimings, SnapshotWatchStats } from './snapshot/backup.js';
 export { discoverBackupTarget, impliedFencing, chooseSnapshotClass, dataPvcOfPod, DATA_VOLUME_ANNOTATION } from './snapshot/discovery.js';
 export { planBackup, cnpgInstanceTarget } from './snapshot/backup-plan.js';
@@ -203,6 +203,8 @@ export type { MysqlServerVersion, MysqlEngineOptions } from './engines/mysql/eng
 export { openMysqlSession } from './engines/mysql/sql.js';
 export type { MysqlConnectionConfig, MysqlSession, MysqlRow } from './engines/mysql/sql.js';
 export { detectEngine, imageRepositoryName, ENGINE_LABEL } from './engines/mysql/detect.js';
+export { detectTargetEngine } from './snapshot/detect-target.js';
+export type { TargetEngineDetection } from './snapshot/detect-target.js';
 export type { EngineDetection, EngineDetectionInput } from './engines/mysql/detect.js';
 export { verifyMysqlRestore, checkMysqlTables, scanMysqlErrorLog } from './engines/mysql/verify.js';
 export type { VerifyMysqlRestoreOptions, MysqlVerifyReport, MysqlTableCheck } from './engines/mysql/verify.js';

@@ -1,4 +1,4 @@
-// Per-engine hooks of a backup (DESIGN.md section 3): what a mode needs from the database besides
+// Per-engine hooks of a backup (docs/consistency.md): what a mode needs from the database besides
 // the volume snapshot. `crash` and `fenced` need nothing engine-specific (fencing is a
 // FencingStrategy); `checkpoint` needs a flush and the positions to record; `online` needs a held
 // backup session. PostgreSQL implements all of it; MySQL/MariaDB can plug in the same interface.

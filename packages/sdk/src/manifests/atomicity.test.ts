@@ -5,7 +5,7 @@ import { ATOMIC_SNAPSHOTS_ANNOTATION, KNOWN_DRIVER_ATOMICITY, chooseConsistencyM
 const cls = (value: string) => ({ metadata: { name: 'fast', annotations: { [ATOMIC_SNAPSHOTS_ANNOTATION]: value } } });
 
 describe('snapshot atomicity', () => {
-  it('knows the table of DESIGN.md section 3', () => {
+  it('knows the table of docs/sdk.md, "Driver atomicity and the default mode"', () => {
     expect(snapshotAtomicity('hostpath.csi.k8s.io')).toMatchObject({ atomic: false, source: 'table' });
     for (const d of ['ebs.csi.aws.com', 'pd.csi.storage.gke.io', 'disk.csi.azure.com', 'rbd.csi.ceph.com', 'zfs.csi.openebs.io', 'local.csi.openebs.io']) {
       expect(snapshotAtomicity(d), d).toMatchObject({ atomic: true, source: 'table' });

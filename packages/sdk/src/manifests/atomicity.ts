@@ -1,5 +1,5 @@
 // Whether a CSI driver's snapshots are atomic (one point in time), and the consistency mode that
-// follows from it (DESIGN.md section 3). A per-driver fact, overridable per VolumeSnapshotClass.
+// follows from it (docs/consistency.md). A per-driver fact, overridable per VolumeSnapshotClass.
 import { DbaasError } from '../errors.js';
 import type { ConsistencyMode } from './metadata.js';
 

@@ -59,7 +59,7 @@ function thrown(fn: () => unknown): unknown {
 }
 
 describe('snapshot metadata schema', () => {
-  it('writes the labels and annotations of DESIGN.md section 3', () => {
+  it('writes the labels and annotations of docs/sdk.md, "Snapshot metadata schema"', () => {
     const { labels, annotations } = writeSnapshotMetadata(full);
     expect(labels).toEqual({
       'app.kubernetes.io/managed-by': 'kubectl-dbaas',

@@ -1,5 +1,5 @@
-// The labels and annotations kubectl-dbaas puts on every snapshot (DESIGN.md section 3, "Metadata
-// on every snapshot") and on restored PVCs: ONE zod codec per object kind that writes them
+// The labels and annotations kubectl-dbaas puts on every snapshot (docs/sdk.md, "Snapshot metadata
+// schema") and on restored PVCs: ONE zod codec per object kind that writes them
 // (`encode`) and reads them (`decode`). LSNs go through wal/lsn.ts, the one LSN parser.
 import * as z from 'zod';
 import { DbaasError } from '../errors.js';
@@ -81,7 +81,7 @@ export const DBAAS_ANNOTATIONS = {
 } as const;
 
 /**
- * The consistency modes of DESIGN.md section 3.
+ * The consistency modes of docs/consistency.md.
  *
  * @example
  * ```ts

@@ -9,6 +9,7 @@ import { PassThrough } from 'node:stream';
 import { Exec, PortForward, type V1Pod, type V1Status } from '@kubernetes/client-node';
 import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
+import { diagnosePod } from '../kube/pod-diagnosis.js';
 import { watchUntil } from '../kube/watch-until.js';
 import { DBAAS_LABELS, MANAGED_BY } from '../manifests/metadata.js';
 import { assertDnsLabel, assertDnsSubdomain } from '../manifests/names.js';
@@ -199,6 +200,13 @@ async function runPod(clients: KubeClients, body: V1Pod, deadline: number, signa
       ...(signal ? { signal } : {}),
       what: wantReady ? 'to be Ready (PostgreSQL accepting connections)' : 'to be Running',
       describe: (pod) => `phase ${pod?.status?.phase ?? 'unknown'}${pod?.spec?.nodeName ? '' : ', not scheduled yet'}`,
+    }).catch(async (error: unknown) => {
+      // A timeout alone says nothing of why: read the pod's status and events before it is deleted.
+      if (!isDbaasError(error, 'KUBE_TIMEOUT')) throw error;
+      const pod = (await clients.core.readNamespacedPod({ namespace, name }).catch(() => undefined)) ?? (error.details?.['lastSeen'] as V1Pod | undefined);
+      if (pod === undefined) throw error;
+      const why = await diagnosePod(clients, pod);
+      throw new DbaasError('KUBE_TIMEOUT', `${error.message}; ${why.reason}`, { fix: why.fix, cause: error, details: { ...error.details, ...why.details } });
     });
     const problem = podProblem(seen.object);
     if (problem) {

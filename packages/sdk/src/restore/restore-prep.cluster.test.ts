@@ -7,7 +7,7 @@
 import { chown, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { V1Job } from '@kubernetes/client-node';
-import { POSTGRES_IMAGE_UID, STORAGE_CLASS, TEST_IMAGES, clusterFromEnv, createBoundPvc, dbaasRejection } from '@kubectl-dbaas/testing';
+import { POSTGRES_IMAGE_UID, STORAGE_CLASS, TEST_IMAGES, clusterFromEnv, createBoundPvc, dbaasRejection, skipWhen } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isDbaasError } from '../errors.js';
 import { KubeClients } from '../kube/clients.js';
@@ -77,7 +77,7 @@ describe('jobRestorePrepExecutor on the node', () => {
   if (why) console.warn(`[dbaas-testing] SKIPPING restore-prep Job tests (not passed): ${why}`);
   const executor = jobRestorePrepExecutor();
 
-  it.skipIf(!!why)('a completed Job: the segment copied, backup_label written, postmaster.pid removed; the Job and its pod are deleted', async () => {
+  it('a completed Job: the segment copied, backup_label written, postmaster.pid removed; the Job and its pod are deleted', skipWhen(why), async () => {
     const started = Date.now();
     const { output } = await executor.run(clients, { namespace: ns, job: job('succeeds', 'data', 'wal'), dataPvc: 'data', walPvc: 'wal', deadline: Date.now() + 120_000 });
     const ms = Date.now() - started;
@@ -89,7 +89,7 @@ describe('jobRestorePrepExecutor on the node', () => {
     console.log(`[restore-prep.cluster] restore-prep Job created -> Complete -> log read: ${ms} ms`);
   });
 
-  it.skipIf(!!why)("a Job whose script fails: RESTORE_PREP_FAILED with the script's message from the pod's log; the Job and its pods are deleted", async () => {
+  it("a Job whose script fails: RESTORE_PREP_FAILED with the script's message from the pod's log; the Job and its pods are deleted", skipWhen(why), async () => {
     const e = await dbaasRejection(
       executor.run(clients, { namespace: ns, job: job('fails', 'empty-data', 'empty-wal', { backoffLimit: 0 }), dataPvc: 'empty-data', walPvc: 'empty-wal', deadline: Date.now() + 120_000 }),
     );
@@ -98,7 +98,7 @@ describe('jobRestorePrepExecutor on the node', () => {
     expect(await gone('fails')).toBe(true);
   });
 
-  it.skipIf(!!why)('a Job that never finishes: deadline error naming the Job; the Job and its pod are deleted', async () => {
+  it('a Job that never finishes: deadline error naming the Job; the Job and its pod are deleted', skipWhen(why), async () => {
     const e = await dbaasRejection(
       executor.run(clients, { namespace: ns, job: job('never', 'empty-data', 'empty-wal', { command: ['/bin/sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1; done'] }), dataPvc: 'empty-data', walPvc: 'empty-wal', deadline: Date.now() + 8000 }),
     );

@@ -4,6 +4,7 @@
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
+import { diagnoseJob } from '../kube/pod-diagnosis.js';
 import { watchUntil } from '../kube/watch-until.js';
 
 /**
@@ -86,6 +87,11 @@ export function jobRestorePrepExecutor(): RestorePrepExecutor {
           ...(request.signal ? { signal: request.signal } : {}),
           what: 'to complete',
           describe: (job) => `active ${job?.status?.active ?? 0}, failed ${job?.status?.failed ?? 0}`,
+        }).catch(async (error: unknown) => {
+          // A timeout alone says nothing of why: read the Job's pods and events before it is deleted.
+          if (!isDbaasError(error, 'KUBE_TIMEOUT')) throw error;
+          const why = await diagnoseJob(clients, namespace, name);
+          throw new DbaasError('KUBE_TIMEOUT', `${error.message}; ${why.reason}`, { fix: why.fix, cause: error, details: { ...error.details, ...why.details } });
         });
         const log = await podLogTail(clients, namespace, name);
         if (done.object === undefined) throw new DbaasError('RESTORE_PREP_FAILED', `restore-prep Job ${namespace}/${name} was deleted before it completed`);

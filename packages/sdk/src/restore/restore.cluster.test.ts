@@ -36,6 +36,7 @@ import { runBackup, type BackupResult } from '../snapshot/backup.js';
 import { podVerifyRuntime } from './pod-runtime.js';
 import { RestoreClient } from './restore-client.js';
 import { planRestore, type RestoreProgress } from './restore.js';
+import { skipWhen } from '@kubectl-dbaas/testing';
 
 const info = clusterFromEnv(inject('dbaasCluster'));
 const why = info.nodeUnavailable ?? info.hostpathUnavailable;
@@ -176,7 +177,7 @@ afterAll(async () => {
 describe('RestoreClient.restore and verify on the hostpath CSI driver with real PostgreSQL', () => {
   if (why) console.warn(`[dbaas-testing] SKIPPING RestoreClient cluster tests (not passed): ${why}`);
 
-  it.skipIf(!!why)('fenced, same namespace, size omitted: PVC of restoreSize, labelled, every acknowledged row; verify passes (clean shutdown, amcheck, checks)', async () => {
+  it('fenced, same namespace, size omitted: PVC of restoreSize, labelled, every acknowledged row; verify passes (clean shutdown, amcheck, checks)', skipWhen(why), async () => {
     const events: RestoreProgress[] = [];
     const r = await restoreClient.restore({ backup: 'fenced-1', namespace: ns, pvcName: 'fenced-restored', onProgress: (e) => events.push(e) });
     expect(r.state).toBe('ready');
@@ -217,7 +218,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     );
   });
 
-  it.skipIf(!!why)('refuses before creating anything: size below restoreSize, unknown class, class of another driver, existing PVC, unknown backup', async () => {
+  it('refuses before creating anything: size below restoreSize, unknown class, class of another driver, existing PVC, unknown backup', skipWhen(why), async () => {
     const before = { pvcs: await livePvcNames(clients, ns), snapshots: await snapshotObjects(ns) };
     const small = await dbaasRejection(restoreClient.restore({ backup: 'fenced-1', namespace: ns, pvcName: 'too-small', size: '1Mi' }));
     expect(small.code).toBe('RESTORE_SIZE_TOO_SMALL');
@@ -252,7 +253,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     expect({ pvcs: await livePvcNames(clients, otherNs), snapshots: await snapshotObjects(otherNs) }).toEqual({ pvcs: [], snapshots: [] });
   });
 
-  it.skipIf(!!why)('cross namespace: a temporary Retain content + snapshot in the target namespace, removed once Bound; the backup is untouched', async () => {
+  it('cross namespace: a temporary Retain content + snapshot in the target namespace, removed once Bound; the backup is untouched', skipWhen(why), async () => {
     const snap = await snapFileOf(ns, 'fenced-1');
     const r = await restoreClient.restore({ backup: 'fenced-1', backupNamespace: ns, namespace: otherNs, pvcName: 'fenced-copy' });
     expect(r.state).toBe('ready');
@@ -273,7 +274,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     report.push(`cross-namespace restore: total ${r.timings.totalMs} ms (temporary content bound, PVC Bound ${r.timings.createToBoundMs} ms after creation)`);
   });
 
-  it.skipIf(!!why)('WaitForFirstConsumer: returns "waiting for first consumer" without hanging; the first pod (placed by kube-scheduler) binds it; or binds through a given node', async () => {
+  it('WaitForFirstConsumer: returns "waiting for first consumer" without hanging; the first pod (placed by kube-scheduler) binds it; or binds through a given node', skipWhen(why), async () => {
     const r = await restoreClient.restore({ backup: 'fenced-1', namespace: ns, pvcName: 'wffc-waiting', storageClass: STORAGE_CLASS_WFFC, deadlineMs: 30_000 });
     expect(r.state).toBe('waiting-for-first-consumer');
     expect(r.pvc.status?.phase).toBe('Pending');
@@ -289,7 +290,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     expect((await rowsOn(ns, 'wffc-node', fenced.acked)).missing).toEqual([]);
   });
 
-  it.skipIf(!!why)('online: WAL from the -wal snapshot and backup_label by restore-prep; verify passes offline (online-backup-complete) and live; every acknowledged row', async () => {
+  it('online: WAL from the -wal snapshot and backup_label by restore-prep; verify passes offline (online-backup-complete) and live; every acknowledged row', skipWhen(why), async () => {
     const r = await restoreClient.restore({ backup: 'online-1', namespace: ns, pvcName: 'online-restored', prep });
     expect(r.state).toBe('ready');
     expect(r.prepOutput).toMatch(/copied \d+ WAL segment\(s\), wrote backup_label/);
@@ -308,7 +309,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     );
   });
 
-  it.skipIf(!!why)('verify of a backup: scratch restore, checks, scratch removed; online across namespaces too', async () => {
+  it('verify of a backup: scratch restore, checks, scratch removed; online across namespaces too', skipWhen(why), async () => {
     const v = await restoreClient.verify({ namespace: ns, backup: 'online-1', runtime, checks: [{ name: 'rows', sql: 'select count(*) > 20000 from t' }] });
     expect(v.failures).toEqual([]);
     expect(v.ok).toBe(true);
@@ -324,7 +325,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     report.push(`verify(backup online-1): total ${v.timings.totalMs} ms: restore ${v.restore?.timings.totalMs} ms, ready ${v.live?.readyMs} ms`);
   });
 
-  it.skipIf(!!why)('verify catches a WAL segment removed from the -wal snapshot, and PostgreSQL agrees', async () => {
+  it('verify catches a WAL segment removed from the -wal snapshot, and PostgreSQL agrees', skipWhen(why), async () => {
     // Break a copy of the backup: the same data, a -wal snapshot whose .snap lacks the last needed segment.
     await inALull(undefined, () => runBackup(clients, { namespace: ns, target: { pod: source.podName }, mode: 'online', name: 'broken-wal', database: source.connectionConfig, deadlineMs: 240_000 }));
     const snap = await snapFileOf(ns, 'broken-wal-wal');
@@ -358,7 +359,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     report.push(`broken -wal: verify(backup) -> ${v.failures[0]}; verify(pvc) offline ${offline.offline?.verdict}; PostgreSQL: ${offline.failures.find((f) => f.startsWith('live'))}`);
   });
 
-  it.skipIf(!!why)('verify catches a truncated backup_label, and PostgreSQL agrees', async () => {
+  it('verify catches a truncated backup_label, and PostgreSQL agrees', skipWhen(why), async () => {
     await inALull(undefined, () => runBackup(clients, { namespace: ns, target: { pod: source.podName }, mode: 'online', name: 'broken-label', database: source.connectionConfig, deadlineMs: 240_000 }));
     const r = await restoreClient.restore({ backup: 'broken-label', namespace: ns, pvcName: 'broken-label-restored', prep });
     const dir = await dataDirOf(ns, 'broken-label-restored');
@@ -374,7 +375,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     report.push(`truncated backup_label: verify offline ${v.offline?.verdict} (${v.offline?.reasons[0]}); PostgreSQL: ${v.failures.find((f) => f.startsWith('live'))}`);
   });
 
-  it.skipIf(!!why)('crash and checkpoint (forced on this non-atomic driver): restorable volumes, but verify says unsafe and does not start them', async () => {
+  it('crash and checkpoint (forced on this non-atomic driver): restorable volumes, but verify says unsafe and does not start them', skipWhen(why), async () => {
     for (const mode of ['crash', 'checkpoint'] as const) {
       // Under load hostpath's tar fails outright ("file changed as we read it"); in a lull made by
       // pausing the writers it succeeds, and the copy of the running server is still not a consistent one.
@@ -392,7 +393,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     }
   });
 
-  it.skipIf(!!why)('an aborted restore leaves nothing behind', async () => {
+  it('an aborted restore leaves nothing behind', skipWhen(why), async () => {
     const before = { pvcs: await livePvcNames(clients, otherNs), snapshots: await snapshotObjects(otherNs) };
     const controller = new AbortController();
     const run = restoreClient.restore({

@@ -1,4 +1,4 @@
-// Restore of a backup set into a new PVC (DESIGN.md section 3): same namespace through
+// Restore of a backup set into a new PVC (docs/consistency.md): same namespace through
 // `spec.dataSource`, another namespace through a pre-provisioned VolumeSnapshotContent (Retain,
 // same snapshotHandle) and a VolumeSnapshot bound to it. `online` sets get their WAL segments and
 // backup_label from the `-wal` snapshot through the restore-prep step. Everything is checked before

@@ -301,6 +301,14 @@ export async function runVerify(clients: KubeClients, options: VerifyOptions): P
     if (from) details = await snapshots.describe({ namespace: backupNamespace, name: from }).catch(() => undefined);
   }
   const meta = details?.data?.metadata;
+  if (meta?.engine === 'mysql' || meta?.engine === 'mariadb') {
+    // The scratch server, the offline check and amcheck are PostgreSQL's; refuse before any restore.
+    const engineName = `${meta.engine === 'mariadb' ? 'MariaDB' : 'MySQL'}${meta.engineVersion ? ` ${meta.engineVersion}` : ''}`;
+    throw new DbaasError('INVALID_ARGUMENT', `backup ${backupNamespace}/${details!.name} is a ${engineName} backup: verify checks PostgreSQL backups only (WAL inspector, scratch PostgreSQL, amcheck)`, {
+      fix: `Restore it (kubectl dbaas restore ${details!.name} --to NAME) and check the restored data directory with the SDK's verifyMysqlRestore (a scratch mariadbd/mysqld, CHECK TABLE on every table; docs/engines.md#verify).`,
+      details: { engine: meta.engine },
+    });
+  }
   const failures: string[] = [];
 
   try {

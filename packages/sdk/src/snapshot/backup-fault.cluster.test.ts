@@ -27,6 +27,7 @@ import type { VolumeSnapshot } from '../kube/snapshot-types.js';
 import { watchUntil } from '../kube/watch-until.js';
 import { readSnapshotMetadata } from '../manifests/metadata.js';
 import { runBackup, type BackupProgress } from './backup.js';
+import { skipWhen } from '@kubectl-dbaas/testing';
 
 const info = clusterFromEnv(inject('dbaasCluster'));
 const hasHostpath = !info.hostpathUnavailable;
@@ -76,7 +77,7 @@ afterAll(async () => {
 describe('runBackup faults', () => {
   if (!hasHostpath) console.warn(`[dbaas-testing] SKIPPING runBackup fault tests (not passed): CSI hostpath plugin unavailable: ${info.hostpathUnavailable}`);
 
-  it.skipIf(!hasHostpath)('fenced with the snapshot-controller stopped mid-backup: deadline error naming the wait, fence lifted, partial snapshot deleted', async () => {
+  it('fenced with the snapshot-controller stopped mid-backup: deadline error naming the wait, fence lifted, partial snapshot deleted', skipWhen(info.hostpathUnavailable), async () => {
     const stats = { fenced: 0, unfenced: 0 };
     let down: Promise<void> | undefined;
     // The controller is stopped while the database is being fenced (after the backup started,
@@ -117,7 +118,7 @@ describe('runBackup faults', () => {
     await down;
   });
 
-  it.skipIf(!hasHostpath)('online with PostgreSQL SIGKILLed while the data snapshot is being cut: session-lost error naming the slot, partial snapshot deleted, nothing left after the restart', async () => {
+  it('online with PostgreSQL SIGKILLed while the data snapshot is being cut: session-lost error naming the slot, partial snapshot deleted, nothing left after the restart', skipWhen(info.hostpathUnavailable), async () => {
     await server!.query('insert into t select g from generate_series(1, 200000) g on conflict do nothing');
     let killing: Promise<void> | undefined;
     let killedAt = 0;
@@ -189,7 +190,7 @@ describe('runBackup faults', () => {
     await clients.volumeSnapshots.delete('killed-1-wal', ns);
   });
 
-  it.skipIf(!hasHostpath)('kube-apiserver restarted while the backup waits for readyToUse: the watch resumes, the backup completes, its stats count the reconnects', async () => {
+  it('kube-apiserver restarted while the backup waits for readyToUse: the watch resumes, the backup completes, its stats count the reconnects', skipWhen(info.hostpathUnavailable), async () => {
     // A plain data volume (no database: crash mode with force) with 160 MiB of random data, so the
     // driver's tar czf takes seconds and the restart falls inside the wait.
     await createPvc('plain');

@@ -9,7 +9,7 @@ import type { VolumeSnapshot } from '../kube/snapshot-types.js';
 import { chooseConsistencyMode, type SnapshotAtomicity } from '../manifests/atomicity.js';
 import { backupSetNames, buildVolumeSnapshot } from '../manifests/builders.js';
 import { isManagedSnapshot, type ConsistencyMode } from '../manifests/metadata.js';
-import { defaultBackupName, type BackupOptions } from './backup.js';
+import { connectionNeeded, defaultBackupName, type BackupOptions } from './backup.js';
 import { discoverBackupTarget, impliedFencing, type DiscoveredTarget } from './discovery.js';
 
 /**
@@ -84,7 +84,8 @@ export async function planBackup(clients: KubeClients, options: BackupPlanOption
   const now = options.now ?? new Date();
   const dryRun = options.dryRun ?? 'client';
   const found = await discoverBackupTarget(clients, { namespace, target: options.target, ...(options.snapshotClass ? { snapshotClass: options.snapshotClass } : {}) });
-  const mode = chooseConsistencyMode(found.atomicity, options.mode, { force: options.force ?? false });
+  const engineKind = options.engine?.engine ?? options.engineKind ?? 'postgres';
+  const mode = chooseConsistencyMode(found.atomicity, options.mode, { force: options.force ?? false, engine: engineKind });
   const pvc = found.pvc.metadata.name;
   const name = options.name ?? defaultBackupName(pvc, now);
   const names = backupSetNames(name);
@@ -98,14 +99,12 @@ export async function planBackup(clients: KubeClients, options: BackupPlanOption
       });
     }
   }
-  if ((mode === 'checkpoint' || mode === 'online') && !options.engine && options.database === undefined) {
-    throw new DbaasError('INVALID_ARGUMENT', `mode ${mode} needs a connection to the database (a SQL session runs ${mode === 'online' ? 'pg_backup_start/stop' : 'CHECKPOINT'})`, {
-      fix: 'Pass the database connection (host/port/user or a postgresql:// URL).',
-    });
-  }
+  if ((mode === 'checkpoint' || mode === 'online') && !options.engine && options.database === undefined) throw connectionNeeded(mode, engineKind);
+  // MySQL/MariaDB keep their redo and binary logs in the data directory: no -wal snapshot.
+  const walSnapshot = mode === 'online' && engineKind === 'postgres';
 
   const existing: BackupPlan['existing'] = [];
-  for (const snapshotName of mode === 'online' ? [names.data, names.wal] : [names.data]) {
+  for (const snapshotName of walSnapshot ? [names.data, names.wal] : [names.data]) {
     try {
       const vs = await clients.volumeSnapshots.get(snapshotName, namespace);
       existing.push({ name: snapshotName, managed: isManagedSnapshot(vs) });
@@ -114,7 +113,7 @@ export async function planBackup(clients: KubeClients, options: BackupPlanOption
     }
   }
 
-  const roles: ('data' | 'wal')[] = mode === 'online' ? ['data', 'wal'] : ['data'];
+  const roles: ('data' | 'wal')[] = walSnapshot ? ['data', 'wal'] : ['data'];
   let manifests = roles.map((role) =>
     buildVolumeSnapshot({
       namespace,

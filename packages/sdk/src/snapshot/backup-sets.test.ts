@@ -77,4 +77,15 @@ describe('groupBackupSets', () => {
     expect(s!.metadataError).toBeUndefined();
     expect(s!.data?.metadata).toBeUndefined();
   });
+
+  it('the cut is the instant kubectl-dbaas recorded (dbaas.io/cut-at), not the driver\'s status.creationTime; without the annotation, creationTime', () => {
+    const recorded = vs('b', 'data', '2026-01-01T00:00:00Z', {}, { readyToUse: true, creationTime: '2026-01-01T00:00:01.000Z', boundVolumeSnapshotContentName: 'c' });
+    recorded.metadata.annotations = { ...recorded.metadata.annotations, [DBAAS_ANNOTATIONS.cutAt]: '2026-01-01T00:00:08.800Z' };
+    const s = summarizeSnapshot(recorded);
+    expect(s.cutAt?.toISOString()).toBe('2026-01-01T00:00:08.800Z');
+    expect(s.metadata?.cutAt?.toISOString()).toBe('2026-01-01T00:00:08.800Z');
+    expect(s.storageCreationTime?.toISOString()).toBe('2026-01-01T00:00:01.000Z');
+    const unrecorded = summarizeSnapshot(vs('c', 'data', '2026-01-01T00:00:00Z', {}, { readyToUse: true, creationTime: '2026-01-01T00:00:01.000Z' }));
+    expect(unrecorded.cutAt?.toISOString()).toBe('2026-01-01T00:00:01.000Z');
+  });
 });

@@ -43,8 +43,19 @@ export interface SnapshotSummary {
   boundContentName?: string;
   /** `status.restoreSize` (a quantity string). */
   restoreSize?: string;
-  /** `status.creationTime`: when the storage took the snapshot (the cut). */
+  /**
+   * The cut: the instant kubectl-dbaas saw the snapshot controller bind the content and record its
+   * `status.creationTime`, kept in the `dbaas.io/cut-at` annotation (docs/consistency.md); the
+   * fence or the backup session ended right after it. For a snapshot without that annotation (not
+   * cut yet when the run ended, or not made by kubectl-dbaas), `status.creationTime`.
+   */
   cutAt?: Date;
+  /**
+   * `status.creationTime`: the time the CSI driver gave the snapshot (usually when its
+   * CreateSnapshot began; on hostpath before the copy is made). Not the cut: it can be seconds
+   * earlier than the moment the cut was recorded.
+   */
+  storageCreationTime?: Date;
   /** `metadata.creationTimestamp`. */
   createdAt?: Date;
   /** Being deleted (`metadata.deletionTimestamp` set). */
@@ -139,8 +150,8 @@ export function summarizeSnapshot(vs: VolumeSnapshot): SnapshotSummary {
   if (vs.spec?.volumeSnapshotClassName) s.snapshotClass = vs.spec.volumeSnapshotClassName;
   if (vs.status?.boundVolumeSnapshotContentName) s.boundContentName = vs.status.boundVolumeSnapshotContentName;
   if (vs.status?.restoreSize) s.restoreSize = vs.status.restoreSize;
-  const cut = date(vs.status?.creationTime);
-  if (cut) s.cutAt = cut;
+  const storageTime = date(vs.status?.creationTime);
+  if (storageTime) s.storageCreationTime = storageTime;
   const created = date(vs.metadata.creationTimestamp as Date | string | undefined);
   if (created) s.createdAt = created;
   if (managed) {
@@ -150,6 +161,9 @@ export function summarizeSnapshot(vs: VolumeSnapshot): SnapshotSummary {
       s.metadataError = toDbaasError(error).message;
     }
   }
+  // One definition of the cut everywhere (list, describe, -o json): the recorded one.
+  const cut = s.metadata?.cutAt ?? storageTime;
+  if (cut) s.cutAt = cut;
   return s;
 }
 

@@ -33,6 +33,7 @@ import { jobRestorePrepExecutor } from '../restore/restore-prep.js';
 import { inspectDataDirectory } from '../wal/data-directory.js';
 import { formatLsn } from '../wal/lsn.js';
 import { runBackup, type BackupProgress, type BackupResult } from './backup.js';
+import { skipWhen } from '@kubectl-dbaas/testing';
 
 const info = clusterFromEnv(inject('dbaasCluster'));
 const why = info.nodeUnavailable ?? info.hostpathUnavailable;
@@ -173,7 +174,7 @@ afterAll(async () => {
 describe('runBackup on the hostpath CSI driver with a real PostgreSQL under write load', () => {
   if (why) console.warn(`[dbaas-testing] SKIPPING runBackup cluster tests (not passed): ${why}`);
 
-  it.skipIf(!!why)('refuses crash and checkpoint on hostpath without force, naming why; default mode is fenced', async () => {
+  it('refuses crash and checkpoint on hostpath without force, naming why; default mode is fenced', skipWhen(why), async () => {
     const e = await dbaasRejection(runBackup(clients, { namespace: ns, target: { pod: source.podName }, mode: 'crash', name: 'refused' }));
     expect(e.code).toBe('MODE_UNSAFE');
     expect(e.message).toMatch(/not atomic/);
@@ -186,7 +187,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     expect(await clients.volumeSnapshots.listAll({ namespace: ns })).toHaveLength(0);
   });
 
-  it.skipIf(!!why)('fenced: the StatefulSet scaled to 0 (pod gone), snapshot, cut, scaled back (pod Ready); restore has every acknowledged row and passes amcheck', async () => {
+  it('fenced: the StatefulSet scaled to 0 (pod gone), snapshot, cut, scaled back (pod Ready); restore has every acknowledged row and passes amcheck', skipWhen(why), async () => {
     const load = (await source.writer({ writers: WRITERS })).start();
     await new Promise((r) => setTimeout(r, 2000));
     const rec = recorder();
@@ -239,7 +240,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     );
   });
 
-  it.skipIf(!!why)('fenced: re-running the same name adopts its own set; a foreign snapshot of that name is refused', async () => {
+  it('fenced: re-running the same name adopts its own set; a foreign snapshot of that name is refused', skipWhen(why), async () => {
     const fencing = countedFencing();
     const again = await runBackup(clients, { namespace: ns, target: { pod: source.podName }, name: 'fenced-1', fencing, deadlineMs: 60_000 });
     expect(again.adopted).toBe(true);
@@ -315,7 +316,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     return (await source.query<{ n: string }>('select count(*)::text as n from pg_replication_slots'))[0]!.n;
   }
 
-  it.skipIf(!!why)(`online under ${WRITERS} unthrottled writers: either a restorable set, or (hostpath tar "file changed as we read it") a timeout that says so and points to fenced`, async () => {
+  it(`online under ${WRITERS} unthrottled writers: either a restorable set, or (hostpath tar "file changed as we read it") a timeout that says so and points to fenced`, skipWhen(why), async () => {
     const load = (await source.writer({ writers: WRITERS })).start();
     await new Promise((r) => setTimeout(r, 2000));
     const rec = recorder();
@@ -356,7 +357,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     report.push(`online under load: ${await restoreOnline(result!, load.ackedBefore(rec.at('cut', 'online-load')), 'online under load')}`);
   });
 
-  it.skipIf(!!why)('online in a lull of writes: data + -wal snapshots; restore with WAL and backup_label has every acknowledged row, amcheck clean', async () => {
+  it('online in a lull of writes: data + -wal snapshots; restore with WAL and backup_label has every acknowledged row, amcheck clean', skipWhen(why), async () => {
     const load = (await source.writer({ writers: WRITERS })).start();
     await new Promise((r) => setTimeout(r, 3000));
     const rec = recorder();
@@ -376,7 +377,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     );
   });
 
-  it.runIf(!why && process.env.DBAAS_BACKUP_MEASURE === '1')('measure: online on hostpath, commits/s vs success (DBAAS_BACKUP_MEASURE=1)', async () => {
+  it('measure: online on hostpath, commits/s vs success (DBAAS_BACKUP_MEASURE=1)', skipWhen(why ?? (process.env.DBAAS_BACKUP_MEASURE === '1' ? undefined : 'an opt-in measurement: set DBAAS_BACKUP_MEASURE=1')), async () => {
     for (const rate of (process.env.DBAAS_BACKUP_MEASURE_RATES ?? '1,5,20,100').split(',').map(Number)) {
       const load = (await source.writer({ writers: WRITERS, ratePerSecond: rate })).start();
       await new Promise((r) => setTimeout(r, 1000));
@@ -401,7 +402,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     // So the writers run, then are paused around the cut (and a CHECKPOINT ends any spread
     // checkpoint): the copy is still one of a running server (pg_control "in production", no
     // backup_label), which is what this test needs, taken deterministically.
-    it.skipIf(!!why)(`${mode} with force under a light write load, the writers paused around the cut: snapshot taken, and the inspector calls the hostpath copy unsafe-not-atomic`, async () => {
+    it(`${mode} with force under a light write load, the writers paused around the cut: snapshot taken, and the inspector calls the hostpath copy unsafe-not-atomic`, skipWhen(why), async () => {
       const load = (await source.writer({ writers: WRITERS, ratePerSecond: 5 })).start();
       await new Promise((r) => setTimeout(r, 1500));
       const rec = recorder();
@@ -446,7 +447,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     });
   }
 
-  it.skipIf(!!why)('checkpoint with the connection from a Secret (user/database keys, host/port given); a missing Secret fails before any snapshot', async () => {
+  it('checkpoint with the connection from a Secret (user/database keys, host/port given); a missing Secret fails before any snapshot', skipWhen(why), async () => {
     // The StatefulSet's own Secret (username, password, database), host/port of the port-forward.
     const database = await source.secretConnection();
     const missing = await dbaasRejection(runBackup(clients, { namespace: ns, target: { pod: source.podName }, mode: 'checkpoint', force: true, name: 'from-secret-missing', database: { ...database, secretRef: { name: 'nope' } } }));
@@ -460,7 +461,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     report.push(`checkpoint with the connection from Secret ${ns}/${source.secretName}: total ${r.timings.totalMs} ms, checkpoint LSN ${formatLsn(r.metadata.data.checkpointLsn!)}`);
   });
 
-  it.skipIf(!!why)('abort during an online backup ends the backup, releases the slot and deletes the partial snapshot', async () => {
+  it('abort during an online backup ends the backup, releases the slot and deletes the partial snapshot', skipWhen(why), async () => {
     const controller = new AbortController();
     const rec = recorder();
     const e = await dbaasRejection(

@@ -1,5 +1,5 @@
 // One backup of a PostgreSQL volume as a CSI VolumeSnapshot, in one of the four consistency modes
-// of DESIGN.md section 3. SnapshotClient.backup() delegates here. The fence or the backup session
+// of docs/consistency.md. SnapshotClient.backup() delegates here. The fence or the backup session
 // ends at the cut (boundVolumeSnapshotContentName + creationTime), never later, and always:
 // also on error, deadline and abort, after which the snapshots this run created are deleted.
 import type { EngineHooks, EngineMetadata, EngineOnlineBackup, FenceContext, FencingStrategy } from '../engines/engine.js';
@@ -20,7 +20,8 @@ import {
   type ConsistencyMode,
   type SnapshotMetadata,
 } from '../manifests/metadata.js';
-import { resolveDatabaseConnection, type DatabaseConnection } from '../engines/postgres/secret.js';
+import { mysqlEngine } from '../engines/mysql/engine.js';
+import { resolveDatabaseConnection, resolveMysqlConnection, type DatabaseConnection, type MysqlDatabaseConnection } from '../engines/postgres/secret.js';
 import { discoverBackupTarget, impliedFencing, type BackupTarget } from './discovery.js';
 
 /** Default overall deadline of a backup: 10 minutes. */
@@ -90,12 +91,20 @@ export interface BackupOptions {
   /** Allow `crash`/`checkpoint` on a driver whose snapshots are not atomic. */
   force?: boolean;
   /**
-   * How to reach PostgreSQL: needed by `checkpoint` and `online`; optional otherwise (then engine
-   * facts are recorded too). A URL, `pg` options, or `{ secretRef, host?, port? }`: user, password
-   * and database (and host/port unless given) from a Secret (see `resolveDatabaseConnection`).
+   * How to reach the database: needed by `checkpoint` and `online`; optional otherwise (then engine
+   * facts are recorded too). A URL, client options (`pg`'s, or `mysql2`'s for MySQL/MariaDB), or
+   * `{ secretRef, host?, port? }`: user, password and database (and host/port unless given) from a
+   * Secret (see `resolveDatabaseConnection`, `resolveMysqlConnection`). Which engine it is, is
+   * `engineKind`.
    */
-  database?: DatabaseConnection;
-  /** Engine hooks to use instead of PostgreSQL on `database` (another engine, or a caller's own connection). */
+  database?: DatabaseConnection | MysqlDatabaseConnection;
+  /**
+   * The engine of the target when no `engine` hooks are given: decides the modes
+   * (`ENGINE_MODES`) and, with `database`, which client connects (`postgresEngine` or
+   * `mysqlEngine`). `detectTargetEngine` reads it from the cluster. Default `postgres`.
+   */
+  engineKind?: 'postgres' | 'mysql' | 'mariadb';
+  /** Engine hooks to use instead of connecting on `database` (another engine, or a caller's own connection). */
   engine?: EngineHooks;
   /** `fenced` mode: how to stop and restart the database. Default: from the pod's or PVC's StatefulSet / CNPG Cluster. */
   fencing?: FencingStrategy;
@@ -310,7 +319,7 @@ async function deletePartialSnapshot(clients: KubeClients, namespace: string, sn
  * - `online`: one held session with a temporary replication slot; `pg_backup_start`, the data
  *   snapshot, its cut, `pg_backup_stop`, the `-wal` snapshot, its cut, the slot released.
  *
- * Every snapshot carries the metadata of DESIGN.md section 3 (labels and `dbaas.io/` annotations:
+ * Every snapshot carries the metadata of docs/consistency.md (labels and `dbaas.io/` annotations:
  * LSNs, WAL files, backup_label, system identifier, times requested/cut/ready). Waiting is
  * watch-based with one overall deadline; driver errors (`status.error`) are reported as they come
  * and named in the timeout error. Re-running with the same name adopts this backup's own
@@ -358,12 +367,19 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
     return read;
   };
   // A Secret with the credentials is read while discovery runs; a bad one fails before any write.
-  const databaseConfig = options.database === undefined ? undefined : resolveDatabaseConnection(clients, options.database, namespace);
+  const engineKind = options.engine?.engine ?? options.engineKind ?? 'postgres';
+  const isMysql = engineKind === 'mysql' || engineKind === 'mariadb';
+  const databaseConfig =
+    options.database === undefined
+      ? undefined
+      : isMysql
+        ? resolveMysqlConnection(clients, options.database as MysqlDatabaseConnection, namespace).then((config) => ({ mysql: config }) as const)
+        : resolveDatabaseConnection(clients, options.database as DatabaseConnection, namespace).then((config) => ({ postgres: config }) as const);
   databaseConfig?.catch(() => undefined); // awaited below
   const earlyData = prefetch(early?.data);
   const earlyWal = options.mode === 'online' ? prefetch(early?.wal) : undefined;
   const found = await discoverBackupTarget(clients, { namespace, target: options.target, ...(options.snapshotClass ? { snapshotClass: options.snapshotClass } : {}) });
-  const mode = chooseConsistencyMode(found.atomicity, options.mode, { force: options.force ?? false, ...(options.engine ? { engine: options.engine.engine } : {}) });
+  const mode = chooseConsistencyMode(found.atomicity, options.mode, { force: options.force ?? false, engine: engineKind });
   const pvc = found.pvc.metadata.name;
   const className = found.snapshotClass.metadata.name;
   const name = options.name ?? defaultBackupName(pvc, new Date(t0));
@@ -382,11 +398,7 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
       });
     }
   }
-  if ((mode === 'checkpoint' || mode === 'online') && !options.engine && options.database === undefined) {
-    throw new DbaasError('INVALID_ARGUMENT', `mode ${mode} needs a connection to the database (a SQL session runs ${mode === 'online' ? 'pg_backup_start/stop' : 'CHECKPOINT'})`, {
-      fix: 'Pass the database connection (host/port/user or a postgresql:// URL).',
-    });
-  }
+  if ((mode === 'checkpoint' || mode === 'online') && !options.engine && options.database === undefined) throw connectionNeeded(mode, engineKind);
 
   const database = await databaseConfig;
 
@@ -570,8 +582,9 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
 
   const work = async (): Promise<void> => {
     if (options.engine) engine = options.engine;
-    else if (database !== undefined) engine = await postgresEngine(database);
-    const facts: EngineMetadata = engine ? await engine.describe() : {};
+    else if (database !== undefined) engine = 'mysql' in database ? await mysqlEngine(database.mysql) : await postgresEngine(database.postgres);
+    // Without a connection the engine is still recorded when the caller named it (verify and restore read it).
+    const facts: EngineMetadata = engine ? await engine.describe() : options.engineKind ? { engine: options.engineKind } : {};
 
     if (existingData) {
       const dataName = adopt(existingData);
@@ -633,13 +646,21 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
           run.abort(error);
         });
         const start = session.startMetadata;
-        progress('backup-started', `pg_backup_start: start LSN and first WAL file ${start.firstWalFile}, ${held?.description ?? 'temporary replication slot'} held`);
+        progress(
+          'backup-started',
+          engine.engine === 'postgres'
+            ? `pg_backup_start: start LSN and first WAL file ${start.firstWalFile}, ${held?.description ?? 'temporary replication slot'} held`
+            : `${held?.description ?? 'global lock'} held${start.binlogFile ? `; binary log at ${start.binlogFile}:${start.binlogPosition}` : ''}`,
+        );
         const dataName = await request({ ...base('data', facts), ...start });
         onlineStage = `while the data snapshot ${dataName} was being cut`;
         await cut(dataName);
         onlineStage = `after the data snapshot ${dataName} was cut, at pg_backup_stop`;
         const stop = await session.stop();
-        progress('backup-stopped', `pg_backup_stop: last WAL file ${stop.lastWalFile}; the slot keeps the WAL until the -wal snapshot is cut`);
+        progress(
+          'backup-stopped',
+          session.separateWalSnapshot === false ? 'lock released' : `pg_backup_stop: last WAL file ${stop.lastWalFile}; the slot keeps the WAL until the -wal snapshot is cut`,
+        );
         onlineStage = `after pg_backup_stop, before the -wal snapshot was cut (the slot held the WAL it needs)`;
         const dataMeta = metas.get(dataName)!;
         await patchMeta(dataName, { ...dataMeta, ...stop });
@@ -655,7 +676,7 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
         await session.release();
         sessionMs = Date.now() - sessionAt;
         session = undefined;
-        progress('released', 'replication slot released, backup session closed');
+        progress('released', engine.engine === 'postgres' ? 'replication slot released, backup session closed' : 'backup session closed');
         break;
       }
     }
@@ -772,4 +793,19 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
     snapshotErrors,
     ...(fencing ? { fencing: fencing.description } : {}),
   };
+}
+
+/**
+ * The refusal of `checkpoint`/`online` without a connection, in the engine's words. Shared with
+ * planBackup.
+ */
+export function connectionNeeded(mode: ConsistencyMode, engine: 'postgres' | 'mysql' | 'mariadb'): DbaasError {
+  if (engine === 'postgres') {
+    return new DbaasError('INVALID_ARGUMENT', `mode ${mode} needs a connection to the database (a SQL session runs ${mode === 'online' ? 'pg_backup_start/stop' : 'CHECKPOINT'})`, {
+      fix: 'Pass the database connection (host/port/user or a postgresql:// URL).',
+    });
+  }
+  return new DbaasError('INVALID_ARGUMENT', `mode ${mode} needs a connection to ${engine === 'mariadb' ? 'MariaDB' : 'MySQL'} (a SQL session holds the global lock across the cut)`, {
+    fix: 'Pass the database connection (host/port/user, the password in $MYSQL_PWD, or a mysql:// URL, or a Secret).',
+  });
 }

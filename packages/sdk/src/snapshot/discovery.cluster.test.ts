@@ -10,6 +10,7 @@ import { KubeClients } from '../kube/clients.js';
 import { watchUntil } from '../kube/watch-until.js';
 import { runBackup } from './backup.js';
 import { discoverBackupTarget, impliedFencing } from './discovery.js';
+import { skipWhen } from '@kubectl-dbaas/testing';
 
 const info = clusterFromEnv(inject('dbaasCluster'));
 const hasHostpath = !info.hostpathUnavailable;
@@ -94,7 +95,7 @@ describe('discoverBackupTarget', () => {
     expect(f.code).toBe('KUBE_NOT_FOUND');
   });
 
-  it.skipIf(!!why)('a StatefulSet pod: its data PVC, the hostpath class (the only one) and the StatefulSet as the fencing owner', async () => {
+  it('a StatefulSet pod: its data PVC, the hostpath class (the only one) and the StatefulSet as the fencing owner', skipWhen(why), async () => {
     const pg = await database();
     const found = await discoverBackupTarget(clients, { namespace: ns, target: { pod: pg.podName } });
     expect(found.pvc.metadata.name).toBe('data-pg-0');
@@ -116,7 +117,7 @@ async function podGone(name: string): Promise<boolean> {
 }
 
 describe('statefulSetFencing', () => {
-  it.skipIf(!!why)('scales to 0 recording the replicas and returns once the pod is gone, adopts an interrupted fence, scales back (pod Ready again) and removes the record', async () => {
+  it('scales to 0 recording the replicas and returns once the pod is gone, adopts an interrupted fence, scales back (pod Ready again) and removes the record', skipWhen(why), async () => {
     const pg = await database();
     const fencing = statefulSetFencing('pg', { waitForReadyOnUnfence: true });
     const ctx = { clients, namespace: ns, deadline: Date.now() + 120_000 };

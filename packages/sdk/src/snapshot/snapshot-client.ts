@@ -212,7 +212,7 @@ export class SnapshotClient {
 
   /**
    * Takes a backup of a PVC or a pod's data volume in the consistency mode chosen for the driver
-   * (DESIGN.md section 3): `fenced` by default on non-atomic drivers such as hostpath,
+   * (docs/consistency.md): `fenced` by default on non-atomic drivers such as hostpath,
    * `checkpoint` on atomic ones; `online` holds one SQL session with a replication slot and adds a
    * `<name>-wal` snapshot. See {@link runBackup}.
    *

@@ -1,4 +1,4 @@
-// The offline WalInspector against real PostgreSQL 14-18 servers (DESIGN.md sections 3-5): for every
+// The offline WalInspector against real PostgreSQL 14-18 servers (docs/consistency.md; docs/architecture.md, "Facts the WAL inspector relies on"): for every
 // kind of copy, the verdict of inspectDataDirectory() is checked against what PostgreSQL really does
 // when it is started on that copy (starts or not, every acknowledged row there or not, amcheck).
 import { spawn } from 'node:child_process';
@@ -364,7 +364,7 @@ describe.each(MAJORS)('WalInspector against PostgreSQL %i', (major) => {
     const session = await server.connect({ application_name: 'inspector-test-backup' });
     try {
       await sleep(300);
-      // A temporary slot reserving WAL before the backup starts (DESIGN.md section 3): nothing the
+      // A temporary slot reserving WAL before the backup starts (docs/consistency.md): nothing the
       // backup needs is recycled until the WAL is copied, after pg_backup_stop().
       await session.query('select pg_create_physical_replication_slot($1, true, true)', [`inspector_test_${major}`]);
       const start = await session.query<{ lsn: string }>(

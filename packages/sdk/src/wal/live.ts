@@ -1,5 +1,5 @@
 // Live WAL inspection over SQL, and the held online-backup session of the `online` consistency mode
-// (DESIGN.md sections 3 and 4). All SQL goes through engines/postgres/sql.ts; every LSN the server
+// (docs/consistency.md; docs/architecture.md, "Facts the WAL inspector relies on"). All SQL goes through engines/postgres/sql.ts; every LSN the server
 // sends is read with parseLsn.
 import { randomBytes } from 'node:crypto';
 
@@ -158,7 +158,7 @@ export interface OnlineBackupOptions {
   /**
    * Take a temporary physical replication slot with reserved WAL before the backup starts, so no WAL
    * the backup needs is recycled while the snapshot is cut. `true` (default): a generated name;
-   * a string: that name; `false`: no slot (then WAL may be recycled: DESIGN.md section 3).
+   * a string: that name; `false`: no slot (then WAL may be recycled: docs/consistency.md).
    */
   replicationSlot?: boolean | string;
   /** Aborting it ends the backup (and releases the slot) at once. */

@@ -9,6 +9,7 @@ import { walWorkerPoolState } from './wal-parallel.js';
 import { scanWal, type WalScanOptions, type WalScanReport } from './wal-scanner.js';
 import { chunked, WalBuilder, type BuiltSegment } from './wal-test-builder.js';
 import { setWalWasmEnabled } from './wal-wasm.js';
+import { skipWhen } from '../../../testing/src/skip-reason.js';
 
 const SEGMENT = 1024 * 1024;
 const directories: string[] = [];
@@ -135,7 +136,7 @@ describe('the WebAssembly record walk', () => {
 });
 
 describe('the WebAssembly CRC-32C', () => {
-  it.skipIf(process.env['KUBECTL_DBAAS_WAL_WASM'] === '0')('matches the JavaScript one for any bytes and any starting CRC', async () => {
+  it('matches the JavaScript one for any bytes and any starting CRC', skipWhen(process.env['KUBECTL_DBAAS_WAL_WASM'] === '0' ? 'KUBECTL_DBAAS_WAL_WASM=0 turns the WebAssembly scanner off' : undefined), async () => {
     const { walWasm } = await import('./wal-wasm.js');
     const { crc32cPortable } = await import('./crc32c.js');
     const wasm = walWasm();
@@ -150,7 +151,7 @@ describe('the WebAssembly CRC-32C', () => {
 });
 
 describe('the WebAssembly record walk, directly', () => {
-  it.skipIf(process.env['KUBECTL_DBAAS_WAL_WASM'] === '0')('accepts every valid record wholly on the page and stops at the one crossing its end', async () => {
+  it('accepts every valid record wholly on the page and stops at the one crossing its end', skipWhen(process.env['KUBECTL_DBAAS_WAL_WASM'] === '0' ? 'KUBECTL_DBAAS_WAL_WASM=0 turns the WebAssembly scanner off' : undefined), async () => {
     const { walWasm } = await import('./wal-wasm.js');
     const wasm = walWasm()!;
     const builder = new WalBuilder({ segmentSize: SEGMENT });

@@ -41,7 +41,8 @@ setting() {
     if [ -n "$f" ]; then cat "$f"; return; fi
   done
 }
-# SQL string literal and identifier quoting.
+# SQL string literal and identifier quoting. (SQL lines are written with printf: dash's echo would
+# turn the doubled backslashes back into single ones.)
 sql_string() { printf "'%s'" "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e "s/'/''/g")"; }
 sql_ident() { printf '`%s`' "$(printf '%s' "$1" | sed -e 's/`/``/g')"; }
 
@@ -57,7 +58,7 @@ if [ ! -d "$DATADIR/mysql" ]; then
   user_password=$(setting PASSWORD)
   log "initialising $DATADIR"
   mariadb-install-db --datadir="$DATADIR" --auth-root-authentication-method=normal \
-    --skip-test-db --skip-auth-anonymous-user --skip-name-resolve --force >&2
+    --skip-test-db --skip-name-resolve --force >&2
 
   scratch=$(mktemp -d)
   mariadbd --datadir="$DATADIR" --skip-networking --socket="$scratch/mysqld.sock" \
@@ -74,21 +75,26 @@ if [ ! -d "$DATADIR/mysql" ]; then
     sleep 1
   done
   {
-    echo "SET @@SESSION.SQL_LOG_BIN = 0;"
+    printf '%s\n' "SET @@SESSION.SQL_LOG_BIN = 0;"
+    # mariadb-install-db also made root@127.0.0.1, root@::1 and root@<hostname> without a password,
+    # and anonymous users: they would match TCP clients before root@'%'.
+    printf '%s\n' "DELETE FROM mysql.global_priv WHERE User = '' OR (User = 'root' AND Host <> 'localhost');"
+    printf '%s\n' "DELETE FROM mysql.proxies_priv WHERE Host <> 'localhost';"
+    printf '%s\n' "FLUSH PRIVILEGES;"
     if [ -n "$root_password" ]; then
-      echo "ALTER USER 'root'@'localhost' IDENTIFIED BY $(sql_string "$root_password");"
-      echo "CREATE USER 'root'@'%' IDENTIFIED BY $(sql_string "$root_password");"
+      printf '%s\n' "ALTER USER 'root'@'localhost' IDENTIFIED BY $(sql_string "$root_password");"
+      printf '%s\n' "CREATE USER 'root'@'%' IDENTIFIED BY $(sql_string "$root_password");"
     else
-      echo "CREATE USER 'root'@'%';"
+      printf '%s\n' "CREATE USER 'root'@'%';"
     fi
-    echo "GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;"
+    printf '%s\n' "GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;"
     if [ -n "$database" ]; then
-      echo "CREATE DATABASE IF NOT EXISTS $(sql_ident "$database");"
+      printf '%s\n' "CREATE DATABASE IF NOT EXISTS $(sql_ident "$database");"
     fi
     if [ -n "$user" ] && [ -n "$user_password" ]; then
-      echo "CREATE USER $(sql_string "$user")@'%' IDENTIFIED BY $(sql_string "$user_password");"
+      printf '%s\n' "CREATE USER $(sql_string "$user")@'%' IDENTIFIED BY $(sql_string "$user_password");"
       if [ -n "$database" ]; then
-        echo "GRANT ALL ON $(sql_ident "$database").* TO $(sql_string "$user")@'%';"
+        printf '%s\n' "GRANT ALL ON $(sql_ident "$database").* TO $(sql_string "$user")@'%';"
       fi
     fi
   } | mariadb --no-defaults --socket="$scratch/mysqld.sock" -uroot --batch

@@ -71,7 +71,7 @@ export interface BuildOptions {
 
 const DOWNLOAD_TIMEOUT_MS = 20 * 60_000;
 
-/** Environment every `go` command runs with (DESIGN.md section 5). */
+/** Environment every `go` command runs with (docs/architecture.md, "Test tiers"). */
 export function goEnv(): NodeJS.ProcessEnv {
   return { ...process.env, GOTOOLCHAIN: 'local', GOWORK: 'off', GOFLAGS: '-mod=mod' };
 }

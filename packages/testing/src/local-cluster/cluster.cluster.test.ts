@@ -16,6 +16,7 @@ import { HOSTPATH_DRIVER, SNAPSHOT_CLASS, STORAGE_CLASS, STORAGE_CLASS_WFFC } fr
 import { probe } from './http.js';
 import { clusterFromEnv } from './shared.js';
 import './provided-context.js';
+import { skipWhen } from '../skip-reason.js';
 
 const run = promisify(execFile);
 const info = clusterFromEnv(inject('dbaasCluster'));
@@ -192,7 +193,7 @@ describe('hostpath CSI volumes and snapshots', () => {
   }
   const state: { volumeHandle?: string; snapHandle?: string; restoreSize?: string } = {};
 
-  it.skipIf(!hasHostpath)('PVC -> Bound, volume directory under the plugin state dir [skipped when hostpath is unavailable]', async () => {
+  it('PVC -> Bound, volume directory under the plugin state dir [skipped when hostpath is unavailable]', skipWhen(info.hostpathUnavailable), async () => {
     await core.createNamespacedPersistentVolumeClaim({ namespace: ns, body: pvcBody('data', '64Mi') });
     const pvName = await until('PVC data Bound', async () => {
       const pvc = await core.readNamespacedPersistentVolumeClaim({ namespace: ns, name: 'data' });
@@ -204,13 +205,13 @@ describe('hostpath CSI volumes and snapshots', () => {
     expect(existsSync(path.join(info.hostpathStateDir, state.volumeHandle))).toBe(true);
   });
 
-  it.skipIf(!hasHostpath)('writes data into the volume directory [skipped when hostpath is unavailable]', async () => {
+  it('writes data into the volume directory [skipped when hostpath is unavailable]', skipWhen(info.hostpathUnavailable), async () => {
     const dir = path.join(info.hostpathStateDir, state.volumeHandle!);
     await writeFile(path.join(dir, 'hello.txt'), 'hello from kubectl-dbaas\n');
     expect(await readFile(path.join(dir, 'hello.txt'), 'utf8')).toBe('hello from kubectl-dbaas\n');
   });
 
-  it.skipIf(!hasHostpath)('VolumeSnapshot -> readyToUse with restoreSize, .snap file written [skipped when hostpath is unavailable]', async () => {
+  it('VolumeSnapshot -> readyToUse with restoreSize, .snap file written [skipped when hostpath is unavailable]', skipWhen(info.hostpathUnavailable), async () => {
     await custom.createNamespacedCustomObject({
       group: 'snapshot.storage.k8s.io',
       version: 'v1',
@@ -237,7 +238,7 @@ describe('hostpath CSI volumes and snapshots', () => {
     expect(files).toContain(`${state.snapHandle}.snap`);
   });
 
-  it.skipIf(!hasHostpath)('PVC from the snapshot -> Bound with identical content [skipped when hostpath is unavailable]', async () => {
+  it('PVC from the snapshot -> Bound with identical content [skipped when hostpath is unavailable]', skipWhen(info.hostpathUnavailable), async () => {
     await core.createNamespacedPersistentVolumeClaim({ namespace: ns, body: pvcBody('restored', state.restoreSize!, 'snap1') });
     const pvName = await until('PVC restored Bound', async () => {
       const pvc = await core.readNamespacedPersistentVolumeClaim({ namespace: ns, name: 'restored' });
@@ -248,7 +249,7 @@ describe('hostpath CSI volumes and snapshots', () => {
     expect(await readFile(path.join(dir, 'hello.txt'), 'utf8')).toBe('hello from kubectl-dbaas\n');
   });
 
-  it.skipIf(!hasHostpath)('refuses a PVC smaller than the snapshot, with the error in the PVC events [skipped when hostpath is unavailable]', async () => {
+  it('refuses a PVC smaller than the snapshot, with the error in the PVC events [skipped when hostpath is unavailable]', skipWhen(info.hostpathUnavailable), async () => {
     await core.createNamespacedPersistentVolumeClaim({ namespace: ns, body: pvcBody('too-small', '1Mi', 'snap1') });
     const msg = await until('ProvisioningFailed event on too-small', async () => {
       const evs = await core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=too-small' });
@@ -259,7 +260,7 @@ describe('hostpath CSI volumes and snapshots', () => {
     expect(pvc.status?.phase).toBe('Pending');
   });
 
-  it.skipIf(!hasHostpath)('deleting the VolumeSnapshot removes the .snap file [skipped when hostpath is unavailable]', async () => {
+  it('deleting the VolumeSnapshot removes the .snap file [skipped when hostpath is unavailable]', skipWhen(info.hostpathUnavailable), async () => {
     await core.deleteNamespacedPersistentVolumeClaim({ namespace: ns, name: 'too-small' });
     await custom.deleteNamespacedCustomObject({
       group: 'snapshot.storage.k8s.io',

@@ -63,7 +63,7 @@ const CONTAINERD_BIN = '/usr/bin/containerd';
 const CNI_BIN_DIR = '/usr/lib/cni';
 
 /** The machine's tools a node needs that are not built by the project; undefined when all are there. */
-async function missingNodeTools(): Promise<string | undefined> {
+export async function missingNodeTools(): Promise<string | undefined> {
   const needed: [string, string][] = [
     [CONTAINERD_BIN, 'containerd'],
     ['/usr/bin/ctr', 'containerd'],

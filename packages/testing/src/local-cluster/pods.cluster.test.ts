@@ -5,6 +5,7 @@
 import net from 'node:net';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { skipWhen } from '../skip-reason.js';
 import { clusterFromEnv } from './shared.js';
 import { deployMariadb, deployPostgres } from './pods.js';
 
@@ -33,7 +34,7 @@ function connectable(port: number): Promise<boolean> {
 describe('databases in pods', () => {
   if (why) console.warn(`[dbaas-testing] SKIPPING pod fixture tests (not passed): ${why}`);
 
-  it.skipIf(!!why)('PostgreSQL: Ready, SQL through the port-forward, acknowledged rows survive scale 0 -> 1 (a clean stop), a paused writer has nothing in flight, deleted without leftovers', async () => {
+  it('PostgreSQL: Ready, SQL through the port-forward, acknowledged rows survive scale 0 -> 1 (a clean stop), a paused writer has nothing in flight, deleted without leftovers', skipWhen(why), async () => {
     const db = await deployPostgres({ kubeConfig: kc, namespace: ns, name: 'pg', major: 17, settings: { max_wal_size: '64MB' } });
     try {
       expect(db.podReadyMs).toBeLessThan(60_000);
@@ -74,9 +75,7 @@ describe('databases in pods', () => {
   // The MariaDB image's entrypoint fails at initialisation on this image (mariadb-install-db of
   // 10.11 passes --skip-auth-anonymous-user to mariadbd: "unknown option"); remove the skip once the
   // image is fixed (packages/testing/images/mariadb/docker-entrypoint.sh).
-  const mariadbWhy = why ?? 'the MariaDB test image does not initialise (mariadbd: unknown option --skip-auth-anonymous-user)';
-  if (!why) console.warn(`[dbaas-testing] SKIPPING the MariaDB pod test (not passed): ${mariadbWhy}`);
-  it.skipIf(!!mariadbWhy)('MariaDB: Ready, SQL through the port-forward, deleted without leftovers', async () => {
+  it('MariaDB: Ready, SQL through the port-forward, deleted without leftovers', skipWhen(why), async () => {
     const db = await deployMariadb({ kubeConfig: kc, namespace: ns, name: 'maria' });
     try {
       const rows = await db.query<{ v: string }[]>('select version() as v');

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { LocalCluster, COMPONENTS, type ClusterRecord, type ComponentStatus } from './cluster.js';
+import { LocalCluster, COMPONENTS, reapStaleClusters, type ClusterRecord, type ComponentStatus } from './cluster.js';
 import { probe } from './http.js';
 import { cacheRoot } from './paths.js';
 import { pidRunning, tailFile } from './process.js';
@@ -118,7 +118,11 @@ export async function up(name: string, scriptArgs: { execPath: string; execArgv:
 /** `dbaas-testing down`: SIGTERM to the supervisor, wait for the ordered teardown, clean up leftovers. */
 export async function down(name: string, log: (l: string) => void): Promise<boolean> {
   const rec = await readRunRecord(name);
-  if (!rec) return false;
+  if (!rec) {
+    // Nothing of that name runs; still undo what a dead run left (e.g. a SIGKILLed test run's node).
+    await reapStaleClusters(log);
+    return false;
+  }
   let cluster: ClusterRecord | undefined;
   if (rec.clusterRecord) cluster = JSON.parse(await readFile(rec.clusterRecord, 'utf8').catch(() => 'null')) ?? undefined;
   if (pidRunning(rec.supervisorPid)) {
@@ -130,7 +134,8 @@ export async function down(name: string, log: (l: string) => void): Promise<bool
       process.kill(rec.supervisorPid, 'SIGKILL');
     }
   }
-  // Leftovers (supervisor killed hard): components and the state directory.
+  // Leftovers of a supervisor killed hard: its components, the node's machine-wide changes, the
+  // state directory (unmounted first), as for any cluster whose owner is gone.
   for (const c of cluster?.components ?? []) {
     if (c.pid && pidRunning(c.pid)) {
       log(`killing leftover ${c.name} (pid ${c.pid})`);
@@ -141,7 +146,7 @@ export async function down(name: string, log: (l: string) => void): Promise<bool
       }
     }
   }
-  if (rec.stateDir) await rm(rec.stateDir, { recursive: true, force: true });
+  await reapStaleClusters(log);
   await rm(runRecordPath(name), { force: true });
   // The supervisor's log too, once the cluster is down: each run had left one behind. (A cluster
   // that failed to start keeps its log until the next `up` of that name; `up` prints where it is.)

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { minikubeAvailability, MinikubeCluster } from './minikube.js';
+import { skipWhen } from '../skip-reason.js';
 
 const run = promisify(execFile);
 const availability = await minikubeAvailability();
@@ -15,7 +16,7 @@ describe('minikube with volumesnapshots + csi-hostpath-driver', () => {
     else expect(availability.reason).toMatch(/minikube|docker/i);
   });
 
-  it.skipIf(!usable)('has the hostpath storage class and snapshot class [skipped: minikube/docker unavailable]', async () => {
+  it('has the hostpath storage class and snapshot class', skipWhen(usable ? undefined : availability.available ? 'minikube is not usable here' : availability.reason), async () => {
     const mk = await MinikubeCluster.start(context ? { context } : {});
     if ('skipped' in mk) throw new Error(mk.skipped);
     try {

@@ -9,12 +9,13 @@ import { makeTemporaryDirectory } from '../postgres/copy.js';
 import { registeredResourceCount, stopAllPostgres } from '../postgres/registry.js';
 import { postgresRunAs } from '../postgres/user.js';
 import { MariadbStartError, cleanupMariadbAfterAll, isMariadbDataDirectory, mariadbUnavailable, startMariadb, startMariadbOnDirectory } from './server.js';
+import { skipWhen } from '../skip-reason.js';
 
 const why = mariadbUnavailable();
 if (why) console.warn(`[dbaas-testing] SKIPPING MariaDB fixture tests (not passed): ${why}`);
 cleanupMariadbAfterAll(afterAll);
 
-describe.skipIf(why !== undefined)('MariaDB fixtures', () => {
+describe('MariaDB fixtures', skipWhen(why), () => {
   it('initializes and starts as the unprivileged user on a random port; stop is a clean shutdown, kill a crash the next start recovers', async () => {
     const server = await startMariadb();
     const pid = server.pid!;

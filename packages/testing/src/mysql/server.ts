@@ -1,4 +1,4 @@
-// Real MariaDB servers for tests (DESIGN.md section 5, tier 2): Debian's `mariadb-server`
+// Real MariaDB servers for tests (docs/architecture.md, "Test tiers": postgres): Debian's `mariadb-server`
 // (`mariadb-install-db` + `mariadbd`) run as plain processes on a data directory, as the same
 // unprivileged user as the PostgreSQL fixtures when the tests run as root. Every server is in the
 // postgres fixtures' cleanup registry: stopped and its temporary directories removed at process
@@ -46,7 +46,7 @@ let cachedBinaries: MariadbBinaries | undefined;
  * @example
  * ```ts
  * const why = mariadbUnavailable();
- * it.skipIf(why !== undefined)('...', ...);
+ * it('...', skipWhen(why), async () => { ... });
  * ```
  */
 export function mariadbUnavailable(): string | undefined {

@@ -1,6 +1,6 @@
 // Content keys and the cache lock of the image builder (node/images.ts).
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** JSON with object keys sorted at every level, so that equal inputs give equal text. */
@@ -54,7 +54,9 @@ export async function withLock<T>(lockDir: string, fn: () => Promise<T>, opts: {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const owner = Number((await readFile(path.join(lockDir, 'pid'), 'utf8').catch(() => '')).trim());
-    if (owner > 0 && !pidAlive(owner)) {
+    // No pid a minute after the mkdir: its maker died between mkdir and writing the pid.
+    const orphaned = !(owner > 0) && Date.now() - ((await stat(lockDir).catch(() => undefined))?.mtimeMs ?? Date.now()) > 60_000;
+    if ((owner > 0 && !pidAlive(owner)) || orphaned) {
       await rm(lockDir, { recursive: true, force: true });
       continue;
     }

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRestorePrepJob, buildScratchPod } from '@kubectl-dbaas/sdk';
 
 import { mountsUnder } from '../local-cluster/mounts.js';
+import { skipWhen } from '../skip-reason.js';
 import {
   MARIADB_IMAGE_UID,
   POSTGRES_IMAGE_MAJORS,
@@ -74,6 +75,17 @@ function listensOnAny(pid: number, port: number): boolean {
     });
 }
 
+/** Waits for `check`, failing at once (with the container's log) when the container has exited. */
+async function waitServing(id: string, logFile: string, what: string, check: () => Promise<boolean>): Promise<void> {
+  await waitUntil(what, 180_000, async () => {
+    if ((await taskStatus(id))?.status === 'STOPPED') {
+      const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n') : '(no log)';
+      throw new Error(`${id} exited while waiting for ${what}:\n${log}`);
+    }
+    return await check();
+  });
+}
+
 async function removeContainer(id: string): Promise<void> {
   await c().ctr(['tasks', 'kill', '--signal', 'SIGKILL', id]);
   await waitUntil(`${id} to stop`, 30_000, async () => (await taskStatus(id))?.status !== 'RUNNING');
@@ -106,7 +118,7 @@ const tmpfs = (dst: string) => ['--mount', `type=tmpfs,src=tmpfs,dst=${dst},opti
 /** The uid/gid switch a pod's securityContext (runAsUser/runAsGroup) makes, without privileges. */
 const asUid = (uid: number) => ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--'];
 
-describe.skipIf(why !== undefined)('test images in a private containerd', () => {
+describe('test images in a private containerd', skipWhen(why), () => {
   beforeAll(async () => {
     for (const image of ['pause', ...POSTGRES_IMAGE_MAJORS.map((m) => `postgres:${m}`), 'mariadb'] as TestImageName[]) {
       const b = await buildTestImage(image, { log: (l) => console.error(`[images] ${l}`) });
@@ -149,7 +161,7 @@ describe.skipIf(why !== undefined)('test images in a private containerd', () => 
   });
 
   it('pause runs as 65535 and stops on SIGTERM', async () => {
-    await c().ctrOk(['run', '-d', '--cgroup', c().cgroupFor('pause'), TEST_IMAGES.pause, 'pause']);
+    await c().ctrOk(['run', '-d', ...c().runOptions('pause'), TEST_IMAGES.pause, 'pause']);
     const t = await taskStatus('pause');
     expect(t?.status).toBe('RUNNING');
     expect(uidOf(t!.pid)).toBe(65535);
@@ -166,9 +178,9 @@ describe.skipIf(why !== undefined)('test images in a private containerd', () => 
       const password = randomBytes(12).toString('base64url');
       const env = await envFile(id, { POSTGRES_PASSWORD: password, POSTGRES_DB: 'app' });
       const logFile = path.join(scratch!, `${id}.log`);
-      await c().ctrOk(['run', '-d', '--log-uri', `file://${logFile}`, '--cgroup', c().cgroupFor(id), '--env-file', env, ...bind(data, pgdata), TEST_IMAGES.postgres(major), id]);
+      await c().ctrOk(['run', '-d', '--log-uri', `file://${logFile}`, ...c().runOptions(id), '--env-file', env, ...bind(data, pgdata), TEST_IMAGES.postgres(major), id]);
       try {
-        await waitUntil(`postgres:${major} to accept connections`, 180_000, async () => (await exec(id, ['pg_isready', '-q', '-h', '127.0.0.1', '-p', '5432'])).code === 0);
+        await waitServing(id, logFile, `postgres:${major} to accept connections`, async () => (await exec(id, ['pg_isready', '-q', '-h', '127.0.0.1', '-p', '5432'])).code === 0);
         const t = await taskStatus(id);
         expect(uidOf(t!.pid)).toBe(POSTGRES_IMAGE_UID);
         // TCP with the password (scram-sha-256): the right one works, a wrong one is refused.
@@ -199,7 +211,7 @@ describe.skipIf(why !== undefined)('test images in a private containerd', () => 
       const mount = container.volumeMounts!.find((m) => m.name === 'data')!.mountPath;
       const sid = `pg${major}-scratch`;
       await c().ctrOk([
-        'run', '-d', '--read-only', '--cgroup', c().cgroupFor(sid),
+        'run', '-d', '--read-only', ...c().runOptions(sid),
         ...container.env!.flatMap((e) => ['--env', `${e.name}=${e.value}`]),
         ...bind(data, mount), ...tmpfs('/tmp'),
         TEST_IMAGES.postgres(major), sid, ...asUid(POSTGRES_IMAGE_UID), ...container.command!,
@@ -223,7 +235,7 @@ describe.skipIf(why !== undefined)('test images in a private containerd', () => 
     const inspect = buildScratchPod({ role: 'inspect', name: 'x-inspect', namespace: 'db', pvc: 'restored', image: TEST_IMAGES.postgres(17), runAsUser: POSTGRES_IMAGE_UID, dataSubPath: '' });
     const ic = inspect.spec!.containers[0]!;
     const volume = ic.volumeMounts!.find((m) => m.name === 'data')!.mountPath;
-    await c().ctrOk(['run', '-d', '--read-only', '--cgroup', c().cgroupFor('inspect'), ...bind(data, volume, true), ...tmpfs('/tmp'), TEST_IMAGES.postgres(17), 'inspect', ...asUid(POSTGRES_IMAGE_UID), ...ic.command!]);
+    await c().ctrOk(['run', '-d', '--read-only', ...c().runOptions('inspect'), ...bind(data, volume, true), ...tmpfs('/tmp'), TEST_IMAGES.postgres(17), 'inspect', ...asUid(POSTGRES_IMAGE_UID), ...ic.command!]);
     try {
       // The same commands as podVerifyRuntime().openVolume.
       const listing = await exec('inspect', ['/bin/sh', '-c', `for d in ${volume} ${volume}/*; do [ -f "$d/PG_VERSION" ] && echo "dir:\${d#${volume}}"; done; true`]);
@@ -253,7 +265,7 @@ describe.skipIf(why !== undefined)('test images in a private containerd', () => 
       await chown(entry, POSTGRES_IMAGE_UID, POSTGRES_IMAGE_UID);
     }
     await c().ctrOk([
-      'run', '--rm', '--read-only', '--cgroup', c().cgroupFor('prep'),
+      'run', '--rm', '--read-only', ...c().runOptions('prep'),
       ...jc.env!.flatMap((e) => ['--env', `${e.name}=${e.value ?? ''}`]),
       ...bind(data, mountOf('data').mountPath), ...bind(walVolume, mountOf('wal').mountPath, true),
       TEST_IMAGES.postgres(17), 'prep', ...asUid(POSTGRES_IMAGE_UID), ...jc.command!,
@@ -268,10 +280,10 @@ describe.skipIf(why !== undefined)('test images in a private containerd', () => 
     const password = `p'w\\${randomBytes(9).toString('base64url')}`;
     const env = await envFile(id, { MARIADB_ROOT_PASSWORD: password, MARIADB_DATABASE: 'shop' });
     const logFile = path.join(scratch!, `${id}.log`);
-    await c().ctrOk(['run', '-d', '--log-uri', `file://${logFile}`, '--cgroup', c().cgroupFor(id), '--env-file', env, ...bind(data, '/var/lib/mysql'), TEST_IMAGES.mariadb, id]);
+    await c().ctrOk(['run', '-d', '--log-uri', `file://${logFile}`, ...c().runOptions(id), '--env-file', env, ...bind(data, '/var/lib/mysql'), TEST_IMAGES.mariadb, id]);
     try {
       const ask = (pw: string, sql: string, host = '127.0.0.1') => exec(id, ['sh', '-c', `MYSQL_PWD=${pw} mariadb -uroot -h ${host} -N -B -e "${sql}"`]);
-      await waitUntil('mariadb to accept connections', 180_000, async () => (await ask('"$MARIADB_ROOT_PASSWORD"', 'select 1')).stdout.trim() === '1');
+      await waitServing(id, logFile, 'mariadb to accept connections', async () => (await ask('"$MARIADB_ROOT_PASSWORD"', 'select 1')).stdout.trim() === '1');
       const t = await taskStatus(id);
       expect(uidOf(t!.pid)).toBe(MARIADB_IMAGE_UID);
       expect(listensOnAny(t!.pid, 3306)).toBe(true);

@@ -3,13 +3,30 @@
 // OOM score handling unless told otherwise), containers in their own network namespace (loopback
 // only) and under a cgroup parent of their own that is removed at the end.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, openSync, closeSync, readFileSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
 import { runCommand } from '../local-cluster/binaries.js';
 import { unmountAllUnder } from '../local-cluster/mounts.js';
+import { processesMentioning } from '../local-cluster/process.js';
+
+function cgroupHasProcesses(dir: string): boolean {
+  try {
+    const subdirs = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name));
+    return [dir, ...subdirs].some((d) => {
+      try {
+        return readFileSync(path.join(d, 'cgroup.procs'), 'utf8').trim() !== '';
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
 
 /** Why a private containerd cannot run here, or undefined. */
 export function containerdUnavailable(): string | undefined {
@@ -76,7 +93,7 @@ export class PrivateContainerd {
     } finally {
       closeSync(fd);
     }
-    const c = new PrivateContainerd(dir, address, opts.namespace ?? 'k8s.io', `dbaas-images-test-${path.basename(dir).slice(-6)}`, child, logFile);
+    const c = new PrivateContainerd(dir, address, opts.namespace ?? 'dbaas-images-test', `dbaas-images-test-${path.basename(dir).slice(-6)}`, child, logFile);
     const deadline = Date.now() + 30_000;
     for (;;) {
       if (child.exitCode !== null) {
@@ -111,10 +128,20 @@ export class PrivateContainerd {
     return `/${this.cgroupParent}/${id}`;
   }
 
+  /**
+   * `ctr run` options that keep a container's host state private: its cgroup under this
+   * containerd's parent, and runc's state under this containerd's directory instead of the shared
+   * `/run/containerd/runc/<namespace>` (another containerd on the machine may clean that up).
+   */
+  runOptions(id: string): string[] {
+    return ['--cgroup', this.cgroupFor(id), '--runc-root', path.join(this.dir, 'runc')];
+  }
+
   /** Kills and deletes every task and container, removes images, stops containerd, unmounts and removes the directory. */
   async stop(): Promise<void> {
+    let ids: string[] = [];
     if (this.child.exitCode === null && existsSync(this.address)) {
-      const ids = (await this.ctr(['containers', 'ls', '-q'])).stdout.split('\n').filter(Boolean);
+      ids = (await this.ctr(['containers', 'ls', '-q'])).stdout.split('\n').filter(Boolean);
       for (const id of ids) {
         await this.ctr(['tasks', 'kill', '--signal', 'SIGKILL', id]);
         for (let i = 0; i < 50; i++) {
@@ -131,7 +158,51 @@ export class PrivateContainerd {
       const gone = await Promise.race([new Promise<boolean>((r) => this.child.once('exit', () => r(true))), new Promise<boolean>((r) => setTimeout(() => r(false), 15_000))]);
       if (!gone) this.child.kill('SIGKILL');
     }
+    // A container runc lost track of (its state removed under it) outlives `tasks kill`: its
+    // processes are still in its cgroup, and its shim's socket in /run/containerd/s.
+    this.killCgroupProcesses();
+    // Shims outlive containerd by design; ours name our socket on their command line.
+    for (const pid of processesMentioning(this.address, ['containerd-shim-runc-v2', 'containerd-shim'])) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    for (const id of ids) {
+      const socket = path.join('/run/containerd/s', createHash('sha256').update(path.join(this.address, this.namespace, id)).digest('hex'));
+      if (existsSync(socket)) rmSync(socket, { force: true });
+    }
     this.removeDir();
+  }
+
+  /** SIGKILLs every process left in a cgroup under this containerd's parent (shims are outside it). */
+  private killCgroupProcesses(): void {
+    for (const dir of this.leftoverCgroups()) {
+      let children: string[] = [];
+      try {
+        children = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name));
+      } catch {
+        continue;
+      }
+      for (const cg of [dir, ...children]) {
+        let procs: number[] = [];
+        try {
+          procs = readFileSync(path.join(cg, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+        } catch {
+          continue;
+        }
+        for (const pid of procs) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+      }
+    }
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline && this.leftoverCgroups().some((d) => cgroupHasProcesses(d))) spawnSync('sleep', ['0.1']);
   }
 
   private removeDir(): void {

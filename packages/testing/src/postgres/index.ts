@@ -1,4 +1,4 @@
-// Real PostgreSQL servers for tests (DESIGN.md section 5, tier 2).
+// Real PostgreSQL servers for tests (docs/architecture.md, "Test tiers": postgres).
 export { availablePostgresMajors, postgresBinaries, SUPPORTED_POSTGRES_MAJORS, POSTGRES_BINARY_CACHE_ENV } from './binaries.js';
 export type { PostgresBinaries } from './binaries.js';
 export { postgresRunAs, accessProblem, POSTGRES_USER_ENV } from './user.js';

@@ -7,6 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { cleanupPostgresAfterAll, makeTemporaryDirectory, processAlive, registeredResourceCount, startPostgres, stopAllPostgres } from './index.js';
+import { skipWhen } from '../skip-reason.js';
 
 cleanupPostgresAfterAll(afterAll);
 
@@ -72,7 +73,7 @@ async function runChild(how: 'throw' | 'exit' | 'signal', signal?: NodeJS.Signal
 
 const typeStripping = Boolean((process.features as { typescript?: unknown }).typescript);
 
-describe.skipIf(!typeStripping)('cleanup registry (child processes)', () => {
+describe('cleanup registry (child processes)', skipWhen(typeStripping ? undefined : `Node.js ${process.version} cannot strip TypeScript types (the child processes import the sources)`), () => {
   it.each([
     ['throw', 'an uncaught exception', undefined],
     ['exit', 'process.exit(3)', undefined],

@@ -1,4 +1,4 @@
-// e2e (DESIGN.md section 5, tier 4): the real `kubectl` on this machine runs `kubectl dbaas backup ...`
+// e2e (docs/architecture.md, "Test tiers": cluster): the real `kubectl` on this machine runs `kubectl dbaas backup ...`
 // from PATH (a `kubectl-dbaas` shim that execs the built bundle, dist/cli.js, with this Node)
 // against the shared local cluster.
 //
@@ -35,6 +35,7 @@ import type { BackupCreateReport } from './create/run.js';
 import type { BackupDescription } from './describe/run.js';
 import type { BackupListDocument } from './list/run.js';
 import type { BackupPruneDocument } from './prune/run.js';
+import { skipWhen } from '@kubectl-dbaas/testing';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BUNDLE = path.resolve(here, '../../../dist/cli.js');
@@ -402,7 +403,7 @@ describe('kubectl dbaas backup create end to end (CSI hostpath plugin and a real
     await server?.stop().catch(() => undefined);
   });
 
-  it.skipIf(!hasHostpath)('online with the SQL connection flags: progress on stderr, one JSON document on stdout, then listed ready with its -wal snapshot', async () => {
+  it('online with the SQL connection flags: progress on stderr, one JSON document on stdout, then listed ready with its -wal snapshot', skipWhen(info.hostpathUnavailable), async () => {
     const r = await dbaas(['backup', 'create', '--pvc', 'pgdata', '--mode', 'online', '--dsn', server!.connectionString, '--name', 'cli-online', '--timeout', '4m', '-n', ns, '-o', 'json'], { timeoutMs: 280_000 });
     expect(r.code, show(r)).toBe(0);
     const report = JSON.parse(r.stdout) as BackupCreateReport;
@@ -423,7 +424,7 @@ describe('kubectl dbaas backup create end to end (CSI hostpath plugin and a real
     expect(deleted.stdout).toBe('backup "cli-online" deleted (volumesnapshots cli-online, cli-online-wal)\n');
   });
 
-  it.skipIf(!hasHostpath)('Ctrl-C (SIGINT to kubectl) during an online backup: the backup session ends, the partial snapshot is deleted, exit 130', async () => {
+  it('Ctrl-C (SIGINT to kubectl) during an online backup: the backup session ends, the partial snapshot is deleted, exit 130', skipWhen(info.hostpathUnavailable), async () => {
     // Writers keep the hostpath driver's tar failing ("file changed as we read it"), so the backup is
     // still waiting for its cut when the signal comes.
     let writing = true;

@@ -13,9 +13,9 @@ describe('kubectl dbaas restore / verify: usage errors exit 2 with a useful mess
     [['restore', 'nightly', '--to', 'r', '--size', 'big'], /--size: "big" is not a storage quantity/],
     [['restore', 'nightly', '--to', 'r', '--timeout', '30'], /--timeout: "30" is not a duration/],
     [['restore', 'nightly', '--to', 'r', '--dry-run', 'yes'], /Invalid values:[\s\S]*dry-run/],
-    [['restore', 'nightly', '--to', 'r', '--prep', 'pod'], /Invalid values:[\s\S]*prep/],
-    [['restore', 'nightly', '--to', 'r', '--prep', 'local', '--prep-image', 'postgres:17'], /do not apply to --prep local/],
-    [['restore', 'nightly', '--to', 'r', '--local-cluster', '/tmp/x'], /--local-cluster goes with --prep local/],
+    // The restore-prep step is always a Job: --prep (job, or local for a kubelet-less test cluster) is gone.
+    [['restore', 'nightly', '--to', 'r', '--prep', 'local'], /Unknown argument: prep/],
+    [['restore', 'nightly', '--to', 'r', '--local-cluster', '/tmp/x'], /Unknown argument: local-cluster/],
     [['restore', 'nightly', '--to', 'r', '--prep-uid', '-1'], /--prep-uid: /],
     [['restore', 'nightly', '--to', 'r', '--data-subpath', '../etc'], /--data-subpath: "..\/etc" must be a relative path/],
     [['restore', 'nightly', '--to', 'r', '-A'], /Unknown argument: A/],
@@ -26,8 +26,10 @@ describe('kubectl dbaas restore / verify: usage errors exit 2 with a useful mess
     [['verify', '--pvc', 'b', '--check', '=select true'], /--check: "=select true" is not NAME=SQL/],
     [['verify', '--pvc', 'b', '--amcheck', 'always'], /Invalid values:[\s\S]*amcheck/],
     [['verify', '--pvc', 'b', '--runtime', 'kubelet'], /Invalid values:[\s\S]*runtime/],
-    [['verify', '--pvc', 'b', '--runtime', 'local', '--image', 'x'], /--image and --run-as-user configure the scratch pods of --runtime pod/],
+    [['verify', '--pvc', 'b', '--runtime', 'local'], /Invalid values:[\s\S]*Argument: runtime, Given: "local", Choices: "pod"/],
+    [['verify', '--pvc', 'b', '--local-cluster', '/tmp/x'], /Unknown argument: local-cluster/],
     [['verify', '--pvc', 'b', '--from-namespace', 'prod'], /--from-namespace goes with --backup/],
+    [['verify', '--pvc', 'b', '--prep-image', 'postgres:17'], /--prep-image goes with --backup/],
     [['verify', '--pvc', 'b', '-o', 'name'], /verify has no -o name output/],
     [['verify', '--backup', 'a', '--timeout', 'soon'], /--timeout: "soon" is not a duration/],
   ])('%j', async (args, message) => {
@@ -50,12 +52,14 @@ describe('flag values', () => {
 });
 
 describe('--help', () => {
-  it('says that the local modes are for the project\'s test cluster only', async () => {
+  it('offers no test-only mode: the restore-prep step is a Job, verify runs in pods', async () => {
     const flat = (text: string) => text.replace(/\s+/g, ' ');
     const restore = flat(await helpText(['restore']));
     expect(restore).toContain('kubectl dbaas restore [backup]');
-    expect(restore).toContain("or local (for the kubectl-dbaas project's kubelet-less test cluster only; needs the @kubectl-dbaas/testing package)");
     const verify = flat(await helpText(['verify']));
-    expect(verify).toContain("or local (for the kubectl-dbaas project's kubelet-less test cluster only; needs the @kubectl-dbaas/testing package)");
+    expect(verify).toContain('pod (pods in the cluster, over exec and port-forward) [choices: "pod"] [default: "pod"]');
+    for (const text of [restore, verify]) {
+      expect(text).not.toMatch(/local|@kubectl-dbaas\/testing|test cluster/);
+    }
   });
 });

@@ -6,11 +6,9 @@ import { writeResult } from '../../output.js';
 import { parseArgs } from '../../parse-args.js';
 import { UsageError } from '../../usage-error.js';
 import { backupNameArg } from '../backup/names.js';
-import { LOCAL_ONLY_NOTE } from './local-note.js';
 import { objectName, parseSize, parseSubPath } from './options.js';
 
 const DRY_RUN = ['none', 'client', 'server'] as const;
-const PREP = ['job', 'local'] as const;
 const name = () => z.optional(z.string().check(z.minLength(1)));
 const id = () => z.optional(z.int().check(z.minimum(0)));
 
@@ -21,8 +19,6 @@ const restoreArgsSchema = z.extend(globalOptionsSchema, {
   size: name(),
   storageClass: name(),
   consumerNode: name(),
-  prep: z._default(z.enum(PREP), 'job'),
-  localCluster: name(),
   prepImage: name(),
   prepUid: id(),
   prepFsGroup: id(),
@@ -57,8 +53,6 @@ export const restoreCommand: CommandModule = {
       .option('size', { type: 'string', describe: "Size of the PVC (default and minimum: the snapshot's restoreSize)" })
       .option('storage-class', { type: 'string', describe: "StorageClass of the PVC; must provision with the snapshot's driver (default: the source PVC's, else the default, else the driver's only class)" })
       .option('consumer-node', { type: 'string', describe: 'WaitForFirstConsumer classes: bind for this node now (without it the PVC is left waiting for its first pod, and the summary says so)' })
-      .option('prep', { choices: PREP, default: 'job', describe: `How the restore-prep step of an online backup runs: job (a Job in the cluster), or local (${LOCAL_ONLY_NOTE})`, group: 'Restore-prep (online backups):' })
-      .option('local-cluster', { type: 'string', describe: 'With --prep local: the test cluster\'s state directory (default: $DBAAS_LOCAL_CLUSTER, else the kubeconfig\'s directory)', group: 'Restore-prep (online backups):' })
       .option('prep-image', { type: 'string', describe: "Image of the Job (default postgres:<the backup's major>)", group: 'Restore-prep (online backups):' })
       .option('prep-uid', { type: 'number', describe: 'User id of the Job (default 999, the official image; 26 for CloudNativePG)', group: 'Restore-prep (online backups):' })
       .option('prep-fs-group', { type: 'number', describe: 'fsGroup of the Job', group: 'Restore-prep (online backups):' })
@@ -72,10 +66,6 @@ export const restoreCommand: CommandModule = {
     const args = parseArgs(restoreArgsSchema, argv);
     if (!args.backup) throw new UsageError('name the backup to restore: kubectl dbaas restore BACKUP --to PVC (kubectl dbaas backup list shows them)');
     if (!args.to) throw new UsageError('name the new PVC: --to PVC (a restore never writes into an existing one)');
-    if (args.prep === 'local' && (args.prepImage !== undefined || args.prepUid !== undefined || args.prepFsGroup !== undefined)) {
-      throw new UsageError('--prep-image, --prep-uid and --prep-fs-group configure the restore-prep Job: they do not apply to --prep local');
-    }
-    if (args.localCluster !== undefined && args.prep !== 'local') throw new UsageError('--local-cluster goes with --prep local');
     const timeoutMs = parseKubeDuration(args.timeout, '--timeout');
     if (timeoutMs <= 0) throw new UsageError('--timeout must be more than 0');
     const parsed = {
@@ -86,8 +76,6 @@ export const restoreCommand: CommandModule = {
       size: args.size !== undefined ? parseSize(args.size) : undefined,
       storageClass: args.storageClass !== undefined ? objectName(args.storageClass, '--storage-class') : undefined,
       consumerNode: args.consumerNode !== undefined ? objectName(args.consumerNode, '--consumer-node') : undefined,
-      prep: args.prep,
-      localCluster: args.localCluster,
       prepImage: args.prepImage,
       prepUid: args.prepUid,
       prepFsGroup: args.prepFsGroup,

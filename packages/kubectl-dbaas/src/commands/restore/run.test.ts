@@ -1,13 +1,9 @@
 // Rendering of `restore` (summary with the RTO breakdown, the dry run's lines and names) and of
-// `verify`, from SDK results built here; and the local-cluster lookup of `--prep local` / `--runtime local`.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+// `verify`, from SDK results built here.
 import type { RestorePlan, RestoreResult, VerifyResult } from '@kubectl-dbaas/sdk';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createProgress } from '../../progress.js';
 import { failureLines, renderVerify, verifyProgressFollower, verifyReport } from '../verify/run.js';
-import { findLocalCluster, loadTestingPackage } from './local.js';
 import { interruptNotice, manifestNames, renderRestore, restorePlanLines, restorePlanList, restoreProgressFollower, restoreReport, summaryLine } from './run.js';
 
 function result(overrides: Partial<RestoreResult> = {}): RestoreResult {
@@ -87,20 +83,19 @@ describe('restore output', () => {
       walFiles: ['000000010000000000000003', '000000010000000000000004'], sources: { data: { vsName: 'pg-copy-dbaas-src' } }, pvcs: { data: pvc }, prepJob: job,
       manifests: [content, vs, pvc, job],
     } as unknown as RestorePlan;
-    const lines = restorePlanLines({ dryRun: 'client', prep: 'job', plan, manifests: plan.manifests });
+    const lines = restorePlanLines({ dryRun: 'client', plan, manifests: plan.manifests });
     expect(lines[0]).toBe('dry run (client: nothing sent to the API server): restore backup prod/nightly -> PVC staging/pg-copy');
     expect(lines).toContain('PVC size 2Gi, StorageClass csi-hostpath-sc');
     expect(lines.join('\n')).toMatch(/restore-prep copies 2 WAL segment\(s\) 000000010000000000000003\.\.000000010000000000000004/);
     expect(lines.join('\n')).toMatch(/restore-prep runs as the Job pg-copy-prep \(image postgres:17\)/);
-    expect(manifestNames(restorePlanList({ dryRun: 'client', prep: 'job', plan, manifests: plan.manifests }))).toEqual([
+    expect(manifestNames(restorePlanList({ dryRun: 'client', plan, manifests: plan.manifests }))).toEqual([
       'volumesnapshotcontent.snapshot.storage.k8s.io/dbaas-staging-pg-copy-dbaas-src',
       'volumesnapshot.snapshot.storage.k8s.io/pg-copy-dbaas-src',
       'persistentvolumeclaim/pg-copy',
       'job.batch/pg-copy-prep',
     ]);
-    const local = restorePlanLines({ dryRun: 'server', prep: 'local', plan, manifests: plan.manifests.slice(0, 3) });
-    expect(local[0]).toMatch(/^dry run \(server: validated by the API server, nothing stored\)/);
-    expect(local.join('\n')).toMatch(/--prep local: the restore-prep Job's command runs as a local process .* \(the Job is not created\)/);
+    const server = restorePlanLines({ dryRun: 'server', plan, manifests: plan.manifests });
+    expect(server[0]).toMatch(/^dry run \(server: validated by the API server, nothing stored\)/);
   });
 
   it('progress: one phase per wait, the SDK messages as details', () => {
@@ -148,7 +143,7 @@ function verified(overrides: Partial<VerifyResult> = {}): VerifyResult {
 
 describe('verify output', () => {
   it('passed: verdict, offline and live findings, amcheck, checks, RTO', () => {
-    const report = verifyReport(verified(), 'a local PostgreSQL over the hostpath volume directory');
+    const report = verifyReport(verified(), 'pods in the cluster (exec and port-forward)');
     expect(report.kind).toBe('Verify');
     expect(report.restore).toMatchObject({ kind: 'Restore', pvc: 'verify-nightly-a1b2c3' });
     const text = renderVerify(report);
@@ -220,41 +215,5 @@ describe('verify output', () => {
     expect(text).toContain('scratch restore: restore-prep: failed after 0.0s: restore-prep failed: pod exited 1\n');
     expect(text).not.toMatch(/restore-prep: done/);
     expect(text).toMatch(/scratch restore: cleaning up\n/);
-  });
-});
-
-describe('local mode (the project\'s test cluster only)', () => {
-  const dirs: string[] = [];
-  afterAll(async () => {
-    for (const d of dirs) await rm(d, { recursive: true, force: true });
-  });
-
-  it('finds the cluster from --local-cluster, $DBAAS_LOCAL_CLUSTER or the kubeconfig\'s directory', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'dbaas-cli-local-'));
-    dirs.push(dir);
-    const record = { stateDir: dir, kubeconfig: path.join(dir, 'kubeconfig'), hostpathStateDir: path.join(dir, 'hostpath') };
-    await writeFile(path.join(dir, 'cluster.json'), JSON.stringify(record));
-    const expected = { stateDir: dir, kubeconfigPath: record.kubeconfig, hostpathStateDir: record.hostpathStateDir };
-    expect(await findLocalCluster({ localCluster: dir }, {})).toEqual(expected);
-    expect(await findLocalCluster({ localCluster: path.join(dir, 'cluster.json') }, {})).toEqual(expected);
-    expect(await findLocalCluster({}, { DBAAS_LOCAL_CLUSTER: dir })).toEqual(expected);
-    expect(await findLocalCluster({}, { KUBECONFIG: `${record.kubeconfig}:/elsewhere/config` })).toEqual(expected);
-    expect(await findLocalCluster({ kubeconfig: record.kubeconfig }, {})).toEqual(expected);
-    await expect(findLocalCluster({ kubeconfig: '/nowhere/kubeconfig' }, {})).rejects.toThrow(/local mode needs the kubectl-dbaas test cluster .*: no cluster\.json next to the kubeconfig \/nowhere\/kubeconfig/);
-    await writeFile(path.join(dir, 'cluster.json'), JSON.stringify({ ...record, hostpathUnavailable: 'no hostpathplugin binary' }));
-    await expect(findLocalCluster({ localCluster: dir }, {})).rejects.toThrow(/runs without the CSI hostpath plugin \(no hostpathplugin binary\)/);
-  });
-
-  it('a missing @kubectl-dbaas/testing says that local is for the test cluster only (exit 2)', async () => {
-    const missing = Object.assign(new Error("Cannot find package '@kubectl-dbaas/testing' imported from /x/cli.js"), { code: 'ERR_MODULE_NOT_FOUND' });
-    const error = (await loadTestingPackage('--runtime local', () => Promise.reject(missing)).then(
-      () => undefined,
-      (e: unknown) => e,
-    )) as { code: string; message: string; fix: string };
-    expect(error.code).toBe('INVALID_ARGUMENT');
-    expect(error.message).toBe("--runtime local is for the kubectl-dbaas project's kubelet-less test cluster only, and needs the @kubectl-dbaas/testing package, which is not installed here");
-    expect(error.fix).toMatch(/^On a real cluster leave it out \(--runtime pod, the default\)/);
-    const other = new Error('boom');
-    await expect(loadTestingPackage('--prep local', () => Promise.reject(other))).rejects.toBe(other);
   });
 });

@@ -9,7 +9,6 @@ import {
   type RestoreOptions,
   type RestorePhase,
   type RestorePlan,
-  type RestorePrepExecutor,
   type RestoreProgress,
   type RestoreResult,
   type VolumeSnapshot,
@@ -19,14 +18,13 @@ import { kubeClientsOptions, type KubeArgs } from '../../global-options.js';
 import { renderFields } from '../../output.js';
 import type { ProgressReporter } from '../../progress.js';
 import { missingNamespace } from '../backup/common.js';
-import { findLocalCluster, loadTestingPackage } from './local.js';
 
 /**
  * Arguments of `restore`, parsed.
  *
  * @example
  * ```ts
- * const args: RestoreCommandArgs = { backup: 'nightly', to: 'pg-restored', prep: 'job', timeoutMs: 900_000 };
+ * const args: RestoreCommandArgs = { backup: 'nightly', to: 'pg-restored', timeoutMs: 900_000 };
  * ```
  */
 export interface RestoreCommandArgs extends KubeArgs {
@@ -36,8 +34,6 @@ export interface RestoreCommandArgs extends KubeArgs {
   size?: string | undefined;
   storageClass?: string | undefined;
   consumerNode?: string | undefined;
-  prep: 'job' | 'local';
-  localCluster?: string | undefined;
   prepImage?: string | undefined;
   prepUid?: number | undefined;
   prepFsGroup?: number | undefined;
@@ -114,22 +110,7 @@ export async function explainingMissingNamespaces<T>(client: RestoreClient, name
 }
 
 /**
- * The restore-prep executor of `--prep local` (the testing package's, loaded only here).
- *
- * @throws DbaasError when the test cluster is not found or the testing package is not installed.
- * @example
- * ```ts
- * const executor = await localPrepExecutor({ localCluster: '/tmp/dbaas-cluster-x' });
- * ```
- */
-export async function localPrepExecutor(args: Pick<RestoreCommandArgs, 'localCluster' | 'kubeconfig'>, environment: NodeJS.ProcessEnv = process.env): Promise<RestorePrepExecutor> {
-  const host = await findLocalCluster(args, environment);
-  const testing = await loadTestingPackage('--prep local');
-  return testing.localRestorePrepExecutor(host);
-}
-
-/**
- * The SDK's restore options for the parsed flags (the executor of `--prep local` given).
+ * The SDK's restore options for the parsed flags.
  *
  * @example
  * ```ts
@@ -137,9 +118,8 @@ export async function localPrepExecutor(args: Pick<RestoreCommandArgs, 'localClu
  * options.backupNamespace; // args.fromNamespace ?? 'db'
  * ```
  */
-export function restoreOptions(args: RestoreCommandArgs, namespace: string, executor?: RestorePrepExecutor): RestoreOptions {
+export function restoreOptions(args: RestoreCommandArgs, namespace: string): RestoreOptions {
   const prep = {
-    ...(executor ? { executor } : {}),
     ...(args.prepImage !== undefined ? { image: args.prepImage } : {}),
     ...(args.prepUid !== undefined ? { runAsUser: args.prepUid } : {}),
     ...(args.prepFsGroup !== undefined ? { fsGroup: args.prepFsGroup } : {}),
@@ -172,14 +152,13 @@ export function restoreOptions(args: RestoreCommandArgs, namespace: string, exec
  */
 export async function runRestoreCommand(
   args: RestoreCommandArgs,
-  opts: { client?: RestoreClient; signal?: AbortSignal; progress?: ProgressReporter; environment?: NodeJS.ProcessEnv } = {},
+  opts: { client?: RestoreClient; signal?: AbortSignal; progress?: ProgressReporter } = {},
 ): Promise<RestoreReport> {
   const client = opts.client ?? restoreClientFor(args);
   const namespace = client.clients.namespace;
   const progress = opts.progress;
-  const executor = args.prep === 'local' ? await localPrepExecutor(args, opts.environment) : undefined;
   progress?.phase('checking the backup, the size and the StorageClass');
-  const options = restoreOptions(args, namespace, executor);
+  const options = restoreOptions(args, namespace);
   return await explainingMissingNamespaces(client, [options.backupNamespace!, namespace], async () => {
     const seen = { cleanup: false };
     const onProgress = progress ? restoreProgressFollower(progress, seen) : undefined;
@@ -360,9 +339,8 @@ export type RestoreManifest = RestorePlan['manifests'][number];
  */
 export interface RestorePlanView {
   dryRun: 'client' | 'server';
-  prep: 'job' | 'local';
   plan: RestorePlan;
-  /** What would be created, in order (the Job left out with `--prep local`; the server's answers with `server`). */
+  /** What would be created, in order (the server's answers with `server`). */
   manifests: RestoreManifest[];
 }
 
@@ -384,7 +362,7 @@ export async function runRestorePlan(args: RestoreCommandArgs & { dryRun: 'clien
   const options = restoreOptions(args, namespace);
   return await explainingMissingNamespaces(client, [options.backupNamespace!, namespace], async () => {
     const plan = await planRestore(clients, options);
-    let manifests = plan.manifests.filter((m) => !(args.prep === 'local' && m.kind === 'Job'));
+    let manifests = plan.manifests;
     if (args.dryRun === 'server') {
       const answers: RestoreManifest[] = [];
       for (const m of manifests) {
@@ -395,7 +373,7 @@ export async function runRestorePlan(args: RestoreCommandArgs & { dryRun: 'clien
       }
       manifests = answers;
     }
-    return { dryRun: args.dryRun, prep: args.prep, plan, manifests };
+    return { dryRun: args.dryRun, plan, manifests };
   });
 }
 
@@ -418,9 +396,7 @@ export function restorePlanLines(view: RestorePlanView): string[] {
     ...(p.online
       ? [
           `online: the -wal snapshot is restored into the scratch PVC ${p.walPvcName}; restore-prep copies ${p.walFiles.length} WAL segment(s) ${p.walFiles[0]}..${p.walFiles.at(-1)} into pg_wal/ and writes backup_label, then the scratch PVC is deleted`,
-          view.prep === 'local'
-            ? "--prep local: the restore-prep Job's command runs as a local process on the test cluster's volume directories (the Job is not created)"
-            : `restore-prep runs as the Job ${p.prepJob?.metadata?.name} (image ${p.prepJob?.spec?.template.spec?.containers[0]?.image})`,
+          `restore-prep runs as the Job ${p.prepJob?.metadata?.name} (image ${p.prepJob?.spec?.template.spec?.containers[0]?.image})`,
         ]
       : []),
   ];

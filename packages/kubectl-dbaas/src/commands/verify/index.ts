@@ -6,11 +6,10 @@ import { writeResult } from '../../output.js';
 import { parseArgs } from '../../parse-args.js';
 import { UsageError } from '../../usage-error.js';
 import { backupNameArg } from '../backup/names.js';
-import { LOCAL_ONLY_NOTE } from '../restore/local-note.js';
 import { objectName, parseCheck, parseSubPath } from '../restore/options.js';
 
 const AMCHECK = ['auto', 'install', 'skip'] as const;
-const RUNTIME = ['pod', 'local'] as const;
+const RUNTIME = ['pod'] as const;
 const name = () => z.optional(z.string().check(z.minLength(1)));
 
 const verifyArgsSchema = z.extend(globalOptionsSchema, {
@@ -22,9 +21,9 @@ const verifyArgsSchema = z.extend(globalOptionsSchema, {
   amcheck: z._default(z.enum(AMCHECK), 'auto'),
   liveEvenIfUnsafe: z._default(z.boolean(), false),
   runtime: z._default(z.enum(RUNTIME), 'pod'),
-  localCluster: name(),
   image: name(),
   runAsUser: z.optional(z.int().check(z.minimum(0))),
+  prepImage: name(),
   storageClass: name(),
   dataSubpath: z.optional(z.string()),
   timeout: z._default(z.string(), '20m'),
@@ -58,10 +57,10 @@ export const verifyCommand: CommandModule = {
       .option('live-even-if-unsafe', { type: 'boolean', default: false, describe: 'Start PostgreSQL even when the offline check finds the copy unsafe (to see what happens)' })
       .option('storage-class', { type: 'string', describe: 'StorageClass of the scratch restore (--backup)' })
       .option('data-subpath', { type: 'string', describe: 'PGDATA relative to the volume root (default: the root, else the one subdirectory holding PG_VERSION)' })
-      .option('runtime', { choices: RUNTIME, default: 'pod', describe: `Where the volume is read and the scratch PostgreSQL runs: pod (pods in the cluster, over exec and port-forward), or local (${LOCAL_ONLY_NOTE})`, group: 'Runtime:' })
+      .option('runtime', { choices: RUNTIME, default: 'pod', describe: 'Where the volume is read and the scratch PostgreSQL runs: pod (pods in the cluster, over exec and port-forward)', group: 'Runtime:' })
       .option('image', { type: 'string', describe: 'With --runtime pod: image of the scratch pods, {major} is replaced by the PostgreSQL major (default postgres:{major})', group: 'Runtime:' })
       .option('run-as-user', { type: 'number', describe: 'With --runtime pod: user id of the scratch pods (default 999; 26 for CloudNativePG images)', group: 'Runtime:' })
-      .option('local-cluster', { type: 'string', describe: "With --runtime local: the test cluster's state directory (default: $DBAAS_LOCAL_CLUSTER, else the kubeconfig's directory)", group: 'Runtime:' })
+      .option('prep-image', { type: 'string', describe: "With --backup of an online backup: image of the scratch restore's restore-prep Job (default postgres:<the backup's major>; as restore --prep-image)", group: 'Runtime:' })
       .option('timeout', { type: 'string', default: '20m', describe: 'Deadline of the whole verification (90s, 5m, 1h)' })
       .example('kubectl dbaas verify --backup nightly -n db', 'Restore to a scratch PVC, check, remove it')
       .example("kubectl dbaas verify --pvc restored --check 'orders=select count(*) > 0 from orders'", 'A restored volume, with a check of your own (--check-database picks the database)')
@@ -74,8 +73,7 @@ export const verifyCommand: CommandModule = {
     if (args.output === 'name') throw new UsageError('verify has no -o name output; use -o text, json or yaml');
     if (args.fromNamespace !== undefined && args.pvc !== undefined) throw new UsageError('--from-namespace goes with --backup (a restored PVC records its backup\'s namespace)');
     if (args.storageClass !== undefined && args.pvc !== undefined) throw new UsageError('--storage-class goes with --backup (the scratch restore)');
-    if (args.runtime === 'local' && (args.image !== undefined || args.runAsUser !== undefined)) throw new UsageError('--image and --run-as-user configure the scratch pods of --runtime pod');
-    if (args.localCluster !== undefined && args.runtime !== 'local') throw new UsageError('--local-cluster goes with --runtime local');
+    if (args.prepImage !== undefined && args.pvc !== undefined) throw new UsageError('--prep-image goes with --backup (the restore-prep Job of the scratch restore)');
     const timeoutMs = parseKubeDuration(args.timeout, '--timeout');
     if (timeoutMs <= 0) throw new UsageError('--timeout must be more than 0');
     const checks = (args.check ?? []).map(parseCheck);
@@ -87,10 +85,10 @@ export const verifyCommand: CommandModule = {
       amcheck: args.amcheck,
       liveEvenIfUnsafe: args.liveEvenIfUnsafe,
       runtime: args.runtime,
-      localCluster: args.localCluster,
       image: args.image,
       runAsUser: args.runAsUser,
       storageClass: args.storageClass !== undefined ? objectName(args.storageClass, '--storage-class') : undefined,
+      prepImage: args.prepImage,
       dataSubPath: args.dataSubpath !== undefined ? parseSubPath(args.dataSubpath) : undefined,
       timeoutMs,
     };

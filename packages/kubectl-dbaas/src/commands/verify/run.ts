@@ -4,7 +4,6 @@ import { podVerifyRuntime, type RestoreClient, type VerifyCheck, type VerifyOpti
 import type { KubeArgs } from '../../global-options.js';
 import { renderFields } from '../../output.js';
 import type { ProgressReporter } from '../../progress.js';
-import { findLocalCluster, loadTestingPackage } from '../restore/local.js';
 import { explainingMissingNamespaces, restoreClientFor, restoreReport, rtoLine, type RestoreReport } from '../restore/run.js';
 
 /**
@@ -21,12 +20,13 @@ export interface VerifyCommandArgs extends KubeArgs {
   checks: VerifyCheck[];
   amcheck: 'auto' | 'install' | 'skip';
   liveEvenIfUnsafe: boolean;
-  runtime: 'pod' | 'local';
-  localCluster?: string | undefined;
+  runtime: 'pod';
   /** Image template of the scratch pods: `{major}` is replaced. */
   image?: string | undefined;
   runAsUser?: number | undefined;
   storageClass?: string | undefined;
+  /** Image of the scratch restore's restore-prep Job (an online backup). */
+  prepImage?: string | undefined;
   dataSubPath?: string | undefined;
   timeoutMs: number;
 }
@@ -43,22 +43,14 @@ export interface VerifyCommandArgs extends KubeArgs {
 export type VerifyReport = { kind: 'Verify' } & Omit<VerifyResult, 'restore'> & { restore?: RestoreReport; runtime: string };
 
 /**
- * The runtime for `--runtime`: pods in the cluster, or (the project's test cluster only) local
- * processes over the hostpath volume directories.
+ * The runtime for `--runtime pod` (the only one): pods in the cluster, over exec and port-forward.
  *
  * @example
  * ```ts
- * const runtime = await verifyRuntimeFor({ runtime: 'pod', image: 'ghcr.io/cloudnative-pg/postgresql:{major}', runAsUser: 26 });
+ * const runtime = verifyRuntimeFor({ image: 'ghcr.io/cloudnative-pg/postgresql:{major}', runAsUser: 26 });
  * ```
  */
-export async function verifyRuntimeFor(
-  args: Pick<VerifyCommandArgs, 'runtime' | 'image' | 'runAsUser' | 'localCluster' | 'kubeconfig'>,
-  environment: NodeJS.ProcessEnv = process.env,
-): Promise<VerifyRuntime> {
-  if (args.runtime === 'local') {
-    const host = await findLocalCluster(args, environment);
-    return (await loadTestingPackage('--runtime local')).localVerifyRuntime(host);
-  }
+export function verifyRuntimeFor(args: Pick<VerifyCommandArgs, 'image' | 'runAsUser'>): VerifyRuntime {
   const template = args.image;
   return podVerifyRuntime({
     ...(template !== undefined ? { image: (major: number) => template.replaceAll('{major}', String(major)) } : {}),
@@ -80,11 +72,11 @@ export async function verifyRuntimeFor(
  */
 export async function runVerifyCommand(
   args: VerifyCommandArgs,
-  opts: { client?: RestoreClient; runtime?: VerifyRuntime; signal?: AbortSignal; progress?: ProgressReporter; environment?: NodeJS.ProcessEnv } = {},
+  opts: { client?: RestoreClient; runtime?: VerifyRuntime; signal?: AbortSignal; progress?: ProgressReporter } = {},
 ): Promise<VerifyReport> {
   const client = opts.client ?? restoreClientFor(args);
   const namespace = client.clients.namespace;
-  const runtime = opts.runtime ?? (await verifyRuntimeFor(args, opts.environment));
+  const runtime = opts.runtime ?? verifyRuntimeFor(args);
   const progress = opts.progress;
   const scratch = 'backup' in args.target;
   progress?.phase(scratch ? 'scratch restore: checking the backup' : 'offline check (WAL inspector on the volume)');
@@ -93,7 +85,9 @@ export async function runVerifyCommand(
     ...args.target,
     ...(args.fromNamespace !== undefined ? { backupNamespace: args.fromNamespace } : {}),
     runtime,
-    ...(args.storageClass !== undefined ? { restore: { storageClass: args.storageClass } } : {}),
+    ...(args.storageClass !== undefined || args.prepImage !== undefined
+      ? { restore: { ...(args.storageClass !== undefined ? { storageClass: args.storageClass } : {}), ...(args.prepImage !== undefined ? { prep: { image: args.prepImage } } : {}) } }
+      : {}),
     checks: args.checks,
     amcheck: args.amcheck,
     liveEvenIfUnsafe: args.liveEvenIfUnsafe,

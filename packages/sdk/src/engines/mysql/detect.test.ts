@@ -58,3 +58,17 @@ describe('detectEngine', () => {
     expect(detectEngine({})).toEqual({ engine: undefined, source: 'none', evidence: 'no image, label or PVC name names an engine' });
   });
 });
+
+describe('detectEngine: environment variable names', () => {
+  it('read after images and before labels; MARIADB_* decides MariaDB although its images accept MYSQL_* too', () => {
+    expect(detectEngine({ images: ['registry.local/db:1'], envNames: ['MARIADB_ROOT_PASSWORD', 'MYSQL_DATABASE'] })).toMatchObject({ engine: 'mariadb', source: 'env' });
+    expect(detectEngine({ envNames: ['MYSQL_ROOT_PASSWORD'] })).toMatchObject({ engine: 'mysql', source: 'env' });
+    expect(detectEngine({ envNames: ['PGDATA', 'POSTGRES_PASSWORD'] })).toMatchObject({ engine: 'postgres', source: 'env' });
+    expect(detectEngine({ envNames: ['HOME', 'PATH'], labels: { app: 'mariadb' } })).toMatchObject({ engine: 'mariadb', source: 'label' });
+  });
+
+  it('an image outranks env; env that disagrees is a conflict, not a guess', () => {
+    expect(detectEngine({ images: ['postgres:17'], envNames: ['MYSQL_ROOT_PASSWORD'] })).toMatchObject({ engine: 'postgres', source: 'image' });
+    expect(detectEngine({ envNames: ['POSTGRES_PASSWORD', 'MYSQL_ROOT_PASSWORD'] })).toMatchObject({ engine: undefined, source: 'conflict' });
+  });
+});

@@ -19,6 +19,11 @@ export interface EngineDetectionInput {
   images?: readonly string[];
   /** Labels of the Pod / StatefulSet. */
   labels?: Readonly<Record<string, string>>;
+  /**
+   * Names of the environment variables of the workload's containers (values are never needed):
+   * the official images are configured by `POSTGRES_*`/`PGDATA`, `MARIADB_*`, `MYSQL_*`.
+   */
+  envNames?: readonly string[];
   /** Name of the data PVC. */
   pvcName?: string;
 }
@@ -35,7 +40,7 @@ export interface EngineDetection {
   /** `undefined` when nothing says, or the evidence conflicts at the strongest level that says anything. */
   engine: 'postgres' | 'mysql' | 'mariadb' | undefined;
   /** Which rule decided: the explicit label, an image, a well-known label, the PVC name. */
-  source: 'label:dbaas.io/engine' | 'image' | 'label' | 'pvc-name' | 'none' | 'conflict';
+  source: 'label:dbaas.io/engine' | 'image' | 'env' | 'label' | 'pvc-name' | 'none' | 'conflict';
   evidence: string;
 }
 
@@ -105,6 +110,19 @@ function engineOfWord(word: string): Engine | undefined {
   return undefined;
 }
 
+// MariaDB's images accept the MYSQL_* names too, so MARIADB_* decides between the two.
+function envEvidence(names: readonly string[]): { engine: Engine; evidence: string }[] {
+  const pick = (re: RegExp) => names.filter((n) => re.test(n));
+  const postgres = pick(/^(POSTGRES_|PGDATA$)/);
+  const mariadb = pick(/^MARIADB_/);
+  const mysql = mariadb.length ? [] : pick(/^MYSQL_/);
+  return [
+    ...(postgres.length ? [{ engine: 'postgres' as const, evidence: `env ${postgres.join(', ')}` }] : []),
+    ...(mariadb.length ? [{ engine: 'mariadb' as const, evidence: `env ${mariadb.join(', ')}` }] : []),
+    ...(mysql.length ? [{ engine: 'mysql' as const, evidence: `env ${mysql.join(', ')}` }] : []),
+  ];
+}
+
 function decide(found: { engine: Engine; evidence: string }[], source: EngineDetection['source']): EngineDetection | undefined {
   if (found.length === 0) return undefined;
   const engines = [...new Set(found.map((f) => f.engine))];
@@ -118,8 +136,10 @@ function decide(found: { engine: Engine; evidence: string }[], source: EngineDet
  * 1. the label `dbaas.io/engine` (`postgres`, `mysql`, `mariadb`);
  * 2. container images, by repository name (`mariadb`, `mysql`, `percona-server`, `bitnami/mariadb`,
  *    `postgres`, `cloudnative-pg/postgresql`, ...; sidecars such as `mysqld-exporter` do not count);
- * 3. well-known labels (`app.kubernetes.io/name`, `app`, ...) whose value is an engine name;
- * 4. the PVC name: a `-`-separated word naming an engine (`data-shop-mariadb-local-0`,
+ * 3. environment variable names of the official images: `POSTGRES_*`/`PGDATA` (PostgreSQL),
+ *    `MARIADB_*` (MariaDB; its images also accept the `MYSQL_*` names), `MYSQL_*` (MySQL);
+ * 4. well-known labels (`app.kubernetes.io/name`, `app`, ...) whose value is an engine name;
+ * 5. the PVC name: a `-`-separated word naming an engine (`data-shop-mariadb-local-0`,
  *    `data-db-mysql-0`, `data-my-postgres-postgresql-local-0`).
  *
  * At the first level with any evidence, agreement decides and disagreement is a `conflict`
@@ -147,6 +167,8 @@ export function detectEngine(input: EngineDetectionInput): EngineDetection {
     'image',
   );
   if (byImage) return byImage;
+  const byEnv = decide(envEvidence(input.envNames ?? []), 'env');
+  if (byEnv) return byEnv;
   const byLabel = decide(
     LABEL_KEYS.flatMap((key) => {
       const value = input.labels?.[key];

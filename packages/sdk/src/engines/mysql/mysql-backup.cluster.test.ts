@@ -24,10 +24,12 @@ import { readSnapshotMetadata } from '../../manifests/metadata.js';
 import { runBackup, type BackupProgress, type BackupResult } from '../../snapshot/backup.js';
 import { mysqlEngine } from './engine.js';
 import { verifyMysqlRestore } from './verify.js';
+import { skipWhen } from '@kubectl-dbaas/testing';
 
 const info = clusterFromEnv(inject('dbaasCluster'));
 const noMariadb = mariadbUnavailable();
 const skip = info.hostpathUnavailable !== undefined || noMariadb !== undefined;
+const skipReason = info.hostpathUnavailable ?? noMariadb;
 const ns = `my-${Date.now().toString(36)}`;
 const clients = KubeClients.load({ kubeconfig: info.kubeconfig, namespace: ns });
 const SETTINGS = { innodb_buffer_pool_size: '256M', innodb_log_file_size: '8M', innodb_io_capacity: 2000 };
@@ -91,7 +93,7 @@ afterAll(async () => {
 describe('runBackup with MariaDB on the hostpath CSI driver', () => {
   if (skip) console.warn(`[dbaas-testing] SKIPPING MariaDB cluster tests (not passed): ${info.hostpathUnavailable ?? noMariadb}`);
 
-  it.skipIf(skip)('refuses online and crash on hostpath (not atomic), has no checkpoint mode, defaults to fenced', async () => {
+  it('refuses online and crash on hostpath (not atomic), has no checkpoint mode, defaults to fenced', skipWhen(skipReason), async () => {
     const engine = await mysqlEngine(source.connectionConfig);
     try {
       for (const mode of ['online', 'crash'] as const) {
@@ -111,7 +113,7 @@ describe('runBackup with MariaDB on the hostpath CSI driver', () => {
     }
   });
 
-  it.skipIf(skip)('fenced under write load: clean shutdown, snapshot, cut, start; the restored PVC recovers nothing, has every acknowledged row, CHECK TABLE passes', async () => {
+  it('fenced under write load: clean shutdown, snapshot, cut, start; the restored PVC recovers nothing, has every acknowledged row, CHECK TABLE passes', skipWhen(skipReason), async () => {
     const load = new MysqlWriteLoad(source, 4).start();
     await new Promise((r) => setTimeout(r, 2000));
     const engine = await mysqlEngine(source.connectionConfig);
@@ -150,7 +152,7 @@ describe('runBackup with MariaDB on the hostpath CSI driver', () => {
     );
   });
 
-  it.skipIf(skip)('abort during a (forced) online backup releases the lock at once and deletes the partial snapshot', async () => {
+  it('abort during a (forced) online backup releases the lock at once and deletes the partial snapshot', skipWhen(skipReason), async () => {
     const engine = await mysqlEngine(source.connectionConfig);
     const controller = new AbortController();
     let abortedAt = 0;
@@ -186,7 +188,7 @@ describe('runBackup with MariaDB on the hostpath CSI driver', () => {
     }
   });
 
-  it.skipIf(skip)('online forced on hostpath under write load: lock across the cut, binlog position recorded, no -wal snapshot; what the torn copy does is reported, not asserted', async () => {
+  it('online forced on hostpath under write load: lock across the cut, binlog position recorded, no -wal snapshot; what the torn copy does is reported, not asserted', skipWhen(skipReason), async () => {
     const load = new MysqlWriteLoad(source, 4).start();
     await new Promise((r) => setTimeout(r, 2000));
     const engine = await mysqlEngine(source.connectionConfig);

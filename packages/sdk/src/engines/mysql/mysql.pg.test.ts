@@ -19,6 +19,7 @@ import { isDbaasError } from '../../errors.js';
 import { writeSnapshotMetadata } from '../../manifests/metadata.js';
 import { mysqlEngine } from './engine.js';
 import { verifyMysqlRestore } from './verify.js';
+import { skipWhen } from '@kubectl-dbaas/testing';
 
 const why = mariadbUnavailable();
 if (why) console.warn(`[dbaas-testing] SKIPPING MariaDB tests (not passed): ${why}`);
@@ -51,7 +52,7 @@ async function insertAt(id: number): Promise<{ done: Promise<number>; conn: mysq
   return { done, conn };
 }
 
-describe.skipIf(why !== undefined)('mysqlEngine on a real MariaDB', () => {
+describe('mysqlEngine on a real MariaDB', skipWhen(why), () => {
   it('describe(): flavor mariadb and the server version; no server_uuid (a MySQL variable)', async () => {
     const engine = await mysqlEngine(server.connectionConfig);
     try {
@@ -197,7 +198,7 @@ describe.skipIf(why !== undefined)('mysqlEngine on a real MariaDB', () => {
   });
 });
 
-describe.skipIf(why !== undefined)('verifyMysqlRestore on a scratch server', () => {
+describe('verifyMysqlRestore on a scratch server', skipWhen(why), () => {
   async function copyOf(mode: 'clean' | 'crash'): Promise<string> {
     const dir = path.join(await makeTemporaryDirectory('mysql-verify-'), 'data');
     // A crash image: the server frozen (SIGSTOP) while it writes, the files copied, the server resumed.
@@ -263,7 +264,7 @@ describe.skipIf(why !== undefined)('verifyMysqlRestore on a scratch server', () 
   });
 });
 
-describe.skipIf(why !== undefined)('which copies of a MariaDB under write load are consistent (tar czf, as the hostpath driver copies)', () => {
+describe('which copies of a MariaDB under write load are consistent (tar czf, as the hostpath driver copies)', skipWhen(why), () => {
   const trials: CopyTrial[] = [];
   afterAll(() => {
     for (const t of trials) {
@@ -310,7 +311,7 @@ describe.skipIf(why !== undefined)('which copies of a MariaDB under write load a
   // Lock + tar of the live directory: the outcome is what is measured (torn copies were seen:
   // docs/engines.md), so it is reported, not asserted; the SDK refuses this mode on non-atomic
   // drivers. DBAAS_MYSQL_MEASURE=<n> runs n trials of each.
-  it.runIf(Number(process.env.DBAAS_MYSQL_MEASURE ?? 0) > 0)('measure: BACKUP STAGE BLOCK_COMMIT / FTWRL / no lock, each with tar of the live directory (DBAAS_MYSQL_MEASURE=<trials>)', async () => {
+  it('measure: BACKUP STAGE BLOCK_COMMIT / FTWRL / no lock, each with tar of the live directory (DBAAS_MYSQL_MEASURE=<trials>)', skipWhen(Number(process.env.DBAAS_MYSQL_MEASURE ?? 0) > 0 ? undefined : 'a measurement, run on request: DBAAS_MYSQL_MEASURE=<trials>'), async () => {
     const n = Number(process.env.DBAAS_MYSQL_MEASURE);
     for (const mode of ['backup-stage', 'ftwrl', 'live'] as const) {
       const got = await run(mode, n);

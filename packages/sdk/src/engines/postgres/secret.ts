@@ -6,6 +6,7 @@ import type pg from 'pg';
 
 import { DbaasError, isDbaasError } from '../../errors.js';
 import type { KubeClients } from '../../kube/clients.js';
+import type { MysqlConnectionConfig } from '../mysql/sql.js';
 import type { PostgresConnectionConfig } from './sql.js';
 
 /**
@@ -37,7 +38,7 @@ export interface PostgresSecretConnection {
   secretRef: PostgresSecretRef;
   /** Overrides the Secret's host key (e.g. `127.0.0.1` for a port-forward, or a Service name). */
   host?: string;
-  /** Overrides the Secret's port key. Default 5432. */
+  /** Overrides the Secret's port key. Default 5432 (3306 for MySQL/MariaDB). */
   port?: number;
   /** Overrides the Secret's database key. Default: the Secret's, else PostgreSQL's (the user name). */
   database?: string;
@@ -83,6 +84,45 @@ export function isSecretConnection(connection: DatabaseConnection | undefined): 
  */
 export async function resolveDatabaseConnection(clients: KubeClients, connection: DatabaseConnection, defaultNamespace: string): Promise<PostgresConnectionConfig> {
   if (!isSecretConnection(connection)) return connection;
+  const { options, ...fields } = await readSecretConnection(clients, connection, defaultNamespace, 5432);
+  return { ...(options ?? {}), ...fields };
+}
+
+/**
+ * A MySQL/MariaDB connection given directly (a `mysql://` URL or `mysql2` options) or through a
+ * Secret (the same keys as for PostgreSQL: `username`, `password`, `database`, `host`, `port`;
+ * the port defaults to 3306).
+ *
+ * @example
+ * ```ts
+ * const a: MysqlDatabaseConnection = 'mysql://root@127.0.0.1:3306';
+ * const b: MysqlDatabaseConnection = { secretRef: { name: 'shop-db' }, host: '127.0.0.1', port: 13306 };
+ * ```
+ */
+export type MysqlDatabaseConnection = MysqlConnectionConfig | Omit<PostgresSecretConnection, 'options'>;
+
+/**
+ * Turns a {@link MysqlDatabaseConnection} into `mysql2` options, reading the Secret when it names
+ * one; as {@link resolveDatabaseConnection}, with 3306 as the default port.
+ *
+ * @throws DbaasError `KUBE_NOT_FOUND`, `KUBE_FORBIDDEN`, `INVALID_ARGUMENT` (as resolveDatabaseConnection).
+ * @example
+ * ```ts
+ * const engine = await mysqlEngine(await resolveMysqlConnection(clients, { secretRef: { name: 'shop-db' }, host: '127.0.0.1' }, 'db'));
+ * ```
+ */
+export async function resolveMysqlConnection(clients: KubeClients, connection: MysqlDatabaseConnection, defaultNamespace: string): Promise<MysqlConnectionConfig> {
+  if (typeof connection === 'string' || !('secretRef' in connection) || typeof connection.secretRef !== 'object') return connection as MysqlConnectionConfig;
+  const { options: _options, ...fields } = await readSecretConnection(clients, connection, defaultNamespace, 3306);
+  return fields;
+}
+
+async function readSecretConnection(
+  clients: KubeClients,
+  connection: PostgresSecretConnection,
+  defaultNamespace: string,
+  defaultPort: number,
+): Promise<{ host: string; port: number; user: string; password?: string; database?: string; options?: PostgresSecretConnection['options'] }> {
   const ref = connection.secretRef;
   const namespace = ref.namespace ?? defaultNamespace;
   const where = `Secret ${namespace}/${ref.name}`;
@@ -126,9 +166,9 @@ export async function resolveDatabaseConnection(clients: KubeClients, connection
     });
   }
   const portText = connection.port !== undefined ? String(connection.port) : read('port', keys.port ?? 'port', keys.port !== undefined);
-  const port = portText === undefined ? 5432 : Number(portText);
+  const port = portText === undefined ? defaultPort : Number(portText);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new DbaasError('INVALID_ARGUMENT', `port ${connection.port !== undefined ? 'given' : `in ${where}`} is not a TCP port: "${portText}"`);
   }
-  return { ...(connection.options ?? {}), host, port, user, ...(password !== undefined ? { password } : {}), ...(database !== undefined ? { database } : {}) };
+  return { ...(connection.options ? { options: connection.options } : {}), host, port, user, ...(password !== undefined ? { password } : {}), ...(database !== undefined ? { database } : {}) };
 }

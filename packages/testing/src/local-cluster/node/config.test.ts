@@ -15,6 +15,7 @@ describe('node configuration', () => {
     expect(toml).toMatch(/^\s*netns_mounts_under_state_dir = true$/m);
     expect(toml).toMatch(/^\s*sandbox_image = "localhost\/p:1"$/m);
     expect(toml).toContain('"io.containerd.internal.v1.opt"');
+    expect(toml).toMatch(/^\s*Root = "\/tmp\/dbaas-cluster-x\/node\/containerd\/state\/runc"$/m);
   });
 
   it('gives the kubelet a loopback-only, cgroup-v1-tolerant configuration', () => {

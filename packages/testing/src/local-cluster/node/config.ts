@@ -137,6 +137,9 @@ export function containerdConfig(input: ContainerdConfigInput): string {
     '  runtime_type = "io.containerd.runc.v2"',
     `${cri.slice(0, -1)}.containerd.runtimes.runc.options]`,
     '  SystemdCgroup = false',
+    // runc's state of our containers under the state directory, not the machine-wide
+    // /run/containerd/runc/k8s.io that every containerd using that namespace shares.
+    `  Root = ${tomlString(path.join(layout.containerdState, 'runc'))}`,
     `${cri.slice(0, -1)}.cni]`,
     `  bin_dir = ${tomlString(input.cniBinDir)}`,
     `  conf_dir = ${tomlString(layout.cniConfDir)}`,

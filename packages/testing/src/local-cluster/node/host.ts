@@ -410,7 +410,6 @@ export function releaseNodeHost(record: NodeHostRecord, log: (line: string) => v
   if (record.createdDirs.includes(MACHINE_WIDE_PATHS.containerdRun)) {
     rmSync(path.join(MACHINE_WIDE_PATHS.containerdRun, 'fifo'), { recursive: true, force: true });
   }
-  rmSync(path.join(MACHINE_WIDE_PATHS.containerdRun, 'runc', CRI_NAMESPACE), { recursive: true, force: true });
   // Directories the node created, deepest first, when nothing else has put anything in them since.
   for (const dir of machineWideDirsDeepestFirst(record.createdDirs)) {
     try {

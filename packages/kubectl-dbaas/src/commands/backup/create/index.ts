@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import * as z from 'zod/mini';
-import { connectionArgsShape, withConnectionOptions } from '../../../connection.js';
+import { connectionArgsShape, dsnEngine, withConnectionOptions } from '../../../connection.js';
 import { parseKubeDuration } from '../../../duration.js';
 import { globalOptionsSchema, kubeArgs } from '../../../global-options.js';
 import { writeResult } from '../../../output.js';
@@ -15,6 +15,7 @@ const name = () => z.optional(z.string().check(z.minLength(1)));
 const backupCreateArgsSchema = z.extend(globalOptionsSchema, {
   ...connectionArgsShape,
   dbSecret: z.optional(z.string().check(z.minLength(1))),
+  engine: z.optional(z.enum(['postgres', 'mysql'])),
   pvc: name(),
   pod: name(),
   cnpgCluster: name(),
@@ -40,11 +41,12 @@ const backupCreateArgsSchema = z.extend(globalOptionsSchema, {
 export const ENGINE_MODES_TEXT =
   'Modes by engine (docs/engines.md): PostgreSQL: crash, checkpoint, fenced, online on atomic drivers; fenced, online on others. ' +
   'MySQL and MariaDB: crash, fenced, online on atomic drivers; fenced on others (a global read lock does not stop InnoDB writing, so a ' +
-  'file-by-file copy under it can be torn). The connection flags are PostgreSQL\'s; MySQL/MariaDB online backups are taken with the SDK (mysqlEngine).';
+  'file-by-file copy under it can be torn; checkpoint does not exist for them). The engine is detected from the target (the dbaas.io/engine label, images, ' +
+  'environment variable names, labels, the PVC name), else named by the --dsn scheme or --engine; the password comes from $PGPASSWORD/~/.pgpass or $MYSQL_PWD, never a flag.';
 
 /**
- * `kubectl dbaas backup create`: a consistent backup of a PostgreSQL volume as CSI VolumeSnapshots,
- * in the mode the driver allows (DESIGN.md section 3). Progress on stderr; Ctrl-C cleans up and
+ * `kubectl dbaas backup create`: a consistent backup of a PostgreSQL, MySQL or MariaDB volume as CSI VolumeSnapshots,
+ * in the mode the driver allows (docs/consistency.md). Progress on stderr; Ctrl-C cleans up and
  * exits 130.
  *
  * @example
@@ -56,8 +58,8 @@ export const ENGINE_MODES_TEXT =
 export const backupCreateCommand: CommandModule = {
   command: 'create',
   describe:
-    'Back up a PostgreSQL volume as CSI VolumeSnapshots, consistently: crash or checkpoint (atomic drivers only), ' +
-    'fenced (a brief clean stop), or online (no downtime; adds a NAME-wal snapshot). Ctrl-C lifts the fence, ends the backup ' +
+    'Back up a PostgreSQL, MySQL or MariaDB volume as CSI VolumeSnapshots, consistently: crash or checkpoint (atomic drivers only; checkpoint is PostgreSQL\'s), ' +
+    'fenced (a brief clean stop), or online (no downtime; PostgreSQL adds a NAME-wal snapshot). Ctrl-C lifts the fence, ends the backup ' +
     'session and deletes partial snapshots, then exits 130',
   builder: (argv) =>
     withConnectionOptions(
@@ -67,22 +69,30 @@ export const backupCreateCommand: CommandModule = {
         .option('cnpg-cluster', { type: 'string', group: 'Target (one of):', describe: 'A CloudNativePG Cluster: a standby instance, else the primary' })
         .option('instance', { type: 'string', group: 'Target (one of):', describe: 'With --cnpg-cluster: this instance' })
         .option('name', { type: 'string', describe: 'Backup name (default <pvc>-<yyyymmddhhmmss>; at most 59 characters)' })
-        .option('mode', { choices: MODES, describe: 'Consistency mode (default: checkpoint on drivers with atomic snapshots, fenced otherwise)' })
+        .option('mode', { choices: MODES, describe: 'Consistency mode (default: on drivers with atomic snapshots checkpoint for PostgreSQL, online for MySQL/MariaDB; fenced otherwise)' })
         .option('snapshot-class', { type: 'string', describe: "VolumeSnapshotClass (default: the driver's default class, else its only one)" })
-        .option('force', { type: 'boolean', default: false, describe: 'Allow crash/checkpoint on a driver whose snapshots are not atomic (the copy may be torn)' })
+        .option('force', { type: 'boolean', default: false, describe: 'Allow a mode the driver cannot do safely: crash/checkpoint (and online for MySQL/MariaDB) on a driver whose snapshots are not atomic (the copy may be torn)' })
         .option('fence', { type: 'string', default: 'auto', describe: 'How fenced mode stops the database: auto (from the target), statefulset/NAME, cnpg/CLUSTER' })
         .option('timeout', { type: 'string', default: '10m', describe: 'Deadline of the whole backup (90s, 5m, 1h)' })
         .option('dry-run', { choices: DRY_RUN, default: 'none', describe: 'Print the VolumeSnapshots it would create: client (no API writes) or server (validated with dryRun=All)' })
         .example('kubectl dbaas backup create --pod pg-0', 'Fenced on hostpath (StatefulSet scaled to 0 and back), checkpoint on atomic drivers')
         .example('kubectl dbaas backup create --pvc data-pg-0 --mode online --host 10.0.0.5 --db-user postgres', 'No downtime (the password from $PGPASSWORD or ~/.pgpass)')
+        .example('kubectl dbaas backup create --pod shop-0 --host 127.0.0.1 --port 13306 --db-user root', 'MariaDB/MySQL (detected from the pod; the password from $MYSQL_PWD), through a port-forward')
         .example('kubectl dbaas backup create --cnpg-cluster pg --dry-run=server -o yaml', 'What it would create')
         .epilogue(ENGINE_MODES_TEXT),
       'Database connection (checkpoint and online modes; optional otherwise):',
-    ).option('db-secret', {
+      { mysql: true },
+    )
+      .option('engine', {
+        choices: ['postgres', 'mysql'] as const,
+        group: 'Database connection (checkpoint and online modes; optional otherwise):',
+        describe: 'The engine, when the target does not show it (mysql: MySQL and MariaDB); default: detected from the target, else the --dsn scheme, else postgres',
+      })
+      .option('db-secret', {
       type: 'string',
       group: 'Database connection (checkpoint and online modes; optional otherwise):',
       describe:
-        'A Secret in the namespace with the user, password and database (keys username, password, dbname, and host, port unless --host/--port: as CloudNativePG and kubernetes.io/basic-auth write them); the password never leaves the process',
+        'A Secret in the namespace with the user, password and database (keys username, password, dbname, and host, port unless --host/--port: as CloudNativePG and kubernetes.io/basic-auth write them), for either engine; the password never leaves the process',
     }),
   handler: async (argv) => {
     const args = parseArgs(backupCreateArgsSchema, argv);
@@ -91,6 +101,7 @@ export const backupCreateCommand: CommandModule = {
     if (fence.kind !== 'auto' && args.mode !== undefined && args.mode !== 'fenced') throw new UsageError(`--fence applies to --mode fenced, not ${args.mode}`);
     const timeoutMs = parseKubeDuration(args.timeout, '--timeout');
     if (timeoutMs <= 0) throw new UsageError('--timeout must be more than 0');
+    if (args.dsn) dsnEngine(args.dsn); // an unknown scheme is a usage error, before the cluster is read
     if (args.dbSecret && (args.dsn || args.dbUser)) throw new UsageError('--db-secret gives the user and password: leave out --dsn and --db-user (--host, --port and --dbname may override the Secret)');
     const parsed = {
       ...kubeArgs(args),
@@ -103,12 +114,13 @@ export const backupCreateCommand: CommandModule = {
       fence,
       dryRun: args.dryRun,
       connection: { dsn: args.dsn, host: args.host, port: args.port, dbUser: args.dbUser, dbname: args.dbname },
+      ...(args.engine ? { engine: args.engine } : {}),
       ...(args.dbSecret ? { dbSecret: args.dbSecret } : {}),
     };
     const run = await import('./run.js');
     if (args.dryRun !== 'none') {
-      const { plan, cnpg } = await run.runBackupPlan(parsed);
-      const lines = run.planLines(plan, cnpg);
+      const { plan, cnpg, engine } = await run.runBackupPlan(parsed);
+      const lines = run.planLines(plan, cnpg, engine);
       const list = { apiVersion: 'v1', kind: 'List', items: plan.manifests };
       if (args.output === 'text') {
         // The manifests as YAML, preceded by what was found, as # comments.

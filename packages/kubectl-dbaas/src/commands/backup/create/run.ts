@@ -15,8 +15,11 @@ import {
   type SnapshotClient,
   type VolumeSnapshot,
   type DatabaseConnection,
+  type MysqlDatabaseConnection,
+  detectTargetEngine,
 } from '@kubectl-dbaas/sdk';
-import { connectionFromArgs, connectionGiven, type ConnectionArgs } from '../../../connection.js';
+import { connectionFromArgs, connectionGiven, dsnEngine, mysqlConnectionFromArgs, type ConnectionArgs } from '../../../connection.js';
+import { chooseEngine, type EngineChoice } from './engine.js';
 import type { KubeArgs } from '../../../global-options.js';
 import { renderFields } from '../../../output.js';
 import type { ProgressReporter } from '../../../progress.js';
@@ -41,6 +44,8 @@ export interface BackupCreateArgs extends KubeArgs {
   fence: FenceChoice;
   dryRun: 'none' | 'client' | 'server';
   connection: ConnectionArgs;
+  /** `--engine`: the engine, when the target does not show it (MySQL covers MariaDB). */
+  engine?: 'postgres' | 'mysql' | undefined;
   /** `--db-secret`: user, password, database (and host/port unless given) from this Secret. */
   dbSecret?: string;
 }
@@ -120,20 +125,25 @@ async function resolveTarget(client: SnapshotClient, namespace: string, args: Ba
 }
 
 /** The options both the backup and its dry run take. */
-async function backupOptions(client: SnapshotClient, args: BackupCreateArgs, environment: NodeJS.ProcessEnv): Promise<{ options: BackupOptions; cnpg?: CnpgInstance }> {
+async function backupOptions(client: SnapshotClient, args: BackupCreateArgs, environment: NodeJS.ProcessEnv): Promise<{ options: BackupOptions; cnpg?: CnpgInstance; engine: EngineChoice }> {
   const namespace = client.clients.namespace;
   const { target, fencing, cnpg } = await resolveTarget(client, namespace, args);
+  // The engine decides which connection options are built; the SDK reads the evidence.
+  const detection = args.engine ? undefined : await detectTargetEngine(client.clients, { namespace, target });
+  const engine = chooseEngine({ flag: args.engine, dsn: args.connection.dsn ? dsnEngine(args.connection.dsn) : undefined, detection });
   // A connection is opened when the mode needs one (checkpoint, online) or the user gave one (then
   // engine facts such as the version and system identifier are recorded in fenced/crash mode too).
-  const wantsDatabase = args.mode === 'checkpoint' || args.mode === 'online' || args.dbSecret !== undefined || connectionGiven(args.connection, environment);
-  const database: DatabaseConnection = args.dbSecret
+  const wantsDatabase = args.mode === 'checkpoint' || args.mode === 'online' || args.dbSecret !== undefined || connectionGiven(args.connection, environment, engine.family);
+  const database: DatabaseConnection | MysqlDatabaseConnection = args.dbSecret
     ? {
         secretRef: { name: args.dbSecret },
         ...(args.connection.host ? { host: args.connection.host } : {}),
         ...(args.connection.port ? { port: args.connection.port } : {}),
         ...(args.connection.dbname ? { database: args.connection.dbname } : {}),
       }
-    : connectionFromArgs(args.connection, environment);
+    : engine.family === 'mysql'
+      ? mysqlConnectionFromArgs(args.connection, environment)
+      : connectionFromArgs(args.connection, environment);
   const options: BackupOptions = {
     namespace,
     target,
@@ -143,9 +153,10 @@ async function backupOptions(client: SnapshotClient, args: BackupCreateArgs, env
     ...(args.force ? { force: true } : {}),
     ...(fencing ? { fencing } : {}),
     ...(wantsDatabase ? { database } : {}),
+    ...(engine.explicit ? { engineKind: engine.engine } : {}),
     deadlineMs: args.timeoutMs,
   };
-  return { options, ...(cnpg ? { cnpg } : {}) };
+  return { options, engine, ...(cnpg ? { cnpg } : {}) };
 }
 
 /**
@@ -169,7 +180,8 @@ export async function runBackupCreate(
   const progress = opts.progress;
   progress?.phase('discovering the target');
   return await explainingMissingNamespace(client, namespace, async () => {
-    const { options, cnpg } = await backupOptions(client, args, opts.environment ?? process.env);
+    const { options, cnpg, engine } = await backupOptions(client, args, opts.environment ?? process.env);
+    progress?.detail(engineLine(engine));
     if (cnpg) progress?.detail(`CloudNativePG Cluster ${cnpg.cluster}: instance ${cnpg.instance}, ${cnpg.reason}`);
     const onProgress = progress ? progressFollower(progress) : undefined;
     const result = await client.backup({ ...options, ...(opts.signal ? { signal: opts.signal } : {}), ...(onProgress ? { onProgress } : {}) }).catch((error: unknown) => {
@@ -233,7 +245,8 @@ export function progressFollower(progress: ProgressReporter): (event: BackupProg
         progress.phase('CHECKPOINT');
         break;
       case 'backup-started':
-        progress.phase('pg_backup_start done; requesting the snapshot');
+        progress.detail(event.message);
+        progress.phase('backup session started; requesting the snapshot');
         break;
       case 'snapshot-requested':
         progress.phase(`waiting for ${s} to be cut`);
@@ -245,7 +258,8 @@ export function progressFollower(progress: ProgressReporter): (event: BackupProg
         progress.phase(`${s} cut; finishing`);
         break;
       case 'backup-stopped':
-        progress.phase('pg_backup_stop done; requesting the -wal snapshot');
+        progress.detail(event.message);
+        progress.phase(event.message.startsWith('pg_backup_stop') ? 'pg_backup_stop done; requesting the -wal snapshot' : 'lock released; finishing');
         break;
       case 'unfenced':
         fencing = false;
@@ -396,14 +410,14 @@ export interface BackupPlanList {
 export async function runBackupPlan(
   args: BackupCreateArgs,
   opts: { client?: SnapshotClient; environment?: NodeJS.ProcessEnv } = {},
-): Promise<{ plan: BackupPlan; cnpg?: CnpgInstance }> {
+): Promise<{ plan: BackupPlan; cnpg?: CnpgInstance; engine: EngineChoice }> {
   const client = opts.client ?? snapshotClientFor(args);
   const namespace = client.clients.namespace;
   return await explainingMissingNamespace(client, namespace, async () => {
-    const { options, cnpg } = await backupOptions(client, args, opts.environment ?? process.env);
+    const { options, cnpg, engine } = await backupOptions(client, args, opts.environment ?? process.env);
     const { deadlineMs: _deadline, ...planOptions } = options;
     const plan = await planBackup(client.clients, { ...planOptions, dryRun: args.dryRun === 'server' ? 'server' : 'client' });
-    return { plan, ...(cnpg ? { cnpg } : {}) };
+    return { plan, engine, ...(cnpg ? { cnpg } : {}) };
   });
 }
 
@@ -415,14 +429,29 @@ export async function runBackupPlan(
  * for (const line of planLines(plan)) console.error(line);
  * ```
  */
-export function planLines(plan: BackupPlan, cnpg?: CnpgInstance): string[] {
+export function planLines(plan: BackupPlan, cnpg?: CnpgInstance, engine?: EngineChoice): string[] {
+  const wal = plan.manifests.length > 1;
   return [
     `dry run (${plan.dryRun}${plan.dryRun === 'server' ? ': validated by the API server, nothing stored' : ': nothing sent to the API server'}): backup ${plan.namespace}/${plan.name}`,
     ...(cnpg ? [`CloudNativePG Cluster ${cnpg.cluster}: instance ${cnpg.instance}, ${cnpg.reason}`] : []),
+    ...(engine ? [engineLine(engine)] : []),
     `PVC ${plan.pvc} -> driver ${plan.driver} (${plan.atomicity.atomic ? 'atomic' : 'not atomic'} snapshots: ${plan.atomicity.reason}) -> VolumeSnapshotClass ${plan.snapshotClass} (${plan.snapshotClassSource})`,
     `mode ${plan.mode}${plan.modeSource === 'default' ? ` (the default for ${plan.atomicity.atomic ? 'atomic' : 'non-atomic'} snapshots)` : ''}`,
     ...(plan.fencing ? [`fencing: ${plan.fencing}`] : []),
     ...plan.existing.map((e) => `VolumeSnapshot ${e.name} exists already${e.managed ? ' (a run adopts it if it is this backup\'s)' : ' and is not kubectl-dbaas\'s: a run would refuse this name'}`),
-    ...(plan.mode === 'online' ? ['the -wal snapshot is created after pg_backup_stop; LSNs, WAL files and backup_label are added to the annotations while the backup runs'] : []),
+    ...(plan.mode === 'online' && wal ? ['the -wal snapshot is created after pg_backup_stop; LSNs, WAL files and backup_label are added to the annotations while the backup runs'] : []),
+    ...(plan.mode === 'online' && !wal ? ['one session holds the global lock across the cut (no -wal snapshot: the redo and binary logs are in the data directory); the binary log position and GTID set are added to the annotations'] : []),
   ];
+}
+
+/**
+ * The engine line of progress and of the dry run.
+ *
+ * @example
+ * ```ts
+ * engineLine({ engine: 'mariadb', family: 'mysql', reason: 'image mariadb:10.11 (pod/shop-0)', explicit: true }); // 'engine: mariadb, from image mariadb:10.11 (pod/shop-0)'
+ * ```
+ */
+export function engineLine(engine: EngineChoice): string {
+  return `engine: ${engine.engine}, from ${engine.reason}`;
 }

@@ -2,6 +2,7 @@ import { groupBackupSets, snapshotAtomicity, summarizeSnapshot, type BackupSetDe
 import { describe, expect, it } from 'vitest';
 import { NOW, snapshot } from '../backup-test-fixtures.js';
 import { backupDescription, renderBackupDescription } from './run.js';
+import { backupListItem } from '../list/run.js';
 
 /** What SnapshotClient.describe returns for these snapshots (contents as given). */
 function details(objects: ReturnType<typeof snapshot>[], contents: Partial<Record<string, DescribedSnapshot['content']>> = {}): BackupSetDetails {
@@ -50,5 +51,19 @@ describe('backup describe rendering', () => {
     const ebs = renderBackupDescription(backupDescription(crash, snapshotAtomicity('ebs.csi.aws.com')), { now: NOW });
     expect(ebs).toMatch(/^Restorable: +yes: crash-consistent \(atomic snapshots\)/m);
     expect(renderBackupDescription(backupDescription(details([snapshot('f', 'data', { mode: 'fenced' })])), { now: NOW })).toMatch(/^Restorable: +yes: a copy of a cleanly stopped database$/m);
+  });
+
+  it('shows one cut: the instant recorded in dbaas.io/cut-at, the same in describe, list and -o json; the driver\'s creationTime apart', () => {
+    const object = snapshot('cut', 'data', { mode: 'fenced' });
+    const driverTime = object.status!.creationTime!;
+    const recorded = new Date(Date.parse(String(driverTime)) + 7_800).toISOString();
+    object.metadata.annotations = { ...object.metadata.annotations, 'dbaas.io/cut-at': recorded };
+    const view = backupDescription(details([object]));
+    const text = renderBackupDescription(view, { now: NOW });
+    expect(text).toMatch(new RegExp(`^ {4}Cut: +${recorded.replace(/\./g, '\\.')} \\(`, 'm'));
+    expect(text).toMatch(/^ {4}Driver creation time: +\S+ \(status\.creationTime; not the cut\)$/m);
+    expect(view.snapshots[0]!.cutAt).toBe(recorded);
+    const [set] = groupBackupSets([summarizeSnapshot(object)]);
+    expect(backupListItem(set!).data?.cutAt).toBe(recorded);
   });
 });

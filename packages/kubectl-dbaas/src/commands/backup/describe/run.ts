@@ -32,7 +32,10 @@ export interface DescribedSnapshotView {
   snapshotClass?: string;
   sourcePvc?: string;
   restoreSize?: string;
+  /** The cut as kubectl-dbaas recorded it (`dbaas.io/cut-at`; docs/consistency.md), else `status.creationTime`. */
   cutAt?: string;
+  /** `status.creationTime`: the CSI driver's own time for the snapshot (not the cut). */
+  storageCreationTime?: string;
   createdAt?: string;
   deleting: boolean;
   content?: SnapshotContentSummary;
@@ -80,6 +83,7 @@ function snapshotView(s: DescribedSnapshot): DescribedSnapshotView {
     ...(s.sourcePvc ? { sourcePvc: s.sourcePvc } : {}),
     ...(s.restoreSize ? { restoreSize: s.restoreSize } : {}),
     ...(s.cutAt ? { cutAt: s.cutAt.toISOString() } : {}),
+    ...(s.storageCreationTime ? { storageCreationTime: s.storageCreationTime.toISOString() } : {}),
     ...(s.createdAt ? { createdAt: s.createdAt.toISOString() } : {}),
     deleting: s.deleting,
     ...(s.content ? { content: s.content } : {}),
@@ -203,6 +207,7 @@ export function renderBackupDescription(d: BackupDescription, opts: { now?: Date
       ['Deleting', s.deleting ? 'yes' : undefined],
       ['Snapshot class', s.snapshotClass],
       ['Cut', when(s.cutAt, now)],
+      ['Driver creation time', s.storageCreationTime && s.storageCreationTime !== s.cutAt ? `${s.storageCreationTime} (status.creationTime; not the cut)` : undefined],
       ['Ready', s.metadata?.readyAt ? String(s.metadata.readyAt) : undefined],
       ['Restore size', s.restoreSize],
       ['Content', s.content?.name ?? s.contentError],

@@ -37,8 +37,10 @@ export interface BackupListSnapshot {
   restoreSize?: string;
   snapshotClass?: string;
   boundContentName?: string;
-  /** `status.creationTime`: when the storage cut the snapshot. */
+  /** The cut as kubectl-dbaas recorded it (`dbaas.io/cut-at`; docs/consistency.md), else `status.creationTime`. */
   cutAt?: string;
+  /** `status.creationTime`: the CSI driver's own time for the snapshot (not the cut). */
+  storageCreationTime?: string;
   deleting: boolean;
   metadata?: MetadataView;
   metadataError?: string;
@@ -96,6 +98,7 @@ function snapshotView(s: BackupSet['data']): BackupListSnapshot | undefined {
     ...(s.snapshotClass ? { snapshotClass: s.snapshotClass } : {}),
     ...(s.boundContentName ? { boundContentName: s.boundContentName } : {}),
     ...(s.cutAt ? { cutAt: s.cutAt.toISOString() } : {}),
+    ...(s.storageCreationTime ? { storageCreationTime: s.storageCreationTime.toISOString() } : {}),
     deleting: s.deleting,
     ...(s.metadata ? { metadata: metadataView(s.metadata) } : {}),
     ...(s.metadataError ? { metadataError: s.metadataError } : {}),
@@ -168,7 +171,7 @@ function walColumn(item: BackupListItem): string {
 
 /**
  * The text table of `backup list`, as kubectl prints: NAME, MODE, STATE, SOURCE, CUT AGE (since
- * the storage cut the data snapshot), SIZE (its restoreSize), WAL (the `-wal` snapshot's size for
+ * the cut of the data snapshot, as `describe` shows it), SIZE (its restoreSize), WAL (the `-wal` snapshot's size for
  * online backups); NAMESPACE first with `-A`. Empty string for no items.
  *
  * @example

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import * as z from 'zod/mini';
-import { connectionArgsShape, withConnectionOptions } from '../../../connection.js';
+import { connectionArgsShape, dsnEngine, withConnectionOptions } from '../../../connection.js';
 import { globalOptionsSchema } from '../../../global-options.js';
 import { writeResult } from '../../../output.js';
 import { parseArgs } from '../../../parse-args.js';
@@ -24,6 +24,9 @@ export const walStatusCommand: CommandModule = {
   handler: async (argv) => {
     const args = parseArgs(walStatusArgsSchema, argv);
     if (args.output === 'name') throw new UsageError('wal status has no -o name output; use -o text, json or yaml');
+    if (args.dsn && dsnEngine(args.dsn) === 'mysql') {
+      throw new UsageError('wal status reads PostgreSQL\'s WAL; MySQL/MariaDB have none (backup create --mode online records their binary log position and GTID set on the snapshot); give a postgresql:// --dsn');
+    }
     const { runWalStatus, renderWalStatus } = await import('./run.js');
     await writeResult(await runWalStatus(args), args.output, renderWalStatus);
   },
