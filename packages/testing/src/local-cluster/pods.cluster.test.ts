@@ -72,9 +72,6 @@ describe('databases in pods', () => {
     expect((await core.listNamespacedPod({ namespace: ns })).items).toEqual([]);
   });
 
-  // The MariaDB image's entrypoint fails at initialisation on this image (mariadb-install-db of
-  // 10.11 passes --skip-auth-anonymous-user to mariadbd: "unknown option"); remove the skip once the
-  // image is fixed (packages/testing/images/mariadb/docker-entrypoint.sh).
   it('MariaDB: Ready, SQL through the port-forward, deleted without leftovers', skipWhen(why), async () => {
     const db = await deployMariadb({ kubeConfig: kc, namespace: ns, name: 'maria' });
     try {
