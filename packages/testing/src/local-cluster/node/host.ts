@@ -441,6 +441,13 @@ export function releaseNodeHost(record: NodeHostRecord, log: (line: string) => v
     }
   }
 
-  if (left.length === 0) rmSync(NODE_RECORD_FILE, { force: true });
+  if (left.length === 0) {
+    rmSync(NODE_RECORD_FILE, { force: true });
+    try {
+      rmdirSync(path.dirname(NODE_RECORD_FILE)); // ours, and empty once the record is gone
+    } catch {
+      // another file in it, or already gone
+    }
+  }
   return left;
 }
