@@ -7,7 +7,7 @@ import type { V1Job, V1PersistentVolumeClaim, V1StorageClass } from '@kubernetes
 import { DbaasError, isDbaasError, toDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import type { VolumeSnapshot, VolumeSnapshotContent } from '../kube/snapshot-types.js';
-import { watchUntil } from '../kube/watch-until.js';
+import { watchUntil, type KubeObjectLike } from '../kube/watch-until.js';
 import { buildCrossNamespaceSnapshot, buildPvcFromSnapshot, buildRestorePrepJob, walFilesForBackup, type ExtraMetadata } from '../manifests/builders.js';
 import { DBAAS_LABELS, type ConsistencyMode, type SnapshotMetadata } from '../manifests/metadata.js';
 import { assertDnsLabel, assertDnsSubdomain, derivedName } from '../manifests/names.js';
@@ -18,6 +18,9 @@ import { jobRestorePrepExecutor } from './restore-prep.js';
 
 /** Default overall deadline of a restore: 15 minutes. */
 const DEFAULT_RESTORE_DEADLINE_MS = 15 * 60_000;
+// The snapshot controller releases a bound PVC's source within a resync or two; past this the restore
+// is still done and says what is left to go.
+const TEMPORARY_GONE_WAIT_MS = 60_000;
 /** The annotation kube-scheduler writes on a WaitForFirstConsumer PVC when it places its first pod. */
 export const SELECTED_NODE_ANNOTATION = 'volume.kubernetes.io/selected-node';
 const DEFAULT_CLASS_ANNOTATION = 'storageclass.kubernetes.io/is-default-class';
@@ -172,6 +175,37 @@ async function deleteCreated(clients: KubeClients, c: Created): Promise<void> {
     else await clients.volumeSnapshotContents.delete(c.name);
   } catch (error) {
     if (!isDbaasError(error, 'KUBE_NOT_FOUND')) throw error;
+  }
+}
+
+function collectionPath(clients: KubeClients, c: Created): string {
+  if (c.kind === 'PersistentVolumeClaim') return `/api/v1/namespaces/${c.namespace}/persistentvolumeclaims`;
+  if (c.kind === 'VolumeSnapshot') return clients.volumeSnapshots.path({ namespace: c.namespace! });
+  return clients.volumeSnapshotContents.path({});
+}
+
+/**
+ * Deletes and waits until the object is gone, not only marked: the snapshot controller keeps its
+ * finalizers a moment after a PVC made from the snapshot is Bound, and a content cannot go before its
+ * snapshot. Returns what still holds it when `waitUntil` passes (the object then goes by itself).
+ */
+async function deleteUntilGone(clients: KubeClients, c: Created, waitUntil: number, signal?: AbortSignal): Promise<string | undefined> {
+  await deleteCreated(clients, c);
+  let holding = '';
+  try {
+    await watchUntil<KubeObjectLike & { metadata: { finalizers?: string[] } }>(clients, {
+      path: collectionPath(clients, c),
+      name: c.name,
+      predicate: (o, event) => o === undefined || event.type === 'DELETED',
+      deadline: waitUntil,
+      what: 'to be deleted',
+      ...(signal ? { signal } : {}),
+      describe: (o) => (holding = o ? `finalizers ${JSON.stringify(o.metadata.finalizers ?? [])}` : 'none left'),
+    });
+    return undefined;
+  } catch (error) {
+    if (isDbaasError(error, 'KUBE_TIMEOUT')) return `still deleting (${holding || 'no state seen'})`;
+    throw error;
   }
 }
 
@@ -597,9 +631,12 @@ export async function runRestore(clients: KubeClients, options: RestoreOptions):
       }
       progress('data-ready', `PVC ${namespace}/${pvcName} holds the backup${online ? ', its WAL and backup_label: PostgreSQL replays to the end of the backup on start' : ''}`);
       // A bound PVC no longer needs its source: drop the temporary cross-namespace pair (Retain keeps the backup's data).
+      // Snapshot before content, each waited out: `remaining: []` means both are gone, not only marked.
+      const waitUntil = Math.min(deadline, Date.now() + TEMPORARY_GONE_WAIT_MS);
       for (const t of [...temporary].reverse()) {
         try {
-          await deleteCreated(clients, t);
+          const still = await deleteUntilGone(clients, t, waitUntil, options.signal);
+          if (still) remaining.push(`${describeCreated(t)}: ${still}; it goes once the snapshot controller releases it (check with: kubectl get ${deleteCommand(t).slice('kubectl delete '.length)})`);
         } catch (error) {
           remaining.push(`${describeCreated(t)}: could not be deleted (${(error as Error).message}); delete it with: ${deleteCommand(t)}`);
         }
