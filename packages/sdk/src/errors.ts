@@ -19,16 +19,87 @@ export class DbaasError extends Error {
   readonly fix: string | undefined;
   readonly details: Readonly<Record<string, unknown>> | undefined;
 
+  /**
+   * The SDK option the error is about, by its name in the options object (`'fence'`, `'mode'`,
+   * `'pvcName'`), so a front end can name its own flag or field; the message and fix never name one.
+   */
+  readonly option: string | undefined;
+
   constructor(
     code: DbaasErrorCode,
     message: string,
-    options: { fix?: string; cause?: unknown; details?: Record<string, unknown> } = {},
+    options: { fix?: string; cause?: unknown; details?: Record<string, unknown>; option?: string } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.fix = options.fix;
     this.details = options.details;
+    this.option = options.option;
   }
+
+  /** What kind of failure this is: see {@link errorKind}. */
+  get kind(): DbaasErrorKind {
+    return errorKind(this.code);
+  }
+}
+
+/**
+ * The five kinds every {@link DbaasErrorCode} falls in, for callers that branch on the kind rather
+ * than the code (the CLI's exit codes do):
+ * - `usage`: the caller's input is wrong in itself (a bad option value, options that do not go
+ *   together); found before anything is read from the cluster or a database. Retrying the same
+ *   call cannot succeed.
+ * - `not-found`: a named or discovered object does not exist (a namespace, PVC, backup, the
+ *   workload that mounts a PVC).
+ * - `refused`: the objects exist but their state does not allow the operation (a mode the driver
+ *   cannot do safely, a target that already exists, a backup that is not ready).
+ * - `interrupted`: the caller aborted it.
+ * - `failed`: anything else went wrong on the way (API server, database, driver, timeout, a copy
+ *   found not restorable).
+ *
+ * @example
+ * ```ts
+ * errorKind('INVALID_ARGUMENT'); // 'usage'
+ * errorKind('TARGET_NOT_FOUND'); // 'not-found'
+ * ```
+ */
+export type DbaasErrorKind = 'usage' | 'not-found' | 'refused' | 'interrupted' | 'failed';
+
+const KIND_OF_CODE: Partial<Record<DbaasErrorCode, DbaasErrorKind>> = {
+  INVALID_ARGUMENT: 'usage',
+  INVALID_LSN: 'usage',
+  INVALID_WAL_FILE_NAME: 'usage',
+  INVALID_NAME: 'usage',
+  INVALID_QUANTITY: 'usage',
+  KUBE_CONFIG_INVALID: 'usage',
+  TARGET_NOT_FOUND: 'not-found',
+  KUBE_NOT_FOUND: 'not-found',
+  TARGET_UNSUPPORTED: 'refused',
+  MODE_UNSAFE: 'refused',
+  BACKUP_NOT_READY: 'refused',
+  RESTORE_TARGET_EXISTS: 'refused',
+  RESTORE_SIZE_TOO_SMALL: 'refused',
+  STORAGE_CLASS_MISMATCH: 'refused',
+  SNAPSHOT_NOT_MANAGED: 'refused',
+  PG_UNSUPPORTED_VERSION: 'refused',
+  KUBE_FORBIDDEN: 'refused',
+  KUBE_UNAUTHORIZED: 'refused',
+  KUBE_CONFLICT: 'refused',
+  KUBE_INVALID: 'refused',
+  BACKUP_ABORTED: 'interrupted',
+  KUBE_ABORTED: 'interrupted',
+};
+
+/**
+ * The {@link DbaasErrorKind} of a code.
+ *
+ * @example
+ * ```ts
+ * if (errorKind(error.code) === 'usage') printUsage();
+ * ```
+ */
+export function errorKind(code: DbaasErrorCode): DbaasErrorKind {
+  return KIND_OF_CODE[code] ?? 'failed';
 }
 
 /**
@@ -40,7 +111,8 @@ export class DbaasError extends Error {
  * ```
  */
 export type DbaasErrorCode =
-  // input
+  // input: only for the caller's own input, wrong in itself (kind `usage`); a discovered object
+  // that is missing is TARGET_NOT_FOUND, one whose state forbids the operation TARGET_UNSUPPORTED
   | 'INVALID_ARGUMENT'
   | 'INVALID_LSN'
   | 'INVALID_WAL_FILE_NAME'
@@ -85,6 +157,9 @@ export type DbaasErrorCode =
   | 'METADATA_SCHEMA_UNSUPPORTED'
   // snapshot sets (list / describe / delete / prune)
   | 'SNAPSHOT_NOT_MANAGED'
+  // targets: the workload, PVC or server a backup or restore is about
+  | 'TARGET_NOT_FOUND'
+  | 'TARGET_UNSUPPORTED'
   // consistency modes
   | 'MODE_UNSAFE'
   // restore and verify

@@ -1,6 +1,6 @@
 // Explicit named exports only: nothing deep, nothing by wildcard.
-export { DbaasError, toDbaasError, isDbaasError } from './errors.js';
-export type { DbaasErrorCode } from './errors.js';
+export { DbaasError, toDbaasError, isDbaasError, errorKind } from './errors.js';
+export type { DbaasErrorCode, DbaasErrorKind } from './errors.js';
 
 // WAL: LSNs and segment names
 export {
