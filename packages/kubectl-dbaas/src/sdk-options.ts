@@ -1,0 +1,27 @@
+// The one place where the SDK's option names meet this CLI's flags: SDK errors name the option
+// they are about (DbaasError.option, e.g. 'fencing'), never a flag, and the CLI says which flag
+// that is. Keys are option names as the SDK's options objects spell them.
+
+const FLAG_OF_SDK_OPTION: Readonly<Record<string, string>> = {
+  namespace: '--namespace',
+  mode: '--mode',
+  name: '--name',
+  snapshotClass: '--snapshot-class',
+  force: '--force',
+  database: '--dsn',
+  engineKind: '--engine',
+  fencing: '--fence',
+  deadlineMs: '--timeout',
+};
+
+/**
+ * The flag of this CLI that sets an SDK option, if any.
+ *
+ * @example
+ * ```ts
+ * flagOfSdkOption('fencing'); // '--fence'
+ * ```
+ */
+export function flagOfSdkOption(option: string | undefined): string | undefined {
+  return option === undefined ? undefined : FLAG_OF_SDK_OPTION[option];
+}
