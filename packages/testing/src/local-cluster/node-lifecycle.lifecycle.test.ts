@@ -1,6 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -117,29 +115,5 @@ describe('a node leaves the machine as it found it', skipWhen(why), () => {
     expect(clusterLeftovers(stateDir).processes.length).toBeGreaterThan(0);
     await reapStaleClusters(() => undefined);
     await expectNothingLeft(before, stateDir);
-  });
-});
-
-describe('without root', () => {
-  it('a node is refused with the reason, before anything starts', () => {
-    if (process.getuid?.() !== 0) {
-      expect(nodeUnavailableReason()).toMatch(/needs root/);
-      return;
-    }
-    // Run the check as an unprivileged user (nobody), as a developer without root would; its tsx
-    // cache goes to a temporary directory of its own, removed afterwards.
-    const tmp = mkdtempSync(path.join(tmpdir(), 'dbaas-nonroot-'));
-    try {
-      chownSync(tmp, 65534, 65534);
-      const res = spawnSync(
-        process.execPath,
-        ['--import', 'tsx', '-e', "import('./src/local-cluster/node/host.ts').then((m) => console.log(m.nodeUnavailableReason() ?? 'none'))"],
-        { cwd: packageDir(), uid: 65534, gid: 65534, encoding: 'utf8', env: { ...process.env, HOME: tmp, TMPDIR: tmp } },
-      );
-      expect(res.stderr).toBe('');
-      expect(res.stdout.trim()).toMatch(/a node \(kubelet, containerd\) needs root.*minikube/);
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
   });
 });

@@ -127,10 +127,16 @@ function writeRecord(record: NodeHostRecord): void {
   renameSync(tmp, NODE_RECORD_FILE);
 }
 
-/** Why this process cannot run a node here, or undefined when it can. */
-export function nodeUnavailableReason(): string | undefined {
-  if (process.platform !== 'linux') return `a node needs Linux (this is ${process.platform})`;
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+/**
+ * Why this process (or one with the given platform and uid) cannot run a node here, or undefined
+ * when it can.
+ *
+ * @example
+ * nodeUnavailableReason({ platform: 'linux', uid: 1000 }); // '... needs root ...'
+ */
+export function nodeUnavailableReason(as: { platform: NodeJS.Platform; uid: number | undefined } = { platform: process.platform, uid: process.getuid?.() }): string | undefined {
+  if (as.platform !== 'linux') return `a node needs Linux (this is ${as.platform})`;
+  if (as.uid !== undefined && as.uid !== 0) {
     return 'a node (kubelet, containerd) needs root: it mounts volumes and creates network namespaces; run as root, or use the minikube backend';
   }
   return undefined;
