@@ -15,6 +15,7 @@ export {
   walFileNameForSegment,
   walFileName,
   walFileNameForEnd,
+  maxAlignLsn,
   parseWalFileName,
   isWalFileName,
 } from './wal/lsn.js';

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { DbaasError, toDbaasError } from '../errors.js';
 import { parseBackupLabel, parseTablespaceMap, type BackupLabel, type TablespaceMapEntry } from './backup-label.js';
 import { CONTROL_FILE_SIZE, readControlFile, type ControlFile } from './control-file.js';
-import { formatLsn, isWalFileName, walFileName, walFileNameForEnd, type Lsn } from './lsn.js';
+import { formatLsn, isWalFileName, maxAlignLsn, walFileName, walFileNameForEnd, type Lsn } from './lsn.js';
 import { drainTarEntry, readTarEntries, readTarEntry } from './tar-source.js';
 import { parseTimelineHistory, timelineOfHistoryFile, type TimelineHistoryEntry } from './timeline-history.js';
 import {
@@ -427,7 +427,9 @@ function judge(collected: Collected, options: InspectDataDirectoryOptions): Data
   inspection.backupLabel = label === undefined ? undefined : (jsonSafe(label) as BackupLabelJson);
   inspection.tablespaceMap = tablespaceMap;
 
-  const validEnd = wal.lastValidLsn === undefined ? undefined : BigInt(parseLsnText(wal.lastValidLsn));
+  // Aligned as PostgreSQL's reader ends a record, to compare with minRecoveryPoint and the
+  // pg_backup_stop() LSN, which are aligned the same way (the raw end lies up to 7 bytes before).
+  const validEnd = wal.lastValidLsn === undefined ? undefined : maxAlignLsn(BigInt(parseLsnText(wal.lastValidLsn)));
   const firstSegment = walFileName(startLsn, timeline, segmentSize);
   inspection.requiredWal = { from: formatLsn(startLsn), to: undefined, firstSegment, lastSegment: undefined };
   if (wal.systemIdentifier !== undefined && wal.systemIdentifier !== control.systemIdentifier.toString()) {
@@ -514,7 +516,19 @@ function judge(collected: Collected, options: InspectDataDirectoryOptions): Data
   if (control.backupEndRequired || control.backupStartPoint > 0n) {
     reasons.push(`pg_control says recovery from a backup was under way (backup start ${formatLsn(control.backupStartPoint)}); it needs the WAL up to the end of that backup`);
   }
-  if (control.state === 'shut down' || control.state === 'shut down in recovery') {
+  if (control.state === 'shut down in recovery') {
+    // A standby stops at a restartpoint: pg_control points at the last checkpoint record it
+    // replayed (an online one, from the primary), and its minRecoveryPoint, checked above, is where
+    // it was consistent. With the WAL from that checkpoint's redo through it, PostgreSQL starts the
+    // copy as a standby or, without standby.signal, recovers and comes up as a primary.
+    reasons.push(
+      `the standby was shut down cleanly; WAL from its restartpoint's checkpoint at ${checkpointRecord.lsn} (redo ${formatLsn(startLsn)}) through the minimum recovery point ${formatLsn(control.minRecoveryPoint)} is present and valid`,
+    );
+    inspection.verdict = 'clean-shutdown';
+    inspection.safe = true;
+    return inspection;
+  }
+  if (control.state === 'shut down') {
     if (checkpointRecord.kind !== 'shutdown') {
       reasons.push(`pg_control says "${control.state}" but the checkpoint record at ${checkpointRecord.lsn} is an online checkpoint`);
       return inspection;

@@ -53,7 +53,7 @@ export interface WalPositions {
   insertLsn: Lsn | null;
   /** `pg_current_wal_flush_lsn()`: flushed to disk. */
   flushLsn: Lsn | null;
-  /** `pg_walfile_name(pg_current_wal_lsn())`: an end pointer, so on a segment boundary the previous file. */
+  /** `pg_walfile_name(pg_current_wal_lsn())` as the server computes it: on a segment boundary PostgreSQL 14-16 name the previous file, 17 and later the one that starts there. */
   currentWalFile: string | null;
   /** `pg_last_wal_receive_lsn()` (standby streaming). */
   receiveLsn: Lsn | null;
@@ -370,7 +370,8 @@ export class LiveInspector {
   }
 
   /**
-   * `pg_walfile_name(pg_current_wal_lsn())` on a primary.
+   * `pg_walfile_name(pg_current_wal_lsn())` on a primary, as the server names it (on a segment
+   * boundary PostgreSQL 14-16 give the previous file, 17 and later the one that starts there).
    *
    * @example
    * ```ts

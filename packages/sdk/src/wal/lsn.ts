@@ -150,6 +150,20 @@ export function walFileNameForSegment(
 }
 
 /**
+ * An end pointer rounded up to PostgreSQL's MAXALIGN (8 bytes): records are padded to it, so the
+ * end of a record as PostgreSQL's reader reports it (and as pg_control's `minRecoveryPoint` and
+ * `pg_backup_stop()` give it) is the aligned one, while the bytes of the record end earlier.
+ *
+ * @example
+ * ```ts
+ * formatLsn(maxAlignLsn(parseLsn('0/300FCD3'))); // '0/300FCD8'
+ * ```
+ */
+export function maxAlignLsn(lsn: Lsn): Lsn {
+  return (lsn + 7n) & ~7n;
+}
+
+/**
  * The WAL file that holds `lsn` on `timeline` (`pg_walfile_name` for a start pointer).
  *
  * @example
@@ -163,8 +177,9 @@ export function walFileName(lsn: Lsn, timeline: number, segmentSize: number = DE
 
 /**
  * The WAL file that holds the byte just before `lsn`: the right file for an end pointer, which
- * points one past the last byte it covers (`XLByteToPrevSeg`, as `pg_walfile_name` uses). An end
- * pointer on a segment boundary belongs to the previous segment.
+ * points one past the last byte it covers (`XLByteToPrevSeg`). An end pointer on a segment boundary
+ * belongs to the previous segment. (`pg_walfile_name` does the same in PostgreSQL 14-16 only: from
+ * 17 it names the segment that starts at a boundary LSN, so its answer is not this one there.)
  *
  * @example
  * ```ts
