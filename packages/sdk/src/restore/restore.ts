@@ -191,6 +191,7 @@ function collectionPath(clients: KubeClients, c: Created): string {
  */
 async function deleteUntilGone(clients: KubeClients, c: Created, waitUntil: number, signal?: AbortSignal): Promise<string | undefined> {
   await deleteCreated(clients, c);
+  if (c.kind === 'VolumeSnapshotContent') return await pollContentUntilGone(clients, c.name, waitUntil, signal);
   let holding = '';
   try {
     await watchUntil<KubeObjectLike & { metadata: { finalizers?: string[] } }>(clients, {
@@ -206,6 +207,28 @@ async function deleteUntilGone(clients: KubeClients, c: Created, waitUntil: numb
   } catch (error) {
     if (isDbaasError(error, 'KUBE_TIMEOUT')) return `still deleting (${holding || 'no state seen'})`;
     throw error;
+  }
+}
+
+const CONTENT_GONE_POLL_MS = 250;
+
+/**
+ * Contents are cluster-scoped: watching one needs `list`/`watch` on every content in the cluster,
+ * which the restore role of docs/rbac.md does not grant (it has get, create, delete). A `get` until
+ * NotFound needs only what the role has.
+ */
+async function pollContentUntilGone(clients: KubeClients, name: string, waitUntil: number, signal?: AbortSignal): Promise<string | undefined> {
+  for (;;) {
+    let finalizers: string[];
+    try {
+      finalizers = (await clients.volumeSnapshotContents.get(name)).metadata.finalizers ?? [];
+    } catch (error) {
+      if (isDbaasError(error, 'KUBE_NOT_FOUND')) return undefined;
+      throw error;
+    }
+    if (Date.now() >= waitUntil) return `still deleting (finalizers ${JSON.stringify(finalizers)})`;
+    if (signal?.aborted) throw new DbaasError('KUBE_ABORTED', `waiting for VolumeSnapshotContent ${name} to be deleted was aborted`, { cause: signal.reason });
+    await new Promise((resolve) => setTimeout(resolve, Math.min(CONTENT_GONE_POLL_MS, Math.max(0, waitUntil - Date.now()))));
   }
 }
 
