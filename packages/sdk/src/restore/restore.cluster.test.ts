@@ -175,7 +175,6 @@ afterAll(async () => {
 });
 
 describe('RestoreClient.restore and verify on the hostpath CSI driver with real PostgreSQL', () => {
-
   it('fenced, same namespace, size omitted: PVC of restoreSize, labelled, every acknowledged row; verify passes (clean shutdown, amcheck, checks)', skipWhen(why), async () => {
     const events: RestoreProgress[] = [];
     const r = await restoreClient.restore({ backup: 'fenced-1', namespace: ns, pvcName: 'fenced-restored', onProgress: (e) => events.push(e) });

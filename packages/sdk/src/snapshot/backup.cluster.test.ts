@@ -172,7 +172,6 @@ afterAll(async () => {
 });
 
 describe('runBackup on the hostpath CSI driver with a real PostgreSQL under write load', () => {
-
   it('refuses crash and checkpoint on hostpath without force, naming why; default mode is fenced', skipWhen(why), async () => {
     const e = await dbaasRejection(runBackup(clients, { namespace: ns, target: { pod: source.podName }, mode: 'crash', name: 'refused' }));
     expect(e.code).toBe('MODE_UNSAFE');

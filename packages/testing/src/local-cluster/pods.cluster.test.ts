@@ -33,7 +33,6 @@ function connectable(port: number): Promise<boolean> {
 }
 
 describe('databases in pods', () => {
-
   it('PostgreSQL: Ready, SQL through the port-forward, acknowledged rows survive scale 0 -> 1 (a clean stop), a paused writer has nothing in flight, deleted without leftovers', skipWhen(why), async () => {
     const db = await deployPostgres({ kubeConfig: kc, namespace: ns, name: 'pg', major: 17, settings: { max_wal_size: '64MB' } });
     try {
