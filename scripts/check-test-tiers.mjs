@@ -32,7 +32,8 @@ try {
 
 const problems = [...projectsOf].flatMap(([file, names]) => {
   const relative = path.relative(root, file);
-  if (names.length === 0) return [`${relative}: in no test project (name it *.test.ts under packages/*/src for unit, or *.<tier>.test.ts; see vitest.config.ts)`];
+  if (names.length === 0)
+    return [`${relative}: in no test project (name it *.test.ts under packages/*/src for unit, or *.<tier>.test.ts; see vitest.config.ts)`];
   if (names.length > 1) return [`${relative}: in ${names.length} test projects (${names.join(', ')}); a file belongs to exactly one tier`];
   return [];
 });
