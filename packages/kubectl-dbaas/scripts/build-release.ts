@@ -10,7 +10,7 @@
 // of v{version}; also $DBAAS_RELEASE_URL). Node binaries for other platforms come from the npm
 // registry's node-<os>-<arch> packages (cached in ~/.cache/kubectl-dbaas/node).
 import { parseArgs } from 'node:util';
-import { buildRelease } from '../src/release/build.js';
+import { buildRelease } from './release/build.js';
 
 const { values } = parseArgs({
   options: {

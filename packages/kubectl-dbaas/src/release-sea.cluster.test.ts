@@ -10,7 +10,7 @@ import { KubeClients } from '@kubectl-dbaas/sdk';
 import { clusterFromEnv, provisionBackupSnapshot } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BackupListDocument } from './commands/backup/list/run.js';
-import { buildRelease } from './release/build.js';
+import { buildRelease } from '../scripts/release/build.js';
 
 const exec = promisify(execFile);
 const info = clusterFromEnv(inject('dbaasCluster'));

@@ -118,6 +118,7 @@ export {
 } from './node/images.js';
 export type { TestImageName, PostgresImageMajor, BuiltTestImage, BuildTestImageOptions } from './node/images.js';
 export { skipWhen, skipReasonOf } from './skip-reason.js';
+export { hostpathSkipReason } from './skip-hostpath.js';
 
 // Databases in pods of the local cluster's node: StatefulSets on csi-hostpath-sc, reached through port-forward (local-cluster/pods.ts)
 export { deployPostgres, deployMariadb, forwardPort, describePod, postgresStatefulSet, PostgresPod, MariadbPod } from './local-cluster/pods.js';

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DBAAS_LABELS, KubeClients } from '@kubectl-dbaas/sdk';
-import { clusterFromEnv, skipWhen } from '@kubectl-dbaas/testing';
+import { clusterFromEnv, hostpathSkipReason, skipWhen } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BackupCreateReport } from '../commands/backup/create/run.js';
 import type { BackupListDocument } from '../commands/backup/list/run.js';
@@ -36,8 +36,7 @@ import {
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BUNDLE = path.resolve(here, '../../dist/cli.js');
 const info = clusterFromEnv(inject('dbaasCluster'));
-const why = info.nodeUnavailable ? `the test cluster has no node: ${info.nodeUnavailable}` : info.hostpathUnavailable ? `CSI hostpath plugin unavailable: ${info.hostpathUnavailable}` : undefined;
-if (why) console.warn(`[dbaas-testing] SKIPPING the StatefulSet round trip (not passed): ${why}`);
+const why = hostpathSkipReason(info, 'the StatefulSet round trip');
 const ns = `cli-rt-${Date.now().toString(36)}`;
 const clients = KubeClients.load({ kubeconfig: info.kubeconfig, namespace: ns });
 const forwards: PortForward[] = [];

@@ -7,7 +7,7 @@
 import { chown, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { V1Job } from '@kubernetes/client-node';
-import { POSTGRES_IMAGE_UID, STORAGE_CLASS, TEST_IMAGES, clusterFromEnv, createBoundPvc, dbaasRejection, skipWhen } from '@kubectl-dbaas/testing';
+import { POSTGRES_IMAGE_UID, STORAGE_CLASS, TEST_IMAGES, clusterFromEnv, createBoundPvc, dbaasRejection, hostpathSkipReason, skipWhen } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isDbaasError } from '../errors.js';
 import { KubeClients } from '../kube/clients.js';
@@ -15,7 +15,7 @@ import { buildRestorePrepJob } from '../manifests/builders.js';
 import { jobRestorePrepExecutor } from './restore-prep.js';
 
 const info = clusterFromEnv(inject('dbaasCluster'));
-const why = info.nodeUnavailable ?? info.hostpathUnavailable;
+const why = hostpathSkipReason(info, 'restore-prep Job tests');
 const ns = `prep-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
 const clients = KubeClients.load({ kubeconfig: info.kubeconfig, namespace: ns });
 const SEGMENT = '000000010000000000000004';
@@ -74,7 +74,6 @@ afterAll(async () => {
 });
 
 describe('jobRestorePrepExecutor on the node', () => {
-  if (why) console.warn(`[dbaas-testing] SKIPPING restore-prep Job tests (not passed): ${why}`);
   const executor = jobRestorePrepExecutor();
 
   it('a completed Job: the segment copied, backup_label written, postmaster.pid removed; the Job and its pod are deleted', skipWhen(why), async () => {

@@ -36,10 +36,10 @@ import { runBackup, type BackupResult } from '../snapshot/backup.js';
 import { podVerifyRuntime } from './pod-runtime.js';
 import { RestoreClient } from './restore-client.js';
 import { planRestore, type RestoreProgress } from './restore.js';
-import { skipWhen } from '@kubectl-dbaas/testing';
+import { hostpathSkipReason, skipWhen } from '@kubectl-dbaas/testing';
 
 const info = clusterFromEnv(inject('dbaasCluster'));
-const why = info.nodeUnavailable ?? info.hostpathUnavailable;
+const why = hostpathSkipReason(info, 'RestoreClient cluster tests');
 const stamp = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 const ns = `rs-${stamp}`;
 const otherNs = `rs-other-${stamp}`;
@@ -175,8 +175,6 @@ afterAll(async () => {
 });
 
 describe('RestoreClient.restore and verify on the hostpath CSI driver with real PostgreSQL', () => {
-  if (why) console.warn(`[dbaas-testing] SKIPPING RestoreClient cluster tests (not passed): ${why}`);
-
   it('fenced, same namespace, size omitted: PVC of restoreSize, labelled, every acknowledged row; verify passes (clean shutdown, amcheck, checks)', skipWhen(why), async () => {
     const events: RestoreProgress[] = [];
     const r = await restoreClient.restore({ backup: 'fenced-1', namespace: ns, pvcName: 'fenced-restored', onProgress: (e) => events.push(e) });

@@ -33,10 +33,10 @@ import { jobRestorePrepExecutor } from '../restore/restore-prep.js';
 import { inspectDataDirectory } from '../wal/data-directory.js';
 import { formatLsn } from '../wal/lsn.js';
 import { runBackup, type BackupProgress, type BackupResult } from './backup.js';
-import { skipWhen } from '@kubectl-dbaas/testing';
+import { hostpathSkipReason, skipWhen } from '@kubectl-dbaas/testing';
 
 const info = clusterFromEnv(inject('dbaasCluster'));
-const why = info.nodeUnavailable ?? info.hostpathUnavailable;
+const why = hostpathSkipReason(info, 'runBackup cluster tests');
 const ns = `bk-${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 const clients = KubeClients.load({ kubeconfig: info.kubeconfig, namespace: ns });
 const major = 17 as const;
@@ -172,8 +172,6 @@ afterAll(async () => {
 });
 
 describe('runBackup on the hostpath CSI driver with a real PostgreSQL under write load', () => {
-  if (why) console.warn(`[dbaas-testing] SKIPPING runBackup cluster tests (not passed): ${why}`);
-
   it('refuses crash and checkpoint on hostpath without force, naming why; default mode is fenced', skipWhen(why), async () => {
     const e = await dbaasRejection(runBackup(clients, { namespace: ns, target: { pod: source.podName }, mode: 'crash', name: 'refused' }));
     expect(e.code).toBe('MODE_UNSAFE');

@@ -10,11 +10,11 @@ import { KubeClients } from '../kube/clients.js';
 import { watchUntil } from '../kube/watch-until.js';
 import { runBackup } from './backup.js';
 import { discoverBackupTarget, impliedFencing } from './discovery.js';
-import { skipWhen } from '@kubectl-dbaas/testing';
+import { hostpathSkipReason, skipWhen } from '@kubectl-dbaas/testing';
 
 const info = clusterFromEnv(inject('dbaasCluster'));
 const hasHostpath = !info.hostpathUnavailable;
-const why = info.nodeUnavailable ?? info.hostpathUnavailable;
+const why = hostpathSkipReason(info, 'discovery tests on a StatefulSet pod');
 const ns = `disc-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 const clients = KubeClients.load({ kubeconfig: info.kubeconfig, namespace: ns });
 const pvName = `${ns}-foreign-driver`;

@@ -10,7 +10,7 @@ import { scanWal } from './wal-scanner.js';
 import { buildControlFile, chunked, WalBuilder, type BuiltSegment } from './wal-test-builder.js';
 
 // Verdicts on synthetic data directories whose WAL has the shapes the real-server tests
-// (inspector.pg.test.ts) produce: fast to run, and each pins one rule of the judge.
+// (inspector.postgres.test.ts) produce: fast to run, and each pins one rule of the judge.
 const SEGMENT = 1024 * 1024;
 const IN_PRODUCTION = 6;
 

@@ -4,7 +4,7 @@ import { formatLsn } from './lsn.js';
 import { scanWal } from './wal-scanner.js';
 import { WalBuilder } from './wal-test-builder.js';
 
-// Found by inspector.pg.test.ts (a PG 14 checkpoint record crossing a page): the scanner reports
+// Found by inspector.postgres.test.ts (a PG 14 checkpoint record crossing a page): the scanner reports
 // the end of a record as `lsn + xl_tot_len`, which leaves out the page header(s) between its start
 // and its end when it crosses a page. PostgreSQL's end of record (EndRecPtr, what pg_backup_stop and
 // minRecoveryPoint are made of) counts them. Affects WalCheckpointRecord.end, WalEvent.end and

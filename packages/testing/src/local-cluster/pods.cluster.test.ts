@@ -5,12 +5,13 @@
 import net from 'node:net';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { hostpathSkipReason } from '../skip-hostpath.js';
 import { skipWhen } from '../skip-reason.js';
 import { clusterFromEnv } from './shared.js';
 import { deployMariadb, deployPostgres } from './pods.js';
 
 const info = clusterFromEnv(inject('dbaasCluster'));
-const why = info.nodeUnavailable ?? info.hostpathUnavailable;
+const why = hostpathSkipReason(info, 'pod fixture tests');
 const ns = `pods-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
 const kc = new KubeConfig();
 kc.loadFromFile(info.kubeconfig);
@@ -32,8 +33,6 @@ function connectable(port: number): Promise<boolean> {
 }
 
 describe('databases in pods', () => {
-  if (why) console.warn(`[dbaas-testing] SKIPPING pod fixture tests (not passed): ${why}`);
-
   it('PostgreSQL: Ready, SQL through the port-forward, acknowledged rows survive scale 0 -> 1 (a clean stop), a paused writer has nothing in flight, deleted without leftovers', skipWhen(why), async () => {
     const db = await deployPostgres({ kubeConfig: kc, namespace: ns, name: 'pg', major: 17, settings: { max_wal_size: '64MB' } });
     try {

@@ -110,7 +110,7 @@ export async function buildRelease(options: BuildReleaseOptions = {}): Promise<R
   const license = await readFile(path.join(PACKAGE_DIR, 'LICENSE'));
   // THIRD-PARTY-NOTICES.txt of each archive: Node.js's LICENSE (of that target's Node) and the
   // npm packages the two bundles inline, as the build listed them from esbuild's metafiles
-  // (src/release/notices.ts); esbuild's extracted license comments follow as an appendix.
+  // (scripts/release/notices.ts); esbuild's extracted license comments follow as an appendix.
   const bundled = async (file: string) => (JSON.parse(await readFile(`${file}.third-party.json`, 'utf8')) as BundleNotices).packages;
   const seaPackages = mergePackages([...(await bundled(seaMain)), ...(await bundled(sdkAsset))]);
   const legalComments = { title: 'License comments found in the bundled code (extracted by esbuild)', text: `${await readFile(`${seaMain}.LEGAL.txt`, 'utf8')}\n${await readFile(`${sdkAsset}.LEGAL.txt`, 'utf8')}` };

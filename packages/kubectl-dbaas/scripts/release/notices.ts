@@ -165,7 +165,7 @@ export function renderNotices(options: { product: string; packages: readonly Bun
   const missing = missingLicenseTexts(options.packages);
   if (missing.length > 0) {
     throw new Error(
-      `no license text found for ${missing.join(', ')}: each bundled package needs a LICENSE/LICENCE/COPYING file or a License section in its README (src/release/notices.ts)`,
+      `no license text found for ${missing.join(', ')}: each bundled package needs a LICENSE/LICENCE/COPYING file or a License section in its README (scripts/release/notices.ts)`,
     );
   }
   if (options.node !== undefined && options.node.text.trim().length === 0) throw new Error(`Node.js ${options.node.version}: empty license text (${options.node.source})`);

@@ -3,7 +3,7 @@ import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from '
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { SDK_ASSET } from '../single-executable/assets.js';
+import { SDK_ASSET } from '../../src/single-executable/assets.js';
 import type { ReleaseTarget } from './targets.js';
 
 const run = promisify(execFile);

@@ -38,7 +38,7 @@ export function thirdPartyNoticesPlugin(options: NoticesPluginOptions): Plugin {
         const workingDirectory = initial.absWorkingDir ?? process.cwd();
         const packages = bundledPackages(Object.keys(result.metafile.inputs), workingDirectory);
         const missing = missingLicenseTexts(packages);
-        if (missing.length > 0) throw new Error(`third-party notices: no license text found for ${missing.join(', ')} (see src/release/notices.ts)`);
+        if (missing.length > 0) throw new Error(`third-party notices: no license text found for ${missing.join(', ')} (see scripts/release/notices.ts)`);
         const write = (file: string, data: string) => {
           const target = path.resolve(outdir, file);
           mkdirSync(path.dirname(target), { recursive: true });

@@ -15,10 +15,10 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
-import { buildRelease } from './release/build.js';
-import { findEmulator } from './release/emulator.js';
-import { validateKrewManifest } from './release/krew.js';
-import { archiveName } from './release/targets.js';
+import { buildRelease } from '../scripts/release/build.js';
+import { findEmulator } from '../scripts/release/emulator.js';
+import { validateKrewManifest } from '../scripts/release/krew.js';
+import { archiveName } from '../scripts/release/targets.js';
 import { skipWhen } from '../../testing/src/skip-reason.js';
 
 const exec = promisify(execFile);
@@ -229,7 +229,7 @@ describe('kubectl-dbaas as users install it', () => {
     const binary = path.join(unpacked, 'kubectl-dbaas');
     const bare = { PATH: '/usr/bin:/bin', HOME: work };
     // Its notices: the Node.js inside (its LICENSE names V8, OpenSSL, ICU, libuv) and the packages
-    // the bundles inline, each with its license text (src/release/notices.test.ts checks the list).
+    // the bundles inline, each with its license text (scripts/release/notices.test.ts checks the list).
     const notices = await readFile(path.join(unpacked, 'THIRD-PARTY-NOTICES.txt'), 'utf8');
     expect(notices).toContain(`Node.js ${process.versions.node} (the runtime inside the executable)`);
     for (const library of ['V8', 'OpenSSL', 'ICU', 'libuv']) expect(notices).toContain(`- ${library}`);

@@ -2,7 +2,7 @@
 // NODE_MINIMUM it refuses at start-up with the versions and the fix; on exactly NODE_MINIMUM, taken
 // from the npm registry (the `node` package), its cluster commands work (a refused port gives the
 // project's connection error, not a TypeError from the bundled HTTP client).
-// In the postgres tier beside release.pg.test.ts, as it runs the built CLI and installs from the
+// In the dist tier beside release.dist.test.ts, as it runs the built CLI and installs from the
 // npm registry; it starts no server. Needs the packages built (`npm test` builds them first).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
