@@ -5,15 +5,8 @@ import { parseLsn } from '../wal/lsn.js';
 import { buildCrossNamespaceSnapshot, buildPvcFromSnapshot, buildRestorePrepJob, buildVolumeSnapshot, walFilesForBackup } from './builders.js';
 import { ManifestBuilder } from './manifest-builder.js';
 
-function thrown(fn: () => unknown): DbaasError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof DbaasError) return error;
-    throw error;
-  }
-  throw new Error('expected a DbaasError');
-}
+/** A DbaasError with these fields (toThrow takes it to match the error thrown). */
+const dbaasError = (fields: Partial<DbaasError>) => expect.objectContaining({ name: 'DbaasError', ...fields });
 
 const requestedAt = new Date('2024-06-01T02:00:00Z');
 const label = 'START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\nCHECKPOINT LOCATION: 0/2000080\nBACKUP METHOD: streamed\nBACKUP FROM: primary\nSTART TIME: 2024-06-01 02:00:00 UTC\nLABEL: nightly\nSTART TIMELINE: 1\n';
@@ -59,17 +52,19 @@ describe('ManifestBuilder', () => {
   });
 
   it('refuses a bad namespace or reserved defaults when constructed, before any build', () => {
-    expect(thrown(() => new ManifestBuilder({ namespace: 'DB' })).code).toBe('INVALID_NAME');
-    expect(thrown(() => new ManifestBuilder({ namespace: '' })).code).toBe('INVALID_NAME');
-    expect(thrown(() => new ManifestBuilder({ namespace: 'db', labels: { 'dbaas.io/role': 'data' } })).code).toBe('INVALID_ARGUMENT');
-    expect(thrown(() => new ManifestBuilder({ namespace: 'db', annotations: { 'app.kubernetes.io/managed-by': 'me' } })).code).toBe('INVALID_ARGUMENT');
-    expect(thrown(() => new ManifestBuilder({ namespace: 'db', labels: { team: 'a b' } })).code).toBe('INVALID_NAME');
+    expect(() => new ManifestBuilder({ namespace: 'DB' })).toThrow(dbaasError({ code: 'INVALID_NAME' }));
+    expect(() => new ManifestBuilder({ namespace: '' })).toThrow(dbaasError({ code: 'INVALID_NAME' }));
+    expect(() => new ManifestBuilder({ namespace: 'db', labels: { 'dbaas.io/role': 'data' } })).toThrow(dbaasError({ code: 'INVALID_ARGUMENT' }));
+    expect(() => new ManifestBuilder({ namespace: 'db', annotations: { 'app.kubernetes.io/managed-by': 'me' } })).toThrow(dbaasError({ code: 'INVALID_ARGUMENT' }));
+    expect(() => new ManifestBuilder({ namespace: 'db', labels: { team: 'a b' } })).toThrow(dbaasError({ code: 'INVALID_NAME' }));
   });
 
   it('keeps the checks of the functions (size below restoreSize, a root Job)', () => {
-    const small = thrown(() => manifests.pvcFromSnapshot({ name: 'x', snapshot: { name: 's', restoreSize: '2Gi' }, storageClass: 'sc', size: '1Gi' }));
-    expect(small.code).toBe('RESTORE_SIZE_TOO_SMALL');
-    const root = thrown(() => manifests.restorePrepJob({ name: 'p', image: 'postgres:17', runAsUser: 0, dataPvc: 'a', walPvc: 'b', walFiles: ['000000010000000000000002'], backupLabel: label }));
-    expect(root.message).toContain('never runs as root');
+    expect(() => manifests.pvcFromSnapshot({ name: 'x', snapshot: { name: 's', restoreSize: '2Gi' }, storageClass: 'sc', size: '1Gi' })).toThrow(
+      dbaasError({ code: 'RESTORE_SIZE_TOO_SMALL' }),
+    );
+    expect(() => manifests.restorePrepJob({ name: 'p', image: 'postgres:17', runAsUser: 0, dataPvc: 'a', walPvc: 'b', walFiles: ['000000010000000000000002'], backupLabel: label })).toThrow(
+      dbaasError({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('never runs as root') }),
+    );
   });
 });

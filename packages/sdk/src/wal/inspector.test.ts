@@ -5,7 +5,6 @@ import { Readable } from 'node:stream';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { DbaasError } from '../errors.js';
 import { inspectDataDirectory } from './data-directory.js';
 import { WalInspector } from './inspector.js';
 import { formatLsn, walFileName } from './lsn.js';
@@ -97,29 +96,13 @@ describe('WalInspector, offline', () => {
     const inspector = new WalInspector();
     const missing = path.join(os.tmpdir(), 'wal-inspector-test-does-not-exist');
     for (const attempt of [() => inspector.controlFile(missing), () => inspector.backupLabel(missing), () => inspector.walSegments(missing), () => inspector.inspect(missing)]) {
-      const error = await attempt().then(
-        () => undefined,
-        (thrown: unknown) => thrown,
-      );
-      expect(error).toBeInstanceOf(DbaasError);
-      expect((error as DbaasError).code).toBe('DATA_DIRECTORY_UNREADABLE');
-      expect((error as DbaasError).message).toContain(`${missing} does not exist`);
+      await expect(attempt()).rejects.toThrow(expect.objectContaining({ name: 'DbaasError', code: 'DATA_DIRECTORY_UNREADABLE', message: expect.stringContaining(`${missing} does not exist`) }));
     }
   });
 
   it('refuses a worker count that is not a whole number, naming the option', () => {
     for (const workers of [-1, 1.5, Number.NaN]) {
-      const error = (() => {
-        try {
-          new WalInspector({ workers });
-        } catch (thrown) {
-          return thrown;
-        }
-        return undefined;
-      })();
-      expect(error).toBeInstanceOf(DbaasError);
-      expect((error as DbaasError).code).toBe('INVALID_ARGUMENT');
-      expect((error as DbaasError).option).toBe('workers');
+      expect(() => new WalInspector({ workers })).toThrow(expect.objectContaining({ name: 'DbaasError', code: 'INVALID_ARGUMENT', option: 'workers' }));
     }
   });
 });
