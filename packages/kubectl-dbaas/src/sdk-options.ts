@@ -12,6 +12,15 @@ const FLAG_OF_SDK_OPTION: Readonly<Record<string, string>> = {
   engineKind: '--engine',
   fencing: '--fence',
   deadlineMs: '--timeout',
+  kubeconfig: '--kubeconfig',
+  context: '--context',
+  'overrides.server': '--server',
+  'overrides.user': '--user',
+  'overrides.cluster': '--cluster',
+  'overrides.certificateAuthority': '--certificate-authority',
+  'overrides.clientCertificate': '--client-certificate',
+  'overrides.clientKey': '--client-key',
+  'overrides.insecureSkipTlsVerify': '--insecure-skip-tls-verify',
 };
 
 /**

@@ -4,11 +4,12 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-// Every ```ts block of docs/*.md is a complete example a user could paste into an ES module of
-// their own: it is type-checked here, as it stands, under the repository's compiler options
-// (tsconfig.json: strict, noUncheckedIndexedAccess, NodeNext), with `@kubectl-dbaas/sdk` resolved
-// to packages/sdk/src/index.ts by the same `paths` mapping `npm run typecheck` uses. One program
-// holds every block, each as its own in-memory module; nothing is written to disk.
+// Every ```ts block of docs/*.md, and every TSDoc @example of the SDK's front doors
+// (FRONT_DOOR_SOURCES), is a complete example a user could paste into an ES module of their own:
+// it is type-checked here, as it stands, under the repository's compiler options (tsconfig.json:
+// strict, noUncheckedIndexedAccess, NodeNext), with `@kubectl-dbaas/sdk` resolved to
+// packages/sdk/src/index.ts by the same `paths` mapping `npm run typecheck` uses. One program holds
+// every block, each as its own in-memory module; nothing is written to disk.
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const DOCS = path.join(ROOT, 'docs');
@@ -16,9 +17,15 @@ const DOCS = path.join(ROOT, 'docs');
  * (so its package.json makes them ES modules and node_modules is found as for real files). */
 const VIRTUAL_DIR = path.join(ROOT, 'docs', '.compiled-examples');
 
-/** One fenced ```ts block of a markdown file. */
+/**
+ * The sources whose TSDoc examples are held to the docs' standard: the front doors a program
+ * imports first. (The other exports' examples are fragments that assume names of their context.)
+ */
+const FRONT_DOOR_SOURCES = ['packages/sdk/src/wal/inspector.ts', 'packages/sdk/src/manifests/manifest-builder.ts'];
+
+/** One fenced ```ts block of a markdown file or of a TSDoc comment. */
 interface CodeBlock {
-  /** The markdown file, relative to the repository root (`docs/sdk.md`). */
+  /** The file, relative to the repository root (`docs/sdk.md`, `packages/sdk/src/wal/inspector.ts`). */
   doc: string;
   /** 1-based line of the opening fence. */
   line: number;
@@ -50,6 +57,19 @@ function extractTsBlocks(doc: string, markdown: string): CodeBlock[] {
   }
   if (open?.ts) throw new Error(`${doc}:${open.line}: the \`\`\`ts block is never closed`);
   return blocks;
+}
+
+/**
+ * The ```ts blocks of the TSDoc comments of a source file (each line's leading ` * ` removed),
+ * as markdown blocks are read, with the line of each opening fence in the source.
+ */
+function extractTsDocBlocks(doc: string, source: string): CodeBlock[] {
+  const lines = source.split(/\r?\n/).map((line) => {
+    const inComment = /^\s*\* ?(.*)$/.exec(line);
+    // A line that is not a comment line ends any block: it cannot be inside one.
+    return inComment ? inComment[1]! : '\u0000';
+  });
+  return extractTsBlocks(doc, lines.join('\n'));
 }
 
 /** The repository's compiler options (tsconfig.json, which extends tsconfig.base.json). */
@@ -113,7 +133,10 @@ function compileBlocks(blocks: readonly CodeBlock[]): Map<CodeBlock, BlockProble
 const docFiles = readdirSync(DOCS)
   .filter((name) => name.endsWith('.md'))
   .sort();
-const blocks = docFiles.flatMap((name) => extractTsBlocks(`docs/${name}`, readFileSync(path.join(DOCS, name), 'utf8')));
+const blocks = [
+  ...docFiles.flatMap((name) => extractTsBlocks(`docs/${name}`, readFileSync(path.join(DOCS, name), 'utf8'))),
+  ...FRONT_DOOR_SOURCES.flatMap((file) => extractTsDocBlocks(file, readFileSync(path.join(ROOT, file), 'utf8'))),
+];
 
 // A block that must not compile, checked in the same program: proves a broken example fails
 // this test, located at the right markdown line.
@@ -135,9 +158,13 @@ beforeAll(() => {
   problems = compileBlocks([...blocks, ...selfCheck]);
 }, 120_000);
 
-describe('TypeScript examples in docs/', () => {
+describe('TypeScript examples in docs/ and in the front doors\' TSDoc', () => {
   it('finds the SDK guide\'s examples', () => {
     expect(blocks.filter((block) => block.doc === 'docs/sdk.md').length).toBeGreaterThanOrEqual(8);
+  });
+
+  it('finds an example on every method of each front door', () => {
+    for (const file of FRONT_DOOR_SOURCES) expect(blocks.filter((block) => block.doc === file).length, file).toBeGreaterThanOrEqual(7);
   });
 
   it('reports a broken example with its file, line and diagnostic', () => {

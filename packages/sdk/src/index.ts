@@ -1,4 +1,18 @@
 // Explicit named exports only: nothing deep, nothing by wildcard.
+
+// The four front doors: what a program imports first (docs/sdk.md opens with them). Everything
+// below them is their building blocks, exported for finer use.
+export { WalInspector } from './wal/inspector.js';
+export type { WalInspectorOptions, WalStatus } from './wal/inspector.js';
+export { ManifestBuilder } from './manifests/manifest-builder.js';
+export type { ManifestBuilderOptions, ManifestCrossNamespaceInput } from './manifests/manifest-builder.js';
+export { SnapshotClient } from './snapshot/snapshot-client.js';
+export type { BackupOptions, BackupResult } from './snapshot/backup.js';
+export { RestoreClient } from './restore/restore-client.js';
+export type { RestoreOptions, RestoreResult } from './restore/restore.js';
+export type { VerifyOptions, VerifyResult } from './restore/verify.js';
+
+// One error type for all of it
 export { DbaasError, toDbaasError, isDbaasError, errorKind } from './errors.js';
 export type { DbaasErrorCode, DbaasErrorKind } from './errors.js';
 
@@ -21,7 +35,7 @@ export {
 } from './wal/lsn.js';
 export type { Lsn } from './wal/lsn.js';
 
-// WAL: offline inspection (pg_control, backup_label, timeline history, WAL segments, data directories)
+// WAL: WalInspector's offline building blocks (pg_control, backup_label, timeline history, WAL segments, data directories)
 export { crc32c, crc32cCombine, crc32cPortable, crc32cImplementation } from './wal/crc32c.js';
 export {
   readControlFile,
@@ -65,7 +79,7 @@ export type {
 export { readTarEntries, readTarFile, readTarEntry, drainTarEntry } from './wal/tar-source.js';
 export type { TarEntry } from './wal/tar-source.js';
 
-// WAL: live inspection over SQL and the held online-backup session (wal/live.ts)
+// WAL: WalInspector's live building blocks: inspection over SQL and the held online-backup session (wal/live.ts)
 export { connectLive, LiveInspector, OnlineBackup } from './wal/live.js';
 export type {
   PostgresConnectionConfig,
@@ -104,9 +118,8 @@ export type {
   SnapshotDeletionPolicy,
 } from './kube/snapshot-types.js';
 
-// Manifests: ManifestBuilder, metadata schema, names, quantities, driver atomicity (manifests/)
+// Manifests: ManifestBuilder's building blocks, metadata schema, names, quantities, driver atomicity (manifests/)
 export {
-  ManifestBuilder,
   buildVolumeSnapshot,
   buildPvcFromSnapshot,
   buildCrossNamespaceSnapshot,
@@ -159,7 +172,7 @@ export {
 export type { SnapshotAtomicity } from './manifests/atomicity.js';
 
 // Snapshots: SnapshotClient list / describe / delete / prune, backup sets, prune planning (snapshot/)
-export { SnapshotClient, summarizeContent } from './snapshot/snapshot-client.js';
+export { summarizeContent } from './snapshot/snapshot-client.js';
 export type {
   SnapshotListSetsOptions,
   BackupSetList,
@@ -180,7 +193,7 @@ export type { PrunePolicy, PruneDecision, PrunePlan } from './snapshot/prune-pla
 export { runBackup, defaultBackupName } from './snapshot/backup.js';
 export { resolveDatabaseConnection, resolveMysqlConnection, isSecretConnection } from './engines/postgres/secret.js';
 export type { DatabaseConnection, MysqlDatabaseConnection, PostgresSecretConnection, PostgresSecretRef } from './engines/postgres/secret.js';
-export type { BackupOptions, BackupResult, BackupProgress, BackupPhase, SnapshotTimings, SnapshotWatchStats } from './snapshot/backup.js';
+export type { BackupProgress, BackupPhase, SnapshotTimings, SnapshotWatchStats } from './snapshot/backup.js';
 export { discoverBackupTarget, impliedFencing, chooseSnapshotClass, dataPvcOfPod, DATA_VOLUME_ANNOTATION } from './snapshot/discovery.js';
 export { planBackup, cnpgInstanceTarget } from './snapshot/backup-plan.js';
 export type { BackupPlan, BackupPlanOptions, CnpgInstance } from './snapshot/backup-plan.js';
@@ -190,13 +203,12 @@ export { postgresEngine } from './engines/postgres/engine.js';
 export { statefulSetFencing, cnpgFencing, cnpgFencedInstances, FENCED_REPLICAS_ANNOTATION, CNPG_FENCED_INSTANCES_ANNOTATION } from './engines/fencing.js';
 
 // Restores and verification: RestoreClient, the restore-prep step, scratch runtimes (restore/)
-export { RestoreClient } from './restore/restore-client.js';
 export { runRestore, planRestore, SELECTED_NODE_ANNOTATION, RESTORE_WAL_PVC_SUFFIX, RESTORE_SOURCE_SUFFIX } from './restore/restore.js';
-export type { RestoreOptions, RestoreResult, RestorePhase, RestoreProgress, RestorePrepOptions, RestorePlan, RestoreSource } from './restore/restore.js';
+export type { RestorePhase, RestoreProgress, RestorePrepOptions, RestorePlan, RestoreSource } from './restore/restore.js';
 export { jobRestorePrepExecutor } from './restore/restore-prep.js';
 export type { RestorePrepExecutor, RestorePrepRequest } from './restore/restore-prep.js';
 export { runVerify, findDataSubPath, SCRATCH_SERVER_SETTINGS } from './restore/verify.js';
-export type { VerifyOptions, VerifyResult, VerifyRuntime, VerifyCheck, VerifyPhase, VerifyProgress, ScratchPostgres } from './restore/verify.js';
+export type { VerifyRuntime, VerifyCheck, VerifyPhase, VerifyProgress, ScratchPostgres } from './restore/verify.js';
 
 // MySQL and MariaDB: engine hooks on mysql2, engine detection, verify on a scratch server (engines/mysql/)
 export { mysqlEngine, parseMysqlVersion, onlineLockMethod, binlogStatusStatement } from './engines/mysql/engine.js';

@@ -128,14 +128,23 @@ describe('KubeClients.load with kubectl\'s connection flags (overrides)', () => 
       try {
         KubeClients.load({ kubeconfig: file, overrides });
       } catch (e) {
-        return e as { code: string; message: string; fix: string };
+        return e as { code: string; message: string; fix: string; option?: string };
       }
       throw new Error('loaded');
     };
-    expect(failure({ user: 'admin' })).toMatchObject({ code: 'KUBE_CONFIG_INVALID', message: `--user "admin": no such user in ${file}`, fix: 'Use one of: u.' });
-    expect(failure({ cluster: 'c' })).toMatchObject({ code: 'KUBE_CONFIG_INVALID', fix: 'Use one of: a, b.' });
-    expect(failure({ clientCertificate: path.join(dir, 'no.crt') })).toMatchObject({ code: 'KUBE_CONFIG_INVALID', message: `--client-certificate ${path.join(dir, 'no.crt')} does not exist` });
-    expect(failure({ insecureSkipTlsVerify: true, certificateAuthority: file }).message).toContain('contradict');
+    expect(failure({ user: 'admin' })).toMatchObject({ code: 'KUBE_CONFIG_INVALID', message: `user "admin": no such user in ${file}`, fix: 'Use one of: u.', option: 'overrides.user' });
+    expect(failure({ cluster: 'c' })).toMatchObject({ code: 'KUBE_CONFIG_INVALID', fix: 'Use one of: a, b.', option: 'overrides.cluster' });
+    expect(failure({ clientCertificate: path.join(dir, 'no.crt') })).toMatchObject({
+      code: 'KUBE_CONFIG_INVALID',
+      message: `the client certificate file ${path.join(dir, 'no.crt')} does not exist`,
+      option: 'overrides.clientCertificate',
+    });
+    expect(failure({ insecureSkipTlsVerify: true, certificateAuthority: file })).toMatchObject({ message: expect.stringContaining('contradict'), option: 'overrides.insecureSkipTlsVerify' });
+    // SDK text names options, never the CLI's flags (DbaasError.option says which one).
+    for (const overrides of [{ user: 'admin' }, { cluster: 'c' }, { clientKey: path.join(dir, 'no.key') }, { insecureSkipTlsVerify: true, certificateAuthority: file }]) {
+      const error = failure(overrides);
+      expect(`${error.message} ${error.fix}`).not.toMatch(/--[a-z]/);
+    }
   });
 
   it('--server alone (plain http needs --insecure-skip-tls-verify, as in client-node), without any kubeconfig, as kubectl; sends --token and --as to the API server', async () => {
@@ -194,6 +203,7 @@ describe('KubeClients.load and $KUBECONFIG', () => {
         code: 'KUBE_CONFIG_INVALID',
         message: `kubeconfig ${path.join(dir, 'nonexistent')} (from $KUBECONFIG) does not exist`,
         fix: expect.stringContaining('Point KUBECONFIG at an existing file'),
+        option: 'kubeconfig',
       });
       // Missing files of a list are skipped, as kubectl does.
       process.env.KUBECONFIG = [path.join(dir, 'nonexistent'), kubeconfig('https://127.0.0.1:3')].join(path.delimiter);

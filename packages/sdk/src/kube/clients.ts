@@ -322,7 +322,7 @@ export class KubeClients {
         if (opts.kubeconfig) {
           source = opts.kubeconfig;
           if (!existsSync(opts.kubeconfig)) {
-            throw new DbaasError('KUBE_CONFIG_INVALID', `kubeconfig ${opts.kubeconfig} does not exist`, { fix: 'Pass an existing file to --kubeconfig.' });
+            throw new DbaasError('KUBE_CONFIG_INVALID', `kubeconfig ${opts.kubeconfig} does not exist`, { fix: 'Give an existing kubeconfig file.', option: 'kubeconfig' });
           }
           kc.loadFromFile(opts.kubeconfig);
         } else if (fromEnv.length > 0) {
@@ -334,7 +334,8 @@ export class KubeClients {
             if (opts.overrides?.server) kc.loadFromOptions(configFromFlags(opts.overrides.server));
             else {
               throw new DbaasError('KUBE_CONFIG_INVALID', `kubeconfig ${fromEnv.join(path.delimiter)} (from $KUBECONFIG) does not exist`, {
-                fix: 'Point KUBECONFIG at an existing file (several are separated by ":"), unset it to use ~/.kube/config, or pass --kubeconfig.',
+                fix: 'Point KUBECONFIG at an existing file (several are separated by ":"), unset it to use ~/.kube/config, or give a kubeconfig file.',
+                option: 'kubeconfig',
               });
             }
           } else {
@@ -352,11 +353,12 @@ export class KubeClients {
           source = 'the in-cluster service account';
           kc.loadFromCluster();
         } else if (opts.overrides?.server) {
-          source = '--server';
+          source = 'the given server';
           kc.loadFromOptions(configFromFlags(opts.overrides.server));
         } else {
-          throw new DbaasError('KUBE_CONFIG_INVALID', 'no kubeconfig found: --kubeconfig not given, $KUBECONFIG unset, no ~/.kube/config, not running in a pod', {
-            fix: 'Pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config (or give --server and --token).',
+          throw new DbaasError('KUBE_CONFIG_INVALID', 'no kubeconfig found: none given, $KUBECONFIG unset, no ~/.kube/config, not running in a pod', {
+            fix: "Give a kubeconfig file, set KUBECONFIG, or create ~/.kube/config (or give the API server's address and a token).",
+            option: 'kubeconfig',
           });
         }
       } catch (error) {
@@ -369,17 +371,20 @@ export class KubeClients {
         const known = kc.getContexts().map((c) => c.name);
         throw new DbaasError('KUBE_CONFIG_INVALID', `context "${opts.context}" not found in ${source}`, {
           fix: known.length ? `Use one of: ${known.join(', ')}.` : 'The kubeconfig has no contexts.',
+          option: 'context',
         });
       }
       kc.setCurrentContext(opts.context);
     }
     if (!kc.getCurrentContext() || !kc.getContextObject(kc.getCurrentContext())) {
-      throw new DbaasError('KUBE_CONFIG_INVALID', `${source} has no current context`, { fix: 'Pass --context, or run kubectl config use-context <name>.' });
+      throw new DbaasError('KUBE_CONFIG_INVALID', `${source} has no current context`, { fix: 'Name a context, or run kubectl config use-context <name>.', option: 'context' });
     }
     if (opts.overrides) applyOverrides(kc, opts.overrides, source);
     const namespace = opts.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
     if (!DNS_LABEL.test(namespace) || namespace.length > 63) {
-      throw new DbaasError('INVALID_NAME', `namespace "${namespace}" is not a valid namespace name (RFC 1123 label: lower-case letters, digits and '-', at most 63 characters)`);
+      throw new DbaasError('INVALID_NAME', `namespace "${namespace}" is not a valid namespace name (RFC 1123 label: lower-case letters, digits and '-', at most 63 characters)`, {
+        option: 'namespace',
+      });
     }
     return new KubeClients(kc, namespace);
   }

@@ -64,9 +64,10 @@ export function configFromFlags(server: string): { clusters: Cluster[]; users: U
   };
 }
 
-function fileMustExist(file: string | undefined, flag: string): void {
+/** `option` is the override's name in {@link KubeConfigOverrides}; `what` says what the file is. */
+function fileMustExist(file: string | undefined, option: keyof KubeConfigOverrides, what: string): void {
   if (file !== undefined && !existsSync(file)) {
-    throw new DbaasError('KUBE_CONFIG_INVALID', `${flag} ${file} does not exist`, { fix: `Pass an existing file to ${flag}.` });
+    throw new DbaasError('KUBE_CONFIG_INVALID', `the ${what} file ${file} does not exist`, { fix: `Give an existing ${what} file.`, option: `overrides.${option}` });
   }
 }
 
@@ -85,21 +86,23 @@ export function applyOverrides(kc: KubeConfig, overrides: KubeConfigOverrides, s
   const o = overrides;
   if (hasConnectionOverrides(o)) {
     if (o.insecureSkipTlsVerify && o.certificateAuthority !== undefined) {
-      throw new DbaasError('KUBE_CONFIG_INVALID', '--insecure-skip-tls-verify and --certificate-authority contradict each other', {
-        fix: 'Give one: --certificate-authority FILE to check the server, or --insecure-skip-tls-verify not to.',
+      throw new DbaasError('KUBE_CONFIG_INVALID', 'skipping the TLS check and giving a certificate authority contradict each other', {
+        fix: 'Give one: a certificate authority file to check the server with, or skip the check.',
+        option: 'overrides.insecureSkipTlsVerify',
       });
     }
-    fileMustExist(o.certificateAuthority, '--certificate-authority');
-    fileMustExist(o.clientCertificate, '--client-certificate');
-    fileMustExist(o.clientKey, '--client-key');
+    fileMustExist(o.certificateAuthority, 'certificateAuthority', 'certificate authority');
+    fileMustExist(o.clientCertificate, 'clientCertificate', 'client certificate');
+    fileMustExist(o.clientKey, 'clientKey', 'client key');
     const context = kc.getContextObject(kc.getCurrentContext())!;
-    for (const [flag, name, known] of [
-      ['--cluster', o.cluster, kc.getClusters().map((c) => c.name)],
-      ['--user', o.user, kc.getUsers().map((u) => u.name)],
+    for (const [entry, name, known] of [
+      ['cluster', o.cluster, kc.getClusters().map((c) => c.name)],
+      ['user', o.user, kc.getUsers().map((u) => u.name)],
     ] as const) {
       if (name !== undefined && !known.includes(name)) {
-        throw new DbaasError('KUBE_CONFIG_INVALID', `${flag} "${name}": no such ${flag.slice(2)} in ${source}`, {
-          fix: known.length ? `Use one of: ${known.join(', ')}.` : `The kubeconfig has no ${flag.slice(2)} entries.`,
+        throw new DbaasError('KUBE_CONFIG_INVALID', `${entry} "${name}": no such ${entry} in ${source}`, {
+          fix: known.length ? `Use one of: ${known.join(', ')}.` : `The kubeconfig has no ${entry} entries.`,
+          option: `overrides.${entry}`,
         });
       }
     }
@@ -115,7 +118,10 @@ export function applyOverrides(kc: KubeConfig, overrides: KubeConfigOverrides, s
       ...(o.insecureSkipTlsVerify ? { caFile: undefined, caData: undefined } : {}),
     };
     if (!cluster.server) {
-      throw new DbaasError('KUBE_CONFIG_INVALID', `cluster "${clusterName}" of ${source} has no server`, { fix: 'Pass --server https://HOST:PORT, or fix the kubeconfig.' });
+      throw new DbaasError('KUBE_CONFIG_INVALID', `cluster "${clusterName}" of ${source} has no server`, {
+        fix: "Give the API server's address (https://HOST:PORT), or fix the kubeconfig.",
+        option: 'overrides.server',
+      });
     }
     const user: User = {
       ...baseUser,

@@ -61,7 +61,7 @@ describe('why a Job or pod never did its work', skipWhen(why), () => {
     const nodeName = (await clients.core.readNamespacedPod({ name: 'no-image', namespace: ns })).spec?.nodeName;
     expect(nodeName, 'placed by the scheduler').toBeTruthy();
     expect(noImage.reason).toBe(`its pod no-image cannot start: image dbaas.invalid/none:1 is not present on node ${nodeName} and its pull policy is Never (ErrImageNeverPull)`);
-    expect(noImage.fix).toBe(`Load dbaas.invalid/none:1 onto node ${nodeName}, or give an image the node has (--prep-image / prep.image, --image for verify).`);
+    expect(noImage.fix).toBe(`Load dbaas.invalid/none:1 onto node ${nodeName}, or give an image the node has (a restore's prep.image, verify's image).`);
   });
 
   it("a Job without pods: suspended, none created; under a quota, the job controller's FailedCreate; with a pod: the pod's reason", async () => {

@@ -88,14 +88,14 @@ export async function diagnosePod(clients: KubeClients, pod: V1Pod): Promise<Pod
     if (waiting.reason === 'ErrImageNeverPull') {
       return {
         reason: `its pod ${name} cannot start: image ${image} is not present on node ${node} and its pull policy is Never (ErrImageNeverPull)`,
-        fix: `Load ${image} onto node ${node}, or give an image the node has (--prep-image / prep.image, --image for verify).`,
+        fix: `Load ${image} onto node ${node}, or give an image the node has (a restore's prep.image, verify's image).`,
         details: { ...details, image, node, waiting: waiting.reason },
       };
     }
     if (/ErrImagePull|ImagePullBackOff|InvalidImageName/.test(waiting.reason)) {
       return {
         reason: `its pod ${name} cannot pull image ${image} on node ${node} (${waiting.reason})${waiting.message ? `: ${waiting.message}` : ''}`,
-        fix: `Check the image name and that node ${node} can reach its registry (a mirror, imagePullSecrets), or give another image (--prep-image / prep.image, --image for verify).`,
+        fix: `Check the image name and that node ${node} can reach its registry (a mirror, imagePullSecrets), or give another image (a restore's prep.image, verify's image).`,
         details: { ...details, image, node, waiting: waiting.reason },
       };
     }

@@ -6,7 +6,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isDbaasError } from '../errors.js';
 import { parseLsn } from '../wal/lsn.js';
 import {
-  ManifestBuilder,
   RESTORE_PREP_SCRIPT,
   backupSetNames,
   buildCrossNamespaceSnapshot,
@@ -227,11 +226,6 @@ describe('buildRestorePrepJob', () => {
     expect(thrown(() => buildRestorePrepJob({ ...input, backupLabel: 'hello' })).code).toBe('INVALID_ARGUMENT');
     expect(thrown(() => buildRestorePrepJob({ ...input, walPvc: 'pg-restored' })).code).toBe('INVALID_ARGUMENT');
     expect(thrown(() => buildRestorePrepJob({ ...input, name: 'x'.repeat(64) })).code).toBe('INVALID_NAME');
-  });
-
-  it('is grouped as ManifestBuilder', () => {
-    expect(ManifestBuilder.restorePrepJob).toBe(buildRestorePrepJob);
-    expect(ManifestBuilder.pvcFromSnapshot).toBe(buildPvcFromSnapshot);
   });
 });
 

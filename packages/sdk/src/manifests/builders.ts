@@ -1,6 +1,6 @@
-// ManifestBuilder: pure functions from typed inputs to typed Kubernetes objects. Nothing here talks
-// to a cluster; everything is validated before an object is returned, so a bad input never gets as
-// far as creating half of a restore.
+// ManifestBuilder's building blocks: pure functions from typed inputs to typed Kubernetes objects.
+// Nothing here talks to a cluster; everything is validated before an object is returned, so a bad
+// input never gets as far as creating half of a restore.
 import { DbaasError } from '../errors.js';
 import {
   SNAPSHOT_API_VERSION,
@@ -49,6 +49,20 @@ export interface ExtraMetadata {
 
 function isReserved(key: string): boolean {
   return key.startsWith('dbaas.io/') || key === DBAAS_LABELS.managedBy;
+}
+
+/**
+ * Checks extra labels and annotations as every builder does (qualified names, label values, no
+ * reserved keys), so a default set once (as {@link ManifestBuilder} takes them) fails at once.
+ *
+ * @throws DbaasError `INVALID_ARGUMENT` (a reserved key), `INVALID_NAME`
+ * @example
+ * ```ts
+ * assertExtraMetadata({ labels: { team: 'payments' } });
+ * ```
+ */
+export function assertExtraMetadata(extra: ExtraMetadata | undefined): void {
+  mergeExtra({ labels: {}, annotations: {} }, extra);
 }
 
 function mergeExtra(own: { labels: Record<string, string>; annotations: Record<string, string> }, extra: ExtraMetadata | undefined) {
@@ -603,22 +617,3 @@ export function buildRestorePrepJob(input: RestorePrepJobInput): V1Job {
     },
   };
 }
-
-/**
- * The pure manifest builders, grouped. Each returns a typed object ready for the API and throws a
- * {@link DbaasError} on invalid input before anything is created.
- *
- * @example
- * ```ts
- * const vs = ManifestBuilder.volumeSnapshot({ namespace: 'db', pvc: 'data-pg-0', metadata });
- * const pvc = ManifestBuilder.pvcFromSnapshot({ name: 'pg-restored', namespace: 'db', snapshot, storageClass: 'csi-hostpath-sc' });
- * ```
- */
-export const ManifestBuilder = {
-  volumeSnapshot: buildVolumeSnapshot,
-  pvcFromSnapshot: buildPvcFromSnapshot,
-  crossNamespaceSnapshot: buildCrossNamespaceSnapshot,
-  restorePrepJob: buildRestorePrepJob,
-  backupSetNames,
-  walFilesForBackup,
-} as const;

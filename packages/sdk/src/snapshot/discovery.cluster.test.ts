@@ -50,7 +50,7 @@ describe('discoverBackupTarget', () => {
       body: { metadata: { name: 'waiting' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS_WFFC, resources: { requests: { storage: '1Gi' } } } },
     });
     const e = await dbaasRejection(discoverBackupTarget(clients, { namespace: ns, target: { pvc: 'waiting' } }));
-    expect(e.code).toBe('INVALID_ARGUMENT');
+    expect(e.code).toBe('TARGET_UNSUPPORTED');
     expect(e.message).toMatch(/PVC .*\/waiting is Pending: only a Bound volume can be snapshotted; its StorageClass .* is WaitForFirstConsumer/);
     expect(e.fix).toMatch(/^Start the workload that mounts waiting/);
     // An Immediate class with no provisioner running: the message must not talk about a first consumer.
@@ -61,6 +61,7 @@ describe('discoverBackupTarget', () => {
         body: { metadata: { name: 'unprovisioned' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: `${ns}-immediate`, resources: { requests: { storage: '1Gi' } } } },
       });
       const immediate = await dbaasRejection(discoverBackupTarget(clients, { namespace: ns, target: { pvc: 'unprovisioned' } }));
+      expect(immediate.code).toBe('TARGET_UNSUPPORTED');
       expect(immediate.message).toMatch(/is Pending: only a Bound volume can be snapshotted; its StorageClass .*-immediate binds immediately, so the provisioner has not made the volume/);
       expect(immediate.message).not.toMatch(/WaitForFirstConsumer|consumer/);
       expect(immediate.fix).toMatch(/describe pvc unprovisioned shows the provisioner's events/);
@@ -68,7 +69,13 @@ describe('discoverBackupTarget', () => {
       await clients.storage.deleteStorageClass({ name: `${ns}-immediate` }).catch(() => undefined);
     }
     const missing = await dbaasRejection(discoverBackupTarget(clients, { namespace: ns, target: { pvc: 'nope' } }));
-    expect(missing.code).toBe('KUBE_NOT_FOUND');
+    expect(missing.code).toBe('TARGET_NOT_FOUND');
+    expect(missing.message).toBe(`PVC ${ns}/nope does not exist`);
+    expect(missing.option).toBe('target');
+    const missingPod = await dbaasRejection(discoverBackupTarget(clients, { namespace: ns, target: { pod: 'nope-0' } }));
+    expect(missingPod.code).toBe('TARGET_NOT_FOUND');
+    expect(missingPod.message).toBe(`pod ${ns}/nope-0 does not exist`);
+    expect(missingPod.fix).toContain(`kubectl get pods -n ${ns}`);
   });
 
   it('a CSI driver without a VolumeSnapshotClass: the error shows how to create one', async () => {
@@ -88,7 +95,8 @@ describe('discoverBackupTarget', () => {
     expect(e.message).toBe('no VolumeSnapshotClass for CSI driver example.csi.dbaas.test');
     expect(e.fix).toMatch(/kind: VolumeSnapshotClass[\s\S]*driver: example.csi.dbaas.test/);
     const named = await dbaasRejection(discoverBackupTarget(clients, { namespace: ns, target: { pvc: 'foreign' }, snapshotClass: SNAPSHOT_CLASS }));
-    expect(named.code).toBe('INVALID_ARGUMENT');
+    expect(named.code).toBe('TARGET_UNSUPPORTED');
+    expect(named.option).toBe('snapshotClass');
     expect(named.message).toMatch(new RegExp(`"${SNAPSHOT_CLASS}" is for driver ${HOSTPATH_DRIVER}, but the volume is a example.csi.dbaas.test volume`));
     // The default mode on an unknown driver is fenced (not known to be atomic).
     const f = await dbaasRejection(runBackup(clients, { namespace: ns, target: { pvc: 'foreign' }, mode: 'crash' }));

@@ -33,13 +33,19 @@ describe('dataPvcOfPod', () => {
   });
   it('asks which one when there are several and no annotation, naming the fix', () => {
     const e = thrown(() => dataPvcOfPod(pod([['wal', 'wal-pg-0'], ['pgdata', 'data-pg-0']])));
-    expect(isDbaasError(e, 'INVALID_ARGUMENT')).toBe(true);
+    expect(isDbaasError(e, 'TARGET_UNSUPPORTED')).toBe(true);
+    expect((e as { option?: string }).option).toBe('target');
     expect((e as Error).message).toMatch(/mounts 2 PVCs \(wal=wal-pg-0, pgdata=data-pg-0\)/);
     expect((e as { fix: string }).fix).toMatch(/dbaas.io\/data-volume=<volume name>/);
   });
   it('refuses an annotation that names no PVC volume, and a pod without PVCs', () => {
-    expect((thrown(() => dataPvcOfPod(pod([['pgdata', 'data-pg-0']], { [DATA_VOLUME_ANNOTATION]: 'nope' }))) as Error).message).toMatch(/no PVC-backed volume of that name/);
-    expect((thrown(() => dataPvcOfPod(pod([['tmp', undefined]]))) as Error).message).toMatch(/mounts no PersistentVolumeClaim/);
+    const misnamed = thrown(() => dataPvcOfPod(pod([['pgdata', 'data-pg-0']], { [DATA_VOLUME_ANNOTATION]: 'nope' })));
+    expect(isDbaasError(misnamed, 'TARGET_NOT_FOUND')).toBe(true);
+    expect((misnamed as Error).message).toMatch(/no PVC-backed volume of that name/);
+    const none = thrown(() => dataPvcOfPod(pod([['tmp', undefined]])));
+    expect(isDbaasError(none, 'TARGET_NOT_FOUND')).toBe(true);
+    expect((none as Error).message).toMatch(/mounts no PersistentVolumeClaim/);
+    for (const e of [misnamed, none]) expect((e as { option?: string }).option).toBe('target');
   });
 });
 

@@ -3,7 +3,7 @@
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { FencingStrategy } from '../engines/engine.js';
 import { cnpgFencing, statefulSetFencing } from '../engines/fencing.js';
-import { DbaasError } from '../errors.js';
+import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import { DEFAULT_SNAPSHOT_CLASS_ANNOTATION, type VolumeSnapshotClass } from '../kube/snapshot-types.js';
 import { snapshotAtomicity, type SnapshotAtomicity } from '../manifests/atomicity.js';
@@ -83,8 +83,9 @@ function snapshotClassHowTo(driver: string): string {
  * the one annotated `snapshot.storage.kubernetes.io/is-default-class: "true"` for the driver, else
  * the driver's only class.
  *
- * @throws DbaasError `KUBE_NOT_FOUND` (no class; the fix shows how to create one), `INVALID_ARGUMENT`
- *   (named class for another driver; several classes and no default).
+ * @throws DbaasError `KUBE_NOT_FOUND` (no class; the fix shows how to create one), `TARGET_UNSUPPORTED`
+ *   with option `snapshotClass` (the named class is for another driver; several classes and no
+ *   single default).
  * @example
  * ```ts
  * const { snapshotClass } = await chooseSnapshotClass(clients, 'hostpath.csi.k8s.io');
@@ -102,14 +103,17 @@ export async function chooseSnapshotClass(
       if (error instanceof DbaasError && error.code === 'KUBE_NOT_FOUND') {
         throw new DbaasError('KUBE_NOT_FOUND', `VolumeSnapshotClass "${named}" does not exist`, {
           fix: `List the classes with kubectl get volumesnapshotclass, or omit the class to use ${driver}'s default. ${snapshotClassHowTo(driver)}`,
+          option: 'snapshotClass',
           cause: error,
         });
       }
       throw error;
     })) as DiscoveredTarget['snapshotClass'];
     if (cls.driver !== driver) {
-      throw new DbaasError('INVALID_ARGUMENT', `VolumeSnapshotClass "${named}" is for driver ${cls.driver}, but the volume is a ${driver} volume`, {
+      throw new DbaasError('TARGET_UNSUPPORTED', `VolumeSnapshotClass "${named}" is for driver ${cls.driver}, but the volume is a ${driver} volume`, {
         fix: `Use a VolumeSnapshotClass whose driver is ${driver} (kubectl get volumesnapshotclass).`,
+        option: 'snapshotClass',
+        details: { snapshotClass: named, classDriver: cls.driver, volumeDriver: driver },
       });
     }
     return { snapshotClass: cls, source: 'named' };
@@ -121,13 +125,17 @@ export async function chooseSnapshotClass(
   const defaults = all.filter((c) => c.metadata.annotations?.[DEFAULT_SNAPSHOT_CLASS_ANNOTATION] === 'true');
   if (defaults.length === 1) return { snapshotClass: defaults[0]!, source: 'default-annotation' };
   if (defaults.length > 1) {
-    throw new DbaasError('INVALID_ARGUMENT', `several VolumeSnapshotClasses for ${driver} are marked default: ${defaults.map((c) => c.metadata.name).join(', ')}`, {
-      fix: `Name one with --snapshot-class, or keep ${DEFAULT_SNAPSHOT_CLASS_ANNOTATION}="true" on only one of them.`,
+    throw new DbaasError('TARGET_UNSUPPORTED', `several VolumeSnapshotClasses for ${driver} are marked default: ${defaults.map((c) => c.metadata.name).join(', ')}`, {
+      fix: `Name the class to use, or keep ${DEFAULT_SNAPSHOT_CLASS_ANNOTATION}="true" on only one of them.`,
+      option: 'snapshotClass',
+      details: { driver, defaultClasses: defaults.map((c) => c.metadata.name) },
     });
   }
   if (all.length === 1) return { snapshotClass: all[0]!, source: 'only-class' };
-  throw new DbaasError('INVALID_ARGUMENT', `${all.length} VolumeSnapshotClasses for ${driver} (${all.map((c) => c.metadata.name).join(', ')}) and none is the default`, {
-    fix: `Name one with --snapshot-class, or mark one: kubectl annotate volumesnapshotclass ${all[0]!.metadata.name} ${DEFAULT_SNAPSHOT_CLASS_ANNOTATION}=true`,
+  throw new DbaasError('TARGET_UNSUPPORTED', `${all.length} VolumeSnapshotClasses for ${driver} (${all.map((c) => c.metadata.name).join(', ')}) and none is the default`, {
+    fix: `Name the class to use, or mark one the default: kubectl annotate volumesnapshotclass ${all[0]!.metadata.name} ${DEFAULT_SNAPSHOT_CLASS_ANNOTATION}=true`,
+    option: 'snapshotClass',
+    details: { driver, classes: all.map((c) => c.metadata.name) },
   });
 }
 
@@ -135,8 +143,8 @@ export async function chooseSnapshotClass(
  * The data PVC of a pod: the volume named by its `dbaas.io/data-volume` annotation, else its only
  * PVC-backed volume.
  *
- * @throws DbaasError `INVALID_ARGUMENT` when the pod has no PVC, several and no annotation, or the
- *   annotation names no PVC volume.
+ * @throws DbaasError `TARGET_NOT_FOUND` when the pod mounts no PVC or the annotation names no PVC
+ *   volume; `TARGET_UNSUPPORTED` when it mounts several and no annotation says which holds the data.
  * @example
  * ```ts
  * dataPvcOfPod(pod); // 'data-pg-0'
@@ -149,18 +157,26 @@ export function dataPvcOfPod(pod: V1Pod): string {
   if (wanted !== undefined) {
     const hit = claims.find((c) => c.volume === wanted);
     if (!hit) {
-      throw new DbaasError('INVALID_ARGUMENT', `pod ${name} has ${DATA_VOLUME_ANNOTATION}: "${wanted}", but no PVC-backed volume of that name (it has: ${claims.map((c) => c.volume).join(', ') || 'none'})`, {
+      throw new DbaasError('TARGET_NOT_FOUND', `pod ${name} has ${DATA_VOLUME_ANNOTATION}: "${wanted}", but no PVC-backed volume of that name (it has: ${claims.map((c) => c.volume).join(', ') || 'none'})`, {
         fix: `kubectl annotate pod ${name} ${DATA_VOLUME_ANNOTATION}=<volume name> --overwrite`,
+        option: 'target',
+        details: { pod: name, dataVolume: wanted, pvcVolumes: claims.map((c) => c.volume) },
       });
     }
     return hit.claim;
   }
   if (claims.length === 1) return claims[0]!.claim;
   if (claims.length === 0) {
-    throw new DbaasError('INVALID_ARGUMENT', `pod ${name} mounts no PersistentVolumeClaim: there is no volume to snapshot`);
+    throw new DbaasError('TARGET_NOT_FOUND', `pod ${name} mounts no PersistentVolumeClaim: there is no volume to snapshot`, {
+      fix: 'Back up the pod that mounts the database\'s PVC, or name the PVC as the target.',
+      option: 'target',
+      details: { pod: name },
+    });
   }
-  throw new DbaasError('INVALID_ARGUMENT', `pod ${name} mounts ${claims.length} PVCs (${claims.map((c) => `${c.volume}=${c.claim}`).join(', ')}); which one holds the data directory?`, {
-    fix: `Annotate the pod (or its template): kubectl annotate pod ${name} ${DATA_VOLUME_ANNOTATION}=<volume name>, or pass the PVC as the target.`,
+  throw new DbaasError('TARGET_UNSUPPORTED', `pod ${name} mounts ${claims.length} PVCs (${claims.map((c) => `${c.volume}=${c.claim}`).join(', ')}); which one holds the data directory?`, {
+    fix: `Annotate the pod (or its template): kubectl annotate pod ${name} ${DATA_VOLUME_ANNOTATION}=<volume name>, or name the PVC as the target.`,
+    option: 'target',
+    details: { pod: name, pvcs: claims.map((c) => c.claim) },
   });
 }
 
@@ -169,7 +185,10 @@ export function dataPvcOfPod(pod: V1Pod): string {
  * driver, the VolumeSnapshotClass and the driver's atomicity; for a pod, also the owning
  * StatefulSet or CloudNativePG Cluster.
  *
- * @throws DbaasError `KUBE_NOT_FOUND`, `INVALID_ARGUMENT` (not bound, not CSI, no class: each names the fix)
+ * @throws DbaasError `TARGET_NOT_FOUND` (the pod or PVC, or the pod's data volume, is not there),
+ *   `TARGET_UNSUPPORTED` (not Bound, not a CSI volume, no single class to choose: each names the
+ *   fix), `KUBE_NOT_FOUND` (no VolumeSnapshotClass for the driver), `INVALID_ARGUMENT` (neither pod
+ *   nor pvc given)
  * @example
  * ```ts
  * const found = await discoverBackupTarget(clients, { namespace: 'db', target: { pod: 'pg-0' } });
@@ -188,7 +207,8 @@ export async function discoverBackupTarget(
   let workload: DiscoveredTarget['workload'];
   let pvcName: string;
   if (opts.target.pod !== undefined) {
-    pod = await clients.core.readNamespacedPod({ name: opts.target.pod, namespace });
+    const podName = opts.target.pod;
+    pod = await readTarget(() => clients.core.readNamespacedPod({ name: podName, namespace }), `pod ${namespace}/${podName}`, `kubectl get pods -n ${namespace}`);
     pvcName = dataPvcOfPod(pod);
     const cnpg = pod.metadata?.labels?.['cnpg.io/cluster'];
     const owner = pod.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'StatefulSet');
@@ -197,15 +217,20 @@ export async function discoverBackupTarget(
   } else if (opts.target.pvc !== undefined) {
     pvcName = opts.target.pvc;
   } else {
-    throw new DbaasError('INVALID_ARGUMENT', 'the backup target needs a pvc or a pod');
+    throw new DbaasError('INVALID_ARGUMENT', 'the backup target needs a pvc or a pod', { fix: 'Pass target: { pvc: name } or target: { pod: name }.', option: 'target' });
   }
-  const pvc = (await clients.core.readNamespacedPersistentVolumeClaim({ name: pvcName, namespace })) as DiscoveredTarget['pvc'];
+  const pvc = (await readTarget(
+    () => clients.core.readNamespacedPersistentVolumeClaim({ name: pvcName, namespace }),
+    pod ? `PVC ${namespace}/${pvcName} (the data volume of pod ${pod.metadata?.name})` : `PVC ${namespace}/${pvcName}`,
+    `kubectl get pvc -n ${namespace}`,
+  )) as DiscoveredTarget['pvc'];
   if (pvc.status?.phase !== 'Bound' || !pvc.spec?.volumeName) throw await unboundPvcError(clients, namespace, pvcName, pvc);
   const pv = await clients.core.readPersistentVolume({ name: pvc.spec.volumeName });
   const driver = pv.spec?.csi?.driver;
   if (!driver) {
-    throw new DbaasError('INVALID_ARGUMENT', `PV ${pv.metadata?.name} of PVC ${namespace}/${pvcName} is not a CSI volume: VolumeSnapshots need a CSI driver with snapshot support`, {
+    throw new DbaasError('TARGET_UNSUPPORTED', `PV ${pv.metadata?.name} of PVC ${namespace}/${pvcName} is not a CSI volume: VolumeSnapshots need a CSI driver with snapshot support`, {
       fix: 'Move the data to a StorageClass of a CSI driver that supports snapshots (kubectl get csidrivers).',
+      details: { pvc: pvcName, pv: pv.metadata?.name },
     });
   }
   const { snapshotClass, source } = await chooseSnapshotClass(clients, driver, opts.snapshotClass, classes);
@@ -247,6 +272,19 @@ export async function impliedFencing(clients: KubeClients, found: DiscoveredTarg
 }
 
 /**
+ * Reads a pod or PVC the backup is about: a missing one is TARGET_NOT_FOUND naming it and the
+ * command that lists what there is, rather than the API's bare 404.
+ */
+async function readTarget<T>(read: () => Promise<T>, what: string, listCommand: string): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (!isDbaasError(error, 'KUBE_NOT_FOUND')) throw error;
+    throw new DbaasError('TARGET_NOT_FOUND', `${what} does not exist`, { fix: `Check the name: ${listCommand} lists what there is.`, option: 'target', cause: error });
+  }
+}
+
+/**
  * Why a PVC is not Bound, from its StorageClass's volumeBindingMode: a WaitForFirstConsumer class
  * binds when a pod uses the claim; an Immediate one should have provisioned already, so its
  * provisioner's events say what went wrong. The class is read when it can be (a missing one, or
@@ -264,18 +302,18 @@ async function unboundPvcError(
   const message = `PVC ${namespace}/${pvcName} is ${phase}: only a Bound volume can be snapshotted`;
   const mode = className ? await clients.storage.readStorageClass({ name: className }).then((c) => c.volumeBindingMode ?? 'Immediate', () => undefined) : undefined;
   if (mode === 'WaitForFirstConsumer') {
-    return new DbaasError('INVALID_ARGUMENT', `${message}; its StorageClass ${className} is WaitForFirstConsumer: the volume is made when a pod that uses the claim is scheduled`, {
+    return new DbaasError('TARGET_UNSUPPORTED', `${message}; its StorageClass ${className} is WaitForFirstConsumer: the volume is made when a pod that uses the claim is scheduled`, {
       fix: `Start the workload that mounts ${pvcName} (or any pod using it), wait until it is Bound (kubectl -n ${namespace} get pvc ${pvcName}), then back up.`,
       details: { phase, storageClass: className, volumeBindingMode: mode },
     });
   }
   if (mode !== undefined) {
-    return new DbaasError('INVALID_ARGUMENT', `${message}; its StorageClass ${className} binds ${mode === 'Immediate' ? 'immediately' : `as ${mode}`}, so the provisioner has not made the volume`, {
+    return new DbaasError('TARGET_UNSUPPORTED', `${message}; its StorageClass ${className} binds ${mode === 'Immediate' ? 'immediately' : `as ${mode}`}, so the provisioner has not made the volume`, {
       fix: `${describe} shows the provisioner's events (no provisioner running for the class, no capacity, a quota).`,
       details: { phase, storageClass: className!, volumeBindingMode: mode },
     });
   }
-  return new DbaasError('INVALID_ARGUMENT', message, {
+  return new DbaasError('TARGET_UNSUPPORTED', message, {
     fix: `${describe} shows why${className ? ` (StorageClass ${className} could not be read)` : ' (it names no StorageClass: a matching PV must be created by hand)'}.`,
     details: { phase, ...(className ? { storageClass: className } : {}) },
   });

@@ -61,6 +61,8 @@ export interface InspectDataDirectoryOptions {
   backupStopLsn?: Lsn;
   /** Path of the data directory inside an archive (default: found from `global/pg_control`). */
   archivePrefix?: string;
+  /** Worker threads for the segment files of a directory (see {@link WalScanOptions.workers}); an archive streams in this thread. */
+  workers?: number;
 }
 
 /** `pg_control` with 64-bit values as strings: LSNs `X/Y`, other integers decimal. */
@@ -167,7 +169,7 @@ export async function walSegmentsFromDirectory(directory: string): Promise<WalSe
   });
 }
 
-async function collectFromDirectory(directory: string): Promise<Collected> {
+async function collectFromDirectory(directory: string, workers: number | undefined): Promise<Collected> {
   const collected = emptyCollected();
   const readOptional = async (path: string): Promise<Buffer | undefined> => {
     try {
@@ -208,7 +210,7 @@ async function collectFromDirectory(directory: string): Promise<Collected> {
   // No pg_wal beside a pg_control: no WAL at all (the verdict says what that means).
   const segments = names === undefined ? [] : await walSegmentsFromDirectory(walDirectory);
   collected.walArrivalOrder.push(...segments.map((segment) => segment.name));
-  collected.walSummaries.push(...(await summarizeWalSegments(segments, { shareHeader: false })));
+  collected.walSummaries.push(...(await summarizeWalSegments(segments, { shareHeader: false, ...(workers !== undefined ? { workers } : {}) })));
   return collected;
 }
 
@@ -319,7 +321,7 @@ export async function inspectDataDirectory(
         });
       });
       collected = info.isDirectory()
-        ? await collectFromDirectory(source)
+        ? await collectFromDirectory(source, options.workers)
         : await collectFromArchive(createReadStream(source, { highWaterMark: 1024 * 1024 }), options.archivePrefix);
     } else {
       collected = await collectFromArchive(source, options.archivePrefix);

@@ -15,6 +15,7 @@ import {
 } from '@kubectl-dbaas/testing';
 
 import { DbaasError, isDbaasError } from '../errors.js';
+import { WalInspector } from './inspector.js';
 import { connectLive, type LiveInspector } from './live.js';
 import { formatLsn, parseLsn, walFileName, walFileNameForEnd, walFileNameForSegment, walSegmentNumber } from './lsn.js';
 
@@ -120,6 +121,26 @@ describe.each(availablePostgresMajors())('live inspection, PostgreSQL %i', (majo
     const archiver = await live.archiverStats();
     expect(archiver).toMatchObject({ archivedCount: 0, failedCount: 0, lastArchivedWal: null, lastFailedWal: null });
     expect(archiver.statsReset === null || archiver.statsReset instanceof Date).toBe(true);
+  });
+
+  it('WalInspector.status reads what the LiveInspector reads, in a session of its own that it ends', async () => {
+    const sessions = async () => (await one<{ n: number }>(server, "select count(*)::int as n from pg_stat_activity where application_name = 'kubectl-dbaas'")).n;
+    const before = await sessions();
+    expect(before).toBeGreaterThanOrEqual(1); // the LiveInspector's own session is seen: the count below means something
+    const checkpointBefore = await live.controlCheckpoint();
+    const status = await new WalInspector().status(server.connectionConfig);
+    const checkpointAfter = await live.controlCheckpoint();
+    expect(status.server).toEqual(live.serverVersion);
+    expect(status.walSegmentSize).toBe(SEGMENT);
+    expect(status.dataChecksums).toBe(true);
+    expect(status.positions).toMatchObject({ inRecovery: false, timeline: 1, receiveLsn: null, replayLsn: null });
+    expect(status.positions.currentWalFile).toBe(walFileNameForEnd(status.positions.currentLsn as bigint, 1));
+    expect(status.lastCheckpoint.checkpointLsn >= checkpointBefore.checkpointLsn && status.lastCheckpoint.checkpointLsn <= checkpointAfter.checkpointLsn).toBe(true);
+    expect(status.archiver).toMatchObject({ archivedCount: 0, failedCount: 0 });
+    // Its session is gone once status() returns (a backend may take a moment to exit after the client closes).
+    const deadline = Date.now() + 5_000;
+    while ((await sessions()) > before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await sessions()).toBe(before);
   });
 
   it('checkpoints and switches WAL segments', async () => {

@@ -1,4 +1,4 @@
-import { inspectDataDirectory, isDbaasError, parseLsn, type DataDirectoryInspection } from '@kubectl-dbaas/sdk';
+import { isDbaasError, parseLsn, WalInspector, type DataDirectoryInspection } from '@kubectl-dbaas/sdk';
 import { renderFields } from '../../../output.js';
 import { UsageError } from '../../../usage-error.js';
 
@@ -24,7 +24,7 @@ export async function runWalInspect(args: WalInspectArgs): Promise<WalInspectRep
     if (isDbaasError(error, 'INVALID_LSN')) throw new UsageError(`--backup-stop-lsn: ${error.message}`);
     throw error;
   }
-  const inspection = await inspectDataDirectory(args.source, { atomicSnapshot: args.atomicSnapshot, ...(backupStopLsn !== undefined ? { backupStopLsn } : {}) });
+  const inspection = await new WalInspector().inspect(args.source, { atomicSnapshot: args.atomicSnapshot, ...(backupStopLsn !== undefined ? { backupStopLsn } : {}) });
   return { source: args.source, restorable: inspection.safe, ...inspection };
 }
 

@@ -1,14 +1,8 @@
-import {
-  connectLive,
-  formatLsn,
-  type ArchiverStats,
-  type ControlCheckpoint,
-  type Lsn,
-} from '@kubectl-dbaas/sdk';
+import { formatLsn, WalInspector, type ArchiverStats, type Lsn } from '@kubectl-dbaas/sdk';
 import { connectionFromArgs, type ConnectionArgs } from '../../../connection.js';
 import { renderFields } from '../../../output.js';
 
-/** What `kubectl dbaas wal status` reports. LSNs as `X/Y` text. */
+/** What `kubectl dbaas wal status` reports: the SDK's {@link WalInspector.status} with LSNs as `X/Y` text. */
 export interface WalStatusReport {
   server: { version: string; major: number };
   inRecovery: boolean;
@@ -26,34 +20,28 @@ export interface WalStatusReport {
 }
 
 export async function runWalStatus(args: ConnectionArgs): Promise<WalStatusReport> {
-  const inspector = await connectLive(connectionFromArgs(args));
-  try {
-    const positions = await inspector.walPositions();
-    const checkpoint: ControlCheckpoint = await inspector.controlCheckpoint();
-    return {
-      server: { version: inspector.serverVersion.text, major: inspector.serverVersion.major },
-      inRecovery: positions.inRecovery,
-      timeline: positions.timeline,
-      currentLsn: lsnText(positions.currentLsn),
-      insertLsn: lsnText(positions.insertLsn),
-      flushLsn: lsnText(positions.flushLsn),
-      currentWalFile: positions.currentWalFile,
-      receiveLsn: lsnText(positions.receiveLsn),
-      replayLsn: lsnText(positions.replayLsn),
-      walSegmentSize: await inspector.walSegmentSize(),
-      dataChecksums: await inspector.dataChecksums(),
-      lastCheckpoint: {
-        checkpointLsn: formatLsn(checkpoint.checkpointLsn),
-        redoLsn: formatLsn(checkpoint.redoLsn),
-        redoWalFile: checkpoint.redoWalFile,
-        timeline: checkpoint.timeline,
-        time: checkpoint.checkpointTime.toISOString(),
-      },
-      archiver: await inspector.archiverStats(),
-    };
-  } finally {
-    await inspector.close();
-  }
+  const { server, positions, walSegmentSize, dataChecksums, lastCheckpoint, archiver } = await new WalInspector().status(connectionFromArgs(args));
+  return {
+    server: { version: server.text, major: server.major },
+    inRecovery: positions.inRecovery,
+    timeline: positions.timeline,
+    currentLsn: lsnText(positions.currentLsn),
+    insertLsn: lsnText(positions.insertLsn),
+    flushLsn: lsnText(positions.flushLsn),
+    currentWalFile: positions.currentWalFile,
+    receiveLsn: lsnText(positions.receiveLsn),
+    replayLsn: lsnText(positions.replayLsn),
+    walSegmentSize,
+    dataChecksums,
+    lastCheckpoint: {
+      checkpointLsn: formatLsn(lastCheckpoint.checkpointLsn),
+      redoLsn: formatLsn(lastCheckpoint.redoLsn),
+      redoWalFile: lastCheckpoint.redoWalFile,
+      timeline: lastCheckpoint.timeline,
+      time: lastCheckpoint.checkpointTime.toISOString(),
+    },
+    archiver,
+  };
 }
 
 function lsnText(lsn: Lsn | null): string | null {
