@@ -309,8 +309,8 @@ export interface CnpgInstance {
  * no application traffic; CloudNativePG's own snapshot backups prefer a standby too), else the
  * primary (`status.currentPrimary`) of a one-instance cluster.
  *
- * @throws DbaasError `KUBE_NOT_FOUND` (no such Cluster, or CloudNativePG is not installed),
- *   `INVALID_ARGUMENT` (unknown instance, or the Cluster reports no instances yet)
+ * @throws DbaasError `TARGET_NOT_FOUND` (no such Cluster, or CloudNativePG is not installed; an
+ *   unknown instance), `TARGET_UNSUPPORTED` (the Cluster reports no instances yet)
  * @example
  * ```ts
  * const chosen = await cnpgInstanceTarget(clients, 'db', 'pg');
@@ -323,8 +323,9 @@ export async function cnpgInstanceTarget(clients: KubeClients, namespace: string
     object = (await clients.custom.getNamespacedCustomObject({ group: 'postgresql.cnpg.io', version: 'v1', plural: 'clusters', namespace, name: cluster })) as typeof object;
   } catch (error) {
     if (isDbaasError(error, 'KUBE_NOT_FOUND')) {
-      throw new DbaasError('KUBE_NOT_FOUND', `CloudNativePG Cluster ${namespace}/${cluster} not found (or CloudNativePG is not installed: no clusters.postgresql.cnpg.io resource)`, {
-        fix: `kubectl -n ${namespace} get clusters.postgresql.cnpg.io; for a plain StatefulSet use --pod, for a volume --pvc.`,
+      throw new DbaasError('TARGET_NOT_FOUND', `CloudNativePG Cluster ${namespace}/${cluster} not found (or CloudNativePG is not installed: no clusters.postgresql.cnpg.io resource)`, {
+        fix: `kubectl -n ${namespace} get clusters.postgresql.cnpg.io; for a plain StatefulSet target its pod, for a volume its PVC.`,
+        details: { cluster, namespace },
         cause: error,
       });
     }
@@ -334,8 +335,10 @@ export async function cnpgInstanceTarget(clients: KubeClients, namespace: string
   const primary = object.status?.currentPrimary;
   if (instance !== undefined) {
     if (!names.includes(instance)) {
-      throw new DbaasError('INVALID_ARGUMENT', `${instance} is not an instance of CloudNativePG Cluster ${namespace}/${cluster} (instances: ${names.join(', ') || 'none'})`, {
+      throw new DbaasError('TARGET_NOT_FOUND', `${instance} is not an instance of CloudNativePG Cluster ${namespace}/${cluster} (instances: ${names.join(', ') || 'none'})`, {
         fix: 'Name one of its instances, or leave the instance out to back up a standby.',
+        option: 'instance',
+        details: { cluster, instance, instances: names },
       });
     }
     return { cluster, instance, role: instance === primary ? 'primary' : 'standby', reason: 'named' };
@@ -343,7 +346,7 @@ export async function cnpgInstanceTarget(clients: KubeClients, namespace: string
   const standby = names.find((n) => n !== primary);
   if (standby) return { cluster, instance: standby, role: 'standby', reason: `a standby (the primary ${primary ?? '?'} keeps serving)` };
   if (primary) return { cluster, instance: primary, role: 'primary', reason: 'the only instance (the primary)' };
-  throw new DbaasError('INVALID_ARGUMENT', `CloudNativePG Cluster ${namespace}/${cluster} reports no instances (status.instanceNames is empty)`, {
+  throw new DbaasError('TARGET_UNSUPPORTED', `CloudNativePG Cluster ${namespace}/${cluster} reports no instances (status.instanceNames is empty)`, {
     fix: `kubectl -n ${namespace} describe clusters.postgresql.cnpg.io ${cluster}`,
   });
 }
