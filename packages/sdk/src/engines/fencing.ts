@@ -53,7 +53,8 @@ export function statefulSetFencing(name: string, opts: { waitForReadyOnUnfence?:
       const recorded = sts.metadata?.annotations?.[FENCED_REPLICAS_ANNOTATION];
       const replicas = recorded ?? String(sts.spec?.replicas ?? 1);
       if (!/^\d+$/.test(replicas)) {
-        throw new DbaasError('INVALID_ARGUMENT', `StatefulSet ${ctx.namespace}/${name} has ${FENCED_REPLICAS_ANNOTATION}: "${replicas}", not a replica count`, {
+        throw new DbaasError('TARGET_UNSUPPORTED', `StatefulSet ${ctx.namespace}/${name} has ${FENCED_REPLICAS_ANNOTATION}: "${replicas}", not a replica count`, {
+          details: { statefulSet: name, annotation: FENCED_REPLICAS_ANNOTATION, value: replicas },
           fix: `kubectl -n ${ctx.namespace} annotate statefulset ${name} ${FENCED_REPLICAS_ANNOTATION}-   (after checking spec.replicas)`,
         });
       }
@@ -97,7 +98,7 @@ export function statefulSetFencing(name: string, opts: { waitForReadyOnUnfence?:
  * The fenced-instance list of a CNPG annotation value, with `instance` added or removed; `undefined`
  * when the list becomes empty (remove the annotation).
  *
- * @throws DbaasError `INVALID_ARGUMENT` when the annotation is not a JSON list of strings.
+ * @throws DbaasError `TARGET_UNSUPPORTED` when the annotation (read from the Cluster) is not a JSON list of strings.
  * @example
  * ```ts
  * cnpgFencedInstances('["pg-2"]', 'pg-1', true); // '["pg-2","pg-1"]'
@@ -114,7 +115,10 @@ export function cnpgFencedInstances(current: string | undefined, instance: strin
       parsed = undefined;
     }
     if (!Array.isArray(parsed) || parsed.some((x) => typeof x !== 'string')) {
-      throw new DbaasError('INVALID_ARGUMENT', `${CNPG_FENCED_INSTANCES_ANNOTATION} is ${JSON.stringify(current)}, not a JSON list of instance names`);
+      throw new DbaasError('TARGET_UNSUPPORTED', `${CNPG_FENCED_INSTANCES_ANNOTATION} is ${JSON.stringify(current)}, not a JSON list of instance names`, {
+        fix: `Set the Cluster's ${CNPG_FENCED_INSTANCES_ANNOTATION} annotation to a JSON list of instance names (or remove it) with kubectl annotate, then back up again.`,
+        details: { annotation: CNPG_FENCED_INSTANCES_ANNOTATION, value: current },
+      });
     }
     list = parsed as string[];
   }

@@ -108,6 +108,8 @@ describe('runBackup faults', () => {
     expect(error?.code).toBe('KUBE_TIMEOUT');
     expect(error?.message).toMatch(/fault-1 was not cut within the backup's deadline/);
     expect(error?.message).toMatch(/The fence was lifted/);
+    // The first cleanup event says why, as a field: the step that was running failed.
+    expect(events.find((e) => e.phase === 'cleanup')?.failure).toMatch(/fault-1 was not cut within the backup's deadline/);
     expect(error?.fix).toMatch(/snapshot-controller/);
     expect(stats).toEqual({ fenced: 1, unfenced: 1 });
     expect(server!.running).toBe(true);

@@ -1,15 +1,17 @@
-// What a backup would do, without doing it: the dry run of `kubectl dbaas backup create`
-// (`--dry-run=client|server`). The same discovery and mode rules as runBackup (snapshot/backup.ts),
-// no writes; with `server`, the planned VolumeSnapshots are also sent to the API server with
-// `dryRun=All` (admission and validation run, nothing is stored). Also: the instance of a
-// CloudNativePG Cluster to back up (`--cnpg-cluster`).
+// What a backup will do, decided before anything is written: the one place that chooses the
+// target, the engine, the mode (with the engine), the fencing and the snapshots, and that refuses
+// what cannot work, with the fix. runBackup (snapshot/backup.ts) executes this plan; the dry run of
+// `kubectl dbaas backup create` prints it. Planning only reads the cluster; with
+// `dryRun: 'server'` the planned VolumeSnapshots are also sent with `dryRun=All` (admission and
+// validation run, nothing is stored). Also: the instance of a CloudNativePG Cluster to back up.
+import type { EngineHooks, EngineMetadata, FencingStrategy } from '../engines/engine.js';
 import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import type { VolumeSnapshot } from '../kube/snapshot-types.js';
 import { chooseConsistencyMode, type SnapshotAtomicity } from '../manifests/atomicity.js';
-import { backupSetNames, buildVolumeSnapshot } from '../manifests/builders.js';
-import { isManagedSnapshot, type ConsistencyMode } from '../manifests/metadata.js';
-import { connectionNeeded, defaultBackupName, type BackupOptions } from './backup.js';
+import { backupSetNames, buildVolumeSnapshot, type ExtraMetadata } from '../manifests/builders.js';
+import { DBAAS_LABELS, MANAGED_BY, isManagedSnapshot, readSnapshotMetadata, type ConsistencyMode } from '../manifests/metadata.js';
+import type { BackupOptions } from './backup.js';
 import { discoverBackupTarget, impliedFencing, type DiscoveredTarget } from './discovery.js';
 
 /**
@@ -29,60 +31,149 @@ export interface BackupPlanOptions extends Omit<BackupOptions, 'signal' | 'onPro
 }
 
 /**
- * What {@link planBackup} found and would create.
+ * What {@link planBackup} decided: what `runBackup` executes, and what a dry run prints.
  *
  * @example
  * ```ts
  * const plan = await planBackup(clients, { namespace: 'db', target: { pvc: 'data-pg-0' } });
- * console.log(plan.mode, plan.fencing, plan.manifests.map((m) => m.metadata.name));
+ * console.log(plan.mode, plan.engine, plan.fencing, plan.manifests.map((m) => m.metadata.name));
  * ```
  */
 export interface BackupPlan {
   name: string;
   namespace: string;
   pvc: string;
+  /** The PersistentVolume bound to the PVC. */
+  pv: string;
   mode: ConsistencyMode;
-  /** Whether the mode was asked for or chosen from the driver's atomicity. */
+  /** Whether the mode was asked for or chosen from the driver's atomicity and the engine. */
   modeSource: 'requested' | 'default';
+  /** The engine the mode was chosen for. */
+  engine: 'postgres' | 'mysql' | 'mariadb';
   driver: string;
   snapshotClass: string;
   snapshotClassSource: DiscoveredTarget['snapshotClassSource'];
   atomicity: SnapshotAtomicity;
   workload?: DiscoveredTarget['workload'];
-  /** `fenced`: how the database would be stopped and started. */
+  /** `fenced`: how the database is stopped and started. */
   fencing?: string;
   /**
-   * The VolumeSnapshots the backup would create: the data snapshot and, in `online` mode, the
-   * `<name>-wal` snapshot. Engine facts (LSNs, WAL files, backup_label, system identifier) and the
-   * cut/ready times are added to their annotations while the backup runs.
+   * The VolumeSnapshots the backup creates: the data snapshot and, in PostgreSQL's `online` mode,
+   * the `<name>-wal` snapshot. Engine facts (LSNs, WAL files, backup_label, system identifier) and
+   * the cut/ready times are added to their annotations while the backup runs.
    */
   manifests: VolumeSnapshot[];
-  /** Snapshots of this set's names that exist already: a run adopts its own and refuses others. */
-  existing: { name: string; managed: boolean }[];
+  /** Snapshots of this set's names that exist already: an earlier interrupted run of this backup, which a run adopts (anyone else's are refused). */
+  existing: { name: string; role: 'data' | 'wal' }[];
+  /** What a run does with `existing`: adopt them (`cut`: the data snapshot was cut already), instead of creating the set. */
+  adopt?: { cut: boolean };
   dryRun: 'client' | 'server';
 }
 
-
 /**
- * Plans a backup exactly as `runBackup` would start it (discovery PVC -> PV -> driver ->
- * VolumeSnapshotClass, the mode from the driver's atomicity, the fencing for `fenced`, the same
- * refusals) and returns the VolumeSnapshots it would create, without creating anything. With
- * `dryRun: 'server'` they are also sent to the API server with `dryRun=All`, and the returned
- * manifests are the server's answers (defaults applied, admission run).
+ * A default backup name for a PVC at a time: `<pvc>-<yyyymmddhhmmss>`, shortened to fit 59 characters.
  *
- * @throws DbaasError as `runBackup` before its first write: `MODE_UNSAFE`, `INVALID_ARGUMENT`,
- *   `KUBE_NOT_FOUND` (PVC, PV, snapshot class), `KUBE_FORBIDDEN`; with `server` also what the API
- *   server rejects (`KUBE_CONFLICT` when a snapshot of that name exists, `KUBE_INVALID`).
  * @example
  * ```ts
- * const plan = await planBackup(clients, { namespace: 'db', target: { pod: 'pg-0' }, dryRun: 'server' });
- * for (const vs of plan.manifests) console.log(`volumesnapshot/${vs.metadata.name} (${plan.mode})`);
+ * defaultBackupName('data-pg-0', new Date('2024-06-01T02:00:00Z')); // 'data-pg-0-20240601020000'
  * ```
  */
-export async function planBackup(clients: KubeClients, options: BackupPlanOptions): Promise<BackupPlan> {
+export function defaultBackupName(pvc: string, at: Date): string {
+  const stamp = at.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  const base = pvc.replace(/[^a-z0-9-]/g, '-').slice(0, 44).replace(/-+$/, '') || 'backup';
+  return `${base}-${stamp}`;
+}
+
+/** The refusal of `checkpoint`/`online` without a connection, in the engine's words. */
+function connectionNeeded(mode: ConsistencyMode, engine: 'postgres' | 'mysql' | 'mariadb'): DbaasError {
+  if (engine === 'postgres') {
+    return new DbaasError('INVALID_ARGUMENT', `mode ${mode} needs a connection to the database (a SQL session runs ${mode === 'online' ? 'pg_backup_start/stop' : 'CHECKPOINT'})`, {
+      fix: 'Pass the database connection (host/port/user or a postgresql:// URL).',
+      option: 'database',
+    });
+  }
+  return new DbaasError('INVALID_ARGUMENT', `mode ${mode} needs a connection to ${engine === 'mariadb' ? 'MariaDB' : 'MySQL'} (a SQL session holds the global lock across the cut)`, {
+    fix: 'Pass the database connection (host/port/user, the password in $MYSQL_PWD, or a mysql:// URL, or a Secret).',
+    option: 'database',
+  });
+}
+
+/** Why an existing snapshot of the wanted name is not ours to adopt, or undefined when it is. */
+function foreignReason(vs: VolumeSnapshot, want: { backupSet: string; pvc: string; role: 'data' | 'wal'; mode: ConsistencyMode }): string | undefined {
+  const labels = vs.metadata.labels ?? {};
+  if (!isManagedSnapshot(vs)) {
+    const by = labels[DBAAS_LABELS.managedBy];
+    return `it is not managed by ${MANAGED_BY}${by ? ` (managed-by: ${by})` : ' (no app.kubernetes.io/managed-by label)'}`;
+  }
+  if (labels[DBAAS_LABELS.backupSet] !== want.backupSet) return `it belongs to backup set "${labels[DBAAS_LABELS.backupSet]}"`;
+  if (labels[DBAAS_LABELS.backupSource] !== want.pvc) return `it is a backup of PVC "${labels[DBAAS_LABELS.backupSource]}", not "${want.pvc}"`;
+  if (labels[DBAAS_LABELS.role] !== want.role) return `it is the ${labels[DBAAS_LABELS.role]} snapshot of its set, not the ${want.role} one`;
+  try {
+    const meta = readSnapshotMetadata(vs);
+    if (meta.mode !== want.mode) return `it was taken in mode "${meta.mode}", not "${want.mode}"`;
+  } catch (error) {
+    return `its kubectl-dbaas metadata cannot be read: ${(error as Error).message}`;
+  }
+  return undefined;
+}
+
+async function getSnapshot(clients: KubeClients, name: string, namespace: string): Promise<VolumeSnapshot | undefined> {
+  try {
+    return await clients.volumeSnapshots.get(name, namespace);
+  } catch (error) {
+    if (isDbaasError(error, 'KUBE_NOT_FOUND')) return undefined;
+    throw error;
+  }
+}
+
+export const isCut = (vs: VolumeSnapshot | undefined): boolean => !!vs?.status?.boundVolumeSnapshotContentName && !!vs.status.creationTime;
+
+/**
+ * The VolumeSnapshot of one role of a planned set: the planned manifest when `facts` are empty and
+ * `requestedAt` is the plan's time, the one runBackup creates with the engine's facts otherwise.
+ */
+export function plannedSnapshot(plan: BackupPlan, role: 'data' | 'wal', requestedAt: Date, extra: ExtraMetadata | undefined, facts: EngineMetadata = {}): VolumeSnapshot {
+  return buildVolumeSnapshot({
+    namespace: plan.namespace,
+    pvc: plan.pvc,
+    snapshotClass: plan.snapshotClass,
+    metadata: {
+      ...facts,
+      backupSet: plan.name,
+      role,
+      mode: plan.mode,
+      requestedAt,
+      ...(plan.workload ? { sourceWorkload: { kind: plan.workload.kind, name: plan.workload.name } } : {}),
+    },
+    ...(extra ? { extra } : {}),
+  });
+}
+
+/**
+ * A plan and what runBackup needs to execute it besides its printable form: the fencing strategy
+ * behind `plan.fencing`, and the snapshots of an earlier run it adopts.
+ */
+export interface BackupDecision {
+  plan: BackupPlan;
+  fencing?: FencingStrategy;
+  adopted: { data?: VolumeSnapshot; wal?: VolumeSnapshot };
+}
+
+/** Decides a backup (see {@link planBackup}), reading the cluster only; `now` names and stamps it. */
+export async function decideBackup(clients: KubeClients, options: Omit<BackupPlanOptions, 'dryRun'>, now: Date): Promise<BackupDecision> {
   const { namespace } = options;
-  const now = options.now ?? new Date();
-  const dryRun = options.dryRun ?? 'client';
+  // When the set's name is known before discovery (given, or the default of a PVC target), look for
+  // an earlier run's snapshots while discovery runs: fewer round trips before anything is requested.
+  const earlyName = options.name ?? (options.target.pvc !== undefined ? defaultBackupName(options.target.pvc, now) : undefined);
+  const early = earlyName === undefined ? undefined : backupSetNames(earlyName);
+  const prefetch = (snapshotName: string | undefined): Promise<VolumeSnapshot | undefined> | undefined => {
+    if (snapshotName === undefined) return undefined;
+    const read = getSnapshot(clients, snapshotName, namespace);
+    read.catch(() => undefined); // awaited below when used; a discovery error may come first
+    return read;
+  };
+  const earlyData = prefetch(early?.data);
+  const earlyWal = options.mode === 'online' ? prefetch(early?.wal) : undefined;
   const found = await discoverBackupTarget(clients, { namespace, target: options.target, ...(options.snapshotClass ? { snapshotClass: options.snapshotClass } : {}) });
   const engineKind = options.engine?.engine ?? options.engineKind ?? 'postgres';
   const mode = chooseConsistencyMode(found.atomicity, options.mode, { force: options.force ?? false, engine: engineKind });
@@ -90,63 +181,109 @@ export async function planBackup(clients: KubeClients, options: BackupPlanOption
   const name = options.name ?? defaultBackupName(pvc, now);
   const names = backupSetNames(name);
 
-  let fencing: string | undefined;
+  let fencing: FencingStrategy | undefined;
   if (mode === 'fenced') {
-    fencing = options.fencing?.description ?? (await impliedFencing(clients, found))?.description;
+    fencing = options.fencing ?? (await impliedFencing(clients, found));
     if (!fencing) {
-      throw new DbaasError('INVALID_ARGUMENT', `mode fenced needs a way to stop the database using PVC ${namespace}/${pvc}, and none was found (no owning StatefulSet or CloudNativePG Cluster)`, {
-        fix: 'Target the database pod (--pod) of a StatefulSet or CloudNativePG Cluster, name the fencing (--fence statefulset/NAME or --fence cnpg/CLUSTER), or use --mode online with the connection flags.',
+      throw new DbaasError('TARGET_NOT_FOUND', `mode fenced needs a way to stop the database using PVC ${namespace}/${pvc}, and none was found (no owning StatefulSet or CloudNativePG Cluster)`, {
+        fix: 'Target the database pod of a StatefulSet or CloudNativePG Cluster, name the fencing (a StatefulSet or a CloudNativePG instance), or use mode online with a connection to the database.',
+        option: 'fencing',
+        details: { pvc, namespace },
       });
     }
   }
   if ((mode === 'checkpoint' || mode === 'online') && !options.engine && options.database === undefined) throw connectionNeeded(mode, engineKind);
+  if (mode === 'online' && options.engine && !options.engine.beginOnlineBackup) {
+    throw new DbaasError('INVALID_ARGUMENT', `the ${options.engine.engine} engine hooks given have no online backup (beginOnlineBackup)`, {
+      fix: 'Give engine hooks that implement beginOnlineBackup, or choose another mode.',
+      option: 'engine',
+    });
+  }
+  if (mode === 'checkpoint' && options.engine && !options.engine.checkpoint) {
+    throw new DbaasError('INVALID_ARGUMENT', `the ${options.engine.engine} engine hooks given have no checkpoint`, { fix: 'Give engine hooks that implement checkpoint, or choose another mode.', option: 'engine' });
+  }
   // MySQL/MariaDB keep their redo and binary logs in the data directory: no -wal snapshot.
-  const walSnapshot = mode === 'online' && engineKind === 'postgres';
+  const roles: ('data' | 'wal')[] = mode === 'online' && engineKind === 'postgres' ? ['data', 'wal'] : ['data'];
 
-  const existing: BackupPlan['existing'] = [];
-  for (const snapshotName of walSnapshot ? [names.data, names.wal] : [names.data]) {
-    try {
-      const vs = await clients.volumeSnapshots.get(snapshotName, namespace);
-      existing.push({ name: snapshotName, managed: isManagedSnapshot(vs) });
-    } catch (error) {
-      if (!isDbaasError(error, 'KUBE_NOT_FOUND')) throw error;
+  // Idempotency: adopt this backup's own snapshots (an interrupted earlier run), refuse anyone else's.
+  const existingData = await (early?.data === names.data && earlyData ? earlyData : getSnapshot(clients, names.data, namespace));
+  const existingWal = mode === 'online' ? await (early?.wal === names.wal && earlyWal ? earlyWal : getSnapshot(clients, names.wal, namespace)) : undefined;
+  for (const [vs, role] of [[existingData, 'data'], [existingWal, 'wal']] as const) {
+    if (!vs) continue;
+    const why = foreignReason(vs, { backupSet: name, pvc, role, mode });
+    if (why) {
+      throw new DbaasError('KUBE_CONFLICT', `VolumeSnapshot ${namespace}/${vs.metadata.name} already exists and is not this backup's: ${why}`, {
+        fix: 'Choose another backup name, or delete that snapshot if it is yours to delete.',
+        option: 'name',
+        details: { snapshot: vs.metadata.name, labels: vs.metadata.labels ?? {} },
+      });
     }
   }
+  if (existingWal && !existingData) {
+    throw new DbaasError('KUBE_CONFLICT', `VolumeSnapshot ${namespace}/${names.wal} exists without its data snapshot ${names.data}: an incomplete online backup set`, {
+      fix: `Delete it (kubectl -n ${namespace} delete volumesnapshot ${names.wal}) or choose another name.`,
+      option: 'name',
+    });
+  }
+  if (mode === 'online' && existingData && (!existingWal || readSnapshotMetadata(existingWal).stopLsn === undefined)) {
+    throw new DbaasError('KUBE_CONFLICT', `backup set ${name} is an incomplete online backup from an earlier run; it cannot be resumed (its backup session ended with that run, so the data snapshot has no backup_label/WAL to the stop LSN)`, {
+      fix: `Delete it and run again: kubectl -n ${namespace} delete volumesnapshot ${names.data}${existingWal ? ` ${names.wal}` : ''}, or choose another name.`,
+      option: 'name',
+    });
+  }
+  const existing: BackupPlan['existing'] = [
+    ...(existingData ? [{ name: names.data, role: 'data' as const }] : []),
+    ...(existingWal ? [{ name: names.wal, role: 'wal' as const }] : []),
+  ];
 
-  const roles: ('data' | 'wal')[] = walSnapshot ? ['data', 'wal'] : ['data'];
-  let manifests = roles.map((role) =>
-    buildVolumeSnapshot({
-      namespace,
-      pvc,
-      snapshotClass: found.snapshotClass.metadata.name,
-      metadata: {
-        backupSet: name,
-        role,
-        mode,
-        requestedAt: now,
-        ...(found.workload ? { sourceWorkload: { kind: found.workload.kind, name: found.workload.name } } : {}),
-      },
-      ...(options.extra ? { extra: options.extra } : {}),
-    }),
-  );
-  if (dryRun === 'server') manifests = await Promise.all(manifests.map((body) => clients.volumeSnapshots.create(body, { dryRun: true })));
-
-  return {
+  const plan: BackupPlan = {
     name,
     namespace,
     pvc,
+    pv: found.pv.metadata?.name ?? '',
     mode,
     modeSource: options.mode ? 'requested' : 'default',
+    engine: engineKind,
     driver: found.driver,
     snapshotClass: found.snapshotClass.metadata.name,
     snapshotClassSource: found.snapshotClassSource,
     atomicity: found.atomicity,
     ...(found.workload ? { workload: found.workload } : {}),
-    ...(fencing ? { fencing } : {}),
-    manifests,
+    ...(fencing ? { fencing: fencing.description } : {}),
+    manifests: [],
     existing,
-    dryRun,
+    ...(existingData ? { adopt: { cut: isCut(existingData) } } : {}),
+    dryRun: 'client',
   };
+  plan.manifests = roles.map((role) => plannedSnapshot(plan, role, now, options.extra));
+  return { plan, ...(fencing ? { fencing } : {}), adopted: { ...(existingData ? { data: existingData } : {}), ...(existingWal ? { wal: existingWal } : {}) } };
+}
+
+/**
+ * Plans a backup: exactly what `runBackup` executes for the same options (discovery PVC -> PV ->
+ * driver -> VolumeSnapshotClass, the mode from the driver's atomicity and the engine, the fencing
+ * for `fenced`, the snapshots, an earlier run to adopt, the same refusals), without writing
+ * anything. With `dryRun: 'server'` the VolumeSnapshots are also sent to the API server with
+ * `dryRun=All`, and the returned manifests are the server's answers (defaults applied, admission run).
+ *
+ * @throws DbaasError as `runBackup` before its first write: `MODE_UNSAFE`, `INVALID_ARGUMENT` (the
+ *   options themselves), `TARGET_NOT_FOUND` (nothing to fence with), `KUBE_NOT_FOUND` (PVC, PV,
+ *   snapshot class), `KUBE_CONFLICT` (a snapshot of that name that is not this backup's),
+ *   `KUBE_FORBIDDEN`; with `server` also what the API server rejects (`KUBE_INVALID`).
+ * @example
+ * ```ts
+ * const plan = await planBackup(clients, { namespace: 'db', target: { pod: 'pg-0' }, dryRun: 'server' });
+ * for (const vs of plan.manifests) console.log(`volumesnapshot/${vs.metadata.name} (${plan.mode})`);
+ * ```
+ */
+export async function planBackup(clients: KubeClients, options: BackupPlanOptions): Promise<BackupPlan> {
+  const { dryRun = 'client', now = new Date(), ...rest } = options;
+  const { plan } = await decideBackup(clients, rest, now);
+  if (dryRun === 'client') return plan;
+  // An adopted snapshot exists: sending it again would only repeat the server's "already exists".
+  const adopted = new Set(plan.existing.map((e) => e.name));
+  const manifests = await Promise.all(plan.manifests.map((body) => (adopted.has(body.metadata.name!) ? body : clients.volumeSnapshots.create(body, { dryRun: true }))));
+  return { ...plan, manifests, dryRun };
 }
 
 /**
@@ -172,8 +309,8 @@ export interface CnpgInstance {
  * no application traffic; CloudNativePG's own snapshot backups prefer a standby too), else the
  * primary (`status.currentPrimary`) of a one-instance cluster.
  *
- * @throws DbaasError `KUBE_NOT_FOUND` (no such Cluster, or CloudNativePG is not installed),
- *   `INVALID_ARGUMENT` (unknown instance, or the Cluster reports no instances yet)
+ * @throws DbaasError `TARGET_NOT_FOUND` (no such Cluster, or CloudNativePG is not installed; an
+ *   unknown instance), `TARGET_UNSUPPORTED` (the Cluster reports no instances yet)
  * @example
  * ```ts
  * const chosen = await cnpgInstanceTarget(clients, 'db', 'pg');
@@ -186,8 +323,9 @@ export async function cnpgInstanceTarget(clients: KubeClients, namespace: string
     object = (await clients.custom.getNamespacedCustomObject({ group: 'postgresql.cnpg.io', version: 'v1', plural: 'clusters', namespace, name: cluster })) as typeof object;
   } catch (error) {
     if (isDbaasError(error, 'KUBE_NOT_FOUND')) {
-      throw new DbaasError('KUBE_NOT_FOUND', `CloudNativePG Cluster ${namespace}/${cluster} not found (or CloudNativePG is not installed: no clusters.postgresql.cnpg.io resource)`, {
-        fix: `kubectl -n ${namespace} get clusters.postgresql.cnpg.io; for a plain StatefulSet use --pod, for a volume --pvc.`,
+      throw new DbaasError('TARGET_NOT_FOUND', `CloudNativePG Cluster ${namespace}/${cluster} not found (or CloudNativePG is not installed: no clusters.postgresql.cnpg.io resource)`, {
+        fix: `kubectl -n ${namespace} get clusters.postgresql.cnpg.io; for a plain StatefulSet target its pod, for a volume its PVC.`,
+        details: { cluster, namespace },
         cause: error,
       });
     }
@@ -197,8 +335,10 @@ export async function cnpgInstanceTarget(clients: KubeClients, namespace: string
   const primary = object.status?.currentPrimary;
   if (instance !== undefined) {
     if (!names.includes(instance)) {
-      throw new DbaasError('INVALID_ARGUMENT', `${instance} is not an instance of CloudNativePG Cluster ${namespace}/${cluster} (instances: ${names.join(', ') || 'none'})`, {
+      throw new DbaasError('TARGET_NOT_FOUND', `${instance} is not an instance of CloudNativePG Cluster ${namespace}/${cluster} (instances: ${names.join(', ') || 'none'})`, {
         fix: 'Name one of its instances, or leave the instance out to back up a standby.',
+        option: 'instance',
+        details: { cluster, instance, instances: names },
       });
     }
     return { cluster, instance, role: instance === primary ? 'primary' : 'standby', reason: 'named' };
@@ -206,7 +346,7 @@ export async function cnpgInstanceTarget(clients: KubeClients, namespace: string
   const standby = names.find((n) => n !== primary);
   if (standby) return { cluster, instance: standby, role: 'standby', reason: `a standby (the primary ${primary ?? '?'} keeps serving)` };
   if (primary) return { cluster, instance: primary, role: 'primary', reason: 'the only instance (the primary)' };
-  throw new DbaasError('INVALID_ARGUMENT', `CloudNativePG Cluster ${namespace}/${cluster} reports no instances (status.instanceNames is empty)`, {
+  throw new DbaasError('TARGET_UNSUPPORTED', `CloudNativePG Cluster ${namespace}/${cluster} reports no instances (status.instanceNames is empty)`, {
     fix: `kubectl -n ${namespace} describe clusters.postgresql.cnpg.io ${cluster}`,
   });
 }

@@ -33,6 +33,7 @@ import { jobRestorePrepExecutor } from '../restore/restore-prep.js';
 import { inspectDataDirectory } from '../wal/data-directory.js';
 import { formatLsn } from '../wal/lsn.js';
 import { runBackup, type BackupProgress, type BackupResult } from './backup.js';
+import { planBackup, type BackupPlan } from './backup-plan.js';
 import { hostpathSkipReason, skipWhen } from '@kubectl-dbaas/testing';
 
 const info = clusterFromEnv(inject('dbaasCluster'));
@@ -180,8 +181,10 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     // A PVC no workload owns: nothing to stop it with.
     await createBoundPvc(clients, info, { metadata: { name: 'loose', namespace: ns }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS, resources: { requests: { storage: '64Mi' } } } });
     const f = await dbaasRejection(runBackup(clients, { namespace: ns, target: { pvc: 'loose' }, name: 'no-fence' }));
-    expect(f.code).toBe('INVALID_ARGUMENT');
+    expect(f.code).toBe('TARGET_NOT_FOUND');
+    expect(f.option).toBe('fencing');
     expect(f.message).toMatch(/mode fenced needs a way to stop the database/);
+    expect(f.fix).not.toMatch(/--/); // the SDK names options, never the CLI's flags
     expect(await clients.volumeSnapshots.listAll({ namespace: ns })).toHaveLength(0);
   });
 
@@ -192,6 +195,9 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     const podAtFence: Promise<string>[] = [];
     let result: BackupResult;
     let readyAgainMs = 0;
+    // The dry run of the same options: the plan the run must execute, decided before anything is written.
+    const planned = await planBackup(clients, { namespace: ns, target: { pod: source.podName }, name: 'fenced-1', database: source.connectionConfig });
+    expect(await clients.volumeSnapshots.listAll({ namespace: ns })).toHaveLength(0);
     try {
       result = await runBackup(clients, {
         namespace: ns,
@@ -211,6 +217,18 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
       await load.stop();
     }
     expect(result.mode).toBe('fenced'); // the default on this non-atomic driver
+    // Only the time each was made differs (requested-at of the planned manifest).
+    const untimed = (plan: BackupPlan): BackupPlan => ({
+      ...plan,
+      manifests: plan.manifests.map((m) => ({ ...m, metadata: { ...m.metadata, annotations: { ...m.metadata.annotations, 'dbaas.io/requested-at': '' } } })),
+    });
+    expect(untimed(result.plan)).toEqual(untimed(planned));
+    expect(planned).toMatchObject({ mode: 'fenced', modeSource: 'default', engine: 'postgres', fencing: `StatefulSet ${source.name} scaled to 0 and back`, existing: [] });
+    expect(planned.manifests.map((m) => m.metadata.name)).toEqual(['fenced-1']);
+    // Progress carries what a program needs as fields: the snapshot, its role, the content it was cut to.
+    const cutEvent = rec.events.find((e) => e.phase === 'cut')!;
+    expect(cutEvent).toMatchObject({ snapshot: 'fenced-1', role: 'data', object: { kind: 'VolumeSnapshotContent', name: result.snapshots.data.status?.boundVolumeSnapshotContentName } });
+    expect(rec.events.find((e) => e.phase === 'discovered')).toMatchObject({ object: { kind: 'PersistentVolumeClaim', name: source.pvcName } });
     expect(result.fencing).toBe(`StatefulSet ${source.name} scaled to 0 and back`);
     expect(await Promise.all(podAtFence)).toEqual(['KUBE_NOT_FOUND']); // PostgreSQL really stopped: its pod was gone
     // The fence ended at the cut: the database was started before readiness was waited for.
@@ -242,6 +260,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     const fencing = countedFencing();
     const again = await runBackup(clients, { namespace: ns, target: { pod: source.podName }, name: 'fenced-1', fencing, deadlineMs: 60_000 });
     expect(again.adopted).toBe(true);
+    expect(again.plan).toMatchObject({ adopt: { cut: true }, existing: [{ name: 'fenced-1', role: 'data' }] });
     expect(fencing.calls.fence).toBe(0); // already cut: nothing to fence
     await clients.volumeSnapshots.create({
       apiVersion: 'snapshot.storage.k8s.io/v1',
@@ -336,7 +355,7 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     if (failure) {
       expect(failure.code).toBe('KUBE_TIMEOUT');
       expect(failure.details?.driverError).toMatch(/file changed as we read it/);
-      expect(failure.fix).toMatch(/--mode fenced/);
+      expect(failure.fix).toMatch(/Use mode fenced/);
       // Deleted, or (when the driver is still inside a CreateSnapshot retry) reported as remaining
       // with its deletion requested; either way it is gone soon after.
       const deleted = failure.details?.deletedSnapshots as string[];

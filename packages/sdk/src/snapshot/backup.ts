@@ -1,28 +1,24 @@
-// One backup of a PostgreSQL volume as a CSI VolumeSnapshot, in one of the four consistency modes
-// of docs/consistency.md. SnapshotClient.backup() delegates here. The fence or the backup session
-// ends at the cut (boundVolumeSnapshotContentName + creationTime), never later, and always:
-// also on error, deadline and abort, after which the snapshots this run created are deleted.
+// One backup of a database volume as CSI VolumeSnapshots, in one of the four consistency modes of
+// docs/consistency.md: planBackup (backup-plan.ts) decides, runBackup executes that plan. One
+// executor per mode works on an explicit run state (what was created, the session held, the
+// fence, the timings); one cleanup path ends the fence or the backup session at the cut, never
+// later, and always (also on error, deadline and abort), then deletes the snapshots this run
+// created when it failed. SnapshotClient.backup() delegates here.
 import type { EngineHooks, EngineMetadata, EngineOnlineBackup, FenceContext, FencingStrategy } from '../engines/engine.js';
+import { mysqlEngine } from '../engines/mysql/engine.js';
 import { postgresEngine } from '../engines/postgres/engine.js';
+import { resolveDatabaseConnection, resolveMysqlConnection, type DatabaseConnection, type MysqlDatabaseConnection } from '../engines/postgres/secret.js';
 import { DbaasError, isDbaasError, toDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import type { VolumeSnapshot } from '../kube/snapshot-types.js';
 import { watchUntil, type WatchUntilStats } from '../kube/watch-until.js';
 import type { SnapshotAtomicity } from '../manifests/atomicity.js';
-import { chooseConsistencyMode } from '../manifests/atomicity.js';
-import { backupSetNames, buildVolumeSnapshot, type ExtraMetadata } from '../manifests/builders.js';
-import {
-  DBAAS_LABELS,
-  MANAGED_BY,
-  isManagedSnapshot,
-  readSnapshotMetadata,
-  writeSnapshotMetadata,
-  type ConsistencyMode,
-  type SnapshotMetadata,
-} from '../manifests/metadata.js';
-import { mysqlEngine } from '../engines/mysql/engine.js';
-import { resolveDatabaseConnection, resolveMysqlConnection, type DatabaseConnection, type MysqlDatabaseConnection } from '../engines/postgres/secret.js';
-import { discoverBackupTarget, impliedFencing, type BackupTarget } from './discovery.js';
+import type { ExtraMetadata } from '../manifests/builders.js';
+import { readSnapshotMetadata, writeSnapshotMetadata, type ConsistencyMode, type SnapshotMetadata } from '../manifests/metadata.js';
+import { decideBackup, isCut, plannedSnapshot, type BackupPlan } from './backup-plan.js';
+import type { BackupTarget } from './discovery.js';
+
+export { defaultBackupName } from './backup-plan.js';
 
 /** Default overall deadline of a backup: 10 minutes. */
 const DEFAULT_DEADLINE_MS = 10 * 60_000;
@@ -56,16 +52,27 @@ export type BackupPhase =
  *
  * @example
  * ```ts
- * const onProgress = (e: BackupProgress) => console.error(`${(e.elapsedMs / 1000).toFixed(1)}s ${e.phase}: ${e.message}`);
+ * const onProgress = (e: BackupProgress) => console.error(`${(e.elapsedMs / 1000).toFixed(1)}s ${e.phase}${e.snapshot ? ` ${e.role} ${e.snapshot}` : ''}: ${e.message}`);
  * ```
  */
 export interface BackupProgress {
   phase: BackupPhase;
+  /** For people; programs read the fields below. */
   message: string;
   /** Milliseconds since runBackup was called. */
   elapsedMs: number;
   /** The VolumeSnapshot concerned, if any. */
   snapshot?: string;
+  /** The role of `snapshot` in its set. */
+  role?: 'data' | 'wal';
+  /** The object concerned other than the snapshot: the PVC (`discovered`), the VolumeSnapshotContent (`cut`), the replication slot (`backup-started`). */
+  object?: { kind: string; name: string };
+  /** `snapshot-error`: the error the driver reports on `snapshot` (the snapshotter retries). */
+  driverError?: string;
+  /** `backup-stopped`: whether a `-wal` snapshot follows (PostgreSQL) or the data snapshot holds everything (MySQL/MariaDB). */
+  walSnapshotFollows?: boolean;
+  /** `cleanup`: set on its first event only: why the run failed (the error's first line, or `aborted`). */
+  failure?: string;
 }
 
 /**
@@ -181,9 +188,12 @@ export interface BackupResult {
   snapshotErrors: string[];
   /** The fencing strategy used, for `fenced`. */
   fencing?: string;
+  /** The plan this run executed: what `planBackup` returns for the same options. */
+  plan: BackupPlan;
 }
 
 type Meta = SnapshotMetadata;
+type Role = 'data' | 'wal';
 
 const noWatch = (): SnapshotWatchStats => ({ lists: 0, watches: 0, reconnects: 0, relists: 0 });
 
@@ -198,49 +208,421 @@ function addWatchStats(into: SnapshotWatchStats | undefined, stats: unknown): vo
   if (s.lastError) into.lastError = s.lastError;
 }
 
-const isCut = (vs: VolumeSnapshot | undefined): boolean => !!vs?.status?.boundVolumeSnapshotContentName && !!vs.status.creationTime;
+/** The online backup session this run holds, and what its loss message needs. */
+interface HeldSession {
+  backup: EngineOnlineBackup;
+  startedAt: number;
+  /** Where the backup was, for the message when the session is lost. */
+  stage: string;
+  lost?: { error: Error; stage: string };
+  stopListening?: () => void;
+}
 
 /**
- * A default backup name for a PVC at a time: `<pvc>-<yyyymmddhhmmss>`, shortened to fit 59 characters.
- *
- * @example
- * ```ts
- * defaultBackupName('data-pg-0', new Date('2024-06-01T02:00:00Z')); // 'data-pg-0-20240601020000'
- * ```
+ * Everything one execution of a plan knows and holds: the fixed inputs, then the state the
+ * executors change and the cleanup reads.
  */
-export function defaultBackupName(pvc: string, at: Date): string {
-  const stamp = at.toISOString().replace(/[-:T]/g, '').slice(0, 14);
-  const base = pvc.replace(/[^a-z0-9-]/g, '-').slice(0, 44).replace(/-+$/, '') || 'backup';
-  return `${base}-${stamp}`;
+interface BackupRun {
+  readonly clients: KubeClients;
+  readonly plan: BackupPlan;
+  readonly t0: number;
+  readonly deadline: number;
+  readonly signal: AbortSignal | undefined;
+  /** Ends this run's waits when something other than the caller ends the backup (the online session lost). */
+  readonly internal: AbortController;
+  readonly waitSignal: AbortSignal;
+  readonly extra: ExtraMetadata | undefined;
+  readonly onProgress: ((event: BackupProgress) => void) | undefined;
+  /** The engine; `ownsEngine` when this run opened its connection (and so closes it). */
+  engine: EngineHooks | undefined;
+  ownsEngine: boolean;
+  /** Engine facts recorded on every snapshot. */
+  facts: EngineMetadata;
+  /** Snapshots this run created, in order: what a failed run deletes. */
+  readonly created: string[];
+  readonly snapshots: Map<string, VolumeSnapshot>;
+  readonly metas: Map<string, Meta>;
+  readonly roles: Map<string, Role>;
+  readonly timings: Record<string, SnapshotTimings>;
+  readonly snapshotErrors: string[];
+  readonly reportedReady: Set<string>;
+  fence: { strategy: FencingStrategy; active: boolean; startedAt?: number; ms?: number } | undefined;
+  session: HeldSession | undefined;
+  sessionMs: number | undefined;
 }
 
-/** Why an existing snapshot of the wanted name is not ours to adopt, or undefined when it is. */
-function foreignReason(vs: VolumeSnapshot, want: { backupSet: string; pvc: string; role: 'data' | 'wal'; mode: ConsistencyMode }): string | undefined {
-  const labels = vs.metadata.labels ?? {};
-  if (!isManagedSnapshot(vs)) {
-    const by = labels[DBAAS_LABELS.managedBy];
-    return `it is not managed by ${MANAGED_BY}${by ? ` (managed-by: ${by})` : ' (no app.kubernetes.io/managed-by label)'}`;
+type ProgressFields = Omit<BackupProgress, 'phase' | 'message' | 'elapsedMs'>;
+
+function report(r: BackupRun, phase: BackupPhase, message: string, fields: ProgressFields = {}): void {
+  if (fields.snapshot && !fields.role) {
+    const role = r.roles.get(fields.snapshot);
+    if (role) fields = { ...fields, role };
   }
-  if (labels[DBAAS_LABELS.backupSet] !== want.backupSet) return `it belongs to backup set "${labels[DBAAS_LABELS.backupSet]}"`;
-  if (labels[DBAAS_LABELS.backupSource] !== want.pvc) return `it is a backup of PVC "${labels[DBAAS_LABELS.backupSource]}", not "${want.pvc}"`;
-  if (labels[DBAAS_LABELS.role] !== want.role) return `it is the ${labels[DBAAS_LABELS.role]} snapshot of its set, not the ${want.role} one`;
-  let meta: Meta;
-  try {
-    meta = readSnapshotMetadata(vs);
-  } catch (error) {
-    return `its kubectl-dbaas metadata cannot be read: ${(error as Error).message}`;
-  }
-  if (meta.mode !== want.mode) return `it was taken in mode "${meta.mode}", not "${want.mode}"`;
-  return undefined;
+  r.onProgress?.({ phase, message, elapsedMs: Date.now() - r.t0, ...fields });
 }
 
-async function getSnapshot(clients: KubeClients, name: string, namespace: string): Promise<VolumeSnapshot | undefined> {
+function aborted(signal: AbortSignal | undefined): DbaasError {
+  return new DbaasError('BACKUP_ABORTED', 'the backup was aborted', { cause: signal?.reason });
+}
+
+// fence() runs with the backup's deadline and signal; unfence() must run even after both.
+function fenceContext(r: BackupRun, stage: 'fence' | 'unfence'): FenceContext {
+  return {
+    clients: r.clients,
+    namespace: r.plan.namespace,
+    deadline: stage === 'fence' ? r.deadline : Math.max(r.deadline, Date.now() + 120_000),
+    ...(stage === 'fence' && r.signal ? { signal: r.signal } : {}),
+    log: (m) => report(r, 'fencing', m),
+  };
+}
+
+async function patchMeta(r: BackupRun, snapshotName: string, meta: Meta): Promise<void> {
+  r.metas.set(snapshotName, meta);
+  const { annotations } = writeSnapshotMetadata(meta);
+  r.snapshots.set(snapshotName, await r.clients.volumeSnapshots.patch(snapshotName, { metadata: { annotations } }, r.plan.namespace));
+}
+
+function startTimings(r: BackupRun, snapshotName: string, meta: Pick<Meta, 'requestedAt' | 'cutAt' | 'readyAt'>): void {
+  r.timings[snapshotName] = { requestedAt: meta.requestedAt, cutAt: meta.cutAt, readyAt: meta.readyAt, requestToCutMs: undefined, requestToReadyMs: undefined, watch: noWatch() };
+}
+
+/** Creates the planned snapshot of `role`, with the engine's facts. */
+async function request(r: BackupRun, role: Role, facts: EngineMetadata = {}): Promise<string> {
+  const body = plannedSnapshot(r.plan, role, new Date(), r.extra, { ...r.facts, ...facts });
+  const snapshotName = body.metadata.name!;
+  if (r.signal?.aborted) throw aborted(r.signal);
+  if (r.internal.signal.aborted) throw r.internal.signal.reason;
+  const vs = await r.clients.volumeSnapshots.create(body);
+  r.created.push(snapshotName);
+  r.roles.set(snapshotName, role);
+  r.snapshots.set(snapshotName, vs);
+  const meta = readSnapshotMetadata(vs);
+  r.metas.set(snapshotName, meta);
+  startTimings(r, snapshotName, { requestedAt: meta.requestedAt, cutAt: undefined, readyAt: undefined });
+  report(r, 'snapshot-requested', `VolumeSnapshot ${r.plan.namespace}/${snapshotName} of PVC ${r.plan.pvc} requested`, { snapshot: snapshotName });
+  return snapshotName;
+}
+
+function adopt(r: BackupRun, vs: VolumeSnapshot, role: Role): string {
+  const snapshotName = vs.metadata.name!;
+  r.roles.set(snapshotName, role);
+  r.snapshots.set(snapshotName, vs);
+  const meta = readSnapshotMetadata(vs);
+  r.metas.set(snapshotName, meta);
+  startTimings(r, snapshotName, meta);
+  report(r, 'adopting', `adopting VolumeSnapshot ${snapshotName} of an earlier run of this backup (${isCut(vs) ? 'already cut' : 'not cut yet'})`, { snapshot: snapshotName });
+  return snapshotName;
+}
+
+/** The deadline's error for a snapshot that was not cut or ready in time, naming the driver's last error. */
+function snapshotTimeout(r: BackupRun, snapshotName: string, stage: 'cut' | 'ready', lastError: string | undefined, cause: unknown): DbaasError {
+  const { namespace, mode, driver } = r.plan;
+  const seconds = Math.round((Date.now() - r.t0) / 1000);
+  const tarChanged = lastError !== undefined && /file changed as we read it/i.test(lastError);
+  const driverSays = lastError ? ` The driver's last error: ${lastError}` : ' The driver reported no error (is the snapshot-controller / csi-snapshotter running?).';
+  const fix =
+    tarChanged && mode === 'online'
+      ? `${driver} copies the live directory with tar, which fails ("file changed as we read it") while PostgreSQL keeps writing, ` +
+        'so an online snapshot only succeeds in a lull of writes. Use mode fenced (a brief clean stop of the database, always consistent), or back up when the write load is low.'
+      : `Check kubectl -n ${namespace} describe volumesnapshot ${snapshotName} and its VolumeSnapshotContent; ` +
+        'the snapshot-controller and the csi-snapshotter sidecar must be running. A longer deadline may help on slow storage.';
+  return new DbaasError('KUBE_TIMEOUT', `VolumeSnapshot ${namespace}/${snapshotName} was not ${stage === 'cut' ? 'cut' : 'readyToUse'} within the backup's deadline (${seconds} s).${driverSays}`, {
+    fix,
+    cause,
+    ...(tarChanged && mode === 'online' ? { option: 'mode' } : {}),
+    details: { snapshot: snapshotName, ...(lastError ? { driverError: lastError } : {}) },
+  });
+}
+
+async function waitFor(r: BackupRun, snapshotName: string, stage: 'cut' | 'ready'): Promise<VolumeSnapshot> {
+  const { namespace } = r.plan;
+  let lastError: string | undefined;
+  const predicate = stage === 'cut' ? isCut : (vs: VolumeSnapshot | undefined) => vs?.status?.readyToUse === true;
   try {
-    return await clients.volumeSnapshots.get(name, namespace);
+    const { object, stats } = await watchUntil<VolumeSnapshot>(r.clients, {
+      path: r.clients.volumeSnapshots.path({ namespace }),
+      name: snapshotName,
+      what: stage === 'cut' ? 'to be cut (status.boundVolumeSnapshotContentName and status.creationTime set)' : 'to be readyToUse',
+      deadline: r.deadline,
+      signal: r.waitSignal,
+      onEvent: (vs) => {
+        const message = vs?.status?.error?.message;
+        if (message && message !== lastError) {
+          lastError = message;
+          r.snapshotErrors.push(message);
+          report(r, 'snapshot-error', `the driver reports on ${snapshotName}: ${message} (the snapshotter retries)`, { snapshot: snapshotName, driverError: message });
+        }
+      },
+      predicate: (vs, event) => {
+        if (event.type === 'DELETED' || event.type === 'ABSENT') {
+          throw new DbaasError('KUBE_NOT_FOUND', `VolumeSnapshot ${namespace}/${snapshotName} was deleted while the backup waited for it ${stage === 'cut' ? 'to be cut' : 'to be ready'}`);
+        }
+        return predicate(vs);
+      },
+    });
+    addWatchStats(r.timings[snapshotName]?.watch, stats);
+    r.snapshots.set(snapshotName, object!);
+    return object!;
   } catch (error) {
-    if (isDbaasError(error, 'KUBE_NOT_FOUND')) return undefined;
+    if (isDbaasError(error)) addWatchStats(r.timings[snapshotName]?.watch, error.details?.stats);
+    if (isDbaasError(error, 'KUBE_TIMEOUT')) throw snapshotTimeout(r, snapshotName, stage, lastError, error);
     throw error;
   }
+}
+
+function markReady(r: BackupRun, snapshotName: string, vs: VolumeSnapshot, at: Date): void {
+  const t = r.timings[snapshotName];
+  if (t && !t.readyAt) {
+    t.readyAt = at;
+    t.requestToReadyMs = at.getTime() - t.requestedAt.getTime();
+  }
+  if (!r.reportedReady.has(snapshotName)) {
+    r.reportedReady.add(snapshotName);
+    report(r, 'ready', `VolumeSnapshot ${snapshotName} readyToUse, restoreSize ${vs.status?.restoreSize}`, { snapshot: snapshotName });
+  }
+}
+
+async function cut(r: BackupRun, snapshotName: string): Promise<void> {
+  const vs = await waitFor(r, snapshotName, 'cut');
+  const t = r.timings[snapshotName];
+  const at = new Date();
+  if (t) {
+    t.cutAt = at;
+    t.requestToCutMs = at.getTime() - t.requestedAt.getTime();
+  }
+  const content = vs.status?.boundVolumeSnapshotContentName;
+  report(r, 'cut', `VolumeSnapshot ${snapshotName} cut at ${vs.status?.creationTime} (content ${content})`, { snapshot: snapshotName, ...(content ? { object: { kind: 'VolumeSnapshotContent', name: content } } : {}) });
+  // Drivers that copy inside CreateSnapshot (hostpath) are ready at the cut: record both in one patch.
+  const readyToo = vs.status?.readyToUse === true;
+  if (readyToo) markReady(r, snapshotName, vs, at);
+  const meta = r.metas.get(snapshotName) ?? readSnapshotMetadata(vs);
+  if (!meta.cutAt || (readyToo && !meta.readyAt)) await patchMeta(r, snapshotName, { ...meta, cutAt: meta.cutAt ?? at, ...(readyToo && !meta.readyAt ? { readyAt: at } : {}) });
+}
+
+async function ready(r: BackupRun, snapshotName: string): Promise<void> {
+  const known = r.snapshots.get(snapshotName);
+  const vs = known?.status?.readyToUse === true ? known : await waitFor(r, snapshotName, 'ready');
+  const at = new Date();
+  markReady(r, snapshotName, vs, at);
+  const meta = r.metas.get(snapshotName) ?? readSnapshotMetadata(vs);
+  if (!meta.readyAt) await patchMeta(r, snapshotName, { ...meta, cutAt: meta.cutAt ?? at, readyAt: at });
+}
+
+/** A fenced database must not keep a session of this run open while it is stopped. */
+async function closeOwnEngine(r: BackupRun): Promise<void> {
+  if (r.engine && r.ownsEngine) {
+    const engine = r.engine;
+    r.engine = undefined;
+    await engine.close();
+  }
+}
+
+async function fence(r: BackupRun): Promise<void> {
+  const fencing = r.fence!;
+  report(r, 'fencing', `fencing: ${fencing.strategy.description}`);
+  fencing.active = true;
+  fencing.startedAt = Date.now();
+  await fencing.strategy.fence(fenceContext(r, 'fence'));
+  report(r, 'fenced', `database stopped (${Date.now() - fencing.startedAt} ms)`);
+}
+
+async function executeOnline(r: BackupRun): Promise<void> {
+  const engine = r.engine!;
+  const backup = await engine.beginOnlineBackup!({ label: `kubectl-dbaas ${r.plan.name}`, ...(r.signal ? { signal: r.signal } : {}) });
+  const session: HeldSession = { backup, startedAt: Date.now(), stage: 'after pg_backup_start, before the data snapshot was requested' };
+  r.session = session;
+  const held = backup.holds;
+  // PostgreSQL ends the backup and drops the temporary slot with a lost session (server killed or
+  // restarted): no snapshot of this run can become a backup then, so the waits end at once
+  // instead of at the cut, pg_backup_stop or the deadline.
+  const stopListening = backup.onLost?.((error) => {
+    session.lost = { error, stage: session.stage };
+    r.internal.abort(error);
+  });
+  if (stopListening) session.stopListening = stopListening;
+  const start = backup.startMetadata;
+  report(
+    r,
+    'backup-started',
+    engine.engine === 'postgres'
+      ? `pg_backup_start: start LSN and first WAL file ${start.firstWalFile}, ${held?.description ?? 'temporary replication slot'} held`
+      : `${held?.description ?? 'global lock'} held${start.binlogFile ? `; binary log at ${start.binlogFile}:${start.binlogPosition}` : ''}`,
+    held?.slotName ? { object: { kind: 'ReplicationSlot', name: held.slotName } } : {},
+  );
+  const dataName = await request(r, 'data', start);
+  session.stage = `while the data snapshot ${dataName} was being cut`;
+  await cut(r, dataName);
+  session.stage = `after the data snapshot ${dataName} was cut, at pg_backup_stop`;
+  const stop = await backup.stop();
+  const walSnapshotFollows = r.plan.manifests.length > 1;
+  report(r, 'backup-stopped', walSnapshotFollows ? `pg_backup_stop: last WAL file ${stop.lastWalFile}; the slot keeps the WAL until the -wal snapshot is cut` : 'lock released', { walSnapshotFollows });
+  session.stage = 'after pg_backup_stop, before the -wal snapshot was cut (the slot held the WAL it needs)';
+  await patchMeta(r, dataName, { ...r.metas.get(dataName)!, ...stop });
+  if (walSnapshotFollows) {
+    const walName = await request(r, 'wal', { ...start, ...stop });
+    session.stage = `while the -wal snapshot ${walName} was being cut (the slot held the WAL it needs)`;
+    await cut(r, walName);
+  }
+  if (session.lost) throw session.lost.error;
+  session.stopListening?.();
+  await backup.release();
+  r.sessionMs = Date.now() - session.startedAt;
+  r.session = undefined;
+  report(r, 'released', engine.engine === 'postgres' ? 'replication slot released, backup session closed' : 'backup session closed');
+}
+
+/** One executor per consistency mode: from the connected engine to the last snapshot cut. */
+const EXECUTORS: Record<ConsistencyMode, (r: BackupRun) => Promise<void>> = {
+  crash: async (r) => cut(r, await request(r, 'data')),
+  checkpoint: async (r) => {
+    report(r, 'checkpoint', 'CHECKPOINT');
+    const positions = await r.engine!.checkpoint!();
+    await cut(r, await request(r, 'data', positions));
+  },
+  fenced: async (r) => {
+    await closeOwnEngine(r);
+    await fence(r);
+    await cut(r, await request(r, 'data'));
+    // The fence ends at the cut, not at readiness: the cleanup path lifts it right after.
+  },
+  online: executeOnline,
+};
+
+/** Adopting an earlier run's set: what it left to do (an online set is complete, or refused by the plan). */
+async function executeAdopted(r: BackupRun, adopted: { data?: VolumeSnapshot; wal?: VolumeSnapshot }): Promise<void> {
+  const dataName = adopt(r, adopted.data!, 'data');
+  if (r.plan.mode === 'online') {
+    adopt(r, adopted.wal!, 'wal');
+    return;
+  }
+  if (r.plan.adopt?.cut) return;
+  if (r.plan.mode === 'fenced') {
+    await closeOwnEngine(r);
+    await fence(r);
+  }
+  await cut(r, dataName);
+}
+
+/** Ends what the run holds (session, fence, connection); what failed on the way goes to `problems`. */
+async function endHeld(r: BackupRun, problems: string[]): Promise<void> {
+  const session = r.session;
+  if (session) {
+    r.session = undefined;
+    session.stopListening?.();
+    await session.backup.abort(r.signal?.aborted ? r.signal.reason : new Error('the backup failed')).catch((e: unknown) => problems.push(`ending the online backup session: ${(e as Error).message}`));
+    r.sessionMs = Date.now() - session.startedAt;
+  }
+  const fencing = r.fence;
+  if (fencing?.active) {
+    try {
+      await fencing.strategy.unfence(fenceContext(r, 'unfence'));
+      fencing.active = false;
+      fencing.ms = Date.now() - (fencing.startedAt ?? Date.now());
+      report(r, 'unfenced', `database started again (${fencing.strategy.description}); fenced for ${fencing.ms} ms`);
+    } catch (e) {
+      problems.push(`lifting the fence (${fencing.strategy.description}) FAILED, the database may still be stopped: ${(e as Error).message}`);
+    }
+  }
+  await closeOwnEngine(r).catch(() => undefined);
+}
+
+/** A lost online session explains the failure better than whichever wait it ended. */
+function sessionLostError(lost: NonNullable<HeldSession['lost']>, holds: EngineOnlineBackup['holds']): DbaasError {
+  const slot = holds?.slotName;
+  return new DbaasError(
+    'PG_CONNECTION_FAILED',
+    `the online backup's PostgreSQL session was lost ${lost.stage}: ${lost.error.message}. PostgreSQL ends a non-exclusive backup${
+      slot ? ` and drops its temporary replication slot ${slot}` : ''
+    } with its session (a killed or restarted server, a dropped connection), so this run cannot become a backup: the data snapshot would have no backup_label and no WAL to the stop LSN.`,
+    {
+      fix: 'Find out why the session ended (the PostgreSQL log: killed, out of memory, restarted by its Pod or operator). Once PostgreSQL is up again, run the backup again; the same name works, nothing of this run is kept.',
+      cause: lost.error,
+      details: { sessionError: lost.error.message, stage: lost.stage, ...(slot ? { slotName: slot } : {}), ...(holds?.backendPid !== undefined ? { backendPid: holds.backendPid } : {}) },
+    },
+  );
+}
+
+/** The one cleanup path of a failed run: deletes what it created, and throws why it failed and what remains. */
+async function failRun(r: BackupRun, failure: unknown, problems: string[]): Promise<never> {
+  const { namespace, name, mode } = r.plan;
+  const { created, signal } = r;
+  const why = signal?.aborted ? 'aborted' : failure !== undefined ? toDbaasError(failure).message.split('\n')[0]! : problems.join('; ');
+  // Said first, so that a progress display ends the step that was running as failed (not done).
+  report(r, 'cleanup', `cleaning up after: ${why}`, { failure: why });
+  // A partial set is no backup, and an uncut snapshot would be cut later from a live, unfenced database.
+  const deleted: string[] = [];
+  const remaining: string[] = [];
+  await Promise.all(
+    created.map(async (snapshotName) => {
+      const outcome = await deletePartialSnapshot(r.clients, namespace, snapshotName, (m) => report(r, 'cleanup', m, { snapshot: snapshotName }));
+      if (outcome === true) deleted.push(snapshotName);
+      else remaining.push(`${snapshotName} (${outcome})`);
+    }),
+  );
+  deleted.sort((a, b) => created.indexOf(a) - created.indexOf(b));
+  remaining.sort((a, b) => created.indexOf(a.split(' ')[0]!) - created.indexOf(b.split(' ')[0]!));
+  if (created.length) report(r, 'cleanup', `deleted ${deleted.join(', ') || 'nothing'}${remaining.length ? `; remaining: ${remaining.join(', ')}` : ''}`);
+  const fenceWords = r.fence ? (problems.some((p) => p.startsWith('lifting')) ? ' The fence could NOT be lifted.' : ' The fence was lifted.') : '';
+  const cleanup = `${fenceWords}${created.length ? ` Deleted the snapshot(s) this run created: ${deleted.join(', ') || 'none'}.` : ''}${
+    remaining.length ? ` Remaining: ${remaining.join('; ')}.` : ''
+  }${problems.length ? ` Problems: ${problems.join('; ')}.` : ''}`;
+  const details = { backupSet: name, deletedSnapshots: deleted, remainingSnapshots: remaining, problems, snapshotErrors: r.snapshotErrors };
+  if (signal?.aborted) throw new DbaasError('BACKUP_ABORTED', `backup ${namespace}/${name} (${mode}) was aborted.${cleanup}`, { cause: signal.reason ?? failure, details });
+  const base =
+    failure === undefined
+      ? new DbaasError('INTERNAL', `backup ${namespace}/${name} could not end cleanly`)
+      : isDbaasError(failure)
+        ? failure
+        : new DbaasError('INTERNAL', (failure as Error)?.message ?? String(failure), { cause: failure });
+  throw new DbaasError(base.code, `${base.message}${cleanup}`, {
+    ...(base.fix ? { fix: base.fix } : {}),
+    ...(base.option ? { option: base.option } : {}),
+    cause: failure ?? base,
+    details: { ...(base.details ?? {}), ...details },
+  });
+}
+
+function resultOf(r: BackupRun): BackupResult {
+  const { plan } = r;
+  const [data, wal] = plan.manifests.map((m) => m.metadata.name!);
+  const walSnapshot = wal === undefined ? undefined : r.snapshots.get(wal);
+  const walMeta = wal === undefined ? undefined : r.metas.get(wal);
+  return {
+    name: plan.name,
+    namespace: plan.namespace,
+    pvc: plan.pvc,
+    mode: plan.mode,
+    driver: plan.driver,
+    snapshotClass: plan.snapshotClass,
+    atomicity: plan.atomicity,
+    adopted: plan.adopt !== undefined,
+    snapshots: { data: r.snapshots.get(data!)!, ...(walSnapshot ? { wal: walSnapshot } : {}) },
+    metadata: { data: r.metas.get(data!)!, ...(walMeta ? { wal: walMeta } : {}) },
+    timings: {
+      totalMs: Date.now() - r.t0,
+      ...(r.fence?.ms !== undefined ? { fencedMs: r.fence.ms } : {}),
+      ...(r.sessionMs !== undefined ? { backupSessionMs: r.sessionMs } : {}),
+      snapshots: r.timings,
+    },
+    snapshotErrors: r.snapshotErrors,
+    ...(plan.fencing ? { fencing: plan.fencing } : {}),
+    plan,
+  };
+}
+
+/** Reads the connection (a Secret's credentials) while the plan is made: a bad one fails before any write. */
+function resolveConnection(
+  clients: KubeClients,
+  options: BackupOptions,
+): Promise<{ mysql: Awaited<ReturnType<typeof resolveMysqlConnection>> } | { postgres: Awaited<ReturnType<typeof resolveDatabaseConnection>> }> | undefined {
+  if (options.database === undefined) return undefined;
+  const engineKind = options.engine?.engine ?? options.engineKind ?? 'postgres';
+  const resolving =
+    engineKind === 'postgres'
+      ? resolveDatabaseConnection(clients, options.database as DatabaseConnection, options.namespace).then((config) => ({ postgres: config }) as const)
+      : resolveMysqlConnection(clients, options.database as MysqlDatabaseConnection, options.namespace).then((config) => ({ mysql: config }) as const);
+  resolving.catch(() => undefined); // awaited after the plan
+  return resolving;
 }
 
 const ANN_BEING_CREATED = 'snapshot.storage.kubernetes.io/volumesnapshot-being-created';
@@ -327,8 +709,11 @@ async function deletePartialSnapshot(clients: KubeClients, namespace: string, sn
  * the snapshots created by this run are deleted; the error's `details` list what was deleted and
  * what remains.
  *
- * @throws DbaasError `MODE_UNSAFE`, `INVALID_ARGUMENT`, `KUBE_NOT_FOUND`, `KUBE_CONFLICT` (a foreign
- *   snapshot of that name), `KUBE_TIMEOUT` (deadline; names the driver's error), `BACKUP_ABORTED`,
+ * The plan comes first (`planBackup` with the same options; `result.plan` is it): every
+ * refusal before anything is written.
+ *
+ * @throws DbaasError as `planBackup` (`MODE_UNSAFE`, `INVALID_ARGUMENT`, `TARGET_NOT_FOUND`,
+ *   `KUBE_NOT_FOUND`, `KUBE_CONFLICT` for a foreign snapshot of that name), `KUBE_TIMEOUT` (deadline; names the driver's error), `BACKUP_ABORTED`,
  *   `PG_*` from the database.
  * @example
  * ```ts
@@ -345,467 +730,67 @@ async function deletePartialSnapshot(clients: KubeClients, namespace: string, sn
  */
 export async function runBackup(clients: KubeClients, options: BackupOptions): Promise<BackupResult> {
   const t0 = Date.now();
-  const deadline = t0 + (options.deadlineMs ?? DEFAULT_DEADLINE_MS);
-  const { namespace, signal } = options;
-  const progress = (phase: BackupPhase, message: string, snapshot?: string): void =>
-    options.onProgress?.({ phase, message, elapsedMs: Date.now() - t0, ...(snapshot ? { snapshot } : {}) });
-  const aborted = (): DbaasError => new DbaasError('BACKUP_ABORTED', 'the backup was aborted', { cause: signal?.reason });
-  if (signal?.aborted) throw aborted();
-  // Ends this run's waits when something other than the caller ends the backup (the online
-  // session lost): the caller's signal or this one.
-  const run = new AbortController();
-  const waitSignal = signal ? AbortSignal.any([signal, run.signal]) : run.signal;
-
-  // When the set's name is known before discovery (given, or the default of a PVC target), look for
-  // an earlier run's snapshots while discovery runs: fewer round trips before the snapshot is requested.
-  const earlyName = options.name ?? (options.target.pvc !== undefined ? defaultBackupName(options.target.pvc, new Date(t0)) : undefined);
-  const early = earlyName === undefined ? undefined : backupSetNames(earlyName);
-  const prefetch = (snapshotName: string | undefined): Promise<VolumeSnapshot | undefined> | undefined => {
-    if (snapshotName === undefined) return undefined;
-    const read = getSnapshot(clients, snapshotName, namespace);
-    read.catch(() => undefined); // awaited below when used; a discovery error may come first
-    return read;
-  };
-  // A Secret with the credentials is read while discovery runs; a bad one fails before any write.
-  const engineKind = options.engine?.engine ?? options.engineKind ?? 'postgres';
-  const isMysql = engineKind === 'mysql' || engineKind === 'mariadb';
-  const databaseConfig =
-    options.database === undefined
-      ? undefined
-      : isMysql
-        ? resolveMysqlConnection(clients, options.database as MysqlDatabaseConnection, namespace).then((config) => ({ mysql: config }) as const)
-        : resolveDatabaseConnection(clients, options.database as DatabaseConnection, namespace).then((config) => ({ postgres: config }) as const);
-  databaseConfig?.catch(() => undefined); // awaited below
-  const earlyData = prefetch(early?.data);
-  const earlyWal = options.mode === 'online' ? prefetch(early?.wal) : undefined;
-  const found = await discoverBackupTarget(clients, { namespace, target: options.target, ...(options.snapshotClass ? { snapshotClass: options.snapshotClass } : {}) });
-  const mode = chooseConsistencyMode(found.atomicity, options.mode, { force: options.force ?? false, engine: engineKind });
-  const pvc = found.pvc.metadata.name;
-  const className = found.snapshotClass.metadata.name;
-  const name = options.name ?? defaultBackupName(pvc, new Date(t0));
-  const names = backupSetNames(name);
-  progress(
-    'discovered',
-    `PVC ${namespace}/${pvc} -> PV ${found.pv.metadata?.name} -> driver ${found.driver} (${found.atomicity.atomic ? 'atomic' : 'not atomic'} snapshots: ${found.atomicity.reason}) -> VolumeSnapshotClass ${className}; mode ${mode}${options.mode ? '' : ' (default)'}`,
-  );
-
-  let fencing: FencingStrategy | undefined;
-  if (mode === 'fenced') {
-    fencing = options.fencing ?? (await impliedFencing(clients, found));
-    if (!fencing) {
-      throw new DbaasError('INVALID_ARGUMENT', `mode fenced needs a way to stop the database using PVC ${namespace}/${pvc}, and none was found (no owning StatefulSet or CloudNativePG Cluster)`, {
-        fix: 'Target the database pod (--pod) of a StatefulSet or CNPG Cluster, pass a FencingStrategy, or use --mode online.',
-      });
-    }
-  }
-  if ((mode === 'checkpoint' || mode === 'online') && !options.engine && options.database === undefined) throw connectionNeeded(mode, engineKind);
-
-  const database = await databaseConfig;
-
-  // ---- idempotency: adopt our own snapshots, refuse foreign ones ----
-  const existingData = await (early?.data === names.data && earlyData ? earlyData : getSnapshot(clients, names.data, namespace));
-  const existingWal = mode === 'online' ? await (early?.wal === names.wal && earlyWal ? earlyWal : getSnapshot(clients, names.wal, namespace)) : undefined;
-  for (const [vs, role] of [[existingData, 'data'], [existingWal, 'wal']] as const) {
-    if (!vs) continue;
-    const why = foreignReason(vs, { backupSet: name, pvc, role, mode });
-    if (why) {
-      throw new DbaasError('KUBE_CONFLICT', `VolumeSnapshot ${namespace}/${vs.metadata.name} already exists and is not this backup's: ${why}`, {
-        fix: `Choose another backup name (--name), or delete that snapshot if it is yours to delete.`,
-        details: { snapshot: vs.metadata.name, labels: vs.metadata.labels ?? {} },
-      });
-    }
-  }
-  if (existingWal && !existingData) {
-    throw new DbaasError('KUBE_CONFLICT', `VolumeSnapshot ${namespace}/${names.wal} exists without its data snapshot ${names.data}: an incomplete online backup set`, {
-      fix: `Delete it (kubectl -n ${namespace} delete volumesnapshot ${names.wal}) or choose another name.`,
-    });
-  }
-  if (mode === 'online' && existingData && (!existingWal || readSnapshotMetadata(existingWal).stopLsn === undefined)) {
-    throw new DbaasError('KUBE_CONFLICT', `backup set ${name} is an incomplete online backup from an earlier run; it cannot be resumed (its backup session ended with that run, so the data snapshot has no backup_label/WAL to the stop LSN)`, {
-      fix: `Delete it and run again: kubectl -n ${namespace} delete volumesnapshot ${names.data}${existingWal ? ` ${names.wal}` : ''}, or choose another name.`,
-    });
-  }
-
-  const created: string[] = [];
-  const metas = new Map<string, Meta>();
-  const timings: Record<string, SnapshotTimings> = {};
-  const snapshotErrors: string[] = [];
-  const current = new Map<string, VolumeSnapshot>();
-  let engine: EngineHooks | undefined;
-  let session: EngineOnlineBackup | undefined;
-  let fenceActive = false;
-  let fencedAt: number | undefined;
-  let fencedMs: number | undefined;
-  let sessionAt: number | undefined;
-  let sessionMs: number | undefined;
-  /** Online: where the backup was, for the message when the session is lost. */
-  let onlineStage = 'while pg_backup_start ran';
-  let sessionLost: { error: Error; stage: string; holds?: EngineOnlineBackup['holds'] } | undefined;
-  let offLost: (() => void) | undefined;
-  // fence() runs with the backup's deadline and signal; unfence() must run even after both.
-  const fenceCtx = (stage: 'fence' | 'unfence'): FenceContext => ({
+  const { signal } = options;
+  if (signal?.aborted) throw aborted(signal);
+  const connection = resolveConnection(clients, options);
+  const { plan, fencing, adopted } = await decideBackup(clients, options, new Date(t0));
+  const internal = new AbortController();
+  const r: BackupRun = {
     clients,
-    namespace,
-    deadline: stage === 'fence' ? deadline : Math.max(deadline, Date.now() + 120_000),
-    ...(stage === 'fence' && signal ? { signal } : {}),
-    log: (m) => progress('fencing', m),
-  });
-
-  const patchMeta = async (snapshotName: string, meta: Meta): Promise<void> => {
-    metas.set(snapshotName, meta);
-    const { annotations } = writeSnapshotMetadata(meta);
-    current.set(snapshotName, await clients.volumeSnapshots.patch(snapshotName, { metadata: { annotations } }, namespace));
+    plan,
+    t0,
+    deadline: t0 + (options.deadlineMs ?? DEFAULT_DEADLINE_MS),
+    signal,
+    internal,
+    waitSignal: signal ? AbortSignal.any([signal, internal.signal]) : internal.signal,
+    extra: options.extra,
+    onProgress: options.onProgress,
+    engine: options.engine,
+    ownsEngine: false,
+    facts: {},
+    created: [],
+    snapshots: new Map(),
+    metas: new Map(),
+    roles: new Map(),
+    timings: {},
+    snapshotErrors: [],
+    reportedReady: new Set(),
+    fence: fencing ? { strategy: fencing, active: false } : undefined,
+    session: undefined,
+    sessionMs: undefined,
   };
-
-  const request = async (meta: Omit<Meta, 'schemaVersion' | 'backupType' | 'sourcePvc'>): Promise<string> => {
-    const body = buildVolumeSnapshot({ namespace, pvc, snapshotClass: className, metadata: meta, ...(options.extra ? { extra: options.extra } : {}) });
-    const snapshotName = body.metadata.name!;
-    if (signal?.aborted) throw aborted();
-    if (run.signal.aborted) throw run.signal.reason;
-    const vs = await clients.volumeSnapshots.create(body);
-    created.push(snapshotName);
-    current.set(snapshotName, vs);
-    metas.set(snapshotName, readSnapshotMetadata(vs));
-    timings[snapshotName] = { requestedAt: meta.requestedAt, cutAt: undefined, readyAt: undefined, requestToCutMs: undefined, requestToReadyMs: undefined, watch: noWatch() };
-    progress('snapshot-requested', `VolumeSnapshot ${namespace}/${snapshotName} of PVC ${pvc} requested`, snapshotName);
-    return snapshotName;
-  };
-
-  const waitFor = async (snapshotName: string, stage: 'cut' | 'ready'): Promise<VolumeSnapshot> => {
-    let lastError: string | undefined;
-    const predicate = stage === 'cut' ? isCut : (vs: VolumeSnapshot | undefined) => vs?.status?.readyToUse === true;
-    try {
-      const { object, stats } = await watchUntil<VolumeSnapshot>(clients, {
-        path: clients.volumeSnapshots.path({ namespace }),
-        name: snapshotName,
-        what: stage === 'cut' ? 'to be cut (status.boundVolumeSnapshotContentName and status.creationTime set)' : 'to be readyToUse',
-        deadline,
-        signal: waitSignal,
-        onEvent: (vs) => {
-          const message = vs?.status?.error?.message;
-          if (message && message !== lastError) {
-            lastError = message;
-            snapshotErrors.push(message);
-            progress('snapshot-error', `the driver reports on ${snapshotName}: ${message} (the snapshotter retries)`, snapshotName);
-          }
-        },
-        predicate: (vs, event) => {
-          if (event.type === 'DELETED' || event.type === 'ABSENT') {
-            throw new DbaasError('KUBE_NOT_FOUND', `VolumeSnapshot ${namespace}/${snapshotName} was deleted while the backup waited for it ${stage === 'cut' ? 'to be cut' : 'to be ready'}`);
-          }
-          return predicate(vs);
-        },
-      });
-      addWatchStats(timings[snapshotName]?.watch, stats);
-      current.set(snapshotName, object!);
-      return object!;
-    } catch (error) {
-      if (isDbaasError(error)) addWatchStats(timings[snapshotName]?.watch, error.details?.stats);
-      if (isDbaasError(error, 'KUBE_TIMEOUT')) {
-        const seconds = Math.round((Date.now() - t0) / 1000);
-        const tarChanged = lastError !== undefined && /file changed as we read it/i.test(lastError);
-        const driverSays = lastError ? ` The driver's last error: ${lastError}` : ' The driver reported no error (is the snapshot-controller / csi-snapshotter running?).';
-        let fix =
-          `Check kubectl -n ${namespace} describe volumesnapshot ${snapshotName} and its VolumeSnapshotContent; ` +
-          'the snapshot-controller and the csi-snapshotter sidecar must be running. A longer deadline may help on slow storage.';
-        if (tarChanged && mode === 'online') {
-          fix =
-            `${found.driver} copies the live directory with tar, which fails ("file changed as we read it") while PostgreSQL keeps writing, ` +
-            'so an online snapshot only succeeds in a lull of writes. Use --mode fenced (a brief clean stop of the database, always consistent), or back up when the write load is low.';
-        }
-        throw new DbaasError('KUBE_TIMEOUT', `VolumeSnapshot ${namespace}/${snapshotName} was not ${stage === 'cut' ? 'cut' : 'readyToUse'} within the backup's deadline (${seconds} s).${driverSays}`, {
-          fix,
-          cause: error,
-          details: { snapshot: snapshotName, ...(lastError ? { driverError: lastError } : {}) },
-        });
-      }
-      throw error;
-    }
-  };
-
-  const reportedReady = new Set<string>();
-  const markReady = (snapshotName: string, vs: VolumeSnapshot, at: Date): void => {
-    const t = timings[snapshotName];
-    if (t && !t.readyAt) {
-      t.readyAt = at;
-      t.requestToReadyMs = at.getTime() - t.requestedAt.getTime();
-    }
-    if (!reportedReady.has(snapshotName)) {
-      reportedReady.add(snapshotName);
-      progress('ready', `VolumeSnapshot ${snapshotName} readyToUse, restoreSize ${vs.status?.restoreSize}`, snapshotName);
-    }
-  };
-
-  const cut = async (snapshotName: string): Promise<void> => {
-    const vs = await waitFor(snapshotName, 'cut');
-    const t = timings[snapshotName];
-    const at = new Date();
-    if (t) {
-      t.cutAt = at;
-      t.requestToCutMs = at.getTime() - t.requestedAt.getTime();
-    }
-    progress('cut', `VolumeSnapshot ${snapshotName} cut at ${vs.status?.creationTime} (content ${vs.status?.boundVolumeSnapshotContentName})`, snapshotName);
-    // Drivers that copy inside CreateSnapshot (hostpath) are ready at the cut: record both in one patch.
-    const readyToo = vs.status?.readyToUse === true;
-    if (readyToo) markReady(snapshotName, vs, at);
-    const meta = metas.get(snapshotName) ?? readSnapshotMetadata(vs);
-    if (!meta.cutAt || (readyToo && !meta.readyAt)) await patchMeta(snapshotName, { ...meta, cutAt: meta.cutAt ?? at, ...(readyToo && !meta.readyAt ? { readyAt: at } : {}) });
-  };
-
-  const ready = async (snapshotName: string): Promise<void> => {
-    const known = current.get(snapshotName);
-    const vs = known?.status?.readyToUse === true ? known : await waitFor(snapshotName, 'ready');
-    const at = new Date();
-    markReady(snapshotName, vs, at);
-    const meta = metas.get(snapshotName) ?? readSnapshotMetadata(vs);
-    if (!meta.readyAt) await patchMeta(snapshotName, { ...meta, cutAt: meta.cutAt ?? at, readyAt: at });
-  };
-
-  const adopt = (vs: VolumeSnapshot): string => {
-    const snapshotName = vs.metadata.name!;
-    current.set(snapshotName, vs);
-    const meta = readSnapshotMetadata(vs);
-    metas.set(snapshotName, meta);
-    timings[snapshotName] = { requestedAt: meta.requestedAt, cutAt: meta.cutAt, readyAt: meta.readyAt, requestToCutMs: undefined, requestToReadyMs: undefined, watch: noWatch() };
-    progress('adopting', `adopting VolumeSnapshot ${snapshotName} of an earlier run of this backup (${isCut(vs) ? 'already cut' : 'not cut yet'})`, snapshotName);
-    return snapshotName;
-  };
-
-  const base = (role: 'data' | 'wal', facts: EngineMetadata) => ({
-    ...facts,
-    backupSet: name,
-    role,
-    mode,
-    requestedAt: new Date(),
-    ...(found.workload ? { sourceWorkload: { kind: found.workload.kind, name: found.workload.name } } : {}),
-  });
-
-  const work = async (): Promise<void> => {
-    if (options.engine) engine = options.engine;
-    else if (database !== undefined) engine = 'mysql' in database ? await mysqlEngine(database.mysql) : await postgresEngine(database.postgres);
-    // Without a connection the engine is still recorded when the caller named it (verify and restore read it).
-    const facts: EngineMetadata = engine ? await engine.describe() : options.engineKind ? { engine: options.engineKind } : {};
-
-    if (existingData) {
-      const dataName = adopt(existingData);
-      if (mode === 'online') {
-        adopt(existingWal!);
-        await Promise.all([ready(names.data), ready(names.wal)]);
-        return;
-      }
-      if (!isCut(existingData)) {
-        if (mode === 'fenced') {
-          if (engine && options.engine === undefined) await engine.close();
-          progress('fencing', `fencing: ${fencing!.description}`);
-          fenceActive = true;
-          fencedAt = Date.now();
-          await fencing!.fence(fenceCtx('fence'));
-          progress('fenced', 'database stopped');
-        }
-        await cut(dataName);
-      }
-      return;
-    }
-
-    switch (mode) {
-      case 'crash': {
-        await cut(await request(base('data', facts)));
-        break;
-      }
-      case 'checkpoint': {
-        progress('checkpoint', 'CHECKPOINT');
-        const cp = await engine!.checkpoint!();
-        await cut(await request({ ...base('data', facts), ...cp }));
-        break;
-      }
-      case 'fenced': {
-        if (engine && options.engine === undefined) {
-          await engine.close();
-          engine = undefined;
-        }
-        progress('fencing', `fencing: ${fencing!.description}`);
-        fenceActive = true;
-        fencedAt = Date.now();
-        await fencing!.fence(fenceCtx('fence'));
-        progress('fenced', `database stopped (${Date.now() - fencedAt} ms)`);
-        await cut(await request(base('data', facts)));
-        // The fence ends at the cut, not at readiness: lifted right after the try block.
-        break;
-      }
-      case 'online': {
-        if (!engine?.beginOnlineBackup) throw new DbaasError('INVALID_ARGUMENT', `the ${engine?.engine ?? 'given'} engine has no online backup`);
-        session = await engine.beginOnlineBackup({ label: `kubectl-dbaas ${name}`, ...(signal ? { signal } : {}) });
-        sessionAt = Date.now();
-        const held = session.holds;
-        // PostgreSQL ends the backup and drops the temporary slot with a lost session (server
-        // killed or restarted): no snapshot of this run can become a backup then, so the waits end
-        // at once instead of at the cut, pg_backup_stop or the deadline.
-        onlineStage = 'after pg_backup_start, before the data snapshot was requested';
-        offLost = session.onLost?.((error) => {
-          sessionLost = { error, stage: onlineStage, ...(held ? { holds: held } : {}) };
-          run.abort(error);
-        });
-        const start = session.startMetadata;
-        progress(
-          'backup-started',
-          engine.engine === 'postgres'
-            ? `pg_backup_start: start LSN and first WAL file ${start.firstWalFile}, ${held?.description ?? 'temporary replication slot'} held`
-            : `${held?.description ?? 'global lock'} held${start.binlogFile ? `; binary log at ${start.binlogFile}:${start.binlogPosition}` : ''}`,
-        );
-        const dataName = await request({ ...base('data', facts), ...start });
-        onlineStage = `while the data snapshot ${dataName} was being cut`;
-        await cut(dataName);
-        onlineStage = `after the data snapshot ${dataName} was cut, at pg_backup_stop`;
-        const stop = await session.stop();
-        progress(
-          'backup-stopped',
-          session.separateWalSnapshot === false ? 'lock released' : `pg_backup_stop: last WAL file ${stop.lastWalFile}; the slot keeps the WAL until the -wal snapshot is cut`,
-        );
-        onlineStage = `after pg_backup_stop, before the -wal snapshot was cut (the slot held the WAL it needs)`;
-        const dataMeta = metas.get(dataName)!;
-        await patchMeta(dataName, { ...dataMeta, ...stop });
-        // Engines whose data snapshot holds everything (MySQL/MariaDB) take no -wal snapshot.
-        if (session.separateWalSnapshot !== false) {
-          const walName = await request({ ...base('wal', facts), ...start, ...stop });
-          onlineStage = `while the -wal snapshot ${walName} was being cut (the slot held the WAL it needs)`;
-          await cut(walName);
-        }
-        if (sessionLost) throw sessionLost.error;
-        offLost?.();
-        offLost = undefined;
-        await session.release();
-        sessionMs = Date.now() - sessionAt;
-        session = undefined;
-        progress('released', engine.engine === 'postgres' ? 'replication slot released, backup session closed' : 'backup session closed');
-        break;
-      }
-    }
-  };
-
-  const endHeld = async (problems: string[]): Promise<void> => {
-    offLost?.();
-    offLost = undefined;
-    if (session) {
-      const s = session;
-      session = undefined;
-      await s.abort(signal?.aborted ? signal.reason : new Error('the backup failed')).catch((e: unknown) => problems.push(`ending the online backup session: ${(e as Error).message}`));
-      if (sessionAt !== undefined) sessionMs = Date.now() - sessionAt;
-    }
-    if (fenceActive) {
-      try {
-        await fencing!.unfence(fenceCtx('unfence'));
-        fenceActive = false;
-        fencedMs = Date.now() - (fencedAt ?? Date.now());
-        progress('unfenced', `database started again (${fencing!.description}); fenced for ${fencedMs} ms`);
-      } catch (e) {
-        problems.push(`lifting the fence (${fencing!.description}) FAILED, the database may still be stopped: ${(e as Error).message}`);
-      }
-    }
-    if (engine && options.engine === undefined) {
-      await engine.close().catch(() => undefined);
-      engine = undefined;
-    }
-  };
+  report(
+    r,
+    'discovered',
+    `PVC ${plan.namespace}/${plan.pvc} -> PV ${plan.pv} -> driver ${plan.driver} (${plan.atomicity.atomic ? 'atomic' : 'not atomic'} snapshots: ${plan.atomicity.reason}) -> VolumeSnapshotClass ${plan.snapshotClass}; mode ${plan.mode}${plan.modeSource === 'default' ? ' (default)' : ''}`,
+    { object: { kind: 'PersistentVolumeClaim', name: plan.pvc } },
+  );
+  const database = await connection;
 
   let failure: unknown;
   try {
-    await work();
+    if (!r.engine && database) {
+      r.engine = 'mysql' in database ? await mysqlEngine(database.mysql) : await postgresEngine(database.postgres);
+      r.ownsEngine = true;
+    }
+    // Without a connection the engine is still recorded when the caller named it (verify and restore read it).
+    r.facts = r.engine ? await r.engine.describe() : options.engineKind ? { engine: options.engineKind } : {};
+    if (plan.adopt) await executeAdopted(r, adopted);
+    else await EXECUTORS[plan.mode](r);
   } catch (error) {
     failure = error;
   }
-  if (failure !== undefined && sessionLost && !signal?.aborted) {
-    const lost = sessionLost;
-    const slot = lost.holds?.slotName;
-    failure = new DbaasError(
-      'PG_CONNECTION_FAILED',
-      `the online backup's PostgreSQL session was lost ${lost.stage}: ${lost.error.message}. PostgreSQL ends a non-exclusive backup${
-        slot ? ` and drops its temporary replication slot ${slot}` : ''
-      } with its session (a killed or restarted server, a dropped connection), so this run cannot become a backup: the data snapshot would have no backup_label and no WAL to the stop LSN.`,
-      {
-        fix: 'Find out why the session ended (the PostgreSQL log: killed, out of memory, restarted by its Pod or operator). Once PostgreSQL is up again, run the backup again; the same name works, nothing of this run is kept.',
-        cause: lost.error,
-        details: { sessionError: lost.error.message, stage: lost.stage, ...(slot ? { slotName: slot } : {}), ...(lost.holds?.backendPid !== undefined ? { backendPid: lost.holds.backendPid } : {}) },
-      },
-    );
-  }
+  const lost = r.session?.lost;
+  if (failure !== undefined && lost && !signal?.aborted) failure = sessionLostError(lost, r.session!.backup.holds);
   const problems: string[] = [];
-  await endHeld(problems);
+  await endHeld(r, problems);
   if (failure === undefined && problems.length === 0) {
     try {
-      for (const snapshotName of metas.keys()) await ready(snapshotName);
+      for (const snapshotName of r.metas.keys()) await ready(r, snapshotName);
     } catch (error) {
       failure = error;
     }
   }
-
-  if (failure !== undefined || problems.length > 0) {
-    // Say first why the run failed, so that a progress display ends the step that was running as
-    // failed (not done) before the cleanup steps.
-    progress('cleanup', `cleaning up after: ${signal?.aborted ? 'aborted' : failure !== undefined ? toDbaasError(failure).message.split('\n')[0] : problems.join('; ')}`);
-    // Delete what this run created (a partial set is no backup; an uncut one would be cut later
-    // from a live, unfenced database) and say exactly what remains.
-    const deleted: string[] = [];
-    const remaining: string[] = [];
-    await Promise.all(
-      created.map(async (snapshotName) => {
-        const outcome = await deletePartialSnapshot(clients, namespace, snapshotName, (m) => progress('cleanup', m, snapshotName));
-        if (outcome === true) deleted.push(snapshotName);
-        else remaining.push(`${snapshotName} (${outcome})`);
-      }),
-    );
-    deleted.sort((a, b) => created.indexOf(a) - created.indexOf(b));
-    remaining.sort((a, b) => created.indexOf(a.split(' ')[0]!) - created.indexOf(b.split(' ')[0]!));
-    if (created.length) progress('cleanup', `deleted ${deleted.join(', ') || 'nothing'}${remaining.length ? `; remaining: ${remaining.join(', ')}` : ''}`);
-    const cleanup = `${fencing && mode === 'fenced' ? (problems.some((p) => p.startsWith('lifting')) ? ' The fence could NOT be lifted.' : ' The fence was lifted.') : ''}${
-      created.length ? ` Deleted the snapshot(s) this run created: ${deleted.join(', ') || 'none'}.` : ''
-    }${remaining.length ? ` Remaining: ${remaining.join('; ')}.` : ''}${problems.length ? ` Problems: ${problems.join('; ')}.` : ''}`;
-    const details = { backupSet: name, deletedSnapshots: deleted, remainingSnapshots: remaining, problems, snapshotErrors };
-    if (signal?.aborted) {
-      throw new DbaasError('BACKUP_ABORTED', `backup ${namespace}/${name} (${mode}) was aborted.${cleanup}`, { cause: signal.reason ?? failure, details });
-    }
-    const base = failure === undefined ? new DbaasError('INTERNAL', `backup ${namespace}/${name} could not end cleanly`) : isDbaasError(failure) ? failure : new DbaasError('INTERNAL', (failure as Error)?.message ?? String(failure), { cause: failure });
-    throw new DbaasError(base.code, `${base.message}${cleanup}`, {
-      ...(base.fix ? { fix: base.fix } : {}),
-      cause: failure ?? base,
-      details: { ...(base.details ?? {}), ...details },
-    });
-  }
-
-  const dataSnapshot = current.get(names.data)!;
-  const walSnapshot = current.get(names.wal);
-  return {
-    name,
-    namespace,
-    pvc,
-    mode,
-    driver: found.driver,
-    snapshotClass: className,
-    atomicity: found.atomicity,
-    adopted: existingData !== undefined,
-    snapshots: { data: dataSnapshot, ...(walSnapshot ? { wal: walSnapshot } : {}) },
-    metadata: { data: metas.get(names.data)!, ...(metas.has(names.wal) ? { wal: metas.get(names.wal)! } : {}) },
-    timings: {
-      totalMs: Date.now() - t0,
-      ...(fencedMs !== undefined ? { fencedMs } : {}),
-      ...(sessionMs !== undefined ? { backupSessionMs: sessionMs } : {}),
-      snapshots: timings,
-    },
-    snapshotErrors,
-    ...(fencing ? { fencing: fencing.description } : {}),
-  };
-}
-
-/**
- * The refusal of `checkpoint`/`online` without a connection, in the engine's words. Shared with
- * planBackup.
- */
-export function connectionNeeded(mode: ConsistencyMode, engine: 'postgres' | 'mysql' | 'mariadb'): DbaasError {
-  if (engine === 'postgres') {
-    return new DbaasError('INVALID_ARGUMENT', `mode ${mode} needs a connection to the database (a SQL session runs ${mode === 'online' ? 'pg_backup_start/stop' : 'CHECKPOINT'})`, {
-      fix: 'Pass the database connection (host/port/user or a postgresql:// URL).',
-    });
-  }
-  return new DbaasError('INVALID_ARGUMENT', `mode ${mode} needs a connection to ${engine === 'mariadb' ? 'MariaDB' : 'MySQL'} (a SQL session holds the global lock across the cut)`, {
-    fix: 'Pass the database connection (host/port/user, the password in $MYSQL_PWD, or a mysql:// URL, or a Secret).',
-  });
+  if (failure !== undefined || problems.length > 0) return await failRun(r, failure, problems);
+  return resultOf(r);
 }

@@ -59,7 +59,7 @@ describe('cnpgFencedInstances', () => {
     expect(cnpgFencedInstances('["pg-1"]', 'pg-1', false)).toBeUndefined();
   });
   it('refuses an annotation that is not a JSON list of names', () => {
-    expect(isDbaasError(thrown(() => cnpgFencedInstances('pg-1', 'pg-1', true)), 'INVALID_ARGUMENT')).toBe(true);
+    expect(isDbaasError(thrown(() => cnpgFencedInstances('pg-1', 'pg-1', true)), 'TARGET_UNSUPPORTED')).toBe(true);
   });
 });
 

@@ -147,7 +147,10 @@ export async function mysqlEngine(config: MysqlConnectionConfig, opts: MysqlEngi
     async beginOnlineBackup({ signal }) {
       const method = opts.lockMethod === undefined || opts.lockMethod === 'auto' ? onlineLockMethod(version) : opts.lockMethod;
       if (method === 'backup-stage' && onlineLockMethod(version) !== 'backup-stage') {
-        throw new DbaasError('INVALID_ARGUMENT', `BACKUP STAGE needs MariaDB 10.4.1 or later; this server is ${version.flavor} ${version.version}`);
+        throw new DbaasError('TARGET_UNSUPPORTED', `BACKUP STAGE needs MariaDB 10.4.1 or later; this server is ${version.flavor} ${version.version}`, {
+          fix: "Leave the lock method to 'auto' (FLUSH TABLES WITH READ LOCK on this server), or upgrade the server.",
+          option: 'lockMethod',
+        });
       }
       const lock = await openMysqlSession(config);
       let ended = false;

@@ -88,7 +88,8 @@ describe('resolveDatabaseConnection', () => {
     expect(missing.message).toBe(`Secret ${ns}/nope with the database credentials does not exist`);
 
     const noUser = await dbaasRejection(resolveDatabaseConnection(clients, { secretRef: { name: 'no-user' }, host: '127.0.0.1' }, ns));
-    expect(noUser.code).toBe('INVALID_ARGUMENT');
+    expect(noUser.code).toBe('TARGET_UNSUPPORTED'); // the Secret exists; its contents do not do
+    expect(noUser.option).toBe('database');
     expect(noUser.message).toBe(`Secret ${ns}/no-user has no user under the key "username" (its keys: password)`);
 
     const wrongKey = await dbaasRejection(resolveDatabaseConnection(clients, { secretRef: { name: 'custom', keys: { user: 'PGUSER', password: 'pass' } }, host: '127.0.0.1' }, ns));

@@ -136,6 +136,7 @@ async function readSecretConnection(
     if (isDbaasError(error, 'KUBE_NOT_FOUND')) {
       throw new DbaasError('KUBE_NOT_FOUND', `${where} with the database credentials does not exist`, {
         fix: `Check the name (kubectl -n ${namespace} get secrets); a CloudNativePG cluster has <cluster>-app and, if enabled, <cluster>-superuser.`,
+        option: 'database',
         cause: error,
       });
     }
@@ -143,7 +144,8 @@ async function readSecretConnection(
   }
   const present = Object.keys(data).sort();
   const keyError = (role: string, key: string): DbaasError =>
-    new DbaasError('INVALID_ARGUMENT', `${where} has no ${role} under the key "${key}" (its keys: ${present.join(', ') || 'none'})`, {
+    new DbaasError('TARGET_UNSUPPORTED', `${where} has no ${role} under the key "${key}" (its keys: ${present.join(', ') || 'none'})`, {
+      option: 'database',
       fix: `Name the key that holds the ${role} (secretRef.keys.${role === 'database name' ? 'database' : role}), or add it to the Secret.`,
     });
   const read = (role: string, key: string, required: boolean): string | undefined => {
@@ -161,14 +163,19 @@ async function readSecretConnection(
   const database = connection.database ?? read('database name', keys.database ?? 'dbname', keys.database !== undefined);
   const host = connection.host ?? read('host', keys.host ?? 'host', keys.host !== undefined);
   if (!host) {
-    throw new DbaasError('INVALID_ARGUMENT', `no host to connect to: ${where} has no "${keys.host ?? 'host'}" key and none was given`, {
+    throw new DbaasError('TARGET_UNSUPPORTED', `no host to connect to: ${where} has no "${keys.host ?? 'host'}" key and none was given`, {
+      option: 'database',
       fix: 'Give the host (and port): the Service name from inside the cluster, or 127.0.0.1 and the local port of a kubectl port-forward.',
     });
   }
   const portText = connection.port !== undefined ? String(connection.port) : read('port', keys.port ?? 'port', keys.port !== undefined);
   const port = portText === undefined ? defaultPort : Number(portText);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new DbaasError('INVALID_ARGUMENT', `port ${connection.port !== undefined ? 'given' : `in ${where}`} is not a TCP port: "${portText}"`);
+    // A port the caller gave is their input; one read from the Secret is the Secret's state.
+    throw new DbaasError(connection.port !== undefined ? 'INVALID_ARGUMENT' : 'TARGET_UNSUPPORTED', `port ${connection.port !== undefined ? 'given' : `in ${where}`} is not a TCP port: "${portText}"`, {
+      fix: connection.port !== undefined ? 'Give a TCP port (1-65535).' : `Correct the port key of ${where}, or give the port.`,
+      option: 'database',
+    });
   }
   return { ...(connection.options ? { options: connection.options } : {}), host, port, user, ...(password !== undefined ? { password } : {}), ...(database !== undefined ? { database } : {}) };
 }

@@ -18,11 +18,18 @@ function lines(events: Omit<BackupProgress, 'elapsedMs'>[]): string[] {
 }
 
 describe('backup create progress', () => {
+  it('after the backup session stops, says whether a -wal snapshot follows from the event, not its text', () => {
+    const pg = lines([{ phase: 'backup-stopped', message: 'words that may change', walSnapshotFollows: true }]);
+    expect(pg).toContain('[  1.0s] pg_backup_stop done; requesting the -wal snapshot');
+    const mariadb = lines([{ phase: 'backup-stopped', message: 'pg_backup_stop: (any text)', walSnapshotFollows: false }]);
+    expect(mariadb).toContain('[  1.0s] lock released; finishing');
+  });
+
   it('never says "done" for the step that was running when the backup failed or timed out', () => {
     const out = lines([
       { phase: 'discovered', message: 'PVC db/data -> driver x; mode online' },
       { phase: 'snapshot-requested', message: 'VolumeSnapshot db/orders-load requested', snapshot: 'orders-load' },
-      { phase: 'cleanup', message: 'cleaning up after: backup db/orders-load timed out waiting for orders-load to be cut (last seen: readyToUse false)' },
+      { phase: 'cleanup', message: 'cleaning up after: backup db/orders-load timed out', failure: 'backup db/orders-load timed out waiting for orders-load to be cut (last seen: readyToUse false)' },
       { phase: 'cleanup', message: 'deleting orders-load', snapshot: 'orders-load' },
       { phase: 'cleanup', message: 'deleted orders-load' },
     ]);
@@ -32,7 +39,7 @@ describe('backup create progress', () => {
     expect(out).toContain('[  4.0s] cleaning up: deleting orders-load');
     const failed = lines([
       { phase: 'discovered', message: 'PVC db/data -> driver x; mode fenced' },
-      { phase: 'cleanup', message: 'cleaning up after: mode fenced needs a way to stop the database' },
+      { phase: 'cleanup', message: 'cleaning up after: a failure', failure: 'mode fenced needs a way to stop the database' },
     ]);
     expect(failed).toContain('[  2.0s] starting the backup: failed after 1.0s: mode fenced needs a way to stop the database');
   });
@@ -45,7 +52,7 @@ describe('backup create progress', () => {
         { phase: 'fencing', message: 'fencing: StatefulSet pg replicas 1 -> 0' },
         { phase: 'fenced', message: 'database stopped (900 ms)' },
         { phase: 'snapshot-requested', message: 'VolumeSnapshot db/b of PVC data requested', snapshot: 'b' },
-        { phase: 'snapshot-error', message: 'the driver reports on b: tar: file changed as we read it (the snapshotter retries)', snapshot: 'b' },
+        { phase: 'snapshot-error', message: 'the driver reports on b: something else entirely', snapshot: 'b', role: 'data', driverError: 'tar: file changed as we read it' },
         { phase: 'cut', message: 'VolumeSnapshot b cut', snapshot: 'b' },
         { phase: 'unfenced', message: 'database started again' },
         { phase: 'ready', message: 'VolumeSnapshot b readyToUse', snapshot: 'b' },
@@ -112,20 +119,23 @@ describe('backup create output', () => {
       name: 'b',
       namespace: 'db',
       pvc: 'data',
+      pv: 'pvc-1234',
       mode: 'fenced',
       modeSource: 'default',
+      engine: 'postgres',
       driver: 'hostpath.csi.k8s.io',
       snapshotClass: 'csi-hostpath-snapclass',
       snapshotClassSource: 'only-class',
       atomicity: { driver: 'hostpath.csi.k8s.io', atomic: false, source: 'table', reason: 'tar czf' },
       fencing: 'StatefulSet pg scaled to 0 and back',
       manifests: [],
-      existing: [{ name: 'b', managed: false }],
+      existing: [{ name: 'b', role: 'data' }],
+      adopt: { cut: false },
       dryRun: 'client',
     });
     expect(found[0]).toBe('dry run (client: nothing sent to the API server): backup db/b');
     expect(found).toContain('mode fenced (the default for non-atomic snapshots)');
     expect(found).toContain('fencing: StatefulSet pg scaled to 0 and back');
-    expect(found.at(-1)).toMatch(/b exists already and is not kubectl-dbaas's: a run would refuse this name/);
+    expect(found.at(-1)).toBe('VolumeSnapshot b exists already: the data snapshot of an earlier run of this backup, which a run adopts (not cut yet)');
   });
 });

@@ -194,21 +194,20 @@ export async function runBackupCreate(
 }
 
 /**
- * The SDK's fix for a fenced backup with no way to stop the database speaks of a FencingStrategy;
- * on the command line that is `--fence`.
+ * A fenced backup with nothing to fence with: the SDK names the option (`fencing`); on the command
+ * line the ways out are flags.
  */
 function withCliFix(error: unknown): unknown {
-  if (error instanceof DbaasError && error.code === 'INVALID_ARGUMENT' && error.message.startsWith('mode fenced needs a way to stop the database')) {
+  if (error instanceof DbaasError && error.code === 'TARGET_NOT_FOUND' && error.option === 'fencing') {
     return new DbaasError(error.code, error.message, {
       fix: 'Target the database pod (--pod) of a StatefulSet or CloudNativePG Cluster, name the fencing (--fence statefulset/NAME or --fence cnpg/CLUSTER), or use --mode online with the connection flags.',
       cause: error,
+      option: error.option,
+      ...(error.details ? { details: { ...error.details } } : {}),
     });
   }
   return error;
 }
-
-/** How the SDK's first cleanup event of a failed backup starts; the failure follows. */
-const CLEANUP_AFTER = 'cleaning up after: ';
 
 /**
  * Maps the SDK's backup events onto progress phases: each phase is what the backup is waiting
@@ -252,14 +251,14 @@ export function progressFollower(progress: ProgressReporter): (event: BackupProg
         progress.phase(`waiting for ${s} to be cut`);
         break;
       case 'snapshot-error':
-        progress.detail(`driver error (retrying): ${event.message.replace(/^the driver reports on \S+: /, '').replace(/ \(the snapshotter retries\)$/, '')}`);
+        progress.detail(`driver error (retrying): ${event.driverError ?? event.message}`);
         break;
       case 'cut':
         progress.phase(`${s} cut; finishing`);
         break;
       case 'backup-stopped':
         progress.detail(event.message);
-        progress.phase(event.message.startsWith('pg_backup_stop') ? 'pg_backup_stop done; requesting the -wal snapshot' : 'lock released; finishing');
+        progress.phase(event.walSnapshotFollows ? 'pg_backup_stop done; requesting the -wal snapshot' : 'lock released; finishing');
         break;
       case 'unfenced':
         fencing = false;
@@ -272,10 +271,10 @@ export function progressFollower(progress: ProgressReporter): (event: BackupProg
         progress.detail(`${s} ready`);
         break;
       case 'cleanup':
-        // The first cleanup event says why the run failed: the step that was running failed (or
+        // The first cleanup event carries why the run failed: the step that was running failed (or
         // timed out); it never reads "done".
-        if (event.message.startsWith(CLEANUP_AFTER)) {
-          progress.fail(event.message.slice(CLEANUP_AFTER.length));
+        if (event.failure !== undefined) {
+          progress.fail(event.failure);
           progress.phase('cleaning up');
         } else progress.detail(event.message);
         break;
@@ -438,7 +437,7 @@ export function planLines(plan: BackupPlan, cnpg?: CnpgInstance, engine?: Engine
     `PVC ${plan.pvc} -> driver ${plan.driver} (${plan.atomicity.atomic ? 'atomic' : 'not atomic'} snapshots: ${plan.atomicity.reason}) -> VolumeSnapshotClass ${plan.snapshotClass} (${plan.snapshotClassSource})`,
     `mode ${plan.mode}${plan.modeSource === 'default' ? ` (the default for ${plan.atomicity.atomic ? 'atomic' : 'non-atomic'} snapshots)` : ''}`,
     ...(plan.fencing ? [`fencing: ${plan.fencing}`] : []),
-    ...plan.existing.map((e) => `VolumeSnapshot ${e.name} exists already${e.managed ? ' (a run adopts it if it is this backup\'s)' : ' and is not kubectl-dbaas\'s: a run would refuse this name'}`),
+    ...plan.existing.map((e) => `VolumeSnapshot ${e.name} exists already: the ${e.role} snapshot of an earlier run of this backup, which a run adopts${e.role === 'data' && plan.adopt ? (plan.adopt.cut ? ' (already cut)' : ' (not cut yet)') : ''}`),
     ...(plan.mode === 'online' && wal ? ['the -wal snapshot is created after pg_backup_stop; LSNs, WAL files and backup_label are added to the annotations while the backup runs'] : []),
     ...(plan.mode === 'online' && !wal ? ['one session holds the global lock across the cut (no -wal snapshot: the redo and binary logs are in the data directory); the binary log position and GTID set are added to the annotations'] : []),
   ];
