@@ -46,7 +46,7 @@ describe('kubectl dbaas, the root', () => {
       if (wrapped) seen += 1;
     }
     expect(seen).toBeGreaterThan(5);
-    expect(await helpText(['backup', 'create'])).toContain('  # No downtime (the password from $PGPASSWORD or ~/.pgpass)\n  kubectl dbaas backup create --pvc data-pg-0 --mode online --host 10.0.0.5 --db-user postgres\n');
+    expect(await helpText(['backup', 'create'])).toContain('  # No downtime: SQL through the API server to pg-0, the password from its POSTGRES_PASSWORD\n  kubectl dbaas backup create --pod pg-0 --mode online\n');
   });
 
   it("accepts kubectl's global flags on any command", async () => {

@@ -103,6 +103,8 @@ export { toKubeError, parseStatus, kubeErrorCode } from './kube/errors.js';
 export type { KubeOperation, KubeStatus } from './kube/errors.js';
 export { watchUntil, operationOfPath } from './kube/watch-until.js';
 export type { WatchUntilOptions, WatchUntilResult, WatchUntilEvent, WatchUntilStats, KubeObjectLike } from './kube/watch-until.js';
+export { forwardPodPort, forwardNote } from './kube/port-forward.js';
+export type { PodPortForward, PodPortTarget } from './kube/port-forward.js';
 export {
   SNAPSHOT_GROUP,
   SNAPSHOT_VERSION,
@@ -197,8 +199,13 @@ export type { BackupProgress, BackupPhase, SnapshotTimings, SnapshotWatchStats }
 export { discoverBackupTarget, impliedFencing, chooseSnapshotClass, dataPvcOfPod, DATA_VOLUME_ANNOTATION } from './snapshot/discovery.js';
 export { planBackup, cnpgInstanceTarget } from './snapshot/backup-plan.js';
 export type { BackupPlan, BackupPlanOptions, CnpgInstance } from './snapshot/backup-plan.js';
+export { isPodConnection } from './snapshot/backup-session.js';
+export type { PodDatabaseConnection, BackupDatabase, BackupSessionPlan } from './snapshot/backup-session.js';
+export { podDatabaseCredentials } from './engines/pod-credentials.js';
+export type { PodCredentials } from './engines/pod-credentials.js';
+export { sessionMismatch } from './engines/session-identity.js';
 export type { BackupTarget, DiscoveredTarget } from './snapshot/discovery.js';
-export type { EngineHooks, EngineMetadata, EngineOnlineBackup, FencingStrategy, FenceContext } from './engines/engine.js';
+export type { EngineHooks, EngineMetadata, EngineOnlineBackup, FencingStrategy, FenceContext, SessionServer } from './engines/engine.js';
 export { postgresEngine } from './engines/postgres/engine.js';
 export { statefulSetFencing, cnpgFencing, cnpgFencedInstances, FENCED_REPLICAS_ANNOTATION, CNPG_FENCED_INSTANCES_ANNOTATION } from './engines/fencing.js';
 

@@ -69,6 +69,23 @@ export interface EngineOnlineBackup {
  * try { console.log(await engine.describe()); } finally { await engine.close(); }
  * ```
  */
+/**
+ * What a database session can tell about the server it reached.
+ *
+ * @example
+ * ```ts
+ * const server: SessionServer = { address: '10.244.0.12', inRecovery: false };
+ * ```
+ */
+export interface SessionServer {
+  /** The address the server received the session on (PostgreSQL `inet_server_addr()`). */
+  address?: string;
+  /** The server's host name (MySQL/MariaDB `@@hostname`: the pod's host name in Kubernetes). */
+  hostname?: string;
+  /** PostgreSQL: a standby (or a server still replaying WAL). */
+  inRecovery?: boolean;
+}
+
 export interface EngineHooks {
   readonly engine: 'postgres' | 'mysql' | 'mariadb';
   /** Facts recorded on every snapshot: engine version, system identifier, timeline. */
@@ -77,6 +94,11 @@ export interface EngineHooks {
   checkpoint?(): Promise<EngineMetadata>;
   /** `online` mode: start the held backup session. */
   beginOnlineBackup?(options: { label: string; signal?: AbortSignal }): Promise<EngineOnlineBackup>;
+  /**
+   * Where this session landed, to prove it is on the instance whose volume is snapshotted (see
+   * `sessionMismatch`). Optional: without it nothing is checked.
+   */
+  serverIdentity?(): Promise<SessionServer>;
   /** Closes the connection (not an online backup session that is still held: that one ends by stop/release/abort). */
   close(): Promise<void>;
 }

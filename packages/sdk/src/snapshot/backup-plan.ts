@@ -12,6 +12,7 @@ import { chooseConsistencyMode, type SnapshotAtomicity } from '../manifests/atom
 import { backupSetNames, buildVolumeSnapshot, type ExtraMetadata } from '../manifests/builders.js';
 import { DBAAS_LABELS, MANAGED_BY, isManagedSnapshot, readSnapshotMetadata, type ConsistencyMode } from '../manifests/metadata.js';
 import type { BackupOptions } from './backup.js';
+import { decideSession, type BackupSessionPlan, type SessionDecision } from './backup-session.js';
 import { discoverBackupTarget, impliedFencing, type DiscoveredTarget } from './discovery.js';
 
 /**
@@ -57,6 +58,8 @@ export interface BackupPlan {
   workload?: DiscoveredTarget['workload'];
   /** `fenced`: how the database is stopped and started. */
   fencing?: string;
+  /** The SQL session, when the mode needs one or a connection was given: through the pod (which, with which credentials) or the given connection. */
+  session?: BackupSessionPlan;
   /**
    * The VolumeSnapshots the backup creates: the data snapshot and, in PostgreSQL's `online` mode,
    * the `<name>-wal` snapshot. Engine facts (LSNs, WAL files, backup_label, system identifier) and
@@ -156,6 +159,7 @@ export function plannedSnapshot(plan: BackupPlan, role: 'data' | 'wal', requeste
 export interface BackupDecision {
   plan: BackupPlan;
   fencing?: FencingStrategy;
+  session: SessionDecision;
   adopted: { data?: VolumeSnapshot; wal?: VolumeSnapshot };
 }
 
@@ -193,6 +197,7 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
     }
   }
   if ((mode === 'checkpoint' || mode === 'online') && !options.engine && options.database === undefined) throw connectionNeeded(mode, engineKind);
+  const session = await decideSession(clients, { namespace, pvc, targetPod: found.pod, mode, engine: engineKind, database: options.database, ownEngine: options.engine !== undefined });
   if (mode === 'online' && options.engine && !options.engine.beginOnlineBackup) {
     throw new DbaasError('INVALID_ARGUMENT', `the ${options.engine.engine} engine hooks given have no online backup (beginOnlineBackup)`, {
       fix: 'Give engine hooks that implement beginOnlineBackup, or choose another mode.',
@@ -250,13 +255,14 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
     atomicity: found.atomicity,
     ...(found.workload ? { workload: found.workload } : {}),
     ...(fencing ? { fencing: fencing.description } : {}),
+    ...(session.plan ? { session: session.plan } : {}),
     manifests: [],
     existing,
     ...(existingData ? { adopt: { cut: isCut(existingData) } } : {}),
     dryRun: 'client',
   };
   plan.manifests = roles.map((role) => plannedSnapshot(plan, role, now, options.extra));
-  return { plan, ...(fencing ? { fencing } : {}), adopted: { ...(existingData ? { data: existingData } : {}), ...(existingWal ? { wal: existingWal } : {}) } };
+  return { plan, ...(fencing ? { fencing } : {}), session, adopted: { ...(existingData ? { data: existingData } : {}), ...(existingWal ? { wal: existingWal } : {}) } };
 }
 
 /**

@@ -5,9 +5,6 @@
 // later, and always (also on error, deadline and abort), then deletes the snapshots this run
 // created when it failed. SnapshotClient.backup() delegates here.
 import type { EngineHooks, EngineMetadata, EngineOnlineBackup, FenceContext, FencingStrategy } from '../engines/engine.js';
-import { mysqlEngine } from '../engines/mysql/engine.js';
-import { postgresEngine } from '../engines/postgres/engine.js';
-import { resolveDatabaseConnection, resolveMysqlConnection, type DatabaseConnection, type MysqlDatabaseConnection } from '../engines/postgres/secret.js';
 import { DbaasError, isDbaasError, toDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import type { VolumeSnapshot } from '../kube/snapshot-types.js';
@@ -16,6 +13,7 @@ import type { SnapshotAtomicity } from '../manifests/atomicity.js';
 import type { ExtraMetadata } from '../manifests/builders.js';
 import { readSnapshotMetadata, writeSnapshotMetadata, type ConsistencyMode, type SnapshotMetadata } from '../manifests/metadata.js';
 import { decideBackup, isCut, plannedSnapshot, type BackupPlan } from './backup-plan.js';
+import { openSession, prefetchConnection, type BackupDatabase, type OpenSession } from './backup-session.js';
 import type { BackupTarget } from './discovery.js';
 
 export { defaultBackupName } from './backup-plan.js';
@@ -98,13 +96,15 @@ export interface BackupOptions {
   /** Allow `crash`/`checkpoint` on a driver whose snapshots are not atomic. */
   force?: boolean;
   /**
-   * How to reach the database: needed by `checkpoint` and `online`; optional otherwise (then engine
-   * facts are recorded too). A URL, client options (`pg`'s, or `mysql2`'s for MySQL/MariaDB), or
-   * `{ secretRef, host?, port? }`: user, password and database (and host/port unless given) from a
-   * Secret (see `resolveDatabaseConnection`, `resolveMysqlConnection`). Which engine it is, is
-   * `engineKind`.
+   * How to reach the database: needed by `checkpoint` and `online`. `{ throughPod: {} }`: through
+   * the API server to the pod whose volume is backed up (credentials from the pod's environment or
+   * a Secret; see `PodDatabaseConnection`), used only by the modes that need a session. Or a
+   * connection used in every mode (then engine facts are recorded in `crash`/`fenced` too): a URL,
+   * client options (`pg`'s, or `mysql2`'s for MySQL/MariaDB), or `{ secretRef, host?, port? }`
+   * (see `resolveDatabaseConnection`, `resolveMysqlConnection`). Before the cut the session must
+   * show it is on the target pod's server. Which engine it is, is `engineKind`.
    */
-  database?: DatabaseConnection | MysqlDatabaseConnection;
+  database?: BackupDatabase;
   /**
    * The engine of the target when no `engine` hooks are given: decides the modes
    * (`ENGINE_MODES`) and, with `database`, which client connects (`postgresEngine` or
@@ -233,9 +233,9 @@ interface BackupRun {
   readonly waitSignal: AbortSignal;
   readonly extra: ExtraMetadata | undefined;
   readonly onProgress: ((event: BackupProgress) => void) | undefined;
-  /** The engine; `ownsEngine` when this run opened its connection (and so closes it). */
+  /** The engine: the caller's, or that of the session this run opened (and so closes). */
   engine: EngineHooks | undefined;
-  ownsEngine: boolean;
+  sql: OpenSession | undefined;
   /** Engine facts recorded on every snapshot. */
   facts: EngineMetadata;
   /** Snapshots this run created, in order: what a failed run deletes. */
@@ -410,10 +410,11 @@ async function ready(r: BackupRun, snapshotName: string): Promise<void> {
 
 /** A fenced database must not keep a session of this run open while it is stopped. */
 async function closeOwnEngine(r: BackupRun): Promise<void> {
-  if (r.engine && r.ownsEngine) {
-    const engine = r.engine;
+  if (r.sql) {
+    const sql = r.sql;
     r.engine = undefined;
-    await engine.close();
+    r.sql = undefined;
+    await sql.close();
   }
 }
 
@@ -610,21 +611,6 @@ function resultOf(r: BackupRun): BackupResult {
   };
 }
 
-/** Reads the connection (a Secret's credentials) while the plan is made: a bad one fails before any write. */
-function resolveConnection(
-  clients: KubeClients,
-  options: BackupOptions,
-): Promise<{ mysql: Awaited<ReturnType<typeof resolveMysqlConnection>> } | { postgres: Awaited<ReturnType<typeof resolveDatabaseConnection>> }> | undefined {
-  if (options.database === undefined) return undefined;
-  const engineKind = options.engine?.engine ?? options.engineKind ?? 'postgres';
-  const resolving =
-    engineKind === 'postgres'
-      ? resolveDatabaseConnection(clients, options.database as DatabaseConnection, options.namespace).then((config) => ({ postgres: config }) as const)
-      : resolveMysqlConnection(clients, options.database as MysqlDatabaseConnection, options.namespace).then((config) => ({ mysql: config }) as const);
-  resolving.catch(() => undefined); // awaited after the plan
-  return resolving;
-}
-
 const ANN_BEING_CREATED = 'snapshot.storage.kubernetes.io/volumesnapshot-being-created';
 const ANN_BEING_DELETED = 'snapshot.storage.kubernetes.io/volumesnapshot-being-deleted';
 /** How long the cleanup waits for a deleted partial snapshot to be gone. */
@@ -732,8 +718,9 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
   const t0 = Date.now();
   const { signal } = options;
   if (signal?.aborted) throw aborted(signal);
-  const connection = resolveConnection(clients, options);
-  const { plan, fencing, adopted } = await decideBackup(clients, options, new Date(t0));
+  const engineKind = options.engine?.engine ?? options.engineKind ?? 'postgres';
+  const prefetched = prefetchConnection(clients, options.database, engineKind, options.namespace);
+  const { plan, fencing, adopted, session } = await decideBackup(clients, options, new Date(t0));
   const internal = new AbortController();
   const r: BackupRun = {
     clients,
@@ -746,7 +733,7 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
     extra: options.extra,
     onProgress: options.onProgress,
     engine: options.engine,
-    ownsEngine: false,
+    sql: undefined,
     facts: {},
     created: [],
     snapshots: new Map(),
@@ -765,13 +752,13 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
     `PVC ${plan.namespace}/${plan.pvc} -> PV ${plan.pv} -> driver ${plan.driver} (${plan.atomicity.atomic ? 'atomic' : 'not atomic'} snapshots: ${plan.atomicity.reason}) -> VolumeSnapshotClass ${plan.snapshotClass}; mode ${plan.mode}${plan.modeSource === 'default' ? ' (default)' : ''}`,
     { object: { kind: 'PersistentVolumeClaim', name: plan.pvc } },
   );
-  const database = await connection;
 
   let failure: unknown;
   try {
-    if (!r.engine && database) {
-      r.engine = 'mysql' in database ? await mysqlEngine(database.mysql) : await postgresEngine(database.postgres);
-      r.ownsEngine = true;
+    if (!r.engine) {
+      r.sql = await openSession(clients, { namespace: plan.namespace, decision: session, database: options.database, engine: engineKind, prefetched });
+      r.engine = r.sql?.engine;
+      if (plan.session?.via === 'pod') report(r, 'discovered', `SQL session through the API server to pod ${plan.session.pod} (credentials from ${plan.session.credentials})`);
     }
     // Without a connection the engine is still recorded when the caller named it (verify and restore read it).
     r.facts = r.engine ? await r.engine.describe() : options.engineKind ? { engine: options.engineKind } : {};

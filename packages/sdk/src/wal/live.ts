@@ -308,6 +308,20 @@ export class LiveInspector {
   }
 
   /**
+   * The address the server received this session on (`inet_server_addr()`): the pod's IP when the
+   * session came in over the pod network or a Service, loopback through a port-forward; undefined
+   * over a Unix socket.
+   *
+   * @example
+   * ```ts
+   * console.log(await live.serverAddress()); // '10.244.0.12'
+   * ```
+   */
+  async serverAddress(): Promise<string | undefined> {
+    return requireRow(await this.#session.query<{ a: string | null }>('select host(inet_server_addr()) as a'), 'inet_server_addr').a ?? undefined;
+  }
+
+  /**
    * The WAL positions (see {@link WalPositions}) read in one statement.
    *
    * @example

@@ -4,34 +4,30 @@
 // (`imagePullPolicy: Never`). The test process reaches them only through the API (port-forward to
 // a local ephemeral port on 127.0.0.1; the host has no route to the pod network).
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import {
   AppsV1Api,
   CoreV1Api,
   KubeConfig,
   PatchStrategy,
-  PortForward,
   setHeaderOptions,
   type V1Pod,
   type V1StatefulSet,
 } from '@kubernetes/client-node';
+import { forwardPodPort, type PodPortForward as SdkPodPortForward } from '@kubectl-dbaas/sdk';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { MARIADB_IMAGE, POSTGRES_IMAGE_UID, TEST_IMAGES, type PostgresImageMajor } from '../node/images.js';
 import { WriteLoad } from '../postgres/write-load.js';
 import { STORAGE_CLASS } from './cluster.js';
 
-/** A local TCP port forwarded to a pod's port through the API (one port-forward stream per connection). */
-export interface PodPortForward {
-  readonly host: '127.0.0.1';
-  readonly port: number;
-  close(): Promise<void>;
-}
+/** A local TCP port forwarded to a pod's port through the API (the SDK's, one stream per connection). */
+export type PodPortForward = Pick<SdkPodPortForward, 'host' | 'port' | 'close'>;
 
 /**
  * Listens on 127.0.0.1:<ephemeral> and forwards every connection to `pod`'s `remotePort` through
- * the port-forward API (`pods/portforward`). The pod is looked up by name for each connection, so a
- * StatefulSet pod that was recreated is reached again.
+ * the port-forward API (`pods/portforward`), with the SDK's forwarder (the one the backup's SQL
+ * session uses). The pod is looked up by name for each connection, so a StatefulSet pod that was
+ * recreated is reached again.
  *
  * @example
  * const fwd = await forwardPort(kc, 'db', 'pg-0', 5432);
@@ -39,36 +35,7 @@ export interface PodPortForward {
  * await fwd.close();
  */
 export async function forwardPort(kubeConfig: KubeConfig, namespace: string, pod: string, remotePort: number): Promise<PodPortForward> {
-  const forward = new PortForward(kubeConfig);
-  const sockets = new Set<net.Socket>();
-  const listener = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    forward.portForward(namespace, pod, [remotePort], socket, null, socket).then(
-      (ws) => {
-        // The websocket ends when the pod goes away: end the local connection with it.
-        if (typeof ws === 'function') return;
-        ws.on('close', () => socket.destroy());
-        ws.on('error', () => socket.destroy());
-        socket.on('close', () => ws.close());
-      },
-      (error: unknown) => socket.destroy(error as Error),
-    );
-  });
-  await new Promise<void>((resolve, reject) => {
-    listener.once('error', reject);
-    listener.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (listener.address() as net.AddressInfo).port;
-  return {
-    host: '127.0.0.1',
-    port,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => listener.close(() => resolve()));
-    },
-  };
+  return await forwardPodPort(kubeConfig, { namespace, pod, port: remotePort });
 }
 
 /** Options shared by {@link deployPostgres} and {@link deployMariadb}. */

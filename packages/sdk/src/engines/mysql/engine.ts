@@ -144,6 +144,10 @@ export async function mysqlEngine(config: MysqlConnectionConfig, opts: MysqlEngi
     engine: version.flavor,
     version,
     describe,
+    async serverIdentity() {
+      const [row] = await session.query<{ h: string | null }>('SELECT @@hostname AS h');
+      return row?.h ? { hostname: String(row.h) } : {};
+    },
     async beginOnlineBackup({ signal }) {
       const method = opts.lockMethod === undefined || opts.lockMethod === 'auto' ? onlineLockMethod(version) : opts.lockMethod;
       if (method === 'backup-stage' && onlineLockMethod(version) !== 'backup-stage') {

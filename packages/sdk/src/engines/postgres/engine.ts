@@ -56,6 +56,10 @@ export async function postgresEngine(config: PostgresConnectionConfig): Promise<
       };
       return session;
     },
+    async serverIdentity() {
+      const address = await live.serverAddress();
+      return { ...(address ? { address } : {}), inRecovery: await live.isInRecovery() };
+    },
     close: () => live.close(),
   };
 }

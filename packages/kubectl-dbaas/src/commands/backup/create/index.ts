@@ -52,7 +52,7 @@ export const ENGINE_MODES_TEXT =
  * @example
  * ```sh
  * kubectl dbaas backup create --pod pg-0 -n db            # fenced on hostpath, checkpoint on atomic drivers
- * kubectl dbaas backup create --pvc data-pg-0 --mode online --host 10.0.0.5 --db-user postgres
+ * kubectl dbaas backup create --pod pg-0 --mode online -n db  # the SQL session goes through the API server to pg-0
  * ```
  */
 export const backupCreateCommand: CommandModule = {
@@ -76,23 +76,24 @@ export const backupCreateCommand: CommandModule = {
         .option('timeout', { type: 'string', default: '10m', describe: 'Deadline of the whole backup (90s, 5m, 1h)' })
         .option('dry-run', { choices: DRY_RUN, default: 'none', describe: 'Print the VolumeSnapshots it would create: client (no API writes) or server (validated with dryRun=All)' })
         .example('kubectl dbaas backup create --pod pg-0', 'Fenced on hostpath (StatefulSet scaled to 0 and back), checkpoint on atomic drivers')
-        .example('kubectl dbaas backup create --pvc data-pg-0 --mode online --host 10.0.0.5 --db-user postgres', 'No downtime (the password from $PGPASSWORD or ~/.pgpass)')
-        .example('kubectl dbaas backup create --pod shop-0 --host 127.0.0.1 --port 13306 --db-user root', 'MariaDB/MySQL (detected from the pod; the password from $MYSQL_PWD), through a port-forward')
+        .example('kubectl dbaas backup create --pod pg-0 --mode online', "No downtime: SQL through the API server to pg-0, the password from its POSTGRES_PASSWORD")
+        .example('kubectl dbaas backup create --pod pg-1 --mode online --db-secret pg-superuser', 'Credentials from a Secret (CloudNativePG: <cluster>-superuser); SQL still to pg-1')
+        .example('kubectl dbaas backup create --pvc data-pg-0 --mode online --host 10.0.0.5 --db-user postgres', 'At an address (password: $PGPASSWORD, ~/.pgpass); checked to be the pod mounting the PVC')
         .example('kubectl dbaas backup create --cnpg-cluster pg --dry-run=server -o yaml', 'What it would create')
         .epilogue(ENGINE_MODES_TEXT),
-      'Database connection (checkpoint and online modes; optional otherwise):',
+      'Database connection (default: through the API server to the pod, in checkpoint and online modes):',
       { mysql: true },
     )
       .option('engine', {
         choices: ['postgres', 'mysql'] as const,
-        group: 'Database connection (checkpoint and online modes; optional otherwise):',
+        group: 'Database connection (default: through the API server to the pod, in checkpoint and online modes):',
         describe: 'The engine, when the target does not show it (mysql: MySQL and MariaDB); default: detected from the target, else the --dsn scheme, else postgres',
       })
       .option('db-secret', {
       type: 'string',
-      group: 'Database connection (checkpoint and online modes; optional otherwise):',
+      group: 'Database connection (default: through the API server to the pod, in checkpoint and online modes):',
       describe:
-        'A Secret in the namespace with the user, password and database (keys username, password, dbname, and host, port unless --host/--port: as CloudNativePG and kubernetes.io/basic-auth write them), for either engine; the password never leaves the process',
+        "A Secret in the namespace with the user, password and database (keys username, password, dbname: as CloudNativePG and kubernetes.io/basic-auth write them), for either engine; default: the pod's own environment (POSTGRES_PASSWORD, MARIADB_ROOT_PASSWORD, ...). With --host, the Secret's host key is not used; the password never leaves the process",
     }),
   handler: async (argv) => {
     const args = parseArgs(backupCreateArgsSchema, argv);
@@ -103,6 +104,7 @@ export const backupCreateCommand: CommandModule = {
     if (timeoutMs <= 0) throw new UsageError('--timeout must be more than 0');
     if (args.dsn) dsnEngine(args.dsn); // an unknown scheme is a usage error, before the cluster is read
     if (args.dbSecret && (args.dsn || args.dbUser)) throw new UsageError('--db-secret gives the user and password: leave out --dsn and --db-user (--host, --port and --dbname may override the Secret)');
+    if (args.dbUser && !args.host && !args.dsn) throw new UsageError("--db-user needs --host or --dsn: through the pod (the default) the user comes from the pod's environment or --db-secret");
     const parsed = {
       ...kubeArgs(args),
       target,

@@ -14,11 +14,10 @@ import {
   type FencingStrategy,
   type SnapshotClient,
   type VolumeSnapshot,
-  type DatabaseConnection,
-  type MysqlDatabaseConnection,
+  type BackupDatabase,
   detectTargetEngine,
 } from '@kubectl-dbaas/sdk';
-import { connectionFromArgs, connectionGiven, dsnEngine, mysqlConnectionFromArgs, type ConnectionArgs } from '../../../connection.js';
+import { connectionFromArgs, dsnEngine, mysqlConnectionFromArgs, type ConnectionArgs } from '../../../connection.js';
 import { chooseEngine, type EngineChoice } from './engine.js';
 import type { KubeArgs } from '../../../global-options.js';
 import { renderFields } from '../../../output.js';
@@ -124,6 +123,28 @@ async function resolveTarget(client: SnapshotClient, namespace: string, args: Ba
   return { target, ...(fencing ? { fencing } : {}), ...(cnpg ? { cnpg } : {}) };
 }
 
+/**
+ * How the backup reaches the database. With `--host` or `--dsn`, where they say (a database outside
+ * the cluster, or the caller's own port-forward), in every mode. Otherwise through the API server
+ * to the pod whose volume is backed up, in the modes that need a SQL session only: $PGHOST,
+ * $DATABASE_URL and the like never send a session elsewhere, nor open one in crash or fenced mode.
+ */
+function backupDatabase(args: BackupCreateArgs, engine: EngineChoice, environment: NodeJS.ProcessEnv): BackupDatabase {
+  const { connection } = args;
+  const explicit = connection.dsn !== undefined || connection.host !== undefined;
+  if (!explicit) {
+    return {
+      throughPod: { ...(connection.port ? { port: connection.port } : {}) },
+      ...(args.dbSecret ? { secretRef: { name: args.dbSecret } } : {}),
+      ...(connection.dbname ? { database: connection.dbname } : {}),
+    };
+  }
+  if (args.dbSecret) {
+    return { secretRef: { name: args.dbSecret }, host: connection.host!, ...(connection.port ? { port: connection.port } : {}), ...(connection.dbname ? { database: connection.dbname } : {}) };
+  }
+  return engine.family === 'mysql' ? mysqlConnectionFromArgs(connection, environment) : connectionFromArgs(connection, environment);
+}
+
 /** The options both the backup and its dry run take. */
 async function backupOptions(client: SnapshotClient, args: BackupCreateArgs, environment: NodeJS.ProcessEnv): Promise<{ options: BackupOptions; cnpg?: CnpgInstance; engine: EngineChoice }> {
   const namespace = client.clients.namespace;
@@ -131,19 +152,7 @@ async function backupOptions(client: SnapshotClient, args: BackupCreateArgs, env
   // The engine decides which connection options are built; the SDK reads the evidence.
   const detection = args.engine ? undefined : await detectTargetEngine(client.clients, { namespace, target });
   const engine = chooseEngine({ flag: args.engine, dsn: args.connection.dsn ? dsnEngine(args.connection.dsn) : undefined, detection });
-  // A connection is opened when the mode needs one (checkpoint, online) or the user gave one (then
-  // engine facts such as the version and system identifier are recorded in fenced/crash mode too).
-  const wantsDatabase = args.mode === 'checkpoint' || args.mode === 'online' || args.dbSecret !== undefined || connectionGiven(args.connection, environment, engine.family);
-  const database: DatabaseConnection | MysqlDatabaseConnection = args.dbSecret
-    ? {
-        secretRef: { name: args.dbSecret },
-        ...(args.connection.host ? { host: args.connection.host } : {}),
-        ...(args.connection.port ? { port: args.connection.port } : {}),
-        ...(args.connection.dbname ? { database: args.connection.dbname } : {}),
-      }
-    : engine.family === 'mysql'
-      ? mysqlConnectionFromArgs(args.connection, environment)
-      : connectionFromArgs(args.connection, environment);
+  const database = backupDatabase(args, engine, environment);
   const options: BackupOptions = {
     namespace,
     target,
@@ -152,7 +161,7 @@ async function backupOptions(client: SnapshotClient, args: BackupCreateArgs, env
     ...(args.snapshotClass ? { snapshotClass: args.snapshotClass } : {}),
     ...(args.force ? { force: true } : {}),
     ...(fencing ? { fencing } : {}),
-    ...(wantsDatabase ? { database } : {}),
+    database,
     ...(engine.explicit ? { engineKind: engine.engine } : {}),
     deadlineMs: args.timeoutMs,
   };
@@ -437,6 +446,8 @@ export function planLines(plan: BackupPlan, cnpg?: CnpgInstance, engine?: Engine
     `PVC ${plan.pvc} -> driver ${plan.driver} (${plan.atomicity.atomic ? 'atomic' : 'not atomic'} snapshots: ${plan.atomicity.reason}) -> VolumeSnapshotClass ${plan.snapshotClass} (${plan.snapshotClassSource})`,
     `mode ${plan.mode}${plan.modeSource === 'default' ? ` (the default for ${plan.atomicity.atomic ? 'atomic' : 'non-atomic'} snapshots)` : ''}`,
     ...(plan.fencing ? [`fencing: ${plan.fencing}`] : []),
+    ...(plan.session?.via === 'pod' ? [`SQL session: through the API server to pod ${plan.session.pod} port ${plan.session.port} (a port-forward), credentials from ${plan.session.credentials}`] : []),
+    ...(plan.session?.via === 'connection' ? [`SQL session: the connection given${plan.session.pod ? `, checked to be on pod ${plan.session.pod}` : ''}`] : []),
     ...plan.existing.map((e) => `VolumeSnapshot ${e.name} exists already: the ${e.role} snapshot of an earlier run of this backup, which a run adopts${e.role === 'data' && plan.adopt ? (plan.adopt.cut ? ' (already cut)' : ' (not cut yet)') : ''}`),
     ...(plan.mode === 'online' && wal ? ['the -wal snapshot is created after pg_backup_stop; LSNs, WAL files and backup_label are added to the annotations while the backup runs'] : []),
     ...(plan.mode === 'online' && !wal ? ['one session holds the global lock across the cut (no -wal snapshot: the redo and binary logs are in the data directory); the binary log position and GTID set are added to the annotations'] : []),

@@ -1,0 +1,237 @@
+// The SQL session of a backup: decided with the plan (which pod, which credentials, whether a mode
+// needs one at all), opened by the run. By default it goes through the API server to the very pod
+// whose volume is snapshotted (a port-forward, as `kubectl port-forward` does), so a laptop with a
+// kubeconfig reaches a database in a pod on any cluster; a connection the caller gives (host, URL,
+// Secret with a host) is used as given. Either way, before the cut, the session must show it is on
+// that pod's server (engines/session-identity.ts).
+import type { V1Pod } from '@kubernetes/client-node';
+import type { EngineHooks } from '../engines/engine.js';
+import { mysqlEngine } from '../engines/mysql/engine.js';
+import { podDatabaseCredentials } from '../engines/pod-credentials.js';
+import { postgresEngine } from '../engines/postgres/engine.js';
+import {
+  resolveDatabaseConnection,
+  resolveMysqlConnection,
+  type DatabaseConnection,
+  type MysqlDatabaseConnection,
+  type PostgresSecretRef,
+} from '../engines/postgres/secret.js';
+import { sessionMismatch } from '../engines/session-identity.js';
+import { DbaasError, toDbaasError } from '../errors.js';
+import type { KubeClients } from '../kube/clients.js';
+import { forwardNote, forwardPodPort, type PodPortForward } from '../kube/port-forward.js';
+import type { ConsistencyMode } from '../manifests/metadata.js';
+
+/**
+ * Reach the database through the API server: a port-forward to the pod whose volume is backed up
+ * (for a PVC target, the running pod that mounts it). Needs `create` on `pods/portforward`.
+ *
+ * @example
+ * ```ts
+ * const database: PodDatabaseConnection = { throughPod: {} };
+ * const withSecret: PodDatabaseConnection = { throughPod: { port: 5432 }, secretRef: { name: 'pg-superuser' } };
+ * ```
+ */
+export interface PodDatabaseConnection {
+  throughPod: {
+    /** The database's port in the pod. Default 5432 (PostgreSQL), 3306 (MySQL/MariaDB). */
+    port?: number;
+  };
+  /** User and password (keys `username`, `password`) from this Secret; default: the pod's own environment (`POSTGRES_PASSWORD`, `MARIADB_ROOT_PASSWORD`, ...). */
+  secretRef?: PostgresSecretRef;
+  /** The database to connect to. Default: the Secret's or the pod's, else the engine's default. */
+  database?: string;
+}
+
+/**
+ * Whether a backup's `database` option asks for a session through the pod.
+ *
+ * @example
+ * ```ts
+ * isPodConnection({ throughPod: {} }); // true
+ * isPodConnection('postgresql://postgres@127.0.0.1/postgres'); // false
+ * ```
+ */
+export function isPodConnection(connection: unknown): connection is PodDatabaseConnection {
+  return typeof connection === 'object' && connection !== null && 'throughPod' in connection && typeof (connection as PodDatabaseConnection).throughPod === 'object';
+}
+
+/**
+ * The SQL session a backup plan decided on, as a dry run prints it (no credential values).
+ *
+ * @example
+ * ```ts
+ * const s: BackupSessionPlan = { via: 'pod', pod: 'pg-0', port: 5432, credentials: 'the pod\'s environment' };
+ * ```
+ */
+export type BackupSessionPlan =
+  | { via: 'pod'; pod: string; port: number; credentials: string }
+  | { via: 'connection'; pod?: string };
+
+/** What a plan decided about the session, and what the run needs to open it. */
+export interface SessionDecision {
+  plan: BackupSessionPlan | undefined;
+  /** The pod whose server the session must be on (the target pod, or the one mounting the PVC). */
+  pod: V1Pod | undefined;
+}
+
+type Engine = 'postgres' | 'mysql' | 'mariadb';
+
+const needsSession = (mode: ConsistencyMode): boolean => mode === 'checkpoint' || mode === 'online';
+
+/** The running pods that mount a PVC (a ReadWriteOnce database volume: one). */
+async function podsMounting(clients: KubeClients, namespace: string, pvc: string): Promise<V1Pod[]> {
+  const pods = await clients.core.listNamespacedPod({ namespace });
+  return pods.items.filter((p) => !p.metadata?.deletionTimestamp && (p.spec?.volumes ?? []).some((v) => v.persistentVolumeClaim?.claimName === pvc));
+}
+
+/**
+ * Decides the session: none when the mode needs none and the caller gave no connection (a pod
+ * connection is only the default way to reach the database, not a wish to connect); through the
+ * pod when asked; the caller's connection otherwise. Refuses a pod session to a pod that is not
+ * running, before anything is created.
+ */
+export async function decideSession(
+  clients: KubeClients,
+  input: { namespace: string; pvc: string; targetPod: V1Pod | undefined; mode: ConsistencyMode; engine: Engine; database: BackupDatabase | undefined; ownEngine: boolean },
+): Promise<SessionDecision> {
+  const { namespace, pvc, mode, engine, database } = input;
+  if (input.ownEngine) return { plan: undefined, pod: input.targetPod };
+  if (database === undefined || (isPodConnection(database) && !needsSession(mode))) return { plan: undefined, pod: undefined };
+  let pod = input.targetPod;
+  if (!pod) {
+    const mounting = await podsMounting(clients, namespace, pvc);
+    if (mounting.length > 1 && isPodConnection(database)) {
+      throw new DbaasError('TARGET_UNSUPPORTED', `PVC ${namespace}/${pvc} is mounted by ${mounting.length} pods (${mounting.map((p) => p.metadata?.name).join(', ')}): which one runs the database?`, {
+        fix: 'Back up the database pod (the pod as the target) instead of the PVC.',
+        option: 'target',
+      });
+    }
+    pod = mounting.length === 1 ? mounting[0] : undefined;
+  }
+  if (!isPodConnection(database)) return { plan: { via: 'connection', ...(pod?.metadata?.name ? { pod: pod.metadata.name } : {}) }, pod };
+  if (!pod) {
+    throw new DbaasError('TARGET_NOT_FOUND', `mode ${mode} needs a SQL session, and no pod mounts PVC ${namespace}/${pvc}: the database is not running there`, {
+      fix: 'Start the database on the volume, or connect to wherever it runs (a host and port), or choose mode fenced (no SQL session).',
+      option: 'database',
+      details: { pvc, namespace },
+    });
+  }
+  const name = pod.metadata!.name!;
+  const ready = pod.status?.phase === 'Running' && (pod.status.containerStatuses ?? []).every((c) => c.ready);
+  if (!ready) {
+    throw new DbaasError('TARGET_UNSUPPORTED', `pod ${namespace}/${name} is not running and ready (phase ${pod.status?.phase ?? 'unknown'}): mode ${mode} needs its database to answer a SQL session`, {
+      fix: `Wait until it is Ready (kubectl get pod ${name} -n ${namespace}), or choose mode fenced.`,
+      option: 'database',
+      details: { pod: name, phase: pod.status?.phase },
+    });
+  }
+  const port = database.throughPod.port ?? (engine === 'postgres' ? 5432 : 3306);
+  const credentials = database.secretRef ? `Secret ${database.secretRef.namespace ?? namespace}/${database.secretRef.name}` : 'the pod\'s environment';
+  return { plan: { via: 'pod', pod: name, port, credentials }, pod };
+}
+
+/**
+ * A backup's `database` option: a connection given by the caller (URL, client options, Secret) or
+ * through the pod.
+ *
+ * @example
+ * ```ts
+ * const a: BackupDatabase = { throughPod: {} };
+ * const b: BackupDatabase = { host: '10.0.0.5', port: 5432, user: 'postgres' };
+ * ```
+ */
+export type BackupDatabase = DatabaseConnection | MysqlDatabaseConnection | PodDatabaseConnection;
+
+/**
+ * Reads a given connection's Secret while the plan is made (a bad one fails before any write);
+ * undefined for a pod connection, which needs the plan's pod first.
+ */
+export function prefetchConnection(clients: KubeClients, database: BackupDatabase | undefined, engine: Engine, namespace: string): Promise<ResolvedConnection> | undefined {
+  if (database === undefined || isPodConnection(database)) return undefined;
+  const resolving: Promise<ResolvedConnection> =
+    engine === 'postgres'
+      ? resolveDatabaseConnection(clients, database as DatabaseConnection, namespace).then((config) => ({ postgres: config }))
+      : resolveMysqlConnection(clients, database as MysqlDatabaseConnection, namespace).then((config) => ({ mysql: config }));
+  resolving.catch(() => undefined); // awaited after the plan
+  return resolving;
+}
+
+type ResolvedConnection = { mysql: Awaited<ReturnType<typeof resolveMysqlConnection>> } | { postgres: Awaited<ReturnType<typeof resolveDatabaseConnection>> };
+
+/**
+ * An open session: the engine hooks, and how to end it (the engine's connection, then the
+ * port-forward behind it).
+ */
+export interface OpenSession {
+  engine: EngineHooks;
+  via: 'pod' | 'connection';
+  close(): Promise<void>;
+}
+
+/** Opens the decided session and proves it is on the decided pod's server; closes what it opened on failure. */
+export async function openSession(
+  clients: KubeClients,
+  input: { namespace: string; decision: SessionDecision; database: BackupDatabase | undefined; engine: Engine; prefetched: Promise<ResolvedConnection> | undefined },
+): Promise<OpenSession | undefined> {
+  const { decision, namespace, engine } = input;
+  if (!decision.plan) return undefined;
+  let forward: PodPortForward | undefined;
+  let hooks: EngineHooks | undefined;
+  try {
+    let resolved: ResolvedConnection;
+    if (decision.plan.via === 'pod') {
+      const database = input.database as PodDatabaseConnection;
+      forward = await forwardPodPort(clients.kubeConfig, { namespace, pod: decision.plan.pod, port: decision.plan.port });
+      const at = { host: forward.host, port: forward.port };
+      if (database.secretRef) {
+        const viaSecret = { secretRef: database.secretRef, ...at, ...(database.database ? { database: database.database } : {}) };
+        resolved = engine === 'postgres' ? { postgres: await resolveDatabaseConnection(clients, viaSecret, namespace) } : { mysql: await resolveMysqlConnection(clients, viaSecret, namespace) };
+      } else {
+        const found = await podDatabaseCredentials(clients, decision.pod!, engine);
+        const fields = { ...at, user: found.user, ...(found.password !== undefined ? { password: found.password } : {}) };
+        const databaseName = database.database ?? found.database;
+        resolved =
+          engine === 'postgres'
+            ? { postgres: { ...fields, ...(databaseName ? { database: databaseName } : {}), application_name: 'kubectl-dbaas' } }
+            : { mysql: { ...fields, ...(databaseName ? { database: databaseName } : {}) } };
+      }
+    } else {
+      resolved = await input.prefetched!;
+    }
+    try {
+      hooks = 'mysql' in resolved ? await mysqlEngine(resolved.mysql) : await postgresEngine(resolved.postgres);
+    } catch (error) {
+      const failure = toDbaasError(error);
+      const note = forwardNote(forward);
+      throw note ? new DbaasError(failure.code, `${failure.message}${note}`, { ...(failure.fix ? { fix: failure.fix } : {}), cause: failure, option: 'database' }) : failure;
+    }
+    if (decision.pod && hooks.serverIdentity) {
+      const why = sessionMismatch(await hooks.serverIdentity(), decision.pod, decision.plan.via === 'pod' ? 'pod' : 'host');
+      if (why) {
+        throw new DbaasError('TARGET_UNSUPPORTED', `the SQL session is not on the database whose volume is backed up: ${why}`, {
+          fix: 'Leave the host out, so that the session goes through the API server to the pod itself, or connect to that very instance.',
+          option: 'database',
+          details: { pod: decision.pod.metadata?.name },
+        });
+      }
+    }
+    const engineHooks = hooks;
+    const opened = forward;
+    return {
+      engine: engineHooks,
+      via: decision.plan.via,
+      close: async () => {
+        try {
+          await engineHooks.close();
+        } finally {
+          await opened?.close();
+        }
+      },
+    };
+  } catch (error) {
+    await hooks?.close().catch(() => undefined);
+    await forward?.close();
+    throw error;
+  }
+}
