@@ -338,11 +338,13 @@ async function clusterDemo(binDir: string): Promise<void> {
     say(`20000 rows loaded; a writer now inserts ${DEMO_WRITE_RATE} rows/s (each acknowledged commit recorded) and keeps writing through the backup`);
     await sleep(3000);
 
+    // No connection flags: the backup's SQL session goes through the API server to pg-0 itself,
+    // with the password from the pod's POSTGRES_PASSWORD (its Secret).
     await must(
-      `PGPASSWORD=... kubectl dbaas backup create --pod pg-0 --mode online --host 127.0.0.1 --port ${forward.port} --db-user postgres --name demo-1 -n ${NAMESPACE}`,
+      `kubectl dbaas backup create --pod pg-0 --mode online --name demo-1 -n ${NAMESPACE}`,
       'kubectl',
-      ['dbaas', 'backup', 'create', '--pod', 'pg-0', '--mode', 'online', '--host', '127.0.0.1', '--port', String(forward.port), '--db-user', 'postgres', '--name', 'demo-1', '--timeout', '4m', '-n', NAMESPACE],
-      { ...env, PGPASSWORD: DEMO_PASSWORD },
+      ['dbaas', 'backup', 'create', '--pod', 'pg-0', '--mode', 'online', '--name', 'demo-1', '--timeout', '4m', '-n', NAMESPACE],
+      env,
     );
     await must(`kubectl dbaas backup list -n ${NAMESPACE}`, 'kubectl', ['dbaas', 'backup', 'list', '-n', NAMESPACE], env);
     await load.stop();
