@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs';
 import { BACKUP_COMMANDS, backupCommand } from './commands/backup/index.js';
 import { completionCommand } from './commands/completion/index.js';
 import { restoreCommand } from './commands/restore/index.js';
+import { unfenceCommand } from './commands/unfence/index.js';
 import { verifyCommand } from './commands/verify/index.js';
 import { versionCommand } from './commands/version/index.js';
 import { WAL_COMMANDS, walCommand } from './commands/wal/index.js';
@@ -32,7 +33,7 @@ export const ROOT_DESCRIPTION = 'Consistent CSI VolumeSnapshot backups and resto
  * await buildCli(['version', '-o', 'json']).parseAsync();
  * ```
  */
-const COMMANDS = [backupCommand, restoreCommand, verifyCommand, walCommand, completionCommand, versionCommand];
+const COMMANDS = [backupCommand, restoreCommand, verifyCommand, unfenceCommand, walCommand, completionCommand, versionCommand];
 const SUBCOMMANDS: Record<string, CommandModule[]> = { backup: BACKUP_COMMANDS, wal: WAL_COMMANDS };
 
 /** The exit codes line of the root's `--help` (docs/cli.md has the table). */

@@ -11,6 +11,7 @@ const FLAG_OF_SDK_OPTION: Readonly<Record<string, string>> = {
   database: '--dsn',
   engineKind: '--engine',
   fencing: '--fence',
+  fenceRetainClaims: '--fence-retain-pvcs',
   instance: '--instance',
   deadlineMs: '--timeout',
   kubeconfig: '--kubeconfig',

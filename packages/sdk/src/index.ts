@@ -207,7 +207,19 @@ export { sessionMismatch } from './engines/session-identity.js';
 export type { BackupTarget, DiscoveredTarget } from './snapshot/discovery.js';
 export type { EngineHooks, EngineMetadata, EngineOnlineBackup, FencingStrategy, FenceContext, SessionServer } from './engines/engine.js';
 export { postgresEngine } from './engines/postgres/engine.js';
-export { statefulSetFencing, cnpgFencing, cnpgFencedInstances, FENCED_REPLICAS_ANNOTATION, CNPG_FENCED_INSTANCES_ANNOTATION } from './engines/fencing.js';
+export {
+  statefulSetFencing,
+  cnpgFencing,
+  cnpgFencedInstances,
+  liftFence,
+  fenceHolder,
+  parseFenceLease,
+  FENCED_REPLICAS_ANNOTATION,
+  CNPG_FENCED_INSTANCES_ANNOTATION,
+  FENCE_LEASE_ANNOTATION,
+  FENCED_WHEN_SCALED_ANNOTATION,
+} from './engines/fencing.js';
+export type { FenceLease, LiftFenceOptions, LiftFenceResult } from './engines/fencing.js';
 
 // Restores and verification: RestoreClient, the restore-prep step, scratch runtimes (restore/)
 export { runRestore, planRestore, SELECTED_NODE_ANNOTATION, RESTORE_WAL_PVC_SUFFIX, RESTORE_SOURCE_SUFFIX } from './restore/restore.js';

@@ -119,6 +119,11 @@ export interface FenceContext {
   signal?: AbortSignal;
   /** Progress lines. */
   log?: (message: string) => void;
+  /**
+   * Who fences: written into the lease on the fenced object, so that another run does not take or
+   * lift this fence while it is held. `backup` is `<namespace>/<name>` of the backup set.
+   */
+  holder?: { backup: string; process: string };
 }
 
 /**
@@ -141,6 +146,14 @@ export interface FenceContext {
 export interface FencingStrategy {
   /** Human-readable: what is stopped, for progress and error messages. */
   readonly description: string;
+  /** The fenced object as `kind/name` (e.g. `statefulset/pg`, `cnpg/pg`), for the way to lift a fence a run left. */
+  readonly object?: string;
+  /** Refusals known before anything is stopped (the plan calls it): e.g. a StatefulSet that deletes its PVCs when scaled down, or a fence another run holds. */
+  preflight?(ctx: FenceContext): Promise<void>;
   fence(ctx: FenceContext): Promise<void>;
+  /** Why the fence no longer holds (undefined: it does). Called just before the snapshot is requested and after it is cut. */
+  check?(ctx: FenceContext): Promise<string | undefined>;
   unfence(ctx: FenceContext): Promise<void>;
+  /** After unfence(): waits until the database serves again (its pods Ready), so the downtime is measured to there. */
+  waitRestored?(ctx: FenceContext): Promise<void>;
 }

@@ -5,6 +5,7 @@
 // `dryRun: 'server'` the planned VolumeSnapshots are also sent with `dryRun=All` (admission and
 // validation run, nothing is stored). Also: the instance of a CloudNativePG Cluster to back up.
 import type { EngineHooks, EngineMetadata, FencingStrategy } from '../engines/engine.js';
+import { fenceHolder } from '../engines/fencing.js';
 import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import type { VolumeSnapshot } from '../kube/snapshot-types.js';
@@ -187,7 +188,7 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
 
   let fencing: FencingStrategy | undefined;
   if (mode === 'fenced') {
-    fencing = options.fencing ?? (await impliedFencing(clients, found));
+    fencing = options.fencing ?? (await impliedFencing(clients, found, { retainClaims: options.fenceRetainClaims ?? false }));
     if (!fencing) {
       throw new DbaasError('TARGET_NOT_FOUND', `mode fenced needs a way to stop the database using PVC ${namespace}/${pvc}, and none was found (no owning StatefulSet or CloudNativePG Cluster)`, {
         fix: 'Target the database pod of a StatefulSet or CloudNativePG Cluster, name the fencing (a StatefulSet or a CloudNativePG instance), or use mode online with a connection to the database.',
@@ -196,6 +197,8 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
       });
     }
   }
+  // Refusals of the fencing itself (PVCs deleted on scale-down, a fence another backup holds) are the plan's, so a dry run shows them.
+  if (fencing?.preflight) await fencing.preflight({ clients, namespace, deadline: now.getTime() + 60_000, holder: fenceHolder(namespace, name) });
   if ((mode === 'checkpoint' || mode === 'online') && !options.engine && options.database === undefined) throw connectionNeeded(mode, engineKind);
   const session = await decideSession(clients, { namespace, pvc, targetPod: found.pod, mode, engine: engineKind, database: options.database, ownEngine: options.engine !== undefined });
   if (mode === 'online' && options.engine && !options.engine.beginOnlineBackup) {

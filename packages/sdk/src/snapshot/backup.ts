@@ -5,6 +5,7 @@
 // later, and always (also on error, deadline and abort), then deletes the snapshots this run
 // created when it failed. SnapshotClient.backup() delegates here.
 import type { EngineHooks, EngineMetadata, EngineOnlineBackup, FenceContext, FencingStrategy } from '../engines/engine.js';
+import { fenceHolder } from '../engines/fencing.js';
 import { DbaasError, isDbaasError, toDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import type { VolumeSnapshot } from '../kube/snapshot-types.js';
@@ -115,6 +116,12 @@ export interface BackupOptions {
   engine?: EngineHooks;
   /** `fenced` mode: how to stop and restart the database. Default: from the pod's or PVC's StatefulSet / CNPG Cluster. */
   fencing?: FencingStrategy;
+  /**
+   * `fenced` mode, the default StatefulSet fencing of a StatefulSet whose `persistentVolumeClaimRetentionPolicy.whenScaled`
+   * is `Delete` (scaling to 0 would delete the PVC being backed up, so it is refused): set `whenScaled: Retain`
+   * while fenced and `Delete` again afterwards.
+   */
+  fenceRetainClaims?: boolean;
   /** Aborting ends the fence / backup session and deletes the snapshots this run created. */
   signal?: AbortSignal;
   onProgress?: (event: BackupProgress) => void;
@@ -178,7 +185,7 @@ export interface BackupResult {
   metadata: { data: SnapshotMetadata; wal?: SnapshotMetadata };
   timings: {
     totalMs: number;
-    /** `fenced`: from the start of fence() until unfence() returned. */
+    /** `fenced`: the downtime, from the start of fence() until the database served again (its pods Ready), else until unfence() returned. */
     fencedMs?: number;
     /** `online`: from pg_backup_start until the slot was released. */
     backupSessionMs?: number;
@@ -188,6 +195,8 @@ export interface BackupResult {
   snapshotErrors: string[];
   /** The fencing strategy used, for `fenced`. */
   fencing?: string;
+  /** What went wrong without spoiling the backup, e.g. the database not Ready again in time after the fence. */
+  warnings: string[];
   /** The plan this run executed: what `planBackup` returns for the same options. */
   plan: BackupPlan;
 }
@@ -247,6 +256,7 @@ interface BackupRun {
   readonly snapshotErrors: string[];
   readonly reportedReady: Set<string>;
   fence: { strategy: FencingStrategy; active: boolean; startedAt?: number; ms?: number } | undefined;
+  readonly warnings: string[];
   session: HeldSession | undefined;
   sessionMs: number | undefined;
 }
@@ -273,7 +283,19 @@ function fenceContext(r: BackupRun, stage: 'fence' | 'unfence'): FenceContext {
     deadline: stage === 'fence' ? r.deadline : Math.max(r.deadline, Date.now() + 120_000),
     ...(stage === 'fence' && r.signal ? { signal: r.signal } : {}),
     log: (m) => report(r, 'fencing', m),
+    holder: fenceHolder(r.plan.namespace, r.plan.name),
   };
+}
+
+/** The cut must fall inside the fence: checked before the snapshot is requested and after it is cut. */
+async function assertFenceHolds(r: BackupRun, when: string): Promise<void> {
+  const why = await r.fence?.strategy.check?.(fenceContext(r, 'fence'));
+  if (why) {
+    throw new DbaasError('TARGET_UNSUPPORTED', `the fence did not hold ${when}: ${why}. A snapshot taken then may be torn, so this run is not a backup`, {
+      fix: 'Keep whatever scales the database (a GitOps controller, an autoscaler, an operator) from doing so during the backup, or use mode online.',
+      details: { fence: r.fence!.strategy.description },
+    });
+  }
 }
 
 async function patchMeta(r: BackupRun, snapshotName: string, meta: Meta): Promise<void> {
@@ -483,7 +505,9 @@ const EXECUTORS: Record<ConsistencyMode, (r: BackupRun) => Promise<void>> = {
   fenced: async (r) => {
     await closeOwnEngine(r);
     await fence(r);
+    await assertFenceHolds(r, 'before the snapshot was requested');
     await cut(r, await request(r, 'data'));
+    await assertFenceHolds(r, 'until the snapshot was cut');
     // The fence ends at the cut, not at readiness: the cleanup path lifts it right after.
   },
   online: executeOnline,
@@ -500,8 +524,10 @@ async function executeAdopted(r: BackupRun, adopted: { data?: VolumeSnapshot; wa
   if (r.plan.mode === 'fenced') {
     await closeOwnEngine(r);
     await fence(r);
+    await assertFenceHolds(r, 'before the adopted snapshot was cut');
   }
   await cut(r, dataName);
+  if (r.plan.mode === 'fenced') await assertFenceHolds(r, 'until the adopted snapshot was cut');
 }
 
 /** Ends what the run holds (session, fence, connection); what failed on the way goes to `problems`. */
@@ -515,13 +541,25 @@ async function endHeld(r: BackupRun, problems: string[]): Promise<void> {
   }
   const fencing = r.fence;
   if (fencing?.active) {
+    let lifted = false;
     try {
       await fencing.strategy.unfence(fenceContext(r, 'unfence'));
       fencing.active = false;
-      fencing.ms = Date.now() - (fencing.startedAt ?? Date.now());
-      report(r, 'unfenced', `database started again (${fencing.strategy.description}); fenced for ${fencing.ms} ms`);
+      lifted = true;
     } catch (e) {
       problems.push(`lifting the fence (${fencing.strategy.description}) FAILED, the database may still be stopped: ${(e as Error).message}`);
+    }
+    if (lifted) {
+      // The downtime lasts until the database serves again, not until the scale-up was asked for.
+      try {
+        await fencing.strategy.waitRestored?.({ ...fenceContext(r, 'unfence'), deadline: Math.max(r.deadline, Date.now() + 300_000) });
+        fencing.ms = Date.now() - (fencing.startedAt ?? Date.now());
+        report(r, 'unfenced', `database serving again (${fencing.strategy.description}); down for ${fencing.ms} ms`);
+      } catch (e) {
+        fencing.ms = Date.now() - (fencing.startedAt ?? Date.now());
+        r.warnings.push(`the fence was lifted, but the database was not serving again after ${fencing.ms} ms: ${(e as Error).message}`);
+        report(r, 'unfenced', `fence lifted (${fencing.strategy.description}), the database not Ready again yet: ${(e as Error).message}`);
+      }
     }
   }
   await closeOwnEngine(r).catch(() => undefined);
@@ -563,11 +601,19 @@ async function failRun(r: BackupRun, failure: unknown, problems: string[]): Prom
   deleted.sort((a, b) => created.indexOf(a) - created.indexOf(b));
   remaining.sort((a, b) => created.indexOf(a.split(' ')[0]!) - created.indexOf(b.split(' ')[0]!));
   if (created.length) report(r, 'cleanup', `deleted ${deleted.join(', ') || 'nothing'}${remaining.length ? `; remaining: ${remaining.join(', ')}` : ''}`);
-  const fenceWords = r.fence ? (problems.some((p) => p.startsWith('lifting')) ? ' The fence could NOT be lifted.' : ' The fence was lifted.') : '';
+  const fenceLeft = r.fence !== undefined && problems.some((p) => p.startsWith('lifting'));
+  const fenceWords = r.fence ? (fenceLeft ? ` The fence could NOT be lifted: ${r.fence.strategy.object ?? r.fence.strategy.description} is still fenced (liftFence lifts it).` : ' The fence was lifted.') : '';
   const cleanup = `${fenceWords}${created.length ? ` Deleted the snapshot(s) this run created: ${deleted.join(', ') || 'none'}.` : ''}${
     remaining.length ? ` Remaining: ${remaining.join('; ')}.` : ''
   }${problems.length ? ` Problems: ${problems.join('; ')}.` : ''}`;
-  const details = { backupSet: name, deletedSnapshots: deleted, remainingSnapshots: remaining, problems, snapshotErrors: r.snapshotErrors };
+  const details = {
+    backupSet: name,
+    deletedSnapshots: deleted,
+    remainingSnapshots: remaining,
+    problems,
+    snapshotErrors: r.snapshotErrors,
+    ...(fenceLeft && r.fence?.strategy.object ? { fenceLeft: r.fence.strategy.object } : {}),
+  };
   if (signal?.aborted) throw new DbaasError('BACKUP_ABORTED', `backup ${namespace}/${name} (${mode}) was aborted.${cleanup}`, { cause: signal.reason ?? failure, details });
   const base =
     failure === undefined
@@ -607,6 +653,7 @@ function resultOf(r: BackupRun): BackupResult {
     },
     snapshotErrors: r.snapshotErrors,
     ...(plan.fencing ? { fencing: plan.fencing } : {}),
+    warnings: r.warnings,
     plan,
   };
 }
@@ -743,6 +790,7 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
     snapshotErrors: [],
     reportedReady: new Set(),
     fence: fencing ? { strategy: fencing, active: false } : undefined,
+    warnings: [],
     session: undefined,
     sessionMs: undefined,
   };

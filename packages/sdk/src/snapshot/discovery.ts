@@ -257,9 +257,10 @@ export async function discoverBackupTarget(
  * const fencing = await impliedFencing(clients, await discoverBackupTarget(clients, { namespace: 'db', target: { pvc: 'data-pg-0' } }));
  * ```
  */
-export async function impliedFencing(clients: KubeClients, found: DiscoveredTarget): Promise<FencingStrategy | undefined> {
+export async function impliedFencing(clients: KubeClients, found: DiscoveredTarget, opts: { retainClaims?: boolean } = {}): Promise<FencingStrategy | undefined> {
   if (found.workload?.kind === 'Cluster' && found.workload.instance) return cnpgFencing(found.workload.name, found.workload.instance);
-  if (found.workload?.kind === 'StatefulSet') return statefulSetFencing(found.workload.name);
+  const stsOptions = opts.retainClaims ? { retainClaims: true } : {};
+  if (found.workload?.kind === 'StatefulSet') return statefulSetFencing(found.workload.name, stsOptions);
   const pvc = found.pvc.metadata.name;
   const list = await clients.apps.listNamespacedStatefulSet({ namespace: found.namespace });
   const owners = list.items.filter((s: V1StatefulSet) =>
@@ -268,7 +269,7 @@ export async function impliedFencing(clients: KubeClients, found: DiscoveredTarg
       return pvc.startsWith(prefix) && /^\d+$/.test(pvc.slice(prefix.length));
     }),
   );
-  return owners.length === 1 ? statefulSetFencing(owners[0]!.metadata!.name!) : undefined;
+  return owners.length === 1 ? statefulSetFencing(owners[0]!.metadata!.name!, stsOptions) : undefined;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { VolumeSnapshot, VolumeSnapshotContent } from '../kube/snapshot-typ
 import { watchUntil } from '../kube/watch-until.js';
 import { DBAAS_LABELS, isManagedSnapshot, managedSnapshotSelector, MANAGED_BY } from '../manifests/metadata.js';
 import { assertLabelValue } from '../manifests/names.js';
+import { liftFence, type LiftFenceOptions, type LiftFenceResult } from '../engines/fencing.js';
 import { runBackup, type BackupOptions, type BackupResult } from './backup.js';
 import { groupBackupSets, summarizeSnapshot, type BackupSet, type SnapshotSummary } from './backup-sets.js';
 import { planPrune, type PrunePlan, type PrunePolicy } from './prune-plan.js';
@@ -224,6 +225,20 @@ export class SnapshotClient {
    */
   async backup(options: BackupOptions): Promise<BackupResult> {
     return await runBackup(this.clients, options);
+  }
+
+  /**
+   * Lifts a fence that a killed or failed `fenced` backup left on a StatefulSet or a CloudNativePG
+   * instance, and waits until the database serves again. See {@link liftFence}.
+   *
+   * @example
+   * ```ts
+   * const lifted = await client.liftFence({ namespace: 'db', statefulSet: 'pg' });
+   * console.log(lifted.lifted ? `${lifted.object} serving again after ${lifted.readyMs} ms` : 'nothing was fenced');
+   * ```
+   */
+  async liftFence(options: LiftFenceOptions): Promise<LiftFenceResult> {
+    return await liftFence(this.clients, options);
   }
 
   /**

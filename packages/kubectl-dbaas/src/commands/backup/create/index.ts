@@ -26,6 +26,7 @@ const backupCreateArgsSchema = z.extend(globalOptionsSchema, {
   force: z._default(z.boolean(), false),
   timeout: z._default(z.string(), '10m'),
   fence: z._default(z.string(), 'auto'),
+  fenceRetainPvcs: z._default(z.boolean(), false),
   dryRun: z._default(z.enum(DRY_RUN), 'none'),
 });
 
@@ -73,6 +74,11 @@ export const backupCreateCommand: CommandModule = {
         .option('snapshot-class', { type: 'string', describe: "VolumeSnapshotClass (default: the driver's default class, else its only one)" })
         .option('force', { type: 'boolean', default: false, describe: 'Allow a mode the driver cannot do safely: crash/checkpoint (and online for MySQL/MariaDB) on a driver whose snapshots are not atomic (the copy may be torn)' })
         .option('fence', { type: 'string', default: 'auto', describe: 'How fenced mode stops the database: auto (from the target), statefulset/NAME, cnpg/CLUSTER' })
+        .option('fence-retain-pvcs', {
+          type: 'boolean',
+          default: false,
+          describe: 'Fencing a StatefulSet whose persistentVolumeClaimRetentionPolicy.whenScaled is Delete (refused otherwise: scaling to 0 would delete the PVC): set whenScaled Retain while fenced, Delete again afterwards',
+        })
         .option('timeout', { type: 'string', default: '10m', describe: 'Deadline of the whole backup (90s, 5m, 1h)' })
         .option('dry-run', { choices: DRY_RUN, default: 'none', describe: 'Print the VolumeSnapshots it would create: client (no API writes) or server (validated with dryRun=All)' })
         .example('kubectl dbaas backup create --pod pg-0', 'Fenced on hostpath (StatefulSet scaled to 0 and back), checkpoint on atomic drivers')
@@ -100,6 +106,7 @@ export const backupCreateCommand: CommandModule = {
     const target = createTarget({ pvc: args.pvc, pod: args.pod, cnpgCluster: args.cnpgCluster, instance: args.instance });
     const fence = parseFence(args.fence);
     if (fence.kind !== 'auto' && args.mode !== undefined && args.mode !== 'fenced') throw new UsageError(`--fence applies to --mode fenced, not ${args.mode}`);
+    if (args.fenceRetainPvcs && args.mode !== undefined && args.mode !== 'fenced') throw new UsageError(`--fence-retain-pvcs applies to --mode fenced, not ${args.mode}`);
     const timeoutMs = parseKubeDuration(args.timeout, '--timeout');
     if (timeoutMs <= 0) throw new UsageError('--timeout must be more than 0');
     if (args.dsn) dsnEngine(args.dsn); // an unknown scheme is a usage error, before the cluster is read
@@ -114,6 +121,7 @@ export const backupCreateCommand: CommandModule = {
       force: args.force,
       timeoutMs,
       fence,
+      fenceRetainPvcs: args.fenceRetainPvcs,
       dryRun: args.dryRun,
       connection: { dsn: args.dsn, host: args.host, port: args.port, dbUser: args.dbUser, dbname: args.dbname },
       ...(args.engine ? { engine: args.engine } : {}),

@@ -1,5 +1,6 @@
 // Parsing of `backup create`'s own flags that are more than a value: the target and --fence.
 // Pure (no SDK), so the command can refuse bad flags before loading anything.
+import { parseFencedObject } from '../../../fence-object.js';
 import { UsageError } from '../../../usage-error.js';
 
 /**
@@ -25,8 +26,6 @@ export type CreateTarget = { kind: 'pvc'; name: string } | { kind: 'pod'; name: 
  */
 export type FenceChoice = { kind: 'auto' } | { kind: 'statefulset'; name: string } | { kind: 'cnpg'; cluster: string };
 
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
-
 /**
  * Parses `--fence`: `auto`, `statefulset/NAME` (also `sts/NAME`), `cnpg/CLUSTER`.
  *
@@ -38,11 +37,9 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
  */
 export function parseFence(text: string): FenceChoice {
   if (text === 'auto') return { kind: 'auto' };
-  const match = /^(statefulset|sts|cnpg)\/(.+)$/.exec(text);
-  if (!match || !DNS_SUBDOMAIN.test(match[2]!)) {
-    throw new UsageError(`--fence: "${text}" is not a fencing; use auto, statefulset/NAME or cnpg/CLUSTER`);
-  }
-  return match[1] === 'cnpg' ? { kind: 'cnpg', cluster: match[2]! } : { kind: 'statefulset', name: match[2]! };
+  const parsed = parseFencedObject(text);
+  if (!parsed) throw new UsageError(`--fence: "${text}" is not a fencing; use auto, statefulset/NAME or cnpg/CLUSTER`);
+  return parsed;
 }
 
 /**

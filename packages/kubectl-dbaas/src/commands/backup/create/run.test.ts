@@ -75,6 +75,7 @@ describe('backup create progress', () => {
       '[  7.0s] b cut; finishing',
       '[  8.0s] b cut; finishing: done in 1.0s',
       '[  8.0s] database started again; waiting for the snapshot to be ready',
+      '[  8.0s] database started again; waiting for the snapshot to be ready: database started again',
       '[  9.0s] database started again; waiting for the snapshot to be ready: b ready',
       '[  9.0s] database started again; waiting for the snapshot to be ready: done in 1.0s',
       '[  9.0s] backup db/b ready (fenced)',

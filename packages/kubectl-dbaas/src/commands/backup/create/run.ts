@@ -41,6 +41,8 @@ export interface BackupCreateArgs extends KubeArgs {
   force: boolean;
   timeoutMs: number;
   fence: FenceChoice;
+  /** `--fence-retain-pvcs`: fence a StatefulSet whose PVCs are deleted on scale-down, keeping them. */
+  fenceRetainPvcs?: boolean;
   dryRun: 'none' | 'client' | 'server';
   connection: ConnectionArgs;
   /** `--engine`: the engine, when the target does not show it (MySQL covers MariaDB). */
@@ -110,7 +112,7 @@ async function resolveTarget(client: SnapshotClient, namespace: string, args: Ba
     target = { pod: cnpg.instance };
   }
   let fencing: FencingStrategy | undefined;
-  if (args.fence.kind === 'statefulset') fencing = statefulSetFencing(args.fence.name);
+  if (args.fence.kind === 'statefulset') fencing = statefulSetFencing(args.fence.name, args.fenceRetainPvcs ? { retainClaims: true } : {});
   else if (args.fence.kind === 'cnpg') {
     const instance = cnpg?.instance ?? target.pod;
     if (!instance) {
@@ -161,6 +163,7 @@ async function backupOptions(client: SnapshotClient, args: BackupCreateArgs, env
     ...(args.snapshotClass ? { snapshotClass: args.snapshotClass } : {}),
     ...(args.force ? { force: true } : {}),
     ...(fencing ? { fencing } : {}),
+    ...(args.fenceRetainPvcs ? { fenceRetainClaims: true } : {}),
     database,
     ...(engine.explicit ? { engineKind: engine.engine } : {}),
     deadlineMs: args.timeoutMs,
@@ -194,19 +197,38 @@ export async function runBackupCreate(
     if (cnpg) progress?.detail(`CloudNativePG Cluster ${cnpg.cluster}: instance ${cnpg.instance}, ${cnpg.reason}`);
     const onProgress = progress ? progressFollower(progress) : undefined;
     const result = await client.backup({ ...options, ...(opts.signal ? { signal: opts.signal } : {}), ...(onProgress ? { onProgress } : {}) }).catch((error: unknown) => {
-      throw withCliFix(error);
+      throw withCliFix(error, namespace);
     });
     const report = backupCreateReport(result, cnpg);
+    for (const warning of result.warnings) progress?.detail(`warning: ${warning}`);
     progress?.done(summaryLine(report));
     return report;
   });
 }
 
 /**
- * A fenced backup with nothing to fence with: the SDK names the option (`fencing`); on the command
- * line the ways out are flags.
+ * Where the command line has its own way out: a fenced backup with nothing to fence with (the SDK
+ * names the option `fencing`; here the ways out are flags), and a fence a failed run could not lift
+ * (the SDK names the object; here `kubectl dbaas unfence` lifts it).
  */
-function withCliFix(error: unknown): unknown {
+function withCliFix(error: unknown, namespace: string): unknown {
+  const fenceLeft = error instanceof DbaasError ? error.details?.fenceLeft : undefined;
+  const fenceHeld = error instanceof DbaasError ? error.details?.fenceHeld : undefined;
+  if (error instanceof DbaasError && typeof fenceHeld === 'string') {
+    return new DbaasError(error.code, error.message, {
+      fix: `Wait for that backup to end. If its process is gone (killed), lift its fence and run again: kubectl dbaas unfence ${fenceHeld} -n ${namespace} --force`,
+      cause: error,
+      details: { ...error.details },
+    });
+  }
+  if (error instanceof DbaasError && typeof fenceLeft === 'string') {
+    return new DbaasError(error.code, error.message, {
+      fix: `Lift the fence: kubectl dbaas unfence ${fenceLeft} -n ${namespace}${error.fix ? `. Then: ${error.fix}` : ''}`,
+      cause: error,
+      ...(error.option ? { option: error.option } : {}),
+      details: { ...error.details },
+    });
+  }
   if (error instanceof DbaasError && error.code === 'TARGET_NOT_FOUND' && error.option === 'fencing') {
     return new DbaasError(error.code, error.message, {
       fix: 'Target the database pod (--pod) of a StatefulSet or CloudNativePG Cluster, name the fencing (--fence statefulset/NAME or --fence cnpg/CLUSTER), or use --mode online with the connection flags.',
@@ -272,6 +294,7 @@ export function progressFollower(progress: ProgressReporter): (event: BackupProg
       case 'unfenced':
         fencing = false;
         progress.phase('database started again; waiting for the snapshot to be ready');
+        progress.detail(event.message); // how long the database was down, until Ready again
         break;
       case 'released':
         progress.phase('backup session closed; waiting for the snapshots to be ready');
