@@ -36,7 +36,7 @@ const COMMANDS = [backupCommand, restoreCommand, verifyCommand, walCommand, comp
 const SUBCOMMANDS: Record<string, CommandModule[]> = { backup: BACKUP_COMMANDS, wal: WAL_COMMANDS };
 
 /** The exit codes line of the root's `--help` (docs/cli.md has the table). */
-export const EXIT_CODES_TEXT = 'Exit codes: 0 success, 1 failure (including not found, not reachable), 2 usage error, 130/143 interrupted.';
+export const EXIT_CODES_TEXT = 'Exit codes: 0 success, 1 failure (not found, refused, not reachable, failed), 2 usage error, 130/143 interrupted.';
 
 const namesOf = (command: CommandModule): string[] => [String(command.command).split(' ')[0]!, ...[command.aliases ?? []].flat()];
 

@@ -240,7 +240,7 @@ export class SnapshotClient {
   async list(opts: SnapshotListSetsOptions = {}): Promise<BackupSetList> {
     const selector = this.selector(opts);
     const limit = opts.pageSize ?? opts.limit ?? DEFAULT_PAGE_SIZE;
-    if (!Number.isInteger(limit) || limit < 1) throw new DbaasError('INVALID_ARGUMENT', `page size must be a positive integer, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 1) throw new DbaasError('INVALID_ARGUMENT', `page size must be a positive integer, got ${limit}`, { option: opts.pageSize !== undefined ? 'pageSize' : 'limit' });
     const summaries: SnapshotSummary[] = [];
     const setNames: (string | undefined)[] = [];
     let cont: string | undefined;
