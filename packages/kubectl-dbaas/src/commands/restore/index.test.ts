@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { usageError } from '../../test-support/usage-error.js';
 import { helpText } from '../../docs/cli-reference.js';
-import { objectName, parseCheck, parseSize, parseSubPath } from './options.js';
+import { objectName, parseCheck, parseSize, parseSubPath } from '../../flag-values.js';
 
 describe('kubectl dbaas restore / verify: usage errors exit 2 with a useful message', () => {
   it.each([

@@ -5,8 +5,7 @@ import { globalOptionsSchema, kubeArgs } from '../../global-options.js';
 import { writeResult } from '../../output.js';
 import { parseArgs } from '../../parse-args.js';
 import { UsageError } from '../../usage-error.js';
-import { backupNameArg } from '../backup/names.js';
-import { objectName, parseSize, parseSubPath } from './options.js';
+import { backupNameArg, objectName, parseSize, parseSubPath } from '../../flag-values.js';
 
 const DRY_RUN = ['none', 'client', 'server'] as const;
 const name = () => z.optional(z.string().check(z.minLength(1)));
@@ -97,7 +96,7 @@ export const restoreCommand: CommandModule = {
       return;
     }
     const { runLongOperation } = await import('../../long-operation.js');
-    const report = await runLongOperation((ctx) => run.runRestoreCommand(parsed, ctx), run.interruptNotice('deleting what the restore created'));
+    const report = await runLongOperation((ctx) => run.runRestoreCommand(parsed, ctx), 'deleting what the restore created');
     await writeResult(report, args.output, { text: run.renderRestore, name: (r) => `persistentvolumeclaim/${r.pvc}` });
   },
 };

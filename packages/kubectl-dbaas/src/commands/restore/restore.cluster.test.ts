@@ -36,7 +36,7 @@ import {
 import { parse as parseYaml } from 'yaml';
 import type { BackupCreateReport } from '../backup/create/run.js';
 import type { VerifyReport } from '../verify/run.js';
-import type { RestoreReport } from './run.js';
+import type { RestoreReport } from '../../restore-report.js';
 import { skipWhen } from '@kubectl-dbaas/testing';
 
 type Pvc = { metadata?: { name?: string; labels?: Record<string, string>; deletionTimestamp?: unknown }; spec?: { dataSource?: { name?: string } }; status?: { phase?: string } };
@@ -126,7 +126,7 @@ describe('kubectl dbaas restore / verify: refusals (real kubectl, plugin on PATH
       const r = await dbaas(args);
       expect(r.code, show(r)).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`^error: backup "nope" not found in namespace "${ns}"`, 'm'));
-      expect(r.stderr).toMatch(new RegExp(`^fix: List the backups with: kubectl dbaas backup list -n ${ns}`, 'm'));
+      expect(r.stderr).toMatch(new RegExp(`^fix: List the backups of the namespace: kubectl get volumesnapshots -n ${ns} `, 'm'));
       expect(r.stdout).toBe('');
     }
   });

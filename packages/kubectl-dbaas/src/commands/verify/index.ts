@@ -5,8 +5,7 @@ import { globalOptionsSchema, kubeArgs } from '../../global-options.js';
 import { writeResult } from '../../output.js';
 import { parseArgs } from '../../parse-args.js';
 import { UsageError } from '../../usage-error.js';
-import { backupNameArg } from '../backup/names.js';
-import { objectName, parseCheck, parseSubPath } from '../restore/options.js';
+import { backupNameArg, objectName, parseCheck, parseSubPath } from '../../flag-values.js';
 
 const AMCHECK = ['auto', 'install', 'skip'] as const;
 const RUNTIME = ['pod'] as const;
@@ -93,9 +92,8 @@ export const verifyCommand: CommandModule = {
       timeoutMs,
     };
     const run = await import('./run.js');
-    const { interruptNotice } = await import('../restore/run.js');
     const { runLongOperation } = await import('../../long-operation.js');
-    const report = await runLongOperation((ctx) => run.runVerifyCommand(parsed, ctx), interruptNotice('stopping the scratch PostgreSQL, deleting the scratch restore'));
+    const report = await runLongOperation((ctx) => run.runVerifyCommand(parsed, ctx), 'stopping the scratch PostgreSQL, deleting the scratch restore');
     await writeResult(report, args.output, run.renderVerify);
     if (!report.ok) {
       if (args.output !== 'text') process.stderr.write(run.failureLines(report).map((l) => `${l}\n`).join(''));

@@ -5,7 +5,7 @@ import { globalOptionsSchema } from '../../../global-options.js';
 import { writeResult } from '../../../output.js';
 import { parseArgs } from '../../../parse-args.js';
 import { UsageError } from '../../../usage-error.js';
-import { backupNameArg } from '../names.js';
+import { backupNameArg } from '../../../flag-values.js';
 
 const backupDeleteArgsSchema = z.extend(globalOptionsSchema, {
   names: z._default(z.array(z.string().check(z.minLength(1))), []),

@@ -1,6 +1,6 @@
 import { DbaasError, toDbaasError, type DeleteBackupSetResult, type SnapshotClient } from '@kubectl-dbaas/sdk';
 import type { KubeArgs } from '../../../global-options.js';
-import { explainingMissingNamespace, snapshotClientFor } from '../common.js';
+import { explainingMissingNamespaces, snapshotClientFor } from '../../../cli-shared.js';
 
 /**
  * Arguments of `backup delete`.
@@ -53,7 +53,7 @@ export async function runBackupDelete(
   const failures: { name: string; error: DbaasError }[] = [];
   for (const name of args.names) {
     try {
-      const result = await explainingMissingNamespace(client, namespace, () =>
+      const result = await explainingMissingNamespaces(client, [{ namespace }], () =>
         client.delete({ namespace, name, wait: args.wait, timeoutMs: args.timeoutMs, ...(options.signal ? { signal: options.signal } : {}) }),
       );
       items.push(result);
