@@ -47,9 +47,9 @@ export interface NamespaceOf {
 }
 
 /**
- * Runs `work`; when it fails with `KUBE_NOT_FOUND` because one of `namespaces` does not exist,
- * throws the error naming that namespace instead (a missing backup in a mistyped namespace hides
- * the typo).
+ * Runs `work`; when it fails with an error of kind `not-found` (a backup, PVC, pod, ... missing)
+ * because one of `namespaces` does not exist, throws the error naming that namespace instead (a
+ * missing backup in a mistyped namespace hides the typo).
  *
  * @example
  * ```ts
@@ -60,7 +60,7 @@ export async function explainingMissingNamespaces<T>(client: SnapshotClient | Re
   try {
     return await work();
   } catch (error) {
-    if (isDbaasError(error, 'KUBE_NOT_FOUND')) {
+    if (isDbaasError(error) && error.kind === 'not-found') {
       const snapshots = client instanceof SnapshotClient ? client : new SnapshotClient(client.clients);
       const seen = new Set<string>();
       for (const { namespace, option } of namespaces) {

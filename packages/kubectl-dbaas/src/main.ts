@@ -9,6 +9,7 @@ import { WAL_COMMANDS, walCommand } from './commands/wal/index.js';
 import { reportError } from './error-handler.js';
 import { EXIT_OK } from './exit-codes.js';
 import { CONNECTION_FLAGS_TEXT, withGlobalOptions } from './global-options.js';
+import { FLAG_RELATION_MESSAGES } from './option-groups.js';
 import { UsageError } from './usage-error.js';
 import { setVerbosity } from './verbosity.js';
 
@@ -100,6 +101,7 @@ export function buildCli(args: string[], options: { width?: number } = {}) {
     .recommendCommands()
     .strict()
     .locale('en')
+    .updateStrings(FLAG_RELATION_MESSAGES)
     .version(false)
     .option('version', { type: 'boolean', describe: 'Print the version (as the version command)' })
     .help()

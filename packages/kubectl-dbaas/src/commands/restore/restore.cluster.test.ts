@@ -114,7 +114,7 @@ describe('kubectl dbaas restore / verify: refusals (real kubectl, plugin on PATH
       [['restore', 'alpha', '-n', ns], /error: name the new PVC: --to PVC/],
       [['restore', 'alpha', '--to', 'r', '--size', 'big'], /--size: "big" is not a storage quantity/],
       [['restore', 'alpha', '--to', 'r', '--prep', 'local'], /error: Unknown argument: prep/],
-      [['verify', '--backup', 'alpha', '--pvc', 'taken', '-n', ns], /error: give one of --backup and --pvc, not both/],
+      [['verify', '--backup', 'alpha', '--pvc', 'taken', '-n', ns], /error: --backup and --pvc do not go together/],
       [['verify', '--pvc', 'taken', '--check', 'no-equals-sign'], /--check: "no-equals-sign" is not NAME=SQL/],
       [['verify', '--pvc', 'taken', '--bogus'], /error: Unknown argument: bogus/],
     ];
