@@ -49,7 +49,8 @@ export interface NamespaceOf {
 /**
  * Runs `work`; when it fails with an error of kind `not-found` (a backup, PVC, pod, ... missing)
  * because one of `namespaces` does not exist, throws the error naming that namespace instead (a
- * missing backup in a mistyped namespace hides the typo).
+ * missing backup in a mistyped namespace hides the typo). A namespace listed twice is checked
+ * once, under its first option.
  *
  * @example
  * ```ts

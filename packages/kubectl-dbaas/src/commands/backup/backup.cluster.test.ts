@@ -203,7 +203,7 @@ describe('kubectl dbaas backup list / describe (real kubectl, plugin on PATH)', 
     for (const args of [['backup', 'list'], ['backup', 'describe', 'alpha'], ['backup', 'delete', 'alpha'], ['backup', 'create', '--pvc', 'data']]) {
       const r = await dbaas([...args, '-n', `${ns}-missing`]);
       expect(r.code, `${args.join(' ')}\n${show(r)}`).toBe(1);
-      expect(r.stderr).toContain(`error: namespace "${ns}-missing" not found`);
+      expect(r.stderr).toMatch(new RegExp(`^error: namespace "${ns}-missing" not found .*\nflag: --namespace\n`, 'm'));
       expect(r.stderr).toContain('fix: Check the name with kubectl get namespaces');
       expect(r.stdout).toBe('');
     }

@@ -133,15 +133,15 @@ describe('kubectl dbaas restore / verify: refusals (real kubectl, plugin on PATH
 
   it('a missing namespace (target or --from-namespace) is named', async () => {
     const cases = [
-      [['restore', 'alpha', '--to', 'r', '-n', `${ns}-missing`], `${ns}-missing`],
-      [['restore', 'alpha', '--to', 'r', '-n', ns, '--from-namespace', `${ns}-gone`], `${ns}-gone`],
-      [['verify', '--backup', 'alpha', '-n', `${ns}-missing`], `${ns}-missing`],
-      [['verify', '--pvc', 'pg', '-n', `${ns}-missing`], `${ns}-missing`],
+      [['restore', 'alpha', '--to', 'r', '-n', `${ns}-missing`], `${ns}-missing`, '--namespace'],
+      [['restore', 'alpha', '--to', 'r', '-n', ns, '--from-namespace', `${ns}-gone`], `${ns}-gone`, '--from-namespace'],
+      [['verify', '--backup', 'alpha', '-n', `${ns}-missing`], `${ns}-missing`, '--namespace'],
+      [['verify', '--pvc', 'pg', '-n', `${ns}-missing`], `${ns}-missing`, '--namespace'],
     ] as const;
-    for (const [args, missing] of cases) {
+    for (const [args, missing, flag] of cases) {
       const r = await dbaas([...args]);
       expect(r.code, `${args.join(' ')}\n${show(r)}`).toBe(1);
-      expect(r.stderr).toContain(`error: namespace "${missing}" not found`);
+      expect(r.stderr).toMatch(new RegExp(`^error: namespace "${missing}" not found .*\nflag: ${flag}\n`, 'm'));
       expect(r.stderr).toContain('fix: Check the name with kubectl get namespaces');
     }
   });

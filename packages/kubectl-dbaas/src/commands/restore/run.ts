@@ -68,18 +68,19 @@ export function restoreOptions(args: RestoreCommandArgs, namespace: string): Res
 }
 
 /**
- * The namespaces a restore works in, for {@link explainingMissingNamespaces}: the backup's
- * (`--from-namespace`) and the target's (`-n`).
+ * The namespaces a restore works in, for {@link explainingMissingNamespaces}: the target's (`-n`),
+ * then the backup's (`--from-namespace`; when it is the target's, that one is named, as the user
+ * gave it).
  *
  * @example
  * ```ts
- * namespacesOf(restoreOptions(args, 'db')); // [{ namespace: 'db', option: 'backupNamespace' }, { namespace: 'db', option: 'namespace' }]
+ * namespacesOf({ namespace: 'staging', backupNamespace: 'prod' }); // [{ namespace: 'staging', option: 'namespace' }, { namespace: 'prod', option: 'backupNamespace' }]
  * ```
  */
 export function namespacesOf(options: Pick<RestoreOptions, 'namespace' | 'backupNamespace'>): NamespaceOf[] {
   return [
-    { namespace: options.backupNamespace ?? options.namespace!, option: 'backupNamespace' },
     { namespace: options.namespace!, option: 'namespace' },
+    { namespace: options.backupNamespace ?? options.namespace!, option: 'backupNamespace' },
   ];
 }
 

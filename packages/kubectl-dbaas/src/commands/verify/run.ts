@@ -96,7 +96,7 @@ export async function runVerifyCommand(
     ...(args.dataSubPath !== undefined ? { dataSubPath: args.dataSubPath } : {}),
     deadlineMs: args.timeoutMs,
   };
-  return await explainingMissingNamespaces(client, [{ namespace: args.fromNamespace ?? namespace, option: 'backupNamespace' }, { namespace }], async () => {
+  return await explainingMissingNamespaces(client, [{ namespace }, { namespace: args.fromNamespace ?? namespace, option: 'backupNamespace' }], async () => {
     const onProgress = progress ? verifyProgressFollower(progress) : undefined;
     const result = await client.verify({ ...options, ...(opts.signal ? { signal: opts.signal } : {}), ...(onProgress ? { onProgress } : {}) });
     const report = verifyReport(result, runtime.description);
