@@ -48,3 +48,15 @@ export function formatAge(ms: number): string {
   if (d < 8) return `${d}d${h % 24 ? `${h % 24}h` : ''}`;
   return `${d}d`;
 }
+
+/**
+ * A duration as the timings of a run print it: seconds with one decimal.
+ *
+ * @example
+ * ```ts
+ * formatSeconds(7_940); // '7.9s'
+ * ```
+ */
+export function formatSeconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}

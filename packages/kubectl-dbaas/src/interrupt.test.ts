@@ -28,3 +28,19 @@ describe('whileInterruptible', () => {
     expect(await whileInterruptible(async () => 42)).toBe(42);
   });
 });
+
+describe('whileInterruptible notice', () => {
+  it("names the command's own cleanup (a backup's by default)", async () => {
+    const said: string[] = [];
+    await whileInterruptible(
+      (signal) =>
+        new Promise<void>((resolve) => {
+          signal.addEventListener('abort', () => resolve());
+          process.emit('SIGINT', 'SIGINT');
+        }),
+      (text) => void said.push(text),
+      'deleting what the restore created',
+    );
+    expect(said.join('')).toBe('\nSIGINT: stopping and cleaning up (deleting what the restore created); Ctrl-C again exits at once\n');
+  });
+});

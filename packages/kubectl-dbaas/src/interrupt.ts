@@ -41,19 +41,24 @@ export function interruptedIn(error: unknown): Interrupted | undefined {
   return received;
 }
 
+/** What a backup undoes when interrupted: the cleanup the notice names unless a command names its own. */
+const BACKUP_CLEANUP = 'lifting a fence, ending the backup session, deleting partial snapshots';
+
 /**
  * Turns SIGINT and SIGTERM into an abort of the returned signal while `work` runs. The first
- * signal aborts (and says on stderr that cleanup runs); a second one exits at once, skipping the
+ * signal aborts (and says on stderr that `cleanup` runs); a second one exits at once, skipping the
  * cleanup. The handlers are removed when `work` settles.
  *
  * @example
  * ```ts
  * const result = await whileInterruptible((signal) => runBackup(clients, { ...options, signal }));
+ * await whileInterruptible((signal) => client.restore({ ...options, signal }), undefined, 'deleting what the restore created');
  * ```
  */
 export async function whileInterruptible<T>(
   work: (signal: AbortSignal) => Promise<T>,
   write: (text: string) => void = (text) => process.stderr.write(text),
+  cleanup: string = BACKUP_CLEANUP,
 ): Promise<T> {
   const controller = new AbortController();
   const handler = (signal: 'SIGINT' | 'SIGTERM') => {
@@ -61,7 +66,7 @@ export async function whileInterruptible<T>(
       write(`\n${signal} again: exiting without cleanup\n`);
       process.exit(new Interrupted(signal).exitCode);
     }
-    write(`\n${signal}: stopping and cleaning up (lifting a fence, ending the backup session, deleting partial snapshots); ${signal === 'SIGINT' ? 'Ctrl-C' : signal} again exits at once\n`);
+    write(`\n${signal}: stopping and cleaning up (${cleanup}); ${signal === 'SIGINT' ? 'Ctrl-C' : signal} again exits at once\n`);
     received = new Interrupted(signal);
     controller.abort(received);
   };

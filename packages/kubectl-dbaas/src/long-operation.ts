@@ -5,16 +5,17 @@ import { whileInterruptible } from './interrupt.js';
 import { createProgress, type ProgressReporter } from './progress.js';
 
 /**
- * Runs `work` with a progress reporter and an AbortSignal that SIGINT/SIGTERM abort.
+ * Runs `work` with a progress reporter and an AbortSignal that SIGINT/SIGTERM abort; the notice
+ * printed on a signal names `cleanup`, what the command undoes (by default a backup's).
  *
  * @example
  * ```ts
- * const report = await runLongOperation((ctx) => runRestoreCommand(parsed, ctx));
+ * const report = await runLongOperation((ctx) => runRestoreCommand(parsed, ctx), 'deleting what the restore created');
  * ```
  */
 export async function runLongOperation<T>(
   work: (context: { signal: AbortSignal; progress: ProgressReporter }) => Promise<T>,
-  writeInterruptNotice?: (text: string) => void,
+  cleanup?: string,
 ): Promise<T> {
   const progress = createProgress();
   return await whileInterruptible(async (signal) => {
@@ -27,5 +28,5 @@ export async function runLongOperation<T>(
       else progress.fail((error as Error).message?.split('\n')[0]);
       throw error;
     }
-  }, writeInterruptNotice);
+  }, undefined, cleanup);
 }

@@ -10,6 +10,7 @@ import { WAL_COMMANDS, walCommand } from './commands/wal/index.js';
 import { reportError } from './error-handler.js';
 import { EXIT_OK } from './exit-codes.js';
 import { CONNECTION_FLAGS_TEXT, withGlobalOptions } from './global-options.js';
+import { FLAG_RELATION_MESSAGES } from './option-groups.js';
 import { UsageError } from './usage-error.js';
 import { setVerbosity } from './verbosity.js';
 
@@ -37,7 +38,7 @@ const COMMANDS = [backupCommand, restoreCommand, verifyCommand, unfenceCommand, 
 const SUBCOMMANDS: Record<string, CommandModule[]> = { backup: BACKUP_COMMANDS, wal: WAL_COMMANDS };
 
 /** The exit codes line of the root's `--help` (docs/cli.md has the table). */
-export const EXIT_CODES_TEXT = 'Exit codes: 0 success, 1 failure (including not found, not reachable), 2 usage error, 130/143 interrupted.';
+export const EXIT_CODES_TEXT = 'Exit codes: 0 success, 1 failure (not found, refused, not reachable, failed), 2 usage error, 130/143 interrupted.';
 
 const namesOf = (command: CommandModule): string[] => [String(command.command).split(' ')[0]!, ...[command.aliases ?? []].flat()];
 
@@ -101,6 +102,7 @@ export function buildCli(args: string[], options: { width?: number } = {}) {
     .recommendCommands()
     .strict()
     .locale('en')
+    .updateStrings(FLAG_RELATION_MESSAGES)
     .version(false)
     .option('version', { type: 'boolean', describe: 'Print the version (as the version command)' })
     .help()

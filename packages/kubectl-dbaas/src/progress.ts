@@ -12,6 +12,7 @@
  * [  4.3s] creating snapshot pg-data-1: done in 4.3s
  * ```
  */
+import { formatSeconds } from './duration.js';
 
 /** Where progress goes: a writable stream; `isTTY`/`columns` say whether it is a terminal. */
 export interface ProgressStream {
@@ -116,8 +117,7 @@ export function createProgress(options: ProgressOptions = {}): ProgressReporter 
   let finished = false;
   let failed = false;
 
-  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
-  const stamp = () => `[${seconds(now() - start).padStart(6)}]`;
+  const stamp = () => `[${formatSeconds(now() - start).padStart(6)}]`;
   const label = () => (current ? (current.detail ? `${current.name}: ${current.detail}` : current.name) : '');
   const fit = (line: string) => {
     const columns = stream.columns ?? 0;
@@ -126,7 +126,7 @@ export function createProgress(options: ProgressOptions = {}): ProgressReporter 
 
   const draw = () => {
     if (!current) return;
-    const line = `${SPINNER_FRAMES[frame % SPINNER_FRAMES.length]} ${label()} (${seconds(now() - current.started)})`;
+    const line = `${SPINNER_FRAMES[frame % SPINNER_FRAMES.length]} ${label()} (${formatSeconds(now() - current.started)})`;
     frame++;
     stream.write(`\r\x1b[2K${fit(line)}`);
   };
@@ -146,7 +146,7 @@ export function createProgress(options: ProgressOptions = {}): ProgressReporter 
   const end = (ok: boolean, reason?: string) => {
     if (!current) return;
     if (!ok) failed = true;
-    const took = seconds(now() - current.started);
+    const took = formatSeconds(now() - current.started);
     if (tty) {
       stopTimer();
       stream.write(`\r\x1b[2K${ok ? '✓' : '✗'} ${label()} (${took})${reason ? `: ${reason}` : ''}\n`);
@@ -196,7 +196,7 @@ export function createProgress(options: ProgressOptions = {}): ProgressReporter 
       if (finished) return;
       end(true);
       finished = true;
-      if (summary) stream.write(tty ? `${summary} (${seconds(now() - start)})\n` : `${stamp()} ${summary}\n`);
+      if (summary) stream.write(tty ? `${summary} (${formatSeconds(now() - start)})\n` : `${stamp()} ${summary}\n`);
     },
     elapsedSeconds() {
       return (now() - start) / 1000;

@@ -4,6 +4,7 @@
 
 const FLAG_OF_SDK_OPTION: Readonly<Record<string, string>> = {
   namespace: '--namespace',
+  backupNamespace: '--from-namespace',
   mode: '--mode',
   name: '--name',
   snapshotClass: '--snapshot-class',

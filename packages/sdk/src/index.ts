@@ -185,9 +185,10 @@ export type {
   DeleteBackupSetResult,
   PruneOptions,
   PruneResult,
+  DryRunObject,
 } from './snapshot/snapshot-client.js';
-export { snapshotState, summarizeSnapshot, groupBackupSets, compareBackupSets, sortBackupSets } from './snapshot/backup-sets.js';
-export type { SnapshotState, SnapshotSummary, BackupSet } from './snapshot/backup-sets.js';
+export { snapshotState, summarizeSnapshot, groupBackupSets, compareBackupSets, sortBackupSets, backupSetRestorability } from './snapshot/backup-sets.js';
+export type { SnapshotState, SnapshotSummary, BackupSet, Restorability, RestorabilityVerdict } from './snapshot/backup-sets.js';
 export { planPrune, parseDuration, dayBucket, weekBucket, monthBucket, describePolicy } from './snapshot/prune-plan.js';
 export type { PrunePolicy, PruneDecision, PrunePlan } from './snapshot/prune-plan.js';
 

@@ -15,7 +15,7 @@ import { clusterFromEnv, hostpathSkipReason, skipWhen } from '@kubectl-dbaas/tes
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BackupCreateReport } from '../commands/backup/create/run.js';
 import type { BackupListDocument } from '../commands/backup/list/run.js';
-import type { RestoreReport } from '../commands/restore/run.js';
+import type { RestoreReport } from '../restore-report.js';
 import type { VerifyReport } from '../commands/verify/run.js';
 import { KubectlWithPlugin, showRun as show } from './kubectl-plugin.js';
 import {

@@ -235,7 +235,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     expect(after.metadata?.resourceVersion).toBe(existing.metadata?.resourceVersion);
     const missing = await dbaasRejection(restoreClient.restore({ backup: 'no-such-backup', namespace: ns, pvcName: 'x3' }));
     expect(missing.code).toBe('KUBE_NOT_FOUND');
-    expect(missing.fix).toMatch(/kubectl dbaas backup list/);
+    expect(missing.fix).toMatch(/kubectl get volumesnapshots/);
     // The dry run of an online cross-namespace restore: every object, built and checked, none created.
     const plan = await planRestore(clients, { backup: 'online-1', namespace: otherNs, backupNamespace: ns, pvcName: 'planned' });
     expect(plan.manifests.map((m) => `${m.kind}/${m.metadata?.name}`)).toEqual([

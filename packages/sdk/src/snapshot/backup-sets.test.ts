@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { VolumeSnapshot } from '../kube/snapshot-types.js';
 import { buildVolumeSnapshot } from '../manifests/builders.js';
 import { DBAAS_ANNOTATIONS } from '../manifests/metadata.js';
-import { groupBackupSets, snapshotState, summarizeSnapshot } from './backup-sets.js';
+import { snapshotAtomicity } from '../manifests/atomicity.js';
+import { backupSetRestorability, groupBackupSets, snapshotState, summarizeSnapshot } from './backup-sets.js';
 
 function vs(set: string, role: 'data' | 'wal', requestedAt: string, extra: Partial<VolumeSnapshot['metadata']> = {}, status?: VolumeSnapshot['status'], ns = 'db'): VolumeSnapshot {
   const o = buildVolumeSnapshot({ namespace: ns, pvc: 'data-pg-0', metadata: { backupSet: set, role, mode: 'online', requestedAt: new Date(requestedAt) } });
@@ -87,5 +88,28 @@ describe('groupBackupSets', () => {
     expect(s.storageCreationTime?.toISOString()).toBe('2026-01-01T00:00:01.000Z');
     const unrecorded = summarizeSnapshot(vs('c', 'data', '2026-01-01T00:00:00Z', {}, { readyToUse: true, creationTime: '2026-01-01T00:00:01.000Z' }));
     expect(unrecorded.cutAt?.toISOString()).toBe('2026-01-01T00:00:01.000Z');
+  });
+});
+
+describe('backupSetRestorability', () => {
+  const ready = { missingWal: false, state: 'ready' } as const;
+
+  it('online needs its -wal snapshot; fenced is a clean copy; pending, failed and unparsable sets say so', () => {
+    expect(backupSetRestorability({ ...ready, mode: 'online' })).toEqual({ restorable: 'yes', why: 'with its -wal snapshot (backup_label and the WAL to the stop LSN)' });
+    expect(backupSetRestorability({ ...ready, mode: 'online', missingWal: true }).restorable).toBe('no');
+    expect(backupSetRestorability({ ...ready, mode: 'fenced' })).toEqual({ restorable: 'yes', why: 'a copy of a cleanly stopped database' });
+    expect(backupSetRestorability({ ...ready, mode: 'fenced', state: 'pending' }).restorable).toBe('not-yet');
+    expect(backupSetRestorability({ ...ready, mode: 'fenced', state: 'error' })).toEqual({ restorable: 'no', why: 'a snapshot failed (see its error)' });
+    expect(backupSetRestorability({ ...ready, mode: 'fenced', metadataError: 'bad' }).restorable).toBe('unknown');
+    expect(backupSetRestorability(ready).restorable).toBe('unknown');
+  });
+
+  it('a crash or checkpoint copy is only as good as the atomicity of the driver, and never names a CLI flag', () => {
+    const torn = backupSetRestorability({ ...ready, mode: 'crash' }, snapshotAtomicity('hostpath.csi.k8s.io'));
+    expect(torn.restorable).toBe('not-guaranteed');
+    expect(torn.why).toMatch(/^a crash copy on hostpath\.csi\.k8s\.io, whose snapshots are not atomic .* may be torn$/);
+    expect(torn.why).not.toContain('--');
+    expect(backupSetRestorability({ ...ready, mode: 'checkpoint' }, snapshotAtomicity('ebs.csi.aws.com')).restorable).toBe('yes');
+    expect(backupSetRestorability({ ...ready, mode: 'crash' }).restorable).toBe('unknown');
   });
 });

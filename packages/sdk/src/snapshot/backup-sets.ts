@@ -1,8 +1,9 @@
 // Pure logic of the read side of SnapshotClient: a VolumeSnapshot's state, its parsed metadata (the
 // one codec of manifests/metadata.ts), and the grouping of the data and `-wal` snapshots of a backup
-// set, sorted newest first. Nothing here talks to a cluster.
+// set, sorted newest first, and whether a set can be restored. Nothing here talks to a cluster.
 import { toDbaasError } from '../errors.js';
 import type { VolumeSnapshot } from '../kube/snapshot-types.js';
+import type { SnapshotAtomicity } from '../manifests/atomicity.js';
 import { DBAAS_LABELS, isManagedSnapshot, readSnapshotMetadata, type ConsistencyMode, type SnapshotMetadata } from '../manifests/metadata.js';
 
 /**
@@ -249,4 +250,67 @@ export function compareBackupSets(a: BackupSet, b: BackupSet): number {
  */
 export function sortBackupSets(sets: readonly BackupSet[]): BackupSet[] {
   return [...sets].sort(compareBackupSets);
+}
+
+/**
+ * Whether a backup set can be restored: `yes`, `no`, `not-yet` (snapshots still pending),
+ * `not-guaranteed` (a copy that relies on atomic snapshots, from a driver that does not take them)
+ * or `unknown`.
+ *
+ * @example
+ * ```ts
+ * const r: Restorability = 'not-guaranteed';
+ * ```
+ */
+export type Restorability = 'yes' | 'no' | 'not-yet' | 'not-guaranteed' | 'unknown';
+
+/**
+ * The verdict of {@link backupSetRestorability}: whether, and why.
+ *
+ * @example
+ * ```ts
+ * const verdict: RestorabilityVerdict = { restorable: 'yes', why: 'a copy of a cleanly stopped database' };
+ * ```
+ */
+export interface RestorabilityVerdict {
+  restorable: Restorability;
+  why: string;
+}
+
+/**
+ * Whether a backup set can be restored, from its state, metadata and consistency mode: an `online`
+ * set needs its `-wal` snapshot; a `crash` or `checkpoint` copy is only as good as the atomicity of
+ * the driver's snapshots (`atomicity`, from {@link SnapshotClient.atomicity}; undefined when the
+ * driver is unknown).
+ *
+ * @example
+ * ```ts
+ * const details = await client.describe({ name: 'nightly' });
+ * const { restorable, why } = backupSetRestorability(details, await client.atomicity(details));
+ * console.log(`${restorable}: ${why}`); // 'yes: with its -wal snapshot (backup_label and the WAL to the stop LSN)'
+ * ```
+ */
+export function backupSetRestorability(set: Pick<BackupSet, 'missingWal' | 'metadataError' | 'state' | 'mode'>, atomicity?: SnapshotAtomicity): RestorabilityVerdict {
+  if (set.missingWal) return { restorable: 'no', why: 'the -wal snapshot of this online backup is missing (the data snapshot alone has no WAL to the stop LSN)' };
+  if (set.metadataError) return { restorable: 'unknown', why: 'the kubectl-dbaas metadata does not parse' };
+  if (set.state === 'error') return { restorable: 'no', why: 'a snapshot failed (see its error)' };
+  if (set.state !== 'ready') return { restorable: 'not-yet', why: 'waiting for the snapshots to be ready' };
+  switch (set.mode) {
+    case 'fenced':
+      return { restorable: 'yes', why: 'a copy of a cleanly stopped database' };
+    case 'online':
+      return { restorable: 'yes', why: 'with its -wal snapshot (backup_label and the WAL to the stop LSN)' };
+    case 'crash':
+    case 'checkpoint':
+      if (!atomicity) return { restorable: 'unknown', why: "yes if the driver's snapshots are atomic (its content could not be read)" };
+      if (!atomicity.atomic) {
+        return {
+          restorable: 'not-guaranteed',
+          why: `a ${set.mode} copy on ${atomicity.driver}, whose snapshots are not atomic (${atomicity.reason}); it was forced past the refusal of that mode and may be torn`,
+        };
+      }
+      return { restorable: 'yes', why: 'crash-consistent (atomic snapshots); PostgreSQL replays its WAL on start' };
+    default:
+      return { restorable: 'unknown', why: 'ready, but no consistency mode is recorded (not taken by kubectl-dbaas)' };
+  }
 }

@@ -140,10 +140,10 @@ describe('SnapshotClient.describe', () => {
     expect(d.data?.content).toMatchObject({ name: contentName, driver: UNSERVED_DRIVER, snapshotHandle: 'handle-of-bound', deletionPolicy: 'Retain', readyToUse: false });
   });
 
-  it('a missing set is KUBE_NOT_FOUND naming kubectl dbaas backup list', async () => {
+  it('a missing set is KUBE_NOT_FOUND whose fix is a kubectl command listing the backups (no CLI flag)', async () => {
     const e = await dbaasRejection(client.describe({ namespace: ns, name: 'nope' }));
     expect(e.code).toBe('KUBE_NOT_FOUND');
-    expect(e.fix).toContain('kubectl dbaas backup list');
+    expect(e.fix).toContain(`kubectl get volumesnapshots -n ${ns} -l app.kubernetes.io/managed-by=kubectl-dbaas`);
   });
 });
 

@@ -1,9 +1,11 @@
 // SnapshotClient, read/delete side: list (paginated, grouped into backup sets, newest first),
 // describe (a set with its VolumeSnapshotContents), delete (the data and -wal snapshots together,
 // only our own), prune (plan first, dry-run by default). All Kubernetes access goes through kube/.
+import type { V1Job, V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { DbaasError, isDbaasError } from '../errors.js';
 import { KubeClients, type KubeClientsOptions } from '../kube/clients.js';
 import type { VolumeSnapshot, VolumeSnapshotContent } from '../kube/snapshot-types.js';
+import { snapshotAtomicity, type SnapshotAtomicity } from '../manifests/atomicity.js';
 import { watchUntil } from '../kube/watch-until.js';
 import { DBAAS_LABELS, isManagedSnapshot, managedSnapshotSelector, MANAGED_BY } from '../manifests/metadata.js';
 import { assertLabelValue } from '../manifests/names.js';
@@ -11,6 +13,20 @@ import { liftFence, type LiftFenceOptions, type LiftFenceResult } from '../engin
 import { runBackup, type BackupOptions, type BackupResult } from './backup.js';
 import { groupBackupSets, summarizeSnapshot, type BackupSet, type SnapshotSummary } from './backup-sets.js';
 import { planPrune, type PrunePlan, type PrunePolicy } from './prune-plan.js';
+
+/**
+ * An object {@link SnapshotClient.serverDryRun} sends: a VolumeSnapshotContent, VolumeSnapshot,
+ * PersistentVolumeClaim or Job, as a backup or restore plan lists them.
+ *
+ * @example
+ * ```ts
+ * const pvc: DryRunObject = { kind: 'PersistentVolumeClaim', metadata: { name: 'pg-restored', namespace: 'db' } };
+ * ```
+ */
+export interface DryRunObject {
+  kind?: string | undefined;
+  metadata?: { name?: string | undefined; namespace?: string | undefined } | undefined;
+}
 
 /**
  * Options of {@link SnapshotClient.list}.
@@ -255,7 +271,7 @@ export class SnapshotClient {
   async list(opts: SnapshotListSetsOptions = {}): Promise<BackupSetList> {
     const selector = this.selector(opts);
     const limit = opts.pageSize ?? opts.limit ?? DEFAULT_PAGE_SIZE;
-    if (!Number.isInteger(limit) || limit < 1) throw new DbaasError('INVALID_ARGUMENT', `page size must be a positive integer, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 1) throw new DbaasError('INVALID_ARGUMENT', `page size must be a positive integer, got ${limit}`, { option: opts.pageSize !== undefined ? 'pageSize' : 'limit' });
     const summaries: SnapshotSummary[] = [];
     const setNames: (string | undefined)[] = [];
     let cont: string | undefined;
@@ -290,6 +306,80 @@ export class SnapshotClient {
     return parts.join(',');
   }
 
+  /**
+   * When `namespace` does not exist, the error that says so; undefined when it exists or cannot be
+   * read (no permission to get namespaces). A list in a missing namespace is empty and a get is
+   * "not found": both hide a mistyped namespace, which this names.
+   *
+   * @param option The option that named the namespace (`'namespace'`, `'backupNamespace'`), set on the error.
+   * @example
+   * ```ts
+   * const missing = await client.missingNamespace('prod');
+   * if (missing) throw missing; // KUBE_NOT_FOUND, details.missingNamespace = 'prod'
+   * ```
+   */
+  async missingNamespace(namespace: string, option = 'namespace'): Promise<DbaasError | undefined> {
+    try {
+      await this.clients.core.readNamespace({ name: namespace });
+      return undefined;
+    } catch (error) {
+      if (!isDbaasError(error, 'KUBE_NOT_FOUND')) return undefined;
+      return new DbaasError('KUBE_NOT_FOUND', `namespace "${namespace}" not found (context "${this.clients.context}")`, {
+        fix: "Check the name with kubectl get namespaces (the default is the context's namespace).",
+        cause: error,
+        details: { missingNamespace: namespace },
+        option,
+      });
+    }
+  }
+
+  /**
+   * Whether the driver of a described set's data snapshot takes atomic snapshots: what a `crash`
+   * or `checkpoint` copy relies on. Its VolumeSnapshotClass may override the driver table
+   * (`dbaas.io/atomic-snapshots`); a class that cannot be read leaves the table's answer.
+   * Undefined when the data snapshot's content (and so its driver) is unknown.
+   *
+   * @example
+   * ```ts
+   * const details = await client.describe({ namespace: 'db', name: 'nightly' });
+   * (await client.atomicity(details))?.atomic; // false on hostpath.csi.k8s.io
+   * ```
+   */
+  async atomicity(details: Pick<BackupSetDetails, 'data'>): Promise<SnapshotAtomicity | undefined> {
+    const driver = details.data?.content?.driver;
+    if (!driver) return undefined;
+    const className = details.data?.snapshotClass;
+    const cls = className ? await this.clients.volumeSnapshotClasses.get(className).catch(() => undefined) : undefined;
+    return snapshotAtomicity(driver, cls);
+  }
+
+  /**
+   * Sends objects a plan would create (VolumeSnapshotContents, VolumeSnapshots,
+   * PersistentVolumeClaims, Jobs) to the API server with `dryRun=All`, in order, and returns its
+   * answers (defaults applied, admission run): nothing is stored. Namespaced objects go to their
+   * own namespace, else the client's.
+   *
+   * @throws DbaasError as a real create would (`KUBE_CONFLICT`, `KUBE_INVALID`, `KUBE_FORBIDDEN`, ...),
+   *   `INVALID_ARGUMENT` for another kind.
+   * @example
+   * ```ts
+   * const plan = await planRestore(client.clients, options);
+   * const answers = await client.serverDryRun(plan.manifests);
+   * ```
+   */
+  async serverDryRun<T extends DryRunObject>(objects: readonly T[]): Promise<T[]> {
+    const answers: T[] = [];
+    for (const object of objects) {
+      const namespace = object.metadata?.namespace ?? this.clients.namespace;
+      if (object.kind === 'VolumeSnapshotContent') answers.push((await this.clients.volumeSnapshotContents.create(object as unknown as VolumeSnapshotContent, { dryRun: true })) as unknown as T);
+      else if (object.kind === 'VolumeSnapshot') answers.push((await this.clients.volumeSnapshots.create(object as unknown as VolumeSnapshot, { dryRun: true })) as unknown as T);
+      else if (object.kind === 'PersistentVolumeClaim') answers.push((await this.clients.core.createNamespacedPersistentVolumeClaim({ namespace, body: object as V1PersistentVolumeClaim, dryRun: 'All' })) as unknown as T);
+      else if (object.kind === 'Job') answers.push((await this.clients.batch.createNamespacedJob({ namespace, body: object as V1Job, dryRun: 'All' })) as unknown as T);
+      else throw new DbaasError('INVALID_ARGUMENT', `cannot dry-run a ${String(object.kind)}: only VolumeSnapshotContent, VolumeSnapshot, PersistentVolumeClaim and Job`);
+    }
+    return answers;
+  }
+
   /** The snapshots of a set: the one named `name` (managed or not) and every one labelled with the set. */
   private async members(namespace: string, name: string): Promise<{ named?: VolumeSnapshot; members: VolumeSnapshot[] }> {
     const named = await this.clients.volumeSnapshots.get(name, namespace).catch((error: unknown) => {
@@ -305,7 +395,7 @@ export class SnapshotClient {
 
   private notFound(namespace: string, name: string): DbaasError {
     return new DbaasError('KUBE_NOT_FOUND', `backup "${name}" not found in namespace "${namespace}" (no VolumeSnapshot "${name}" and none labelled ${DBAAS_LABELS.backupSet}=${name})`, {
-      fix: `List the backups with: kubectl dbaas backup list -n ${namespace} (or -A for every namespace).`,
+      fix: `List the backups of the namespace: kubectl get volumesnapshots -n ${namespace} -l ${DBAAS_LABELS.managedBy}=${MANAGED_BY} (SnapshotClient.list).`,
       details: { namespace, name },
     });
   }
@@ -330,7 +420,7 @@ export class SnapshotClient {
    * One backup set with both snapshots, their VolumeSnapshotContents (driver, snapshotHandle,
    * deletionPolicy, restoreSize) and parsed metadata.
    *
-   * @throws DbaasError `KUBE_NOT_FOUND` (the fix names `kubectl dbaas backup list`)
+   * @throws DbaasError `KUBE_NOT_FOUND` (the fix says how to list the backups)
    * @example
    * ```ts
    * const d = await client.describe({ namespace: 'db', name: 'nightly' });

@@ -199,11 +199,11 @@ describe('kubectl dbaas backup list / describe (real kubectl, plugin on PATH)', 
     const missing = await dbaas(['backup', 'describe', 'nope', '-n', ns]);
     expect(missing.code, show(missing)).toBe(1);
     expect(missing.stderr).toMatch(/^error: backup "nope" not found in namespace/m);
-    expect(missing.stderr).toMatch(/^fix: List the backups with: kubectl dbaas backup list/m);
+    expect(missing.stderr).toMatch(/^fix: List the backups of the namespace: kubectl get volumesnapshots -n \S+ -l app.kubernetes.io\/managed-by=kubectl-dbaas/m);
     for (const args of [['backup', 'list'], ['backup', 'describe', 'alpha'], ['backup', 'delete', 'alpha'], ['backup', 'create', '--pvc', 'data']]) {
       const r = await dbaas([...args, '-n', `${ns}-missing`]);
       expect(r.code, `${args.join(' ')}\n${show(r)}`).toBe(1);
-      expect(r.stderr).toContain(`error: namespace "${ns}-missing" not found`);
+      expect(r.stderr).toMatch(new RegExp(`^error: namespace "${ns}-missing" not found .*\nflag: --namespace\n`, 'm'));
       expect(r.stderr).toContain('fix: Check the name with kubectl get namespaces');
       expect(r.stdout).toBe('');
     }

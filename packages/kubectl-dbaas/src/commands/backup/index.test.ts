@@ -29,6 +29,7 @@ describe('kubectl dbaas backup: usage errors exit 2 with a useful message', () =
     [['backup', 'prune'], /give at least one retention rule/],
     [['backup', 'prune', '--keep-last', '-1'], /--keep-last: must be 0 or more/],
     [['backup', 'prune', '--max-age', '7days'], /--max-age: use a number and a unit/],
+    [['backup', 'prune', '--keep-last', '1', '--wait'], /a flag needs another one[\s\S]*wait -> yes/],
   ])('%j', async (args, message) => {
     const stderr = await usageError(args);
     expect(stderr).toMatch(message);

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { usageError } from '../../test-support/usage-error.js';
 import { helpText } from '../../docs/cli-reference.js';
-import { objectName, parseCheck, parseSize, parseSubPath } from './options.js';
+import { objectName, parseCheck, parseSize, parseSubPath } from '../../flag-values.js';
 
 describe('kubectl dbaas restore / verify: usage errors exit 2 with a useful message', () => {
   it.each([
@@ -21,15 +21,16 @@ describe('kubectl dbaas restore / verify: usage errors exit 2 with a useful mess
     [['restore', 'nightly', '--to', 'r', '-A'], /Unknown argument: A/],
     [['restore', 'nightly', '--to', 'r', '--bogus'], /Unknown argument: bogus/],
     [['verify'], /name what to verify: --backup NAME .* or --pvc NAME/],
-    [['verify', '--backup', 'a', '--pvc', 'b'], /give one of --backup and --pvc, not both/],
+    [['verify', '--backup', 'a', '--pvc', 'b'], /--backup and --pvc do not go together/],
     [['verify', '--pvc', 'b', '--check', 'nosql'], /--check: "nosql" is not NAME=SQL/],
     [['verify', '--pvc', 'b', '--check', '=select true'], /--check: "=select true" is not NAME=SQL/],
     [['verify', '--pvc', 'b', '--amcheck', 'always'], /Invalid values:[\s\S]*amcheck/],
     [['verify', '--pvc', 'b', '--runtime', 'kubelet'], /Invalid values:[\s\S]*runtime/],
     [['verify', '--pvc', 'b', '--runtime', 'local'], /Invalid values:[\s\S]*Argument: runtime, Given: "local", Choices: "pod"/],
     [['verify', '--pvc', 'b', '--local-cluster', '/tmp/x'], /Unknown argument: local-cluster/],
-    [['verify', '--pvc', 'b', '--from-namespace', 'prod'], /--from-namespace goes with --backup/],
-    [['verify', '--pvc', 'b', '--prep-image', 'postgres:17'], /--prep-image goes with --backup/],
+    [['verify', '--pvc', 'b', '--from-namespace', 'prod'], /--from-namespace and --pvc do not go together/],
+    [['verify', '--pvc', 'b', '--storage-class', 'fast'], /--storage-class and --pvc do not go together/],
+    [['verify', '--pvc', 'b', '--prep-image', 'postgres:17'], /--prep-image and --pvc do not go together/],
     [['verify', '--pvc', 'b', '-o', 'name'], /verify has no -o name output/],
     [['verify', '--backup', 'a', '--timeout', 'soon'], /--timeout: "soon" is not a duration/],
   ])('%j', async (args, message) => {

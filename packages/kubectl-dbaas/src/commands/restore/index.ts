@@ -1,14 +1,12 @@
 import type { CommandModule } from 'yargs';
 import * as z from 'zod/mini';
-import { parseKubeDuration } from '../../duration.js';
 import { globalOptionsSchema, kubeArgs } from '../../global-options.js';
 import { writeResult } from '../../output.js';
 import { parseArgs } from '../../parse-args.js';
 import { UsageError } from '../../usage-error.js';
-import { backupNameArg } from '../backup/names.js';
-import { objectName, parseSize, parseSubPath } from './options.js';
+import { dryRunShape, timeoutMs as timeoutMsOf, timeoutShape, withDryRun, withTimeout } from '../../option-groups.js';
+import { backupNameArg, objectName, parseSize, parseSubPath } from '../../flag-values.js';
 
-const DRY_RUN = ['none', 'client', 'server'] as const;
 const name = () => z.optional(z.string().check(z.minLength(1)));
 const id = () => z.optional(z.int().check(z.minimum(0)));
 
@@ -23,8 +21,8 @@ const restoreArgsSchema = z.extend(globalOptionsSchema, {
   prepUid: id(),
   prepFsGroup: id(),
   dataSubpath: z.optional(z.string()),
-  timeout: z._default(z.string(), '15m'),
-  dryRun: z._default(z.enum(DRY_RUN), 'none'),
+  ...timeoutShape('15m'),
+  ...dryRunShape,
 });
 
 /**
@@ -46,19 +44,24 @@ export const restoreCommand: CommandModule = {
     'snapshot\'s driver, another namespace through a temporary VolumeSnapshotContent (Retain), an online backup completed with ' +
     'its WAL and backup_label by a restore-prep Job. Ctrl-C deletes what it created, then exits 130',
   builder: (argv) =>
-    argv
-      .positional('backup', { type: 'string', describe: 'The backup (NAME or backup/NAME, as backup list prints it)' })
-      .option('to', { type: 'string', describe: 'Name of the new PVC (refused if it exists)' })
-      .option('from-namespace', { type: 'string', describe: 'Namespace of the backup (default: the target namespace, -n); another one restores across namespaces' })
-      .option('size', { type: 'string', describe: "Size of the PVC (default and minimum: the snapshot's restoreSize)" })
-      .option('storage-class', { type: 'string', describe: "StorageClass of the PVC; must provision with the snapshot's driver (default: the source PVC's, else the default, else the driver's only class)" })
-      .option('consumer-node', { type: 'string', describe: 'WaitForFirstConsumer classes: bind for this node now (without it the PVC is left waiting for its first pod, and the summary says so)' })
-      .option('prep-image', { type: 'string', describe: "Image of the Job (default postgres:<the backup's major>)", group: 'Restore-prep (online backups):' })
-      .option('prep-uid', { type: 'number', describe: 'User id of the Job (default 999, the official image; 26 for CloudNativePG)', group: 'Restore-prep (online backups):' })
-      .option('prep-fs-group', { type: 'number', describe: 'fsGroup of the Job', group: 'Restore-prep (online backups):' })
-      .option('data-subpath', { type: 'string', describe: 'PGDATA relative to the volume root (default: the root)', group: 'Restore-prep (online backups):' })
-      .option('timeout', { type: 'string', default: '15m', describe: 'Deadline of the whole restore (90s, 5m, 1h)' })
-      .option('dry-run', { choices: DRY_RUN, default: 'none', describe: 'Print every object it would create: client (no API writes) or server (each validated with dryRun=All)' })
+    withDryRun(
+      withTimeout(
+        argv
+          .positional('backup', { type: 'string', describe: 'The backup (NAME or backup/NAME, as backup list prints it)' })
+          .option('to', { type: 'string', describe: 'Name of the new PVC (refused if it exists)' })
+          .option('from-namespace', { type: 'string', describe: 'Namespace of the backup (default: the target namespace, -n); another one restores across namespaces' })
+          .option('size', { type: 'string', describe: "Size of the PVC (default and minimum: the snapshot's restoreSize)" })
+          .option('storage-class', { type: 'string', describe: "StorageClass of the PVC; must provision with the snapshot's driver (default: the source PVC's, else the default, else the driver's only class)" })
+          .option('consumer-node', { type: 'string', describe: 'WaitForFirstConsumer classes: bind for this node now (without it the PVC is left waiting for its first pod, and the summary says so)' })
+          .option('prep-image', { type: 'string', describe: "Image of the Job (default postgres:<the backup's major>)", group: 'Restore-prep (online backups):' })
+          .option('prep-uid', { type: 'number', describe: 'User id of the Job (default 999, the official image; 26 for CloudNativePG)', group: 'Restore-prep (online backups):' })
+          .option('prep-fs-group', { type: 'number', describe: 'fsGroup of the Job', group: 'Restore-prep (online backups):' })
+          .option('data-subpath', { type: 'string', describe: 'PGDATA relative to the volume root (default: the root)', group: 'Restore-prep (online backups):' }),
+        '15m',
+        'Deadline of the whole restore',
+      ),
+      'Print every object it would create',
+    )
       .example('kubectl dbaas restore nightly --to pg-restored -n db', 'Same namespace')
       .example('kubectl dbaas restore nightly --from-namespace prod --to pg-copy -n staging', 'Across namespaces')
       .example('kubectl dbaas restore nightly --to pg-restored --dry-run=server -o yaml', 'What it would create'),
@@ -66,8 +69,7 @@ export const restoreCommand: CommandModule = {
     const args = parseArgs(restoreArgsSchema, argv);
     if (!args.backup) throw new UsageError('name the backup to restore: kubectl dbaas restore BACKUP --to PVC (kubectl dbaas backup list shows them)');
     if (!args.to) throw new UsageError('name the new PVC: --to PVC (a restore never writes into an existing one)');
-    const timeoutMs = parseKubeDuration(args.timeout, '--timeout');
-    if (timeoutMs <= 0) throw new UsageError('--timeout must be more than 0');
+    const timeoutMs = timeoutMsOf(args.timeout);
     const parsed = {
       ...kubeArgs(args),
       backup: backupNameArg(args.backup),
@@ -97,7 +99,7 @@ export const restoreCommand: CommandModule = {
       return;
     }
     const { runLongOperation } = await import('../../long-operation.js');
-    const report = await runLongOperation((ctx) => run.runRestoreCommand(parsed, ctx), run.interruptNotice('deleting what the restore created'));
+    const report = await runLongOperation((ctx) => run.runRestoreCommand(parsed, ctx), 'deleting what the restore created');
     await writeResult(report, args.output, { text: run.renderRestore, name: (r) => `persistentvolumeclaim/${r.pvc}` });
   },
 };

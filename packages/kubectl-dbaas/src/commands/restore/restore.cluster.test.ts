@@ -36,7 +36,7 @@ import {
 import { parse as parseYaml } from 'yaml';
 import type { BackupCreateReport } from '../backup/create/run.js';
 import type { VerifyReport } from '../verify/run.js';
-import type { RestoreReport } from './run.js';
+import type { RestoreReport } from '../../restore-report.js';
 import { skipWhen } from '@kubectl-dbaas/testing';
 
 type Pvc = { metadata?: { name?: string; labels?: Record<string, string>; deletionTimestamp?: unknown }; spec?: { dataSource?: { name?: string } }; status?: { phase?: string } };
@@ -114,7 +114,7 @@ describe('kubectl dbaas restore / verify: refusals (real kubectl, plugin on PATH
       [['restore', 'alpha', '-n', ns], /error: name the new PVC: --to PVC/],
       [['restore', 'alpha', '--to', 'r', '--size', 'big'], /--size: "big" is not a storage quantity/],
       [['restore', 'alpha', '--to', 'r', '--prep', 'local'], /error: Unknown argument: prep/],
-      [['verify', '--backup', 'alpha', '--pvc', 'taken', '-n', ns], /error: give one of --backup and --pvc, not both/],
+      [['verify', '--backup', 'alpha', '--pvc', 'taken', '-n', ns], /error: --backup and --pvc do not go together/],
       [['verify', '--pvc', 'taken', '--check', 'no-equals-sign'], /--check: "no-equals-sign" is not NAME=SQL/],
       [['verify', '--pvc', 'taken', '--bogus'], /error: Unknown argument: bogus/],
     ];
@@ -126,22 +126,22 @@ describe('kubectl dbaas restore / verify: refusals (real kubectl, plugin on PATH
       const r = await dbaas(args);
       expect(r.code, show(r)).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`^error: backup "nope" not found in namespace "${ns}"`, 'm'));
-      expect(r.stderr).toMatch(new RegExp(`^fix: List the backups with: kubectl dbaas backup list -n ${ns}`, 'm'));
+      expect(r.stderr).toMatch(new RegExp(`^fix: List the backups of the namespace: kubectl get volumesnapshots -n ${ns} `, 'm'));
       expect(r.stdout).toBe('');
     }
   });
 
   it('a missing namespace (target or --from-namespace) is named', async () => {
     const cases = [
-      [['restore', 'alpha', '--to', 'r', '-n', `${ns}-missing`], `${ns}-missing`],
-      [['restore', 'alpha', '--to', 'r', '-n', ns, '--from-namespace', `${ns}-gone`], `${ns}-gone`],
-      [['verify', '--backup', 'alpha', '-n', `${ns}-missing`], `${ns}-missing`],
-      [['verify', '--pvc', 'pg', '-n', `${ns}-missing`], `${ns}-missing`],
+      [['restore', 'alpha', '--to', 'r', '-n', `${ns}-missing`], `${ns}-missing`, '--namespace'],
+      [['restore', 'alpha', '--to', 'r', '-n', ns, '--from-namespace', `${ns}-gone`], `${ns}-gone`, '--from-namespace'],
+      [['verify', '--backup', 'alpha', '-n', `${ns}-missing`], `${ns}-missing`, '--namespace'],
+      [['verify', '--pvc', 'pg', '-n', `${ns}-missing`], `${ns}-missing`, '--namespace'],
     ] as const;
-    for (const [args, missing] of cases) {
+    for (const [args, missing, flag] of cases) {
       const r = await dbaas([...args]);
       expect(r.code, `${args.join(' ')}\n${show(r)}`).toBe(1);
-      expect(r.stderr).toContain(`error: namespace "${missing}" not found`);
+      expect(r.stderr).toMatch(new RegExp(`^error: namespace "${missing}" not found .*\nflag: ${flag}\n`, 'm'));
       expect(r.stderr).toContain('fix: Check the name with kubectl get namespaces');
     }
   });

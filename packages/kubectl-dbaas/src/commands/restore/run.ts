@@ -2,22 +2,19 @@
 // CLI's flags, progress and output. Loaded lazily when the command runs.
 import {
   planRestore,
-  RestoreClient,
   SnapshotClient,
   isDbaasError,
-  type ConsistencyMode,
+  type RestoreClient,
   type RestoreOptions,
-  type RestorePhase,
   type RestorePlan,
   type RestoreProgress,
-  type RestoreResult,
-  type VolumeSnapshot,
-  type VolumeSnapshotContent,
 } from '@kubectl-dbaas/sdk';
-import { kubeClientsOptions, type KubeArgs } from '../../global-options.js';
+import { explainingMissingNamespaces, restoreClientFor, type NamespaceOf } from '../../cli-shared.js';
+import { formatSeconds } from '../../duration.js';
+import type { KubeArgs } from '../../global-options.js';
 import { renderFields } from '../../output.js';
 import type { ProgressReporter } from '../../progress.js';
-import { missingNamespace } from '../backup/common.js';
+import { restoreReport, rtoLine, type RestoreReport } from '../../restore-report.js';
 
 /**
  * Arguments of `restore`, parsed.
@@ -39,74 +36,6 @@ export interface RestoreCommandArgs extends KubeArgs {
   prepFsGroup?: number | undefined;
   dataSubPath?: string | undefined;
   timeoutMs: number;
-}
-
-/**
- * What `restore -o json|yaml` prints.
- *
- * @example
- * ```ts
- * const report: RestoreReport = JSON.parse(stdout);
- * console.log(report.pvc, report.state, report.timings.createToBoundMs);
- * ```
- */
-export interface RestoreReport {
-  kind: 'Restore';
-  namespace: string;
-  /** The new PVC. */
-  pvc: string;
-  /** Its PersistentVolume, once bound. */
-  volume?: string;
-  state: 'ready' | 'waiting-for-first-consumer';
-  backup: { namespace: string; name: string; mode?: ConsistencyMode; engineVersion?: string };
-  restoreType: 'snapshot' | 'cross-namespace';
-  size: string;
-  storageClass: string;
-  driver: string;
-  /** Objects left besides the PVC, each with why and how to delete it. */
-  remaining: string[];
-  /** Output of the restore-prep step (online backups). */
-  prepOutput?: string;
-  /** The RTO breakdown: milliseconds since the restore started at each phase. */
-  timings: { totalMs: number; createToBoundMs?: number; prepMs?: number; phases: { phase: RestorePhase; atMs: number }[] };
-}
-
-/**
- * A RestoreClient for kubectl's flags: `--kubeconfig`, `--context`, `-n` (default: the context's
- * namespace) and the connection overrides (`--server`, `--user`, `--token`, ...).
- *
- * @example
- * ```ts
- * const client = restoreClientFor(args);
- * client.clients.namespace; // the target namespace
- * ```
- */
-export function restoreClientFor(args: KubeArgs): RestoreClient {
-  return new RestoreClient(kubeClientsOptions(args));
-}
-
-/**
- * Runs `work`; when it fails with `KUBE_NOT_FOUND` because one of `namespaces` does not exist,
- * throws an error naming that namespace instead (a missing backup in a mistyped namespace hides the typo).
- *
- * @example
- * ```ts
- * await explainingMissingNamespaces(client, ['prod', 'staging'], () => client.restore(options));
- * ```
- */
-export async function explainingMissingNamespaces<T>(client: RestoreClient, namespaces: string[], work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (isDbaasError(error, 'KUBE_NOT_FOUND')) {
-      const snapshots = new SnapshotClient(client.clients);
-      for (const namespace of new Set(namespaces)) {
-        const missing = await missingNamespace(snapshots, namespace);
-        if (missing) throw missing;
-      }
-    }
-    throw error;
-  }
 }
 
 /**
@@ -139,6 +68,23 @@ export function restoreOptions(args: RestoreCommandArgs, namespace: string): Res
 }
 
 /**
+ * The namespaces a restore works in, for {@link explainingMissingNamespaces}: the target's (`-n`),
+ * then the backup's (`--from-namespace`; when it is the target's, that one is named, as the user
+ * gave it).
+ *
+ * @example
+ * ```ts
+ * namespacesOf({ namespace: 'staging', backupNamespace: 'prod' }); // [{ namespace: 'staging', option: 'namespace' }, { namespace: 'prod', option: 'backupNamespace' }]
+ * ```
+ */
+export function namespacesOf(options: Pick<RestoreOptions, 'namespace' | 'backupNamespace'>): NamespaceOf[] {
+  return [
+    { namespace: options.namespace!, option: 'namespace' },
+    { namespace: options.backupNamespace ?? options.namespace!, option: 'backupNamespace' },
+  ];
+}
+
+/**
  * Runs a restore with progress on `progress`, aborted by `signal` (Ctrl-C: what the restore
  * created is deleted, or named when it cannot be).
  *
@@ -159,7 +105,7 @@ export async function runRestoreCommand(
   const progress = opts.progress;
   progress?.phase('checking the backup, the size and the StorageClass');
   const options = restoreOptions(args, namespace);
-  return await explainingMissingNamespaces(client, [options.backupNamespace!, namespace], async () => {
+  return await explainingMissingNamespaces(client, namespacesOf(options), async () => {
     const seen = { cleanup: false };
     const onProgress = progress ? restoreProgressFollower(progress, seen) : undefined;
     const result = await client.restore({ ...options, ...(opts.signal ? { signal: opts.signal } : {}), ...(onProgress ? { onProgress } : {}) }).catch((error: unknown) => {
@@ -224,45 +170,6 @@ export function restoreProgressFollower(progress: ProgressReporter, seen: { clea
 }
 
 /**
- * The printed form of the SDK's RestoreResult.
- *
- * @example
- * ```ts
- * restoreReport(await client.restore(options)).timings.createToBoundMs;
- * ```
- */
-export function restoreReport(result: RestoreResult): RestoreReport {
-  const t = result.timings;
-  return {
-    kind: 'Restore',
-    namespace: result.namespace,
-    pvc: result.pvcName,
-    ...(result.pvc.spec?.volumeName ? { volume: result.pvc.spec.volumeName } : {}),
-    state: result.state,
-    backup: {
-      namespace: result.backup.namespace,
-      name: result.backup.name,
-      ...(result.backup.mode ? { mode: result.backup.mode } : {}),
-      ...(result.backup.engineVersion ? { engineVersion: result.backup.engineVersion } : {}),
-    },
-    restoreType: result.restoreType,
-    size: result.size,
-    storageClass: result.storageClass,
-    driver: result.driver,
-    remaining: result.remaining,
-    ...(result.prepOutput ? { prepOutput: result.prepOutput } : {}),
-    timings: {
-      totalMs: t.totalMs,
-      ...(t.createToBoundMs !== undefined ? { createToBoundMs: t.createToBoundMs } : {}),
-      ...(t.prepMs !== undefined ? { prepMs: t.prepMs } : {}),
-      phases: t.phases,
-    },
-  };
-}
-
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
-
-/**
  * The summary line printed on stderr when the restore is done.
  *
  * @example
@@ -272,22 +179,6 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
  */
 export function summaryLine(r: RestoreReport): string {
   return `restored backup ${r.backup.namespace}/${r.backup.name} into PVC ${r.namespace}/${r.pvc} (${r.state === 'ready' ? 'ready' : 'waiting for its first consumer'})`;
-}
-
-/**
- * The RTO breakdown as one line: total, PVC created to Bound (the driver writing the data), restore-prep.
- *
- * @example
- * ```ts
- * rtoLine(report.timings); // '9.2s in all: PVC created -> Bound 7.9s, restore-prep 0.8s'
- * ```
- */
-export function rtoLine(t: RestoreReport['timings']): string {
-  const parts = [
-    t.createToBoundMs !== undefined ? `PVC created -> Bound ${seconds(t.createToBoundMs)}` : undefined,
-    t.prepMs !== undefined ? `restore-prep (WAL and backup_label) ${seconds(t.prepMs)}` : undefined,
-  ].filter((p): p is string => p !== undefined);
-  return `${seconds(t.totalMs)} in all${parts.length ? `: ${parts.join(', ')}` : ''}`;
 }
 
 /**
@@ -312,7 +203,7 @@ export function renderRestore(r: RestoreReport): string {
     ['storage class', `${r.storageClass} (${r.driver})`],
     ['state', state],
     ['RTO', rtoLine(r.timings)],
-    ['phases', r.timings.phases.map((p) => `${p.phase} +${seconds(p.atMs)}`).join(', ')],
+    ['phases', r.timings.phases.map((p) => `${p.phase} +${formatSeconds(p.atMs)}`).join(', ')],
     ['remaining', r.remaining.length ? r.remaining.join('; ') : undefined],
     ['next', r.state === 'ready' ? `kubectl dbaas verify --pvc ${r.pvc} -n ${r.namespace}` : undefined],
   ]);
@@ -357,22 +248,10 @@ export interface RestorePlanView {
  */
 export async function runRestorePlan(args: RestoreCommandArgs & { dryRun: 'client' | 'server' }, opts: { client?: RestoreClient } = {}): Promise<RestorePlanView> {
   const client = opts.client ?? restoreClientFor(args);
-  const clients = client.clients;
-  const namespace = clients.namespace;
-  const options = restoreOptions(args, namespace);
-  return await explainingMissingNamespaces(client, [options.backupNamespace!, namespace], async () => {
-    const plan = await planRestore(clients, options);
-    let manifests = plan.manifests;
-    if (args.dryRun === 'server') {
-      const answers: RestoreManifest[] = [];
-      for (const m of manifests) {
-        if (m.kind === 'VolumeSnapshotContent') answers.push(await clients.volumeSnapshotContents.create(m as VolumeSnapshotContent, { dryRun: true }));
-        else if (m.kind === 'VolumeSnapshot') answers.push(await clients.volumeSnapshots.create(m as VolumeSnapshot, { dryRun: true }));
-        else if (m.kind === 'PersistentVolumeClaim') answers.push(await clients.core.createNamespacedPersistentVolumeClaim({ namespace, body: m as RestorePlan['pvcs']['data'], dryRun: 'All' }));
-        else answers.push(await clients.batch.createNamespacedJob({ namespace, body: m as NonNullable<RestorePlan['prepJob']>, dryRun: 'All' }));
-      }
-      manifests = answers;
-    }
+  const options = restoreOptions(args, client.clients.namespace);
+  return await explainingMissingNamespaces(client, namespacesOf(options), async () => {
+    const plan = await planRestore(client.clients, options);
+    const manifests = args.dryRun === 'server' ? await new SnapshotClient(client.clients).serverDryRun(plan.manifests) : plan.manifests;
     return { dryRun: args.dryRun, plan, manifests };
   });
 }
@@ -432,17 +311,4 @@ const RESOURCE: Record<string, string> = {
  */
 export function manifestNames(list: { items: RestoreManifest[] }): string[] {
   return list.items.map((m) => `${RESOURCE[m.kind ?? ''] ?? String(m.kind).toLowerCase()}/${m.metadata?.name}`);
-}
-
-/**
- * A stderr writer for `whileInterruptible` whose notice names this command's cleanup (the shared
- * notice speaks of a backup's).
- *
- * @example
- * ```ts
- * await whileInterruptible(work, interruptNotice('deleting what the restore created'));
- * ```
- */
-export function interruptNotice(cleanup: string, write: (text: string) => void = (text) => process.stderr.write(text)): (text: string) => void {
-  return (text) => write(text.replace(/\(lifting a fence, ending the backup session, deleting partial snapshots\)/, `(${cleanup})`));
 }

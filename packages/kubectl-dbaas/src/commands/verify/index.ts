@@ -1,12 +1,11 @@
 import type { CommandModule } from 'yargs';
 import * as z from 'zod/mini';
-import { parseKubeDuration } from '../../duration.js';
 import { globalOptionsSchema, kubeArgs } from '../../global-options.js';
 import { writeResult } from '../../output.js';
 import { parseArgs } from '../../parse-args.js';
 import { UsageError } from '../../usage-error.js';
-import { backupNameArg } from '../backup/names.js';
-import { objectName, parseCheck, parseSubPath } from '../restore/options.js';
+import { timeoutMs as timeoutMsOf, timeoutShape, withFlagRelations, withTimeout } from '../../option-groups.js';
+import { backupNameArg, objectName, parseCheck, parseSubPath } from '../../flag-values.js';
 
 const AMCHECK = ['auto', 'install', 'skip'] as const;
 const RUNTIME = ['pod'] as const;
@@ -26,7 +25,7 @@ const verifyArgsSchema = z.extend(globalOptionsSchema, {
   prepImage: name(),
   storageClass: name(),
   dataSubpath: z.optional(z.string()),
-  timeout: z._default(z.string(), '20m'),
+  ...timeoutShape('20m'),
 });
 
 /**
@@ -47,35 +46,44 @@ export const verifyCommand: CommandModule = {
     'then a scratch PostgreSQL that must leave recovery on the backup\'s timeline and pass amcheck and your checks. ' +
     'Exit 0 when it passes, 1 when it does not (every failure is printed)',
   builder: (argv) =>
-    argv
-      .option('backup', { type: 'string', group: 'What to verify (one of):', describe: 'A backup: restored into a scratch PVC, removed afterwards' })
-      .option('pvc', { type: 'string', group: 'What to verify (one of):', describe: 'A PVC already restored (left in place)' })
-      .option('from-namespace', { type: 'string', describe: 'Namespace of --backup (default: -n, where the scratch PVC is made)' })
+    withTimeout(
+    withFlagRelations(
+      argv,
+      {
+        backup: { type: 'string', group: 'What to verify (one of):', describe: 'A backup: restored into a scratch PVC, removed afterwards' },
+        pvc: { type: 'string', group: 'What to verify (one of):', describe: 'A PVC already restored (left in place)' },
+        'from-namespace': { type: 'string', describe: 'Namespace of --backup (default: -n, where the scratch PVC is made; a restored PVC records its own)' },
+        'storage-class': { type: 'string', describe: 'StorageClass of the scratch restore (--backup)' },
+        'prep-image': {
+          type: 'string',
+          describe: "With --backup of an online backup: image of the scratch restore's restore-prep Job (default postgres:<the backup's major>; as restore --prep-image)",
+          group: 'Runtime:',
+        },
+      },
+      { conflicts: { backup: ['pvc'], 'from-namespace': ['pvc'], 'storage-class': ['pvc'], 'prep-image': ['pvc'] } },
+    )
       .option('check', { type: 'string', array: true, describe: 'NAME=SQL, repeatable: passes when the first column of the first row is true' })
       .option('check-database', { type: 'string', describe: 'Database the checks run in (default: postgres)' })
       .option('amcheck', { choices: AMCHECK, default: 'auto', describe: 'bt_index_check on every btree index: auto (installs the extension only in a scratch restore), install, skip' })
       .option('live-even-if-unsafe', { type: 'boolean', default: false, describe: 'Start PostgreSQL even when the offline check finds the copy unsafe (to see what happens)' })
-      .option('storage-class', { type: 'string', describe: 'StorageClass of the scratch restore (--backup)' })
       .option('data-subpath', { type: 'string', describe: 'PGDATA relative to the volume root (default: the root, else the one subdirectory holding PG_VERSION)' })
       .option('runtime', { choices: RUNTIME, default: 'pod', describe: 'Where the volume is read and the scratch PostgreSQL runs: pod (pods in the cluster, over exec and port-forward)', group: 'Runtime:' })
       .option('image', { type: 'string', describe: 'With --runtime pod: image of the scratch pods, {major} is replaced by the PostgreSQL major (default postgres:{major})', group: 'Runtime:' })
-      .option('run-as-user', { type: 'number', describe: 'With --runtime pod: user id of the scratch pods (default 999; 26 for CloudNativePG images)', group: 'Runtime:' })
-      .option('prep-image', { type: 'string', describe: "With --backup of an online backup: image of the scratch restore's restore-prep Job (default postgres:<the backup's major>; as restore --prep-image)", group: 'Runtime:' })
-      .option('timeout', { type: 'string', default: '20m', describe: 'Deadline of the whole verification (90s, 5m, 1h)' })
+      .option('run-as-user', { type: 'number', describe: 'With --runtime pod: user id of the scratch pods (default 999; 26 for CloudNativePG images)', group: 'Runtime:' }),
+      '20m',
+      'Deadline of the whole verification',
+    )
       .example('kubectl dbaas verify --backup nightly -n db', 'Restore to a scratch PVC, check, remove it')
       .example("kubectl dbaas verify --pvc restored --check 'orders=select count(*) > 0 from orders'", 'A restored volume, with a check of your own (--check-database picks the database)')
       .example('kubectl dbaas verify --backup nightly -o json | jq .failures', 'Scriptable'),
   handler: async (argv) => {
     const args = parseArgs(verifyArgsSchema, argv);
     if ((args.backup === undefined) === (args.pvc === undefined)) {
-      throw new UsageError(args.backup === undefined ? 'name what to verify: --backup NAME (a backup, restored into a scratch PVC) or --pvc NAME (a restored volume)' : 'give one of --backup and --pvc, not both');
+      // Both given is refused by yargs already (withFlagRelations).
+      throw new UsageError('name what to verify: --backup NAME (a backup, restored into a scratch PVC) or --pvc NAME (a restored volume)');
     }
     if (args.output === 'name') throw new UsageError('verify has no -o name output; use -o text, json or yaml');
-    if (args.fromNamespace !== undefined && args.pvc !== undefined) throw new UsageError('--from-namespace goes with --backup (a restored PVC records its backup\'s namespace)');
-    if (args.storageClass !== undefined && args.pvc !== undefined) throw new UsageError('--storage-class goes with --backup (the scratch restore)');
-    if (args.prepImage !== undefined && args.pvc !== undefined) throw new UsageError('--prep-image goes with --backup (the restore-prep Job of the scratch restore)');
-    const timeoutMs = parseKubeDuration(args.timeout, '--timeout');
-    if (timeoutMs <= 0) throw new UsageError('--timeout must be more than 0');
+    const timeoutMs = timeoutMsOf(args.timeout);
     const checks = (args.check ?? []).map(parseCheck);
     const parsed = {
       ...kubeArgs(args),
@@ -93,9 +101,8 @@ export const verifyCommand: CommandModule = {
       timeoutMs,
     };
     const run = await import('./run.js');
-    const { interruptNotice } = await import('../restore/run.js');
     const { runLongOperation } = await import('../../long-operation.js');
-    const report = await runLongOperation((ctx) => run.runVerifyCommand(parsed, ctx), interruptNotice('stopping the scratch PostgreSQL, deleting the scratch restore'));
+    const report = await runLongOperation((ctx) => run.runVerifyCommand(parsed, ctx), 'stopping the scratch PostgreSQL, deleting the scratch restore');
     await writeResult(report, args.output, run.renderVerify);
     if (!report.ok) {
       if (args.output !== 'text') process.stderr.write(run.failureLines(report).map((l) => `${l}\n`).join(''));

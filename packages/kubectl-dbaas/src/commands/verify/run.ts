@@ -1,10 +1,12 @@
 // `kubectl dbaas verify`: RestoreClient.verify of the SDK with the CLI's flags, progress and
 // output. Loaded lazily when the command runs.
 import { podVerifyRuntime, type RestoreClient, type VerifyCheck, type VerifyOptions, type VerifyProgress, type VerifyResult, type VerifyRuntime } from '@kubectl-dbaas/sdk';
+import { explainingMissingNamespaces, restoreClientFor } from '../../cli-shared.js';
+import { formatSeconds } from '../../duration.js';
 import type { KubeArgs } from '../../global-options.js';
 import { renderFields } from '../../output.js';
 import type { ProgressReporter } from '../../progress.js';
-import { explainingMissingNamespaces, restoreClientFor, restoreReport, rtoLine, type RestoreReport } from '../restore/run.js';
+import { restoreReport, rtoLine, type RestoreReport } from '../../restore-report.js';
 
 /**
  * Arguments of `verify`, parsed.
@@ -94,7 +96,7 @@ export async function runVerifyCommand(
     ...(args.dataSubPath !== undefined ? { dataSubPath: args.dataSubPath } : {}),
     deadlineMs: args.timeoutMs,
   };
-  return await explainingMissingNamespaces(client, [args.fromNamespace ?? namespace, namespace], async () => {
+  return await explainingMissingNamespaces(client, [{ namespace }, { namespace: args.fromNamespace ?? namespace, option: 'backupNamespace' }], async () => {
     const onProgress = progress ? verifyProgressFollower(progress) : undefined;
     const result = await client.verify({ ...options, ...(opts.signal ? { signal: opts.signal } : {}), ...(onProgress ? { onProgress } : {}) });
     const report = verifyReport(result, runtime.description);
@@ -193,8 +195,6 @@ export function failureLines(r: VerifyReport): string[] {
   return [`error: the copy did not pass verification (${r.failures.length} failure${r.failures.length === 1 ? '' : 's'}):`, ...r.failures.map((f) => `  - ${f}`)];
 }
 
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
-
 /**
  * The text output of `verify`: the verdict, what was checked and found, the RTO breakdown, and every failure.
  *
@@ -211,8 +211,8 @@ export function renderVerify(r: VerifyReport): string {
   const recovered = at('recovery-done');
   const rto = [
     r.restore ? `scratch restore ${rtoLine(r.restore.timings)}` : undefined,
-    ready !== undefined ? `accepting connections at +${seconds(ready)}` : undefined,
-    recovered !== undefined ? `out of recovery at +${seconds(recovered)}` : undefined,
+    ready !== undefined ? `accepting connections at +${formatSeconds(ready)}` : undefined,
+    recovered !== undefined ? `out of recovery at +${formatSeconds(recovered)}` : undefined,
   ].filter((x): x is string => x !== undefined);
   const amcheck = l
     ? l.amcheck.ran
@@ -233,7 +233,7 @@ export function renderVerify(r: VerifyReport): string {
     [
       'live',
       l
-        ? `accepting connections after ${seconds(l.readyMs)}${l.redoMs !== undefined ? ` (redo ${seconds(l.redoMs)})` : ''}; ${l.inRecovery ? 'STILL IN RECOVERY' : 'out of recovery'} on timeline ${l.timeline}${l.expectedTimeline !== undefined ? ` (the backup's: ${l.expectedTimeline})` : ''}`
+        ? `accepting connections after ${formatSeconds(l.readyMs)}${l.redoMs !== undefined ? ` (redo ${formatSeconds(l.redoMs)})` : ''}; ${l.inRecovery ? 'STILL IN RECOVERY' : 'out of recovery'} on timeline ${l.timeline}${l.expectedTimeline !== undefined ? ` (the backup's: ${l.expectedTimeline})` : ''}`
         : o && !o.safe && !r.failures.some((f) => f.startsWith('live:'))
           ? 'not started: the offline check found the copy unsafe (--live-even-if-unsafe starts it anyway)'
           : undefined,
@@ -241,7 +241,7 @@ export function renderVerify(r: VerifyReport): string {
     ['amcheck', amcheck],
     ['checks', l && l.checks.length ? l.checks.map((c) => `${c.name}: ${c.ok ? 'passed' : `FAILED (${c.message})`}`).join('; ') : undefined],
     ['RTO', rto.length ? rto.join(', ') : undefined],
-    ['took', seconds(r.timings.totalMs)],
+    ['took', formatSeconds(r.timings.totalMs)],
   ]);
   return r.ok ? fields : `${fields}\nfailures:\n${r.failures.map((f) => `  - ${f}`).join('\n')}`;
 }

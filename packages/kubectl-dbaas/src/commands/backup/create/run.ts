@@ -22,7 +22,7 @@ import { chooseEngine, type EngineChoice } from './engine.js';
 import type { KubeArgs } from '../../../global-options.js';
 import { renderFields } from '../../../output.js';
 import type { ProgressReporter } from '../../../progress.js';
-import { explainingMissingNamespace, metadataView, snapshotClientFor, type MetadataView } from '../common.js';
+import { explainingMissingNamespaces, metadataView, snapshotClientFor, type MetadataView } from '../../../cli-shared.js';
 import type { CreateTarget, FenceChoice } from './options.js';
 
 /**
@@ -191,7 +191,7 @@ export async function runBackupCreate(
   const namespace = client.clients.namespace;
   const progress = opts.progress;
   progress?.phase('discovering the target');
-  return await explainingMissingNamespace(client, namespace, async () => {
+  return await explainingMissingNamespaces(client, [{ namespace }], async () => {
     const { options, cnpg, engine } = await backupOptions(client, args, opts.environment ?? process.env);
     progress?.detail(engineLine(engine));
     if (cnpg) progress?.detail(`CloudNativePG Cluster ${cnpg.cluster}: instance ${cnpg.instance}, ${cnpg.reason}`);
@@ -444,7 +444,7 @@ export async function runBackupPlan(
 ): Promise<{ plan: BackupPlan; cnpg?: CnpgInstance; engine: EngineChoice }> {
   const client = opts.client ?? snapshotClientFor(args);
   const namespace = client.clients.namespace;
-  return await explainingMissingNamespace(client, namespace, async () => {
+  return await explainingMissingNamespaces(client, [{ namespace }], async () => {
     const { options, cnpg, engine } = await backupOptions(client, args, opts.environment ?? process.env);
     const { deadlineMs: _deadline, ...planOptions } = options;
     const plan = await planBackup(client.clients, { ...planOptions, dryRun: args.dryRun === 'server' ? 'server' : 'client' });

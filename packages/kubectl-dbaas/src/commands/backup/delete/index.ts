@@ -5,12 +5,13 @@ import { globalOptionsSchema } from '../../../global-options.js';
 import { writeResult } from '../../../output.js';
 import { parseArgs } from '../../../parse-args.js';
 import { UsageError } from '../../../usage-error.js';
-import { backupNameArg } from '../names.js';
+import { backupNameArg } from '../../../flag-values.js';
+import { timeoutShape, withTimeout } from '../../../option-groups.js';
 
 const backupDeleteArgsSchema = z.extend(globalOptionsSchema, {
   names: z._default(z.array(z.string().check(z.minLength(1))), []),
   wait: z._default(z.boolean(), true),
-  timeout: z._default(z.string(), '2m'),
+  ...timeoutShape('2m'),
 });
 
 /**
@@ -26,10 +27,13 @@ export const backupDeleteCommand: CommandModule = {
   command: 'delete [names..]',
   describe: 'Delete backups: the data and -wal snapshots of each together; never a snapshot kubectl-dbaas did not make',
   builder: (argv) =>
-    argv
-      .positional('names', { type: 'string', array: true, describe: 'The backups to delete (NAME or backup/NAME)' })
-      .option('wait', { type: 'boolean', default: true, describe: 'Wait until the snapshots are gone (--wait=false returns once deletion is requested)' })
-      .option('timeout', { type: 'string', default: '2m', describe: 'How long --wait waits (90s, 5m, ...)' })
+    withTimeout(
+      argv
+        .positional('names', { type: 'string', array: true, describe: 'The backups to delete (NAME or backup/NAME)' })
+        .option('wait', { type: 'boolean', default: true, describe: 'Wait until the snapshots are gone (--wait=false returns once deletion is requested)' }),
+      '2m',
+      'How long --wait waits',
+    )
       .example('kubectl dbaas backup delete nightly-1 nightly-2 -n db', '')
       .example('kubectl dbaas backup list -o name -l team=payments | xargs kubectl dbaas backup delete', 'Delete a selection'),
   handler: async (argv) => {

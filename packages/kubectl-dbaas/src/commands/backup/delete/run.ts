@@ -1,6 +1,6 @@
 import { DbaasError, toDbaasError, type DeleteBackupSetResult, type SnapshotClient } from '@kubectl-dbaas/sdk';
 import type { KubeArgs } from '../../../global-options.js';
-import { explainingMissingNamespace, snapshotClientFor } from '../common.js';
+import { explainingMissingNamespaces, snapshotClientFor } from '../../../cli-shared.js';
 
 /**
  * Arguments of `backup delete`.
@@ -53,7 +53,7 @@ export async function runBackupDelete(
   const failures: { name: string; error: DbaasError }[] = [];
   for (const name of args.names) {
     try {
-      const result = await explainingMissingNamespace(client, namespace, () =>
+      const result = await explainingMissingNamespaces(client, [{ namespace }], () =>
         client.delete({ namespace, name, wait: args.wait, timeoutMs: args.timeoutMs, ...(options.signal ? { signal: options.signal } : {}) }),
       );
       items.push(result);
@@ -68,6 +68,7 @@ export async function runBackupDelete(
   if (failures.length > 1) {
     throw new DbaasError(failures[0]!.error.code, `${failures.length} of ${args.names.length} backups were not deleted:\n${failures.map((f) => `  ${f.name}: ${f.error.message}`).join('\n')}`, {
       ...(failures[0]!.error.fix ? { fix: failures[0]!.error.fix } : {}),
+      ...(failures[0]!.error.option ? { option: failures[0]!.error.option } : {}),
       details: { failures: failures.map((f) => ({ name: f.name, code: f.error.code, message: f.error.message })) },
     });
   }

@@ -4,7 +4,7 @@ import { globalOptionsSchema } from '../../../global-options.js';
 import { writeResult } from '../../../output.js';
 import { parseArgs } from '../../../parse-args.js';
 import { UsageError } from '../../../usage-error.js';
-import { backupNameArg } from '../names.js';
+import { backupNameArg } from '../../../flag-values.js';
 
 const backupDescribeArgsSchema = z.extend(globalOptionsSchema, { name: z.optional(z.string()) });
 

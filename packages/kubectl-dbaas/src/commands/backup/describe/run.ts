@@ -1,8 +1,17 @@
-import { snapshotAtomicity, type BackupSetDetails, type DescribedSnapshot, type SnapshotAtomicity, type SnapshotClient, type SnapshotContentSummary } from '@kubectl-dbaas/sdk';
+import {
+  backupSetRestorability,
+  type BackupSetDetails,
+  type ConsistencyMode,
+  type DescribedSnapshot,
+  type Restorability,
+  type SnapshotAtomicity,
+  type SnapshotClient,
+  type SnapshotContentSummary,
+} from '@kubectl-dbaas/sdk';
 import { formatAge } from '../../../duration.js';
 import type { KubeArgs } from '../../../global-options.js';
 import { renderFields } from '../../../output.js';
-import { explainingMissingNamespace, metadataView, snapshotClientFor, type MetadataView } from '../common.js';
+import { explainingMissingNamespaces, metadataView, snapshotClientFor, type MetadataView } from '../../../cli-shared.js';
 
 /**
  * Arguments of `backup describe`.
@@ -58,7 +67,7 @@ export interface BackupDescription {
   name: string;
   state: BackupSetDetails['state'];
   error?: string;
-  mode?: string;
+  mode?: ConsistencyMode;
   sourcePvc?: string;
   time: string;
   timeSource: BackupSetDetails['timeSource'];
@@ -132,40 +141,18 @@ export function backupDescription(d: BackupSetDetails, atomicity?: SnapshotAtomi
  */
 export async function runBackupDescribe(args: BackupDescribeArgs, client: SnapshotClient = snapshotClientFor(args)): Promise<BackupDescription> {
   const namespace = client.clients.namespace;
-  const details = await explainingMissingNamespace(client, namespace, () => client.describe({ namespace, name: args.name }));
-  const driver = details.data?.content?.driver;
-  let atomicity: SnapshotAtomicity | undefined;
-  if (driver) {
-    // The class may override the driver table (dbaas.io/atomic-snapshots); reading it is optional.
-    const className = details.data?.snapshotClass;
-    const cls = className ? await client.clients.volumeSnapshotClasses.get(className).catch(() => undefined) : undefined;
-    atomicity = snapshotAtomicity(driver, cls);
-  }
-  return backupDescription(details, atomicity);
+  const details = await explainingMissingNamespaces(client, [{ namespace }], () => client.describe({ namespace, name: args.name }));
+  return backupDescription(details, await client.atomicity(details));
 }
 
 const when = (iso: string | undefined, now: number): string | undefined => (iso ? `${iso} (${formatAge(now - Date.parse(iso))} ago)` : undefined);
 const indent = (text: string, by: string): string => text.split('\n').map((line) => `${by}${line}`).join('\n');
 
+const RESTORABLE: Record<Restorability, string> = { yes: 'yes', no: 'no', 'not-yet': 'not yet', 'not-guaranteed': 'not guaranteed', unknown: 'unknown' };
+
 function restorable(d: BackupDescription): string {
-  if (d.missingWal) return 'no: the -wal snapshot of this online backup is missing (the data snapshot alone has no WAL to the stop LSN)';
-  if (d.metadataError) return 'unknown: the kubectl-dbaas metadata does not parse';
-  if (d.state === 'error') return 'no: a snapshot failed (see its error)';
-  if (d.state !== 'ready') return 'not yet: waiting for the snapshots to be ready';
-  switch (d.mode) {
-    case 'fenced':
-      return 'yes: a copy of a cleanly stopped database';
-    case 'online':
-      return 'yes: with its -wal snapshot (backup_label and the WAL to the stop LSN)';
-    case 'crash':
-    case 'checkpoint':
-      if (d.atomicity && !d.atomicity.atomic) {
-        return `not guaranteed: a ${d.mode} copy on ${d.atomicity.driver}, whose snapshots are not atomic (${d.atomicity.reason}); it was taken with --force and may be torn`;
-      }
-      return d.atomicity ? 'yes: crash-consistent (atomic snapshots); PostgreSQL replays its WAL on start' : 'yes if the driver\'s snapshots are atomic (its content could not be read)';
-    default:
-      return 'ready';
-  }
+  const { restorable, why } = backupSetRestorability(d, d.atomicity);
+  return `${RESTORABLE[restorable]}: ${why}`;
 }
 
 /**

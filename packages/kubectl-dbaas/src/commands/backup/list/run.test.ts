@@ -48,6 +48,16 @@ describe('backup list rendering', () => {
   });
 });
 
+describe('backup list cut', () => {
+  it('is the instant recorded in dbaas.io/cut-at (as backup describe shows it), not the driver\'s creationTime', () => {
+    const object = snapshot('cut', 'data', { mode: 'fenced' });
+    const recorded = new Date(Date.parse(String(object.status!.creationTime!)) + 7_800).toISOString();
+    object.metadata.annotations = { ...object.metadata.annotations, 'dbaas.io/cut-at': recorded };
+    const [set] = sets(object);
+    expect(backupListItem(set!).data?.cutAt).toBe(recorded);
+  });
+});
+
 describe('renderTable', () => {
   it('pads columns by three spaces, no trailing space, <none> for empty cells', () => {
     expect(renderTable(['NAME', 'STATE', 'X'], [['a', 'ready', ''], ['longer', undefined, 'y']])).toBe('NAME     STATE    X\na        ready    <none>\nlonger   <none>   y');

@@ -2,7 +2,7 @@ import type { BackupSet, SnapshotClient, SnapshotState } from '@kubectl-dbaas/sd
 import { formatAge } from '../../../duration.js';
 import type { KubeArgs } from '../../../global-options.js';
 import { renderTable } from '../../../output.js';
-import { metadataView, missingNamespace, snapshotClientFor, type MetadataView } from '../common.js';
+import { metadataView, snapshotClientFor, type MetadataView } from '../../../cli-shared.js';
 
 /**
  * Arguments of `backup list`.
@@ -151,7 +151,7 @@ export async function runBackupList(args: BackupListArgs, client: SnapshotClient
     ...(args.source ? { backupSource: args.source } : {}),
   });
   if (items.length === 0 && !args.allNamespaces) {
-    const missing = await missingNamespace(client, namespace);
+    const missing = await client.missingNamespace(namespace);
     if (missing) throw missing;
   }
   return { kind: 'BackupList', namespace: args.allNamespaces ? null : namespace, items: items.map(backupListItem) };

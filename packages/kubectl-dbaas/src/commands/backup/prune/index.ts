@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import * as z from 'zod/mini';
 import { allNamespacesShape, globalOptionsSchema, withAllNamespaces } from '../../../global-options.js';
+import { withFlagRelations } from '../../../option-groups.js';
 import { writeResult } from '../../../output.js';
 import { parseArgs } from '../../../parse-args.js';
 import { UsageError } from '../../../usage-error.js';
@@ -33,15 +34,20 @@ export const backupPruneCommand: CommandModule = {
     'Delete the backups a retention policy does not keep. Without --yes only the plan is printed (a dry run). ' +
     'keep-last/daily/weekly/monthly count ready backups only; the newest ready backup and backups in progress are always kept',
   builder: (argv) =>
-    withAllNamespaces(argv)
+    withFlagRelations(
+      withAllNamespaces(argv),
+      {
+        yes: { alias: ['y', 'confirm'], type: 'boolean', describe: 'Delete the backups the plan marks (default: print the plan only)' },
+        wait: { type: 'boolean', describe: 'Wait until each deleted backup is gone' },
+      },
+      { implies: { wait: ['yes'] } },
+    )
       .option('keep-last', { type: 'number', describe: 'Keep the N newest ready backups' })
       .option('max-age', { type: 'string', describe: 'Keep every backup requested within this age (36h, 7d, 2w, 1d12h)' })
       .option('keep-daily', { type: 'number', describe: 'Keep the newest ready backup of each of the last N UTC days that have one' })
       .option('keep-weekly', { type: 'number', describe: 'Same per ISO week (UTC, Monday first)' })
       .option('keep-monthly', { type: 'number', describe: 'Same per UTC calendar month' })
       .option('source', { type: 'string', describe: 'Only backups of this PVC' })
-      .option('yes', { alias: ['y', 'confirm'], type: 'boolean', default: false, describe: 'Delete the backups the plan marks (default: print the plan only)' })
-      .option('wait', { type: 'boolean', default: false, describe: 'With --yes: wait until each deleted backup is gone' })
       .example('kubectl dbaas backup prune --keep-daily 7 --keep-weekly 4', 'Show what would be deleted')
       .example('kubectl dbaas backup prune --keep-daily 7 --keep-weekly 4 --yes', 'Delete it'),
   handler: async (argv) => {

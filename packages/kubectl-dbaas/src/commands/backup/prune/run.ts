@@ -2,7 +2,7 @@ import type { PruneDecision, PruneResult, SnapshotClient } from '@kubectl-dbaas/
 import { formatAge } from '../../../duration.js';
 import type { KubeArgs } from '../../../global-options.js';
 import { renderTable } from '../../../output.js';
-import { missingNamespace, snapshotClientFor } from '../common.js';
+import { snapshotClientFor } from '../../../cli-shared.js';
 
 /**
  * Arguments of `backup prune`: the SDK's PrunePolicy, what to prune, and whether to delete.
@@ -86,7 +86,7 @@ export async function runBackupPrune(args: BackupPruneArgs, client: SnapshotClie
     wait: args.wait,
   });
   if (result.decisions.length === 0 && !args.allNamespaces) {
-    const missing = await missingNamespace(client, namespace);
+    const missing = await client.missingNamespace(namespace);
     if (missing) throw missing;
   }
   return pruneDocument(result);

@@ -1,6 +1,6 @@
-// Checks of `restore` and `verify` flags that need more than a type. Pure (no SDK), so bad flags are
-// refused before anything is loaded.
-import { UsageError } from '../../usage-error.js';
+// Checks of flag values that need more than a type (object names, sizes, paths, checks, backup
+// names), shared by the commands. Pure (no SDK), so bad flags are refused before anything is loaded.
+import { UsageError } from './usage-error.js';
 
 const QUANTITY = /^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
@@ -65,4 +65,17 @@ export function parseCheck(text: string): { name: string; sql: string } {
   const sql = at > 0 ? text.slice(at + 1).trim() : '';
   if (!name || !sql) throw new UsageError(`--check: "${text}" is not NAME=SQL (e.g. --check 'orders=select count(*) > 0 from orders')`);
   return { name, sql };
+}
+
+/**
+ * A backup name as given on the command line: `NAME` or kubectl's `backup/NAME` (what `-o name`
+ * prints), so `backup list -o name | xargs kubectl dbaas backup delete` works.
+ *
+ * @example
+ * ```ts
+ * backupNameArg('backup/nightly'); // 'nightly'
+ * ```
+ */
+export function backupNameArg(arg: string): string {
+  return arg.replace(/^backups?\//, '');
 }
