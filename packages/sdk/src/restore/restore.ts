@@ -269,13 +269,14 @@ function restorableSnapshot(d: DescribedSnapshot | undefined, role: 'data' | 'wa
   if (!d) {
     throw new DbaasError('BACKUP_NOT_READY', `backup "${set}" in namespace "${namespace}" has no ${role} snapshot${role === 'wal' ? ` (${set}-wal): an online backup cannot be restored without its WAL` : ''}`, {
       fix: `Check it with: kubectl dbaas backup describe ${set} -n ${namespace}`,
+      option: 'backup',
     });
   }
   if (d.state !== 'ready' || !d.content?.snapshotHandle || !d.restoreSize) {
     throw new DbaasError(
       'BACKUP_NOT_READY',
       `VolumeSnapshot ${namespace}/${d.name} is not ready to restore (state ${d.state}${d.error ? `: ${d.error}` : ''}${d.restoreSize ? '' : ', no restoreSize'}${d.content?.snapshotHandle ? '' : ', no snapshotHandle'})`,
-      { fix: d.state === 'pending' ? 'Wait until it is readyToUse, then restore.' : `Take a new backup; this one failed. Inspect it with: kubectl dbaas backup describe ${set} -n ${namespace}`, details: { snapshot: d.name, state: d.state } },
+      { fix: d.state === 'pending' ? 'Wait until it is readyToUse, then restore.' : `Take a new backup; this one failed. Inspect it with: kubectl dbaas backup describe ${set} -n ${namespace}`, details: { snapshot: d.name, state: d.state }, option: 'backup' },
     );
   }
   return d as DescribedSnapshot & { content: NonNullable<DescribedSnapshot['content']> };
@@ -296,11 +297,13 @@ async function resolveStorageClass(
     if (!sc) {
       throw new DbaasError('STORAGE_CLASS_MISMATCH', `StorageClass "${requested}" does not exist`, {
         fix: `Pass a StorageClass whose provisioner is ${driver}: ${names}.`,
+        option: 'storageClass',
       });
     }
     if (sc.provisioner !== driver) {
       throw new DbaasError('STORAGE_CLASS_MISMATCH', `StorageClass "${requested}" provisions with ${sc.provisioner}, but the backup was taken by ${driver}: that driver cannot restore it`, {
         fix: `Pass a StorageClass whose provisioner is ${driver}: ${names}.`,
+        option: 'storageClass',
       });
     }
     return sc;
@@ -318,8 +321,10 @@ async function resolveStorageClass(
   const defaults = matching.filter((c) => c.metadata?.annotations?.[DEFAULT_CLASS_ANNOTATION] === 'true');
   if (defaults.length === 1) return defaults[0]!;
   if (matching.length === 1) return matching[0]!;
-  throw new DbaasError('INVALID_ARGUMENT', `several StorageClasses provision with ${driver} (${names}) and none is the source PVC's or the default: which one to restore into?`, {
-    fix: `Pass storageClass (--storage-class) with one of: ${names}.`,
+  // Not the caller's input being wrong: the cluster offers a choice the restore will not make for them.
+  throw new DbaasError('STORAGE_CLASS_MISMATCH', `several StorageClasses provision with ${driver} (${names}) and none is the source PVC's or the default: which one to restore into?`, {
+    fix: `Pass storageClass with one of: ${names}.`,
+    option: 'storageClass',
   });
 }
 
@@ -385,7 +390,7 @@ export interface RestoreSource {
  * What a restore would create, checked against the cluster without writing anything: the backup
  * set is managed and ready, the size is at least its restoreSize, the StorageClass provisions with
  * its driver, and no target exists. {@link runRestore} creates exactly these objects, in
- * `manifests` order; `kubectl dbaas restore --dry-run` prints them.
+ * `manifests` order; the CLI's restore dry run prints them.
  *
  * @throws DbaasError as {@link runRestore} does before it creates anything.
  * @example
@@ -404,6 +409,7 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions)
   if (!details.managed) {
     throw new DbaasError('SNAPSHOT_NOT_MANAGED', `VolumeSnapshot ${backupNamespace}/${options.backup} was not taken by kubectl-dbaas: it carries no consistency mode, so a restore of it cannot be trusted`, {
       fix: `Restore it with a plain PVC (spec.dataSource) if you know how it was taken, or take a backup with: kubectl dbaas backup create -n ${backupNamespace}`,
+      option: 'backup',
     });
   }
   const data = restorableSnapshot(details.data, 'data', set, backupNamespace);
@@ -496,6 +502,7 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions)
       throw new DbaasError('RESTORE_TARGET_EXISTS', `PVC ${namespace}/${name} already exists: a restore never overwrites or adopts a volume`, {
         fix: name === pvcName ? 'Choose another PVC name, or delete that PVC first if it is really unused.' : `Delete the scratch PVC of an earlier interrupted restore: kubectl delete pvc ${name} -n ${namespace}`,
         details: { namespace, name },
+        ...(name === pvcName ? { option: 'pvcName' } : {}),
       });
     }
   }

@@ -265,14 +265,29 @@ const DEFAULT_VERIFY_DEADLINE_MS = 20 * 60_000;
  */
 export async function findDataSubPath(volume: string, given: string | undefined): Promise<string> {
   if (given !== undefined) return given;
-  if (existsSync(path.join(volume, 'PG_VERSION'))) return '';
-  const candidates: string[] = [];
+  const candidates: string[] = existsSync(path.join(volume, 'PG_VERSION')) ? [''] : [];
   for (const entry of await readdir(volume, { withFileTypes: true })) {
     if (entry.isDirectory() && existsSync(path.join(volume, entry.name, 'PG_VERSION'))) candidates.push(entry.name);
   }
+  return chooseDataSubPath(candidates);
+}
+
+/**
+ * PGDATA among the places of a volume that hold PG_VERSION (`''` for the root): the root if it is
+ * one, else the only subdirectory.
+ *
+ * @throws DbaasError `DATA_DIRECTORY_UNREADABLE` when there is none or more than one (option `dataSubPath`).
+ * @example
+ * ```ts
+ * chooseDataSubPath(['pgdata']); // 'pgdata'
+ * ```
+ */
+export function chooseDataSubPath(candidates: readonly string[]): string {
+  if (candidates.includes('')) return '';
   if (candidates.length === 1) return candidates[0]!;
   throw new DbaasError('DATA_DIRECTORY_UNREADABLE', candidates.length === 0 ? 'the volume holds no PostgreSQL data directory (no PG_VERSION at its root or one level below)' : `the volume holds several data directories (${candidates.join(', ')})`, {
-    fix: 'Pass dataSubPath (--data-subpath) with PGDATA relative to the volume root.',
+    fix: 'Pass dataSubPath with PGDATA relative to the volume root.',
+    option: 'dataSubPath',
   });
 }
 
