@@ -263,6 +263,10 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
   const podName = (pvc: string, suffix: string) => `${pvc.slice(0, 50).replace(/[.]/g, '-').replace(/-+$/, '')}-${suffix}`;
   return {
     description: 'pods in the cluster (exec and port-forward)',
+    objects: ({ namespace, pvc }) => [
+      { kind: 'Pod', name: podName(pvc, 'inspect'), namespace },
+      { kind: 'Pod', name: podName(pvc, 'verify-pg'), namespace },
+    ],
     prepExecutor: jobRestorePrepExecutor(),
     // The restore-prep Job of a scratch online restore runs the image and user the pods run.
     prepOptions: (major) => ({

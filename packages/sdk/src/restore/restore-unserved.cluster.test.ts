@@ -144,8 +144,12 @@ describe('RestoreClient without a CSI driver: checks, dry run, clean-up', () => 
     expect(plan).toMatchObject({ namespace: target, scratch: true, backup: { namespace: ns, name: 'beta', mode: 'online' }, amcheck: 'install', live: 'if-offline-safe', runtime: runtime.description });
     expect(plan.pvc).toMatch(/^verify-beta-[0-9a-f]{6}$/);
     expect(plan.checks.map((c) => c.name)).toEqual(['rows']);
-    expect(plan.creates.map((o) => `${o.kind}/${o.name}`)).toEqual(plan.restore!.manifests.map((m) => `${m.kind}/${m.metadata?.name}`));
-    expect(plan.creates.map((o) => o.kind)).toEqual(['VolumeSnapshotContent', 'VolumeSnapshot', 'VolumeSnapshotContent', 'VolumeSnapshot', 'PersistentVolumeClaim', 'PersistentVolumeClaim', 'Job']);
+    expect(plan.creates.map((o) => `${o.kind}/${o.name}`)).toEqual([
+      ...plan.restore!.manifests.map((m) => `${m.kind}/${m.metadata?.name}`),
+      `Pod/${plan.pvc}-inspect`,
+      `Pod/${plan.pvc}-verify-pg`,
+    ]);
+    expect(plan.creates.map((o) => o.kind)).toEqual(['VolumeSnapshotContent', 'VolumeSnapshot', 'VolumeSnapshotContent', 'VolumeSnapshot', 'PersistentVolumeClaim', 'PersistentVolumeClaim', 'Job', 'Pod', 'Pod']);
     expect(plan.restore!.pvcName).toBe(plan.pvc);
     // A scratch restore that would wait for its first pod cannot be verified: refused before it is made.
     const waits = await dbaasRejection(restoreClient.planVerify({ namespace: target, backup: 'alpha', backupNamespace: ns, runtime, restore: { storageClass: CLASS_WFFC } }));

@@ -54,6 +54,8 @@ export interface ScratchPostgres {
  */
 export interface VerifyRuntime {
   readonly description: string;
+  /** The objects it creates (and deletes) to check the PVC `pvc`, for the plan; absent when it creates none or cannot say. */
+  objects?(target: { namespace: string; pvc: string }): RestoreObjectRef[];
   /** Node for WaitForFirstConsumer classes: the scratch restore binds there. */
   readonly consumerNode?: string;
   /** Runs the restore-prep step of a scratch `online` restore. */
@@ -346,7 +348,7 @@ export interface VerifyPlan {
   checks: VerifyCheck[];
   /** The backup's timeline, which the server must be on after recovery. */
   expectedTimeline: number | undefined;
-  /** What this verification creates (the scratch restore's objects; the runtime adds its pods) and deletes again. */
+  /** What this verification creates and deletes again: the scratch restore's objects, then the runtime's (its pods). */
   creates: RestoreObjectRef[];
 }
 
@@ -440,7 +442,10 @@ export async function planVerify(clients: KubeClients, options: VerifyOptions): 
     amcheck: amcheck === 'auto' ? (scratch ? 'install' : 'if-installed') : amcheck,
     checks: [...(options.checks ?? [])],
     expectedTimeline: meta?.timeline !== undefined ? Number(meta.timeline) : undefined,
-    creates: (restore?.manifests ?? []).map((m) => ({ kind: m.kind!, name: m.metadata!.name!, ...(m.metadata!.namespace ? { namespace: m.metadata!.namespace } : {}) })),
+    creates: [
+      ...(restore?.manifests ?? []).map((m) => ({ kind: m.kind!, name: m.metadata!.name!, ...(m.metadata!.namespace ? { namespace: m.metadata!.namespace } : {}) })),
+      ...(options.runtime.objects?.({ namespace, pvc }) ?? []),
+    ],
   };
 }
 
