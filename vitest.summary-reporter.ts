@@ -49,8 +49,14 @@ export default class SummaryReporter implements Reporter {
         else if (state === 'failed') failed.push(`${name}: ${firstErrorLine(test)}`);
         else skipped.push(`${name}: ${reasonOf(test) ?? 'NO REASON GIVEN (skip with skipWhen(reason) or ctx.skip(reason))'}`);
       }
-      if (testModule.state() === 'failed' && [...testModule.children.allTests()].length === 0) {
-        failed.push(`${moduleName(testModule)}: ${(testModule.errors()[0]?.message ?? 'the file failed to load').split('\n')[0]}`);
+      // A failed beforeAll leaves its tests skipped without a reason: the hook's error is the failure.
+      for (const suite of testModule.children.allSuites()) {
+        const error = suite.errors()[0];
+        if (error) failed.push(`${moduleName(testModule)} > ${suite.fullName}: ${(error.message ?? 'failed').split('\n')[0]}`);
+      }
+      const moduleError = testModule.errors()[0];
+      if (moduleError || (testModule.state() === 'failed' && [...testModule.children.allTests()].length === 0)) {
+        failed.push(`${moduleName(testModule)}: ${(moduleError?.message ?? 'the file failed to load').split('\n')[0]}`);
       }
     }
     const file = process.env.DBAAS_TEST_SUMMARY_FILE;

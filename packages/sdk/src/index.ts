@@ -10,7 +10,7 @@ export { SnapshotClient } from './snapshot/snapshot-client.js';
 export type { BackupOptions, BackupResult } from './snapshot/backup.js';
 export { RestoreClient } from './restore/restore-client.js';
 export type { RestoreOptions, RestoreResult } from './restore/restore.js';
-export type { VerifyOptions, VerifyResult } from './restore/verify.js';
+export type { VerifyOptions, VerifyResult, VerifyPlan, VerifyFailure, VerifyExecution } from './restore/verify.js';
 
 // One error type for all of it
 export { DbaasError, toDbaasError, isDbaasError, errorKind } from './errors.js';
@@ -223,11 +223,11 @@ export {
 export type { FenceLease, LiftFenceOptions, LiftFenceResult } from './engines/fencing.js';
 
 // Restores and verification: RestoreClient, the restore-prep step, scratch runtimes (restore/)
-export { runRestore, planRestore, SELECTED_NODE_ANNOTATION, RESTORE_WAL_PVC_SUFFIX, RESTORE_SOURCE_SUFFIX } from './restore/restore.js';
-export type { RestorePhase, RestoreProgress, RestorePrepOptions, RestorePlan, RestoreSource } from './restore/restore.js';
+export { runRestore, planRestore, executeRestore, SELECTED_NODE_ANNOTATION, RESTORE_WAL_PVC_SUFFIX, RESTORE_SOURCE_SUFFIX } from './restore/restore.js';
+export type { RestorePhase, RestoreProgress, RestorePrepOptions, RestorePlan, RestoreSource, RestoreExecution, RestoreObjectRef } from './restore/restore.js';
 export { jobRestorePrepExecutor } from './restore/restore-prep.js';
 export type { RestorePrepExecutor, RestorePrepRequest } from './restore/restore-prep.js';
-export { runVerify, findDataSubPath, SCRATCH_SERVER_SETTINGS } from './restore/verify.js';
+export { runVerify, planVerify, executeVerify, describeVerifyFailure, findDataSubPath, SCRATCH_SERVER_SETTINGS } from './restore/verify.js';
 export type { VerifyRuntime, VerifyCheck, VerifyPhase, VerifyProgress, ScratchPostgres } from './restore/verify.js';
 
 // MySQL and MariaDB: engine hooks on mysql2, engine detection, verify on a scratch server (engines/mysql/)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isDbaasError } from '../errors.js';
+import { isDbaasError, type DbaasError } from '../errors.js';
 import { buildScratchPod, podVerifyRuntime } from './pod-runtime.js';
-import { SCRATCH_SERVER_SETTINGS } from './verify.js';
+import { chooseDataSubPath, SCRATCH_SERVER_SETTINGS } from './verify.js';
 
 const base = { name: 'pg-restored-verify-pg', namespace: 'db', pvc: 'pg-restored', image: 'postgres:17', runAsUser: 999, dataSubPath: '' };
 
@@ -37,16 +37,16 @@ describe('buildScratchPod', () => {
       try {
         fn();
       } catch (error) {
-        return isDbaasError(error) ? error.code : 'not a DbaasError';
+        return isDbaasError(error) ? `${error.code}${error.option ? ` (${error.option})` : ''}` : 'not a DbaasError';
       }
       return 'no error';
     };
-    expect(code(() => buildScratchPod({ ...base, role: 'server', runAsUser: 0 }))).toBe('INVALID_ARGUMENT');
+    expect(code(() => buildScratchPod({ ...base, role: 'server', runAsUser: 0 }))).toBe('INVALID_ARGUMENT (runAsUser)');
     expect(code(() => buildScratchPod({ ...base, role: 'server', settings: { 'x; rm -rf /': '1' } }))).toBe('INVALID_ARGUMENT');
-    expect(code(() => buildScratchPod({ ...base, role: 'server', dataSubPath: '../etc' }))).toBe('INVALID_ARGUMENT');
-    expect(code(() => buildScratchPod({ ...base, role: 'server', dataSubPath: '/abs' }))).toBe('INVALID_ARGUMENT');
+    expect(code(() => buildScratchPod({ ...base, role: 'server', dataSubPath: '../etc' }))).toBe('INVALID_ARGUMENT (dataSubPath)');
+    expect(code(() => buildScratchPod({ ...base, role: 'server', dataSubPath: '/abs' }))).toBe('INVALID_ARGUMENT (dataSubPath)');
     expect(code(() => buildScratchPod({ ...base, role: 'server', name: 'Bad_Name' }))).toBe('INVALID_NAME');
-    expect(code(() => buildScratchPod({ ...base, role: 'server', image: 'postgres 17' }))).toBe('INVALID_ARGUMENT');
+    expect(code(() => buildScratchPod({ ...base, role: 'server', image: 'postgres 17' }))).toBe('INVALID_ARGUMENT (image)');
   });
 });
 
@@ -57,5 +57,22 @@ describe('podVerifyRuntime', () => {
     // A backup that does not record its version: the restore's own default image (postgres:latest).
     expect(runtime.prepOptions?.(undefined)).toEqual({ runAsUser: 26, fsGroup: 26, imagePullPolicy: 'Never', serviceAccountName: 'verify' });
     expect(podVerifyRuntime().prepOptions?.(17)).toEqual({ image: 'postgres:17', runAsUser: 999 });
+  });
+});
+
+describe('chooseDataSubPath (the inspect pod and findDataSubPath both pick PGDATA with it)', () => {
+  it('the root first, else the one subdirectory; none or several: a fix naming dataSubPath, never a flag', () => {
+    expect(chooseDataSubPath(['', 'pgdata'])).toBe('');
+    expect(chooseDataSubPath(['pgdata'])).toBe('pgdata');
+    for (const candidates of [[], ['a', 'b']]) {
+      try {
+        chooseDataSubPath(candidates);
+        expect.unreachable();
+      } catch (error) {
+        expect(isDbaasError(error, 'DATA_DIRECTORY_UNREADABLE')).toBe(true);
+        expect((error as DbaasError).option).toBe('dataSubPath');
+        expect((error as DbaasError).fix).not.toMatch(/--/);
+      }
+    }
   });
 });

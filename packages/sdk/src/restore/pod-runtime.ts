@@ -14,7 +14,7 @@ import { watchUntil } from '../kube/watch-until.js';
 import { DBAAS_LABELS, MANAGED_BY } from '../manifests/metadata.js';
 import { assertDnsLabel, assertDnsSubdomain } from '../manifests/names.js';
 import { jobRestorePrepExecutor } from './restore-prep.js';
-import type { ScratchPostgres, VerifyRuntime } from './verify.js';
+import { chooseDataSubPath, type ScratchPostgres, type VerifyRuntime } from './verify.js';
 
 const VOLUME_MOUNT = '/dbaas/volume';
 const SERVER_PORT = 5432;
@@ -75,7 +75,7 @@ export interface ScratchPodInput {
 function assertSubPath(p: string): string {
   if (p === '') return p;
   if (!/^[\w.-]+(\/[\w.-]+)*$/.test(p) || p.split('/').some((s) => s === '.' || s === '..')) {
-    throw new DbaasError('INVALID_ARGUMENT', `data subpath "${p}" must be a relative path without "." or ".." segments`);
+    throw new DbaasError('INVALID_ARGUMENT', `data subpath "${p}" must be a relative path without "." or ".." segments`, { option: 'dataSubPath' });
   }
   return p;
 }
@@ -96,10 +96,11 @@ export function buildScratchPod(input: ScratchPodInput): V1Pod {
   assertDnsLabel(input.namespace, 'namespace');
   assertDnsSubdomain(input.pvc, 'PVC name');
   const subPath = assertSubPath(input.dataSubPath);
-  if (!input.image || /\s/.test(input.image)) throw new DbaasError('INVALID_ARGUMENT', `image "${input.image}" is not an image reference`);
+  if (!input.image || /\s/.test(input.image)) throw new DbaasError('INVALID_ARGUMENT', `image "${input.image}" is not an image reference`, { option: 'image' });
   if (!Number.isInteger(input.runAsUser) || input.runAsUser < 1) {
     throw new DbaasError('INVALID_ARGUMENT', `runAsUser ${input.runAsUser} is not valid: verification pods never run as root`, {
       fix: 'Pass the uid PostgreSQL runs as in its image (999 for the official image, 26 for CloudNativePG).',
+      option: 'runAsUser',
     });
   }
   const settingArgs: string[] = [];
@@ -262,6 +263,10 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
   const podName = (pvc: string, suffix: string) => `${pvc.slice(0, 50).replace(/[.]/g, '-').replace(/-+$/, '')}-${suffix}`;
   return {
     description: 'pods in the cluster (exec and port-forward)',
+    objects: ({ namespace, pvc }) => [
+      { kind: 'Pod', name: podName(pvc, 'inspect'), namespace },
+      { kind: 'Pod', name: podName(pvc, 'verify-pg'), namespace },
+    ],
     prepExecutor: jobRestorePrepExecutor(),
     // The restore-prep Job of a scratch online restore runs the image and user the pods run.
     prepOptions: (major) => ({
@@ -280,16 +285,7 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
         let dataSubPath = request.dataSubPath;
         if (dataSubPath === undefined) {
           const listing = await execText(clients, request.namespace, name, 'inspect', ['/bin/sh', '-c', `for d in ${VOLUME_MOUNT} ${VOLUME_MOUNT}/*; do [ -f "$d/PG_VERSION" ] && echo "dir:\${d#${VOLUME_MOUNT}}"; done; true`]);
-          const candidates = listing.split('\n').filter((l) => l.startsWith('dir:')).map((l) => l.slice('dir:'.length).replace(/^\//, ''));
-          if (candidates.length === 0) {
-            throw new DbaasError('DATA_DIRECTORY_UNREADABLE', 'the volume holds no PostgreSQL data directory (no PG_VERSION at its root or one level below)', {
-              fix: 'Pass dataSubPath (--data-subpath) with PGDATA relative to the volume root.',
-            });
-          }
-          if (!candidates.includes('') && candidates.length > 1) {
-            throw new DbaasError('DATA_DIRECTORY_UNREADABLE', `the volume holds several data directories (${candidates.join(', ')})`, { fix: 'Pass dataSubPath (--data-subpath).' });
-          }
-          dataSubPath = candidates.includes('') ? '' : candidates[0]!;
+          dataSubPath = chooseDataSubPath(listing.split('\n').filter((l) => l.startsWith('dir:')).map((l) => l.slice('dir:'.length).replace(/^\//, '')));
         }
         const root = dataSubPath ? `${VOLUME_MOUNT}/${assertSubPath(dataSubPath)}` : VOLUME_MOUNT;
         // Relation files are not needed to judge consistency: pg_control, backup_label, pg_wal are.

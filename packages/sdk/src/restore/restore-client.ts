@@ -1,6 +1,6 @@
 import { KubeClients, type KubeClientsOptions } from '../kube/clients.js';
 import { runRestore, type RestoreOptions, type RestoreResult } from './restore.js';
-import { runVerify, type VerifyOptions, type VerifyResult } from './verify.js';
+import { planVerify, runVerify, type VerifyOptions, type VerifyPlan, type VerifyResult } from './verify.js';
 
 /**
  * Restores backups into new PVCs and verifies them before anyone trusts them.
@@ -56,5 +56,19 @@ export class RestoreClient {
    */
   async verify(options: VerifyOptions): Promise<VerifyResult> {
     return await runVerify(this.clients, options);
+  }
+
+  /**
+   * What {@link RestoreClient.verify} would do, checked against the cluster and nothing created: the
+   * volume, the scratch restore's objects, the checks, the runtime; refusals come here, with their fix.
+   *
+   * @example
+   * ```ts
+   * const plan = await client.planVerify({ namespace: 'db', backup: 'nightly', runtime });
+   * console.log(plan.amcheck, plan.creates.length);
+   * ```
+   */
+  async planVerify(options: VerifyOptions): Promise<VerifyPlan> {
+    return await planVerify(this.clients, options);
   }
 }

@@ -12,6 +12,7 @@ import type { VolumeSnapshot } from '../kube/snapshot-types.js';
 import { watchUntil } from '../kube/watch-until.js';
 import { DBAAS_LABELS, type ConsistencyMode } from '../manifests/metadata.js';
 import { planRestore, type RestoreProgress } from './restore.js';
+import { podVerifyRuntime } from './pod-runtime.js';
 import { RestoreClient } from './restore-client.js';
 
 const info = clusterFromEnv(inject('dbaasCluster'));
@@ -90,6 +91,7 @@ describe('RestoreClient without a CSI driver: checks, dry run, clean-up', () => 
     expect(small.message).toContain('below the restoreSize 1Gi');
     const wrong = await dbaasRejection(restoreClient.restore({ backup: 'alpha', namespace: ns, pvcName: 'r1', storageClass: 'csi-hostpath-sc' }));
     expect(wrong.code).toBe('STORAGE_CLASS_MISMATCH');
+    expect(wrong.option).toBe('storageClass');
     expect(wrong.fix).toContain(CLASS);
     await clients.core.createNamespacedPersistentVolumeClaim({
       namespace: ns,
@@ -98,16 +100,22 @@ describe('RestoreClient without a CSI driver: checks, dry run, clean-up', () => 
     const taken = await clients.core.readNamespacedPersistentVolumeClaim({ namespace: ns, name: 'taken' });
     const exists = await dbaasRejection(restoreClient.restore({ backup: 'alpha', namespace: ns, pvcName: 'taken', storageClass: CLASS }));
     expect(exists.code).toBe('RESTORE_TARGET_EXISTS');
+    expect(exists.option).toBe('pvcName');
     expect((await clients.core.readNamespacedPersistentVolumeClaim({ namespace: ns, name: 'taken' })).metadata?.resourceVersion).toBe(taken.metadata?.resourceVersion);
     const unknown = await dbaasRejection(restoreClient.restore({ backup: 'nope', namespace: ns, pvcName: 'r1' }));
     expect(unknown.code).toBe('KUBE_NOT_FOUND');
     const pending = await dbaasRejection(restoreClient.restore({ backup: 'pending', namespace: ns, pvcName: 'r1' }));
     expect(pending.code).toBe('BACKUP_NOT_READY');
+    expect(pending.option).toBe('backup');
     expect(pending.fix).toMatch(/Wait until it is readyToUse/);
-    // Two classes of the driver, neither the source's nor the default: the restore asks which one.
+    // Two classes of the driver, neither the source's nor the default: the restore asks which one
+    // (the cluster's choice, not the caller's input being wrong: refused, with the option to set).
     const ambiguous = await dbaasRejection(restoreClient.restore({ backup: 'alpha', namespace: ns, pvcName: 'r1' }));
-    expect(ambiguous.code).toBe('INVALID_ARGUMENT');
+    expect(ambiguous.code).toBe('STORAGE_CLASS_MISMATCH');
+    expect(ambiguous.kind).toBe('refused');
+    expect(ambiguous.option).toBe('storageClass');
     expect(ambiguous.fix).toContain(`${CLASS}, ${CLASS_WFFC}`);
+    expect(ambiguous.fix).not.toMatch(/--/);
     expect(await objects(ns)).toEqual([...before, 'pvc/taken'].sort());
   });
 
@@ -130,6 +138,29 @@ describe('RestoreClient without a CSI driver: checks, dry run, clean-up', () => 
     expect(await objects(target)).toEqual([]);
   });
 
+  it('planVerify: the scratch restore planned as a restore is, the checks decided; refusals before anything is created', async () => {
+    const runtime = podVerifyRuntime();
+    const plan = await restoreClient.planVerify({ namespace: target, backup: 'beta', backupNamespace: ns, runtime, restore: { storageClass: CLASS }, checks: [{ name: 'rows', sql: 'select true' }] });
+    expect(plan).toMatchObject({ namespace: target, scratch: true, backup: { namespace: ns, name: 'beta', mode: 'online' }, amcheck: 'install', live: 'if-offline-safe', runtime: runtime.description });
+    expect(plan.pvc).toMatch(/^verify-beta-[0-9a-f]{6}$/);
+    expect(plan.checks.map((c) => c.name)).toEqual(['rows']);
+    expect(plan.creates.map((o) => `${o.kind}/${o.name}`)).toEqual([
+      ...plan.restore!.manifests.map((m) => `${m.kind}/${m.metadata?.name}`),
+      `Pod/${plan.pvc}-inspect`,
+      `Pod/${plan.pvc}-verify-pg`,
+    ]);
+    expect(plan.creates.map((o) => o.kind)).toEqual(['VolumeSnapshotContent', 'VolumeSnapshot', 'VolumeSnapshotContent', 'VolumeSnapshot', 'PersistentVolumeClaim', 'PersistentVolumeClaim', 'Job', 'Pod', 'Pod']);
+    expect(plan.restore!.pvcName).toBe(plan.pvc);
+    // A scratch restore that would wait for its first pod cannot be verified: refused before it is made.
+    const waits = await dbaasRejection(restoreClient.planVerify({ namespace: target, backup: 'alpha', backupNamespace: ns, runtime, restore: { storageClass: CLASS_WFFC } }));
+    expect(waits).toMatchObject({ code: 'TARGET_UNSUPPORTED', kind: 'refused', option: 'restore.storageClass' });
+    expect(`${waits.message} ${waits.fix}`).not.toMatch(/--/);
+    const both = await dbaasRejection(restoreClient.planVerify({ namespace: target, backup: 'alpha', pvc: 'x', runtime }));
+    expect(both).toMatchObject({ code: 'INVALID_ARGUMENT', kind: 'usage' });
+    expect(both.fix).not.toMatch(/--/);
+    expect(await objects(target)).toEqual([]);
+  });
+
   it('a volume that never binds: the deadline error names the PVC, and the temporary sources and PVCs are all removed', async () => {
     const events: RestoreProgress[] = [];
     const sidecar = sidecarFor(`dbaas-${target}-never-dbaas-src`);
@@ -138,6 +169,14 @@ describe('RestoreClient without a CSI driver: checks, dry run, clean-up', () => 
     expect(e.message).toMatch(/"never".*to be Bound/);
     await sidecar;
     expect(events.map((p) => p.phase)).toEqual(['resolved', 'source-created', 'pvc-created', 'cleanup']);
+    // What the CLI reads: typed fields, not the messages.
+    expect(events[0]!.restoreType).toBe('cross-namespace');
+    expect(events[1]!.objects).toEqual([
+      { kind: 'VolumeSnapshotContent', name: `dbaas-${target}-never-dbaas-src` },
+      { kind: 'VolumeSnapshot', name: 'never-dbaas-src', namespace: target },
+    ]);
+    expect(events[2]!.objects).toEqual([{ kind: 'PersistentVolumeClaim', name: 'never', namespace: target }]);
+    expect(events[3]!.failure).toBe(e.message);
     expect(await settlesTo(target, [])).toEqual([]);
     // The backup itself is untouched.
     expect((await clients.volumeSnapshots.get('alpha', ns)).status?.readyToUse).toBe(true);

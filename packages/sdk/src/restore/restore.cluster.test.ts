@@ -341,6 +341,8 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     const v = await restoreClient.verify({ namespace: ns, backup: 'broken-wal', runtime });
     expect(v.ok).toBe(false);
     expect(v.failures.join('\n')).toContain(`WAL segment ${lastWalFile} is missing from the WAL snapshot`);
+    expect(v.findings.map((f) => [f.kind, f.check])).toEqual([['offline', 'restore']]);
+    expect(v.offline).toBeUndefined(); // the scratch restore broke: nothing to inspect
     expect(await livePvcNames(clients, ns)).not.toContain(v.pvc); // the failed scratch restore removed what it made
     // PostgreSQL on the same copy (data + the WAL that is there + backup_label) refuses to start.
     const dir = path.join(await pvcFromSnapshot(clients, info, { namespace: ns, snapshot: 'broken-wal', pvcName: 'broken-data' }), source.dataSubPath); // bypassing RestoreClient, to break the copy
@@ -354,6 +356,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     expect(offline.offline?.safe).toBe(false);
     expect(offline.offline?.missingSegments).toContain(lastWalFile);
     expect(offline.failures.join('\n')).toMatch(/live: PostgreSQL did not start: .*(WAL ends before end of online backup|could not locate|checkpoint)/);
+    expect(offline.findings.map((f) => [f.kind, f.check])).toEqual([['offline', 'inspector'], ['live', 'server']]);
     report.push(`broken -wal: verify(backup) -> ${v.failures[0]}; verify(pvc) offline ${offline.offline?.verdict}; PostgreSQL: ${offline.failures.find((f) => f.startsWith('live'))}`);
   });
 
@@ -386,6 +389,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
       expect(v.ok).toBe(false);
       expect(v.offline?.verdict).toBe('unsafe-not-atomic');
       expect(v.live).toBeUndefined(); // a torn copy is not started unless asked (liveEvenIfUnsafe)
+      expect(v.findings).toEqual([{ kind: 'offline', check: 'inspector', message: expect.stringMatching(/^unsafe-not-atomic: /) }]);
       expect(await livePvcNames(clients, ns)).not.toContain(v.pvc);
       report.push(`${mode} (forced): verify(backup) -> ${v.failures[0]}`);
     }

@@ -57,9 +57,31 @@ export type RestorePhase =
  */
 export interface RestoreProgress {
   phase: RestorePhase;
+  /** For people; programs read the fields below. */
   message: string;
   /** Milliseconds since the restore was called. */
   elapsedMs: number;
+  /** `resolved`: how the PVC is made from the snapshot (`cross-namespace` creates a temporary content and snapshot first). */
+  restoreType?: 'snapshot' | 'cross-namespace';
+  /** The objects the event is about: the temporary pair (`source-created`), the PVCs (`pvc-created`, `bound`, `data-ready`), the restore-prep Job (`prep-started`). */
+  objects?: RestoreObjectRef[];
+  /** `cleanup`: why the restore failed (the error's message). */
+  failure?: string;
+}
+
+/**
+ * A Kubernetes object a restore or verify creates or reports on.
+ *
+ * @example
+ * ```ts
+ * const ref: RestoreObjectRef = { kind: 'PersistentVolumeClaim', name: 'pg-restored', namespace: 'db' };
+ * ```
+ */
+export interface RestoreObjectRef {
+  kind: string;
+  name: string;
+  /** Absent for cluster-scoped objects (a VolumeSnapshotContent). */
+  namespace?: string;
 }
 
 /**
@@ -247,13 +269,14 @@ function restorableSnapshot(d: DescribedSnapshot | undefined, role: 'data' | 'wa
   if (!d) {
     throw new DbaasError('BACKUP_NOT_READY', `backup "${set}" in namespace "${namespace}" has no ${role} snapshot${role === 'wal' ? ` (${set}-wal): an online backup cannot be restored without its WAL` : ''}`, {
       fix: `Check it with: kubectl dbaas backup describe ${set} -n ${namespace}`,
+      option: 'backup',
     });
   }
   if (d.state !== 'ready' || !d.content?.snapshotHandle || !d.restoreSize) {
     throw new DbaasError(
       'BACKUP_NOT_READY',
       `VolumeSnapshot ${namespace}/${d.name} is not ready to restore (state ${d.state}${d.error ? `: ${d.error}` : ''}${d.restoreSize ? '' : ', no restoreSize'}${d.content?.snapshotHandle ? '' : ', no snapshotHandle'})`,
-      { fix: d.state === 'pending' ? 'Wait until it is readyToUse, then restore.' : `Take a new backup; this one failed. Inspect it with: kubectl dbaas backup describe ${set} -n ${namespace}`, details: { snapshot: d.name, state: d.state } },
+      { fix: d.state === 'pending' ? 'Wait until it is readyToUse, then restore.' : `Take a new backup; this one failed. Inspect it with: kubectl dbaas backup describe ${set} -n ${namespace}`, details: { snapshot: d.name, state: d.state }, option: 'backup' },
     );
   }
   return d as DescribedSnapshot & { content: NonNullable<DescribedSnapshot['content']> };
@@ -274,11 +297,13 @@ async function resolveStorageClass(
     if (!sc) {
       throw new DbaasError('STORAGE_CLASS_MISMATCH', `StorageClass "${requested}" does not exist`, {
         fix: `Pass a StorageClass whose provisioner is ${driver}: ${names}.`,
+        option: 'storageClass',
       });
     }
     if (sc.provisioner !== driver) {
       throw new DbaasError('STORAGE_CLASS_MISMATCH', `StorageClass "${requested}" provisions with ${sc.provisioner}, but the backup was taken by ${driver}: that driver cannot restore it`, {
         fix: `Pass a StorageClass whose provisioner is ${driver}: ${names}.`,
+        option: 'storageClass',
       });
     }
     return sc;
@@ -296,8 +321,10 @@ async function resolveStorageClass(
   const defaults = matching.filter((c) => c.metadata?.annotations?.[DEFAULT_CLASS_ANNOTATION] === 'true');
   if (defaults.length === 1) return defaults[0]!;
   if (matching.length === 1) return matching[0]!;
-  throw new DbaasError('INVALID_ARGUMENT', `several StorageClasses provision with ${driver} (${names}) and none is the source PVC's or the default: which one to restore into?`, {
-    fix: `Pass storageClass (--storage-class) with one of: ${names}.`,
+  // Not the caller's input being wrong: the cluster offers a choice the restore will not make for them.
+  throw new DbaasError('STORAGE_CLASS_MISMATCH', `several StorageClasses provision with ${driver} (${names}) and none is the source PVC's or the default: which one to restore into?`, {
+    fix: `Pass storageClass with one of: ${names}.`,
+    option: 'storageClass',
   });
 }
 
@@ -326,6 +353,10 @@ export interface RestorePlan {
   driver: string;
   storageClassName: string;
   waitForConsumer: boolean;
+  /** The node the PVCs are bound for now (`consumerNode`), on a WaitForFirstConsumer class. */
+  consumerNode?: string;
+  /** The restore returns in state `waiting-for-first-consumer`: the class waits, no node is given and no restore-prep Job binds it. */
+  endsWaitingForConsumer: boolean;
   crossNamespace: boolean;
   restoreType: 'snapshot' | 'cross-namespace';
   online: boolean;
@@ -359,7 +390,7 @@ export interface RestoreSource {
  * What a restore would create, checked against the cluster without writing anything: the backup
  * set is managed and ready, the size is at least its restoreSize, the StorageClass provisions with
  * its driver, and no target exists. {@link runRestore} creates exactly these objects, in
- * `manifests` order; `kubectl dbaas restore --dry-run` prints them.
+ * `manifests` order; the CLI's restore dry run prints them.
  *
  * @throws DbaasError as {@link runRestore} does before it creates anything.
  * @example
@@ -378,6 +409,7 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions)
   if (!details.managed) {
     throw new DbaasError('SNAPSHOT_NOT_MANAGED', `VolumeSnapshot ${backupNamespace}/${options.backup} was not taken by kubectl-dbaas: it carries no consistency mode, so a restore of it cannot be trusted`, {
       fix: `Restore it with a plain PVC (spec.dataSource) if you know how it was taken, or take a backup with: kubectl dbaas backup create -n ${backupNamespace}`,
+      option: 'backup',
     });
   }
   const data = restorableSnapshot(details.data, 'data', set, backupNamespace);
@@ -470,6 +502,7 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions)
       throw new DbaasError('RESTORE_TARGET_EXISTS', `PVC ${namespace}/${name} already exists: a restore never overwrites or adopts a volume`, {
         fix: name === pvcName ? 'Choose another PVC name, or delete that PVC first if it is really unused.' : `Delete the scratch PVC of an earlier interrupted restore: kubectl delete pvc ${name} -n ${namespace}`,
         details: { namespace, name },
+        ...(name === pvcName ? { option: 'pvcName' } : {}),
       });
     }
   }
@@ -498,6 +531,8 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions)
     driver,
     storageClassName,
     waitForConsumer,
+    ...(options.consumerNode !== undefined ? { consumerNode: options.consumerNode } : {}),
+    endsWaitingForConsumer: waitForConsumer && !options.consumerNode && !online,
     crossNamespace,
     restoreType,
     online,
@@ -511,7 +546,8 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions)
 }
 
 /**
- * Restores a backup set into a new PVC. See {@link RestoreClient.restore}.
+ * Restores a backup set into a new PVC: {@link planRestore}, then {@link executeRestore} of that plan.
+ * See {@link RestoreClient.restore}.
  *
  * @throws DbaasError `KUBE_NOT_FOUND` (no such backup), `BACKUP_NOT_READY`, `RESTORE_SIZE_TOO_SMALL`,
  *   `STORAGE_CLASS_MISMATCH`, `RESTORE_TARGET_EXISTS`, `RESTORE_PREP_FAILED`, `KUBE_TIMEOUT`, `KUBE_ABORTED`,
@@ -522,34 +558,78 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions)
  * ```
  */
 export async function runRestore(clients: KubeClients, options: RestoreOptions): Promise<RestoreResult> {
-  const started = Date.now();
-  const deadline = started + (options.deadlineMs ?? DEFAULT_RESTORE_DEADLINE_MS);
-  const phases: { phase: RestorePhase; atMs: number }[] = [];
-  const progress = (phase: RestorePhase, message: string): void => {
-    const atMs = Date.now() - started;
-    phases.push({ phase, atMs });
-    options.onProgress?.({ phase, message, elapsedMs: atMs });
-  };
-  const checkAborted = (): void => {
-    if (options.signal?.aborted) throw new DbaasError('KUBE_ABORTED', 'the restore was aborted', { cause: options.signal.reason });
-  };
-
+  const startedAt = Date.now();
+  const deadline = startedAt + (options.deadlineMs ?? DEFAULT_RESTORE_DEADLINE_MS);
   // 1. Everything checked, and every object built, before anything is created.
   const plan = await planRestore(clients, { ...options, deadlineMs: deadline - Date.now() });
-  const { namespace, backupNamespace, pvcName, set, storageClassName, waitForConsumer, crossNamespace, restoreType, online, walPvcName, walFiles, driver } = plan;
+  return await executeRestore(clients, plan, {
+    startedAt,
+    deadline,
+    ...(options.prep?.executor ? { prepExecutor: options.prep.executor } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+}
+
+/**
+ * How {@link executeRestore} runs a plan: its clock, how restore-prep runs, progress and abort.
+ *
+ * @example
+ * ```ts
+ * const run: RestoreExecution = { deadline: Date.now() + 600_000, onProgress: (e) => console.error(e.phase) };
+ * ```
+ */
+export interface RestoreExecution {
+  /** When the restore began (timings count from it). Default: now. */
+  startedAt?: number;
+  /** Epoch ms. Default: 15 minutes after `startedAt`. */
+  deadline?: number;
+  /** Default: a Job ({@link jobRestorePrepExecutor}). */
+  prepExecutor?: RestorePrepExecutor;
+  signal?: AbortSignal;
+  onProgress?: (event: RestoreProgress) => void;
+}
+
+/**
+ * Creates exactly the objects of a {@link RestorePlan}, in `manifests` order, waits for them, runs
+ * restore-prep and removes the temporary objects; on failure or abort it deletes what it created,
+ * or names what remains.
+ *
+ * @throws DbaasError as {@link runRestore} does once it creates objects.
+ * @example
+ * ```ts
+ * const plan = await planRestore(clients, { backup: 'nightly', namespace: 'db', pvcName: 'pg-restored' });
+ * const r = await executeRestore(clients, plan, { signal });
+ * ```
+ */
+export async function executeRestore(clients: KubeClients, plan: RestorePlan, execution: RestoreExecution = {}): Promise<RestoreResult> {
+  const started = execution.startedAt ?? Date.now();
+  const deadline = execution.deadline ?? started + DEFAULT_RESTORE_DEADLINE_MS;
+  const signal = execution.signal;
+  const phases: { phase: RestorePhase; atMs: number }[] = [];
+  const progress = (phase: RestorePhase, message: string, fields: Omit<RestoreProgress, 'phase' | 'message' | 'elapsedMs'> = {}): void => {
+    const atMs = Date.now() - started;
+    phases.push({ phase, atMs });
+    execution.onProgress?.({ phase, message, elapsedMs: atMs, ...fields });
+  };
+  const checkAborted = (): void => {
+    if (signal?.aborted) throw new DbaasError('KUBE_ABORTED', 'the restore was aborted', { cause: signal.reason });
+  };
+
+  const { namespace, backupNamespace, pvcName, set, storageClassName, crossNamespace, restoreType, online, walPvcName, walFiles, driver } = plan;
   const { data: dataPvc, wal: walPvc } = plan.pvcs;
   const [dataSource, walSource] = [plan.sources.data, plan.sources.wal];
   const prepJob = plan.prepJob;
-  const prep = options.prep ?? {};
   checkAborted();
-  progress('resolved', `backup ${backupNamespace}/${set} (${plan.mode ?? 'unknown mode'}, ${plan.restoreSize}) -> PVC ${namespace}/${pvcName} in StorageClass ${storageClassName}${crossNamespace ? ' (cross-namespace)' : ''}`);
+  progress('resolved', `backup ${backupNamespace}/${set} (${plan.mode ?? 'unknown mode'}, ${plan.restoreSize}) -> PVC ${namespace}/${pvcName} in StorageClass ${storageClassName}${crossNamespace ? ' (cross-namespace)' : ''}`, { restoreType });
+  const pvcRefs: RestoreObjectRef[] = [pvcName, ...(walPvcName ? [walPvcName] : [])].map((name) => ({ kind: 'PersistentVolumeClaim', name, namespace }));
 
   // 2. Create, in an order that lets a failure undo it.
   const created: Created[] = [];
   const temporary: Created[] = [];
   const cleanupAfterFailure = async (error: unknown): Promise<never> => {
     const failure = toDbaasError(error);
-    progress('cleanup', `removing what this restore created after: ${failure.message}`);
+    progress('cleanup', `removing what this restore created after: ${failure.message}`, { failure: failure.message });
     const remaining: string[] = [];
     for (const c of [...created].reverse()) {
       try {
@@ -586,12 +666,12 @@ export async function runRestore(clients: KubeClients, options: RestoreOptions):
           name: source.vsName,
           predicate: (vs) => vs?.status?.readyToUse === true && !!vs.status.restoreSize,
           deadline,
-          ...(options.signal ? { signal: options.signal } : {}),
+          ...(signal ? { signal } : {}),
           what: 'to be ready (bound to the pre-provisioned content)',
           describe: (vs) => (vs?.status?.error?.message ? `error: ${vs.status.error.message}` : `readyToUse ${vs?.status?.readyToUse ?? false}`),
         });
       }
-      progress('source-created', `temporary VolumeSnapshot(s) ${[dataSource, walSource].filter((s) => s?.pair).map((s) => s!.vsName).join(', ')} bound to the backup's snapshotHandle (Retain)`);
+      progress('source-created', `temporary VolumeSnapshot(s) ${[dataSource, walSource].filter((s) => s?.pair).map((s) => s!.vsName).join(', ')} bound to the backup's snapshotHandle (Retain)`, { objects: temporary.map(({ kind, name, namespace: ns }) => ({ kind, name, ...(ns ? { namespace: ns } : {}) })) });
     }
 
     const pvcCreatedAt = Date.now();
@@ -606,7 +686,7 @@ export async function runRestore(clients: KubeClients, options: RestoreOptions):
       }
       created.push({ kind: 'PersistentVolumeClaim', name: body.metadata!.name!, namespace });
     }
-    progress('pvc-created', `PVC ${namespace}/${pvcName}${walPvcName ? ` and WAL scratch PVC ${walPvcName}` : ''} created (${dataPvc.spec!.resources!.requests!.storage})`);
+    progress('pvc-created', `PVC ${namespace}/${pvcName}${walPvcName ? ` and WAL scratch PVC ${walPvcName}` : ''} created (${dataPvc.spec!.resources!.requests!.storage})`, { objects: pvcRefs });
 
     const remaining: string[] = [];
     let createToBoundMs: number | undefined;
@@ -620,17 +700,18 @@ export async function runRestore(clients: KubeClients, options: RestoreOptions):
         name,
         predicate: (p) => p === undefined || p.status?.phase === 'Bound' || p.status?.phase === 'Lost',
         deadline,
-        ...(options.signal ? { signal: options.signal } : {}),
+        ...(signal ? { signal } : {}),
         what: 'to be Bound',
         describe: phaseOf,
       });
 
-    if (waitForConsumer && !options.consumerNode && !online) {
+    if (plan.endsWaitingForConsumer) {
       state = 'waiting-for-first-consumer';
-      progress('waiting-for-first-consumer', `StorageClass ${storageClassName} binds on first use: the volume is provisioned from the snapshot when a pod that mounts PVC ${pvcName} is scheduled`);
+      progress('waiting-for-first-consumer', `StorageClass ${storageClassName} binds on first use: the volume is provisioned from the snapshot when a pod that mounts PVC ${pvcName} is scheduled`, { objects: [pvcRefs[0]!] });
       for (const t of temporary) remaining.push(`${describeCreated(t)}: the source of the pending PVC; delete it after the PVC is Bound (${deleteCommand(t)})`);
     } else {
-      if (!(online && waitForConsumer && !options.consumerNode)) {
+      // An online restore on a class that waits binds through its restore-prep Job.
+      if (!(online && plan.waitForConsumer && !plan.consumerNode)) {
         for (const name of [pvcName, ...(walPvcName ? [walPvcName] : [])]) {
           const bound = await waitBound(name);
           if (bound.object?.status?.phase !== 'Bound') {
@@ -638,13 +719,13 @@ export async function runRestore(clients: KubeClients, options: RestoreOptions):
           }
         }
         createToBoundMs = Date.now() - pvcCreatedAt;
-        progress('bound', `PVC ${pvcName}${walPvcName ? ` and ${walPvcName}` : ''} Bound after ${createToBoundMs} ms (the driver has written the snapshot's data)`);
+        progress('bound', `PVC ${pvcName}${walPvcName ? ` and ${walPvcName}` : ''} Bound after ${createToBoundMs} ms (the driver has written the snapshot's data)`, { objects: pvcRefs });
       }
       if (prepJob && walPvcName) {
-        const executor = prep.executor ?? jobRestorePrepExecutor();
+        const executor = execution.prepExecutor ?? jobRestorePrepExecutor();
         const prepStarted = Date.now();
-        progress('prep-started', `copying ${walFiles.length} WAL segment(s) ${walFiles[0]}..${walFiles[walFiles.length - 1]} and writing backup_label with ${executor.description}`);
-        const out = await executor.run(clients, { namespace, job: prepJob, dataPvc: pvcName, walPvc: walPvcName, deadline, ...(options.signal ? { signal: options.signal } : {}) });
+        progress('prep-started', `copying ${walFiles.length} WAL segment(s) ${walFiles[0]}..${walFiles[walFiles.length - 1]} and writing backup_label with ${executor.description}`, { objects: [{ kind: 'Job', name: prepJob.metadata!.name!, namespace }] });
+        const out = await executor.run(clients, { namespace, job: prepJob, dataPvc: pvcName, walPvc: walPvcName, deadline, ...(signal ? { signal } : {}) });
         prepOutput = out.output;
         prepMs = Date.now() - prepStarted;
         if (createToBoundMs === undefined) createToBoundMs = Date.now() - pvcCreatedAt;
@@ -652,13 +733,13 @@ export async function runRestore(clients: KubeClients, options: RestoreOptions):
         await deleteCreated(clients, walScratch);
         created.splice(created.indexOf(walScratch), 1);
       }
-      progress('data-ready', `PVC ${namespace}/${pvcName} holds the backup${online ? ', its WAL and backup_label: PostgreSQL replays to the end of the backup on start' : ''}`);
+      progress('data-ready', `PVC ${namespace}/${pvcName} holds the backup${online ? ', its WAL and backup_label: PostgreSQL replays to the end of the backup on start' : ''}`, { objects: [pvcRefs[0]!] });
       // A bound PVC no longer needs its source: drop the temporary cross-namespace pair (Retain keeps the backup's data).
       // Snapshot before content, each waited out: `remaining: []` means both are gone, not only marked.
       const waitUntil = Math.min(deadline, Date.now() + TEMPORARY_GONE_WAIT_MS);
       for (const t of [...temporary].reverse()) {
         try {
-          const still = await deleteUntilGone(clients, t, waitUntil, options.signal);
+          const still = await deleteUntilGone(clients, t, waitUntil, signal);
           if (still) remaining.push(`${describeCreated(t)}: ${still}; it goes once the snapshot controller releases it (check with: kubectl get ${deleteCommand(t).slice('kubectl delete '.length)})`);
         } catch (error) {
           remaining.push(`${describeCreated(t)}: could not be deleted (${(error as Error).message}); delete it with: ${deleteCommand(t)}`);
@@ -681,6 +762,6 @@ export async function runRestore(clients: KubeClients, options: RestoreOptions):
       timings: { phases, createToBoundMs, prepMs, totalMs: Date.now() - started },
     };
   } catch (error) {
-    return await cleanupAfterFailure(options.signal?.aborted ? new DbaasError('KUBE_ABORTED', 'the restore was aborted', { cause: error }) : error);
+    return await cleanupAfterFailure(signal?.aborted ? new DbaasError('KUBE_ABORTED', 'the restore was aborted', { cause: error }) : error);
   }
 }

@@ -15,7 +15,7 @@ import { assertDnsLabel, assertDnsSubdomain } from '../manifests/names.js';
 import { SnapshotClient, type BackupSetDetails } from '../snapshot/snapshot-client.js';
 import { inspectDataDirectory, type DataDirectoryInspection } from '../wal/data-directory.js';
 import type { RestorePrepExecutor } from './restore-prep.js';
-import { runRestore, type RestoreOptions, type RestorePrepOptions, type RestoreResult } from './restore.js';
+import { executeRestore, planRestore, type RestoreObjectRef, type RestorePlan, type RestoreOptions, type RestorePrepOptions, type RestoreProgress, type RestoreResult } from './restore.js';
 
 /** The major of a recorded server version (`17.6` -> 17), or undefined. */
 function majorOf(version: string | undefined): number | undefined {
@@ -54,6 +54,8 @@ export interface ScratchPostgres {
  */
 export interface VerifyRuntime {
   readonly description: string;
+  /** The objects it creates (and deletes) to check the PVC `pvc`, for the plan; absent when it creates none or cannot say. */
+  objects?(target: { namespace: string; pvc: string }): RestoreObjectRef[];
   /** Node for WaitForFirstConsumer classes: the scratch restore binds there. */
   readonly consumerNode?: string;
   /** Runs the restore-prep step of a scratch `online` restore. */
@@ -173,8 +175,46 @@ export type VerifyPhase = 'restore' | 'offline-checked' | 'server-starting' | 'r
  */
 export interface VerifyProgress {
   phase: VerifyPhase;
+  /** For people; programs read the fields below. */
   message: string;
   elapsedMs: number;
+  /** `restore`: the scratch restore's own event. */
+  restore?: RestoreProgress;
+  /** `offline-checked`: the inspector's verdict on the copy. */
+  offline?: { verdict: DataDirectoryInspection['verdict']; safe: boolean };
+  /** The object the event is about: the scratch PVC (`server-starting`, `cleanup`). */
+  object?: RestoreObjectRef;
+}
+
+/**
+ * One thing a verification found wrong, by the step that found it. `kind` says whether the copy's
+ * files (`offline`: the scratch restore, the WAL inspector) or the running server (`live`) showed it.
+ *
+ * @example
+ * ```ts
+ * const f: VerifyFailure = { kind: 'live', check: 'user-check', name: 'rows', message: 'first column is false, not true' };
+ * ```
+ */
+export interface VerifyFailure {
+  kind: 'offline' | 'live';
+  /** `restore`: the scratch restore broke on the backup's content; `inspector`: the WAL inspector; `server`: PostgreSQL did not start or stay up, or recovery and timeline; `amcheck`; `user-check`: one of `checks`. */
+  check: 'restore' | 'inspector' | 'server' | 'amcheck' | 'user-check';
+  /** `user-check`: the check's name. */
+  name?: string;
+  message: string;
+}
+
+/**
+ * A {@link VerifyFailure} as one line, the form of `VerifyResult.failures`.
+ *
+ * @example
+ * ```ts
+ * describeVerifyFailure({ kind: 'live', check: 'user-check', name: 'rows', message: 'no rows' }); // 'check "rows": no rows'
+ * ```
+ */
+export function describeVerifyFailure(f: VerifyFailure): string {
+  const prefix = f.check === 'restore' ? 'restore' : f.check === 'inspector' ? 'offline' : f.check === 'server' ? 'live' : f.check === 'amcheck' ? 'amcheck' : `check "${f.name}"`;
+  return `${prefix}: ${f.message}`;
 }
 
 /**
@@ -189,7 +229,10 @@ export interface VerifyProgress {
  */
 export interface VerifyResult {
   ok: boolean;
+  /** Each of `findings` as one line. */
   failures: string[];
+  /** What was found wrong, by check: programs read these, not `failures`. */
+  findings: VerifyFailure[];
   namespace: string;
   pvc: string;
   /** The PVC was a scratch restore of `backup`, deleted afterwards. */
@@ -224,14 +267,29 @@ const DEFAULT_VERIFY_DEADLINE_MS = 20 * 60_000;
  */
 export async function findDataSubPath(volume: string, given: string | undefined): Promise<string> {
   if (given !== undefined) return given;
-  if (existsSync(path.join(volume, 'PG_VERSION'))) return '';
-  const candidates: string[] = [];
+  const candidates: string[] = existsSync(path.join(volume, 'PG_VERSION')) ? [''] : [];
   for (const entry of await readdir(volume, { withFileTypes: true })) {
     if (entry.isDirectory() && existsSync(path.join(volume, entry.name, 'PG_VERSION'))) candidates.push(entry.name);
   }
+  return chooseDataSubPath(candidates);
+}
+
+/**
+ * PGDATA among the places of a volume that hold PG_VERSION (`''` for the root): the root if it is
+ * one, else the only subdirectory.
+ *
+ * @throws DbaasError `DATA_DIRECTORY_UNREADABLE` when there is none or more than one (option `dataSubPath`).
+ * @example
+ * ```ts
+ * chooseDataSubPath(['pgdata']); // 'pgdata'
+ * ```
+ */
+export function chooseDataSubPath(candidates: readonly string[]): string {
+  if (candidates.includes('')) return '';
   if (candidates.length === 1) return candidates[0]!;
   throw new DbaasError('DATA_DIRECTORY_UNREADABLE', candidates.length === 0 ? 'the volume holds no PostgreSQL data directory (no PG_VERSION at its root or one level below)' : `the volume holds several data directories (${candidates.join(', ')})`, {
-    fix: 'Pass dataSubPath (--data-subpath) with PGDATA relative to the volume root.',
+    fix: 'Pass dataSubPath with PGDATA relative to the volume root.',
+    option: 'dataSubPath',
   });
 }
 
@@ -260,38 +318,69 @@ async function withSession<T>(connection: PostgresConnectionConfig, fn: (session
 }
 
 /**
- * Verifies a backup (through a scratch restore) or a restored PVC. See {@link RestoreClient.verify}.
+ * The checked plan of a verification: which volume, which checks, which runtime, what it creates.
+ * See {@link planVerify}; {@link executeVerify} runs exactly this.
  *
- * @throws DbaasError for what stops verification itself (bad input, restore errors, the runtime failing);
- *   a copy that is found broken is a result with `ok: false`, not an exception.
  * @example
  * ```ts
- * const v = await runVerify(clients, { namespace: 'db', backup: 'nightly', runtime });
+ * const plan: VerifyPlan = await planVerify(clients, options);
+ * console.log(plan.pvc, plan.scratch, plan.amcheck, plan.creates.map((o) => `${o.kind}/${o.name}`));
  * ```
  */
-export async function runVerify(clients: KubeClients, options: VerifyOptions): Promise<VerifyResult> {
-  const started = Date.now();
-  const deadline = started + (options.deadlineMs ?? DEFAULT_VERIFY_DEADLINE_MS);
-  const phases: { phase: VerifyPhase; atMs: number }[] = [];
-  const progress = (phase: VerifyPhase, message: string): void => {
-    const atMs = Date.now() - started;
-    phases.push({ phase, atMs });
-    options.onProgress?.({ phase, message, elapsedMs: atMs });
-  };
+export interface VerifyPlan {
+  namespace: string;
+  /** The volume checked: the scratch restore's PVC, or the given one. */
+  pvc: string;
+  /** `pvc` is a scratch restore of `backup`, deleted afterwards. */
+  scratch: boolean;
+  /** The backup set, when known (a given PVC names it in its `dbaas.io/restored-from` label). */
+  backup?: { namespace: string; name: string; mode: ConsistencyMode | undefined; engineVersion: string | undefined };
+  /** Scratch: the restore's own plan, executed as it is. */
+  restore?: RestorePlan;
+  /** Where the volume is read and the scratch server runs. */
+  runtime: string;
+  /** The WAL inspector's inputs. */
+  offline: { dataSubPath: string | undefined; atomicSnapshot: boolean; backupStopLsn: bigint | undefined };
+  /** `if-offline-safe`: PostgreSQL is started only when the inspector calls the copy safe. */
+  live: 'always' | 'if-offline-safe';
+  /** `install`: created where missing; `if-installed`: run only where the extension exists (a volume verify does not own). */
+  amcheck: 'install' | 'if-installed' | 'skip';
+  checks: VerifyCheck[];
+  /** The backup's timeline, which the server must be on after recovery. */
+  expectedTimeline: number | undefined;
+  /** What this verification creates and deletes again: the scratch restore's objects, then the runtime's (its pods). */
+  creates: RestoreObjectRef[];
+}
+
+/**
+ * Plans a verification, reading the cluster but writing nothing: the target (a backup, planned as a
+ * scratch restore with every refusal of {@link planRestore}, or an existing PVC), the checks and the
+ * runtime. Refuses what it cannot verify before anything is created.
+ *
+ * @throws DbaasError `INVALID_ARGUMENT` (neither or both of `backup` and `pvc`), `TARGET_UNSUPPORTED`
+ *   (a MySQL/MariaDB backup; a scratch restore that would wait for a first consumer), `KUBE_NOT_FOUND`,
+ *   and the refusals of {@link planRestore}.
+ * @example
+ * ```ts
+ * const plan = await planVerify(clients, { namespace: 'db', backup: 'nightly', runtime });
+ * for (const o of plan.creates) console.log(o.kind, o.name);
+ * ```
+ */
+export async function planVerify(clients: KubeClients, options: VerifyOptions): Promise<VerifyPlan> {
   const namespace = assertDnsLabel(options.namespace, 'namespace');
   if ((options.backup === undefined) === (options.pvc === undefined)) {
     throw new DbaasError('INVALID_ARGUMENT', 'verify needs exactly one of backup (a backup set, restored into a scratch PVC) and pvc (a restored volume)', {
-      fix: 'Pass --backup NAME to check a backup, or --pvc NAME to check a volume already restored.',
+      fix: 'Pass backup to check a backup, or pvc to check a volume already restored.',
+      option: options.backup === undefined ? 'backup' : 'pvc',
     });
   }
   const snapshots = new SnapshotClient(clients);
+  const scratch = options.backup !== undefined;
   let details: BackupSetDetails | undefined;
   let backupNamespace = options.backupNamespace ?? namespace;
   let pvc: string;
-  let restore: RestoreResult | undefined;
-  const scratch = options.backup !== undefined;
-  if (options.backup !== undefined) {
-    details = await snapshots.describe({ namespace: backupNamespace, name: options.backup });
+  if (scratch) {
+    details = await snapshots.describe({ namespace: backupNamespace, name: options.backup! });
     pvc = `verify-${details.name.slice(0, 40)}-${randomBytes(3).toString('hex')}`;
   } else {
     pvc = assertDnsSubdomain(options.pvc!, 'PVC name');
@@ -304,146 +393,267 @@ export async function runVerify(clients: KubeClients, options: VerifyOptions): P
   if (meta?.engine === 'mysql' || meta?.engine === 'mariadb') {
     // The scratch server, the offline check and amcheck are PostgreSQL's; refuse before any restore.
     const engineName = `${meta.engine === 'mariadb' ? 'MariaDB' : 'MySQL'}${meta.engineVersion ? ` ${meta.engineVersion}` : ''}`;
-    throw new DbaasError('INVALID_ARGUMENT', `backup ${backupNamespace}/${details!.name} is a ${engineName} backup: verify checks PostgreSQL backups only (WAL inspector, scratch PostgreSQL, amcheck)`, {
-      fix: `Restore it (kubectl dbaas restore ${details!.name} --to NAME) and check the restored data directory with the SDK's verifyMysqlRestore (a scratch mariadbd/mysqld, CHECK TABLE on every table; docs/engines.md#verify).`,
+    throw new DbaasError('TARGET_UNSUPPORTED', `backup ${backupNamespace}/${details!.name} is a ${engineName} backup: verify checks PostgreSQL backups only (WAL inspector, scratch PostgreSQL, amcheck)`, {
+      fix: `Restore it (RestoreClient.restore, or kubectl dbaas restore ${details!.name}) and check the restored data directory with the SDK's verifyMysqlRestore (a scratch mariadbd/mysqld, CHECK TABLE on every table; docs/engines.md#verify).`,
       details: { engine: meta.engine },
+      option: scratch ? 'backup' : 'pvc',
     });
   }
-  const failures: string[] = [];
 
-  try {
-    if (scratch) {
-      restore = await runRestore(clients, {
-        backup: details!.name,
-        backupNamespace,
-        namespace,
-        pvcName: pvc,
-        ...(options.restore ?? {}),
-        ...(options.restore?.consumerNode ?? options.runtime.consumerNode ? { consumerNode: options.restore?.consumerNode ?? options.runtime.consumerNode } : {}),
-        prep: {
-          ...(options.runtime.prepExecutor ? { executor: options.runtime.prepExecutor } : {}),
-          ...(options.runtime.prepOptions?.(majorOf(meta?.engineVersion)) ?? {}),
-          ...(options.restore?.prep ?? {}),
-        },
-        deadlineMs: Math.max(1, deadline - Date.now()),
-        ...(options.signal ? { signal: options.signal } : {}),
-        onProgress: (e) => progress('restore', `${e.phase}: ${e.message}`),
-      }).catch((error: unknown) => {
-        // The backup's own content breaking its restore (a WAL segment missing from the -wal
-        // snapshot) is a finding, not an error of verify.
-        if (isDbaasError(error, 'RESTORE_PREP_FAILED')) {
-          failures.push(`restore: ${error.message}`);
-          return undefined;
-        }
-        throw error;
-      });
-      if (!restore) {
-        return {
-          ok: false,
-          failures,
-          namespace,
-          pvc,
-          scratch,
-          backup: { namespace: backupNamespace, name: details!.name, mode: meta?.mode },
-          timings: { phases, totalMs: Date.now() - started },
-        };
-      }
-      if (restore.state !== 'ready') {
-        throw new DbaasError('RESTORE_FAILED', `the scratch restore ${namespace}/${pvc} is waiting for a first consumer: verification needs it bound`, {
-          fix: 'Pass a storage class that binds immediately, or a consumer node (--consumer-node).',
-        });
-      }
-    }
-
-    // Offline: what the files say, before anything starts PostgreSQL on them.
-    let atomicSnapshot = false;
-    if (meta && (meta.mode === 'crash' || meta.mode === 'checkpoint') && details?.data?.content?.driver) {
-      const className = details.data.snapshotClass;
-      const snapshotClass = className ? await clients.volumeSnapshotClasses.get(className).catch(() => undefined) : undefined;
-      atomicSnapshot = snapshotAtomicity(details.data.content.driver, snapshotClass).atomic;
-    }
-    const volume = await options.runtime.openVolume(clients, { namespace, pvc, dataSubPath: options.dataSubPath, deadline, ...(options.signal ? { signal: options.signal } : {}) });
-    let inspection: DataDirectoryInspection;
-    const dataSubPath = volume.dataSubPath;
-    try {
-      inspection = await inspectDataDirectory(volume.source, {
-        atomicSnapshot,
-        ...(meta?.stopLsn !== undefined ? { backupStopLsn: meta.stopLsn } : {}),
-      });
-    } finally {
-      await volume.release();
-    }
-    const offline = {
-      verdict: inspection.verdict,
-      safe: inspection.safe,
-      reasons: inspection.reasons,
-      postgresMajorVersion: inspection.postgresMajorVersion,
-      missingSegments: inspection.missingSegments,
-      requiredWal: inspection.requiredWal,
-      dataSubPath,
-    };
-    progress('offline-checked', `${inspection.verdict}${inspection.safe ? '' : `: ${inspection.reasons.join('; ')}`}`);
-    if (!inspection.safe) failures.push(`offline: ${inspection.verdict}: ${inspection.reasons.join('; ')}`);
-
-    let live: VerifyResult['live'];
-    if (inspection.safe || options.liveEvenIfUnsafe) {
-      const major = inspection.postgresMajorVersion;
-      if (major === undefined) throw new DbaasError('DATA_DIRECTORY_UNREADABLE', 'the data directory has no readable PG_VERSION: cannot choose a PostgreSQL to start on it');
-      progress('server-starting', `starting PostgreSQL ${major} on ${namespace}/${pvc} with ${options.runtime.description}`);
-      let server: ScratchPostgres | undefined;
-      try {
-        server = await options.runtime.startPostgres(clients, { namespace, pvc, dataSubPath, major, settings: { ...SCRATCH_SERVER_SETTINGS }, deadline, ...(options.signal ? { signal: options.signal } : {}) });
-      } catch (error) {
-        if (options.signal?.aborted) throw error;
-        // A server that does not come up is a finding about the copy, with the server's own words.
-        const log = String((error as { log?: unknown }).log ?? '');
-        const fatal = log.split('\n').filter((l) => /FATAL|PANIC/.test(l)).pop();
-        failures.push(`live: PostgreSQL did not start: ${fatal?.trim() ?? toDbaasError(error).message.split('\n')[0]}`);
-      }
-      if (server) {
-        try {
-          progress('ready-for-connections', `accepting connections after ${server.readyMs} ms`);
-          live = await checkLive(server, options, scratch, meta?.timeline !== undefined ? Number(meta.timeline) : undefined, deadline, progress);
-          if (live.inRecovery) failures.push('live: the server is still in recovery');
-          if (live.expectedTimeline !== undefined && live.timeline !== live.expectedTimeline) failures.push(`live: timeline ${live.timeline}, the backup's is ${live.expectedTimeline}`);
-          for (const f of live.amcheck.failures) failures.push(`amcheck: ${f}`);
-          for (const c of live.checks) if (!c.ok) failures.push(`check "${c.name}": ${c.message}`);
-        } catch (error) {
-          const log = await server.log().catch(() => '');
-          const fatal = log.split('\n').filter((l) => /FATAL|PANIC/.test(l)).pop();
-          failures.push(`live: ${toDbaasError(error).message}${fatal ? ` (server log: ${fatal.trim()})` : ''}`);
-        } finally {
-          await server.stop();
-        }
-      }
-    }
-    return {
-      ok: failures.length === 0,
-      failures,
+  let restore: RestorePlan | undefined;
+  if (scratch) {
+    const consumerNode = options.restore?.consumerNode ?? options.runtime.consumerNode;
+    restore = await planRestore(clients, {
+      backup: details!.name,
+      backupNamespace,
       namespace,
-      pvc,
-      scratch,
-      ...(details ? { backup: { namespace: backupNamespace, name: details.name, mode: meta?.mode } } : {}),
-      ...(restore ? { restore } : {}),
-      offline,
-      ...(live ? { live } : {}),
-      timings: { phases, totalMs: Date.now() - started },
-    };
+      pvcName: pvc,
+      ...(options.restore ?? {}),
+      ...(consumerNode ? { consumerNode } : {}),
+      prep: { ...(options.runtime.prepOptions?.(majorOf(meta?.engineVersion)) ?? {}), ...(options.restore?.prep ?? {}) },
+      deadlineMs: options.deadlineMs ?? DEFAULT_VERIFY_DEADLINE_MS,
+    });
+    if (restore.endsWaitingForConsumer) {
+      throw new DbaasError('TARGET_UNSUPPORTED', `StorageClass ${restore.storageClassName} binds a volume only when its first pod is scheduled: the scratch restore ${namespace}/${pvc} would wait, and verification needs it bound`, {
+        fix: 'Pass a StorageClass that binds immediately (restore.storageClass), or the node to bind for (restore.consumerNode, or a runtime with a consumerNode).',
+        option: 'restore.storageClass',
+        details: { storageClass: restore.storageClassName },
+      });
+    }
+  }
+
+  // An atomic driver's crash-consistent copy is judged as a crash of the server, not as torn files.
+  let atomicSnapshot = false;
+  if (meta && (meta.mode === 'crash' || meta.mode === 'checkpoint') && details?.data?.content?.driver) {
+    const className = details.data.snapshotClass;
+    const snapshotClass = className ? await clients.volumeSnapshotClasses.get(className).catch(() => undefined) : undefined;
+    atomicSnapshot = snapshotAtomicity(details.data.content.driver, snapshotClass).atomic;
+  }
+  const amcheck = options.amcheck ?? 'auto';
+  return {
+    namespace,
+    pvc,
+    scratch,
+    ...(details ? { backup: { namespace: backupNamespace, name: details.name, mode: meta?.mode, engineVersion: meta?.engineVersion } } : {}),
+    ...(restore ? { restore } : {}),
+    runtime: options.runtime.description,
+    offline: { dataSubPath: options.dataSubPath, atomicSnapshot, backupStopLsn: meta?.stopLsn },
+    live: options.liveEvenIfUnsafe ? 'always' : 'if-offline-safe',
+    amcheck: amcheck === 'auto' ? (scratch ? 'install' : 'if-installed') : amcheck,
+    checks: [...(options.checks ?? [])],
+    expectedTimeline: meta?.timeline !== undefined ? Number(meta.timeline) : undefined,
+    creates: [
+      ...(restore?.manifests ?? []).map((m) => ({ kind: m.kind!, name: m.metadata!.name!, ...(m.metadata!.namespace ? { namespace: m.metadata!.namespace } : {}) })),
+      ...(options.runtime.objects?.({ namespace, pvc }) ?? []),
+    ],
+  };
+}
+
+/**
+ * What {@link executeVerify} needs besides the plan: the runtime that reads and starts the copy, and
+ * the run's clock, abort and progress.
+ *
+ * @example
+ * ```ts
+ * const execution: VerifyExecution = { runtime, deadline: Date.now() + 1_200_000, onProgress: (e) => console.error(e.message) };
+ * ```
+ */
+export interface VerifyExecution {
+  runtime: VerifyRuntime;
+  /** Runs the scratch restore's restore-prep step. Default: the runtime's, else a Job. */
+  prepExecutor?: RestorePrepExecutor;
+  /** When the verification began (timings count from it). Default: now. */
+  startedAt?: number;
+  /** Epoch ms. Default: 20 minutes after `startedAt`. */
+  deadline?: number;
+  signal?: AbortSignal;
+  onProgress?: (event: VerifyProgress) => void;
+}
+
+/** What a verification run has so far: the state the executor's steps hand on. */
+interface VerifyRun {
+  readonly plan: VerifyPlan;
+  readonly execution: VerifyExecution;
+  readonly started: number;
+  readonly deadline: number;
+  readonly phases: { phase: VerifyPhase; atMs: number }[];
+  readonly findings: VerifyFailure[];
+  restore?: RestoreResult;
+  offline?: NonNullable<VerifyResult['offline']>;
+  live?: VerifyResult['live'];
+}
+
+function progressOf(run: VerifyRun): (phase: VerifyPhase, message: string, fields?: Omit<VerifyProgress, 'phase' | 'message' | 'elapsedMs'>) => void {
+  return (phase, message, fields = {}) => {
+    const atMs = Date.now() - run.started;
+    run.phases.push({ phase, atMs });
+    run.execution.onProgress?.({ phase, message, elapsedMs: atMs, ...fields });
+  };
+}
+
+function resultOf(run: VerifyRun): VerifyResult {
+  const { plan } = run;
+  return {
+    ok: run.findings.length === 0,
+    failures: run.findings.map(describeVerifyFailure),
+    findings: run.findings,
+    namespace: plan.namespace,
+    pvc: plan.pvc,
+    scratch: plan.scratch,
+    ...(plan.backup ? { backup: { namespace: plan.backup.namespace, name: plan.backup.name, mode: plan.backup.mode } } : {}),
+    ...(run.restore ? { restore: run.restore } : {}),
+    ...(run.offline ? { offline: run.offline } : {}),
+    ...(run.live ? { live: run.live } : {}),
+    timings: { phases: run.phases, totalMs: Date.now() - run.started },
+  };
+}
+
+/**
+ * Verifies a backup (through a scratch restore) or a restored PVC: {@link planVerify}, then
+ * {@link executeVerify} of that plan. See {@link RestoreClient.verify}.
+ *
+ * @throws DbaasError for what stops verification itself (bad input, restore errors, the runtime failing);
+ *   a copy that is found broken is a result with `ok: false`, not an exception.
+ * @example
+ * ```ts
+ * const v = await runVerify(clients, { namespace: 'db', backup: 'nightly', runtime });
+ * ```
+ */
+export async function runVerify(clients: KubeClients, options: VerifyOptions): Promise<VerifyResult> {
+  const startedAt = Date.now();
+  const plan = await planVerify(clients, options);
+  return await executeVerify(clients, plan, {
+    runtime: options.runtime,
+    ...(options.restore?.prep?.executor ?? options.runtime.prepExecutor ? { prepExecutor: options.restore?.prep?.executor ?? options.runtime.prepExecutor } : {}),
+    startedAt,
+    deadline: startedAt + (options.deadlineMs ?? DEFAULT_VERIFY_DEADLINE_MS),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+}
+
+/**
+ * Runs a {@link VerifyPlan}: the scratch restore as planned, the offline check, the live checks the
+ * plan names, then removes the scratch restore.
+ *
+ * @throws DbaasError as {@link runVerify} does once it creates objects.
+ * @example
+ * ```ts
+ * const plan = await planVerify(clients, options);
+ * const v = await executeVerify(clients, plan, { runtime: options.runtime });
+ * ```
+ */
+export async function executeVerify(clients: KubeClients, plan: VerifyPlan, execution: VerifyExecution): Promise<VerifyResult> {
+  const started = execution.startedAt ?? Date.now();
+  const run: VerifyRun = { plan, execution, started, deadline: execution.deadline ?? started + DEFAULT_VERIFY_DEADLINE_MS, phases: [], findings: [] };
+  const progress = progressOf(run);
+  try {
+    if (plan.restore && !(await scratchRestore(clients, run))) return resultOf(run);
+    const safe = await checkOffline(clients, run);
+    if (safe || plan.live === 'always') await checkServer(clients, run);
+    return resultOf(run);
   } finally {
-    if (scratch && restore) {
-      progress('cleanup', `deleting the scratch PVC ${namespace}/${pvc}`);
-      await clients.core.deleteNamespacedPersistentVolumeClaim({ name: pvc, namespace }).catch((error: unknown) => {
+    if (plan.scratch && run.restore) {
+      progress('cleanup', `deleting the scratch PVC ${plan.namespace}/${plan.pvc}`, { object: { kind: 'PersistentVolumeClaim', name: plan.pvc, namespace: plan.namespace } });
+      await clients.core.deleteNamespacedPersistentVolumeClaim({ name: plan.pvc, namespace: plan.namespace }).catch((error: unknown) => {
         if (!isDbaasError(error, 'KUBE_NOT_FOUND')) throw error;
       });
     }
   }
 }
 
+/** The scratch restore, as planned; false when the backup's own content broke it (a finding). */
+async function scratchRestore(clients: KubeClients, run: VerifyRun): Promise<boolean> {
+  const { execution } = run;
+  const progress = progressOf(run);
+  try {
+    run.restore = await executeRestore(clients, run.plan.restore!, {
+      startedAt: Date.now(),
+      deadline: run.deadline,
+      ...(execution.prepExecutor ?? execution.runtime.prepExecutor ? { prepExecutor: execution.prepExecutor ?? execution.runtime.prepExecutor } : {}),
+      ...(execution.signal ? { signal: execution.signal } : {}),
+      onProgress: (e) => progress('restore', `${e.phase}: ${e.message}`, { restore: e }),
+    });
+    return true;
+  } catch (error) {
+    // A WAL segment missing from the -wal snapshot breaks restore-prep: a finding about the backup, not an error of verify.
+    if (isDbaasError(error, 'RESTORE_PREP_FAILED')) {
+      run.findings.push({ kind: 'offline', check: 'restore', message: error.message });
+      return false;
+    }
+    throw error;
+  }
+}
+
+/** The WAL inspector on the volume's files, before anything starts PostgreSQL on them; true when safe. */
+async function checkOffline(clients: KubeClients, run: VerifyRun): Promise<boolean> {
+  const { plan, execution } = run;
+  const volume = await execution.runtime.openVolume(clients, { namespace: plan.namespace, pvc: plan.pvc, dataSubPath: plan.offline.dataSubPath, deadline: run.deadline, ...(execution.signal ? { signal: execution.signal } : {}) });
+  let inspection: DataDirectoryInspection;
+  try {
+    inspection = await inspectDataDirectory(volume.source, {
+      atomicSnapshot: plan.offline.atomicSnapshot,
+      ...(plan.offline.backupStopLsn !== undefined ? { backupStopLsn: plan.offline.backupStopLsn } : {}),
+    });
+  } finally {
+    await volume.release();
+  }
+  run.offline = {
+    verdict: inspection.verdict,
+    safe: inspection.safe,
+    reasons: inspection.reasons,
+    postgresMajorVersion: inspection.postgresMajorVersion,
+    missingSegments: inspection.missingSegments,
+    requiredWal: inspection.requiredWal,
+    dataSubPath: volume.dataSubPath,
+  };
+  progressOf(run)('offline-checked', `${inspection.verdict}${inspection.safe ? '' : `: ${inspection.reasons.join('; ')}`}`, { offline: { verdict: inspection.verdict, safe: inspection.safe } });
+  if (!inspection.safe) run.findings.push({ kind: 'offline', check: 'inspector', message: `${inspection.verdict}: ${inspection.reasons.join('; ')}` });
+  return inspection.safe;
+}
+
+/** The last FATAL or PANIC line of a server log: PostgreSQL's own words for why it stopped. */
+function fatalLine(log: string): string | undefined {
+  return log.split('\n').filter((l) => /FATAL|PANIC/.test(l)).pop()?.trim();
+}
+
+/** A scratch PostgreSQL on the volume: recovery, timeline, amcheck and the checks, as findings. */
+async function checkServer(clients: KubeClients, run: VerifyRun): Promise<void> {
+  const { plan, execution } = run;
+  const progress = progressOf(run);
+  const live = (message: string): void => void run.findings.push({ kind: 'live', check: 'server', message });
+  const major = run.offline!.postgresMajorVersion;
+  if (major === undefined) throw new DbaasError('DATA_DIRECTORY_UNREADABLE', 'the data directory has no readable PG_VERSION: cannot choose a PostgreSQL to start on it');
+  const { namespace, pvc } = plan;
+  progress('server-starting', `starting PostgreSQL ${major} on ${namespace}/${pvc} with ${plan.runtime}`, { object: { kind: 'PersistentVolumeClaim', name: pvc, namespace } });
+  let server: ScratchPostgres;
+  try {
+    server = await execution.runtime.startPostgres(clients, { namespace, pvc, dataSubPath: run.offline!.dataSubPath, major, settings: { ...SCRATCH_SERVER_SETTINGS }, deadline: run.deadline, ...(execution.signal ? { signal: execution.signal } : {}) });
+  } catch (error) {
+    if (execution.signal?.aborted) throw error;
+    // A server that does not come up is a finding about the copy, with the server's own words.
+    live(`PostgreSQL did not start: ${fatalLine(String((error as { log?: unknown }).log ?? '')) ?? toDbaasError(error).message.split('\n')[0]}`);
+    return;
+  }
+  try {
+    progress('ready-for-connections', `accepting connections after ${server.readyMs} ms`);
+    const found = await checkLive(server, plan, run.deadline, progress);
+    run.live = found;
+    if (found.inRecovery) live('the server is still in recovery');
+    if (found.expectedTimeline !== undefined && found.timeline !== found.expectedTimeline) live(`timeline ${found.timeline}, the backup's is ${found.expectedTimeline}`);
+    for (const f of found.amcheck.failures) run.findings.push({ kind: 'live', check: 'amcheck', message: f });
+    for (const c of found.checks) if (!c.ok) run.findings.push({ kind: 'live', check: 'user-check', name: c.name, message: c.message });
+  } catch (error) {
+    const fatal = fatalLine(await server.log().catch(() => ''));
+    live(`${toDbaasError(error).message}${fatal ? ` (server log: ${fatal})` : ''}`);
+  } finally {
+    await server.stop();
+  }
+}
+
 async function checkLive(
   server: ScratchPostgres,
-  options: VerifyOptions,
-  scratch: boolean,
-  expectedTimeline: number | undefined,
+  plan: VerifyPlan,
   deadline: number,
   progress: (phase: VerifyPhase, message: string) => void,
 ): Promise<NonNullable<VerifyResult['live']>> {
@@ -462,7 +672,7 @@ async function checkLive(
   const redoMs = redoElapsedMs(await server.log().catch(() => ''));
   progress('recovery-done', `out of recovery on timeline ${timeline}${redoMs !== undefined ? ` (redo ${redoMs} ms)` : ''}`);
 
-  const mode = options.amcheck ?? 'auto';
+  const mode = plan.amcheck;
   const amcheck: NonNullable<VerifyResult['live']>['amcheck'] = { ran: false, databases: 0, indexes: 0, failures: [] };
   if (mode === 'skip') amcheck.why = 'skipped (amcheck: skip)';
   else if (inRecovery) amcheck.why = 'the server is still in recovery';
@@ -471,7 +681,7 @@ async function checkLive(
       await withSession(connectionFor(server.connection, database), async (s) => {
         const [has] = await s.query<{ n: string }>("select count(*) as n from pg_extension where extname = 'amcheck'");
         if (Number(has!.n) === 0) {
-          if (mode === 'install' || (mode === 'auto' && scratch)) await s.query('create extension amcheck');
+          if (mode === 'install') await s.query('create extension amcheck');
           else {
             amcheck.why = `amcheck is not installed in ${database}; not adding it to a volume verify does not own (pass amcheck: install)`;
             return;
@@ -498,7 +708,7 @@ async function checkLive(
   }
 
   const checks: { name: string; ok: boolean; message: string }[] = [];
-  for (const check of options.checks ?? []) {
+  for (const check of plan.checks) {
     try {
       const rows = await withSession(connectionFor(server.connection, check.database), async (s) => await s.query(check.sql));
       const first = rows[0] ? Object.values(rows[0])[0] : undefined;
@@ -508,5 +718,5 @@ async function checkLive(
     }
   }
   if (checks.length) progress('checks', `${checks.filter((c) => c.ok).length}/${checks.length} check(s) passed`);
-  return { readyMs: server.readyMs, redoMs, inRecovery, timeline, expectedTimeline, amcheck, checks };
+  return { readyMs: server.readyMs, redoMs, inRecovery, timeline, expectedTimeline: plan.expectedTimeline, amcheck, checks };
 }

@@ -28,12 +28,25 @@ describe('buckets', () => {
 });
 
 describe('planPrune', () => {
-  it('refuses an empty policy', () => {
-    try {
-      planPrune([], {}, NOW);
-      expect.unreachable();
-    } catch (e) {
-      expect(isDbaasError(e, 'INVALID_ARGUMENT')).toBe(true);
+  it('refuses an empty policy or a bad rule, naming the option (never a CLI flag)', () => {
+    const refusal = (policy: Parameters<typeof planPrune>[1]) => {
+      try {
+        planPrune([], policy, NOW);
+      } catch (e) {
+        if (isDbaasError(e)) return { code: e.code, kind: e.kind, option: e.option, text: `${e.message} ${e.fix ?? ''}` };
+        throw e;
+      }
+      return expect.unreachable();
+    };
+    for (const [policy, option] of [
+      [{}, 'keepLast'],
+      [{ keepDaily: -1 }, 'keepDaily'],
+      [{ keepLast: 1.5 }, 'keepLast'],
+      [{ maxAge: '7 days' }, 'maxAge'],
+    ] as const) {
+      const r = refusal(policy);
+      expect(r).toMatchObject({ code: 'INVALID_ARGUMENT', kind: 'usage', option });
+      expect(r.text).not.toMatch(/--/);
     }
   });
 

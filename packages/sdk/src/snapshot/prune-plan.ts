@@ -1,6 +1,6 @@
 // Pure prune planning: which backup sets a retention policy keeps and which it deletes, and why.
 // Buckets are UTC days, ISO weeks (Monday first) and months; a set kept by any rule is kept.
-import { DbaasError } from '../errors.js';
+import { DbaasError, isDbaasError } from '../errors.js';
 import type { BackupSet } from './backup-sets.js';
 
 /**
@@ -130,9 +130,19 @@ export function monthBucket(d: Date): string {
   return d.toISOString().slice(0, 7);
 }
 
-function count(name: string, n: number | undefined): number {
+/** `maxAge` parsed, its errors naming the option. */
+function maxAgeOf(value: number | string): number {
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    if (isDbaasError(error)) throw new DbaasError(error.code, `maxAge: ${error.message}`, { ...(error.fix ? { fix: error.fix } : {}), option: 'maxAge', cause: error });
+    throw error;
+  }
+}
+
+function count(name: keyof PrunePolicy, n: number | undefined): number {
   if (n === undefined) return 0;
-  if (!Number.isInteger(n) || n < 0) throw new DbaasError('INVALID_ARGUMENT', `${name} must be a non-negative integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 0) throw new DbaasError('INVALID_ARGUMENT', `${name} must be a non-negative integer, got ${n}`, { option: name });
   return n;
 }
 
@@ -157,10 +167,11 @@ export function planPrune(sets: readonly BackupSet[], policy: PrunePolicy, now: 
     { rule: 'weekly', n: count('keepWeekly', policy.keepWeekly), key: weekBucket },
     { rule: 'monthly', n: count('keepMonthly', policy.keepMonthly), key: monthBucket },
   ];
-  const maxAgeMs = policy.maxAge === undefined ? undefined : parseDuration(policy.maxAge);
+  const maxAgeMs = policy.maxAge === undefined ? undefined : maxAgeOf(policy.maxAge);
   if ([policy.keepLast, policy.maxAge, policy.keepDaily, policy.keepWeekly, policy.keepMonthly].every((v) => v === undefined)) {
     throw new DbaasError('INVALID_ARGUMENT', 'a prune policy needs at least one rule: keepLast, maxAge, keepDaily, keepWeekly or keepMonthly', {
-      fix: 'For example --keep-last 7, or --max-age 30d.',
+      fix: "Set one, for example keepLast: 7, or maxAge: '30d'.",
+      option: 'keepLast',
     });
   }
   const sorted = [...sets].sort((a, b) => b.time.getTime() - a.time.getTime() || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));

@@ -482,8 +482,21 @@ export class SnapshotClient {
       );
     }
     if (members.length === 0) throw this.notFound(namespace, opts.name);
-    const names = members.map((m) => m.metadata.name!).sort();
-    for (const vs of members) {
+    return await this.deleteSnapshots(namespace, set, members.map((m) => ({ name: m.metadata.name!, uid: m.metadata.uid })), opts);
+  }
+
+  /**
+   * Deletes exactly `snapshots` of the set `set`, each only if its uid is still the one given (a
+   * snapshot re-created meanwhile is not touched); with `wait`, until they are gone.
+   */
+  private async deleteSnapshots(
+    namespace: string,
+    set: string,
+    snapshots: { name: string; uid: string | undefined }[],
+    opts: Pick<DeleteBackupSetOptions, 'wait' | 'timeoutMs' | 'signal'>,
+  ): Promise<DeleteBackupSetResult> {
+    const names = snapshots.map((m) => m.name).sort();
+    for (const vs of snapshots) {
       if (opts.signal?.aborted) throw new DbaasError('KUBE_ABORTED', `deleting backup "${set}": aborted`, { cause: opts.signal.reason });
       try {
         await this.clients.custom.deleteNamespacedCustomObject({
@@ -491,8 +504,8 @@ export class SnapshotClient {
           version: this.clients.volumeSnapshots.version,
           plural: this.clients.volumeSnapshots.plural,
           namespace,
-          name: vs.metadata.name!,
-          body: { preconditions: { uid: vs.metadata.uid } },
+          name: vs.name,
+          body: { preconditions: { uid: vs.uid } },
         });
       } catch (error) {
         if (!isDbaasError(error, 'KUBE_NOT_FOUND')) throw error;
@@ -536,15 +549,23 @@ export class SnapshotClient {
     const policy: PrunePolicy = {};
     for (const k of ['keepLast', 'maxAge', 'keepDaily', 'keepWeekly', 'keepMonthly'] as const) if (opts[k] !== undefined) (policy as Record<string, unknown>)[k] = opts[k];
     const plan = planPrune(items, policy, opts.now ?? new Date());
-    const deleted: DeleteBackupSetResult[] = [];
-    if (!dryRun) {
-      for (const d of plan.delete) {
-        deleted.push(
-          await this.delete({ namespace: d.namespace, name: d.name, ...(opts.wait ? { wait: true } : {}), ...(opts.signal ? { signal: opts.signal } : {}) }),
-        );
-      }
-    }
+    const deleted = dryRun ? [] : await this.executePrune(plan, items, opts);
     return { ...plan, dryRun, deleted };
+  }
+
+  /**
+   * Deletes what `plan` marks `delete`, and only that: each set's snapshots as the plan lists them,
+   * with the uids of the listing the plan was made from. No second listing: a snapshot that joined a
+   * set since, or was re-created under a planned name, is not the plan's and is left alone.
+   */
+  private async executePrune(plan: PrunePlan, listed: readonly BackupSet[], opts: Pick<PruneOptions, 'wait' | 'signal'>): Promise<DeleteBackupSetResult[]> {
+    const deleted: DeleteBackupSetResult[] = [];
+    for (const d of plan.delete) {
+      const set = listed.find((s) => s.namespace === d.namespace && s.name === d.name)!;
+      const snapshots = d.snapshots.map((name) => ({ name, uid: set.snapshots.find((x) => x.name === name)!.uid }));
+      deleted.push(await this.deleteSnapshots(d.namespace, d.name, snapshots, { ...(opts.wait ? { wait: true } : {}), ...(opts.signal ? { signal: opts.signal } : {}) }));
+    }
+    return deleted;
   }
 }
 

@@ -74,11 +74,11 @@ describe('restore output', () => {
     let t = 0;
     const progress = createProgress({ stream: { write: (s: string) => out.push(s) }, tty: false, now: () => (t += 100) });
     const follow = restoreProgressFollower(progress);
-    follow({ phase: 'resolved', message: 'backup prod/nightly (online, 1Gi) -> PVC staging/pg-copy in StorageClass csi-hostpath-sc (cross-namespace)', elapsedMs: 1 });
+    follow({ phase: 'resolved', message: 'backup prod/nightly (online, 1Gi) -> PVC staging/pg-copy in StorageClass csi-hostpath-sc (cross-namespace)', elapsedMs: 1, restoreType: 'cross-namespace' });
     follow({ phase: 'pvc-created', message: 'PVC created', elapsedMs: 2 });
     follow({ phase: 'prep-started', message: 'copying 1 WAL segment(s)', elapsedMs: 3 });
     const seen = { cleanup: false };
-    restoreProgressFollower(progress, seen)({ phase: 'cleanup', message: 'removing what this restore created after: the restore was aborted', elapsedMs: 4 });
+    restoreProgressFollower(progress, seen)({ phase: 'cleanup', message: 'removing what this restore created after: the restore was aborted', elapsedMs: 4, failure: 'the restore was aborted' });
     expect(seen.cleanup).toBe(true);
     progress.done();
     const text = out.join('');

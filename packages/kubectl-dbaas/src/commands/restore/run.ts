@@ -135,7 +135,7 @@ export function restoreProgressFollower(progress: ProgressReporter, seen: { clea
     switch (event.phase) {
       case 'resolved':
         progress.detail(event.message);
-        progress.phase(/cross-namespace/.test(event.message) ? 'creating the temporary VolumeSnapshotContent and VolumeSnapshot' : 'creating the PVC');
+        progress.phase(event.restoreType === 'cross-namespace' ? 'creating the temporary VolumeSnapshotContent and VolumeSnapshot' : 'creating the PVC');
         break;
       case 'source-created':
         progress.detail(event.message);
@@ -162,7 +162,7 @@ export function restoreProgressFollower(progress: ProgressReporter, seen: { clea
       case 'cleanup':
         // The phase that was running failed (or was interrupted); then what the restore created is deleted.
         seen.cleanup = true;
-        progress.fail(event.message.replace(/^removing what this restore created after: /, ''));
+        progress.fail(event.failure);
         progress.phase('cleaning up: deleting what this restore created');
         break;
     }

@@ -9,6 +9,7 @@ function verified(overrides: Partial<VerifyResult> = {}): VerifyResult {
   return {
     ok: true,
     failures: [],
+    findings: [],
     namespace: 'db',
     pvc: 'verify-nightly-a1b2c3',
     scratch: true,
@@ -42,6 +43,10 @@ describe('verify output', () => {
       verified({
         ok: false,
         failures: ['check "rows": first column is false, not true', 'amcheck: postgres: t_pkey: corrupt'],
+        findings: [
+          { kind: 'live', check: 'user-check', name: 'rows', message: 'first column is false, not true' },
+          { kind: 'live', check: 'amcheck', message: 'postgres: t_pkey: corrupt' },
+        ],
         live: { readyMs: 1400, redoMs: undefined, inRecovery: false, timeline: 1, expectedTimeline: 1, amcheck: { ran: true, databases: 1, indexes: 3, failures: ['postgres: t_pkey: corrupt'] }, checks: [{ name: 'rows', ok: false, message: 'first column is false, not true' }] },
       }),
       'pods',
@@ -61,6 +66,7 @@ describe('verify output', () => {
           scratch: false,
           pvc: 'pg-restored',
           failures: ['offline: online-backup-incomplete: WAL missing'],
+          findings: [{ kind: 'offline', check: 'inspector', message: 'online-backup-incomplete: WAL missing' }],
           offline: { verdict: 'online-backup-incomplete', safe: false, reasons: ['WAL missing'], postgresMajorVersion: 17, missingSegments: ['000000010000000000000004'], requiredWal: { from: undefined, to: undefined, firstSegment: undefined, lastSegment: undefined }, dataSubPath: 'pgdata' },
           live: undefined,
         }),
@@ -69,14 +75,32 @@ describe('verify output', () => {
     );
     expect(text).toMatch(/^offline: +online-backup-incomplete \(NOT safe to start\); PostgreSQL 17, PGDATA at pgdata; missing 000000010000000000000004$/m);
     expect(text).toMatch(/^live: +not started: the offline check found the copy unsafe \(--live-even-if-unsafe starts it anyway\)$/m);
+    // Started anyway (--live-even-if-unsafe) and failed: the server's finding says so, not "not started".
+    const started = renderVerify(
+      verifyReport(
+        verified({
+          ok: false,
+          failures: ['offline: online-backup-incomplete: WAL missing', 'live: PostgreSQL did not start: FATAL: could not locate required checkpoint record'],
+          findings: [
+            { kind: 'offline', check: 'inspector', message: 'online-backup-incomplete: WAL missing' },
+            { kind: 'live', check: 'server', message: 'PostgreSQL did not start: FATAL: could not locate required checkpoint record' },
+          ],
+          offline: { verdict: 'online-backup-incomplete', safe: false, reasons: ['WAL missing'], postgresMajorVersion: 17, missingSegments: [], requiredWal: { from: undefined, to: undefined, firstSegment: undefined, lastSegment: undefined }, dataSubPath: '' },
+          live: undefined,
+        }),
+        'pods',
+      ),
+    );
+    expect(started).not.toMatch(/^live:/m);
+    expect(started).toMatch(/ {2}- live: PostgreSQL did not start: FATAL/);
   });
 
   it('progress follows the scratch restore, then the server', () => {
     const out: string[] = [];
     const progress = createProgress({ stream: { write: (s: string) => out.push(s) }, tty: false, now: () => 0 });
     const follow = verifyProgressFollower(progress);
-    follow({ phase: 'restore', message: 'pvc-created: PVC db/verify-x created (1Gi)', elapsedMs: 1 });
-    follow({ phase: 'restore', message: 'data-ready: PVC db/verify-x holds the backup', elapsedMs: 2 });
+    follow({ phase: 'restore', message: 'pvc-created: PVC db/verify-x created (1Gi)', elapsedMs: 1, restore: { phase: 'pvc-created', message: 'PVC db/verify-x created (1Gi)', elapsedMs: 1 } });
+    follow({ phase: 'restore', message: 'data-ready: PVC db/verify-x holds the backup', elapsedMs: 2, restore: { phase: 'data-ready', message: 'PVC db/verify-x holds the backup', elapsedMs: 2 } });
     follow({ phase: 'offline-checked', message: 'online-backup-complete', elapsedMs: 3 });
     follow({ phase: 'server-starting', message: 'starting PostgreSQL 17', elapsedMs: 4 });
     const text = out.join('');
@@ -89,8 +113,13 @@ describe('verify output', () => {
     const out: string[] = [];
     const progress = createProgress({ stream: { write: (s: string) => out.push(s) }, tty: false, now: () => 0 });
     const follow = verifyProgressFollower(progress);
-    follow({ phase: 'restore', message: 'prep-started: Job db/verify-x-prep started', elapsedMs: 1 });
-    follow({ phase: 'restore', message: 'cleanup: removing what this restore created after: restore-prep failed: pod exited 1', elapsedMs: 2 });
+    follow({ phase: 'restore', message: 'prep-started: Job db/verify-x-prep started', elapsedMs: 1, restore: { phase: 'prep-started', message: 'Job db/verify-x-prep started', elapsedMs: 1 } });
+    follow({
+      phase: 'restore',
+      message: 'cleanup: removing what this restore created after: restore-prep failed: pod exited 1',
+      elapsedMs: 2,
+      restore: { phase: 'cleanup', message: 'removing what this restore created after: restore-prep failed: pod exited 1', elapsedMs: 2, failure: 'restore-prep failed: pod exited 1' },
+    });
     const text = out.join('');
     expect(text).toContain('scratch restore: restore-prep: failed after 0.0s: restore-prep failed: pod exited 1\n');
     expect(text).not.toMatch(/restore-prep: done/);

@@ -117,13 +117,14 @@ export function verifyProgressFollower(progress: ProgressReporter): (event: Veri
   return (event) => {
     switch (event.phase) {
       case 'restore': {
-        const [, restorePhase, message] = /^([\w-]+): ([\s\S]*)$/.exec(event.message) ?? [undefined, undefined, event.message];
+        const restorePhase = event.restore?.phase;
+        const message = event.restore?.message ?? event.message;
         if (restorePhase === 'pvc-created') progress.phase('scratch restore: waiting for the PVC to be Bound');
         else if (restorePhase === 'prep-started') progress.phase('scratch restore: restore-prep');
         else if (restorePhase === 'data-ready') progress.phase('offline check (WAL inspector on the volume)');
         else if (restorePhase === 'cleanup') {
           // The scratch restore's step that was running failed: say so before cleaning up.
-          progress.fail(message?.replace(/^removing what this restore created after: /, ''));
+          progress.fail(event.restore?.failure);
           progress.phase('scratch restore: cleaning up');
         }
         else if (restorePhase === 'resolved' || restorePhase === 'source-created') progress.phase('scratch restore: creating the PVC');
@@ -234,7 +235,7 @@ export function renderVerify(r: VerifyReport): string {
       'live',
       l
         ? `accepting connections after ${formatSeconds(l.readyMs)}${l.redoMs !== undefined ? ` (redo ${formatSeconds(l.redoMs)})` : ''}; ${l.inRecovery ? 'STILL IN RECOVERY' : 'out of recovery'} on timeline ${l.timeline}${l.expectedTimeline !== undefined ? ` (the backup's: ${l.expectedTimeline})` : ''}`
-        : o && !o.safe && !r.failures.some((f) => f.startsWith('live:'))
+        : o && !o.safe && !r.findings.some((f) => f.check === 'server')
           ? 'not started: the offline check found the copy unsafe (--live-even-if-unsafe starts it anyway)'
           : undefined,
     ],
