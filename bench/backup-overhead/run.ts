@@ -143,9 +143,17 @@ try {
   await clients.core.createNamespace({ body: { metadata: { name: ns } } });
   await clients.core.createNamespacedPersistentVolumeClaim({
     namespace: ns,
-    body: { metadata: { name: 'plain' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS, resources: { requests: { storage: '1Gi' } } } },
+    body: {
+      metadata: { name: 'plain' },
+      spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS, resources: { requests: { storage: '1Gi' } } },
+    },
   });
-  await watchUntil<V1PersistentVolumeClaim>(clients, { path: `/api/v1/namespaces/${ns}/persistentvolumeclaims`, name: 'plain', predicate: (p) => p?.status?.phase === 'Bound', deadline: Date.now() + 120_000 });
+  await watchUntil<V1PersistentVolumeClaim>(clients, {
+    path: `/api/v1/namespaces/${ns}/persistentvolumeclaims`,
+    name: 'plain',
+    predicate: (p) => p?.status?.phase === 'Bound',
+    deadline: Date.now() + 120_000,
+  });
   const dir = await volumeDirectoryOf(cluster, { namespace: ns, name: 'plain' });
   writeFileSync(path.join(dir, 'data'), randomBytes(MB << 20));
 
@@ -157,7 +165,12 @@ try {
   const waiters = new Map<string, (o: Observed) => void>();
   observer = new Worker(OBSERVER, {
     eval: true,
-    workerData: { server: kcCluster.server, token: user?.token, ca: Buffer.from(kcCluster.caData!, 'base64').toString(), path: clients.volumeSnapshots.path({ namespace: ns }) },
+    workerData: {
+      server: kcCluster.server,
+      token: user?.token,
+      ca: Buffer.from(kcCluster.caData!, 'base64').toString(),
+      path: clients.volumeSnapshots.path({ namespace: ns }),
+    },
   });
   await new Promise<void>((resolve, reject) => {
     observer!.once('error', reject);
@@ -191,7 +204,12 @@ try {
       t1 = now();
     } else {
       // The same VolumeSnapshot runBackup creates (its labels and annotations; no cut/ready times).
-      const body = buildVolumeSnapshot({ namespace: ns, pvc: 'plain', snapshotClass: SNAPSHOT_CLASS, metadata: { backupSet: name, role: 'data', mode: 'crash', requestedAt: new Date() } });
+      const body = buildVolumeSnapshot({
+        namespace: ns,
+        pvc: 'plain',
+        snapshotClass: SNAPSHOT_CLASS,
+        metadata: { backupSet: name, role: 'data', mode: 'crash', requestedAt: new Date() },
+      });
       const file = path.join(scratch, `${name}.json`);
       writeFileSync(file, JSON.stringify(body));
       t0 = now();
@@ -218,13 +236,24 @@ try {
     const r = await run(flow, `warmup-${flow}`);
     const driverMs = r.obs.readyAt - r.obs.addedAt;
     warmup[flow] = { wallMs: +r.wallMs.toFixed(1), driverMs: +driverMs.toFixed(1), overheadMs: +(r.wallMs - driverMs).toFixed(1) };
-    console.error(`warm-up ${flow} (not counted): wall ${r.wallMs.toFixed(0)} ms, driver ${driverMs.toFixed(0)} ms, overhead ${(r.wallMs - driverMs).toFixed(0)} ms`);
+    console.error(
+      `warm-up ${flow} (not counted): wall ${r.wallMs.toFixed(0)} ms, driver ${driverMs.toFixed(0)} ms, overhead ${(r.wallMs - driverMs).toFixed(0)} ms`,
+    );
     await remove(`warmup-${flow}`);
   }
 
   // beforeAddedMs: start of the flow until the API server sent the snapshot's ADDED event (discovery,
   // kubectl's start-up, the create request); afterReadyMs: the ready event until the flow returned.
-  const rows: { round: number; flow: Flow; wallMs: number; driverMs: number; overheadMs: number; beforeAddedMs: number; afterReadyMs: number; driverRecordedS: number }[] = [];
+  const rows: {
+    round: number;
+    flow: Flow;
+    wallMs: number;
+    driverMs: number;
+    overheadMs: number;
+    beforeAddedMs: number;
+    afterReadyMs: number;
+    driverRecordedS: number;
+  }[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     const order: Flow[] = round % 2 ? ['sdk', 'kubectl'] : ['kubectl', 'sdk'];
     for (const flow of order) {
@@ -244,7 +273,9 @@ try {
       await remove(name);
     }
     const last = rows.slice(-2);
-    console.error(`round ${round}: ${last.map((r) => `${r.flow} wall ${r.wallMs.toFixed(0)} driver ${r.driverMs.toFixed(0)} overhead ${r.overheadMs.toFixed(0)} ms`).join(' | ')}`);
+    console.error(
+      `round ${round}: ${last.map((r) => `${r.flow} wall ${r.wallMs.toFixed(0)} driver ${r.driverMs.toFixed(0)} overhead ${r.overheadMs.toFixed(0)} ms`).join(' | ')}`,
+    );
   }
 
   const of = (flow: Flow) => rows.filter((r) => r.flow === flow);
@@ -261,14 +292,37 @@ try {
   const sdk = summary('sdk');
   const kubectl = summary('kubectl');
   const ratio = sdk.overheadMs / kubectl.overheadMs;
-  const counts = (xs: number[]) => Object.entries(xs.reduce<Record<string, number>>((acc, x) => ((acc[`${x} s`] = (acc[`${x} s`] ?? 0) + 1), acc), {})).map(([k, v]) => `${k} x${v}`).join(', ');
+  const counts = (xs: number[]) =>
+    Object.entries(xs.reduce<Record<string, number>>((acc, x) => ((acc[`${x} s`] = (acc[`${x} s`] ?? 0) + 1), acc), {}))
+      .map(([k, v]) => `${k} x${v}`)
+      .join(', ');
   console.log(`${ROUNDS} rounds, alternating, ${MB} MiB plain volume, crash mode with force; medians (min..max of the overhead)`);
-  for (const [label, s] of [['SDK runBackup      ', sdk], ['kubectl apply+wait', kubectl]] as const) {
-    console.log(`${label} wall ${s.wallMs} ms  driver ${s.driverMs} ms  overhead ${s.overheadMs} ms (${s.overheadMinMs}..${s.overheadMaxMs}) = before ADDED ${s.beforeAddedMs} + after ready ${s.afterReadyMs}`);
+  for (const [label, s] of [
+    ['SDK runBackup      ', sdk],
+    ['kubectl apply+wait', kubectl],
+  ] as const) {
+    console.log(
+      `${label} wall ${s.wallMs} ms  driver ${s.driverMs} ms  overhead ${s.overheadMs} ms (${s.overheadMinMs}..${s.overheadMaxMs}) = before ADDED ${s.beforeAddedMs} + after ready ${s.afterReadyMs}`,
+    );
   }
-  console.log(`overhead ratio SDK / kubectl ${ratio.toFixed(2)}; target: SDK overhead < 100 ms and below kubectl's -> ${sdk.overheadMs < 100 && sdk.overheadMs < kubectl.overheadMs ? 'met' : 'NOT met'}`);
-  console.log(`cross-check, driver time as the API server recorded it (1 s resolution: creationTimestamp to the status update's managedFields time): SDK ${counts(sdk.driverRecordedSeconds)}; kubectl ${counts(kubectl.driverRecordedSeconds)}`);
-  const result = { bench: 'backup-overhead', rounds: ROUNDS, mb: MB, sdk, kubectl, ratio: +ratio.toFixed(3), warmup, rows, loadavg: loadavg(), at: new Date().toISOString() };
+  console.log(
+    `overhead ratio SDK / kubectl ${ratio.toFixed(2)}; target: SDK overhead < 100 ms and below kubectl's -> ${sdk.overheadMs < 100 && sdk.overheadMs < kubectl.overheadMs ? 'met' : 'NOT met'}`,
+  );
+  console.log(
+    `cross-check, driver time as the API server recorded it (1 s resolution: creationTimestamp to the status update's managedFields time): SDK ${counts(sdk.driverRecordedSeconds)}; kubectl ${counts(kubectl.driverRecordedSeconds)}`,
+  );
+  const result = {
+    bench: 'backup-overhead',
+    rounds: ROUNDS,
+    mb: MB,
+    sdk,
+    kubectl,
+    ratio: +ratio.toFixed(3),
+    warmup,
+    rows,
+    loadavg: loadavg(),
+    at: new Date().toISOString(),
+  };
   console.log(JSON.stringify(result));
   if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify(result, null, 2));
 } finally {

@@ -97,7 +97,12 @@ writeFileSync(
   ].join('\n'),
 );
 const basePath = process.env['PATH'] ?? '';
-const envWith = (dir: string, extra: Record<string, string> = {}) => ({ ...process.env, PATH: `${dir}${path.delimiter}${basePath}`, NODE_COMPILE_CACHE: cacheDir, ...extra });
+const envWith = (dir: string, extra: Record<string, string> = {}) => ({
+  ...process.env,
+  PATH: `${dir}${path.delimiter}${basePath}`,
+  NODE_COMPILE_CACHE: cacheDir,
+  ...extra,
+});
 
 interface Variant {
   name: string;
@@ -119,13 +124,25 @@ const variants: Variant[] = [
   { name: 'floor: kubectl nodefloor (empty Node plugin)', command: kubectl, args: ['nodefloor'], env: envWith(pluginDir) },
   { name: 'floor: node + yargs alone, version', command: node, args: [yargsAlone, 'version'], env: envWith(pluginDir) },
   { name: 'api: kubectl get volumesnapshots', command: kubectl, args: ['get', 'volumesnapshots', '--kubeconfig', unreachable], env: process.env, status: 1 },
-  { name: 'api: kubectl dbaas backup list (npm)', command: kubectl, args: ['dbaas', 'backup', 'list', '--kubeconfig', unreachable], env: envWith(pluginDir), status: 1 },
+  {
+    name: 'api: kubectl dbaas backup list (npm)',
+    command: kubectl,
+    args: ['dbaas', 'backup', 'list', '--kubeconfig', unreachable],
+    env: envWith(pluginDir),
+    status: 1,
+  },
 ];
 if (sea) {
   variants.push(
     { name: 'kubectl dbaas version (SEA)', command: kubectl, args: ['dbaas', 'version'], env: envWith(seaDir) },
     { name: 'kubectl dbaas --help (SEA)', command: kubectl, args: ['dbaas', '--help'], env: envWith(seaDir) },
-    { name: 'api: kubectl dbaas backup list (SEA)', command: kubectl, args: ['dbaas', 'backup', 'list', '--kubeconfig', unreachable], env: envWith(seaDir), status: 1 },
+    {
+      name: 'api: kubectl dbaas backup list (SEA)',
+      command: kubectl,
+      args: ['dbaas', 'backup', 'list', '--kubeconfig', unreachable],
+      env: envWith(seaDir),
+      status: 1,
+    },
   );
 }
 if (values.before) {
@@ -137,7 +154,8 @@ function once(variant: Variant): number {
   const start = process.hrtime.bigint();
   const result = spawnSync(variant.command, variant.args, { env: variant.env, stdio: ['ignore', 'pipe', 'pipe'] });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
-  if (result.status !== (variant.status ?? 0)) throw new Error(`${variant.name} exited ${result.status}, expected ${variant.status ?? 0}: ${result.stderr.toString()}`);
+  if (result.status !== (variant.status ?? 0))
+    throw new Error(`${variant.name} exited ${result.status}, expected ${variant.status ?? 0}: ${result.stderr.toString()}`);
   return ms;
 }
 
@@ -152,10 +170,16 @@ try {
     return { name: variant.name, median: quantile(sorted, 0.5), p90: quantile(sorted, 0.9), runs: times[i]! };
   });
   const baseline = rows[0]!.median;
-  process.stdout.write(`kubectl: ${kubectl}; node ${process.version}; ${runs} runs each, round-robin; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  process.stdout.write(
+    `kubectl: ${kubectl}; node ${process.version}; ${runs} runs each, round-robin; load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}\n`,
+  );
   process.stdout.write(`${'variant'.padEnd(46)} ${'median'.padStart(9)} ${'p90'.padStart(9)} ${'ratio'.padStart(7)}\n`);
   for (const row of rows) {
-    process.stdout.write(`${row.name.padEnd(46)} ${`${row.median.toFixed(1)} ms`.padStart(9)} ${`${row.p90.toFixed(1)} ms`.padStart(9)} ${(row.median / baseline).toFixed(2).padStart(7)}\n`);
+    process.stdout.write(
+      `${row.name.padEnd(46)} ${`${row.median.toFixed(1)} ms`.padStart(9)} ${`${row.p90.toFixed(1)} ms`.padStart(9)} ${(row.median / baseline).toFixed(2).padStart(7)}\n`,
+    );
   }
   for (const kind of ['npm', 'SEA']) {
     const target = rows.filter((row) => row.name.startsWith('kubectl dbaas') && row.name.endsWith(`(${kind})`));
@@ -167,7 +191,14 @@ try {
   for (const row of rows.filter((r) => r.name.startsWith('api: kubectl dbaas'))) {
     process.stdout.write(`first API call: ${row.name.slice(5)} ${(row.median / api.median).toFixed(2)}x kubectl get\n`);
   }
-  const result = { bench: 'cli-startup', node: process.version, runs, loadavg: loadavg(), baselineMs: baseline, rows: rows.map((r) => ({ ...r, ratio: r.median / baseline })) };
+  const result = {
+    bench: 'cli-startup',
+    node: process.version,
+    runs,
+    loadavg: loadavg(),
+    baselineMs: baseline,
+    rows: rows.map((r) => ({ ...r, ratio: r.median / baseline })),
+  };
   if (values.json) writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify({ ...result, rows: result.rows.map(({ runs: _runs, ...rest }) => rest) })}\n`);
 } finally {

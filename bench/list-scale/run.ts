@@ -63,7 +63,14 @@ try {
           namespace: namespaces[i % NAMESPACES]!,
           pvc: `data-pg-${i % 3}`,
           snapshotClass: 'csi-hostpath-snapclass',
-          metadata: { backupSet: `b${String(i).padStart(5, '0')}`, role, mode: 'online', engine: 'postgres', engineVersion: '17.6', requestedAt: new Date(t0 - i * 60_000) },
+          metadata: {
+            backupSet: `b${String(i).padStart(5, '0')}`,
+            role,
+            mode: 'online',
+            engine: 'postgres',
+            engineVersion: '17.6',
+            requestedAt: new Date(t0 - i * 60_000),
+          },
         }),
       );
     }
@@ -93,7 +100,16 @@ try {
   mkdirSync(path.join(root, 'node_modules', '.cache'), { recursive: true });
   const childDir = mkdtempSync(path.join(root, 'node_modules', '.cache', 'list-scale-'));
   const childFile = path.join(childDir, 'list-child.mjs');
-  await build({ entryPoints: [path.join(here, 'list-child.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node22', packages: 'external', outfile: childFile, logLevel: 'warning' });
+  await build({
+    entryPoints: [path.join(here, 'list-child.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    packages: 'external',
+    outfile: childFile,
+    logLevel: 'warning',
+  });
   const childCommand = USE_TSX ? ['--import', 'tsx', path.join(here, 'list-child.ts')] : [childFile];
 
   const sdk: { wall: number; maxRssKiB: number; listMs: number; rssBeforeKiB: number }[] = [];
@@ -110,7 +126,9 @@ try {
     const k = timed('kubectl', ['--kubeconfig', cluster.kubeconfigPath, 'get', 'volumesnapshots', '-A', '-o', 'json', `--chunk-size=${PAGE_SIZE}`]);
     kubectlItems = (JSON.parse(k.stdout) as { items: unknown[] }).items.length;
     kubectl.push({ wall: k.wall, maxRssKiB: k.maxRssKiB });
-    console.log(`run ${r + 1}: sdk list ${info.listMs.toFixed(0)} ms (process ${s.wall.toFixed(2)} s, peak ${mib(s.maxRssKiB)}); kubectl ${k.wall.toFixed(2)} s, peak ${mib(k.maxRssKiB)}`);
+    console.log(
+      `run ${r + 1}: sdk list ${info.listMs.toFixed(0)} ms (process ${s.wall.toFixed(2)} s, peak ${mib(s.maxRssKiB)}); kubectl ${k.wall.toFixed(2)} s, peak ${mib(k.maxRssKiB)}`,
+    );
   }
   const kubectlVersion = execFileSync('kubectl', ['version', '--client', '-o', 'json'], { encoding: 'utf8' });
   const result = {
@@ -121,14 +139,31 @@ try {
     sdkRunner: USE_TSX ? 'tsx (sources)' : 'node (esbuild bundle, dependencies external)',
     controllerMarked: marked,
     createSeconds,
-    sdk: { ...sdkInfo, medianListMs: median(sdk.map((x) => x.listMs)), medianProcessSeconds: median(sdk.map((x) => x.wall)), medianPeakRssKiB: median(sdk.map((x) => x.maxRssKiB)), medianRssBeforeListKiB: median(sdk.map((x) => x.rssBeforeKiB)), runs: sdk },
-    kubectl: { items: kubectlItems, medianSeconds: median(kubectl.map((x) => x.wall)), medianPeakRssKiB: median(kubectl.map((x) => x.maxRssKiB)), runs: kubectl, version: (JSON.parse(kubectlVersion) as { clientVersion?: { gitVersion?: string } }).clientVersion?.gitVersion },
+    sdk: {
+      ...sdkInfo,
+      medianListMs: median(sdk.map((x) => x.listMs)),
+      medianProcessSeconds: median(sdk.map((x) => x.wall)),
+      medianPeakRssKiB: median(sdk.map((x) => x.maxRssKiB)),
+      medianRssBeforeListKiB: median(sdk.map((x) => x.rssBeforeKiB)),
+      runs: sdk,
+    },
+    kubectl: {
+      items: kubectlItems,
+      medianSeconds: median(kubectl.map((x) => x.wall)),
+      medianPeakRssKiB: median(kubectl.map((x) => x.maxRssKiB)),
+      runs: kubectl,
+      version: (JSON.parse(kubectlVersion) as { clientVersion?: { gitVersion?: string } }).clientVersion?.gitVersion,
+    },
     loadavg: loadavg(),
   };
   const ratio = (a: number, b: number) => (a / b).toFixed(2);
   console.log(`\n${COUNT} VolumeSnapshots (${result.sdk.sets} sets), ${RUNS} runs each, medians; sdk run by ${result.sdkRunner}`);
-  console.log(`wall      sdk list() ${result.sdk.medianListMs.toFixed(0)} ms; sdk process ${result.sdk.medianProcessSeconds.toFixed(2)} s   kubectl ${result.kubectl.medianSeconds.toFixed(2)} s   ratio (process/process) ${ratio(result.sdk.medianProcessSeconds, result.kubectl.medianSeconds)}, (list()/kubectl) ${ratio(result.sdk.medianListMs / 1000, result.kubectl.medianSeconds)}`);
-  console.log(`peak RSS  sdk process ${mib(result.sdk.medianPeakRssKiB)} (${mib(result.sdk.medianRssBeforeListKiB)} before list())   kubectl ${mib(result.kubectl.medianPeakRssKiB)}   ratio ${ratio(result.sdk.medianPeakRssKiB, result.kubectl.medianPeakRssKiB)}`);
+  console.log(
+    `wall      sdk list() ${result.sdk.medianListMs.toFixed(0)} ms; sdk process ${result.sdk.medianProcessSeconds.toFixed(2)} s   kubectl ${result.kubectl.medianSeconds.toFixed(2)} s   ratio (process/process) ${ratio(result.sdk.medianProcessSeconds, result.kubectl.medianSeconds)}, (list()/kubectl) ${ratio(result.sdk.medianListMs / 1000, result.kubectl.medianSeconds)}`,
+  );
+  console.log(
+    `peak RSS  sdk process ${mib(result.sdk.medianPeakRssKiB)} (${mib(result.sdk.medianRssBeforeListKiB)} before list())   kubectl ${mib(result.kubectl.medianPeakRssKiB)}   ratio ${ratio(result.sdk.medianPeakRssKiB, result.kubectl.medianPeakRssKiB)}`,
+  );
   console.log(JSON.stringify(result));
   if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify(result, null, 2));
   rmSync(childDir, { recursive: true, force: true });

@@ -15,7 +15,15 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { KubeClients, RestoreClient, podVerifyRuntime, runBackup } from '@kubectl-dbaas/sdk';
-import { LocalCluster, POSTGRES_IMAGE_UID, STORAGE_CLASS, TEST_IMAGES, deployPostgres, type ClusterRecord, type PostgresImageMajor } from '@kubectl-dbaas/testing';
+import {
+  LocalCluster,
+  POSTGRES_IMAGE_UID,
+  STORAGE_CLASS,
+  TEST_IMAGES,
+  deployPostgres,
+  type ClusterRecord,
+  type PostgresImageMajor,
+} from '@kubectl-dbaas/testing';
 
 const { values } = parseArgs({ options: { mb: { type: 'string', default: '1024' }, runs: { type: 'string', default: '3' } } });
 const targetMb = Number(values.mb);
@@ -33,7 +41,14 @@ try {
   if (unavailable) throw new Error(`cannot measure: ${unavailable}`);
   await clients.core.createNamespace({ body: { metadata: { name: namespace } } });
   const major: PostgresImageMajor = 17;
-  const server = await deployPostgres({ kubeConfig: clients.kubeConfig, namespace, name: 'pg', major, storage: `${Math.ceil((targetMb * 2) / 1024)}Gi`, settings: { max_wal_size: '1GB' } });
+  const server = await deployPostgres({
+    kubeConfig: clients.kubeConfig,
+    namespace,
+    name: 'pg',
+    major,
+    storage: `${Math.ceil((targetMb * 2) / 1024)}Gi`,
+    settings: { max_wal_size: '1GB' },
+  });
   const rows = Math.round((targetMb * 1024 * 1024) / 300);
   process.stderr.write(`filling ~${targetMb} MiB (${rows} rows)\n`);
   await server.query(`CREATE TABLE filler AS SELECT g AS id, md5(g::text) || repeat('x', 200) AS payload FROM generate_series(1, ${rows}) g`);
@@ -44,7 +59,9 @@ try {
   await server.delete();
   const content = await clients.volumeSnapshotContents.get(backup.snapshots.data.status!.boundVolumeSnapshotContentName!);
   const snap = path.join(hostpathStateDir, `${content.status!.snapshotHandle}.snap`);
-  process.stderr.write(`backup: fenced ${backup.timings.fencedMs} ms, total ${backup.timings.totalMs} ms; .snap ${((await stat(snap)).size / 2 ** 20).toFixed(0)} MiB\n`);
+  process.stderr.write(
+    `backup: fenced ${backup.timings.fencedMs} ms, total ${backup.timings.totalMs} ms; .snap ${((await stat(snap)).size / 2 ** 20).toFixed(0)} MiB\n`,
+  );
 
   const restoreClient = new RestoreClient(clients);
   const runtime = podVerifyRuntime({ image: (m) => TEST_IMAGES.postgres(m as PostgresImageMajor), runAsUser: POSTGRES_IMAGE_UID, imagePullPolicy: 'Never' });
@@ -63,7 +80,14 @@ try {
     if (!v.ok) throw new Error(`verify failed: ${v.failures.join('; ')}`);
     const at = (phase: string) => v.timings.phases.find((p) => p.phase === phase)?.atMs ?? Number.NaN;
     const resolveMs = r.timings.phases.find((p) => p.phase === 'resolved')!.atMs;
-    results.push({ untarMs, resolveMs, createToBoundMs: r.timings.createToBoundMs!, restoreMs: r.timings.totalMs, readyMs: v.live!.readyMs, amcheckMs: at('amcheck') - at('recovery-done') });
+    results.push({
+      untarMs,
+      resolveMs,
+      createToBoundMs: r.timings.createToBoundMs!,
+      restoreMs: r.timings.totalMs,
+      readyMs: v.live!.readyMs,
+      amcheckMs: at('amcheck') - at('recovery-done'),
+    });
     process.stderr.write(
       `run ${run}: tar xzf ${untarMs.toFixed(0)} ms | restore ${r.timings.totalMs} ms (checks ${resolveMs} ms, PVC created->Bound ${r.timings.createToBoundMs} ms) | PostgreSQL ready ${v.live!.readyMs} ms | amcheck ${v.live!.amcheck.indexes} indexes ${results.at(-1)!.amcheckMs} ms\n`,
     );
@@ -109,4 +133,3 @@ function exec(file: string, args: string[]): Promise<void> {
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${file} exited ${code}: ${stderr}`))));
   });
 }
-

@@ -42,7 +42,8 @@ try {
   const volume = await volumeDirectoryOf(cluster, { namespace, name: source.pvcName });
   const volumeBytes = await directoryBytes(volume);
 
-  const results: { tarSeconds: number; cutSeconds: number; readySeconds: number; restoreBoundSeconds: number; servingSeconds: number; snapBytes: number }[] = [];
+  const results: { tarSeconds: number; cutSeconds: number; readySeconds: number; restoreBoundSeconds: number; servingSeconds: number; snapBytes: number }[] =
+    [];
   for (let run = 1; run <= runs; run++) {
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'bench-tar-'));
     const tarStart = performance.now();
@@ -66,11 +67,21 @@ try {
     });
     let cutSeconds = 0;
     let snapshot: { status?: { readyToUse?: boolean; restoreSize?: string; boundVolumeSnapshotContentName?: string; creationTime?: string } } = {};
-    await waitFor(async () => {
-      snapshot = (await custom.getNamespacedCustomObject({ group: 'snapshot.storage.k8s.io', version: 'v1', namespace, plural: 'volumesnapshots', name })) as typeof snapshot;
-      if (!cutSeconds && snapshot.status?.boundVolumeSnapshotContentName && snapshot.status.creationTime) cutSeconds = (performance.now() - created) / 1000;
-      return snapshot.status?.readyToUse === true;
-    }, 300_000, 50);
+    await waitFor(
+      async () => {
+        snapshot = (await custom.getNamespacedCustomObject({
+          group: 'snapshot.storage.k8s.io',
+          version: 'v1',
+          namespace,
+          plural: 'volumesnapshots',
+          name,
+        })) as typeof snapshot;
+        if (!cutSeconds && snapshot.status?.boundVolumeSnapshotContentName && snapshot.status.creationTime) cutSeconds = (performance.now() - created) / 1000;
+        return snapshot.status?.readyToUse === true;
+      },
+      300_000,
+      50,
+    );
     const readySeconds = (performance.now() - created) / 1000;
 
     const restoreName = `restore-${run}`;
@@ -90,7 +101,9 @@ try {
     await restored.delete();
     const snapBytes = await snapFileBytes(cluster.hostpathStateDir);
     results.push({ tarSeconds, cutSeconds, readySeconds, restoreBoundSeconds, servingSeconds, snapBytes });
-    process.stderr.write(`run ${run}: tar czf ${tarSeconds.toFixed(2)} s, snapshot cut ${cutSeconds.toFixed(2)} s, ready ${readySeconds.toFixed(2)} s, restore Bound ${restoreBoundSeconds.toFixed(2)} s, new pod serving ${servingSeconds.toFixed(2)} s\n`);
+    process.stderr.write(
+      `run ${run}: tar czf ${tarSeconds.toFixed(2)} s, snapshot cut ${cutSeconds.toFixed(2)} s, ready ${readySeconds.toFixed(2)} s, restore Bound ${restoreBoundSeconds.toFixed(2)} s, new pod serving ${servingSeconds.toFixed(2)} s\n`,
+    );
   }
   const median = (pick: (r: (typeof results)[number]) => number) => {
     const sorted = results.map(pick).sort((a, b) => a - b);

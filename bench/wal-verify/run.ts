@@ -45,7 +45,7 @@ function makeWal(): { walDir: string; cleanup: () => void } {
   asPostgres(`${PG_BIN}/pg_ctl`, ['-D', data, '-o', `-p ${port} -k ${root}`, '-l', join(root, 'log'), '-w', 'start']);
   const walDir = join(data, 'pg_wal');
   const pgbench = (extra: string[]): string => asPostgres(`${PG_BIN}/pgbench`, ['-h', root, '-p', port, '-U', 'postgres', ...extra, 'postgres']);
-  pgbench(['-i', '-s', String(Math.ceil((targetBytes / (1024 ** 3)) * 60))]);
+  pgbench(['-i', '-s', String(Math.ceil((targetBytes / 1024 ** 3) * 60))]);
   while (walBytes(walDir) < targetBytes * 1.05) pgbench(['-c', '4', '-T', '15']);
   asPostgres(`${PG_BIN}/pg_ctl`, ['-D', data, '-m', 'fast', '-w', 'stop']);
   return { walDir, cleanup: () => rmSync(root, { recursive: true, force: true }) };
@@ -79,7 +79,10 @@ function timeWaldump(walDir: string, first: string, last: string): Promise<Measu
         systemSeconds,
         cpuSeconds: userSeconds + systemSeconds,
         maxRssMiB: field('Maximum resident set size \\(kbytes\\)') / 1024,
-        output: stderr.split('\n').filter((l) => l.startsWith('pg_waldump')).join('\n'),
+        output: stderr
+          .split('\n')
+          .filter((l) => l.startsWith('pg_waldump'))
+          .join('\n'),
       });
     });
   });
@@ -107,10 +110,16 @@ async function main(): Promise<void> {
   const given = option('--wal-dir');
   const { walDir, cleanup } = given ? { walDir: given, cleanup: () => undefined } : makeWal();
   try {
-    const names = readdirSync(walDir).filter((n) => /^[0-9A-F]{24}$/.test(n)).sort();
+    const names = readdirSync(walDir)
+      .filter((n) => /^[0-9A-F]{24}$/.test(n))
+      .sort();
     const bytes = walBytes(walDir);
     // Warm the page cache so both read from memory.
-    execFileSync('cat', names.map((n) => join(walDir, n)), { stdio: ['ignore', 'ignore', 'ignore'], maxBuffer: 1 << 30 });
+    execFileSync(
+      'cat',
+      names.map((n) => join(walDir, n)),
+      { stdio: ['ignore', 'ignore', 'ignore'], maxBuffer: 1 << 30 },
+    );
     const rssBeforeMiB = process.memoryUsage().rss / 1024 ** 2;
     const oursRuns: Array<Measurement & { report: WalScanReport }> = [];
     const waldumpRuns: Array<Measurement & { output: string }> = [];
@@ -157,13 +166,23 @@ async function main(): Promise<void> {
     };
     const mib = bytes / 1024 ** 2;
     console.log(`WAL: ${names.length} segments, ${bytes} bytes (${(bytes / 1024 ** 3).toFixed(2)} GiB) in ${walDir}; ${runs} run(s) each, medians`);
-    console.log(`ours: ${report.recordCount} records, valid ${report.firstValidLsn}..${report.lastValidLsn}, end ${report.end.reason} (CRC-32C: ${crc32cImplementation()}, workers: ${workers ?? 'default'})`);
+    console.log(
+      `ours: ${report.recordCount} records, valid ${report.firstValidLsn}..${report.lastValidLsn}, end ${report.end.reason} (CRC-32C: ${crc32cImplementation()}, workers: ${workers ?? 'default'})`,
+    );
     console.log(`pg_waldump: ${waldumpRuns[0]!.output || '(no error)'}`);
     console.log(`same end as pg_waldump: ${result.sameEnd === null ? 'n/a' : result.sameEnd}`);
-    console.log(`wall      ours ${ours.wallSeconds.toFixed(3)} s   pg_waldump ${waldump.wallSeconds.toFixed(3)} s   ratio ${result.wallRatio.toFixed(2)}   (runs: ours ${ours.wallRuns.join(' ')}; pg_waldump ${waldump.wallRuns.join(' ')})`);
-    console.log(`CPU       ours ${ours.cpuSeconds.toFixed(3)} s (user ${ours.userSeconds.toFixed(3)} + sys ${ours.systemSeconds.toFixed(3)})   pg_waldump ${waldump.cpuSeconds.toFixed(3)} s (user ${waldump.userSeconds.toFixed(3)} + sys ${waldump.systemSeconds.toFixed(3)})   ratio ${result.cpuRatio.toFixed(2)}`);
-    console.log(`peak RSS  ours ${ours.maxRssMiB.toFixed(0)} MiB (whole process incl. node and tsx; ${rssBeforeMiB.toFixed(0)} MiB before the scans)   pg_waldump ${waldump.maxRssMiB.toFixed(1)} MiB`);
-    console.log(`throughput ours ${(mib / ours.wallSeconds).toFixed(0)} MiB/s wall, ${(mib / ours.cpuSeconds).toFixed(0)} MiB/CPU-s   pg_waldump ${(mib / waldump.wallSeconds).toFixed(0)} MiB/s wall, ${(mib / waldump.cpuSeconds).toFixed(0)} MiB/CPU-s`);
+    console.log(
+      `wall      ours ${ours.wallSeconds.toFixed(3)} s   pg_waldump ${waldump.wallSeconds.toFixed(3)} s   ratio ${result.wallRatio.toFixed(2)}   (runs: ours ${ours.wallRuns.join(' ')}; pg_waldump ${waldump.wallRuns.join(' ')})`,
+    );
+    console.log(
+      `CPU       ours ${ours.cpuSeconds.toFixed(3)} s (user ${ours.userSeconds.toFixed(3)} + sys ${ours.systemSeconds.toFixed(3)})   pg_waldump ${waldump.cpuSeconds.toFixed(3)} s (user ${waldump.userSeconds.toFixed(3)} + sys ${waldump.systemSeconds.toFixed(3)})   ratio ${result.cpuRatio.toFixed(2)}`,
+    );
+    console.log(
+      `peak RSS  ours ${ours.maxRssMiB.toFixed(0)} MiB (whole process incl. node and tsx; ${rssBeforeMiB.toFixed(0)} MiB before the scans)   pg_waldump ${waldump.maxRssMiB.toFixed(1)} MiB`,
+    );
+    console.log(
+      `throughput ours ${(mib / ours.wallSeconds).toFixed(0)} MiB/s wall, ${(mib / ours.cpuSeconds).toFixed(0)} MiB/CPU-s   pg_waldump ${(mib / waldump.wallSeconds).toFixed(0)} MiB/s wall, ${(mib / waldump.cpuSeconds).toFixed(0)} MiB/CPU-s`,
+    );
     const json = JSON.stringify(result);
     const jsonFile = option('--json');
     if (jsonFile !== undefined) writeFileSync(jsonFile, `${json}\n`);

@@ -25,16 +25,21 @@ type EsbuildPlugin = NonNullable<Options['esbuildPlugins']>[number];
  * The `{ ... }` of `import { ... } from '@kubectl-dbaas/sdk'` or `export { ... } from
  * '@kubectl-dbaas/sdk'`; undefined for other statements and for type-only ones (which emit nothing).
  */
-function sdkBindings(statement: ts.Statement, file: string): { keyword: 'import' | 'export'; elements: ReadonlyArray<ts.ImportSpecifier | ts.ExportSpecifier> } | undefined {
+function sdkBindings(
+  statement: ts.Statement,
+  file: string,
+): { keyword: 'import' | 'export'; elements: ReadonlyArray<ts.ImportSpecifier | ts.ExportSpecifier> } | undefined {
   const from = ts.isImportDeclaration(statement) || ts.isExportDeclaration(statement) ? statement.moduleSpecifier : undefined;
   if (from === undefined || !ts.isStringLiteral(from) || from.text !== SDK) return undefined;
   if (ts.isImportDeclaration(statement)) {
     const clause = statement.importClause;
     if (clause?.isTypeOnly) return undefined;
-    if (clause?.namedBindings !== undefined && ts.isNamedImports(clause.namedBindings) && clause.name === undefined) return { keyword: 'import', elements: clause.namedBindings.elements };
+    if (clause?.namedBindings !== undefined && ts.isNamedImports(clause.namedBindings) && clause.name === undefined)
+      return { keyword: 'import', elements: clause.namedBindings.elements };
   } else if (ts.isExportDeclaration(statement)) {
     if (statement.isTypeOnly) return undefined;
-    if (statement.exportClause !== undefined && ts.isNamedExports(statement.exportClause)) return { keyword: 'export', elements: statement.exportClause.elements };
+    if (statement.exportClause !== undefined && ts.isNamedExports(statement.exportClause))
+      return { keyword: 'export', elements: statement.exportClause.elements };
   }
   throw new Error(`${file}: only named imports and exports of ${SDK} are understood here, not: ${statement.getText()}`);
 }
@@ -53,7 +58,13 @@ function sdkDirectImports(): EsbuildPlugin {
   const types = new Set<string>();
   for (const statement of index.statements) {
     const from = ts.isExportDeclaration(statement) ? statement.moduleSpecifier : undefined;
-    if (!ts.isExportDeclaration(statement) || from === undefined || !ts.isStringLiteral(from) || statement.exportClause === undefined || !ts.isNamedExports(statement.exportClause)) {
+    if (
+      !ts.isExportDeclaration(statement) ||
+      from === undefined ||
+      !ts.isStringLiteral(from) ||
+      statement.exportClause === undefined ||
+      !ts.isNamedExports(statement.exportClause)
+    ) {
       throw new Error(`${sdkIndex}: only \`export { ... } from './file.js'\` is understood here, not: ${statement.getText()}`);
     }
     const file = path.resolve(path.dirname(sdkIndex), from.text.replace(/\.js$/, '.ts'));
@@ -109,7 +120,11 @@ function sdkOwnZod(): EsbuildPlugin {
       };
       build.onResolve({ filter: /^zod(\/|$)/ }, (args) => (args.importer.startsWith(sdkSourceDir) ? inCopy(args.path, args.resolveDir, args.kind) : undefined));
       build.onResolve({ filter: /.*/, namespace }, (args) => inCopy(args.path, args.resolveDir, args.kind));
-      build.onLoad({ filter: /.*/, namespace }, async (args) => ({ contents: await readFile(args.path, 'utf8'), loader: 'js', resolveDir: path.dirname(args.path) }));
+      build.onLoad({ filter: /.*/, namespace }, async (args) => ({
+        contents: await readFile(args.path, 'utf8'),
+        loader: 'js',
+        resolveDir: path.dirname(args.path),
+      }));
     },
   };
 }
@@ -132,7 +147,10 @@ function builtinsThroughRequire(): EsbuildPlugin {
         if (args.kind !== 'import-statement' || !builtins.has(name) || !/[\\/]node_modules[\\/]/.test(args.importer)) return undefined;
         return { path: name, namespace: 'builtin-through-require' };
       });
-      build.onLoad({ filter: /.*/, namespace: 'builtin-through-require' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(`node:${args.path}`)});`, loader: 'js' }));
+      build.onLoad({ filter: /.*/, namespace: 'builtin-through-require' }, (args) => ({
+        contents: `module.exports = require(${JSON.stringify(`node:${args.path}`)});`,
+        loader: 'js',
+      }));
     },
   };
 }
@@ -191,7 +209,9 @@ export default defineConfig([
     noExternal: ['yargs', 'zod', 'yaml', /^yargs\//],
     external: ['@node-rs/crc32'],
     // CommonJS code inlined in ESM chunks (yaml's, the SDK's dependencies') calls require() for Node built-ins.
-    banner: { js: "#!/usr/bin/env node\nimport { createRequire as __dbaasCreateRequire } from 'node:module';\nconst require = __dbaasCreateRequire(import.meta.url);" },
+    banner: {
+      js: "#!/usr/bin/env node\nimport { createRequire as __dbaasCreateRequire } from 'node:module';\nconst require = __dbaasCreateRequire(import.meta.url);",
+    },
     define: { __DBAAS_VERSION__: JSON.stringify(version), __DBAAS_SINGLE_FILE__: 'false' },
     // dist/THIRD-PARTY-NOTICES.txt: the packages inlined in the chunks, with their license texts.
     esbuildPlugins: [

@@ -57,7 +57,11 @@ export interface NamespaceOf {
  * const details = await explainingMissingNamespaces(client, [{ namespace: ns }], () => client.describe({ namespace: ns, name }));
  * ```
  */
-export async function explainingMissingNamespaces<T>(client: SnapshotClient | RestoreClient, namespaces: readonly NamespaceOf[], work: () => Promise<T>): Promise<T> {
+export async function explainingMissingNamespaces<T>(
+  client: SnapshotClient | RestoreClient,
+  namespaces: readonly NamespaceOf[],
+  work: () => Promise<T>,
+): Promise<T> {
   try {
     return await work();
   } catch (error) {

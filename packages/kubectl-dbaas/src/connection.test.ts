@@ -35,7 +35,7 @@ describe('connectionGiven', () => {
 });
 
 describe('connectionFromArgs and MySQL URLs', () => {
-  it('ignores a mysql:// $DATABASE_URL (it is not PostgreSQL\'s)', () => {
+  it("ignores a mysql:// $DATABASE_URL (it is not PostgreSQL's)", () => {
     expect(connectionFromArgs({}, { DATABASE_URL: 'mysql://root@h/app' })).toEqual({ application_name: 'kubectl-dbaas' });
   });
 });
@@ -67,8 +67,12 @@ describe('mysqlConnectionFromArgs', () => {
     expect(mysqlConnectionFromArgs({ host: '127.0.0.1' }, { PGPASSWORD: 'other' })).not.toHaveProperty('password');
   });
 
-  it('takes the mysql client\'s variables when no flag or URL is given: $MYSQL_HOST, $MYSQL_TCP_PORT, the login name', () => {
-    expect(mysqlConnectionFromArgs({}, { MYSQL_HOST: 'db.local', MYSQL_TCP_PORT: '3307', USER: 'alice' })).toEqual({ host: 'db.local', port: 3307, user: 'alice' });
+  it("takes the mysql client's variables when no flag or URL is given: $MYSQL_HOST, $MYSQL_TCP_PORT, the login name", () => {
+    expect(mysqlConnectionFromArgs({}, { MYSQL_HOST: 'db.local', MYSQL_TCP_PORT: '3307', USER: 'alice' })).toEqual({
+      host: 'db.local',
+      port: 3307,
+      user: 'alice',
+    });
     expect(() => mysqlConnectionFromArgs({}, { MYSQL_TCP_PORT: 'x' })).toThrow(/MYSQL_TCP_PORT/);
   });
 
@@ -77,7 +81,11 @@ describe('mysqlConnectionFromArgs', () => {
   });
 
   it('--dsn (or a mysql:// $DATABASE_URL) is the uri; flags override it; $MYSQL_PWD fills only a URL without a password', () => {
-    expect(mysqlConnectionFromArgs({ dsn: 'mysql://root@h1:3306/app', host: 'h2' }, { MYSQL_PWD: 'pw', MYSQL_HOST: 'ignored', USER: 'ignored' })).toEqual({ uri: 'mysql://root@h1:3306/app', host: 'h2', password: 'pw' });
+    expect(mysqlConnectionFromArgs({ dsn: 'mysql://root@h1:3306/app', host: 'h2' }, { MYSQL_PWD: 'pw', MYSQL_HOST: 'ignored', USER: 'ignored' })).toEqual({
+      uri: 'mysql://root@h1:3306/app',
+      host: 'h2',
+      password: 'pw',
+    });
     expect(mysqlConnectionFromArgs({ dsn: 'mysql://root:inurl@h1/app' }, { MYSQL_PWD: 'pw' })).toEqual({ uri: 'mysql://root:inurl@h1/app' });
     expect(mysqlConnectionFromArgs({}, { DATABASE_URL: 'mysql://root@h/app' })).toEqual({ uri: 'mysql://root@h/app' });
     expect(mysqlConnectionFromArgs({}, { DATABASE_URL: 'postgres://x@y/z' })).toEqual({});
@@ -85,7 +93,7 @@ describe('mysqlConnectionFromArgs', () => {
 });
 
 describe('connectionGiven per engine', () => {
-  it('MySQL: $MYSQL_HOST or a mysql:// $DATABASE_URL count, PostgreSQL\'s variables do not', () => {
+  it("MySQL: $MYSQL_HOST or a mysql:// $DATABASE_URL count, PostgreSQL's variables do not", () => {
     expect(connectionGiven({}, { MYSQL_HOST: '127.0.0.1' }, 'mysql')).toBe(true);
     expect(connectionGiven({}, { DATABASE_URL: 'mysql://root@h' }, 'mysql')).toBe(true);
     expect(connectionGiven({}, { PGHOST: '/run/postgresql', DATABASE_URL: 'postgres://x@y/z' }, 'mysql')).toBe(false);

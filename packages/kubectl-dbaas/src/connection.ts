@@ -63,12 +63,21 @@ export function withConnectionOptions<T>(argv: Argv<T>, group?: string, opts: { 
       .option('dbname', { type: 'string', describe: 'Database (default: $PGDATABASE)', ...g });
   }
   return argv
-    .option('dsn', { type: 'string', describe: 'A postgresql:// or mysql:// URL (default: $DATABASE_URL of the engine\'s scheme, else the variables below)', ...g })
-    .option('host', { type: 'string', describe: 'Server host, or socket (PostgreSQL: its directory; MySQL/MariaDB: its path) (default: $PGHOST; $MYSQL_HOST)', ...g })
+    .option('dsn', {
+      type: 'string',
+      describe: "A postgresql:// or mysql:// URL (default: $DATABASE_URL of the engine's scheme, else the variables below)",
+      ...g,
+    })
+    .option('host', {
+      type: 'string',
+      describe: 'Server host, or socket (PostgreSQL: its directory; MySQL/MariaDB: its path) (default: $PGHOST; $MYSQL_HOST)',
+      ...g,
+    })
     .option('port', { type: 'number', describe: 'Server port (default: $PGPORT or 5432; $MYSQL_TCP_PORT or 3306)', ...g })
     .option('db-user', {
       type: 'string',
-      describe: 'Database user (default: $PGUSER; the login name, as the mysql client). The password comes from $PGPASSWORD or ~/.pgpass (PostgreSQL), $MYSQL_PWD (MySQL/MariaDB)',
+      describe:
+        'Database user (default: $PGUSER; the login name, as the mysql client). The password comes from $PGPASSWORD or ~/.pgpass (PostgreSQL), $MYSQL_PWD (MySQL/MariaDB)',
       ...g,
     })
     .option('dbname', { type: 'string', describe: 'Database (default: $PGDATABASE; none for MySQL/MariaDB)', ...g });

@@ -14,7 +14,10 @@ async function report(thrown: unknown): Promise<{ code: number; stderr: string }
 
 describe('reportError', () => {
   it('an SDK usage error exits 2 with its message, the flag of its option, its fix and the --help pointer', async () => {
-    const error = new DbaasError('INVALID_ARGUMENT', 'fencing a CloudNativePG cluster needs the instance to fence', { option: 'fencing', fix: 'Name the instance to fence.' });
+    const error = new DbaasError('INVALID_ARGUMENT', 'fencing a CloudNativePG cluster needs the instance to fence', {
+      option: 'fencing',
+      fix: 'Name the instance to fence.',
+    });
     expect(error.kind).toBe('usage');
     const { code, stderr } = await report(error);
     expect(code).toBe(EXIT_USAGE);
@@ -33,7 +36,10 @@ describe('reportError', () => {
   });
 
   it('not-found, refused and failed exit 1, with the flag when the option has one and no --help pointer', async () => {
-    const notFound = new DbaasError('TARGET_NOT_FOUND', 'no StatefulSet found that mounts PVC db/data', { fix: 'Name the workload to fence.', option: 'fencing' });
+    const notFound = new DbaasError('TARGET_NOT_FOUND', 'no StatefulSet found that mounts PVC db/data', {
+      fix: 'Name the workload to fence.',
+      option: 'fencing',
+    });
     const refused = new DbaasError('MODE_UNSAFE', 'mode "crash" is unsafe on hostpath.csi.k8s.io', { option: 'mode' });
     const failed = new DbaasError('KUBE_TIMEOUT', 'the snapshot did not become ready in 5m');
     expect([notFound.kind, refused.kind, failed.kind]).toEqual(['not-found', 'refused', 'failed']);

@@ -43,6 +43,10 @@ export const EXIT_CODES: ReadonlyArray<{ code: number; meaning: string }> = [
       'Usage error, and only that: unknown command or flag, missing argument, bad value, flags that do not go together, found before anything is read from the cluster ' +
       "(printed with the flag concerned when there is one, the fix, and a pointer to the failing command's `--help`, e.g. `kubectl dbaas backup create --help`).",
   },
-  { code: EXIT_SIGINT, meaning: 'Interrupted by Ctrl-C (SIGINT) during a long operation, after cleaning up: for `backup create`, the fence lifted, the backup session ended, the partial snapshots deleted; for `restore` and `verify`, what they created deleted (what remains is printed). A second Ctrl-C exits at once without cleanup.' },
+  {
+    code: EXIT_SIGINT,
+    meaning:
+      'Interrupted by Ctrl-C (SIGINT) during a long operation, after cleaning up: for `backup create`, the fence lifted, the backup session ended, the partial snapshots deleted; for `restore` and `verify`, what they created deleted (what remains is printed). A second Ctrl-C exits at once without cleanup.',
+  },
   { code: EXIT_SIGTERM, meaning: 'Interrupted by SIGTERM, with the same cleanup as for SIGINT.' },
 ];

@@ -55,11 +55,37 @@ export type GlobalOptions = z.infer<typeof globalOptionsSchema>;
 export type KubeArgs = Partial<
   Pick<
     GlobalOptions,
-    'kubeconfig' | 'context' | 'namespace' | 'cluster' | 'user' | 'server' | 'token' | 'requestTimeout' | 'insecureSkipTlsVerify' | 'certificateAuthority' | 'clientCertificate' | 'clientKey' | 'as'
+    | 'kubeconfig'
+    | 'context'
+    | 'namespace'
+    | 'cluster'
+    | 'user'
+    | 'server'
+    | 'token'
+    | 'requestTimeout'
+    | 'insecureSkipTlsVerify'
+    | 'certificateAuthority'
+    | 'clientCertificate'
+    | 'clientKey'
+    | 'as'
   >
 >;
 
-const KUBE_KEYS = ['kubeconfig', 'context', 'namespace', 'cluster', 'user', 'server', 'token', 'requestTimeout', 'insecureSkipTlsVerify', 'certificateAuthority', 'clientCertificate', 'clientKey', 'as'] as const;
+const KUBE_KEYS = [
+  'kubeconfig',
+  'context',
+  'namespace',
+  'cluster',
+  'user',
+  'server',
+  'token',
+  'requestTimeout',
+  'insecureSkipTlsVerify',
+  'certificateAuthority',
+  'clientCertificate',
+  'clientKey',
+  'as',
+] as const;
 
 /**
  * The cluster flags of a command's parsed arguments, without the rest (and without unset ones).
@@ -87,7 +113,12 @@ export function kubeArgs(args: KubeArgs): KubeArgs {
  * ```
  */
 export function kubeClientsOptions(args: KubeArgs): KubeClientsOptions {
-  const requestTimeoutMs = args.requestTimeout === undefined ? undefined : /^\d+$/.test(args.requestTimeout) ? Number(args.requestTimeout) * 1000 : parseKubeDuration(args.requestTimeout, '--request-timeout');
+  const requestTimeoutMs =
+    args.requestTimeout === undefined
+      ? undefined
+      : /^\d+$/.test(args.requestTimeout)
+        ? Number(args.requestTimeout) * 1000
+        : parseKubeDuration(args.requestTimeout, '--request-timeout');
   const overrides = {
     ...(args.cluster !== undefined ? { cluster: args.cluster } : {}),
     ...(args.user !== undefined ? { user: args.user } : {}),
@@ -121,7 +152,7 @@ export function kubeClientsOptions(args: KubeArgs): KubeClientsOptions {
 export const CONNECTION_FLAGS_TEXT =
   "Every command also takes kubectl's connection flags, with kubectl's meaning: --cluster, --user, --server/-s, --token, " +
   '--certificate-authority, --client-certificate, --client-key, --insecure-skip-tls-verify, --as, --request-timeout, ' +
-  "and -v/--v N (log verbosity: 1 stack traces of unexpected errors, 6 every API request). kubectl does not pass its own flags to a plugin: " +
+  'and -v/--v N (log verbosity: 1 stack traces of unexpected errors, 6 every API request). kubectl does not pass its own flags to a plugin: ' +
   "give them after 'kubectl dbaas <command>'.";
 
 /**
@@ -146,13 +177,14 @@ export function withGlobalOptions<T>(argv: Argv<T>, args?: readonly string[]) {
 }
 
 /** Any of kubectl's connection flags as typed: `--token=x`, `--no-insecure-skip-tls-verify`, `-s`, `-v6`. */
-const CONNECTION_FLAG = /^(--(no-)?(cluster|user|server|token|certificate-authority|client-certificate|client-key|insecure-skip-tls-verify|as|request-timeout|v)(=|$)|-[sv]|-[a-zA-Z]*[sv])/;
+const CONNECTION_FLAG =
+  /^(--(no-)?(cluster|user|server|token|certificate-authority|client-certificate|client-key|insecure-skip-tls-verify|as|request-timeout|v)(=|$)|-[sv]|-[a-zA-Z]*[sv])/;
 
 function withConnectionFlags<T>(argv: Argv<T>) {
   const connection = { global: true, hidden: true } as const;
   return argv
-    .option('cluster', { type: 'string', describe: 'The kubeconfig cluster to use (instead of the context\'s)', ...connection })
-    .option('user', { type: 'string', describe: 'The kubeconfig user to use (instead of the context\'s)', ...connection })
+    .option('cluster', { type: 'string', describe: "The kubeconfig cluster to use (instead of the context's)", ...connection })
+    .option('user', { type: 'string', describe: "The kubeconfig user to use (instead of the context's)", ...connection })
     .option('server', { alias: 's', type: 'string', describe: 'The address of the Kubernetes API server', ...connection })
     .option('token', { type: 'string', describe: 'Bearer token for the API server', ...connection })
     .option('certificate-authority', { type: 'string', describe: 'A CA certificate file to check the API server with', ...connection })

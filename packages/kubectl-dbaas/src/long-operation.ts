@@ -13,20 +13,21 @@ import { createProgress, type ProgressReporter } from './progress.js';
  * const report = await runLongOperation((ctx) => runRestoreCommand(parsed, ctx), 'deleting what the restore created');
  * ```
  */
-export async function runLongOperation<T>(
-  work: (context: { signal: AbortSignal; progress: ProgressReporter }) => Promise<T>,
-  cleanup?: string,
-): Promise<T> {
+export async function runLongOperation<T>(work: (context: { signal: AbortSignal; progress: ProgressReporter }) => Promise<T>, cleanup?: string): Promise<T> {
   const progress = createProgress();
-  return await whileInterruptible(async (signal) => {
-    try {
-      return await work({ signal, progress });
-    } catch (error) {
-      // When the step that failed was already marked (the SDK said so before cleaning up), the
-      // phase still open is the cleanup, which ran to its end; otherwise the open phase failed.
-      if (progress.failureReported()) progress.succeed();
-      else progress.fail((error as Error).message?.split('\n')[0]);
-      throw error;
-    }
-  }, undefined, cleanup);
+  return await whileInterruptible(
+    async (signal) => {
+      try {
+        return await work({ signal, progress });
+      } catch (error) {
+        // When the step that failed was already marked (the SDK said so before cleaning up), the
+        // phase still open is the cleanup, which ran to its end; otherwise the open phase failed.
+        if (progress.failureReported()) progress.succeed();
+        else progress.fail((error as Error).message?.split('\n')[0]);
+        throw error;
+      }
+    },
+    undefined,
+    cleanup,
+  );
 }

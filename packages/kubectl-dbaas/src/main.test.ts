@@ -37,7 +37,21 @@ describe('kubectl dbaas, the root', () => {
           .parse([...path, '--help'], {}, (error, _argv, output) => (error ? reject(error) : resolve(output)));
       });
     const examples = (text: string) => text.split('\n\n').find((block) => block.startsWith('Examples:'));
-    const paths = [[], ['backup'], ['backup', 'create'], ['backup', 'list'], ['backup', 'describe'], ['backup', 'delete'], ['backup', 'prune'], ['restore'], ['verify'], ['wal', 'inspect'], ['wal', 'status'], ['completion'], ['version']];
+    const paths = [
+      [],
+      ['backup'],
+      ['backup', 'create'],
+      ['backup', 'list'],
+      ['backup', 'describe'],
+      ['backup', 'delete'],
+      ['backup', 'prune'],
+      ['restore'],
+      ['verify'],
+      ['wal', 'inspect'],
+      ['wal', 'status'],
+      ['completion'],
+      ['version'],
+    ];
     let seen = 0;
     for (const path of paths) {
       const wrapped = examples(await help(path, 100));
@@ -46,11 +60,40 @@ describe('kubectl dbaas, the root', () => {
       if (wrapped) seen += 1;
     }
     expect(seen).toBeGreaterThan(5);
-    expect(await helpText(['backup', 'create'])).toContain('  # No downtime: SQL through the API server to pg-0, the password from its POSTGRES_PASSWORD\n  kubectl dbaas backup create --pod pg-0 --mode online\n');
+    expect(await helpText(['backup', 'create'])).toContain(
+      '  # No downtime: SQL through the API server to pg-0, the password from its POSTGRES_PASSWORD\n  kubectl dbaas backup create --pod pg-0 --mode online\n',
+    );
   });
 
   it("accepts kubectl's global flags on any command", async () => {
-    const args = ['version', '--user', 'u', '--cluster', 'c', '-s', 'https://10.0.0.1:6443', '--token', 't', '--as', 'alice', '--request-timeout', '5s', '--insecure-skip-tls-verify', '--certificate-authority', '/ca.crt', '--client-certificate', '/c.crt', '--client-key', '/c.key', '--context', 'x', '-v', '6', '-o', 'name'];
+    const args = [
+      'version',
+      '--user',
+      'u',
+      '--cluster',
+      'c',
+      '-s',
+      'https://10.0.0.1:6443',
+      '--token',
+      't',
+      '--as',
+      'alice',
+      '--request-timeout',
+      '5s',
+      '--insecure-skip-tls-verify',
+      '--certificate-authority',
+      '/ca.crt',
+      '--client-certificate',
+      '/c.crt',
+      '--client-key',
+      '/c.key',
+      '--context',
+      'x',
+      '-v',
+      '6',
+      '-o',
+      'name',
+    ];
     const written: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
     process.stdout.write = ((text: string) => (written.push(text), true)) as typeof process.stdout.write;
@@ -66,9 +109,31 @@ describe('kubectl dbaas, the root', () => {
   it("maps kubectl's flags to the SDK's KubeClients options, with kubectl's meaning", () => {
     expect(kubeClientsOptions({ kubeconfig: '/k', context: 'prod', namespace: 'db' })).toEqual({ kubeconfig: '/k', context: 'prod', namespace: 'db' });
     expect(
-      kubeClientsOptions({ user: 'admin', cluster: 'c', server: 'https://s', token: 't', as: 'alice', insecureSkipTlsVerify: true, certificateAuthority: '/ca', clientCertificate: '/c', clientKey: '/k', requestTimeout: '1m30s' }),
+      kubeClientsOptions({
+        user: 'admin',
+        cluster: 'c',
+        server: 'https://s',
+        token: 't',
+        as: 'alice',
+        insecureSkipTlsVerify: true,
+        certificateAuthority: '/ca',
+        clientCertificate: '/c',
+        clientKey: '/k',
+        requestTimeout: '1m30s',
+      }),
     ).toEqual({
-      overrides: { user: 'admin', cluster: 'c', server: 'https://s', token: 't', as: 'alice', insecureSkipTlsVerify: true, certificateAuthority: '/ca', clientCertificate: '/c', clientKey: '/k', requestTimeoutMs: 90_000 },
+      overrides: {
+        user: 'admin',
+        cluster: 'c',
+        server: 'https://s',
+        token: 't',
+        as: 'alice',
+        insecureSkipTlsVerify: true,
+        certificateAuthority: '/ca',
+        clientCertificate: '/c',
+        clientKey: '/k',
+        requestTimeoutMs: 90_000,
+      },
     });
     // A bare number is seconds, 0 is no timeout, as kubectl.
     expect(kubeClientsOptions({ requestTimeout: '30' }).overrides?.requestTimeoutMs).toBe(30_000);

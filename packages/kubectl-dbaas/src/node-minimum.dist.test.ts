@@ -26,10 +26,15 @@ interface Run {
 
 function run(node: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(node, [CLI, ...args], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], NO_COLOR: '1', ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      node,
+      [CLI, ...args],
+      { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], NO_COLOR: '1', ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -73,7 +78,7 @@ afterAll(async () => {
 });
 
 describe('the Node.js minimum of the npm build', () => {
-  it('on an older Node (the machine\'s /usr/bin/node): exit 1 with the running and required versions and the fix', async (context) => {
+  it("on an older Node (the machine's /usr/bin/node): exit 1 with the running and required versions and the fix", async (context) => {
     const version = existsSync(MACHINE_NODE) ? await nodeVersion(MACHINE_NODE) : undefined;
     if (version === undefined) context.skip(`${MACHINE_NODE} is absent: no older Node.js to run the CLI with`);
     const [major = 0, minor = 0] = version!.split('.').map(Number);
@@ -98,11 +103,17 @@ describe('the Node.js minimum of the npm build', () => {
       await mkdir(prefix, { recursive: true });
       // The node package's install script puts the platform binary in place (allowed explicitly, as
       // in the root package.json).
-      await writeFile(path.join(prefix, 'package.json'), JSON.stringify({ private: true, dependencies: { node: NODE_MINIMUM }, allowScripts: { node: true } }, null, 2));
-      const installed = await new Promise<string | undefined>((resolve) =>
-        execFile('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock'], { cwd: prefix, timeout: 600_000 }, (error, _stdout, stderr) => resolve(error ? stderr.trim().split('\n').slice(-3).join(' / ') : undefined)),
+      await writeFile(
+        path.join(prefix, 'package.json'),
+        JSON.stringify({ private: true, dependencies: { node: NODE_MINIMUM }, allowScripts: { node: true } }, null, 2),
       );
-      if (installed !== undefined && /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|network/i.test(installed)) context.skip(`npm install node@${NODE_MINIMUM} could not reach the registry: ${installed}`);
+      const installed = await new Promise<string | undefined>((resolve) =>
+        execFile('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock'], { cwd: prefix, timeout: 600_000 }, (error, _stdout, stderr) =>
+          resolve(error ? stderr.trim().split('\n').slice(-3).join(' / ') : undefined),
+        ),
+      );
+      if (installed !== undefined && /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|network/i.test(installed))
+        context.skip(`npm install node@${NODE_MINIMUM} could not reach the registry: ${installed}`);
       expect(installed).toBeUndefined();
     }
     expect(await nodeVersion(node)).toBe(NODE_MINIMUM);
@@ -113,7 +124,9 @@ describe('the Node.js minimum of the npm build', () => {
 
     const list = await run(node, ['backup', 'list'], { KUBECONFIG: kubeconfig });
     expect(list.stderr).not.toMatch(/TypeError|Cannot read properties/);
-    expect(list.stderr).toMatch(new RegExp(`^error: cannot connect to the Kubernetes API server https://127\\.0\\.0\\.1:${port}: connection refused.*\\nfix: `));
+    expect(list.stderr).toMatch(
+      new RegExp(`^error: cannot connect to the Kubernetes API server https://127\\.0\\.0\\.1:${port}: connection refused.*\\nfix: `),
+    );
     expect(list.code).toBe(1);
   });
 });

@@ -18,7 +18,10 @@ export const NODE_MINIMUM = '22.19.0';
 
 /** `[major, minor, patch]` of `22.19.0` or `v22.19.0`. */
 function parts(version: string): [number, number, number] {
-  const [major = 0, minor = 0, patch = 0] = version.replace(/^v/, '').split('.').map((n) => Number.parseInt(n, 10) || 0);
+  const [major = 0, minor = 0, patch = 0] = version
+    .replace(/^v/, '')
+    .split('.')
+    .map((n) => Number.parseInt(n, 10) || 0);
   return [major, minor, patch];
 }
 

@@ -69,7 +69,11 @@ export type DryRun = (typeof DRY_RUN)[number];
  * ```
  */
 export function withDryRun<T>(argv: Argv<T>, describe: string) {
-  return argv.option('dry-run', { choices: DRY_RUN, default: 'none' as DryRun, describe: `${describe}: client (no API writes) or server (each validated with dryRun=All)` });
+  return argv.option('dry-run', {
+    choices: DRY_RUN,
+    default: 'none' as DryRun,
+    describe: `${describe}: client (no API writes) or server (each validated with dryRun=All)`,
+  });
 }
 
 /** The zod field of {@link withDryRun}. */

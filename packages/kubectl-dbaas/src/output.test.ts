@@ -58,6 +58,12 @@ describe('writeResult -o name', () => {
 
 describe('renderFields', () => {
   it('aligns labels and drops empty values', () => {
-    expect(renderFields([['a', 1], ['long label', 'x'], ['empty', undefined]])).toBe('a:          1\nlong label: x');
+    expect(
+      renderFields([
+        ['a', 1],
+        ['long label', 'x'],
+        ['empty', undefined],
+      ]),
+    ).toBe('a:          1\nlong label: x');
   });
 });

@@ -87,5 +87,12 @@ export function renderFields(fields: ReadonlyArray<readonly [string, string | nu
 export function renderTable(headers: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | undefined>>): string {
   const cells = [headers, ...rows.map((row) => headers.map((_, i) => (row[i] === undefined || row[i] === '' ? '<none>' : row[i]!)))];
   const widths = headers.map((_, i) => Math.max(...cells.map((row) => row[i]!.length)));
-  return cells.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]! + 3))).join('').trimEnd()).join('\n');
+  return cells
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]! + 3)))
+        .join('')
+        .trimEnd(),
+    )
+    .join('\n');
 }

@@ -13,7 +13,13 @@ export function parseArgs<Schema extends z.ZodMiniType>(schema: Schema, argv: un
   const parsed = schema.safeParse(argv);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => {
-    const flag = issue.path.length > 0 ? `--${issue.path.map(String).join('.').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : 'arguments';
+    const flag =
+      issue.path.length > 0
+        ? `--${issue.path
+            .map(String)
+            .join('.')
+            .replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
+        : 'arguments';
     return `${flag}: ${issue.message}`;
   });
   throw new UsageError(problems.join('\n'));

@@ -22,7 +22,13 @@ let binary: string;
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'kubectl-dbaas-sea-'));
-  const result = await buildRelease({ targets: ['linux-amd64'], outDir: path.join(work, 'release'), manifest: path.join(work, 'dbaas.yaml'), build: false, log: () => undefined });
+  const result = await buildRelease({
+    targets: ['linux-amd64'],
+    outDir: path.join(work, 'release'),
+    manifest: path.join(work, 'dbaas.yaml'),
+    build: false,
+    log: () => undefined,
+  });
   expect(result.failures).toEqual([]);
   const unpacked = path.join(work, 'unpacked');
   await mkdir(unpacked);

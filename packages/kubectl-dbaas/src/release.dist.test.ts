@@ -137,7 +137,9 @@ describe('kubectl-dbaas as users install it', () => {
     await mkdir(packs);
     const cli = await pack('kubectl-dbaas', packs);
     const cliFiles = cli.files.map((f) => f.path);
-    expect(cliFiles).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/cli.js', 'dist/wal-worker.js', 'dist/THIRD-PARTY-NOTICES.txt']));
+    expect(cliFiles).toEqual(
+      expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/cli.js', 'dist/wal-worker.js', 'dist/THIRD-PARTY-NOTICES.txt']),
+    );
     expect(cliFiles.filter((f) => f.endsWith('.cjs') || f.startsWith('dist/meta/') || f.endsWith('.third-party.json'))).toEqual([]); // release build inputs, not npm's
     expect(cliFiles.every((f) => f === 'LICENSE' || f === 'README.md' || f === 'package.json' || f.startsWith('dist/'))).toBe(true);
 
@@ -147,10 +149,13 @@ describe('kubectl-dbaas as users install it', () => {
     await exec('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', path.join(packs, cli.filename)], { cwd: install, env, maxBuffer: 16 << 20 });
     // The SDK and its JavaScript dependencies are in the CLI's chunks: npm installs none of them;
     // the native CRC-32C addon, which the SDK's code requires from beside the chunks, it does.
-    const manifest = JSON.parse(await readFile(path.join(install, 'node_modules', 'kubectl-dbaas', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const manifest = JSON.parse(await readFile(path.join(install, 'node_modules', 'kubectl-dbaas', 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
     expect(Object.keys(manifest.dependencies)).toContain('@node-rs/crc32');
     expect(Object.keys(manifest.dependencies).filter((d) => d.startsWith('@kubectl-dbaas/'))).toEqual([]);
-    for (const absent of ['@kubectl-dbaas', '@kubernetes/client-node', 'pg', 'mysql2']) expect(existsSync(path.join(install, 'node_modules', absent))).toBe(false);
+    for (const absent of ['@kubectl-dbaas', '@kubernetes/client-node', 'pg', 'mysql2'])
+      expect(existsSync(path.join(install, 'node_modules', absent))).toBe(false);
 
     const versionOut = await exec('npx', ['--no-install', 'kubectl-dbaas', 'version', '-o', 'json'], { cwd: install, env });
     expect(JSON.parse(versionOut.stdout)).toMatchObject({ version, node: process.version });
@@ -170,7 +175,9 @@ describe('kubectl-dbaas as users install it', () => {
     expect(report).toMatchObject({ source: dataDirectory, verdict: 'clean-shutdown', restorable: true, postgresMajorVersion: MAJOR });
     const observed = inspect.stderr.split('\n').filter((l) => l.startsWith('[observe] '));
     const dist = path.join(install, 'node_modules', 'kubectl-dbaas', 'dist');
-    expect(observed.filter((l) => l.startsWith('[observe] worker file:'))).toEqual(Array(2).fill(`[observe] worker ${pathToFileURL(path.join(dist, 'wal-worker.js')).href}`));
+    expect(observed.filter((l) => l.startsWith('[observe] worker file:'))).toEqual(
+      Array(2).fill(`[observe] worker ${pathToFileURL(path.join(dist, 'wal-worker.js')).href}`),
+    );
     expect(observed).not.toContainEqual(expect.stringMatching(/^\[observe\] worker error/));
     const segments = await walSegmentCount(dataDirectory);
     expect(segments).toBeGreaterThan(1);
@@ -183,10 +190,19 @@ describe('kubectl-dbaas as users install it', () => {
     const installed = `${pathToFileURL(path.join(install, 'node_modules')).href}/`;
     const crcThreads = resolved.filter((r) => r.specifier === '@node-rs/crc32' && r.url === `${installed}@node-rs/crc32/index.js`).map((r) => r.thread);
     expect(new Set(crcThreads).size).toBe(3);
-    const addonThreads = resolved.filter((r) => /^@node-rs\/crc32-[^/]+$/.test(r.specifier) && r.url.startsWith(installed) && r.url.endsWith('.node')).map((r) => r.thread);
+    const addonThreads = resolved
+      .filter((r) => /^@node-rs\/crc32-[^/]+$/.test(r.specifier) && r.url.startsWith(installed) && r.url.endsWith('.node'))
+      .map((r) => r.thread);
     expect(addonThreads.sort()).toEqual(crcThreads.sort());
     // The addon found there computes CRC-32C (the SDK checks the same before it uses it).
-    const crc = await exec(process.execPath, ['-e', `console.log(require('node:module').createRequire(${JSON.stringify(path.join(dist, 'cli.js'))})('@node-rs/crc32').crc32c(Buffer.from('123456789')))`], { env });
+    const crc = await exec(
+      process.execPath,
+      [
+        '-e',
+        `console.log(require('node:module').createRequire(${JSON.stringify(path.join(dist, 'cli.js'))})('@node-rs/crc32').crc32c(Buffer.from('123456789')))`,
+      ],
+      { env },
+    );
     expect(Number(crc.stdout)).toBe(0xe3069283);
     expect(inspect.stderr).not.toMatch(/inspecting|✓/); // not a terminal: no progress
   });
@@ -195,7 +211,9 @@ describe('kubectl-dbaas as users install it', () => {
     const packs = path.join(work, 'packs-sdk');
     await mkdir(packs);
     const sdk = await pack('@kubectl-dbaas/sdk', packs);
-    expect(sdk.files.map((f) => f.path)).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/wal-worker.js', 'dist/wal-worker.cjs']));
+    expect(sdk.files.map((f) => f.path)).toEqual(
+      expect.arrayContaining(['dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/wal-worker.js', 'dist/wal-worker.cjs']),
+    );
     const install = path.join(work, 'install-sdk');
     await mkdir(install);
     await writeFile(path.join(install, 'package.json'), '{ "name": "clean-install", "private": true }\n');
@@ -208,7 +226,10 @@ describe('kubectl-dbaas as users install it', () => {
     const alone = path.join(work, 'alone');
     await mkdir(alone);
     await cp(path.join(PACKAGE_DIR, 'dist', 'kubectl-dbaas.cjs'), path.join(alone, 'kubectl-dbaas.cjs'));
-    const { stdout } = await exec(process.execPath, [path.join(alone, 'kubectl-dbaas.cjs'), 'wal', 'inspect', dataDirectory, '-o', 'json'], { cwd: alone, env });
+    const { stdout } = await exec(process.execPath, [path.join(alone, 'kubectl-dbaas.cjs'), 'wal', 'inspect', dataDirectory, '-o', 'json'], {
+      cwd: alone,
+      env,
+    });
     expect(JSON.parse(stdout)).toMatchObject({ verdict: 'clean-shutdown', restorable: true });
   });
 
@@ -224,7 +245,11 @@ describe('kubectl-dbaas as users install it', () => {
     const unpacked = path.join(work, 'unpacked');
     await mkdir(unpacked);
     expect(archive).toMatchObject({ startup: 'snapshot', ran: 'native' });
-    expect((await exec('tar', ['-tzf', archive!.file])).stdout.split('\n').filter(Boolean).sort()).toEqual(['LICENSE', 'THIRD-PARTY-NOTICES.txt', 'kubectl-dbaas']);
+    expect((await exec('tar', ['-tzf', archive!.file])).stdout.split('\n').filter(Boolean).sort()).toEqual([
+      'LICENSE',
+      'THIRD-PARTY-NOTICES.txt',
+      'kubectl-dbaas',
+    ]);
     await exec('tar', ['-xzf', archive!.file, '-C', unpacked]);
     const binary = path.join(unpacked, 'kubectl-dbaas');
     const bare = { PATH: '/usr/bin:/bin', HOME: work };
@@ -233,7 +258,8 @@ describe('kubectl-dbaas as users install it', () => {
     const notices = await readFile(path.join(unpacked, 'THIRD-PARTY-NOTICES.txt'), 'utf8');
     expect(notices).toContain(`Node.js ${process.versions.node} (the runtime inside the executable)`);
     for (const library of ['V8', 'OpenSSL', 'ICU', 'libuv']) expect(notices).toContain(`- ${library}`);
-    for (const name of ['yargs', 'zod', 'yaml', 'pg', '@kubernetes/client-node', 'undici', 'mysql2']) expect(notices).toMatch(new RegExp(`^={80}\\n${name.replace('/', '\\/')} \\d[^\\n]*\\nLicense: `, 'm'));
+    for (const name of ['yargs', 'zod', 'yaml', 'pg', '@kubernetes/client-node', 'undici', 'mysql2'])
+      expect(notices).toMatch(new RegExp(`^={80}\\n${name.replace('/', '\\/')} \\d[^\\n]*\\nLicense: `, 'm'));
     expect(notices.length).toBeGreaterThan(200_000);
 
     const versionOut = await exec(binary, ['version', '-o', 'json'], { env: bare });
@@ -266,35 +292,41 @@ describe('kubectl-dbaas as users install it', () => {
     // The manifest names this archive with its real sha256 and passes Krew's rules, install simulated on its files.
     const plugin: unknown = parse(await readFile(manifest, 'utf8'));
     const { createHash } = await import('node:crypto');
-    const sha256 = createHash('sha256').update(await readFile(archive!.file)).digest('hex');
+    const sha256 = createHash('sha256')
+      .update(await readFile(archive!.file))
+      .digest('hex');
     expect(plugin).toMatchObject({ spec: { version: `v${version}`, platforms: [{ sha256, uri: archive!.uri, bin: 'kubectl-dbaas' }] } });
-    expect(validateKrewManifest(plugin, { fileName: 'dbaas.yaml', archiveFiles: new Map([[archive!.uri, ['LICENSE', 'THIRD-PARTY-NOTICES.txt', 'kubectl-dbaas']]]) })).toEqual({
+    expect(
+      validateKrewManifest(plugin, {
+        fileName: 'dbaas.yaml',
+        archiveFiles: new Map([[archive!.uri, ['LICENSE', 'THIRD-PARTY-NOTICES.txt', 'kubectl-dbaas']]]),
+      }),
+    ).toEqual({
       errors: [],
       warnings: [],
     });
   });
 
-  it(
-    'the linux/arm64 single executable runs version and wal inspect under emulation',
-    { ...skipWhen('reason' in arm64Emulator ? arm64Emulator.reason : undefined), timeout: 300_000 },
-    async () => {
-      const emulator = (arm64Emulator as { command: string[] }).command;
-      const out = path.join(work, 'release-arm64');
-      const result = await buildRelease({ targets: ['linux-arm64'], outDir: out, manifest: path.join(out, 'dbaas.yaml'), build: false, log: () => undefined });
-      expect(result.failures).toEqual([]);
-      const [archive] = result.archives;
-      expect(archive).toMatchObject({ os: 'linux', arch: 'arm64', startup: 'snapshot', ran: 'emulated' });
-      const unpacked = path.join(work, 'unpacked-arm64');
-      await mkdir(unpacked);
-      await exec('tar', ['-xzf', archive!.file, '-C', unpacked]);
-      const binary = path.join(unpacked, 'kubectl-dbaas');
-      const elf = await readFile(binary);
-      expect(elf.readUInt16LE(18)).toBe(0xb7); // e_machine EM_AARCH64: really the arm64 binary, emulated
-      const run = (args: string[]) => exec(emulator[0]!, [...emulator.slice(1), binary, ...args], { env: { PATH: '/usr/bin:/bin', HOME: work } });
+  it('the linux/arm64 single executable runs version and wal inspect under emulation', {
+    ...skipWhen('reason' in arm64Emulator ? arm64Emulator.reason : undefined),
+    timeout: 300_000,
+  }, async () => {
+    const emulator = (arm64Emulator as { command: string[] }).command;
+    const out = path.join(work, 'release-arm64');
+    const result = await buildRelease({ targets: ['linux-arm64'], outDir: out, manifest: path.join(out, 'dbaas.yaml'), build: false, log: () => undefined });
+    expect(result.failures).toEqual([]);
+    const [archive] = result.archives;
+    expect(archive).toMatchObject({ os: 'linux', arch: 'arm64', startup: 'snapshot', ran: 'emulated' });
+    const unpacked = path.join(work, 'unpacked-arm64');
+    await mkdir(unpacked);
+    await exec('tar', ['-xzf', archive!.file, '-C', unpacked]);
+    const binary = path.join(unpacked, 'kubectl-dbaas');
+    const elf = await readFile(binary);
+    expect(elf.readUInt16LE(18)).toBe(0xb7); // e_machine EM_AARCH64: really the arm64 binary, emulated
+    const run = (args: string[]) => exec(emulator[0]!, [...emulator.slice(1), binary, ...args], { env: { PATH: '/usr/bin:/bin', HOME: work } });
 
-      expect(JSON.parse((await run(['version', '-o', 'json'])).stdout)).toMatchObject({ version, platform: 'linux/arm64' });
-      const inspect = await run(['wal', 'inspect', dataDirectory, '-o', 'json']);
-      expect(JSON.parse(inspect.stdout)).toMatchObject({ verdict: 'clean-shutdown', restorable: true, postgresMajorVersion: MAJOR });
-    },
-  );
+    expect(JSON.parse((await run(['version', '-o', 'json'])).stdout)).toMatchObject({ version, platform: 'linux/arm64' });
+    const inspect = await run(['wal', 'inspect', dataDirectory, '-o', 'json']);
+    expect(JSON.parse(inspect.stdout)).toMatchObject({ verdict: 'clean-shutdown', restorable: true, postgresMajorVersion: MAJOR });
+  });
 });

@@ -143,14 +143,7 @@ const blocks = [
 const SELF_CHECK_DOC = 'docs/self-check.md';
 const selfCheck = extractTsBlocks(
   SELF_CHECK_DOC,
-  [
-    '# not a real document',
-    '',
-    '```ts',
-    "import { parseLsn } from '@kubectl-dbaas/sdk';",
-    "const lsn: string = parseLsn('0/2000510');",
-    '```',
-  ].join('\n'),
+  ['# not a real document', '', '```ts', "import { parseLsn } from '@kubectl-dbaas/sdk';", "const lsn: string = parseLsn('0/2000510');", '```'].join('\n'),
 );
 
 let problems: Map<CodeBlock, BlockProblem[]>;
@@ -158,8 +151,8 @@ beforeAll(() => {
   problems = compileBlocks([...blocks, ...selfCheck]);
 }, 120_000);
 
-describe('TypeScript examples in docs/ and in the front doors\' TSDoc', () => {
-  it('finds the SDK guide\'s examples', () => {
+describe("TypeScript examples in docs/ and in the front doors' TSDoc", () => {
+  it("finds the SDK guide's examples", () => {
     expect(blocks.filter((block) => block.doc === 'docs/sdk.md').length).toBeGreaterThanOrEqual(8);
   });
 

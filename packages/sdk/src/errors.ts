@@ -25,11 +25,7 @@ export class DbaasError extends Error {
    */
   readonly option: string | undefined;
 
-  constructor(
-    code: DbaasErrorCode,
-    message: string,
-    options: { fix?: string; cause?: unknown; details?: Record<string, unknown>; option?: string } = {},
-  ) {
+  constructor(code: DbaasErrorCode, message: string, options: { fix?: string; cause?: unknown; details?: Record<string, unknown>; option?: string } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.fix = options.fix;

@@ -85,7 +85,11 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'up': {
-      const rec = await up(name, { execPath: process.execPath, execArgv: process.execArgv, script: scriptPath() }, { withoutNode: rest.includes('--without-node') });
+      const rec = await up(
+        name,
+        { execPath: process.execPath, execArgv: process.execArgv, script: scriptPath() },
+        { withoutNode: rest.includes('--without-node') },
+      );
       console.log(`export KUBECONFIG=${rec.kubeconfig}`);
       return 0;
     }

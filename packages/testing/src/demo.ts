@@ -151,7 +151,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-
 const NAMESPACE = 'dbaas-demo';
 /** Commits per second of the write load during the backup: the hostpath driver's tar of a live directory fails under more (docs/consistency.md). */
 const DEMO_WRITE_RATE = 2;
@@ -204,11 +203,13 @@ function csiBinDir(): string | undefined {
  */
 async function clusterPrerequisites(): Promise<{ missing: string[]; binDir?: string; toBuild: string[] }> {
   const missing: string[] = [];
-  if (spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status !== 0) missing.push('kubectl is not on PATH (the demo runs the real `kubectl dbaas ...`)');
+  if (spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status !== 0)
+    missing.push('kubectl is not on PATH (the demo runs the real `kubectl dbaas ...`)');
   if (!existsSync(pluginBundle())) missing.push(`${pluginBundle()} is missing: run npm run build first (npm run demo does)`);
   const noNode = nodeUnavailableReason() ?? (await missingNodeTools());
   if (noNode) missing.push(`the database runs in a pod, and the local node cannot run here: ${noNode}`);
-  if (spawnSync('mmdebstrap', ['--version'], { stdio: 'ignore' }).status !== 0) missing.push("mmdebstrap (builds the images' Debian root filesystems): apt-get install mmdebstrap");
+  if (spawnSync('mmdebstrap', ['--version'], { stdio: 'ignore' }).status !== 0)
+    missing.push("mmdebstrap (builds the images' Debian root filesystems): apt-get install mmdebstrap");
   const binDir = csiBinDir();
   if (!binDir) {
     missing.push(
@@ -226,7 +227,10 @@ async function clusterPrerequisites(): Promise<{ missing: string[]; binDir?: str
 
 /** `kubectl port-forward` to a pod, as a user on a laptop reaches a database in a cluster; resolves with the local port. */
 async function portForward(env: NodeJS.ProcessEnv, namespace: string, pod: string, port: number): Promise<{ port: number; stop: () => void }> {
-  const child = spawn('kubectl', ['port-forward', '-n', namespace, `pod/${pod}`, `:${port}`, '--address', '127.0.0.1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('kubectl', ['port-forward', '-n', namespace, `pod/${pod}`, `:${port}`, '--address', '127.0.0.1'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   process.once('exit', () => child.kill());
   let output = '';
   const local = await new Promise<number>((resolve, reject) => {
@@ -280,7 +284,10 @@ function postgresStatefulSet(name: string, image: string): object[] {
           },
         },
         volumeClaimTemplates: [
-          { metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS, resources: { requests: { storage: '1Gi' } } } },
+          {
+            metadata: { name: 'data' },
+            spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS, resources: { requests: { storage: '1Gi' } } },
+          },
         ],
       },
     },
@@ -319,8 +326,19 @@ async function clusterDemo(binDir: string): Promise<void> {
     await must(`kubectl create namespace ${NAMESPACE}`, 'kubectl', ['create', 'namespace', NAMESPACE], env);
     const manifests = postgresStatefulSet('pg', image);
     const manifestText = manifests.map((m) => JSON.stringify(m)).join('\n');
-    await must(`kubectl apply -f - <<< '<Secret pg-credentials, StatefulSet pg: ${image}, PGDATA on volume claim template "data" (${STORAGE_CLASS})>'`, 'kubectl', ['apply', '-f', '-'], env, manifestText);
-    await must(`kubectl rollout status -n ${NAMESPACE} statefulset/pg --timeout=180s`, 'kubectl', ['rollout', 'status', '-n', NAMESPACE, 'statefulset/pg', '--timeout=180s'], env);
+    await must(
+      `kubectl apply -f - <<< '<Secret pg-credentials, StatefulSet pg: ${image}, PGDATA on volume claim template "data" (${STORAGE_CLASS})>'`,
+      'kubectl',
+      ['apply', '-f', '-'],
+      env,
+      manifestText,
+    );
+    await must(
+      `kubectl rollout status -n ${NAMESPACE} statefulset/pg --timeout=180s`,
+      'kubectl',
+      ['rollout', 'status', '-n', NAMESPACE, 'statefulset/pg', '--timeout=180s'],
+      env,
+    );
 
     process.stdout.write(`\n$ kubectl port-forward -n ${NAMESPACE} pod/pg-0 :5432 &\n`);
     forward = await portForward(env, NAMESPACE, 'pg-0', 5432);
@@ -348,12 +366,17 @@ async function clusterDemo(binDir: string): Promise<void> {
     );
     await must(`kubectl dbaas backup list -n ${NAMESPACE}`, 'kubectl', ['dbaas', 'backup', 'list', '-n', NAMESPACE], env);
     await load.stop();
-    const described = spawnSync('kubectl', ['get', 'volumesnapshot', 'demo-1', '-n', NAMESPACE, '-o', 'jsonpath={.metadata.annotations.dbaas\\.io/cut-at}'], { env, encoding: 'utf8' });
+    const described = spawnSync('kubectl', ['get', 'volumesnapshot', 'demo-1', '-n', NAMESPACE, '-o', 'jsonpath={.metadata.annotations.dbaas\\.io/cut-at}'], {
+      env,
+      encoding: 'utf8',
+    });
     const cutAt = Date.parse(described.stdout.trim());
     if (Number.isNaN(cutAt)) throw new Error(`the backup records no cut time (dbaas.io/cut-at): ${described.stderr || described.stdout}`);
     const acked = load.ackedBefore(cutAt);
     process.stdout.write('\n');
-    say(`the writer stopped: ${load.acked.length} inserts acknowledged, ${acked.length} of them before the backup's cut (${new Date(cutAt).toISOString()}), ${load.acked.length - acked.length} after it`);
+    say(
+      `the writer stopped: ${load.acked.length} inserts acknowledged, ${acked.length} of them before the backup's cut (${new Date(cutAt).toISOString()}), ${load.acked.length - acked.length} after it`,
+    );
 
     // The restored volume is named as the new StatefulSet's claim template expects: data-<sts>-0.
     const restoredPvc = 'data-pg-restored-0';
@@ -370,22 +393,68 @@ async function clusterDemo(binDir: string): Promise<void> {
     await must(
       `kubectl dbaas verify --pvc ${restoredPvc} --image '${TEST_IMAGES.postgres(DEMO_MAJOR).replace(String(DEMO_MAJOR), '{major}')}' --amcheck install -n ${NAMESPACE} --check '${check}'`,
       'kubectl',
-      ['dbaas', 'verify', '--pvc', restoredPvc, '--image', TEST_IMAGES.postgres(DEMO_MAJOR).replace(String(DEMO_MAJOR), '{major}'), '--amcheck', 'install', '-n', NAMESPACE, '--check', check],
+      [
+        'dbaas',
+        'verify',
+        '--pvc',
+        restoredPvc,
+        '--image',
+        TEST_IMAGES.postgres(DEMO_MAJOR).replace(String(DEMO_MAJOR), '{major}'),
+        '--amcheck',
+        'install',
+        '-n',
+        NAMESPACE,
+        '--check',
+        check,
+      ],
       env,
     );
     process.stdout.write('\n');
     say(`every row acknowledged before the cut is in the restored copy (verify's check "acked-before-cut" passed in a scratch pod)`);
 
     const restoredSet = postgresStatefulSet('pg-restored', image).filter((m) => (m as { kind: string }).kind === 'StatefulSet');
-    await must(`kubectl apply -f - <<< '<StatefulSet pg-restored: same spec, claim template "data" -> the restored PVC ${restoredPvc}>'`, 'kubectl', ['apply', '-f', '-'], env, [
-      JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'pg-restored-credentials', namespace: NAMESPACE }, stringData: { password: DEMO_PASSWORD } }),
-      ...restoredSet.map((m) => JSON.stringify(m)),
-    ].join('\n'));
-    await must(`kubectl rollout status -n ${NAMESPACE} statefulset/pg-restored --timeout=180s`, 'kubectl', ['rollout', 'status', '-n', NAMESPACE, 'statefulset/pg-restored', '--timeout=180s'], env);
-    const count = spawnSync('kubectl', ['exec', '-n', NAMESPACE, 'pg-restored-0', '--', 'psql', '-U', 'postgres', '-Atc', `select count(*) from t where id <= 20000 or id = any('{${acked.join(',')}}'::bigint[])`], { env, encoding: 'utf8' });
+    await must(
+      `kubectl apply -f - <<< '<StatefulSet pg-restored: same spec, claim template "data" -> the restored PVC ${restoredPvc}>'`,
+      'kubectl',
+      ['apply', '-f', '-'],
+      env,
+      [
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'pg-restored-credentials', namespace: NAMESPACE },
+          stringData: { password: DEMO_PASSWORD },
+        }),
+        ...restoredSet.map((m) => JSON.stringify(m)),
+      ].join('\n'),
+    );
+    await must(
+      `kubectl rollout status -n ${NAMESPACE} statefulset/pg-restored --timeout=180s`,
+      'kubectl',
+      ['rollout', 'status', '-n', NAMESPACE, 'statefulset/pg-restored', '--timeout=180s'],
+      env,
+    );
+    const count = spawnSync(
+      'kubectl',
+      [
+        'exec',
+        '-n',
+        NAMESPACE,
+        'pg-restored-0',
+        '--',
+        'psql',
+        '-U',
+        'postgres',
+        '-Atc',
+        `select count(*) from t where id <= 20000 or id = any('{${acked.join(',')}}'::bigint[])`,
+      ],
+      { env, encoding: 'utf8' },
+    );
     const served = Number(count.stdout.trim());
     if (count.status !== 0 || served !== 20000 + acked.length) {
-      throw new Error(`the new StatefulSet's pod serves ${count.stdout.trim() || '?'} of the ${20000 + acked.length} rows acknowledged before the cut: ${count.stderr}`);
+      throw new Error(
+        `the new StatefulSet's pod serves ${count.stdout.trim() || '?'} of the ${20000 + acked.length} rows acknowledged before the cut: ${count.stderr}`,
+      );
     }
     say(`the new StatefulSet pg-restored serves the restored database: all ${served} rows acknowledged before the cut`);
   } finally {
@@ -403,7 +472,9 @@ async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => current?.kill(signal));
   const { missing, binDir, toBuild } = await clusterPrerequisites();
   if (missing.length > 0 || !binDir) {
-    process.stdout.write(`\nMISSING for the cluster part (nothing was built):\n${missing.map((m) => `  - ${m}`).join('\n')}\nRunning the embedded PostgreSQL part only.\n\n`);
+    process.stdout.write(
+      `\nMISSING for the cluster part (nothing was built):\n${missing.map((m) => `  - ${m}`).join('\n')}\nRunning the embedded PostgreSQL part only.\n\n`,
+    );
     await embeddedDemo();
     say('done (embedded part only: see MISSING above)');
     return;

@@ -90,7 +90,15 @@ export {
   copyTrial,
   seedMysql,
 } from './mysql/index.js';
-export type { MariadbBinaries, MariadbSettingValue, StartMariadbOptions, LocalMariadbFencing, RunMariadbOnVolumeOptions, CopyMode, CopyTrial } from './mysql/index.js';
+export type {
+  MariadbBinaries,
+  MariadbSettingValue,
+  StartMariadbOptions,
+  LocalMariadbFencing,
+  RunMariadbOnVolumeOptions,
+  CopyMode,
+  CopyTrial,
+} from './mysql/index.js';
 export { letPostgresUserReach } from './local-cluster/workloads.js';
 export { WriteLoad } from './postgres/write-load.js';
 export { provisionBackupSnapshot, writeContentReady, UNSERVED_DRIVER } from './local-cluster/provisioned-backup.js';

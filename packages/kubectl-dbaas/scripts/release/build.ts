@@ -113,7 +113,10 @@ export async function buildRelease(options: BuildReleaseOptions = {}): Promise<R
   // (scripts/release/notices.ts); esbuild's extracted license comments follow as an appendix.
   const bundled = async (file: string) => (JSON.parse(await readFile(`${file}.third-party.json`, 'utf8')) as BundleNotices).packages;
   const seaPackages = mergePackages([...(await bundled(seaMain)), ...(await bundled(sdkAsset))]);
-  const legalComments = { title: 'License comments found in the bundled code (extracted by esbuild)', text: `${await readFile(`${seaMain}.LEGAL.txt`, 'utf8')}\n${await readFile(`${sdkAsset}.LEGAL.txt`, 'utf8')}` };
+  const legalComments = {
+    title: 'License comments found in the bundled code (extracted by esbuild)',
+    text: `${await readFile(`${seaMain}.LEGAL.txt`, 'utf8')}\n${await readFile(`${sdkAsset}.LEGAL.txt`, 'utf8')}`,
+  };
   await mkdir(outDir, { recursive: true });
 
   const archives: BuiltArchive[] = [];
@@ -172,7 +175,11 @@ export async function buildRelease(options: BuildReleaseOptions = {}): Promise<R
       const file = path.join(outDir, archiveName(version, target));
       await writeFile(file, archive);
       const sha256 = createHash('sha256').update(archive).digest('hex');
-      const uri = releaseUrl.replaceAll('{version}', version).replaceAll('{archive}', path.basename(file)).replaceAll('{os}', target.os).replaceAll('{arch}', target.arch);
+      const uri = releaseUrl
+        .replaceAll('{version}', version)
+        .replaceAll('{archive}', path.basename(file))
+        .replaceAll('{os}', target.os)
+        .replaceAll('{arch}', target.arch);
       archives.push({ target, os: target.os, arch: target.arch, file, binary, uri, sha256, signed, startup, ran });
       log(`${key}: ${path.relative(process.cwd(), file)} (${(archive.length / 1048576).toFixed(1)} MiB) sha256 ${sha256}`);
     } catch (error) {

@@ -4,7 +4,11 @@ import type { ReleaseTarget } from './targets.js';
 
 /** Linux user-mode emulators by Go architecture name, with the Debian cross sysroot they need. */
 const LINUX_EMULATORS: Record<ReleaseTarget['arch'], { programs: string[]; sysroot: string; packages: string }> = {
-  arm64: { programs: ['qemu-aarch64', 'qemu-aarch64-static'], sysroot: '/usr/aarch64-linux-gnu', packages: 'qemu-user libc6-arm64-cross libstdc++6-arm64-cross' },
+  arm64: {
+    programs: ['qemu-aarch64', 'qemu-aarch64-static'],
+    sysroot: '/usr/aarch64-linux-gnu',
+    packages: 'qemu-user libc6-arm64-cross libstdc++6-arm64-cross',
+  },
   amd64: { programs: ['qemu-x86_64', 'qemu-x86_64-static'], sysroot: '/usr/x86_64-linux-gnu', packages: 'qemu-user libc6-amd64-cross libstdc++6-amd64-cross' },
 };
 
@@ -19,7 +23,10 @@ const LINUX_EMULATORS: Record<ReleaseTarget['arch'], { programs: string[]; sysro
  * if ('command' in emulator) await run(emulator.command[0], [...emulator.command.slice(1), binary, 'version']);
  * ```
  */
-export async function findEmulator(target: Pick<ReleaseTarget, 'os' | 'arch'>, searchPath = process.env['PATH'] ?? ''): Promise<{ command: string[] } | { reason: string }> {
+export async function findEmulator(
+  target: Pick<ReleaseTarget, 'os' | 'arch'>,
+  searchPath = process.env['PATH'] ?? '',
+): Promise<{ command: string[] } | { reason: string }> {
   if (target.os !== 'linux') return { reason: `${target.os} binaries cannot be run on linux` };
   const emulator = LINUX_EMULATORS[target.arch];
   for (const program of emulator.programs) {

@@ -92,7 +92,9 @@ describe('validateKrewManifest on broken manifests (Krew rules)', () => {
   });
 
   it('selector: set, not empty, only os and arch, matching a supported platform', () => {
-    expect(errorsOf((p) => delete (p.spec.platforms[0] as Partial<KrewPlugin['spec']['platforms'][0]>).selector)).toEqual([expect.stringContaining('nil selector')]);
+    expect(errorsOf((p) => delete (p.spec.platforms[0] as Partial<KrewPlugin['spec']['platforms'][0]>).selector)).toEqual([
+      expect.stringContaining('nil selector'),
+    ]);
     expect(errorsOf((p) => (p.spec.platforms[0]!.selector = {}))).toEqual([expect.stringContaining('empty selector')]);
     expect(errorsOf((p) => (p.spec.platforms[0]!.selector = { matchLabels: {} }))).toEqual(
       expect.arrayContaining([expect.stringContaining('`matchLabels` specified but empty')]),
@@ -118,11 +120,13 @@ describe('validateKrewManifest on broken manifests (Krew rules)', () => {
 
   it('the install: bin and a LICENSE must be installed from the archive', () => {
     const archiveFiles = (files: string[]) => new Map(good().spec.platforms.map((p) => [p.uri, files]));
-    expect(errorsOf(() => undefined, { archiveFiles: archiveFiles(['LICENSE']) })[0]).toContain('`bin` "kubectl-dbaas" is not among the installed files (LICENSE)');
+    expect(errorsOf(() => undefined, { archiveFiles: archiveFiles(['LICENSE']) })[0]).toContain(
+      '`bin` "kubectl-dbaas" is not among the installed files (LICENSE)',
+    );
     expect(errorsOf(() => undefined, { archiveFiles: archiveFiles(['kubectl-dbaas']) })[0]).toContain('no LICENSE');
-    expect(errorsOf((p) => (p.spec.platforms[0]!.files = [{ from: 'kubectl-dbaas', to: '.' }]), { archiveFiles: archiveFiles(['kubectl-dbaas', 'LICENSE']) })).toEqual([
-      'spec.platforms[0]: no LICENSE (or alike) file is installed from the archive',
-    ]);
+    expect(
+      errorsOf((p) => (p.spec.platforms[0]!.files = [{ from: 'kubectl-dbaas', to: '.' }]), { archiveFiles: archiveFiles(['kubectl-dbaas', 'LICENSE']) }),
+    ).toEqual(['spec.platforms[0]: no LICENSE (or alike) file is installed from the archive']);
     expect(errorsOf((p) => (p.spec.platforms[0]!.bin = '../kubectl-dbaas'), { archiveFiles: archiveFiles(['kubectl-dbaas', 'LICENSE']) })).toEqual([
       expect.stringContaining('outside the install directory'),
     ]);

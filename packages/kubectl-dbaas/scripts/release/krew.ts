@@ -133,10 +133,18 @@ export const KREW_PLATFORMS: ReadonlyArray<readonly [string, string]> = [
   ['darwin', 'arm64'],
 ];
 
-const WINDOWS_FORBIDDEN = ['CON', 'PRN', 'AUX', 'NUL', ...Array.from({ length: 9 }, (_, i) => `COM${i + 1}`), ...Array.from({ length: 9 }, (_, i) => `LPT${i + 1}`)];
+const WINDOWS_FORBIDDEN = [
+  'CON',
+  'PRN',
+  'AUX',
+  'NUL',
+  ...Array.from({ length: 9 }, (_, i) => `COM${i + 1}`),
+  ...Array.from({ length: 9 }, (_, i) => `LPT${i + 1}`),
+];
 const LICENSE_FILES = new Set(['license', 'license.txt', 'license.md', 'licenses', 'licenses.txt', 'licenses.md', 'copying', 'copying.txt']);
 /** k8s.io/apimachinery ParseSemantic after Krew's check for the leading `v`. */
-const SEMVER = /^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$/;
+const SEMVER =
+  /^v(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$/;
 
 /**
  * What {@link validateKrewManifest} found: errors make Krew (or its index CI) reject the
@@ -187,7 +195,10 @@ export function validateKrewManifest(manifest: unknown, options: KrewValidateOpt
   }
   if (options.fileName !== undefined) {
     if (path.extname(options.fileName) !== '.yaml') errors.push(`the manifest file must end in .yaml, not ${JSON.stringify(options.fileName)}`);
-    else if (path.basename(options.fileName, '.yaml') !== name) errors.push(`a manifest in ${options.fileName} must name the plugin ${JSON.stringify(path.basename(options.fileName, '.yaml'))}, not ${JSON.stringify(name)}`);
+    else if (path.basename(options.fileName, '.yaml') !== name)
+      errors.push(
+        `a manifest in ${options.fileName} must name the plugin ${JSON.stringify(path.basename(options.fileName, '.yaml'))}, not ${JSON.stringify(name)}`,
+      );
   }
 
   const shortDescription = spec['shortDescription'];
@@ -253,8 +264,12 @@ function platformProblems(platform: unknown, archiveFiles: ReadonlyMap<string, r
   else {
     const labels = selector['matchLabels'];
     const expressions = selector['matchExpressions'];
-    if ((labels === undefined || labels === null) && (!Array.isArray(expressions) || expressions.length === 0)) problems.push('empty selector is not supported');
-    const keys = [...(isObject(labels) ? Object.keys(labels) : []), ...(Array.isArray(expressions) ? expressions.map((e) => (isObject(e) ? String(e['key']) : '')) : [])];
+    if ((labels === undefined || labels === null) && (!Array.isArray(expressions) || expressions.length === 0))
+      problems.push('empty selector is not supported');
+    const keys = [
+      ...(isObject(labels) ? Object.keys(labels) : []),
+      ...(Array.isArray(expressions) ? expressions.map((e) => (isObject(e) ? String(e['key']) : '')) : []),
+    ];
     for (const key of keys) if (key !== 'os' && key !== 'arch') problems.push(`selector key ${JSON.stringify(key)} not supported (only os and arch)`);
     if (isObject(labels) && Object.keys(labels).length === 0) problems.push('`matchLabels` specified but empty');
     if (Array.isArray(expressions) && expressions.length === 0) problems.push('`matchExpressions` specified but empty');
@@ -267,7 +282,8 @@ function platformProblems(platform: unknown, archiveFiles: ReadonlyMap<string, r
     const binPath = path.posix.normalize(bin);
     if (binPath.startsWith('..') || path.posix.isAbsolute(binPath)) problems.push(`\`bin\` ${JSON.stringify(bin)} is outside the install directory`);
     else if (!installed.includes(binPath)) problems.push(`\`bin\` ${JSON.stringify(bin)} is not among the installed files (${installed.join(', ') || 'none'})`);
-    if (!installed.some((file) => LICENSE_FILES.has(path.posix.basename(file).toLowerCase()))) problems.push('no LICENSE (or alike) file is installed from the archive');
+    if (!installed.some((file) => LICENSE_FILES.has(path.posix.basename(file).toLowerCase())))
+      problems.push('no LICENSE (or alike) file is installed from the archive');
   }
   return problems;
 }
@@ -293,7 +309,10 @@ function installedFiles(archive: readonly string[], files: ReadonlyArray<{ from:
 }
 
 function globToRegExp(glob: string): RegExp {
-  const escaped = glob.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+  const escaped = glob
+    .replace(/[.+^${}()|\\]/g, '\\$&')
+    .replace(/\*/g, '[^/]*')
+    .replace(/\?/g, '[^/]');
   return new RegExp(`^${escaped}$`);
 }
 

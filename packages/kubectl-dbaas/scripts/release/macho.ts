@@ -234,7 +234,8 @@ export function verifyMachOAdHoc(file: Buffer): string[] {
   if (file.readUInt32BE(dataoff) !== CSMAGIC_EMBEDDED_SIGNATURE) return ['no embedded signature superblob at dataoff'];
   const count = file.readUInt32BE(dataoff + 8);
   let cdAt = -1;
-  for (let i = 0; i < count; i++) if (file.readUInt32BE(dataoff + 12 + i * 8) === CSSLOT_CODEDIRECTORY) cdAt = dataoff + file.readUInt32BE(dataoff + 16 + i * 8);
+  for (let i = 0; i < count; i++)
+    if (file.readUInt32BE(dataoff + 12 + i * 8) === CSSLOT_CODEDIRECTORY) cdAt = dataoff + file.readUInt32BE(dataoff + 16 + i * 8);
   if (cdAt < 0 || file.readUInt32BE(cdAt) !== CSMAGIC_CODEDIRECTORY) return ['no CodeDirectory'];
   const problems: string[] = [];
   const hashOffset = file.readUInt32BE(cdAt + 16);

@@ -58,12 +58,18 @@ describe('bundled packages of a fixture node_modules', () => {
   beforeAll(async () => {
     root = await mkdtemp(path.join(tmpdir(), 'kubectl-dbaas-notices-'));
     await fixturePackage(root, 'plain', '1.0.0', 'MIT', { LICENSE: MIT('plain authors') });
-    await fixturePackage(root, '@scope/two-files', '2.1.0', 'MIT OR Apache-2.0', { 'LICENCE.md': MIT('licence authors'), 'COPYING.txt': 'Apache text of two-files, long enough to be a text.' });
+    await fixturePackage(root, '@scope/two-files', '2.1.0', 'MIT OR Apache-2.0', {
+      'LICENCE.md': MIT('licence authors'),
+      'COPYING.txt': 'Apache text of two-files, long enough to be a text.',
+    });
     await fixturePackage(root, 'readme-only', '3.0.0', 'MIT', { 'README.md': `# readme-only\n\n## License\n\n${MIT('readme authors')}\n` });
     await fixturePackage(root, 'public-domain', '0.1.0', 'Unlicense', { UNLICENSE: 'This is free and unencumbered software released into the public domain.' });
     await fixturePackage(root, 'no-license', '9.9.9', 'MIT', { 'README.md': '# no-license\n\n## License\n\nMIT\n' });
     await fixturePackage(root, '@kubectl-dbaas/own', '0.0.0', 'Apache-2.0', {});
-    await writeFile(path.join(root, 'good.js'), "require('plain'); require('@scope/two-files'); require('readme-only'); require('public-domain'); require('@kubectl-dbaas/own');\n");
+    await writeFile(
+      path.join(root, 'good.js'),
+      "require('plain'); require('@scope/two-files'); require('readme-only'); require('public-domain'); require('@kubectl-dbaas/own');\n",
+    );
     await writeFile(path.join(root, 'bad.js'), "require('plain'); require('no-license');\n");
   });
   afterAll(async () => {
@@ -71,13 +77,29 @@ describe('bundled packages of a fixture node_modules', () => {
   });
 
   it('reads name, version, declared license and every license text; leaves out our own packages', () => {
-    const inputs = ['good.js', 'node_modules/plain/index.js', 'node_modules/@scope/two-files/index.js', 'node_modules/readme-only/index.js', 'node_modules/public-domain/index.js', 'node_modules/@kubectl-dbaas/own/index.js'];
+    const inputs = [
+      'good.js',
+      'node_modules/plain/index.js',
+      'node_modules/@scope/two-files/index.js',
+      'node_modules/readme-only/index.js',
+      'node_modules/public-domain/index.js',
+      'node_modules/@kubectl-dbaas/own/index.js',
+    ];
     const packages = bundledPackages(inputs, root);
-    expect(packages.map((p) => `${p.name}@${p.version} ${p.license}`)).toEqual(['@scope/two-files@2.1.0 MIT OR Apache-2.0', 'plain@1.0.0 MIT', 'public-domain@0.1.0 Unlicense', 'readme-only@3.0.0 MIT']);
+    expect(packages.map((p) => `${p.name}@${p.version} ${p.license}`)).toEqual([
+      '@scope/two-files@2.1.0 MIT OR Apache-2.0',
+      'plain@1.0.0 MIT',
+      'public-domain@0.1.0 Unlicense',
+      'readme-only@3.0.0 MIT',
+    ]);
     expect(packages[0]!.licenseTexts.map((t) => t.source)).toEqual(['COPYING.txt', 'LICENCE.md']);
     expect(packages[3]!.licenseTexts).toEqual([{ source: 'README.md, License section', text: MIT('readme authors') }]);
     expect(missingLicenseTexts(packages)).toEqual([]);
-    const text = renderNotices({ product: 'a test bundle', packages, node: { version: '24.0.0', source: 'a test', text: 'Node.js is licensed for use as follows: ...' } });
+    const text = renderNotices({
+      product: 'a test bundle',
+      packages,
+      node: { version: '24.0.0', source: 'a test', text: 'Node.js is licensed for use as follows: ...' },
+    });
     for (const holder of ['plain authors', 'licence authors', 'readme authors']) expect(text).toContain(`Copyright (c) ${holder}`);
     expect(text).toContain('Apache text of two-files');
     expect(text).toContain('released into the public domain');
@@ -166,7 +188,8 @@ describe("the CLI's real build", () => {
         const at = id.lastIndexOf('@');
         expect(text).toContain(`\n${'='.repeat(80)}\n${id.slice(0, at)} ${id.slice(at + 1)}\nLicense: `);
       }
-      for (const name of ['yargs', 'zod', 'yaml', 'pg', '@kubernetes/client-node', 'undici']) expect(text).toMatch(new RegExp(`^ {2}${name.replace('/', '\\/')} \\d`, 'm'));
+      for (const name of ['yargs', 'zod', 'yaml', 'pg', '@kubernetes/client-node', 'undici'])
+        expect(text).toMatch(new RegExp(`^ {2}${name.replace('/', '\\/')} \\d`, 'm'));
     } else {
       const { packages } = JSON.parse(await readFile(path.join(out, json), 'utf8')) as BundleNotices;
       expect(new Set(packages.map((p) => `${p.name}@${p.version}`))).toEqual(expected);

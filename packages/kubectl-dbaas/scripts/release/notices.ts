@@ -99,7 +99,12 @@ export function readBundledPackage(directory: string): BundledPackage {
   const declared =
     typeof manifest.license === 'string'
       ? manifest.license
-      : (manifest.license?.type ?? manifest.licenses?.map((l) => l.type).filter(Boolean).join(' OR ') ?? '');
+      : (manifest.license?.type ??
+        manifest.licenses
+          ?.map((l) => l.type)
+          .filter(Boolean)
+          .join(' OR ') ??
+        '');
   const files = readdirSync(directory, { withFileTypes: true })
     .filter((entry) => entry.isFile() && LICENSE_FILE.test(entry.name))
     .map((entry) => entry.name)
@@ -161,14 +166,20 @@ const THIN = '-'.repeat(80);
  * const text = renderNotices({ product: 'kubectl-dbaas 0.1.0 for linux/amd64', packages, node });
  * ```
  */
-export function renderNotices(options: { product: string; packages: readonly BundledPackage[]; node?: NodeLicense; appendix?: { title: string; text: string } }): string {
+export function renderNotices(options: {
+  product: string;
+  packages: readonly BundledPackage[];
+  node?: NodeLicense;
+  appendix?: { title: string; text: string };
+}): string {
   const missing = missingLicenseTexts(options.packages);
   if (missing.length > 0) {
     throw new Error(
       `no license text found for ${missing.join(', ')}: each bundled package needs a LICENSE/LICENCE/COPYING file or a License section in its README (scripts/release/notices.ts)`,
     );
   }
-  if (options.node !== undefined && options.node.text.trim().length === 0) throw new Error(`Node.js ${options.node.version}: empty license text (${options.node.source})`);
+  if (options.node !== undefined && options.node.text.trim().length === 0)
+    throw new Error(`Node.js ${options.node.version}: empty license text (${options.node.source})`);
   const entries: Array<{ title: string; license: string; sources: Array<{ source: string; text: string }> }> = [];
   if (options.node) {
     entries.push({

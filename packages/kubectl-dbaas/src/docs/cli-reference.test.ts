@@ -14,7 +14,20 @@ describe('docs/cli.md', () => {
 
   it('documents every command, the exit codes and -o name', async () => {
     const doc = await renderCliReference();
-    for (const command of ['backup create', 'backup list', 'backup describe', 'backup delete', 'backup prune', 'restore', 'verify', 'wal inspect', 'wal status', 'completion', 'version']) expect(doc).toContain(`### \`kubectl dbaas ${command}\``);
+    for (const command of [
+      'backup create',
+      'backup list',
+      'backup describe',
+      'backup delete',
+      'backup prune',
+      'restore',
+      'verify',
+      'wal inspect',
+      'wal status',
+      'completion',
+      'version',
+    ])
+      expect(doc).toContain(`### \`kubectl dbaas ${command}\``);
     expect(doc).toMatch(/\| 2 \| Usage error/);
     expect(doc).toContain('| `name` |');
   });

@@ -36,7 +36,14 @@ function releaseVersionsIn(text: string): string[] {
 /** README.md, DEVELOPERS.md, docs/*.md and each package's README.md. */
 function docs(): string[] {
   const packages = readdirSync(path.join(REPO, 'packages')).map((p) => path.join('packages', p, 'README.md'));
-  const files = ['README.md', 'DEVELOPERS.md', ...readdirSync(path.join(REPO, 'docs')).filter((f) => f.endsWith('.md')).map((f) => path.join('docs', f)), ...packages];
+  const files = [
+    'README.md',
+    'DEVELOPERS.md',
+    ...readdirSync(path.join(REPO, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => path.join('docs', f)),
+    ...packages,
+  ];
   return files.filter((file) => {
     try {
       read(file);
@@ -65,7 +72,11 @@ describe('one version everywhere', () => {
   it('the docs name no other version of kubectl-dbaas', () => {
     const files = docs();
     expect(files).toEqual(expect.arrayContaining(['README.md', 'docs/install.md', 'docs/quickstart.md', 'packages/kubectl-dbaas/README.md']));
-    const stale = files.flatMap((file) => releaseVersionsIn(read(file)).filter((v) => v !== version).map((v) => `${file}: ${v}`));
+    const stale = files.flatMap((file) =>
+      releaseVersionsIn(read(file))
+        .filter((v) => v !== version)
+        .map((v) => `${file}: ${v}`),
+    );
     expect(stale, `docs name versions other than package.json's ${version}; write <version>`).toEqual([]);
   });
 

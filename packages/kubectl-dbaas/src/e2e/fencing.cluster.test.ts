@@ -7,7 +7,15 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FENCE_LEASE_ANNOTATION, FENCED_REPLICAS_ANNOTATION, FENCED_WHEN_SCALED_ANNOTATION, KubeClients, runBackup, statefulSetFencing, type FencingStrategy } from '@kubectl-dbaas/sdk';
+import {
+  FENCE_LEASE_ANNOTATION,
+  FENCED_REPLICAS_ANNOTATION,
+  FENCED_WHEN_SCALED_ANNOTATION,
+  KubeClients,
+  runBackup,
+  statefulSetFencing,
+  type FencingStrategy,
+} from '@kubectl-dbaas/sdk';
 import { clusterFromEnv, deployPostgres, hostpathSkipReason, skipWhen, type PostgresPod } from '@kubectl-dbaas/testing';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -52,14 +60,18 @@ afterAll(async () => {
 }, 240_000);
 
 describe('fencing a StatefulSet you can trust', () => {
-  it('whenScaled: Delete is refused by the plan (the dry run too), nothing stopped; --fence-retain-pvcs keeps the PVC and restores Delete; downtime until Ready', skipWhen(why), async () => {
-    await patchSts({ spec: { persistentVolumeClaimRetentionPolicy: { whenScaled: 'Delete', whenDeleted: 'Retain' } } });
-    try {
-      await refusedThenKept();
-    } finally {
-      await patchSts({ spec: { persistentVolumeClaimRetentionPolicy: { whenScaled: 'Retain', whenDeleted: 'Retain' } } });
-    }
-  });
+  it(
+    'whenScaled: Delete is refused by the plan (the dry run too), nothing stopped; --fence-retain-pvcs keeps the PVC and restores Delete; downtime until Ready',
+    skipWhen(why),
+    async () => {
+      await patchSts({ spec: { persistentVolumeClaimRetentionPolicy: { whenScaled: 'Delete', whenDeleted: 'Retain' } } });
+      try {
+        await refusedThenKept();
+      } finally {
+        await patchSts({ spec: { persistentVolumeClaimRetentionPolicy: { whenScaled: 'Retain', whenDeleted: 'Retain' } } });
+      }
+    },
+  );
 
   async function refusedThenKept(): Promise<void> {
     const uid = await pvcUid();
@@ -72,7 +84,10 @@ describe('fencing a StatefulSet you can trust', () => {
     expect((await readSts()).spec?.replicas).toBe(1);
     expect(await snapshotNames()).toEqual([]);
 
-    const r = await plugin!.dbaas(['backup', 'create', '--pod', pg!.podName, '--mode', 'fenced', '--fence-retain-pvcs', '--name', 'kept', '-n', ns, '-o', 'json'], { timeoutMs: 280_000 });
+    const r = await plugin!.dbaas(
+      ['backup', 'create', '--pod', pg!.podName, '--mode', 'fenced', '--fence-retain-pvcs', '--name', 'kept', '-n', ns, '-o', 'json'],
+      { timeoutMs: 280_000 },
+    );
     expect(r.code, show(r)).toBe(0);
     expect(r.stderr).toMatch(/whenScaled Delete -> Retain while fenced/);
     expect(r.stderr).toMatch(/database serving again \(StatefulSet pg scaled to 0 and back\); down for \d+ ms/);
@@ -86,56 +101,84 @@ describe('fencing a StatefulSet you can trust', () => {
     expect(await pvcUid()).toBe(uid);
   }
 
-  it("a fence a killed run left (its lease live) stops the next run; unfence refuses without --force, lifts it with, then finds nothing", skipWhen(why), async () => {
-    const lease = { backup: `${ns}/killed`, process: 'elsewhere/4242', acquiredAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 10 * 60_000).toISOString() };
-    await patchSts({ metadata: { annotations: { [FENCED_REPLICAS_ANNOTATION]: '1', [FENCE_LEASE_ANNOTATION]: JSON.stringify(lease) } }, spec: { replicas: 0 } });
-    await pg!.waitReady(0);
-    // The pod is gone while fenced: the PVC is the target (its StatefulSet found from volumeClaimTemplates).
-    const blocked = await plugin!.dbaas(['backup', 'create', '--pvc', pg!.pvcName, '--mode', 'fenced', '--name', 'blocked', '-n', ns]);
-    expect(blocked.code, show(blocked)).not.toBe(0);
-    expect(blocked.stderr).toContain(`StatefulSet ${ns}/pg is fenced by backup ${ns}/killed (process elsewhere/4242)`);
-    expect(blocked.stderr).toContain(`kubectl dbaas unfence statefulset/pg -n ${ns} --force`);
+  it(
+    'a fence a killed run left (its lease live) stops the next run; unfence refuses without --force, lifts it with, then finds nothing',
+    skipWhen(why),
+    async () => {
+      const lease = {
+        backup: `${ns}/killed`,
+        process: 'elsewhere/4242',
+        acquiredAt: new Date().toISOString(),
+        expiresAt: new Date(Date.now() + 10 * 60_000).toISOString(),
+      };
+      await patchSts({
+        metadata: { annotations: { [FENCED_REPLICAS_ANNOTATION]: '1', [FENCE_LEASE_ANNOTATION]: JSON.stringify(lease) } },
+        spec: { replicas: 0 },
+      });
+      await pg!.waitReady(0);
+      // The pod is gone while fenced: the PVC is the target (its StatefulSet found from volumeClaimTemplates).
+      const blocked = await plugin!.dbaas(['backup', 'create', '--pvc', pg!.pvcName, '--mode', 'fenced', '--name', 'blocked', '-n', ns]);
+      expect(blocked.code, show(blocked)).not.toBe(0);
+      expect(blocked.stderr).toContain(`StatefulSet ${ns}/pg is fenced by backup ${ns}/killed (process elsewhere/4242)`);
+      expect(blocked.stderr).toContain(`kubectl dbaas unfence statefulset/pg -n ${ns} --force`);
 
-    const refused = await plugin!.dbaas(['unfence', 'statefulset/pg', '-n', ns]);
-    expect(refused.code, show(refused)).toBe(1);
-    expect((await readSts()).spec?.replicas).toBe(0);
-    const lifted = await plugin!.dbaas(['unfence', 'statefulset/pg', '--force', '-n', ns, '-o', 'json'], { timeoutMs: 200_000 });
-    expect(lifted.code, show(lifted)).toBe(0);
-    expect(JSON.parse(lifted.stdout) as UnfenceReport).toMatchObject({ kind: 'Unfence', object: 'statefulset/pg', lifted: true, lease: { backup: `${ns}/killed` } });
-    const sts = await readSts();
-    expect(sts.spec?.replicas).toBe(1);
-    expect(sts.status?.readyReplicas).toBe(1);
-    expect(sts.metadata?.annotations ?? {}).not.toHaveProperty(FENCED_REPLICAS_ANNOTATION);
-    const again = await plugin!.dbaas(['unfence', 'sts/pg', '-n', ns]);
-    expect(again.code, show(again)).toBe(0);
-    expect(again.stdout).toBe('statefulset/pg: not fenced, nothing to lift\n');
-  });
+      const refused = await plugin!.dbaas(['unfence', 'statefulset/pg', '-n', ns]);
+      expect(refused.code, show(refused)).toBe(1);
+      expect((await readSts()).spec?.replicas).toBe(0);
+      const lifted = await plugin!.dbaas(['unfence', 'statefulset/pg', '--force', '-n', ns, '-o', 'json'], { timeoutMs: 200_000 });
+      expect(lifted.code, show(lifted)).toBe(0);
+      expect(JSON.parse(lifted.stdout) as UnfenceReport).toMatchObject({
+        kind: 'Unfence',
+        object: 'statefulset/pg',
+        lifted: true,
+        lease: { backup: `${ns}/killed` },
+      });
+      const sts = await readSts();
+      expect(sts.spec?.replicas).toBe(1);
+      expect(sts.status?.readyReplicas).toBe(1);
+      expect(sts.metadata?.annotations ?? {}).not.toHaveProperty(FENCED_REPLICAS_ANNOTATION);
+      const again = await plugin!.dbaas(['unfence', 'sts/pg', '-n', ns]);
+      expect(again.code, show(again)).toBe(0);
+      expect(again.stdout).toBe('statefulset/pg: not fenced, nothing to lift\n');
+    },
+  );
 
-  it('a fence undone while the backup runs (scaled back up, as a GitOps controller would) fails the run, deletes its snapshot and leaves the StatefulSet running', skipWhen(why), async () => {
-    // Start from a running, unfenced StatefulSet whatever the tests before left.
-    await patchSts({ metadata: { annotations: { [FENCED_REPLICAS_ANNOTATION]: null, [FENCE_LEASE_ANNOTATION]: null } }, spec: { replicas: 1 } });
-    await pg!.waitReady(1);
-    const real = statefulSetFencing('pg');
-    // The real fence, then someone scales the StatefulSet back up before the snapshot is requested.
-    const undone: FencingStrategy = {
-      ...real,
-      description: real.description,
-      fence: async (ctx) => {
-        await real.fence(ctx);
-        await patchSts({ spec: { replicas: 1 } });
-      },
-      check: (ctx) => real.check!(ctx),
-      unfence: (ctx) => real.unfence(ctx),
-      waitRestored: (ctx) => real.waitRestored!(ctx),
-    };
-    const failure = await runBackup(clients, { namespace: ns, target: { pod: pg!.podName }, mode: 'fenced', name: 'undone', fencing: undone, deadlineMs: 180_000 }).then(
-      () => undefined,
-      (error: unknown) => error as { code?: string; message: string },
-    );
-    expect(failure?.code).toBe('TARGET_UNSUPPORTED');
-    expect(failure?.message).toContain(`the fence did not hold before the snapshot was requested: StatefulSet ${ns}/pg was scaled to 1 while fenced`);
-    expect(await snapshotNames()).not.toContain('undone');
-    await pg!.waitReady(1);
-    expect((await readSts()).metadata?.annotations ?? {}).not.toHaveProperty(FENCED_REPLICAS_ANNOTATION);
-  });
+  it(
+    'a fence undone while the backup runs (scaled back up, as a GitOps controller would) fails the run, deletes its snapshot and leaves the StatefulSet running',
+    skipWhen(why),
+    async () => {
+      // Start from a running, unfenced StatefulSet whatever the tests before left.
+      await patchSts({ metadata: { annotations: { [FENCED_REPLICAS_ANNOTATION]: null, [FENCE_LEASE_ANNOTATION]: null } }, spec: { replicas: 1 } });
+      await pg!.waitReady(1);
+      const real = statefulSetFencing('pg');
+      // The real fence, then someone scales the StatefulSet back up before the snapshot is requested.
+      const undone: FencingStrategy = {
+        ...real,
+        description: real.description,
+        fence: async (ctx) => {
+          await real.fence(ctx);
+          await patchSts({ spec: { replicas: 1 } });
+        },
+        check: (ctx) => real.check!(ctx),
+        unfence: (ctx) => real.unfence(ctx),
+        waitRestored: (ctx) => real.waitRestored!(ctx),
+      };
+      const failure = await runBackup(clients, {
+        namespace: ns,
+        target: { pod: pg!.podName },
+        mode: 'fenced',
+        name: 'undone',
+        fencing: undone,
+        deadlineMs: 180_000,
+      }).then(
+        () => undefined,
+        (error: unknown) => error as { code?: string; message: string },
+      );
+      expect(failure?.code).toBe('TARGET_UNSUPPORTED');
+      expect(failure?.message).toContain(`the fence did not hold before the snapshot was requested: StatefulSet ${ns}/pg was scaled to 1 while fenced`);
+      expect(await snapshotNames()).not.toContain('undone');
+      await pg!.waitReady(1);
+      expect((await readSts()).metadata?.annotations ?? {}).not.toHaveProperty(FENCED_REPLICAS_ANNOTATION);
+    },
+  );
 });

@@ -39,24 +39,56 @@ afterAll(async () => {
 }, 240_000);
 
 describe('a MariaDB StatefulSet through kubectl dbaas', () => {
-  it('fenced: the engine is detected from the pod (mariadb), the StatefulSet stops and comes back, the snapshot records the engine', skipWhen(why), async () => {
-    const r = await plugin!.dbaas(['backup', 'create', '--pod', db!.podName, '--mode', 'fenced', '--name', 'maria-fenced', '-n', ns, '-o', 'json'], { timeoutMs: 280_000 });
-    expect(r.code, show(r)).toBe(0);
-    const report = JSON.parse(r.stdout) as BackupCreateReport;
-    expect(report).toMatchObject({ name: 'maria-fenced', mode: 'fenced', pvc: db!.pvcName });
-    expect(r.stderr).toMatch(/engine: mariadb, from image localhost\/kubectl-dbaas-test\/mariadb/);
-    const vs = (await clients.custom.getNamespacedCustomObject({ group: 'snapshot.storage.k8s.io', version: 'v1', namespace: ns, plural: 'volumesnapshots', name: 'maria-fenced' })) as { metadata: { annotations?: Record<string, string> } };
-    expect(vs.metadata.annotations?.[DBAAS_ANNOTATIONS.engine]).toMatch(/^(mysql|mariadb)/);
-    await db!.waitReady(1);
-    const [row] = await db!.query<{ n: number }[]>('select count(*) as n from app.t');
-    expect(Number(row!.n)).toBe(500);
-  });
+  it(
+    'fenced: the engine is detected from the pod (mariadb), the StatefulSet stops and comes back, the snapshot records the engine',
+    skipWhen(why),
+    async () => {
+      const r = await plugin!.dbaas(['backup', 'create', '--pod', db!.podName, '--mode', 'fenced', '--name', 'maria-fenced', '-n', ns, '-o', 'json'], {
+        timeoutMs: 280_000,
+      });
+      expect(r.code, show(r)).toBe(0);
+      const report = JSON.parse(r.stdout) as BackupCreateReport;
+      expect(report).toMatchObject({ name: 'maria-fenced', mode: 'fenced', pvc: db!.pvcName });
+      expect(r.stderr).toMatch(/engine: mariadb, from image localhost\/kubectl-dbaas-test\/mariadb/);
+      const vs = (await clients.custom.getNamespacedCustomObject({
+        group: 'snapshot.storage.k8s.io',
+        version: 'v1',
+        namespace: ns,
+        plural: 'volumesnapshots',
+        name: 'maria-fenced',
+      })) as { metadata: { annotations?: Record<string, string> } };
+      expect(vs.metadata.annotations?.[DBAAS_ANNOTATIONS.engine]).toMatch(/^(mysql|mariadb)/);
+      await db!.waitReady(1);
+      const [row] = await db!.query<{ n: number }[]>('select count(*) as n from app.t');
+      expect(Number(row!.n)).toBe(500);
+    },
+  );
 
   it('online, forced on this non-atomic driver: SQL through a port-forward with MYSQL_PWD, the snapshot taken in a backup lock', skipWhen(why), async () => {
     const fwd = await db!.forward();
     const password = String(db!.connectionConfig.password);
     const r = await plugin!.dbaas(
-      ['backup', 'create', '--pod', db!.podName, '--mode', 'online', '--force', '--host', fwd.host, '--port', String(fwd.port), '--db-user', 'root', '--name', 'maria-online', '-n', ns, '-o', 'json'],
+      [
+        'backup',
+        'create',
+        '--pod',
+        db!.podName,
+        '--mode',
+        'online',
+        '--force',
+        '--host',
+        fwd.host,
+        '--port',
+        String(fwd.port),
+        '--db-user',
+        'root',
+        '--name',
+        'maria-online',
+        '-n',
+        ns,
+        '-o',
+        'json',
+      ],
       { timeoutMs: 280_000, env: { MYSQL_PWD: password } },
     );
     expect(r.code, show(r)).toBe(0);

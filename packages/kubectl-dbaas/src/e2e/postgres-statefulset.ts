@@ -35,7 +35,10 @@ export interface PostgresSecret {
  */
 export async function createPostgresSecret(clients: KubeClients, namespace: string, name: string): Promise<PostgresSecret> {
   const password = randomBytes(18).toString('base64url');
-  await clients.core.createNamespacedSecret({ namespace, body: { metadata: { name }, type: 'Opaque', stringData: { username: 'postgres', password, dbname: 'postgres' } } });
+  await clients.core.createNamespacedSecret({
+    namespace,
+    body: { metadata: { name }, type: 'Opaque', stringData: { username: 'postgres', password, dbname: 'postgres' } },
+  });
   return { name, username: 'postgres' };
 }
 
@@ -67,7 +70,10 @@ export interface PostgresStatefulSet {
  * const sts = await applyPostgresStatefulSet(clients, { namespace: ns, name: 'pg', secret: 'pg-app' });
  * await waitStatefulSetReady(clients, sts);
  */
-export async function applyPostgresStatefulSet(clients: KubeClients, opts: { namespace: string; name: string; secret: string; major?: number }): Promise<PostgresStatefulSet> {
+export async function applyPostgresStatefulSet(
+  clients: KubeClients,
+  opts: { namespace: string; name: string; secret: string; major?: number },
+): Promise<PostgresStatefulSet> {
   const major = opts.major ?? E2E_MAJOR;
   const labels = { app: opts.name };
   await clients.apps.createNamespacedStatefulSet({
@@ -94,13 +100,22 @@ export async function applyPostgresStatefulSet(clients: KubeClients, opts: { nam
                 ports: [{ name: 'postgres', containerPort: 5432 }],
                 // Ready when the postmaster says so (line 8 of postmaster.pid, what pg_ctl reads): the
                 // image has no pg_isready, and a tcpSocket probe passed here while initdb still ran.
-                readinessProbe: { exec: { command: ['sh', '-c', 'sed -n 8p "$PGDATA/postmaster.pid" | grep -q ready'] }, periodSeconds: 1, failureThreshold: 3 },
+                readinessProbe: {
+                  exec: { command: ['sh', '-c', 'sed -n 8p "$PGDATA/postmaster.pid" | grep -q ready'] },
+                  periodSeconds: 1,
+                  failureThreshold: 3,
+                },
                 volumeMounts: [{ name: 'data', mountPath: '/var/lib/postgresql/data' }],
               },
             ],
           },
         },
-        volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: HOSTPATH_CLASS, resources: { requests: { storage: '1Gi' } } } }],
+        volumeClaimTemplates: [
+          {
+            metadata: { name: 'data' },
+            spec: { accessModes: ['ReadWriteOnce'], storageClassName: HOSTPATH_CLASS, resources: { requests: { storage: '1Gi' } } },
+          },
+        ],
       },
     },
   });
@@ -114,7 +129,10 @@ export async function applyPostgresStatefulSet(clients: KubeClients, opts: { nam
  * await waitStatefulSetReady(clients, sts, 120_000);
  */
 export async function waitStatefulSetReady(clients: KubeClients, sts: PostgresStatefulSet, timeoutMs = 180_000): Promise<void> {
-  type Sts = { metadata?: { name?: string; generation?: number }; status?: { observedGeneration?: number; readyReplicas?: number; currentRevision?: string; updateRevision?: string } };
+  type Sts = {
+    metadata?: { name?: string; generation?: number };
+    status?: { observedGeneration?: number; readyReplicas?: number; currentRevision?: string; updateRevision?: string };
+  };
   await watchUntil<Sts>(clients, {
     path: `/apis/apps/v1/namespaces/${encodeURIComponent(sts.namespace)}/statefulsets`,
     name: sts.name,
@@ -145,12 +163,24 @@ export interface PortForward {
  * await pf.close();
  */
 export async function portForward(kubeconfig: string, namespace: string, pod: string, remotePort = 5432, timeoutMs = 30_000): Promise<PortForward> {
-  const child: ChildProcess = spawn('kubectl', ['--kubeconfig', kubeconfig, '-n', namespace, 'port-forward', '--address', '127.0.0.1', `pod/${pod}`, `:${remotePort}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(
+    'kubectl',
+    ['--kubeconfig', kubeconfig, '-n', namespace, 'port-forward', '--address', '127.0.0.1', `pod/${pod}`, `:${remotePort}`],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let exited = false;
-  const done = new Promise<void>((resolve) => child.once('close', () => { exited = true; resolve(); }));
+  const done = new Promise<void>((resolve) =>
+    child.once('close', () => {
+      exited = true;
+      resolve();
+    }),
+  );
   let output = '';
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`kubectl port-forward pod/${pod} gave no port in ${timeoutMs} ms: ${output}`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`kubectl port-forward pod/${pod} gave no port in ${timeoutMs} ms: ${output}`));
+    }, timeoutMs);
     const onData = (d: Buffer) => {
       output += d.toString();
       const m = /Forwarding from 127\.0\.0\.1:(\d+) ->/.exec(output);
@@ -161,12 +191,19 @@ export async function portForward(kubeconfig: string, namespace: string, pod: st
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
-    child.once('close', (code) => { clearTimeout(timer); reject(new Error(`kubectl port-forward pod/${pod} exited ${code}: ${output}`)); });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`kubectl port-forward pod/${pod} exited ${code}: ${output}`));
+    });
   });
   return {
     port,
-    get exited() { return exited; },
-    get output() { return output; },
+    get exited() {
+      return exited;
+    },
+    get output() {
+      return output;
+    },
     async close() {
       if (!exited) child.kill('SIGTERM');
       await done;
@@ -182,19 +219,36 @@ export async function portForward(kubeconfig: string, namespace: string, pod: st
  * await db.query('select 1');
  * await db.end();
  */
-export async function connectThrough(clients: KubeClients, sts: Pick<PostgresStatefulSet, 'namespace' | 'secret'>, pf: PortForward, opts: { timeoutMs?: number } = {}): Promise<pg.Client> {
+export async function connectThrough(
+  clients: KubeClients,
+  sts: Pick<PostgresStatefulSet, 'namespace' | 'secret'>,
+  pf: PortForward,
+  opts: { timeoutMs?: number } = {},
+): Promise<pg.Client> {
   const password = await readPassword(clients, sts.namespace, sts.secret);
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   // A pod that is Ready accepts TCP before PostgreSQL accepts logins (recovery): retry until it does.
   for (;;) {
-    const client = new pg.Client({ host: '127.0.0.1', port: pf.port, user: 'postgres', password, database: 'postgres', application_name: 'cli-e2e', connectionTimeoutMillis: 10_000 });
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port: pf.port,
+      user: 'postgres',
+      password,
+      database: 'postgres',
+      application_name: 'cli-e2e',
+      connectionTimeoutMillis: 10_000,
+    });
     client.on('error', () => undefined);
     try {
       await client.connect();
       return client;
     } catch (error) {
       await client.end().catch(() => undefined);
-      if (Date.now() > deadline || pf.exited) throw new Error(`no SQL connection through kubectl port-forward (port ${pf.port}${pf.exited ? ', exited' : ''}): ${(error as Error).message}; kubectl said: ${pf.output.trim()}`, { cause: error });
+      if (Date.now() > deadline || pf.exited)
+        throw new Error(
+          `no SQL connection through kubectl port-forward (port ${pf.port}${pf.exited ? ', exited' : ''}): ${(error as Error).message}; kubectl said: ${pf.output.trim()}`,
+          { cause: error },
+        );
       await new Promise((r) => setTimeout(r, 500));
     }
   }
@@ -220,7 +274,10 @@ export class Writer {
   #loop: Promise<void> | undefined;
   #next: number;
 
-  constructor(private readonly db: pg.Client, opts: { firstId?: number } = {}) {
+  constructor(
+    private readonly db: pg.Client,
+    opts: { firstId?: number } = {},
+  ) {
     this.#next = opts.firstId ?? 1_000_000;
   }
 

@@ -21,9 +21,14 @@ export interface RbacDocRole {
  * @example
  * const limited = await serviceAccountKubeconfig(clients, { namespace: ns, name: 'op', baseKubeconfig, file });
  */
-export async function serviceAccountKubeconfig(clients: KubeClients, opts: { namespace: string; name: string; baseKubeconfig: string; file: string }): Promise<string> {
+export async function serviceAccountKubeconfig(
+  clients: KubeClients,
+  opts: { namespace: string; name: string; baseKubeconfig: string; file: string },
+): Promise<string> {
   await clients.core.createNamespacedServiceAccount({ namespace: opts.namespace, body: { metadata: { name: opts.name } } });
-  const token = (await clients.core.createNamespacedServiceAccountToken({ name: opts.name, namespace: opts.namespace, body: { spec: { expirationSeconds: 3600 } } })).status!.token;
+  const token = (
+    await clients.core.createNamespacedServiceAccountToken({ name: opts.name, namespace: opts.namespace, body: { spec: { expirationSeconds: 3600 } } })
+  ).status!.token;
   const config = parseYaml(await readFile(opts.baseKubeconfig, 'utf8')) as { users: { user: Record<string, unknown> }[] };
   config.users[0]!.user = { token };
   await writeFile(opts.file, JSON.stringify(config), { mode: 0o600 });
@@ -57,13 +62,25 @@ export function bindRbacDocRoles(
     if (role.kind === 'Role') {
       for (const namespace of opts.namespaces) {
         items.push({ ...role, metadata: { ...role.metadata, namespace } });
-        items.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: role.metadata.name, namespace }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name }, subjects });
+        items.push({
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+          metadata: { name: role.metadata.name, namespace },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name },
+          subjects,
+        });
       }
     } else {
       const name = `${role.metadata.name}-${opts.clusterSuffix}`;
       clusterObjects.push(`clusterrole/${name}`, `clusterrolebinding/${name}`);
       items.push({ ...role, metadata: { name } });
-      items.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects });
+      items.push({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+        subjects,
+      });
     }
   }
   return { items, clusterObjects };

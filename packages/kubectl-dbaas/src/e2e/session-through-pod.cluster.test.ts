@@ -8,7 +8,16 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeClients } from '@kubectl-dbaas/sdk';
-import { clusterFromEnv, deployMariadb, deployPostgres, hostpathSkipReason, skipWhen, STORAGE_CLASS, type MariadbPod, type PostgresPod } from '@kubectl-dbaas/testing';
+import {
+  clusterFromEnv,
+  deployMariadb,
+  deployPostgres,
+  hostpathSkipReason,
+  skipWhen,
+  STORAGE_CLASS,
+  type MariadbPod,
+  type PostgresPod,
+} from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BackupCreateReport } from '../commands/backup/create/run.js';
 import { KubectlWithPlugin, showRun as show } from './kubectl-plugin.js';
@@ -55,49 +64,99 @@ afterAll(async () => {
 }, 240_000);
 
 describe('the SQL session goes through the API server to the pod', () => {
-  it('PostgreSQL online with no connection flags: through pg-0, the password from its POSTGRES_PASSWORD secretKeyRef; stray $PGHOST/$DATABASE_URL unused', skipWhen(why), async () => {
-    const password = String(pg!.connectionConfig.password);
-    const r = await plugin!.dbaas(['backup', 'create', '--pod', pg!.podName, '--mode', 'online', '--name', 'pg-online', '-n', ns, '-o', 'json'], { timeoutMs: 280_000, env: STRAY });
-    expect(r.code, show(r)).toBe(0);
-    expect(r.stderr).toContain(`SQL session through the API server to pod ${pg!.podName} (credentials from the pod's environment)`);
-    expect(r.stdout + r.stderr).not.toContain(password);
-    const report = JSON.parse(r.stdout) as BackupCreateReport;
-    expect(report).toMatchObject({ name: 'pg-online', mode: 'online', pvc: pg!.pvcName });
-    expect(report.snapshots.map((s) => s.name)).toEqual(['pg-online', 'pg-online-wal']);
-  });
+  it(
+    'PostgreSQL online with no connection flags: through pg-0, the password from its POSTGRES_PASSWORD secretKeyRef; stray $PGHOST/$DATABASE_URL unused',
+    skipWhen(why),
+    async () => {
+      const password = String(pg!.connectionConfig.password);
+      const r = await plugin!.dbaas(['backup', 'create', '--pod', pg!.podName, '--mode', 'online', '--name', 'pg-online', '-n', ns, '-o', 'json'], {
+        timeoutMs: 280_000,
+        env: STRAY,
+      });
+      expect(r.code, show(r)).toBe(0);
+      expect(r.stderr).toContain(`SQL session through the API server to pod ${pg!.podName} (credentials from the pod's environment)`);
+      expect(r.stdout + r.stderr).not.toContain(password);
+      const report = JSON.parse(r.stdout) as BackupCreateReport;
+      expect(report).toMatchObject({ name: 'pg-online', mode: 'online', pvc: pg!.pvcName });
+      expect(report.snapshots.map((s) => s.name)).toEqual(['pg-online', 'pg-online-wal']);
+    },
+  );
 
-  it('as a service account with only the backup-create Roles of docs/rbac.md: online through the pod works (pods/portforward, the Secret its env names)', skipWhen(why), async () => {
-    const sa = 'backup-operator';
-    const limited = await serviceAccountKubeconfig(clients, { namespace: ns, name: sa, baseKubeconfig: info.kubeconfig, file: path.join(plugin!.shimDir, 'limited.kubeconfig') });
-    const roles = await rbacDocRoles((name) => name.startsWith('kubectl-dbaas-backup-create'));
-    expect(roles.map((o) => o.metadata.name)).toEqual(['kubectl-dbaas-backup-create', 'kubectl-dbaas-backup-create-cluster']);
-    const bound = bindRbacDocRoles(roles, { namespaces: [ns], serviceAccount: { name: sa, namespace: ns }, clusterSuffix: ns });
-    clusterObjects.push(...bound.clusterObjects);
-    const manifest = path.join(plugin!.shimDir, 'rbac.json');
-    await writeFile(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: bound.items }));
-    const applied = await plugin!.run(['apply', '-f', manifest]);
-    expect(applied.code, show(applied)).toBe(0);
-    const r = await plugin!.dbaas(['backup', 'create', '--pod', pg!.podName, '--mode', 'online', '--name', 'pg-online-sa', '-n', ns, '-o', 'json'], { kubeconfig: limited, timeoutMs: 280_000 });
-    expect(r.code, show(r)).toBe(0);
-    expect((JSON.parse(r.stdout) as BackupCreateReport).snapshots.map((s) => s.name)).toEqual(['pg-online-sa', 'pg-online-sa-wal']);
-  });
+  it(
+    'as a service account with only the backup-create Roles of docs/rbac.md: online through the pod works (pods/portforward, the Secret its env names)',
+    skipWhen(why),
+    async () => {
+      const sa = 'backup-operator';
+      const limited = await serviceAccountKubeconfig(clients, {
+        namespace: ns,
+        name: sa,
+        baseKubeconfig: info.kubeconfig,
+        file: path.join(plugin!.shimDir, 'limited.kubeconfig'),
+      });
+      const roles = await rbacDocRoles((name) => name.startsWith('kubectl-dbaas-backup-create'));
+      expect(roles.map((o) => o.metadata.name)).toEqual(['kubectl-dbaas-backup-create', 'kubectl-dbaas-backup-create-cluster']);
+      const bound = bindRbacDocRoles(roles, { namespaces: [ns], serviceAccount: { name: sa, namespace: ns }, clusterSuffix: ns });
+      clusterObjects.push(...bound.clusterObjects);
+      const manifest = path.join(plugin!.shimDir, 'rbac.json');
+      await writeFile(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: bound.items }));
+      const applied = await plugin!.run(['apply', '-f', manifest]);
+      expect(applied.code, show(applied)).toBe(0);
+      const r = await plugin!.dbaas(['backup', 'create', '--pod', pg!.podName, '--mode', 'online', '--name', 'pg-online-sa', '-n', ns, '-o', 'json'], {
+        kubeconfig: limited,
+        timeoutMs: 280_000,
+      });
+      expect(r.code, show(r)).toBe(0);
+      expect((JSON.parse(r.stdout) as BackupCreateReport).snapshots.map((s) => s.name)).toEqual(['pg-online-sa', 'pg-online-sa-wal']);
+    },
+  );
 
-  it('PostgreSQL checkpoint (forced on hostpath) with --db-secret: the Secret\'s credentials, still through the pod; the dry run says so', skipWhen(why), async () => {
-    const dry = await plugin!.dbaas(['backup', 'create', '--pod', pg!.podName, '--mode', 'checkpoint', '--force', '--db-secret', pg!.secretName, '--dry-run=client', '-n', ns], { env: STRAY });
-    expect(dry.code, show(dry)).toBe(0);
-    expect(dry.stdout).toContain(`# SQL session: through the API server to pod ${pg!.podName} port 5432 (a port-forward), credentials from Secret ${ns}/${pg!.secretName}`);
-    const r = await plugin!.dbaas(['backup', 'create', '--pod', pg!.podName, '--mode', 'checkpoint', '--force', '--db-secret', pg!.secretName, '--name', 'pg-checkpoint', '-n', ns, '-o', 'json'], {
-      timeoutMs: 200_000,
-      env: STRAY,
-    });
-    expect(r.code, show(r)).toBe(0);
-    expect(JSON.parse(r.stdout) as BackupCreateReport).toMatchObject({ name: 'pg-checkpoint', mode: 'checkpoint' });
-  });
+  it(
+    "PostgreSQL checkpoint (forced on hostpath) with --db-secret: the Secret's credentials, still through the pod; the dry run says so",
+    skipWhen(why),
+    async () => {
+      const dry = await plugin!.dbaas(
+        ['backup', 'create', '--pod', pg!.podName, '--mode', 'checkpoint', '--force', '--db-secret', pg!.secretName, '--dry-run=client', '-n', ns],
+        { env: STRAY },
+      );
+      expect(dry.code, show(dry)).toBe(0);
+      expect(dry.stdout).toContain(
+        `# SQL session: through the API server to pod ${pg!.podName} port 5432 (a port-forward), credentials from Secret ${ns}/${pg!.secretName}`,
+      );
+      const r = await plugin!.dbaas(
+        [
+          'backup',
+          'create',
+          '--pod',
+          pg!.podName,
+          '--mode',
+          'checkpoint',
+          '--force',
+          '--db-secret',
+          pg!.secretName,
+          '--name',
+          'pg-checkpoint',
+          '-n',
+          ns,
+          '-o',
+          'json',
+        ],
+        {
+          timeoutMs: 200_000,
+          env: STRAY,
+        },
+      );
+      expect(r.code, show(r)).toBe(0);
+      expect(JSON.parse(r.stdout) as BackupCreateReport).toMatchObject({ name: 'pg-checkpoint', mode: 'checkpoint' });
+    },
+  );
 
   it('a PVC no pod mounts: online is refused before anything is created, saying the database is not running there', skipWhen(why), async () => {
     await clients.core.createNamespacedPersistentVolumeClaim({
       namespace: ns,
-      body: { metadata: { name: 'lonely' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS, resources: { requests: { storage: '16Mi' } } } },
+      body: {
+        metadata: { name: 'lonely' },
+        spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS, resources: { requests: { storage: '16Mi' } } },
+      },
     });
     const deadline = Date.now() + 60_000;
     while ((await clients.core.readNamespacedPersistentVolumeClaim({ name: 'lonely', namespace: ns })).status?.phase !== 'Bound') {
@@ -112,7 +171,10 @@ describe('the SQL session goes through the API server to the pod', () => {
   });
 
   it('MariaDB online (forced) with no connection flags: through maria-0 with its MARIADB_ROOT_PASSWORD; stray $MYSQL_HOST unused', skipWhen(why), async () => {
-    const r = await plugin!.dbaas(['backup', 'create', '--pod', maria!.podName, '--mode', 'online', '--force', '--name', 'maria-online', '-n', ns, '-o', 'json'], { timeoutMs: 280_000, env: STRAY });
+    const r = await plugin!.dbaas(
+      ['backup', 'create', '--pod', maria!.podName, '--mode', 'online', '--force', '--name', 'maria-online', '-n', ns, '-o', 'json'],
+      { timeoutMs: 280_000, env: STRAY },
+    );
     expect(r.code, show(r)).toBe(0);
     expect(r.stderr).toContain(`SQL session through the API server to pod ${maria!.podName}`);
     expect(r.stdout + r.stderr).not.toContain(String(maria!.connectionConfig.password));
@@ -123,11 +185,31 @@ describe('the SQL session goes through the API server to the pod', () => {
     const fwd = await otherMaria!.forward();
     const before = await snapshotNames();
     const r = await plugin!.dbaas(
-      ['backup', 'create', '--pod', maria!.podName, '--mode', 'online', '--force', '--host', fwd.host, '--port', String(fwd.port), '--db-user', 'root', '--name', 'wrong-server', '-n', ns],
+      [
+        'backup',
+        'create',
+        '--pod',
+        maria!.podName,
+        '--mode',
+        'online',
+        '--force',
+        '--host',
+        fwd.host,
+        '--port',
+        String(fwd.port),
+        '--db-user',
+        'root',
+        '--name',
+        'wrong-server',
+        '-n',
+        ns,
+      ],
       { timeoutMs: 120_000, env: { MYSQL_PWD: String(otherMaria!.connectionConfig.password) } },
     );
     expect(r.code, show(r)).toBe(1);
-    expect(r.stderr).toContain(`the SQL session is not on the database whose volume is backed up: the session reached the server on host "${otherMaria!.podName}", and pod ${ns}/${maria!.podName} has host name "${maria!.podName}"`);
+    expect(r.stderr).toContain(
+      `the SQL session is not on the database whose volume is backed up: the session reached the server on host "${otherMaria!.podName}", and pod ${ns}/${maria!.podName} has host name "${maria!.podName}"`,
+    );
     expect(await snapshotNames()).toEqual(before);
   });
 });

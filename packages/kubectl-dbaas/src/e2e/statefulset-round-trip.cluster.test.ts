@@ -111,22 +111,57 @@ describe('a PostgreSQL StatefulSet: fenced backup under writes, restore, verify,
 
     const list = await dbaas(['backup', 'list', '-o', 'json']);
     expect(list.code, show(list)).toBe(0);
-    expect((JSON.parse(list.stdout) as BackupListDocument).items).toEqual([expect.objectContaining({ name: 'rt', mode: 'fenced', state: 'ready', sourcePvc: pg.pvc })]);
+    expect((JSON.parse(list.stdout) as BackupListDocument).items).toEqual([
+      expect.objectContaining({ name: 'rt', mode: 'fenced', state: 'ready', sourcePvc: pg.pvc }),
+    ]);
 
     // The PVC a StatefulSet `pg-restored` will claim for its pod 0.
     const r = await dbaas(['restore', 'rt', '--to', 'data-pg-restored-0', '-o', 'json']);
     expect(r.code, show(r)).toBe(0);
     lap('restore');
-    expect(JSON.parse(r.stdout) as RestoreReport).toMatchObject({ kind: 'Restore', pvc: 'data-pg-restored-0', state: 'ready', backup: { name: 'rt', mode: 'fenced' } });
+    expect(JSON.parse(r.stdout) as RestoreReport).toMatchObject({
+      kind: 'Restore',
+      pvc: 'data-pg-restored-0',
+      state: 'ready',
+      backup: { name: 'rt', mode: 'fenced' },
+    });
 
     const check = ackedCheck(acked);
-    const v = await dbaas(['verify', '--pvc', 'data-pg-restored-0', '--runtime', 'pod', '--image', POSTGRES_IMAGE_TEMPLATE, '--check', check, '--check', `none-after=select count(*) = 0 from t where id >= ${after}`, '--amcheck', 'install', '-o', 'json']);
+    const v = await dbaas([
+      'verify',
+      '--pvc',
+      'data-pg-restored-0',
+      '--runtime',
+      'pod',
+      '--image',
+      POSTGRES_IMAGE_TEMPLATE,
+      '--check',
+      check,
+      '--check',
+      `none-after=select count(*) = 0 from t where id >= ${after}`,
+      '--amcheck',
+      'install',
+      '-o',
+      'json',
+    ]);
     expect(v.code, show(v)).toBe(0);
     lap('verify --pvc (pod runtime)');
     const report = JSON.parse(v.stdout) as VerifyReport;
-    expect(report).toMatchObject({ ok: true, failures: [], scratch: false, runtime: 'pods in the cluster (exec and port-forward)', backup: { name: 'rt', mode: 'fenced' } });
+    expect(report).toMatchObject({
+      ok: true,
+      failures: [],
+      scratch: false,
+      runtime: 'pods in the cluster (exec and port-forward)',
+      backup: { name: 'rt', mode: 'fenced' },
+    });
     expect(report.offline).toMatchObject({ safe: true, postgresMajorVersion: E2E_MAJOR });
-    expect(report.live).toMatchObject({ inRecovery: false, checks: [{ name: 'acked', ok: true }, { name: 'none-after', ok: true }] });
+    expect(report.live).toMatchObject({
+      inRecovery: false,
+      checks: [
+        { name: 'acked', ok: true },
+        { name: 'none-after', ok: true },
+      ],
+    });
     expect(report.live!.amcheck.ran).toBe(true);
     // verify deleted its scratch pods (they may take a moment to terminate).
     const scratch = async () => (await clients.core.listNamespacedPod({ namespace: ns })).items.filter((p) => !p.metadata!.name!.startsWith('pg-'));

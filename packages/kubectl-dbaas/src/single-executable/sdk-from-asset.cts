@@ -24,7 +24,6 @@ declare const __DBAAS_VERSION__: string;
 // that can be written without the node: prefix, and node:sea has no other name.
 const { getAsset } = process.getBuiltinModule('node:sea');
 
-
 function cacheFile(): string | undefined {
   if (process.env['KUBECTL_DBAAS_CODE_CACHE'] === '0') return undefined;
   const xdg = process.env['XDG_CACHE_HOME'];
@@ -62,7 +61,8 @@ function loadSdk(): typeof Sdk {
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
   const accepted = cache !== undefined && script.cachedDataRejected === false;
-  if (process.env['DBAAS_DEBUG']) process.stderr.write(`debug: SDK compiled from the executable; code cache ${cache ? (accepted ? 'accepted' : 'rejected') : 'absent'}\n`);
+  if (process.env['DBAAS_DEBUG'])
+    process.stderr.write(`debug: SDK compiled from the executable; code cache ${cache ? (accepted ? 'accepted' : 'rejected') : 'absent'}\n`);
   // The asset is a CommonJS module wrapped in a function expression (see tsup.config.ts).
   const run = script.runInThisContext() as (module: { exports: object }, exports: object, require: NodeJS.Require, filename: string, dirname: string) => void;
   const module = { exports: {} };

@@ -103,7 +103,13 @@ export function parseFenceLease(value: string | undefined): FenceLease | undefin
   try {
     const parsed = JSON.parse(value) as Partial<FenceLease>;
     if (typeof parsed.backup !== 'string' || typeof parsed.expiresAt !== 'string' || Number.isNaN(Date.parse(parsed.expiresAt))) return undefined;
-    return { backup: parsed.backup, process: String(parsed.process ?? ''), acquiredAt: String(parsed.acquiredAt ?? ''), expiresAt: parsed.expiresAt, ...(parsed.instance ? { instance: parsed.instance } : {}) };
+    return {
+      backup: parsed.backup,
+      process: String(parsed.process ?? ''),
+      acquiredAt: String(parsed.acquiredAt ?? ''),
+      expiresAt: parsed.expiresAt,
+      ...(parsed.instance ? { instance: parsed.instance } : {}),
+    };
   } catch {
     return undefined;
   }
@@ -151,7 +157,8 @@ function heldByAnother(lease: FenceLease | undefined, ctx: FenceContext, object:
 export function statefulSetFencing(name: string, opts: { waitForReadyOnUnfence?: boolean; retainClaims?: boolean } = {}): FencingStrategy {
   const read = (ctx: FenceContext): Promise<V1StatefulSet> => ctx.clients.apps.readNamespacedStatefulSet({ name, namespace: ctx.namespace });
   const path = (ctx: FenceContext) => `/apis/apps/v1/namespaces/${encodeURIComponent(ctx.namespace)}/statefulsets`;
-  const lift = (ctx: FenceContext) => `kubectl -n ${ctx.namespace} scale statefulset ${name} --replicas=<N> and remove its ${FENCED_REPLICAS_ANNOTATION} and ${FENCE_LEASE_ANNOTATION} annotations, or the SDK's liftFence`;
+  const lift = (ctx: FenceContext) =>
+    `kubectl -n ${ctx.namespace} scale statefulset ${name} --replicas=<N> and remove its ${FENCED_REPLICAS_ANNOTATION} and ${FENCE_LEASE_ANNOTATION} annotations, or the SDK's liftFence`;
   /** The generation our fencing patch produced: any later change of the spec is someone else's. */
   let fencedGeneration: number | undefined;
   let restoreTo: number | undefined;
@@ -169,7 +176,13 @@ export function statefulSetFencing(name: string, opts: { waitForReadyOnUnfence?:
         },
       );
     }
-    return heldByAnother(parseFenceLease(sts.metadata?.annotations?.[FENCE_LEASE_ANNOTATION]), ctx, `StatefulSet ${ctx.namespace}/${name}`, `statefulset/${name}`, lift(ctx));
+    return heldByAnother(
+      parseFenceLease(sts.metadata?.annotations?.[FENCE_LEASE_ANNOTATION]),
+      ctx,
+      `StatefulSet ${ctx.namespace}/${name}`,
+      `statefulset/${name}`,
+      lift(ctx),
+    );
   };
   return {
     description: `StatefulSet ${name} scaled to 0 and back`,
@@ -186,13 +199,19 @@ export function statefulSetFencing(name: string, opts: { waitForReadyOnUnfence?:
       const recorded = annotations[FENCED_REPLICAS_ANNOTATION];
       const replicas = recorded ?? String(sts.spec?.replicas ?? 1);
       if (!/^\d+$/.test(replicas)) {
-        throw new DbaasError('TARGET_UNSUPPORTED', `StatefulSet ${ctx.namespace}/${name} has ${FENCED_REPLICAS_ANNOTATION}: "${replicas}", not a replica count`, {
-          details: { statefulSet: name, annotation: FENCED_REPLICAS_ANNOTATION, value: replicas },
-          fix: `kubectl -n ${ctx.namespace} annotate statefulset ${name} ${FENCED_REPLICAS_ANNOTATION}-   (after checking spec.replicas)`,
-        });
+        throw new DbaasError(
+          'TARGET_UNSUPPORTED',
+          `StatefulSet ${ctx.namespace}/${name} has ${FENCED_REPLICAS_ANNOTATION}: "${replicas}", not a replica count`,
+          {
+            details: { statefulSet: name, annotation: FENCED_REPLICAS_ANNOTATION, value: replicas },
+            fix: `kubectl -n ${ctx.namespace} annotate statefulset ${name} ${FENCED_REPLICAS_ANNOTATION}-   (after checking spec.replicas)`,
+          },
+        );
       }
       const retain = sts.spec?.persistentVolumeClaimRetentionPolicy?.whenScaled === 'Delete';
-      ctx.log?.(`fencing: StatefulSet ${name} ${recorded ? `already fenced (replicas ${recorded} recorded by an earlier run, adopted)` : `replicas ${replicas} -> 0`}${retain ? '; whenScaled Delete -> Retain while fenced' : ''}`);
+      ctx.log?.(
+        `fencing: StatefulSet ${name} ${recorded ? `already fenced (replicas ${recorded} recorded by an earlier run, adopted)` : `replicas ${replicas} -> 0`}${retain ? '; whenScaled Delete -> Retain while fenced' : ''}`,
+      );
       // resourceVersion makes the patch conditional: a change since the read (another run fencing) is a conflict, not a silent overwrite.
       const patched = await ctx.clients.apps.patchNamespacedStatefulSet(
         {
@@ -201,7 +220,11 @@ export function statefulSetFencing(name: string, opts: { waitForReadyOnUnfence?:
           body: {
             metadata: {
               resourceVersion: sts.metadata?.resourceVersion,
-              annotations: { [FENCED_REPLICAS_ANNOTATION]: replicas, [FENCE_LEASE_ANNOTATION]: newLease(ctx), ...(retain ? { [FENCED_WHEN_SCALED_ANNOTATION]: 'Delete' } : {}) },
+              annotations: {
+                [FENCED_REPLICAS_ANNOTATION]: replicas,
+                [FENCE_LEASE_ANNOTATION]: newLease(ctx),
+                ...(retain ? { [FENCED_WHEN_SCALED_ANNOTATION]: 'Delete' } : {}),
+              },
             },
             spec: { replicas: 0, ...(retain ? { persistentVolumeClaimRetentionPolicy: { whenScaled: 'Retain' } } : {}) },
           },
@@ -221,9 +244,11 @@ export function statefulSetFencing(name: string, opts: { waitForReadyOnUnfence?:
     async check(ctx) {
       const sts = await read(ctx);
       const where = `StatefulSet ${ctx.namespace}/${name}`;
-      if ((sts.spec?.replicas ?? 0) !== 0) return `${where} was scaled to ${sts.spec?.replicas} while fenced (by a GitOps controller, an autoscaler or a person?)`;
+      if ((sts.spec?.replicas ?? 0) !== 0)
+        return `${where} was scaled to ${sts.spec?.replicas} while fenced (by a GitOps controller, an autoscaler or a person?)`;
       if ((sts.status?.replicas ?? 0) !== 0) return `${where} has ${sts.status?.replicas} pod(s) again while fenced`;
-      if (fencedGeneration !== undefined && sts.metadata?.generation !== fencedGeneration) return `${where}'s spec changed while fenced (generation ${fencedGeneration} -> ${sts.metadata?.generation}): a pod may have run`;
+      if (fencedGeneration !== undefined && sts.metadata?.generation !== fencedGeneration)
+        return `${where}'s spec changed while fenced (generation ${fencedGeneration} -> ${sts.metadata?.generation}): a pod may have run`;
       const lease = parseFenceLease(sts.metadata?.annotations?.[FENCE_LEASE_ANNOTATION]);
       if (ctx.holder && lease?.backup !== ctx.holder.backup) return `${where}'s fence lease is ${lease ? `held by backup ${lease.backup}` : 'gone'}`;
       return undefined;
@@ -233,7 +258,13 @@ export function statefulSetFencing(name: string, opts: { waitForReadyOnUnfence?:
       const annotations = sts.metadata?.annotations ?? {};
       const recorded = annotations[FENCED_REPLICAS_ANNOTATION];
       if (recorded === undefined) return;
-      const other = heldByAnother(parseFenceLease(annotations[FENCE_LEASE_ANNOTATION]), ctx, `StatefulSet ${ctx.namespace}/${name}`, `statefulset/${name}`, lift(ctx));
+      const other = heldByAnother(
+        parseFenceLease(annotations[FENCE_LEASE_ANNOTATION]),
+        ctx,
+        `StatefulSet ${ctx.namespace}/${name}`,
+        `statefulset/${name}`,
+        lift(ctx),
+      );
       if (other) throw other;
       const whenScaled = annotations[FENCED_WHEN_SCALED_ANNOTATION];
       ctx.log?.(`unfencing: StatefulSet ${name} replicas 0 -> ${recorded}${whenScaled ? `; whenScaled Retain -> ${whenScaled}` : ''}`);
@@ -323,22 +354,38 @@ export function cnpgFencing(cluster: string, instance: string): FencingStrategy 
     return obj.metadata?.annotations ?? {};
   };
   const write = async (ctx: FenceContext, annotations: Record<string, string | null>): Promise<void> => {
-    await ctx.clients.custom.patchNamespacedCustomObject({ group, version, plural, namespace: ctx.namespace, name: cluster, body: { metadata: { annotations } } }, mergePatch);
+    await ctx.clients.custom.patchNamespacedCustomObject(
+      { group, version, plural, namespace: ctx.namespace, name: cluster, body: { metadata: { annotations } } },
+      mergePatch,
+    );
   };
   const readPod = (ctx: FenceContext) => ctx.clients.core.readNamespacedPod({ name: instance, namespace: ctx.namespace });
   const isReady = (pod: V1Pod | undefined) => pod?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-  const lift = (ctx: FenceContext) => `remove ${instance} from the ${CNPG_FENCED_INSTANCES_ANNOTATION} annotation of Cluster ${ctx.namespace}/${cluster} and its ${FENCE_LEASE_ANNOTATION}, or the SDK's liftFence`;
+  const lift = (ctx: FenceContext) =>
+    `remove ${instance} from the ${CNPG_FENCED_INSTANCES_ANNOTATION} annotation of Cluster ${ctx.namespace}/${cluster} and its ${FENCE_LEASE_ANNOTATION}, or the SDK's liftFence`;
   const podsPath = (ctx: FenceContext) => `/api/v1/namespaces/${encodeURIComponent(ctx.namespace)}/pods`;
   return {
     description: `CloudNativePG instance ${instance} of Cluster ${cluster} fenced (${CNPG_FENCED_INSTANCES_ANNOTATION})`,
     object: `cnpg/${cluster}`,
     async preflight(ctx) {
-      const other = heldByAnother(parseFenceLease((await readAnnotations(ctx))[FENCE_LEASE_ANNOTATION]), ctx, `Cluster ${ctx.namespace}/${cluster}`, `cnpg/${cluster}`, lift(ctx));
+      const other = heldByAnother(
+        parseFenceLease((await readAnnotations(ctx))[FENCE_LEASE_ANNOTATION]),
+        ctx,
+        `Cluster ${ctx.namespace}/${cluster}`,
+        `cnpg/${cluster}`,
+        lift(ctx),
+      );
       if (other) throw other;
     },
     async fence(ctx) {
       const annotations = await readAnnotations(ctx);
-      const other = heldByAnother(parseFenceLease(annotations[FENCE_LEASE_ANNOTATION]), ctx, `Cluster ${ctx.namespace}/${cluster}`, `cnpg/${cluster}`, lift(ctx));
+      const other = heldByAnother(
+        parseFenceLease(annotations[FENCE_LEASE_ANNOTATION]),
+        ctx,
+        `Cluster ${ctx.namespace}/${cluster}`,
+        `cnpg/${cluster}`,
+        lift(ctx),
+      );
       if (other) throw other;
       const next = cnpgFencedInstances(annotations[CNPG_FENCED_INSTANCES_ANNOTATION], instance, true);
       ctx.log?.(`fencing: ${CNPG_FENCED_INSTANCES_ANNOTATION}=${next} on Cluster ${cluster}`);
@@ -356,7 +403,8 @@ export function cnpgFencing(cluster: string, instance: string): FencingStrategy 
       const annotations = await readAnnotations(ctx);
       const list = cnpgFencedInstances(annotations[CNPG_FENCED_INSTANCES_ANNOTATION], instance, false);
       const still = annotations[CNPG_FENCED_INSTANCES_ANNOTATION] !== undefined && list !== annotations[CNPG_FENCED_INSTANCES_ANNOTATION];
-      if (!still) return `instance ${instance} is no longer in ${CNPG_FENCED_INSTANCES_ANNOTATION} of Cluster ${ctx.namespace}/${cluster} (someone lifted the fence)`;
+      if (!still)
+        return `instance ${instance} is no longer in ${CNPG_FENCED_INSTANCES_ANNOTATION} of Cluster ${ctx.namespace}/${cluster} (someone lifted the fence)`;
       if (isReady(await readPod(ctx).catch(() => undefined))) return `instance ${instance} is Ready again while fenced`;
       return undefined;
     },
@@ -364,7 +412,13 @@ export function cnpgFencing(cluster: string, instance: string): FencingStrategy 
       const annotations = await readAnnotations(ctx);
       const current = annotations[CNPG_FENCED_INSTANCES_ANNOTATION];
       if (current === undefined) return;
-      const other = heldByAnother(parseFenceLease(annotations[FENCE_LEASE_ANNOTATION]), ctx, `Cluster ${ctx.namespace}/${cluster}`, `cnpg/${cluster}`, lift(ctx));
+      const other = heldByAnother(
+        parseFenceLease(annotations[FENCE_LEASE_ANNOTATION]),
+        ctx,
+        `Cluster ${ctx.namespace}/${cluster}`,
+        `cnpg/${cluster}`,
+        lift(ctx),
+      );
       if (other) throw other;
       const next = cnpgFencedInstances(current, instance, false);
       if (next === current) return;
@@ -372,7 +426,13 @@ export function cnpgFencing(cluster: string, instance: string): FencingStrategy 
       await write(ctx, { [CNPG_FENCED_INSTANCES_ANNOTATION]: next ?? null, [FENCE_LEASE_ANNOTATION]: null });
     },
     async waitRestored(ctx) {
-      await watchUntil<V1Pod>(ctx.clients, { path: podsPath(ctx), name: instance, what: 'to be Ready again after the fence', predicate: (pod) => isReady(pod), deadline: ctx.deadline });
+      await watchUntil<V1Pod>(ctx.clients, {
+        path: podsPath(ctx),
+        name: instance,
+        what: 'to be Ready again after the fence',
+        predicate: (pod) => isReady(pod),
+        deadline: ctx.deadline,
+      });
     },
   };
 }
@@ -435,14 +495,22 @@ export async function liftFence(clients: KubeClients, opts: LiftFenceOptions): P
   let strategy: FencingStrategy;
   let lease: FenceLease | undefined;
   let fenced: boolean;
-  const missing = (what: string) => (error: unknown): never => {
-    if (isDbaasError(error, 'KUBE_NOT_FOUND')) {
-      throw new DbaasError('TARGET_NOT_FOUND', `${what} does not exist`, { fix: `Check the name (kubectl get ${'statefulSet' in opts ? 'statefulsets' : 'clusters.postgresql.cnpg.io'} -n ${opts.namespace}).`, option: 'statefulSet' in opts ? 'statefulSet' : 'cnpgCluster', cause: error });
-    }
-    throw error;
-  };
+  const missing =
+    (what: string) =>
+    (error: unknown): never => {
+      if (isDbaasError(error, 'KUBE_NOT_FOUND')) {
+        throw new DbaasError('TARGET_NOT_FOUND', `${what} does not exist`, {
+          fix: `Check the name (kubectl get ${'statefulSet' in opts ? 'statefulsets' : 'clusters.postgresql.cnpg.io'} -n ${opts.namespace}).`,
+          option: 'statefulSet' in opts ? 'statefulSet' : 'cnpgCluster',
+          cause: error,
+        });
+      }
+      throw error;
+    };
   if ('statefulSet' in opts) {
-    const sts = await clients.apps.readNamespacedStatefulSet({ name: opts.statefulSet, namespace: opts.namespace }).catch(missing(`StatefulSet ${opts.namespace}/${opts.statefulSet}`));
+    const sts = await clients.apps
+      .readNamespacedStatefulSet({ name: opts.statefulSet, namespace: opts.namespace })
+      .catch(missing(`StatefulSet ${opts.namespace}/${opts.statefulSet}`));
     lease = parseFenceLease(sts.metadata?.annotations?.[FENCE_LEASE_ANNOTATION]);
     fenced = sts.metadata?.annotations?.[FENCED_REPLICAS_ANNOTATION] !== undefined;
     strategy = statefulSetFencing(opts.statefulSet);
@@ -454,10 +522,14 @@ export async function liftFence(clients: KubeClients, opts: LiftFenceOptions): P
     lease = parseFenceLease(annotations[FENCE_LEASE_ANNOTATION]);
     const instance = opts.instance ?? lease?.instance;
     if (!instance) {
-      throw new DbaasError('TARGET_NOT_FOUND', `Cluster ${opts.namespace}/${opts.cnpgCluster} has no fence lease naming an instance (${CNPG_FENCED_INSTANCES_ANNOTATION}: ${annotations[CNPG_FENCED_INSTANCES_ANNOTATION] ?? 'none'})`, {
-        fix: 'Name the instance to lift the fence of.',
-        option: 'instance',
-      });
+      throw new DbaasError(
+        'TARGET_NOT_FOUND',
+        `Cluster ${opts.namespace}/${opts.cnpgCluster} has no fence lease naming an instance (${CNPG_FENCED_INSTANCES_ANNOTATION}: ${annotations[CNPG_FENCED_INSTANCES_ANNOTATION] ?? 'none'})`,
+        {
+          fix: 'Name the instance to lift the fence of.',
+          option: 'instance',
+        },
+      );
     }
     fenced = cnpgFencedInstances(annotations[CNPG_FENCED_INSTANCES_ANNOTATION], instance, false) !== annotations[CNPG_FENCED_INSTANCES_ANNOTATION];
     strategy = cnpgFencing(opts.cnpgCluster, instance);
@@ -465,7 +537,12 @@ export async function liftFence(clients: KubeClients, opts: LiftFenceOptions): P
   const object = strategy.object!;
   if (!fenced) return { lifted: false, object, ...(lease ? { lease } : {}) };
   // Lifting as the lease's own holder is what `force` means: the live-lease refusal then does not apply.
-  const ctx: FenceContext = { clients, namespace: opts.namespace, deadline, ...(opts.force && lease ? { holder: { backup: lease.backup, process: lease.process } } : {}) };
+  const ctx: FenceContext = {
+    clients,
+    namespace: opts.namespace,
+    deadline,
+    ...(opts.force && lease ? { holder: { backup: lease.backup, process: lease.process } } : {}),
+  };
   await strategy.unfence(ctx);
   await strategy.waitRestored?.(ctx);
   return { lifted: true, object, ...(lease ? { lease } : {}), readyMs: Date.now() - started };

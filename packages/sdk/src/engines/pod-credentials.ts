@@ -73,7 +73,13 @@ function databaseContainer(pod: V1Pod, engine: EngineFamily): V1Container | unde
 }
 
 /** Reads one key of a Secret or ConfigMap; undefined when it is absent and optional. */
-async function readReference(clients: KubeClients, namespace: string, kind: 'Secret' | 'ConfigMap', name: string, key: string | undefined): Promise<Record<string, string>> {
+async function readReference(
+  clients: KubeClients,
+  namespace: string,
+  kind: 'Secret' | 'ConfigMap',
+  name: string,
+  key: string | undefined,
+): Promise<Record<string, string>> {
   try {
     if (kind === 'Secret') {
       const secret = await clients.core.readNamespacedSecret({ name, namespace });
@@ -94,9 +100,14 @@ async function containerEnvironment(clients: KubeClients, namespace: string, con
   const env = new Map<string, string>();
   for (const source of container.envFrom ?? []) {
     const prefix = source.prefix ?? '';
-    const ref = source.secretRef ? { kind: 'Secret' as const, name: source.secretRef.name } : source.configMapRef ? { kind: 'ConfigMap' as const, name: source.configMapRef.name } : undefined;
+    const ref = source.secretRef
+      ? { kind: 'Secret' as const, name: source.secretRef.name }
+      : source.configMapRef
+        ? { kind: 'ConfigMap' as const, name: source.configMapRef.name }
+        : undefined;
     if (!ref?.name) continue;
-    for (const [k, v] of Object.entries(await readReference(clients, namespace, ref.kind, ref.name, undefined))) if (wanted.has(prefix + k)) env.set(prefix + k, v);
+    for (const [k, v] of Object.entries(await readReference(clients, namespace, ref.kind, ref.name, undefined)))
+      if (wanted.has(prefix + k)) env.set(prefix + k, v);
   }
   for (const variable of container.env ?? []) {
     if (!wanted.has(variable.name)) continue;
@@ -136,9 +147,12 @@ export async function podDatabaseCredentials(clients: KubeClients, pod: V1Pod, e
       fix: `Name a Secret with the user and password (keys username, password), or connect to the database directly with a user and the password in ${family === 'postgres' ? '$PGPASSWORD or ~/.pgpass' : '$MYSQL_PWD'}.`,
       details: { pod: podName, ...(container ? { container: container.name } : {}) },
     });
-  if (!container) throw noCredentials('it has several containers and none shows the database\'s variables or port');
+  if (!container) throw noCredentials("it has several containers and none shows the database's variables or port");
   const rules = RULES[family];
-  const wanted = new Set([...rules.flatMap((r) => [r.password, ...('variable' in r.user ? [r.user.variable] : []), ...(r.database ? [r.database] : [])]), ...PASSWORDLESS[family]]);
+  const wanted = new Set([
+    ...rules.flatMap((r) => [r.password, ...('variable' in r.user ? [r.user.variable] : []), ...(r.database ? [r.database] : [])]),
+    ...PASSWORDLESS[family],
+  ]);
   const env = await containerEnvironment(clients, pod.metadata?.namespace ?? '', container, wanted);
   for (const rule of rules) {
     const password = env.get(rule.password);

@@ -37,7 +37,11 @@ export function sessionMismatch(server: SessionServer, pod: V1Pod, via: 'pod' | 
     if (short !== hostName) return `the session reached the server on host "${server.hostname}", and pod ${name} has host name "${hostName}"`;
   }
   if (via === 'host' && server.address !== undefined && !LOOPBACK.test(server.address)) {
-    const ips = new Set([pod.status?.podIP, ...(pod.status?.podIPs ?? []).map((p) => p.ip), ...(pod.spec?.hostNetwork ? [pod.status?.hostIP] : [])].filter((ip): ip is string => !!ip));
+    const ips = new Set(
+      [pod.status?.podIP, ...(pod.status?.podIPs ?? []).map((p) => p.ip), ...(pod.spec?.hostNetwork ? [pod.status?.hostIP] : [])].filter(
+        (ip): ip is string => !!ip,
+      ),
+    );
     if (ips.size > 0 && !ips.has(server.address)) return `the session reached the server at ${server.address}, and pod ${name} has IP ${[...ips].join(', ')}`;
   }
   const role = cnpgRole(pod);

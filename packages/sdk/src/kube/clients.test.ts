@@ -107,12 +107,15 @@ describe('operationOfPath', () => {
   });
 });
 
-describe('KubeClients.load with kubectl\'s connection flags (overrides)', () => {
-  it('replaces the context\'s cluster, server, user and credentials, for this process only', () => {
+describe("KubeClients.load with kubectl's connection flags (overrides)", () => {
+  it("replaces the context's cluster, server, user and credentials, for this process only", () => {
     const file = kubeconfig('https://127.0.0.1:1');
     const byCluster = KubeClients.load({ kubeconfig: file, overrides: { cluster: 'b' } });
     expect([byCluster.context, byCluster.namespace, byCluster.server]).toEqual(['ctx-a', 'team-a', 'https://b.example.invalid:6443']);
-    const byServer = KubeClients.load({ kubeconfig: file, overrides: { server: 'https://10.0.0.9:6443', token: 't2', as: 'alice', insecureSkipTlsVerify: true } });
+    const byServer = KubeClients.load({
+      kubeconfig: file,
+      overrides: { server: 'https://10.0.0.9:6443', token: 't2', as: 'alice', insecureSkipTlsVerify: true },
+    });
     expect(byServer.server).toBe('https://10.0.0.9:6443');
     const user = byServer.kubeConfig.getCurrentUser()!;
     expect([user.token, user.impersonateUser]).toEqual(['t2', 'alice']);
@@ -132,16 +135,29 @@ describe('KubeClients.load with kubectl\'s connection flags (overrides)', () => 
       }
       throw new Error('loaded');
     };
-    expect(failure({ user: 'admin' })).toMatchObject({ code: 'KUBE_CONFIG_INVALID', message: `user "admin": no such user in ${file}`, fix: 'Use one of: u.', option: 'overrides.user' });
+    expect(failure({ user: 'admin' })).toMatchObject({
+      code: 'KUBE_CONFIG_INVALID',
+      message: `user "admin": no such user in ${file}`,
+      fix: 'Use one of: u.',
+      option: 'overrides.user',
+    });
     expect(failure({ cluster: 'c' })).toMatchObject({ code: 'KUBE_CONFIG_INVALID', fix: 'Use one of: a, b.', option: 'overrides.cluster' });
     expect(failure({ clientCertificate: path.join(dir, 'no.crt') })).toMatchObject({
       code: 'KUBE_CONFIG_INVALID',
       message: `the client certificate file ${path.join(dir, 'no.crt')} does not exist`,
       option: 'overrides.clientCertificate',
     });
-    expect(failure({ insecureSkipTlsVerify: true, certificateAuthority: file })).toMatchObject({ message: expect.stringContaining('contradict'), option: 'overrides.insecureSkipTlsVerify' });
+    expect(failure({ insecureSkipTlsVerify: true, certificateAuthority: file })).toMatchObject({
+      message: expect.stringContaining('contradict'),
+      option: 'overrides.insecureSkipTlsVerify',
+    });
     // SDK text names options, never the CLI's flags (DbaasError.option says which one).
-    for (const overrides of [{ user: 'admin' }, { cluster: 'c' }, { clientKey: path.join(dir, 'no.key') }, { insecureSkipTlsVerify: true, certificateAuthority: file }]) {
+    for (const overrides of [
+      { user: 'admin' },
+      { cluster: 'c' },
+      { clientKey: path.join(dir, 'no.key') },
+      { insecureSkipTlsVerify: true, certificateAuthority: file },
+    ]) {
       const error = failure(overrides);
       expect(`${error.message} ${error.fix}`).not.toMatch(/--[a-z]/);
     }

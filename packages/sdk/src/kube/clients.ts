@@ -4,16 +4,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import {
-  AppsV1Api,
-  BatchV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-  PatchStrategy,
-  StorageV1Api,
-  setHeaderOptions,
-} from '@kubernetes/client-node';
+import { AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, StorageV1Api, setHeaderOptions } from '@kubernetes/client-node';
 import { DbaasError } from '../errors.js';
 import { toKubeError, type KubeOperation } from './errors.js';
 import {
@@ -186,9 +177,11 @@ export class SnapshotResource<T extends { metadata: { name?: string; namespace?:
   async get(name: string, namespace?: string): Promise<T> {
     const ns = this.ns(namespace);
     const { group, version, plural } = this;
-    return (ns
-      ? await this.clients.custom.getNamespacedCustomObject({ group, version, plural, namespace: ns, name })
-      : await this.clients.custom.getClusterCustomObject({ group, version, plural, name })) as T;
+    return (
+      ns
+        ? await this.clients.custom.getNamespacedCustomObject({ group, version, plural, namespace: ns, name })
+        : await this.clients.custom.getClusterCustomObject({ group, version, plural, name })
+    ) as T;
   }
 
   /** Lists one page. */
@@ -201,9 +194,11 @@ export class SnapshotResource<T extends { metadata: { name?: string; namespace?:
       ...(opts.continue ? { _continue: opts.continue } : {}),
     };
     const ns = opts.allNamespaces ? undefined : this.ns(opts.namespace);
-    return (ns
-      ? await this.clients.custom.listNamespacedCustomObject({ group, version, plural, namespace: ns, ...query })
-      : await this.clients.custom.listClusterCustomObject({ group, version, plural, ...query })) as SnapshotObjectList<T>;
+    return (
+      ns
+        ? await this.clients.custom.listNamespacedCustomObject({ group, version, plural, namespace: ns, ...query })
+        : await this.clients.custom.listClusterCustomObject({ group, version, plural, ...query })
+    ) as SnapshotObjectList<T>;
   }
 
   /** Lists every page (`limit` per request, default 500) and returns all items. */
@@ -223,9 +218,11 @@ export class SnapshotResource<T extends { metadata: { name?: string; namespace?:
     const { group, version, plural } = this;
     const ns = this.ns(body.metadata.namespace);
     const dry = opts.dryRun ? { dryRun: 'All' } : {};
-    return (ns
-      ? await this.clients.custom.createNamespacedCustomObject({ group, version, plural, namespace: ns, body, ...dry })
-      : await this.clients.custom.createClusterCustomObject({ group, version, plural, body, ...dry })) as T;
+    return (
+      ns
+        ? await this.clients.custom.createNamespacedCustomObject({ group, version, plural, namespace: ns, body, ...dry })
+        : await this.clients.custom.createClusterCustomObject({ group, version, plural, body, ...dry })
+    ) as T;
   }
 
   /** JSON merge patch (RFC 7386) of one object. */
@@ -233,9 +230,11 @@ export class SnapshotResource<T extends { metadata: { name?: string; namespace?:
     const { group, version, plural } = this;
     const ns = this.ns(namespace);
     const options = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-    return (ns
-      ? await this.clients.custom.patchNamespacedCustomObject({ group, version, plural, namespace: ns, name, body: patch }, options)
-      : await this.clients.custom.patchClusterCustomObject({ group, version, plural, name, body: patch }, options)) as T;
+    return (
+      ns
+        ? await this.clients.custom.patchNamespacedCustomObject({ group, version, plural, namespace: ns, name, body: patch }, options)
+        : await this.clients.custom.patchClusterCustomObject({ group, version, plural, name, body: patch }, options)
+    ) as T;
   }
 
   /** Deletes one object; `KUBE_NOT_FOUND` when it does not exist. */
@@ -322,7 +321,10 @@ export class KubeClients {
         if (opts.kubeconfig) {
           source = opts.kubeconfig;
           if (!existsSync(opts.kubeconfig)) {
-            throw new DbaasError('KUBE_CONFIG_INVALID', `kubeconfig ${opts.kubeconfig} does not exist`, { fix: 'Give an existing kubeconfig file.', option: 'kubeconfig' });
+            throw new DbaasError('KUBE_CONFIG_INVALID', `kubeconfig ${opts.kubeconfig} does not exist`, {
+              fix: 'Give an existing kubeconfig file.',
+              option: 'kubeconfig',
+            });
           }
           kc.loadFromFile(opts.kubeconfig);
         } else if (fromEnv.length > 0) {
@@ -377,14 +379,21 @@ export class KubeClients {
       kc.setCurrentContext(opts.context);
     }
     if (!kc.getCurrentContext() || !kc.getContextObject(kc.getCurrentContext())) {
-      throw new DbaasError('KUBE_CONFIG_INVALID', `${source} has no current context`, { fix: 'Name a context, or run kubectl config use-context <name>.', option: 'context' });
+      throw new DbaasError('KUBE_CONFIG_INVALID', `${source} has no current context`, {
+        fix: 'Name a context, or run kubectl config use-context <name>.',
+        option: 'context',
+      });
     }
     if (opts.overrides) applyOverrides(kc, opts.overrides, source);
     const namespace = opts.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
     if (!DNS_LABEL.test(namespace) || namespace.length > 63) {
-      throw new DbaasError('INVALID_NAME', `namespace "${namespace}" is not a valid namespace name (RFC 1123 label: lower-case letters, digits and '-', at most 63 characters)`, {
-        option: 'namespace',
-      });
+      throw new DbaasError(
+        'INVALID_NAME',
+        `namespace "${namespace}" is not a valid namespace name (RFC 1123 label: lower-case letters, digits and '-', at most 63 characters)`,
+        {
+          option: 'namespace',
+        },
+      );
     }
     return new KubeClients(kc, namespace);
   }

@@ -54,7 +54,9 @@ describe('KubeClients reuse connections', () => {
       }
       plain = plain.sort((a, b) => a - b);
     });
-    console.log(`[connection-reuse] 20 calls: ${reused} connection(s), median ${ms[10]!.toFixed(1)} ms; client-node alone: ${unshared} connections, median ${plain[10]!.toFixed(1)} ms`);
+    console.log(
+      `[connection-reuse] 20 calls: ${reused} connection(s), median ${ms[10]!.toFixed(1)} ms; client-node alone: ${unshared} connections, median ${plain[10]!.toFixed(1)} ms`,
+    );
     expect(reused).toBeLessThanOrEqual(1);
     expect(unshared).toBeGreaterThanOrEqual(10);
   });

@@ -16,9 +16,17 @@ describe('toKubeError', () => {
       'volumesnapshots.snapshot.storage.k8s.io is forbidden: User "system:serviceaccount:db:backup" cannot list resource "volumesnapshots" in API group "snapshot.storage.k8s.io" in the namespace "db"',
       { group: 'snapshot.storage.k8s.io', kind: 'volumesnapshots' },
     );
-    const e = toKubeError(new ApiException(403, 'Unknown API Status Code!', body, {}), { verb: 'list', resource: 'volumesnapshots', group: 'snapshot.storage.k8s.io', namespace: 'db', server });
+    const e = toKubeError(new ApiException(403, 'Unknown API Status Code!', body, {}), {
+      verb: 'list',
+      resource: 'volumesnapshots',
+      group: 'snapshot.storage.k8s.io',
+      namespace: 'db',
+      server,
+    });
     expect(e.code).toBe('KUBE_FORBIDDEN');
-    expect(e.message).toMatch(/^forbidden: system:serviceaccount:db:backup cannot list volumesnapshots \(API group "snapshot.storage.k8s.io"\) in namespace "db": /);
+    expect(e.message).toMatch(
+      /^forbidden: system:serviceaccount:db:backup cannot list volumesnapshots \(API group "snapshot.storage.k8s.io"\) in namespace "db": /,
+    );
     expect(e.fix).toContain('Role in namespace "db"');
     expect(e.fix).toContain('- apiGroups: ["snapshot.storage.k8s.io"]');
     expect(e.fix).toContain('resources: ["volumesnapshots"]');
@@ -29,14 +37,27 @@ describe('toKubeError', () => {
   });
 
   it('403 at cluster scope and in the core group: ClusterRole, core group ""', () => {
-    const body = status(403, 'Forbidden', 'storageclasses.storage.k8s.io is forbidden: User "alice" cannot list resource "storageclasses" in API group "storage.k8s.io" at the cluster scope');
+    const body = status(
+      403,
+      'Forbidden',
+      'storageclasses.storage.k8s.io is forbidden: User "alice" cannot list resource "storageclasses" in API group "storage.k8s.io" at the cluster scope',
+    );
     const e = toKubeError(new ApiException(403, 'x', body, {}), { verb: 'list', resource: 'storageclasses', group: 'storage.k8s.io' });
     expect(e.message).toContain('cannot list storageclasses (API group "storage.k8s.io") at cluster scope');
     expect(e.fix).toContain('ClusterRole');
     expect(e.fix).toContain('kubectl create clusterrole');
     expect(e.fix).toContain('--user=alice');
     const core = toKubeError(
-      new ApiException(403, 'x', status(403, 'Forbidden', 'persistentvolumeclaims "p" is forbidden: User "bob" cannot get resource "persistentvolumeclaims" in API group "" in the namespace "db"'), {}),
+      new ApiException(
+        403,
+        'x',
+        status(
+          403,
+          'Forbidden',
+          'persistentvolumeclaims "p" is forbidden: User "bob" cannot get resource "persistentvolumeclaims" in API group "" in the namespace "db"',
+        ),
+        {},
+      ),
     );
     expect(core.message).toContain('cannot get persistentvolumeclaims (the core API group) in namespace "db"');
     expect(core.fix).toContain('- apiGroups: [""]');
@@ -50,23 +71,55 @@ describe('toKubeError', () => {
   });
 
   it('404, 409, 422, 401, 5xx with the API message', () => {
-    const nf = toKubeError(new ApiException(404, 'x', status(404, 'NotFound', 'volumesnapshots.snapshot.storage.k8s.io "x" not found', { name: 'x', group: 'snapshot.storage.k8s.io', kind: 'volumesnapshots' }), {}), {
-      verb: 'get', resource: 'volumesnapshots', group: 'snapshot.storage.k8s.io', namespace: 'db', name: 'x',
-    });
+    const nf = toKubeError(
+      new ApiException(
+        404,
+        'x',
+        status(404, 'NotFound', 'volumesnapshots.snapshot.storage.k8s.io "x" not found', {
+          name: 'x',
+          group: 'snapshot.storage.k8s.io',
+          kind: 'volumesnapshots',
+        }),
+        {},
+      ),
+      {
+        verb: 'get',
+        resource: 'volumesnapshots',
+        group: 'snapshot.storage.k8s.io',
+        namespace: 'db',
+        name: 'x',
+      },
+    );
     expect(nf.code).toBe('KUBE_NOT_FOUND');
     expect(nf.message).toBe('volumesnapshots.snapshot.storage.k8s.io "x" in namespace "db" not found');
     const api = toKubeError(new ApiException(404, 'x', status(404, 'NotFound', 'the server could not find the requested resource'), {}), {
-      verb: 'list', resource: 'volumesnapshots', group: 'snapshot.storage.k8s.io', server,
+      verb: 'list',
+      resource: 'volumesnapshots',
+      group: 'snapshot.storage.k8s.io',
+      server,
     });
     expect(api.message).toContain(`the API server ${server} does not serve volumesnapshots.snapshot.storage.k8s.io`);
     expect(api.fix).toContain('external-snapshotter');
-    const exists = toKubeError(new ApiException(409, 'x', status(409, 'AlreadyExists', 'persistentvolumeclaims "p" already exists', { name: 'p', kind: 'persistentvolumeclaims' }), {}), { verb: 'create', resource: 'persistentvolumeclaims', namespace: 'db', name: 'p' });
+    const exists = toKubeError(
+      new ApiException(409, 'x', status(409, 'AlreadyExists', 'persistentvolumeclaims "p" already exists', { name: 'p', kind: 'persistentvolumeclaims' }), {}),
+      { verb: 'create', resource: 'persistentvolumeclaims', namespace: 'db', name: 'p' },
+    );
     expect(exists.code).toBe('KUBE_CONFLICT');
     expect(exists.message).toBe('persistentvolumeclaims "p" in namespace "db" already exists: persistentvolumeclaims "p" already exists');
     const invalid = toKubeError(
-      new ApiException(422, 'x', status(422, 'Invalid', 'VolumeSnapshot.snapshot.storage.k8s.io "x" is invalid: spec.source: Invalid value: "object": exactly one of volumeSnapshotContentName and persistentVolumeClaimName must be set', {
-        causes: [{ reason: 'FieldValueInvalid', message: 'Invalid value: "object": exactly one of ...', field: 'spec.source' }],
-      }), {}),
+      new ApiException(
+        422,
+        'x',
+        status(
+          422,
+          'Invalid',
+          'VolumeSnapshot.snapshot.storage.k8s.io "x" is invalid: spec.source: Invalid value: "object": exactly one of volumeSnapshotContentName and persistentVolumeClaimName must be set',
+          {
+            causes: [{ reason: 'FieldValueInvalid', message: 'Invalid value: "object": exactly one of ...', field: 'spec.source' }],
+          },
+        ),
+        {},
+      ),
       { verb: 'create', resource: 'volumesnapshots', group: 'snapshot.storage.k8s.io', namespace: 'db' },
     );
     expect(invalid.code).toBe('KUBE_INVALID');

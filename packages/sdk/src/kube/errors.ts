@@ -77,8 +77,7 @@ export function parseStatus(body: unknown): KubeStatus | undefined {
   return s;
 }
 
-const FORBIDDEN_TEXT =
-  /cannot (\S+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]+)"| at the cluster scope)?/;
+const FORBIDDEN_TEXT = /cannot (\S+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]+)"| at the cluster scope)?/;
 const USER_TEXT = /User "([^"]+)"/;
 
 /** `volumesnapshots.snapshot.storage.k8s.io` or `persistentvolumeclaims` (core). */
@@ -207,10 +206,14 @@ export function toKubeError(error: unknown, op: Partial<KubeOperation> = {}): Db
   // Aborts and client-side timeouts.
   if (e && (e.name === 'AbortError' || e.name === 'TimeoutError')) {
     const timeout = e.name === 'TimeoutError';
-    return new DbaasError(timeout ? 'KUBE_TIMEOUT' : 'KUBE_ABORTED', `${op.verb ?? 'request'} ${objectText(op, undefined)}: ${timeout ? `no answer from ${server} in time` : 'aborted'}`, {
-      cause: error,
-      details: { ...op },
-    });
+    return new DbaasError(
+      timeout ? 'KUBE_TIMEOUT' : 'KUBE_ABORTED',
+      `${op.verb ?? 'request'} ${objectText(op, undefined)}: ${timeout ? `no answer from ${server} in time` : 'aborted'}`,
+      {
+        cause: error,
+        details: { ...op },
+      },
+    );
   }
 
   const httpStatus = typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
@@ -242,38 +245,50 @@ export function toKubeError(error: unknown, op: Partial<KubeOperation> = {}): Db
       const namespace = parsed ? parsed[4] : op.namespace;
       const user = apiMessage ? USER_TEXT.exec(apiMessage)?.[1] : undefined;
       const groupText = group ? `API group "${group}"` : 'the core API group';
-      return new DbaasError(
-        'KUBE_FORBIDDEN',
-        `forbidden: ${user ? `${user} ` : ''}cannot ${verb} ${resource} (${groupText})${scopeText(namespace)}${suffix}`,
-        { fix: rbacFix(verb, resource, group, namespace, user), cause: error, details: { ...details, verb, resource, group, namespace, user } },
-      );
+      return new DbaasError('KUBE_FORBIDDEN', `forbidden: ${user ? `${user} ` : ''}cannot ${verb} ${resource} (${groupText})${scopeText(namespace)}${suffix}`, {
+        fix: rbacFix(verb, resource, group, namespace, user),
+        cause: error,
+        details: { ...details, verb, resource, group, namespace, user },
+      });
     }
     case 401:
-      return new DbaasError('KUBE_UNAUTHORIZED', `the API server ${server} rejected the credentials${op.context ? ` of context "${op.context}"` : ''} (401 Unauthorized)${suffix}`, {
-        fix: 'The token or client certificate in the kubeconfig is missing, expired or not trusted by this cluster: log in again or refresh the kubeconfig.',
-        cause: error,
-        details,
-      });
+      return new DbaasError(
+        'KUBE_UNAUTHORIZED',
+        `the API server ${server} rejected the credentials${op.context ? ` of context "${op.context}"` : ''} (401 Unauthorized)${suffix}`,
+        {
+          fix: 'The token or client certificate in the kubeconfig is missing, expired or not trusted by this cluster: log in again or refresh the kubeconfig.',
+          cause: error,
+          details,
+        },
+      );
     case 404: {
       const missingApi = !status?.details?.name && /could not find the requested resource/.test(apiMessage ?? '');
-      return new DbaasError('KUBE_NOT_FOUND', missingApi
-        ? `the API server ${server} does not serve ${qualified(op.resource ?? 'this resource', op.group)}${suffix}`
-        : `${objectText(op, status)} not found${suffix && !apiMessage?.endsWith('not found') ? suffix : ''}`, {
-        ...(missingApi && op.group === 'snapshot.storage.k8s.io'
-          ? { fix: 'Install the CSI snapshot CRDs and the snapshot-controller (github.com/kubernetes-csi/external-snapshotter).' }
-          : {}),
-        cause: error,
-        details: { ...details, missingApi },
-      });
+      return new DbaasError(
+        'KUBE_NOT_FOUND',
+        missingApi
+          ? `the API server ${server} does not serve ${qualified(op.resource ?? 'this resource', op.group)}${suffix}`
+          : `${objectText(op, status)} not found${suffix && !apiMessage?.endsWith('not found') ? suffix : ''}`,
+        {
+          ...(missingApi && op.group === 'snapshot.storage.k8s.io'
+            ? { fix: 'Install the CSI snapshot CRDs and the snapshot-controller (github.com/kubernetes-csi/external-snapshotter).' }
+            : {}),
+          cause: error,
+          details: { ...details, missingApi },
+        },
+      );
     }
     case 409:
-      return new DbaasError('KUBE_CONFLICT', status?.reason === 'AlreadyExists'
-        ? `${objectText(op, status)} already exists${suffix}`
-        : `conflict on ${objectText(op, status)} (it changed since it was read)${suffix}`, {
-        fix: status?.reason === 'AlreadyExists' ? 'Choose another name, or delete the existing object if it is yours.' : 'Read the object again and retry.',
-        cause: error,
-        details,
-      });
+      return new DbaasError(
+        'KUBE_CONFLICT',
+        status?.reason === 'AlreadyExists'
+          ? `${objectText(op, status)} already exists${suffix}`
+          : `conflict on ${objectText(op, status)} (it changed since it was read)${suffix}`,
+        {
+          fix: status?.reason === 'AlreadyExists' ? 'Choose another name, or delete the existing object if it is yours.' : 'Read the object again and retry.',
+          cause: error,
+          details,
+        },
+      );
     case 422: {
       const causes = (status?.details?.causes ?? []).map((c) => `${c.field ? `${c.field}: ` : ''}${c.message ?? c.reason ?? ''}`);
       return new DbaasError('KUBE_INVALID', `the API server refused ${objectText(op, status)} as invalid${suffix}`, {
@@ -282,11 +297,15 @@ export function toKubeError(error: unknown, op: Partial<KubeOperation> = {}): Db
       });
     }
     default:
-      return new DbaasError('KUBE_API_ERROR', `${op.verb ?? 'request'} ${objectText(op, status)} failed with HTTP ${httpStatus}${status?.reason ? ` ${status.reason}` : ''}${suffix}`, {
-        ...(httpStatus === 429 || httpStatus >= 500 ? { fix: 'The API server is overloaded or unavailable: retry later.' } : {}),
-        cause: error,
-        details,
-      });
+      return new DbaasError(
+        'KUBE_API_ERROR',
+        `${op.verb ?? 'request'} ${objectText(op, status)} failed with HTTP ${httpStatus}${status?.reason ? ` ${status.reason}` : ''}${suffix}`,
+        {
+          ...(httpStatus === 429 || httpStatus >= 500 ? { fix: 'The API server is overloaded or unavailable: retry later.' } : {}),
+          cause: error,
+          details,
+        },
+      );
   }
 }
 

@@ -20,7 +20,6 @@ afterAll(async () => {
   await admin.core.deleteNamespace({ name: ns }).catch(() => undefined);
 });
 
-
 describe('KubeClients on the real apiserver', () => {
   it('reads the namespace from the kubeconfig/options and maps a real 404 and 409', async () => {
     expect(admin.server).toBe(info.server);
@@ -73,11 +72,21 @@ describe('watchUntil on the real apiserver', () => {
     await new Promise((r) => setTimeout(r, 500));
     await admin.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'later', labels: { set: 'a' } } } });
     expect((await appear).type).toBe('ADDED');
-    const gone = watchUntil<V1ConfigMap>(admin, { path: path(), name: 'later', predicate: (_cm, e) => e.type === 'DELETED' || e.type === 'ABSENT', deadline: Date.now() + 30_000 });
+    const gone = watchUntil<V1ConfigMap>(admin, {
+      path: path(),
+      name: 'later',
+      predicate: (_cm, e) => e.type === 'DELETED' || e.type === 'ABSENT',
+      deadline: Date.now() + 30_000,
+    });
     await new Promise((r) => setTimeout(r, 500));
     await admin.core.deleteNamespacedConfigMap({ name: 'later', namespace: ns });
     expect((await gone).type).toBe('DELETED');
-    const two = watchUntil<V1ConfigMap>(admin, { path: path(), labelSelector: 'set=b', predicate: (_cm, e) => e.objects.size === 2, deadline: Date.now() + 30_000 });
+    const two = watchUntil<V1ConfigMap>(admin, {
+      path: path(),
+      labelSelector: 'set=b',
+      predicate: (_cm, e) => e.objects.size === 2,
+      deadline: Date.now() + 30_000,
+    });
     for (const name of ['b1', 'x1', 'b2']) {
       await admin.core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name, labels: { set: name === 'x1' ? 'x' : 'b' } } } });
     }
@@ -107,11 +116,15 @@ describe('watchUntil on the real apiserver', () => {
     );
     expect(Date.now() - t0).toBeGreaterThanOrEqual(7900);
     expect(e.code).toBe('KUBE_TIMEOUT');
-    expect(e.message).toMatch(new RegExp(`^timed out waiting for volumesnapshots "never-cut" in namespace "${ns}" to be cut; last seen: resourceVersion \\d+, `));
+    expect(e.message).toMatch(
+      new RegExp(`^timed out waiting for volumesnapshots "never-cut" in namespace "${ns}" to be cut; last seen: resourceVersion \\d+, `),
+    );
     console.log(`[kube.cluster] timeout message: ${e.message}`);
     // what the real snapshot-controller v8.7.0 records for a snapshot of a PVC that does not exist
     // (it does not name the PVC)
-    expect(e.message).toContain('"error":{"message":"Failed to create snapshot content with error snapshot controller failed to update never-cut on API server: cannot get claim from snapshot"');
+    expect(e.message).toContain(
+      '"error":{"message":"Failed to create snapshot content with error snapshot controller failed to update never-cut on API server: cannot get claim from snapshot"',
+    );
     expect((e.details as { lastSeen: VolumeSnapshot }).lastSeen.status?.readyToUse).toBe(false);
   });
 
@@ -160,7 +173,9 @@ describe('RBAC: a ServiceAccount token without permissions', () => {
     expect(sa.namespace).toBe(ns);
     const e = await dbaasRejection(sa.volumeSnapshots.list());
     expect(e.code).toBe('KUBE_FORBIDDEN');
-    expect(e.message).toContain(`forbidden: system:serviceaccount:${ns}:backup cannot list volumesnapshots (API group "snapshot.storage.k8s.io") in namespace "${ns}"`);
+    expect(e.message).toContain(
+      `forbidden: system:serviceaccount:${ns}:backup cannot list volumesnapshots (API group "snapshot.storage.k8s.io") in namespace "${ns}"`,
+    );
     expect(e.fix).toContain('- apiGroups: ["snapshot.storage.k8s.io"]');
     expect(e.fix).toContain('resources: ["volumesnapshots"]');
     expect(e.fix).toContain('verbs: ["list"]');
@@ -182,9 +197,22 @@ describe('RBAC: a ServiceAccount token without permissions', () => {
     });
     await rbac.createNamespacedRoleBinding({
       namespace: ns,
-      body: { metadata: { name: 'vs-list' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'vs-list' }, subjects: [{ kind: 'ServiceAccount', name: 'backup', namespace: ns }] },
+      body: {
+        metadata: { name: 'vs-list' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'vs-list' },
+        subjects: [{ kind: 'ServiceAccount', name: 'backup', namespace: ns }],
+      },
     });
-    await expect.poll(async () => (await sa.volumeSnapshots.list().then(() => 'ok', (x: DbaasError) => x.code)), { timeout: 10_000 }).toBe('ok');
+    await expect
+      .poll(
+        async () =>
+          await sa.volumeSnapshots.list().then(
+            () => 'ok',
+            (x: DbaasError) => x.code,
+          ),
+        { timeout: 10_000 },
+      )
+      .toBe('ok');
     const w = await dbaasRejection(watchUntil(sa, { path: sa.volumeSnapshots.path(), name: 'x', predicate: () => false, deadline: Date.now() + 10_000 }));
     expect(w.code).toBe('KUBE_FORBIDDEN');
     expect(w.message).toBe(`forbidden: cannot watch volumesnapshots (API group "snapshot.storage.k8s.io") in namespace "${ns}"`);

@@ -43,7 +43,9 @@ export interface KubeConfigOverrides {
 /** Whether any connection override is set (the request timeout aside). */
 export function hasConnectionOverrides(o: KubeConfigOverrides): boolean {
   // requestTimeoutMs and onRequest change no connection setting.
-  return [o.cluster, o.user, o.server, o.token, o.certificateAuthority, o.clientCertificate, o.clientKey, o.insecureSkipTlsVerify, o.as].some((v) => v !== undefined);
+  return [o.cluster, o.user, o.server, o.token, o.certificateAuthority, o.clientCertificate, o.clientKey, o.insecureSkipTlsVerify, o.as].some(
+    (v) => v !== undefined,
+  );
 }
 
 /**
@@ -67,7 +69,10 @@ export function configFromFlags(server: string): { clusters: Cluster[]; users: U
 /** `option` is the override's name in {@link KubeConfigOverrides}; `what` says what the file is. */
 function fileMustExist(file: string | undefined, option: keyof KubeConfigOverrides, what: string): void {
   if (file !== undefined && !existsSync(file)) {
-    throw new DbaasError('KUBE_CONFIG_INVALID', `the ${what} file ${file} does not exist`, { fix: `Give an existing ${what} file.`, option: `overrides.${option}` });
+    throw new DbaasError('KUBE_CONFIG_INVALID', `the ${what} file ${file} does not exist`, {
+      fix: `Give an existing ${what} file.`,
+      option: `overrides.${option}`,
+    });
   }
 }
 

@@ -12,7 +12,10 @@ const ns = `diag-${Date.now().toString(36)}`;
 const clients = KubeClients.load({ kubeconfig: info.kubeconfig, namespace: ns });
 
 function pod(name: string, extra: Partial<V1Pod['spec']> = {}, labels: Record<string, string> = {}): V1Pod {
-  return { metadata: { name, namespace: ns, labels }, spec: { containers: [{ name: 'prep', image: 'dbaas.invalid/none:1', imagePullPolicy: 'Never' }], ...extra } };
+  return {
+    metadata: { name, namespace: ns, labels },
+    spec: { containers: [{ name: 'prep', image: 'dbaas.invalid/none:1', imagePullPolicy: 'Never' }], ...extra },
+  };
 }
 
 beforeAll(async () => {
@@ -47,7 +50,9 @@ describe('why a Job or pod never did its work', skipWhen(why), () => {
       async () => diagnosePod(clients, await clients.core.readNamespacedPod({ name: 'waiting', namespace: ns })),
       /cannot be scheduled/,
     );
-    expect(unschedulable.reason).toMatch(/^its pod waiting cannot be scheduled \(Unschedulable\): 0\/1 nodes are available: 1 node\(s\) didn't match Pod's node affinity\/selector/);
+    expect(unschedulable.reason).toMatch(
+      /^its pod waiting cannot be scheduled \(Unschedulable\): 0\/1 nodes are available: 1 node\(s\) didn't match Pod's node affinity\/selector/,
+    );
     expect(unschedulable.fix).toMatch(/^Give the scheduler a node that fits: .* kubectl -n \S+ describe pod waiting shows the details\.$/);
   });
 
@@ -60,14 +65,26 @@ describe('why a Job or pod never did its work', skipWhen(why), () => {
     );
     const nodeName = (await clients.core.readNamespacedPod({ name: 'no-image', namespace: ns })).spec?.nodeName;
     expect(nodeName, 'placed by the scheduler').toBeTruthy();
-    expect(noImage.reason).toBe(`its pod no-image cannot start: image dbaas.invalid/none:1 is not present on node ${nodeName} and its pull policy is Never (ErrImageNeverPull)`);
+    expect(noImage.reason).toBe(
+      `its pod no-image cannot start: image dbaas.invalid/none:1 is not present on node ${nodeName} and its pull policy is Never (ErrImageNeverPull)`,
+    );
     expect(noImage.fix).toBe(`Load dbaas.invalid/none:1 onto node ${nodeName}, or give an image the node has (a restore's prep.image, verify's image).`);
   });
 
   it("a Job without pods: suspended, none created; under a quota, the job controller's FailedCreate; with a pod: the pod's reason", async () => {
     const job = (name: string, extra: Record<string, unknown> = {}) => ({
       metadata: { name, namespace: ns },
-      spec: { backoffLimit: 0, ...extra, template: { spec: { restartPolicy: 'Never', schedulerName: 'no-such-scheduler', containers: [{ name: 'c', image: 'dbaas.invalid/none:1', imagePullPolicy: 'Never' }] } } },
+      spec: {
+        backoffLimit: 0,
+        ...extra,
+        template: {
+          spec: {
+            restartPolicy: 'Never',
+            schedulerName: 'no-such-scheduler',
+            containers: [{ name: 'c', image: 'dbaas.invalid/none:1', imagePullPolicy: 'Never' }],
+          },
+        },
+      },
     });
     await clients.batch.createNamespacedJob({ namespace: ns, body: job('quiet', { suspend: true }) });
     expect((await diagnoseJob(clients, ns, 'quiet')).reason).toBe('no pod of Job quiet ever ran: none was created, and no event says why');
@@ -78,7 +95,9 @@ describe('why a Job or pod never did its work', skipWhen(why), () => {
       await clients.core.createNamespacedResourceQuota({ namespace: quotaNs, body: { metadata: { name: 'no-pods' }, spec: { hard: { pods: '0' } } } });
       await clients.batch.createNamespacedJob({ namespace: quotaNs, body: { ...job('capped'), metadata: { name: 'capped', namespace: quotaNs } } });
       const quota = await eventually(() => diagnoseJob(clients, quotaNs, 'capped'), /FailedCreate/);
-      expect(quota.reason).toMatch(/^no pod of Job capped ever ran: the Job could not create one \(FailedCreate\): .*(exceeded quota|status unknown for quota): no-pods/);
+      expect(quota.reason).toMatch(
+        /^no pod of Job capped ever ran: the Job could not create one \(FailedCreate\): .*(exceeded quota|status unknown for quota): no-pods/,
+      );
       expect(quota.fix).toMatch(/^Fix what the message names \(a ResourceQuota/);
     } finally {
       await clients.core.deleteNamespace({ name: quotaNs }).catch(() => undefined);

@@ -62,7 +62,11 @@ export async function diagnosePod(clients: KubeClients, pod: V1Pod): Promise<Pod
   const describe = `kubectl -n ${namespace} describe pod ${name}`;
   const podEvents = await events(clients, namespace, 'Pod', name);
   const warning = lastWarning(podEvents);
-  const details: Record<string, unknown> = { pod: name, phase: pod.status?.phase, ...(warning ? { lastWarning: `${warning.reason}: ${warning.message}` } : {}) };
+  const details: Record<string, unknown> = {
+    pod: name,
+    phase: pod.status?.phase,
+    ...(warning ? { lastWarning: `${warning.reason}: ${warning.message}` } : {}),
+  };
   if (!pod.spec?.nodeName) {
     const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
     if ((await nodeCount(clients)) === 0) return { ...NO_NODE, reason: `its pod ${name} was never scheduled: ${NO_NODE.reason}`, details };
@@ -111,7 +115,9 @@ export async function diagnosePod(clients: KubeClients, pod: V1Pod): Promise<Pod
     const volumes = /FailedMount|FailedAttachVolume/.test(warning.reason ?? '');
     return {
       reason: `its pod ${name} on node ${node} is ${pod.status?.phase ?? 'not running'}: ${warning.reason}: ${warning.message ?? ''}`.trim(),
-      fix: volumes ? `The volume cannot be attached or mounted on node ${node}: ${describe}, and the CSI driver's logs on that node.` : `${describe} shows the pod's events.`,
+      fix: volumes
+        ? `The volume cannot be attached or mounted on node ${node}: ${describe}, and the CSI driver's logs on that node.`
+        : `${describe} shows the pod's events.`,
       details: { ...details, node },
     };
   }

@@ -43,7 +43,12 @@ export interface PodPortForward {
 
 /** The HTTP status in a failed WebSocket upgrade (`Unexpected server response: 403`). */
 function upgradeStatus(error: unknown): number | undefined {
-  const text = error instanceof Error ? error.message : typeof (error as { message?: unknown })?.message === 'string' ? (error as { message: string }).message : String(error);
+  const text =
+    error instanceof Error
+      ? error.message
+      : typeof (error as { message?: unknown })?.message === 'string'
+        ? (error as { message: string }).message
+        : String(error);
   const match = /Unexpected server response: (\d{3})/.exec(text);
   return match ? Number(match[1]) : undefined;
 }
@@ -57,7 +62,10 @@ function forwardError(error: unknown, target: PodPortTarget): DbaasError {
   }
   // The upgrade's body is not available from the WebSocket: word the Status from its code.
   return toKubeError(
-    { code: status, body: { kind: 'Status', code: status, message: `port-forward to ${where} refused (HTTP ${status})`, ...(status === 404 ? { reason: 'NotFound' } : {}) } },
+    {
+      code: status,
+      body: { kind: 'Status', code: status, message: `port-forward to ${where} refused (HTTP ${status})`, ...(status === 404 ? { reason: 'NotFound' } : {}) },
+    },
     { verb: 'create', resource: 'pods/portforward', namespace: target.namespace, name: target.pod },
   );
 }
@@ -150,4 +158,3 @@ export function forwardNote(forward: PodPortForward | undefined): string {
   const said = forward?.lastError();
   return said ? ` (port-forward to pod ${forward!.target.namespace}/${forward!.target.pod}:${forward!.target.port}: ${said})` : '';
 }
-

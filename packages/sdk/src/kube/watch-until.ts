@@ -121,7 +121,10 @@ const PATH = /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)(?:\/namespaces\/([^/]+))?\/([^
 export function operationOfPath(path: string, verb: string): KubeOperation {
   const m = PATH.exec(path);
   if (!m) {
-    throw new DbaasError('INVALID_ARGUMENT', `"${path}" is not a collection path (/api/v1[/namespaces/<ns>]/<resource> or /apis/<group>/<version>[/namespaces/<ns>]/<resource>)`);
+    throw new DbaasError(
+      'INVALID_ARGUMENT',
+      `"${path}" is not a collection path (/api/v1[/namespaces/<ns>]/<resource> or /apis/<group>/<version>[/namespaces/<ns>]/<resource>)`,
+    );
   }
   return { verb, resource: decodeURIComponent(m[3]!), group: m[1] ?? '', ...(m[2] ? { namespace: decodeURIComponent(m[2]) } : {}) };
 }
@@ -134,7 +137,13 @@ function defaultDescribe(o: KubeObjectLike | undefined): string {
   if (!o) return 'the object did not exist';
   const { status, spec, data } = o as { status?: unknown; spec?: unknown; data?: unknown };
   const text =
-    status !== undefined ? `status ${JSON.stringify(status)}` : data !== undefined ? `data ${JSON.stringify(data)}` : spec !== undefined ? `no status, spec ${JSON.stringify(spec)}` : 'no status';
+    status !== undefined
+      ? `status ${JSON.stringify(status)}`
+      : data !== undefined
+        ? `data ${JSON.stringify(data)}`
+        : spec !== undefined
+          ? `no status, spec ${JSON.stringify(spec)}`
+          : 'no status';
   return `resourceVersion ${o.metadata?.resourceVersion ?? '?'}, ${text.length > 600 ? `${text.slice(0, 600)}...` : text}`;
 }
 

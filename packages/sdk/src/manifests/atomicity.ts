@@ -59,19 +59,25 @@ export interface SnapshotAtomicity {
  * snapshotAtomicity('my.csi.example.com', { metadata: { name: 'fast', annotations: { 'dbaas.io/atomic-snapshots': 'true' } } }).atomic; // true
  * ```
  */
-export function snapshotAtomicity(
-  driver: string,
-  snapshotClass?: { metadata?: { name?: string; annotations?: Record<string, string> } },
-): SnapshotAtomicity {
+export function snapshotAtomicity(driver: string, snapshotClass?: { metadata?: { name?: string; annotations?: Record<string, string> } }): SnapshotAtomicity {
   const value = snapshotClass?.metadata?.annotations?.[ATOMIC_SNAPSHOTS_ANNOTATION];
   const className = snapshotClass?.metadata?.name ?? '(unnamed)';
   if (value !== undefined) {
     if (value !== 'true' && value !== 'false') {
-      throw new DbaasError('INVALID_ARGUMENT', `VolumeSnapshotClass "${className}" has ${ATOMIC_SNAPSHOTS_ANNOTATION}: "${value}"; it must be "true" or "false"`, {
-        fix: `kubectl annotate volumesnapshotclass ${className} ${ATOMIC_SNAPSHOTS_ANNOTATION}=false --overwrite`,
-      });
+      throw new DbaasError(
+        'INVALID_ARGUMENT',
+        `VolumeSnapshotClass "${className}" has ${ATOMIC_SNAPSHOTS_ANNOTATION}: "${value}"; it must be "true" or "false"`,
+        {
+          fix: `kubectl annotate volumesnapshotclass ${className} ${ATOMIC_SNAPSHOTS_ANNOTATION}=false --overwrite`,
+        },
+      );
     }
-    return { driver, atomic: value === 'true', source: 'annotation', reason: `VolumeSnapshotClass "${className}" says ${ATOMIC_SNAPSHOTS_ANNOTATION}: "${value}"` };
+    return {
+      driver,
+      atomic: value === 'true',
+      source: 'annotation',
+      reason: `VolumeSnapshotClass "${className}" says ${ATOMIC_SNAPSHOTS_ANNOTATION}: "${value}"`,
+    };
   }
   const known = KNOWN_DRIVER_ATOMICITY[driver];
   if (known) return { driver, atomic: known.atomic, source: 'table', reason: known.reason };
@@ -150,10 +156,14 @@ function chooseMysqlMode(atomicity: SnapshotAtomicity, requested: ConsistencyMod
   const name = engine === 'mariadb' ? 'MariaDB' : 'MySQL';
   if (requested === undefined) return atomicity.atomic ? 'online' : 'fenced';
   if (requested === 'checkpoint') {
-    throw new DbaasError('INVALID_ARGUMENT', `mode "checkpoint" does not exist for ${name}: InnoDB has no statement that makes a copy of a running server consistent`, {
-      fix: atomicity.atomic ? 'Use --mode online (global read lock across the cut, binlog position recorded) or --mode fenced.' : 'Use --mode fenced.',
-      details: { engine, requested },
-    });
+    throw new DbaasError(
+      'INVALID_ARGUMENT',
+      `mode "checkpoint" does not exist for ${name}: InnoDB has no statement that makes a copy of a running server consistent`,
+      {
+        fix: atomicity.atomic ? 'Use --mode online (global read lock across the cut, binlog position recorded) or --mode fenced.' : 'Use --mode fenced.',
+        details: { engine, requested },
+      },
+    );
   }
   if ((requested === 'crash' || requested === 'online') && !atomicity.atomic && !force) {
     const what =
@@ -161,13 +171,17 @@ function chooseMysqlMode(atomicity: SnapshotAtomicity, requested: ConsistencyMod
         ? `Under ${engine === 'mariadb' ? 'BACKUP STAGE BLOCK_COMMIT' : 'FLUSH TABLES WITH READ LOCK'} commits stop, but InnoDB still flushes pages and advances its checkpoint, ` +
           'so a file-by-file copy (tablespaces read before the redo log) can miss redo it needs: measured on MariaDB 10.11 with tar under the lock, copies that did not start ' +
           '("Not applying ... due to corruption") and copies that started corrupt (CHECK TABLE: "Clustered index record not found").'
-        : 'A crash snapshot copies the tablespaces and the redo log at different moments while InnoDB writes; such a torn copy may fail to start or start corrupt.'
-    throw new DbaasError('MODE_UNSAFE', `mode "${requested}" is unsafe for ${name} on ${atomicity.driver}: its snapshots are not atomic (${atomicity.reason}). ${what}`, {
-      fix:
-        'Use --mode fenced (a clean shutdown of the database, the snapshot, a restart: always consistent). ' +
-        `If the driver's snapshots really are atomic, annotate its VolumeSnapshotClass with ${ATOMIC_SNAPSHOTS_ANNOTATION}="true"; --force takes the risk anyway.`,
-      details: { ...atomicity, requested, engine },
-    });
+        : 'A crash snapshot copies the tablespaces and the redo log at different moments while InnoDB writes; such a torn copy may fail to start or start corrupt.';
+    throw new DbaasError(
+      'MODE_UNSAFE',
+      `mode "${requested}" is unsafe for ${name} on ${atomicity.driver}: its snapshots are not atomic (${atomicity.reason}). ${what}`,
+      {
+        fix:
+          'Use --mode fenced (a clean shutdown of the database, the snapshot, a restart: always consistent). ' +
+          `If the driver's snapshots really are atomic, annotate its VolumeSnapshotClass with ${ATOMIC_SNAPSHOTS_ANNOTATION}="true"; --force takes the risk anyway.`,
+        details: { ...atomicity, requested, engine },
+      },
+    );
   }
   return requested;
 }

@@ -26,7 +26,8 @@ function thrown(fn: () => unknown): Error & { code?: string; fix?: string } {
 }
 
 const requestedAt = new Date('2024-06-01T02:00:00Z');
-const label = 'START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\nCHECKPOINT LOCATION: 0/2000080\nBACKUP METHOD: streamed\nBACKUP FROM: primary\nSTART TIME: 2024-06-01 02:00:00 UTC\nLABEL: nightly\nSTART TIMELINE: 1\n';
+const label =
+  'START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\nCHECKPOINT LOCATION: 0/2000080\nBACKUP METHOD: streamed\nBACKUP FROM: primary\nSTART TIME: 2024-06-01 02:00:00 UTC\nLABEL: nightly\nSTART TIMELINE: 1\n';
 
 describe('buildVolumeSnapshot', () => {
   it('builds a VolumeSnapshot of a PVC with the metadata schema, readable back', () => {
@@ -78,7 +79,12 @@ describe('buildPvcFromSnapshot', () => {
   const snapshot = { name: 'nightly', restoreSize: '1Gi', driver: 'hostpath.csi.k8s.io' };
 
   it('defaults the size to restoreSize and points dataSource at the snapshot', () => {
-    const pvc = buildPvcFromSnapshot({ name: 'pg-restored', namespace: 'db', snapshot, storageClass: { name: 'csi-hostpath-sc', provisioner: 'hostpath.csi.k8s.io' } });
+    const pvc = buildPvcFromSnapshot({
+      name: 'pg-restored',
+      namespace: 'db',
+      snapshot,
+      storageClass: { name: 'csi-hostpath-sc', provisioner: 'hostpath.csi.k8s.io' },
+    });
     expect(pvc).toEqual({
       apiVersion: 'v1',
       kind: 'PersistentVolumeClaim',
@@ -95,14 +101,27 @@ describe('buildPvcFromSnapshot', () => {
         dataSource: { apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: 'nightly' },
       },
     });
-    expect(readRestoreMetadata(pvc as { metadata: { labels: Record<string, string>; annotations: Record<string, string> } })).toMatchObject({ restoredFrom: 'nightly', restoreType: 'snapshot' });
+    expect(readRestoreMetadata(pvc as { metadata: { labels: Record<string, string>; annotations: Record<string, string> } })).toMatchObject({
+      restoredFrom: 'nightly',
+      restoreType: 'snapshot',
+    });
   });
 
   it('accepts a larger size in any unit, access modes and volume mode', () => {
-    const pvc = buildPvcFromSnapshot({ name: 'r', namespace: 'db', snapshot, size: '1073741825', storageClass: 'sc', accessModes: ['ReadWriteOncePod'], volumeMode: 'Filesystem' });
+    const pvc = buildPvcFromSnapshot({
+      name: 'r',
+      namespace: 'db',
+      snapshot,
+      size: '1073741825',
+      storageClass: 'sc',
+      accessModes: ['ReadWriteOncePod'],
+      volumeMode: 'Filesystem',
+    });
     expect(pvc.spec?.resources?.requests?.storage).toBe('1073741825');
     expect(pvc.spec?.accessModes).toEqual(['ReadWriteOncePod']);
-    expect(buildPvcFromSnapshot({ name: 'r', namespace: 'db', snapshot, size: '1024Mi', storageClass: 'sc' }).spec?.resources?.requests?.storage).toBe('1024Mi');
+    expect(buildPvcFromSnapshot({ name: 'r', namespace: 'db', snapshot, size: '1024Mi', storageClass: 'sc' }).spec?.resources?.requests?.storage).toBe(
+      '1024Mi',
+    );
   });
 
   it('refuses a size below restoreSize before anything is created', () => {
@@ -110,10 +129,16 @@ describe('buildPvcFromSnapshot', () => {
     expect(e.code).toBe('RESTORE_SIZE_TOO_SMALL');
     expect(e.message).toBe('size 1G (1000000000 bytes) is below the restoreSize 1Gi (1073741824 bytes) of VolumeSnapshot "nightly"');
     expect(e.fix).toContain('at least 1Gi');
-    expect(thrown(() => buildPvcFromSnapshot({ name: 'r', namespace: 'db', snapshot, size: '1073741823', storageClass: 'sc' })).code).toBe('RESTORE_SIZE_TOO_SMALL');
-    expect(thrown(() => buildPvcFromSnapshot({ name: 'r', namespace: 'db', snapshot: { ...snapshot, restoreSize: undefined }, storageClass: 'sc' })).code).toBe('INVALID_ARGUMENT');
+    expect(thrown(() => buildPvcFromSnapshot({ name: 'r', namespace: 'db', snapshot, size: '1073741823', storageClass: 'sc' })).code).toBe(
+      'RESTORE_SIZE_TOO_SMALL',
+    );
+    expect(thrown(() => buildPvcFromSnapshot({ name: 'r', namespace: 'db', snapshot: { ...snapshot, restoreSize: undefined }, storageClass: 'sc' })).code).toBe(
+      'INVALID_ARGUMENT',
+    );
     expect(thrown(() => buildPvcFromSnapshot({ name: 'r', namespace: 'db', snapshot, size: '2 Gi', storageClass: 'sc' })).code).toBe('INVALID_QUANTITY');
-    expect(thrown(() => buildPvcFromSnapshot({ name: 'r', namespace: 'db', snapshot: { ...snapshot, restoreSize: '0' }, size: '0', storageClass: 'sc' })).code).toBe('INVALID_QUANTITY');
+    expect(
+      thrown(() => buildPvcFromSnapshot({ name: 'r', namespace: 'db', snapshot: { ...snapshot, restoreSize: '0' }, size: '0', storageClass: 'sc' })).code,
+    ).toBe('INVALID_QUANTITY');
   });
 
   it('refuses a StorageClass of another driver, bad names, and cross-namespace without its source', () => {
@@ -121,17 +146,40 @@ describe('buildPvcFromSnapshot', () => {
     expect(e.code).toBe('STORAGE_CLASS_MISMATCH');
     expect(e.fix).toContain('hostpath.csi.k8s.io');
     expect(thrown(() => buildPvcFromSnapshot({ name: 'R', namespace: 'db', snapshot, storageClass: 'sc' })).code).toBe('INVALID_NAME');
-    expect(thrown(() => buildPvcFromSnapshot({ name: 'r', namespace: 'db', snapshot, storageClass: 'sc', restoreType: 'cross-namespace' })).code).toBe('INVALID_ARGUMENT');
-    const x = buildPvcFromSnapshot({ name: 'r', namespace: 'staging', snapshot, storageClass: 'sc', restoreType: 'cross-namespace', restoredFromNamespace: 'prod' });
+    expect(thrown(() => buildPvcFromSnapshot({ name: 'r', namespace: 'db', snapshot, storageClass: 'sc', restoreType: 'cross-namespace' })).code).toBe(
+      'INVALID_ARGUMENT',
+    );
+    const x = buildPvcFromSnapshot({
+      name: 'r',
+      namespace: 'staging',
+      snapshot,
+      storageClass: 'sc',
+      restoreType: 'cross-namespace',
+      restoredFromNamespace: 'prod',
+    });
     expect(x.metadata?.annotations?.['dbaas.io/restored-from-namespace']).toBe('prod');
   });
 });
 
 describe('buildCrossNamespaceSnapshot', () => {
   it('builds a Retain static content bound to a new snapshot in the target namespace, with the metadata carried over', () => {
-    const meta: SnapshotMetadata = { schemaVersion: '1', backupSet: 'nightly', role: 'data', sourcePvc: 'data-pg-0', backupType: 'volumesnapshot', mode: 'fenced', requestedAt };
+    const meta: SnapshotMetadata = {
+      schemaVersion: '1',
+      backupSet: 'nightly',
+      role: 'data',
+      sourcePvc: 'data-pg-0',
+      backupType: 'volumesnapshot',
+      mode: 'fenced',
+      requestedAt,
+    };
     const { content, snapshot } = buildCrossNamespaceSnapshot({
-      source: { snapshotHandle: '7c9e-handle', driver: 'hostpath.csi.k8s.io', sourceVolumeMode: 'Filesystem', snapshotClassName: 'csi-hostpath-snapclass', namespace: 'prod' },
+      source: {
+        snapshotHandle: '7c9e-handle',
+        driver: 'hostpath.csi.k8s.io',
+        sourceVolumeMode: 'Filesystem',
+        snapshotClassName: 'csi-hostpath-snapclass',
+        namespace: 'prod',
+      },
       target: { namespace: 'staging', name: 'nightly' },
       metadata: meta,
     });
@@ -156,7 +204,9 @@ describe('buildCrossNamespaceSnapshot', () => {
 
   it('refuses an empty handle and names that do not fit', () => {
     const source = { snapshotHandle: 'h', driver: 'd' };
-    expect(thrown(() => buildCrossNamespaceSnapshot({ source: { ...source, snapshotHandle: '' }, target: { namespace: 'a', name: 'b' } })).code).toBe('INVALID_ARGUMENT');
+    expect(thrown(() => buildCrossNamespaceSnapshot({ source: { ...source, snapshotHandle: '' }, target: { namespace: 'a', name: 'b' } })).code).toBe(
+      'INVALID_ARGUMENT',
+    );
     expect(thrown(() => buildCrossNamespaceSnapshot({ source, target: { namespace: 'a', name: 'b'.repeat(250) } })).code).toBe('INVALID_NAME');
     expect(thrown(() => buildCrossNamespaceSnapshot({ source, target: { namespace: 'A', name: 'b' } })).code).toBe('INVALID_NAME');
     expect(buildCrossNamespaceSnapshot({ source, target: { namespace: 'a', name: 'b' }, contentName: 'mine' }).content.metadata.name).toBe('mine');
@@ -174,7 +224,11 @@ describe('walFilesForBackup', () => {
     expect(walFilesForBackup(parseLsn('0/2000028'), parseLsn('0/3000000'), 1)).toEqual(['000000010000000000000002']);
     expect(walFilesForBackup(parseLsn('0/FF000028'), parseLsn('1/00000100'), 2)).toEqual(['0000000200000000000000FF', '000000020000000100000000']);
     expect(walFilesForBackup(parseLsn('0/2000028'), parseLsn('0/2000028'), 1)).toEqual(['000000010000000000000002']);
-    expect(walFilesForBackup(parseLsn('0/4000028'), parseLsn('0/C000100'), 1, 64 * 1024 * 1024)).toEqual(['000000010000000000000001', '000000010000000000000002', '000000010000000000000003']);
+    expect(walFilesForBackup(parseLsn('0/4000028'), parseLsn('0/C000100'), 1, 64 * 1024 * 1024)).toEqual([
+      '000000010000000000000001',
+      '000000010000000000000002',
+      '000000010000000000000003',
+    ]);
     expect(thrown(() => walFilesForBackup(2n, 1n, 1)).code).toBe('INVALID_ARGUMENT');
   });
 });

@@ -73,7 +73,8 @@ function mergeExtra(own: { labels: Record<string, string>; annotations: Record<s
     labels[assertQualifiedName(k)] = assertLabelValue(v, k);
   }
   for (const [k, v] of Object.entries(extra?.annotations ?? {})) {
-    if (isReserved(k)) throw new DbaasError('INVALID_ARGUMENT', `annotation ${k} is reserved for kubectl-dbaas metadata`, { fix: 'Use your own annotation prefix.' });
+    if (isReserved(k))
+      throw new DbaasError('INVALID_ARGUMENT', `annotation ${k} is reserved for kubectl-dbaas metadata`, { fix: 'Use your own annotation prefix.' });
     annotations[assertQualifiedName(k)] = v;
   }
   return { labels, annotations };
@@ -214,9 +215,13 @@ export function buildPvcFromSnapshot(input: PvcFromSnapshotInput): V1PersistentV
   assertDnsSubdomain(input.snapshot.name, 'VolumeSnapshot name');
   const restoreSizeText = input.snapshot.restoreSize;
   if (restoreSizeText === undefined || restoreSizeText === '') {
-    throw new DbaasError('INVALID_ARGUMENT', `VolumeSnapshot "${input.snapshot.name}" has no status.restoreSize yet, so the size of the restored volume cannot be checked`, {
-      fix: 'Wait until the snapshot is readyToUse (its restoreSize is set), then restore.',
-    });
+    throw new DbaasError(
+      'INVALID_ARGUMENT',
+      `VolumeSnapshot "${input.snapshot.name}" has no status.restoreSize yet, so the size of the restored volume cannot be checked`,
+      {
+        fix: 'Wait until the snapshot is readyToUse (its restoreSize is set), then restore.',
+      },
+    );
   }
   const restoreSize = parseQuantity(restoreSizeText);
   const size = input.size === undefined ? restoreSize : parseQuantity(input.size);
@@ -329,9 +334,13 @@ export function buildCrossNamespaceSnapshot(input: CrossNamespaceSnapshotInput):
   if (input.source.namespace !== undefined) assertDnsLabel(input.source.namespace, 'source namespace');
   const contentName = input.contentName ?? `dbaas-${namespace}-${name}`;
   if (contentName.length > DNS1123_SUBDOMAIN_MAX) {
-    throw new DbaasError('INVALID_NAME', `the VolumeSnapshotContent name "${contentName.slice(0, 40)}..." would have ${contentName.length} characters (at most ${DNS1123_SUBDOMAIN_MAX})`, {
-      fix: 'Pass a shorter contentName or a shorter snapshot name.',
-    });
+    throw new DbaasError(
+      'INVALID_NAME',
+      `the VolumeSnapshotContent name "${contentName.slice(0, 40)}..." would have ${contentName.length} characters (at most ${DNS1123_SUBDOMAIN_MAX})`,
+      {
+        fix: 'Pass a shorter contentName or a shorter snapshot name.',
+      },
+    );
   }
   assertDnsSubdomain(contentName, 'VolumeSnapshotContent name');
 
@@ -377,7 +386,10 @@ export function buildCrossNamespaceSnapshot(input: CrossNamespaceSnapshotInput):
 export function walFilesForBackup(startLsn: Lsn, stopLsn: Lsn, timeline: number, segmentSize: number = DEFAULT_WAL_SEGMENT_SIZE): string[] {
   if (stopLsn < startLsn) throw new DbaasError('INVALID_ARGUMENT', 'the stop LSN is before the start LSN');
   const first = parseWalFileName(walFileName(startLsn, timeline, segmentSize), segmentSize).segmentNumber;
-  const last = stopLsn === startLsn ? walSegmentNumber(startLsn, segmentSize) : parseWalFileName(walFileNameForEnd(stopLsn, timeline, segmentSize), segmentSize).segmentNumber;
+  const last =
+    stopLsn === startLsn
+      ? walSegmentNumber(startLsn, segmentSize)
+      : parseWalFileName(walFileNameForEnd(stopLsn, timeline, segmentSize), segmentSize).segmentNumber;
   const files: string[] = [];
   for (let seg = first; seg <= last; seg++) files.push(walFileName(seg * BigInt(segmentSize), timeline, segmentSize));
   return files;

@@ -80,7 +80,13 @@ describe('built manifests on the real apiserver', () => {
 
   it('cross-namespace: the static Retain VolumeSnapshotContent and its VolumeSnapshot are accepted and the snapshot-controller binds them', async () => {
     const { content, snapshot } = buildCrossNamespaceSnapshot({
-      source: { snapshotHandle: `handle-${stamp}`, driver: 'hostpath.csi.k8s.io', snapshotClassName: 'csi-hostpath-snapclass', namespace: source, sourceVolumeMode: 'Filesystem' },
+      source: {
+        snapshotHandle: `handle-${stamp}`,
+        driver: 'hostpath.csi.k8s.io',
+        snapshotClassName: 'csi-hostpath-snapclass',
+        namespace: source,
+        sourceVolumeMode: 'Filesystem',
+      },
       target: { namespace: target, name: 'nightly' },
       metadata: { ...meta, schemaVersion: '1', backupType: 'volumesnapshot', sourcePvc: 'data-pg-0' },
     });
@@ -95,7 +101,9 @@ describe('built manifests on the real apiserver', () => {
       what: 'to be bound to its pre-provisioned content',
     });
     const vsc = await clients.volumeSnapshotContents.get(content.metadata.name!);
-    console.log(`[manifests.cluster] bound pre-provisioned pair: VolumeSnapshot status ${JSON.stringify(bound.object?.status)}; content status ${JSON.stringify(vsc.status ?? null)}; content finalizers ${JSON.stringify(vsc.metadata.finalizers ?? [])}; VolumeSnapshot finalizers ${JSON.stringify(bound.object?.metadata?.finalizers ?? [])}`);
+    console.log(
+      `[manifests.cluster] bound pre-provisioned pair: VolumeSnapshot status ${JSON.stringify(bound.object?.status)}; content status ${JSON.stringify(vsc.status ?? null)}; content finalizers ${JSON.stringify(vsc.metadata.finalizers ?? [])}; VolumeSnapshot finalizers ${JSON.stringify(bound.object?.metadata?.finalizers ?? [])}`,
+    );
     expect(bound.object?.status?.boundVolumeSnapshotContentName).toBe(content.metadata.name);
     // The controller records the binding on the content too (volumeSnapshotRef.uid)
     expect(vsc.spec.volumeSnapshotRef.uid).toBe(bound.object?.metadata?.uid);
@@ -109,7 +117,10 @@ describe('built manifests on the real apiserver', () => {
       source: { snapshotHandle: `other-${stamp}`, driver: 'hostpath.csi.k8s.io' },
       target: { namespace: target, name: 'mismatch' },
     });
-    const wrong: VolumeSnapshotContent = { ...content, spec: { ...content.spec, volumeSnapshotRef: { ...content.spec.volumeSnapshotRef, name: 'someone-else' } } };
+    const wrong: VolumeSnapshotContent = {
+      ...content,
+      spec: { ...content.spec, volumeSnapshotRef: { ...content.spec.volumeSnapshotRef, name: 'someone-else' } },
+    };
     contents.push(wrong.metadata.name!);
     await clients.volumeSnapshotContents.create(wrong);
     await clients.volumeSnapshots.create(snapshot);

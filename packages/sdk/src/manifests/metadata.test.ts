@@ -101,25 +101,40 @@ describe('snapshot metadata schema', () => {
       },
     });
     expect(read).toEqual(full);
-    const minimal: SnapshotMetadata = { schemaVersion: '1', backupSet: 'b', role: 'wal', sourcePvc: 'p', backupType: 'volumesnapshot', mode: 'fenced', requestedAt: new Date(0) };
+    const minimal: SnapshotMetadata = {
+      schemaVersion: '1',
+      backupSet: 'b',
+      role: 'wal',
+      sourcePvc: 'p',
+      backupType: 'volumesnapshot',
+      mode: 'fenced',
+      requestedAt: new Date(0),
+    };
     expect(readSnapshotMetadata(writeSnapshotMetadata(minimal))).toEqual(minimal);
   });
 
   it('round-trips any valid LSN pair and system identifier (property)', () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), (a, b, sysid) => {
-        const [startLsn, stopLsn] = a <= b ? [a, b] : [b, a];
-        const meta: SnapshotMetadata = { ...full, startLsn, stopLsn, systemIdentifier: sysid };
-        const back = readSnapshotMetadata(writeSnapshotMetadata(meta));
-        expect([back.startLsn, back.stopLsn, back.systemIdentifier]).toEqual([startLsn, stopLsn, sysid]);
-      }),
+      fc.property(
+        fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+        fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+        fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+        (a, b, sysid) => {
+          const [startLsn, stopLsn] = a <= b ? [a, b] : [b, a];
+          const meta: SnapshotMetadata = { ...full, startLsn, stopLsn, systemIdentifier: sysid };
+          const back = readSnapshotMetadata(writeSnapshotMetadata(meta));
+          expect([back.startLsn, back.stopLsn, back.systemIdentifier]).toEqual([startLsn, stopLsn, sysid]);
+        },
+      ),
       { numRuns: 200 },
     );
   });
 
   it('refuses an unknown schema version with a clear error', () => {
     const wire = writeSnapshotMetadata(full);
-    const newer = thrown(() => readSnapshotMetadata({ metadata: { name: 'nightly', labels: wire.labels, annotations: { ...wire.annotations, 'dbaas.io/schema-version': '2' } } }));
+    const newer = thrown(() =>
+      readSnapshotMetadata({ metadata: { name: 'nightly', labels: wire.labels, annotations: { ...wire.annotations, 'dbaas.io/schema-version': '2' } } }),
+    );
     expect(isDbaasError(newer, 'METADATA_SCHEMA_UNSUPPORTED')).toBe(true);
     expect((newer as Error).message).toBe('snapshot "nightly" has metadata schema version "2"; this kubectl-dbaas reads version 1 only');
     expect((newer as { fix: string }).fix).toMatch(/newer kubectl-dbaas: upgrade/);
@@ -146,16 +161,37 @@ describe('snapshot metadata schema', () => {
     );
     expect(isDbaasError(error, 'METADATA_INVALID')).toBe(true);
     const message = (error as Error).message;
-    for (const field of ['labels.dbaas.io/role', 'annotations.dbaas.io/stop-lsn', 'annotations.dbaas.io/backup-label', 'annotations.dbaas.io/first-wal-file', 'annotations.dbaas.io/cut-at']) {
+    for (const field of [
+      'labels.dbaas.io/role',
+      'annotations.dbaas.io/stop-lsn',
+      'annotations.dbaas.io/backup-label',
+      'annotations.dbaas.io/first-wal-file',
+      'annotations.dbaas.io/cut-at',
+    ]) {
       expect(message).toContain(field);
     }
     expect(message).toContain('"0/XYZ" is not an LSN');
   });
 
   it('refuses to write inconsistent or oversized metadata', () => {
-    expect(isDbaasError(thrown(() => writeSnapshotMetadata({ ...full, stopLsn: parseLsn('0/1') })), 'METADATA_INVALID')).toBe(true);
-    expect(isDbaasError(thrown(() => writeSnapshotMetadata({ ...full, backupSet: 'a'.repeat(64) })), 'METADATA_INVALID')).toBe(true);
-    expect(isDbaasError(thrown(() => writeSnapshotMetadata({ ...full, walSegmentSize: 1000 })), 'METADATA_INVALID')).toBe(true);
+    expect(
+      isDbaasError(
+        thrown(() => writeSnapshotMetadata({ ...full, stopLsn: parseLsn('0/1') })),
+        'METADATA_INVALID',
+      ),
+    ).toBe(true);
+    expect(
+      isDbaasError(
+        thrown(() => writeSnapshotMetadata({ ...full, backupSet: 'a'.repeat(64) })),
+        'METADATA_INVALID',
+      ),
+    ).toBe(true);
+    expect(
+      isDbaasError(
+        thrown(() => writeSnapshotMetadata({ ...full, walSegmentSize: 1000 })),
+        'METADATA_INVALID',
+      ),
+    ).toBe(true);
     const e = thrown(() => writeSnapshotMetadata({ ...full, lastWalFile: '000000010000000000000004' }));
     expect((e as Error).message).toMatch(/last WAL file .* sorts before the first/);
   });
@@ -166,16 +202,30 @@ describe('snapshot metadata schema', () => {
     );
     expect(isManagedSnapshot({ metadata: { labels: writeSnapshotMetadata(full).labels } })).toBe(true);
     expect(isManagedSnapshot({ metadata: { labels: { 'app.kubernetes.io/managed-by': 'helm' } } })).toBe(false);
-    expect(isDbaasError(thrown(() => managedSnapshotSelector({ backupSet: 'a,b' })), 'INVALID_NAME')).toBe(true);
+    expect(
+      isDbaasError(
+        thrown(() => managedSnapshotSelector({ backupSet: 'a,b' })),
+        'INVALID_NAME',
+      ),
+    ).toBe(true);
   });
 });
 
 describe('restore metadata schema', () => {
   it('round-trips and writes dbaas.io/restored-from and dbaas.io/restore-type', () => {
     const wire = writeRestoreMetadata({ schemaVersion: '1', restoredFrom: 'nightly', restoreType: 'cross-namespace', restoredFromNamespace: 'prod' });
-    expect(wire.labels).toEqual({ 'app.kubernetes.io/managed-by': 'kubectl-dbaas', 'dbaas.io/restored-from': 'nightly', 'dbaas.io/restore-type': 'cross-namespace' });
+    expect(wire.labels).toEqual({
+      'app.kubernetes.io/managed-by': 'kubectl-dbaas',
+      'dbaas.io/restored-from': 'nightly',
+      'dbaas.io/restore-type': 'cross-namespace',
+    });
     expect(wire.annotations).toEqual({ 'dbaas.io/schema-version': '1', 'dbaas.io/restored-from-namespace': 'prod' });
     expect(readRestoreMetadata(wire)).toEqual({ schemaVersion: '1', restoredFrom: 'nightly', restoreType: 'cross-namespace', restoredFromNamespace: 'prod' });
-    expect(isDbaasError(thrown(() => readRestoreMetadata({ labels: wire.labels, annotations: { 'dbaas.io/schema-version': '9' } })), 'METADATA_SCHEMA_UNSUPPORTED')).toBe(true);
+    expect(
+      isDbaasError(
+        thrown(() => readRestoreMetadata({ labels: wire.labels, annotations: { 'dbaas.io/schema-version': '9' } })),
+        'METADATA_SCHEMA_UNSUPPORTED',
+      ),
+    ).toBe(true);
   });
 });

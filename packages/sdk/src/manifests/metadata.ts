@@ -117,10 +117,17 @@ const lsn = z.codec(z.string(), z.bigint().min(0n), {
   encode: (value: Lsn) => formatLsn(value),
 });
 
-const decimalU64 = z.codec(z.string().regex(/^\d{1,20}$/, 'must be a decimal integer'), z.bigint().min(0n).max((1n << 64n) - 1n), {
-  decode: (text) => BigInt(text),
-  encode: (value) => value.toString(),
-});
+const decimalU64 = z.codec(
+  z.string().regex(/^\d{1,20}$/, 'must be a decimal integer'),
+  z
+    .bigint()
+    .min(0n)
+    .max((1n << 64n) - 1n),
+  {
+    decode: (text) => BigInt(text),
+    encode: (value) => value.toString(),
+  },
+);
 
 const positiveInt = (max: number) =>
   z.codec(z.string().regex(/^[1-9]\d{0,9}$/, 'must be a positive decimal integer'), z.number().int().min(1).max(max), {
@@ -128,17 +135,14 @@ const positiveInt = (max: number) =>
     encode: (value) => String(value),
   });
 
-const walSegmentSize = positiveInt(1024 * 1024 * 1024).refine(
-  (n) => {
-    try {
-      assertWalSegmentSize(n);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  'must be a power of two between 1 MiB and 1 GiB',
-);
+const walSegmentSize = positiveInt(1024 * 1024 * 1024).refine((n) => {
+  try {
+    assertWalSegmentSize(n);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be a power of two between 1 MiB and 1 GiB');
 
 const walFile = z.string().refine(isWalFileName, 'must be a WAL segment file name (24 upper-case hex digits)');
 
@@ -155,9 +159,16 @@ const base64Text = z.codec(z.string(), z.string(), {
 });
 
 // MySQL `mysql-bin.000042`, MariaDB `mariadb-bin.000003`: a base name and a numeric extension.
-const binlogFile = z.string().max(255).regex(/^[A-Za-z0-9_][\w.-]*\.\d{6,}$/, 'must be a binary log file name such as mysql-bin.000042');
+const binlogFile = z
+  .string()
+  .max(255)
+  .regex(/^[A-Za-z0-9_][\w.-]*\.\d{6,}$/, 'must be a binary log file name such as mysql-bin.000042');
 // MySQL `uuid:1-5,uuid:1-3` (whitespace removed), MariaDB `domain-server-seq` lists.
-const gtidSet = z.string().min(1).max(65536).regex(/^[0-9A-Za-z:,_-]+$/, 'must be a GTID set (MySQL uuid:interval lists or MariaDB domain-server-sequence lists)');
+const gtidSet = z
+  .string()
+  .min(1)
+  .max(65536)
+  .regex(/^[0-9A-Za-z:,_-]+$/, 'must be a GTID set (MySQL uuid:interval lists or MariaDB domain-server-sequence lists)');
 const serverUuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
 
 const isoTime = z.codec(z.iso.datetime({ offset: true }), z.date(), {
@@ -165,13 +176,17 @@ const isoTime = z.codec(z.iso.datetime({ offset: true }), z.date(), {
   encode: (date) => date.toISOString(),
 });
 
-const workload = z.codec(z.string().regex(/^[A-Za-z][\w.-]*\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be <Kind>/<name>, e.g. StatefulSet/pg'), z.object({ kind: z.string(), name: z.string() }), {
-  decode: (text) => {
-    const i = text.indexOf('/');
-    return { kind: text.slice(0, i), name: text.slice(i + 1) };
+const workload = z.codec(
+  z.string().regex(/^[A-Za-z][\w.-]*\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be <Kind>/<name>, e.g. StatefulSet/pg'),
+  z.object({ kind: z.string(), name: z.string() }),
+  {
+    decode: (text) => {
+      const i = text.indexOf('/');
+      return { kind: text.slice(0, i), name: text.slice(i + 1) };
+    },
+    encode: (w) => `${w.kind}/${w.name}`,
   },
-  encode: (w) => `${w.kind}/${w.name}`,
-});
+);
 
 // ---- the snapshot metadata codec -----------------------------------------------------------------
 
@@ -186,7 +201,10 @@ const snapshotWire = z.object({
   annotations: z.object({
     [DBAAS_ANNOTATIONS.schemaVersion]: z.literal(SNAPSHOT_METADATA_SCHEMA_VERSION),
     [DBAAS_ANNOTATIONS.engine]: z.enum(['postgres', 'mysql', 'mariadb']).optional(),
-    [DBAAS_ANNOTATIONS.engineVersion]: z.string().regex(/^\d+(\.\d+){0,2}\w*$/, 'must be a version such as 17.6').optional(),
+    [DBAAS_ANNOTATIONS.engineVersion]: z
+      .string()
+      .regex(/^\d+(\.\d+){0,2}\w*$/, 'must be a version such as 17.6')
+      .optional(),
     [DBAAS_ANNOTATIONS.mode]: z.enum(CONSISTENCY_MODES),
     [DBAAS_ANNOTATIONS.systemIdentifier]: decimalU64.optional(),
     [DBAAS_ANNOTATIONS.timeline]: positiveInt(0xffffffff).optional(),
@@ -245,7 +263,11 @@ const snapshotMetadataShape = z
       ctx.addIssue({ code: 'custom', path: ['stopLsn'], message: `stop LSN ${formatLsn(m.stopLsn)} is before start LSN ${formatLsn(m.startLsn)}` });
     }
     if (m.redoLsn !== undefined && m.checkpointLsn !== undefined && m.checkpointLsn < m.redoLsn) {
-      ctx.addIssue({ code: 'custom', path: ['checkpointLsn'], message: `checkpoint LSN ${formatLsn(m.checkpointLsn)} is before its redo LSN ${formatLsn(m.redoLsn)}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['checkpointLsn'],
+        message: `checkpoint LSN ${formatLsn(m.checkpointLsn)} is before its redo LSN ${formatLsn(m.redoLsn)}`,
+      });
     }
     if (m.firstWalFile !== undefined && m.lastWalFile !== undefined && m.lastWalFile < m.firstWalFile) {
       ctx.addIssue({ code: 'custom', path: ['lastWalFile'], message: `last WAL file ${m.lastWalFile} sorts before the first ${m.firstWalFile}` });
@@ -400,9 +422,10 @@ function checkSchemaVersion(maps: MetadataMaps, what: string): void {
       'METADATA_SCHEMA_UNSUPPORTED',
       `${what} has metadata schema version "${version}"; this kubectl-dbaas reads version ${SNAPSHOT_METADATA_SCHEMA_VERSION} only`,
       {
-        fix: /^\d+$/.test(version) && Number(version) > Number(SNAPSHOT_METADATA_SCHEMA_VERSION)
-          ? 'It was written by a newer kubectl-dbaas: upgrade kubectl-dbaas (or the @kubectl-dbaas/sdk package) to read it.'
-          : `The ${DBAAS_ANNOTATIONS.schemaVersion} annotation was altered; it must be "${SNAPSHOT_METADATA_SCHEMA_VERSION}".`,
+        fix:
+          /^\d+$/.test(version) && Number(version) > Number(SNAPSHOT_METADATA_SCHEMA_VERSION)
+            ? 'It was written by a newer kubectl-dbaas: upgrade kubectl-dbaas (or the @kubectl-dbaas/sdk package) to read it.'
+            : `The ${DBAAS_ANNOTATIONS.schemaVersion} annotation was altered; it must be "${SNAPSHOT_METADATA_SCHEMA_VERSION}".`,
         details: { schemaVersion: version },
       },
     );

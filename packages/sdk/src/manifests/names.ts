@@ -46,7 +46,8 @@ function invalid(what: string, value: string, rule: string): DbaasError {
 export function assertDnsLabel(name: string, what = 'name'): string {
   if (name.length === 0) throw invalid(what, name, 'must not be empty');
   if (name.length > DNS1123_LABEL_MAX) throw invalid(what, name, `must be at most ${DNS1123_LABEL_MAX} characters (it has ${name.length})`);
-  if (!LABEL.test(name)) throw invalid(what, name, 'must consist of lower-case letters, digits and "-", and start and end with a letter or digit (RFC 1123 label)');
+  if (!LABEL.test(name))
+    throw invalid(what, name, 'must consist of lower-case letters, digits and "-", and start and end with a letter or digit (RFC 1123 label)');
   return name;
 }
 
@@ -63,7 +64,8 @@ export function assertDnsLabel(name: string, what = 'name'): string {
 export function assertDnsSubdomain(name: string, what = 'name'): string {
   if (name.length === 0) throw invalid(what, name, 'must not be empty');
   if (name.length > DNS1123_SUBDOMAIN_MAX) throw invalid(what, name, `must be at most ${DNS1123_SUBDOMAIN_MAX} characters (it has ${name.length})`);
-  if (!SUBDOMAIN.test(name)) throw invalid(what, name, 'must consist of lower-case letters, digits, "-" and ".", and start and end with a letter or digit (RFC 1123 subdomain)');
+  if (!SUBDOMAIN.test(name))
+    throw invalid(what, name, 'must consist of lower-case letters, digits, "-" and ".", and start and end with a letter or digit (RFC 1123 subdomain)');
   return name;
 }
 
@@ -103,7 +105,11 @@ export function assertQualifiedName(key: string): string {
   const name = slash >= 0 ? key.slice(slash + 1) : key;
   if (prefix !== undefined) assertDnsSubdomain(prefix, `prefix of key "${key}"`);
   if (name.length === 0 || name.length > DNS1123_LABEL_MAX || !QUALIFIED_NAME.test(name)) {
-    throw invalid('key', key, `the part after "/" must be 1-${DNS1123_LABEL_MAX} characters of letters, digits, "-", "_" and ".", starting and ending alphanumeric`);
+    throw invalid(
+      'key',
+      key,
+      `the part after "/" must be 1-${DNS1123_LABEL_MAX} characters of letters, digits, "-", "_" and ".", starting and ending alphanumeric`,
+    );
   }
   return key;
 }

@@ -23,7 +23,17 @@ afterAll(async () => {
 describe('verification pods on the real apiserver', () => {
   it('both pods pass server-side validation', async () => {
     for (const role of ['inspect', 'server'] as const) {
-      const body = buildScratchPod({ role, name: `x-${role}`, namespace: ns, pvc: 'pg-restored', image: 'postgres:17', runAsUser: 999, fsGroup: 999, dataSubPath: 'pgdata', settings: { ...SCRATCH_SERVER_SETTINGS } });
+      const body = buildScratchPod({
+        role,
+        name: `x-${role}`,
+        namespace: ns,
+        pvc: 'pg-restored',
+        image: 'postgres:17',
+        runAsUser: 999,
+        fsGroup: 999,
+        dataSubPath: 'pgdata',
+        settings: { ...SCRATCH_SERVER_SETTINGS },
+      });
       const created = await clients.core.createNamespacedPod({ namespace: ns, body, dryRun: 'All' });
       expect(created.spec?.containers[0]?.command).toEqual(body.spec?.containers[0]?.command);
     }
@@ -36,7 +46,16 @@ describe('verification pods on the real apiserver', () => {
     expect(e.message).toMatch(/pg-restored-inspect.*to be Running/);
     expect(e.message).toMatch(/not scheduled yet/);
     expect((await clients.core.listNamespacedPod({ namespace: ns })).items).toEqual([]);
-    const s = await dbaasRejection(runtime.startPostgres(clients, { namespace: ns, pvc: 'pg-restored', dataSubPath: '', major: 17, settings: { ...SCRATCH_SERVER_SETTINGS }, deadline: Date.now() + 2000 }));
+    const s = await dbaasRejection(
+      runtime.startPostgres(clients, {
+        namespace: ns,
+        pvc: 'pg-restored',
+        dataSubPath: '',
+        major: 17,
+        settings: { ...SCRATCH_SERVER_SETTINGS },
+        deadline: Date.now() + 2000,
+      }),
+    );
     expect(s.code).toBe('KUBE_TIMEOUT');
     expect(s.message).toMatch(/to be Ready \(PostgreSQL accepting connections\)/);
     expect((await clients.core.listNamespacedPod({ namespace: ns })).items).toEqual([]);

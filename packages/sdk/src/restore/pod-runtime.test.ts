@@ -12,10 +12,28 @@ describe('buildScratchPod', () => {
     expect(c.command!.slice(0, 2)).toEqual(['/bin/sh', '-ec']);
     expect(c.command![2]).toContain('-c listen_addresses=127.0.0.1');
     expect(c.command![2]).toContain('"$@"');
-    expect(c.command!.slice(4)).toEqual(['-c', 'archive_mode=off', '-c', 'archive_command=', '-c', 'restore_command=', '-c', 'primary_conninfo=', '-c', 'primary_slot_name=', '-c', 'recovery_target_action=promote']);
+    expect(c.command!.slice(4)).toEqual([
+      '-c',
+      'archive_mode=off',
+      '-c',
+      'archive_command=',
+      '-c',
+      'restore_command=',
+      '-c',
+      'primary_conninfo=',
+      '-c',
+      'primary_slot_name=',
+      '-c',
+      'recovery_target_action=promote',
+    ]);
     expect(c.env).toEqual([{ name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' }]);
     expect(c.readinessProbe?.exec?.command).toEqual(['pg_isready', '-h', '127.0.0.1', '-p', '5432']);
-    expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+    expect(c.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+    });
     expect(pod.spec!.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 999, runAsGroup: 999 });
     expect(pod.spec!.automountServiceAccountToken).toBe(false);
     expect(pod.spec!.volumes).toEqual([
@@ -52,8 +70,20 @@ describe('buildScratchPod', () => {
 
 describe('podVerifyRuntime', () => {
   it("the restore-prep Job of a scratch online restore gets the runtime's image for the backup's major, its user and pull policy", () => {
-    const runtime = podVerifyRuntime({ image: (m) => `registry.example/pg:${m}`, runAsUser: 26, fsGroup: 26, imagePullPolicy: 'Never', serviceAccountName: 'verify' });
-    expect(runtime.prepOptions?.(16)).toEqual({ image: 'registry.example/pg:16', runAsUser: 26, fsGroup: 26, imagePullPolicy: 'Never', serviceAccountName: 'verify' });
+    const runtime = podVerifyRuntime({
+      image: (m) => `registry.example/pg:${m}`,
+      runAsUser: 26,
+      fsGroup: 26,
+      imagePullPolicy: 'Never',
+      serviceAccountName: 'verify',
+    });
+    expect(runtime.prepOptions?.(16)).toEqual({
+      image: 'registry.example/pg:16',
+      runAsUser: 26,
+      fsGroup: 26,
+      imagePullPolicy: 'Never',
+      serviceAccountName: 'verify',
+    });
     // A backup that does not record its version: the restore's own default image (postgres:latest).
     expect(runtime.prepOptions?.(undefined)).toEqual({ runAsUser: 26, fsGroup: 26, imagePullPolicy: 'Never', serviceAccountName: 'verify' });
     expect(podVerifyRuntime().prepOptions?.(17)).toEqual({ image: 'postgres:17', runAsUser: 999 });

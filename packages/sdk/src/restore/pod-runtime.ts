@@ -160,11 +160,14 @@ export function buildScratchPod(input: ScratchPodInput): V1Pod {
 /** Why a pod cannot become ready (image pull errors, crash, exit), or undefined while it may. */
 function podProblem(pod: V1Pod | undefined): string | undefined {
   if (!pod) return 'the pod was deleted';
-  if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') return `the pod ended (${pod.status.phase}${pod.status.reason ? `: ${pod.status.reason}` : ''})`;
+  if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded')
+    return `the pod ended (${pod.status.phase}${pod.status.reason ? `: ${pod.status.reason}` : ''})`;
   for (const c of pod.status?.containerStatuses ?? []) {
     const waiting = c.state?.waiting?.reason;
-    if (waiting && /ErrImagePull|ImagePullBackOff|InvalidImageName|CreateContainerConfigError|CrashLoopBackOff/.test(waiting)) return `${waiting}: ${c.state?.waiting?.message ?? ''}`.trim();
-    if (c.state?.terminated) return `the container exited with code ${c.state.terminated.exitCode}${c.state.terminated.reason ? ` (${c.state.terminated.reason})` : ''}`;
+    if (waiting && /ErrImagePull|ImagePullBackOff|InvalidImageName|CreateContainerConfigError|CrashLoopBackOff/.test(waiting))
+      return `${waiting}: ${c.state?.waiting?.message ?? ''}`.trim();
+    if (c.state?.terminated)
+      return `the container exited with code ${c.state.terminated.exitCode}${c.state.terminated.reason ? ` (${c.state.terminated.reason})` : ''}`;
   }
   return undefined;
 }
@@ -228,7 +231,10 @@ async function execStream(clients: KubeClients, namespace: string, pod: string, 
   let stderrText = '';
   stderr.on('data', (d: Buffer) => (stderrText += d.toString()));
   await new Exec(clients.kubeConfig).exec(namespace, pod, container, command, stdout, stderr, null, false, (status: V1Status) => {
-    if (status.status !== 'Success') stdout.destroy(new DbaasError('DATA_DIRECTORY_UNREADABLE', `${command[0]} in pod ${namespace}/${pod} failed: ${status.message ?? ''} ${stderrText.trim()}`.trim()));
+    if (status.status !== 'Success')
+      stdout.destroy(
+        new DbaasError('DATA_DIRECTORY_UNREADABLE', `${command[0]} in pod ${namespace}/${pod} failed: ${status.message ?? ''} ${stderrText.trim()}`.trim()),
+      );
   });
   return stdout;
 }
@@ -284,12 +290,30 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
       try {
         let dataSubPath = request.dataSubPath;
         if (dataSubPath === undefined) {
-          const listing = await execText(clients, request.namespace, name, 'inspect', ['/bin/sh', '-c', `for d in ${VOLUME_MOUNT} ${VOLUME_MOUNT}/*; do [ -f "$d/PG_VERSION" ] && echo "dir:\${d#${VOLUME_MOUNT}}"; done; true`]);
-          dataSubPath = chooseDataSubPath(listing.split('\n').filter((l) => l.startsWith('dir:')).map((l) => l.slice('dir:'.length).replace(/^\//, '')));
+          const listing = await execText(clients, request.namespace, name, 'inspect', [
+            '/bin/sh',
+            '-c',
+            `for d in ${VOLUME_MOUNT} ${VOLUME_MOUNT}/*; do [ -f "$d/PG_VERSION" ] && echo "dir:\${d#${VOLUME_MOUNT}}"; done; true`,
+          ]);
+          dataSubPath = chooseDataSubPath(
+            listing
+              .split('\n')
+              .filter((l) => l.startsWith('dir:'))
+              .map((l) => l.slice('dir:'.length).replace(/^\//, '')),
+          );
         }
         const root = dataSubPath ? `${VOLUME_MOUNT}/${assertSubPath(dataSubPath)}` : VOLUME_MOUNT;
         // Relation files are not needed to judge consistency: pg_control, backup_label, pg_wal are.
-        const source = await execStream(clients, request.namespace, name, 'inspect', ['tar', '-cf', '-', '-C', root, '--exclude=./base', '--exclude=./pg_tblspc', '.']);
+        const source = await execStream(clients, request.namespace, name, 'inspect', [
+          'tar',
+          '-cf',
+          '-',
+          '-C',
+          root,
+          '--exclude=./base',
+          '--exclude=./pg_tblspc',
+          '.',
+        ]);
         return { source, dataSubPath, release: async () => await deletePod(clients, request.namespace, name) };
       } catch (error) {
         await deletePod(clients, request.namespace, name);
@@ -298,7 +322,16 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
     },
     async startPostgres(clients, request): Promise<ScratchPostgres> {
       const name = podName(request.pvc, 'verify-pg');
-      const body = buildScratchPod({ role: 'server', name, namespace: request.namespace, pvc: request.pvc, image: image(request.major), dataSubPath: request.dataSubPath, settings: request.settings, ...common });
+      const body = buildScratchPod({
+        role: 'server',
+        name,
+        namespace: request.namespace,
+        pvc: request.pvc,
+        image: image(request.major),
+        dataSubPath: request.dataSubPath,
+        settings: request.settings,
+        ...common,
+      });
       const started = Date.now();
       await runPod(clients, body, request.deadline, request.signal);
       const readyMs = Date.now() - started;

@@ -7,7 +7,16 @@
 import { chown, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { V1Job } from '@kubernetes/client-node';
-import { POSTGRES_IMAGE_UID, STORAGE_CLASS, TEST_IMAGES, clusterFromEnv, createBoundPvc, dbaasRejection, hostpathSkipReason, skipWhen } from '@kubectl-dbaas/testing';
+import {
+  POSTGRES_IMAGE_UID,
+  STORAGE_CLASS,
+  TEST_IMAGES,
+  clusterFromEnv,
+  createBoundPvc,
+  dbaasRejection,
+  hostpathSkipReason,
+  skipWhen,
+} from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isDbaasError } from '../errors.js';
 import { KubeClients } from '../kube/clients.js';
@@ -53,7 +62,10 @@ async function gone(name: string): Promise<boolean> {
 
 /** A PVC whose hostpath directory is the PostgreSQL user's (as the image's entrypoint leaves PGDATA). */
 async function volume(name: string): Promise<string> {
-  const dir = await createBoundPvc(clients, info, { metadata: { name, namespace: ns }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS, resources: { requests: { storage: '64Mi' } } } });
+  const dir = await createBoundPvc(clients, info, {
+    metadata: { name, namespace: ns },
+    spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS, resources: { requests: { storage: '64Mi' } } },
+  });
   await chown(dir, POSTGRES_IMAGE_UID, POSTGRES_IMAGE_UID);
   return (dirs[name] = dir);
 }
@@ -78,7 +90,13 @@ describe('jobRestorePrepExecutor on the node', () => {
 
   it('a completed Job: the segment copied, backup_label written, postmaster.pid removed; the Job and its pod are deleted', skipWhen(why), async () => {
     const started = Date.now();
-    const { output } = await executor.run(clients, { namespace: ns, job: job('succeeds', 'data', 'wal'), dataPvc: 'data', walPvc: 'wal', deadline: Date.now() + 120_000 });
+    const { output } = await executor.run(clients, {
+      namespace: ns,
+      job: job('succeeds', 'data', 'wal'),
+      dataPvc: 'data',
+      walPvc: 'wal',
+      deadline: Date.now() + 120_000,
+    });
     const ms = Date.now() - started;
     expect(output).toBe('dbaas-restore-prep: copied 1 WAL segment(s), wrote backup_label in /dbaas/data');
     expect(await readFile(path.join(dirs.data!, 'backup_label'), 'utf8')).toBe(LABEL);
@@ -88,18 +106,36 @@ describe('jobRestorePrepExecutor on the node', () => {
     console.log(`[restore-prep.cluster] restore-prep Job created -> Complete -> log read: ${ms} ms`);
   });
 
-  it("a Job whose script fails: RESTORE_PREP_FAILED with the script's message from the pod's log; the Job and its pods are deleted", skipWhen(why), async () => {
-    const e = await dbaasRejection(
-      executor.run(clients, { namespace: ns, job: job('fails', 'empty-data', 'empty-wal', { backoffLimit: 0 }), dataPvc: 'empty-data', walPvc: 'empty-wal', deadline: Date.now() + 120_000 }),
-    );
-    expect(e.code).toBe('RESTORE_PREP_FAILED');
-    expect(e.message).toMatch(/restore-prep Job .*\/fails failed \(BackoffLimitExceeded: .*\): dbaas-restore-prep: no PG_VERSION in \/dbaas\/data or one level below: not a PostgreSQL data directory/);
-    expect(await gone('fails')).toBe(true);
-  });
+  it(
+    "a Job whose script fails: RESTORE_PREP_FAILED with the script's message from the pod's log; the Job and its pods are deleted",
+    skipWhen(why),
+    async () => {
+      const e = await dbaasRejection(
+        executor.run(clients, {
+          namespace: ns,
+          job: job('fails', 'empty-data', 'empty-wal', { backoffLimit: 0 }),
+          dataPvc: 'empty-data',
+          walPvc: 'empty-wal',
+          deadline: Date.now() + 120_000,
+        }),
+      );
+      expect(e.code).toBe('RESTORE_PREP_FAILED');
+      expect(e.message).toMatch(
+        /restore-prep Job .*\/fails failed \(BackoffLimitExceeded: .*\): dbaas-restore-prep: no PG_VERSION in \/dbaas\/data or one level below: not a PostgreSQL data directory/,
+      );
+      expect(await gone('fails')).toBe(true);
+    },
+  );
 
   it('a Job that never finishes: deadline error naming the Job; the Job and its pod are deleted', skipWhen(why), async () => {
     const e = await dbaasRejection(
-      executor.run(clients, { namespace: ns, job: job('never', 'empty-data', 'empty-wal', { command: ['/bin/sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1; done'] }), dataPvc: 'empty-data', walPvc: 'empty-wal', deadline: Date.now() + 8000 }),
+      executor.run(clients, {
+        namespace: ns,
+        job: job('never', 'empty-data', 'empty-wal', { command: ['/bin/sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1; done'] }),
+        dataPvc: 'empty-data',
+        walPvc: 'empty-wal',
+        deadline: Date.now() + 8000,
+      }),
     );
     expect(e.code).toBe('KUBE_TIMEOUT');
     expect(e.message).toContain('never');

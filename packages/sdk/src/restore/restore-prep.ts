@@ -51,7 +51,9 @@ function jobFailure(job: V1Job | undefined): string | undefined {
 async function podLogTail(clients: KubeClients, namespace: string, jobName: string): Promise<string> {
   try {
     const pods = await clients.core.listNamespacedPod({ namespace, labelSelector: `job-name=${jobName}` });
-    const newest = [...pods.items].sort((a: V1Pod, b: V1Pod) => String(b.metadata?.creationTimestamp ?? '').localeCompare(String(a.metadata?.creationTimestamp ?? '')))[0];
+    const newest = [...pods.items].sort((a: V1Pod, b: V1Pod) =>
+      String(b.metadata?.creationTimestamp ?? '').localeCompare(String(a.metadata?.creationTimestamp ?? '')),
+    )[0];
     if (!newest?.metadata?.name) return '';
     const log = await clients.core.readNamespacedPodLog({ namespace, name: newest.metadata.name, tailLines: 20 });
     return String(log).trim();
@@ -82,7 +84,9 @@ export function jobRestorePrepExecutor(): RestorePrepExecutor {
           path: `/apis/batch/v1/namespaces/${namespace}/jobs`,
           name,
           predicate: (job) =>
-            job === undefined || (job.status?.succeeded ?? 0) > 0 || (job.status?.conditions ?? []).some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True'),
+            job === undefined ||
+            (job.status?.succeeded ?? 0) > 0 ||
+            (job.status?.conditions ?? []).some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True'),
           deadline: request.deadline,
           ...(request.signal ? { signal: request.signal } : {}),
           what: 'to complete',
@@ -91,16 +95,33 @@ export function jobRestorePrepExecutor(): RestorePrepExecutor {
           // A timeout alone says nothing of why: read the Job's pods and events before it is deleted.
           if (!isDbaasError(error, 'KUBE_TIMEOUT')) throw error;
           const why = await diagnoseJob(clients, namespace, name);
-          throw new DbaasError('KUBE_TIMEOUT', `${error.message}; ${why.reason}`, { fix: why.fix, cause: error, details: { ...error.details, ...why.details } });
+          throw new DbaasError('KUBE_TIMEOUT', `${error.message}; ${why.reason}`, {
+            fix: why.fix,
+            cause: error,
+            details: { ...error.details, ...why.details },
+          });
         });
         const log = await podLogTail(clients, namespace, name);
         if (done.object === undefined) throw new DbaasError('RESTORE_PREP_FAILED', `restore-prep Job ${namespace}/${name} was deleted before it completed`);
         const failure = jobFailure(done.object);
         if (failure) {
-          throw new DbaasError('RESTORE_PREP_FAILED', `restore-prep Job ${namespace}/${name} failed (${failure})${log ? `: ${log.split('\n').filter((l) => l.startsWith('dbaas-restore-prep')).pop() ?? log}` : ''}`, {
-            fix: 'Read the message above: usually a WAL segment missing from the -wal snapshot, or an image without /bin/sh, cp, base64 and cmp (pass prep.image).',
-            details: { job: name, log },
-          });
+          throw new DbaasError(
+            'RESTORE_PREP_FAILED',
+            `restore-prep Job ${namespace}/${name} failed (${failure})${
+              log
+                ? `: ${
+                    log
+                      .split('\n')
+                      .filter((l) => l.startsWith('dbaas-restore-prep'))
+                      .pop() ?? log
+                  }`
+                : ''
+            }`,
+            {
+              fix: 'Read the message above: usually a WAL segment missing from the -wal snapshot, or an image without /bin/sh, cp, base64 and cmp (pass prep.image).',
+              details: { job: name, log },
+            },
+          );
         }
         return { output: log };
       } finally {

@@ -34,7 +34,10 @@ async function provisioned(set: string, role: 'data' | 'wal', mode: ConsistencyM
 async function sidecarFor(contentName: string): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    const exists = await clients.volumeSnapshotContents.get(contentName).then(() => true, () => false);
+    const exists = await clients.volumeSnapshotContents.get(contentName).then(
+      () => true,
+      () => false,
+    );
     if (exists) return await writeContentReady(clients, contentName);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -43,9 +46,13 @@ async function sidecarFor(contentName: string): Promise<void> {
 
 /** PVCs (not being deleted), VolumeSnapshots of a namespace and the contents bound to it. */
 async function objects(namespace: string): Promise<string[]> {
-  const pvcs = (await clients.core.listNamespacedPersistentVolumeClaim({ namespace })).items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => `pvc/${p.metadata!.name}`);
+  const pvcs = (await clients.core.listNamespacedPersistentVolumeClaim({ namespace })).items
+    .filter((p) => !p.metadata?.deletionTimestamp)
+    .map((p) => `pvc/${p.metadata!.name}`);
   const vs = (await clients.volumeSnapshots.listAll({ namespace })).filter((s) => !s.metadata.deletionTimestamp).map((s) => `vs/${s.metadata.name}`);
-  const vsc = (await clients.volumeSnapshotContents.listAll()).filter((c) => c.spec.volumeSnapshotRef.namespace === namespace && !c.metadata.deletionTimestamp).map((c) => `vsc/${c.metadata.name}`);
+  const vsc = (await clients.volumeSnapshotContents.listAll())
+    .filter((c) => c.spec.volumeSnapshotRef.namespace === namespace && !c.metadata.deletionTimestamp)
+    .map((c) => `vsc/${c.metadata.name}`);
   return [...pvcs, ...vs, ...vsc].sort();
 }
 
@@ -101,7 +108,9 @@ describe('RestoreClient without a CSI driver: checks, dry run, clean-up', () => 
     const exists = await dbaasRejection(restoreClient.restore({ backup: 'alpha', namespace: ns, pvcName: 'taken', storageClass: CLASS }));
     expect(exists.code).toBe('RESTORE_TARGET_EXISTS');
     expect(exists.option).toBe('pvcName');
-    expect((await clients.core.readNamespacedPersistentVolumeClaim({ namespace: ns, name: 'taken' })).metadata?.resourceVersion).toBe(taken.metadata?.resourceVersion);
+    expect((await clients.core.readNamespacedPersistentVolumeClaim({ namespace: ns, name: 'taken' })).metadata?.resourceVersion).toBe(
+      taken.metadata?.resourceVersion,
+    );
     const unknown = await dbaasRejection(restoreClient.restore({ backup: 'nope', namespace: ns, pvcName: 'r1' }));
     expect(unknown.code).toBe('KUBE_NOT_FOUND');
     const pending = await dbaasRejection(restoreClient.restore({ backup: 'pending', namespace: ns, pvcName: 'r1' }));
@@ -121,7 +130,14 @@ describe('RestoreClient without a CSI driver: checks, dry run, clean-up', () => 
 
   it('planRestore of an online set into another namespace: temporary sources, data and WAL PVCs, restore-prep Job; nothing created', async () => {
     const plan = await planRestore(clients, { backup: 'beta', backupNamespace: ns, namespace: target, pvcName: 'pg', storageClass: CLASS });
-    expect(plan).toMatchObject({ set: 'beta', mode: 'online', restoreType: 'cross-namespace', storageClassName: CLASS, restoreSize: '1Gi', walFiles: ['000000010000000000000003'] });
+    expect(plan).toMatchObject({
+      set: 'beta',
+      mode: 'online',
+      restoreType: 'cross-namespace',
+      storageClassName: CLASS,
+      restoreSize: '1Gi',
+      walFiles: ['000000010000000000000003'],
+    });
     expect(plan.manifests.map((m) => `${m.kind}/${m.metadata?.name}`)).toEqual([
       `VolumeSnapshotContent/dbaas-${target}-pg-dbaas-src`,
       'VolumeSnapshot/pg-dbaas-src',
@@ -140,8 +156,22 @@ describe('RestoreClient without a CSI driver: checks, dry run, clean-up', () => 
 
   it('planVerify: the scratch restore planned as a restore is, the checks decided; refusals before anything is created', async () => {
     const runtime = podVerifyRuntime();
-    const plan = await restoreClient.planVerify({ namespace: target, backup: 'beta', backupNamespace: ns, runtime, restore: { storageClass: CLASS }, checks: [{ name: 'rows', sql: 'select true' }] });
-    expect(plan).toMatchObject({ namespace: target, scratch: true, backup: { namespace: ns, name: 'beta', mode: 'online' }, amcheck: 'install', live: 'if-offline-safe', runtime: runtime.description });
+    const plan = await restoreClient.planVerify({
+      namespace: target,
+      backup: 'beta',
+      backupNamespace: ns,
+      runtime,
+      restore: { storageClass: CLASS },
+      checks: [{ name: 'rows', sql: 'select true' }],
+    });
+    expect(plan).toMatchObject({
+      namespace: target,
+      scratch: true,
+      backup: { namespace: ns, name: 'beta', mode: 'online' },
+      amcheck: 'install',
+      live: 'if-offline-safe',
+      runtime: runtime.description,
+    });
     expect(plan.pvc).toMatch(/^verify-beta-[0-9a-f]{6}$/);
     expect(plan.checks.map((c) => c.name)).toEqual(['rows']);
     expect(plan.creates.map((o) => `${o.kind}/${o.name}`)).toEqual([
@@ -149,10 +179,22 @@ describe('RestoreClient without a CSI driver: checks, dry run, clean-up', () => 
       `Pod/${plan.pvc}-inspect`,
       `Pod/${plan.pvc}-verify-pg`,
     ]);
-    expect(plan.creates.map((o) => o.kind)).toEqual(['VolumeSnapshotContent', 'VolumeSnapshot', 'VolumeSnapshotContent', 'VolumeSnapshot', 'PersistentVolumeClaim', 'PersistentVolumeClaim', 'Job', 'Pod', 'Pod']);
+    expect(plan.creates.map((o) => o.kind)).toEqual([
+      'VolumeSnapshotContent',
+      'VolumeSnapshot',
+      'VolumeSnapshotContent',
+      'VolumeSnapshot',
+      'PersistentVolumeClaim',
+      'PersistentVolumeClaim',
+      'Job',
+      'Pod',
+      'Pod',
+    ]);
     expect(plan.restore!.pvcName).toBe(plan.pvc);
     // A scratch restore that would wait for its first pod cannot be verified: refused before it is made.
-    const waits = await dbaasRejection(restoreClient.planVerify({ namespace: target, backup: 'alpha', backupNamespace: ns, runtime, restore: { storageClass: CLASS_WFFC } }));
+    const waits = await dbaasRejection(
+      restoreClient.planVerify({ namespace: target, backup: 'alpha', backupNamespace: ns, runtime, restore: { storageClass: CLASS_WFFC } }),
+    );
     expect(waits).toMatchObject({ code: 'TARGET_UNSUPPORTED', kind: 'refused', option: 'restore.storageClass' });
     expect(`${waits.message} ${waits.fix}`).not.toMatch(/--/);
     const both = await dbaasRejection(restoreClient.planVerify({ namespace: target, backup: 'alpha', pvc: 'x', runtime }));
@@ -164,7 +206,17 @@ describe('RestoreClient without a CSI driver: checks, dry run, clean-up', () => 
   it('a volume that never binds: the deadline error names the PVC, and the temporary sources and PVCs are all removed', async () => {
     const events: RestoreProgress[] = [];
     const sidecar = sidecarFor(`dbaas-${target}-never-dbaas-src`);
-    const e = await dbaasRejection(restoreClient.restore({ backup: 'alpha', backupNamespace: ns, namespace: target, pvcName: 'never', storageClass: CLASS, deadlineMs: 8000, onProgress: (p) => events.push(p) }));
+    const e = await dbaasRejection(
+      restoreClient.restore({
+        backup: 'alpha',
+        backupNamespace: ns,
+        namespace: target,
+        pvcName: 'never',
+        storageClass: CLASS,
+        deadlineMs: 8000,
+        onProgress: (p) => events.push(p),
+      }),
+    );
     expect(e.code).toBe('KUBE_TIMEOUT');
     expect(e.message).toMatch(/"never".*to be Bound/);
     await sidecar;
@@ -203,13 +255,22 @@ describe('RestoreClient without a CSI driver: checks, dry run, clean-up', () => 
 
   it('WaitForFirstConsumer without a consumer: returns at once with the state and the temporary objects to delete after binding', async () => {
     const sidecar = sidecarFor(`dbaas-${target}-later-dbaas-src`);
-    const r = await restoreClient.restore({ backup: 'alpha', backupNamespace: ns, namespace: target, pvcName: 'later', storageClass: CLASS_WFFC, deadlineMs: 30_000 });
+    const r = await restoreClient.restore({
+      backup: 'alpha',
+      backupNamespace: ns,
+      namespace: target,
+      pvcName: 'later',
+      storageClass: CLASS_WFFC,
+      deadlineMs: 30_000,
+    });
     await sidecar;
     expect(r.state).toBe('waiting-for-first-consumer');
     expect(r.pvc.status?.phase).toBe('Pending');
     expect(r.timings.totalMs).toBeLessThan(20_000);
     expect(r.remaining).toHaveLength(2);
-    expect(r.remaining.join('\n')).toMatch(/VolumeSnapshotContent dbaas-.*-later-dbaas-src: the source of the pending PVC; delete it after the PVC is Bound \(kubectl delete volumesnapshotcontent/);
+    expect(r.remaining.join('\n')).toMatch(
+      /VolumeSnapshotContent dbaas-.*-later-dbaas-src: the source of the pending PVC; delete it after the PVC is Bound \(kubectl delete volumesnapshotcontent/,
+    );
     expect(await objects(target)).toEqual(['pvc/later', 'vs/later-dbaas-src', `vsc/dbaas-${target}-later-dbaas-src`]);
   });
 });

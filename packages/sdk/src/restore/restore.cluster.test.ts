@@ -59,7 +59,9 @@ let online: { result: BackupResult; acked: number[] };
 /** VolumeSnapshots of a namespace and the contents bound to that namespace. */
 async function snapshotObjects(namespace: string): Promise<string[]> {
   const vs = (await clients.volumeSnapshots.listAll({ namespace })).map((s) => `vs/${s.metadata.name}`);
-  const vsc = (await clients.volumeSnapshotContents.listAll()).filter((c) => c.spec.volumeSnapshotRef.namespace === namespace).map((c) => `vsc/${c.metadata.name}`);
+  const vsc = (await clients.volumeSnapshotContents.listAll())
+    .filter((c) => c.spec.volumeSnapshotRef.namespace === namespace)
+    .map((c) => `vsc/${c.metadata.name}`);
   return [...vs, ...vsc].sort();
 }
 
@@ -138,13 +140,20 @@ beforeAll(async () => {
       onProgress: (e) => {
         if (e.phase === 'fenced') {
           fencedAt = Date.now();
-          podAtFence.push(clients.core.readNamespacedPod({ namespace: ns, name: source.podName }).then(() => 'still there', (err: { code?: string }) => String(err.code)));
+          podAtFence.push(
+            clients.core.readNamespacedPod({ namespace: ns, name: source.podName }).then(
+              () => 'still there',
+              (err: { code?: string }) => String(err.code),
+            ),
+          );
         }
         if (e.phase === 'unfenced') unfencedAt = Date.now();
       },
     });
     await source.waitReady(1, 120_000);
-    report.push(`fenced: pod gone ${fencedAt - t0} ms after start, StatefulSet scaled back ${unfencedAt - fencedAt} ms later, pod Ready again ${Date.now() - unfencedAt} ms after that`);
+    report.push(
+      `fenced: pod gone ${fencedAt - t0} ms after start, StatefulSet scaled back ${unfencedAt - fencedAt} ms later, pod Ready again ${Date.now() - unfencedAt} ms after that`,
+    );
     await new Promise((r) => setTimeout(r, 500));
   } finally {
     await load.stop();
@@ -159,7 +168,14 @@ beforeAll(async () => {
   let acked2: number[] = [];
   const onlineResult = await inALull(load2, (acked) => {
     acked2 = acked;
-    return runBackup(clients, { namespace: ns, target: { pod: source.podName }, mode: 'online', name: 'online-1', database: source.connectionConfig, deadlineMs: 240_000 });
+    return runBackup(clients, {
+      namespace: ns,
+      target: { pod: source.podName },
+      mode: 'online',
+      name: 'online-1',
+      database: source.connectionConfig,
+      deadlineMs: 240_000,
+    });
   });
   await load2.stop();
   online = { result: onlineResult, acked: acked2 };
@@ -175,81 +191,89 @@ afterAll(async () => {
 });
 
 describe('RestoreClient.restore and verify on the hostpath CSI driver with real PostgreSQL', () => {
-  it('fenced, same namespace, size omitted: PVC of restoreSize, labelled, every acknowledged row; verify passes (clean shutdown, amcheck, checks)', skipWhen(why), async () => {
-    const events: RestoreProgress[] = [];
-    const r = await restoreClient.restore({ backup: 'fenced-1', namespace: ns, pvcName: 'fenced-restored', onProgress: (e) => events.push(e) });
-    expect(r.state).toBe('ready');
-    expect(r.restoreType).toBe('snapshot');
-    expect(r.storageClass).toBe(STORAGE_CLASS); // the source PVC's class
-    expect(r.size).toBe(fenced.result.snapshots.data.status?.restoreSize);
-    expect(r.pvc.status?.phase).toBe('Bound');
-    expect(r.pvc.metadata?.labels).toMatchObject({ [DBAAS_LABELS.restoredFrom]: 'fenced-1', [DBAAS_LABELS.restoreType]: 'snapshot' });
-    expect(r.remaining).toEqual([]);
-    expect(events.map((e) => e.phase)).toEqual(['resolved', 'pvc-created', 'bound', 'data-ready']);
-    expect(fenced.acked.length).toBeGreaterThan(100);
+  it(
+    'fenced, same namespace, size omitted: PVC of restoreSize, labelled, every acknowledged row; verify passes (clean shutdown, amcheck, checks)',
+    skipWhen(why),
+    async () => {
+      const events: RestoreProgress[] = [];
+      const r = await restoreClient.restore({ backup: 'fenced-1', namespace: ns, pvcName: 'fenced-restored', onProgress: (e) => events.push(e) });
+      expect(r.state).toBe('ready');
+      expect(r.restoreType).toBe('snapshot');
+      expect(r.storageClass).toBe(STORAGE_CLASS); // the source PVC's class
+      expect(r.size).toBe(fenced.result.snapshots.data.status?.restoreSize);
+      expect(r.pvc.status?.phase).toBe('Bound');
+      expect(r.pvc.metadata?.labels).toMatchObject({ [DBAAS_LABELS.restoredFrom]: 'fenced-1', [DBAAS_LABELS.restoreType]: 'snapshot' });
+      expect(r.remaining).toEqual([]);
+      expect(events.map((e) => e.phase)).toEqual(['resolved', 'pvc-created', 'bound', 'data-ready']);
+      expect(fenced.acked.length).toBeGreaterThan(100);
 
-    const v = await restoreClient.verify({
-      namespace: ns,
-      pvc: 'fenced-restored',
-      runtime,
-      amcheck: 'install',
-      checks: [
-        { name: 'seed rows', sql: 'select count(*) >= 20000 from t' },
-        { name: 'impossible', sql: 'select count(*) < 0 from t' },
-      ],
-    });
-    expect(v.offline?.verdict).toBe('clean-shutdown');
-    expect(v.live?.inRecovery).toBe(false);
-    expect(v.live?.amcheck.indexes).toBeGreaterThanOrEqual(2);
-    expect(v.live?.amcheck.failures).toEqual([]);
-    expect(v.live?.checks).toEqual([
-      { name: 'seed rows', ok: true, message: 'true' },
-      { name: 'impossible', ok: false, message: 'first column is false, not true' },
-    ]);
-    expect(v.ok).toBe(false); // the failing user check fails verification
-    expect(v.failures).toEqual(['check "impossible": first column is false, not true']);
-    const rows = await rowsOn(ns, 'fenced-restored', fenced.acked);
-    expect(rows.missing).toEqual([]);
-    report.push(
-      `fenced restore: PVC created->Bound ${r.timings.createToBoundMs} ms, total ${r.timings.totalMs} ms; verify (pod runtime): total ${v.timings.totalMs} ms, scratch PostgreSQL pod ready ${v.live?.readyMs} ms, ${v.live?.amcheck.indexes} indexes; ` +
-        `new StatefulSet on the restored PVC Ready ${rows.readyMs} ms, rows ${rows.rows}, all ${fenced.acked.length} acknowledged before the fence present`,
-    );
-  });
+      const v = await restoreClient.verify({
+        namespace: ns,
+        pvc: 'fenced-restored',
+        runtime,
+        amcheck: 'install',
+        checks: [
+          { name: 'seed rows', sql: 'select count(*) >= 20000 from t' },
+          { name: 'impossible', sql: 'select count(*) < 0 from t' },
+        ],
+      });
+      expect(v.offline?.verdict).toBe('clean-shutdown');
+      expect(v.live?.inRecovery).toBe(false);
+      expect(v.live?.amcheck.indexes).toBeGreaterThanOrEqual(2);
+      expect(v.live?.amcheck.failures).toEqual([]);
+      expect(v.live?.checks).toEqual([
+        { name: 'seed rows', ok: true, message: 'true' },
+        { name: 'impossible', ok: false, message: 'first column is false, not true' },
+      ]);
+      expect(v.ok).toBe(false); // the failing user check fails verification
+      expect(v.failures).toEqual(['check "impossible": first column is false, not true']);
+      const rows = await rowsOn(ns, 'fenced-restored', fenced.acked);
+      expect(rows.missing).toEqual([]);
+      report.push(
+        `fenced restore: PVC created->Bound ${r.timings.createToBoundMs} ms, total ${r.timings.totalMs} ms; verify (pod runtime): total ${v.timings.totalMs} ms, scratch PostgreSQL pod ready ${v.live?.readyMs} ms, ${v.live?.amcheck.indexes} indexes; ` +
+          `new StatefulSet on the restored PVC Ready ${rows.readyMs} ms, rows ${rows.rows}, all ${fenced.acked.length} acknowledged before the fence present`,
+      );
+    },
+  );
 
-  it('refuses before creating anything: size below restoreSize, unknown class, class of another driver, existing PVC, unknown backup', skipWhen(why), async () => {
-    const before = { pvcs: await livePvcNames(clients, ns), snapshots: await snapshotObjects(ns) };
-    const small = await dbaasRejection(restoreClient.restore({ backup: 'fenced-1', namespace: ns, pvcName: 'too-small', size: '1Mi' }));
-    expect(small.code).toBe('RESTORE_SIZE_TOO_SMALL');
-    expect(small.fix).toMatch(/at least/);
-    const unknown = await dbaasRejection(restoreClient.restore({ backup: 'fenced-1', namespace: ns, pvcName: 'x1', storageClass: 'no-such-class' }));
-    expect(unknown.code).toBe('STORAGE_CLASS_MISMATCH');
-    expect(unknown.fix).toContain(STORAGE_CLASS);
-    await clients.storage.createStorageClass({ body: { metadata: { name: `other-driver-${stamp}` }, provisioner: 'other.csi.example.com' } });
-    const other = await dbaasRejection(restoreClient.restore({ backup: 'fenced-1', namespace: ns, pvcName: 'x2', storageClass: `other-driver-${stamp}` }));
-    expect(other.code).toBe('STORAGE_CLASS_MISMATCH');
-    expect(other.message).toContain(`provisions with other.csi.example.com, but the backup was taken by ${HOSTPATH_DRIVER}`);
-    const existing = await clients.core.readNamespacedPersistentVolumeClaim({ namespace: ns, name: source.pvcName });
-    const exists = await dbaasRejection(restoreClient.restore({ backup: 'fenced-1', namespace: ns, pvcName: source.pvcName }));
-    expect(exists.code).toBe('RESTORE_TARGET_EXISTS');
-    const after = await clients.core.readNamespacedPersistentVolumeClaim({ namespace: ns, name: source.pvcName });
-    expect(after.metadata?.resourceVersion).toBe(existing.metadata?.resourceVersion);
-    const missing = await dbaasRejection(restoreClient.restore({ backup: 'no-such-backup', namespace: ns, pvcName: 'x3' }));
-    expect(missing.code).toBe('KUBE_NOT_FOUND');
-    expect(missing.fix).toMatch(/kubectl get volumesnapshots/);
-    // The dry run of an online cross-namespace restore: every object, built and checked, none created.
-    const plan = await planRestore(clients, { backup: 'online-1', namespace: otherNs, backupNamespace: ns, pvcName: 'planned' });
-    expect(plan.manifests.map((m) => `${m.kind}/${m.metadata?.name}`)).toEqual([
-      `VolumeSnapshotContent/dbaas-${otherNs}-planned-dbaas-src`,
-      `VolumeSnapshot/planned-dbaas-src`,
-      `VolumeSnapshotContent/dbaas-${otherNs}-planned-dbaas-wal-dbaas-src`,
-      `VolumeSnapshot/planned-dbaas-wal-dbaas-src`,
-      'PersistentVolumeClaim/planned',
-      'PersistentVolumeClaim/planned-dbaas-wal',
-      'Job/planned-prep',
-    ]);
-    expect({ pvcs: await livePvcNames(clients, ns), snapshots: await snapshotObjects(ns) }).toEqual(before);
-    expect({ pvcs: await livePvcNames(clients, otherNs), snapshots: await snapshotObjects(otherNs) }).toEqual({ pvcs: [], snapshots: [] });
-  });
+  it(
+    'refuses before creating anything: size below restoreSize, unknown class, class of another driver, existing PVC, unknown backup',
+    skipWhen(why),
+    async () => {
+      const before = { pvcs: await livePvcNames(clients, ns), snapshots: await snapshotObjects(ns) };
+      const small = await dbaasRejection(restoreClient.restore({ backup: 'fenced-1', namespace: ns, pvcName: 'too-small', size: '1Mi' }));
+      expect(small.code).toBe('RESTORE_SIZE_TOO_SMALL');
+      expect(small.fix).toMatch(/at least/);
+      const unknown = await dbaasRejection(restoreClient.restore({ backup: 'fenced-1', namespace: ns, pvcName: 'x1', storageClass: 'no-such-class' }));
+      expect(unknown.code).toBe('STORAGE_CLASS_MISMATCH');
+      expect(unknown.fix).toContain(STORAGE_CLASS);
+      await clients.storage.createStorageClass({ body: { metadata: { name: `other-driver-${stamp}` }, provisioner: 'other.csi.example.com' } });
+      const other = await dbaasRejection(restoreClient.restore({ backup: 'fenced-1', namespace: ns, pvcName: 'x2', storageClass: `other-driver-${stamp}` }));
+      expect(other.code).toBe('STORAGE_CLASS_MISMATCH');
+      expect(other.message).toContain(`provisions with other.csi.example.com, but the backup was taken by ${HOSTPATH_DRIVER}`);
+      const existing = await clients.core.readNamespacedPersistentVolumeClaim({ namespace: ns, name: source.pvcName });
+      const exists = await dbaasRejection(restoreClient.restore({ backup: 'fenced-1', namespace: ns, pvcName: source.pvcName }));
+      expect(exists.code).toBe('RESTORE_TARGET_EXISTS');
+      const after = await clients.core.readNamespacedPersistentVolumeClaim({ namespace: ns, name: source.pvcName });
+      expect(after.metadata?.resourceVersion).toBe(existing.metadata?.resourceVersion);
+      const missing = await dbaasRejection(restoreClient.restore({ backup: 'no-such-backup', namespace: ns, pvcName: 'x3' }));
+      expect(missing.code).toBe('KUBE_NOT_FOUND');
+      expect(missing.fix).toMatch(/kubectl get volumesnapshots/);
+      // The dry run of an online cross-namespace restore: every object, built and checked, none created.
+      const plan = await planRestore(clients, { backup: 'online-1', namespace: otherNs, backupNamespace: ns, pvcName: 'planned' });
+      expect(plan.manifests.map((m) => `${m.kind}/${m.metadata?.name}`)).toEqual([
+        `VolumeSnapshotContent/dbaas-${otherNs}-planned-dbaas-src`,
+        `VolumeSnapshot/planned-dbaas-src`,
+        `VolumeSnapshotContent/dbaas-${otherNs}-planned-dbaas-wal-dbaas-src`,
+        `VolumeSnapshot/planned-dbaas-wal-dbaas-src`,
+        'PersistentVolumeClaim/planned',
+        'PersistentVolumeClaim/planned-dbaas-wal',
+        'Job/planned-prep',
+      ]);
+      expect({ pvcs: await livePvcNames(clients, ns), snapshots: await snapshotObjects(ns) }).toEqual(before);
+      expect({ pvcs: await livePvcNames(clients, otherNs), snapshots: await snapshotObjects(otherNs) }).toEqual({ pvcs: [], snapshots: [] });
+    },
+  );
 
   it('cross namespace: a temporary Retain content + snapshot in the target namespace, removed once Bound; the backup is untouched', skipWhen(why), async () => {
     const snap = await snapFileOf(ns, 'fenced-1');
@@ -272,40 +296,60 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     report.push(`cross-namespace restore: total ${r.timings.totalMs} ms (temporary content bound, PVC Bound ${r.timings.createToBoundMs} ms after creation)`);
   });
 
-  it('WaitForFirstConsumer: returns "waiting for first consumer" without hanging; the first pod (placed by kube-scheduler) binds it; or binds through a given node', skipWhen(why), async () => {
-    const r = await restoreClient.restore({ backup: 'fenced-1', namespace: ns, pvcName: 'wffc-waiting', storageClass: STORAGE_CLASS_WFFC, deadlineMs: 30_000 });
-    expect(r.state).toBe('waiting-for-first-consumer');
-    expect(r.pvc.status?.phase).toBe('Pending');
-    expect(r.timings.totalMs).toBeLessThan(30_000);
-    // The StatefulSet's pod is the first consumer: kube-scheduler selects the node, the volume binds.
-    expect((await rowsOn(ns, 'wffc-waiting', fenced.acked)).missing).toEqual([]);
-    const waited = await clients.core.readNamespacedPersistentVolumeClaim({ namespace: ns, name: 'wffc-waiting' });
-    expect(waited.status?.phase).toBe('Bound');
-    expect(waited.metadata?.annotations?.['volume.kubernetes.io/selected-node']).toBe(LOCAL_NODE_NAME);
-    const bound = await restoreClient.restore({ backup: 'fenced-1', namespace: ns, pvcName: 'wffc-node', storageClass: STORAGE_CLASS_WFFC, consumerNode: LOCAL_NODE_NAME });
-    expect(bound.state).toBe('ready');
-    expect(bound.pvc.status?.phase).toBe('Bound');
-    expect((await rowsOn(ns, 'wffc-node', fenced.acked)).missing).toEqual([]);
-  });
+  it(
+    'WaitForFirstConsumer: returns "waiting for first consumer" without hanging; the first pod (placed by kube-scheduler) binds it; or binds through a given node',
+    skipWhen(why),
+    async () => {
+      const r = await restoreClient.restore({
+        backup: 'fenced-1',
+        namespace: ns,
+        pvcName: 'wffc-waiting',
+        storageClass: STORAGE_CLASS_WFFC,
+        deadlineMs: 30_000,
+      });
+      expect(r.state).toBe('waiting-for-first-consumer');
+      expect(r.pvc.status?.phase).toBe('Pending');
+      expect(r.timings.totalMs).toBeLessThan(30_000);
+      // The StatefulSet's pod is the first consumer: kube-scheduler selects the node, the volume binds.
+      expect((await rowsOn(ns, 'wffc-waiting', fenced.acked)).missing).toEqual([]);
+      const waited = await clients.core.readNamespacedPersistentVolumeClaim({ namespace: ns, name: 'wffc-waiting' });
+      expect(waited.status?.phase).toBe('Bound');
+      expect(waited.metadata?.annotations?.['volume.kubernetes.io/selected-node']).toBe(LOCAL_NODE_NAME);
+      const bound = await restoreClient.restore({
+        backup: 'fenced-1',
+        namespace: ns,
+        pvcName: 'wffc-node',
+        storageClass: STORAGE_CLASS_WFFC,
+        consumerNode: LOCAL_NODE_NAME,
+      });
+      expect(bound.state).toBe('ready');
+      expect(bound.pvc.status?.phase).toBe('Bound');
+      expect((await rowsOn(ns, 'wffc-node', fenced.acked)).missing).toEqual([]);
+    },
+  );
 
-  it('online: WAL from the -wal snapshot and backup_label by restore-prep; verify passes offline (online-backup-complete) and live; every acknowledged row', skipWhen(why), async () => {
-    const r = await restoreClient.restore({ backup: 'online-1', namespace: ns, pvcName: 'online-restored', prep });
-    expect(r.state).toBe('ready');
-    expect(r.prepOutput).toMatch(/copied \d+ WAL segment\(s\), wrote backup_label/);
-    expect(await livePvcNames(clients, ns)).not.toContain('online-restored-dbaas-wal'); // the WAL scratch volume is gone
-    const v = await restoreClient.verify({ namespace: ns, pvc: 'online-restored', runtime, amcheck: 'install' });
-    expect(v.failures).toEqual([]);
-    expect(v.offline?.verdict).toBe('online-backup-complete');
-    expect(v.live?.timeline).toBe(Number(online.result.metadata.data.timeline));
-    expect(v.live?.amcheck.indexes).toBeGreaterThanOrEqual(2);
-    const rows = await rowsOn(ns, 'online-restored', online.acked);
-    expect(rows.missing).toEqual([]);
-    expect(online.acked.length).toBeGreaterThan(10);
-    report.push(
-      `online restore: PVCs Bound ${r.timings.createToBoundMs} ms, restore-prep Job ${r.timings.prepMs} ms, total ${r.timings.totalMs} ms; ` +
-        `verify (pod runtime): total ${v.timings.totalMs} ms, scratch PostgreSQL pod ready ${v.live?.readyMs} ms (redo ${v.live?.redoMs ?? '?'} ms); new StatefulSet Ready ${rows.readyMs} ms, rows ${rows.rows}, all ${online.acked.length} acknowledged present`,
-    );
-  });
+  it(
+    'online: WAL from the -wal snapshot and backup_label by restore-prep; verify passes offline (online-backup-complete) and live; every acknowledged row',
+    skipWhen(why),
+    async () => {
+      const r = await restoreClient.restore({ backup: 'online-1', namespace: ns, pvcName: 'online-restored', prep });
+      expect(r.state).toBe('ready');
+      expect(r.prepOutput).toMatch(/copied \d+ WAL segment\(s\), wrote backup_label/);
+      expect(await livePvcNames(clients, ns)).not.toContain('online-restored-dbaas-wal'); // the WAL scratch volume is gone
+      const v = await restoreClient.verify({ namespace: ns, pvc: 'online-restored', runtime, amcheck: 'install' });
+      expect(v.failures).toEqual([]);
+      expect(v.offline?.verdict).toBe('online-backup-complete');
+      expect(v.live?.timeline).toBe(Number(online.result.metadata.data.timeline));
+      expect(v.live?.amcheck.indexes).toBeGreaterThanOrEqual(2);
+      const rows = await rowsOn(ns, 'online-restored', online.acked);
+      expect(rows.missing).toEqual([]);
+      expect(online.acked.length).toBeGreaterThan(10);
+      report.push(
+        `online restore: PVCs Bound ${r.timings.createToBoundMs} ms, restore-prep Job ${r.timings.prepMs} ms, total ${r.timings.totalMs} ms; ` +
+          `verify (pod runtime): total ${v.timings.totalMs} ms, scratch PostgreSQL pod ready ${v.live?.readyMs} ms (redo ${v.live?.redoMs ?? '?'} ms); new StatefulSet Ready ${rows.readyMs} ms, rows ${rows.rows}, all ${online.acked.length} acknowledged present`,
+      );
+    },
+  );
 
   it('verify of a backup: scratch restore, checks, scratch removed; online across namespaces too', skipWhen(why), async () => {
     const v = await restoreClient.verify({ namespace: ns, backup: 'online-1', runtime, checks: [{ name: 'rows', sql: 'select count(*) > 20000 from t' }] });
@@ -319,13 +363,24 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     expect(x.offline?.verdict).toBe('clean-shutdown');
     expect(await livePvcNames(clients, otherNs)).not.toContain(x.pvc);
     const phases = v.timings.phases.map((p) => p.phase);
-    expect(phases).toEqual(expect.arrayContaining(['restore', 'offline-checked', 'server-starting', 'ready-for-connections', 'recovery-done', 'amcheck', 'checks', 'cleanup']));
+    expect(phases).toEqual(
+      expect.arrayContaining(['restore', 'offline-checked', 'server-starting', 'ready-for-connections', 'recovery-done', 'amcheck', 'checks', 'cleanup']),
+    );
     report.push(`verify(backup online-1): total ${v.timings.totalMs} ms: restore ${v.restore?.timings.totalMs} ms, ready ${v.live?.readyMs} ms`);
   });
 
   it('verify catches a WAL segment removed from the -wal snapshot, and PostgreSQL agrees', skipWhen(why), async () => {
     // Break a copy of the backup: the same data, a -wal snapshot whose .snap lacks the last needed segment.
-    await inALull(undefined, () => runBackup(clients, { namespace: ns, target: { pod: source.podName }, mode: 'online', name: 'broken-wal', database: source.connectionConfig, deadlineMs: 240_000 }));
+    await inALull(undefined, () =>
+      runBackup(clients, {
+        namespace: ns,
+        target: { pod: source.podName },
+        mode: 'online',
+        name: 'broken-wal',
+        database: source.connectionConfig,
+        deadlineMs: 240_000,
+      }),
+    );
     const snap = await snapFileOf(ns, 'broken-wal-wal');
     const lastWalFile = readSnapshotMetadata(await clients.volumeSnapshots.get('broken-wal-wal', ns)).lastWalFile!;
     const work = await mkdtemp(path.join(tmpdir(), 'dbaas-broken-'));
@@ -356,12 +411,26 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     expect(offline.offline?.safe).toBe(false);
     expect(offline.offline?.missingSegments).toContain(lastWalFile);
     expect(offline.failures.join('\n')).toMatch(/live: PostgreSQL did not start: .*(WAL ends before end of online backup|could not locate|checkpoint)/);
-    expect(offline.findings.map((f) => [f.kind, f.check])).toEqual([['offline', 'inspector'], ['live', 'server']]);
-    report.push(`broken -wal: verify(backup) -> ${v.failures[0]}; verify(pvc) offline ${offline.offline?.verdict}; PostgreSQL: ${offline.failures.find((f) => f.startsWith('live'))}`);
+    expect(offline.findings.map((f) => [f.kind, f.check])).toEqual([
+      ['offline', 'inspector'],
+      ['live', 'server'],
+    ]);
+    report.push(
+      `broken -wal: verify(backup) -> ${v.failures[0]}; verify(pvc) offline ${offline.offline?.verdict}; PostgreSQL: ${offline.failures.find((f) => f.startsWith('live'))}`,
+    );
   });
 
   it('verify catches a truncated backup_label, and PostgreSQL agrees', skipWhen(why), async () => {
-    await inALull(undefined, () => runBackup(clients, { namespace: ns, target: { pod: source.podName }, mode: 'online', name: 'broken-label', database: source.connectionConfig, deadlineMs: 240_000 }));
+    await inALull(undefined, () =>
+      runBackup(clients, {
+        namespace: ns,
+        target: { pod: source.podName },
+        mode: 'online',
+        name: 'broken-label',
+        database: source.connectionConfig,
+        deadlineMs: 240_000,
+      }),
+    );
     const r = await restoreClient.restore({ backup: 'broken-label', namespace: ns, pvcName: 'broken-label-restored', prep });
     const dir = await dataDirOf(ns, 'broken-label-restored');
     const label = readSnapshotMetadata(await clients.volumeSnapshots.get('broken-label', ns)).backupLabel!;
@@ -373,7 +442,9 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     expect(v.offline?.safe).toBe(false);
     expect(v.offline?.reasons.join('\n')).toMatch(/backup_label cannot be used/);
     expect(v.failures.join('\n')).toMatch(/live: PostgreSQL did not start: .*backup_label/);
-    report.push(`truncated backup_label: verify offline ${v.offline?.verdict} (${v.offline?.reasons[0]}); PostgreSQL: ${v.failures.find((f) => f.startsWith('live'))}`);
+    report.push(
+      `truncated backup_label: verify offline ${v.offline?.verdict} (${v.offline?.reasons[0]}); PostgreSQL: ${v.failures.find((f) => f.startsWith('live'))}`,
+    );
   });
 
   it('crash and checkpoint (forced on this non-atomic driver): restorable volumes, but verify says unsafe and does not start them', skipWhen(why), async () => {
@@ -382,7 +453,17 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
       // pausing the writers it succeeds, and the copy of the running server is still not a consistent one.
       const load = (await source.writer()).start();
       await new Promise((r) => setTimeout(r, 1000));
-      await inALull(load, () => runBackup(clients, { namespace: ns, target: { pod: source.podName }, mode, force: true, name: `${mode}-1`, database: source.connectionConfig, deadlineMs: 120_000 }));
+      await inALull(load, () =>
+        runBackup(clients, {
+          namespace: ns,
+          target: { pod: source.podName },
+          mode,
+          force: true,
+          name: `${mode}-1`,
+          database: source.connectionConfig,
+          deadlineMs: 120_000,
+        }),
+      );
       await load.stop();
       const v = await restoreClient.verify({ namespace: ns, backup: `${mode}-1`, runtime });
       expect(v.restore?.state).toBe('ready');

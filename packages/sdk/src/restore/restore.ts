@@ -37,15 +37,7 @@ export const RESTORE_SOURCE_SUFFIX = '-dbaas-src';
  * const phase: RestorePhase = 'bound';
  * ```
  */
-export type RestorePhase =
-  | 'resolved'
-  | 'source-created'
-  | 'pvc-created'
-  | 'waiting-for-first-consumer'
-  | 'bound'
-  | 'prep-started'
-  | 'data-ready'
-  | 'cleanup';
+export type RestorePhase = 'resolved' | 'source-created' | 'pvc-created' | 'waiting-for-first-consumer' | 'bound' | 'prep-started' | 'data-ready' | 'cleanup';
 
 /**
  * One progress event of a restore.
@@ -265,18 +257,34 @@ async function absent(check: () => Promise<unknown>): Promise<boolean> {
 }
 
 /** The restorable parts of a set, checked: ready, cut, with restoreSize; `online` with its WAL facts. */
-function restorableSnapshot(d: DescribedSnapshot | undefined, role: 'data' | 'wal', set: string, namespace: string): DescribedSnapshot & { content: NonNullable<DescribedSnapshot['content']> } {
+function restorableSnapshot(
+  d: DescribedSnapshot | undefined,
+  role: 'data' | 'wal',
+  set: string,
+  namespace: string,
+): DescribedSnapshot & { content: NonNullable<DescribedSnapshot['content']> } {
   if (!d) {
-    throw new DbaasError('BACKUP_NOT_READY', `backup "${set}" in namespace "${namespace}" has no ${role} snapshot${role === 'wal' ? ` (${set}-wal): an online backup cannot be restored without its WAL` : ''}`, {
-      fix: `Check it with: kubectl dbaas backup describe ${set} -n ${namespace}`,
-      option: 'backup',
-    });
+    throw new DbaasError(
+      'BACKUP_NOT_READY',
+      `backup "${set}" in namespace "${namespace}" has no ${role} snapshot${role === 'wal' ? ` (${set}-wal): an online backup cannot be restored without its WAL` : ''}`,
+      {
+        fix: `Check it with: kubectl dbaas backup describe ${set} -n ${namespace}`,
+        option: 'backup',
+      },
+    );
   }
   if (d.state !== 'ready' || !d.content?.snapshotHandle || !d.restoreSize) {
     throw new DbaasError(
       'BACKUP_NOT_READY',
       `VolumeSnapshot ${namespace}/${d.name} is not ready to restore (state ${d.state}${d.error ? `: ${d.error}` : ''}${d.restoreSize ? '' : ', no restoreSize'}${d.content?.snapshotHandle ? '' : ', no snapshotHandle'})`,
-      { fix: d.state === 'pending' ? 'Wait until it is readyToUse, then restore.' : `Take a new backup; this one failed. Inspect it with: kubectl dbaas backup describe ${set} -n ${namespace}`, details: { snapshot: d.name, state: d.state }, option: 'backup' },
+      {
+        fix:
+          d.state === 'pending'
+            ? 'Wait until it is readyToUse, then restore.'
+            : `Take a new backup; this one failed. Inspect it with: kubectl dbaas backup describe ${set} -n ${namespace}`,
+        details: { snapshot: d.name, state: d.state },
+        option: 'backup',
+      },
     );
   }
   return d as DescribedSnapshot & { content: NonNullable<DescribedSnapshot['content']> };
@@ -301,10 +309,14 @@ async function resolveStorageClass(
       });
     }
     if (sc.provisioner !== driver) {
-      throw new DbaasError('STORAGE_CLASS_MISMATCH', `StorageClass "${requested}" provisions with ${sc.provisioner}, but the backup was taken by ${driver}: that driver cannot restore it`, {
-        fix: `Pass a StorageClass whose provisioner is ${driver}: ${names}.`,
-        option: 'storageClass',
-      });
+      throw new DbaasError(
+        'STORAGE_CLASS_MISMATCH',
+        `StorageClass "${requested}" provisions with ${sc.provisioner}, but the backup was taken by ${driver}: that driver cannot restore it`,
+        {
+          fix: `Pass a StorageClass whose provisioner is ${driver}: ${names}.`,
+          option: 'storageClass',
+        },
+      );
     }
     return sc;
   }
@@ -322,10 +334,14 @@ async function resolveStorageClass(
   if (defaults.length === 1) return defaults[0]!;
   if (matching.length === 1) return matching[0]!;
   // Not the caller's input being wrong: the cluster offers a choice the restore will not make for them.
-  throw new DbaasError('STORAGE_CLASS_MISMATCH', `several StorageClasses provision with ${driver} (${names}) and none is the source PVC's or the default: which one to restore into?`, {
-    fix: `Pass storageClass with one of: ${names}.`,
-    option: 'storageClass',
-  });
+  throw new DbaasError(
+    'STORAGE_CLASS_MISMATCH',
+    `several StorageClasses provision with ${driver} (${names}) and none is the source PVC's or the default: which one to restore into?`,
+    {
+      fix: `Pass storageClass with one of: ${names}.`,
+      option: 'storageClass',
+    },
+  );
 }
 
 function phaseOf(pvc: V1PersistentVolumeClaim | undefined): string {
@@ -407,10 +423,14 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions)
   const details = await new SnapshotClient(clients).describe({ namespace: backupNamespace, name: options.backup });
   const set = details.name;
   if (!details.managed) {
-    throw new DbaasError('SNAPSHOT_NOT_MANAGED', `VolumeSnapshot ${backupNamespace}/${options.backup} was not taken by kubectl-dbaas: it carries no consistency mode, so a restore of it cannot be trusted`, {
-      fix: `Restore it with a plain PVC (spec.dataSource) if you know how it was taken, or take a backup with: kubectl dbaas backup create -n ${backupNamespace}`,
-      option: 'backup',
-    });
+    throw new DbaasError(
+      'SNAPSHOT_NOT_MANAGED',
+      `VolumeSnapshot ${backupNamespace}/${options.backup} was not taken by kubectl-dbaas: it carries no consistency mode, so a restore of it cannot be trusted`,
+      {
+        fix: `Restore it with a plain PVC (spec.dataSource) if you know how it was taken, or take a backup with: kubectl dbaas backup create -n ${backupNamespace}`,
+        option: 'backup',
+      },
+    );
   }
   const data = restorableSnapshot(details.data, 'data', set, backupNamespace);
   const meta: SnapshotMetadata | undefined = data.metadata;
@@ -420,11 +440,20 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions)
   let walFiles: string[] = [];
   if (online) {
     if (!walMeta?.startLsn || !walMeta.stopLsn || walMeta.timeline === undefined || !walMeta.backupLabel) {
-      throw new DbaasError('METADATA_INVALID', `online backup "${set}" does not record its start/stop LSN, timeline and backup_label: it cannot be restored consistently`, {
-        fix: `Inspect it with: kubectl dbaas backup describe ${set} -n ${backupNamespace}`,
-      });
+      throw new DbaasError(
+        'METADATA_INVALID',
+        `online backup "${set}" does not record its start/stop LSN, timeline and backup_label: it cannot be restored consistently`,
+        {
+          fix: `Inspect it with: kubectl dbaas backup describe ${set} -n ${backupNamespace}`,
+        },
+      );
     }
-    walFiles = walFilesForBackup(walMeta.startLsn, walMeta.stopLsn, Number(walMeta.timeline), walMeta.walSegmentSize ? Number(walMeta.walSegmentSize) : undefined);
+    walFiles = walFilesForBackup(
+      walMeta.startLsn,
+      walMeta.stopLsn,
+      Number(walMeta.timeline),
+      walMeta.walSegmentSize ? Number(walMeta.walSegmentSize) : undefined,
+    );
   }
   const driver = data.content.driver;
   const storageClass = await resolveStorageClass(clients, driver, options.storageClass, { namespace: backupNamespace, name: data.sourcePvc });
@@ -500,7 +529,10 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions)
   for (const name of [pvcName, ...(walPvcName ? [walPvcName] : [])]) {
     if (!(await absent(() => clients.core.readNamespacedPersistentVolumeClaim({ name, namespace })))) {
       throw new DbaasError('RESTORE_TARGET_EXISTS', `PVC ${namespace}/${name} already exists: a restore never overwrites or adopts a volume`, {
-        fix: name === pvcName ? 'Choose another PVC name, or delete that PVC first if it is really unused.' : `Delete the scratch PVC of an earlier interrupted restore: kubectl delete pvc ${name} -n ${namespace}`,
+        fix:
+          name === pvcName
+            ? 'Choose another PVC name, or delete that PVC first if it is really unused.'
+            : `Delete the scratch PVC of an earlier interrupted restore: kubectl delete pvc ${name} -n ${namespace}`,
         details: { namespace, name },
         ...(name === pvcName ? { option: 'pvcName' } : {}),
       });
@@ -511,9 +543,13 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions)
     const vs = source.pair.snapshot.metadata.name!;
     const vsc = source.pair.content.metadata.name!;
     if (!(await absent(() => clients.volumeSnapshots.get(vs, namespace))) || !(await absent(() => clients.volumeSnapshotContents.get(vsc)))) {
-      throw new DbaasError('RESTORE_TARGET_EXISTS', `the temporary source VolumeSnapshot ${namespace}/${vs} or VolumeSnapshotContent ${vsc} of a cross-namespace restore already exists (an earlier restore into ${namespace}/${pvcName} was interrupted?)`, {
-        fix: `Delete them if that restore is over: kubectl delete volumesnapshot ${vs} -n ${namespace}; kubectl delete volumesnapshotcontent ${vsc}`,
-      });
+      throw new DbaasError(
+        'RESTORE_TARGET_EXISTS',
+        `the temporary source VolumeSnapshot ${namespace}/${vs} or VolumeSnapshotContent ${vsc} of a cross-namespace restore already exists (an earlier restore into ${namespace}/${pvcName} was interrupted?)`,
+        {
+          fix: `Delete them if that restore is over: kubectl delete volumesnapshot ${vs} -n ${namespace}; kubectl delete volumesnapshotcontent ${vsc}`,
+        },
+      );
     }
   }
   const sources = { data: dataSource, ...(walSource ? { wal: walSource } : {}) };
@@ -621,7 +657,11 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
   const [dataSource, walSource] = [plan.sources.data, plan.sources.wal];
   const prepJob = plan.prepJob;
   checkAborted();
-  progress('resolved', `backup ${backupNamespace}/${set} (${plan.mode ?? 'unknown mode'}, ${plan.restoreSize}) -> PVC ${namespace}/${pvcName} in StorageClass ${storageClassName}${crossNamespace ? ' (cross-namespace)' : ''}`, { restoreType });
+  progress(
+    'resolved',
+    `backup ${backupNamespace}/${set} (${plan.mode ?? 'unknown mode'}, ${plan.restoreSize}) -> PVC ${namespace}/${pvcName} in StorageClass ${storageClassName}${crossNamespace ? ' (cross-namespace)' : ''}`,
+    { restoreType },
+  );
   const pvcRefs: RestoreObjectRef[] = [pvcName, ...(walPvcName ? [walPvcName] : [])].map((name) => ({ kind: 'PersistentVolumeClaim', name, namespace }));
 
   // 2. Create, in an order that lets a failure undo it.
@@ -671,7 +711,14 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
           describe: (vs) => (vs?.status?.error?.message ? `error: ${vs.status.error.message}` : `readyToUse ${vs?.status?.readyToUse ?? false}`),
         });
       }
-      progress('source-created', `temporary VolumeSnapshot(s) ${[dataSource, walSource].filter((s) => s?.pair).map((s) => s!.vsName).join(', ')} bound to the backup's snapshotHandle (Retain)`, { objects: temporary.map(({ kind, name, namespace: ns }) => ({ kind, name, ...(ns ? { namespace: ns } : {}) })) });
+      progress(
+        'source-created',
+        `temporary VolumeSnapshot(s) ${[dataSource, walSource]
+          .filter((s) => s?.pair)
+          .map((s) => s!.vsName)
+          .join(', ')} bound to the backup's snapshotHandle (Retain)`,
+        { objects: temporary.map(({ kind, name, namespace: ns }) => ({ kind, name, ...(ns ? { namespace: ns } : {}) })) },
+      );
     }
 
     const pvcCreatedAt = Date.now();
@@ -680,13 +727,19 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
         await clients.core.createNamespacedPersistentVolumeClaim({ namespace, body });
       } catch (error) {
         if (isDbaasError(error, 'KUBE_CONFLICT')) {
-          throw new DbaasError('RESTORE_TARGET_EXISTS', `PVC ${namespace}/${body.metadata!.name} was created by someone else meanwhile: not touching it`, { cause: error });
+          throw new DbaasError('RESTORE_TARGET_EXISTS', `PVC ${namespace}/${body.metadata!.name} was created by someone else meanwhile: not touching it`, {
+            cause: error,
+          });
         }
         throw error;
       }
       created.push({ kind: 'PersistentVolumeClaim', name: body.metadata!.name!, namespace });
     }
-    progress('pvc-created', `PVC ${namespace}/${pvcName}${walPvcName ? ` and WAL scratch PVC ${walPvcName}` : ''} created (${dataPvc.spec!.resources!.requests!.storage})`, { objects: pvcRefs });
+    progress(
+      'pvc-created',
+      `PVC ${namespace}/${pvcName}${walPvcName ? ` and WAL scratch PVC ${walPvcName}` : ''} created (${dataPvc.spec!.resources!.requests!.storage})`,
+      { objects: pvcRefs },
+    );
 
     const remaining: string[] = [];
     let createToBoundMs: number | undefined;
@@ -707,7 +760,11 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
 
     if (plan.endsWaitingForConsumer) {
       state = 'waiting-for-first-consumer';
-      progress('waiting-for-first-consumer', `StorageClass ${storageClassName} binds on first use: the volume is provisioned from the snapshot when a pod that mounts PVC ${pvcName} is scheduled`, { objects: [pvcRefs[0]!] });
+      progress(
+        'waiting-for-first-consumer',
+        `StorageClass ${storageClassName} binds on first use: the volume is provisioned from the snapshot when a pod that mounts PVC ${pvcName} is scheduled`,
+        { objects: [pvcRefs[0]!] },
+      );
       for (const t of temporary) remaining.push(`${describeCreated(t)}: the source of the pending PVC; delete it after the PVC is Bound (${deleteCommand(t)})`);
     } else {
       // An online restore on a class that waits binds through its restore-prep Job.
@@ -715,16 +772,27 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
         for (const name of [pvcName, ...(walPvcName ? [walPvcName] : [])]) {
           const bound = await waitBound(name);
           if (bound.object?.status?.phase !== 'Bound') {
-            throw new DbaasError('RESTORE_FAILED', `PVC ${namespace}/${name} ${bound.object ? `is ${bound.object.status?.phase}` : 'was deleted'} instead of Bound`);
+            throw new DbaasError(
+              'RESTORE_FAILED',
+              `PVC ${namespace}/${name} ${bound.object ? `is ${bound.object.status?.phase}` : 'was deleted'} instead of Bound`,
+            );
           }
         }
         createToBoundMs = Date.now() - pvcCreatedAt;
-        progress('bound', `PVC ${pvcName}${walPvcName ? ` and ${walPvcName}` : ''} Bound after ${createToBoundMs} ms (the driver has written the snapshot's data)`, { objects: pvcRefs });
+        progress(
+          'bound',
+          `PVC ${pvcName}${walPvcName ? ` and ${walPvcName}` : ''} Bound after ${createToBoundMs} ms (the driver has written the snapshot's data)`,
+          { objects: pvcRefs },
+        );
       }
       if (prepJob && walPvcName) {
         const executor = execution.prepExecutor ?? jobRestorePrepExecutor();
         const prepStarted = Date.now();
-        progress('prep-started', `copying ${walFiles.length} WAL segment(s) ${walFiles[0]}..${walFiles[walFiles.length - 1]} and writing backup_label with ${executor.description}`, { objects: [{ kind: 'Job', name: prepJob.metadata!.name!, namespace }] });
+        progress(
+          'prep-started',
+          `copying ${walFiles.length} WAL segment(s) ${walFiles[0]}..${walFiles[walFiles.length - 1]} and writing backup_label with ${executor.description}`,
+          { objects: [{ kind: 'Job', name: prepJob.metadata!.name!, namespace }] },
+        );
         const out = await executor.run(clients, { namespace, job: prepJob, dataPvc: pvcName, walPvc: walPvcName, deadline, ...(signal ? { signal } : {}) });
         prepOutput = out.output;
         prepMs = Date.now() - prepStarted;
@@ -733,14 +801,21 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
         await deleteCreated(clients, walScratch);
         created.splice(created.indexOf(walScratch), 1);
       }
-      progress('data-ready', `PVC ${namespace}/${pvcName} holds the backup${online ? ', its WAL and backup_label: PostgreSQL replays to the end of the backup on start' : ''}`, { objects: [pvcRefs[0]!] });
+      progress(
+        'data-ready',
+        `PVC ${namespace}/${pvcName} holds the backup${online ? ', its WAL and backup_label: PostgreSQL replays to the end of the backup on start' : ''}`,
+        { objects: [pvcRefs[0]!] },
+      );
       // A bound PVC no longer needs its source: drop the temporary cross-namespace pair (Retain keeps the backup's data).
       // Snapshot before content, each waited out: `remaining: []` means both are gone, not only marked.
       const waitUntil = Math.min(deadline, Date.now() + TEMPORARY_GONE_WAIT_MS);
       for (const t of [...temporary].reverse()) {
         try {
           const still = await deleteUntilGone(clients, t, waitUntil, signal);
-          if (still) remaining.push(`${describeCreated(t)}: ${still}; it goes once the snapshot controller releases it (check with: kubectl get ${deleteCommand(t).slice('kubectl delete '.length)})`);
+          if (still)
+            remaining.push(
+              `${describeCreated(t)}: ${still}; it goes once the snapshot controller releases it (check with: kubectl get ${deleteCommand(t).slice('kubectl delete '.length)})`,
+            );
         } catch (error) {
           remaining.push(`${describeCreated(t)}: could not be deleted (${(error as Error).message}); delete it with: ${deleteCommand(t)}`);
         }

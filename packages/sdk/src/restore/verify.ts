@@ -15,7 +15,16 @@ import { assertDnsLabel, assertDnsSubdomain } from '../manifests/names.js';
 import { SnapshotClient, type BackupSetDetails } from '../snapshot/snapshot-client.js';
 import { inspectDataDirectory, type DataDirectoryInspection } from '../wal/data-directory.js';
 import type { RestorePrepExecutor } from './restore-prep.js';
-import { executeRestore, planRestore, type RestoreObjectRef, type RestorePlan, type RestoreOptions, type RestorePrepOptions, type RestoreProgress, type RestoreResult } from './restore.js';
+import {
+  executeRestore,
+  planRestore,
+  type RestoreObjectRef,
+  type RestorePlan,
+  type RestoreOptions,
+  type RestorePrepOptions,
+  type RestoreProgress,
+  type RestoreResult,
+} from './restore.js';
 
 /** The major of a recorded server version (`17.6` -> 17), or undefined. */
 function majorOf(version: string | undefined): number | undefined {
@@ -213,7 +222,16 @@ export interface VerifyFailure {
  * ```
  */
 export function describeVerifyFailure(f: VerifyFailure): string {
-  const prefix = f.check === 'restore' ? 'restore' : f.check === 'inspector' ? 'offline' : f.check === 'server' ? 'live' : f.check === 'amcheck' ? 'amcheck' : `check "${f.name}"`;
+  const prefix =
+    f.check === 'restore'
+      ? 'restore'
+      : f.check === 'inspector'
+        ? 'offline'
+        : f.check === 'server'
+          ? 'live'
+          : f.check === 'amcheck'
+            ? 'amcheck'
+            : `check "${f.name}"`;
   return `${prefix}: ${f.message}`;
 }
 
@@ -240,7 +258,9 @@ export interface VerifyResult {
   backup?: { namespace: string; name: string; mode: ConsistencyMode | undefined };
   restore?: RestoreResult;
   /** Absent when the scratch restore itself failed (the failure says why). */
-  offline?: Pick<DataDirectoryInspection, 'verdict' | 'safe' | 'reasons' | 'postgresMajorVersion' | 'missingSegments' | 'requiredWal'> & { dataSubPath: string };
+  offline?: Pick<DataDirectoryInspection, 'verdict' | 'safe' | 'reasons' | 'postgresMajorVersion' | 'missingSegments' | 'requiredWal'> & {
+    dataSubPath: string;
+  };
   live?: {
     readyMs: number;
     /** `redo done ... elapsed` from the server log, when PostgreSQL replayed WAL. */
@@ -287,10 +307,16 @@ export async function findDataSubPath(volume: string, given: string | undefined)
 export function chooseDataSubPath(candidates: readonly string[]): string {
   if (candidates.includes('')) return '';
   if (candidates.length === 1) return candidates[0]!;
-  throw new DbaasError('DATA_DIRECTORY_UNREADABLE', candidates.length === 0 ? 'the volume holds no PostgreSQL data directory (no PG_VERSION at its root or one level below)' : `the volume holds several data directories (${candidates.join(', ')})`, {
-    fix: 'Pass dataSubPath with PGDATA relative to the volume root.',
-    option: 'dataSubPath',
-  });
+  throw new DbaasError(
+    'DATA_DIRECTORY_UNREADABLE',
+    candidates.length === 0
+      ? 'the volume holds no PostgreSQL data directory (no PG_VERSION at its root or one level below)'
+      : `the volume holds several data directories (${candidates.join(', ')})`,
+    {
+      fix: 'Pass dataSubPath with PGDATA relative to the volume root.',
+      option: 'dataSubPath',
+    },
+  );
 }
 
 function redoElapsedMs(log: string): number | undefined {
@@ -393,11 +419,15 @@ export async function planVerify(clients: KubeClients, options: VerifyOptions): 
   if (meta?.engine === 'mysql' || meta?.engine === 'mariadb') {
     // The scratch server, the offline check and amcheck are PostgreSQL's; refuse before any restore.
     const engineName = `${meta.engine === 'mariadb' ? 'MariaDB' : 'MySQL'}${meta.engineVersion ? ` ${meta.engineVersion}` : ''}`;
-    throw new DbaasError('TARGET_UNSUPPORTED', `backup ${backupNamespace}/${details!.name} is a ${engineName} backup: verify checks PostgreSQL backups only (WAL inspector, scratch PostgreSQL, amcheck)`, {
-      fix: `Restore it (RestoreClient.restore, or kubectl dbaas restore ${details!.name}) and check the restored data directory with the SDK's verifyMysqlRestore (a scratch mariadbd/mysqld, CHECK TABLE on every table; docs/engines.md#verify).`,
-      details: { engine: meta.engine },
-      option: scratch ? 'backup' : 'pvc',
-    });
+    throw new DbaasError(
+      'TARGET_UNSUPPORTED',
+      `backup ${backupNamespace}/${details!.name} is a ${engineName} backup: verify checks PostgreSQL backups only (WAL inspector, scratch PostgreSQL, amcheck)`,
+      {
+        fix: `Restore it (RestoreClient.restore, or kubectl dbaas restore ${details!.name}) and check the restored data directory with the SDK's verifyMysqlRestore (a scratch mariadbd/mysqld, CHECK TABLE on every table; docs/engines.md#verify).`,
+        details: { engine: meta.engine },
+        option: scratch ? 'backup' : 'pvc',
+      },
+    );
   }
 
   let restore: RestorePlan | undefined;
@@ -414,11 +444,15 @@ export async function planVerify(clients: KubeClients, options: VerifyOptions): 
       deadlineMs: options.deadlineMs ?? DEFAULT_VERIFY_DEADLINE_MS,
     });
     if (restore.endsWaitingForConsumer) {
-      throw new DbaasError('TARGET_UNSUPPORTED', `StorageClass ${restore.storageClassName} binds a volume only when its first pod is scheduled: the scratch restore ${namespace}/${pvc} would wait, and verification needs it bound`, {
-        fix: 'Pass a StorageClass that binds immediately (restore.storageClass), or the node to bind for (restore.consumerNode, or a runtime with a consumerNode).',
-        option: 'restore.storageClass',
-        details: { storageClass: restore.storageClassName },
-      });
+      throw new DbaasError(
+        'TARGET_UNSUPPORTED',
+        `StorageClass ${restore.storageClassName} binds a volume only when its first pod is scheduled: the scratch restore ${namespace}/${pvc} would wait, and verification needs it bound`,
+        {
+          fix: 'Pass a StorageClass that binds immediately (restore.storageClass), or the node to bind for (restore.consumerNode, or a runtime with a consumerNode).',
+          option: 'restore.storageClass',
+          details: { storageClass: restore.storageClassName },
+        },
+      );
     }
   }
 
@@ -443,7 +477,11 @@ export async function planVerify(clients: KubeClients, options: VerifyOptions): 
     checks: [...(options.checks ?? [])],
     expectedTimeline: meta?.timeline !== undefined ? Number(meta.timeline) : undefined,
     creates: [
-      ...(restore?.manifests ?? []).map((m) => ({ kind: m.kind!, name: m.metadata!.name!, ...(m.metadata!.namespace ? { namespace: m.metadata!.namespace } : {}) })),
+      ...(restore?.manifests ?? []).map((m) => ({
+        kind: m.kind!,
+        name: m.metadata!.name!,
+        ...(m.metadata!.namespace ? { namespace: m.metadata!.namespace } : {}),
+      })),
       ...(options.runtime.objects?.({ namespace, pvc }) ?? []),
     ],
   };
@@ -524,7 +562,9 @@ export async function runVerify(clients: KubeClients, options: VerifyOptions): P
   const plan = await planVerify(clients, options);
   return await executeVerify(clients, plan, {
     runtime: options.runtime,
-    ...(options.restore?.prep?.executor ?? options.runtime.prepExecutor ? { prepExecutor: options.restore?.prep?.executor ?? options.runtime.prepExecutor } : {}),
+    ...((options.restore?.prep?.executor ?? options.runtime.prepExecutor)
+      ? { prepExecutor: options.restore?.prep?.executor ?? options.runtime.prepExecutor }
+      : {}),
     startedAt,
     deadline: startedAt + (options.deadlineMs ?? DEFAULT_VERIFY_DEADLINE_MS),
     ...(options.signal ? { signal: options.signal } : {}),
@@ -554,7 +594,9 @@ export async function executeVerify(clients: KubeClients, plan: VerifyPlan, exec
     return resultOf(run);
   } finally {
     if (plan.scratch && run.restore) {
-      progress('cleanup', `deleting the scratch PVC ${plan.namespace}/${plan.pvc}`, { object: { kind: 'PersistentVolumeClaim', name: plan.pvc, namespace: plan.namespace } });
+      progress('cleanup', `deleting the scratch PVC ${plan.namespace}/${plan.pvc}`, {
+        object: { kind: 'PersistentVolumeClaim', name: plan.pvc, namespace: plan.namespace },
+      });
       await clients.core.deleteNamespacedPersistentVolumeClaim({ name: plan.pvc, namespace: plan.namespace }).catch((error: unknown) => {
         if (!isDbaasError(error, 'KUBE_NOT_FOUND')) throw error;
       });
@@ -570,7 +612,7 @@ async function scratchRestore(clients: KubeClients, run: VerifyRun): Promise<boo
     run.restore = await executeRestore(clients, run.plan.restore!, {
       startedAt: Date.now(),
       deadline: run.deadline,
-      ...(execution.prepExecutor ?? execution.runtime.prepExecutor ? { prepExecutor: execution.prepExecutor ?? execution.runtime.prepExecutor } : {}),
+      ...((execution.prepExecutor ?? execution.runtime.prepExecutor) ? { prepExecutor: execution.prepExecutor ?? execution.runtime.prepExecutor } : {}),
       ...(execution.signal ? { signal: execution.signal } : {}),
       onProgress: (e) => progress('restore', `${e.phase}: ${e.message}`, { restore: e }),
     });
@@ -588,7 +630,13 @@ async function scratchRestore(clients: KubeClients, run: VerifyRun): Promise<boo
 /** The WAL inspector on the volume's files, before anything starts PostgreSQL on them; true when safe. */
 async function checkOffline(clients: KubeClients, run: VerifyRun): Promise<boolean> {
   const { plan, execution } = run;
-  const volume = await execution.runtime.openVolume(clients, { namespace: plan.namespace, pvc: plan.pvc, dataSubPath: plan.offline.dataSubPath, deadline: run.deadline, ...(execution.signal ? { signal: execution.signal } : {}) });
+  const volume = await execution.runtime.openVolume(clients, {
+    namespace: plan.namespace,
+    pvc: plan.pvc,
+    dataSubPath: plan.offline.dataSubPath,
+    deadline: run.deadline,
+    ...(execution.signal ? { signal: execution.signal } : {}),
+  });
   let inspection: DataDirectoryInspection;
   try {
     inspection = await inspectDataDirectory(volume.source, {
@@ -607,14 +655,20 @@ async function checkOffline(clients: KubeClients, run: VerifyRun): Promise<boole
     requiredWal: inspection.requiredWal,
     dataSubPath: volume.dataSubPath,
   };
-  progressOf(run)('offline-checked', `${inspection.verdict}${inspection.safe ? '' : `: ${inspection.reasons.join('; ')}`}`, { offline: { verdict: inspection.verdict, safe: inspection.safe } });
+  progressOf(run)('offline-checked', `${inspection.verdict}${inspection.safe ? '' : `: ${inspection.reasons.join('; ')}`}`, {
+    offline: { verdict: inspection.verdict, safe: inspection.safe },
+  });
   if (!inspection.safe) run.findings.push({ kind: 'offline', check: 'inspector', message: `${inspection.verdict}: ${inspection.reasons.join('; ')}` });
   return inspection.safe;
 }
 
 /** The last FATAL or PANIC line of a server log: PostgreSQL's own words for why it stopped. */
 function fatalLine(log: string): string | undefined {
-  return log.split('\n').filter((l) => /FATAL|PANIC/.test(l)).pop()?.trim();
+  return log
+    .split('\n')
+    .filter((l) => /FATAL|PANIC/.test(l))
+    .pop()
+    ?.trim();
 }
 
 /** A scratch PostgreSQL on the volume: recovery, timeline, amcheck and the checks, as findings. */
@@ -623,12 +677,23 @@ async function checkServer(clients: KubeClients, run: VerifyRun): Promise<void> 
   const progress = progressOf(run);
   const live = (message: string): void => void run.findings.push({ kind: 'live', check: 'server', message });
   const major = run.offline!.postgresMajorVersion;
-  if (major === undefined) throw new DbaasError('DATA_DIRECTORY_UNREADABLE', 'the data directory has no readable PG_VERSION: cannot choose a PostgreSQL to start on it');
+  if (major === undefined)
+    throw new DbaasError('DATA_DIRECTORY_UNREADABLE', 'the data directory has no readable PG_VERSION: cannot choose a PostgreSQL to start on it');
   const { namespace, pvc } = plan;
-  progress('server-starting', `starting PostgreSQL ${major} on ${namespace}/${pvc} with ${plan.runtime}`, { object: { kind: 'PersistentVolumeClaim', name: pvc, namespace } });
+  progress('server-starting', `starting PostgreSQL ${major} on ${namespace}/${pvc} with ${plan.runtime}`, {
+    object: { kind: 'PersistentVolumeClaim', name: pvc, namespace },
+  });
   let server: ScratchPostgres;
   try {
-    server = await execution.runtime.startPostgres(clients, { namespace, pvc, dataSubPath: run.offline!.dataSubPath, major, settings: { ...SCRATCH_SERVER_SETTINGS }, deadline: run.deadline, ...(execution.signal ? { signal: execution.signal } : {}) });
+    server = await execution.runtime.startPostgres(clients, {
+      namespace,
+      pvc,
+      dataSubPath: run.offline!.dataSubPath,
+      major,
+      settings: { ...SCRATCH_SERVER_SETTINGS },
+      deadline: run.deadline,
+      ...(execution.signal ? { signal: execution.signal } : {}),
+    });
   } catch (error) {
     if (execution.signal?.aborted) throw error;
     // A server that does not come up is a finding about the copy, with the server's own words.
@@ -640,7 +705,8 @@ async function checkServer(clients: KubeClients, run: VerifyRun): Promise<void> 
     const found = await checkLive(server, plan, run.deadline, progress);
     run.live = found;
     if (found.inRecovery) live('the server is still in recovery');
-    if (found.expectedTimeline !== undefined && found.timeline !== found.expectedTimeline) live(`timeline ${found.timeline}, the backup's is ${found.expectedTimeline}`);
+    if (found.expectedTimeline !== undefined && found.timeline !== found.expectedTimeline)
+      live(`timeline ${found.timeline}, the backup's is ${found.expectedTimeline}`);
     for (const f of found.amcheck.failures) run.findings.push({ kind: 'live', check: 'amcheck', message: f });
     for (const c of found.checks) if (!c.ok) run.findings.push({ kind: 'live', check: 'user-check', name: c.name, message: c.message });
   } catch (error) {
@@ -704,7 +770,12 @@ async function checkLive(
         amcheck.indexes += indexes.length;
       });
     }
-    progress('amcheck', amcheck.ran ? `bt_index_check on ${amcheck.indexes} btree index(es) in ${amcheck.databases} database(s): ${amcheck.failures.length} failure(s)` : (amcheck.why ?? 'not run'));
+    progress(
+      'amcheck',
+      amcheck.ran
+        ? `bt_index_check on ${amcheck.indexes} btree index(es) in ${amcheck.databases} database(s): ${amcheck.failures.length} failure(s)`
+        : (amcheck.why ?? 'not run'),
+    );
   }
 
   const checks: { name: string; ok: boolean; message: string }[] = [];
@@ -712,7 +783,11 @@ async function checkLive(
     try {
       const rows = await withSession(connectionFor(server.connection, check.database), async (s) => await s.query(check.sql));
       const first = rows[0] ? Object.values(rows[0])[0] : undefined;
-      checks.push(first === true ? { name: check.name, ok: true, message: 'true' } : { name: check.name, ok: false, message: rows.length === 0 ? 'no rows' : `first column is ${JSON.stringify(first)}, not true` });
+      checks.push(
+        first === true
+          ? { name: check.name, ok: true, message: 'true' }
+          : { name: check.name, ok: false, message: rows.length === 0 ? 'no rows' : `first column is ${JSON.stringify(first)}, not true` },
+      );
     } catch (error) {
       checks.push({ name: check.name, ok: false, message: toDbaasError(error).message });
     }

@@ -84,22 +84,34 @@ export interface BackupPlan {
  */
 export function defaultBackupName(pvc: string, at: Date): string {
   const stamp = at.toISOString().replace(/[-:T]/g, '').slice(0, 14);
-  const base = pvc.replace(/[^a-z0-9-]/g, '-').slice(0, 44).replace(/-+$/, '') || 'backup';
+  const base =
+    pvc
+      .replace(/[^a-z0-9-]/g, '-')
+      .slice(0, 44)
+      .replace(/-+$/, '') || 'backup';
   return `${base}-${stamp}`;
 }
 
 /** The refusal of `checkpoint`/`online` without a connection, in the engine's words. */
 function connectionNeeded(mode: ConsistencyMode, engine: 'postgres' | 'mysql' | 'mariadb'): DbaasError {
   if (engine === 'postgres') {
-    return new DbaasError('INVALID_ARGUMENT', `mode ${mode} needs a connection to the database (a SQL session runs ${mode === 'online' ? 'pg_backup_start/stop' : 'CHECKPOINT'})`, {
-      fix: 'Pass the database connection (host/port/user or a postgresql:// URL).',
-      option: 'database',
-    });
+    return new DbaasError(
+      'INVALID_ARGUMENT',
+      `mode ${mode} needs a connection to the database (a SQL session runs ${mode === 'online' ? 'pg_backup_start/stop' : 'CHECKPOINT'})`,
+      {
+        fix: 'Pass the database connection (host/port/user or a postgresql:// URL).',
+        option: 'database',
+      },
+    );
   }
-  return new DbaasError('INVALID_ARGUMENT', `mode ${mode} needs a connection to ${engine === 'mariadb' ? 'MariaDB' : 'MySQL'} (a SQL session holds the global lock across the cut)`, {
-    fix: 'Pass the database connection (host/port/user, the password in $MYSQL_PWD, or a mysql:// URL, or a Secret).',
-    option: 'database',
-  });
+  return new DbaasError(
+    'INVALID_ARGUMENT',
+    `mode ${mode} needs a connection to ${engine === 'mariadb' ? 'MariaDB' : 'MySQL'} (a SQL session holds the global lock across the cut)`,
+    {
+      fix: 'Pass the database connection (host/port/user, the password in $MYSQL_PWD, or a mysql:// URL, or a Secret).',
+      option: 'database',
+    },
+  );
 }
 
 /** Why an existing snapshot of the wanted name is not ours to adopt, or undefined when it is. */
@@ -136,7 +148,13 @@ export const isCut = (vs: VolumeSnapshot | undefined): boolean => !!vs?.status?.
  * The VolumeSnapshot of one role of a planned set: the planned manifest when `facts` are empty and
  * `requestedAt` is the plan's time, the one runBackup creates with the engine's facts otherwise.
  */
-export function plannedSnapshot(plan: BackupPlan, role: 'data' | 'wal', requestedAt: Date, extra: ExtraMetadata | undefined, facts: EngineMetadata = {}): VolumeSnapshot {
+export function plannedSnapshot(
+  plan: BackupPlan,
+  role: 'data' | 'wal',
+  requestedAt: Date,
+  extra: ExtraMetadata | undefined,
+  facts: EngineMetadata = {},
+): VolumeSnapshot {
   return buildVolumeSnapshot({
     namespace: plan.namespace,
     pvc: plan.pvc,
@@ -179,7 +197,11 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
   };
   const earlyData = prefetch(early?.data);
   const earlyWal = options.mode === 'online' ? prefetch(early?.wal) : undefined;
-  const found = await discoverBackupTarget(clients, { namespace, target: options.target, ...(options.snapshotClass ? { snapshotClass: options.snapshotClass } : {}) });
+  const found = await discoverBackupTarget(clients, {
+    namespace,
+    target: options.target,
+    ...(options.snapshotClass ? { snapshotClass: options.snapshotClass } : {}),
+  });
   const engineKind = options.engine?.engine ?? options.engineKind ?? 'postgres';
   const mode = chooseConsistencyMode(found.atomicity, options.mode, { force: options.force ?? false, engine: engineKind });
   const pvc = found.pvc.metadata.name;
@@ -190,17 +212,29 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
   if (mode === 'fenced') {
     fencing = options.fencing ?? (await impliedFencing(clients, found, { retainClaims: options.fenceRetainClaims ?? false }));
     if (!fencing) {
-      throw new DbaasError('TARGET_NOT_FOUND', `mode fenced needs a way to stop the database using PVC ${namespace}/${pvc}, and none was found (no owning StatefulSet or CloudNativePG Cluster)`, {
-        fix: 'Target the database pod of a StatefulSet or CloudNativePG Cluster, name the fencing (a StatefulSet or a CloudNativePG instance), or use mode online with a connection to the database.',
-        option: 'fencing',
-        details: { pvc, namespace },
-      });
+      throw new DbaasError(
+        'TARGET_NOT_FOUND',
+        `mode fenced needs a way to stop the database using PVC ${namespace}/${pvc}, and none was found (no owning StatefulSet or CloudNativePG Cluster)`,
+        {
+          fix: 'Target the database pod of a StatefulSet or CloudNativePG Cluster, name the fencing (a StatefulSet or a CloudNativePG instance), or use mode online with a connection to the database.',
+          option: 'fencing',
+          details: { pvc, namespace },
+        },
+      );
     }
   }
   // Refusals of the fencing itself (PVCs deleted on scale-down, a fence another backup holds) are the plan's, so a dry run shows them.
   if (fencing?.preflight) await fencing.preflight({ clients, namespace, deadline: now.getTime() + 60_000, holder: fenceHolder(namespace, name) });
   if ((mode === 'checkpoint' || mode === 'online') && !options.engine && options.database === undefined) throw connectionNeeded(mode, engineKind);
-  const session = await decideSession(clients, { namespace, pvc, targetPod: found.pod, mode, engine: engineKind, database: options.database, ownEngine: options.engine !== undefined });
+  const session = await decideSession(clients, {
+    namespace,
+    pvc,
+    targetPod: found.pod,
+    mode,
+    engine: engineKind,
+    database: options.database,
+    ownEngine: options.engine !== undefined,
+  });
   if (mode === 'online' && options.engine && !options.engine.beginOnlineBackup) {
     throw new DbaasError('INVALID_ARGUMENT', `the ${options.engine.engine} engine hooks given have no online backup (beginOnlineBackup)`, {
       fix: 'Give engine hooks that implement beginOnlineBackup, or choose another mode.',
@@ -208,7 +242,10 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
     });
   }
   if (mode === 'checkpoint' && options.engine && !options.engine.checkpoint) {
-    throw new DbaasError('INVALID_ARGUMENT', `the ${options.engine.engine} engine hooks given have no checkpoint`, { fix: 'Give engine hooks that implement checkpoint, or choose another mode.', option: 'engine' });
+    throw new DbaasError('INVALID_ARGUMENT', `the ${options.engine.engine} engine hooks given have no checkpoint`, {
+      fix: 'Give engine hooks that implement checkpoint, or choose another mode.',
+      option: 'engine',
+    });
   }
   // MySQL/MariaDB keep their redo and binary logs in the data directory: no -wal snapshot.
   const roles: ('data' | 'wal')[] = mode === 'online' && engineKind === 'postgres' ? ['data', 'wal'] : ['data'];
@@ -216,7 +253,10 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
   // Idempotency: adopt this backup's own snapshots (an interrupted earlier run), refuse anyone else's.
   const existingData = await (early?.data === names.data && earlyData ? earlyData : getSnapshot(clients, names.data, namespace));
   const existingWal = mode === 'online' ? await (early?.wal === names.wal && earlyWal ? earlyWal : getSnapshot(clients, names.wal, namespace)) : undefined;
-  for (const [vs, role] of [[existingData, 'data'], [existingWal, 'wal']] as const) {
+  for (const [vs, role] of [
+    [existingData, 'data'],
+    [existingWal, 'wal'],
+  ] as const) {
     if (!vs) continue;
     const why = foreignReason(vs, { backupSet: name, pvc, role, mode });
     if (why) {
@@ -228,16 +268,24 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
     }
   }
   if (existingWal && !existingData) {
-    throw new DbaasError('KUBE_CONFLICT', `VolumeSnapshot ${namespace}/${names.wal} exists without its data snapshot ${names.data}: an incomplete online backup set`, {
-      fix: `Delete it (kubectl -n ${namespace} delete volumesnapshot ${names.wal}) or choose another name.`,
-      option: 'name',
-    });
+    throw new DbaasError(
+      'KUBE_CONFLICT',
+      `VolumeSnapshot ${namespace}/${names.wal} exists without its data snapshot ${names.data}: an incomplete online backup set`,
+      {
+        fix: `Delete it (kubectl -n ${namespace} delete volumesnapshot ${names.wal}) or choose another name.`,
+        option: 'name',
+      },
+    );
   }
   if (mode === 'online' && existingData && (!existingWal || readSnapshotMetadata(existingWal).stopLsn === undefined)) {
-    throw new DbaasError('KUBE_CONFLICT', `backup set ${name} is an incomplete online backup from an earlier run; it cannot be resumed (its backup session ended with that run, so the data snapshot has no backup_label/WAL to the stop LSN)`, {
-      fix: `Delete it and run again: kubectl -n ${namespace} delete volumesnapshot ${names.data}${existingWal ? ` ${names.wal}` : ''}, or choose another name.`,
-      option: 'name',
-    });
+    throw new DbaasError(
+      'KUBE_CONFLICT',
+      `backup set ${name} is an incomplete online backup from an earlier run; it cannot be resumed (its backup session ended with that run, so the data snapshot has no backup_label/WAL to the stop LSN)`,
+      {
+        fix: `Delete it and run again: kubectl -n ${namespace} delete volumesnapshot ${names.data}${existingWal ? ` ${names.wal}` : ''}, or choose another name.`,
+        option: 'name',
+      },
+    );
   }
   const existing: BackupPlan['existing'] = [
     ...(existingData ? [{ name: names.data, role: 'data' as const }] : []),
@@ -265,7 +313,12 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
     dryRun: 'client',
   };
   plan.manifests = roles.map((role) => plannedSnapshot(plan, role, now, options.extra));
-  return { plan, ...(fencing ? { fencing } : {}), session, adopted: { ...(existingData ? { data: existingData } : {}), ...(existingWal ? { wal: existingWal } : {}) } };
+  return {
+    plan,
+    ...(fencing ? { fencing } : {}),
+    session,
+    adopted: { ...(existingData ? { data: existingData } : {}), ...(existingWal ? { wal: existingWal } : {}) },
+  };
 }
 
 /**
@@ -291,7 +344,9 @@ export async function planBackup(clients: KubeClients, options: BackupPlanOption
   if (dryRun === 'client') return plan;
   // An adopted snapshot exists: sending it again would only repeat the server's "already exists".
   const adopted = new Set(plan.existing.map((e) => e.name));
-  const manifests = await Promise.all(plan.manifests.map((body) => (adopted.has(body.metadata.name!) ? body : clients.volumeSnapshots.create(body, { dryRun: true }))));
+  const manifests = await Promise.all(
+    plan.manifests.map((body) => (adopted.has(body.metadata.name!) ? body : clients.volumeSnapshots.create(body, { dryRun: true }))),
+  );
   return { ...plan, manifests, dryRun };
 }
 
@@ -329,14 +384,24 @@ export interface CnpgInstance {
 export async function cnpgInstanceTarget(clients: KubeClients, namespace: string, cluster: string, instance?: string): Promise<CnpgInstance> {
   let object: { status?: { instanceNames?: string[]; currentPrimary?: string } };
   try {
-    object = (await clients.custom.getNamespacedCustomObject({ group: 'postgresql.cnpg.io', version: 'v1', plural: 'clusters', namespace, name: cluster })) as typeof object;
+    object = (await clients.custom.getNamespacedCustomObject({
+      group: 'postgresql.cnpg.io',
+      version: 'v1',
+      plural: 'clusters',
+      namespace,
+      name: cluster,
+    })) as typeof object;
   } catch (error) {
     if (isDbaasError(error, 'KUBE_NOT_FOUND')) {
-      throw new DbaasError('TARGET_NOT_FOUND', `CloudNativePG Cluster ${namespace}/${cluster} not found (or CloudNativePG is not installed: no clusters.postgresql.cnpg.io resource)`, {
-        fix: `kubectl -n ${namespace} get clusters.postgresql.cnpg.io; for a plain StatefulSet target its pod, for a volume its PVC.`,
-        details: { cluster, namespace },
-        cause: error,
-      });
+      throw new DbaasError(
+        'TARGET_NOT_FOUND',
+        `CloudNativePG Cluster ${namespace}/${cluster} not found (or CloudNativePG is not installed: no clusters.postgresql.cnpg.io resource)`,
+        {
+          fix: `kubectl -n ${namespace} get clusters.postgresql.cnpg.io; for a plain StatefulSet target its pod, for a volume its PVC.`,
+          details: { cluster, namespace },
+          cause: error,
+        },
+      );
     }
     throw error;
   }
@@ -344,11 +409,15 @@ export async function cnpgInstanceTarget(clients: KubeClients, namespace: string
   const primary = object.status?.currentPrimary;
   if (instance !== undefined) {
     if (!names.includes(instance)) {
-      throw new DbaasError('TARGET_NOT_FOUND', `${instance} is not an instance of CloudNativePG Cluster ${namespace}/${cluster} (instances: ${names.join(', ') || 'none'})`, {
-        fix: 'Name one of its instances, or leave the instance out to back up a standby.',
-        option: 'instance',
-        details: { cluster, instance, instances: names },
-      });
+      throw new DbaasError(
+        'TARGET_NOT_FOUND',
+        `${instance} is not an instance of CloudNativePG Cluster ${namespace}/${cluster} (instances: ${names.join(', ') || 'none'})`,
+        {
+          fix: 'Name one of its instances, or leave the instance out to back up a standby.',
+          option: 'instance',
+          details: { cluster, instance, instances: names },
+        },
+      );
     }
     return { cluster, instance, role: instance === primary ? 'primary' : 'standby', reason: 'named' };
   }

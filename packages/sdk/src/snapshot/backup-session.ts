@@ -53,7 +53,9 @@ export interface PodDatabaseConnection {
  * ```
  */
 export function isPodConnection(connection: unknown): connection is PodDatabaseConnection {
-  return typeof connection === 'object' && connection !== null && 'throughPod' in connection && typeof (connection as PodDatabaseConnection).throughPod === 'object';
+  return (
+    typeof connection === 'object' && connection !== null && 'throughPod' in connection && typeof (connection as PodDatabaseConnection).throughPod === 'object'
+  );
 }
 
 /**
@@ -64,9 +66,7 @@ export function isPodConnection(connection: unknown): connection is PodDatabaseC
  * const s: BackupSessionPlan = { via: 'pod', pod: 'pg-0', port: 5432, credentials: 'the pod\'s environment' };
  * ```
  */
-export type BackupSessionPlan =
-  | { via: 'pod'; pod: string; port: number; credentials: string }
-  | { via: 'connection'; pod?: string };
+export type BackupSessionPlan = { via: 'pod'; pod: string; port: number; credentials: string } | { via: 'connection'; pod?: string };
 
 /** What a plan decided about the session, and what the run needs to open it. */
 export interface SessionDecision {
@@ -93,7 +93,15 @@ async function podsMounting(clients: KubeClients, namespace: string, pvc: string
  */
 export async function decideSession(
   clients: KubeClients,
-  input: { namespace: string; pvc: string; targetPod: V1Pod | undefined; mode: ConsistencyMode; engine: Engine; database: BackupDatabase | undefined; ownEngine: boolean },
+  input: {
+    namespace: string;
+    pvc: string;
+    targetPod: V1Pod | undefined;
+    mode: ConsistencyMode;
+    engine: Engine;
+    database: BackupDatabase | undefined;
+    ownEngine: boolean;
+  },
 ): Promise<SessionDecision> {
   const { namespace, pvc, mode, engine, database } = input;
   if (input.ownEngine) return { plan: undefined, pod: input.targetPod };
@@ -102,10 +110,14 @@ export async function decideSession(
   if (!pod) {
     const mounting = await podsMounting(clients, namespace, pvc);
     if (mounting.length > 1 && isPodConnection(database)) {
-      throw new DbaasError('TARGET_UNSUPPORTED', `PVC ${namespace}/${pvc} is mounted by ${mounting.length} pods (${mounting.map((p) => p.metadata?.name).join(', ')}): which one runs the database?`, {
-        fix: 'Back up the database pod (the pod as the target) instead of the PVC.',
-        option: 'target',
-      });
+      throw new DbaasError(
+        'TARGET_UNSUPPORTED',
+        `PVC ${namespace}/${pvc} is mounted by ${mounting.length} pods (${mounting.map((p) => p.metadata?.name).join(', ')}): which one runs the database?`,
+        {
+          fix: 'Back up the database pod (the pod as the target) instead of the PVC.',
+          option: 'target',
+        },
+      );
     }
     pod = mounting.length === 1 ? mounting[0] : undefined;
   }
@@ -120,14 +132,18 @@ export async function decideSession(
   const name = pod.metadata!.name!;
   const ready = pod.status?.phase === 'Running' && (pod.status.containerStatuses ?? []).every((c) => c.ready);
   if (!ready) {
-    throw new DbaasError('TARGET_UNSUPPORTED', `pod ${namespace}/${name} is not running and ready (phase ${pod.status?.phase ?? 'unknown'}): mode ${mode} needs its database to answer a SQL session`, {
-      fix: `Wait until it is Ready (kubectl get pod ${name} -n ${namespace}), or choose mode fenced.`,
-      option: 'database',
-      details: { pod: name, phase: pod.status?.phase },
-    });
+    throw new DbaasError(
+      'TARGET_UNSUPPORTED',
+      `pod ${namespace}/${name} is not running and ready (phase ${pod.status?.phase ?? 'unknown'}): mode ${mode} needs its database to answer a SQL session`,
+      {
+        fix: `Wait until it is Ready (kubectl get pod ${name} -n ${namespace}), or choose mode fenced.`,
+        option: 'database',
+        details: { pod: name, phase: pod.status?.phase },
+      },
+    );
   }
   const port = database.throughPod.port ?? (engine === 'postgres' ? 5432 : 3306);
-  const credentials = database.secretRef ? `Secret ${database.secretRef.namespace ?? namespace}/${database.secretRef.name}` : 'the pod\'s environment';
+  const credentials = database.secretRef ? `Secret ${database.secretRef.namespace ?? namespace}/${database.secretRef.name}` : "the pod's environment";
   return { plan: { via: 'pod', pod: name, port, credentials }, pod };
 }
 
@@ -147,7 +163,12 @@ export type BackupDatabase = DatabaseConnection | MysqlDatabaseConnection | PodD
  * Reads a given connection's Secret while the plan is made (a bad one fails before any write);
  * undefined for a pod connection, which needs the plan's pod first.
  */
-export function prefetchConnection(clients: KubeClients, database: BackupDatabase | undefined, engine: Engine, namespace: string): Promise<ResolvedConnection> | undefined {
+export function prefetchConnection(
+  clients: KubeClients,
+  database: BackupDatabase | undefined,
+  engine: Engine,
+  namespace: string,
+): Promise<ResolvedConnection> | undefined {
   if (database === undefined || isPodConnection(database)) return undefined;
   const resolving: Promise<ResolvedConnection> =
     engine === 'postgres'
@@ -172,7 +193,13 @@ export interface OpenSession {
 /** Opens the decided session and proves it is on the decided pod's server; closes what it opened on failure. */
 export async function openSession(
   clients: KubeClients,
-  input: { namespace: string; decision: SessionDecision; database: BackupDatabase | undefined; engine: Engine; prefetched: Promise<ResolvedConnection> | undefined },
+  input: {
+    namespace: string;
+    decision: SessionDecision;
+    database: BackupDatabase | undefined;
+    engine: Engine;
+    prefetched: Promise<ResolvedConnection> | undefined;
+  },
 ): Promise<OpenSession | undefined> {
   const { decision, namespace, engine } = input;
   if (!decision.plan) return undefined;
@@ -186,7 +213,10 @@ export async function openSession(
       const at = { host: forward.host, port: forward.port };
       if (database.secretRef) {
         const viaSecret = { secretRef: database.secretRef, ...at, ...(database.database ? { database: database.database } : {}) };
-        resolved = engine === 'postgres' ? { postgres: await resolveDatabaseConnection(clients, viaSecret, namespace) } : { mysql: await resolveMysqlConnection(clients, viaSecret, namespace) };
+        resolved =
+          engine === 'postgres'
+            ? { postgres: await resolveDatabaseConnection(clients, viaSecret, namespace) }
+            : { mysql: await resolveMysqlConnection(clients, viaSecret, namespace) };
       } else {
         const found = await podDatabaseCredentials(clients, decision.pod!, engine);
         const fields = { ...at, user: found.user, ...(found.password !== undefined ? { password: found.password } : {}) };
@@ -204,7 +234,9 @@ export async function openSession(
     } catch (error) {
       const failure = toDbaasError(error);
       const note = forwardNote(forward);
-      throw note ? new DbaasError(failure.code, `${failure.message}${note}`, { ...(failure.fix ? { fix: failure.fix } : {}), cause: failure, option: 'database' }) : failure;
+      throw note
+        ? new DbaasError(failure.code, `${failure.message}${note}`, { ...(failure.fix ? { fix: failure.fix } : {}), cause: failure, option: 'database' })
+        : failure;
     }
     if (decision.pod && hooks.serverIdentity) {
       const why = sessionMismatch(await hooks.serverIdentity(), decision.pod, decision.plan.via === 'pod' ? 'pod' : 'host');

@@ -5,7 +5,14 @@ import { DBAAS_ANNOTATIONS } from '../manifests/metadata.js';
 import { snapshotAtomicity } from '../manifests/atomicity.js';
 import { backupSetRestorability, groupBackupSets, snapshotState, summarizeSnapshot } from './backup-sets.js';
 
-function vs(set: string, role: 'data' | 'wal', requestedAt: string, extra: Partial<VolumeSnapshot['metadata']> = {}, status?: VolumeSnapshot['status'], ns = 'db'): VolumeSnapshot {
+function vs(
+  set: string,
+  role: 'data' | 'wal',
+  requestedAt: string,
+  extra: Partial<VolumeSnapshot['metadata']> = {},
+  status?: VolumeSnapshot['status'],
+  ns = 'db',
+): VolumeSnapshot {
   const o = buildVolumeSnapshot({ namespace: ns, pvc: 'data-pg-0', metadata: { backupSet: set, role, mode: 'online', requestedAt: new Date(requestedAt) } });
   o.metadata = { ...o.metadata, ...extra };
   if (status) o.status = status;
@@ -13,7 +20,10 @@ function vs(set: string, role: 'data' | 'wal', requestedAt: string, extra: Parti
 }
 
 function group(items: VolumeSnapshot[]) {
-  return groupBackupSets(items.map(summarizeSnapshot), items.map((o) => o.metadata.labels?.['dbaas.io/backup-set']));
+  return groupBackupSets(
+    items.map(summarizeSnapshot),
+    items.map((o) => o.metadata.labels?.['dbaas.io/backup-set']),
+  );
 }
 
 describe('snapshotState', () => {
@@ -79,8 +89,14 @@ describe('groupBackupSets', () => {
     expect(s!.data?.metadata).toBeUndefined();
   });
 
-  it('the cut is the instant kubectl-dbaas recorded (dbaas.io/cut-at), not the driver\'s status.creationTime; without the annotation, creationTime', () => {
-    const recorded = vs('b', 'data', '2026-01-01T00:00:00Z', {}, { readyToUse: true, creationTime: '2026-01-01T00:00:01.000Z', boundVolumeSnapshotContentName: 'c' });
+  it("the cut is the instant kubectl-dbaas recorded (dbaas.io/cut-at), not the driver's status.creationTime; without the annotation, creationTime", () => {
+    const recorded = vs(
+      'b',
+      'data',
+      '2026-01-01T00:00:00Z',
+      {},
+      { readyToUse: true, creationTime: '2026-01-01T00:00:01.000Z', boundVolumeSnapshotContentName: 'c' },
+    );
     recorded.metadata.annotations = { ...recorded.metadata.annotations, [DBAAS_ANNOTATIONS.cutAt]: '2026-01-01T00:00:08.800Z' };
     const s = summarizeSnapshot(recorded);
     expect(s.cutAt?.toISOString()).toBe('2026-01-01T00:00:08.800Z');
@@ -95,7 +111,10 @@ describe('backupSetRestorability', () => {
   const ready = { missingWal: false, state: 'ready' } as const;
 
   it('online needs its -wal snapshot; fenced is a clean copy; pending, failed and unparsable sets say so', () => {
-    expect(backupSetRestorability({ ...ready, mode: 'online' })).toEqual({ restorable: 'yes', why: 'with its -wal snapshot (backup_label and the WAL to the stop LSN)' });
+    expect(backupSetRestorability({ ...ready, mode: 'online' })).toEqual({
+      restorable: 'yes',
+      why: 'with its -wal snapshot (backup_label and the WAL to the stop LSN)',
+    });
     expect(backupSetRestorability({ ...ready, mode: 'online', missingWal: true }).restorable).toBe('no');
     expect(backupSetRestorability({ ...ready, mode: 'fenced' })).toEqual({ restorable: 'yes', why: 'a copy of a cleanly stopped database' });
     expect(backupSetRestorability({ ...ready, mode: 'fenced', state: 'pending' }).restorable).toBe('not-yet');

@@ -201,7 +201,10 @@ function toBackupSet(namespace: string, name: string, members: SnapshotSummary[]
   const state: SnapshotState = states.includes('error') ? 'error' : states.every((st) => st === 'ready') ? 'ready' : 'pending';
   const withMeta = data?.metadata ? data : snapshots.find((s) => s.metadata);
   const requested = withMeta?.metadata?.requestedAt;
-  const created = snapshots.map((s) => s.createdAt).filter((d): d is Date => !!d).sort((a, b) => a.getTime() - b.getTime())[0];
+  const created = snapshots
+    .map((s) => s.createdAt)
+    .filter((d): d is Date => !!d)
+    .sort((a, b) => a.getTime() - b.getTime())[0];
   const set: BackupSet = {
     namespace,
     name,
@@ -290,8 +293,12 @@ export interface RestorabilityVerdict {
  * console.log(`${restorable}: ${why}`); // 'yes: with its -wal snapshot (backup_label and the WAL to the stop LSN)'
  * ```
  */
-export function backupSetRestorability(set: Pick<BackupSet, 'missingWal' | 'metadataError' | 'state' | 'mode'>, atomicity?: SnapshotAtomicity): RestorabilityVerdict {
-  if (set.missingWal) return { restorable: 'no', why: 'the -wal snapshot of this online backup is missing (the data snapshot alone has no WAL to the stop LSN)' };
+export function backupSetRestorability(
+  set: Pick<BackupSet, 'missingWal' | 'metadataError' | 'state' | 'mode'>,
+  atomicity?: SnapshotAtomicity,
+): RestorabilityVerdict {
+  if (set.missingWal)
+    return { restorable: 'no', why: 'the -wal snapshot of this online backup is missing (the data snapshot alone has no WAL to the stop LSN)' };
   if (set.metadataError) return { restorable: 'unknown', why: 'the kubectl-dbaas metadata does not parse' };
   if (set.state === 'error') return { restorable: 'no', why: 'a snapshot failed (see its error)' };
   if (set.state !== 'ready') return { restorable: 'not-yet', why: 'waiting for the snapshots to be ready' };

@@ -19,7 +19,10 @@ import {
   volumeDirectoryOf,
   type PostgresPod,
   type WriteLoad,
-  dbaasRejection, createBoundPvc, pvcFromSnapshot } from '@kubectl-dbaas/testing';
+  dbaasRejection,
+  createBoundPvc,
+  pvcFromSnapshot,
+} from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { statefulSetFencing } from '../engines/fencing.js';
 import type { FencingStrategy } from '../engines/engine.js';
@@ -111,7 +114,14 @@ async function snapFile(vs: VolumeSnapshot): Promise<string> {
 
 /** A NEW StatefulSet on a restored PVC: acknowledged rows present, amcheck on every btree index; deleted afterwards (PVC kept). */
 async function verifyRestored(pvcName: string, acked: number[]): Promise<{ rows: number; missing: number[]; indexes: number; readyMs: number }> {
-  const db = await deployPostgres({ kubeConfig: clients.kubeConfig, namespace: ns, name: `${pvcName.slice(0, 30)}-db`, major, password, existingClaim: pvcName });
+  const db = await deployPostgres({
+    kubeConfig: clients.kubeConfig,
+    namespace: ns,
+    name: `${pvcName.slice(0, 30)}-db`,
+    major,
+    password,
+    existingClaim: pvcName,
+  });
   try {
     const { rows, missing } = await db.missing(acked);
     await db.query('create extension if not exists amcheck');
@@ -179,7 +189,10 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     expect(e.message).toMatch(/not atomic/);
     expect(e.fix).toMatch(/fenced/);
     // A PVC no workload owns: nothing to stop it with.
-    await createBoundPvc(clients, info, { metadata: { name: 'loose', namespace: ns }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS, resources: { requests: { storage: '64Mi' } } } });
+    await createBoundPvc(clients, info, {
+      metadata: { name: 'loose', namespace: ns },
+      spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS, resources: { requests: { storage: '64Mi' } } },
+    });
     const f = await dbaasRejection(runBackup(clients, { namespace: ns, target: { pvc: 'loose' }, name: 'no-fence' }));
     expect(f.code).toBe('TARGET_NOT_FOUND');
     expect(f.option).toBe('fencing');
@@ -188,73 +201,95 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     expect(await clients.volumeSnapshots.listAll({ namespace: ns })).toHaveLength(0);
   });
 
-  it('fenced: the StatefulSet scaled to 0 (pod gone), snapshot, cut, scaled back (pod Ready); restore has every acknowledged row and passes amcheck', skipWhen(why), async () => {
-    const load = (await source.writer({ writers: WRITERS })).start();
-    await new Promise((r) => setTimeout(r, 2000));
-    const rec = recorder();
-    const podAtFence: Promise<string>[] = [];
-    let result: BackupResult;
-    let readyAgainMs = 0;
-    // The dry run of the same options: the plan the run must execute, decided before anything is written.
-    const planned = await planBackup(clients, { namespace: ns, target: { pod: source.podName }, name: 'fenced-1', database: source.connectionConfig });
-    expect(await clients.volumeSnapshots.listAll({ namespace: ns })).toHaveLength(0);
-    try {
-      result = await runBackup(clients, {
-        namespace: ns,
-        target: { pod: source.podName },
-        name: 'fenced-1',
-        database: source.connectionConfig,
-        deadlineMs: 180_000,
-        onProgress: (e) => {
-          rec.onProgress(e);
-          if (e.phase === 'fenced') podAtFence.push(clients.core.readNamespacedPod({ namespace: ns, name: source.podName }).then(() => 'still there', (err: { code?: string }) => String(err.code)));
-        },
+  it(
+    'fenced: the StatefulSet scaled to 0 (pod gone), snapshot, cut, scaled back (pod Ready); restore has every acknowledged row and passes amcheck',
+    skipWhen(why),
+    async () => {
+      const load = (await source.writer({ writers: WRITERS })).start();
+      await new Promise((r) => setTimeout(r, 2000));
+      const rec = recorder();
+      const podAtFence: Promise<string>[] = [];
+      let result: BackupResult;
+      let readyAgainMs = 0;
+      // The dry run of the same options: the plan the run must execute, decided before anything is written.
+      const planned = await planBackup(clients, { namespace: ns, target: { pod: source.podName }, name: 'fenced-1', database: source.connectionConfig });
+      expect(await clients.volumeSnapshots.listAll({ namespace: ns })).toHaveLength(0);
+      try {
+        result = await runBackup(clients, {
+          namespace: ns,
+          target: { pod: source.podName },
+          name: 'fenced-1',
+          database: source.connectionConfig,
+          deadlineMs: 180_000,
+          onProgress: (e) => {
+            rec.onProgress(e);
+            if (e.phase === 'fenced')
+              podAtFence.push(
+                clients.core.readNamespacedPod({ namespace: ns, name: source.podName }).then(
+                  () => 'still there',
+                  (err: { code?: string }) => String(err.code),
+                ),
+              );
+          },
+        });
+        await source.waitReady(1, 120_000);
+        readyAgainMs = Date.now() - rec.at('unfenced');
+        await new Promise((r) => setTimeout(r, 1500));
+      } finally {
+        await load.stop();
+      }
+      expect(result.mode).toBe('fenced'); // the default on this non-atomic driver
+      // Only the time each was made differs (requested-at of the planned manifest).
+      const untimed = (plan: BackupPlan): BackupPlan => ({
+        ...plan,
+        manifests: plan.manifests.map((m) => ({ ...m, metadata: { ...m.metadata, annotations: { ...m.metadata.annotations, 'dbaas.io/requested-at': '' } } })),
       });
-      await source.waitReady(1, 120_000);
-      readyAgainMs = Date.now() - rec.at('unfenced');
-      await new Promise((r) => setTimeout(r, 1500));
-    } finally {
-      await load.stop();
-    }
-    expect(result.mode).toBe('fenced'); // the default on this non-atomic driver
-    // Only the time each was made differs (requested-at of the planned manifest).
-    const untimed = (plan: BackupPlan): BackupPlan => ({
-      ...plan,
-      manifests: plan.manifests.map((m) => ({ ...m, metadata: { ...m.metadata, annotations: { ...m.metadata.annotations, 'dbaas.io/requested-at': '' } } })),
-    });
-    expect(untimed(result.plan)).toEqual(untimed(planned));
-    expect(planned).toMatchObject({ mode: 'fenced', modeSource: 'default', engine: 'postgres', fencing: `StatefulSet ${source.name} scaled to 0 and back`, existing: [] });
-    expect(planned.manifests.map((m) => m.metadata.name)).toEqual(['fenced-1']);
-    // Progress carries what a program needs as fields: the snapshot, its role, the content it was cut to.
-    const cutEvent = rec.events.find((e) => e.phase === 'cut')!;
-    expect(cutEvent).toMatchObject({ snapshot: 'fenced-1', role: 'data', object: { kind: 'VolumeSnapshotContent', name: result.snapshots.data.status?.boundVolumeSnapshotContentName } });
-    expect(rec.events.find((e) => e.phase === 'discovered')).toMatchObject({ object: { kind: 'PersistentVolumeClaim', name: source.pvcName } });
-    expect(result.fencing).toBe(`StatefulSet ${source.name} scaled to 0 and back`);
-    expect(await Promise.all(podAtFence)).toEqual(['KUBE_NOT_FOUND']); // PostgreSQL really stopped: its pod was gone
-    // The fence ended at the cut: the database was started before readiness was waited for.
-    expect(rec.at('unfenced')).toBeGreaterThanOrEqual(rec.at('cut', 'fenced-1'));
-    const meta = readSnapshotMetadata(await clients.volumeSnapshots.get('fenced-1', ns));
-    expect(meta).toMatchObject({ mode: 'fenced', engine: 'postgres', backupSet: 'fenced-1', role: 'data', sourcePvc: source.pvcName });
-    expect(meta.cutAt).toBeInstanceOf(Date);
-    expect(meta.readyAt).toBeInstanceOf(Date);
-    expect(meta.systemIdentifier).toBeTypeOf('bigint');
-    const acked = load.ackedBefore(rec.at('fenced'));
-    expect(acked.length).toBeGreaterThan(100);
-    const snap = await snapFile(result.snapshots.data);
-    const inspection = await inspectDataDirectory(snap);
-    expect(inspection.verdict).toBe('clean-shutdown');
-    report.push(`fenced: .snap file ${((await stat(snap)).size / 1048576).toFixed(1)} MiB (tar czf), volume ${dirSize(await volumeDirectoryOf(info, { namespace: ns, name: source.pvcName }))}`);
-    expect(load.acked.some(([, at]) => at > rec.at('unfenced'))).toBe(true); // writers went on once the pod was back
-    await restore(result.snapshots.data, 'fenced-1-restored');
-    const v = await verifyRestored('fenced-1-restored', acked);
-    expect(v.missing).toEqual([]);
-    expect(v.indexes).toBeGreaterThanOrEqual(2);
-    const t = result.timings.snapshots['fenced-1']!;
-    report.push(
-      `fenced: total ${result.timings.totalMs} ms, fenced (pod down) ${result.timings.fencedMs} ms, request->cut ${t.requestToCutMs} ms, request->ready ${t.requestToReadyMs} ms, pod Ready ${readyAgainMs} ms after the scale back, ` +
-        `restoreSize ${result.snapshots.data.status?.restoreSize}; ${acked.length} rows acked before the fence, ${load.errors} writer errors while fenced; new StatefulSet on the restored PVC Ready ${v.readyMs} ms, rows ${v.rows}`,
-    );
-  });
+      expect(untimed(result.plan)).toEqual(untimed(planned));
+      expect(planned).toMatchObject({
+        mode: 'fenced',
+        modeSource: 'default',
+        engine: 'postgres',
+        fencing: `StatefulSet ${source.name} scaled to 0 and back`,
+        existing: [],
+      });
+      expect(planned.manifests.map((m) => m.metadata.name)).toEqual(['fenced-1']);
+      // Progress carries what a program needs as fields: the snapshot, its role, the content it was cut to.
+      const cutEvent = rec.events.find((e) => e.phase === 'cut')!;
+      expect(cutEvent).toMatchObject({
+        snapshot: 'fenced-1',
+        role: 'data',
+        object: { kind: 'VolumeSnapshotContent', name: result.snapshots.data.status?.boundVolumeSnapshotContentName },
+      });
+      expect(rec.events.find((e) => e.phase === 'discovered')).toMatchObject({ object: { kind: 'PersistentVolumeClaim', name: source.pvcName } });
+      expect(result.fencing).toBe(`StatefulSet ${source.name} scaled to 0 and back`);
+      expect(await Promise.all(podAtFence)).toEqual(['KUBE_NOT_FOUND']); // PostgreSQL really stopped: its pod was gone
+      // The fence ended at the cut: the database was started before readiness was waited for.
+      expect(rec.at('unfenced')).toBeGreaterThanOrEqual(rec.at('cut', 'fenced-1'));
+      const meta = readSnapshotMetadata(await clients.volumeSnapshots.get('fenced-1', ns));
+      expect(meta).toMatchObject({ mode: 'fenced', engine: 'postgres', backupSet: 'fenced-1', role: 'data', sourcePvc: source.pvcName });
+      expect(meta.cutAt).toBeInstanceOf(Date);
+      expect(meta.readyAt).toBeInstanceOf(Date);
+      expect(meta.systemIdentifier).toBeTypeOf('bigint');
+      const acked = load.ackedBefore(rec.at('fenced'));
+      expect(acked.length).toBeGreaterThan(100);
+      const snap = await snapFile(result.snapshots.data);
+      const inspection = await inspectDataDirectory(snap);
+      expect(inspection.verdict).toBe('clean-shutdown');
+      report.push(
+        `fenced: .snap file ${((await stat(snap)).size / 1048576).toFixed(1)} MiB (tar czf), volume ${dirSize(await volumeDirectoryOf(info, { namespace: ns, name: source.pvcName }))}`,
+      );
+      expect(load.acked.some(([, at]) => at > rec.at('unfenced'))).toBe(true); // writers went on once the pod was back
+      await restore(result.snapshots.data, 'fenced-1-restored');
+      const v = await verifyRestored('fenced-1-restored', acked);
+      expect(v.missing).toEqual([]);
+      expect(v.indexes).toBeGreaterThanOrEqual(2);
+      const t = result.timings.snapshots['fenced-1']!;
+      report.push(
+        `fenced: total ${result.timings.totalMs} ms, fenced (pod down) ${result.timings.fencedMs} ms, request->cut ${t.requestToCutMs} ms, request->ready ${t.requestToReadyMs} ms, pod Ready ${readyAgainMs} ms after the scale back, ` +
+          `restoreSize ${result.snapshots.data.status?.restoreSize}; ${acked.length} rows acked before the fence, ${load.errors} writer errors while fenced; new StatefulSet on the restored PVC Ready ${v.readyMs} ms, rows ${v.rows}`,
+      );
+    },
+  );
 
   it('fenced: re-running the same name adopts its own set; a foreign snapshot of that name is refused', skipWhen(why), async () => {
     const fencing = countedFencing();
@@ -288,7 +323,15 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     const noWalDir = await restore(r.snapshots.data, `${name}-nowal`);
     await rm(path.join(noWalDir, 'postmaster.pid'), { force: true });
     await writeFile(path.join(noWalDir, 'backup_label'), dataMeta.backupLabel!, { mode: 0o600 });
-    const noWal = await deployPostgres({ kubeConfig: clients.kubeConfig, namespace: ns, name: `${name.slice(0, 20)}-nowal-db`, major, password, existingClaim: `${name}-nowal`, timeoutMs: 90_000 }).then(
+    const noWal = await deployPostgres({
+      kubeConfig: clients.kubeConfig,
+      namespace: ns,
+      name: `${name.slice(0, 20)}-nowal-db`,
+      major,
+      password,
+      existingClaim: `${name}-nowal`,
+      timeoutMs: 90_000,
+    }).then(
       async (db) => {
         await db.delete();
         return 'started';
@@ -297,7 +340,9 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     );
     await clients.apps.deleteNamespacedStatefulSet({ namespace: ns, name: `${name.slice(0, 20)}-nowal-db` }).catch(() => undefined);
     expect(noWal).toMatch(/WAL ends before end of online backup|could not locate required checkpoint record|could not find redo location/);
-    report.push(`${label}: restore without the -wal segments: ${/WAL ends before end of online backup/.test(noWal) ? '"WAL ends before end of online backup"' : noWal.split('\n').find((l) => /FATAL|PANIC/.test(l))}`);
+    report.push(
+      `${label}: restore without the -wal segments: ${/WAL ends before end of online backup/.test(noWal) ? '"WAL ends before end of online backup"' : noWal.split('\n').find((l) => /FATAL|PANIC/.test(l))}`,
+    );
 
     const dataDir = await restore(r.snapshots.data, `${name}-restored`);
     await restore(r.snapshots.wal!, `${name}-restored-wal`);
@@ -333,85 +378,124 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     return (await source.query<{ n: string }>('select count(*)::text as n from pg_replication_slots'))[0]!.n;
   }
 
-  it(`online under ${WRITERS} unthrottled writers: either a restorable set, or (hostpath tar "file changed as we read it") a timeout that says so and points to fenced`, skipWhen(why), async () => {
-    const load = (await source.writer({ writers: WRITERS })).start();
-    await new Promise((r) => setTimeout(r, 2000));
-    const rec = recorder();
-    let result: BackupResult | undefined;
-    let failure: DbaasError | undefined;
-    const started = Date.now();
-    try {
-      result = await runBackup(clients, { namespace: ns, target: { pod: source.podName }, mode: 'online', name: 'online-load', database: source.connectionConfig, onProgress: rec.onProgress, deadlineMs: 120_000 });
-    } catch (e) {
-      failure = e as DbaasError;
-    } finally {
-      await load.stop();
-    }
-    const rate = load.rate(started, Date.now());
-    const driverErrors = rec.events.filter((e) => e.phase === 'snapshot-error').length;
-    report.push(`online under ${WRITERS} writers (${rate.toFixed(0)} commits/s, 120 s deadline): ${failure ? `FAILED ${failure.code} after ${driverErrors} driver error(s): ${String(failure.details?.driverError ?? failure.message).slice(0, 200)}` : `succeeded after ${driverErrors} driver error(s)`}`);
-    expect(rate).toBeGreaterThan(10);
-    expect(await slotsLeft()).toBe('0');
-    if (failure) {
-      expect(failure.code).toBe('KUBE_TIMEOUT');
-      expect(failure.details?.driverError).toMatch(/file changed as we read it/);
-      expect(failure.fix).toMatch(/Use mode fenced/);
-      // Deleted, or (when the driver is still inside a CreateSnapshot retry) reported as remaining
-      // with its deletion requested; either way it is gone soon after.
-      const deleted = failure.details?.deletedSnapshots as string[];
-      const remaining = failure.details?.remainingSnapshots as string[];
-      expect([...deleted, ...remaining.map((r) => r.split(' ')[0])]).toEqual(['online-load']);
-      if (remaining.length) expect(remaining[0]).toMatch(/deletion requested/);
-      await watchUntil<VolumeSnapshot>(clients, {
-        path: clients.volumeSnapshots.path({ namespace: ns }),
-        name: 'online-load',
-        predicate: (_vs, e) => e.type === 'ABSENT' || e.type === 'DELETED',
-        deadline: Date.now() + 120_000,
-      });
-      return;
-    }
-    checkOnlineMetadata(result!);
-    report.push(`online under load: ${await restoreOnline(result!, load.ackedBefore(rec.at('cut', 'online-load')), 'online under load')}`);
-  });
-
-  it('online in a lull of writes: data + -wal snapshots; restore with WAL and backup_label has every acknowledged row, amcheck clean', skipWhen(why), async () => {
-    const load = (await source.writer({ writers: WRITERS })).start();
-    await new Promise((r) => setTimeout(r, 3000));
-    const rec = recorder();
-    // The lull: acknowledged writes just before the backup, none during it.
-    const r = await inALull(load, () => runBackup(clients, { namespace: ns, target: { pod: source.podName }, mode: 'online', name: 'online-1', database: source.connectionConfig, onProgress: rec.onProgress, deadlineMs: 240_000 }));
-    await load.stop();
-    checkOnlineMetadata(r);
-    expect(await slotsLeft()).toBe('0');
-    const acked = load.ackedBefore(rec.at('cut', 'online-1'));
-    expect(acked.length).toBeGreaterThan(100);
-    const restored = await restoreOnline(r, acked, 'online (lull)');
-    const td = r.timings.snapshots['online-1']!;
-    const tw = r.timings.snapshots['online-1-wal']!;
-    report.push(
-      `online (lull): total ${r.timings.totalMs} ms, session ${r.timings.backupSessionMs} ms; data request->cut ${td.requestToCutMs} ms, ->ready ${td.requestToReadyMs} ms; ` +
-        `wal request->cut ${tw.requestToCutMs} ms; WAL ${r.metadata.data.firstWalFile}..${r.metadata.data.lastWalFile}; driver errors ${r.snapshotErrors.length}; ${restored}`,
-    );
-  });
-
-  it('measure: online on hostpath, commits/s vs success (DBAAS_BACKUP_MEASURE=1)', skipWhen(why ?? (process.env.DBAAS_BACKUP_MEASURE === '1' ? undefined : 'an opt-in measurement: set DBAAS_BACKUP_MEASURE=1')), async () => {
-    for (const rate of (process.env.DBAAS_BACKUP_MEASURE_RATES ?? '1,5,20,100').split(',').map(Number)) {
-      const load = (await source.writer({ writers: WRITERS, ratePerSecond: rate })).start();
-      await new Promise((r) => setTimeout(r, 1000));
-      const t = Date.now();
-      let outcome: string;
+  it(
+    `online under ${WRITERS} unthrottled writers: either a restorable set, or (hostpath tar "file changed as we read it") a timeout that says so and points to fenced`,
+    skipWhen(why),
+    async () => {
+      const load = (await source.writer({ writers: WRITERS })).start();
+      await new Promise((r) => setTimeout(r, 2000));
+      const rec = recorder();
+      let result: BackupResult | undefined;
+      let failure: DbaasError | undefined;
+      const started = Date.now();
       try {
-        const r = await runBackup(clients, { namespace: ns, target: { pod: source.podName }, mode: 'online', name: `measure-${rate}`, database: source.connectionConfig, deadlineMs: 90_000 });
-        outcome = `succeeded in ${r.timings.totalMs} ms after ${r.snapshotErrors.length} driver error(s)`;
+        result = await runBackup(clients, {
+          namespace: ns,
+          target: { pod: source.podName },
+          mode: 'online',
+          name: 'online-load',
+          database: source.connectionConfig,
+          onProgress: rec.onProgress,
+          deadlineMs: 120_000,
+        });
       } catch (e) {
-        const err = e as DbaasError;
-        outcome = `${err.code} after ${Date.now() - t} ms, ${Array.isArray(err.details?.snapshotErrors) ? err.details.snapshotErrors.length : '?'} driver error(s)`;
+        failure = e as DbaasError;
       } finally {
         await load.stop();
       }
-      report.push(`measure online: target ${rate} commits/s (measured ${load.rate(t, Date.now()).toFixed(1)}): ${outcome}`);
-    }
-  });
+      const rate = load.rate(started, Date.now());
+      const driverErrors = rec.events.filter((e) => e.phase === 'snapshot-error').length;
+      report.push(
+        `online under ${WRITERS} writers (${rate.toFixed(0)} commits/s, 120 s deadline): ${failure ? `FAILED ${failure.code} after ${driverErrors} driver error(s): ${String(failure.details?.driverError ?? failure.message).slice(0, 200)}` : `succeeded after ${driverErrors} driver error(s)`}`,
+      );
+      expect(rate).toBeGreaterThan(10);
+      expect(await slotsLeft()).toBe('0');
+      if (failure) {
+        expect(failure.code).toBe('KUBE_TIMEOUT');
+        expect(failure.details?.driverError).toMatch(/file changed as we read it/);
+        expect(failure.fix).toMatch(/Use mode fenced/);
+        // Deleted, or (when the driver is still inside a CreateSnapshot retry) reported as remaining
+        // with its deletion requested; either way it is gone soon after.
+        const deleted = failure.details?.deletedSnapshots as string[];
+        const remaining = failure.details?.remainingSnapshots as string[];
+        expect([...deleted, ...remaining.map((r) => r.split(' ')[0])]).toEqual(['online-load']);
+        if (remaining.length) expect(remaining[0]).toMatch(/deletion requested/);
+        await watchUntil<VolumeSnapshot>(clients, {
+          path: clients.volumeSnapshots.path({ namespace: ns }),
+          name: 'online-load',
+          predicate: (_vs, e) => e.type === 'ABSENT' || e.type === 'DELETED',
+          deadline: Date.now() + 120_000,
+        });
+        return;
+      }
+      checkOnlineMetadata(result!);
+      report.push(`online under load: ${await restoreOnline(result!, load.ackedBefore(rec.at('cut', 'online-load')), 'online under load')}`);
+    },
+  );
+
+  it(
+    'online in a lull of writes: data + -wal snapshots; restore with WAL and backup_label has every acknowledged row, amcheck clean',
+    skipWhen(why),
+    async () => {
+      const load = (await source.writer({ writers: WRITERS })).start();
+      await new Promise((r) => setTimeout(r, 3000));
+      const rec = recorder();
+      // The lull: acknowledged writes just before the backup, none during it.
+      const r = await inALull(load, () =>
+        runBackup(clients, {
+          namespace: ns,
+          target: { pod: source.podName },
+          mode: 'online',
+          name: 'online-1',
+          database: source.connectionConfig,
+          onProgress: rec.onProgress,
+          deadlineMs: 240_000,
+        }),
+      );
+      await load.stop();
+      checkOnlineMetadata(r);
+      expect(await slotsLeft()).toBe('0');
+      const acked = load.ackedBefore(rec.at('cut', 'online-1'));
+      expect(acked.length).toBeGreaterThan(100);
+      const restored = await restoreOnline(r, acked, 'online (lull)');
+      const td = r.timings.snapshots['online-1']!;
+      const tw = r.timings.snapshots['online-1-wal']!;
+      report.push(
+        `online (lull): total ${r.timings.totalMs} ms, session ${r.timings.backupSessionMs} ms; data request->cut ${td.requestToCutMs} ms, ->ready ${td.requestToReadyMs} ms; ` +
+          `wal request->cut ${tw.requestToCutMs} ms; WAL ${r.metadata.data.firstWalFile}..${r.metadata.data.lastWalFile}; driver errors ${r.snapshotErrors.length}; ${restored}`,
+      );
+    },
+  );
+
+  it(
+    'measure: online on hostpath, commits/s vs success (DBAAS_BACKUP_MEASURE=1)',
+    skipWhen(why ?? (process.env.DBAAS_BACKUP_MEASURE === '1' ? undefined : 'an opt-in measurement: set DBAAS_BACKUP_MEASURE=1')),
+    async () => {
+      for (const rate of (process.env.DBAAS_BACKUP_MEASURE_RATES ?? '1,5,20,100').split(',').map(Number)) {
+        const load = (await source.writer({ writers: WRITERS, ratePerSecond: rate })).start();
+        await new Promise((r) => setTimeout(r, 1000));
+        const t = Date.now();
+        let outcome: string;
+        try {
+          const r = await runBackup(clients, {
+            namespace: ns,
+            target: { pod: source.podName },
+            mode: 'online',
+            name: `measure-${rate}`,
+            database: source.connectionConfig,
+            deadlineMs: 90_000,
+          });
+          outcome = `succeeded in ${r.timings.totalMs} ms after ${r.snapshotErrors.length} driver error(s)`;
+        } catch (e) {
+          const err = e as DbaasError;
+          outcome = `${err.code} after ${Date.now() - t} ms, ${Array.isArray(err.details?.snapshotErrors) ? err.details.snapshotErrors.length : '?'} driver error(s)`;
+        } finally {
+          await load.stop();
+        }
+        report.push(`measure online: target ${rate} commits/s (measured ${load.rate(t, Date.now()).toFixed(1)}): ${outcome}`);
+      }
+    },
+  );
 
   for (const mode of ['crash', 'checkpoint'] as const) {
     // On hostpath a snapshot of a live volume succeeds only in a lull (its tar fails "file changed
@@ -419,64 +503,108 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     // So the writers run, then are paused around the cut (and a CHECKPOINT ends any spread
     // checkpoint): the copy is still one of a running server (pg_control "in production", no
     // backup_label), which is what this test needs, taken deterministically.
-    it(`${mode} with force under a light write load, the writers paused around the cut: snapshot taken, and the inspector calls the hostpath copy unsafe-not-atomic`, skipWhen(why), async () => {
-      const load = (await source.writer({ writers: WRITERS, ratePerSecond: 5 })).start();
-      await new Promise((r) => setTimeout(r, 1500));
-      const rec = recorder();
-      let result: BackupResult | undefined;
-      let failure: DbaasError | undefined;
-      try {
-        result = await inALull(load, () => runBackup(clients, { namespace: ns, target: { pod: source.podName }, mode, force: true, name: `${mode}-1`, database: source.connectionConfig, onProgress: rec.onProgress, deadlineMs: 120_000 }));
-      } catch (e) {
-        failure = e as DbaasError;
-      } finally {
-        await load.stop();
-      }
-      if (failure) {
-        report.push(`${mode} (forced) under load: FAILED ${failure.code}: ${failure.message}`);
-        throw failure;
-      }
-      // The lull holds for the writers, but an idle server still writes a little WAL on its own (e.g. the
-      // bgwriter's running-xacts record up to 15 s after activity, the SDK's own CHECKPOINT in
-      // checkpoint mode): a tar that overlaps it fails once and csi-snapshotter's retry succeeds.
-      expect(result!.snapshotErrors.length).toBeLessThanOrEqual(2);
-      for (const err of result!.snapshotErrors) expect(err).toMatch(/file changed as we read it/);
-      const r = result!;
-      const meta = readSnapshotMetadata(await clients.volumeSnapshots.get(`${mode}-1`, ns));
-      expect(meta.mode).toBe(mode);
-      if (mode === 'checkpoint') expect(meta.checkpointLsn).toBeTypeOf('bigint');
-      const inspection = await inspectDataDirectory(await snapFile(r.snapshots.data));
-      expect(inspection.verdict).toBe('unsafe-not-atomic');
-      // What a restore of this torn copy does is reported, not asserted: it may start and be corrupt.
-      const acked = load.ackedBefore(rec.at('snapshot-requested', `${mode}-1`));
-      const dir = await restore(r.snapshots.data, `${mode}-1-restored`);
-      await rm(path.join(dir, 'postmaster.pid'), { force: true });
-      let outcome: string;
-      try {
-        const v = await verifyRestored(`${mode}-1-restored`, acked);
-        outcome = `started; ${v.missing.length} of ${acked.length} acknowledged rows missing; amcheck passed on ${v.indexes} indexes`;
-      } catch (e) {
-        outcome = `restore failed: ${(e as Error).message.split('\n')[0]}`;
-        await clients.apps.deleteNamespacedStatefulSet({ namespace: ns, name: `${mode}-1-restored-db` }).catch(() => undefined);
-      }
-      const t = r.timings.snapshots[`${mode}-1`]!;
-      report.push(`${mode} (forced): total ${r.timings.totalMs} ms, request->ready ${t.requestToReadyMs} ms, driver errors ${r.snapshotErrors.length}; inspector: unsafe-not-atomic; restore of the torn copy: ${outcome}`);
-    });
+    it(
+      `${mode} with force under a light write load, the writers paused around the cut: snapshot taken, and the inspector calls the hostpath copy unsafe-not-atomic`,
+      skipWhen(why),
+      async () => {
+        const load = (await source.writer({ writers: WRITERS, ratePerSecond: 5 })).start();
+        await new Promise((r) => setTimeout(r, 1500));
+        const rec = recorder();
+        let result: BackupResult | undefined;
+        let failure: DbaasError | undefined;
+        try {
+          result = await inALull(load, () =>
+            runBackup(clients, {
+              namespace: ns,
+              target: { pod: source.podName },
+              mode,
+              force: true,
+              name: `${mode}-1`,
+              database: source.connectionConfig,
+              onProgress: rec.onProgress,
+              deadlineMs: 120_000,
+            }),
+          );
+        } catch (e) {
+          failure = e as DbaasError;
+        } finally {
+          await load.stop();
+        }
+        if (failure) {
+          report.push(`${mode} (forced) under load: FAILED ${failure.code}: ${failure.message}`);
+          throw failure;
+        }
+        // The lull holds for the writers, but an idle server still writes a little WAL on its own (e.g. the
+        // bgwriter's running-xacts record up to 15 s after activity, the SDK's own CHECKPOINT in
+        // checkpoint mode): a tar that overlaps it fails once and csi-snapshotter's retry succeeds.
+        expect(result!.snapshotErrors.length).toBeLessThanOrEqual(2);
+        for (const err of result!.snapshotErrors) expect(err).toMatch(/file changed as we read it/);
+        const r = result!;
+        const meta = readSnapshotMetadata(await clients.volumeSnapshots.get(`${mode}-1`, ns));
+        expect(meta.mode).toBe(mode);
+        if (mode === 'checkpoint') expect(meta.checkpointLsn).toBeTypeOf('bigint');
+        const inspection = await inspectDataDirectory(await snapFile(r.snapshots.data));
+        expect(inspection.verdict).toBe('unsafe-not-atomic');
+        // What a restore of this torn copy does is reported, not asserted: it may start and be corrupt.
+        const acked = load.ackedBefore(rec.at('snapshot-requested', `${mode}-1`));
+        const dir = await restore(r.snapshots.data, `${mode}-1-restored`);
+        await rm(path.join(dir, 'postmaster.pid'), { force: true });
+        let outcome: string;
+        try {
+          const v = await verifyRestored(`${mode}-1-restored`, acked);
+          outcome = `started; ${v.missing.length} of ${acked.length} acknowledged rows missing; amcheck passed on ${v.indexes} indexes`;
+        } catch (e) {
+          outcome = `restore failed: ${(e as Error).message.split('\n')[0]}`;
+          await clients.apps.deleteNamespacedStatefulSet({ namespace: ns, name: `${mode}-1-restored-db` }).catch(() => undefined);
+        }
+        const t = r.timings.snapshots[`${mode}-1`]!;
+        report.push(
+          `${mode} (forced): total ${r.timings.totalMs} ms, request->ready ${t.requestToReadyMs} ms, driver errors ${r.snapshotErrors.length}; inspector: unsafe-not-atomic; restore of the torn copy: ${outcome}`,
+        );
+      },
+    );
   }
 
-  it('checkpoint with the connection from a Secret (user/database keys, host/port given); a missing Secret fails before any snapshot', skipWhen(why), async () => {
-    // The StatefulSet's own Secret (username, password, database), host/port of the port-forward.
-    const database = await source.secretConnection();
-    const missing = await dbaasRejection(runBackup(clients, { namespace: ns, target: { pod: source.podName }, mode: 'checkpoint', force: true, name: 'from-secret-missing', database: { ...database, secretRef: { name: 'nope' } } }));
-    expect(missing.code).toBe('KUBE_NOT_FOUND');
-    expect(missing.message).toBe(`Secret ${ns}/nope with the database credentials does not exist`);
-    expect(await clients.volumeSnapshots.get('from-secret-missing', ns).catch((x: unknown) => (isDbaasError(x, 'KUBE_NOT_FOUND') ? undefined : x))).toBeUndefined();
-    const r = await inALull(undefined, () => runBackup(clients, { namespace: ns, target: { pod: source.podName }, mode: 'checkpoint', force: true, name: 'from-secret', database, deadlineMs: 120_000 }));
-    expect(r.metadata.data).toMatchObject({ mode: 'checkpoint', engine: 'postgres' });
-    expect(r.metadata.data.checkpointLsn).toBeTypeOf('bigint');
-    expect(r.metadata.data.systemIdentifier).toBeTypeOf('bigint');
-    report.push(`checkpoint with the connection from Secret ${ns}/${source.secretName}: total ${r.timings.totalMs} ms, checkpoint LSN ${formatLsn(r.metadata.data.checkpointLsn!)}`);
-  });
+  it(
+    'checkpoint with the connection from a Secret (user/database keys, host/port given); a missing Secret fails before any snapshot',
+    skipWhen(why),
+    async () => {
+      // The StatefulSet's own Secret (username, password, database), host/port of the port-forward.
+      const database = await source.secretConnection();
+      const missing = await dbaasRejection(
+        runBackup(clients, {
+          namespace: ns,
+          target: { pod: source.podName },
+          mode: 'checkpoint',
+          force: true,
+          name: 'from-secret-missing',
+          database: { ...database, secretRef: { name: 'nope' } },
+        }),
+      );
+      expect(missing.code).toBe('KUBE_NOT_FOUND');
+      expect(missing.message).toBe(`Secret ${ns}/nope with the database credentials does not exist`);
+      expect(
+        await clients.volumeSnapshots.get('from-secret-missing', ns).catch((x: unknown) => (isDbaasError(x, 'KUBE_NOT_FOUND') ? undefined : x)),
+      ).toBeUndefined();
+      const r = await inALull(undefined, () =>
+        runBackup(clients, {
+          namespace: ns,
+          target: { pod: source.podName },
+          mode: 'checkpoint',
+          force: true,
+          name: 'from-secret',
+          database,
+          deadlineMs: 120_000,
+        }),
+      );
+      expect(r.metadata.data).toMatchObject({ mode: 'checkpoint', engine: 'postgres' });
+      expect(r.metadata.data.checkpointLsn).toBeTypeOf('bigint');
+      expect(r.metadata.data.systemIdentifier).toBeTypeOf('bigint');
+      report.push(
+        `checkpoint with the connection from Secret ${ns}/${source.secretName}: total ${r.timings.totalMs} ms, checkpoint LSN ${formatLsn(r.metadata.data.checkpointLsn!)}`,
+      );
+    },
+  );
 
   it('abort during an online backup ends the backup, releases the slot and deletes the partial snapshot', skipWhen(why), async () => {
     const controller = new AbortController();
@@ -500,7 +628,9 @@ describe('runBackup on the hostpath CSI driver with a real PostgreSQL under writ
     expect(e.details?.remainingSnapshots).toEqual([]);
     const slots = await source.query<{ n: string }>('select count(*)::text as n from pg_replication_slots');
     expect(slots[0]!.n).toBe('0');
-    const backends = await source.query<{ n: string }>("select count(*)::text as n from pg_stat_activity where backend_type = 'client backend' and query ilike '%backup%' and pid <> pg_backend_pid()");
+    const backends = await source.query<{ n: string }>(
+      "select count(*)::text as n from pg_stat_activity where backend_type = 'client backend' and query ilike '%backup%' and pid <> pg_backend_pid()",
+    );
     expect(backends[0]!.n).toBe('0');
     expect(await clients.volumeSnapshots.get('aborted-1', ns).catch((x: unknown) => (isDbaasError(x, 'KUBE_NOT_FOUND') ? undefined : x))).toBeUndefined();
   });

@@ -305,7 +305,14 @@ async function patchMeta(r: BackupRun, snapshotName: string, meta: Meta): Promis
 }
 
 function startTimings(r: BackupRun, snapshotName: string, meta: Pick<Meta, 'requestedAt' | 'cutAt' | 'readyAt'>): void {
-  r.timings[snapshotName] = { requestedAt: meta.requestedAt, cutAt: meta.cutAt, readyAt: meta.readyAt, requestToCutMs: undefined, requestToReadyMs: undefined, watch: noWatch() };
+  r.timings[snapshotName] = {
+    requestedAt: meta.requestedAt,
+    cutAt: meta.cutAt,
+    readyAt: meta.readyAt,
+    requestToCutMs: undefined,
+    requestToReadyMs: undefined,
+    watch: noWatch(),
+  };
 }
 
 /** Creates the planned snapshot of `role`, with the engine's facts. */
@@ -332,7 +339,9 @@ function adopt(r: BackupRun, vs: VolumeSnapshot, role: Role): string {
   const meta = readSnapshotMetadata(vs);
   r.metas.set(snapshotName, meta);
   startTimings(r, snapshotName, meta);
-  report(r, 'adopting', `adopting VolumeSnapshot ${snapshotName} of an earlier run of this backup (${isCut(vs) ? 'already cut' : 'not cut yet'})`, { snapshot: snapshotName });
+  report(r, 'adopting', `adopting VolumeSnapshot ${snapshotName} of an earlier run of this backup (${isCut(vs) ? 'already cut' : 'not cut yet'})`, {
+    snapshot: snapshotName,
+  });
   return snapshotName;
 }
 
@@ -341,19 +350,25 @@ function snapshotTimeout(r: BackupRun, snapshotName: string, stage: 'cut' | 'rea
   const { namespace, mode, driver } = r.plan;
   const seconds = Math.round((Date.now() - r.t0) / 1000);
   const tarChanged = lastError !== undefined && /file changed as we read it/i.test(lastError);
-  const driverSays = lastError ? ` The driver's last error: ${lastError}` : ' The driver reported no error (is the snapshot-controller / csi-snapshotter running?).';
+  const driverSays = lastError
+    ? ` The driver's last error: ${lastError}`
+    : ' The driver reported no error (is the snapshot-controller / csi-snapshotter running?).';
   const fix =
     tarChanged && mode === 'online'
       ? `${driver} copies the live directory with tar, which fails ("file changed as we read it") while PostgreSQL keeps writing, ` +
         'so an online snapshot only succeeds in a lull of writes. Use mode fenced (a brief clean stop of the database, always consistent), or back up when the write load is low.'
       : `Check kubectl -n ${namespace} describe volumesnapshot ${snapshotName} and its VolumeSnapshotContent; ` +
         'the snapshot-controller and the csi-snapshotter sidecar must be running. A longer deadline may help on slow storage.';
-  return new DbaasError('KUBE_TIMEOUT', `VolumeSnapshot ${namespace}/${snapshotName} was not ${stage === 'cut' ? 'cut' : 'readyToUse'} within the backup's deadline (${seconds} s).${driverSays}`, {
-    fix,
-    cause,
-    ...(tarChanged && mode === 'online' ? { option: 'mode' } : {}),
-    details: { snapshot: snapshotName, ...(lastError ? { driverError: lastError } : {}) },
-  });
+  return new DbaasError(
+    'KUBE_TIMEOUT',
+    `VolumeSnapshot ${namespace}/${snapshotName} was not ${stage === 'cut' ? 'cut' : 'readyToUse'} within the backup's deadline (${seconds} s).${driverSays}`,
+    {
+      fix,
+      cause,
+      ...(tarChanged && mode === 'online' ? { option: 'mode' } : {}),
+      details: { snapshot: snapshotName, ...(lastError ? { driverError: lastError } : {}) },
+    },
+  );
 }
 
 async function waitFor(r: BackupRun, snapshotName: string, stage: 'cut' | 'ready'): Promise<VolumeSnapshot> {
@@ -372,12 +387,18 @@ async function waitFor(r: BackupRun, snapshotName: string, stage: 'cut' | 'ready
         if (message && message !== lastError) {
           lastError = message;
           r.snapshotErrors.push(message);
-          report(r, 'snapshot-error', `the driver reports on ${snapshotName}: ${message} (the snapshotter retries)`, { snapshot: snapshotName, driverError: message });
+          report(r, 'snapshot-error', `the driver reports on ${snapshotName}: ${message} (the snapshotter retries)`, {
+            snapshot: snapshotName,
+            driverError: message,
+          });
         }
       },
       predicate: (vs, event) => {
         if (event.type === 'DELETED' || event.type === 'ABSENT') {
-          throw new DbaasError('KUBE_NOT_FOUND', `VolumeSnapshot ${namespace}/${snapshotName} was deleted while the backup waited for it ${stage === 'cut' ? 'to be cut' : 'to be ready'}`);
+          throw new DbaasError(
+            'KUBE_NOT_FOUND',
+            `VolumeSnapshot ${namespace}/${snapshotName} was deleted while the backup waited for it ${stage === 'cut' ? 'to be cut' : 'to be ready'}`,
+          );
         }
         return predicate(vs);
       },
@@ -413,12 +434,16 @@ async function cut(r: BackupRun, snapshotName: string): Promise<void> {
     t.requestToCutMs = at.getTime() - t.requestedAt.getTime();
   }
   const content = vs.status?.boundVolumeSnapshotContentName;
-  report(r, 'cut', `VolumeSnapshot ${snapshotName} cut at ${vs.status?.creationTime} (content ${content})`, { snapshot: snapshotName, ...(content ? { object: { kind: 'VolumeSnapshotContent', name: content } } : {}) });
+  report(r, 'cut', `VolumeSnapshot ${snapshotName} cut at ${vs.status?.creationTime} (content ${content})`, {
+    snapshot: snapshotName,
+    ...(content ? { object: { kind: 'VolumeSnapshotContent', name: content } } : {}),
+  });
   // Drivers that copy inside CreateSnapshot (hostpath) are ready at the cut: record both in one patch.
   const readyToo = vs.status?.readyToUse === true;
   if (readyToo) markReady(r, snapshotName, vs, at);
   const meta = r.metas.get(snapshotName) ?? readSnapshotMetadata(vs);
-  if (!meta.cutAt || (readyToo && !meta.readyAt)) await patchMeta(r, snapshotName, { ...meta, cutAt: meta.cutAt ?? at, ...(readyToo && !meta.readyAt ? { readyAt: at } : {}) });
+  if (!meta.cutAt || (readyToo && !meta.readyAt))
+    await patchMeta(r, snapshotName, { ...meta, cutAt: meta.cutAt ?? at, ...(readyToo && !meta.readyAt ? { readyAt: at } : {}) });
 }
 
 async function ready(r: BackupRun, snapshotName: string): Promise<void> {
@@ -478,7 +503,12 @@ async function executeOnline(r: BackupRun): Promise<void> {
   session.stage = `after the data snapshot ${dataName} was cut, at pg_backup_stop`;
   const stop = await backup.stop();
   const walSnapshotFollows = r.plan.manifests.length > 1;
-  report(r, 'backup-stopped', walSnapshotFollows ? `pg_backup_stop: last WAL file ${stop.lastWalFile}; the slot keeps the WAL until the -wal snapshot is cut` : 'lock released', { walSnapshotFollows });
+  report(
+    r,
+    'backup-stopped',
+    walSnapshotFollows ? `pg_backup_stop: last WAL file ${stop.lastWalFile}; the slot keeps the WAL until the -wal snapshot is cut` : 'lock released',
+    { walSnapshotFollows },
+  );
   session.stage = 'after pg_backup_stop, before the -wal snapshot was cut (the slot held the WAL it needs)';
   await patchMeta(r, dataName, { ...r.metas.get(dataName)!, ...stop });
   if (walSnapshotFollows) {
@@ -536,7 +566,9 @@ async function endHeld(r: BackupRun, problems: string[]): Promise<void> {
   if (session) {
     r.session = undefined;
     session.stopListening?.();
-    await session.backup.abort(r.signal?.aborted ? r.signal.reason : new Error('the backup failed')).catch((e: unknown) => problems.push(`ending the online backup session: ${(e as Error).message}`));
+    await session.backup
+      .abort(r.signal?.aborted ? r.signal.reason : new Error('the backup failed'))
+      .catch((e: unknown) => problems.push(`ending the online backup session: ${(e as Error).message}`));
     r.sessionMs = Date.now() - session.startedAt;
   }
   const fencing = r.fence;
@@ -576,7 +608,12 @@ function sessionLostError(lost: NonNullable<HeldSession['lost']>, holds: EngineO
     {
       fix: 'Find out why the session ended (the PostgreSQL log: killed, out of memory, restarted by its Pod or operator). Once PostgreSQL is up again, run the backup again; the same name works, nothing of this run is kept.',
       cause: lost.error,
-      details: { sessionError: lost.error.message, stage: lost.stage, ...(slot ? { slotName: slot } : {}), ...(holds?.backendPid !== undefined ? { backendPid: holds.backendPid } : {}) },
+      details: {
+        sessionError: lost.error.message,
+        stage: lost.stage,
+        ...(slot ? { slotName: slot } : {}),
+        ...(holds?.backendPid !== undefined ? { backendPid: holds.backendPid } : {}),
+      },
     },
   );
 }
@@ -602,7 +639,11 @@ async function failRun(r: BackupRun, failure: unknown, problems: string[]): Prom
   remaining.sort((a, b) => created.indexOf(a.split(' ')[0]!) - created.indexOf(b.split(' ')[0]!));
   if (created.length) report(r, 'cleanup', `deleted ${deleted.join(', ') || 'nothing'}${remaining.length ? `; remaining: ${remaining.join(', ')}` : ''}`);
   const fenceLeft = r.fence !== undefined && problems.some((p) => p.startsWith('lifting'));
-  const fenceWords = r.fence ? (fenceLeft ? ` The fence could NOT be lifted: ${r.fence.strategy.object ?? r.fence.strategy.description} is still fenced (liftFence lifts it).` : ' The fence was lifted.') : '';
+  const fenceWords = r.fence
+    ? fenceLeft
+      ? ` The fence could NOT be lifted: ${r.fence.strategy.object ?? r.fence.strategy.description} is still fenced (liftFence lifts it).`
+      : ' The fence was lifted.'
+    : '';
   const cleanup = `${fenceWords}${created.length ? ` Deleted the snapshot(s) this run created: ${deleted.join(', ') || 'none'}.` : ''}${
     remaining.length ? ` Remaining: ${remaining.join('; ')}.` : ''
   }${problems.length ? ` Problems: ${problems.join('; ')}.` : ''}`;
@@ -614,7 +655,8 @@ async function failRun(r: BackupRun, failure: unknown, problems: string[]): Prom
     snapshotErrors: r.snapshotErrors,
     ...(fenceLeft && r.fence?.strategy.object ? { fenceLeft: r.fence.strategy.object } : {}),
   };
-  if (signal?.aborted) throw new DbaasError('BACKUP_ABORTED', `backup ${namespace}/${name} (${mode}) was aborted.${cleanup}`, { cause: signal.reason ?? failure, details });
+  if (signal?.aborted)
+    throw new DbaasError('BACKUP_ABORTED', `backup ${namespace}/${name} (${mode}) was aborted.${cleanup}`, { cause: signal.reason ?? failure, details });
   const base =
     failure === undefined
       ? new DbaasError('INTERNAL', `backup ${namespace}/${name} could not end cleanly`)
@@ -705,7 +747,9 @@ async function deletePartialSnapshot(clients: KubeClients, namespace: string, sn
       const content = await clients.volumeSnapshotContents.get(contentName);
       const annotations = content.metadata.annotations ?? {};
       if (content.metadata.deletionTimestamp && annotations[ANN_BEING_DELETED] && !annotations[ANN_BEING_CREATED] && content.status?.readyToUse === true) {
-        await clients.volumeSnapshotContents.patch(contentName, { metadata: { annotations: { 'dbaas.io/deletion-retriggered-at': new Date().toISOString() } } });
+        await clients.volumeSnapshotContents.patch(contentName, {
+          metadata: { annotations: { 'dbaas.io/deletion-retriggered-at': new Date().toISOString() } },
+        });
         retriggered += 1;
         log(
           `VolumeSnapshotContent ${contentName} of ${snapshotName} is marked for deletion and ready, but the csi-snapshotter has not deleted it (kubernetes-csi/external-snapshotter#1258): annotated it so the sidecar syncs it again`,
@@ -721,7 +765,6 @@ async function deletePartialSnapshot(clients: KubeClients, namespace: string, sn
     `${retriggered ? `; its VolumeSnapshotContent was annotated ${retriggered} time(s) to make the csi-snapshotter sync it again` : ''}; kubectl delete volumesnapshot finishes it`
   );
 }
-
 
 /**
  * Backs up a PostgreSQL volume as a CSI VolumeSnapshot (plus, in `online` mode, a second snapshot
@@ -806,7 +849,8 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
     if (!r.engine) {
       r.sql = await openSession(clients, { namespace: plan.namespace, decision: session, database: options.database, engine: engineKind, prefetched });
       r.engine = r.sql?.engine;
-      if (plan.session?.via === 'pod') report(r, 'discovered', `SQL session through the API server to pod ${plan.session.pod} (credentials from ${plan.session.credentials})`);
+      if (plan.session?.via === 'pod')
+        report(r, 'discovered', `SQL session through the API server to pod ${plan.session.pod} (credentials from ${plan.session.credentials})`);
     }
     // Without a connection the engine is still recorded when the caller named it (verify and restore read it).
     r.facts = r.engine ? await r.engine.describe() : options.engineKind ? { engine: options.engineKind } : {};

@@ -3,7 +3,16 @@
 // StatefulSet (statefulset controller, kube-scheduler, kubelet) whose pod really stops when fenced
 // and comes back Ready when unfenced.
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
-import { HOSTPATH_DRIVER, SNAPSHOT_CLASS, STORAGE_CLASS, STORAGE_CLASS_WFFC, clusterFromEnv, dbaasRejection, deployPostgres, type PostgresPod } from '@kubectl-dbaas/testing';
+import {
+  HOSTPATH_DRIVER,
+  SNAPSHOT_CLASS,
+  STORAGE_CLASS,
+  STORAGE_CLASS_WFFC,
+  clusterFromEnv,
+  dbaasRejection,
+  deployPostgres,
+  type PostgresPod,
+} from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FENCED_REPLICAS_ANNOTATION, statefulSetFencing } from '../engines/fencing.js';
 import { KubeClients } from '../kube/clients.js';
@@ -18,7 +27,6 @@ const why = hostpathSkipReason(info, 'discovery tests on a StatefulSet pod');
 const ns = `disc-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 const clients = KubeClients.load({ kubeconfig: info.kubeconfig, namespace: ns });
 const pvName = `${ns}-foreign-driver`;
-
 
 async function bound(name: string): Promise<void> {
   await watchUntil<V1PersistentVolumeClaim>(clients, {
@@ -47,22 +55,32 @@ describe('discoverBackupTarget', () => {
   it('refuses a PVC that is not Bound, naming it', async () => {
     await clients.core.createNamespacedPersistentVolumeClaim({
       namespace: ns,
-      body: { metadata: { name: 'waiting' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS_WFFC, resources: { requests: { storage: '1Gi' } } } },
+      body: {
+        metadata: { name: 'waiting' },
+        spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS_WFFC, resources: { requests: { storage: '1Gi' } } },
+      },
     });
     const e = await dbaasRejection(discoverBackupTarget(clients, { namespace: ns, target: { pvc: 'waiting' } }));
     expect(e.code).toBe('TARGET_UNSUPPORTED');
     expect(e.message).toMatch(/PVC .*\/waiting is Pending: only a Bound volume can be snapshotted; its StorageClass .* is WaitForFirstConsumer/);
     expect(e.fix).toMatch(/^Start the workload that mounts waiting/);
     // An Immediate class with no provisioner running: the message must not talk about a first consumer.
-    await clients.storage.createStorageClass({ body: { metadata: { name: `${ns}-immediate` }, provisioner: 'none.dbaas.test', volumeBindingMode: 'Immediate' } });
+    await clients.storage.createStorageClass({
+      body: { metadata: { name: `${ns}-immediate` }, provisioner: 'none.dbaas.test', volumeBindingMode: 'Immediate' },
+    });
     try {
       await clients.core.createNamespacedPersistentVolumeClaim({
         namespace: ns,
-        body: { metadata: { name: 'unprovisioned' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: `${ns}-immediate`, resources: { requests: { storage: '1Gi' } } } },
+        body: {
+          metadata: { name: 'unprovisioned' },
+          spec: { accessModes: ['ReadWriteOnce'], storageClassName: `${ns}-immediate`, resources: { requests: { storage: '1Gi' } } },
+        },
       });
       const immediate = await dbaasRejection(discoverBackupTarget(clients, { namespace: ns, target: { pvc: 'unprovisioned' } }));
       expect(immediate.code).toBe('TARGET_UNSUPPORTED');
-      expect(immediate.message).toMatch(/is Pending: only a Bound volume can be snapshotted; its StorageClass .*-immediate binds immediately, so the provisioner has not made the volume/);
+      expect(immediate.message).toMatch(
+        /is Pending: only a Bound volume can be snapshotted; its StorageClass .*-immediate binds immediately, so the provisioner has not made the volume/,
+      );
       expect(immediate.message).not.toMatch(/WaitForFirstConsumer|consumer/);
       expect(immediate.fix).toMatch(/describe pvc unprovisioned shows the provisioner's events/);
     } finally {
@@ -82,12 +100,21 @@ describe('discoverBackupTarget', () => {
     await clients.core.createPersistentVolume({
       body: {
         metadata: { name: pvName },
-        spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], persistentVolumeReclaimPolicy: 'Retain', storageClassName: '', csi: { driver: 'example.csi.dbaas.test', volumeHandle: ns } },
+        spec: {
+          capacity: { storage: '1Gi' },
+          accessModes: ['ReadWriteOnce'],
+          persistentVolumeReclaimPolicy: 'Retain',
+          storageClassName: '',
+          csi: { driver: 'example.csi.dbaas.test', volumeHandle: ns },
+        },
       },
     });
     await clients.core.createNamespacedPersistentVolumeClaim({
       namespace: ns,
-      body: { metadata: { name: 'foreign' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: '', volumeName: pvName, resources: { requests: { storage: '1Gi' } } } },
+      body: {
+        metadata: { name: 'foreign' },
+        spec: { accessModes: ['ReadWriteOnce'], storageClassName: '', volumeName: pvName, resources: { requests: { storage: '1Gi' } } },
+      },
     });
     await bound('foreign');
     const e = await dbaasRejection(discoverBackupTarget(clients, { namespace: ns, target: { pvc: 'foreign' } }));
@@ -113,7 +140,9 @@ describe('discoverBackupTarget', () => {
     expect(found.atomicity.atomic).toBe(false);
     expect(found.workload).toEqual({ kind: 'StatefulSet', name: 'pg' });
     // The PVC alone leads to the same fencing (the StatefulSet whose volumeClaimTemplate made it).
-    expect((await impliedFencing(clients, await discoverBackupTarget(clients, { namespace: ns, target: { pvc: 'data-pg-0' } })))?.description).toBe('StatefulSet pg scaled to 0 and back');
+    expect((await impliedFencing(clients, await discoverBackupTarget(clients, { namespace: ns, target: { pvc: 'data-pg-0' } })))?.description).toBe(
+      'StatefulSet pg scaled to 0 and back',
+    );
   });
 });
 
@@ -125,31 +154,35 @@ async function podGone(name: string): Promise<boolean> {
 }
 
 describe('statefulSetFencing', () => {
-  it('scales to 0 recording the replicas and returns once the pod is gone, adopts an interrupted fence, scales back (pod Ready again) and removes the record', skipWhen(why), async () => {
-    const pg = await database();
-    const fencing = statefulSetFencing('pg', { waitForReadyOnUnfence: true });
-    const ctx = { clients, namespace: ns, deadline: Date.now() + 120_000 };
-    const started = Date.now();
-    await fencing.fence(ctx);
-    const fenceMs = Date.now() - started;
-    expect(await podGone(pg.podName)).toBe(true); // PostgreSQL really stopped: the kubelet ended the container and the pod is gone
-    let sts = await clients.apps.readNamespacedStatefulSet({ name: 'pg', namespace: ns });
-    expect(sts.spec?.replicas).toBe(0);
-    expect(sts.metadata?.annotations?.[FENCED_REPLICAS_ANNOTATION]).toBe('1');
-    // A second run after an interrupted one keeps the original count (not 0).
-    await statefulSetFencing('pg').fence(ctx);
-    sts = await clients.apps.readNamespacedStatefulSet({ name: 'pg', namespace: ns });
-    expect(sts.metadata?.annotations?.[FENCED_REPLICAS_ANNOTATION]).toBe('1');
-    const unfenceStarted = Date.now();
-    await fencing.unfence(ctx);
-    const unfenceMs = Date.now() - unfenceStarted;
-    sts = await clients.apps.readNamespacedStatefulSet({ name: 'pg', namespace: ns });
-    expect(sts.spec?.replicas).toBe(1);
-    expect(sts.status?.readyReplicas).toBe(1); // waitForReadyOnUnfence: back and Ready
-    expect(sts.metadata?.annotations?.[FENCED_REPLICAS_ANNOTATION]).toBeUndefined();
-    expect((await pg.query<{ one: number }>('select 1 as one'))[0]!.one).toBe(1); // serving again, through the same port-forward
-    await fencing.unfence(ctx); // idempotent
-    expect((await clients.apps.readNamespacedStatefulSet({ name: 'pg', namespace: ns })).spec?.replicas).toBe(1);
-    console.log(`[discovery.cluster] statefulSetFencing: fence (scale 0, pod gone) ${fenceMs} ms, unfence until Ready ${unfenceMs} ms`);
-  });
+  it(
+    'scales to 0 recording the replicas and returns once the pod is gone, adopts an interrupted fence, scales back (pod Ready again) and removes the record',
+    skipWhen(why),
+    async () => {
+      const pg = await database();
+      const fencing = statefulSetFencing('pg', { waitForReadyOnUnfence: true });
+      const ctx = { clients, namespace: ns, deadline: Date.now() + 120_000 };
+      const started = Date.now();
+      await fencing.fence(ctx);
+      const fenceMs = Date.now() - started;
+      expect(await podGone(pg.podName)).toBe(true); // PostgreSQL really stopped: the kubelet ended the container and the pod is gone
+      let sts = await clients.apps.readNamespacedStatefulSet({ name: 'pg', namespace: ns });
+      expect(sts.spec?.replicas).toBe(0);
+      expect(sts.metadata?.annotations?.[FENCED_REPLICAS_ANNOTATION]).toBe('1');
+      // A second run after an interrupted one keeps the original count (not 0).
+      await statefulSetFencing('pg').fence(ctx);
+      sts = await clients.apps.readNamespacedStatefulSet({ name: 'pg', namespace: ns });
+      expect(sts.metadata?.annotations?.[FENCED_REPLICAS_ANNOTATION]).toBe('1');
+      const unfenceStarted = Date.now();
+      await fencing.unfence(ctx);
+      const unfenceMs = Date.now() - unfenceStarted;
+      sts = await clients.apps.readNamespacedStatefulSet({ name: 'pg', namespace: ns });
+      expect(sts.spec?.replicas).toBe(1);
+      expect(sts.status?.readyReplicas).toBe(1); // waitForReadyOnUnfence: back and Ready
+      expect(sts.metadata?.annotations?.[FENCED_REPLICAS_ANNOTATION]).toBeUndefined();
+      expect((await pg.query<{ one: number }>('select 1 as one'))[0]!.one).toBe(1); // serving again, through the same port-forward
+      await fencing.unfence(ctx); // idempotent
+      expect((await clients.apps.readNamespacedStatefulSet({ name: 'pg', namespace: ns })).spec?.replicas).toBe(1);
+      console.log(`[discovery.cluster] statefulSetFencing: fence (scale 0, pod gone) ${fenceMs} ms, unfence until Ready ${unfenceMs} ms`);
+    },
+  );
 });

@@ -26,13 +26,37 @@ function thrown(fn: () => unknown): unknown {
 
 describe('dataPvcOfPod', () => {
   it('takes the only PVC-backed volume', () => {
-    expect(dataPvcOfPod(pod([['tmp', undefined], ['pgdata', 'data-pg-0']]))).toBe('data-pg-0');
+    expect(
+      dataPvcOfPod(
+        pod([
+          ['tmp', undefined],
+          ['pgdata', 'data-pg-0'],
+        ]),
+      ),
+    ).toBe('data-pg-0');
   });
   it('takes the annotated volume among several', () => {
-    expect(dataPvcOfPod(pod([['wal', 'wal-pg-0'], ['pgdata', 'data-pg-0']], { [DATA_VOLUME_ANNOTATION]: 'pgdata' }))).toBe('data-pg-0');
+    expect(
+      dataPvcOfPod(
+        pod(
+          [
+            ['wal', 'wal-pg-0'],
+            ['pgdata', 'data-pg-0'],
+          ],
+          { [DATA_VOLUME_ANNOTATION]: 'pgdata' },
+        ),
+      ),
+    ).toBe('data-pg-0');
   });
   it('asks which one when there are several and no annotation, naming the fix', () => {
-    const e = thrown(() => dataPvcOfPod(pod([['wal', 'wal-pg-0'], ['pgdata', 'data-pg-0']])));
+    const e = thrown(() =>
+      dataPvcOfPod(
+        pod([
+          ['wal', 'wal-pg-0'],
+          ['pgdata', 'data-pg-0'],
+        ]),
+      ),
+    );
     expect(isDbaasError(e, 'TARGET_UNSUPPORTED')).toBe(true);
     expect((e as { option?: string }).option).toBe('target');
     expect((e as Error).message).toMatch(/mounts 2 PVCs \(wal=wal-pg-0, pgdata=data-pg-0\)/);
@@ -59,7 +83,12 @@ describe('cnpgFencedInstances', () => {
     expect(cnpgFencedInstances('["pg-1"]', 'pg-1', false)).toBeUndefined();
   });
   it('refuses an annotation that is not a JSON list of names', () => {
-    expect(isDbaasError(thrown(() => cnpgFencedInstances('pg-1', 'pg-1', true)), 'TARGET_UNSUPPORTED')).toBe(true);
+    expect(
+      isDbaasError(
+        thrown(() => cnpgFencedInstances('pg-1', 'pg-1', true)),
+        'TARGET_UNSUPPORTED',
+      ),
+    ).toBe(true);
   });
 });
 

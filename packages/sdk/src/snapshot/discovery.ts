@@ -125,18 +125,26 @@ export async function chooseSnapshotClass(
   const defaults = all.filter((c) => c.metadata.annotations?.[DEFAULT_SNAPSHOT_CLASS_ANNOTATION] === 'true');
   if (defaults.length === 1) return { snapshotClass: defaults[0]!, source: 'default-annotation' };
   if (defaults.length > 1) {
-    throw new DbaasError('TARGET_UNSUPPORTED', `several VolumeSnapshotClasses for ${driver} are marked default: ${defaults.map((c) => c.metadata.name).join(', ')}`, {
-      fix: `Name the class to use, or keep ${DEFAULT_SNAPSHOT_CLASS_ANNOTATION}="true" on only one of them.`,
-      option: 'snapshotClass',
-      details: { driver, defaultClasses: defaults.map((c) => c.metadata.name) },
-    });
+    throw new DbaasError(
+      'TARGET_UNSUPPORTED',
+      `several VolumeSnapshotClasses for ${driver} are marked default: ${defaults.map((c) => c.metadata.name).join(', ')}`,
+      {
+        fix: `Name the class to use, or keep ${DEFAULT_SNAPSHOT_CLASS_ANNOTATION}="true" on only one of them.`,
+        option: 'snapshotClass',
+        details: { driver, defaultClasses: defaults.map((c) => c.metadata.name) },
+      },
+    );
   }
   if (all.length === 1) return { snapshotClass: all[0]!, source: 'only-class' };
-  throw new DbaasError('TARGET_UNSUPPORTED', `${all.length} VolumeSnapshotClasses for ${driver} (${all.map((c) => c.metadata.name).join(', ')}) and none is the default`, {
-    fix: `Name the class to use, or mark one the default: kubectl annotate volumesnapshotclass ${all[0]!.metadata.name} ${DEFAULT_SNAPSHOT_CLASS_ANNOTATION}=true`,
-    option: 'snapshotClass',
-    details: { driver, classes: all.map((c) => c.metadata.name) },
-  });
+  throw new DbaasError(
+    'TARGET_UNSUPPORTED',
+    `${all.length} VolumeSnapshotClasses for ${driver} (${all.map((c) => c.metadata.name).join(', ')}) and none is the default`,
+    {
+      fix: `Name the class to use, or mark one the default: kubectl annotate volumesnapshotclass ${all[0]!.metadata.name} ${DEFAULT_SNAPSHOT_CLASS_ANNOTATION}=true`,
+      option: 'snapshotClass',
+      details: { driver, classes: all.map((c) => c.metadata.name) },
+    },
+  );
 }
 
 /**
@@ -152,32 +160,42 @@ export async function chooseSnapshotClass(
  */
 export function dataPvcOfPod(pod: V1Pod): string {
   const name = pod.metadata?.name ?? '(unnamed)';
-  const claims = (pod.spec?.volumes ?? []).filter((v) => v.persistentVolumeClaim?.claimName).map((v) => ({ volume: v.name, claim: v.persistentVolumeClaim!.claimName }));
+  const claims = (pod.spec?.volumes ?? [])
+    .filter((v) => v.persistentVolumeClaim?.claimName)
+    .map((v) => ({ volume: v.name, claim: v.persistentVolumeClaim!.claimName }));
   const wanted = pod.metadata?.annotations?.[DATA_VOLUME_ANNOTATION];
   if (wanted !== undefined) {
     const hit = claims.find((c) => c.volume === wanted);
     if (!hit) {
-      throw new DbaasError('TARGET_NOT_FOUND', `pod ${name} has ${DATA_VOLUME_ANNOTATION}: "${wanted}", but no PVC-backed volume of that name (it has: ${claims.map((c) => c.volume).join(', ') || 'none'})`, {
-        fix: `kubectl annotate pod ${name} ${DATA_VOLUME_ANNOTATION}=<volume name> --overwrite`,
-        option: 'target',
-        details: { pod: name, dataVolume: wanted, pvcVolumes: claims.map((c) => c.volume) },
-      });
+      throw new DbaasError(
+        'TARGET_NOT_FOUND',
+        `pod ${name} has ${DATA_VOLUME_ANNOTATION}: "${wanted}", but no PVC-backed volume of that name (it has: ${claims.map((c) => c.volume).join(', ') || 'none'})`,
+        {
+          fix: `kubectl annotate pod ${name} ${DATA_VOLUME_ANNOTATION}=<volume name> --overwrite`,
+          option: 'target',
+          details: { pod: name, dataVolume: wanted, pvcVolumes: claims.map((c) => c.volume) },
+        },
+      );
     }
     return hit.claim;
   }
   if (claims.length === 1) return claims[0]!.claim;
   if (claims.length === 0) {
     throw new DbaasError('TARGET_NOT_FOUND', `pod ${name} mounts no PersistentVolumeClaim: there is no volume to snapshot`, {
-      fix: 'Back up the pod that mounts the database\'s PVC, or name the PVC as the target.',
+      fix: "Back up the pod that mounts the database's PVC, or name the PVC as the target.",
       option: 'target',
       details: { pod: name },
     });
   }
-  throw new DbaasError('TARGET_UNSUPPORTED', `pod ${name} mounts ${claims.length} PVCs (${claims.map((c) => `${c.volume}=${c.claim}`).join(', ')}); which one holds the data directory?`, {
-    fix: `Annotate the pod (or its template): kubectl annotate pod ${name} ${DATA_VOLUME_ANNOTATION}=<volume name>, or name the PVC as the target.`,
-    option: 'target',
-    details: { pod: name, pvcs: claims.map((c) => c.claim) },
-  });
+  throw new DbaasError(
+    'TARGET_UNSUPPORTED',
+    `pod ${name} mounts ${claims.length} PVCs (${claims.map((c) => `${c.volume}=${c.claim}`).join(', ')}); which one holds the data directory?`,
+    {
+      fix: `Annotate the pod (or its template): kubectl annotate pod ${name} ${DATA_VOLUME_ANNOTATION}=<volume name>, or name the PVC as the target.`,
+      option: 'target',
+      details: { pod: name, pvcs: claims.map((c) => c.claim) },
+    },
+  );
 }
 
 /**
@@ -208,7 +226,11 @@ export async function discoverBackupTarget(
   let pvcName: string;
   if (opts.target.pod !== undefined) {
     const podName = opts.target.pod;
-    pod = await readTarget(() => clients.core.readNamespacedPod({ name: podName, namespace }), `pod ${namespace}/${podName}`, `kubectl get pods -n ${namespace}`);
+    pod = await readTarget(
+      () => clients.core.readNamespacedPod({ name: podName, namespace }),
+      `pod ${namespace}/${podName}`,
+      `kubectl get pods -n ${namespace}`,
+    );
     pvcName = dataPvcOfPod(pod);
     const cnpg = pod.metadata?.labels?.['cnpg.io/cluster'];
     const owner = pod.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'StatefulSet');
@@ -217,7 +239,10 @@ export async function discoverBackupTarget(
   } else if (opts.target.pvc !== undefined) {
     pvcName = opts.target.pvc;
   } else {
-    throw new DbaasError('INVALID_ARGUMENT', 'the backup target needs a pvc or a pod', { fix: 'Pass target: { pvc: name } or target: { pod: name }.', option: 'target' });
+    throw new DbaasError('INVALID_ARGUMENT', 'the backup target needs a pvc or a pod', {
+      fix: 'Pass target: { pvc: name } or target: { pod: name }.',
+      option: 'target',
+    });
   }
   const pvc = (await readTarget(
     () => clients.core.readNamespacedPersistentVolumeClaim({ name: pvcName, namespace }),
@@ -228,10 +253,14 @@ export async function discoverBackupTarget(
   const pv = await clients.core.readPersistentVolume({ name: pvc.spec.volumeName });
   const driver = pv.spec?.csi?.driver;
   if (!driver) {
-    throw new DbaasError('TARGET_UNSUPPORTED', `PV ${pv.metadata?.name} of PVC ${namespace}/${pvcName} is not a CSI volume: VolumeSnapshots need a CSI driver with snapshot support`, {
-      fix: 'Move the data to a StorageClass of a CSI driver that supports snapshots (kubectl get csidrivers).',
-      details: { pvc: pvcName, pv: pv.metadata?.name },
-    });
+    throw new DbaasError(
+      'TARGET_UNSUPPORTED',
+      `PV ${pv.metadata?.name} of PVC ${namespace}/${pvcName} is not a CSI volume: VolumeSnapshots need a CSI driver with snapshot support`,
+      {
+        fix: 'Move the data to a StorageClass of a CSI driver that supports snapshots (kubectl get csidrivers).',
+        details: { pvc: pvcName, pv: pv.metadata?.name },
+      },
+    );
   }
   const { snapshotClass, source } = await chooseSnapshotClass(clients, driver, opts.snapshotClass, classes);
   return {
@@ -257,7 +286,11 @@ export async function discoverBackupTarget(
  * const fencing = await impliedFencing(clients, await discoverBackupTarget(clients, { namespace: 'db', target: { pvc: 'data-pg-0' } }));
  * ```
  */
-export async function impliedFencing(clients: KubeClients, found: DiscoveredTarget, opts: { retainClaims?: boolean } = {}): Promise<FencingStrategy | undefined> {
+export async function impliedFencing(
+  clients: KubeClients,
+  found: DiscoveredTarget,
+  opts: { retainClaims?: boolean } = {},
+): Promise<FencingStrategy | undefined> {
   if (found.workload?.kind === 'Cluster' && found.workload.instance) return cnpgFencing(found.workload.name, found.workload.instance);
   const stsOptions = opts.retainClaims ? { retainClaims: true } : {};
   if (found.workload?.kind === 'StatefulSet') return statefulSetFencing(found.workload.name, stsOptions);
@@ -281,7 +314,11 @@ async function readTarget<T>(read: () => Promise<T>, what: string, listCommand: 
     return await read();
   } catch (error) {
     if (!isDbaasError(error, 'KUBE_NOT_FOUND')) throw error;
-    throw new DbaasError('TARGET_NOT_FOUND', `${what} does not exist`, { fix: `Check the name: ${listCommand} lists what there is.`, option: 'target', cause: error });
+    throw new DbaasError('TARGET_NOT_FOUND', `${what} does not exist`, {
+      fix: `Check the name: ${listCommand} lists what there is.`,
+      option: 'target',
+      cause: error,
+    });
   }
 }
 
@@ -301,18 +338,31 @@ async function unboundPvcError(
   const className = pvc.spec?.storageClassName;
   const describe = `kubectl -n ${namespace} describe pvc ${pvcName}`;
   const message = `PVC ${namespace}/${pvcName} is ${phase}: only a Bound volume can be snapshotted`;
-  const mode = className ? await clients.storage.readStorageClass({ name: className }).then((c) => c.volumeBindingMode ?? 'Immediate', () => undefined) : undefined;
+  const mode = className
+    ? await clients.storage.readStorageClass({ name: className }).then(
+        (c) => c.volumeBindingMode ?? 'Immediate',
+        () => undefined,
+      )
+    : undefined;
   if (mode === 'WaitForFirstConsumer') {
-    return new DbaasError('TARGET_UNSUPPORTED', `${message}; its StorageClass ${className} is WaitForFirstConsumer: the volume is made when a pod that uses the claim is scheduled`, {
-      fix: `Start the workload that mounts ${pvcName} (or any pod using it), wait until it is Bound (kubectl -n ${namespace} get pvc ${pvcName}), then back up.`,
-      details: { phase, storageClass: className, volumeBindingMode: mode },
-    });
+    return new DbaasError(
+      'TARGET_UNSUPPORTED',
+      `${message}; its StorageClass ${className} is WaitForFirstConsumer: the volume is made when a pod that uses the claim is scheduled`,
+      {
+        fix: `Start the workload that mounts ${pvcName} (or any pod using it), wait until it is Bound (kubectl -n ${namespace} get pvc ${pvcName}), then back up.`,
+        details: { phase, storageClass: className, volumeBindingMode: mode },
+      },
+    );
   }
   if (mode !== undefined) {
-    return new DbaasError('TARGET_UNSUPPORTED', `${message}; its StorageClass ${className} binds ${mode === 'Immediate' ? 'immediately' : `as ${mode}`}, so the provisioner has not made the volume`, {
-      fix: `${describe} shows the provisioner's events (no provisioner running for the class, no capacity, a quota).`,
-      details: { phase, storageClass: className!, volumeBindingMode: mode },
-    });
+    return new DbaasError(
+      'TARGET_UNSUPPORTED',
+      `${message}; its StorageClass ${className} binds ${mode === 'Immediate' ? 'immediately' : `as ${mode}`}, so the provisioner has not made the volume`,
+      {
+        fix: `${describe} shows the provisioner's events (no provisioner running for the class, no capacity, a quota).`,
+        details: { phase, storageClass: className!, volumeBindingMode: mode },
+      },
+    );
   }
   return new DbaasError('TARGET_UNSUPPORTED', message, {
     fix: `${describe} shows why${className ? ` (StorageClass ${className} could not be read)` : ' (it names no StorageClass: a matching PV must be created by hand)'}.`,

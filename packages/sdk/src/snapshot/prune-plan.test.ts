@@ -5,7 +5,18 @@ import { dayBucket, monthBucket, parseDuration, planPrune, weekBucket } from './
 
 function set(name: string, time: string, state: SnapshotState = 'ready', extra: Partial<BackupSet> = {}): BackupSet {
   const snap = { namespace: 'db', name, role: 'data' as const, managed: true, state, deleting: false };
-  return { namespace: 'db', name, snapshots: [snap], data: snap, managed: true, state, time: new Date(time), timeSource: 'requested-at', missingWal: false, ...extra };
+  return {
+    namespace: 'db',
+    name,
+    snapshots: [snap],
+    data: snap,
+    managed: true,
+    state,
+    time: new Date(time),
+    timeSource: 'requested-at',
+    missingWal: false,
+    ...extra,
+  };
 }
 const NOW = new Date('2026-03-10T12:00:00Z');
 const names = (ds: { name: string }[]) => ds.map((d) => d.name);
@@ -122,7 +133,12 @@ describe('planPrune', () => {
   });
 
   it('failed sets never fill keep-last or bucket slots', () => {
-    const sets = [set('f1', '2026-03-10T00:00:00Z', 'error'), set('f2', '2026-03-09T00:00:00Z', 'error'), set('good', '2026-03-08T00:00:00Z'), set('good-old', '2026-03-07T00:00:00Z')];
+    const sets = [
+      set('f1', '2026-03-10T00:00:00Z', 'error'),
+      set('f2', '2026-03-09T00:00:00Z', 'error'),
+      set('good', '2026-03-08T00:00:00Z'),
+      set('good-old', '2026-03-07T00:00:00Z'),
+    ];
     const plan = planPrune(sets, { keepLast: 2, keepDaily: 1 }, NOW);
     expect(names(plan.keep)).toEqual(['good', 'good-old']);
     expect(names(plan.delete)).toEqual(['f1', 'f2']);

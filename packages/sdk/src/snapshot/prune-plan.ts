@@ -135,7 +135,8 @@ function maxAgeOf(value: number | string): number {
   try {
     return parseDuration(value);
   } catch (error) {
-    if (isDbaasError(error)) throw new DbaasError(error.code, `maxAge: ${error.message}`, { ...(error.fix ? { fix: error.fix } : {}), option: 'maxAge', cause: error });
+    if (isDbaasError(error))
+      throw new DbaasError(error.code, `maxAge: ${error.message}`, { ...(error.fix ? { fix: error.fix } : {}), option: 'maxAge', cause: error });
     throw error;
   }
 }

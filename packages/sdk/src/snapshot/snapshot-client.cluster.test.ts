@@ -21,7 +21,6 @@ const DAY = 86_400_000;
 const contentName = `dbaas-${ns}-bound`;
 const UNSERVED_DRIVER = 'unserved.csi.kubectl-dbaas.test';
 
-
 async function exists(name: string): Promise<boolean> {
   return clients.volumeSnapshots.get(name, ns).then(
     () => true,
@@ -43,7 +42,14 @@ beforeAll(async () => {
           namespace: ns,
           pvc: 'data-pg-0',
           snapshotClass: 'csi-hostpath-snapclass',
-          metadata: { backupSet: `s${i}`, role, mode: 'online', engine: 'postgres', engineVersion: '17.6', requestedAt: new Date(NOW.getTime() - i * DAY - 3_600_000) },
+          metadata: {
+            backupSet: `s${i}`,
+            role,
+            mode: 'online',
+            engine: 'postgres',
+            engineVersion: '17.6',
+            requestedAt: new Date(NOW.getTime() - i * DAY - 3_600_000),
+          },
         }),
       );
     }
@@ -53,7 +59,12 @@ beforeAll(async () => {
   broken.metadata.annotations![DBAAS_ANNOTATIONS.stopLsn] = 'zz/zz';
   objects.push(broken);
   // Not ours.
-  objects.push({ apiVersion: 'snapshot.storage.k8s.io/v1', kind: 'VolumeSnapshot', metadata: { name: 'foreign', namespace: ns }, spec: { source: { persistentVolumeClaimName: 'data-pg-0' } } });
+  objects.push({
+    apiVersion: 'snapshot.storage.k8s.io/v1',
+    kind: 'VolumeSnapshot',
+    metadata: { name: 'foreign', namespace: ns },
+    spec: { source: { persistentVolumeClaimName: 'data-pg-0' } },
+  });
   await Promise.all(objects.map((o) => clients.volumeSnapshots.create(o)));
   // A pre-provisioned pair the snapshot-controller binds (so describe has a content to show). Its
   // driver is one no CSI sidecar in the cluster serves, so the pair stays bound but not ready
@@ -137,7 +148,13 @@ describe('SnapshotClient.describe', () => {
 
   it('shows the bound VolumeSnapshotContent: driver, snapshotHandle, deletionPolicy', async () => {
     const d = await client.describe({ namespace: ns, name: 'bound' });
-    expect(d.data?.content).toMatchObject({ name: contentName, driver: UNSERVED_DRIVER, snapshotHandle: 'handle-of-bound', deletionPolicy: 'Retain', readyToUse: false });
+    expect(d.data?.content).toMatchObject({
+      name: contentName,
+      driver: UNSERVED_DRIVER,
+      snapshotHandle: 'handle-of-bound',
+      deletionPolicy: 'Retain',
+      readyToUse: false,
+    });
   });
 
   it('a missing set is KUBE_NOT_FOUND whose fix is a kubectl command listing the backups (no CLI flag)', async () => {

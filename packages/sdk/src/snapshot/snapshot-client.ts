@@ -271,7 +271,10 @@ export class SnapshotClient {
   async list(opts: SnapshotListSetsOptions = {}): Promise<BackupSetList> {
     const selector = this.selector(opts);
     const limit = opts.pageSize ?? opts.limit ?? DEFAULT_PAGE_SIZE;
-    if (!Number.isInteger(limit) || limit < 1) throw new DbaasError('INVALID_ARGUMENT', `page size must be a positive integer, got ${limit}`, { option: opts.pageSize !== undefined ? 'pageSize' : 'limit' });
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new DbaasError('INVALID_ARGUMENT', `page size must be a positive integer, got ${limit}`, {
+        option: opts.pageSize !== undefined ? 'pageSize' : 'limit',
+      });
     const summaries: SnapshotSummary[] = [];
     const setNames: (string | undefined)[] = [];
     let cont: string | undefined;
@@ -371,11 +374,25 @@ export class SnapshotClient {
     const answers: T[] = [];
     for (const object of objects) {
       const namespace = object.metadata?.namespace ?? this.clients.namespace;
-      if (object.kind === 'VolumeSnapshotContent') answers.push((await this.clients.volumeSnapshotContents.create(object as unknown as VolumeSnapshotContent, { dryRun: true })) as unknown as T);
-      else if (object.kind === 'VolumeSnapshot') answers.push((await this.clients.volumeSnapshots.create(object as unknown as VolumeSnapshot, { dryRun: true })) as unknown as T);
-      else if (object.kind === 'PersistentVolumeClaim') answers.push((await this.clients.core.createNamespacedPersistentVolumeClaim({ namespace, body: object as V1PersistentVolumeClaim, dryRun: 'All' })) as unknown as T);
-      else if (object.kind === 'Job') answers.push((await this.clients.batch.createNamespacedJob({ namespace, body: object as V1Job, dryRun: 'All' })) as unknown as T);
-      else throw new DbaasError('INVALID_ARGUMENT', `cannot dry-run a ${String(object.kind)}: only VolumeSnapshotContent, VolumeSnapshot, PersistentVolumeClaim and Job`);
+      if (object.kind === 'VolumeSnapshotContent')
+        answers.push((await this.clients.volumeSnapshotContents.create(object as unknown as VolumeSnapshotContent, { dryRun: true })) as unknown as T);
+      else if (object.kind === 'VolumeSnapshot')
+        answers.push((await this.clients.volumeSnapshots.create(object as unknown as VolumeSnapshot, { dryRun: true })) as unknown as T);
+      else if (object.kind === 'PersistentVolumeClaim')
+        answers.push(
+          (await this.clients.core.createNamespacedPersistentVolumeClaim({
+            namespace,
+            body: object as V1PersistentVolumeClaim,
+            dryRun: 'All',
+          })) as unknown as T,
+        );
+      else if (object.kind === 'Job')
+        answers.push((await this.clients.batch.createNamespacedJob({ namespace, body: object as V1Job, dryRun: 'All' })) as unknown as T);
+      else
+        throw new DbaasError(
+          'INVALID_ARGUMENT',
+          `cannot dry-run a ${String(object.kind)}: only VolumeSnapshotContent, VolumeSnapshot, PersistentVolumeClaim and Job`,
+        );
     }
     return answers;
   }
@@ -394,10 +411,14 @@ export class SnapshotClient {
   }
 
   private notFound(namespace: string, name: string): DbaasError {
-    return new DbaasError('KUBE_NOT_FOUND', `backup "${name}" not found in namespace "${namespace}" (no VolumeSnapshot "${name}" and none labelled ${DBAAS_LABELS.backupSet}=${name})`, {
-      fix: `List the backups of the namespace: kubectl get volumesnapshots -n ${namespace} -l ${DBAAS_LABELS.managedBy}=${MANAGED_BY} (SnapshotClient.list).`,
-      details: { namespace, name },
-    });
+    return new DbaasError(
+      'KUBE_NOT_FOUND',
+      `backup "${name}" not found in namespace "${namespace}" (no VolumeSnapshot "${name}" and none labelled ${DBAAS_LABELS.backupSet}=${name})`,
+      {
+        fix: `List the backups of the namespace: kubectl get volumesnapshots -n ${namespace} -l ${DBAAS_LABELS.managedBy}=${MANAGED_BY} (SnapshotClient.list).`,
+        details: { namespace, name },
+      },
+    );
   }
 
   /** Resolves a user-given name: the set itself, or `<set>-wal`. */
@@ -482,7 +503,12 @@ export class SnapshotClient {
       );
     }
     if (members.length === 0) throw this.notFound(namespace, opts.name);
-    return await this.deleteSnapshots(namespace, set, members.map((m) => ({ name: m.metadata.name!, uid: m.metadata.uid })), opts);
+    return await this.deleteSnapshots(
+      namespace,
+      set,
+      members.map((m) => ({ name: m.metadata.name!, uid: m.metadata.uid })),
+      opts,
+    );
   }
 
   /**
@@ -520,7 +546,10 @@ export class SnapshotClient {
         deadline: Date.now() + (opts.timeoutMs ?? 120_000),
         what: `(${names.join(', ')}) to be deleted`,
         ...(opts.signal ? { signal: opts.signal } : {}),
-        describe: (o) => (o ? `${o.metadata.name} finalizers ${JSON.stringify(o.metadata.finalizers ?? [])}, deletionTimestamp ${String(o.metadata.deletionTimestamp ?? '-')}` : 'none left'),
+        describe: (o) =>
+          o
+            ? `${o.metadata.name} finalizers ${JSON.stringify(o.metadata.finalizers ?? [])}, deletionTimestamp ${String(o.metadata.deletionTimestamp ?? '-')}`
+            : 'none left',
       });
       gone = true;
     }
@@ -547,7 +576,8 @@ export class SnapshotClient {
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     const policy: PrunePolicy = {};
-    for (const k of ['keepLast', 'maxAge', 'keepDaily', 'keepWeekly', 'keepMonthly'] as const) if (opts[k] !== undefined) (policy as Record<string, unknown>)[k] = opts[k];
+    for (const k of ['keepLast', 'maxAge', 'keepDaily', 'keepWeekly', 'keepMonthly'] as const)
+      if (opts[k] !== undefined) (policy as Record<string, unknown>)[k] = opts[k];
     const plan = planPrune(items, policy, opts.now ?? new Date());
     const deleted = dryRun ? [] : await this.executePrune(plan, items, opts);
     return { ...plan, dryRun, deleted };
@@ -563,7 +593,9 @@ export class SnapshotClient {
     for (const d of plan.delete) {
       const set = listed.find((s) => s.namespace === d.namespace && s.name === d.name)!;
       const snapshots = d.snapshots.map((name) => ({ name, uid: set.snapshots.find((x) => x.name === name)!.uid }));
-      deleted.push(await this.deleteSnapshots(d.namespace, d.name, snapshots, { ...(opts.wait ? { wait: true } : {}), ...(opts.signal ? { signal: opts.signal } : {}) }));
+      deleted.push(
+        await this.deleteSnapshots(d.namespace, d.name, snapshots, { ...(opts.wait ? { wait: true } : {}), ...(opts.signal ? { signal: opts.signal } : {}) }),
+      );
     }
     return deleted;
   }

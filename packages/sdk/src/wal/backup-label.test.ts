@@ -63,20 +63,28 @@ describe('parseBackupLabel', () => {
   );
 
   it('round-trips through formatBackupLabel', () => {
-    fc.assert(fc.property(labelArbitrary, (label) => {
-      expect(parseBackupLabel(formatBackupLabel(label))).toEqual(label);
-    }));
+    fc.assert(
+      fc.property(labelArbitrary, (label) => {
+        expect(parseBackupLabel(formatBackupLabel(label))).toEqual(label);
+      }),
+    );
   });
 
   it('gives DbaasError, never a crash, on arbitrary or damaged text', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.nat(PG17_LABEL.length).map((n) => PG17_LABEL.slice(0, n))), (text) => {
-        try {
-          parseBackupLabel(text);
-        } catch (error) {
-          expect(error).toBeInstanceOf(DbaasError);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 300 }),
+          fc.nat(PG17_LABEL.length).map((n) => PG17_LABEL.slice(0, n)),
+        ),
+        (text) => {
+          try {
+            parseBackupLabel(text);
+          } catch (error) {
+            expect(error).toBeInstanceOf(DbaasError);
+          }
+        },
+      ),
     );
   });
 });
@@ -92,12 +100,9 @@ describe('tablespace_map', () => {
 
   it('round-trips any path', () => {
     fc.assert(
-      fc.property(
-        fc.array(fc.record({ oid: fc.integer({ min: 1, max: 0xffffffff }), path: fc.string({ minLength: 1, maxLength: 30 }) })),
-        (entries) => {
-          expect(parseTablespaceMap(formatTablespaceMap(entries))).toEqual(entries);
-        },
-      ),
+      fc.property(fc.array(fc.record({ oid: fc.integer({ min: 1, max: 0xffffffff }), path: fc.string({ minLength: 1, maxLength: 30 }) })), (entries) => {
+        expect(parseTablespaceMap(formatTablespaceMap(entries))).toEqual(entries);
+      }),
     );
   });
 

@@ -32,15 +32,7 @@ describe('readControlFile', () => {
 
   it('names every DBState', () => {
     const names = [0, 1, 2, 3, 4, 5, 6].map((state) => readControlFile(buildControlFile({ state })).state);
-    expect(names).toEqual([
-      'starting up',
-      'shut down',
-      'shut down in recovery',
-      'shutting down',
-      'in crash recovery',
-      'in archive recovery',
-      'in production',
-    ]);
+    expect(names).toEqual(['starting up', 'shut down', 'shut down in recovery', 'shutting down', 'in crash recovery', 'in archive recovery', 'in production']);
   });
 
   it('rejects truncated input', () => {

@@ -256,11 +256,10 @@ export function readControlFile(bytes: Uint8Array): ControlFile {
     });
   }
   if (bytes.length < layout.crcOffset + 4) {
-    throw new DbaasError(
-      'CONTROL_FILE_TRUNCATED',
-      `pg_control is ${bytes.length} bytes; version ${version} needs at least ${layout.crcOffset + 4}`,
-      { fix: 'Read the whole global/pg_control file (8192 bytes).', details: { length: bytes.length, version } },
-    );
+    throw new DbaasError('CONTROL_FILE_TRUNCATED', `pg_control is ${bytes.length} bytes; version ${version} needs at least ${layout.crcOffset + 4}`, {
+      fix: 'Read the whole global/pg_control file (8192 bytes).',
+      details: { length: bytes.length, version },
+    });
   }
   const storedCrc = view.getUint32(layout.crcOffset, true);
   const computedCrc = crc32c(bytes.subarray(0, layout.crcOffset));
@@ -318,8 +317,7 @@ export function readControlFile(bytes: Uint8Array): ControlFile {
     largeObjectChunkSize: view.getUint32(244, true),
     float8PassByValue: view.getUint8(248) !== 0,
     dataChecksumVersion: view.getUint32(252, true),
-    defaultCharSignedness:
-      layout.defaultCharSignednessOffset === undefined ? undefined : view.getUint8(layout.defaultCharSignednessOffset) !== 0,
+    defaultCharSignedness: layout.defaultCharSignednessOffset === undefined ? undefined : view.getUint8(layout.defaultCharSignednessOffset) !== 0,
     mockAuthenticationNonce: Buffer.from(nonce).toString('hex'),
     crc: storedCrc,
   };

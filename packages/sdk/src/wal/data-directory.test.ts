@@ -54,7 +54,10 @@ describe('inspectDataDirectory: WAL missing or damaged before later WAL', () => 
   it('a segment missing between the checkpoint and later WAL is not restorable (crash recovery would stop there)', async () => {
     const { checkpoint, redo, segments } = crashWal();
     const gap = walFileName(BigInt(2 * SEGMENT), 1, SEGMENT);
-    const dir = await dataDirectory(control(checkpoint, redo), segments.filter((s) => s.name !== gap));
+    const dir = await dataDirectory(
+      control(checkpoint, redo),
+      segments.filter((s) => s.name !== gap),
+    );
     for (const atomicSnapshot of [true, false]) {
       const inspection = await inspectDataDirectory(dir, { atomicSnapshot });
       expect(inspection.verdict).toBe('not-restorable');
@@ -223,7 +226,11 @@ describe('inspectDataDirectory: valid WAL after the end of WAL (broken, not ende
 
   it('a missing middle segment followed by valid WAL is not restorable', async () => {
     const { checkpoint, redo, segments } = crashWal();
-    const inspection = await inspectBothWays(checkpoint, redo, segments.filter((s) => s.name !== segmentName(2)));
+    const inspection = await inspectBothWays(
+      checkpoint,
+      redo,
+      segments.filter((s) => s.name !== segmentName(2)),
+    );
     expect(inspection.wal.end).toMatchObject({ reason: 'missing-segment', segment: segmentName(2) });
     expect(inspection.wal.validWalAfterEnd?.segment).toBe(segmentName(3));
     expect(inspection.verdict).toBe('not-restorable');

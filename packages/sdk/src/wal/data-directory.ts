@@ -67,7 +67,11 @@ export interface InspectDataDirectoryOptions {
 
 /** `pg_control` with 64-bit values as strings: LSNs `X/Y`, other integers decimal. */
 export type ControlFileJson = {
-  [K in keyof ControlFile]: ControlFile[K] extends bigint ? string : K extends 'checkPointCopy' ? Record<string, string | number | boolean | undefined> : ControlFile[K];
+  [K in keyof ControlFile]: ControlFile[K] extends bigint
+    ? string
+    : K extends 'checkPointCopy'
+      ? Record<string, string | number | boolean | undefined>
+      : ControlFile[K];
 };
 
 /** A `backup_label` with LSNs as `X/Y` strings. */
@@ -165,7 +169,13 @@ export async function walSegmentsFromDirectory(directory: string): Promise<WalSe
   return names.map((name) => {
     const path = join(directory, name);
     // `data` opens the file when first read: scanWal reads files by `path` on worker threads.
-    return { name, path, get data() { return createReadStream(path, { highWaterMark: 1024 * 1024 }); } };
+    return {
+      name,
+      path,
+      get data() {
+        return createReadStream(path, { highWaterMark: 1024 * 1024 });
+      },
+    };
   });
 }
 
@@ -222,7 +232,14 @@ async function notADataDirectory(directory: string): Promise<DbaasError> {
   const entries = await readdir(directory, { withFileTypes: true }).catch(() => []);
   const inside: string[] = [];
   for (const entry of entries) {
-    if (entry.isDirectory() && (await stat(join(directory, entry.name, 'global', 'pg_control')).then(() => true, () => false))) inside.push(join(directory, entry.name));
+    if (
+      entry.isDirectory() &&
+      (await stat(join(directory, entry.name, 'global', 'pg_control')).then(
+        () => true,
+        () => false,
+      ))
+    )
+      inside.push(join(directory, entry.name));
   }
   return new DbaasError('DATA_DIRECTORY_UNREADABLE', `${directory} is not a PostgreSQL data directory: it has neither global/pg_control nor pg_wal`, {
     fix:
@@ -283,9 +300,13 @@ async function collectFromArchive(source: Readable | AsyncIterable<Uint8Array>, 
   }
   const withControl = [...byPrefix.entries()].filter(([, c]) => c.controlBytes !== undefined);
   if (withControl.length > 1) {
-    throw new DbaasError('SNAPSHOT_ARCHIVE_INVALID', `the archive holds ${withControl.length} data directories: ${withControl.map(([p]) => p || '.').join(', ')}`, {
-      fix: 'Say which one to inspect with the archivePrefix option.',
-    });
+    throw new DbaasError(
+      'SNAPSHOT_ARCHIVE_INVALID',
+      `the archive holds ${withControl.length} data directories: ${withControl.map(([p]) => p || '.').join(', ')}`,
+      {
+        fix: 'Say which one to inspect with the archivePrefix option.',
+      },
+    );
   }
   const chosen = withControl[0]?.[1] ?? byPrefix.get('') ?? [...byPrefix.values()][0];
   return chosen ?? emptyCollected();
@@ -455,7 +476,9 @@ function judge(collected: Collected, options: InspectDataDirectoryOptions): Data
       return inspection;
     }
     if (checkpointRecord === undefined) {
-      reasons.push(`the backup's checkpoint record at ${formatLsn(checkpointLsn)} is not in the valid WAL (${walEndText}): PostgreSQL fails with "could not locate required checkpoint record"`);
+      reasons.push(
+        `the backup's checkpoint record at ${formatLsn(checkpointLsn)} is not in the valid WAL (${walEndText}): PostgreSQL fails with "could not locate required checkpoint record"`,
+      );
       inspection.missingSegments = missingSegmentsThrough(wal, collected.walSummaries, checkpointLsn + 1n, timeline, segmentSize);
       inspection.verdict = 'online-backup-incomplete';
       inspection.safe = false;
@@ -484,7 +507,9 @@ function judge(collected: Collected, options: InspectDataDirectoryOptions): Data
       inspection.safe = true;
       return inspection;
     }
-    reasons.push(`backup_label present, but no end-of-backup record for the backup that started at ${formatLsn(label.startWalLocation)} is in the valid WAL (${walEndText})`);
+    reasons.push(
+      `backup_label present, but no end-of-backup record for the backup that started at ${formatLsn(label.startWalLocation)} is in the valid WAL (${walEndText})`,
+    );
     reasons.push('PostgreSQL would fail with "WAL ends before end of online backup"');
     if (stopLsn !== undefined) requireThrough(stopLsn, 'the end of the backup (pg_backup_stop LSN)');
     else inspection.missingSegments = missingSegmentsThrough(wal, collected.walSummaries, undefined, timeline, segmentSize);
@@ -496,7 +521,9 @@ function judge(collected: Collected, options: InspectDataDirectoryOptions): Data
   }
 
   if (checkpointRecord === undefined) {
-    reasons.push(`the latest checkpoint record at ${formatLsn(checkpointLsn)} (redo ${formatLsn(startLsn)}) is not in the valid WAL (${walEndText}): PostgreSQL fails with "could not locate a valid checkpoint record"`);
+    reasons.push(
+      `the latest checkpoint record at ${formatLsn(checkpointLsn)} (redo ${formatLsn(startLsn)}) is not in the valid WAL (${walEndText}): PostgreSQL fails with "could not locate a valid checkpoint record"`,
+    );
     inspection.missingSegments = missingSegmentsThrough(wal, collected.walSummaries, checkpointLsn + 1n, timeline, segmentSize);
     return inspection;
   }
@@ -516,7 +543,9 @@ function judge(collected: Collected, options: InspectDataDirectoryOptions): Data
     return inspection;
   }
   if (control.backupEndRequired || control.backupStartPoint > 0n) {
-    reasons.push(`pg_control says recovery from a backup was under way (backup start ${formatLsn(control.backupStartPoint)}); it needs the WAL up to the end of that backup`);
+    reasons.push(
+      `pg_control says recovery from a backup was under way (backup start ${formatLsn(control.backupStartPoint)}); it needs the WAL up to the end of that backup`,
+    );
   }
   if (control.state === 'shut down in recovery') {
     // A standby stops at a restartpoint: pg_control points at the last checkpoint record it
@@ -540,13 +569,17 @@ function judge(collected: Collected, options: InspectDataDirectoryOptions): Data
     inspection.safe = true;
     return inspection;
   }
-  reasons.push(`pg_control says "${control.state}": the copy was taken from a running server without backup_label; crash recovery replays from ${formatLsn(startLsn)} (checkpoint ${checkpointRecord.lsn}); ${walEndText}`);
+  reasons.push(
+    `pg_control says "${control.state}": the copy was taken from a running server without backup_label; crash recovery replays from ${formatLsn(startLsn)} (checkpoint ${checkpointRecord.lsn}); ${walEndText}`,
+  );
   if (options.atomicSnapshot === true) {
     reasons.push('the snapshot is atomic, so crash recovery brings it to the state of that instant');
     inspection.verdict = 'crash-recoverable';
     inspection.safe = true;
   } else {
-    reasons.push('a copy of a running server is only consistent if the snapshot was atomic (one instant for the whole volume); this one was not declared atomic, so it may start and be silently corrupt');
+    reasons.push(
+      'a copy of a running server is only consistent if the snapshot was atomic (one instant for the whole volume); this one was not declared atomic, so it may start and be silently corrupt',
+    );
     inspection.verdict = 'unsafe-not-atomic';
     inspection.safe = false;
   }

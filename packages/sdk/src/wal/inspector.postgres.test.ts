@@ -160,7 +160,10 @@ function describeVerdict(inspection: DataDirectoryInspection): string {
 /** Runs a program with an argument array; resolves with its exit code and output. */
 async function run(file: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return await new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', LC_ALL: 'C', TZ: 'UTC' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', LC_ALL: 'C', TZ: 'UTC' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -312,8 +315,14 @@ describe.each(MAJORS)('WalInspector against PostgreSQL %i', (major) => {
       server,
       'select pg_control_version, catalog_version_no, system_identifier::text from pg_control_system()',
     );
-    const init = await one<Record<string, number | boolean>>(server, 'select max_data_alignment, database_block_size, bytes_per_wal_segment, max_identifier_length, max_index_columns, data_page_checksum_version from pg_control_init()');
-    const recovery = await one<Record<string, string | boolean>>(server, 'select min_recovery_end_lsn::text, backup_start_lsn::text, backup_end_lsn::text, end_of_backup_record_required from pg_control_recovery()');
+    const init = await one<Record<string, number | boolean>>(
+      server,
+      'select max_data_alignment, database_block_size, bytes_per_wal_segment, max_identifier_length, max_index_columns, data_page_checksum_version from pg_control_init()',
+    );
+    const recovery = await one<Record<string, string | boolean>>(
+      server,
+      'select min_recovery_end_lsn::text, backup_start_lsn::text, backup_end_lsn::text, end_of_backup_record_required from pg_control_recovery()',
+    );
     const control = readControlFile(await readFile(path.join(server.dataDirectory, 'global', 'pg_control')));
     const cp = control.checkPointCopy;
 
@@ -382,7 +391,9 @@ describe.each(MAJORS)('WalInspector against PostgreSQL %i', (major) => {
       await sleep(150);
       acknowledgedBeforeStop = writers.snapshot();
       const stop = await session.query<{ lsn: string; labelfile: string; spcmapfile: string | null }>(
-        major >= 15 ? 'select lsn::text, labelfile, spcmapfile from pg_backup_stop(false)' : 'select lsn::text, labelfile, spcmapfile from pg_stop_backup(false, false)',
+        major >= 15
+          ? 'select lsn::text, labelfile, spcmapfile from pg_backup_stop(false)'
+          : 'select lsn::text, labelfile, spcmapfile from pg_stop_backup(false, false)',
       );
       stopLsn = parseLsn(stop.rows[0]!.lsn);
       labelFile = stop.rows[0]!.labelfile;
@@ -429,7 +440,12 @@ describe.each(MAJORS)('WalInspector against PostgreSQL %i', (major) => {
     const failed = await tryStart(copied, major);
     expect('error' in failed, 'PostgreSQL started on an online backup copy without the WAL to its end').toBe(true);
     if ('error' in failed) expect(failed.error.log).toMatch(/WAL ends before end of online backup|could not locate required checkpoint record/);
-    outcome(major, `online backup, ${segments.length} segments, WAL only as copied`, `${incomplete.verdict} (missing ${incomplete.missingSegments.join(', ')})`, 'error' in failed ? firstFatal(failed.error.log) : 'started');
+    outcome(
+      major,
+      `online backup, ${segments.length} segments, WAL only as copied`,
+      `${incomplete.verdict} (missing ${incomplete.missingSegments.join(', ')})`,
+      'error' in failed ? firstFatal(failed.error.log) : 'started',
+    );
 
     // Reality (b): it starts on a copy of the complete copy (the original stays pristine for the next case).
     const startable = path.join(work, 'online-started');
@@ -495,7 +511,12 @@ describe.each(MAJORS)('WalInspector against PostgreSQL %i', (major) => {
       expect('error' in attempt, `PostgreSQL started on ${path.basename(directory)}`).toBe(true);
       if ('error' in attempt) expect(attempt.error.log).toMatch(expected);
       const verdict = directory === deleted ? withoutSegment : directory === corrupted ? badCrc : withoutStart;
-      outcome(major, `online backup, ${path.basename(directory)}`, `${verdict.verdict} (${verdict.wal.end.reason})`, 'error' in attempt ? firstFatal(attempt.error.log) : 'started');
+      outcome(
+        major,
+        `online backup, ${path.basename(directory)}`,
+        `${verdict.verdict} (${verdict.wal.end.reason})`,
+        'error' in attempt ? firstFatal(attempt.error.log) : 'started',
+      );
     }
   });
 
@@ -526,7 +547,10 @@ describe.each(MAJORS)('WalInspector against PostgreSQL %i', (major) => {
     const checkpointSegment = walFileName(control.checkPoint, 1, segmentSize);
     const lastSegment = walFileName(parseLsn(atomic.wal.end.lsn) - 1n, 1, segmentSize);
     const checkpointNumber = walSegmentNumber(control.checkPoint, segmentSize);
-    expect(walSegmentNumber(parseLsn(atomic.wal.end.lsn) - 1n, segmentSize) - checkpointNumber, `WAL after the checkpoint ends in ${lastSegment}`).toBeGreaterThanOrEqual(2n);
+    expect(
+      walSegmentNumber(parseLsn(atomic.wal.end.lsn) - 1n, segmentSize) - checkpointNumber,
+      `WAL after the checkpoint ends in ${lastSegment}`,
+    ).toBeGreaterThanOrEqual(2n);
     const middleSegment = walFileNameForSegment(1, checkpointNumber + 1n, segmentSize);
 
     const noCheckpoint = path.join(work, 'crash-no-checkpoint');
@@ -539,7 +563,13 @@ describe.each(MAJORS)('WalInspector against PostgreSQL %i', (major) => {
     await copyDataDirectory(server.dataDirectory, corrupted, { exclude: ['postmaster.pid'] });
     const checkpointRecord = atomic.wal.checkpoints.find((c) => c.lsn === formatLsn(control.checkPoint))!;
     const lastSegmentStart = walSegmentNumber(parseLsn(atomic.wal.end.lsn) - 1n, segmentSize) * BigInt(segmentSize);
-    const record = await findRecord(path.join(corrupted, 'pg_wal'), parseLsn(checkpointRecord.lsn), BigInt(segmentSize) * (checkpointNumber + 1n) + 4096n, lastSegmentStart, segmentSize);
+    const record = await findRecord(
+      path.join(corrupted, 'pg_wal'),
+      parseLsn(checkpointRecord.lsn),
+      BigInt(segmentSize) * (checkpointNumber + 1n) + 4096n,
+      lastSegmentStart,
+      segmentSize,
+    );
     await corruptRecord(path.join(corrupted, 'pg_wal'), record, segmentSize);
     // A corrupt record in the middle of the last segment that has WAL, with pages of valid records
     // after it in that same segment (and nothing in later segments).
@@ -562,7 +592,12 @@ describe.each(MAJORS)('WalInspector against PostgreSQL %i', (major) => {
     expect(server.readLog(200)).toMatch(/database system was interrupted|not properly shut down/);
     expect(await lostRows(server, acknowledged)).toBe(0);
     expect(await amcheck(server)).toEqual([]);
-    outcome(major, `kill -9 (${writers.total()} rows acknowledged)`, `${notAtomic.verdict} / atomic: ${atomic.verdict}`, 'recovered, no acknowledged row lost, amcheck clean');
+    outcome(
+      major,
+      `kill -9 (${writers.total()} rows acknowledged)`,
+      `${notAtomic.verdict} / atomic: ${atomic.verdict}`,
+      'recovered, no acknowledged row lost, amcheck clean',
+    );
 
     // The checkpoint record's segment deleted: PostgreSQL cannot start.
     const withoutCheckpoint = await inspectDataDirectory(noCheckpoint, { atomicSnapshot: true });
@@ -583,7 +618,8 @@ describe.each(MAJORS)('WalInspector against PostgreSQL %i', (major) => {
       [corruptedLast, lastSegment, lastRecord.lsn],
     ] as const) {
       const inspection = await inspectDataDirectory(directory, { atomicSnapshot: true });
-      if (damagedAt !== undefined) expect(inspection.wal.end, describeVerdict(inspection)).toMatchObject({ lsn: formatLsn(damagedAt), reason: 'bad-crc', segment: damaged });
+      if (damagedAt !== undefined)
+        expect(inspection.wal.end, describeVerdict(inspection)).toMatchObject({ lsn: formatLsn(damagedAt), reason: 'bad-crc', segment: damaged });
       const after = inspection.wal.validWalAfterEnd;
       expect(after, describeVerdict(inspection)).toBeDefined();
       expect(parseLsn(after!.lsn)).toBeGreaterThan(parseLsn(inspection.wal.end.lsn));
@@ -601,8 +637,14 @@ describe.each(MAJORS)('WalInspector against PostgreSQL %i', (major) => {
       }
       // Measured on PostgreSQL 14-18: crash recovery takes the corrupt record in the last segment
       // for the end of WAL, starts, and the acknowledged commits after it are gone.
-      if (directory === corruptedLast) expect(reality, 'PostgreSQL 14-18 start on this copy, losing rows').toMatch(/^started, [1-9]\d* acknowledged rows lost$/);
-      outcome(major, `kill -9, ${path.basename(directory)}`, `${inspection.verdict} (${inspection.wal.end.reason} at ${inspection.wal.end.lsn}; valid record after it at ${after!.lsn})`, reality);
+      if (directory === corruptedLast)
+        expect(reality, 'PostgreSQL 14-18 start on this copy, losing rows').toMatch(/^started, [1-9]\d* acknowledged rows lost$/);
+      outcome(
+        major,
+        `kill -9, ${path.basename(directory)}`,
+        `${inspection.verdict} (${inspection.wal.end.reason} at ${inspection.wal.end.lsn}; valid record after it at ${after!.lsn})`,
+        reality,
+      );
       expect(inspection.verdict, `${path.basename(directory)}: ${describeVerdict(inspection)}; reality: ${reality}`).toBe('not-restorable');
       expect(inspection.safe).toBe(false);
       expect(inspection.reasons.join('\n')).toContain(damaged);
@@ -614,7 +656,9 @@ describe.each(MAJORS)('WalInspector against PostgreSQL %i', (major) => {
     const writers = await Writers.start(server, 300);
     await sleep(300);
     remember(await writers.stop());
-    const counts = await server.query<{ writer: number; n: string; top: number }>('select writer, count(*)::text as n, max(seq) as top from load group by writer order by writer');
+    const counts = await server.query<{ writer: number; n: string; top: number }>(
+      'select writer, count(*)::text as n, max(seq) as top from load group by writer order by writer',
+    );
     await server.stop({ mode: 'fast' });
 
     const direct = await inspectDataDirectory(server.dataDirectory);
@@ -679,11 +723,18 @@ describe.each(MAJORS)('WalInspector against PostgreSQL %i', (major) => {
 
     // Reality: the copy starts, with every row.
     const copy = await startCopy(copied);
-    const after = await copy.query<{ writer: number; n: string; top: number }>('select writer, count(*)::text as n, max(seq) as top from load group by writer order by writer');
+    const after = await copy.query<{ writer: number; n: string; top: number }>(
+      'select writer, count(*)::text as n, max(seq) as top from load group by writer order by writer',
+    );
     expect(after).toEqual(counts);
     expect(await lostRows(copy, acknowledged)).toBe(0);
     expect(await amcheck(copy)).toEqual([]);
-    outcome(major, 'clean shutdown (directory, copy, tar czf)', `${direct.verdict} / ${ofCopy.verdict} / ${ofSnap.verdict}`, 'started, all rows, amcheck clean');
+    outcome(
+      major,
+      'clean shutdown (directory, copy, tar czf)',
+      `${direct.verdict} / ${ofCopy.verdict} / ${ofSnap.verdict}`,
+      'started, all rows, amcheck clean',
+    );
     await copy.destroy();
   });
 });

@@ -34,7 +34,10 @@ async function onlineBackupCopy(): Promise<{ dir: string; start: number; stop: n
   directories.push(dir);
   await mkdir(path.join(dir, 'global'));
   await mkdir(path.join(dir, 'pg_wal'));
-  await writeFile(path.join(dir, 'global', 'pg_control'), buildControlFile({ state: IN_PRODUCTION, checkPoint: BigInt(checkpoint), redo: BigInt(start), segmentSize: SEGMENT }));
+  await writeFile(
+    path.join(dir, 'global', 'pg_control'),
+    buildControlFile({ state: IN_PRODUCTION, checkPoint: BigInt(checkpoint), redo: BigInt(start), segmentSize: SEGMENT }),
+  );
   for (const segment of builder.build()) await writeFile(path.join(dir, 'pg_wal', segment.name), segment.bytes);
   const label =
     `START WAL LOCATION: ${formatLsn(BigInt(start))} (file ${walFileName(BigInt(start), 1, SEGMENT)})\nCHECKPOINT LOCATION: ${formatLsn(BigInt(checkpoint))}\n` +
@@ -95,8 +98,15 @@ describe('WalInspector, offline', () => {
   it('names a missing path, with what to give instead', async () => {
     const inspector = new WalInspector();
     const missing = path.join(os.tmpdir(), 'wal-inspector-test-does-not-exist');
-    for (const attempt of [() => inspector.controlFile(missing), () => inspector.backupLabel(missing), () => inspector.walSegments(missing), () => inspector.inspect(missing)]) {
-      await expect(attempt()).rejects.toThrow(expect.objectContaining({ name: 'DbaasError', code: 'DATA_DIRECTORY_UNREADABLE', message: expect.stringContaining(`${missing} does not exist`) }));
+    for (const attempt of [
+      () => inspector.controlFile(missing),
+      () => inspector.backupLabel(missing),
+      () => inspector.walSegments(missing),
+      () => inspector.inspect(missing),
+    ]) {
+      await expect(attempt()).rejects.toThrow(
+        expect.objectContaining({ name: 'DbaasError', code: 'DATA_DIRECTORY_UNREADABLE', message: expect.stringContaining(`${missing} does not exist`) }),
+      );
     }
   });
 

@@ -121,7 +121,10 @@ export class WalInspector {
    * console.log(inspection.verdict, inspection.missingSegments);
    * ```
    */
-  async inspect(source: string | Readable | AsyncIterable<Uint8Array>, options: Omit<InspectDataDirectoryOptions, 'workers'> = {}): Promise<DataDirectoryInspection> {
+  async inspect(
+    source: string | Readable | AsyncIterable<Uint8Array>,
+    options: Omit<InspectDataDirectoryOptions, 'workers'> = {},
+  ): Promise<DataDirectoryInspection> {
     return await inspectDataDirectory(source, { ...options, ...this.#scanDefaults() });
   }
 

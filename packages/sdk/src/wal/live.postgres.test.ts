@@ -19,8 +19,6 @@ import { WalInspector } from './inspector.js';
 import { connectLive, type LiveInspector } from './live.js';
 import { formatLsn, parseLsn, walFileName, walFileNameForEnd, walFileNameForSegment, walSegmentNumber } from './lsn.js';
 
-
-
 cleanupPostgresAfterAll(afterAll);
 
 const SEGMENT = 16 * 1024 * 1024;
@@ -57,7 +55,10 @@ describe.each(availablePostgresMajors())('live inspection, PostgreSQL %i', (majo
   });
 
   it('reads the version, WAL positions and settings as the server reports them', async () => {
-    const version = await one<{ num: string; text: string }>(server, "select current_setting('server_version_num') as num, current_setting('server_version') as text");
+    const version = await one<{ num: string; text: string }>(
+      server,
+      "select current_setting('server_version_num') as num, current_setting('server_version') as text",
+    );
     expect(live.serverVersion).toEqual({ num: Number(version.num), major, minor: Number(version.num) % 10000, text: version.text });
 
     await server.query('create table if not exists filler (id int, pad text)');
@@ -79,7 +80,7 @@ describe.each(availablePostgresMajors())('live inspection, PostgreSQL %i', (majo
     const serverFile = await one<{ f: string }>(server, 'select pg_walfile_name($1::pg_lsn) as f', [formatLsn(current)]);
     expect(wal.currentWalFile).toBe(serverFile.f);
     expect(wal.currentWalFile).toBe(walFileNameForEnd(current, 1));
-    expect(await live.currentLsn() >= current).toBe(true);
+    expect((await live.currentLsn()) >= current).toBe(true);
     expect(await live.timeline()).toBe(1);
     expect(await live.isInRecovery()).toBe(false);
 
@@ -105,7 +106,10 @@ describe.each(availablePostgresMajors())('live inspection, PostgreSQL %i', (majo
     expect(checkpoint.checkpointTime.getTime()).toBe((raw.checkpoint_time as Date).getTime());
 
     const system = await live.controlSystem();
-    const rawSystem = await one<{ v: number; cat: number; id: string; t: Date }>(server, 'select pg_control_version as v, catalog_version_no as cat, system_identifier::text as id, pg_control_last_modified as t from pg_control_system()');
+    const rawSystem = await one<{ v: number; cat: number; id: string; t: Date }>(
+      server,
+      'select pg_control_version as v, catalog_version_no as cat, system_identifier::text as id, pg_control_last_modified as t from pg_control_system()',
+    );
     expect(system.controlVersion).toBe(rawSystem.v);
     expect(system.catalogVersion).toBe(rawSystem.cat);
     expect(system.systemIdentifier).toBe(BigInt(rawSystem.id));
@@ -124,7 +128,8 @@ describe.each(availablePostgresMajors())('live inspection, PostgreSQL %i', (majo
   });
 
   it('WalInspector.status reads what the LiveInspector reads, in a session of its own that it ends', async () => {
-    const sessions = async () => (await one<{ n: number }>(server, "select count(*)::int as n from pg_stat_activity where application_name = 'kubectl-dbaas'")).n;
+    const sessions = async () =>
+      (await one<{ n: number }>(server, "select count(*)::int as n from pg_stat_activity where application_name = 'kubectl-dbaas'")).n;
     const before = await sessions();
     expect(before).toBeGreaterThanOrEqual(1); // the LiveInspector's own session is seen: the count below means something
     const checkpointBefore = await live.controlCheckpoint();
@@ -135,7 +140,9 @@ describe.each(availablePostgresMajors())('live inspection, PostgreSQL %i', (majo
     expect(status.dataChecksums).toBe(true);
     expect(status.positions).toMatchObject({ inRecovery: false, timeline: 1, receiveLsn: null, replayLsn: null });
     expect(status.positions.currentWalFile).toBe(walFileNameForEnd(status.positions.currentLsn as bigint, 1));
-    expect(status.lastCheckpoint.checkpointLsn >= checkpointBefore.checkpointLsn && status.lastCheckpoint.checkpointLsn <= checkpointAfter.checkpointLsn).toBe(true);
+    expect(status.lastCheckpoint.checkpointLsn >= checkpointBefore.checkpointLsn && status.lastCheckpoint.checkpointLsn <= checkpointAfter.checkpointLsn).toBe(
+      true,
+    );
     expect(status.archiver).toMatchObject({ archivedCount: 0, failedCount: 0 });
     // Its session is gone once status() returns (a backend may take a moment to exit after the client closes).
     const deadline = Date.now() + 5_000;
@@ -347,7 +354,11 @@ describe.each(availablePostgresMajors())('live inspection, PostgreSQL %i', (majo
     expect(await backendExists(server, backendPid)).toBe(false);
 
     const work = new Error('work failed');
-    await expect(live.withOnlineBackup({ label: 'with' }, async () => { throw work; })).rejects.toBe(work);
+    await expect(
+      live.withOnlineBackup({ label: 'with' }, async () => {
+        throw work;
+      }),
+    ).rejects.toBe(work);
     expect(await backupSessions(server)).toBe(0);
     expect((await server.query("select 1 from pg_replication_slots where slot_name like 'dbaas_backup_%'")).length).toBe(0);
   });

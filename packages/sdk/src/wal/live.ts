@@ -598,10 +598,7 @@ export class LiveInspector {
    * const { result, backup } = await live.withOnlineBackup({ label: 'x' }, async () => snapshot());
    * ```
    */
-  async withOnlineBackup<T>(
-    options: OnlineBackupOptions,
-    work: (backup: OnlineBackup) => Promise<T>,
-  ): Promise<{ result: T; backup: OnlineBackupStopped }> {
+  async withOnlineBackup<T>(options: OnlineBackupOptions, work: (backup: OnlineBackup) => Promise<T>): Promise<{ result: T; backup: OnlineBackupStopped }> {
     const backup = await this.startOnlineBackup(options);
     let result: T;
     try {
@@ -721,10 +718,7 @@ export class OnlineBackup {
       let slotRestartLsn: Lsn | null = null;
       if (slotName !== null) {
         const slot = requireRow(
-          await session.query<{ lsn: string | null }>(
-            'select lsn::text as lsn from pg_create_physical_replication_slot($1::name, true, true)',
-            [slotName],
-          ),
+          await session.query<{ lsn: string | null }>('select lsn::text as lsn from pg_create_physical_replication_slot($1::name, true, true)', [slotName]),
           'pg_create_physical_replication_slot',
         );
         slotRestartLsn = lsnOrNull(slot.lsn);
@@ -847,8 +841,7 @@ export class OnlineBackup {
       throw new DbaasError('BACKUP_NOT_RUNNING', `the online backup "${this.started.label}" is ${this.#state}`);
     }
     this.#state = 'stopping';
-    const stopFunction =
-      this.started.serverVersion.major >= 15 ? 'pg_backup_stop(false)' : 'pg_stop_backup(false, false)';
+    const stopFunction = this.started.serverVersion.major >= 15 ? 'pg_backup_stop(false)' : 'pg_stop_backup(false, false)';
     try {
       const row = requireRow(
         await this.#session.query<{ lsn: string; labelfile: string; spcmapfile: string | null; rec: boolean; min_tli: number }>(
@@ -912,8 +905,7 @@ export class OnlineBackup {
       const slotName = this.started.slotName;
       if (!session.busy && !session.closed) {
         try {
-          const stopFunction =
-            this.started.serverVersion.major >= 15 ? 'pg_backup_stop(false)' : 'pg_stop_backup(false, false)';
+          const stopFunction = this.started.serverVersion.major >= 15 ? 'pg_backup_stop(false)' : 'pg_stop_backup(false, false)';
           await session.query(`select 1 from ${stopFunction}`);
           if (slotName !== null) await session.query('select pg_drop_replication_slot($1::name)', [slotName]);
         } catch {

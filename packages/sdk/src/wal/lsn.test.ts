@@ -51,7 +51,10 @@ describe('parseLsn / formatLsn', () => {
 
 describe('ordering and distance', () => {
   it('compares and subtracts', () => {
-    const sorted = ['1/0', '0/FFFFFFFF', '0/10'].map(parseLsn).sort(compareLsn).map((lsn) => formatLsn(lsn));
+    const sorted = ['1/0', '0/FFFFFFFF', '0/10']
+      .map(parseLsn)
+      .sort(compareLsn)
+      .map((lsn) => formatLsn(lsn));
     expect(sorted).toEqual(['0/10', '0/FFFFFFFF', '1/0']);
     expect(lsnDistance(parseLsn('0/1000'), parseLsn('0/3000'))).toBe(0x2000n);
     expect(lsnDistance(parseLsn('0/3000'), parseLsn('0/1000'))).toBe(-0x2000n);

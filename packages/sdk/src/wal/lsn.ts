@@ -136,11 +136,7 @@ export function walSegmentStart(segmentNumber: bigint, segmentSize: number = DEF
  * walFileNameForSegment(1, 1n); // '000000010000000000000001'
  * ```
  */
-export function walFileNameForSegment(
-  timeline: number,
-  segmentNumber: bigint,
-  segmentSize: number = DEFAULT_WAL_SEGMENT_SIZE,
-): string {
+export function walFileNameForSegment(timeline: number, segmentNumber: bigint, segmentSize: number = DEFAULT_WAL_SEGMENT_SIZE): string {
   assertTimeline(timeline);
   assertWalSegmentSize(segmentSize);
   const segmentsPerId = (1n << 32n) / BigInt(segmentSize);
@@ -202,10 +198,7 @@ export function walFileNameForEnd(lsn: Lsn, timeline: number, segmentSize: numbe
  * parseWalFileName('000000010000000000000002'); // { timeline: 1, segmentNumber: 2n }
  * ```
  */
-export function parseWalFileName(
-  name: string,
-  segmentSize: number = DEFAULT_WAL_SEGMENT_SIZE,
-): { timeline: number; segmentNumber: bigint } {
+export function parseWalFileName(name: string, segmentSize: number = DEFAULT_WAL_SEGMENT_SIZE): { timeline: number; segmentNumber: bigint } {
   assertWalSegmentSize(segmentSize);
   const match = WAL_FILE_NAME.exec(name);
   const segmentsPerId = (1n << 32n) / BigInt(segmentSize);

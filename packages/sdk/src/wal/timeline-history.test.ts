@@ -37,9 +37,11 @@ describe('timeline history', () => {
           ),
         ),
       );
-    fc.assert(fc.property(entries, (list) => {
-      expect(parseTimelineHistory(formatTimelineHistory(list))).toEqual(list);
-    }));
+    fc.assert(
+      fc.property(entries, (list) => {
+        expect(parseTimelineHistory(formatTimelineHistory(list))).toEqual(list);
+      }),
+    );
   });
 
   it('gives DbaasError, never a crash, on arbitrary text', () => {

@@ -136,43 +136,51 @@ describe('the WebAssembly record walk', () => {
 });
 
 describe('the WebAssembly CRC-32C', () => {
-  it('matches the JavaScript one for any bytes and any starting CRC', skipWhen(process.env['KUBECTL_DBAAS_WAL_WASM'] === '0' ? 'KUBECTL_DBAAS_WAL_WASM=0 turns the WebAssembly scanner off' : undefined), async () => {
-    const { walWasm } = await import('./wal-wasm.js');
-    const { crc32cPortable } = await import('./crc32c.js');
-    const wasm = walWasm();
-    expect(wasm).toBeDefined();
-    fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 70000 }), fc.nat(), (bytes, start) => {
-        expect(wasm!.crc(bytes, start >>> 0)).toBe(crc32cPortable(bytes, start >>> 0));
-      }),
-      { numRuns: 200 },
-    );
-  });
+  it(
+    'matches the JavaScript one for any bytes and any starting CRC',
+    skipWhen(process.env['KUBECTL_DBAAS_WAL_WASM'] === '0' ? 'KUBECTL_DBAAS_WAL_WASM=0 turns the WebAssembly scanner off' : undefined),
+    async () => {
+      const { walWasm } = await import('./wal-wasm.js');
+      const { crc32cPortable } = await import('./crc32c.js');
+      const wasm = walWasm();
+      expect(wasm).toBeDefined();
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 70000 }), fc.nat(), (bytes, start) => {
+          expect(wasm!.crc(bytes, start >>> 0)).toBe(crc32cPortable(bytes, start >>> 0));
+        }),
+        { numRuns: 200 },
+      );
+    },
+  );
 });
 
 describe('the WebAssembly record walk, directly', () => {
-  it('accepts every valid record wholly on the page and stops at the one crossing its end', skipWhen(process.env['KUBECTL_DBAAS_WAL_WASM'] === '0' ? 'KUBECTL_DBAAS_WAL_WASM=0 turns the WebAssembly scanner off' : undefined), async () => {
-    const { walWasm } = await import('./wal-wasm.js');
-    const wasm = walWasm()!;
-    const builder = new WalBuilder({ segmentSize: SEGMENT });
-    const lsns: number[] = [];
-    for (let i = 0; i < 200; i++) lsns.push(builder.appendPlain(50));
-    const [segment] = builder.build();
-    const pageStart = SEGMENT; // segment 1, page 0 (long header: records from offset 40)
-    const onPage = lsns.filter((lsn) => lsn + 24 + 2 + 50 <= pageStart + 8192);
-    const crossing = lsns[onPage.length]!;
-    const page = wasm.loadPage(segment!.bytes, 0);
-    const stop = wasm.walk(page, 40, pageStart, undefined);
-    expect(wasm.acceptedCount()).toBe(onPage.length);
-    expect(wasm.lastAcceptedOffset()).toBe(onPage.at(-1)! - pageStart);
-    expect(stop).toBe(crossing - pageStart);
-    // A wrong prev-link, a flipped bit: it stops there, for the JavaScript checks to report.
-    expect(wasm.walk(page, 40, pageStart, 12345)).toBe(40);
-    const flipped = segment!.bytes.slice(0, 8192);
-    flipped[40 + 80 * 3 + 30]! ^= 1;
-    expect(wasm.walk(wasm.loadPage(flipped, 0), 40, pageStart, undefined)).toBe(40 + 80 * 3);
-    expect(wasm.acceptedCount()).toBe(3);
-  });
+  it(
+    'accepts every valid record wholly on the page and stops at the one crossing its end',
+    skipWhen(process.env['KUBECTL_DBAAS_WAL_WASM'] === '0' ? 'KUBECTL_DBAAS_WAL_WASM=0 turns the WebAssembly scanner off' : undefined),
+    async () => {
+      const { walWasm } = await import('./wal-wasm.js');
+      const wasm = walWasm()!;
+      const builder = new WalBuilder({ segmentSize: SEGMENT });
+      const lsns: number[] = [];
+      for (let i = 0; i < 200; i++) lsns.push(builder.appendPlain(50));
+      const [segment] = builder.build();
+      const pageStart = SEGMENT; // segment 1, page 0 (long header: records from offset 40)
+      const onPage = lsns.filter((lsn) => lsn + 24 + 2 + 50 <= pageStart + 8192);
+      const crossing = lsns[onPage.length]!;
+      const page = wasm.loadPage(segment!.bytes, 0);
+      const stop = wasm.walk(page, 40, pageStart, undefined);
+      expect(wasm.acceptedCount()).toBe(onPage.length);
+      expect(wasm.lastAcceptedOffset()).toBe(onPage.at(-1)! - pageStart);
+      expect(stop).toBe(crossing - pageStart);
+      // A wrong prev-link, a flipped bit: it stops there, for the JavaScript checks to report.
+      expect(wasm.walk(page, 40, pageStart, 12345)).toBe(40);
+      const flipped = segment!.bytes.slice(0, 8192);
+      flipped[40 + 80 * 3 + 30]! ^= 1;
+      expect(wasm.walk(wasm.loadPage(flipped, 0), 40, pageStart, undefined)).toBe(40 + 80 * 3);
+      expect(wasm.acceptedCount()).toBe(3);
+    },
+  );
 });
 
 describe('the end of a record that crosses pages', () => {

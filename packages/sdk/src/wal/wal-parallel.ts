@@ -88,7 +88,9 @@ interface Job {
   options: SegmentScanOptions;
 }
 
-type Reply = { id: number; summary: WalSegmentSummary } | { id: number; error: { message: string; code?: string; errno?: number; syscall?: string; path?: string } };
+type Reply =
+  | { id: number; summary: WalSegmentSummary }
+  | { id: number; error: { message: string; code?: string; errno?: number; syscall?: string; path?: string } };
 
 /** Where this module is: a URL for ESM and the sources, a path for the CJS bundle. */
 function moduleLocation(): { file: string; format: 'esm' | 'cjs' | 'ts' } {

@@ -373,7 +373,15 @@ class SegmentScanner {
   private versionMajor: number | undefined;
   private readonly wasm: WalWasm | undefined = walWasm();
   /** The record in progress across pages, reused (a copy goes into the summary at the end). */
-  private readonly spareRecord: PartialRecord = { lsn: 0, totalLength: 0, seen: 0, header: new Uint8Array(RECORD_HEADER_SIZE), dataCrc: 0, bytes: undefined, headerChecked: false };
+  private readonly spareRecord: PartialRecord = {
+    lsn: 0,
+    totalLength: 0,
+    seen: 0,
+    header: new Uint8Array(RECORD_HEADER_SIZE),
+    dataCrc: 0,
+    bytes: undefined,
+    headerChecked: false,
+  };
   private readonly recordHeaderView = new DataView(this.spareRecord.header.buffer);
   private readonly recordHeaderCrcPart = this.spareRecord.header.subarray(0, RECORD_CRC_OFFSET);
   /** Where the page being processed starts in its chunk, and in the WebAssembly memory (-1: not there). */
@@ -575,7 +583,11 @@ class SegmentScanner {
     const pageStart = this.currentPageStart();
     if (magic !== summary.pageMagic) {
       const reason = magic === 0 && info === 0 && pageAddress === 0 ? 'zero-page' : 'bad-magic';
-      this.endAt(pageStart, reason, `invalid magic number 0x${magic.toString(16).toUpperCase().padStart(4, '0')} in segment ${summary.name}, LSN ${lsnText(pageStart)}`);
+      this.endAt(
+        pageStart,
+        reason,
+        `invalid magic number 0x${magic.toString(16).toUpperCase().padStart(4, '0')} in segment ${summary.name}, LSN ${lsnText(pageStart)}`,
+      );
       return 0;
     }
     if ((info & ~XLP_ALL_FLAGS) !== 0) {
@@ -591,7 +603,11 @@ class SegmentScanner {
       return 0;
     }
     if (summary.lastPageTimeline !== undefined && timeline < summary.lastPageTimeline) {
-      this.endAt(pageStart, 'timeline-decrease', `out-of-sequence timeline ID ${timeline} (after ${summary.lastPageTimeline}) in segment ${summary.name}, LSN ${lsnText(pageStart)}`);
+      this.endAt(
+        pageStart,
+        'timeline-decrease',
+        `out-of-sequence timeline ID ${timeline} (after ${summary.lastPageTimeline}) in segment ${summary.name}, LSN ${lsnText(pageStart)}`,
+      );
       return 0;
     }
     summary.lastPageTimeline = timeline;
@@ -653,7 +669,8 @@ class SegmentScanner {
         this.state = 'between';
       }
     } else if (this.state === 'continuation' || this.state === 'record') {
-      const expected = this.state === 'record' ? this.record!.totalLength - this.record!.seen : this.summary.continuation!.remainingLength - this.summary.continuation!.seen;
+      const expected =
+        this.state === 'record' ? this.record!.totalLength - this.record!.seen : this.summary.continuation!.remainingLength - this.summary.continuation!.seen;
       if (info & XLP_FIRST_IS_OVERWRITE_CONTRECORD) {
         if (this.state === 'record') {
           const aborted = this.record!;
@@ -787,7 +804,15 @@ class SegmentScanner {
     const totalLength = view.getUint32(at, true);
     if (totalLength < RECORD_HEADER_SIZE || totalLength > MAX_RECORD_LENGTH) return;
     const spaceOnPage = WAL_PAGE_SIZE - offset;
-    const candidate: PartialRecord = { lsn, totalLength, seen: 0, header: new Uint8Array(RECORD_HEADER_SIZE), dataCrc: 0, bytes: undefined, headerChecked: false };
+    const candidate: PartialRecord = {
+      lsn,
+      totalLength,
+      seen: 0,
+      header: new Uint8Array(RECORD_HEADER_SIZE),
+      dataCrc: 0,
+      bytes: undefined,
+      headerChecked: false,
+    };
     if (this.feedCandidate(candidate, bytes, at, Math.min(totalLength, spaceOnPage)) === 'more') this.candidate = candidate;
   }
 
@@ -887,7 +912,11 @@ class SegmentScanner {
     const prev = readU64(view, 8);
     if (this.lastRecordLsn !== undefined) {
       if (prev !== this.lastRecordLsn) {
-        this.endAt(record.lsn, 'bad-prev-link', `record with incorrect prev-link ${lsnText(prev)} at ${lsnText(record.lsn)} (expected ${lsnText(this.lastRecordLsn)})`);
+        this.endAt(
+          record.lsn,
+          'bad-prev-link',
+          `record with incorrect prev-link ${lsnText(prev)} at ${lsnText(record.lsn)} (expected ${lsnText(this.lastRecordLsn)})`,
+        );
         return false;
       }
     } else if (prev >= record.lsn) {
@@ -1159,7 +1188,7 @@ function findMainData(view: DataView, totalLength: number, major: number): [star
     const forkFlags = view.getUint8(cursor);
     const dataLength = view.getUint16(cursor + 1, true);
     cursor += 3;
-    if ((forkFlags & BKPBLOCK_HAS_DATA) !== 0 !== (dataLength > 0)) return 'BKPBLOCK_HAS_DATA does not match the data length';
+    if (((forkFlags & BKPBLOCK_HAS_DATA) !== 0) !== dataLength > 0) return 'BKPBLOCK_HAS_DATA does not match the data length';
     dataTotal += dataLength;
     if (forkFlags & BKPBLOCK_HAS_IMAGE) {
       if (!need(5)) return 'record with invalid length';
@@ -1329,10 +1358,20 @@ export function joinWalSegmentSummaries(
       return fail(chain.partial?.lsn ?? segmentStart, end.reason, end.message, summary.name);
     }
     if (summary.segmentSize !== segmentSize || summary.systemIdentifier !== firstHeader.systemIdentifier || summary.pageMagic !== firstHeader.pageMagic) {
-      return fail(segmentStart, 'bad-page-header', `segment ${summary.name} does not belong with ${firstHeader.name} (system identifier, segment size or version differ)`, summary.name);
+      return fail(
+        segmentStart,
+        'bad-page-header',
+        `segment ${summary.name} does not belong with ${firstHeader.name} (system identifier, segment size or version differ)`,
+        summary.name,
+      );
     }
     if (lastTimeline !== undefined && summary.firstPageTimeline !== undefined && summary.firstPageTimeline < lastTimeline) {
-      return fail(segmentStart, 'timeline-decrease', `out-of-sequence timeline ID ${summary.firstPageTimeline} (after ${lastTimeline}) in segment ${summary.name}`, summary.name);
+      return fail(
+        segmentStart,
+        'timeline-decrease',
+        `out-of-sequence timeline ID ${summary.firstPageTimeline} (after ${lastTimeline}) in segment ${summary.name}`,
+        summary.name,
+      );
     }
     lastTimeline = summary.lastPageTimeline ?? lastTimeline;
     report.firstTimeline ??= summary.firstPageTimeline;
@@ -1359,9 +1398,19 @@ export function joinWalSegmentSummaries(
         if (summary.end !== undefined && summary.end.position === segmentStart) {
           return fail(partial.lsn, summary.end.reason, `${summary.end.message} (the record at ${lsnText(partial.lsn)} continues there)`, summary.name);
         }
-        return fail(partial.lsn, 'missing-contrecord', `there is no contrecord flag at ${lsnText(segmentStart)} for the record at ${lsnText(partial.lsn)}`, summary.name);
+        return fail(
+          partial.lsn,
+          'missing-contrecord',
+          `there is no contrecord flag at ${lsnText(segmentStart)} for the record at ${lsnText(partial.lsn)}`,
+          summary.name,
+        );
       } else if (continuation.remainingLength !== partial.totalLength - partial.seen) {
-        return fail(partial.lsn, 'bad-contrecord-length', `invalid contrecord length ${continuation.remainingLength} (expected ${partial.totalLength - partial.seen}) at ${lsnText(segmentStart)}`, summary.name);
+        return fail(
+          partial.lsn,
+          'bad-contrecord-length',
+          `invalid contrecord length ${continuation.remainingLength} (expected ${partial.totalLength - partial.seen}) at ${lsnText(segmentStart)}`,
+          summary.name,
+        );
       } else {
         const outcome = continueRecord(chain, continuation, report.postgresMajorVersion ?? 18);
         if (typeof outcome === 'object' && 'reason' in outcome) return fail(partial.lsn, outcome.reason, outcome.message, summary.name);
@@ -1378,14 +1427,24 @@ export function joinWalSegmentSummaries(
         }
       }
     } else if (summary.continuation !== undefined) {
-      return fail(segmentStart, 'missing-contrecord', `segment ${summary.name} begins with the rest of a record, but the previous segment ended between records`, summary.name);
+      return fail(
+        segmentStart,
+        'missing-contrecord',
+        `segment ${summary.name} begins with the rest of a record, but the previous segment ended between records`,
+        summary.name,
+      );
     }
 
     // 2. The records that start in this segment.
     if (summary.firstRecordLsn !== undefined) {
       const readFrom = isStartSegment ? (startPosition ?? summary.firstRecordLsn) : summary.firstRecordLsn;
       if (!isStartSegment && chain.lastRecordLsn !== undefined && summary.firstRecordPrev !== chain.lastRecordLsn) {
-        return fail(summary.firstRecordLsn, 'bad-prev-link', `record with incorrect prev-link ${lsnText(summary.firstRecordPrev ?? 0)} at ${lsnText(summary.firstRecordLsn)} (expected ${lsnText(chain.lastRecordLsn)})`, summary.name);
+        return fail(
+          summary.firstRecordLsn,
+          'bad-prev-link',
+          `record with incorrect prev-link ${lsnText(summary.firstRecordPrev ?? 0)} at ${lsnText(summary.firstRecordLsn)} (expected ${lsnText(chain.lastRecordLsn)})`,
+          summary.name,
+        );
       }
       report.firstValidLsn ??= lsnText(readFrom);
       report.recordCount += summary.recordCount;
@@ -1401,7 +1460,12 @@ export function joinWalSegmentSummaries(
   }
   const lastSummary = bySegment.get(lastNumber)!;
   if (chain.partial !== undefined) {
-    return fail(chain.partial.lsn, 'truncated-record', `the record at ${lsnText(chain.partial.lsn)} continues past the last segment given (${lastSummary.name})`, lastSummary.name);
+    return fail(
+      chain.partial.lsn,
+      'truncated-record',
+      `the record at ${lsnText(chain.partial.lsn)} continues past the last segment given (${lastSummary.name})`,
+      lastSummary.name,
+    );
   }
   const endPosition = lastSummary.switched ? Number(lastNumber + 1n) * segmentSize : (chain.lastRecordEnd ?? 0);
   return fail(endPosition, 'end-of-data', `WAL is valid to the end of the last segment given (${lastSummary.name})`, lastSummary.name);
@@ -1456,7 +1520,10 @@ function findValidWalAfterEnd(
             pending = carried;
             pendingNext = number + 1n;
           }
-        } else if (!(typeof outcome === 'object' && 'reason' in outcome && outcome.reason !== 'record-decode-error') && plausibleRecordHeader(partial.header, partial.lsn)) {
+        } else if (
+          !(typeof outcome === 'object' && 'reason' in outcome && outcome.reason !== 'record-decode-error') &&
+          plausibleRecordHeader(partial.header, partial.lsn)
+        ) {
           return found(partial.lsn);
         }
       }
@@ -1526,7 +1593,8 @@ function continueRecord(
     continuationCrc = (crc32cCombine(restCrc, 0, continuationLength) ^ continuation.crc) >>> 0;
     const view = new DataView(header.buffer, header.byteOffset, RECORD_HEADER_SIZE);
     const rmid = view.getUint8(17);
-    if (rmid > MAX_BUILTIN_RMGR_ID && rmid < MIN_CUSTOM_RMGR_ID) return { reason: 'bad-record-header', message: `invalid resource manager ID ${rmid} at ${lsnText(partial.lsn)}` };
+    if (rmid > MAX_BUILTIN_RMGR_ID && rmid < MIN_CUSTOM_RMGR_ID)
+      return { reason: 'bad-record-header', message: `invalid resource manager ID ${rmid} at ${lsnText(partial.lsn)}` };
     const prev = readU64(view, 8);
     if (chain.lastRecordLsn !== undefined && prev !== chain.lastRecordLsn) {
       return { reason: 'bad-prev-link', message: `record with incorrect prev-link ${lsnText(prev)} at ${lsnText(partial.lsn)}` };
@@ -1583,12 +1651,12 @@ function continueRecord(
  * if (report.end.reason !== 'zero-record') console.warn(report.end.message);
  * ```
  */
-export async function scanWal(
-  segments: AsyncIterable<WalSegmentInput> | Iterable<WalSegmentInput>,
-  options: WalScanOptions = {},
-): Promise<WalScanReport> {
+export async function scanWal(segments: AsyncIterable<WalSegmentInput> | Iterable<WalSegmentInput>, options: WalScanOptions = {}): Promise<WalScanReport> {
   const summaries = await summarizeWalSegments(segments, options);
-  return joinWalSegmentSummaries(summaries, { ...options, segmentSize: options.segmentSize ?? summaries.find((s) => s.segmentSize !== undefined)?.segmentSize });
+  return joinWalSegmentSummaries(summaries, {
+    ...options,
+    segmentSize: options.segmentSize ?? summaries.find((s) => s.segmentSize !== undefined)?.segmentSize,
+  });
 }
 
 /**

@@ -151,16 +151,18 @@ export function mainDataPayload(data: Uint8Array): Uint8Array {
 }
 
 /** A pg_control image of the given version with the CRC set. */
-export function buildControlFile(options: {
-  version?: 1300 | 1700 | 1800;
-  state?: number;
-  checkPoint?: bigint;
-  redo?: bigint;
-  timeline?: number;
-  systemIdentifier?: bigint;
-  segmentSize?: number;
-  minRecoveryPoint?: bigint;
-} = {}): Uint8Array {
+export function buildControlFile(
+  options: {
+    version?: 1300 | 1700 | 1800;
+    state?: number;
+    checkPoint?: bigint;
+    redo?: bigint;
+    timeline?: number;
+    systemIdentifier?: bigint;
+    segmentSize?: number;
+    minRecoveryPoint?: bigint;
+  } = {},
+): Uint8Array {
   const version = options.version ?? 1700;
   const bytes = new Uint8Array(8192);
   const view = new DataView(bytes.buffer);

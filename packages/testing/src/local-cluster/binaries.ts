@@ -184,9 +184,7 @@ export async function goVersion(): Promise<string> {
 
 /** The versions.json entry of any tool. */
 function toolVersion(tool: ClusterTool, versions: VersionsFile): ToolVersion {
-  return (CSI_DRIVER_TOOLS as readonly string[]).includes(tool)
-    ? versions.csiDriver.tools[tool as CsiDriverTool]
-    : versions.tools[tool as BuiltTool];
+  return (CSI_DRIVER_TOOLS as readonly string[]).includes(tool) ? versions.csiDriver.tools[tool as CsiDriverTool] : versions.tools[tool as BuiltTool];
 }
 
 /**
@@ -358,11 +356,11 @@ export async function buildBinaries(
       const buildLog: string[] = [];
       let res: RunResult;
       try {
-        res = await runCommand(
-          'nice',
-          ['-n', '10', 'go', 'build', '-trimpath', '-ldflags', ldflagsFor(tool, versions), '-o', `${out}.tmp`, t.package],
-          { cwd: workDir, env: goEnv(), onOutput: (c) => buildLog.push(c) },
-        );
+        res = await runCommand('nice', ['-n', '10', 'go', 'build', '-trimpath', '-ldflags', ldflagsFor(tool, versions), '-o', `${out}.tmp`, t.package], {
+          cwd: workDir,
+          env: goEnv(),
+          onOutput: (c) => buildLog.push(c),
+        });
       } finally {
         clearInterval(timer);
       }

@@ -42,7 +42,10 @@ describe('dbaas-testing up | status | down', () => {
     const status = await dbaasTesting('status');
     const lines = status.stdout.split('\n');
     for (const c of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'snapshot-controller']) {
-      expect(lines.find((l) => l.startsWith(c + ' ')), status.stdout).toMatch(/\brunning\b/);
+      expect(
+        lines.find((l) => l.startsWith(c + ' ')),
+        status.stdout,
+      ).toMatch(/\brunning\b/);
     }
     expect(status.stdout).toMatch(/readyz ok/);
     const hp = lines.find((l) => l.startsWith('hostpathplugin '))!;

@@ -3,14 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import {
-  ApiextensionsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-  StorageV1Api,
-  type V1PersistentVolumeClaim,
-} from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, StorageV1Api, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { HOSTPATH_DRIVER, SNAPSHOT_CLASS, STORAGE_CLASS, STORAGE_CLASS_WFFC } from './cluster.js';
 import { probe } from './http.js';
@@ -78,9 +71,7 @@ function pvcBody(name: string, size: string, fromSnapshot?: string): V1Persisten
       accessModes: ['ReadWriteOnce'],
       storageClassName: STORAGE_CLASS,
       resources: { requests: { storage: size } },
-      ...(fromSnapshot
-        ? { dataSource: { apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: fromSnapshot } }
-        : {}),
+      ...(fromSnapshot ? { dataSource: { apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: fromSnapshot } } : {}),
     },
   };
 }
@@ -161,10 +152,14 @@ describe('local cluster (control plane, snapshot controller, CRDs, classes)', ()
       plural: 'volumesnapshots',
       body: snapshotBody('snap-of-missing', 'no-such-pvc'),
     });
-    const message = await until('status.error on snap-of-missing', async () => {
-      const s = await getSnapshot('snap-of-missing');
-      return s.status?.error?.message;
-    }, 90_000);
+    const message = await until(
+      'status.error on snap-of-missing',
+      async () => {
+        const s = await getSnapshot('snap-of-missing');
+        return s.status?.error?.message;
+      },
+      90_000,
+    );
     // snapshot-controller v8.7.0 words it: "Failed to create snapshot content with error snapshot
     // controller failed to update <name> on API server: cannot get claim from snapshot".
     expect(message).toMatch(/cannot get claim from snapshot/);
@@ -211,32 +206,36 @@ describe('hostpath CSI volumes and snapshots', () => {
     expect(await readFile(path.join(dir, 'hello.txt'), 'utf8')).toBe('hello from kubectl-dbaas\n');
   });
 
-  it('VolumeSnapshot -> readyToUse with restoreSize, .snap file written [skipped when hostpath is unavailable]', skipWhen(info.hostpathUnavailable), async () => {
-    await custom.createNamespacedCustomObject({
-      group: 'snapshot.storage.k8s.io',
-      version: 'v1',
-      namespace: ns,
-      plural: 'volumesnapshots',
-      body: snapshotBody('snap1', 'data'),
-    });
-    const s = await until('snap1 readyToUse', async () => {
-      const snap = await getSnapshot('snap1');
-      if (snap.status?.error?.message) throw new Error(snap.status.error.message);
-      return snap.status?.readyToUse ? snap : undefined;
-    });
-    expect(s.status?.restoreSize).toBeTruthy();
-    state.restoreSize = s.status!.restoreSize!;
-    const content = (await custom.getClusterCustomObject({
-      group: 'snapshot.storage.k8s.io',
-      version: 'v1',
-      plural: 'volumesnapshotcontents',
-      name: s.status!.boundVolumeSnapshotContentName!,
-    })) as { status?: { snapshotHandle?: string } };
-    state.snapHandle = content.status?.snapshotHandle;
-    expect(state.snapHandle).toBeTruthy();
-    const files = await readdir(info.hostpathStateDir);
-    expect(files).toContain(`${state.snapHandle}.snap`);
-  });
+  it(
+    'VolumeSnapshot -> readyToUse with restoreSize, .snap file written [skipped when hostpath is unavailable]',
+    skipWhen(info.hostpathUnavailable),
+    async () => {
+      await custom.createNamespacedCustomObject({
+        group: 'snapshot.storage.k8s.io',
+        version: 'v1',
+        namespace: ns,
+        plural: 'volumesnapshots',
+        body: snapshotBody('snap1', 'data'),
+      });
+      const s = await until('snap1 readyToUse', async () => {
+        const snap = await getSnapshot('snap1');
+        if (snap.status?.error?.message) throw new Error(snap.status.error.message);
+        return snap.status?.readyToUse ? snap : undefined;
+      });
+      expect(s.status?.restoreSize).toBeTruthy();
+      state.restoreSize = s.status!.restoreSize!;
+      const content = (await custom.getClusterCustomObject({
+        group: 'snapshot.storage.k8s.io',
+        version: 'v1',
+        plural: 'volumesnapshotcontents',
+        name: s.status!.boundVolumeSnapshotContentName!,
+      })) as { status?: { snapshotHandle?: string } };
+      state.snapHandle = content.status?.snapshotHandle;
+      expect(state.snapHandle).toBeTruthy();
+      const files = await readdir(info.hostpathStateDir);
+      expect(files).toContain(`${state.snapHandle}.snap`);
+    },
+  );
 
   it('PVC from the snapshot -> Bound with identical content [skipped when hostpath is unavailable]', skipWhen(info.hostpathUnavailable), async () => {
     await core.createNamespacedPersistentVolumeClaim({ namespace: ns, body: pvcBody('restored', state.restoreSize!, 'snap1') });
@@ -249,16 +248,20 @@ describe('hostpath CSI volumes and snapshots', () => {
     expect(await readFile(path.join(dir, 'hello.txt'), 'utf8')).toBe('hello from kubectl-dbaas\n');
   });
 
-  it('refuses a PVC smaller than the snapshot, with the error in the PVC events [skipped when hostpath is unavailable]', skipWhen(info.hostpathUnavailable), async () => {
-    await core.createNamespacedPersistentVolumeClaim({ namespace: ns, body: pvcBody('too-small', '1Mi', 'snap1') });
-    const msg = await until('ProvisioningFailed event on too-small', async () => {
-      const evs = await core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=too-small' });
-      return evs.items.find((e) => e.reason === 'ProvisioningFailed')?.message;
-    });
-    expect(msg).toMatch(/size|smaller|less/i);
-    const pvc = await core.readNamespacedPersistentVolumeClaim({ namespace: ns, name: 'too-small' });
-    expect(pvc.status?.phase).toBe('Pending');
-  });
+  it(
+    'refuses a PVC smaller than the snapshot, with the error in the PVC events [skipped when hostpath is unavailable]',
+    skipWhen(info.hostpathUnavailable),
+    async () => {
+      await core.createNamespacedPersistentVolumeClaim({ namespace: ns, body: pvcBody('too-small', '1Mi', 'snap1') });
+      const msg = await until('ProvisioningFailed event on too-small', async () => {
+        const evs = await core.listNamespacedEvent({ namespace: ns, fieldSelector: 'involvedObject.name=too-small' });
+        return evs.items.find((e) => e.reason === 'ProvisioningFailed')?.message;
+      });
+      expect(msg).toMatch(/size|smaller|less/i);
+      const pvc = await core.readNamespacedPersistentVolumeClaim({ namespace: ns, name: 'too-small' });
+      expect(pvc.status?.phase).toBe('Pending');
+    },
+  );
 
   it('deleting the VolumeSnapshot removes the .snap file [skipped when hostpath is unavailable]', skipWhen(info.hostpathUnavailable), async () => {
     await core.deleteNamespacedPersistentVolumeClaim({ namespace: ns, name: 'too-small' });

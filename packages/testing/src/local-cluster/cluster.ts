@@ -16,23 +16,11 @@ import {
 } from '@kubernetes/client-node';
 import { loadVersions, resolveBinaries, snapshotCrdDir, type ClusterTool } from './binaries.js';
 import { probe } from './http.js';
-import {
-  newAdminCredentials,
-  newServiceAccountKeyPair,
-  writeKubeconfig,
-  writeTokenFile,
-  type AdminCredentials,
-} from './kubeconfig.js';
+import { newAdminCredentials, newServiceAccountKeyPair, writeKubeconfig, writeTokenFile, type AdminCredentials } from './kubeconfig.js';
 import { ManagedProcess, freePort, pidRunning, processesMentioning, waitFor } from './process.js';
 import { runCommand } from './binaries.js';
 import { cniConfig, containerdConfig, kubeletConfig, nodeLayout, type NodeLayout } from './node/config.js';
-import {
-  claimNodeSlot,
-  nodeUnavailableReason,
-  releaseNodeHost,
-  staleNodeRecord,
-  type NodeHostRecord,
-} from './node/host.js';
+import { claimNodeSlot, nodeUnavailableReason, releaseNodeHost, staleNodeRecord, type NodeHostRecord } from './node/host.js';
 import { writeKubeletPki } from './node/pki.js';
 import { PAUSE_IMAGE, TEST_IMAGE_NAMES, buildTestImages, importTestImages, type TestImageName } from '../node/images.js';
 import { unmountAllUnder } from './mounts.js';
@@ -418,10 +406,15 @@ export class LocalCluster {
     const p = await this.spawn(name, launch.bin, launch.args);
     if (name === 'kube-apiserver') {
       const caFile = path.join(this.stateDir, 'pki', 'apiserver', 'apiserver.crt');
-      await waitFor(p, `${this.server}/readyz`, async () => {
-        const r = await probe(`${this.server}/readyz`, { token: this.admin!.token, ca: await readFile(caFile) });
-        return r.status === 200;
-      }, this.timeoutMs);
+      await waitFor(
+        p,
+        `${this.server}/readyz`,
+        async () => {
+          const r = await probe(`${this.server}/readyz`, { token: this.admin!.token, ca: await readFile(caFile) });
+          return r.status === 200;
+        },
+        this.timeoutMs,
+      );
     } else {
       await new Promise((r) => setTimeout(r, 500));
       if (!p.running) throw await p.failure('exited right after the restart');
@@ -512,10 +505,15 @@ export class LocalCluster {
       '--unsafe-no-fsync=true',
       '--quota-backend-bytes=2147483648',
     ]);
-    await waitFor(etcd, `${etcdUrl}/health`, async () => {
-      const r = await probe(`${etcdUrl}/health`);
-      return r.status === 200 && r.body.includes('"health":"true"');
-    }, this.timeoutMs);
+    await waitFor(
+      etcd,
+      `${etcdUrl}/health`,
+      async () => {
+        const r = await probe(`${etcdUrl}/health`);
+        return r.status === 200 && r.body.includes('"health":"true"');
+      },
+      this.timeoutMs,
+    );
     this.health.set('etcd', etcdUrl);
 
     // kube-apiserver
@@ -571,11 +569,16 @@ export class LocalCluster {
           ]),
     ]);
     const caFile = path.join(certDir, 'apiserver.crt');
-    await waitFor(apiserver, `${this.server}/readyz`, async () => {
-      if (!existsSync(caFile)) return false;
-      const r = await probe(`${this.server}/readyz`, { token: this.admin!.token, ca: await readFile(caFile) });
-      return r.status === 200;
-    }, this.timeoutMs);
+    await waitFor(
+      apiserver,
+      `${this.server}/readyz`,
+      async () => {
+        if (!existsSync(caFile)) return false;
+        const r = await probe(`${this.server}/readyz`, { token: this.admin!.token, ca: await readFile(caFile) });
+        return r.status === 200;
+      },
+      this.timeoutMs,
+    );
     this.health.set('kube-apiserver', `${this.server}/readyz ok`);
     const caPem = await readFile(caFile, 'utf8');
     await writeKubeconfig(this.kubeconfigPath, { server: this.server, caPem, admin: this.admin });
@@ -623,10 +626,15 @@ export class LocalCluster {
         ].join(','),
       '--profiling=false',
     ]);
-    await waitFor(kcm, `https://127.0.0.1:${kcmPort}/healthz`, async () => {
-      const r = await probe(`https://127.0.0.1:${kcmPort}/healthz`);
-      return r.status === 200;
-    }, this.timeoutMs);
+    await waitFor(
+      kcm,
+      `https://127.0.0.1:${kcmPort}/healthz`,
+      async () => {
+        const r = await probe(`https://127.0.0.1:${kcmPort}/healthz`);
+        return r.status === 200;
+      },
+      this.timeoutMs,
+    );
     this.health.set('kube-controller-manager', `https://127.0.0.1:${kcmPort}/healthz ok`);
 
     // kube-scheduler: places pods without nodeName (Jobs, StatefulSets) and selects the node of
@@ -642,9 +650,14 @@ export class LocalCluster {
       '--leader-elect=false',
       '--profiling=false',
     ]);
-    await waitFor(sched, `https://127.0.0.1:${schedPort}/healthz`, async () => {
-      return (await probe(`https://127.0.0.1:${schedPort}/healthz`)).status === 200;
-    }, this.timeoutMs);
+    await waitFor(
+      sched,
+      `https://127.0.0.1:${schedPort}/healthz`,
+      async () => {
+        return (await probe(`https://127.0.0.1:${schedPort}/healthz`)).status === 200;
+      },
+      this.timeoutMs,
+    );
     this.health.set('kube-scheduler', `https://127.0.0.1:${schedPort}/healthz ok`);
 
     // VolumeSnapshot CRDs, read from the Go module cache at run time.
@@ -660,10 +673,15 @@ export class LocalCluster {
       '--retry-interval-max=30s',
       '--v=4',
     ]);
-    await waitFor(sc, `http://127.0.0.1:${scPort}/metrics`, async () => {
-      const r = await probe(`http://127.0.0.1:${scPort}/metrics`);
-      return r.status === 200;
-    }, this.timeoutMs);
+    await waitFor(
+      sc,
+      `http://127.0.0.1:${scPort}/metrics`,
+      async () => {
+        const r = await probe(`http://127.0.0.1:${scPort}/metrics`);
+        return r.status === 200;
+      },
+      this.timeoutMs,
+    );
     this.health.set('snapshot-controller', `http://127.0.0.1:${scPort}/metrics ok`);
 
     // Storage and snapshot classes (exist even without the driver, so manifests can be applied).
@@ -720,13 +738,23 @@ export class LocalCluster {
         '--retry-interval-max=30s',
         '--v=4',
       ]);
-      await waitFor(prov, `http://127.0.0.1:${provPort}/metrics`, async () => {
-        return (await probe(`http://127.0.0.1:${provPort}/metrics`)).status === 200;
-      }, this.timeoutMs);
+      await waitFor(
+        prov,
+        `http://127.0.0.1:${provPort}/metrics`,
+        async () => {
+          return (await probe(`http://127.0.0.1:${provPort}/metrics`)).status === 200;
+        },
+        this.timeoutMs,
+      );
       this.health.set('csi-provisioner', `http://127.0.0.1:${provPort}/metrics ok`);
-      await waitFor(snapper, `http://127.0.0.1:${snapPort}/metrics`, async () => {
-        return (await probe(`http://127.0.0.1:${snapPort}/metrics`)).status === 200;
-      }, this.timeoutMs);
+      await waitFor(
+        snapper,
+        `http://127.0.0.1:${snapPort}/metrics`,
+        async () => {
+          return (await probe(`http://127.0.0.1:${snapPort}/metrics`)).status === 200;
+        },
+        this.timeoutMs,
+      );
       this.health.set('csi-snapshotter', `http://127.0.0.1:${snapPort}/metrics ok`);
       // CSIDriver object, as a real deployment has.
       await kc
@@ -750,11 +778,17 @@ export class LocalCluster {
   /** Takes the machine's node slot, starts containerd and imports the test images into it. */
   private async startContainerRuntime(): Promise<void> {
     const node = this.node;
-    this.nodeHost = claimNodeSlot(
-      { stateDir: this.stateDir, ownerPids: [process.pid], bridge: NODE_BRIDGE },
-      (l) => this.log(l),
-    );
-    for (const dir of [node.containerdRoot, node.containerdState, node.cniConfDir, node.cniIpamDir, node.kubeletRoot, node.kubeletPodLogs, node.kubeletVolumePluginDir, node.pluginsRegistry]) {
+    this.nodeHost = claimNodeSlot({ stateDir: this.stateDir, ownerPids: [process.pid], bridge: NODE_BRIDGE }, (l) => this.log(l));
+    for (const dir of [
+      node.containerdRoot,
+      node.containerdState,
+      node.cniConfDir,
+      node.cniIpamDir,
+      node.kubeletRoot,
+      node.kubeletPodLogs,
+      node.kubeletVolumePluginDir,
+      node.pluginsRegistry,
+    ]) {
       await mkdir(dir, { recursive: true, mode: 0o700 });
     }
     await writeFile(node.containerdConfig, containerdConfig({ layout: node, sandboxImage: PAUSE_IMAGE, cniBinDir: CNI_BIN_DIR }));
@@ -762,10 +796,15 @@ export class LocalCluster {
     await writeFile(node.resolvConf, '');
 
     const containerd = await this.spawn('containerd', CONTAINERD_BIN, ['--config', node.containerdConfig]);
-    await waitFor(containerd, `socket ${node.containerdSocket}`, async () => {
-      if (!existsSync(node.containerdSocket)) return false;
-      return (await ctr(node, ['version'])).code === 0;
-    }, this.timeoutMs);
+    await waitFor(
+      containerd,
+      `socket ${node.containerdSocket}`,
+      async () => {
+        if (!existsSync(node.containerdSocket)) return false;
+        return (await ctr(node, ['version'])).code === 0;
+      },
+      this.timeoutMs,
+    );
     this.health.set('containerd', `listening on ${node.containerdSocket}`);
     const wanted = new Set<TestImageName>(['pause', ...(this.opts.nodeImages ?? TEST_IMAGE_NAMES)]);
     const t0 = Date.now();
@@ -807,27 +846,44 @@ export class LocalCluster {
       '--v=2',
     ]);
     const core = kc.makeApiClient(CoreV1Api);
-    await waitFor(kubelet, `Node ${LOCAL_NODE_NAME} Ready`, async () => {
-      const n = await core.readNode({ name: LOCAL_NODE_NAME });
-      return (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-    }, this.timeoutMs);
+    await waitFor(
+      kubelet,
+      `Node ${LOCAL_NODE_NAME} Ready`,
+      async () => {
+        const n = await core.readNode({ name: LOCAL_NODE_NAME });
+        return (n.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+      },
+      this.timeoutMs,
+    );
     // The kubelet refuses a loopback node IP ("nodeIP can't be loopback address") and would otherwise
     // advertise the machine's network address; the API server must reach it on 127.0.0.1 only. The
     // kubelet's own address setter fails on every status update and so never overwrites this.
     await core.patchNodeStatus(
       {
         name: LOCAL_NODE_NAME,
-        body: { status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }, { type: 'Hostname', address: LOCAL_NODE_NAME }] } },
+        body: {
+          status: {
+            addresses: [
+              { type: 'InternalIP', address: '127.0.0.1' },
+              { type: 'Hostname', address: LOCAL_NODE_NAME },
+            ],
+          },
+        },
       },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
     this.health.set('kubelet', `Node ${LOCAL_NODE_NAME} Ready; http://127.0.0.1:${healthzPort}/healthz`);
     if (!this.hostpathUnavailable) {
       const storage = kc.makeApiClient(StorageV1Api);
-      await waitFor(kubelet, `CSINode ${LOCAL_NODE_NAME} lists ${HOSTPATH_DRIVER}`, async () => {
-        const csiNode = await storage.readCSINode({ name: LOCAL_NODE_NAME });
-        return (csiNode.spec?.drivers ?? []).some((d) => d.name === HOSTPATH_DRIVER);
-      }, this.timeoutMs);
+      await waitFor(
+        kubelet,
+        `CSINode ${LOCAL_NODE_NAME} lists ${HOSTPATH_DRIVER}`,
+        async () => {
+          const csiNode = await storage.readCSINode({ name: LOCAL_NODE_NAME });
+          return (csiNode.spec?.drivers ?? []).some((d) => d.name === HOSTPATH_DRIVER);
+        },
+        this.timeoutMs,
+      );
     }
   }
 
@@ -847,10 +903,15 @@ export class LocalCluster {
       });
     }
     for (const name of names) {
-      await waitFor(undefined, `CRD ${name} Established`, async () => {
-        const crd = await api.readCustomResourceDefinition({ name });
-        return (crd.status?.conditions ?? []).some((c) => c.type === 'Established' && c.status === 'True');
-      }, this.timeoutMs);
+      await waitFor(
+        undefined,
+        `CRD ${name} Established`,
+        async () => {
+          const crd = await api.readCustomResourceDefinition({ name });
+          return (crd.status?.conditions ?? []).some((c) => c.type === 'Established' && c.status === 'True');
+        },
+        this.timeoutMs,
+      );
     }
     this.log(`[dbaas-testing] snapshot CRDs established (${versions.snapshotCrds.module}@${versions.snapshotCrds.version})`);
   }

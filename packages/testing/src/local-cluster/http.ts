@@ -14,10 +14,7 @@ export interface ProbeResult {
  * @example
  * const r = await probe('https://127.0.0.1:6443/readyz', { token, ca });
  */
-export function probe(
-  url: string,
-  opts: { token?: string; ca?: string | Buffer; timeoutMs?: number } = {},
-): Promise<ProbeResult> {
+export function probe(url: string, opts: { token?: string; ca?: string | Buffer; timeoutMs?: number } = {}): Promise<ProbeResult> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const headers: Record<string, string> = {};

@@ -48,7 +48,10 @@ async function expectNothingLeft(before: MachineState, stateDir: string): Promis
   }
 }
 
-function runChild(mode: 'throw' | 'wait', signal?: NodeJS.Signals): Promise<{ stateDir: string; code: number | null; sig: NodeJS.Signals | null; stderr: string }> {
+function runChild(
+  mode: 'throw' | 'wait',
+  signal?: NodeJS.Signals,
+): Promise<{ stateDir: string; code: number | null; sig: NodeJS.Signals | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', childScript, mode], { cwd: packageDir(), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

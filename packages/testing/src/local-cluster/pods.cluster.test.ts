@@ -33,43 +33,47 @@ function connectable(port: number): Promise<boolean> {
 }
 
 describe('databases in pods', () => {
-  it('PostgreSQL: Ready, SQL through the port-forward, acknowledged rows survive scale 0 -> 1 (a clean stop), a paused writer has nothing in flight, deleted without leftovers', skipWhen(why), async () => {
-    const db = await deployPostgres({ kubeConfig: kc, namespace: ns, name: 'pg', major: 17, settings: { max_wal_size: '64MB' } });
-    try {
-      expect(db.podReadyMs).toBeLessThan(60_000);
-      const [v] = await db.query<{ server_version_num: string; data_directory: string; max_wal_size: string }>(
-        "select current_setting('server_version_num') as server_version_num, current_setting('data_directory') as data_directory, current_setting('max_wal_size') as max_wal_size",
-      );
-      expect(Number(v!.server_version_num)).toBeGreaterThanOrEqual(170000);
-      expect(v!.data_directory).toBe('/var/lib/postgresql/data/pgdata');
-      expect(v!.max_wal_size).toBe('64MB');
-      await db.query('create table t (id bigint primary key, w int not null, pad text not null)');
-      const load = (await db.writer({ writers: 2 })).start();
-      await new Promise((r) => setTimeout(r, 1000));
-      await load.pause();
-      const [before] = await db.query<{ n: string }>('select count(*) as n from t');
-      await new Promise((r) => setTimeout(r, 500));
-      const [after] = await db.query<{ n: string }>('select count(*) as n from t');
-      expect(after!.n).toBe(before!.n); // paused: no commit while paused
-      expect(Number(before!.n)).toBe(load.acked.length);
-      load.resume();
-      await new Promise((r) => setTimeout(r, 500));
-      await load.stop();
-      const acked = load.acked.map(([id]) => id);
-      expect(acked.length).toBeGreaterThan(Number(before!.n));
-      await db.scale(0);
-      await db.scale(1);
-      const log = await db.log();
-      expect(log).not.toMatch(/initialising/); // the second start found the data directory
-      expect((await db.missing(acked)).missing).toEqual([]);
-    } finally {
-      const port = (await db.forward()).port;
-      await db.delete();
-      expect(await connectable(port)).toBe(false);
-    }
-    expect((await core.listNamespacedPersistentVolumeClaim({ namespace: ns })).items).toEqual([]);
-    expect((await core.listNamespacedPod({ namespace: ns })).items).toEqual([]);
-  });
+  it(
+    'PostgreSQL: Ready, SQL through the port-forward, acknowledged rows survive scale 0 -> 1 (a clean stop), a paused writer has nothing in flight, deleted without leftovers',
+    skipWhen(why),
+    async () => {
+      const db = await deployPostgres({ kubeConfig: kc, namespace: ns, name: 'pg', major: 17, settings: { max_wal_size: '64MB' } });
+      try {
+        expect(db.podReadyMs).toBeLessThan(60_000);
+        const [v] = await db.query<{ server_version_num: string; data_directory: string; max_wal_size: string }>(
+          "select current_setting('server_version_num') as server_version_num, current_setting('data_directory') as data_directory, current_setting('max_wal_size') as max_wal_size",
+        );
+        expect(Number(v!.server_version_num)).toBeGreaterThanOrEqual(170000);
+        expect(v!.data_directory).toBe('/var/lib/postgresql/data/pgdata');
+        expect(v!.max_wal_size).toBe('64MB');
+        await db.query('create table t (id bigint primary key, w int not null, pad text not null)');
+        const load = (await db.writer({ writers: 2 })).start();
+        await new Promise((r) => setTimeout(r, 1000));
+        await load.pause();
+        const [before] = await db.query<{ n: string }>('select count(*) as n from t');
+        await new Promise((r) => setTimeout(r, 500));
+        const [after] = await db.query<{ n: string }>('select count(*) as n from t');
+        expect(after!.n).toBe(before!.n); // paused: no commit while paused
+        expect(Number(before!.n)).toBe(load.acked.length);
+        load.resume();
+        await new Promise((r) => setTimeout(r, 500));
+        await load.stop();
+        const acked = load.acked.map(([id]) => id);
+        expect(acked.length).toBeGreaterThan(Number(before!.n));
+        await db.scale(0);
+        await db.scale(1);
+        const log = await db.log();
+        expect(log).not.toMatch(/initialising/); // the second start found the data directory
+        expect((await db.missing(acked)).missing).toEqual([]);
+      } finally {
+        const port = (await db.forward()).port;
+        await db.delete();
+        expect(await connectable(port)).toBe(false);
+      }
+      expect((await core.listNamespacedPersistentVolumeClaim({ namespace: ns })).items).toEqual([]);
+      expect((await core.listNamespacedPod({ namespace: ns })).items).toEqual([]);
+    },
+  );
 
   it('MariaDB: Ready, SQL through the port-forward, deleted without leftovers', skipWhen(why), async () => {
     const db = await deployMariadb({ kubeConfig: kc, namespace: ns, name: 'maria' });

@@ -4,15 +4,7 @@
 // (`imagePullPolicy: Never`). The test process reaches them only through the API (port-forward to
 // a local ephemeral port on 127.0.0.1; the host has no route to the pod network).
 import { randomBytes } from 'node:crypto';
-import {
-  AppsV1Api,
-  CoreV1Api,
-  KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1Pod,
-  type V1StatefulSet,
-} from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
 import { forwardPodPort, type PodPortForward as SdkPodPortForward } from '@kubectl-dbaas/sdk';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
@@ -153,7 +145,11 @@ abstract class DatabaseStatefulSet {
       if (replicas === 0) return undefined;
       const pod = await this.core.readNamespacedPod({ namespace: this.namespace, name: this.podName }).catch(() => undefined);
       const waiting = pod?.status?.containerStatuses?.[0]?.state?.waiting;
-      if (!waiting?.reason || !/CrashLoopBackOff|ErrImageNeverPull|ErrImagePull|ImagePullBackOff|CreateContainerConfigError|InvalidImageName/.test(waiting.reason)) return undefined;
+      if (
+        !waiting?.reason ||
+        !/CrashLoopBackOff|ErrImageNeverPull|ErrImagePull|ImagePullBackOff|CreateContainerConfigError|InvalidImageName/.test(waiting.reason)
+      )
+        return undefined;
       const previous = await this.core.readNamespacedPodLog({ namespace: this.namespace, name: this.podName, tailLines: 15, previous: true }).catch(() => '');
       return `pod ${this.namespace}/${this.podName}: ${waiting.reason}: ${waiting.message ?? ''}\n${String(previous)}`;
     };
@@ -165,7 +161,8 @@ abstract class DatabaseStatefulSet {
         if (problem) throw new PodFailed(problem);
         const s = await this.apps.readNamespacedStatefulSet({ namespace: this.namespace, name: this.name });
         const observed = (s.status?.observedGeneration ?? 0) >= (s.metadata?.generation ?? 0);
-        const ok = replicas === 0 ? (s.status?.replicas ?? 0) === 0 : (s.status?.readyReplicas ?? 0) >= replicas && (s.status?.availableReplicas ?? 0) >= replicas;
+        const ok =
+          replicas === 0 ? (s.status?.replicas ?? 0) === 0 : (s.status?.readyReplicas ?? 0) >= replicas && (s.status?.availableReplicas ?? 0) >= replicas;
         return observed && ok ? s : undefined;
       },
       () => describePod(this.core, this.namespace, this.podName),
@@ -180,7 +177,9 @@ abstract class DatabaseStatefulSet {
 
   /** The pod's log (the container's last 200 lines), for failure messages. */
   async log(): Promise<string> {
-    return String(await this.core.readNamespacedPodLog({ namespace: this.namespace, name: this.podName, tailLines: 200 }).catch((e: unknown) => `(no log: ${String(e)})`));
+    return String(
+      await this.core.readNamespacedPodLog({ namespace: this.namespace, name: this.podName, tailLines: 200 }).catch((e: unknown) => `(no log: ${String(e)})`),
+    );
   }
 
   /** Closes the port-forward (the StatefulSet stays). */
@@ -200,10 +199,20 @@ abstract class DatabaseStatefulSet {
     await this.apps.deleteNamespacedStatefulSet({ namespace, name: this.name, propagationPolicy: 'Foreground' }).catch(ignore404);
     await this.core.deleteNamespacedService({ namespace, name: this.serviceName }).catch(ignore404);
     await this.core.deleteNamespacedSecret({ namespace, name: this.secretName }).catch(ignore404);
-    await waitFor(`pod ${namespace}/${this.podName} to be gone`, timeoutMs, async () => ((await exists(() => this.core.readNamespacedPod({ namespace, name: this.podName }))) ? undefined : true), async () => '');
+    await waitFor(
+      `pod ${namespace}/${this.podName} to be gone`,
+      timeoutMs,
+      async () => ((await exists(() => this.core.readNamespacedPod({ namespace, name: this.podName }))) ? undefined : true),
+      async () => '',
+    );
     if (!this.ownsClaim) return;
     await this.core.deleteNamespacedPersistentVolumeClaim({ namespace, name: this.pvcName }).catch(ignore404);
-    await waitFor(`PVC ${namespace}/${this.pvcName} to be gone`, timeoutMs, async () => ((await exists(() => this.core.readNamespacedPersistentVolumeClaim({ namespace, name: this.pvcName }))) ? undefined : true), async () => '');
+    await waitFor(
+      `PVC ${namespace}/${this.pvcName} to be gone`,
+      timeoutMs,
+      async () => ((await exists(() => this.core.readNamespacedPersistentVolumeClaim({ namespace, name: this.pvcName }))) ? undefined : true),
+      async () => '',
+    );
   }
 }
 
@@ -219,8 +228,19 @@ async function exists(read: () => Promise<unknown>): Promise<boolean> {
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
-async function createStatefulSet(core: CoreV1Api, apps: AppsV1Api, namespace: string, secret: Record<string, string>, secretName: string, service: { name: string; port: number }, sts: V1StatefulSet): Promise<void> {
-  await core.createNamespacedSecret({ namespace, body: { metadata: { name: secretName, labels: { app: sts.metadata!.name! } }, type: 'Opaque', stringData: secret } });
+async function createStatefulSet(
+  core: CoreV1Api,
+  apps: AppsV1Api,
+  namespace: string,
+  secret: Record<string, string>,
+  secretName: string,
+  service: { name: string; port: number },
+  sts: V1StatefulSet,
+): Promise<void> {
+  await core.createNamespacedSecret({
+    namespace,
+    body: { metadata: { name: secretName, labels: { app: sts.metadata!.name! } }, type: 'Opaque', stringData: secret },
+  });
   await core.createNamespacedService({
     namespace,
     body: {
@@ -299,7 +319,15 @@ export class PostgresPod extends DatabaseStatefulSet {
 }
 
 /** The StatefulSet {@link deployPostgres} creates (exported for tests that start a second one on a restored PVC). */
-export function postgresStatefulSet(opts: { name: string; major: number; storageClass?: string; storage?: string; secretName: string; settings?: Record<string, string>; existingClaim?: string }): V1StatefulSet {
+export function postgresStatefulSet(opts: {
+  name: string;
+  major: number;
+  storageClass?: string;
+  storage?: string;
+  secretName: string;
+  settings?: Record<string, string>;
+  existingClaim?: string;
+}): V1StatefulSet {
   const args: string[] = ['postgres'];
   for (const [k, v] of Object.entries(opts.settings ?? {})) args.push('-c', `${k}=${v}`);
   const labels = { app: opts.name };
@@ -326,7 +354,12 @@ export function postgresStatefulSet(opts: { name: string; major: number; storage
                 { name: 'PGDATA', value: `${PG_MOUNT}/${PG_SUBPATH}` },
               ],
               ports: [{ name: 'postgres', containerPort: 5432 }],
-              readinessProbe: { exec: { command: ['pg_isready', '-h', '127.0.0.1', '-p', '5432', '-U', 'postgres'] }, periodSeconds: 1, failureThreshold: 2, timeoutSeconds: 5 },
+              readinessProbe: {
+                exec: { command: ['pg_isready', '-h', '127.0.0.1', '-p', '5432', '-U', 'postgres'] },
+                periodSeconds: 1,
+                failureThreshold: 2,
+                timeoutSeconds: 5,
+              },
               resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '1Gi' } },
               volumeMounts: [{ name: 'data', mountPath: PG_MOUNT }],
             },
@@ -340,7 +373,11 @@ export function postgresStatefulSet(opts: { name: string; major: number; storage
             volumeClaimTemplates: [
               {
                 metadata: { name: 'data' },
-                spec: { accessModes: ['ReadWriteOnce'], storageClassName: opts.storageClass ?? STORAGE_CLASS, resources: { requests: { storage: opts.storage ?? '1Gi' } } },
+                spec: {
+                  accessModes: ['ReadWriteOnce'],
+                  storageClassName: opts.storageClass ?? STORAGE_CLASS,
+                  resources: { requests: { storage: opts.storage ?? '1Gi' } },
+                },
               },
             ],
           }),
@@ -371,7 +408,15 @@ export async function deployPostgres(opts: DeployPostgresOptions): Promise<Postg
     { username: db.user, password, database: db.database },
     db.secretName,
     { name: db.serviceName, port: 5432 },
-    postgresStatefulSet({ name: opts.name, major: db.major, storageClass: opts.storageClass, storage: opts.storage, secretName: db.secretName, settings: opts.settings, existingClaim: opts.existingClaim }),
+    postgresStatefulSet({
+      name: opts.name,
+      major: db.major,
+      storageClass: opts.storageClass,
+      storage: opts.storage,
+      secretName: db.secretName,
+      settings: opts.settings,
+      existingClaim: opts.existingClaim,
+    }),
   );
   try {
     await db.waitReady(1, opts.timeoutMs ?? 120_000);
@@ -431,37 +476,57 @@ export async function deployMariadb(opts: DeployDatabaseOptions): Promise<Mariad
   const db = new MariadbPod(opts, password);
   const labels = { app: opts.name };
   const started = Date.now();
-  await createStatefulSet(db.core, db.apps, opts.namespace, { username: 'root', password }, db.secretName, { name: db.serviceName, port: 3306 }, {
-    metadata: { name: opts.name, labels },
-    spec: {
-      replicas: 1,
-      serviceName: opts.name,
-      selector: { matchLabels: labels },
-      template: {
-        metadata: { labels },
-        spec: {
-          terminationGracePeriodSeconds: 60,
-          automountServiceAccountToken: false,
-          containers: [
-            {
-              name: 'mariadb',
-              image: MARIADB_IMAGE,
-              imagePullPolicy: 'Never',
-              env: [{ name: 'MARIADB_ROOT_PASSWORD', valueFrom: { secretKeyRef: { name: db.secretName, key: 'password' } } }],
-              ports: [{ name: 'mysql', containerPort: 3306 }],
-              // The password reaches mariadb-admin through the environment, never an argument.
-              readinessProbe: { exec: { command: ['sh', '-c', 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" exec mariadb-admin --no-defaults -h 127.0.0.1 -uroot ping'] }, periodSeconds: 1, failureThreshold: 2, timeoutSeconds: 5 },
-              resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },
-              volumeMounts: [{ name: 'data', mountPath: '/var/lib/mysql' }],
-            },
-          ],
+  await createStatefulSet(
+    db.core,
+    db.apps,
+    opts.namespace,
+    { username: 'root', password },
+    db.secretName,
+    { name: db.serviceName, port: 3306 },
+    {
+      metadata: { name: opts.name, labels },
+      spec: {
+        replicas: 1,
+        serviceName: opts.name,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            terminationGracePeriodSeconds: 60,
+            automountServiceAccountToken: false,
+            containers: [
+              {
+                name: 'mariadb',
+                image: MARIADB_IMAGE,
+                imagePullPolicy: 'Never',
+                env: [{ name: 'MARIADB_ROOT_PASSWORD', valueFrom: { secretKeyRef: { name: db.secretName, key: 'password' } } }],
+                ports: [{ name: 'mysql', containerPort: 3306 }],
+                // The password reaches mariadb-admin through the environment, never an argument.
+                readinessProbe: {
+                  exec: { command: ['sh', '-c', 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" exec mariadb-admin --no-defaults -h 127.0.0.1 -uroot ping'] },
+                  periodSeconds: 1,
+                  failureThreshold: 2,
+                  timeoutSeconds: 5,
+                },
+                resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },
+                volumeMounts: [{ name: 'data', mountPath: '/var/lib/mysql' }],
+              },
+            ],
+          },
         },
+        volumeClaimTemplates: [
+          {
+            metadata: { name: 'data' },
+            spec: {
+              accessModes: ['ReadWriteOnce'],
+              storageClassName: opts.storageClass ?? STORAGE_CLASS,
+              resources: { requests: { storage: opts.storage ?? '1Gi' } },
+            },
+          },
+        ],
       },
-      volumeClaimTemplates: [
-        { metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: opts.storageClass ?? STORAGE_CLASS, resources: { requests: { storage: opts.storage ?? '1Gi' } } } },
-      ],
     },
-  });
+  );
   try {
     await db.waitReady(1, opts.timeoutMs ?? 180_000);
   } catch (error) {

@@ -159,9 +159,7 @@ export class ManagedProcess {
 
   /** A message for a failure of this component: where the log is and its tail. */
   async failure(what: string): Promise<Error> {
-    const how = this.exitInfo
-      ? ` (exited: ${this.exitInfo.signal ?? `code ${this.exitInfo.code}`})`
-      : '';
+    const how = this.exitInfo ? ` (exited: ${this.exitInfo.signal ?? `code ${this.exitInfo.code}`})` : '';
     const tail = await tailFile(this.logFile, 40);
     return new Error(`${this.name}: ${what}${how}. Log: ${this.logFile}\n--- last lines ---\n${tail}`);
   }
@@ -174,10 +172,7 @@ export class ManagedProcess {
     } catch {
       // already gone
     }
-    const timedOut = await Promise.race([
-      this.exited.then(() => false),
-      new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref()),
-    ]);
+    const timedOut = await Promise.race([this.exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
     if (timedOut && this.running) {
       try {
         this.child.kill('SIGKILL');

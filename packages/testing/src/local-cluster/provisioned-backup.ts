@@ -105,7 +105,8 @@ export async function provisionBackupSnapshot(clients: KubeClients, spec: Provis
         ? {
             stopLsn: 0x3000100n,
             lastWalFile: '000000010000000000000003',
-            backupLabel: 'START WAL LOCATION: 0/3000028 (file 000000010000000000000003)\nCHECKPOINT LOCATION: 0/3000080\nBACKUP METHOD: streamed\nBACKUP FROM: primary\nSTART TIMELINE: 1\n',
+            backupLabel:
+              'START WAL LOCATION: 0/3000028 (file 000000010000000000000003)\nCHECKPOINT LOCATION: 0/3000080\nBACKUP METHOD: streamed\nBACKUP FROM: primary\nSTART TIMELINE: 1\n',
           }
         : {}),
       ...spec.metadata,
@@ -115,7 +116,8 @@ export async function provisionBackupSnapshot(clients: KubeClients, spec: Provis
   await clients.volumeSnapshotContents.create(pair.content);
   try {
     await clients.volumeSnapshots.create(pair.snapshot);
-    if (spec.ready ?? true) await writeContentReady(clients, contentName, { ...(spec.restoreSizeBytes ? { restoreSizeBytes: spec.restoreSizeBytes } : {}), at });
+    if (spec.ready ?? true)
+      await writeContentReady(clients, contentName, { ...(spec.restoreSizeBytes ? { restoreSizeBytes: spec.restoreSizeBytes } : {}), at });
   } catch (error) {
     await clients.volumeSnapshotContents.delete(contentName).catch(() => undefined);
     throw error instanceof DbaasError ? error : new Error(`provisioning ${spec.namespace}/${name}: ${(error as Error).message}`, { cause: error });

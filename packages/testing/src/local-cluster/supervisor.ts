@@ -80,7 +80,11 @@ export async function supervise(name: string, logFile: string, opts: { withoutNo
  * `dbaas-testing up`: starts the supervisor detached, streams its log until the cluster is ready,
  * and returns the run record. Throws (with the log's tail) when it fails.
  */
-export async function up(name: string, scriptArgs: { execPath: string; execArgv: string[]; script: string }, opts: { withoutNode?: boolean } = {}): Promise<RunRecord> {
+export async function up(
+  name: string,
+  scriptArgs: { execPath: string; execArgv: string[]; script: string },
+  opts: { withoutNode?: boolean } = {},
+): Promise<RunRecord> {
   const existing = await readRunRecord(name);
   if (existing && pidRunning(existing.supervisorPid)) {
     if (existing.state === 'ready') return existing;
@@ -91,10 +95,14 @@ export async function up(name: string, scriptArgs: { execPath: string; execArgv:
   await writeFile(logFile, '', { mode: 0o600 });
   await rm(runRecordPath(name), { force: true });
   const fd = openSync(logFile, 'a');
-  const child = spawn(scriptArgs.execPath, [...scriptArgs.execArgv, scriptArgs.script, '__supervise', name, logFile, ...(opts.withoutNode ? ['--without-node'] : [])], {
-    detached: true,
-    stdio: ['ignore', fd, fd],
-  });
+  const child = spawn(
+    scriptArgs.execPath,
+    [...scriptArgs.execArgv, scriptArgs.script, '__supervise', name, logFile, ...(opts.withoutNode ? ['--without-node'] : [])],
+    {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    },
+  );
   closeSync(fd);
   child.unref();
   let printed = 0;
@@ -108,9 +116,7 @@ export async function up(name: string, scriptArgs: { execPath: string; execArgv:
     const rec = await readRunRecord(name);
     if (rec?.state === 'ready') return rec;
     if (rec?.state === 'failed' || child.pid === undefined || !pidRunning(child.pid)) {
-      throw new Error(
-        `the cluster did not start${rec?.error ? `: ${rec.error}` : ''}\nsupervisor log: ${logFile}\n${await tailFile(logFile, 30)}`,
-      );
+      throw new Error(`the cluster did not start${rec?.error ? `: ${rec.error}` : ''}\nsupervisor log: ${logFile}\n${await tailFile(logFile, 30)}`);
     }
   }
 }
@@ -183,9 +189,7 @@ export async function status(name: string): Promise<{ running: boolean; lines: s
     const extra =
       st === 'unavailable'
         ? `CSI hostpath plugin unavailable: ${cluster.hostpathUnavailable}`
-        : [c?.pid ? `pid ${c.pid}` : '', c?.health ?? c?.detail ?? '', name === 'kube-apiserver' ? ready.trim() : '']
-            .filter(Boolean)
-            .join(', ');
+        : [c?.pid ? `pid ${c.pid}` : '', c?.health ?? c?.detail ?? '', name === 'kube-apiserver' ? ready.trim() : ''].filter(Boolean).join(', ');
     lines.push(`${name.padEnd(24)} ${st.padEnd(12)} ${extra}`);
   }
   return { running: true, lines };

@@ -16,16 +16,28 @@ describe('minikube with volumesnapshots + csi-hostpath-driver', () => {
     else expect(availability.reason).toMatch(/minikube|docker/i);
   });
 
-  it('has the hostpath storage class and snapshot class', skipWhen(usable ? undefined : availability.available ? 'minikube is not usable here' : availability.reason), async () => {
-    const mk = await MinikubeCluster.start(context ? { context } : {});
-    if ('skipped' in mk) throw new Error(mk.skipped);
-    try {
-      const sc = await run('kubectl', ['--kubeconfig', mk.kubeconfigPath, 'get', 'storageclass', 'csi-hostpath-sc', '-o', 'jsonpath={.provisioner}']);
-      expect(sc.stdout).toBe('hostpath.csi.k8s.io');
-      const vsc = await run('kubectl', ['--kubeconfig', mk.kubeconfigPath, 'get', 'volumesnapshotclass', 'csi-hostpath-snapclass', '-o', 'jsonpath={.driver}']);
-      expect(vsc.stdout).toBe('hostpath.csi.k8s.io');
-    } finally {
-      await mk.stop();
-    }
-  });
+  it(
+    'has the hostpath storage class and snapshot class',
+    skipWhen(usable ? undefined : availability.available ? 'minikube is not usable here' : availability.reason),
+    async () => {
+      const mk = await MinikubeCluster.start(context ? { context } : {});
+      if ('skipped' in mk) throw new Error(mk.skipped);
+      try {
+        const sc = await run('kubectl', ['--kubeconfig', mk.kubeconfigPath, 'get', 'storageclass', 'csi-hostpath-sc', '-o', 'jsonpath={.provisioner}']);
+        expect(sc.stdout).toBe('hostpath.csi.k8s.io');
+        const vsc = await run('kubectl', [
+          '--kubeconfig',
+          mk.kubeconfigPath,
+          'get',
+          'volumesnapshotclass',
+          'csi-hostpath-snapclass',
+          '-o',
+          'jsonpath={.driver}',
+        ]);
+        expect(vsc.stdout).toBe('hostpath.csi.k8s.io');
+      } finally {
+        await mk.stop();
+      }
+    },
+  );
 });

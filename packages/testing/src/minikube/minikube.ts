@@ -104,11 +104,10 @@ export class MinikubeCluster {
       const existing = await exitsZero('minikube', ['status', '-p', profile, '--format', '{{.APIServer}}']);
       log(`[dbaas-testing] minikube ${existing.ok ? 'reusing' : 'starting'} profile ${profile}`);
       if (!existing.ok) {
-        const r = await runCommand(
-          'minikube',
-          ['start', '-p', profile, `--driver=${driver}`, `--addons=${MINIKUBE_ADDONS.join(',')}`],
-          { timeoutMs: 20 * 60_000, onOutput: (c) => log(c.trimEnd()) },
-        );
+        const r = await runCommand('minikube', ['start', '-p', profile, `--driver=${driver}`, `--addons=${MINIKUBE_ADDONS.join(',')}`], {
+          timeoutMs: 20 * 60_000,
+          onOutput: (c) => log(c.trimEnd()),
+        });
         if (r.code !== 0) throw new Error(`minikube start -p ${profile} failed:\n${(r.stdout + r.stderr).trim().split('\n').slice(-20).join('\n')}`);
       }
       for (const addon of MINIKUBE_ADDONS) {

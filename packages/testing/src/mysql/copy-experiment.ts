@@ -35,7 +35,10 @@ export class MysqlWriteLoad {
   errors = 0;
   #stop = false;
   #loops: Promise<void>[] = [];
-  constructor(private readonly server: MariadbServer, private readonly writers = 4) {}
+  constructor(
+    private readonly server: MariadbServer,
+    private readonly writers = 4,
+  ) {}
   start(): this {
     for (let w = 0; w < this.writers; w++) this.#loops.push(this.#run(w + 1));
     return this;
@@ -108,7 +111,12 @@ async function tar(dir: string, file: string): Promise<{ exit: number; stderr: s
  * One trial: copy `source`'s data directory in `mode` while `load` writes, then verify the copy.
  * The caller keeps the load running across trials.
  */
-export async function copyTrial(source: MariadbServer, load: MysqlWriteLoad, mode: CopyMode, settings: Record<string, string | number | boolean> = {}): Promise<CopyTrial> {
+export async function copyTrial(
+  source: MariadbServer,
+  load: MysqlWriteLoad,
+  mode: CopyMode,
+  settings: Record<string, string | number | boolean> = {},
+): Promise<CopyTrial> {
   const work = await makeTemporaryDirectory('mysql-copy-');
   const archive = path.join(work, 'snap.tgz');
   let cut: number;
@@ -178,12 +186,23 @@ export async function copyTrial(source: MariadbServer, load: MysqlWriteLoad, mod
     server = await startMariadbOnDirectory(dir, { settings });
   } catch (e) {
     await rm(work, { recursive: true, force: true });
-    const log = e instanceof MariadbStartError ? e.log.split('\n').filter((l) => /ERROR|Assertion|Fatal/i.test(l)).slice(0, 3).join(' | ') : String(e);
+    const log =
+      e instanceof MariadbStartError
+        ? e.log
+            .split('\n')
+            .filter((l) => /ERROR|Assertion|Fatal/i.test(l))
+            .slice(0, 3)
+            .join(' | ')
+        : String(e);
     return { ...base, missing: acked.length, fromTheFuture: 0, verify: { started: false, error: log }, verdict: 'did-not-start' };
   }
   try {
     const verify = await checkMysqlTables({ connection: server.connectionConfig, log: server.logOfLastStart() });
-    const rows = await server.query<{ id: string }>('SELECT id FROM t WHERE id >= 1000000000', [], { database: 'app', supportBigNumbers: true, bigNumberStrings: true });
+    const rows = await server.query<{ id: string }>('SELECT id FROM t WHERE id >= 1000000000', [], {
+      database: 'app',
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+    });
     const present = new Set(rows.map((r) => Number(r.id)));
     const missing = acked.filter((id) => !present.has(id)).length;
     const fromTheFuture = mode === 'live' || mode === 'fenced' ? 0 : [...present].filter((id) => after.has(id)).length;

@@ -1,5 +1,15 @@
 // Real MariaDB servers for tests (Debian's mariadb-server as plain processes).
-export { MariadbServer, MariadbStartError, MARIADB_BIN_DIR_ENV, cleanupMariadbAfterAll, isMariadbDataDirectory, mariadbBinaries, mariadbUnavailable, startMariadb, startMariadbOnDirectory } from './server.js';
+export {
+  MariadbServer,
+  MariadbStartError,
+  MARIADB_BIN_DIR_ENV,
+  cleanupMariadbAfterAll,
+  isMariadbDataDirectory,
+  mariadbBinaries,
+  mariadbUnavailable,
+  startMariadb,
+  startMariadbOnDirectory,
+} from './server.js';
 export type { MariadbBinaries, MariadbSettingValue, StartMariadbOptions } from './server.js';
 export { localMariadbFencing, runMariadbOnVolume } from './volume.js';
 export type { LocalMariadbFencing, RunMariadbOnVolumeOptions } from './volume.js';

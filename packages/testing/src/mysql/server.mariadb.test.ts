@@ -52,7 +52,7 @@ describe('MariaDB fixtures', skipWhen(why), () => {
     await first.destroy();
     expect(isMariadbDataDirectory(dir)).toBe(true);
     const again = await startMariadbOnDirectory(dir);
-    expect((await again.query<{ s: string }>("SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'kept'"))).toHaveLength(1);
+    expect(await again.query<{ s: string }>("SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'kept'")).toHaveLength(1);
     await again.destroy();
     expect(existsSync(dir)).toBe(true);
   });

@@ -217,7 +217,15 @@ export class MariadbServer {
   #unregister: () => void;
 
   /** @internal use {@link startMariadb}. */
-  constructor(init: { binaries: MariadbBinaries; runAs: PostgresRunAs; runtimeDirectory: string; dataDirectory: string; ownsDataDirectory: boolean; port: number | undefined; settings: Record<string, MariadbSettingValue> }) {
+  constructor(init: {
+    binaries: MariadbBinaries;
+    runAs: PostgresRunAs;
+    runtimeDirectory: string;
+    dataDirectory: string;
+    ownsDataDirectory: boolean;
+    port: number | undefined;
+    settings: Record<string, MariadbSettingValue>;
+  }) {
     this.binaries = init.binaries;
     this.runAs = init.runAs;
     this.runtimeDirectory = init.runtimeDirectory;
@@ -306,7 +314,12 @@ export class MariadbServer {
     } catch {
       return '';
     }
-    return lines === undefined ? text : text.split('\n').slice(-lines - 1).join('\n');
+    return lines === undefined
+      ? text
+      : text
+          .split('\n')
+          .slice(-lines - 1)
+          .join('\n');
   }
 
   /**
@@ -360,7 +373,13 @@ export class MariadbServer {
     const out = openSync(path.join(this.runtimeDirectory, 'mariadbd.out'), 'a');
     let child: ReturnType<typeof spawn>;
     try {
-      child = spawn(this.binaries.mariadbd, args, { cwd: this.runtimeDirectory, env: childEnv(), stdio: ['ignore', out, out], detached: true, ...spawnIds(this.runAs) });
+      child = spawn(this.binaries.mariadbd, args, {
+        cwd: this.runtimeDirectory,
+        env: childEnv(),
+        stdio: ['ignore', out, out],
+        detached: true,
+        ...spawnIds(this.runAs),
+      });
     } finally {
       closeSync(out);
     }
@@ -396,7 +415,12 @@ export class MariadbServer {
         if (child.pid !== undefined) killTree(child.pid);
         await this.#waitExit();
         const log = this.#logSince(offset);
-        throw new MariadbStartError(`mariadbd on ${this.dataDirectory} was not ready after ${timeoutMs} ms (killed):\n${log.trimEnd().split('\n').slice(-25).join('\n')}`, log, null, 'SIGKILL');
+        throw new MariadbStartError(
+          `mariadbd on ${this.dataDirectory} was not ready after ${timeoutMs} ms (killed):\n${log.trimEnd().split('\n').slice(-25).join('\n')}`,
+          log,
+          null,
+          'SIGKILL',
+        );
       }
       await sleep(25);
     }
@@ -523,7 +547,10 @@ export class MariadbServer {
  * ```
  */
 export function isMariadbDataDirectory(dir: string): boolean {
-  return existsSync(path.join(dir, 'mysql')) && (existsSync(path.join(dir, 'ibdata1')) || existsSync(path.join(dir, 'mysql', 'user.frm')) || existsSync(path.join(dir, 'mysql', 'global_priv.frm')));
+  return (
+    existsSync(path.join(dir, 'mysql')) &&
+    (existsSync(path.join(dir, 'ibdata1')) || existsSync(path.join(dir, 'mysql', 'user.frm')) || existsSync(path.join(dir, 'mysql', 'global_priv.frm')))
+  );
 }
 
 /**
@@ -551,7 +578,8 @@ export async function startMariadb(options: StartMariadbOptions = {}): Promise<M
     await chmod(runtimeDirectory, 0o700);
     const dataDirectory = given ?? path.join(runtimeDirectory, 'data');
     if (!existsSync(dataDirectory)) await mkdir(dataDirectory, { recursive: true, mode: 0o700 });
-    else if (initialize && (await readdir(dataDirectory)).length > 0) throw new Error(`mariadb-install-db needs an empty directory, and ${dataDirectory} is not empty`);
+    else if (initialize && (await readdir(dataDirectory)).length > 0)
+      throw new Error(`mariadb-install-db needs an empty directory, and ${dataDirectory} is not empty`);
     if (runAs.switched) await chownTree(dataDirectory, runAs.uid, runAs.gid);
     await chmod(dataDirectory, 0o700);
     const problem = accessProblem(dataDirectory, runAs, 'rwx');
@@ -585,7 +613,12 @@ async function installDb(server: MariadbServer): Promise<void> {
     ...(server.runAs.switched ? [`--user=${server.runAs.name}`] : []),
   ];
   const result = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-    const child = spawn(server.binaries.installDb, args, { cwd: server.runtimeDirectory, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'], ...spawnIds(server.runAs) });
+    const child = spawn(server.binaries.installDb, args, {
+      cwd: server.runtimeDirectory,
+      env: childEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...spawnIds(server.runAs),
+    });
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (c: string) => (output += c));
     child.stderr.setEncoding('utf8').on('data', (c: string) => (output += c));
@@ -604,7 +637,10 @@ async function installDb(server: MariadbServer): Promise<void> {
  * const restored = await startMariadbOnDirectory(copyDir);
  * ```
  */
-export async function startMariadbOnDirectory(dataDirectory: string, options: Omit<StartMariadbOptions, 'dataDirectory' | 'initialize'> = {}): Promise<MariadbServer> {
+export async function startMariadbOnDirectory(
+  dataDirectory: string,
+  options: Omit<StartMariadbOptions, 'dataDirectory' | 'initialize'> = {},
+): Promise<MariadbServer> {
   if (!isMariadbDataDirectory(dataDirectory)) throw new Error(`${dataDirectory} holds no MariaDB data directory (no mysql/ system schema and ibdata1)`);
   return await startMariadb({ ...options, dataDirectory, initialize: false });
 }

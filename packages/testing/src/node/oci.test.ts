@@ -10,7 +10,15 @@ const D2 = `sha256:${'b'.repeat(64)}`;
 describe('imageConfig', () => {
   it('carries entrypoint, cmd, env, user, working dir, ports, stop signal and the layers in order', () => {
     const config = imageConfig(
-      { entrypoint: ['docker-entrypoint.sh'], cmd: ['postgres'], env: ['PGDATA=/var/lib/postgresql/data', 'LANG=C.UTF-8'], user: '999:999', workingDir: '/', exposedPorts: ['5432/tcp'], stopSignal: 'SIGINT' },
+      {
+        entrypoint: ['docker-entrypoint.sh'],
+        cmd: ['postgres'],
+        env: ['PGDATA=/var/lib/postgresql/data', 'LANG=C.UTF-8'],
+        user: '999:999',
+        workingDir: '/',
+        exposedPorts: ['5432/tcp'],
+        stopSignal: 'SIGINT',
+      },
       [D1, D2],
       { architecture: 'amd64', created: '1970-01-01T00:00:00Z', history: ['base', 'top'] },
     );
@@ -100,8 +108,18 @@ describe('manifest and index', () => {
 describe('layerTarArgs', () => {
   it('posix tar on stdout, numeric owners as they are, sorted top-level entries without ./, excludes anchored', () => {
     expect(layerTarArgs({ dir: '/r', exclude: ['dev/*'] }, ['usr', 'etc'])).toEqual([
-      '--create', '--file=-', '--format=posix', '--numeric-owner', '--sort=name', '--anchored', '--pax-option=delete=atime,delete=ctime',
-      '--exclude=dev/*', '--directory=/r', '--', 'etc', 'usr',
+      '--create',
+      '--file=-',
+      '--format=posix',
+      '--numeric-owner',
+      '--sort=name',
+      '--anchored',
+      '--pax-option=delete=atime,delete=ctime',
+      '--exclude=dev/*',
+      '--directory=/r',
+      '--',
+      'etc',
+      'usr',
     ]);
     expect(() => layerTarArgs({ dir: '/r' }, [])).toThrow(/empty/);
   });
@@ -130,7 +148,11 @@ describe('image names', () => {
   it('references, PGDATA per major and the Release date parser', () => {
     expect(TEST_IMAGES.pause).toBe('localhost/kubectl-dbaas-test/pause:3.10');
     expect(TEST_IMAGES.postgres(18)).toBe('localhost/kubectl-dbaas-test/postgres:18');
-    expect(TEST_IMAGE_NAMES.map(testImageRef)).toEqual([PAUSE_IMAGE, ...[14, 15, 16, 17, 18].map((m) => `localhost/kubectl-dbaas-test/postgres:${m}`), MARIADB_IMAGE]);
+    expect(TEST_IMAGE_NAMES.map(testImageRef)).toEqual([
+      PAUSE_IMAGE,
+      ...[14, 15, 16, 17, 18].map((m) => `localhost/kubectl-dbaas-test/postgres:${m}`),
+      MARIADB_IMAGE,
+    ]);
     expect(() => testImageRef('postgres:13' as never)).toThrow(/no PostgreSQL image/);
     expect(postgresImagePgdata(17)).toBe('/var/lib/postgresql/data');
     expect(postgresImagePgdata(18)).toBe('/var/lib/postgresql/18/docker');

@@ -249,7 +249,14 @@ export async function writeOciArchive(opts: {
       if (error.code !== 'EEXIST') throw error;
     });
   }
-  const config = jsonBlob(imageConfig(opts.spec, opts.layers.map((l) => l.diffId), { architecture: opts.architecture, created: opts.created, ...(opts.history ? { history: opts.history } : {}) }), MEDIA_TYPES.config);
+  const config = jsonBlob(
+    imageConfig(
+      opts.spec,
+      opts.layers.map((l) => l.diffId),
+      { architecture: opts.architecture, created: opts.created, ...(opts.history ? { history: opts.history } : {}) },
+    ),
+    MEDIA_TYPES.config,
+  );
   const layerDescriptors = opts.layers.map((l) => ({ mediaType: MEDIA_TYPES.layerGzip, digest: l.digest, size: l.size }));
   const manifest = jsonBlob(imageManifest(config.descriptor, layerDescriptors), MEDIA_TYPES.manifest);
   for (const b of [config, manifest]) await writeFile(path.join(blobs, b.descriptor.digest.slice('sha256:'.length)), b.bytes);
@@ -259,7 +266,22 @@ export async function writeOciArchive(opts: {
   try {
     const child = spawn(
       'tar',
-      ['--create', `--file=${tmp}`, '--format=posix', '--numeric-owner', '--owner=0', '--group=0', '--mode=a+r', '--sort=name', '--mtime=@0', '--pax-option=delete=atime,delete=ctime', `--directory=${opts.layoutDir}`, 'oci-layout', 'index.json', 'blobs'],
+      [
+        '--create',
+        `--file=${tmp}`,
+        '--format=posix',
+        '--numeric-owner',
+        '--owner=0',
+        '--group=0',
+        '--mode=a+r',
+        '--sort=name',
+        '--mtime=@0',
+        '--pax-option=delete=atime,delete=ctime',
+        `--directory=${opts.layoutDir}`,
+        'oci-layout',
+        'index.json',
+        'blobs',
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     await collectStderr(child, 'tar of the OCI layout');

@@ -15,7 +15,9 @@ import { processesMentioning } from '../local-cluster/process.js';
 
 function cgroupHasProcesses(dir: string): boolean {
   try {
-    const subdirs = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name));
+    const subdirs = readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => path.join(dir, d.name));
     return [dir, ...subdirs].some((d) => {
       try {
         return readFileSync(path.join(d, 'cgroup.procs'), 'utf8').trim() !== '';
@@ -155,7 +157,10 @@ export class PrivateContainerd {
     }
     if (this.child.exitCode === null) {
       this.child.kill('SIGTERM');
-      const gone = await Promise.race([new Promise<boolean>((r) => this.child.once('exit', () => r(true))), new Promise<boolean>((r) => setTimeout(() => r(false), 15_000))]);
+      const gone = await Promise.race([
+        new Promise<boolean>((r) => this.child.once('exit', () => r(true))),
+        new Promise<boolean>((r) => setTimeout(() => r(false), 15_000)),
+      ]);
       if (!gone) this.child.kill('SIGKILL');
     }
     // A container runc lost track of (its state removed under it) outlives `tasks kill`: its
@@ -170,7 +175,12 @@ export class PrivateContainerd {
       }
     }
     for (const id of ids) {
-      const socket = path.join('/run/containerd/s', createHash('sha256').update(path.join(this.address, this.namespace, id)).digest('hex'));
+      const socket = path.join(
+        '/run/containerd/s',
+        createHash('sha256')
+          .update(path.join(this.address, this.namespace, id))
+          .digest('hex'),
+      );
       if (existsSync(socket)) rmSync(socket, { force: true });
     }
     this.removeDir();
@@ -181,7 +191,9 @@ export class PrivateContainerd {
     for (const dir of this.leftoverCgroups()) {
       let children: string[] = [];
       try {
-        children = readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name));
+        children = readdirSync(dir, { withFileTypes: true })
+          .filter((d) => d.isDirectory())
+          .map((d) => path.join(dir, d.name));
       } catch {
         continue;
       }

@@ -124,7 +124,9 @@ function copyToReadableCache(major: number, sourceRoot: string, runAs: PostgresR
   }
   const problem = accessProblem(path.join(target, 'bin'), runAs, 'rx');
   if (problem) {
-    throw new Error(`Copied the PostgreSQL ${major} binaries to ${target}, but ${problem}. Set ${POSTGRES_BINARY_CACHE_ENV} to a directory that user can reach.`);
+    throw new Error(
+      `Copied the PostgreSQL ${major} binaries to ${target}, but ${problem}. Set ${POSTGRES_BINARY_CACHE_ENV} to a directory that user can reach.`,
+    );
   }
   return target;
 }

@@ -60,11 +60,7 @@ export interface CopyDataDirectoryResult {
  * const copy = await startPostgresOnDirectory(target);
  * ```
  */
-export async function copyDataDirectory(
-  source: string,
-  destination: string,
-  options: CopyDataDirectoryOptions = {},
-): Promise<CopyDataDirectoryResult> {
+export async function copyDataDirectory(source: string, destination: string, options: CopyDataDirectoryOptions = {}): Promise<CopyDataDirectoryResult> {
   const src = path.resolve(source);
   const dst = path.resolve(destination);
   if (dst === src || dst.startsWith(src + path.sep)) throw new Error(`cannot copy ${src} into itself (${dst})`);
@@ -82,7 +78,10 @@ export async function copyDataDirectory(
   const excluded = async (relative: string): Promise<boolean> => {
     if (exclude === undefined) return false;
     if (typeof exclude === 'function') {
-      const isDirectory = await lstat(path.join(src, relative)).then((st) => st.isDirectory(), () => false);
+      const isDirectory = await lstat(path.join(src, relative)).then(
+        (st) => st.isDirectory(),
+        () => false,
+      );
       return exclude(relative, isDirectory);
     }
     return exclude.some((pattern) => (pattern.endsWith('/') ? relative.startsWith(pattern) : relative === pattern));

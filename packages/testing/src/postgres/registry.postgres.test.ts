@@ -47,7 +47,10 @@ interface Started {
   dataDirectory: string;
 }
 
-async function runChild(how: 'throw' | 'exit' | 'signal', signal?: NodeJS.Signals): Promise<{ started: Started; code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+async function runChild(
+  how: 'throw' | 'exit' | 'signal',
+  signal?: NodeJS.Signals,
+): Promise<{ started: Started; code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
   const dir = await makeTemporaryDirectory('dbaas-registry-test-');
   const script = path.join(dir, 'child.mjs');
   await writeFile(script, CHILD);
@@ -73,28 +76,32 @@ async function runChild(how: 'throw' | 'exit' | 'signal', signal?: NodeJS.Signal
 
 const typeStripping = Boolean((process.features as { typescript?: unknown }).typescript);
 
-describe('cleanup registry (child processes)', skipWhen(typeStripping ? undefined : `Node.js ${process.version} cannot strip TypeScript types (the child processes import the sources)`), () => {
-  it.each([
-    ['throw', 'an uncaught exception', undefined],
-    ['exit', 'process.exit(3)', undefined],
-    ['signal', 'SIGTERM', 'SIGTERM'],
-    ['signal', 'SIGINT', 'SIGINT'],
-  ] as const)('leaves no process and no directory behind when the process ends by %s: %s', async (how, _label, signal) => {
-    const result = await runChild(how, signal);
-    const { started } = result;
-    expect(started.pids.length).toBeGreaterThan(3);
-    expect(started.dataDirectory.startsWith(started.runtimeDirectory)).toBe(true);
-    if (how === 'throw') {
-      expect(result.code).toBe(1);
-      expect(result.stderr).toMatch(/test failed inside the child/);
-    }
-    if (how === 'exit') expect(result.code).toBe(3);
-    if (signal) expect(result.signal).toBe(signal); // the default action still ends the process
-    expect(started.pids.filter(processAlive)).toEqual([]);
-    expect(existsSync(started.runtimeDirectory)).toBe(false);
-    expect(existsSync(started.dataDirectory)).toBe(false);
-  });
-});
+describe(
+  'cleanup registry (child processes)',
+  skipWhen(typeStripping ? undefined : `Node.js ${process.version} cannot strip TypeScript types (the child processes import the sources)`),
+  () => {
+    it.each([
+      ['throw', 'an uncaught exception', undefined],
+      ['exit', 'process.exit(3)', undefined],
+      ['signal', 'SIGTERM', 'SIGTERM'],
+      ['signal', 'SIGINT', 'SIGINT'],
+    ] as const)('leaves no process and no directory behind when the process ends by %s: %s', async (how, _label, signal) => {
+      const result = await runChild(how, signal);
+      const { started } = result;
+      expect(started.pids.length).toBeGreaterThan(3);
+      expect(started.dataDirectory.startsWith(started.runtimeDirectory)).toBe(true);
+      if (how === 'throw') {
+        expect(result.code).toBe(1);
+        expect(result.stderr).toMatch(/test failed inside the child/);
+      }
+      if (how === 'exit') expect(result.code).toBe(3);
+      if (signal) expect(result.signal).toBe(signal); // the default action still ends the process
+      expect(started.pids.filter(processAlive)).toEqual([]);
+      expect(existsSync(started.runtimeDirectory)).toBe(false);
+      expect(existsSync(started.dataDirectory)).toBe(false);
+    });
+  },
+);
 
 describe('cleanup registry (in process)', () => {
   it('stopAllPostgres stops every server and removes the temporary directories', async () => {

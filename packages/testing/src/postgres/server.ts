@@ -1,11 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  openSync,
-  readFileSync,
-  statSync,
-} from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import { appendFile, chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -330,7 +324,8 @@ export class PostgresServer {
    * ```
    */
   get connectionString(): string {
-    const auth = this.password === undefined ? encodeURIComponent(this.superuser) : `${encodeURIComponent(this.superuser)}:${encodeURIComponent(this.password)}`;
+    const auth =
+      this.password === undefined ? encodeURIComponent(this.superuser) : `${encodeURIComponent(this.superuser)}:${encodeURIComponent(this.password)}`;
     return `postgresql://${auth}@${this.host}:${this.port}/postgres`;
   }
 
@@ -383,7 +378,10 @@ export class PostgresServer {
       return '';
     }
     if (lines === undefined) return text;
-    return text.split('\n').slice(-lines - 1).join('\n');
+    return text
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
   }
 
   /**
@@ -437,14 +435,19 @@ export class PostgresServer {
   async #startOnce(settings: Record<string, PostgresSettingValue>, timeoutMs: number): Promise<void> {
     const port = this.port;
     const args = [
-      '-D', this.dataDirectory,
-      '-c', `port=${port}`,
-      '-c', `listen_addresses=${this.host}`,
-      '-c', `unix_socket_directories=${this.socketDirectory}`,
+      '-D',
+      this.dataDirectory,
+      '-c',
+      `port=${port}`,
+      '-c',
+      `listen_addresses=${this.host}`,
+      '-c',
+      `unix_socket_directories=${this.socketDirectory}`,
       // Dynamic shared memory as files in $PGDATA/pg_dynshmem, not /dev/shm/PostgreSQL.*: a server
       // the tests SIGKILL (crash tests, torn copies) never removes its segments, and /dev/shm
       // segments outlived the data directory (491 files, 232 MB after a few runs). These go with it.
-      '-c', 'dynamic_shared_memory_type=mmap',
+      '-c',
+      'dynamic_shared_memory_type=mmap',
     ];
     for (const [name, value] of Object.entries(settings)) args.push('-c', `${name}=${settingText(value)}`);
     let offset = 0;

@@ -86,10 +86,7 @@ export function postgresRunAs(): PostgresRunAs {
     } else {
       chosen = passwd.find((e) => e.name === requested);
       if (!chosen) {
-        throw new Error(
-          `${POSTGRES_USER_ENV}=${requested}: no such user in /etc/passwd. ` +
-            `Set it to an existing unprivileged account (name or uid[:gid]).`,
-        );
+        throw new Error(`${POSTGRES_USER_ENV}=${requested}: no such user in /etc/passwd. ` + `Set it to an existing unprivileged account (name or uid[:gid]).`);
       }
     }
     if (chosen.uid === 0) {

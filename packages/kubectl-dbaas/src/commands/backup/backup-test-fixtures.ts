@@ -20,7 +20,14 @@ export function snapshot(
   });
   vs.metadata.creationTimestamp = at;
   vs.status = {
-    ...(opts.ready !== false ? { boundVolumeSnapshotContentName: `snapcontent-${set}-${role}`, creationTime: new Date(at.getTime() + 2000).toISOString(), readyToUse: true, restoreSize: opts.size ?? '1Gi' } : { readyToUse: false }),
+    ...(opts.ready !== false
+      ? {
+          boundVolumeSnapshotContentName: `snapcontent-${set}-${role}`,
+          creationTime: new Date(at.getTime() + 2000).toISOString(),
+          readyToUse: true,
+          restoreSize: opts.size ?? '1Gi',
+        }
+      : { readyToUse: false }),
     ...(opts.error ? { error: { message: opts.error } } : {}),
   } as VolumeSnapshot['status'];
   return vs;

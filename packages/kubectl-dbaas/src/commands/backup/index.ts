@@ -20,9 +20,6 @@ export const BACKUP_COMMANDS: CommandModule[] = [backupCreateCommand, backupList
 export const backupCommand: CommandModule = {
   command: 'backup',
   describe: 'Consistent backups of PostgreSQL volumes as CSI VolumeSnapshots: create, list, describe, delete, prune',
-  builder: (argv) =>
-    argv
-      .command(BACKUP_COMMANDS)
-      .demandCommand(1, 'Name a backup command: create, list, describe, delete or prune.'),
+  builder: (argv) => argv.command(BACKUP_COMMANDS).demandCommand(1, 'Name a backup command: create, list, describe, delete or prune.'),
   handler: () => undefined,
 };

@@ -40,8 +40,8 @@ const restoreArgsSchema = z.extend(globalOptionsSchema, {
 export const restoreCommand: CommandModule = {
   command: 'restore [backup]',
   describe:
-    'Restore a backup into a new PVC (never an existing one): size at least the snapshot\'s restoreSize, a StorageClass of the ' +
-    'snapshot\'s driver, another namespace through a temporary VolumeSnapshotContent (Retain), an online backup completed with ' +
+    "Restore a backup into a new PVC (never an existing one): size at least the snapshot's restoreSize, a StorageClass of the " +
+    "snapshot's driver, another namespace through a temporary VolumeSnapshotContent (Retain), an online backup completed with " +
     'its WAL and backup_label by a restore-prep Job. Ctrl-C deletes what it created, then exits 130',
   builder: (argv) =>
     withDryRun(
@@ -49,14 +49,36 @@ export const restoreCommand: CommandModule = {
         argv
           .positional('backup', { type: 'string', describe: 'The backup (NAME or backup/NAME, as backup list prints it)' })
           .option('to', { type: 'string', describe: 'Name of the new PVC (refused if it exists)' })
-          .option('from-namespace', { type: 'string', describe: 'Namespace of the backup (default: the target namespace, -n); another one restores across namespaces' })
+          .option('from-namespace', {
+            type: 'string',
+            describe: 'Namespace of the backup (default: the target namespace, -n); another one restores across namespaces',
+          })
           .option('size', { type: 'string', describe: "Size of the PVC (default and minimum: the snapshot's restoreSize)" })
-          .option('storage-class', { type: 'string', describe: "StorageClass of the PVC; must provision with the snapshot's driver (default: the source PVC's, else the default, else the driver's only class)" })
-          .option('consumer-node', { type: 'string', describe: 'WaitForFirstConsumer classes: bind for this node now (without it the PVC is left waiting for its first pod, and the summary says so)' })
-          .option('prep-image', { type: 'string', describe: "Image of the Job (default postgres:<the backup's major>)", group: 'Restore-prep (online backups):' })
-          .option('prep-uid', { type: 'number', describe: 'User id of the Job (default 999, the official image; 26 for CloudNativePG)', group: 'Restore-prep (online backups):' })
+          .option('storage-class', {
+            type: 'string',
+            describe:
+              "StorageClass of the PVC; must provision with the snapshot's driver (default: the source PVC's, else the default, else the driver's only class)",
+          })
+          .option('consumer-node', {
+            type: 'string',
+            describe: 'WaitForFirstConsumer classes: bind for this node now (without it the PVC is left waiting for its first pod, and the summary says so)',
+          })
+          .option('prep-image', {
+            type: 'string',
+            describe: "Image of the Job (default postgres:<the backup's major>)",
+            group: 'Restore-prep (online backups):',
+          })
+          .option('prep-uid', {
+            type: 'number',
+            describe: 'User id of the Job (default 999, the official image; 26 for CloudNativePG)',
+            group: 'Restore-prep (online backups):',
+          })
           .option('prep-fs-group', { type: 'number', describe: 'fsGroup of the Job', group: 'Restore-prep (online backups):' })
-          .option('data-subpath', { type: 'string', describe: 'PGDATA relative to the volume root (default: the root)', group: 'Restore-prep (online backups):' }),
+          .option('data-subpath', {
+            type: 'string',
+            describe: 'PGDATA relative to the volume root (default: the root)',
+            group: 'Restore-prep (online backups):',
+          }),
         '15m',
         'Deadline of the whole restore',
       ),
@@ -91,7 +113,12 @@ export const restoreCommand: CommandModule = {
       const list = run.restorePlanList(plan);
       if (args.output === 'text') {
         const comments = lines.map((l) => `# ${l}\n`).join('');
-        await writeResult(list, 'yaml', () => '', (text) => process.stdout.write(`${comments}${text}`));
+        await writeResult(
+          list,
+          'yaml',
+          () => '',
+          (text) => process.stdout.write(`${comments}${text}`),
+        );
       } else {
         process.stderr.write(lines.map((l) => `${l}\n`).join(''));
         await writeResult(list, args.output, { text: () => '', name: run.manifestNames });

@@ -39,7 +39,11 @@ import type { VerifyReport } from '../verify/run.js';
 import type { RestoreReport } from '../../restore-report.js';
 import { skipWhen } from '@kubectl-dbaas/testing';
 
-type Pvc = { metadata?: { name?: string; labels?: Record<string, string>; deletionTimestamp?: unknown }; spec?: { dataSource?: { name?: string } }; status?: { phase?: string } };
+type Pvc = {
+  metadata?: { name?: string; labels?: Record<string, string>; deletionTimestamp?: unknown };
+  spec?: { dataSource?: { name?: string } };
+  status?: { phase?: string };
+};
 type Manifest = { kind: string; metadata: { name: string; uid?: string } };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -74,7 +78,9 @@ async function eventually(check: () => Promise<boolean>, what: string, timeoutMs
 /** VolumeSnapshots of a namespace and the contents bound to it, not being deleted. */
 async function snapshotObjects(namespace: string): Promise<string[]> {
   const vs = (await clients.volumeSnapshots.listAll({ namespace })).filter((s) => !s.metadata.deletionTimestamp).map((s) => `vs/${s.metadata.name}`);
-  const vsc = (await clients.volumeSnapshotContents.listAll()).filter((c) => c.spec.volumeSnapshotRef.namespace === namespace && !c.metadata.deletionTimestamp).map((c) => `vsc/${c.metadata.name}`);
+  const vsc = (await clients.volumeSnapshotContents.listAll())
+    .filter((c) => c.spec.volumeSnapshotRef.namespace === namespace && !c.metadata.deletionTimestamp)
+    .map((c) => `vsc/${c.metadata.name}`);
   return [...vs, ...vsc].sort();
 }
 
@@ -96,12 +102,16 @@ beforeAll(async () => {
   // A PVC that exists already: a restore must refuse it and leave it alone.
   await clients.core.createNamespacedPersistentVolumeClaim({
     namespace: ns,
-    body: { metadata: { name: 'taken' }, spec: { accessModes: ['ReadWriteOnce'], storageClassName: UNSERVED_CLASS, resources: { requests: { storage: '1Gi' } } } },
+    body: {
+      metadata: { name: 'taken' },
+      spec: { accessModes: ['ReadWriteOnce'], storageClassName: UNSERVED_CLASS, resources: { requests: { storage: '1Gi' } } },
+    },
   });
 }, 180_000);
 
 afterAll(async () => {
-  for (const name of [ns, otherNs]) await deleteNamespaceAndWait(clients, name).catch((error: unknown) => console.warn(`[cleanup] namespace ${name}: ${(error as Error).message}`));
+  for (const name of [ns, otherNs])
+    await deleteNamespaceAndWait(clients, name).catch((error: unknown) => console.warn(`[cleanup] namespace ${name}: ${(error as Error).message}`));
   for (const c of contents) await clients.volumeSnapshotContents.delete(c).catch(() => undefined);
   await clients.storage.deleteStorageClass({ name: UNSERVED_CLASS }).catch(() => undefined);
   for (const o of clusterObjects) await kubectl(['delete', o, '--ignore-not-found']).catch(() => undefined);
@@ -122,7 +132,10 @@ describe('kubectl dbaas restore / verify: refusals (real kubectl, plugin on PATH
   });
 
   it('an unknown backup exits 1 with the backup list fix; verify --backup too', async () => {
-    for (const args of [['restore', 'nope', '--to', 'r', '-n', ns], ['verify', '--backup', 'nope', '-n', ns]]) {
+    for (const args of [
+      ['restore', 'nope', '--to', 'r', '-n', ns],
+      ['verify', '--backup', 'nope', '-n', ns],
+    ]) {
       const r = await dbaas(args);
       expect(r.code, show(r)).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`^error: backup "nope" not found in namespace "${ns}"`, 'm'));
@@ -172,7 +185,9 @@ describe('kubectl dbaas restore / verify: refusals (real kubectl, plugin on PATH
     expect(items.every((m) => m.metadata.uid)).toBe(true); // the API server's answers
     expect(server.stderr).toMatch(/^cross-namespace: a VolumeSnapshotContent \(Retain, the backup's snapshotHandle\)/m);
     const names = await dbaas(['restore', 'alpha', '--from-namespace', ns, '--to', 'copy', '-n', otherNs, '--dry-run=client', '-o', 'name']);
-    expect(names.stdout).toBe(`volumesnapshotcontent.snapshot.storage.k8s.io/dbaas-${otherNs}-copy-dbaas-src\nvolumesnapshot.snapshot.storage.k8s.io/copy-dbaas-src\npersistentvolumeclaim/copy\n`);
+    expect(names.stdout).toBe(
+      `volumesnapshotcontent.snapshot.storage.k8s.io/dbaas-${otherNs}-copy-dbaas-src\nvolumesnapshot.snapshot.storage.k8s.io/copy-dbaas-src\npersistentvolumeclaim/copy\n`,
+    );
     const text = await dbaas(['restore', 'alpha', '--to', 'planned', '-n', ns, '--dry-run=client']);
     expect(text.stdout).toMatch(/^# dry run \(client/);
     expect(await livePvcNames(clients, ns)).toEqual(['taken']);
@@ -184,7 +199,12 @@ describe('kubectl dbaas restore / verify: refusals (real kubectl, plugin on PATH
 describe('RBAC (docs/rbac.md): the restore and verify roles', () => {
   it('without permissions: forbidden, with the rule to add; with the roles: restore dry runs work, in the namespace and across namespaces', async () => {
     const sa = 'restore-operator';
-    const kubeconfig = await serviceAccountKubeconfig(clients, { namespace: ns, name: sa, baseKubeconfig: info.kubeconfig, file: path.join(shimDir, 'restore-operator.kubeconfig') });
+    const kubeconfig = await serviceAccountKubeconfig(clients, {
+      namespace: ns,
+      name: sa,
+      baseKubeconfig: info.kubeconfig,
+      file: path.join(shimDir, 'restore-operator.kubeconfig'),
+    });
 
     const denied = await dbaas(['restore', 'alpha', '--to', 'r', '-n', ns, '--dry-run=client'], { kubeconfig });
     expect(denied.code, show(denied)).toBe(1);
@@ -194,8 +214,18 @@ describe('RBAC (docs/rbac.md): the restore and verify roles', () => {
     // The restore and verify roles, bound in both namespaces; the backup-read role in the backup's
     // namespace (a cross-namespace restore reads the backup there).
     const objects = await rbacDocRoles((name) => /^kubectl-dbaas-(restore|verify|backup-read)/.test(name));
-    expect(objects.map((o) => o.metadata.name)).toEqual(['kubectl-dbaas-backup-read', 'kubectl-dbaas-backup-read-cluster', 'kubectl-dbaas-restore', 'kubectl-dbaas-restore-cluster', 'kubectl-dbaas-verify']);
-    const { items, clusterObjects: made } = bindRbacDocRoles(objects, { namespaces: [ns, otherNs], serviceAccount: { name: sa, namespace: ns }, clusterSuffix: ns });
+    expect(objects.map((o) => o.metadata.name)).toEqual([
+      'kubectl-dbaas-backup-read',
+      'kubectl-dbaas-backup-read-cluster',
+      'kubectl-dbaas-restore',
+      'kubectl-dbaas-restore-cluster',
+      'kubectl-dbaas-verify',
+    ]);
+    const { items, clusterObjects: made } = bindRbacDocRoles(objects, {
+      namespaces: [ns, otherNs],
+      serviceAccount: { name: sa, namespace: ns },
+      clusterSuffix: ns,
+    });
     clusterObjects.push(...made);
     const manifest = path.join(shimDir, 'restore-rbac.json');
     await writeFile(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
@@ -205,7 +235,9 @@ describe('RBAC (docs/rbac.md): the restore and verify roles', () => {
     const same = await dbaas(['restore', 'alpha', '--to', 'rbac-plan', '-n', ns, '--dry-run=server', '-o', 'name'], { kubeconfig });
     expect(same.code, show(same)).toBe(0);
     expect(same.stdout).toBe('persistentvolumeclaim/rbac-plan\n');
-    const across = await dbaas(['restore', 'alpha', '--from-namespace', ns, '--to', 'rbac-copy', '-n', otherNs, '--dry-run=server', '-o', 'name'], { kubeconfig });
+    const across = await dbaas(['restore', 'alpha', '--from-namespace', ns, '--to', 'rbac-copy', '-n', otherNs, '--dry-run=server', '-o', 'name'], {
+      kubeconfig,
+    });
     expect(across.code, show(across)).toBe(0);
     expect(across.stdout.split('\n').filter(Boolean)).toHaveLength(3);
     limited = kubeconfig;
@@ -216,7 +248,11 @@ describe('kubectl dbaas restore / verify end to end: PostgreSQL in a StatefulSet
   // Where a user has the database: a StatefulSet on the node. `--mode online` needs SQL, and the CLI
   // has no built-in port-forward yet: the test runs `kubectl port-forward` and passes
   // --host 127.0.0.1 --port <local>, as docs/cli.md tells users to.
-  const why = info.nodeUnavailable ? `the test cluster has no node: ${info.nodeUnavailable}` : info.hostpathUnavailable ? `CSI hostpath plugin unavailable: ${info.hostpathUnavailable}` : undefined;
+  const why = info.nodeUnavailable
+    ? `the test cluster has no node: ${info.nodeUnavailable}`
+    : info.hostpathUnavailable
+      ? `CSI hostpath plugin unavailable: ${info.hostpathUnavailable}`
+      : undefined;
   if (why) console.warn(`[dbaas-testing] SKIPPING kubectl dbaas restore/verify e2e tests (not passed): ${why}`);
   const PREP_IMAGE = postgresImage(E2E_MAJOR);
   let pf: PortForward | undefined;
@@ -242,7 +278,31 @@ describe('kubectl dbaas restore / verify end to end: PostgreSQL in a StatefulSet
     } finally {
       await db.end();
     }
-    const r = await dbaas(['backup', 'create', '--pvc', pg.pvc, '--mode', 'online', '--db-secret', 'pg-app', '--host', '127.0.0.1', '--port', String(pf.port), '--name', 'cli-online', '--timeout', '4m', '-n', ns, '-o', 'json'], { timeoutMs: 280_000 });
+    const r = await dbaas(
+      [
+        'backup',
+        'create',
+        '--pvc',
+        pg.pvc,
+        '--mode',
+        'online',
+        '--db-secret',
+        'pg-app',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(pf.port),
+        '--name',
+        'cli-online',
+        '--timeout',
+        '4m',
+        '-n',
+        ns,
+        '-o',
+        'json',
+      ],
+      { timeoutMs: 280_000 },
+    );
     if (r.code !== 0) throw new Error(`backup create: ${show(r)}`);
     backup = JSON.parse(r.stdout) as BackupCreateReport;
   }, 400_000);
@@ -251,81 +311,146 @@ describe('kubectl dbaas restore / verify end to end: PostgreSQL in a StatefulSet
     await pf?.close();
   });
 
-  it('restore: the restore-prep Job (our image) completes the online backup; verify --pvc in pods passes with every acknowledged row', skipWhen(why), async () => {
-    expect(backup.snapshots.map((s) => s.name)).toEqual(['cli-online', 'cli-online-wal']);
-    const r = await dbaas(['restore', 'cli-online', '--to', 'restored', '--prep-image', PREP_IMAGE, '-n', ns], { timeoutMs: 280_000 });
-    expect(r.code, show(r)).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`^PVC: +${ns}/restored \\(volume pvc-[0-9a-f-]+\\)$`, 'm'));
-    expect(r.stdout).toMatch(new RegExp(`^backup: +.*/cli-online \\(online, PostgreSQL ${E2E_MAJOR}\\.\\d+\\)$`, 'm'));
-    expect(r.stdout).toMatch(/^state: +ready: the PVC holds the backup, its WAL and backup_label/m);
-    expect(r.stdout).toMatch(/^RTO: +\d+\.\ds in all: PVC created -> Bound \d+\.\ds, restore-prep \(WAL and backup_label\) \d+\.\ds$/m);
-    expect(r.stdout).toMatch(/^phases: +resolved \+[\d.]+s, pvc-created \+[\d.]+s, bound \+[\d.]+s, prep-started \+[\d.]+s, data-ready \+[\d.]+s$/m);
-    expect(r.stderr).toMatch(/^\[ *[\d.]+s\] restored backup .*\/cli-online into PVC .*\/restored \(ready\)$/m);
-    const pvc = (await clients.core.readNamespacedPersistentVolumeClaim({ name: 'restored', namespace: ns })) as Pvc;
-    expect(pvc.metadata?.labels).toMatchObject({ [DBAAS_LABELS.restoredFrom]: 'cli-online', [DBAAS_LABELS.restoreType]: 'snapshot' });
-    await eventually(async () => !(await livePvcNames(clients, ns)).includes('restored-dbaas-wal'), 'the WAL scratch PVC gone');
-    await eventually(async () => (await clients.batch.listNamespacedJob({ namespace: ns })).items.length === 0, 'the restore-prep Job gone');
+  it(
+    'restore: the restore-prep Job (our image) completes the online backup; verify --pvc in pods passes with every acknowledged row',
+    skipWhen(why),
+    async () => {
+      expect(backup.snapshots.map((s) => s.name)).toEqual(['cli-online', 'cli-online-wal']);
+      const r = await dbaas(['restore', 'cli-online', '--to', 'restored', '--prep-image', PREP_IMAGE, '-n', ns], { timeoutMs: 280_000 });
+      expect(r.code, show(r)).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^PVC: +${ns}/restored \\(volume pvc-[0-9a-f-]+\\)$`, 'm'));
+      expect(r.stdout).toMatch(new RegExp(`^backup: +.*/cli-online \\(online, PostgreSQL ${E2E_MAJOR}\\.\\d+\\)$`, 'm'));
+      expect(r.stdout).toMatch(/^state: +ready: the PVC holds the backup, its WAL and backup_label/m);
+      expect(r.stdout).toMatch(/^RTO: +\d+\.\ds in all: PVC created -> Bound \d+\.\ds, restore-prep \(WAL and backup_label\) \d+\.\ds$/m);
+      expect(r.stdout).toMatch(/^phases: +resolved \+[\d.]+s, pvc-created \+[\d.]+s, bound \+[\d.]+s, prep-started \+[\d.]+s, data-ready \+[\d.]+s$/m);
+      expect(r.stderr).toMatch(/^\[ *[\d.]+s\] restored backup .*\/cli-online into PVC .*\/restored \(ready\)$/m);
+      const pvc = (await clients.core.readNamespacedPersistentVolumeClaim({ name: 'restored', namespace: ns })) as Pvc;
+      expect(pvc.metadata?.labels).toMatchObject({ [DBAAS_LABELS.restoredFrom]: 'cli-online', [DBAAS_LABELS.restoreType]: 'snapshot' });
+      await eventually(async () => !(await livePvcNames(clients, ns)).includes('restored-dbaas-wal'), 'the WAL scratch PVC gone');
+      await eventually(async () => (await clients.batch.listNamespacedJob({ namespace: ns })).items.length === 0, 'the restore-prep Job gone');
 
-    const v = await dbaas(['verify', '--pvc', 'restored', '--image', POSTGRES_IMAGE_TEMPLATE, '-n', ns, '--check', ackedCheck(acked), '--amcheck', 'install', '-o', 'json'], { timeoutMs: 280_000 });
-    expect(v.code, show(v)).toBe(0);
-    const report = JSON.parse(v.stdout) as VerifyReport;
-    expect(report).toMatchObject({ kind: 'Verify', ok: true, failures: [], scratch: false, pvc: 'restored', runtime: 'pods in the cluster (exec and port-forward)', backup: { name: 'cli-online', mode: 'online' } });
-    expect(report.offline).toMatchObject({ verdict: 'online-backup-complete', safe: true });
-    expect(report.live).toMatchObject({ inRecovery: false, checks: [{ name: 'acked', ok: true }] });
-    expect(report.live!.amcheck.ran).toBe(true);
-    expect(report.live!.timeline).toBe(report.live!.expectedTimeline);
-  });
+      const v = await dbaas(
+        ['verify', '--pvc', 'restored', '--image', POSTGRES_IMAGE_TEMPLATE, '-n', ns, '--check', ackedCheck(acked), '--amcheck', 'install', '-o', 'json'],
+        { timeoutMs: 280_000 },
+      );
+      expect(v.code, show(v)).toBe(0);
+      const report = JSON.parse(v.stdout) as VerifyReport;
+      expect(report).toMatchObject({
+        kind: 'Verify',
+        ok: true,
+        failures: [],
+        scratch: false,
+        pvc: 'restored',
+        runtime: 'pods in the cluster (exec and port-forward)',
+        backup: { name: 'cli-online', mode: 'online' },
+      });
+      expect(report.offline).toMatchObject({ verdict: 'online-backup-complete', safe: true });
+      expect(report.live).toMatchObject({ inRecovery: false, checks: [{ name: 'acked', ok: true }] });
+      expect(report.live!.amcheck.ran).toBe(true);
+      expect(report.live!.timeline).toBe(report.live!.expectedTimeline);
+    },
+  );
 
-  it('restore --dry-run=client -o yaml of the online backup: data PVC, WAL scratch PVC and the restore-prep Job with --prep-image; nothing created', skipWhen(why), async () => {
-    const r = await dbaas(['restore', 'cli-online', '--to', 'planned-online', '--prep-image', PREP_IMAGE, '-n', ns, '--dry-run=client', '-o', 'yaml']);
-    expect(r.code, show(r)).toBe(0);
-    const list = parseYaml(r.stdout) as { items: (Manifest & { spec?: { template?: { spec?: { containers?: { image?: string }[] } } } })[] };
-    expect(list.items.map((m) => `${m.kind}/${m.metadata.name}`)).toEqual(['PersistentVolumeClaim/planned-online', 'PersistentVolumeClaim/planned-online-dbaas-wal', 'Job/planned-online-prep']);
-    expect(list.items[2]!.spec?.template?.spec?.containers?.[0]?.image).toBe(PREP_IMAGE);
-    expect(r.stderr).toMatch(new RegExp(`^restore-prep runs as the Job planned-online-prep \\(image ${PREP_IMAGE.replaceAll('.', '\\.')}\\)$`, 'm'));
-    expect(await livePvcNames(clients, ns)).not.toContain('planned-online');
-  });
+  it(
+    'restore --dry-run=client -o yaml of the online backup: data PVC, WAL scratch PVC and the restore-prep Job with --prep-image; nothing created',
+    skipWhen(why),
+    async () => {
+      const r = await dbaas(['restore', 'cli-online', '--to', 'planned-online', '--prep-image', PREP_IMAGE, '-n', ns, '--dry-run=client', '-o', 'yaml']);
+      expect(r.code, show(r)).toBe(0);
+      const list = parseYaml(r.stdout) as { items: (Manifest & { spec?: { template?: { spec?: { containers?: { image?: string }[] } } } })[] };
+      expect(list.items.map((m) => `${m.kind}/${m.metadata.name}`)).toEqual([
+        'PersistentVolumeClaim/planned-online',
+        'PersistentVolumeClaim/planned-online-dbaas-wal',
+        'Job/planned-online-prep',
+      ]);
+      expect(list.items[2]!.spec?.template?.spec?.containers?.[0]?.image).toBe(PREP_IMAGE);
+      expect(r.stderr).toMatch(new RegExp(`^restore-prep runs as the Job planned-online-prep \\(image ${PREP_IMAGE.replaceAll('.', '\\.')}\\)$`, 'm'));
+      expect(await livePvcNames(clients, ns)).not.toContain('planned-online');
+    },
+  );
 
-  it('verify --backup: a scratch restore (restore-prep Job), an inspect pod and a scratch PostgreSQL pod, checked, then all removed (text output)', skipWhen(why), async () => {
-    const r = await dbaas(['verify', '--backup', 'cli-online', '--image', POSTGRES_IMAGE_TEMPLATE, '--prep-image', PREP_IMAGE, '-n', ns, '--check', ackedCheck(acked)], { timeoutMs: 280_000 });
-    expect(r.code, show(r)).toBe(0);
-    expect(r.stdout).toMatch(/^result: +PASSED$/m);
-    expect(r.stdout).toMatch(/^PVC: +.*\/verify-cli-online-[0-9a-f]{6} \(scratch restore, deleted afterwards\)$/m);
-    expect(r.stdout).toMatch(/^runtime: +pods in the cluster \(exec and port-forward\)$/m);
-    expect(r.stdout).toMatch(/^offline: +online-backup-complete \(safe to start\)/m);
-    expect(r.stdout).toMatch(/^amcheck: +bt_index_check on \d+ btree index\(es\) in \d+ database\(s\): no corruption found$/m);
-    expect(r.stdout).toMatch(/^checks: +acked: passed$/m);
-    expect(r.stdout).toMatch(/^RTO: +scratch restore [\d.]+s in all: .*restore-prep.*, accepting connections at \+[\d.]+s, out of recovery at \+[\d.]+s$/m);
-    await eventually(async () => !(await livePvcNames(clients, ns)).some((n) => n.startsWith('verify-')), 'the scratch PVC gone');
-    await eventually(async () => (await clients.core.listNamespacedPod({ namespace: ns })).items.every((p) => p.metadata!.name === 'pg-0'), 'the scratch pods gone');
-  });
+  it(
+    'verify --backup: a scratch restore (restore-prep Job), an inspect pod and a scratch PostgreSQL pod, checked, then all removed (text output)',
+    skipWhen(why),
+    async () => {
+      const r = await dbaas(
+        ['verify', '--backup', 'cli-online', '--image', POSTGRES_IMAGE_TEMPLATE, '--prep-image', PREP_IMAGE, '-n', ns, '--check', ackedCheck(acked)],
+        { timeoutMs: 280_000 },
+      );
+      expect(r.code, show(r)).toBe(0);
+      expect(r.stdout).toMatch(/^result: +PASSED$/m);
+      expect(r.stdout).toMatch(/^PVC: +.*\/verify-cli-online-[0-9a-f]{6} \(scratch restore, deleted afterwards\)$/m);
+      expect(r.stdout).toMatch(/^runtime: +pods in the cluster \(exec and port-forward\)$/m);
+      expect(r.stdout).toMatch(/^offline: +online-backup-complete \(safe to start\)/m);
+      expect(r.stdout).toMatch(/^amcheck: +bt_index_check on \d+ btree index\(es\) in \d+ database\(s\): no corruption found$/m);
+      expect(r.stdout).toMatch(/^checks: +acked: passed$/m);
+      expect(r.stdout).toMatch(/^RTO: +scratch restore [\d.]+s in all: .*restore-prep.*, accepting connections at \+[\d.]+s, out of recovery at \+[\d.]+s$/m);
+      await eventually(async () => !(await livePvcNames(clients, ns)).some((n) => n.startsWith('verify-')), 'the scratch PVC gone');
+      await eventually(
+        async () => (await clients.core.listNamespacedPod({ namespace: ns })).items.every((p) => p.metadata!.name === 'pg-0'),
+        'the scratch pods gone',
+      );
+    },
+  );
 
   it('a verify that fails exits 1 and prints every failure', skipWhen(why), async () => {
-    const r = await dbaas(['verify', '--pvc', 'restored', '--image', POSTGRES_IMAGE_TEMPLATE, '-n', ns, '--check', 'never=select false', '--check', 'broken=select * from no_such_table'], { timeoutMs: 280_000 });
+    const r = await dbaas(
+      [
+        'verify',
+        '--pvc',
+        'restored',
+        '--image',
+        POSTGRES_IMAGE_TEMPLATE,
+        '-n',
+        ns,
+        '--check',
+        'never=select false',
+        '--check',
+        'broken=select * from no_such_table',
+      ],
+      { timeoutMs: 280_000 },
+    );
     expect(r.code, show(r)).toBe(1);
     expect(r.stdout).toMatch(/^result: +FAILED \(2 failures\)$/m);
     expect(r.stdout).toMatch(/^ {2}- check "never": first column is false, not true$/m);
     expect(r.stdout).toMatch(/^ {2}- check "broken": .*no_such_table/m);
   });
 
-  it('as the service account with the roles of docs/rbac.md: a cross-namespace restore (its restore-prep Job) and verify --pvc in pods; the temporary pair is gone', skipWhen(why), async () => {
-    expect(limited, 'the RBAC test sets up the service account').toBeDefined();
-    const r = await dbaas(['restore', 'cli-online', '--from-namespace', ns, '--to', 'rbac-restored', '--prep-image', PREP_IMAGE, '-n', otherNs, '-o', 'json'], { kubeconfig: limited!, timeoutMs: 280_000 });
-    expect(r.code, show(r)).toBe(0);
-    const report = JSON.parse(r.stdout) as RestoreReport;
-    expect(report).toMatchObject({ kind: 'Restore', namespace: otherNs, pvc: 'rbac-restored', state: 'ready', restoreType: 'cross-namespace', remaining: [] });
-    expect(report.timings.prepMs).toBeGreaterThan(0);
-    await eventually(async () => (await snapshotObjects(otherNs)).length === 0, 'the temporary VolumeSnapshot and content gone');
-    try {
-      const v = await dbaas(['verify', '--pvc', 'rbac-restored', '--image', POSTGRES_IMAGE_TEMPLATE, '-n', otherNs, '--check', ackedCheck(acked), '-o', 'json'], { kubeconfig: limited!, timeoutMs: 280_000 });
-      expect(v.code, show(v)).toBe(0);
-      expect(JSON.parse(v.stdout) as VerifyReport).toMatchObject({ ok: true, backup: { namespace: ns, name: 'cli-online' } });
-    } finally {
-      // The next test expects otherNs empty: a failure here must not fail it too.
-      await clients.core.deleteNamespacedPersistentVolumeClaim({ name: 'rbac-restored', namespace: otherNs });
-      await eventually(async () => (await livePvcNames(clients, otherNs)).length === 0, 'the restored PVC deleted');
-    }
-  });
+  it(
+    'as the service account with the roles of docs/rbac.md: a cross-namespace restore (its restore-prep Job) and verify --pvc in pods; the temporary pair is gone',
+    skipWhen(why),
+    async () => {
+      expect(limited, 'the RBAC test sets up the service account').toBeDefined();
+      const r = await dbaas(
+        ['restore', 'cli-online', '--from-namespace', ns, '--to', 'rbac-restored', '--prep-image', PREP_IMAGE, '-n', otherNs, '-o', 'json'],
+        { kubeconfig: limited!, timeoutMs: 280_000 },
+      );
+      expect(r.code, show(r)).toBe(0);
+      const report = JSON.parse(r.stdout) as RestoreReport;
+      expect(report).toMatchObject({
+        kind: 'Restore',
+        namespace: otherNs,
+        pvc: 'rbac-restored',
+        state: 'ready',
+        restoreType: 'cross-namespace',
+        remaining: [],
+      });
+      expect(report.timings.prepMs).toBeGreaterThan(0);
+      await eventually(async () => (await snapshotObjects(otherNs)).length === 0, 'the temporary VolumeSnapshot and content gone');
+      try {
+        const v = await dbaas(
+          ['verify', '--pvc', 'rbac-restored', '--image', POSTGRES_IMAGE_TEMPLATE, '-n', otherNs, '--check', ackedCheck(acked), '-o', 'json'],
+          { kubeconfig: limited!, timeoutMs: 280_000 },
+        );
+        expect(v.code, show(v)).toBe(0);
+        expect(JSON.parse(v.stdout) as VerifyReport).toMatchObject({ ok: true, backup: { namespace: ns, name: 'cli-online' } });
+      } finally {
+        // The next test expects otherNs empty: a failure here must not fail it too.
+        await clients.core.deleteNamespacedPersistentVolumeClaim({ name: 'rbac-restored', namespace: otherNs });
+        await eventually(async () => (await livePvcNames(clients, otherNs)).length === 0, 'the restored PVC deleted');
+      }
+    },
+  );
 
   it('Ctrl-C (SIGINT to kubectl) during a cross-namespace restore: exit 130, no PVC, no temporary VolumeSnapshot or content left', skipWhen(why), async () => {
     let sent = false;
@@ -357,7 +482,10 @@ describe('kubectl dbaas restore / verify end to end: PostgreSQL in a StatefulSet
     expect(waiting.stdout).toMatch(new RegExp(`^state: +waiting for first consumer: StorageClass ${STORAGE_CLASS_WFFC} binds on first use`, 'm'));
     const pending = (await clients.core.readNamespacedPersistentVolumeClaim({ name: 'wffc-wait', namespace: ns })) as Pvc;
     expect(pending.status?.phase).toBe('Pending');
-    const bound = await dbaas(['restore', 'cli-fenced', '--to', 'wffc-bound', '--storage-class', STORAGE_CLASS_WFFC, '--consumer-node', LOCAL_NODE_NAME, '-n', ns, '-o', 'json'], { timeoutMs: 120_000 });
+    const bound = await dbaas(
+      ['restore', 'cli-fenced', '--to', 'wffc-bound', '--storage-class', STORAGE_CLASS_WFFC, '--consumer-node', LOCAL_NODE_NAME, '-n', ns, '-o', 'json'],
+      { timeoutMs: 120_000 },
+    );
     expect(bound.code, show(bound)).toBe(0);
     const report = JSON.parse(bound.stdout) as RestoreReport;
     expect(report).toMatchObject({ state: 'ready', storageClass: STORAGE_CLASS_WFFC, backup: { name: 'cli-fenced', mode: 'fenced' } });

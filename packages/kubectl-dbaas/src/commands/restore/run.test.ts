@@ -31,12 +31,23 @@ describe('restore output', () => {
         backup: { namespace: 'db', name: 'n', mode: 'fenced', engineVersion: undefined },
         storageClass: 'csi-hostpath-sc-wffc',
         pvc: { metadata: { name: 'pg-copy' } },
-        timings: { phases: [{ phase: 'resolved', atMs: 10 }, { phase: 'pvc-created', atMs: 40 }, { phase: 'waiting-for-first-consumer', atMs: 41 }], createToBoundMs: undefined, prepMs: undefined, totalMs: 60 },
+        timings: {
+          phases: [
+            { phase: 'resolved', atMs: 10 },
+            { phase: 'pvc-created', atMs: 40 },
+            { phase: 'waiting-for-first-consumer', atMs: 41 },
+          ],
+          createToBoundMs: undefined,
+          prepMs: undefined,
+          totalMs: 60,
+        },
         remaining: ['VolumeSnapshot staging/pg-copy-dbaas-src: the source of the pending PVC'],
       }),
     );
     const text = renderRestore(report);
-    expect(text).toMatch(/^state: +waiting for first consumer: StorageClass csi-hostpath-sc-wffc binds on first use, .* first pod that mounts PVC pg-copy is scheduled \(--consumer-node binds it now\)$/m);
+    expect(text).toMatch(
+      /^state: +waiting for first consumer: StorageClass csi-hostpath-sc-wffc binds on first use, .* first pod that mounts PVC pg-copy is scheduled \(--consumer-node binds it now\)$/m,
+    );
     expect(text).toMatch(/^RTO: +0\.1s in all$/m);
     expect(text).toMatch(/^remaining: +VolumeSnapshot staging\/pg-copy-dbaas-src/m);
     expect(text).not.toMatch(/^next:/m);
@@ -49,9 +60,24 @@ describe('restore output', () => {
     const content = { kind: 'VolumeSnapshotContent', metadata: { name: 'dbaas-staging-pg-copy-dbaas-src' } };
     const vs = { kind: 'VolumeSnapshot', metadata: { name: 'pg-copy-dbaas-src' } };
     const plan = {
-      namespace: 'staging', backupNamespace: 'prod', pvcName: 'pg-copy', set: 'nightly', mode: 'online', engineVersion: '17.6', restoreSize: '1Gi', driver: 'hostpath.csi.k8s.io',
-      storageClassName: 'csi-hostpath-sc', waitForConsumer: false, crossNamespace: true, restoreType: 'cross-namespace', online: true, walPvcName: 'pg-copy-dbaas-wal',
-      walFiles: ['000000010000000000000003', '000000010000000000000004'], sources: { data: { vsName: 'pg-copy-dbaas-src' } }, pvcs: { data: pvc }, prepJob: job,
+      namespace: 'staging',
+      backupNamespace: 'prod',
+      pvcName: 'pg-copy',
+      set: 'nightly',
+      mode: 'online',
+      engineVersion: '17.6',
+      restoreSize: '1Gi',
+      driver: 'hostpath.csi.k8s.io',
+      storageClassName: 'csi-hostpath-sc',
+      waitForConsumer: false,
+      crossNamespace: true,
+      restoreType: 'cross-namespace',
+      online: true,
+      walPvcName: 'pg-copy-dbaas-wal',
+      walFiles: ['000000010000000000000003', '000000010000000000000004'],
+      sources: { data: { vsName: 'pg-copy-dbaas-src' } },
+      pvcs: { data: pvc },
+      prepJob: job,
       manifests: [content, vs, pvc, job],
     } as unknown as RestorePlan;
     const lines = restorePlanLines({ dryRun: 'client', plan, manifests: plan.manifests });
@@ -74,11 +100,19 @@ describe('restore output', () => {
     let t = 0;
     const progress = createProgress({ stream: { write: (s: string) => out.push(s) }, tty: false, now: () => (t += 100) });
     const follow = restoreProgressFollower(progress);
-    follow({ phase: 'resolved', message: 'backup prod/nightly (online, 1Gi) -> PVC staging/pg-copy in StorageClass csi-hostpath-sc (cross-namespace)', elapsedMs: 1, restoreType: 'cross-namespace' });
+    follow({
+      phase: 'resolved',
+      message: 'backup prod/nightly (online, 1Gi) -> PVC staging/pg-copy in StorageClass csi-hostpath-sc (cross-namespace)',
+      elapsedMs: 1,
+      restoreType: 'cross-namespace',
+    });
     follow({ phase: 'pvc-created', message: 'PVC created', elapsedMs: 2 });
     follow({ phase: 'prep-started', message: 'copying 1 WAL segment(s)', elapsedMs: 3 });
     const seen = { cleanup: false };
-    restoreProgressFollower(progress, seen)({ phase: 'cleanup', message: 'removing what this restore created after: the restore was aborted', elapsedMs: 4, failure: 'the restore was aborted' });
+    restoreProgressFollower(
+      progress,
+      seen,
+    )({ phase: 'cleanup', message: 'removing what this restore created after: the restore was aborted', elapsedMs: 4, failure: 'the restore was aborted' });
     expect(seen.cleanup).toBe(true);
     progress.done();
     const text = out.join('');

@@ -1,14 +1,6 @@
 // `kubectl dbaas restore`: RestoreClient.restore and planRestore (the dry run) of the SDK with the
 // CLI's flags, progress and output. Loaded lazily when the command runs.
-import {
-  planRestore,
-  SnapshotClient,
-  isDbaasError,
-  type RestoreClient,
-  type RestoreOptions,
-  type RestorePlan,
-  type RestoreProgress,
-} from '@kubectl-dbaas/sdk';
+import { planRestore, SnapshotClient, isDbaasError, type RestoreClient, type RestoreOptions, type RestorePlan, type RestoreProgress } from '@kubectl-dbaas/sdk';
 import { explainingMissingNamespaces, restoreClientFor, type NamespaceOf } from '../../cli-shared.js';
 import { formatSeconds } from '../../duration.js';
 import type { KubeArgs } from '../../global-options.js';
@@ -108,14 +100,16 @@ export async function runRestoreCommand(
   return await explainingMissingNamespaces(client, namespacesOf(options), async () => {
     const seen = { cleanup: false };
     const onProgress = progress ? restoreProgressFollower(progress, seen) : undefined;
-    const result = await client.restore({ ...options, ...(opts.signal ? { signal: opts.signal } : {}), ...(onProgress ? { onProgress } : {}) }).catch((error: unknown) => {
-      // The SDK has cleaned up when it throws after a cleanup event: that phase is done, unless it left objects (RESTORE_FAILED names them).
-      if (seen.cleanup) {
-        if (isDbaasError(error, 'RESTORE_FAILED')) progress?.fail('objects remain (named below)');
-        else progress?.succeed();
-      }
-      throw error;
-    });
+    const result = await client
+      .restore({ ...options, ...(opts.signal ? { signal: opts.signal } : {}), ...(onProgress ? { onProgress } : {}) })
+      .catch((error: unknown) => {
+        // The SDK has cleaned up when it throws after a cleanup event: that phase is done, unless it left objects (RESTORE_FAILED names them).
+        if (seen.cleanup) {
+          if (isDbaasError(error, 'RESTORE_FAILED')) progress?.fail('objects remain (named below)');
+          else progress?.succeed();
+        }
+        throw error;
+      });
     const report = restoreReport(result);
     progress?.done(summaryLine(report));
     return report;
@@ -143,7 +137,7 @@ export function restoreProgressFollower(progress: ProgressReporter, seen: { clea
         break;
       case 'pvc-created':
         progress.detail(event.message);
-        progress.phase('waiting for the PVC to be Bound (the driver writes the snapshot\'s data)');
+        progress.phase("waiting for the PVC to be Bound (the driver writes the snapshot's data)");
         break;
       case 'waiting-for-first-consumer':
         progress.detail(event.message);
@@ -198,7 +192,12 @@ export function renderRestore(r: RestoreReport): string {
   const fields = renderFields([
     ['PVC', `${r.namespace}/${r.pvc}${r.volume ? ` (volume ${r.volume})` : ''}`],
     ['backup', `${b.namespace}/${b.name}${b.mode ? ` (${b.mode}${b.engineVersion ? `, PostgreSQL ${b.engineVersion}` : ''})` : ''}`],
-    ['restore type', r.restoreType === 'cross-namespace' ? `cross-namespace (a temporary VolumeSnapshotContent with the backup's snapshotHandle, Retain${r.state === 'ready' ? ', removed' : ''})` : 'snapshot (spec.dataSource)'],
+    [
+      'restore type',
+      r.restoreType === 'cross-namespace'
+        ? `cross-namespace (a temporary VolumeSnapshotContent with the backup's snapshotHandle, Retain${r.state === 'ready' ? ', removed' : ''})`
+        : 'snapshot (spec.dataSource)',
+    ],
     ['size', r.size],
     ['storage class', `${r.storageClass} (${r.driver})`],
     ['state', state],
@@ -246,7 +245,10 @@ export interface RestorePlanView {
  * view.manifests.map((m) => m.kind);
  * ```
  */
-export async function runRestorePlan(args: RestoreCommandArgs & { dryRun: 'client' | 'server' }, opts: { client?: RestoreClient } = {}): Promise<RestorePlanView> {
+export async function runRestorePlan(
+  args: RestoreCommandArgs & { dryRun: 'client' | 'server' },
+  opts: { client?: RestoreClient } = {},
+): Promise<RestorePlanView> {
   const client = opts.client ?? restoreClientFor(args);
   const options = restoreOptions(args, client.clients.namespace);
   return await explainingMissingNamespaces(client, namespacesOf(options), async () => {
@@ -271,7 +273,9 @@ export function restorePlanLines(view: RestorePlanView): string[] {
     `dry run (${view.dryRun}${view.dryRun === 'server' ? ': validated by the API server, nothing stored' : ': nothing sent to the API server'}): restore backup ${p.backupNamespace}/${p.set} -> PVC ${p.namespace}/${p.pvcName}`,
     `backup: ${p.mode ?? 'unknown mode'}${p.engineVersion ? `, PostgreSQL ${p.engineVersion}` : ''}, restoreSize ${p.restoreSize}, driver ${p.driver}`,
     `PVC size ${pvc.spec?.resources?.requests?.['storage'] ?? p.restoreSize}, StorageClass ${p.storageClassName}${p.waitForConsumer ? ' (WaitForFirstConsumer: without --consumer-node the PVC waits for its first pod)' : ''}`,
-    ...(p.crossNamespace ? [`cross-namespace: a VolumeSnapshotContent (Retain, the backup's snapshotHandle) and a VolumeSnapshot in ${p.namespace}, deleted once the PVC is Bound`] : []),
+    ...(p.crossNamespace
+      ? [`cross-namespace: a VolumeSnapshotContent (Retain, the backup's snapshotHandle) and a VolumeSnapshot in ${p.namespace}, deleted once the PVC is Bound`]
+      : []),
     ...(p.online
       ? [
           `online: the -wal snapshot is restored into the scratch PVC ${p.walPvcName}; restore-prep copies ${p.walFiles.length} WAL segment(s) ${p.walFiles[0]}..${p.walFiles.at(-1)} into pg_wal/ and writes backup_label, then the scratch PVC is deleted`,

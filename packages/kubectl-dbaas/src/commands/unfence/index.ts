@@ -35,7 +35,7 @@ export const unfenceCommand: CommandModule = {
       .option('force', { type: 'boolean', default: false, describe: "Lift it even while another backup's lease is live (that backup's process is gone)" })
       .option('timeout', { type: 'string', default: '5m', describe: 'How long to wait for the database to serve again (90s, 5m, ...)' })
       .example('kubectl dbaas unfence statefulset/pg -n db', 'Scale pg back to the replicas recorded when it was fenced')
-      .example('kubectl dbaas unfence cnpg/pg --instance pg-2 -n db', 'Take pg-2 out of the Cluster\'s cnpg.io/fencedInstances'),
+      .example('kubectl dbaas unfence cnpg/pg --instance pg-2 -n db', "Take pg-2 out of the Cluster's cnpg.io/fencedInstances"),
   handler: async (argv) => {
     const args = parseArgs(unfenceArgsSchema, argv);
     if (!args.object) throw new UsageError('name the fenced object: kubectl dbaas unfence statefulset/NAME or cnpg/CLUSTER');

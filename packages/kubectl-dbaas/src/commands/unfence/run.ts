@@ -40,7 +40,10 @@ export interface UnfenceReport extends LiftFenceResult {
  */
 export async function runUnfence(args: UnfenceArgs, client: SnapshotClient = new SnapshotClient(kubeClientsOptions(args))): Promise<UnfenceReport> {
   const namespace = client.clients.namespace;
-  const target = args.object.kind === 'statefulset' ? { statefulSet: args.object.name } : { cnpgCluster: args.object.cluster, ...(args.instance ? { instance: args.instance } : {}) };
+  const target =
+    args.object.kind === 'statefulset'
+      ? { statefulSet: args.object.name }
+      : { cnpgCluster: args.object.cluster, ...(args.instance ? { instance: args.instance } : {}) };
   const result = await client.liftFence({ namespace, ...target, force: args.force, deadlineMs: args.timeoutMs });
   return { kind: 'Unfence', namespace, ...result };
 }

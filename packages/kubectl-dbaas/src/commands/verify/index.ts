@@ -43,38 +43,66 @@ export const verifyCommand: CommandModule = {
   command: 'verify',
   describe:
     'Prove a backup (restored into a scratch PVC, deleted afterwards) or a restored PVC restorable: the WAL inspector on its files, ' +
-    'then a scratch PostgreSQL that must leave recovery on the backup\'s timeline and pass amcheck and your checks. ' +
+    "then a scratch PostgreSQL that must leave recovery on the backup's timeline and pass amcheck and your checks. " +
     'Exit 0 when it passes, 1 when it does not (every failure is printed)',
   builder: (argv) =>
     withTimeout(
-    withFlagRelations(
-      argv,
-      {
-        backup: { type: 'string', group: 'What to verify (one of):', describe: 'A backup: restored into a scratch PVC, removed afterwards' },
-        pvc: { type: 'string', group: 'What to verify (one of):', describe: 'A PVC already restored (left in place)' },
-        'from-namespace': { type: 'string', describe: 'Namespace of --backup (default: -n, where the scratch PVC is made; a restored PVC records its own)' },
-        'storage-class': { type: 'string', describe: 'StorageClass of the scratch restore (--backup)' },
-        'prep-image': {
-          type: 'string',
-          describe: "With --backup of an online backup: image of the scratch restore's restore-prep Job (default postgres:<the backup's major>; as restore --prep-image)",
-          group: 'Runtime:',
+      withFlagRelations(
+        argv,
+        {
+          backup: { type: 'string', group: 'What to verify (one of):', describe: 'A backup: restored into a scratch PVC, removed afterwards' },
+          pvc: { type: 'string', group: 'What to verify (one of):', describe: 'A PVC already restored (left in place)' },
+          'from-namespace': { type: 'string', describe: 'Namespace of --backup (default: -n, where the scratch PVC is made; a restored PVC records its own)' },
+          'storage-class': { type: 'string', describe: 'StorageClass of the scratch restore (--backup)' },
+          'prep-image': {
+            type: 'string',
+            describe:
+              "With --backup of an online backup: image of the scratch restore's restore-prep Job (default postgres:<the backup's major>; as restore --prep-image)",
+            group: 'Runtime:',
+          },
         },
-      },
-      { conflicts: { backup: ['pvc'], 'from-namespace': ['pvc'], 'storage-class': ['pvc'], 'prep-image': ['pvc'] } },
-    )
-      .option('check', { type: 'string', array: true, describe: 'NAME=SQL, repeatable: passes when the first column of the first row is true' })
-      .option('check-database', { type: 'string', describe: 'Database the checks run in (default: postgres)' })
-      .option('amcheck', { choices: AMCHECK, default: 'auto', describe: 'bt_index_check on every btree index: auto (installs the extension only in a scratch restore), install, skip' })
-      .option('live-even-if-unsafe', { type: 'boolean', default: false, describe: 'Start PostgreSQL even when the offline check finds the copy unsafe (to see what happens)' })
-      .option('data-subpath', { type: 'string', describe: 'PGDATA relative to the volume root (default: the root, else the one subdirectory holding PG_VERSION)' })
-      .option('runtime', { choices: RUNTIME, default: 'pod', describe: 'Where the volume is read and the scratch PostgreSQL runs: pod (pods in the cluster, over exec and port-forward)', group: 'Runtime:' })
-      .option('image', { type: 'string', describe: 'With --runtime pod: image of the scratch pods, {major} is replaced by the PostgreSQL major (default postgres:{major})', group: 'Runtime:' })
-      .option('run-as-user', { type: 'number', describe: 'With --runtime pod: user id of the scratch pods (default 999; 26 for CloudNativePG images)', group: 'Runtime:' }),
+        { conflicts: { backup: ['pvc'], 'from-namespace': ['pvc'], 'storage-class': ['pvc'], 'prep-image': ['pvc'] } },
+      )
+        .option('check', { type: 'string', array: true, describe: 'NAME=SQL, repeatable: passes when the first column of the first row is true' })
+        .option('check-database', { type: 'string', describe: 'Database the checks run in (default: postgres)' })
+        .option('amcheck', {
+          choices: AMCHECK,
+          default: 'auto',
+          describe: 'bt_index_check on every btree index: auto (installs the extension only in a scratch restore), install, skip',
+        })
+        .option('live-even-if-unsafe', {
+          type: 'boolean',
+          default: false,
+          describe: 'Start PostgreSQL even when the offline check finds the copy unsafe (to see what happens)',
+        })
+        .option('data-subpath', {
+          type: 'string',
+          describe: 'PGDATA relative to the volume root (default: the root, else the one subdirectory holding PG_VERSION)',
+        })
+        .option('runtime', {
+          choices: RUNTIME,
+          default: 'pod',
+          describe: 'Where the volume is read and the scratch PostgreSQL runs: pod (pods in the cluster, over exec and port-forward)',
+          group: 'Runtime:',
+        })
+        .option('image', {
+          type: 'string',
+          describe: 'With --runtime pod: image of the scratch pods, {major} is replaced by the PostgreSQL major (default postgres:{major})',
+          group: 'Runtime:',
+        })
+        .option('run-as-user', {
+          type: 'number',
+          describe: 'With --runtime pod: user id of the scratch pods (default 999; 26 for CloudNativePG images)',
+          group: 'Runtime:',
+        }),
       '20m',
       'Deadline of the whole verification',
     )
       .example('kubectl dbaas verify --backup nightly -n db', 'Restore to a scratch PVC, check, remove it')
-      .example("kubectl dbaas verify --pvc restored --check 'orders=select count(*) > 0 from orders'", 'A restored volume, with a check of your own (--check-database picks the database)')
+      .example(
+        "kubectl dbaas verify --pvc restored --check 'orders=select count(*) > 0 from orders'",
+        'A restored volume, with a check of your own (--check-database picks the database)',
+      )
       .example('kubectl dbaas verify --backup nightly -o json | jq .failures', 'Scriptable'),
   handler: async (argv) => {
     const args = parseArgs(verifyArgsSchema, argv);
@@ -105,7 +133,13 @@ export const verifyCommand: CommandModule = {
     const report = await runLongOperation((ctx) => run.runVerifyCommand(parsed, ctx), 'stopping the scratch PostgreSQL, deleting the scratch restore');
     await writeResult(report, args.output, run.renderVerify);
     if (!report.ok) {
-      if (args.output !== 'text') process.stderr.write(run.failureLines(report).map((l) => `${l}\n`).join(''));
+      if (args.output !== 'text')
+        process.stderr.write(
+          run
+            .failureLines(report)
+            .map((l) => `${l}\n`)
+            .join(''),
+        );
       process.exitCode = 1;
     }
   },

@@ -15,9 +15,33 @@ function verified(overrides: Partial<VerifyResult> = {}): VerifyResult {
     scratch: true,
     backup: { namespace: 'db', name: 'nightly', mode: 'online' },
     restore: result({ namespace: 'db', pvcName: 'verify-nightly-a1b2c3', restoreType: 'snapshot' }),
-    offline: { verdict: 'online-backup-complete', safe: true, reasons: [], postgresMajorVersion: 17, missingSegments: [], requiredWal: { from: '0/3000028', to: '0/3000100', firstSegment: '000000010000000000000003', lastSegment: '000000010000000000000003' }, dataSubPath: '' },
-    live: { readyMs: 1400, redoMs: 20, inRecovery: false, timeline: 1, expectedTimeline: 1, amcheck: { ran: true, databases: 2, indexes: 14, failures: [] }, checks: [{ name: 'rows', ok: true, message: 'true' }] },
-    timings: { phases: [{ phase: 'restore', atMs: 100 }, { phase: 'offline-checked', atMs: 8300 }, { phase: 'ready-for-connections', atMs: 9800 }, { phase: 'recovery-done', atMs: 9900 }], totalMs: 10500 },
+    offline: {
+      verdict: 'online-backup-complete',
+      safe: true,
+      reasons: [],
+      postgresMajorVersion: 17,
+      missingSegments: [],
+      requiredWal: { from: '0/3000028', to: '0/3000100', firstSegment: '000000010000000000000003', lastSegment: '000000010000000000000003' },
+      dataSubPath: '',
+    },
+    live: {
+      readyMs: 1400,
+      redoMs: 20,
+      inRecovery: false,
+      timeline: 1,
+      expectedTimeline: 1,
+      amcheck: { ran: true, databases: 2, indexes: 14, failures: [] },
+      checks: [{ name: 'rows', ok: true, message: 'true' }],
+    },
+    timings: {
+      phases: [
+        { phase: 'restore', atMs: 100 },
+        { phase: 'offline-checked', atMs: 8300 },
+        { phase: 'ready-for-connections', atMs: 9800 },
+        { phase: 'recovery-done', atMs: 9900 },
+      ],
+      totalMs: 10500,
+    },
     ...overrides,
   };
 }
@@ -30,7 +54,9 @@ describe('verify output', () => {
     const text = renderVerify(report);
     expect(text).toMatch(/^result: +PASSED$/m);
     expect(text).toMatch(/^PVC: +db\/verify-nightly-a1b2c3 \(scratch restore, deleted afterwards\)$/m);
-    expect(text).toMatch(/^offline: +online-backup-complete \(safe to start\); PostgreSQL 17, PGDATA at the volume root; WAL needed 000000010000000000000003$/m);
+    expect(text).toMatch(
+      /^offline: +online-backup-complete \(safe to start\); PostgreSQL 17, PGDATA at the volume root; WAL needed 000000010000000000000003$/m,
+    );
     expect(text).toMatch(/^live: +accepting connections after 1\.4s \(redo 0\.0s\); out of recovery on timeline 1 \(the backup's: 1\)$/m);
     expect(text).toMatch(/^amcheck: +bt_index_check on 14 btree index\(es\) in 2 database\(s\): no corruption found$/m);
     expect(text).toMatch(/^checks: +rows: passed$/m);
@@ -47,7 +73,15 @@ describe('verify output', () => {
           { kind: 'live', check: 'user-check', name: 'rows', message: 'first column is false, not true' },
           { kind: 'live', check: 'amcheck', message: 'postgres: t_pkey: corrupt' },
         ],
-        live: { readyMs: 1400, redoMs: undefined, inRecovery: false, timeline: 1, expectedTimeline: 1, amcheck: { ran: true, databases: 1, indexes: 3, failures: ['postgres: t_pkey: corrupt'] }, checks: [{ name: 'rows', ok: false, message: 'first column is false, not true' }] },
+        live: {
+          readyMs: 1400,
+          redoMs: undefined,
+          inRecovery: false,
+          timeline: 1,
+          expectedTimeline: 1,
+          amcheck: { ran: true, databases: 1, indexes: 3, failures: ['postgres: t_pkey: corrupt'] },
+          checks: [{ name: 'rows', ok: false, message: 'first column is false, not true' }],
+        },
       }),
       'pods',
     );
@@ -55,7 +89,11 @@ describe('verify output', () => {
     expect(text).toMatch(/^result: +FAILED \(2 failures\)$/m);
     expect(text).toMatch(/^checks: +rows: FAILED \(first column is false, not true\)$/m);
     expect(text).toMatch(/\nfailures:\n {2}- check "rows": first column is false, not true\n {2}- amcheck: postgres: t_pkey: corrupt$/);
-    expect(failureLines(report)).toEqual(['error: the copy did not pass verification (2 failures):', '  - check "rows": first column is false, not true', '  - amcheck: postgres: t_pkey: corrupt']);
+    expect(failureLines(report)).toEqual([
+      'error: the copy did not pass verification (2 failures):',
+      '  - check "rows": first column is false, not true',
+      '  - amcheck: postgres: t_pkey: corrupt',
+    ]);
   });
 
   it('an unsafe copy that was not started says why', () => {
@@ -67,7 +105,15 @@ describe('verify output', () => {
           pvc: 'pg-restored',
           failures: ['offline: online-backup-incomplete: WAL missing'],
           findings: [{ kind: 'offline', check: 'inspector', message: 'online-backup-incomplete: WAL missing' }],
-          offline: { verdict: 'online-backup-incomplete', safe: false, reasons: ['WAL missing'], postgresMajorVersion: 17, missingSegments: ['000000010000000000000004'], requiredWal: { from: undefined, to: undefined, firstSegment: undefined, lastSegment: undefined }, dataSubPath: 'pgdata' },
+          offline: {
+            verdict: 'online-backup-incomplete',
+            safe: false,
+            reasons: ['WAL missing'],
+            postgresMajorVersion: 17,
+            missingSegments: ['000000010000000000000004'],
+            requiredWal: { from: undefined, to: undefined, firstSegment: undefined, lastSegment: undefined },
+            dataSubPath: 'pgdata',
+          },
           live: undefined,
         }),
         'pods',
@@ -85,7 +131,15 @@ describe('verify output', () => {
             { kind: 'offline', check: 'inspector', message: 'online-backup-incomplete: WAL missing' },
             { kind: 'live', check: 'server', message: 'PostgreSQL did not start: FATAL: could not locate required checkpoint record' },
           ],
-          offline: { verdict: 'online-backup-incomplete', safe: false, reasons: ['WAL missing'], postgresMajorVersion: 17, missingSegments: [], requiredWal: { from: undefined, to: undefined, firstSegment: undefined, lastSegment: undefined }, dataSubPath: '' },
+          offline: {
+            verdict: 'online-backup-incomplete',
+            safe: false,
+            reasons: ['WAL missing'],
+            postgresMajorVersion: 17,
+            missingSegments: [],
+            requiredWal: { from: undefined, to: undefined, firstSegment: undefined, lastSegment: undefined },
+            dataSubPath: '',
+          },
           live: undefined,
         }),
         'pods',
@@ -99,8 +153,18 @@ describe('verify output', () => {
     const out: string[] = [];
     const progress = createProgress({ stream: { write: (s: string) => out.push(s) }, tty: false, now: () => 0 });
     const follow = verifyProgressFollower(progress);
-    follow({ phase: 'restore', message: 'pvc-created: PVC db/verify-x created (1Gi)', elapsedMs: 1, restore: { phase: 'pvc-created', message: 'PVC db/verify-x created (1Gi)', elapsedMs: 1 } });
-    follow({ phase: 'restore', message: 'data-ready: PVC db/verify-x holds the backup', elapsedMs: 2, restore: { phase: 'data-ready', message: 'PVC db/verify-x holds the backup', elapsedMs: 2 } });
+    follow({
+      phase: 'restore',
+      message: 'pvc-created: PVC db/verify-x created (1Gi)',
+      elapsedMs: 1,
+      restore: { phase: 'pvc-created', message: 'PVC db/verify-x created (1Gi)', elapsedMs: 1 },
+    });
+    follow({
+      phase: 'restore',
+      message: 'data-ready: PVC db/verify-x holds the backup',
+      elapsedMs: 2,
+      restore: { phase: 'data-ready', message: 'PVC db/verify-x holds the backup', elapsedMs: 2 },
+    });
     follow({ phase: 'offline-checked', message: 'online-backup-complete', elapsedMs: 3 });
     follow({ phase: 'server-starting', message: 'starting PostgreSQL 17', elapsedMs: 4 });
     const text = out.join('');
@@ -113,12 +177,22 @@ describe('verify output', () => {
     const out: string[] = [];
     const progress = createProgress({ stream: { write: (s: string) => out.push(s) }, tty: false, now: () => 0 });
     const follow = verifyProgressFollower(progress);
-    follow({ phase: 'restore', message: 'prep-started: Job db/verify-x-prep started', elapsedMs: 1, restore: { phase: 'prep-started', message: 'Job db/verify-x-prep started', elapsedMs: 1 } });
+    follow({
+      phase: 'restore',
+      message: 'prep-started: Job db/verify-x-prep started',
+      elapsedMs: 1,
+      restore: { phase: 'prep-started', message: 'Job db/verify-x-prep started', elapsedMs: 1 },
+    });
     follow({
       phase: 'restore',
       message: 'cleanup: removing what this restore created after: restore-prep failed: pod exited 1',
       elapsedMs: 2,
-      restore: { phase: 'cleanup', message: 'removing what this restore created after: restore-prep failed: pod exited 1', elapsedMs: 2, failure: 'restore-prep failed: pod exited 1' },
+      restore: {
+        phase: 'cleanup',
+        message: 'removing what this restore created after: restore-prep failed: pod exited 1',
+        elapsedMs: 2,
+        failure: 'restore-prep failed: pod exited 1',
+      },
     });
     const text = out.join('');
     expect(text).toContain('scratch restore: restore-prep: failed after 0.0s: restore-prep failed: pod exited 1\n');

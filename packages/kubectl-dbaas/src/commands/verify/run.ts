@@ -1,6 +1,14 @@
 // `kubectl dbaas verify`: RestoreClient.verify of the SDK with the CLI's flags, progress and
 // output. Loaded lazily when the command runs.
-import { podVerifyRuntime, type RestoreClient, type VerifyCheck, type VerifyOptions, type VerifyProgress, type VerifyResult, type VerifyRuntime } from '@kubectl-dbaas/sdk';
+import {
+  podVerifyRuntime,
+  type RestoreClient,
+  type VerifyCheck,
+  type VerifyOptions,
+  type VerifyProgress,
+  type VerifyResult,
+  type VerifyRuntime,
+} from '@kubectl-dbaas/sdk';
 import { explainingMissingNamespaces, restoreClientFor } from '../../cli-shared.js';
 import { formatSeconds } from '../../duration.js';
 import type { KubeArgs } from '../../global-options.js';
@@ -88,7 +96,12 @@ export async function runVerifyCommand(
     ...(args.fromNamespace !== undefined ? { backupNamespace: args.fromNamespace } : {}),
     runtime,
     ...(args.storageClass !== undefined || args.prepImage !== undefined
-      ? { restore: { ...(args.storageClass !== undefined ? { storageClass: args.storageClass } : {}), ...(args.prepImage !== undefined ? { prep: { image: args.prepImage } } : {}) } }
+      ? {
+          restore: {
+            ...(args.storageClass !== undefined ? { storageClass: args.storageClass } : {}),
+            ...(args.prepImage !== undefined ? { prep: { image: args.prepImage } } : {}),
+          },
+        }
       : {}),
     checks: args.checks,
     amcheck: args.amcheck,
@@ -126,8 +139,7 @@ export function verifyProgressFollower(progress: ProgressReporter): (event: Veri
           // The scratch restore's step that was running failed: say so before cleaning up.
           progress.fail(event.restore?.failure);
           progress.phase('scratch restore: cleaning up');
-        }
-        else if (restorePhase === 'resolved' || restorePhase === 'source-created') progress.phase('scratch restore: creating the PVC');
+        } else if (restorePhase === 'resolved' || restorePhase === 'source-created') progress.phase('scratch restore: creating the PVC');
         progress.detail(message);
         break;
       }
@@ -193,7 +205,10 @@ export function summaryLine(r: VerifyReport): string {
  * ```
  */
 export function failureLines(r: VerifyReport): string[] {
-  return [`error: the copy did not pass verification (${r.failures.length} failure${r.failures.length === 1 ? '' : 's'}):`, ...r.failures.map((f) => `  - ${f}`)];
+  return [
+    `error: the copy did not pass verification (${r.failures.length} failure${r.failures.length === 1 ? '' : 's'}):`,
+    ...r.failures.map((f) => `  - ${f}`),
+  ];
 }
 
 /**
@@ -223,7 +238,12 @@ export function renderVerify(r: VerifyReport): string {
   const fields = renderFields([
     ['result', r.ok ? 'PASSED' : `FAILED (${r.failures.length} failure${r.failures.length === 1 ? '' : 's'})`],
     ['PVC', `${r.namespace}/${r.pvc}${r.scratch ? ' (scratch restore, deleted afterwards)' : ''}`],
-    ['backup', r.backup ? `${r.backup.namespace}/${r.backup.name}${r.backup.mode ? ` (${r.backup.mode})` : ''}` : 'unknown (the PVC carries no dbaas.io/restored-from label)'],
+    [
+      'backup',
+      r.backup
+        ? `${r.backup.namespace}/${r.backup.name}${r.backup.mode ? ` (${r.backup.mode})` : ''}`
+        : 'unknown (the PVC carries no dbaas.io/restored-from label)',
+    ],
     ['runtime', r.runtime],
     [
       'offline',

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { usageError } from '../../test-support/usage-error.js';
 
-describe('kubectl dbaas wal: usage errors exit 2 with our own message and the command\'s --help', () => {
+describe("kubectl dbaas wal: usage errors exit 2 with our own message and the command's --help", () => {
   it.each([
     [['wal', 'inspect'], /^error: name what to inspect: kubectl dbaas wal inspect DIRECTORY .* or FILE/, 'wal inspect'],
     [['wal', 'inspect', '/data', '-A'], /Unknown argument: A/, 'wal inspect'],

@@ -25,7 +25,10 @@ describe('detectEngine', () => {
   });
 
   it('an explicit dbaas.io/engine label wins over images; an invalid one is a conflict, not a guess', () => {
-    expect(detectEngine({ images: ['mysql:8.4'], labels: { 'dbaas.io/engine': 'mariadb' } })).toMatchObject({ engine: 'mariadb', source: 'label:dbaas.io/engine' });
+    expect(detectEngine({ images: ['mysql:8.4'], labels: { 'dbaas.io/engine': 'mariadb' } })).toMatchObject({
+      engine: 'mariadb',
+      source: 'label:dbaas.io/engine',
+    });
     expect(detectEngine({ images: ['mysql:8.4'], labels: { 'dbaas.io/engine': 'oracle' } })).toMatchObject({ engine: undefined, source: 'conflict' });
   });
 
@@ -38,7 +41,10 @@ describe('detectEngine', () => {
 
   it('images beat labels, labels beat the PVC name', () => {
     expect(detectEngine({ images: ['mariadb:10.11'], labels: { 'app.kubernetes.io/name': 'mysql' } })).toMatchObject({ engine: 'mariadb', source: 'image' });
-    expect(detectEngine({ images: ['my-company/db:1'], labels: { 'app.kubernetes.io/name': 'mysql' }, pvcName: 'data-shop-mariadb-0' })).toMatchObject({ engine: 'mysql', source: 'label' });
+    expect(detectEngine({ images: ['my-company/db:1'], labels: { 'app.kubernetes.io/name': 'mysql' }, pvcName: 'data-shop-mariadb-0' })).toMatchObject({
+      engine: 'mysql',
+      source: 'label',
+    });
   });
 
   it.each([
@@ -61,7 +67,10 @@ describe('detectEngine', () => {
 
 describe('detectEngine: environment variable names', () => {
   it('read after images and before labels; MARIADB_* decides MariaDB although its images accept MYSQL_* too', () => {
-    expect(detectEngine({ images: ['registry.local/db:1'], envNames: ['MARIADB_ROOT_PASSWORD', 'MYSQL_DATABASE'] })).toMatchObject({ engine: 'mariadb', source: 'env' });
+    expect(detectEngine({ images: ['registry.local/db:1'], envNames: ['MARIADB_ROOT_PASSWORD', 'MYSQL_DATABASE'] })).toMatchObject({
+      engine: 'mariadb',
+      source: 'env',
+    });
     expect(detectEngine({ envNames: ['MYSQL_ROOT_PASSWORD'] })).toMatchObject({ engine: 'mysql', source: 'env' });
     expect(detectEngine({ envNames: ['PGDATA', 'POSTGRES_PASSWORD'] })).toMatchObject({ engine: 'postgres', source: 'env' });
     expect(detectEngine({ envNames: ['HOME', 'PATH'], labels: { app: 'mariadb' } })).toMatchObject({ engine: 'mariadb', source: 'label' });

@@ -126,7 +126,8 @@ function envEvidence(names: readonly string[]): { engine: Engine; evidence: stri
 function decide(found: { engine: Engine; evidence: string }[], source: EngineDetection['source']): EngineDetection | undefined {
   if (found.length === 0) return undefined;
   const engines = [...new Set(found.map((f) => f.engine))];
-  if (engines.length > 1) return { engine: undefined, source: 'conflict', evidence: `${source} evidence disagrees: ${found.map((f) => `${f.evidence} -> ${f.engine}`).join('; ')}` };
+  if (engines.length > 1)
+    return { engine: undefined, source: 'conflict', evidence: `${source} evidence disagrees: ${found.map((f) => `${f.evidence} -> ${f.engine}`).join('; ')}` };
   return { engine: engines[0], source, evidence: found.map((f) => f.evidence).join('; ') };
 }
 

@@ -50,7 +50,8 @@ describe('scanMysqlErrorLog', () => {
   });
 
   it('flags a page LSN in the future even when not tagged [ERROR]', () => {
-    const line = '2026-11-22 [Warning] InnoDB: Page [page id: space=5, page number=3] log sequence number 99999 is in the future! Current system log sequence number 5000.';
+    const line =
+      '2026-11-22 [Warning] InnoDB: Page [page id: space=5, page number=3] log sequence number 99999 is in the future! Current system log sequence number 5000.';
     expect(scanMysqlErrorLog(line).errors).toEqual([line]);
   });
 });

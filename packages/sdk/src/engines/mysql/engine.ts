@@ -118,7 +118,10 @@ export interface MysqlEngineOptions {
  * await engine.close();
  * ```
  */
-export async function mysqlEngine(config: MysqlConnectionConfig, opts: MysqlEngineOptions = {}): Promise<EngineHooks & { readonly version: MysqlServerVersion }> {
+export async function mysqlEngine(
+  config: MysqlConnectionConfig,
+  opts: MysqlEngineOptions = {},
+): Promise<EngineHooks & { readonly version: MysqlServerVersion }> {
   const session = await openMysqlSession(config);
   let version: MysqlServerVersion;
   try {
@@ -129,7 +132,8 @@ export async function mysqlEngine(config: MysqlConnectionConfig, opts: MysqlEngi
     throw error;
   }
   const lockTimeout = opts.lockWaitTimeoutSeconds ?? 60;
-  if (!Number.isInteger(lockTimeout) || lockTimeout < 1) throw new DbaasError('INVALID_ARGUMENT', `lockWaitTimeoutSeconds must be a positive integer, not ${lockTimeout}`);
+  if (!Number.isInteger(lockTimeout) || lockTimeout < 1)
+    throw new DbaasError('INVALID_ARGUMENT', `lockWaitTimeoutSeconds must be a positive integer, not ${lockTimeout}`);
 
   const describe = async (): Promise<EngineMetadata> => {
     const facts: EngineMetadata = { engine: version.flavor, engineVersion: version.version };
@@ -172,12 +176,18 @@ export async function mysqlEngine(config: MysqlConnectionConfig, opts: MysqlEngi
         }
         const positions = await readPositions(lock, version);
         const startMetadata: EngineMetadata = { ...positions };
-        const backup: EngineOnlineBackup & { readonly separateWalSnapshot: false; readonly lockMethod: 'backup-stage' | 'ftwrl'; readonly connectionId: number } = {
+        const backup: EngineOnlineBackup & {
+          readonly separateWalSnapshot: false;
+          readonly lockMethod: 'backup-stage' | 'ftwrl';
+          readonly connectionId: number;
+        } = {
           startMetadata,
           separateWalSnapshot: false,
           lockMethod: method,
           connectionId: lock.connectionId,
-          holds: { description: `${method === 'backup-stage' ? 'BACKUP STAGE BLOCK_COMMIT' : 'FLUSH TABLES WITH READ LOCK'} on connection ${lock.connectionId}` },
+          holds: {
+            description: `${method === 'backup-stage' ? 'BACKUP STAGE BLOCK_COMMIT' : 'FLUSH TABLES WITH READ LOCK'} on connection ${lock.connectionId}`,
+          },
           onLost: (listener) => lock.onLost(listener),
           async stop() {
             if (ended) throw new DbaasError('BACKUP_NOT_RUNNING', 'the online backup lock has already been released');

@@ -50,7 +50,10 @@ describe('chooseConsistencyMode for MySQL/MariaDB', () => {
 
   it('ENGINE_MODES agrees with chooseConsistencyMode for every engine, mode and driver kind', () => {
     for (const engine of ['postgres', 'mysql', 'mariadb'] as const) {
-      for (const [kind, atomicity] of [['atomic', ebs], ['nonAtomic', hostpath]] as const) {
+      for (const [kind, atomicity] of [
+        ['atomic', ebs],
+        ['nonAtomic', hostpath],
+      ] as const) {
         for (const mode of ['crash', 'checkpoint', 'fenced', 'online'] as const) {
           const allowed = (ENGINE_MODES[engine][kind] as readonly string[]).includes(mode);
           expect([engine, kind, mode, codeOf(() => chooseConsistencyMode(atomicity, mode, { engine })) === undefined]).toEqual([engine, kind, mode, allowed]);

@@ -12,7 +12,13 @@ import {
   mariadbUnavailable,
   postgresRunAs,
   startMariadb,
-  type MariadbServer, copyTrial, MysqlWriteLoad, seedMysql, type CopyMode, type CopyTrial } from '@kubectl-dbaas/testing';
+  type MariadbServer,
+  copyTrial,
+  MysqlWriteLoad,
+  seedMysql,
+  type CopyMode,
+  type CopyTrial,
+} from '@kubectl-dbaas/testing';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDbaasError } from '../../errors.js';
@@ -86,7 +92,18 @@ describe('mysqlEngine on a real MariaDB', skipWhen(why), () => {
       expect(m.binlogPosition).toBeTypeOf('bigint');
       expect(m.gtidExecuted).toMatch(/^\d+-\d+-\d+/);
       // The metadata schema takes them.
-      writeSnapshotMetadata({ schemaVersion: '1', backupSet: 'x', role: 'data', sourcePvc: 'p', backupType: 'volumesnapshot', mode: 'online', engine: 'mariadb', engineVersion: '10.11.19', ...m, requestedAt: new Date() });
+      writeSnapshotMetadata({
+        schemaVersion: '1',
+        backupSet: 'x',
+        role: 'data',
+        sourcePvc: 'p',
+        backupType: 'volumesnapshot',
+        mode: 'online',
+        engine: 'mariadb',
+        engineVersion: '10.11.19',
+        ...m,
+        requestedAt: new Date(),
+      });
       const before = load.acked.length;
       const blocked = await insertAt(2_000_000_001);
       await new Promise((r) => setTimeout(r, 1500));
@@ -101,7 +118,9 @@ describe('mysqlEngine on a real MariaDB', skipWhen(why), () => {
       await session.release();
       await new Promise((r) => setTimeout(r, 300));
       expect(load.acked.length).toBeGreaterThan(before);
-      report.push(`online lock: an INSERT waited ${ackedAt - lockedAt} ms behind BACKUP STAGE BLOCK_COMMIT; ${load.acked.length - before} commits after stop() in 300 ms`);
+      report.push(
+        `online lock: an INSERT waited ${ackedAt - lockedAt} ms behind BACKUP STAGE BLOCK_COMMIT; ${load.acked.length - before} commits after stop() in 300 ms`,
+      );
     } finally {
       await load.stop();
       await engine.close();
@@ -174,7 +193,9 @@ describe('mysqlEngine on a real MariaDB', skipWhen(why), () => {
       const ackedAt = await blocked.done;
       expect(ackedAt - t).toBeLessThan(5000);
       await blocked.conn.end();
-      const stages = await server.query<{ n: number }>("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE 'BACKUP STAGE%' OR STATE LIKE '%backup%'");
+      const stages = await server.query<{ n: number }>(
+        "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE 'BACKUP STAGE%' OR STATE LIKE '%backup%'",
+      );
       expect(Number(stages[0]!.n)).toBe(0);
     } finally {
       await engine.close();
@@ -223,9 +244,13 @@ describe('verifyMysqlRestore on a scratch server', skipWhen(why), () => {
   it('a cleanly stopped copy: starts without crash recovery, CHECK TABLE OK on every table', async () => {
     const dir = await copyOf('clean');
     let rows = 0;
-    const r = await verifyMysqlRestore({ dataDirectory: dir, ...(runAs() ? { runAs: runAs()! } : {}), inspect: async (s) => {
-      rows = Number((await s.query<{ n: string }>('SELECT COUNT(*) AS n FROM app.t'))[0]!.n);
-    } });
+    const r = await verifyMysqlRestore({
+      dataDirectory: dir,
+      ...(runAs() ? { runAs: runAs()! } : {}),
+      inspect: async (s) => {
+        rows = Number((await s.query<{ n: string }>('SELECT COUNT(*) AS n FROM app.t'))[0]!.n);
+      },
+    });
     expect(r.problems).toEqual([]);
     expect(r.ok).toBe(true);
     expect(r.started).toBe(true);
@@ -311,11 +336,17 @@ describe('which copies of a MariaDB under write load are consistent (tar czf, as
   // Lock + tar of the live directory: the outcome is what is measured (torn copies were seen:
   // docs/engines.md), so it is reported, not asserted; the SDK refuses this mode on non-atomic
   // drivers. DBAAS_MYSQL_MEASURE=<n> runs n trials of each.
-  it('measure: BACKUP STAGE BLOCK_COMMIT / FTWRL / no lock, each with tar of the live directory (DBAAS_MYSQL_MEASURE=<trials>)', skipWhen(Number(process.env.DBAAS_MYSQL_MEASURE ?? 0) > 0 ? undefined : 'a measurement, run on request: DBAAS_MYSQL_MEASURE=<trials>'), async () => {
-    const n = Number(process.env.DBAAS_MYSQL_MEASURE);
-    for (const mode of ['backup-stage', 'ftwrl', 'live'] as const) {
-      const got = await run(mode, n);
-      report.push(`measure ${mode}: ${got.filter((t) => t.verdict === 'clean').length}/${n} clean, ${got.filter((t) => t.verdict === 'corrupt').length} started corrupt, ${got.filter((t) => t.verdict === 'did-not-start').length} did not start`);
-    }
-  });
+  it(
+    'measure: BACKUP STAGE BLOCK_COMMIT / FTWRL / no lock, each with tar of the live directory (DBAAS_MYSQL_MEASURE=<trials>)',
+    skipWhen(Number(process.env.DBAAS_MYSQL_MEASURE ?? 0) > 0 ? undefined : 'a measurement, run on request: DBAAS_MYSQL_MEASURE=<trials>'),
+    async () => {
+      const n = Number(process.env.DBAAS_MYSQL_MEASURE);
+      for (const mode of ['backup-stage', 'ftwrl', 'live'] as const) {
+        const got = await run(mode, n);
+        report.push(
+          `measure ${mode}: ${got.filter((t) => t.verdict === 'clean').length}/${n} clean, ${got.filter((t) => t.verdict === 'corrupt').length} started corrupt, ${got.filter((t) => t.verdict === 'did-not-start').length} did not start`,
+        );
+      }
+    },
+  );
 });

@@ -119,10 +119,14 @@ export async function openMysqlSession(config: MysqlConnectionConfig, opts: { co
       } catch (error) {
         const e = error as { code?: string; errno?: number; sqlMessage?: string; message: string; fatal?: boolean };
         if (e.fatal) lose(error as Error);
-        throw new DbaasError(e.fatal ? 'MYSQL_CONNECTION_FAILED' : 'MYSQL_QUERY_FAILED', `${sql.split('\n')[0]!.slice(0, 80)}: ${e.sqlMessage ?? e.message}${e.code ? ` (${e.code})` : ''}`, {
-          cause: error,
-          details: { ...(e.code ? { sqlCode: e.code } : {}), ...(e.errno !== undefined ? { errno: e.errno } : {}) },
-        });
+        throw new DbaasError(
+          e.fatal ? 'MYSQL_CONNECTION_FAILED' : 'MYSQL_QUERY_FAILED',
+          `${sql.split('\n')[0]!.slice(0, 80)}: ${e.sqlMessage ?? e.message}${e.code ? ` (${e.code})` : ''}`,
+          {
+            cause: error,
+            details: { ...(e.code ? { sqlCode: e.code } : {}), ...(e.errno !== undefined ? { errno: e.errno } : {}) },
+          },
+        );
       }
     },
     async close() {

@@ -48,9 +48,11 @@ export interface MysqlVerifyReport {
 }
 
 // InnoDB / server messages that mean the data is not what was committed (MariaDB 10.x and MySQL 8).
-const LOG_ERROR = /\[ERROR\]|is in the future|Database page corruption|corrupt|checksum mismatch|Torn page|Page \[page id:.*\] log sequence number .* is in the future|Missing MLOG_CHECKPOINT|Log scan aborted|Assertion failure|Plugin 'InnoDB' registration as a STORAGE ENGINE failed/i;
+const LOG_ERROR =
+  /\[ERROR\]|is in the future|Database page corruption|corrupt|checksum mismatch|Torn page|Page \[page id:.*\] log sequence number .* is in the future|Missing MLOG_CHECKPOINT|Log scan aborted|Assertion failure|Plugin 'InnoDB' registration as a STORAGE ENGINE failed/i;
 // Harmless [ERROR] lines of a scratch server (no network, privilege tables skipped, ...).
-const LOG_BENIGN = /Can't open and lock privilege tables|Could not open mysql\.plugin table|Can't open the mysql\.func table|Failed to open the table mysql\.servers/i;
+const LOG_BENIGN =
+  /Can't open and lock privilege tables|Could not open mysql\.plugin table|Can't open the mysql\.func table|Failed to open the table mysql\.servers/i;
 const CRASH_RECOVERY = /Starting crash recovery|crash recovery|Starting final batch to recover|to recover: \d+ pages/i;
 
 /**
@@ -85,7 +87,11 @@ function quoteIdent(name: string): string {
  * console.log(report.ok, report.tables.length);
  * ```
  */
-export async function checkMysqlTables(options: { connection: MysqlConnectionConfig | MysqlSession; log?: string; extended?: boolean }): Promise<MysqlVerifyReport> {
+export async function checkMysqlTables(options: {
+  connection: MysqlConnectionConfig | MysqlSession;
+  log?: string;
+  extended?: boolean;
+}): Promise<MysqlVerifyReport> {
   const given = typeof options.connection === 'object' && 'query' in options.connection && 'connectionId' in options.connection;
   const session = given ? (options.connection as MysqlSession) : await openMysqlSession(options.connection as MysqlConnectionConfig);
   try {
@@ -98,10 +104,19 @@ export async function checkMysqlTables(options: { connection: MysqlConnectionCon
     const checks: MysqlTableCheck[] = [];
     for (const t of tables) {
       const name = `${t.s}.${t.n}`;
-      const rows = await session.query<{ Msg_type: string; Msg_text: string }>(`CHECK TABLE ${quoteIdent(t.s)}.${quoteIdent(t.n)}${options.extended === false ? '' : ' EXTENDED'}`);
+      const rows = await session.query<{ Msg_type: string; Msg_text: string }>(
+        `CHECK TABLE ${quoteIdent(t.s)}.${quoteIdent(t.n)}${options.extended === false ? '' : ' EXTENDED'}`,
+      );
       const messages = rows.map((r) => `${r.Msg_type}: ${r.Msg_text}`);
       // OK: a final "status: OK"; also fine: a note that the engine "doesn't support check" (e.g. CSV logs).
-      const ok = rows.length > 0 && rows.every((r) => r.Msg_type !== 'error') && rows.some((r) => r.Msg_type === 'status' && /^(OK|Table is already up to date)$/i.test(r.Msg_text) || (r.Msg_type === 'note' && /doesn't support check/i.test(r.Msg_text)));
+      const ok =
+        rows.length > 0 &&
+        rows.every((r) => r.Msg_type !== 'error') &&
+        rows.some(
+          (r) =>
+            (r.Msg_type === 'status' && /^(OK|Table is already up to date)$/i.test(r.Msg_text)) ||
+            (r.Msg_type === 'note' && /doesn't support check/i.test(r.Msg_text)),
+        );
       checks.push({ table: name, engine: t.e ?? '', ok, messages });
     }
     const scan = scanMysqlErrorLog(options.log ?? '');
@@ -153,7 +168,10 @@ export async function verifyMysqlRestore(options: VerifyMysqlRestoreOptions): Pr
   const dir = path.resolve(options.dataDirectory);
   if (!existsSync(path.join(dir, 'mysql'))) throw new DbaasError('INVALID_ARGUMENT', `${dir} is not a MySQL/MariaDB data directory (no mysql/ system schema)`);
   const binary = options.binary ?? ['/usr/sbin/mariadbd', '/usr/sbin/mysqld'].find((b) => existsSync(b));
-  if (!binary || !existsSync(binary)) throw new DbaasError('INVALID_ARGUMENT', `no MySQL/MariaDB server binary found (${options.binary ?? '/usr/sbin/mariadbd, /usr/sbin/mysqld'})`, { fix: 'Install mariadb-server / mysql-server of the same major as the backup, or pass binary.' });
+  if (!binary || !existsSync(binary))
+    throw new DbaasError('INVALID_ARGUMENT', `no MySQL/MariaDB server binary found (${options.binary ?? '/usr/sbin/mariadbd, /usr/sbin/mysqld'})`, {
+      fix: 'Install mariadb-server / mysql-server of the same major as the backup, or pass binary.',
+    });
   const runtime = await mkdtemp(path.join(os.tmpdir(), 'dbaas-verify-mysql-'));
   const logFile = path.join(runtime, 'error.log');
   const socket = path.join(runtime, 'mysqld.sock');
@@ -187,7 +205,11 @@ export async function verifyMysqlRestore(options: VerifyMysqlRestoreOptions): Pr
       ...(isRoot && !options.runAs ? ['--user=root'] : []),
       ...Object.entries(settings).map(([k, v]) => `--${k.replaceAll('_', '-')}=${typeof v === 'boolean' ? (v ? 'ON' : 'OFF') : v}`),
     ];
-    const child = spawn(binary, args, { stdio: 'ignore', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', TZ: 'UTC' }, ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}) });
+    const child = spawn(binary, args, {
+      stdio: 'ignore',
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', TZ: 'UTC' },
+      ...(options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : {}),
+    });
     let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     const exit = new Promise<void>((resolve) => {
       child.once('exit', (code, signal) => {
@@ -215,8 +237,19 @@ export async function verifyMysqlRestore(options: VerifyMysqlRestoreOptions): Pr
       }
       const log = readLog();
       const scan = scanMysqlErrorLog(log);
-      const why = exited ? `exited (code ${exited.code}${exited.signal ? `, signal ${exited.signal}` : ''})` : `was not ready within ${options.timeoutMs ?? 300_000} ms`;
-      return { ok: false, started: false, version: '', tables: [], logErrors: scan.errors, crashRecovery: scan.crashRecovery, problems: [`the server ${why} on ${dir}`, ...scan.errors.map((l) => `log: ${l}`)], log };
+      const why = exited
+        ? `exited (code ${exited.code}${exited.signal ? `, signal ${exited.signal}` : ''})`
+        : `was not ready within ${options.timeoutMs ?? 300_000} ms`;
+      return {
+        ok: false,
+        started: false,
+        version: '',
+        tables: [],
+        logErrors: scan.errors,
+        crashRecovery: scan.crashRecovery,
+        problems: [`the server ${why} on ${dir}`, ...scan.errors.map((l) => `log: ${l}`)],
+        log,
+      };
     }
     let report: MysqlVerifyReport;
     try {

@@ -68,7 +68,13 @@ describe('resolveDatabaseConnection', () => {
   it('own key names and a host/port given by the caller (from another namespace via secretRef.namespace)', async () => {
     const config = await resolveDatabaseConnection(
       clients,
-      { secretRef: { name: 'custom', namespace: ns, keys: { user: 'PGUSER', password: 'PGPASSWORD' } }, host: server.host, port: server.port, database: 'postgres', options: { application_name: 'secret-test' } },
+      {
+        secretRef: { name: 'custom', namespace: ns, keys: { user: 'PGUSER', password: 'PGPASSWORD' } },
+        host: server.host,
+        port: server.port,
+        database: 'postgres',
+        options: { application_name: 'secret-test' },
+      },
       'default',
     );
     expect(config).toEqual({ application_name: 'secret-test', host: server.host, port: server.port, user: 'dbaas_admin', password, database: 'postgres' });
@@ -92,10 +98,14 @@ describe('resolveDatabaseConnection', () => {
     expect(noUser.option).toBe('database');
     expect(noUser.message).toBe(`Secret ${ns}/no-user has no user under the key "username" (its keys: password)`);
 
-    const wrongKey = await dbaasRejection(resolveDatabaseConnection(clients, { secretRef: { name: 'custom', keys: { user: 'PGUSER', password: 'pass' } }, host: '127.0.0.1' }, ns));
+    const wrongKey = await dbaasRejection(
+      resolveDatabaseConnection(clients, { secretRef: { name: 'custom', keys: { user: 'PGUSER', password: 'pass' } }, host: '127.0.0.1' }, ns),
+    );
     expect(wrongKey.message).toBe(`Secret ${ns}/custom has no password under the key "pass" (its keys: PGPASSWORD, PGUSER)`);
 
-    const noHost = await dbaasRejection(resolveDatabaseConnection(clients, { secretRef: { name: 'custom', keys: { user: 'PGUSER', password: 'PGPASSWORD' } } }, ns));
+    const noHost = await dbaasRejection(
+      resolveDatabaseConnection(clients, { secretRef: { name: 'custom', keys: { user: 'PGUSER', password: 'PGPASSWORD' } } }, ns),
+    );
     expect(noHost.message).toMatch(/^no host to connect to: Secret .*\/custom has no "host" key and none was given/);
     expect(noHost.fix).toMatch(/port-forward/);
 

@@ -66,7 +66,9 @@ export type DatabaseConnection = PostgresConnectionConfig | PostgresSecretConnec
  * ```
  */
 export function isSecretConnection(connection: DatabaseConnection | undefined): connection is PostgresSecretConnection {
-  return typeof connection === 'object' && connection !== null && 'secretRef' in connection && typeof (connection as PostgresSecretConnection).secretRef === 'object';
+  return (
+    typeof connection === 'object' && connection !== null && 'secretRef' in connection && typeof (connection as PostgresSecretConnection).secretRef === 'object'
+  );
 }
 
 /**
@@ -82,7 +84,11 @@ export function isSecretConnection(connection: DatabaseConnection | undefined): 
  * const engine = await postgresEngine(config);
  * ```
  */
-export async function resolveDatabaseConnection(clients: KubeClients, connection: DatabaseConnection, defaultNamespace: string): Promise<PostgresConnectionConfig> {
+export async function resolveDatabaseConnection(
+  clients: KubeClients,
+  connection: DatabaseConnection,
+  defaultNamespace: string,
+): Promise<PostgresConnectionConfig> {
   if (!isSecretConnection(connection)) return connection;
   const { options, ...fields } = await readSecretConnection(clients, connection, defaultNamespace, 5432);
   return { ...(options ?? {}), ...fields };
@@ -111,7 +117,11 @@ export type MysqlDatabaseConnection = MysqlConnectionConfig | Omit<PostgresSecre
  * const engine = await mysqlEngine(await resolveMysqlConnection(clients, { secretRef: { name: 'shop-db' }, host: '127.0.0.1' }, 'db'));
  * ```
  */
-export async function resolveMysqlConnection(clients: KubeClients, connection: MysqlDatabaseConnection, defaultNamespace: string): Promise<MysqlConnectionConfig> {
+export async function resolveMysqlConnection(
+  clients: KubeClients,
+  connection: MysqlDatabaseConnection,
+  defaultNamespace: string,
+): Promise<MysqlConnectionConfig> {
   if (typeof connection === 'string' || !('secretRef' in connection) || typeof connection.secretRef !== 'object') return connection as MysqlConnectionConfig;
   const { options: _options, ...fields } = await readSecretConnection(clients, connection, defaultNamespace, 3306);
   return fields;
@@ -172,10 +182,21 @@ async function readSecretConnection(
   const port = portText === undefined ? defaultPort : Number(portText);
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     // A port the caller gave is their input; one read from the Secret is the Secret's state.
-    throw new DbaasError(connection.port !== undefined ? 'INVALID_ARGUMENT' : 'TARGET_UNSUPPORTED', `port ${connection.port !== undefined ? 'given' : `in ${where}`} is not a TCP port: "${portText}"`, {
-      fix: connection.port !== undefined ? 'Give a TCP port (1-65535).' : `Correct the port key of ${where}, or give the port.`,
-      option: 'database',
-    });
+    throw new DbaasError(
+      connection.port !== undefined ? 'INVALID_ARGUMENT' : 'TARGET_UNSUPPORTED',
+      `port ${connection.port !== undefined ? 'given' : `in ${where}`} is not a TCP port: "${portText}"`,
+      {
+        fix: connection.port !== undefined ? 'Give a TCP port (1-65535).' : `Correct the port key of ${where}, or give the port.`,
+        option: 'database',
+      },
+    );
   }
-  return { ...(connection.options ? { options: connection.options } : {}), host, port, user, ...(password !== undefined ? { password } : {}), ...(database !== undefined ? { database } : {}) };
+  return {
+    ...(connection.options ? { options: connection.options } : {}),
+    host,
+    port,
+    user,
+    ...(password !== undefined ? { password } : {}),
+    ...(database !== undefined ? { database } : {}),
+  };
 }

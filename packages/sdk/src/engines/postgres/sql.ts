@@ -85,8 +85,11 @@ export function sqlError(error: unknown, sql: string): DbaasError {
   const sqlState = typeof pgError.code === 'string' && /^[0-9A-Z]{5}$/.test(pgError.code) ? pgError.code : undefined;
   const message = pgError.message ?? String(error);
   let fix: string | undefined = pgError.hint;
-  if (sqlState === '42501') fix = 'Connect as a superuser, or as a role that has been granted EXECUTE on the function (e.g. pg_backup_start, pg_create_physical_replication_slot) and the pg_monitor role.';
-  if (sqlState === '55000' && /replication slots can only be used if/i.test(message)) fix = 'Set wal_level to replica (or logical) and max_replication_slots above 0, then restart PostgreSQL.';
+  if (sqlState === '42501')
+    fix =
+      'Connect as a superuser, or as a role that has been granted EXECUTE on the function (e.g. pg_backup_start, pg_create_physical_replication_slot) and the pg_monitor role.';
+  if (sqlState === '55000' && /replication slots can only be used if/i.test(message))
+    fix = 'Set wal_level to replica (or logical) and max_replication_slots above 0, then restart PostgreSQL.';
   if (sqlState === '53400' || /all replication slots are in use/i.test(message)) fix = 'Raise max_replication_slots or drop unused replication slots.';
   if (sqlState === '57P01' || sqlState === '57P02' || sqlState === '57P03' || /Connection terminated/i.test(message)) {
     return new DbaasError('PG_CONNECTION_FAILED', `the PostgreSQL session ended: ${message}`, { cause: error, details: { sql, sqlState } });
@@ -156,9 +159,7 @@ export async function openSession(
   }
   let info: { pid: number; num: number };
   try {
-    const result = await client.query<{ pid: number; num: string }>(
-      "select pg_backend_pid() as pid, current_setting('server_version_num') as num",
-    );
+    const result = await client.query<{ pid: number; num: string }>("select pg_backend_pid() as pid, current_setting('server_version_num') as num");
     const row = result.rows[0];
     info = { pid: Number(row?.pid), num: Number(row?.num) };
   } catch (error) {

@@ -1,16 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  readlinkSync,
-  renameSync,
-  rmSync,
-  rmdirSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { unmountAllUnder } from '../mounts.js';
 import { pidRunning, processesMentioning } from '../process.js';
@@ -134,7 +123,9 @@ function writeRecord(record: NodeHostRecord): void {
  * @example
  * nodeUnavailableReason({ platform: 'linux', uid: 1000 }); // '... needs root ...'
  */
-export function nodeUnavailableReason(as: { platform: NodeJS.Platform; uid: number | undefined } = { platform: process.platform, uid: process.getuid?.() }): string | undefined {
+export function nodeUnavailableReason(
+  as: { platform: NodeJS.Platform; uid: number | undefined } = { platform: process.platform, uid: process.getuid?.() },
+): string | undefined {
   if (as.platform !== 'linux') return `a node needs Linux (this is ${as.platform})`;
   if (as.uid !== undefined && as.uid !== 0) {
     return 'a node (kubelet, containerd) needs root: it mounts volumes and creates network namespaces; run as root, or use the minikube backend';
@@ -149,10 +140,7 @@ export function nodeUnavailableReason(as: { platform: NodeJS.Platform; uid: numb
  * @example
  * const record = claimNodeSlot({ stateDir, ownerPids: [process.pid], bridge: 'dbaas0' }, console.error);
  */
-export function claimNodeSlot(
-  input: { stateDir: string; ownerPids: number[]; bridge: string },
-  log: (line: string) => void,
-): NodeHostRecord {
+export function claimNodeSlot(input: { stateDir: string; ownerPids: number[]; bridge: string }, log: (line: string) => void): NodeHostRecord {
   const existing = readRecord();
   if (existing) {
     const alive = existing.ownerPids.filter((p) => pidRunning(p));
@@ -168,9 +156,14 @@ export function claimNodeSlot(
       throw new Error(`could not clean up the node a dead run left (state ${existing.stateDir}): ${left.join('; ')}`);
     }
   }
-  const createdDirs = [MACHINE_WIDE_PATHS.containerLogs, MACHINE_WIDE_PATHS.devicePlugins, '/var/lib/kubelet', MACHINE_WIDE_PATHS.cniCache, MACHINE_WIDE_PATHS.containerdRun, MACHINE_WIDE_PATHS.netns].filter(
-    (d) => !existsSync(d),
-  );
+  const createdDirs = [
+    MACHINE_WIDE_PATHS.containerLogs,
+    MACHINE_WIDE_PATHS.devicePlugins,
+    '/var/lib/kubelet',
+    MACHINE_WIDE_PATHS.cniCache,
+    MACHINE_WIDE_PATHS.containerdRun,
+    MACHINE_WIDE_PATHS.netns,
+  ].filter((d) => !existsSync(d));
   const record: NodeHostRecord = {
     stateDir: input.stateDir,
     ownerPids: input.ownerPids,

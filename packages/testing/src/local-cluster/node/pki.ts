@@ -27,19 +27,10 @@ export async function writeKubeletPki(layout: NodeLayout): Promise<void> {
   const csr = path.join(dir, 'apiserver-kubelet-client.csr');
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   try {
+    await openssl(['req', '-x509', ...ec, '-keyout', caKey, '-out', layout.kubeletClientCa, '-days', '7', '-subj', '/CN=dbaas-local-kubelet-client-ca'], dir);
+    await openssl(['req', ...ec, '-keyout', layout.apiserverKubeletClientKey, '-out', csr, '-subj', '/O=system:masters/CN=kube-apiserver-kubelet-client'], dir);
     await openssl(
-      ['req', '-x509', ...ec, '-keyout', caKey, '-out', layout.kubeletClientCa, '-days', '7', '-subj', '/CN=dbaas-local-kubelet-client-ca'],
-      dir,
-    );
-    await openssl(
-      ['req', ...ec, '-keyout', layout.apiserverKubeletClientKey, '-out', csr, '-subj', '/O=system:masters/CN=kube-apiserver-kubelet-client'],
-      dir,
-    );
-    await openssl(
-      [
-        'x509', '-req', '-in', csr, '-CA', layout.kubeletClientCa, '-CAkey', caKey, '-CAcreateserial',
-        '-days', '7', '-out', layout.apiserverKubeletClientCert,
-      ],
+      ['x509', '-req', '-in', csr, '-CA', layout.kubeletClientCa, '-CAkey', caKey, '-CAcreateserial', '-days', '7', '-out', layout.apiserverKubeletClientCert],
       dir,
     );
   } finally {

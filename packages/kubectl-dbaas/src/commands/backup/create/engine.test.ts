@@ -2,9 +2,19 @@ import { DbaasError } from '@kubectl-dbaas/sdk';
 import { describe, expect, it } from 'vitest';
 import { chooseEngine } from './engine.js';
 
-const mariadbPod = { engine: 'mariadb' as const, source: 'image' as const, evidence: 'image localhost/kubectl-dbaas-test/mariadb:10.11', workload: 'pod/shop-0' };
+const mariadbPod = {
+  engine: 'mariadb' as const,
+  source: 'image' as const,
+  evidence: 'image localhost/kubectl-dbaas-test/mariadb:10.11',
+  workload: 'pod/shop-0',
+};
 const nothing = { engine: undefined, source: 'none' as const, evidence: 'no image, label or PVC name names an engine' };
-const conflict = { engine: undefined, source: 'conflict' as const, evidence: 'image evidence disagrees: image mysql:8.4 -> mysql; image postgres:17 -> postgres', workload: 'pod/x-0' };
+const conflict = {
+  engine: undefined,
+  source: 'conflict' as const,
+  evidence: 'image evidence disagrees: image mysql:8.4 -> mysql; image postgres:17 -> postgres',
+  workload: 'pod/x-0',
+};
 
 function thrown(fn: () => unknown): DbaasError {
   try {
@@ -18,7 +28,12 @@ function thrown(fn: () => unknown): DbaasError {
 
 describe('chooseEngine (backup create: which connection options to build)', () => {
   it('takes what the target shows, and tells the SDK', () => {
-    expect(chooseEngine({ detection: mariadbPod })).toEqual({ engine: 'mariadb', family: 'mysql', reason: 'image localhost/kubectl-dbaas-test/mariadb:10.11 (pod/shop-0)', explicit: true });
+    expect(chooseEngine({ detection: mariadbPod })).toEqual({
+      engine: 'mariadb',
+      family: 'mysql',
+      reason: 'image localhost/kubectl-dbaas-test/mariadb:10.11 (pod/shop-0)',
+      explicit: true,
+    });
     expect(chooseEngine({ detection: { engine: 'postgres', source: 'image', evidence: 'image postgres:17' }, dsn: 'postgres' }).family).toBe('postgres');
   });
 

@@ -35,12 +35,18 @@ const nameOf = (f: 'postgres' | 'mysql'): string => (f === 'postgres' ? 'Postgre
  * chooseEngine({ flag: 'mysql' }).family; // 'mysql'
  * ```
  */
-export function chooseEngine(input: { flag?: 'postgres' | 'mysql' | undefined; dsn?: 'postgres' | 'mysql' | undefined; detection?: TargetEngineDetection | undefined }): EngineChoice {
+export function chooseEngine(input: {
+  flag?: 'postgres' | 'mysql' | undefined;
+  dsn?: 'postgres' | 'mysql' | undefined;
+  detection?: TargetEngineDetection | undefined;
+}): EngineChoice {
   const { flag, dsn, detection } = input;
   const where = detection?.workload ? ` (${detection.workload})` : '';
   if (flag) {
     if (dsn && dsn !== flag) {
-      throw new DbaasError('INVALID_ARGUMENT', `--engine ${flag} and a ${dsn === 'postgres' ? 'postgresql' : 'mysql'}:// --dsn disagree`, { fix: `Give a --dsn of ${nameOf(flag)} (${flag === 'postgres' ? 'postgresql' : 'mysql'}://...), or leave out --engine.` });
+      throw new DbaasError('INVALID_ARGUMENT', `--engine ${flag} and a ${dsn === 'postgres' ? 'postgresql' : 'mysql'}:// --dsn disagree`, {
+        fix: `Give a --dsn of ${nameOf(flag)} (${flag === 'postgres' ? 'postgresql' : 'mysql'}://...), or leave out --engine.`,
+      });
     }
     // --engine mysql covers MariaDB: keep the detected flavor when the detection agrees.
     const engine = flag === 'mysql' && detection?.engine === 'mariadb' ? 'mariadb' : flag;
@@ -49,9 +55,13 @@ export function chooseEngine(input: { flag?: 'postgres' | 'mysql' | undefined; d
   if (detection?.engine) {
     const family = familyOf(detection.engine);
     if (dsn && dsn !== family) {
-      throw new DbaasError('INVALID_ARGUMENT', `the target runs ${detection.engine} (${detection.evidence}${where}), but --dsn is a ${dsn === 'postgres' ? 'postgresql' : 'mysql'}:// URL`, {
-        fix: `Give the ${nameOf(family)} connection, or --engine ${dsn} if the detection is wrong (or label the pod ${'dbaas.io/engine'}=${dsn}).`,
-      });
+      throw new DbaasError(
+        'INVALID_ARGUMENT',
+        `the target runs ${detection.engine} (${detection.evidence}${where}), but --dsn is a ${dsn === 'postgres' ? 'postgresql' : 'mysql'}:// URL`,
+        {
+          fix: `Give the ${nameOf(family)} connection, or --engine ${dsn} if the detection is wrong (or label the pod ${'dbaas.io/engine'}=${dsn}).`,
+        },
+      );
     }
     return { engine: detection.engine, family, reason: `${detection.evidence}${where}`, explicit: true };
   }
@@ -61,5 +71,10 @@ export function chooseEngine(input: { flag?: 'postgres' | 'mysql' | undefined; d
       fix: 'Say it: --engine postgres or --engine mysql (MySQL and MariaDB), or label the pod or StatefulSet dbaas.io/engine=postgres|mysql|mariadb.',
     });
   }
-  return { engine: 'postgres', family: 'postgres', reason: `the default (${detection?.evidence ?? 'nothing read'}; --engine mysql for MySQL/MariaDB)`, explicit: false };
+  return {
+    engine: 'postgres',
+    family: 'postgres',
+    reason: `the default (${detection?.evidence ?? 'nothing read'}; --engine mysql for MySQL/MariaDB)`,
+    explicit: false,
+  };
 }

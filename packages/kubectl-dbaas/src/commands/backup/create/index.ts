@@ -59,32 +59,62 @@ export const ENGINE_MODES_TEXT =
 export const backupCreateCommand: CommandModule = {
   command: 'create',
   describe:
-    'Back up a PostgreSQL, MySQL or MariaDB volume as CSI VolumeSnapshots, consistently: crash or checkpoint (atomic drivers only; checkpoint is PostgreSQL\'s), ' +
+    "Back up a PostgreSQL, MySQL or MariaDB volume as CSI VolumeSnapshots, consistently: crash or checkpoint (atomic drivers only; checkpoint is PostgreSQL's), " +
     'fenced (a brief clean stop), or online (no downtime; PostgreSQL adds a NAME-wal snapshot). Ctrl-C lifts the fence, ends the backup ' +
     'session and deletes partial snapshots, then exits 130',
   builder: (argv) =>
     withConnectionOptions(
       argv
         .option('pvc', { type: 'string', group: 'Target (one of):', describe: 'The PVC holding the data directory' })
-        .option('pod', { type: 'string', group: 'Target (one of):', describe: 'A database pod (StatefulSet or CloudNativePG instance): its data PVC (dbaas.io/data-volume annotation, else its only PVC)' })
+        .option('pod', {
+          type: 'string',
+          group: 'Target (one of):',
+          describe: 'A database pod (StatefulSet or CloudNativePG instance): its data PVC (dbaas.io/data-volume annotation, else its only PVC)',
+        })
         .option('cnpg-cluster', { type: 'string', group: 'Target (one of):', describe: 'A CloudNativePG Cluster: a standby instance, else the primary' })
         .option('instance', { type: 'string', group: 'Target (one of):', describe: 'With --cnpg-cluster: this instance' })
         .option('name', { type: 'string', describe: 'Backup name (default <pvc>-<yyyymmddhhmmss>; at most 59 characters)' })
-        .option('mode', { choices: MODES, describe: 'Consistency mode (default: on drivers with atomic snapshots checkpoint for PostgreSQL, online for MySQL/MariaDB; fenced otherwise)' })
+        .option('mode', {
+          choices: MODES,
+          describe: 'Consistency mode (default: on drivers with atomic snapshots checkpoint for PostgreSQL, online for MySQL/MariaDB; fenced otherwise)',
+        })
         .option('snapshot-class', { type: 'string', describe: "VolumeSnapshotClass (default: the driver's default class, else its only one)" })
-        .option('force', { type: 'boolean', default: false, describe: 'Allow a mode the driver cannot do safely: crash/checkpoint (and online for MySQL/MariaDB) on a driver whose snapshots are not atomic (the copy may be torn)' })
-        .option('fence', { type: 'string', default: 'auto', describe: 'How fenced mode stops the database: auto (from the target), statefulset/NAME, cnpg/CLUSTER' })
+        .option('force', {
+          type: 'boolean',
+          default: false,
+          describe:
+            'Allow a mode the driver cannot do safely: crash/checkpoint (and online for MySQL/MariaDB) on a driver whose snapshots are not atomic (the copy may be torn)',
+        })
+        .option('fence', {
+          type: 'string',
+          default: 'auto',
+          describe: 'How fenced mode stops the database: auto (from the target), statefulset/NAME, cnpg/CLUSTER',
+        })
         .option('fence-retain-pvcs', {
           type: 'boolean',
           default: false,
-          describe: 'Fencing a StatefulSet whose persistentVolumeClaimRetentionPolicy.whenScaled is Delete (refused otherwise: scaling to 0 would delete the PVC): set whenScaled Retain while fenced, Delete again afterwards',
+          describe:
+            'Fencing a StatefulSet whose persistentVolumeClaimRetentionPolicy.whenScaled is Delete (refused otherwise: scaling to 0 would delete the PVC): set whenScaled Retain while fenced, Delete again afterwards',
         })
         .option('timeout', { type: 'string', default: '10m', describe: 'Deadline of the whole backup (90s, 5m, 1h)' })
-        .option('dry-run', { choices: DRY_RUN, default: 'none', describe: 'Print the VolumeSnapshots it would create: client (no API writes) or server (validated with dryRun=All)' })
+        .option('dry-run', {
+          choices: DRY_RUN,
+          default: 'none',
+          describe: 'Print the VolumeSnapshots it would create: client (no API writes) or server (validated with dryRun=All)',
+        })
         .example('kubectl dbaas backup create --pod pg-0', 'Fenced on hostpath (StatefulSet scaled to 0 and back), checkpoint on atomic drivers')
-        .example('kubectl dbaas backup create --pod pg-0 --mode online', "No downtime: SQL through the API server to pg-0, the password from its POSTGRES_PASSWORD")
-        .example('kubectl dbaas backup create --pod pg-1 --mode online --db-secret pg-superuser', 'Credentials from a Secret (CloudNativePG: <cluster>-superuser); SQL still to pg-1')
-        .example('kubectl dbaas backup create --pvc data-pg-0 --mode online --host 10.0.0.5 --db-user postgres', 'At an address (password: $PGPASSWORD, ~/.pgpass); checked to be the pod mounting the PVC')
+        .example(
+          'kubectl dbaas backup create --pod pg-0 --mode online',
+          'No downtime: SQL through the API server to pg-0, the password from its POSTGRES_PASSWORD',
+        )
+        .example(
+          'kubectl dbaas backup create --pod pg-1 --mode online --db-secret pg-superuser',
+          'Credentials from a Secret (CloudNativePG: <cluster>-superuser); SQL still to pg-1',
+        )
+        .example(
+          'kubectl dbaas backup create --pvc data-pg-0 --mode online --host 10.0.0.5 --db-user postgres',
+          'At an address (password: $PGPASSWORD, ~/.pgpass); checked to be the pod mounting the PVC',
+        )
         .example('kubectl dbaas backup create --cnpg-cluster pg --dry-run=server -o yaml', 'What it would create')
         .epilogue(ENGINE_MODES_TEXT),
       'Database connection (default: through the API server to the pod, in checkpoint and online modes):',
@@ -93,25 +123,29 @@ export const backupCreateCommand: CommandModule = {
       .option('engine', {
         choices: ['postgres', 'mysql'] as const,
         group: 'Database connection (default: through the API server to the pod, in checkpoint and online modes):',
-        describe: 'The engine, when the target does not show it (mysql: MySQL and MariaDB); default: detected from the target, else the --dsn scheme, else postgres',
+        describe:
+          'The engine, when the target does not show it (mysql: MySQL and MariaDB); default: detected from the target, else the --dsn scheme, else postgres',
       })
       .option('db-secret', {
-      type: 'string',
-      group: 'Database connection (default: through the API server to the pod, in checkpoint and online modes):',
-      describe:
-        "A Secret in the namespace with the user, password and database (keys username, password, dbname: as CloudNativePG and kubernetes.io/basic-auth write them), for either engine; default: the pod's own environment (POSTGRES_PASSWORD, MARIADB_ROOT_PASSWORD, ...). With --host, the Secret's host key is not used; the password never leaves the process",
-    }),
+        type: 'string',
+        group: 'Database connection (default: through the API server to the pod, in checkpoint and online modes):',
+        describe:
+          "A Secret in the namespace with the user, password and database (keys username, password, dbname: as CloudNativePG and kubernetes.io/basic-auth write them), for either engine; default: the pod's own environment (POSTGRES_PASSWORD, MARIADB_ROOT_PASSWORD, ...). With --host, the Secret's host key is not used; the password never leaves the process",
+      }),
   handler: async (argv) => {
     const args = parseArgs(backupCreateArgsSchema, argv);
     const target = createTarget({ pvc: args.pvc, pod: args.pod, cnpgCluster: args.cnpgCluster, instance: args.instance });
     const fence = parseFence(args.fence);
     if (fence.kind !== 'auto' && args.mode !== undefined && args.mode !== 'fenced') throw new UsageError(`--fence applies to --mode fenced, not ${args.mode}`);
-    if (args.fenceRetainPvcs && args.mode !== undefined && args.mode !== 'fenced') throw new UsageError(`--fence-retain-pvcs applies to --mode fenced, not ${args.mode}`);
+    if (args.fenceRetainPvcs && args.mode !== undefined && args.mode !== 'fenced')
+      throw new UsageError(`--fence-retain-pvcs applies to --mode fenced, not ${args.mode}`);
     const timeoutMs = parseKubeDuration(args.timeout, '--timeout');
     if (timeoutMs <= 0) throw new UsageError('--timeout must be more than 0');
     if (args.dsn) dsnEngine(args.dsn); // an unknown scheme is a usage error, before the cluster is read
-    if (args.dbSecret && (args.dsn || args.dbUser)) throw new UsageError('--db-secret gives the user and password: leave out --dsn and --db-user (--host, --port and --dbname may override the Secret)');
-    if (args.dbUser && !args.host && !args.dsn) throw new UsageError("--db-user needs --host or --dsn: through the pod (the default) the user comes from the pod's environment or --db-secret");
+    if (args.dbSecret && (args.dsn || args.dbUser))
+      throw new UsageError('--db-secret gives the user and password: leave out --dsn and --db-user (--host, --port and --dbname may override the Secret)');
+    if (args.dbUser && !args.host && !args.dsn)
+      throw new UsageError("--db-user needs --host or --dsn: through the pod (the default) the user comes from the pod's environment or --db-secret");
     const parsed = {
       ...kubeArgs(args),
       target,
@@ -135,10 +169,18 @@ export const backupCreateCommand: CommandModule = {
       if (args.output === 'text') {
         // The manifests as YAML, preceded by what was found, as # comments.
         const comments = lines.map((l) => `# ${l}\n`).join('');
-        await writeResult(list, 'yaml', () => '', (text) => process.stdout.write(`${comments}${text}`));
+        await writeResult(
+          list,
+          'yaml',
+          () => '',
+          (text) => process.stdout.write(`${comments}${text}`),
+        );
       } else {
         process.stderr.write(lines.map((l) => `${l}\n`).join(''));
-        await writeResult(list, args.output, { text: () => '', name: (l) => l.items.map((vs) => `volumesnapshot.snapshot.storage.k8s.io/${vs.metadata.name}`) });
+        await writeResult(list, args.output, {
+          text: () => '',
+          name: (l) => l.items.map((vs) => `volumesnapshot.snapshot.storage.k8s.io/${vs.metadata.name}`),
+        });
       }
       return;
     }

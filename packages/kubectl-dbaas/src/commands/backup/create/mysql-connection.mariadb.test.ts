@@ -53,7 +53,7 @@ describe('backup create: MySQL/MariaDB connection flags on a real MariaDB', skip
     expect(engine.version.flavor).toBe('mariadb');
   });
 
-  it('$PGPASSWORD is not MySQL\'s, and a wrong $MYSQL_PWD fails with MYSQL_CONNECTION_FAILED and a fix, never the password', async () => {
+  it("$PGPASSWORD is not MySQL's, and a wrong $MYSQL_PWD fails with MYSQL_CONNECTION_FAILED and a fix, never the password", async () => {
     for (const environment of [{ PGPASSWORD: password }, { MYSQL_PWD: `${password}-wrong` }]) {
       const error = await mysqlEngine(mysqlConnectionFromArgs({ host: '127.0.0.1', port: server.port, dbUser: 'dbaas' }, environment)).catch((e: unknown) => e);
       expect(isDbaasError(error, 'MYSQL_CONNECTION_FAILED')).toBe(true);
@@ -73,9 +73,14 @@ interface Run {
 
 function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], NO_COLOR: '1', ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: { PATH: process.env['PATH'], HOME: process.env['HOME'], NO_COLOR: '1', ...env }, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -87,7 +92,7 @@ describe('the built CLI with MySQL URLs', skipWhen(why ?? (existsSync(CLI) ? und
     expect(r.stderr).not.toContain(password);
   });
 
-  it('backup create refuses a --dsn that is neither engine\'s before reading the cluster (exit 2)', async () => {
+  it("backup create refuses a --dsn that is neither engine's before reading the cluster (exit 2)", async () => {
     const r = await runCli(['backup', 'create', '--pod', 'shop-0', '--dsn', 'sqlserver://sa@127.0.0.1', '--server', 'https://127.0.0.1:1'], {});
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--dsn: a sqlserver:\/\/ URL is neither PostgreSQL's nor MySQL's/);

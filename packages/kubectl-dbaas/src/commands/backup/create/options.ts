@@ -52,12 +52,19 @@ export function parseFence(text: string): FenceChoice {
  * createTarget({ pod: 'pg-0' }); // { kind: 'pod', name: 'pg-0' }
  * ```
  */
-export function createTarget(flags: { pvc?: string | undefined; pod?: string | undefined; cnpgCluster?: string | undefined; instance?: string | undefined }): CreateTarget {
+export function createTarget(flags: {
+  pvc?: string | undefined;
+  pod?: string | undefined;
+  cnpgCluster?: string | undefined;
+  instance?: string | undefined;
+}): CreateTarget {
   const given = (['pvc', 'pod', 'cnpgCluster'] as const).filter((k) => flags[k] !== undefined);
   const flag = (k: (typeof given)[number]) => (k === 'cnpgCluster' ? '--cnpg-cluster' : `--${k}`);
-  if (given.length === 0) throw new UsageError('name what to back up: --pvc NAME (a volume), --pod NAME (a StatefulSet pod) or --cnpg-cluster NAME (a CloudNativePG Cluster)');
+  if (given.length === 0)
+    throw new UsageError('name what to back up: --pvc NAME (a volume), --pod NAME (a StatefulSet pod) or --cnpg-cluster NAME (a CloudNativePG Cluster)');
   if (given.length > 1) throw new UsageError(`give one target, not ${given.map(flag).join(' and ')}`);
-  if (flags.instance !== undefined && given[0] !== 'cnpgCluster') throw new UsageError('--instance goes with --cnpg-cluster (it names the CloudNativePG instance to back up)');
+  if (flags.instance !== undefined && given[0] !== 'cnpgCluster')
+    throw new UsageError('--instance goes with --cnpg-cluster (it names the CloudNativePG instance to back up)');
   const kind = given[0]!;
   const name = flags[kind]!;
   if (kind === 'cnpgCluster') return { kind: 'cluster', name, ...(flags.instance !== undefined ? { instance: flags.instance } : {}) };

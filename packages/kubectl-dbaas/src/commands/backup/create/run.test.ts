@@ -29,11 +29,17 @@ describe('backup create progress', () => {
     const out = lines([
       { phase: 'discovered', message: 'PVC db/data -> driver x; mode online' },
       { phase: 'snapshot-requested', message: 'VolumeSnapshot db/orders-load requested', snapshot: 'orders-load' },
-      { phase: 'cleanup', message: 'cleaning up after: backup db/orders-load timed out', failure: 'backup db/orders-load timed out waiting for orders-load to be cut (last seen: readyToUse false)' },
+      {
+        phase: 'cleanup',
+        message: 'cleaning up after: backup db/orders-load timed out',
+        failure: 'backup db/orders-load timed out waiting for orders-load to be cut (last seen: readyToUse false)',
+      },
       { phase: 'cleanup', message: 'deleting orders-load', snapshot: 'orders-load' },
       { phase: 'cleanup', message: 'deleted orders-load' },
     ]);
-    expect(out).toContain('[  3.0s] waiting for orders-load to be cut: timed out after 1.0s: backup db/orders-load timed out waiting for orders-load to be cut (last seen: readyToUse false)');
+    expect(out).toContain(
+      '[  3.0s] waiting for orders-load to be cut: timed out after 1.0s: backup db/orders-load timed out waiting for orders-load to be cut (last seen: readyToUse false)',
+    );
     expect(out.filter((l) => /waiting for orders-load to be cut: done/.test(l))).toEqual([]);
     expect(out).toContain('[  3.0s] cleaning up');
     expect(out).toContain('[  4.0s] cleaning up: deleting orders-load');
@@ -52,7 +58,13 @@ describe('backup create progress', () => {
         { phase: 'fencing', message: 'fencing: StatefulSet pg replicas 1 -> 0' },
         { phase: 'fenced', message: 'database stopped (900 ms)' },
         { phase: 'snapshot-requested', message: 'VolumeSnapshot db/b of PVC data requested', snapshot: 'b' },
-        { phase: 'snapshot-error', message: 'the driver reports on b: something else entirely', snapshot: 'b', role: 'data', driverError: 'tar: file changed as we read it' },
+        {
+          phase: 'snapshot-error',
+          message: 'the driver reports on b: something else entirely',
+          snapshot: 'b',
+          role: 'data',
+          driverError: 'tar: file changed as we read it',
+        },
         { phase: 'cut', message: 'VolumeSnapshot b cut', snapshot: 'b' },
         { phase: 'unfenced', message: 'database started again' },
         { phase: 'ready', message: 'VolumeSnapshot b readyToUse', snapshot: 'b' },
@@ -98,7 +110,14 @@ const report: BackupCreateReport = {
     { name: 'nightly', role: 'data', restoreSize: '1Gi', requestToCutMs: 4200 },
     { name: 'nightly-wal', role: 'wal', restoreSize: '1Gi', requestToCutMs: 3100 },
   ],
-  metadata: { engine: 'postgres', engineVersion: '17.6', startLsn: '0/3000028', stopLsn: '0/3000100', firstWalFile: '000000010000000000000003', lastWalFile: '000000010000000000000003' },
+  metadata: {
+    engine: 'postgres',
+    engineVersion: '17.6',
+    startLsn: '0/3000028',
+    stopLsn: '0/3000100',
+    firstWalFile: '000000010000000000000003',
+    lastWalFile: '000000010000000000000003',
+  },
   timings: { totalMs: 12_345, backupSessionMs: 9000 },
   snapshotErrors: [],
 };

@@ -102,7 +102,11 @@ export interface BackupCreateReport {
 }
 
 /** The SDK target and fencing for the parsed flags (resolving a CNPG Cluster to one instance). */
-async function resolveTarget(client: SnapshotClient, namespace: string, args: BackupCreateArgs): Promise<{ target: BackupTarget; fencing?: FencingStrategy; cnpg?: CnpgInstance }> {
+async function resolveTarget(
+  client: SnapshotClient,
+  namespace: string,
+  args: BackupCreateArgs,
+): Promise<{ target: BackupTarget; fencing?: FencingStrategy; cnpg?: CnpgInstance }> {
   let target: BackupTarget;
   let cnpg: CnpgInstance | undefined;
   if (args.target.kind === 'pvc') target = { pvc: args.target.name };
@@ -142,13 +146,22 @@ function backupDatabase(args: BackupCreateArgs, engine: EngineChoice, environmen
     };
   }
   if (args.dbSecret) {
-    return { secretRef: { name: args.dbSecret }, host: connection.host!, ...(connection.port ? { port: connection.port } : {}), ...(connection.dbname ? { database: connection.dbname } : {}) };
+    return {
+      secretRef: { name: args.dbSecret },
+      host: connection.host!,
+      ...(connection.port ? { port: connection.port } : {}),
+      ...(connection.dbname ? { database: connection.dbname } : {}),
+    };
   }
   return engine.family === 'mysql' ? mysqlConnectionFromArgs(connection, environment) : connectionFromArgs(connection, environment);
 }
 
 /** The options both the backup and its dry run take. */
-async function backupOptions(client: SnapshotClient, args: BackupCreateArgs, environment: NodeJS.ProcessEnv): Promise<{ options: BackupOptions; cnpg?: CnpgInstance; engine: EngineChoice }> {
+async function backupOptions(
+  client: SnapshotClient,
+  args: BackupCreateArgs,
+  environment: NodeJS.ProcessEnv,
+): Promise<{ options: BackupOptions; cnpg?: CnpgInstance; engine: EngineChoice }> {
   const namespace = client.clients.namespace;
   const { target, fencing, cnpg } = await resolveTarget(client, namespace, args);
   // The engine decides which connection options are built; the SDK reads the evidence.
@@ -196,9 +209,11 @@ export async function runBackupCreate(
     progress?.detail(engineLine(engine));
     if (cnpg) progress?.detail(`CloudNativePG Cluster ${cnpg.cluster}: instance ${cnpg.instance}, ${cnpg.reason}`);
     const onProgress = progress ? progressFollower(progress) : undefined;
-    const result = await client.backup({ ...options, ...(opts.signal ? { signal: opts.signal } : {}), ...(onProgress ? { onProgress } : {}) }).catch((error: unknown) => {
-      throw withCliFix(error, namespace);
-    });
+    const result = await client
+      .backup({ ...options, ...(opts.signal ? { signal: opts.signal } : {}), ...(onProgress ? { onProgress } : {}) })
+      .catch((error: unknown) => {
+        throw withCliFix(error, namespace);
+      });
     const report = backupCreateReport(result, cnpg);
     for (const warning of result.warnings) progress?.detail(`warning: ${warning}`);
     progress?.done(summaryLine(report));
@@ -406,7 +421,12 @@ export function renderBackupCreate(r: BackupCreateReport): string {
     ['checkpoint LSN', m['checkpointLsn'] as string | undefined],
     ['start LSN', m['startLsn'] as string | undefined],
     ['stop LSN', (m['stopLsn'] ?? w['stopLsn']) as string | undefined],
-    ['WAL files', m['firstWalFile'] ? `${String(m['firstWalFile'])}${(m['lastWalFile'] ?? w['lastWalFile']) ? ` .. ${String(m['lastWalFile'] ?? w['lastWalFile'])}` : ''}` : undefined],
+    [
+      'WAL files',
+      m['firstWalFile']
+        ? `${String(m['firstWalFile'])}${(m['lastWalFile'] ?? w['lastWalFile']) ? ` .. ${String(m['lastWalFile'] ?? w['lastWalFile'])}` : ''}`
+        : undefined,
+    ],
     ['driver errors', r.snapshotErrors.length ? `${r.snapshotErrors.length} (retried): ${r.snapshotErrors.at(-1)}` : undefined],
     ['took', `${(r.timings.totalMs / 1000).toFixed(1)}s`],
   ]);
@@ -469,11 +489,24 @@ export function planLines(plan: BackupPlan, cnpg?: CnpgInstance, engine?: Engine
     `PVC ${plan.pvc} -> driver ${plan.driver} (${plan.atomicity.atomic ? 'atomic' : 'not atomic'} snapshots: ${plan.atomicity.reason}) -> VolumeSnapshotClass ${plan.snapshotClass} (${plan.snapshotClassSource})`,
     `mode ${plan.mode}${plan.modeSource === 'default' ? ` (the default for ${plan.atomicity.atomic ? 'atomic' : 'non-atomic'} snapshots)` : ''}`,
     ...(plan.fencing ? [`fencing: ${plan.fencing}`] : []),
-    ...(plan.session?.via === 'pod' ? [`SQL session: through the API server to pod ${plan.session.pod} port ${plan.session.port} (a port-forward), credentials from ${plan.session.credentials}`] : []),
+    ...(plan.session?.via === 'pod'
+      ? [
+          `SQL session: through the API server to pod ${plan.session.pod} port ${plan.session.port} (a port-forward), credentials from ${plan.session.credentials}`,
+        ]
+      : []),
     ...(plan.session?.via === 'connection' ? [`SQL session: the connection given${plan.session.pod ? `, checked to be on pod ${plan.session.pod}` : ''}`] : []),
-    ...plan.existing.map((e) => `VolumeSnapshot ${e.name} exists already: the ${e.role} snapshot of an earlier run of this backup, which a run adopts${e.role === 'data' && plan.adopt ? (plan.adopt.cut ? ' (already cut)' : ' (not cut yet)') : ''}`),
-    ...(plan.mode === 'online' && wal ? ['the -wal snapshot is created after pg_backup_stop; LSNs, WAL files and backup_label are added to the annotations while the backup runs'] : []),
-    ...(plan.mode === 'online' && !wal ? ['one session holds the global lock across the cut (no -wal snapshot: the redo and binary logs are in the data directory); the binary log position and GTID set are added to the annotations'] : []),
+    ...plan.existing.map(
+      (e) =>
+        `VolumeSnapshot ${e.name} exists already: the ${e.role} snapshot of an earlier run of this backup, which a run adopts${e.role === 'data' && plan.adopt ? (plan.adopt.cut ? ' (already cut)' : ' (not cut yet)') : ''}`,
+    ),
+    ...(plan.mode === 'online' && wal
+      ? ['the -wal snapshot is created after pg_backup_stop; LSNs, WAL files and backup_label are added to the annotations while the backup runs']
+      : []),
+    ...(plan.mode === 'online' && !wal
+      ? [
+          'one session holds the global lock across the cut (no -wal snapshot: the redo and binary logs are in the data directory); the binary log position and GTID set are added to the annotations',
+        ]
+      : []),
   ];
 }
 

@@ -66,11 +66,15 @@ export async function runBackupDelete(
   }
   if (failures.length === 1) throw failures[0]!.error;
   if (failures.length > 1) {
-    throw new DbaasError(failures[0]!.error.code, `${failures.length} of ${args.names.length} backups were not deleted:\n${failures.map((f) => `  ${f.name}: ${f.error.message}`).join('\n')}`, {
-      ...(failures[0]!.error.fix ? { fix: failures[0]!.error.fix } : {}),
-      ...(failures[0]!.error.option ? { option: failures[0]!.error.option } : {}),
-      details: { failures: failures.map((f) => ({ name: f.name, code: f.error.code, message: f.error.message })) },
-    });
+    throw new DbaasError(
+      failures[0]!.error.code,
+      `${failures.length} of ${args.names.length} backups were not deleted:\n${failures.map((f) => `  ${f.name}: ${f.error.message}`).join('\n')}`,
+      {
+        ...(failures[0]!.error.fix ? { fix: failures[0]!.error.fix } : {}),
+        ...(failures[0]!.error.option ? { option: failures[0]!.error.option } : {}),
+        details: { failures: failures.map((f) => ({ name: f.name, code: f.error.code, message: f.error.message })) },
+      },
+    );
   }
   return { kind: 'BackupDeleteResult', items };
 }

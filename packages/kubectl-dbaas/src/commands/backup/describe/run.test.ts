@@ -6,18 +6,39 @@ import { backupDescription, renderBackupDescription } from './run.js';
 /** What SnapshotClient.describe returns for these snapshots (contents as given). */
 function details(objects: ReturnType<typeof snapshot>[], contents: Partial<Record<string, DescribedSnapshot['content']>> = {}): BackupSetDetails {
   const [group] = groupBackupSets(objects.map(summarizeSnapshot));
-  const described: DescribedSnapshot[] = group!.snapshots.map((s) => ({ ...s, object: objects.find((o) => o.metadata.name === s.name)!, ...(contents[s.name] ? { content: contents[s.name]! } : {}) }));
+  const described: DescribedSnapshot[] = group!.snapshots.map((s) => ({
+    ...s,
+    object: objects.find((o) => o.metadata.name === s.name)!,
+    ...(contents[s.name] ? { content: contents[s.name]! } : {}),
+  }));
   const { data: _d, wal: _w, snapshots: _s, ...rest } = group!;
-  return { ...rest, snapshots: described, data: described.find((s) => s.role === 'data')!, ...(described.some((s) => s.role === 'wal') ? { wal: described.find((s) => s.role === 'wal')! } : {}) };
+  return {
+    ...rest,
+    snapshots: described,
+    data: described.find((s) => s.role === 'data')!,
+    ...(described.some((s) => s.role === 'wal') ? { wal: described.find((s) => s.role === 'wal')! } : {}),
+  };
 }
 
 describe('backup describe rendering', () => {
   const online = details(
     [
-      snapshot('nightly', 'data', { mode: 'online', extra: { startLsn: 0x3000028n, stopLsn: 0x3000100n, firstWalFile: '000000010000000000000003', lastWalFile: '000000010000000000000003', timeline: 1 } }),
+      snapshot('nightly', 'data', {
+        mode: 'online',
+        extra: { startLsn: 0x3000028n, stopLsn: 0x3000100n, firstWalFile: '000000010000000000000003', lastWalFile: '000000010000000000000003', timeline: 1 },
+      }),
       snapshot('nightly', 'wal', { mode: 'online' }),
     ],
-    { nightly: { name: 'snapcontent-1', driver: 'hostpath.csi.k8s.io', deletionPolicy: 'Delete', snapshotHandle: 'h-1', readyToUse: true, restoreSize: 1073741824 } },
+    {
+      nightly: {
+        name: 'snapcontent-1',
+        driver: 'hostpath.csi.k8s.io',
+        deletionPolicy: 'Delete',
+        snapshotHandle: 'h-1',
+        readyToUse: true,
+        restoreSize: 1073741824,
+      },
+    },
   );
 
   it('lays the backup out as kubectl describe does: fields, then each snapshot with its content', () => {
@@ -49,10 +70,12 @@ describe('backup describe rendering', () => {
     expect(hostpath).toMatch(/^Restorable: +not guaranteed: a crash copy on hostpath\.csi\.k8s\.io, whose snapshots are not atomic .* may be torn$/m);
     const ebs = renderBackupDescription(backupDescription(crash, snapshotAtomicity('ebs.csi.aws.com')), { now: NOW });
     expect(ebs).toMatch(/^Restorable: +yes: crash-consistent \(atomic snapshots\)/m);
-    expect(renderBackupDescription(backupDescription(details([snapshot('f', 'data', { mode: 'fenced' })])), { now: NOW })).toMatch(/^Restorable: +yes: a copy of a cleanly stopped database$/m);
+    expect(renderBackupDescription(backupDescription(details([snapshot('f', 'data', { mode: 'fenced' })])), { now: NOW })).toMatch(
+      /^Restorable: +yes: a copy of a cleanly stopped database$/m,
+    );
   });
 
-  it('shows one cut: the instant recorded in dbaas.io/cut-at, in the text and -o json (list shows the same, list/run.test.ts); the driver\'s creationTime apart', () => {
+  it("shows one cut: the instant recorded in dbaas.io/cut-at, in the text and -o json (list shows the same, list/run.test.ts); the driver's creationTime apart", () => {
     const object = snapshot('cut', 'data', { mode: 'fenced' });
     const driverTime = object.status!.creationTime!;
     const recorded = new Date(Date.parse(String(driverTime)) + 7_800).toISOString();

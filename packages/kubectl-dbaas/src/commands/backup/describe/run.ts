@@ -146,7 +146,11 @@ export async function runBackupDescribe(args: BackupDescribeArgs, client: Snapsh
 }
 
 const when = (iso: string | undefined, now: number): string | undefined => (iso ? `${iso} (${formatAge(now - Date.parse(iso))} ago)` : undefined);
-const indent = (text: string, by: string): string => text.split('\n').map((line) => `${by}${line}`).join('\n');
+const indent = (text: string, by: string): string =>
+  text
+    .split('\n')
+    .map((line) => `${by}${line}`)
+    .join('\n');
 
 const RESTORABLE: Record<Restorability, string> = { yes: 'yes', no: 'no', 'not-yet': 'not yet', 'not-guaranteed': 'not guaranteed', unknown: 'unknown' };
 
@@ -185,7 +189,10 @@ export function renderBackupDescription(d: BackupDescription, opts: { now?: Date
     ['Redo LSN', str(m.redoLsn)],
     ['Start LSN', str(m.startLsn)],
     ['Stop LSN', str(m.stopLsn ?? wal.stopLsn)],
-    ['WAL files', m.firstWalFile ? `${str(m.firstWalFile)}${(m.lastWalFile ?? wal.lastWalFile) ? ` .. ${str(m.lastWalFile ?? wal.lastWalFile)}` : ''}` : undefined],
+    [
+      'WAL files',
+      m.firstWalFile ? `${str(m.firstWalFile)}${(m.lastWalFile ?? wal.lastWalFile) ? ` .. ${str(m.lastWalFile ?? wal.lastWalFile)}` : ''}` : undefined,
+    ],
     ['Metadata error', d.metadataError],
   ]);
   const snapshots = d.snapshots.map((s) => {
@@ -194,7 +201,10 @@ export function renderBackupDescription(d: BackupDescription, opts: { now?: Date
       ['Deleting', s.deleting ? 'yes' : undefined],
       ['Snapshot class', s.snapshotClass],
       ['Cut', when(s.cutAt, now)],
-      ['Driver creation time', s.storageCreationTime && s.storageCreationTime !== s.cutAt ? `${s.storageCreationTime} (status.creationTime; not the cut)` : undefined],
+      [
+        'Driver creation time',
+        s.storageCreationTime && s.storageCreationTime !== s.cutAt ? `${s.storageCreationTime} (status.creationTime; not the cut)` : undefined,
+      ],
       ['Ready', s.metadata?.readyAt ? String(s.metadata.readyAt) : undefined],
       ['Restore size', s.restoreSize],
       ['Content', s.content?.name ?? s.contentError],

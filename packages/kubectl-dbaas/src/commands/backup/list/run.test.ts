@@ -3,7 +3,11 @@ import { renderTable } from '../../../output.js';
 import { NOW, sets, snapshot } from '../backup-test-fixtures.js';
 import { backupListItem, emptyListMessage, renderBackupList, type BackupListDocument } from './run.js';
 
-const doc = (namespace: string | null, ...items: ReturnType<typeof sets>): BackupListDocument => ({ kind: 'BackupList', namespace, items: items.map(backupListItem) });
+const doc = (namespace: string | null, ...items: ReturnType<typeof sets>): BackupListDocument => ({
+  kind: 'BackupList',
+  namespace,
+  items: items.map(backupListItem),
+});
 
 describe('backup list rendering', () => {
   const listed = sets(
@@ -49,7 +53,7 @@ describe('backup list rendering', () => {
 });
 
 describe('backup list cut', () => {
-  it('is the instant recorded in dbaas.io/cut-at (as backup describe shows it), not the driver\'s creationTime', () => {
+  it("is the instant recorded in dbaas.io/cut-at (as backup describe shows it), not the driver's creationTime", () => {
     const object = snapshot('cut', 'data', { mode: 'fenced' });
     const recorded = new Date(Date.parse(String(object.status!.creationTime!)) + 7_800).toISOString();
     object.metadata.annotations = { ...object.metadata.annotations, 'dbaas.io/cut-at': recorded };
@@ -60,6 +64,14 @@ describe('backup list cut', () => {
 
 describe('renderTable', () => {
   it('pads columns by three spaces, no trailing space, <none> for empty cells', () => {
-    expect(renderTable(['NAME', 'STATE', 'X'], [['a', 'ready', ''], ['longer', undefined, 'y']])).toBe('NAME     STATE    X\na        ready    <none>\nlonger   <none>   y');
+    expect(
+      renderTable(
+        ['NAME', 'STATE', 'X'],
+        [
+          ['a', 'ready', ''],
+          ['longer', undefined, 'y'],
+        ],
+      ),
+    ).toBe('NAME     STATE    X\na        ready    <none>\nlonger   <none>   y');
   });
 });

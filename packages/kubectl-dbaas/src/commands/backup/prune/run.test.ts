@@ -24,7 +24,11 @@ describe('backup prune rendering', () => {
 
   it('after --yes: what was deleted; nothing to delete says so', () => {
     const plan = planPrune(listed, { keepLast: 2 }, NOW);
-    const done = pruneDocument({ ...plan, dryRun: false, deleted: plan.delete.map((d) => ({ namespace: d.namespace, name: d.name, deleted: d.snapshots, gone: true })) });
+    const done = pruneDocument({
+      ...plan,
+      dryRun: false,
+      deleted: plan.delete.map((d) => ({ namespace: d.namespace, name: d.name, deleted: d.snapshots, gone: true })),
+    });
     expect(renderPrune(done).split('\n').at(-1)).toBe('Deleted 2 of 4 backups (b3, b4).');
     expect(renderPrune(done)).toMatch(/^deleted +b3/m);
     const none = pruneDocument({ ...planPrune(listed, { keepLast: 10, maxAge: '30d' }, NOW), dryRun: true, deleted: [] });

@@ -34,13 +34,15 @@ export const walInspectCommand: CommandModule = {
       })
       .option('backup-stop-lsn', {
         type: 'string',
-        describe: 'For an online backup: the LSN pg_backup_stop() returned (backup describe shows it as stopLsn), so that an incomplete copy names the missing WAL segments',
+        describe:
+          'For an online backup: the LSN pg_backup_stop() returned (backup describe shows it as stopLsn), so that an incomplete copy names the missing WAL segments',
       })
       .example('kubectl dbaas wal inspect /var/lib/postgresql/data', 'A data directory (of a stopped server, or a copy)')
       .example('kubectl dbaas wal inspect ./pg.snap --backup-stop-lsn 0/5000100 -o json', 'A hostpath snapshot file of an online backup'),
   handler: async (argv) => {
     const parsed = parseArgs(walInspectArgsSchema, argv);
-    if (parsed.source === undefined) throw new UsageError('name what to inspect: kubectl dbaas wal inspect DIRECTORY (a PostgreSQL data directory) or FILE (a .snap / .tar.gz of one)');
+    if (parsed.source === undefined)
+      throw new UsageError('name what to inspect: kubectl dbaas wal inspect DIRECTORY (a PostgreSQL data directory) or FILE (a .snap / .tar.gz of one)');
     const args = { ...parsed, source: parsed.source };
     const { runWalInspect, renderWalInspect } = await import('./run.js');
     // Progress only where a person watches (stderr is a terminal); logs and pipes get the result alone.

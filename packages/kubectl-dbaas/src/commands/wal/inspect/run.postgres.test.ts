@@ -113,9 +113,16 @@ describe(`wal inspect on PostgreSQL ${MAJOR} copies`, () => {
 describe('wal inspect on what is not a data directory', () => {
   it('a directory without global/pg_control and pg_wal: a clear error and a fix naming the data directory inside, if any', async () => {
     const work = await makeTemporaryDirectory('wal-inspect-not-');
-    const failure = (source: string) => runWalInspect({ source, atomicSnapshot: false }).then(() => ({ code: 'none', message: 'inspected', fix: '' }), (e: unknown) => e as { code: string; message: string; fix: string });
+    const failure = (source: string) =>
+      runWalInspect({ source, atomicSnapshot: false }).then(
+        () => ({ code: 'none', message: 'inspected', fix: '' }),
+        (e: unknown) => e as { code: string; message: string; fix: string },
+      );
     const error = await failure(work);
-    expect(error).toMatchObject({ code: 'DATA_DIRECTORY_UNREADABLE', message: `${work} is not a PostgreSQL data directory: it has neither global/pg_control nor pg_wal` });
+    expect(error).toMatchObject({
+      code: 'DATA_DIRECTORY_UNREADABLE',
+      message: `${work} is not a PostgreSQL data directory: it has neither global/pg_control nor pg_wal`,
+    });
     expect(error.fix).toMatch(/^Give the data directory itself/);
     await mkdir(path.join(work, 'pgdata', 'global'), { recursive: true });
     await writeFile(path.join(work, 'pgdata', 'global', 'pg_control'), Buffer.alloc(8192));

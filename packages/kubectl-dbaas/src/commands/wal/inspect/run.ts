@@ -24,7 +24,10 @@ export async function runWalInspect(args: WalInspectArgs): Promise<WalInspectRep
     if (isDbaasError(error, 'INVALID_LSN')) throw new UsageError(`--backup-stop-lsn: ${error.message}`);
     throw error;
   }
-  const inspection = await new WalInspector().inspect(args.source, { atomicSnapshot: args.atomicSnapshot, ...(backupStopLsn !== undefined ? { backupStopLsn } : {}) });
+  const inspection = await new WalInspector().inspect(args.source, {
+    atomicSnapshot: args.atomicSnapshot,
+    ...(backupStopLsn !== undefined ? { backupStopLsn } : {}),
+  });
   return { source: args.source, restorable: inspection.safe, ...inspection };
 }
 

@@ -25,7 +25,9 @@ export const walStatusCommand: CommandModule = {
     const args = parseArgs(walStatusArgsSchema, argv);
     if (args.output === 'name') throw new UsageError('wal status has no -o name output; use -o text, json or yaml');
     if (args.dsn && dsnEngine(args.dsn) === 'mysql') {
-      throw new UsageError('wal status reads PostgreSQL\'s WAL; MySQL/MariaDB have none (backup create --mode online records their binary log position and GTID set on the snapshot); give a postgresql:// --dsn');
+      throw new UsageError(
+        "wal status reads PostgreSQL's WAL; MySQL/MariaDB have none (backup create --mode online records their binary log position and GTID set on the snapshot); give a postgresql:// --dsn",
+      );
     }
     const { runWalStatus, renderWalStatus } = await import('./run.js');
     await writeResult(await runWalStatus(args), args.output, renderWalStatus);

@@ -62,7 +62,13 @@ export function renderWalStatus(report: WalStatusReport): string {
     ['replay LSN', report.replayLsn],
     ['WAL segment size', `${report.walSegmentSize / (1024 * 1024)} MiB`],
     ['data checksums', report.dataChecksums ? 'on' : 'off'],
-    ['last checkpoint', `${report.lastCheckpoint.checkpointLsn} (redo ${report.lastCheckpoint.redoLsn}, ${report.lastCheckpoint.redoWalFile}) at ${report.lastCheckpoint.time}`],
-    ['archiver', `${archiver.archivedCount} archived, ${archiver.failedCount} failed${archiver.lastFailedWal ? ` (last failed ${archiver.lastFailedWal})` : ''}`],
+    [
+      'last checkpoint',
+      `${report.lastCheckpoint.checkpointLsn} (redo ${report.lastCheckpoint.redoLsn}, ${report.lastCheckpoint.redoWalFile}) at ${report.lastCheckpoint.time}`,
+    ],
+    [
+      'archiver',
+      `${archiver.archivedCount} archived, ${archiver.failedCount} failed${archiver.lastFailedWal ? ` (last failed ${archiver.lastFailedWal})` : ''}`,
+    ],
   ]);
 }
