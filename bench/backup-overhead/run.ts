@@ -293,7 +293,12 @@ try {
   const kubectl = summary('kubectl');
   const ratio = sdk.overheadMs / kubectl.overheadMs;
   const counts = (xs: number[]) =>
-    Object.entries(xs.reduce<Record<string, number>>((acc, x) => ((acc[`${x} s`] = (acc[`${x} s`] ?? 0) + 1), acc), {}))
+    Object.entries(
+      xs.reduce<Record<string, number>>((acc, x) => {
+        acc[`${x} s`] = (acc[`${x} s`] ?? 0) + 1;
+        return acc;
+      }, {}),
+    )
       .map(([k, v]) => `${k} x${v}`)
       .join(', ');
   console.log(`${ROUNDS} rounds, alternating, ${MB} MiB plain volume, crash mode with force; medians (min..max of the overhead)`);

@@ -96,7 +96,10 @@ describe('kubectl dbaas, the root', () => {
     ];
     const written: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((text: string) => (written.push(text), true)) as typeof process.stdout.write;
+    process.stdout.write = ((text: string) => {
+      written.push(text);
+      return true;
+    }) as typeof process.stdout.write;
     try {
       await buildCli(args).exitProcess(false).parseAsync();
     } finally {

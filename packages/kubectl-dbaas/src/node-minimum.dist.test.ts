@@ -65,7 +65,7 @@ beforeAll(async () => {
     [
       'apiVersion: v1',
       'kind: Config',
-      'clusters: [{ name: refused, cluster: { server: "https://127.0.0.1:' + port + '", insecure-skip-tls-verify: true } }]',
+      `clusters: [{ name: refused, cluster: { server: "https://127.0.0.1:${port}", insecure-skip-tls-verify: true } }]`,
       'users: [{ name: nobody, user: { token: not-a-secret } }]',
       'contexts: [{ name: refused, context: { cluster: refused, user: nobody, namespace: default } }]',
       'current-context: refused',

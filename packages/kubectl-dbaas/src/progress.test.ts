@@ -32,6 +32,7 @@ function harness(tty: boolean, columns?: number) {
     screen() {
       const lines: string[] = [''];
       for (const chunk of chunks) {
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's erase-line sequence (ESC [2K) is what is split on
         for (const part of chunk.split(/(\r\x1b\[2K|\n)/)) {
           if (part === '\r\x1b[2K') lines[lines.length - 1] = '';
           else if (part === '\n') lines.push('');

@@ -44,7 +44,7 @@ function extractTsBlocks(doc: string, markdown: string): CodeBlock[] {
       if (text.trim() === open.fence) {
         if (open.ts) {
           const fileName = path.join(VIRTUAL_DIR, `${doc.replaceAll(/[^A-Za-z0-9]+/g, '-')}-L${open.line}.ts`);
-          blocks.push({ doc, line: open.line, code: open.body.join('\n') + '\n', fileName });
+          blocks.push({ doc, line: open.line, code: `${open.body.join('\n')}\n`, fileName });
         }
         open = undefined;
       } else {

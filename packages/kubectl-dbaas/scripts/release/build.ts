@@ -97,7 +97,7 @@ export async function buildRelease(options: BuildReleaseOptions = {}): Promise<R
     return target;
   });
   const host = hostTarget();
-  if (!host || host.os !== 'linux') throw new Error(`release builds run on linux (amd64 or arm64), not ${process.platform}/${process.arch}`);
+  if (host?.os !== 'linux') throw new Error(`release builds run on linux (amd64 or arm64), not ${process.platform}/${process.arch}`);
 
   if (options.build ?? true) {
     log('building @kubectl-dbaas/sdk and kubectl-dbaas');

@@ -16,7 +16,7 @@ const SEMVER = String.raw`\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?`;
 const RELEASE_VERSION = [
   new RegExp(String.raw`kubectl-dbaas/kubectl-dbaas/(?:releases/download/)?v(${SEMVER})\b`, 'g'), // release or tag URL
   new RegExp(String.raw`kubectl-dbaas-(${SEMVER})(?=-(?:linux|darwin)|\.cjs|\.tgz)`, 'g'), // archive, bundle or npm pack names
-  new RegExp(String.raw`(?:kubectl-dbaas|@kubectl-dbaas/(?:sdk|testing))@(${SEMVER})`, 'g'), // npm specs
+  new RegExp(`(?:kubectl-dbaas|@kubectl-dbaas/(?:sdk|testing))@(${SEMVER})`, 'g'), // npm specs
   new RegExp(String.raw`\bversion=v?(${SEMVER})`, 'g'), // shell examples
   new RegExp(String.raw`kubectl-dbaas:\s+v?(${SEMVER})`, 'g'), // `kubectl dbaas version` output
 ];

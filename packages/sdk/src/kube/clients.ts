@@ -64,7 +64,7 @@ function resourceOfMethod(method: string): string | undefined {
   if (!rest) return undefined;
   let sub: string | undefined;
   const subMatch = /^(.*?)(Status|Scale|Exec|Attach|Portforward|Proxy|Log|Eviction|Binding|Ephemeralcontainers|Resize|Token)$/.exec(rest);
-  if (subMatch && subMatch[1]) {
+  if (subMatch?.[1]) {
     rest = subMatch[1];
     sub = subMatch[2]!.toLowerCase();
   }

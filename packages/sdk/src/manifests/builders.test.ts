@@ -3,7 +3,6 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, sy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isDbaasError } from '../errors.js';
 import { parseLsn } from '../wal/lsn.js';
 import {
   RESTORE_PREP_SCRIPT,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { DbaasError } from '../errors.js';
+import type { DbaasError } from '../errors.js';
 import { parseLsn } from '../wal/lsn.js';
 import { buildCrossNamespaceSnapshot, buildPvcFromSnapshot, buildRestorePrepJob, buildVolumeSnapshot, walFilesForBackup } from './builders.js';
 import { ManifestBuilder } from './manifest-builder.js';

@@ -67,7 +67,8 @@ async function volume(name: string): Promise<string> {
     spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS, resources: { requests: { storage: '64Mi' } } },
   });
   await chown(dir, POSTGRES_IMAGE_UID, POSTGRES_IMAGE_UID);
-  return (dirs[name] = dir);
+  dirs[name] = dir;
+  return dir;
 }
 
 beforeAll(async () => {

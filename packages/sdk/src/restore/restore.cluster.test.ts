@@ -19,7 +19,7 @@ import {
   STORAGE_CLASS,
   STORAGE_CLASS_WFFC,
   TEST_IMAGES,
-  WriteLoad,
+  type WriteLoad,
   pvcFromSnapshot,
   clusterFromEnv,
   dbaasRejection,
@@ -434,7 +434,7 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     const r = await restoreClient.restore({ backup: 'broken-label', namespace: ns, pvcName: 'broken-label-restored', prep });
     const dir = await dataDirOf(ns, 'broken-label-restored');
     const label = readSnapshotMetadata(await clients.volumeSnapshots.get('broken-label', ns)).backupLabel!;
-    await writeFile(path.join(dir, 'backup_label'), label.split('\n')[0]! + '\n', { mode: 0o600 }); // only "START WAL LOCATION: ..."
+    await writeFile(path.join(dir, 'backup_label'), `${label.split('\n')[0]!}\n`, { mode: 0o600 }); // only "START WAL LOCATION: ..."
     spawnSync('chown', ['--reference', path.join(dir, 'PG_VERSION'), path.join(dir, 'backup_label')]);
     const v = await restoreClient.verify({ namespace: ns, pvc: 'broken-label-restored', runtime, liveEvenIfUnsafe: true });
     expect(r.state).toBe('ready');

@@ -4,7 +4,7 @@
 // `kubectl dbaas backup create` prints it. Planning only reads the cluster; with
 // `dryRun: 'server'` the planned VolumeSnapshots are also sent with `dryRun=All` (admission and
 // validation run, nothing is stored). Also: the instance of a CloudNativePG Cluster to back up.
-import type { EngineHooks, EngineMetadata, FencingStrategy } from '../engines/engine.js';
+import type { EngineMetadata, FencingStrategy } from '../engines/engine.js';
 import { fenceHolder } from '../engines/fencing.js';
 import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';

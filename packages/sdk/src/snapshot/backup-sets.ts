@@ -185,7 +185,10 @@ export function groupBackupSets(snapshots: readonly SnapshotSummary[], setNames?
     const name = setNames?.[i] || s.metadata?.backupSet || s.name;
     const key = `${s.namespace}\u0000${name}`;
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { namespace: s.namespace, name, members: [] }));
+    if (!g) {
+      g = { namespace: s.namespace, name, members: [] };
+      groups.set(key, g);
+    }
     g.members.push(s);
   });
   const sets: BackupSet[] = [];

@@ -3,16 +3,7 @@
 // StatefulSet (statefulset controller, kube-scheduler, kubelet) whose pod really stops when fenced
 // and comes back Ready when unfenced.
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
-import {
-  HOSTPATH_DRIVER,
-  SNAPSHOT_CLASS,
-  STORAGE_CLASS,
-  STORAGE_CLASS_WFFC,
-  clusterFromEnv,
-  dbaasRejection,
-  deployPostgres,
-  type PostgresPod,
-} from '@kubectl-dbaas/testing';
+import { HOSTPATH_DRIVER, SNAPSHOT_CLASS, STORAGE_CLASS_WFFC, clusterFromEnv, dbaasRejection, deployPostgres, type PostgresPod } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FENCED_REPLICAS_ANNOTATION, statefulSetFencing } from '../engines/fencing.js';
 import { KubeClients } from '../kube/clients.js';
@@ -22,7 +13,7 @@ import { discoverBackupTarget, impliedFencing } from './discovery.js';
 import { hostpathSkipReason, skipWhen } from '@kubectl-dbaas/testing';
 
 const info = clusterFromEnv(inject('dbaasCluster'));
-const hasHostpath = !info.hostpathUnavailable;
+const _hasHostpath = !info.hostpathUnavailable;
 const why = hostpathSkipReason(info, 'discovery tests on a StatefulSet pod');
 const ns = `disc-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 const clients = KubeClients.load({ kubeconfig: info.kubeconfig, namespace: ns });

@@ -188,7 +188,7 @@ export function planPrune(sets: readonly BackupSet[], policy: PrunePolicy, now: 
   }
   const ready = sorted.filter((s) => s.state === 'ready' && s.managed && !s.metadataError);
   if (ready[0]) add(ready[0], 'newest ready backup: never pruned');
-  ready.slice(0, keepLast).forEach((s, i) => add(s, `keep-last ${keepLast} (#${i + 1})`));
+  for (const [i, s] of ready.slice(0, keepLast).entries()) add(s, `keep-last ${keepLast} (#${i + 1})`);
   for (const b of buckets) {
     if (b.n === 0) continue;
     const seen = new Set<string>();

@@ -37,7 +37,7 @@ const MAJORS = [14, 15, 16, 17, 18] as const;
 const PAGE = 8192;
 const DEBIAN_PG15_CONTROLDATA = '/usr/lib/postgresql/15/bin/pg_controldata';
 const WRITERS = 4;
-const SAFE = ['clean-shutdown', 'crash-recoverable', 'online-backup-complete'];
+const _SAFE = ['clean-shutdown', 'crash-recoverable', 'online-backup-complete'];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

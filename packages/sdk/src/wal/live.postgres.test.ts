@@ -14,7 +14,7 @@ import {
   type PostgresServer,
 } from '@kubectl-dbaas/testing';
 
-import { DbaasError, isDbaasError } from '../errors.js';
+import { type DbaasError, isDbaasError } from '../errors.js';
 import { WalInspector } from './inspector.js';
 import { connectLive, type LiveInspector } from './live.js';
 import { formatLsn, parseLsn, walFileName, walFileNameForEnd, walFileNameForSegment, walSegmentNumber } from './lsn.js';

@@ -19,7 +19,7 @@ const { buffer } = module.toBinary({});
 const base64 = Buffer.from(buffer).toString('base64');
 const target = join(here, 'wal-wasm.ts');
 const text = readFileSync(target, 'utf8');
-const marker = /const WASM_BASE64: string =\n  '[^']*';/;
+const marker = /const WASM_BASE64: string =\n {2}'[^']*';/;
 if (!marker.test(text)) throw new Error('WASM_BASE64 not found in wal-wasm.ts');
 writeFileSync(target, text.replace(marker, `const WASM_BASE64: string =\n  '${base64}';`));
 console.log(`wal-wasm.ts: ${buffer.length} bytes of WebAssembly`);

@@ -93,13 +93,13 @@ export async function loadVersions(): Promise<VersionsFile> {
   const parsed = JSON.parse(await readFile(file, 'utf8')) as VersionsFile;
   for (const tool of BUILT_TOOLS) {
     const t = parsed.tools?.[tool];
-    if (!t || !t.module || !t.version || !t.package) {
+    if (!t?.module || !t.version || !t.package) {
       throw new Error(`${file}: tools.${tool} needs module, version and package`);
     }
   }
   for (const tool of CSI_DRIVER_TOOLS) {
     const t = parsed.csiDriver?.tools?.[tool];
-    if (!t || !t.module || !t.version || !t.package) {
+    if (!t?.module || !t.version || !t.package) {
       throw new Error(`${file}: csiDriver.tools.${tool} needs module, version and package`);
     }
   }

@@ -43,7 +43,7 @@ describe('dbaas-testing up | status | down', () => {
     const lines = status.stdout.split('\n');
     for (const c of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'snapshot-controller']) {
       expect(
-        lines.find((l) => l.startsWith(c + ' ')),
+        lines.find((l) => l.startsWith(`${c} `)),
         status.stdout,
       ).toMatch(/\brunning\b/);
     }

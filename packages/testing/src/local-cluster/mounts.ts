@@ -14,7 +14,7 @@ export function mountsUnder(dir: string): string[] {
     const mp = line.split(' ')[4];
     if (!mp) continue;
     const decoded = mp.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-    if (decoded === dir || decoded.startsWith(dir + '/')) out.push(decoded);
+    if (decoded === dir || decoded.startsWith(`${dir}/`)) out.push(decoded);
   }
   return out.sort((a, b) => b.length - a.length);
 }

@@ -21,14 +21,20 @@ let cachedPackageDir: string | undefined;
 export function packageDir(): string {
   if (cachedPackageDir) return cachedPackageDir;
   const override = process.env.DBAAS_TESTING_PACKAGE_DIR;
-  if (override) return (cachedPackageDir = override);
+  if (override) {
+    cachedPackageDir = override;
+    return override;
+  }
   let dir = hereDir();
   for (;;) {
     const pkg = path.join(dir, 'package.json');
     if (existsSync(pkg)) {
       try {
         const name = (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name;
-        if (name === '@kubectl-dbaas/testing') return (cachedPackageDir = dir);
+        if (name === '@kubectl-dbaas/testing') {
+          cachedPackageDir = dir;
+          return dir;
+        }
       } catch {
         // not our package.json; keep walking
       }

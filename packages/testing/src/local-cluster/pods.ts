@@ -4,7 +4,7 @@
 // (`imagePullPolicy: Never`). The test process reaches them only through the API (port-forward to
 // a local ephemeral port on 127.0.0.1; the host has no route to the pod network).
 import { randomBytes } from 'node:crypto';
-import { AppsV1Api, CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, type KubeConfig, PatchStrategy, setHeaderOptions, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
 import { forwardPodPort, type PodPortForward as SdkPodPortForward } from '@kubectl-dbaas/sdk';
 import mysql from 'mysql2/promise';
 import pg from 'pg';

@@ -1,5 +1,3 @@
-// Type of what the cluster project's global setup provides: `inject('dbaasCluster')` in tests.
-import type { ProvidedContext as _VitestProvidedContext } from 'vitest';
 import type { SharedClusterInfo } from './shared.js';
 
 declare module 'vitest' {
@@ -7,5 +5,3 @@ declare module 'vitest' {
     dbaasCluster: SharedClusterInfo;
   }
 }
-
-export {};

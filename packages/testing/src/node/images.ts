@@ -168,18 +168,16 @@ async function run(
   what: string,
   opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; log?: (l: string) => void } = {},
 ): Promise<string> {
-  let res;
+  let res: Awaited<ReturnType<typeof runCommand>>;
   try {
     res = await runCommand(cmd, args, {
       ...(opts.env ? { env: opts.env } : {}),
       timeoutMs: opts.timeoutMs ?? 30 * 60_000,
       ...(opts.log
         ? {
-            onOutput: (c: string) =>
-              c
-                .split('\n')
-                .filter(Boolean)
-                .forEach((l) => opts.log!(`  ${l}`)),
+            onOutput: (c: string) => {
+              for (const l of c.split('\n').filter(Boolean)) opts.log!(`  ${l}`);
+            },
           }
         : {}),
     });
@@ -362,10 +360,12 @@ async function scrubRootfs(root: string): Promise<void> {
 }
 
 function dpkgVersion(root: string, pkg: string): Promise<string> {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${Version} field syntax
   return run('dpkg-query', [`--admindir=${path.join(root, 'var', 'lib', 'dpkg')}`, '-W', '-f=${Version}', pkg], `dpkg-query ${pkg}`);
 }
 
 async function installedPackages(root: string): Promise<string[]> {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${Package}/${Version} field syntax
   const out = await run('dpkg-query', [`--admindir=${path.join(root, 'var', 'lib', 'dpkg')}`, '-W', '-f=${Package}=${Version}\\n'], 'dpkg-query');
   return out.split('\n').filter(Boolean).sort();
 }
@@ -561,7 +561,7 @@ async function buildMariadb(work: string, log: (l: string) => void) {
   const debVersion = (await dpkgVersion(root, 'mariadb-server')).trim();
   const version = /^(?:\d+:)?(\d+\.\d+\.\d+)/.exec(debVersion)?.[1];
   const { tag } = splitRef(MARIADB_IMAGE);
-  if (!version || !version.startsWith(`${tag}.`)) throw new Error(`Debian's mariadb-server is ${debVersion}, not ${tag}`);
+  if (!version?.startsWith(`${tag}.`)) throw new Error(`Debian's mariadb-server is ${debVersion}, not ${tag}`);
   // The package's postinst made a data directory; the image ships an empty one, as the official image.
   await rm(path.join(root, 'var', 'lib', 'mysql'), { recursive: true, force: true });
   await mkdirOwned(path.join(root, 'var', 'lib', 'mysql'), MARIADB_IMAGE_UID, MARIADB_IMAGE_GID, 0o755);

@@ -97,7 +97,7 @@ export async function copyDataDirectory(source: string, destination: string, opt
   const visit = async (relative: string): Promise<void> => {
     const from = relative === '' ? src : path.join(src, relative);
     const to = relative === '' ? dst : path.join(dst, relative);
-    let st;
+    let st: Awaited<ReturnType<typeof lstat>>;
     try {
       st = await lstat(from);
     } catch (error) {

@@ -86,7 +86,7 @@ export function postgresRunAs(): PostgresRunAs {
     } else {
       chosen = passwd.find((e) => e.name === requested);
       if (!chosen) {
-        throw new Error(`${POSTGRES_USER_ENV}=${requested}: no such user in /etc/passwd. ` + `Set it to an existing unprivileged account (name or uid[:gid]).`);
+        throw new Error(`${POSTGRES_USER_ENV}=${requested}: no such user in /etc/passwd. Set it to an existing unprivileged account (name or uid[:gid]).`);
       }
     }
     if (chosen.uid === 0) {
@@ -129,7 +129,7 @@ export function accessProblem(target: string, runAs: PostgresRunAs, need: 'x' | 
   for (let i = 0; i < chain.length; i++) {
     const dir = chain[i] as string;
     const isTarget = i === chain.length - 1;
-    let st;
+    let st: ReturnType<typeof statSync>;
     try {
       st = statSync(dir);
     } catch (error) {

@@ -20,7 +20,6 @@ import { DBAAS_LABELS, isDbaasError, KubeClients, watchUntil, type ConsistencyMo
 
 type Pvc = { metadata?: { name?: string; namespace?: string }; status?: { phase?: string } };
 import {
-  UNSERVED_DRIVER,
   availablePostgresMajors,
   clusterFromEnv,
   provisionBackupSnapshot,

@@ -20,6 +20,7 @@ export const completionCommand: CommandModule = {
     argv
       .positional('shell', { choices: COMPLETION_SHELLS, describe: 'The shell' })
       .example('source <(kubectl-dbaas completion bash)', 'Complete in this bash session')
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: zsh's ${fpath[1]}, written as the user types it
       .example('kubectl-dbaas completion zsh > "${fpath[1]}/_kubectl-dbaas"', 'Install for zsh'),
   handler: (argv) => {
     const args = parseArgs(completionArgsSchema, argv);

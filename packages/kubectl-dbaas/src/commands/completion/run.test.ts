@@ -5,6 +5,7 @@ describe('completionScript', () => {
   it('bash: registers a function for kubectl-dbaas that asks the CLI for candidates', () => {
     const script = completionScript('bash');
     expect(script).toContain('complete -o bashdefault -o default -F _kubectl_dbaas_yargs_completions kubectl-dbaas');
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's ${args[@]} in the completion script
     expect(script).toContain('kubectl-dbaas --get-yargs-completions "${args[@]}"');
   });
 

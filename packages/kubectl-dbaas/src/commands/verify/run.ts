@@ -260,7 +260,7 @@ export function renderVerify(r: VerifyReport): string {
           : undefined,
     ],
     ['amcheck', amcheck],
-    ['checks', l && l.checks.length ? l.checks.map((c) => `${c.name}: ${c.ok ? 'passed' : `FAILED (${c.message})`}`).join('; ') : undefined],
+    ['checks', l?.checks.length ? l.checks.map((c) => `${c.name}: ${c.ok ? 'passed' : `FAILED (${c.message})`}`).join('; ') : undefined],
     ['RTO', rto.length ? rto.join(', ') : undefined],
     ['took', formatSeconds(r.timings.totalMs)],
   ]);

@@ -390,7 +390,7 @@ export function releaseNodeHost(record: NodeHostRecord, log: (line: string) => v
   for (const entry of listDir(MACHINE_WIDE_PATHS.containerLogs)) {
     const link = path.join(MACHINE_WIDE_PATHS.containerLogs, entry);
     try {
-      if (lstatSync(link).isSymbolicLink() && readlinkSync(link).startsWith(layout.kubeletPodLogs + '/')) rmSync(link);
+      if (lstatSync(link).isSymbolicLink() && readlinkSync(link).startsWith(`${layout.kubeletPodLogs}/`)) rmSync(link);
     } catch {
       // gone meanwhile
     }

@@ -1,4 +1,4 @@
-import { CoreV1Api } from '@kubernetes/client-node';
+import type { CoreV1Api } from '@kubernetes/client-node';
 import { PAUSE_IMAGE } from '../../node/images.js';
 import { STORAGE_CLASS } from '../cluster.js';
 

@@ -32,8 +32,8 @@ describe('backup list rendering', () => {
 
   it('adds NAMESPACE with -A; an empty list renders nothing and says so as kubectl does', () => {
     const text = renderBackupList(doc(null, ...sets(snapshot('a', 'data', { namespace: 'ns1' }))), { now: NOW });
-    expect(text.split('\n')[0]).toMatch(/^NAMESPACE   NAME   MODE/);
-    expect(text.split('\n')[1]).toMatch(/^ns1         a      fenced/);
+    expect(text.split('\n')[0]).toMatch(/^NAMESPACE {3}NAME {3}MODE/);
+    expect(text.split('\n')[1]).toMatch(/^ns1 {9}a {6}fenced/);
     expect(renderBackupList(doc('db'))).toBe('');
     expect(emptyListMessage(doc('db'))).toBe('No backups found in db namespace.');
     expect(emptyListMessage(doc(null))).toBe('No backups found.');

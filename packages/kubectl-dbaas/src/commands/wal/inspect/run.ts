@@ -1,4 +1,4 @@
-import { isDbaasError, parseLsn, WalInspector, type DataDirectoryInspection } from '@kubectl-dbaas/sdk';
+import { isDbaasError, parseLsn, WalInspector, type DataDirectoryInspection, type Lsn } from '@kubectl-dbaas/sdk';
 import { renderFields } from '../../../output.js';
 import { UsageError } from '../../../usage-error.js';
 
@@ -17,7 +17,7 @@ export interface WalInspectArgs {
 
 /** Inspects a data directory or a `.snap` / `.tar.gz` of one. */
 export async function runWalInspect(args: WalInspectArgs): Promise<WalInspectReport> {
-  let backupStopLsn;
+  let backupStopLsn: Lsn | undefined;
   try {
     backupStopLsn = args.backupStopLsn === undefined ? undefined : parseLsn(args.backupStopLsn);
   } catch (error) {
