@@ -201,7 +201,7 @@ function csiBinDir(): string | undefined {
  * Everything the cluster part needs, checked before anything is built: what is missing (with the
  * fix), or undefined. Also says what a first run will build and cache, and roughly how long it takes.
  */
-async function clusterPrerequisites(): Promise<{ missing: string[]; binDir?: string; toBuild: string[] }> {
+async function clusterPrerequisites(): Promise<{ missing: string[]; binDir: string | undefined; toBuild: string[] }> {
   const missing: string[] = [];
   if (spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).status !== 0)
     missing.push('kubectl is not on PATH (the demo runs the real `kubectl dbaas ...`)');

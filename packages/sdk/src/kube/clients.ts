@@ -31,19 +31,19 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
  */
 export interface KubeClientsOptions {
   /** `--kubeconfig`: one file. Default: `$KUBECONFIG` (merged list), `~/.kube/config`, in-cluster. */
-  kubeconfig?: string;
+  kubeconfig?: string | undefined;
   /** `--context`: a context of the kubeconfig. Default: its current-context. */
-  context?: string;
+  context?: string | undefined;
   /** `-n`: default namespace. Default: the context's namespace, else `default`. */
-  namespace?: string;
+  namespace?: string | undefined;
   /** An already loaded KubeConfig (then `kubeconfig` is ignored). */
-  kubeConfig?: KubeConfig;
+  kubeConfig?: KubeConfig | undefined;
   /**
    * kubectl's connection flags (`--server`, `--user`, `--token`, `--request-timeout`, ...), applied
    * to the chosen context as kubectl applies them. With `server` and no kubeconfig at all, the
    * flags alone make the configuration.
    */
-  overrides?: KubeConfigOverrides;
+  overrides?: KubeConfigOverrides | undefined;
 }
 
 const VERB_BY_PREFIX: [RegExp, string][] = [

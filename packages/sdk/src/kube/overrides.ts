@@ -115,27 +115,37 @@ export function applyOverrides(kc: KubeConfig, overrides: KubeConfigOverrides, s
     const userName = o.user ?? context.user;
     const baseCluster: Cluster = kc.getCluster(clusterName) ?? { name: clusterName, server: '', skipTLSVerify: false };
     const baseUser: User = kc.getUser(userName) ?? { name: userName };
-    const cluster: Cluster = {
-      ...baseCluster,
-      ...(o.server !== undefined ? { server: o.server } : {}),
-      ...(o.certificateAuthority !== undefined ? { caFile: o.certificateAuthority, caData: undefined } : {}),
-      ...(o.insecureSkipTlsVerify !== undefined ? { skipTLSVerify: o.insecureSkipTlsVerify } : {}),
-      ...(o.insecureSkipTlsVerify ? { caFile: undefined, caData: undefined } : {}),
-    };
+    // A flag replaces what it overrides: the fields it supersedes are dropped, not kept beside it.
+    const cluster = withoutFields<Cluster>(
+      {
+        ...baseCluster,
+        ...(o.server !== undefined ? { server: o.server } : {}),
+        ...(o.certificateAuthority !== undefined ? { caFile: o.certificateAuthority } : {}),
+        ...(o.insecureSkipTlsVerify !== undefined ? { skipTLSVerify: o.insecureSkipTlsVerify } : {}),
+      },
+      [...(o.certificateAuthority !== undefined ? (['caData'] as const) : []), ...(o.insecureSkipTlsVerify ? (['caFile', 'caData'] as const) : [])],
+    );
     if (!cluster.server) {
       throw new DbaasError('KUBE_CONFIG_INVALID', `cluster "${clusterName}" of ${source} has no server`, {
         fix: "Give the API server's address (https://HOST:PORT), or fix the kubeconfig.",
         option: 'overrides.server',
       });
     }
-    const user: User = {
-      ...baseUser,
-      // A token replaces the user's other ways to authenticate, as in kubectl.
-      ...(o.token !== undefined ? { token: o.token, exec: undefined, authProvider: undefined, username: undefined, password: undefined } : {}),
-      ...(o.clientCertificate !== undefined ? { certFile: o.clientCertificate, certData: undefined } : {}),
-      ...(o.clientKey !== undefined ? { keyFile: o.clientKey, keyData: undefined } : {}),
-      ...(o.as !== undefined ? { impersonateUser: o.as } : {}),
-    };
+    const user = withoutFields<User>(
+      {
+        ...baseUser,
+        ...(o.token !== undefined ? { token: o.token } : {}),
+        ...(o.clientCertificate !== undefined ? { certFile: o.clientCertificate } : {}),
+        ...(o.clientKey !== undefined ? { keyFile: o.clientKey } : {}),
+        ...(o.as !== undefined ? { impersonateUser: o.as } : {}),
+      },
+      [
+        // A token replaces the user's other ways to authenticate, as in kubectl.
+        ...(o.token !== undefined ? (['exec', 'authProvider', 'username', 'password'] as const) : []),
+        ...(o.clientCertificate !== undefined ? (['certData'] as const) : []),
+        ...(o.clientKey !== undefined ? (['keyData'] as const) : []),
+      ],
+    );
     // The overridden entries get names of their own, so other contexts keep the file's.
     const overridden = `${context.name} (flags)`;
     kc.loadFromOptions({
@@ -164,4 +174,11 @@ export function applyOverrides(kc: KubeConfig, overrides: KubeConfigOverrides, s
       }
     };
   }
+}
+
+/** `object` without `fields` (deleted, not set to undefined: optional fields are absent or set). */
+function withoutFields<T extends object>(object: T, fields: readonly (keyof T)[]): T {
+  const copy = { ...object };
+  for (const field of fields) delete copy[field];
+  return copy;
 }

@@ -483,7 +483,7 @@ export interface RestorePrepJobInput {
    * PGDATA relative to the volume root ('' = the root). Default: found when the Job runs, as verify
    * finds it: the root if it holds PG_VERSION, else its one subdirectory that does.
    */
-  dataSubPath?: string;
+  dataSubPath?: string | undefined;
   /** PGDATA relative to the root of the WAL snapshot's volume. Default: `dataSubPath` (found the same way when that is not given). */
   walSubPath?: string;
   /** Segment file names to copy (see {@link walFilesForBackup}). */

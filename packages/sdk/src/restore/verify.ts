@@ -258,19 +258,23 @@ export interface VerifyResult {
   backup?: { namespace: string; name: string; mode: ConsistencyMode | undefined };
   restore?: RestoreResult;
   /** Absent when the scratch restore itself failed (the failure says why). */
-  offline?: Pick<DataDirectoryInspection, 'verdict' | 'safe' | 'reasons' | 'postgresMajorVersion' | 'missingSegments' | 'requiredWal'> & {
-    dataSubPath: string;
-  };
-  live?: {
-    readyMs: number;
-    /** `redo done ... elapsed` from the server log, when PostgreSQL replayed WAL. */
-    redoMs: number | undefined;
-    inRecovery: boolean;
-    timeline: number;
-    expectedTimeline: number | undefined;
-    amcheck: { ran: boolean; why?: string; databases: number; indexes: number; failures: string[] };
-    checks: { name: string; ok: boolean; message: string }[];
-  };
+  offline?:
+    | (Pick<DataDirectoryInspection, 'verdict' | 'safe' | 'reasons' | 'postgresMajorVersion' | 'missingSegments' | 'requiredWal'> & {
+        dataSubPath: string;
+      })
+    | undefined;
+  live?:
+    | {
+        readyMs: number;
+        /** `redo done ... elapsed` from the server log, when PostgreSQL replayed WAL. */
+        redoMs: number | undefined;
+        inRecovery: boolean;
+        timeline: number;
+        expectedTimeline: number | undefined;
+        amcheck: { ran: boolean; why?: string; databases: number; indexes: number; failures: string[] };
+        checks: { name: string; ok: boolean; message: string }[];
+      }
+    | undefined;
   timings: { phases: { phase: VerifyPhase; atMs: number }[]; totalMs: number };
 }
 

@@ -531,7 +531,7 @@ export class SnapshotClient {
           plural: this.clients.volumeSnapshots.plural,
           namespace,
           name: vs.name,
-          body: { preconditions: { uid: vs.uid } },
+          body: { preconditions: vs.uid !== undefined ? { uid: vs.uid } : {} },
         });
       } catch (error) {
         if (!isDbaasError(error, 'KUBE_NOT_FOUND')) throw error;

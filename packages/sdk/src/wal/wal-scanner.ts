@@ -175,11 +175,11 @@ export type WalEvent =
  */
 export interface WalScanOptions {
   /** Begin at this record (e.g. a checkpoint's redo LSN); default: the first record boundary. */
-  startLsn?: Lsn;
+  startLsn?: Lsn | undefined;
   /** Reject WAL of another cluster (long page header `xlp_sysid`). */
-  systemIdentifier?: bigint;
+  systemIdentifier?: bigint | undefined;
   /** Expected `wal_segment_size`; by default taken from the first long page header. */
-  segmentSize?: number;
+  segmentSize?: number | undefined;
   /** Stop with an error when the input goes on for more bytes than this (a safety cap). */
   maxBytes?: number;
   /**

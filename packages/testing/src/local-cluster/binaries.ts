@@ -60,13 +60,13 @@ export interface ResolvedBinaries {
 /** Options for {@link buildBinaries} and {@link resolveBinaries}. */
 export interface BuildOptions {
   /** Progress lines (which tool, elapsed time). Default: `console.error`. */
-  log?: (line: string) => void;
+  log?: ((line: string) => void) | undefined;
   /** Build what is missing from the cache (default true). When false a missing binary is an error. */
-  build?: boolean;
+  build?: boolean | undefined;
   /** Prebuilt binaries; default `$DBAAS_TESTING_BIN_DIR`. */
-  binDir?: string;
+  binDir?: string | undefined;
   /** Seconds between "still building" progress lines. Default 30. */
-  progressEverySeconds?: number;
+  progressEverySeconds?: number | undefined;
 }
 
 const DOWNLOAD_TIMEOUT_MS = 20 * 60_000;
@@ -425,7 +425,7 @@ function pidAlive(pid: number): boolean {
  * const bins = await resolveBinaries({ log: console.log });
  * if (bins.hostpathUnavailable) console.warn(bins.hostpathUnavailable);
  */
-export async function resolveBinaries(opts: BuildOptions & { withoutCsiDriver?: boolean } = {}): Promise<ResolvedBinaries> {
+export async function resolveBinaries(opts: BuildOptions & { withoutCsiDriver?: boolean | undefined } = {}): Promise<ResolvedBinaries> {
   const binDir = opts.binDir ?? process.env.DBAAS_TESTING_BIN_DIR ?? undefined;
   const paths: Partial<Record<ClusterTool, string>> = {};
   const fromBinDir = async (tool: ClusterTool) => {

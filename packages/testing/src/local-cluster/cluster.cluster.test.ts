@@ -186,7 +186,7 @@ describe('hostpath CSI volumes and snapshots', () => {
   if (!hasHostpath) {
     console.warn(`[dbaas-testing] SKIPPING hostpath tests (not passed): ${why}`);
   }
-  const state: { volumeHandle?: string; snapHandle?: string; restoreSize?: string } = {};
+  const state: { volumeHandle?: string | undefined; snapHandle?: string | undefined; restoreSize?: string | undefined } = {};
 
   it('PVC -> Bound, volume directory under the plugin state dir [skipped when hostpath is unavailable]', skipWhen(info.hostpathUnavailable), async () => {
     await core.createNamespacedPersistentVolumeClaim({ namespace: ns, body: pvcBody('data', '64Mi') });

@@ -99,9 +99,9 @@ export type ComponentName = (typeof COMPONENTS)[number];
 export interface ComponentStatus {
   name: ComponentName;
   state: 'running' | 'exited' | 'unavailable' | 'not started';
-  pid?: number;
-  logFile?: string;
-  detail?: string;
+  pid?: number | undefined;
+  logFile?: string | undefined;
+  detail?: string | undefined;
 }
 
 /** What a running cluster records in `<stateDir>/cluster.json` (for `dbaas-testing status|down`). */
@@ -971,7 +971,7 @@ export class LocalCluster {
         name: s.name,
         ...(s.pid !== undefined ? { pid: s.pid } : {}),
         ...(s.logFile ? { logFile: s.logFile } : {}),
-        ...(this.health.get(s.name) ? { health: this.health.get(s.name) } : {}),
+        ...(this.health.has(s.name) ? { health: this.health.get(s.name)! } : {}),
         ...(s.detail ? { detail: s.detail } : {}),
       })),
       ports: this.ports(),

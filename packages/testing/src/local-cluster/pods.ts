@@ -322,11 +322,11 @@ export class PostgresPod extends DatabaseStatefulSet {
 export function postgresStatefulSet(opts: {
   name: string;
   major: number;
-  storageClass?: string;
-  storage?: string;
+  storageClass?: string | undefined;
+  storage?: string | undefined;
   secretName: string;
-  settings?: Record<string, string>;
-  existingClaim?: string;
+  settings?: Record<string, string> | undefined;
+  existingClaim?: string | undefined;
 }): V1StatefulSet {
   const args: string[] = ['postgres'];
   for (const [k, v] of Object.entries(opts.settings ?? {})) args.push('-c', `${k}=${v}`);

@@ -411,7 +411,7 @@ export class PostgresServer {
    * await server.start(); // crash recovery
    * ```
    */
-  async start(options: { settings?: Record<string, PostgresSettingValue>; timeoutMs?: number } = {}): Promise<void> {
+  async start(options: { settings?: Record<string, PostgresSettingValue>; timeoutMs?: number | undefined } = {}): Promise<void> {
     if (this.#destroyed) throw new Error('the server has been destroyed');
     if (!this.#exited) throw new Error(`the server is already running (pid ${this.#pid})`);
     const settings = { ...this.#commandLineSettings, ...options.settings };

@@ -29,7 +29,7 @@ export function snapshot(
         }
       : { readyToUse: false }),
     ...(opts.error ? { error: { message: opts.error } } : {}),
-  } as VolumeSnapshot['status'];
+  } as NonNullable<VolumeSnapshot['status']>;
   return vs;
 }
 
