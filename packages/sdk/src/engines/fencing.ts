@@ -127,12 +127,20 @@ function newLease(ctx: FenceContext, instance?: string): string {
   return JSON.stringify(lease);
 }
 
-/** A live lease of another backup on `object`: the refusal to fence (or lift) it. */
-function heldByAnother(lease: FenceLease | undefined, ctx: FenceContext, object: string, ref: string, lift: string): DbaasError | undefined {
+/** A fenced object as messages name it: in words, as `kind/name`, and how to lift its fence by hand. */
+interface FencedObjectNames {
+  text: string;
+  ref: string;
+  lift: string;
+}
+
+/** A live lease of another backup in `annotations`: the refusal to fence (or lift) the object. */
+function heldByAnother(annotations: Record<string, string>, ctx: FenceContext, object: FencedObjectNames): DbaasError | undefined {
+  const lease = parseFenceLease(annotations[FENCE_LEASE_ANNOTATION]);
   if (!lease || Date.parse(lease.expiresAt) <= Date.now() || (ctx.holder && lease.backup === ctx.holder.backup)) return undefined;
-  return new DbaasError('KUBE_CONFLICT', `${object} is fenced by backup ${lease.backup} (process ${lease.process}) until ${lease.expiresAt}`, {
-    fix: `Wait for that backup to end. If its process is gone, lift its fence (${lift}) and run again.`,
-    details: { lease, fenceHeld: ref },
+  return new DbaasError('KUBE_CONFLICT', `${object.text} is fenced by backup ${lease.backup} (process ${lease.process}) until ${lease.expiresAt}`, {
+    fix: `Wait for that backup to end. If its process is gone, lift its fence (${object.lift}) and run again.`,
+    details: { lease, fenceHeld: object.ref },
   });
 }
 
@@ -157,8 +165,11 @@ function heldByAnother(lease: FenceLease | undefined, ctx: FenceContext, object:
 export function statefulSetFencing(name: string, opts: { waitForReadyOnUnfence?: boolean; retainClaims?: boolean } = {}): FencingStrategy {
   const read = (ctx: FenceContext): Promise<V1StatefulSet> => ctx.clients.apps.readNamespacedStatefulSet({ name, namespace: ctx.namespace });
   const path = (ctx: FenceContext) => `/apis/apps/v1/namespaces/${encodeURIComponent(ctx.namespace)}/statefulsets`;
-  const lift = (ctx: FenceContext) =>
-    `kubectl -n ${ctx.namespace} scale statefulset ${name} --replicas=<N> and remove its ${FENCED_REPLICAS_ANNOTATION} and ${FENCE_LEASE_ANNOTATION} annotations, or the SDK's liftFence`;
+  const names = (ctx: FenceContext): FencedObjectNames => ({
+    text: `StatefulSet ${ctx.namespace}/${name}`,
+    ref: `statefulset/${name}`,
+    lift: `kubectl -n ${ctx.namespace} scale statefulset ${name} --replicas=<N> and remove its ${FENCED_REPLICAS_ANNOTATION} and ${FENCE_LEASE_ANNOTATION} annotations, or the SDK's liftFence`,
+  });
   /** The generation our fencing patch produced: any later change of the spec is someone else's. */
   let fencedGeneration: number | undefined;
   let restoreTo: number | undefined;
@@ -176,13 +187,7 @@ export function statefulSetFencing(name: string, opts: { waitForReadyOnUnfence?:
         },
       );
     }
-    return heldByAnother(
-      parseFenceLease(sts.metadata?.annotations?.[FENCE_LEASE_ANNOTATION]),
-      ctx,
-      `StatefulSet ${ctx.namespace}/${name}`,
-      `statefulset/${name}`,
-      lift(ctx),
-    );
+    return heldByAnother(sts.metadata?.annotations ?? {}, ctx, names(ctx));
   };
   return {
     description: `StatefulSet ${name} scaled to 0 and back`,
@@ -258,13 +263,7 @@ export function statefulSetFencing(name: string, opts: { waitForReadyOnUnfence?:
       const annotations = sts.metadata?.annotations ?? {};
       const recorded = annotations[FENCED_REPLICAS_ANNOTATION];
       if (recorded === undefined) return;
-      const other = heldByAnother(
-        parseFenceLease(annotations[FENCE_LEASE_ANNOTATION]),
-        ctx,
-        `StatefulSet ${ctx.namespace}/${name}`,
-        `statefulset/${name}`,
-        lift(ctx),
-      );
+      const other = heldByAnother(annotations, ctx, names(ctx));
       if (other) throw other;
       const whenScaled = annotations[FENCED_WHEN_SCALED_ANNOTATION];
       ctx.log?.(`unfencing: StatefulSet ${name} replicas 0 -> ${recorded}${whenScaled ? `; whenScaled Retain -> ${whenScaled}` : ''}`);
@@ -361,31 +360,22 @@ export function cnpgFencing(cluster: string, instance: string): FencingStrategy 
   };
   const readPod = (ctx: FenceContext) => ctx.clients.core.readNamespacedPod({ name: instance, namespace: ctx.namespace });
   const isReady = (pod: V1Pod | undefined) => pod?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-  const lift = (ctx: FenceContext) =>
-    `remove ${instance} from the ${CNPG_FENCED_INSTANCES_ANNOTATION} annotation of Cluster ${ctx.namespace}/${cluster} and its ${FENCE_LEASE_ANNOTATION}, or the SDK's liftFence`;
+  const names = (ctx: FenceContext): FencedObjectNames => ({
+    text: `Cluster ${ctx.namespace}/${cluster}`,
+    ref: `cnpg/${cluster}`,
+    lift: `remove ${instance} from the ${CNPG_FENCED_INSTANCES_ANNOTATION} annotation of Cluster ${ctx.namespace}/${cluster} and its ${FENCE_LEASE_ANNOTATION}, or the SDK's liftFence`,
+  });
   const podsPath = (ctx: FenceContext) => `/api/v1/namespaces/${encodeURIComponent(ctx.namespace)}/pods`;
   return {
     description: `CloudNativePG instance ${instance} of Cluster ${cluster} fenced (${CNPG_FENCED_INSTANCES_ANNOTATION})`,
     object: `cnpg/${cluster}`,
     async preflight(ctx) {
-      const other = heldByAnother(
-        parseFenceLease((await readAnnotations(ctx))[FENCE_LEASE_ANNOTATION]),
-        ctx,
-        `Cluster ${ctx.namespace}/${cluster}`,
-        `cnpg/${cluster}`,
-        lift(ctx),
-      );
+      const other = heldByAnother(await readAnnotations(ctx), ctx, names(ctx));
       if (other) throw other;
     },
     async fence(ctx) {
       const annotations = await readAnnotations(ctx);
-      const other = heldByAnother(
-        parseFenceLease(annotations[FENCE_LEASE_ANNOTATION]),
-        ctx,
-        `Cluster ${ctx.namespace}/${cluster}`,
-        `cnpg/${cluster}`,
-        lift(ctx),
-      );
+      const other = heldByAnother(annotations, ctx, names(ctx));
       if (other) throw other;
       const next = cnpgFencedInstances(annotations[CNPG_FENCED_INSTANCES_ANNOTATION], instance, true);
       ctx.log?.(`fencing: ${CNPG_FENCED_INSTANCES_ANNOTATION}=${next} on Cluster ${cluster}`);
@@ -412,13 +402,7 @@ export function cnpgFencing(cluster: string, instance: string): FencingStrategy 
       const annotations = await readAnnotations(ctx);
       const current = annotations[CNPG_FENCED_INSTANCES_ANNOTATION];
       if (current === undefined) return;
-      const other = heldByAnother(
-        parseFenceLease(annotations[FENCE_LEASE_ANNOTATION]),
-        ctx,
-        `Cluster ${ctx.namespace}/${cluster}`,
-        `cnpg/${cluster}`,
-        lift(ctx),
-      );
+      const other = heldByAnother(annotations, ctx, names(ctx));
       if (other) throw other;
       const next = cnpgFencedInstances(current, instance, false);
       if (next === current) return;
