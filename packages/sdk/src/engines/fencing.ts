@@ -85,6 +85,8 @@ export function fenceHolder(namespace: string, backup: string): { backup: string
   return { backup: `${namespace}/${backup}`, process: `${hostname()}/${process.pid}` };
 }
 
+const UNKNOWN_HOLDER = 'unknown';
+
 /** How long after the backup's deadline a lease still holds: the time its cleanup may take. */
 const LEASE_GRACE_MS = 5 * 60_000;
 
@@ -118,8 +120,8 @@ export function parseFenceLease(value: string | undefined): FenceLease | undefin
 function newLease(ctx: FenceContext, instance?: string): string {
   const now = Date.now();
   const lease: FenceLease = {
-    backup: ctx.holder?.backup ?? 'unknown',
-    process: ctx.holder?.process ?? 'unknown',
+    backup: ctx.holder?.backup ?? UNKNOWN_HOLDER,
+    process: ctx.holder?.process ?? UNKNOWN_HOLDER,
     acquiredAt: new Date(now).toISOString(),
     expiresAt: new Date(Math.max(ctx.deadline, now) + LEASE_GRACE_MS).toISOString(),
     ...(instance ? { instance } : {}),
@@ -137,7 +139,8 @@ interface FencedObjectNames {
 /** A live lease of another backup in `annotations`: the refusal to fence (or lift) the object. */
 function heldByAnother(annotations: Record<string, string>, ctx: FenceContext, object: FencedObjectNames): DbaasError | undefined {
   const lease = parseFenceLease(annotations[FENCE_LEASE_ANNOTATION]);
-  if (!lease || Date.parse(lease.expiresAt) <= Date.now() || (ctx.holder && lease.backup === ctx.holder.backup)) return undefined;
+  // A caller without a holder is 'unknown' in its leases too: it adopts what an earlier anonymous run left, as before leases.
+  if (!lease || Date.parse(lease.expiresAt) <= Date.now() || lease.backup === (ctx.holder?.backup ?? UNKNOWN_HOLDER)) return undefined;
   return new DbaasError('KUBE_CONFLICT', `${object.text} is fenced by backup ${lease.backup} (process ${lease.process}) until ${lease.expiresAt}`, {
     fix: `Wait for that backup to end. If its process is gone, lift its fence (${object.lift}) and run again.`,
     details: { lease, fenceHeld: object.ref },

@@ -5,6 +5,7 @@
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
+import { databaseContainer } from './pod-layout.js';
 
 /**
  * Credentials found in a pod's spec, and where they came from (variable names only).
@@ -55,22 +56,6 @@ const PASSWORDLESS: Record<'postgres' | 'mysql', string[]> = {
 };
 
 const familyOf = (engine: EngineFamily): 'postgres' | 'mysql' => (engine === 'postgres' ? 'postgres' : 'mysql');
-
-/**
- * The container that runs the database: the one whose environment names the engine's variables,
- * else the one that exposes the engine's port, else the only one.
- */
-function databaseContainer(pod: V1Pod, engine: EngineFamily): V1Container | undefined {
-  const family = familyOf(engine);
-  const containers = pod.spec?.containers ?? [];
-  const known = new Set([...RULES[family].flatMap((r) => [r.password, 'variable' in r.user ? r.user.variable : '']), ...PASSWORDLESS[family]]);
-  const port = family === 'postgres' ? 5432 : 3306;
-  return (
-    containers.find((c) => (c.env ?? []).some((e) => known.has(e.name))) ??
-    containers.find((c) => (c.ports ?? []).some((p) => p.containerPort === port)) ??
-    (containers.length === 1 ? containers[0] : undefined)
-  );
-}
 
 /** Reads one key of a Secret or ConfigMap; undefined when it is absent and optional. */
 async function readReference(

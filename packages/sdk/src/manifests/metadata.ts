@@ -78,6 +78,11 @@ export const DBAAS_ANNOTATIONS = {
   binlogPosition: 'dbaas.io/binlog-position',
   gtidExecuted: 'dbaas.io/gtid-executed',
   serverUuid: 'dbaas.io/server-uuid',
+  // Where the data directory was in the volume and whom its files belong to, read from the pod's
+  // spec at backup time (schema version 1, optional): restore and verify use them without flags.
+  dataSubPath: 'dbaas.io/data-subpath',
+  runAsUser: 'dbaas.io/run-as-user',
+  fsGroup: 'dbaas.io/fs-group',
 } as const;
 
 /**
@@ -169,6 +174,15 @@ const gtidSet = z
   .min(1)
   .max(65536)
   .regex(/^[0-9A-Za-z:,_-]+$/, 'must be a GTID set (MySQL uuid:interval lists or MariaDB domain-server-sequence lists)');
+// PGDATA relative to the volume root: '' (the root) or a relative path without `..` or empty parts.
+const dataSubPath = z
+  .string()
+  .max(1024)
+  .regex(/^$|^(?!\.\.?(\/|$))[^/\0]+(\/(?!\.\.?(\/|$))[^/\0]+)*$/, 'must be a path relative to the volume root, without ..');
+const unixId = z.codec(z.string().regex(/^\d{1,10}$/, 'must be a decimal user or group id'), z.number().int().min(0).max(0xffffffff), {
+  decode: (text) => Number(text),
+  encode: (value) => String(value),
+});
 const serverUuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
 
 const isoTime = z.codec(z.iso.datetime({ offset: true }), z.date(), {
@@ -222,6 +236,9 @@ const snapshotWire = z.object({
     [DBAAS_ANNOTATIONS.binlogPosition]: decimalU64.optional(),
     [DBAAS_ANNOTATIONS.gtidExecuted]: gtidSet.optional(),
     [DBAAS_ANNOTATIONS.serverUuid]: serverUuid.optional(),
+    [DBAAS_ANNOTATIONS.dataSubPath]: dataSubPath.optional(),
+    [DBAAS_ANNOTATIONS.runAsUser]: unixId.optional(),
+    [DBAAS_ANNOTATIONS.fsGroup]: unixId.optional(),
     [DBAAS_ANNOTATIONS.requestedAt]: isoTime,
     [DBAAS_ANNOTATIONS.cutAt]: isoTime.optional(),
     [DBAAS_ANNOTATIONS.readyAt]: isoTime.optional(),
@@ -254,6 +271,9 @@ const snapshotMetadataShape = z
     binlogPosition: z.bigint().optional(),
     gtidExecuted: z.string().optional(),
     serverUuid: z.string().optional(),
+    dataSubPath: z.string().optional(),
+    runAsUser: z.number().int().optional(),
+    fsGroup: z.number().int().optional(),
     requestedAt: z.date(),
     cutAt: z.date().optional(),
     readyAt: z.date().optional(),
@@ -325,6 +345,9 @@ export const snapshotMetadataSchema = z.codec(snapshotWire, snapshotMetadataShap
       binlogPosition: a[DBAAS_ANNOTATIONS.binlogPosition],
       gtidExecuted: a[DBAAS_ANNOTATIONS.gtidExecuted],
       serverUuid: a[DBAAS_ANNOTATIONS.serverUuid],
+      dataSubPath: a[DBAAS_ANNOTATIONS.dataSubPath],
+      runAsUser: a[DBAAS_ANNOTATIONS.runAsUser],
+      fsGroup: a[DBAAS_ANNOTATIONS.fsGroup],
       cutAt: a[DBAAS_ANNOTATIONS.cutAt],
       readyAt: a[DBAAS_ANNOTATIONS.readyAt],
     };
@@ -356,6 +379,9 @@ export const snapshotMetadataSchema = z.codec(snapshotWire, snapshotMetadataShap
       [DBAAS_ANNOTATIONS.binlogPosition, m.binlogPosition],
       [DBAAS_ANNOTATIONS.gtidExecuted, m.gtidExecuted],
       [DBAAS_ANNOTATIONS.serverUuid, m.serverUuid],
+      [DBAAS_ANNOTATIONS.dataSubPath, m.dataSubPath],
+      [DBAAS_ANNOTATIONS.runAsUser, m.runAsUser],
+      [DBAAS_ANNOTATIONS.fsGroup, m.fsGroup],
       [DBAAS_ANNOTATIONS.cutAt, m.cutAt],
       [DBAAS_ANNOTATIONS.readyAt, m.readyAt],
     ];

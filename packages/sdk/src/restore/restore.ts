@@ -516,9 +516,10 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions)
         walFiles,
         backupLabel: walMeta!.backupLabel!,
         ...(walMeta!.tablespaceMap ? { tablespaceMap: walMeta!.tablespaceMap } : {}),
-        runAsUser: prep.runAsUser ?? 999,
-        ...(prep.fsGroup !== undefined ? { fsGroup: prep.fsGroup } : {}),
-        ...(prep.dataSubPath !== undefined ? { dataSubPath: prep.dataSubPath } : {}),
+        // The layout the backup recorded from the pod's spec, unless the caller says otherwise.
+        runAsUser: prep.runAsUser ?? meta?.runAsUser ?? 999,
+        ...((prep.fsGroup ?? meta?.fsGroup) !== undefined ? { fsGroup: (prep.fsGroup ?? meta?.fsGroup)! } : {}),
+        ...((prep.dataSubPath ?? meta?.dataSubPath) !== undefined ? { dataSubPath: (prep.dataSubPath ?? meta?.dataSubPath)! } : {}),
         ...(prep.serviceAccountName !== undefined ? { serviceAccountName: prep.serviceAccountName } : {}),
         ...(prep.imagePullPolicy !== undefined ? { imagePullPolicy: prep.imagePullPolicy } : {}),
         activeDeadlineSeconds: Math.max(60, Math.ceil((options.deadlineMs ?? DEFAULT_RESTORE_DEADLINE_MS) / 1000)),

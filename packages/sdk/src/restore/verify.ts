@@ -444,7 +444,12 @@ export async function planVerify(clients: KubeClients, options: VerifyOptions): 
       pvcName: pvc,
       ...(options.restore ?? {}),
       ...(consumerNode ? { consumerNode } : {}),
-      prep: { ...(options.runtime.prepOptions?.(majorOf(meta?.engineVersion)) ?? {}), ...(options.restore?.prep ?? {}) },
+      // The caller's dataSubPath is PGDATA's place in the volume for the restore-prep step too.
+      prep: {
+        ...(options.runtime.prepOptions?.(majorOf(meta?.engineVersion)) ?? {}),
+        ...(options.dataSubPath !== undefined ? { dataSubPath: options.dataSubPath } : {}),
+        ...(options.restore?.prep ?? {}),
+      },
       deadlineMs: options.deadlineMs ?? DEFAULT_VERIFY_DEADLINE_MS,
     });
     if (restore.endsWaitingForConsumer) {
@@ -475,7 +480,7 @@ export async function planVerify(clients: KubeClients, options: VerifyOptions): 
     ...(details ? { backup: { namespace: backupNamespace, name: details.name, mode: meta?.mode, engineVersion: meta?.engineVersion } } : {}),
     ...(restore ? { restore } : {}),
     runtime: options.runtime.description,
-    offline: { dataSubPath: options.dataSubPath, atomicSnapshot, backupStopLsn: meta?.stopLsn },
+    offline: { dataSubPath: options.dataSubPath ?? meta?.dataSubPath, atomicSnapshot, backupStopLsn: meta?.stopLsn },
     live: options.liveEvenIfUnsafe ? 'always' : 'if-offline-safe',
     amcheck: amcheck === 'auto' ? (scratch ? 'install' : 'if-installed') : amcheck,
     checks: [...(options.checks ?? [])],

@@ -6,6 +6,7 @@
 // validation run, nothing is stored). Also: the instance of a CloudNativePG Cluster to back up.
 import type { EngineMetadata, FencingStrategy } from '../engines/engine.js';
 import { fenceHolder } from '../engines/fencing.js';
+import { dataLayoutOfPod, type DataLayout } from '../engines/pod-layout.js';
 import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import type { VolumeSnapshot } from '../kube/snapshot-types.js';
@@ -14,7 +15,7 @@ import { backupSetNames, buildVolumeSnapshot, type ExtraMetadata } from '../mani
 import { DBAAS_LABELS, MANAGED_BY, isManagedSnapshot, readSnapshotMetadata, type ConsistencyMode } from '../manifests/metadata.js';
 import type { BackupOptions } from './backup.js';
 import { decideSession, type BackupSessionPlan, type SessionDecision } from './backup-session.js';
-import { discoverBackupTarget, impliedFencing, type DiscoveredTarget } from './discovery.js';
+import { discoverBackupTarget, impliedFencing, podsMountingPvc, type DiscoveredTarget } from './discovery.js';
 
 /**
  * Options of {@link planBackup}: those of `runBackup` (signal, progress and deadline are not used),
@@ -61,6 +62,8 @@ export interface BackupPlan {
   fencing?: string;
   /** The SQL session, when the mode needs one or a connection was given: through the pod (which, with which credentials) or the given connection. */
   session?: BackupSessionPlan;
+  /** Where PGDATA lies in the volume and whom its files belong to, read from the pod's spec; recorded on the snapshots for restore and verify. */
+  dataLayout?: DataLayout;
   /**
    * The VolumeSnapshots the backup creates: the data snapshot and, in PostgreSQL's `online` mode,
    * the `<name>-wal` snapshot. Engine facts (LSNs, WAL files, backup_label, system identifier) and
@@ -165,6 +168,9 @@ export function plannedSnapshot(
       role,
       mode: plan.mode,
       requestedAt,
+      ...(plan.dataLayout?.dataSubPath !== undefined ? { dataSubPath: plan.dataLayout.dataSubPath } : {}),
+      ...(plan.dataLayout?.runAsUser !== undefined ? { runAsUser: plan.dataLayout.runAsUser } : {}),
+      ...(plan.dataLayout?.fsGroup !== undefined ? { fsGroup: plan.dataLayout.fsGroup } : {}),
       ...(plan.workload ? { sourceWorkload: { kind: plan.workload.kind, name: plan.workload.name } } : {}),
     },
     ...(extra ? { extra } : {}),
@@ -235,6 +241,19 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
     database: options.database,
     ownEngine: options.engine !== undefined,
   });
+  // The pod running on the volume tells where its data directory is (a PVC target: the one pod that mounts it, if any).
+  const layoutPod =
+    found.pod ??
+    session.pod ??
+    (await podsMountingPvc(clients, namespace, pvc).then(
+      (pods) => (pods.length === 1 ? pods[0] : undefined),
+      (error: unknown) => {
+        // Optional: without `list` on pods the snapshots just do not record the layout.
+        if (isDbaasError(error, 'KUBE_FORBIDDEN')) return undefined;
+        throw error;
+      },
+    ));
+  const dataLayout = layoutPod ? dataLayoutOfPod(layoutPod, pvc, engineKind) : undefined;
   if (mode === 'online' && options.engine && !options.engine.beginOnlineBackup) {
     throw new DbaasError('INVALID_ARGUMENT', `the ${options.engine.engine} engine hooks given have no online backup (beginOnlineBackup)`, {
       fix: 'Give engine hooks that implement beginOnlineBackup, or choose another mode.',
@@ -307,6 +326,7 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
     ...(found.workload ? { workload: found.workload } : {}),
     ...(fencing ? { fencing: fencing.description } : {}),
     ...(session.plan ? { session: session.plan } : {}),
+    ...(dataLayout ? { dataLayout } : {}),
     manifests: [],
     existing,
     ...(existingData ? { adopt: { cut: isCut(existingData) } } : {}),

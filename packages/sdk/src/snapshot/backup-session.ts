@@ -21,6 +21,7 @@ import { DbaasError, toDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import { forwardNote, forwardPodPort, type PodPortForward } from '../kube/port-forward.js';
 import type { ConsistencyMode } from '../manifests/metadata.js';
+import { podsMountingPvc } from './discovery.js';
 
 /**
  * Reach the database through the API server: a port-forward to the pod whose volume is backed up
@@ -79,12 +80,6 @@ type Engine = 'postgres' | 'mysql' | 'mariadb';
 
 const needsSession = (mode: ConsistencyMode): boolean => mode === 'checkpoint' || mode === 'online';
 
-/** The running pods that mount a PVC (a ReadWriteOnce database volume: one). */
-async function podsMounting(clients: KubeClients, namespace: string, pvc: string): Promise<V1Pod[]> {
-  const pods = await clients.core.listNamespacedPod({ namespace });
-  return pods.items.filter((p) => !p.metadata?.deletionTimestamp && (p.spec?.volumes ?? []).some((v) => v.persistentVolumeClaim?.claimName === pvc));
-}
-
 /**
  * Decides the session: none when the mode needs none and the caller gave no connection (a pod
  * connection is only the default way to reach the database, not a wish to connect); through the
@@ -108,7 +103,7 @@ export async function decideSession(
   if (database === undefined || (isPodConnection(database) && !needsSession(mode))) return { plan: undefined, pod: undefined };
   let pod = input.targetPod;
   if (!pod) {
-    const mounting = await podsMounting(clients, namespace, pvc);
+    const mounting = await podsMountingPvc(clients, namespace, pvc);
     if (mounting.length > 1 && isPodConnection(database)) {
       throw new DbaasError(
         'TARGET_UNSUPPORTED',
@@ -144,6 +139,8 @@ export async function decideSession(
   }
   const port = database.throughPod.port ?? (engine === 'postgres' ? 5432 : 3306);
   const credentials = database.secretRef ? `Secret ${database.secretRef.namespace ?? namespace}/${database.secretRef.name}` : "the pod's environment";
+  // A missing Secret or key is the plan's refusal (the dry run shows it), not the run's first surprise.
+  if (database.secretRef) await resolveDatabaseConnection(clients, { secretRef: database.secretRef, host: 'localhost' }, namespace);
   return { plan: { via: 'pod', pod: name, port, credentials }, pod };
 }
 

@@ -277,6 +277,20 @@ export async function discoverBackupTarget(
 }
 
 /**
+ * The pods (not being deleted) that mount a PVC: for a ReadWriteOnce database volume, the one pod
+ * running the database on it.
+ *
+ * @example
+ * ```ts
+ * const [pod] = await podsMountingPvc(clients, 'db', 'data-pg-0');
+ * ```
+ */
+export async function podsMountingPvc(clients: KubeClients, namespace: string, pvc: string): Promise<V1Pod[]> {
+  const pods = await clients.core.listNamespacedPod({ namespace });
+  return pods.items.filter((p) => !p.metadata?.deletionTimestamp && (p.spec?.volumes ?? []).some((v) => v.persistentVolumeClaim?.claimName === pvc));
+}
+
+/**
  * The fencing strategy a `fenced` backup of the discovered target uses when the caller gives none:
  * the CloudNativePG instance's, the owning StatefulSet's, or the StatefulSet whose
  * volumeClaimTemplates made the PVC (`<template>-<statefulset>-<ordinal>`); undefined otherwise.

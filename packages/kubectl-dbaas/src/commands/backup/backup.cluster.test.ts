@@ -265,6 +265,8 @@ describe('kubectl dbaas backup create: refusals and dry runs (no CSI plugin need
       'from-secret',
       '--db-secret',
       'no-such-secret',
+      '--host',
+      '127.0.0.1',
       '-n',
       ns,
     ]);
@@ -275,10 +277,11 @@ describe('kubectl dbaas backup create: refusals and dry runs (no CSI plugin need
       namespace: ns,
       body: { metadata: { name: 'pg-app' }, stringData: { username: 'app', password: 's3cr3t-value' } },
     });
-    const noHost = await dbaas(['backup', 'create', '--pvc', 'data-pg-0', '--mode', 'online', '--name', 'from-secret', '--db-secret', 'pg-app', '-n', ns]);
-    expect(noHost.code, show(noHost)).toBe(1); // the Secret (cluster state) has no host and none was given: a failure, not a usage error
-    expect(noHost.stderr).toMatch(/Secret .*\/pg-app has no "host" key and none was given/);
-    expect(noHost.stderr).not.toContain('s3cr3t-value');
+    // Without --host the session goes through the pod mounting the PVC, and none runs here: refused by the plan.
+    const noPod = await dbaas(['backup', 'create', '--pvc', 'data-pg-0', '--mode', 'online', '--name', 'from-secret', '--db-secret', 'pg-app', '-n', ns]);
+    expect(noPod.code, show(noPod)).toBe(1);
+    expect(noPod.stderr).toMatch(/mode online needs a SQL session, and no pod mounts PVC .*\/data-pg-0/);
+    expect(noPod.stderr).not.toContain('s3cr3t-value');
     expect(await snapshotExists('from-secret')).toBe(false);
     const both = await dbaas(['backup', 'create', '--pvc', 'data-pg-0', '--mode', 'online', '--db-secret', 'pg-app', '--db-user', 'x', '-n', ns]);
     expect(both.code, show(both)).toBe(2);
@@ -330,6 +333,9 @@ describe('kubectl dbaas backup create: refusals and dry runs (no CSI plugin need
       'planned-online',
       '--mode',
       'online',
+      // The connection given (not used by a dry run); through the pod the plan would need a running one.
+      '--host',
+      '127.0.0.1',
       '--dry-run=server',
       '-n',
       ns,

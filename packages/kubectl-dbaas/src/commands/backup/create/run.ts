@@ -494,6 +494,11 @@ export function planLines(plan: BackupPlan, cnpg?: CnpgInstance, engine?: Engine
           `SQL session: through the API server to pod ${plan.session.pod} port ${plan.session.port} (a port-forward), credentials from ${plan.session.credentials}`,
         ]
       : []),
+    ...(plan.dataLayout
+      ? [
+          `data directory: ${plan.dataLayout.dataSubPath === undefined ? 'not in the volume as far as the pod spec says' : plan.dataLayout.dataSubPath === '' ? 'the volume root' : plan.dataLayout.dataSubPath}${plan.dataLayout.runAsUser !== undefined ? `, uid ${plan.dataLayout.runAsUser}` : ''} (${plan.dataLayout.source}); recorded for restore and verify`,
+        ]
+      : []),
     ...(plan.session?.via === 'connection' ? [`SQL session: the connection given${plan.session.pod ? `, checked to be on pod ${plan.session.pod}` : ''}`] : []),
     ...plan.existing.map(
       (e) =>

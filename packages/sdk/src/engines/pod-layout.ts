@@ -1,0 +1,98 @@
+// Where a database pod keeps its data directory in its volume, and as whom it runs, read from the
+// pod's spec at backup time: the restore-prep Job and verify's pods then find PGDATA and the files'
+// owner without flags, for the official images (PGDATA /var/lib/postgresql/data, 18: .../18/docker),
+// Bitnami's (/bitnami/postgresql/data, uid 1001) and CloudNativePG's (/var/lib/postgresql/data/pgdata,
+// uid 26), whatever the mount path.
+import path from 'node:path';
+import type { V1Container, V1Pod } from '@kubernetes/client-node';
+
+type EngineFamily = 'postgres' | 'mysql' | 'mariadb';
+
+/** The environment variables by which each engine's images are recognised (for the container choice). */
+const ENGINE_VARIABLES: Record<'postgres' | 'mysql', RegExp> = {
+  postgres: /^(POSTGRES_|POSTGRESQL_|PGDATA$)/,
+  mysql: /^(MARIADB_|MYSQL_)/,
+};
+
+const familyOf = (engine: EngineFamily): 'postgres' | 'mysql' => (engine === 'postgres' ? 'postgres' : 'mysql');
+
+/**
+ * The container that runs the database: the one whose environment names the engine's variables,
+ * else the one that exposes the engine's port, else the only one.
+ *
+ * @example
+ * ```ts
+ * databaseContainer(pod, 'postgres')?.name; // 'postgres' (not the metrics sidecar)
+ * ```
+ */
+export function databaseContainer(pod: V1Pod, engine: EngineFamily): V1Container | undefined {
+  const family = familyOf(engine);
+  const containers = pod.spec?.containers ?? [];
+  const port = family === 'postgres' ? 5432 : 3306;
+  return (
+    containers.find((c) => (c.env ?? []).some((e) => ENGINE_VARIABLES[family].test(e.name))) ??
+    containers.find((c) => (c.ports ?? []).some((p) => p.containerPort === port)) ??
+    (containers.length === 1 ? containers[0] : undefined)
+  );
+}
+
+/**
+ * The data directory's place in its volume and its owner, as far as the pod spec says.
+ *
+ * @example
+ * ```ts
+ * const layout: DataLayout = { dataSubPath: 'pgdata', runAsUser: 999, source: 'PGDATA /var/lib/postgresql/data/pgdata, volume data at /var/lib/postgresql/data' };
+ * ```
+ */
+export interface DataLayout {
+  /** PGDATA relative to the volume root ('' = the root). */
+  dataSubPath?: string;
+  runAsUser?: number;
+  fsGroup?: number;
+  /** What it was read from, for plans and messages. */
+  source: string;
+}
+
+/** PGDATA of images that do not set it in the spec. */
+function defaultDataDirectory(container: V1Container, engine: 'postgres' | 'mysql'): string {
+  if (engine === 'mysql') return (container.image ?? '').includes('bitnami') ? '/bitnami/mariadb/data' : '/var/lib/mysql';
+  const image = container.image ?? '';
+  if (image.includes('bitnami')) return '/bitnami/postgresql/data';
+  // The official image moved PGDATA under a versioned directory with 18.
+  const major = /postgres(?:ql)?:(\d+)/.exec(image)?.[1];
+  return major !== undefined && Number(major) >= 18 ? `/var/lib/postgresql/${major}/docker` : '/var/lib/postgresql/data';
+}
+
+/**
+ * Where the data directory of `pod`'s database lies in the volume of PVC `pvc`, and the user and
+ * group it runs as (the container's securityContext, else the pod's). `dataSubPath` is left out
+ * when the data directory is not inside that volume's mount.
+ *
+ * @example
+ * ```ts
+ * dataLayoutOfPod(pod, 'data-pg-0', 'postgres'); // { dataSubPath: 'pgdata', runAsUser: 999, source: '...' }
+ * ```
+ */
+export function dataLayoutOfPod(pod: V1Pod, pvc: string, engine: EngineFamily): DataLayout | undefined {
+  const container = databaseContainer(pod, engine);
+  if (!container) return undefined;
+  const family = familyOf(engine);
+  const volume = (pod.spec?.volumes ?? []).find((v) => v.persistentVolumeClaim?.claimName === pvc)?.name;
+  const mount = volume === undefined ? undefined : (container.volumeMounts ?? []).find((m) => m.name === volume);
+  const variable = family === 'postgres' ? (container.env ?? []).find((e) => e.name === 'PGDATA' || e.name === 'POSTGRESQL_DATA_DIR')?.value : undefined;
+  const dataDirectory = path.posix.normalize(variable ?? defaultDataDirectory(container, family));
+  const runAsUser = container.securityContext?.runAsUser ?? pod.spec?.securityContext?.runAsUser;
+  const fsGroup = pod.spec?.securityContext?.fsGroup;
+  let dataSubPath: string | undefined;
+  if (mount) {
+    const relative = path.posix.relative(path.posix.normalize(mount.mountPath), dataDirectory);
+    if (relative === '' || !(relative.startsWith('..') || path.posix.isAbsolute(relative)))
+      dataSubPath = path.posix.join(mount.subPath ?? '', relative).replace(/^\.$/, '');
+  }
+  return {
+    ...(dataSubPath !== undefined ? { dataSubPath } : {}),
+    ...(runAsUser !== undefined ? { runAsUser } : {}),
+    ...(fsGroup !== undefined ? { fsGroup } : {}),
+    source: `${variable !== undefined ? 'PGDATA' : 'the image default'} ${dataDirectory}${mount ? `, volume ${mount.name} at ${mount.mountPath}${mount.subPath ? ` (subPath ${mount.subPath})` : ''}` : ', not in the volume'} of container ${container.name}`,
+  };
+}
