@@ -671,13 +671,23 @@ async function checkOffline(clients: KubeClients, run: VerifyRun): Promise<boole
   return inspection.safe;
 }
 
-/** The last FATAL or PANIC line of a server log: PostgreSQL's own words for why it stopped. */
-function fatalLine(log: string): string | undefined {
-  return log
-    .split('\n')
-    .filter((l) => /FATAL|PANIC/.test(l))
-    .pop()
-    ?.trim();
+/**
+ * The line of a PostgreSQL log that says why the server did not start or stay up.
+ *
+ * @example
+ * ```ts
+ * fatalLine('FATAL:  the database system is in recovery mode\nPANIC:  could not locate a valid checkpoint record'); // 'PANIC:  could not locate...'
+ * ```
+ */
+export function fatalLine(log: string): string | undefined {
+  const fatal = log.split('\n').filter((l) => /FATAL|PANIC/.test(l));
+  // The readiness probe's connections are turned away with FATAL lines of their own ("the database
+  // system is in recovery mode", "...is shutting down") that can come after the startup process's
+  // real failure: the server's own reason is the last line that is not one of those.
+  const own = fatal.filter(
+    (l) => !/the database system is (starting up|in recovery mode|shutting down|not yet accepting connections|not accepting connections)/.test(l),
+  );
+  return (own.pop() ?? fatal.pop())?.trim();
 }
 
 /** A scratch PostgreSQL on the volume: recovery, timeline, amcheck and the checks, as findings. */
