@@ -9,7 +9,9 @@ const FLAG_OF_SDK_OPTION: Readonly<Record<string, string>> = {
   name: '--name',
   snapshotClass: '--snapshot-class',
   force: '--force',
-  database: '--dsn',
+  // The database's address: --host (or --dsn); its credentials from a Secret: --db-secret.
+  database: '--host',
+  'database.secretRef': '--db-secret',
   engineKind: '--engine',
   fencing: '--fence',
   fenceRetainClaims: '--fence-retain-pvcs',

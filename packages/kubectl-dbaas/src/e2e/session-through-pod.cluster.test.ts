@@ -79,6 +79,8 @@ describe('the SQL session goes through the API server to the pod', () => {
       const report = JSON.parse(r.stdout) as BackupCreateReport;
       expect(report).toMatchObject({ name: 'pg-online', mode: 'online', pvc: pg!.pvcName });
       expect(report.snapshots.map((s) => s.name)).toEqual(['pg-online', 'pg-online-wal']);
+      // Where PGDATA lies in the volume, read from the pod spec (PGDATA below the data volume's mount).
+      expect(report.metadata.dataSubPath).toBe(pg!.dataSubPath);
     },
   );
 

@@ -67,7 +67,7 @@ describe('podDatabaseCredentials from literal values', () => {
       podDatabaseCredentials(noCluster, pod({ name: 'pg', env: env({ POSTGRES_PASSWORD_FILE: '/run/secrets/pw' }) }), 'postgres'),
     ).rejects.toMatchObject({
       code: 'TARGET_UNSUPPORTED',
-      option: 'database',
+      option: 'database.secretRef',
       message:
         'cannot tell the PostgreSQL credentials of pod db/db-0: its password is in a file inside the container (POSTGRES_PASSWORD_FILE), which is not read from outside',
     });

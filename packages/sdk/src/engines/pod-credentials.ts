@@ -115,7 +115,7 @@ async function containerEnvironment(clients: KubeClients, namespace: string, con
  * ConfigMaps it references). Needs `get` on those Secrets/ConfigMaps.
  *
  * @throws DbaasError `TARGET_UNSUPPORTED` when the pod names no credentials this knows (or only a
- *   `*_FILE` variable: a file inside the container), with `option: 'database'` (name a Secret).
+ *   `*_FILE` variable: a file inside the container), with `option: 'database.secretRef'` (name a Secret).
  * @example
  * ```ts
  * const pod = await clients.core.readNamespacedPod({ name: 'pg-0', namespace: 'db' });
@@ -128,7 +128,7 @@ export async function podDatabaseCredentials(clients: KubeClients, pod: V1Pod, e
   const container = databaseContainer(pod, engine);
   const noCredentials = (why: string) =>
     new DbaasError('TARGET_UNSUPPORTED', `cannot tell the ${family === 'postgres' ? 'PostgreSQL' : 'MySQL/MariaDB'} credentials of pod ${podName}: ${why}`, {
-      option: 'database',
+      option: 'database.secretRef',
       fix: `Name a Secret with the user and password (keys username, password), or connect to the database directly with a user and the password in ${family === 'postgres' ? '$PGPASSWORD or ~/.pgpass' : '$MYSQL_PWD'}.`,
       details: { pod: podName, ...(container ? { container: container.name } : {}) },
     });

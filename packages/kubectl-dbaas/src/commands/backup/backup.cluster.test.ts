@@ -277,10 +277,11 @@ describe('kubectl dbaas backup create: refusals and dry runs (no CSI plugin need
       namespace: ns,
       body: { metadata: { name: 'pg-app' }, stringData: { username: 'app', password: 's3cr3t-value' } },
     });
-    // Without --host the session goes through the pod mounting the PVC, and none runs here: refused by the plan.
+    // Without --host the session goes through the pod mounting the PVC, and it does not run here (Pending): refused by the plan.
     const noPod = await dbaas(['backup', 'create', '--pvc', 'data-pg-0', '--mode', 'online', '--name', 'from-secret', '--db-secret', 'pg-app', '-n', ns]);
     expect(noPod.code, show(noPod)).toBe(1);
-    expect(noPod.stderr).toMatch(/mode online needs a SQL session, and no pod mounts PVC .*\/data-pg-0/);
+    expect(noPod.stderr).toMatch(/pod .*\/pg-0 is not running and ready \(phase Pending\): mode online needs its database to answer a SQL session/);
+    expect(noPod.stderr).toMatch(/^flag: --host$/m);
     expect(noPod.stderr).not.toContain('s3cr3t-value');
     expect(await snapshotExists('from-secret')).toBe(false);
     const both = await dbaas(['backup', 'create', '--pvc', 'data-pg-0', '--mode', 'online', '--db-secret', 'pg-app', '--db-user', 'x', '-n', ns]);

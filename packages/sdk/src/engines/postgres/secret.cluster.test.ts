@@ -95,7 +95,7 @@ describe('resolveDatabaseConnection', () => {
 
     const noUser = await dbaasRejection(resolveDatabaseConnection(clients, { secretRef: { name: 'no-user' }, host: '127.0.0.1' }, ns));
     expect(noUser.code).toBe('TARGET_UNSUPPORTED'); // the Secret exists; its contents do not do
-    expect(noUser.option).toBe('database');
+    expect(noUser.option).toBe('database.secretRef');
     expect(noUser.message).toBe(`Secret ${ns}/no-user has no user under the key "username" (its keys: password)`);
 
     const wrongKey = await dbaasRejection(

@@ -146,7 +146,7 @@ async function readSecretConnection(
     if (isDbaasError(error, 'KUBE_NOT_FOUND')) {
       throw new DbaasError('KUBE_NOT_FOUND', `${where} with the database credentials does not exist`, {
         fix: `Check the name (kubectl -n ${namespace} get secrets); a CloudNativePG cluster has <cluster>-app and, if enabled, <cluster>-superuser.`,
-        option: 'database',
+        option: 'database.secretRef',
         cause: error,
       });
     }
@@ -155,7 +155,7 @@ async function readSecretConnection(
   const present = Object.keys(data).sort();
   const keyError = (role: string, key: string): DbaasError =>
     new DbaasError('TARGET_UNSUPPORTED', `${where} has no ${role} under the key "${key}" (its keys: ${present.join(', ') || 'none'})`, {
-      option: 'database',
+      option: 'database.secretRef',
       fix: `Name the key that holds the ${role} (secretRef.keys.${role === 'database name' ? 'database' : role}), or add it to the Secret.`,
     });
   const read = (role: string, key: string, required: boolean): string | undefined => {
