@@ -130,8 +130,11 @@ export {
   walFilesForBackup,
   RESTORE_PREP_SCRIPT,
   WAL_SNAPSHOT_SUFFIX,
+  DEFAULT_RESOURCES,
+  containerResources,
 } from './manifests/builders.js';
 export type {
+  ContainerResources,
   ExtraMetadata,
   VolumeSnapshotInput,
   PvcFromSnapshotInput,

@@ -11,6 +11,7 @@ import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import { diagnosePod } from '../kube/pod-diagnosis.js';
 import { watchUntil } from '../kube/watch-until.js';
+import { type ContainerResources, DEFAULT_RESOURCES, containerResources } from '../manifests/builders.js';
 import { DBAAS_LABELS, MANAGED_BY } from '../manifests/metadata.js';
 import { assertDnsLabel, assertDnsSubdomain } from '../manifests/names.js';
 import { jobRestorePrepExecutor } from './restore-prep.js';
@@ -48,6 +49,11 @@ export interface PodVerifyRuntimeOptions {
   superuser?: string;
   serviceAccountName?: string;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /**
+   * CPU and memory, laid over {@link DEFAULT_RESOURCES}: `inspect` (the pod that streams the files),
+   * `server` (the scratch PostgreSQL) and `prep` (the restore-prep Job of a scratch `online` restore).
+   */
+  resources?: { inspect?: ContainerResources; server?: ContainerResources; prep?: ContainerResources };
 }
 
 /**
@@ -70,6 +76,8 @@ export interface ScratchPodInput {
   settings?: Record<string, string>;
   serviceAccountName?: string;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /** Laid over {@link DEFAULT_RESOURCES}`.inspect` or `.server` (by `role`). */
+  resources?: ContainerResources;
 }
 
 function assertSubPath(p: string): string {
@@ -109,6 +117,7 @@ export function buildScratchPod(input: ScratchPodInput): V1Pod {
     settingArgs.push('-c', `${name}=${value}`);
   }
   const server = input.role === 'server';
+  const resources = containerResources(server ? DEFAULT_RESOURCES.server : DEFAULT_RESOURCES.inspect, input.resources, 'resources');
   const mountPath = server ? '/var/lib/postgresql/data' : VOLUME_MOUNT;
   return {
     apiVersion: 'v1',
@@ -142,7 +151,7 @@ export function buildScratchPod(input: ScratchPodInput): V1Pod {
               }
             : {}),
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
-          resources: { requests: { cpu: '100m', memory: '128Mi' } },
+          resources,
           volumeMounts: [
             { name: 'data', mountPath, ...(server ? {} : { readOnly: true }) },
             { name: 'tmp', mountPath: '/tmp' },
@@ -277,6 +286,7 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
     // The restore-prep Job of a scratch online restore runs the image and user the pods run.
     prepOptions: (major) => ({
       ...(major !== undefined ? { image: image(major) } : {}),
+      ...(options.resources?.prep ? { resources: options.resources.prep } : {}),
       runAsUser,
       ...(options.fsGroup !== undefined ? { fsGroup: options.fsGroup } : {}),
       ...(options.serviceAccountName ? { serviceAccountName: options.serviceAccountName } : {}),
@@ -285,7 +295,16 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
     async openVolume(clients, request) {
       const name = podName(request.pvc, 'inspect');
       // The inspect pod needs any image with sh and tar; the PostgreSQL image of a recent major has both.
-      const body = buildScratchPod({ role: 'inspect', name, namespace: request.namespace, pvc: request.pvc, image: image(17), dataSubPath: '', ...common });
+      const body = buildScratchPod({
+        role: 'inspect',
+        name,
+        namespace: request.namespace,
+        pvc: request.pvc,
+        image: image(17),
+        dataSubPath: '',
+        ...common,
+        ...(options.resources?.inspect ? { resources: options.resources.inspect } : {}),
+      });
       await runPod(clients, body, request.deadline, request.signal);
       try {
         let dataSubPath = request.dataSubPath;
@@ -331,6 +350,7 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
         dataSubPath: request.dataSubPath,
         settings: request.settings,
         ...common,
+        ...(options.resources?.server ? { resources: options.resources.server } : {}),
       });
       const started = Date.now();
       await runPod(clients, body, request.deadline, request.signal);
