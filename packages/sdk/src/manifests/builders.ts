@@ -593,6 +593,8 @@ export interface RestorePrepJobInput {
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /** Laid over {@link DEFAULT_RESOURCES}`.restorePrep`. */
   resources?: ContainerResources;
+  /** Node labels the Job's pod must run on (its `nodeSelector`). */
+  nodeSelector?: Record<string, string>;
   extra?: ExtraMetadata;
 }
 
@@ -654,6 +656,10 @@ export function buildRestorePrepJob(input: RestorePrepJobInput): V1Job {
   }
   if (input.serviceAccountName !== undefined) assertDnsSubdomain(input.serviceAccountName, 'ServiceAccount name');
   const resources = containerResources(DEFAULT_RESOURCES.restorePrep, input.resources, 'resources');
+  for (const [key, value] of Object.entries(input.nodeSelector ?? {})) {
+    assertQualifiedName(key);
+    assertLabelValue(value, key);
+  }
   const own = {
     labels: { [DBAAS_LABELS.managedBy]: MANAGED_BY, 'app.kubernetes.io/component': 'restore-prep' },
     annotations: {} as Record<string, string>,
@@ -680,6 +686,7 @@ export function buildRestorePrepJob(input: RestorePrepJobInput): V1Job {
         spec: {
           restartPolicy: 'Never',
           ...(input.serviceAccountName ? { serviceAccountName: input.serviceAccountName } : {}),
+          ...(input.nodeSelector && Object.keys(input.nodeSelector).length > 0 ? { nodeSelector: { ...input.nodeSelector } } : {}),
           automountServiceAccountToken: false,
           securityContext: {
             runAsNonRoot: true,

@@ -9,11 +9,11 @@ import { PassThrough } from 'node:stream';
 import { Exec, PortForward, type V1Pod, type V1Status } from '@kubernetes/client-node';
 import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
-import { diagnosePod } from '../kube/pod-diagnosis.js';
+import { diagnosePod, failFastWhenStuck } from '../kube/pod-diagnosis.js';
 import { watchUntil } from '../kube/watch-until.js';
 import { type ContainerResources, DEFAULT_RESOURCES, containerResources } from '../manifests/builders.js';
 import { DBAAS_LABELS, MANAGED_BY } from '../manifests/metadata.js';
-import { assertDnsLabel, assertDnsSubdomain } from '../manifests/names.js';
+import { assertDnsLabel, assertDnsSubdomain, assertLabelValue, assertQualifiedName } from '../manifests/names.js';
 import { jobRestorePrepExecutor } from './restore-prep.js';
 import { chooseDataSubPath, type ScratchPostgres, type VerifyRuntime } from './verify.js';
 
@@ -54,6 +54,8 @@ export interface PodVerifyRuntimeOptions {
    * `server` (the scratch PostgreSQL) and `prep` (the restore-prep Job of a scratch `online` restore).
    */
   resources?: { inspect?: ContainerResources; server?: ContainerResources; prep?: ContainerResources };
+  /** Node labels the verification pods must run on (the pod's `nodeSelector`), e.g. the zone of the volume. */
+  nodeSelector?: Record<string, string>;
 }
 
 /**
@@ -78,6 +80,7 @@ export interface ScratchPodInput {
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /** Laid over {@link DEFAULT_RESOURCES}`.inspect` or `.server` (by `role`). */
   resources?: ContainerResources;
+  nodeSelector?: Record<string, string>;
 }
 
 function assertSubPath(p: string): string {
@@ -116,6 +119,10 @@ export function buildScratchPod(input: ScratchPodInput): V1Pod {
     if (!/^[a-z_][a-z0-9_.]*$/.test(name)) throw new DbaasError('INVALID_ARGUMENT', `"${name}" is not a PostgreSQL setting name`);
     settingArgs.push('-c', `${name}=${value}`);
   }
+  for (const [key, value] of Object.entries(input.nodeSelector ?? {})) {
+    assertQualifiedName(key);
+    assertLabelValue(value, key);
+  }
   const server = input.role === 'server';
   const resources = containerResources(server ? DEFAULT_RESOURCES.server : DEFAULT_RESOURCES.inspect, input.resources, 'resources');
   const mountPath = server ? '/var/lib/postgresql/data' : VOLUME_MOUNT;
@@ -131,6 +138,7 @@ export function buildScratchPod(input: ScratchPodInput): V1Pod {
       restartPolicy: 'Never',
       automountServiceAccountToken: false,
       ...(input.serviceAccountName ? { serviceAccountName: input.serviceAccountName } : {}),
+      ...(input.nodeSelector && Object.keys(input.nodeSelector).length > 0 ? { nodeSelector: { ...input.nodeSelector } } : {}),
       securityContext: {
         runAsNonRoot: true,
         runAsUser: input.runAsUser,
@@ -205,15 +213,17 @@ async function runPod(clients: KubeClients, body: V1Pod, deadline: number, signa
   const wantReady = body.spec!.containers[0]!.readinessProbe !== undefined;
   await clients.core.createNamespacedPod({ namespace, body });
   try {
-    const seen = await watchUntil<V1Pod>(clients, {
-      path: `/api/v1/namespaces/${namespace}/pods`,
-      name,
-      predicate: (pod) => podProblem(pod) !== undefined || (wantReady ? podReady(pod) : pod?.status?.phase === 'Running'),
-      deadline,
-      ...(signal ? { signal } : {}),
-      what: wantReady ? 'to be Ready (PostgreSQL accepting connections)' : 'to be Running',
-      describe: (pod) => `phase ${pod?.status?.phase ?? 'unknown'}${pod?.spec?.nodeName ? '' : ', not scheduled yet'}`,
-    }).catch(async (error: unknown) => {
+    const seen = await failFastWhenStuck(clients, { namespace, pod: name, what: `verification pod ${namespace}/${name}`, signal }, (stop) =>
+      watchUntil<V1Pod>(clients, {
+        path: `/api/v1/namespaces/${namespace}/pods`,
+        name,
+        predicate: (pod) => podProblem(pod) !== undefined || (wantReady ? podReady(pod) : pod?.status?.phase === 'Running'),
+        deadline,
+        signal: stop,
+        what: wantReady ? 'to be Ready (PostgreSQL accepting connections)' : 'to be Running',
+        describe: (pod) => `phase ${pod?.status?.phase ?? 'unknown'}${pod?.spec?.nodeName ? '' : ', not scheduled yet'}`,
+      }),
+    ).catch(async (error: unknown) => {
       // A timeout alone says nothing of why: read the pod's status and events before it is deleted.
       if (!isDbaasError(error, 'KUBE_TIMEOUT')) throw error;
       const pod = (await clients.core.readNamespacedPod({ namespace, name }).catch(() => undefined)) ?? (error.details?.['lastSeen'] as V1Pod | undefined);
@@ -274,6 +284,7 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
     ...(options.fsGroup !== undefined ? { fsGroup: options.fsGroup } : {}),
     ...(options.serviceAccountName ? { serviceAccountName: options.serviceAccountName } : {}),
     ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
+    ...(options.nodeSelector ? { nodeSelector: options.nodeSelector } : {}),
   };
   const podName = (pvc: string, suffix: string) => `${pvc.slice(0, 50).replace(/[.]/g, '-').replace(/-+$/, '')}-${suffix}`;
   return {

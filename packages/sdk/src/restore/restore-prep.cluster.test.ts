@@ -142,4 +142,27 @@ describe('jobRestorePrepExecutor on the node', () => {
     expect(e.message).toContain('never');
     expect(await gone('never')).toBe(true);
   });
+
+  it("a Job whose pod no node can take: POD_CANNOT_START in seconds with the scheduler's text; the Job and its pod are deleted", skipWhen(why), async () => {
+    const started = Date.now();
+    const e = await dbaasRejection(
+      executor.run(clients, {
+        namespace: ns,
+        job: job('unschedulable', 'empty-data', 'empty-wal', { nodeSelector: { 'dbaas.io/no-such-node': 'true' } }),
+        dataPvc: 'empty-data',
+        walPvc: 'empty-wal',
+        deadline: Date.now() + 120_000,
+      }),
+    );
+    const ms = Date.now() - started;
+    expect(e.code).toBe('POD_CANNOT_START');
+    expect(e.message).toMatch(
+      new RegExp(
+        `^restore-prep Job ${ns}/unschedulable cannot start: its pod unschedulable-\\w+: FailedScheduling: 0/1 nodes are available: 1 node\\(s\\) didn't match Pod's node affinity/selector`,
+      ),
+    );
+    expect(ms, 'the scheduling grace (5 s) and a poll, not the 120 s deadline').toBeLessThan(20_000);
+    expect(await gone('unschedulable')).toBe(true);
+    console.log(`[restore-prep.cluster] unschedulable restore-prep pod reported after ${ms} ms`);
+  });
 });
