@@ -19,6 +19,11 @@ describe('buildScratchPod', () => {
       cpu: '2',
       memory: '4Gi',
     });
+    // The copy's own shared_buffers may not fit the limit: 128MB unless a setting says otherwise.
+    expect(buildScratchPod({ ...base, role: 'server', settings: { shared_buffers: '512MB' } }).spec!.containers[0]!.command!.slice(4)).toEqual([
+      '-c',
+      'shared_buffers=512MB',
+    ]);
     const prep = podVerifyRuntime({ resources: { prep: { limits: { memory: '256Mi' } } } }).prepOptions!(17);
     expect(prep.resources).toEqual({ limits: { memory: '256Mi' } });
   });
@@ -30,6 +35,8 @@ describe('buildScratchPod', () => {
     expect(c.command![2]).toContain('-c listen_addresses=127.0.0.1');
     expect(c.command![2]).toContain('"$@"');
     expect(c.command!.slice(4)).toEqual([
+      '-c',
+      'shared_buffers=128MB',
       '-c',
       'archive_mode=off',
       '-c',

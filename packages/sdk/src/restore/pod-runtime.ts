@@ -18,6 +18,8 @@ import { jobRestorePrepExecutor } from './restore-prep.js';
 import { chooseDataSubPath, type ScratchPostgres, type VerifyRuntime } from './verify.js';
 
 const VOLUME_MOUNT = '/dbaas/volume';
+/** PostgreSQL's own default: fits the default memory limit of the scratch pod with room for backends. */
+const SCRATCH_SHARED_BUFFERS = '128MB';
 const SERVER_PORT = 5432;
 
 /** Idles until the pod is deleted; the exec API does the work. */
@@ -115,7 +117,11 @@ export function buildScratchPod(input: ScratchPodInput): V1Pod {
     });
   }
   const settingArgs: string[] = [];
-  for (const [name, value] of Object.entries(input.settings ?? {})) {
+  // The copy brings its server's postgresql.conf: a shared_buffers sized for the source's machine
+  // would outgrow the scratch pod's memory limit once recovery and amcheck fill the buffer pool
+  // (the pod is OOM-killed). A scratch server needs no large buffer pool; a setting given wins.
+  const settings = input.role === 'server' ? { shared_buffers: SCRATCH_SHARED_BUFFERS, ...input.settings } : (input.settings ?? {});
+  for (const [name, value] of Object.entries(settings)) {
     if (!/^[a-z_][a-z0-9_.]*$/.test(name)) throw new DbaasError('INVALID_ARGUMENT', `"${name}" is not a PostgreSQL setting name`);
     settingArgs.push('-c', `${name}=${value}`);
   }
