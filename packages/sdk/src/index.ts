@@ -132,6 +132,7 @@ export {
   WAL_SNAPSHOT_SUFFIX,
   DEFAULT_RESOURCES,
   containerResources,
+  assertNodeSelector,
 } from './manifests/builders.js';
 export type {
   ContainerResources,

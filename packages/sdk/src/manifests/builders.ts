@@ -109,6 +109,27 @@ export function containerResources(defaults: FullResources, override: ContainerR
 }
 
 /**
+ * Checks a pod's `nodeSelector`: label keys and values as Kubernetes takes them.
+ *
+ * @throws DbaasError `INVALID_NAME` with `option: 'nodeSelector'`
+ * @example
+ * ```ts
+ * assertNodeSelector({ 'topology.kubernetes.io/zone': 'eu-west-1a' });
+ * ```
+ */
+export function assertNodeSelector(selector: Record<string, string> | undefined): void {
+  for (const [key, value] of Object.entries(selector ?? {})) {
+    try {
+      assertQualifiedName(key);
+      assertLabelValue(value, key);
+    } catch (error) {
+      const e = error as DbaasError;
+      throw new DbaasError(e.code, `nodeSelector: ${e.message}`, { ...(e.fix ? { fix: e.fix } : {}), option: 'nodeSelector', cause: e });
+    }
+  }
+}
+
+/**
  * Suffix of the second snapshot of an `online` backup, which holds the WAL to the stop LSN.
  *
  * @example
@@ -656,10 +677,7 @@ export function buildRestorePrepJob(input: RestorePrepJobInput): V1Job {
   }
   if (input.serviceAccountName !== undefined) assertDnsSubdomain(input.serviceAccountName, 'ServiceAccount name');
   const resources = containerResources(DEFAULT_RESOURCES.restorePrep, input.resources, 'resources');
-  for (const [key, value] of Object.entries(input.nodeSelector ?? {})) {
-    assertQualifiedName(key);
-    assertLabelValue(value, key);
-  }
+  assertNodeSelector(input.nodeSelector);
   const own = {
     labels: { [DBAAS_LABELS.managedBy]: MANAGED_BY, 'app.kubernetes.io/component': 'restore-prep' },
     annotations: {} as Record<string, string>,

@@ -24,6 +24,19 @@ describe('buildScratchPod', () => {
       '-c',
       'shared_buffers=512MB',
     ]);
+    expect(buildScratchPod({ ...base, role: 'inspect', nodeSelector: { 'topology.kubernetes.io/zone': 'a' } }).spec!.nodeSelector).toEqual({
+      'topology.kubernetes.io/zone': 'a',
+    });
+    const badSelector = (() => {
+      try {
+        buildScratchPod({ ...base, role: 'inspect', nodeSelector: { 'bad key!': 'a' } });
+      } catch (e) {
+        return e as DbaasError;
+      }
+      throw new Error('expected an error');
+    })();
+    expect(badSelector.code).toBe('INVALID_NAME');
+    expect(badSelector.option).toBe('nodeSelector');
     const prep = podVerifyRuntime({ resources: { prep: { limits: { memory: '256Mi' } } } }).prepOptions!(17);
     expect(prep.resources).toEqual({ limits: { memory: '256Mi' } });
   });

@@ -11,9 +11,9 @@ import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import { diagnosePod, failFastWhenStuck } from '../kube/pod-diagnosis.js';
 import { watchUntil } from '../kube/watch-until.js';
-import { type ContainerResources, DEFAULT_RESOURCES, containerResources } from '../manifests/builders.js';
+import { type ContainerResources, DEFAULT_RESOURCES, assertNodeSelector, containerResources } from '../manifests/builders.js';
 import { DBAAS_LABELS, MANAGED_BY } from '../manifests/metadata.js';
-import { assertDnsLabel, assertDnsSubdomain, assertLabelValue, assertQualifiedName } from '../manifests/names.js';
+import { assertDnsLabel, assertDnsSubdomain } from '../manifests/names.js';
 import { jobRestorePrepExecutor } from './restore-prep.js';
 import { chooseDataSubPath, type ScratchPostgres, type VerifyRuntime } from './verify.js';
 
@@ -125,10 +125,7 @@ export function buildScratchPod(input: ScratchPodInput): V1Pod {
     if (!/^[a-z_][a-z0-9_.]*$/.test(name)) throw new DbaasError('INVALID_ARGUMENT', `"${name}" is not a PostgreSQL setting name`);
     settingArgs.push('-c', `${name}=${value}`);
   }
-  for (const [key, value] of Object.entries(input.nodeSelector ?? {})) {
-    assertQualifiedName(key);
-    assertLabelValue(value, key);
-  }
+  assertNodeSelector(input.nodeSelector);
   const server = input.role === 'server';
   const resources = containerResources(server ? DEFAULT_RESOURCES.server : DEFAULT_RESOURCES.inspect, input.resources, 'resources');
   const mountPath = server ? '/var/lib/postgresql/data' : VOLUME_MOUNT;
