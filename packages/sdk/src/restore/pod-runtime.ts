@@ -274,12 +274,15 @@ async function execText(clients: KubeClients, namespace: string, pod: string, co
  * Needs RBAC for pods (create, get, watch, delete), pods/exec (create), pods/portforward (create),
  * pods/log (get) and jobs in the namespace (docs/rbac.md).
  *
+ * @throws DbaasError `INVALID_NAME` (a `nodeSelector` key or value Kubernetes refuses)
  * @example
  * ```ts
  * const v = await new RestoreClient(clients).verify({ namespace: 'db', backup: 'nightly', runtime: podVerifyRuntime() });
  * ```
  */
 export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyRuntime {
+  // Bad input fails here, before verify reads the cluster or creates anything.
+  assertNodeSelector(options.nodeSelector);
   const image = options.image ?? ((major: number) => `postgres:${major}`);
   const runAsUser = options.runAsUser ?? 999;
   const common = {
