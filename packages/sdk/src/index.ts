@@ -247,6 +247,6 @@ export { verifyMysqlRestore, checkMysqlTables, scanMysqlErrorLog } from './engin
 export type { VerifyMysqlRestoreOptions, MysqlVerifyReport, MysqlTableCheck } from './engines/mysql/verify.js';
 export { ENGINE_MODES } from './manifests/atomicity.js';
 export { podVerifyRuntime, buildScratchPod } from './restore/pod-runtime.js';
-export { stuckReason, SCHEDULING_GRACE_MS, MULTI_ATTACH_GRACE_MS } from './kube/pod-diagnosis.js';
+export { stuckReason, SCHEDULING_GRACE_MS, CAPACITY_GRACE_MS, MULTI_ATTACH_GRACE_MS } from './kube/pod-diagnosis.js';
 export type { StuckPod } from './kube/pod-diagnosis.js';
 export type { PodVerifyRuntimeOptions, ScratchPodInput } from './restore/pod-runtime.js';

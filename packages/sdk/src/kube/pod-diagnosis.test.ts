@@ -3,7 +3,7 @@
 // real pods is in pod-diagnosis.cluster.test.ts.
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { MULTI_ATTACH_GRACE_MS, SCHEDULING_GRACE_MS, stuckReason } from './pod-diagnosis.js';
+import { CAPACITY_GRACE_MS, MULTI_ATTACH_GRACE_MS, SCHEDULING_GRACE_MS, stuckReason } from './pod-diagnosis.js';
 
 const NODE_SELECTOR_MESSAGE =
   "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.";
@@ -47,6 +47,7 @@ describe('stuckReason: when waiting for a pod is pointless', () => {
       '0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.',
       '0/1 nodes are available: persistentvolumeclaim "pg-restored" not found. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.',
       'running PreBind plugin "VolumeBinding": binding volumes: timed out waiting for the condition',
+      "0/3 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }, 2 node(s) didn't match Pod's node affinity/selector.",
     ]) {
       expect(stuckReason(unscheduled(message), [event('FailedScheduling', message)]), message).toBeUndefined();
     }
@@ -56,6 +57,8 @@ describe('stuckReason: when waiting for a pod is pointless', () => {
         event('TriggeredScaleUp', 'pod triggered scale-up: [{pool-1 1->2 (max: 5)}]', 'Normal'),
       ]),
     ).toBeUndefined();
+    const full = '0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.';
+    expect(stuckReason(unscheduled(full), [])?.graceMs, 'pods ending nearby free capacity: a longer grace').toBe(CAPACITY_GRACE_MS);
     const pending: V1Pod = { ...unscheduled(''), status: { phase: 'Pending' } };
     expect(stuckReason(pending, []), 'not yet looked at by a scheduler').toBeUndefined();
   });

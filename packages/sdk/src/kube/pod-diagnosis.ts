@@ -215,18 +215,34 @@ export const SCHEDULING_GRACE_MS = 5_000;
 export const MULTI_ATTACH_GRACE_MS = 20_000;
 
 /**
- * Scheduler messages that resolve by themselves: a claim not bound yet (the provisioner is
- * working), a claim not yet in the scheduler's cache, volume binding in progress.
+ * How long a pod that does not fit for want of CPU, memory or pod slots is given: pods ending
+ * nearby (verify's own inspect pod is deleted just before its scratch server is created) free them.
+ *
+ * @example
+ * ```ts
+ * setTimeout(check, CAPACITY_GRACE_MS);
+ * ```
  */
-const TRANSIENT_SCHEDULING = /unbound immediate PersistentVolumeClaims|persistentvolumeclaim "[^"]*" not found|binding volumes|VolumeBinding|waiting for/i;
+export const CAPACITY_GRACE_MS = 20_000;
+
+/**
+ * Scheduler messages that resolve by themselves: a claim not bound yet (the provisioner is
+ * working), a claim not yet in the scheduler's cache, volume binding in progress, a node that is
+ * not ready or unreachable for now (the node controller clears those taints when it recovers).
+ * One such reason anywhere in the message (for any node) is enough to wait.
+ */
+const TRANSIENT_SCHEDULING =
+  /unbound immediate PersistentVolumeClaims|persistentvolumeclaim "[^"]*" not found|binding volumes|VolumeBinding|waiting for|node\.kubernetes\.io\/(not-ready|unreachable|network-unavailable)/i;
+const CAPACITY = /Insufficient (cpu|memory|ephemeral-storage)|Too many pods/i;
 
 /**
  * Whether `pod` is stuck in a state that will not resolve by itself, from its status and events
  * (oldest first). The rule:
- * - not scheduled, `PodScheduled` False with reason `Unschedulable`: stuck ({@link SCHEDULING_GRACE_MS}),
- *   unless the message says a claim is not bound or not known yet or volumes are being bound
- *   (those resolve), or a cluster autoscaler announced a node for it (`TriggeredScaleUp`): then
- *   the wait goes on to its deadline;
+ * - not scheduled, `PodScheduled` False with reason `Unschedulable`: stuck ({@link SCHEDULING_GRACE_MS};
+ *   {@link CAPACITY_GRACE_MS} when CPU, memory or pod slots are short), unless the message says a
+ *   claim is not bound or not known yet, volumes are being bound or a node is not ready or
+ *   unreachable (those resolve), or a cluster autoscaler announced a node for it
+ *   (`TriggeredScaleUp`): then the wait goes on to its deadline;
  * - a `FailedAttachVolume` or `FailedMount` event with a Multi-Attach error (a ReadWriteOnce volume
  *   in use on another node): stuck ({@link MULTI_ATTACH_GRACE_MS}); other attach and mount
  *   failures are retried by the kubelet and wait to the deadline;
@@ -255,7 +271,7 @@ export function stuckReason(pod: V1Pod, podEvents: CoreV1Event[]): StuckPod | un
       key: 'scheduling',
       event: `FailedScheduling: ${message}`,
       fix: `Give the scheduler a node that fits: free or add capacity, or change what the message names (a taint, a node selector or affinity, a volume bound to another node's zone). ${describe} shows the details.`,
-      graceMs: SCHEDULING_GRACE_MS,
+      graceMs: CAPACITY.test(message) ? CAPACITY_GRACE_MS : SCHEDULING_GRACE_MS,
     };
   }
   for (const container of pod.status?.containerStatuses ?? []) {
