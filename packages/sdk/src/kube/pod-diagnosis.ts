@@ -413,6 +413,8 @@ export async function failFastWhenStuck<T>(clients: KubeClients, target: StuckWa
     done = true;
     wake?.();
     outer?.removeEventListener('abort', onOuterAbort);
-    await polling;
+    // Not awaited: a poll in flight against a slow API server must not hold up a finished wait;
+    // it sees `done` when it returns (and never rejects: each look catches its errors).
+    void polling;
   }
 }
