@@ -68,6 +68,28 @@ export function parseCheck(text: string): { name: string; sql: string } {
 }
 
 /**
+ * The `--node-selector KEY=VALUE` flags of a command (repeatable), as a pod's `nodeSelector`; the
+ * SDK checks the keys and values as Kubernetes does.
+ *
+ * @throws UsageError when one has no `=` or an empty key, or a key is given twice.
+ * @example
+ * ```ts
+ * parseNodeSelector(['topology.kubernetes.io/zone=eu-west-1a']); // { 'topology.kubernetes.io/zone': 'eu-west-1a' }
+ * ```
+ */
+export function parseNodeSelector(texts: readonly string[]): Record<string, string> {
+  const selector: Record<string, string> = {};
+  for (const text of texts) {
+    const at = text.indexOf('=');
+    const key = at > 0 ? text.slice(0, at) : '';
+    if (!key) throw new UsageError(`--node-selector: "${text}" is not KEY=VALUE (e.g. --node-selector topology.kubernetes.io/zone=eu-west-1a)`);
+    if (key in selector) throw new UsageError(`--node-selector: ${key} is given twice`);
+    selector[key] = text.slice(at + 1);
+  }
+  return selector;
+}
+
+/**
  * A backup name as given on the command line: `NAME` or kubectl's `backup/NAME` (what `-o name`
  * prints), so `backup list -o name | xargs kubectl dbaas backup delete` works.
  *

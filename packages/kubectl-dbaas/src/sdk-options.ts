@@ -22,6 +22,7 @@ const FLAG_OF_SDK_OPTION: Readonly<Record<string, string>> = {
   storageClass: '--storage-class',
   'restore.storageClass': '--storage-class',
   dataSubPath: '--data-subpath',
+  nodeSelector: '--node-selector',
   keepLast: '--keep-last',
   maxAge: '--max-age',
   keepDaily: '--keep-daily',

@@ -144,6 +144,7 @@ export type DbaasErrorCode =
   | 'KUBE_UNREACHABLE'
   | 'KUBE_INVALID'
   | 'KUBE_ABORTED'
+  | 'POD_CANNOT_START'
   // manifests and snapshot metadata
   | 'INVALID_NAME'
   | 'INVALID_QUANTITY'

@@ -130,8 +130,12 @@ export {
   walFilesForBackup,
   RESTORE_PREP_SCRIPT,
   WAL_SNAPSHOT_SUFFIX,
+  DEFAULT_RESOURCES,
+  containerResources,
+  assertNodeSelector,
 } from './manifests/builders.js';
 export type {
+  ContainerResources,
   ExtraMetadata,
   VolumeSnapshotInput,
   PvcFromSnapshotInput,
@@ -245,4 +249,6 @@ export { verifyMysqlRestore, checkMysqlTables, scanMysqlErrorLog } from './engin
 export type { VerifyMysqlRestoreOptions, MysqlVerifyReport, MysqlTableCheck } from './engines/mysql/verify.js';
 export { ENGINE_MODES } from './manifests/atomicity.js';
 export { podVerifyRuntime, buildScratchPod } from './restore/pod-runtime.js';
+export { stuckReason, SCHEDULING_GRACE_MS, CAPACITY_GRACE_MS, MULTI_ATTACH_GRACE_MS } from './kube/pod-diagnosis.js';
+export type { StuckPod } from './kube/pod-diagnosis.js';
 export type { PodVerifyRuntimeOptions, ScratchPodInput } from './restore/pod-runtime.js';

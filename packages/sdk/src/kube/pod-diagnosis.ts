@@ -3,7 +3,13 @@
 // its Warning events, and whether the cluster has a node at all. Read when a wait for a Job or pod
 // has timed out, so that the error says why and what to do instead of only "last seen: active 0".
 // Best effort: what cannot be read (no permission for events or nodes) is left out.
+//
+// While a pod is awaited, failFastWhenStuck polls it (or a Job's pods) and ends the wait at once
+// when its state will not resolve by itself (stuckReason holds the rule), so that a pod that
+// cannot be scheduled or attached fails in seconds with the event's text instead of at the
+// deadline.
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
+import { DbaasError } from '../errors.js';
 import type { KubeClients } from './clients.js';
 
 /**
@@ -166,4 +172,249 @@ export async function diagnoseJob(clients: KubeClients, namespace: string, name:
     fix: `Check that the job controller (kube-controller-manager) is running; kubectl -n ${namespace} describe job ${name} shows the Job's events.`,
     details: { job: name, pods: 0 },
   };
+}
+
+/**
+ * A pod state that will not resolve by itself, once it has lasted `graceMs`.
+ *
+ * @example
+ * ```ts
+ * const stuck: StuckPod = { key: 'scheduling', event: "FailedScheduling: 0/1 nodes are available: ...", fix: 'Give the scheduler a node that fits ...', graceMs: 5000 };
+ * ```
+ */
+export interface StuckPod {
+  /** What kind of state, so that its grace period restarts when the state changes. */
+  key: 'scheduling' | 'multi-attach' | 'image' | 'admission';
+  /** The event's (or condition's) reason and text, as the cluster wrote it. */
+  event: string;
+  fix: string;
+  graceMs: number;
+}
+
+/**
+ * How long an unschedulable pod is given before the wait ends: the scheduler retries at once when
+ * something it was waiting for appears (a node, a released volume), so a few seconds cover a race
+ * with a pod or node that is just being removed or added.
+ *
+ * @example
+ * ```ts
+ * setTimeout(check, SCHEDULING_GRACE_MS);
+ * ```
+ */
+export const SCHEDULING_GRACE_MS = 5_000;
+
+/**
+ * How long a Multi-Attach error is given: it resolves by itself when the pod still holding the
+ * volume on another node is already going away and the volume is detached, which takes seconds.
+ *
+ * @example
+ * ```ts
+ * setTimeout(check, MULTI_ATTACH_GRACE_MS);
+ * ```
+ */
+export const MULTI_ATTACH_GRACE_MS = 20_000;
+
+/**
+ * How long a pod that does not fit for want of CPU, memory or pod slots is given: pods ending
+ * nearby (verify's own inspect pod is deleted just before its scratch server is created) free them.
+ *
+ * @example
+ * ```ts
+ * setTimeout(check, CAPACITY_GRACE_MS);
+ * ```
+ */
+export const CAPACITY_GRACE_MS = 20_000;
+
+/**
+ * Scheduler messages that resolve by themselves: a claim not bound yet (the provisioner is
+ * working), a claim not yet in the scheduler's cache, volume binding in progress, a node that is
+ * not ready or unreachable for now (the node controller clears those taints when it recovers).
+ * One such reason anywhere in the message (for any node) is enough to wait.
+ */
+const TRANSIENT_SCHEDULING =
+  /unbound immediate PersistentVolumeClaims|persistentvolumeclaim "[^"]*" not found|binding volumes|VolumeBinding|waiting for|node\.kubernetes\.io\/(not-ready|unreachable|network-unavailable)/i;
+const CAPACITY = /Insufficient (cpu|memory|ephemeral-storage)|Too many pods/i;
+
+/**
+ * Whether `pod` is stuck in a state that will not resolve by itself, from its status and events
+ * (oldest first). The rule:
+ * - not scheduled, `PodScheduled` False with reason `Unschedulable`: stuck ({@link SCHEDULING_GRACE_MS};
+ *   {@link CAPACITY_GRACE_MS} when CPU, memory or pod slots are short), unless the message says a
+ *   claim is not bound or not known yet, volumes are being bound or a node is not ready or
+ *   unreachable (those resolve), or a cluster autoscaler announced a node for it
+ *   (`TriggeredScaleUp`): then the wait goes on to its deadline;
+ * - a `FailedAttachVolume` or `FailedMount` event with a Multi-Attach error (a ReadWriteOnce volume
+ *   in use on another node): stuck ({@link MULTI_ATTACH_GRACE_MS}); other attach and mount
+ *   failures are retried by the kubelet and wait to the deadline;
+ * - a container waiting with `ErrImageNeverPull` or `InvalidImageName`: stuck at once (nothing
+ *   retries them into success).
+ *
+ * @example
+ * ```ts
+ * const stuck = stuckReason(pod, await listEventsOfPod());
+ * if (stuck) console.log(stuck.event);
+ * ```
+ */
+export function stuckReason(pod: V1Pod, podEvents: CoreV1Event[]): StuckPod | undefined {
+  const namespace = pod.metadata?.namespace ?? '?';
+  const name = pod.metadata?.name ?? '?';
+  const describe = `kubectl -n ${namespace} describe pod ${name}`;
+  const text = (e: CoreV1Event | undefined) => (e ? `${e.reason}: ${e.message ?? ''}`.trim() : undefined);
+  if (!pod.spec?.nodeName) {
+    const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+    if (scheduled?.status !== 'False' || scheduled.reason !== 'Unschedulable') return undefined;
+    if (podEvents.some((e) => e.reason === 'TriggeredScaleUp')) return undefined;
+    const lastEvent = [...podEvents].reverse().find((e) => e.reason === 'FailedScheduling');
+    const message = scheduled.message ?? lastEvent?.message ?? '';
+    if (TRANSIENT_SCHEDULING.test(message)) return undefined;
+    return {
+      key: 'scheduling',
+      event: `FailedScheduling: ${message}`,
+      fix: `Give the scheduler a node that fits: free or add capacity, or change what the message names (a taint, a node selector or affinity, a volume bound to another node's zone). ${describe} shows the details.`,
+      graceMs: CAPACITY.test(message) ? CAPACITY_GRACE_MS : SCHEDULING_GRACE_MS,
+    };
+  }
+  for (const container of pod.status?.containerStatuses ?? []) {
+    const waiting = container.state?.waiting;
+    if (waiting?.reason === 'ErrImageNeverPull' || waiting?.reason === 'InvalidImageName') {
+      const image = container.image || pod.spec.containers.find((c) => c.name === container.name)?.image || '?';
+      return {
+        key: 'image',
+        event: `${waiting.reason}: ${waiting.message ?? `image ${image}`}`,
+        fix:
+          waiting.reason === 'ErrImageNeverPull'
+            ? `Load ${image} onto node ${pod.spec.nodeName}, or give an image the node has (a restore's prep.image, verify's image).`
+            : `Give a valid image reference (a restore's prep.image, verify's image).`,
+        graceMs: 0,
+      };
+    }
+  }
+  const attach = [...podEvents]
+    .reverse()
+    .find((e) => e.type === 'Warning' && (e.reason === 'FailedAttachVolume' || e.reason === 'FailedMount') && /Multi-Attach error/i.test(e.message ?? ''));
+  if (attach) {
+    return {
+      key: 'multi-attach',
+      event: text(attach)!,
+      fix: `A ReadWriteOnce volume attaches to one node at a time, and another pod (the message names it) uses it on another node: stop that pod, or run this on its node. ${describe} shows the events.`,
+      graceMs: MULTI_ATTACH_GRACE_MS,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * What {@link failFastWhenStuck} watches: one pod, or the pods of a Job (and the Job's own
+ * `FailedCreate` events: an admission webhook or Pod Security refusing its pods).
+ *
+ * @example
+ * ```ts
+ * const target: StuckWatchTarget = { namespace: 'db', job: 'pg-restored-prep', what: 'restore-prep Job db/pg-restored-prep' };
+ * ```
+ */
+export interface StuckWatchTarget {
+  namespace: string;
+  pod?: string;
+  job?: string;
+  /** Names what is awaited, at the start of the error message. */
+  what: string;
+  signal?: AbortSignal | undefined;
+  /** Polling period. Default 1000 ms. */
+  intervalMs?: number;
+}
+
+async function podsOf(clients: KubeClients, target: StuckWatchTarget): Promise<V1Pod[]> {
+  if (target.pod) return [await clients.core.readNamespacedPod({ namespace: target.namespace, name: target.pod })];
+  return (await clients.core.listNamespacedPod({ namespace: target.namespace, labelSelector: `job-name=${target.job}` })).items;
+}
+
+/** A Job's pods refused at creation for a reason that retrying does not change (not a quota that is merely full). */
+async function jobRefusal(clients: KubeClients, target: StuckWatchTarget): Promise<StuckPod | undefined> {
+  if (!target.job) return undefined;
+  const refused = [...(await events(clients, target.namespace, 'Job', target.job))]
+    .reverse()
+    .find((e) => e.reason === 'FailedCreate' && /forbidden/i.test(e.message ?? '') && !/exceeded quota/i.test(e.message ?? ''));
+  if (!refused) return undefined;
+  return {
+    key: 'admission',
+    event: `FailedCreate: ${refused.message ?? ''}`,
+    fix: `Fix what the message names (a ResourceQuota or LimitRange, Pod Security admission, a missing ServiceAccount); kubectl -n ${target.namespace} describe job ${target.job} shows the events.`,
+    graceMs: 0,
+  };
+}
+
+/**
+ * Runs `work` (a wait for a pod or a Job, given the signal to stop on) while polling the pod or
+ * the Job's pods: when one of them is stuck ({@link stuckReason}) for its grace period, `work` is
+ * aborted and this rejects with `POD_CANNOT_START`, whose message carries the event's text. What
+ * cannot be read (no permission on events) is skipped; the wait then ends at its deadline as before.
+ *
+ * @throws DbaasError `POD_CANNOT_START`, or what `work` throws
+ * @example
+ * ```ts
+ * const pod = await failFastWhenStuck(clients, { namespace: 'db', pod: 'x', what: 'pod db/x' }, (signal) => waitForPod(signal));
+ * ```
+ */
+export async function failFastWhenStuck<T>(clients: KubeClients, target: StuckWatchTarget, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const outer = target.signal;
+  const onOuterAbort = () => controller.abort(outer?.reason);
+  if (outer?.aborted) controller.abort(outer.reason);
+  outer?.addEventListener('abort', onOuterAbort, { once: true });
+  let stuckError: DbaasError | undefined;
+  let done = false;
+  let wake: (() => void) | undefined;
+  const firstSeen = new Map<string, number>();
+  const poll = async () => {
+    while (!done) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, target.intervalMs ?? 1000);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      if (done) return;
+      const found: { pod: string; stuck: StuckPod }[] = [];
+      try {
+        for (const pod of await podsOf(clients, target)) {
+          const stuck = stuckReason(pod, await events(clients, target.namespace, 'Pod', pod.metadata?.name ?? ''));
+          if (stuck) found.push({ pod: pod.metadata?.name ?? '?', stuck });
+        }
+        const refusal = await jobRefusal(clients, target);
+        if (refusal) found.push({ pod: '', stuck: refusal });
+      } catch {
+        continue; // unreadable now (a pod not created yet, an API hiccup): look again
+      }
+      const now = Date.now();
+      const keys = new Set(found.map((f) => `${f.pod}/${f.stuck.key}`));
+      for (const k of firstSeen.keys()) if (!keys.has(k)) firstSeen.delete(k);
+      for (const { pod, stuck } of found) {
+        const k = `${pod}/${stuck.key}`;
+        const since = firstSeen.get(k) ?? now;
+        firstSeen.set(k, since);
+        if (now - since < stuck.graceMs) continue;
+        const whose = pod ? `its pod ${pod}` : 'its pods';
+        stuckError = new DbaasError('POD_CANNOT_START', `${target.what} cannot start: ${whose}: ${stuck.event}`, {
+          fix: stuck.fix,
+          details: { pod, event: stuck.event, stuckForMs: now - since },
+        });
+        controller.abort(stuckError);
+        return;
+      }
+    }
+  };
+  const polling = poll();
+  try {
+    return await work(controller.signal);
+  } catch (error) {
+    throw stuckError ?? error;
+  } finally {
+    done = true;
+    wake?.();
+    outer?.removeEventListener('abort', onOuterAbort);
+    // Not awaited: a poll in flight against a slow API server must not hold up a finished wait;
+    // it sees `done` when it returns (and never rejects: each look catches its errors).
+    void polling;
+  }
 }

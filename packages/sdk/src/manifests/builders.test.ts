@@ -5,12 +5,14 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseLsn } from '../wal/lsn.js';
 import {
+  DEFAULT_RESOURCES,
   RESTORE_PREP_SCRIPT,
   backupSetNames,
   buildCrossNamespaceSnapshot,
   buildPvcFromSnapshot,
   buildRestorePrepJob,
   buildVolumeSnapshot,
+  containerResources,
   walFilesForBackup,
 } from './builders.js';
 import { readRestoreMetadata, readSnapshotMetadata, type SnapshotMetadata } from './metadata.js';
@@ -279,6 +281,52 @@ describe('buildRestorePrepJob', () => {
     expect(thrown(() => buildRestorePrepJob({ ...input, backupLabel: 'hello' })).code).toBe('INVALID_ARGUMENT');
     expect(thrown(() => buildRestorePrepJob({ ...input, walPvc: 'pg-restored' })).code).toBe('INVALID_ARGUMENT');
     expect(thrown(() => buildRestorePrepJob({ ...input, name: 'x'.repeat(64) })).code).toBe('INVALID_NAME');
+  });
+});
+
+describe('containerResources: requests and limits on every container the tool creates', () => {
+  it('the defaults set all four fields (a quota on limits.cpu or limits.memory admits the pod)', () => {
+    for (const d of Object.values(DEFAULT_RESOURCES)) {
+      const r = containerResources(d, undefined, 'resources');
+      expect(Object.keys(r.requests).sort()).toEqual(['cpu', 'memory']);
+      expect(Object.keys(r.limits).sort()).toEqual(['cpu', 'memory']);
+    }
+    const job = buildRestorePrepJob({
+      name: 'p',
+      namespace: 'db',
+      image: 'postgres:17',
+      dataPvc: 'a',
+      walPvc: 'b',
+      walFiles: ['000000010000000000000002'],
+      backupLabel: label,
+      runAsUser: 999,
+    });
+    expect(job.spec!.template.spec!.containers[0]!.resources).toEqual({
+      requests: { cpu: '50m', memory: '32Mi' },
+      limits: { cpu: '500m', memory: '128Mi' },
+    });
+  });
+
+  it('given fields replace defaults one by one; a default limit below a raised request is raised to it', () => {
+    expect(containerResources(DEFAULT_RESOURCES.server, { requests: { memory: '2Gi' }, limits: { cpu: '4' } }, 'resources')).toEqual({
+      requests: { cpu: '100m', memory: '2Gi' },
+      limits: { cpu: '4', memory: '2Gi' },
+    });
+  });
+
+  it('refuses a limit given below its request, and what is not a positive quantity, naming the option', () => {
+    const low = thrown(() =>
+      containerResources(DEFAULT_RESOURCES.server, { requests: { memory: '2Gi' }, limits: { memory: '1Gi' } }, 'resources'),
+    ) as ReturnType<typeof thrown> & { option?: string };
+    expect(low.code).toBe('INVALID_ARGUMENT');
+    expect(low.message).toBe('resources: the memory request 2Gi is above its limit 1Gi');
+    expect(low.fix).toBe('Raise limits.memory to at least 2Gi, or lower requests.memory.');
+    expect(low.option).toBe('resources');
+    for (const bad of ['lots', '0', '-1']) {
+      const e = thrown(() => containerResources(DEFAULT_RESOURCES.inspect, { limits: { cpu: bad } }, 'resources'));
+      expect(e.code).toBe('INVALID_QUANTITY');
+      expect(e.message).toBe(`resources.limits.cpu "${bad}" is not a positive Kubernetes quantity`);
+    }
   });
 });
 

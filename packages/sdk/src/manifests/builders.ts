@@ -24,6 +24,112 @@ import { DNS1123_SUBDOMAIN_MAX, assertDnsLabel, assertDnsSubdomain, assertLabelV
 import { bytesToQuantity, compareQuantities, parseQuantity, quantityToBytes } from './quantity.js';
 
 /**
+ * CPU and memory of a container the tool creates (a verification pod, the restore-prep Job):
+ * quantities as Kubernetes writes them. Given fields replace the defaults one by one.
+ *
+ * @example
+ * ```ts
+ * const big: ContainerResources = { requests: { memory: '1Gi' }, limits: { memory: '4Gi', cpu: '4' } };
+ * ```
+ */
+export interface ContainerResources {
+  requests?: { cpu?: string; memory?: string };
+  limits?: { cpu?: string; memory?: string };
+}
+
+/**
+ * The requests and limits of every pod the tool creates. Every field is set, CPU limits included:
+ * a namespace whose ResourceQuota covers `limits.cpu` or `limits.memory` rejects a pod that omits
+ * them, and a LimitRange's defaults may be far too small for PostgreSQL. The scratch server gets
+ * room for recovery and amcheck (shared_buffers 128MB by default); the inspect pod runs only `tar`;
+ * the restore-prep Job only `cp`.
+ *
+ * @example
+ * ```ts
+ * DEFAULT_RESOURCES.server.limits.memory; // '1Gi'
+ * ```
+ */
+export const DEFAULT_RESOURCES = Object.freeze({
+  inspect: Object.freeze({ requests: Object.freeze({ cpu: '50m', memory: '64Mi' }), limits: Object.freeze({ cpu: '500m', memory: '256Mi' }) }),
+  server: Object.freeze({ requests: Object.freeze({ cpu: '100m', memory: '256Mi' }), limits: Object.freeze({ cpu: '2', memory: '1Gi' }) }),
+  restorePrep: Object.freeze({ requests: Object.freeze({ cpu: '50m', memory: '32Mi' }), limits: Object.freeze({ cpu: '500m', memory: '128Mi' }) }),
+});
+
+type FullResources = { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } };
+
+/**
+ * `override` laid over `defaults`, checked: every value a quantity, no request above its limit. A
+ * default limit below a request the caller raised is raised to it (asking for more memory should
+ * not also need the limit spelled out); a limit the caller gave below a request is refused.
+ *
+ * @throws DbaasError `INVALID_QUANTITY`, `INVALID_ARGUMENT` (with `option`)
+ * @example
+ * ```ts
+ * containerResources(DEFAULT_RESOURCES.server, { requests: { memory: '2Gi' } }, 'resources');
+ * // { requests: { cpu: '100m', memory: '2Gi' }, limits: { cpu: '2', memory: '2Gi' } }
+ * ```
+ */
+export function containerResources(defaults: FullResources, override: ContainerResources | undefined, option: string): FullResources {
+  const out: FullResources = { requests: { ...defaults.requests }, limits: { ...defaults.limits } };
+  for (const resource of ['cpu', 'memory'] as const) {
+    const request = override?.requests?.[resource];
+    const limit = override?.limits?.[resource];
+    const checked = (text: string, where: string) => {
+      try {
+        const q = parseQuantity(text);
+        if (q.numerator <= 0n) throw new DbaasError('INVALID_QUANTITY', `"${text}" must be positive`);
+        return q;
+      } catch (error) {
+        throw new DbaasError('INVALID_QUANTITY', `${option}.${where}.${resource} "${text}" is not a positive Kubernetes quantity`, {
+          fix: `Write a quantity such as ${resource === 'cpu' ? "'500m' or '2'" : "'512Mi' or '2Gi'"}.`,
+          option,
+          cause: error,
+        });
+      }
+    };
+    if (request !== undefined) {
+      checked(request, 'requests');
+      out.requests[resource] = request;
+    }
+    if (limit !== undefined) {
+      checked(limit, 'limits');
+      out.limits[resource] = limit;
+    }
+    if (compareQuantities(out.requests[resource], out.limits[resource]) > 0) {
+      if (limit !== undefined) {
+        throw new DbaasError('INVALID_ARGUMENT', `${option}: the ${resource} request ${out.requests[resource]} is above its limit ${limit}`, {
+          fix: `Raise limits.${resource} to at least ${out.requests[resource]}, or lower requests.${resource}.`,
+          option,
+        });
+      }
+      out.limits[resource] = out.requests[resource];
+    }
+  }
+  return out;
+}
+
+/**
+ * Checks a pod's `nodeSelector`: label keys and values as Kubernetes takes them.
+ *
+ * @throws DbaasError `INVALID_NAME` with `option: 'nodeSelector'`
+ * @example
+ * ```ts
+ * assertNodeSelector({ 'topology.kubernetes.io/zone': 'eu-west-1a' });
+ * ```
+ */
+export function assertNodeSelector(selector: Record<string, string> | undefined): void {
+  for (const [key, value] of Object.entries(selector ?? {})) {
+    try {
+      assertQualifiedName(key);
+      assertLabelValue(value, key);
+    } catch (error) {
+      const e = error as DbaasError;
+      throw new DbaasError(e.code, `nodeSelector: ${e.message}`, { ...(e.fix ? { fix: e.fix } : {}), option: 'nodeSelector', cause: e });
+    }
+  }
+}
+
+/**
  * Suffix of the second snapshot of an `online` backup, which holds the WAL to the stop LSN.
  *
  * @example
@@ -506,6 +612,10 @@ export interface RestorePrepJobInput {
   /** Default 3600. */
   ttlSecondsAfterFinished?: number;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /** Laid over {@link DEFAULT_RESOURCES}`.restorePrep`. */
+  resources?: ContainerResources;
+  /** Node labels the Job's pod must run on (its `nodeSelector`). */
+  nodeSelector?: Record<string, string>;
   extra?: ExtraMetadata;
 }
 
@@ -566,6 +676,8 @@ export function buildRestorePrepJob(input: RestorePrepJobInput): V1Job {
     throw new DbaasError('INVALID_ARGUMENT', 'backupLabel does not look like a backup_label (no "START WAL LOCATION:" line)');
   }
   if (input.serviceAccountName !== undefined) assertDnsSubdomain(input.serviceAccountName, 'ServiceAccount name');
+  const resources = containerResources(DEFAULT_RESOURCES.restorePrep, input.resources, 'resources');
+  assertNodeSelector(input.nodeSelector);
   const own = {
     labels: { [DBAAS_LABELS.managedBy]: MANAGED_BY, 'app.kubernetes.io/component': 'restore-prep' },
     annotations: {} as Record<string, string>,
@@ -592,6 +704,7 @@ export function buildRestorePrepJob(input: RestorePrepJobInput): V1Job {
         spec: {
           restartPolicy: 'Never',
           ...(input.serviceAccountName ? { serviceAccountName: input.serviceAccountName } : {}),
+          ...(input.nodeSelector && Object.keys(input.nodeSelector).length > 0 ? { nodeSelector: { ...input.nodeSelector } } : {}),
           automountServiceAccountToken: false,
           securityContext: {
             runAsNonRoot: true,
@@ -613,7 +726,7 @@ export function buildRestorePrepJob(input: RestorePrepJobInput): V1Job {
                 runAsNonRoot: true,
                 capabilities: { drop: ['ALL'] },
               },
-              resources: { requests: { cpu: '50m', memory: '32Mi' }, limits: { memory: '128Mi' } },
+              resources,
               volumeMounts: [
                 { name: 'data', mountPath: '/dbaas/data' },
                 { name: 'wal', mountPath: '/dbaas/wal', readOnly: true },

@@ -6,6 +6,41 @@ import { chooseDataSubPath, SCRATCH_SERVER_SETTINGS } from './verify.js';
 const base = { name: 'pg-restored-verify-pg', namespace: 'db', pvc: 'pg-restored', image: 'postgres:17', runAsUser: 999, dataSubPath: '' };
 
 describe('buildScratchPod', () => {
+  it('requests and limits on both pods: the defaults, or the ones given', () => {
+    expect(buildScratchPod({ ...base, role: 'server' }).spec!.containers[0]!.resources).toEqual({
+      requests: { cpu: '100m', memory: '256Mi' },
+      limits: { cpu: '2', memory: '1Gi' },
+    });
+    expect(buildScratchPod({ ...base, role: 'inspect' }).spec!.containers[0]!.resources).toEqual({
+      requests: { cpu: '50m', memory: '64Mi' },
+      limits: { cpu: '500m', memory: '256Mi' },
+    });
+    expect(buildScratchPod({ ...base, role: 'server', resources: { limits: { memory: '4Gi' } } }).spec!.containers[0]!.resources?.limits).toEqual({
+      cpu: '2',
+      memory: '4Gi',
+    });
+    // The copy's own shared_buffers may not fit the limit: 128MB unless a setting says otherwise.
+    expect(buildScratchPod({ ...base, role: 'server', settings: { shared_buffers: '512MB' } }).spec!.containers[0]!.command!.slice(4)).toEqual([
+      '-c',
+      'shared_buffers=512MB',
+    ]);
+    expect(buildScratchPod({ ...base, role: 'inspect', nodeSelector: { 'topology.kubernetes.io/zone': 'a' } }).spec!.nodeSelector).toEqual({
+      'topology.kubernetes.io/zone': 'a',
+    });
+    const badSelector = (() => {
+      try {
+        buildScratchPod({ ...base, role: 'inspect', nodeSelector: { 'bad key!': 'a' } });
+      } catch (e) {
+        return e as DbaasError;
+      }
+      throw new Error('expected an error');
+    })();
+    expect(badSelector.code).toBe('INVALID_NAME');
+    expect(badSelector.option).toBe('nodeSelector');
+    const prep = podVerifyRuntime({ resources: { prep: { limits: { memory: '256Mi' } } } }).prepOptions!(17);
+    expect(prep.resources).toEqual({ limits: { memory: '256Mi' } });
+  });
+
   it('server: PostgreSQL on the volume, loopback only, settings as separate -c arguments, hardened', () => {
     const pod = buildScratchPod({ ...base, role: 'server', dataSubPath: 'pgdata', settings: { ...SCRATCH_SERVER_SETTINGS } });
     const c = pod.spec!.containers[0]!;
@@ -13,6 +48,8 @@ describe('buildScratchPod', () => {
     expect(c.command![2]).toContain('-c listen_addresses=127.0.0.1');
     expect(c.command![2]).toContain('"$@"');
     expect(c.command!.slice(4)).toEqual([
+      '-c',
+      'shared_buffers=128MB',
       '-c',
       'archive_mode=off',
       '-c',

@@ -9,14 +9,17 @@ import { PassThrough } from 'node:stream';
 import { Exec, PortForward, type V1Pod, type V1Status } from '@kubernetes/client-node';
 import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
-import { diagnosePod } from '../kube/pod-diagnosis.js';
+import { diagnosePod, failFastWhenStuck } from '../kube/pod-diagnosis.js';
 import { watchUntil } from '../kube/watch-until.js';
+import { type ContainerResources, DEFAULT_RESOURCES, assertNodeSelector, containerResources } from '../manifests/builders.js';
 import { DBAAS_LABELS, MANAGED_BY } from '../manifests/metadata.js';
 import { assertDnsLabel, assertDnsSubdomain } from '../manifests/names.js';
 import { jobRestorePrepExecutor } from './restore-prep.js';
 import { chooseDataSubPath, type ScratchPostgres, type VerifyRuntime } from './verify.js';
 
 const VOLUME_MOUNT = '/dbaas/volume';
+/** PostgreSQL's own default: fits the default memory limit of the scratch pod with room for backends. */
+const SCRATCH_SHARED_BUFFERS = '128MB';
 const SERVER_PORT = 5432;
 
 /** Idles until the pod is deleted; the exec API does the work. */
@@ -48,6 +51,13 @@ export interface PodVerifyRuntimeOptions {
   superuser?: string;
   serviceAccountName?: string;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /**
+   * CPU and memory, laid over {@link DEFAULT_RESOURCES}: `inspect` (the pod that streams the files),
+   * `server` (the scratch PostgreSQL) and `prep` (the restore-prep Job of a scratch `online` restore).
+   */
+  resources?: { inspect?: ContainerResources; server?: ContainerResources; prep?: ContainerResources };
+  /** Node labels the verification pods must run on (the pod's `nodeSelector`), e.g. the zone of the volume. */
+  nodeSelector?: Record<string, string>;
 }
 
 /**
@@ -70,6 +80,9 @@ export interface ScratchPodInput {
   settings?: Record<string, string>;
   serviceAccountName?: string;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /** Laid over {@link DEFAULT_RESOURCES}`.inspect` or `.server` (by `role`). */
+  resources?: ContainerResources;
+  nodeSelector?: Record<string, string>;
 }
 
 function assertSubPath(p: string): string {
@@ -104,11 +117,17 @@ export function buildScratchPod(input: ScratchPodInput): V1Pod {
     });
   }
   const settingArgs: string[] = [];
-  for (const [name, value] of Object.entries(input.settings ?? {})) {
+  // The copy brings its server's postgresql.conf: a shared_buffers sized for the source's machine
+  // would outgrow the scratch pod's memory limit once recovery and amcheck fill the buffer pool
+  // (the pod is OOM-killed). A scratch server needs no large buffer pool; a setting given wins.
+  const settings = input.role === 'server' ? { shared_buffers: SCRATCH_SHARED_BUFFERS, ...input.settings } : (input.settings ?? {});
+  for (const [name, value] of Object.entries(settings)) {
     if (!/^[a-z_][a-z0-9_.]*$/.test(name)) throw new DbaasError('INVALID_ARGUMENT', `"${name}" is not a PostgreSQL setting name`);
     settingArgs.push('-c', `${name}=${value}`);
   }
+  assertNodeSelector(input.nodeSelector);
   const server = input.role === 'server';
+  const resources = containerResources(server ? DEFAULT_RESOURCES.server : DEFAULT_RESOURCES.inspect, input.resources, 'resources');
   const mountPath = server ? '/var/lib/postgresql/data' : VOLUME_MOUNT;
   return {
     apiVersion: 'v1',
@@ -122,6 +141,7 @@ export function buildScratchPod(input: ScratchPodInput): V1Pod {
       restartPolicy: 'Never',
       automountServiceAccountToken: false,
       ...(input.serviceAccountName ? { serviceAccountName: input.serviceAccountName } : {}),
+      ...(input.nodeSelector && Object.keys(input.nodeSelector).length > 0 ? { nodeSelector: { ...input.nodeSelector } } : {}),
       securityContext: {
         runAsNonRoot: true,
         runAsUser: input.runAsUser,
@@ -142,7 +162,7 @@ export function buildScratchPod(input: ScratchPodInput): V1Pod {
               }
             : {}),
           securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
-          resources: { requests: { cpu: '100m', memory: '128Mi' } },
+          resources,
           volumeMounts: [
             { name: 'data', mountPath, ...(server ? {} : { readOnly: true }) },
             { name: 'tmp', mountPath: '/tmp' },
@@ -196,15 +216,17 @@ async function runPod(clients: KubeClients, body: V1Pod, deadline: number, signa
   const wantReady = body.spec!.containers[0]!.readinessProbe !== undefined;
   await clients.core.createNamespacedPod({ namespace, body });
   try {
-    const seen = await watchUntil<V1Pod>(clients, {
-      path: `/api/v1/namespaces/${namespace}/pods`,
-      name,
-      predicate: (pod) => podProblem(pod) !== undefined || (wantReady ? podReady(pod) : pod?.status?.phase === 'Running'),
-      deadline,
-      ...(signal ? { signal } : {}),
-      what: wantReady ? 'to be Ready (PostgreSQL accepting connections)' : 'to be Running',
-      describe: (pod) => `phase ${pod?.status?.phase ?? 'unknown'}${pod?.spec?.nodeName ? '' : ', not scheduled yet'}`,
-    }).catch(async (error: unknown) => {
+    const seen = await failFastWhenStuck(clients, { namespace, pod: name, what: `verification pod ${namespace}/${name}`, signal }, (stop) =>
+      watchUntil<V1Pod>(clients, {
+        path: `/api/v1/namespaces/${namespace}/pods`,
+        name,
+        predicate: (pod) => podProblem(pod) !== undefined || (wantReady ? podReady(pod) : pod?.status?.phase === 'Running'),
+        deadline,
+        signal: stop,
+        what: wantReady ? 'to be Ready (PostgreSQL accepting connections)' : 'to be Running',
+        describe: (pod) => `phase ${pod?.status?.phase ?? 'unknown'}${pod?.spec?.nodeName ? '' : ', not scheduled yet'}`,
+      }),
+    ).catch(async (error: unknown) => {
       // A timeout alone says nothing of why: read the pod's status and events before it is deleted.
       if (!isDbaasError(error, 'KUBE_TIMEOUT')) throw error;
       const pod = (await clients.core.readNamespacedPod({ namespace, name }).catch(() => undefined)) ?? (error.details?.['lastSeen'] as V1Pod | undefined);
@@ -252,12 +274,15 @@ async function execText(clients: KubeClients, namespace: string, pod: string, co
  * Needs RBAC for pods (create, get, watch, delete), pods/exec (create), pods/portforward (create),
  * pods/log (get) and jobs in the namespace (docs/rbac.md).
  *
+ * @throws DbaasError `INVALID_NAME` (a `nodeSelector` key or value Kubernetes refuses)
  * @example
  * ```ts
  * const v = await new RestoreClient(clients).verify({ namespace: 'db', backup: 'nightly', runtime: podVerifyRuntime() });
  * ```
  */
 export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyRuntime {
+  // Bad input fails here, before verify reads the cluster or creates anything.
+  assertNodeSelector(options.nodeSelector);
   const image = options.image ?? ((major: number) => `postgres:${major}`);
   const runAsUser = options.runAsUser ?? 999;
   const common = {
@@ -265,6 +290,7 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
     ...(options.fsGroup !== undefined ? { fsGroup: options.fsGroup } : {}),
     ...(options.serviceAccountName ? { serviceAccountName: options.serviceAccountName } : {}),
     ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
+    ...(options.nodeSelector ? { nodeSelector: options.nodeSelector } : {}),
   };
   const podName = (pvc: string, suffix: string) => `${pvc.slice(0, 50).replace(/[.]/g, '-').replace(/-+$/, '')}-${suffix}`;
   return {
@@ -277,6 +303,7 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
     // The restore-prep Job of a scratch online restore runs the image and user the pods run.
     prepOptions: (major) => ({
       ...(major !== undefined ? { image: image(major) } : {}),
+      ...(options.resources?.prep ? { resources: options.resources.prep } : {}),
       runAsUser,
       ...(options.fsGroup !== undefined ? { fsGroup: options.fsGroup } : {}),
       ...(options.serviceAccountName ? { serviceAccountName: options.serviceAccountName } : {}),
@@ -285,7 +312,16 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
     async openVolume(clients, request) {
       const name = podName(request.pvc, 'inspect');
       // The inspect pod needs any image with sh and tar; the PostgreSQL image of a recent major has both.
-      const body = buildScratchPod({ role: 'inspect', name, namespace: request.namespace, pvc: request.pvc, image: image(17), dataSubPath: '', ...common });
+      const body = buildScratchPod({
+        role: 'inspect',
+        name,
+        namespace: request.namespace,
+        pvc: request.pvc,
+        image: image(17),
+        dataSubPath: '',
+        ...common,
+        ...(options.resources?.inspect ? { resources: options.resources.inspect } : {}),
+      });
       await runPod(clients, body, request.deadline, request.signal);
       try {
         let dataSubPath = request.dataSubPath;
@@ -331,6 +367,7 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
         dataSubPath: request.dataSubPath,
         settings: request.settings,
         ...common,
+        ...(options.resources?.server ? { resources: options.resources.server } : {}),
       });
       const started = Date.now();
       await runPod(clients, body, request.deadline, request.signal);

@@ -142,4 +142,47 @@ describe('jobRestorePrepExecutor on the node', () => {
     expect(e.message).toContain('never');
     expect(await gone('never')).toBe(true);
   });
+
+  it("a Job whose pod no node can take: POD_CANNOT_START in seconds with the scheduler's text; the Job and its pod are deleted", skipWhen(why), async () => {
+    const started = Date.now();
+    const e = await dbaasRejection(
+      executor.run(clients, {
+        namespace: ns,
+        job: job('unschedulable', 'empty-data', 'empty-wal', { nodeSelector: { 'dbaas.io/no-such-node': 'true' } }),
+        dataPvc: 'empty-data',
+        walPvc: 'empty-wal',
+        deadline: Date.now() + 120_000,
+      }),
+    );
+    const ms = Date.now() - started;
+    expect(e.code).toBe('POD_CANNOT_START');
+    expect(e.message).toMatch(
+      new RegExp(
+        `^restore-prep Job ${ns}/unschedulable cannot start: its pod unschedulable-\\w+: FailedScheduling: 0/1 nodes are available: 1 node\\(s\\) didn't match Pod's node affinity/selector`,
+      ),
+    );
+    expect(ms, 'the scheduling grace (5 s) and a poll, not the 120 s deadline').toBeLessThan(20_000);
+    expect(await gone('unschedulable')).toBe(true);
+    console.log(`[restore-prep.cluster] unschedulable restore-prep pod reported after ${ms} ms`);
+  });
+
+  it('a Job whose image is not on the node and may not be pulled (ErrImageNeverPull): POD_CANNOT_START at once, naming the image', skipWhen(why), async () => {
+    const started = Date.now();
+    const e = await dbaasRejection(
+      executor.run(clients, {
+        namespace: ns,
+        job: job('no-image', 'empty-data', 'empty-wal', { image: 'dbaas.invalid/none:1' }),
+        dataPvc: 'empty-data',
+        walPvc: 'empty-wal',
+        deadline: Date.now() + 120_000,
+      }),
+    );
+    const ms = Date.now() - started;
+    expect(e.code).toBe('POD_CANNOT_START');
+    expect(e.message).toMatch(new RegExp(`^restore-prep Job ${ns}/no-image cannot start: its pod no-image-\\w+: ErrImageNeverPull: .*dbaas\\.invalid/none:1`));
+    expect(e.fix).toMatch(/^Load dbaas\.invalid\/none:1 onto node \S+, or give an image the node has/);
+    expect(ms, 'no grace for an image the node will never have').toBeLessThan(20_000);
+    expect(await gone('no-image')).toBe(true);
+    console.log(`[restore-prep.cluster] restore-prep pod without its image reported after ${ms} ms`);
+  });
 });

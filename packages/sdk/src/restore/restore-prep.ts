@@ -4,7 +4,7 @@
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
-import { diagnoseJob } from '../kube/pod-diagnosis.js';
+import { diagnoseJob, failFastWhenStuck } from '../kube/pod-diagnosis.js';
 import { watchUntil } from '../kube/watch-until.js';
 
 /**
@@ -80,18 +80,20 @@ export function jobRestorePrepExecutor(): RestorePrepExecutor {
       const { namespace } = request;
       await clients.batch.createNamespacedJob({ namespace, body: request.job });
       try {
-        const done = await watchUntil<V1Job>(clients, {
-          path: `/apis/batch/v1/namespaces/${namespace}/jobs`,
-          name,
-          predicate: (job) =>
-            job === undefined ||
-            (job.status?.succeeded ?? 0) > 0 ||
-            (job.status?.conditions ?? []).some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True'),
-          deadline: request.deadline,
-          ...(request.signal ? { signal: request.signal } : {}),
-          what: 'to complete',
-          describe: (job) => `active ${job?.status?.active ?? 0}, failed ${job?.status?.failed ?? 0}`,
-        }).catch(async (error: unknown) => {
+        const done = await failFastWhenStuck(clients, { namespace, job: name, what: `restore-prep Job ${namespace}/${name}`, signal: request.signal }, (stop) =>
+          watchUntil<V1Job>(clients, {
+            path: `/apis/batch/v1/namespaces/${namespace}/jobs`,
+            name,
+            predicate: (job) =>
+              job === undefined ||
+              (job.status?.succeeded ?? 0) > 0 ||
+              (job.status?.conditions ?? []).some((c) => (c.type === 'Complete' || c.type === 'Failed') && c.status === 'True'),
+            deadline: request.deadline,
+            signal: stop,
+            what: 'to complete',
+            describe: (job) => `active ${job?.status?.active ?? 0}, failed ${job?.status?.failed ?? 0}`,
+          }),
+        ).catch(async (error: unknown) => {
           // A timeout alone says nothing of why: read the Job's pods and events before it is deleted.
           if (!isDbaasError(error, 'KUBE_TIMEOUT')) throw error;
           const why = await diagnoseJob(clients, namespace, name);

@@ -8,7 +8,14 @@ import { DbaasError, isDbaasError, toDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import type { VolumeSnapshot, VolumeSnapshotContent } from '../kube/snapshot-types.js';
 import { watchUntil, type KubeObjectLike } from '../kube/watch-until.js';
-import { buildCrossNamespaceSnapshot, buildPvcFromSnapshot, buildRestorePrepJob, walFilesForBackup, type ExtraMetadata } from '../manifests/builders.js';
+import {
+  buildCrossNamespaceSnapshot,
+  buildPvcFromSnapshot,
+  buildRestorePrepJob,
+  walFilesForBackup,
+  type ContainerResources,
+  type ExtraMetadata,
+} from '../manifests/builders.js';
 import { DBAAS_LABELS, type ConsistencyMode, type SnapshotMetadata } from '../manifests/metadata.js';
 import { assertDnsLabel, assertDnsSubdomain, derivedName } from '../manifests/names.js';
 import type { DescribedSnapshot } from '../snapshot/snapshot-client.js';
@@ -97,6 +104,8 @@ export interface RestorePrepOptions {
   serviceAccountName?: string;
   /** The Job's `imagePullPolicy` (`Never` for images imported into the node). Default: Kubernetes' default for the tag. */
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /** The Job's CPU and memory, laid over `DEFAULT_RESOURCES.restorePrep`. */
+  resources?: ContainerResources;
 }
 
 /**
@@ -522,6 +531,7 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions)
         ...((prep.dataSubPath ?? meta?.dataSubPath) !== undefined ? { dataSubPath: (prep.dataSubPath ?? meta?.dataSubPath)! } : {}),
         ...(prep.serviceAccountName !== undefined ? { serviceAccountName: prep.serviceAccountName } : {}),
         ...(prep.imagePullPolicy !== undefined ? { imagePullPolicy: prep.imagePullPolicy } : {}),
+        ...(prep.resources !== undefined ? { resources: prep.resources } : {}),
         activeDeadlineSeconds: Math.max(60, Math.ceil((options.deadlineMs ?? DEFAULT_RESTORE_DEADLINE_MS) / 1000)),
       })
     : undefined;

@@ -5,7 +5,7 @@ import { writeResult } from '../../output.js';
 import { parseArgs } from '../../parse-args.js';
 import { UsageError } from '../../usage-error.js';
 import { timeoutMs as timeoutMsOf, timeoutShape, withFlagRelations, withTimeout } from '../../option-groups.js';
-import { backupNameArg, objectName, parseCheck, parseSubPath } from '../../flag-values.js';
+import { backupNameArg, objectName, parseCheck, parseNodeSelector, parseSubPath } from '../../flag-values.js';
 
 const AMCHECK = ['auto', 'install', 'skip'] as const;
 const RUNTIME = ['pod'] as const;
@@ -22,6 +22,7 @@ const verifyArgsSchema = z.extend(globalOptionsSchema, {
   runtime: z._default(z.enum(RUNTIME), 'pod'),
   image: name(),
   runAsUser: z.optional(z.int().check(z.minimum(0))),
+  nodeSelector: z.optional(z.array(z.string())),
   prepImage: name(),
   storageClass: name(),
   dataSubpath: z.optional(z.string()),
@@ -94,6 +95,12 @@ export const verifyCommand: CommandModule = {
           type: 'number',
           describe: 'With --runtime pod: user id of the scratch pods (default 999; 26 for CloudNativePG images)',
           group: 'Runtime:',
+        })
+        .option('node-selector', {
+          type: 'string',
+          array: true,
+          describe: 'With --runtime pod: KEY=VALUE, repeatable: node labels the scratch pods must run on (e.g. the zone of the volume)',
+          group: 'Runtime:',
         }),
       '20m',
       'Deadline of the whole verification',
@@ -123,6 +130,7 @@ export const verifyCommand: CommandModule = {
       runtime: args.runtime,
       image: args.image,
       runAsUser: args.runAsUser,
+      nodeSelector: args.nodeSelector !== undefined ? parseNodeSelector(args.nodeSelector) : undefined,
       storageClass: args.storageClass !== undefined ? objectName(args.storageClass, '--storage-class') : undefined,
       prepImage: args.prepImage,
       dataSubPath: args.dataSubpath !== undefined ? parseSubPath(args.dataSubpath) : undefined,

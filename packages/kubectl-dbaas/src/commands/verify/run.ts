@@ -34,6 +34,8 @@ export interface VerifyCommandArgs extends KubeArgs {
   /** Image template of the scratch pods: `{major}` is replaced. */
   image?: string | undefined;
   runAsUser?: number | undefined;
+  /** Node labels the scratch pods must run on. */
+  nodeSelector?: Record<string, string> | undefined;
   storageClass?: string | undefined;
   /** Image of the scratch restore's restore-prep Job (an online backup). */
   prepImage?: string | undefined;
@@ -60,11 +62,12 @@ export type VerifyReport = { kind: 'Verify' } & Omit<VerifyResult, 'restore'> & 
  * const runtime = verifyRuntimeFor({ image: 'ghcr.io/cloudnative-pg/postgresql:{major}', runAsUser: 26 });
  * ```
  */
-export function verifyRuntimeFor(args: Pick<VerifyCommandArgs, 'image' | 'runAsUser'>): VerifyRuntime {
+export function verifyRuntimeFor(args: Pick<VerifyCommandArgs, 'image' | 'runAsUser' | 'nodeSelector'>): VerifyRuntime {
   const template = args.image;
   return podVerifyRuntime({
     ...(template !== undefined ? { image: (major: number) => template.replaceAll('{major}', String(major)) } : {}),
     ...(args.runAsUser !== undefined ? { runAsUser: args.runAsUser } : {}),
+    ...(args.nodeSelector !== undefined ? { nodeSelector: args.nodeSelector } : {}),
   });
 }
 
