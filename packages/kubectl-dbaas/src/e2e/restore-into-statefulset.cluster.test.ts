@@ -38,8 +38,8 @@ const forwards: PortForward[] = [];
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 let plugin: KubectlWithPlugin | undefined;
 let source: PostgresStatefulSet | undefined;
-/** The PV the in-place restore set to Retain: put back to Delete before the namespace goes, so it does not outlive the test. */
-let retainedVolume: string | undefined;
+/** The PVs the in-place restores set to Retain: put back to Delete before the namespace goes, so they do not outlive the test. */
+const retainedVolumes: string[] = [];
 /** Ids acknowledged before the backup, and written after it. */
 const before = Array.from({ length: 300 }, (_, i) => i + 1);
 const after = Array.from({ length: 50 }, (_, i) => i + 1001);
@@ -87,10 +87,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const pf of forwards) await pf.close();
-  if (retainedVolume) {
+  for (const volume of retainedVolumes) {
     await clients.core
-      .patchPersistentVolume({ name: retainedVolume, body: { spec: { persistentVolumeReclaimPolicy: 'Delete' } } }, mergePatch)
-      .catch((e: unknown) => console.error(`PV ${retainedVolume} stays Retain: ${String(e)}`));
+      .patchPersistentVolume({ name: volume, body: { spec: { persistentVolumeReclaimPolicy: 'Delete' } } }, mergePatch)
+      .catch((e: unknown) => console.error(`PV ${volume} stays Retain: ${String(e)}`));
   }
   await deleteNamespaceAndWait(clients, ns);
   await plugin?.dispose();
@@ -133,7 +133,7 @@ describe('restore back into a workload', () => {
     async () => {
       const pvcBefore = await clients.core.readNamespacedPersistentVolumeClaim({ name: 'data-pg-0', namespace: ns });
       const oldVolume = pvcBefore.spec!.volumeName!;
-      retainedVolume = oldVolume;
+      retainedVolumes.push(oldVolume);
       const reclaimBefore = (await clients.core.readPersistentVolume({ name: oldVolume })).spec?.persistentVolumeReclaimPolicy;
       const unchanged = async () => {
         const pvc = await clients.core.readNamespacedPersistentVolumeClaim({ name: 'data-pg-0', namespace: ns });
@@ -214,6 +214,73 @@ describe('restore back into a workload', () => {
       expect(second.code, show(second)).toBe(1);
       expect(second.stderr).toContain(`PVC ${ns}/data-pg-0-previous exists`);
       expect((await clients.apps.readNamespacedStatefulSet({ name: 'pg', namespace: ns })).spec?.replicas).toBe(1);
+    },
+  );
+
+  it(
+    '--in-place interrupted after the old PVC is gone leaves the StatefulSet fenced, says where the old data is, and its rollback steps bring the old data back',
+    skipWhen(why),
+    async () => {
+      const other = await applyPostgresStatefulSet(clients, { namespace: ns, name: 'pg2', secret: source!.secret });
+      await waitStatefulSetReady(clients, other);
+      await sql(other, other.pod, async (db) => {
+        await db.query('create table t (id int primary key, pad text)');
+        await db.query("insert into t values (5000, 'the data of pg2')");
+      });
+      const oldVolume = (await clients.core.readNamespacedPersistentVolumeClaim({ name: 'data-pg2-0', namespace: ns })).spec!.volumeName!;
+      retainedVolumes.push(oldVolume);
+
+      // Ctrl-C once the old PVC object is gone: the worst moment, the StatefulSet has no PVC of its name.
+      const r = await plugin!.dbaas(['restore', 'before', '--in-place', 'statefulset/pg2', '--yes', '-n', ns], {
+        timeoutMs: 280_000,
+        onStderr: (text, child) => {
+          if (text.includes('PVC data-pg2-0 deleted;') && !child.killed) child.kill('SIGINT');
+        },
+      });
+      expect(r.code, show(r)).toBe(130);
+      expect(r.stderr).toContain(`the old data is on PV ${oldVolume} (reclaim policy Retain), bound or being bound to PVC ${ns}/data-pg2-0-previous`);
+      expect(r.stderr).toContain('StatefulSet pg2 is left scaled to 0 (fenced)');
+      const claimRef = JSON.stringify([{ op: 'replace', path: '/spec/claimRef', value: { namespace: ns, name: 'data-pg2-0' } }]);
+      expect(r.stderr).toContain(`kubectl patch pv ${oldVolume} --type json -p '${claimRef}'`);
+      const sts = await clients.apps.readNamespacedStatefulSet({ name: 'pg2', namespace: ns });
+      expect(sts.spec?.replicas).toBe(0);
+      expect(sts.metadata?.annotations?.[FENCED_REPLICAS_ANNOTATION]).toBe('1');
+      const pvcs = (await clients.core.listNamespacedPersistentVolumeClaim({ namespace: ns })).items.filter((p) => !p.metadata?.deletionTimestamp);
+      expect(pvcs.map((p) => p.metadata!.name).filter((n) => n!.startsWith('data-pg2-'))).toEqual(['data-pg2-0-previous']);
+      expect((await clients.core.readPersistentVolume({ name: oldVolume })).spec?.persistentVolumeReclaimPolicy).toBe('Retain');
+
+      await watchUntil<{ metadata?: { name?: string }; status?: { phase?: string } }>(clients, {
+        path: `/api/v1/namespaces/${ns}/persistentvolumeclaims`,
+        name: 'data-pg2-0-previous',
+        what: 'to be Bound to the old PV',
+        predicate: (p) => p?.status?.phase === 'Bound',
+        deadline: Date.now() + 60_000,
+      });
+      // The rollback the error gives, step by step.
+      await clients.core.deleteNamespacedPersistentVolumeClaim({ name: 'data-pg2-0-previous', namespace: ns });
+      await watchUntil(clients, {
+        path: `/api/v1/namespaces/${ns}/persistentvolumeclaims`,
+        name: 'data-pg2-0-previous',
+        what: 'to be deleted',
+        predicate: (o, e) => o === undefined || e.type === 'DELETED',
+        deadline: Date.now() + 60_000,
+      });
+      await clients.core.createNamespacedPersistentVolumeClaim({
+        namespace: ns,
+        body: {
+          metadata: { name: 'data-pg2-0' },
+          spec: { volumeName: oldVolume, storageClassName: 'csi-hostpath-sc', accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+        },
+      });
+      await clients.core.patchPersistentVolume(
+        { name: oldVolume, body: [{ op: 'replace', path: '/spec/claimRef', value: { namespace: ns, name: 'data-pg2-0' } }] },
+        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+      );
+      const lifted = await dbaas(['unfence', 'statefulset/pg2', '--force']);
+      expect(lifted.code, show(lifted)).toBe(0);
+      await waitStatefulSetReady(clients, other);
+      expect((await clients.core.readNamespacedPersistentVolumeClaim({ name: 'data-pg2-0', namespace: ns })).spec?.volumeName).toBe(oldVolume);
+      await sql(other, other.pod, async (db) => expect(await ids(db)).toEqual([5000]));
     },
   );
 });

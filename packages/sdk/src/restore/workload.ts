@@ -276,14 +276,34 @@ export interface InPlaceRestoreResult {
   timings: { downMs: number | undefined; totalMs: number };
 }
 
-function rollbackSteps(p: { namespace: string; statefulSet: string; pvcName: string; previousPvcName: string; volume: string }): string[] {
+/**
+ * How to put the old data back behind the StatefulSet by hand: after a restore (`done`: scale down,
+ * drop the restored PVC) or after a failure that left the StatefulSet fenced without its PVC.
+ * The PV is handed to the new claim by name in one replace of its claimRef, never left Available.
+ */
+function rollbackSteps(
+  p: {
+    namespace: string;
+    statefulSet: string;
+    pvcName: string;
+    previousPvcName: string;
+    volume: string;
+    replicas: number;
+    previousPvc: V1PersistentVolumeClaim;
+  },
+  after: 'done' | 'failed',
+): string[] {
   const n = `-n ${p.namespace}`;
+  const spec = p.previousPvc.spec!;
+  const claimRef = JSON.stringify([{ op: 'replace', path: '/spec/claimRef', value: { namespace: p.namespace, name: p.pvcName } }]);
   return [
-    `kubectl scale statefulset ${p.statefulSet} --replicas=0 ${n}`,
-    `kubectl delete pvc ${p.pvcName} ${n}   (the restored copy)`,
-    `kubectl delete pvc ${p.previousPvcName} ${n}   (PV ${p.volume} is Retain: the old data stays on it)`,
-    `kubectl patch pv ${p.volume} --type json -p '[{"op":"remove","path":"/spec/claimRef"}]'`,
-    `create PVC ${p.pvcName} in ${p.namespace} with spec.volumeName: ${p.volume} (same size, access modes and StorageClass), then scale the StatefulSet back`,
+    ...(after === 'done' ? [`kubectl scale statefulset ${p.statefulSet} --replicas=0 ${n}`, `kubectl delete pvc ${p.pvcName} ${n}   (the restored copy)`] : []),
+    `kubectl delete pvc ${p.previousPvcName} ${n}   (PV ${p.volume} is Retain: the data stays on it)`,
+    `create PVC ${p.pvcName} in ${p.namespace} with spec.volumeName: ${p.volume}, storageClassName: ${spec.storageClassName ?? '""'}, accessModes: ${(spec.accessModes ?? []).join(',')}, storage: ${spec.resources?.requests?.['storage']}`,
+    `kubectl patch pv ${p.volume} --type json -p '${claimRef}'`,
+    after === 'done'
+      ? `kubectl scale statefulset ${p.statefulSet} --replicas=${p.replicas} ${n}`
+      : `lift the fence of StatefulSet ${p.statefulSet} (it scales back to ${p.replicas}; the lease is this restore's, so lift it with force)`,
   ];
 }
 
@@ -444,7 +464,7 @@ export async function planRestoreInPlace(clients: KubeClients, options: InPlaceR
     previousPvc,
     restore,
     steps,
-    rollback: rollbackSteps({ namespace, statefulSet, pvcName, previousPvcName, volume }),
+    rollback: rollbackSteps({ namespace, statefulSet, pvcName, previousPvcName, volume, replicas, previousPvc }, 'done'),
   };
 }
 
@@ -466,7 +486,7 @@ export interface InPlaceRestoreExecution extends Omit<RestoreExecution, 'onProgr
  * StatefulSet scaled down (started now, it would get an empty volume) and the error says where the
  * old data is and how to go back. It never deletes a PV or data.
  *
- * @throws DbaasError as {@link executeRestore}; `RESTORE_FAILED` with `details.oldData` after the old PVC is gone.
+ * @throws DbaasError as {@link executeRestore}; after the old PVC is gone `RESTORE_FAILED` (or `KUBE_ABORTED`) with `details.oldData`.
  * @example
  * ```ts
  * const plan = await planRestoreInPlace(clients, { backup: 'nightly', namespace: 'db', statefulSet: 'pg' });
@@ -644,14 +664,16 @@ async function undo(
     await attempt(`scaling StatefulSet ${statefulSet} back`, () => fencing.unfence(undoCtx));
   }
   const fenceLeft = !done.restored || problems.length > 0;
+  const rollback = done.restored ? plan.rollback : rollbackSteps(plan, 'failed');
   const where = `the old data is on PV ${volume} (reclaim policy Retain), bound or being bound to PVC ${namespace}/${previousPvcName}`;
+  // An interrupted run stays interrupted (the CLI exits 130), with the same account of the old data.
   throw new DbaasError(
-    'RESTORE_FAILED',
+    failure.code === 'KUBE_ABORTED' ? 'KUBE_ABORTED' : 'RESTORE_FAILED',
     `${failure.message}; ${where}${fenceLeft ? `; StatefulSet ${statefulSet} is left scaled to 0 (fenced): started without a PVC ${pvcName} it would get an empty volume` : ''}${problems.length ? `; ${problems.join('; ')}` : ''}`,
     {
       cause: failure,
-      fix: `To go back to the old data: ${plan.rollback.join('; ')}. To retry the restore instead, delete PVC ${previousPvcName} only after copying its data elsewhere.`,
-      details: { code: failure.code, oldData: { pvc: previousPvcName, volume }, fenced: fenceLeft, rollback: plan.rollback },
+      fix: `To go back to the old data: ${rollback.join('; ')}.`,
+      details: { code: failure.code, oldData: { pvc: previousPvcName, volume }, fenced: fenceLeft, rollback },
     },
   );
 }
