@@ -218,7 +218,7 @@ describe('restore back into a workload', () => {
   );
 
   it(
-    '--in-place interrupted after the old PVC is gone leaves the StatefulSet fenced, says where the old data is, and its rollback steps bring the old data back',
+    '--in-place interrupted after the old PVC is gone (whenScaled: Delete) leaves the StatefulSet fenced, its PVCs kept, says where the old data is, and its rollback steps bring the old data back',
     skipWhen(why),
     async () => {
       const other = await applyPostgresStatefulSet(clients, { namespace: ns, name: 'pg2', secret: source!.secret });
@@ -229,6 +229,11 @@ describe('restore back into a workload', () => {
       });
       const oldVolume = (await clients.core.readNamespacedPersistentVolumeClaim({ name: 'data-pg2-0', namespace: ns })).spec!.volumeName!;
       retainedVolumes.push(oldVolume);
+      // A StatefulSet that deletes its PVCs when scaled down: kept Retain while the restore has it at 0.
+      await clients.apps.patchNamespacedStatefulSet(
+        { name: 'pg2', namespace: ns, body: { spec: { persistentVolumeClaimRetentionPolicy: { whenScaled: 'Delete', whenDeleted: 'Retain' } } } },
+        mergePatch,
+      );
 
       // Ctrl-C once the old PVC object is gone: the worst moment, the StatefulSet has no PVC of its name.
       const r = await plugin!.dbaas(['restore', 'before', '--in-place', 'statefulset/pg2', '--yes', '-n', ns], {
@@ -245,6 +250,7 @@ describe('restore back into a workload', () => {
       const sts = await clients.apps.readNamespacedStatefulSet({ name: 'pg2', namespace: ns });
       expect(sts.spec?.replicas).toBe(0);
       expect(sts.metadata?.annotations?.[FENCED_REPLICAS_ANNOTATION]).toBe('1');
+      expect(sts.spec?.persistentVolumeClaimRetentionPolicy?.whenScaled).toBe('Retain');
       const pvcs = (await clients.core.listNamespacedPersistentVolumeClaim({ namespace: ns })).items.filter((p) => !p.metadata?.deletionTimestamp);
       expect(pvcs.map((p) => p.metadata!.name).filter((n) => n!.startsWith('data-pg2-'))).toEqual(['data-pg2-0-previous']);
       expect((await clients.core.readPersistentVolume({ name: oldVolume })).spec?.persistentVolumeReclaimPolicy).toBe('Retain');
@@ -279,6 +285,8 @@ describe('restore back into a workload', () => {
       const lifted = await dbaas(['unfence', 'statefulset/pg2', '--force']);
       expect(lifted.code, show(lifted)).toBe(0);
       await waitStatefulSetReady(clients, other);
+      const back = await clients.apps.readNamespacedStatefulSet({ name: 'pg2', namespace: ns });
+      expect(back.spec?.persistentVolumeClaimRetentionPolicy?.whenScaled).toBe('Delete');
       expect((await clients.core.readNamespacedPersistentVolumeClaim({ name: 'data-pg2-0', namespace: ns })).spec?.volumeName).toBe(oldVolume);
       await sql(other, other.pod, async (db) => expect(await ids(db)).toEqual([5000]));
     },
