@@ -5,7 +5,9 @@
 // after; (b) `restore --in-place statefulset/pg --yes`: the dry run and the missing --yes change
 // nothing; the real run leaves the StatefulSet serving the backup's rows and none written after it,
 // while `data-pg-0-previous` holds the data from before the restore, rows after the backup included
-// (checked by starting PostgreSQL on it), on a PV set to Retain.
+// (checked by starting PostgreSQL on it), on a PV set to Retain; a run interrupted after the old PVC
+// is gone says where the old data is, and its rollback brings it back; an online backup restored in
+// place gets its WAL and backup_label from the restore-prep Job.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +22,8 @@ import { KubectlWithPlugin, showRun as show } from './kubectl-plugin.js';
 import {
   applyPostgresStatefulSet,
   connectThrough,
+  E2E_MAJOR,
+  postgresImage,
   createPostgresSecret,
   deleteNamespaceAndWait,
   portForward,
@@ -289,6 +293,35 @@ describe('restore back into a workload', () => {
       expect(back.spec?.persistentVolumeClaimRetentionPolicy?.whenScaled).toBe('Delete');
       expect((await clients.core.readNamespacedPersistentVolumeClaim({ name: 'data-pg2-0', namespace: ns })).spec?.volumeName).toBe(oldVolume);
       await sql(other, other.pod, async (db) => expect(await ids(db)).toEqual([5000]));
+    },
+  );
+
+  it(
+    '--in-place of an online backup: the restore-prep Job completes the new PVC (WAL, backup_label); the StatefulSet recovers to the end of the backup',
+    skipWhen(why),
+    async () => {
+      const db3 = await applyPostgresStatefulSet(clients, { namespace: ns, name: 'pg3', secret: source!.secret });
+      await waitStatefulSetReady(clients, db3);
+      await sql(db3, db3.pod, async (db) => {
+        await db.query('create table t (id int primary key, pad text)');
+        for (const id of before) await db.query("insert into t values ($1, 'before the online backup')", [id]);
+      });
+      retainedVolumes.push((await clients.core.readNamespacedPersistentVolumeClaim({ name: 'data-pg3-0', namespace: ns })).spec!.volumeName!);
+      const b = await dbaas(['backup', 'create', '--pod', db3.pod, '--mode', 'online', '--name', 'pg3-online', '-o', 'json']);
+      expect(b.code, show(b)).toBe(0);
+      await sql(db3, db3.pod, async (db) => {
+        for (const id of after) await db.query("insert into t values ($1, 'after the online backup')", [id]);
+      });
+
+      const r = await dbaas(['restore', 'pg3-online', '--in-place', 'statefulset/pg3', '--yes', '--prep-image', postgresImage(E2E_MAJOR), '-o', 'json']);
+      expect(r.code, show(r)).toBe(0);
+      const report = JSON.parse(r.stdout) as InPlaceRestoreReport;
+      expect(report).toMatchObject({ statefulSet: 'pg3', previousPvc: 'data-pg3-0-previous', restore: { state: 'ready', backup: { mode: 'online' } } });
+      expect(report.restore.prepOutput ?? '').not.toBe('');
+      // The restore-prep Job and the WAL scratch PVC are gone; the StatefulSet serves the backup's rows.
+      const pvcs = (await clients.core.listNamespacedPersistentVolumeClaim({ namespace: ns })).items.map((p) => p.metadata!.name!);
+      expect(pvcs.filter((n) => n.startsWith('data-pg3-')).sort()).toEqual(['data-pg3-0', 'data-pg3-0-previous']);
+      await sql(db3, db3.pod, async (db) => expect(await ids(db)).toEqual(before));
     },
   );
 });
