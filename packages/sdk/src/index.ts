@@ -230,7 +230,16 @@ export type { FenceLease, LiftFenceOptions, LiftFenceResult } from './engines/fe
 
 // Restores and verification: RestoreClient, the restore-prep step, scratch runtimes (restore/)
 export { runRestore, planRestore, executeRestore, SELECTED_NODE_ANNOTATION, RESTORE_WAL_PVC_SUFFIX, RESTORE_SOURCE_SUFFIX } from './restore/restore.js';
-export type { RestorePhase, RestoreProgress, RestorePrepOptions, RestorePlan, RestoreSource, RestoreExecution, RestoreObjectRef } from './restore/restore.js';
+export type {
+  RestorePhase,
+  RestoreProgress,
+  RestorePrepOptions,
+  RestorePlan,
+  RestoreSource,
+  RestoreExecution,
+  RestoreObjectRef,
+  RestoreReplacing,
+} from './restore/restore.js';
 export { jobRestorePrepExecutor } from './restore/restore-prep.js';
 export type { RestorePrepExecutor, RestorePrepRequest } from './restore/restore-prep.js';
 export { runVerify, planVerify, executeVerify, describeVerifyFailure, findDataSubPath, SCRATCH_SERVER_SETTINGS } from './restore/verify.js';
@@ -252,3 +261,21 @@ export { podVerifyRuntime, buildScratchPod } from './restore/pod-runtime.js';
 export { stuckReason, SCHEDULING_GRACE_MS, CAPACITY_GRACE_MS, MULTI_ATTACH_GRACE_MS } from './kube/pod-diagnosis.js';
 export type { StuckPod } from './kube/pod-diagnosis.js';
 export type { PodVerifyRuntimeOptions, ScratchPodInput } from './restore/pod-runtime.js';
+export {
+  planRestoreForStatefulSet,
+  planRestoreInPlace,
+  executeRestoreInPlace,
+  restoreInPlace,
+  PREVIOUS_PVC_SUFFIX,
+  RECLAIM_POLICY_BEFORE_ANNOTATION,
+} from './restore/workload.js';
+export type {
+  StatefulSetRestoreOptions,
+  StatefulSetRestorePlan,
+  InPlaceRestoreOptions,
+  InPlaceRestorePlan,
+  InPlaceRestoreResult,
+  InPlaceRestoreProgress,
+  InPlaceRestoreStep,
+  InPlaceRestoreExecution,
+} from './restore/workload.js';

@@ -1,5 +1,14 @@
 import { KubeClients, type KubeClientsOptions } from '../kube/clients.js';
-import { runRestore, type RestoreOptions, type RestoreResult } from './restore.js';
+import { executeRestore, runRestore, type RestoreOptions, type RestoreResult } from './restore.js';
+import {
+  planRestoreForStatefulSet,
+  planRestoreInPlace,
+  restoreInPlace,
+  type InPlaceRestoreOptions,
+  type InPlaceRestorePlan,
+  type InPlaceRestoreResult,
+  type StatefulSetRestoreOptions,
+} from './workload.js';
 import { planVerify, runVerify, type VerifyOptions, type VerifyPlan, type VerifyResult } from './verify.js';
 
 /**
@@ -42,6 +51,60 @@ export class RestoreClient {
    */
   async restore(options: RestoreOptions): Promise<RestoreResult> {
     return await runRestore(this.clients, options);
+  }
+
+  /**
+   * Restores a backup set into the PVC a StatefulSet's pod will start on,
+   * `<template>-<statefulSet>-<ordinal>`: create the StatefulSet afterwards (or scale it up to that
+   * ordinal) and its controller adopts the PVC. Refused when that PVC exists.
+   *
+   * @throws DbaasError as {@link RestoreClient.restore}; `TARGET_NOT_FOUND` (an existing StatefulSet without that template).
+   * @example
+   * ```ts
+   * const r = await client.restoreForStatefulSet({ backup: 'nightly', namespace: 'db', statefulSet: 'pg-new', template: 'data' });
+   * console.log(r.pvcName); // data-pg-new-0
+   * ```
+   */
+  async restoreForStatefulSet(options: StatefulSetRestoreOptions): Promise<RestoreResult> {
+    const startedAt = Date.now();
+    const plan = await planRestoreForStatefulSet(this.clients, options);
+    return await executeRestore(this.clients, plan.restore, {
+      startedAt,
+      deadline: startedAt + (options.deadlineMs ?? 15 * 60_000),
+      ...(options.prep?.executor ? { prepExecutor: options.prep.executor } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+  }
+
+  /**
+   * Restores a backup in place under a StatefulSet of one replica: its PV is set to Retain, the
+   * StatefulSet scaled to 0 (a fence with a lease), the old PV bound to `<pvc>-previous`, the PVC of
+   * the same name made from the backup, the StatefulSet scaled back and waited Ready. Nothing of the
+   * old data is deleted; the result says how to roll back. Refused without `confirm: true`.
+   *
+   * @throws DbaasError `INVALID_ARGUMENT` (no confirmation), `TARGET_NOT_FOUND`, `TARGET_UNSUPPORTED`, `RESTORE_TARGET_EXISTS`, `KUBE_CONFLICT`, `RESTORE_FAILED` (`details.oldData` says where the old data is)
+   * @example
+   * ```ts
+   * const r = await client.restoreInPlace({ backup: 'nightly', namespace: 'db', statefulSet: 'pg', confirm: true });
+   * console.log(`old data kept in PVC ${r.previousPvcName}`);
+   * ```
+   */
+  async restoreInPlace(options: InPlaceRestoreOptions): Promise<InPlaceRestoreResult> {
+    return await restoreInPlace(this.clients, options);
+  }
+
+  /**
+   * What {@link RestoreClient.restoreInPlace} would do, checked against the cluster and nothing changed.
+   *
+   * @example
+   * ```ts
+   * const plan = await client.planRestoreInPlace({ backup: 'nightly', namespace: 'db', statefulSet: 'pg' });
+   * console.log(plan.steps.join('\n'));
+   * ```
+   */
+  async planRestoreInPlace(options: InPlaceRestoreOptions): Promise<InPlaceRestorePlan> {
+    return await planRestoreInPlace(this.clients, options);
   }
 
   /**

@@ -412,6 +412,21 @@ export interface RestoreSource {
 }
 
 /**
+ * How a plan may name a PVC that exists now: an in-place restore (restore/workload.ts) plans the PVC
+ * it will create under the name of the one it deletes first, so the check that refuses an existing
+ * target must not refuse that one.
+ *
+ * @example
+ * ```ts
+ * const plan = await planRestore(clients, { backup: 'nightly', namespace: 'db', pvcName: 'data-pg-0' }, { pvc: true });
+ * ```
+ */
+export interface RestoreReplacing {
+  /** The data PVC exists and is deleted before the plan is executed. */
+  pvc?: boolean;
+}
+
+/**
  * What a restore would create, checked against the cluster without writing anything: the backup
  * set is managed and ready, the size is at least its restoreSize, the StorageClass provisions with
  * its driver, and no target exists. {@link runRestore} creates exactly these objects, in
@@ -424,7 +439,7 @@ export interface RestoreSource {
  * for (const m of plan.manifests) console.log(m.kind, m.metadata?.name);
  * ```
  */
-export async function planRestore(clients: KubeClients, options: RestoreOptions): Promise<RestorePlan> {
+export async function planRestore(clients: KubeClients, options: RestoreOptions, replacing: RestoreReplacing = {}): Promise<RestorePlan> {
   const namespace = assertDnsLabel(options.namespace, 'namespace');
   const backupNamespace = assertDnsLabel(options.backupNamespace ?? namespace, 'backup namespace');
   const pvcName = assertDnsSubdomain(options.pvcName, 'PVC name');
@@ -537,7 +552,7 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions)
     : undefined;
   if (prepJob) prepJob.metadata!.labels![DBAAS_LABELS.restoredFrom] = set;
 
-  for (const name of [pvcName, ...(walPvcName ? [walPvcName] : [])]) {
+  for (const name of [...(replacing.pvc ? [] : [pvcName]), ...(walPvcName ? [walPvcName] : [])]) {
     if (!(await absent(() => clients.core.readNamespacedPersistentVolumeClaim({ name, namespace })))) {
       throw new DbaasError('RESTORE_TARGET_EXISTS', `PVC ${namespace}/${name} already exists: a restore never overwrites or adopts a volume`, {
         fix:

@@ -1,10 +1,11 @@
-import type { CommandModule } from 'yargs';
+import type { CommandModule, Options } from 'yargs';
 import * as z from 'zod/mini';
 import { globalOptionsSchema, kubeArgs } from '../../global-options.js';
 import { writeResult } from '../../output.js';
 import { parseArgs } from '../../parse-args.js';
 import { UsageError } from '../../usage-error.js';
-import { dryRunShape, timeoutMs as timeoutMsOf, timeoutShape, withDryRun, withTimeout } from '../../option-groups.js';
+import { dryRunShape, timeoutMs as timeoutMsOf, timeoutShape, withDryRun, withFlagRelations, withTimeout } from '../../option-groups.js';
+import { requireFencedObject } from '../../fence-object.js';
 import { backupNameArg, objectName, parseSize, parseSubPath } from '../../flag-values.js';
 
 const name = () => z.optional(z.string().check(z.minLength(1)));
@@ -21,6 +22,11 @@ const restoreArgsSchema = z.extend(globalOptionsSchema, {
   prepUid: id(),
   prepFsGroup: id(),
   dataSubpath: z.optional(z.string()),
+  forStatefulset: name(),
+  template: name(),
+  ordinal: id(),
+  inPlace: name(),
+  yes: z.optional(z.boolean()),
   ...timeoutShape('15m'),
   ...dryRunShape,
 });
@@ -37,6 +43,28 @@ const restoreArgsSchema = z.extend(globalOptionsSchema, {
  * kubectl dbaas restore nightly --from-namespace prod --to pg-copy -n staging --dry-run=client -o yaml
  * ```
  */
+const WORKLOAD_GROUP = 'Into a StatefulSet (instead of --to):';
+const WORKLOAD_FLAGS = {
+  'for-statefulset': {
+    type: 'string',
+    group: WORKLOAD_GROUP,
+    describe: "A new PVC for this StatefulSet's pod, <template>-<NAME>-<ordinal>, which its controller adopts when it is created (refused if it exists)",
+  },
+  'in-place': {
+    type: 'string',
+    group: WORKLOAD_GROUP,
+    describe:
+      'statefulset/NAME (one replica): scale it to 0, keep its data on its PV (Retain) under the PVC <pvc>-previous, make the PVC of the same name from the backup, scale back and wait Ready; nothing of the old data is deleted',
+  },
+  template: {
+    type: 'string',
+    group: WORKLOAD_GROUP,
+    describe: "The StatefulSet's volumeClaimTemplate (default: its only one; data for a StatefulSet not created yet)",
+  },
+  ordinal: { type: 'number', group: WORKLOAD_GROUP, describe: 'The pod ordinal of --for-statefulset (default 0)' },
+  yes: { type: 'boolean', group: WORKLOAD_GROUP, describe: 'Confirm --in-place: the database stops and comes back on the backup' },
+} as const satisfies Record<string, Options>;
+
 export const restoreCommand: CommandModule = {
   command: 'restore [backup]',
   describe:
@@ -46,7 +74,10 @@ export const restoreCommand: CommandModule = {
   builder: (argv) =>
     withDryRun(
       withTimeout(
-        argv
+        withFlagRelations(argv, WORKLOAD_FLAGS, {
+          conflicts: { to: ['for-statefulset', 'in-place'], 'for-statefulset': ['in-place'] },
+          implies: { ordinal: ['for-statefulset'], yes: ['in-place'] },
+        })
           .positional('backup', { type: 'string', describe: 'The backup (NAME or backup/NAME, as backup list prints it)' })
           .option('to', { type: 'string', describe: 'Name of the new PVC (refused if it exists)' })
           .option('from-namespace', {
@@ -86,16 +117,24 @@ export const restoreCommand: CommandModule = {
     )
       .example('kubectl dbaas restore nightly --to pg-restored -n db', 'Same namespace')
       .example('kubectl dbaas restore nightly --from-namespace prod --to pg-copy -n staging', 'Across namespaces')
-      .example('kubectl dbaas restore nightly --to pg-restored --dry-run=server -o yaml', 'What it would create'),
+      .example('kubectl dbaas restore nightly --to pg-restored --dry-run=server -o yaml', 'What it would create')
+      .example('kubectl dbaas restore nightly --for-statefulset pg-new -n db', 'The PVC data-pg-new-0, for a StatefulSet pg-new created next')
+      .example(
+        'kubectl dbaas restore nightly --in-place statefulset/pg --yes -n db',
+        'Replace the data of StatefulSet pg (the old data kept in data-pg-0-previous)',
+      ),
   handler: async (argv) => {
     const args = parseArgs(restoreArgsSchema, argv);
     if (!args.backup) throw new UsageError('name the backup to restore: kubectl dbaas restore BACKUP --to PVC (kubectl dbaas backup list shows them)');
-    if (!args.to) throw new UsageError('name the new PVC: --to PVC (a restore never writes into an existing one)');
+    if (!args.to && !args.forStatefulset && !args.inPlace)
+      throw new UsageError(
+        'name the new PVC: --to PVC (a restore never writes into an existing one), or a StatefulSet: --for-statefulset NAME (a new PVC its controller adopts) or --in-place statefulset/NAME',
+      );
+    if (args.template !== undefined && !args.forStatefulset && !args.inPlace) throw new UsageError('--template needs --for-statefulset or --in-place');
     const timeoutMs = timeoutMsOf(args.timeout);
-    const parsed = {
+    const common = {
       ...kubeArgs(args),
       backup: backupNameArg(args.backup),
-      to: objectName(args.to, '--to'),
       fromNamespace: args.fromNamespace,
       size: args.size !== undefined ? parseSize(args.size) : undefined,
       storageClass: args.storageClass !== undefined ? objectName(args.storageClass, '--storage-class') : undefined,
@@ -106,6 +145,11 @@ export const restoreCommand: CommandModule = {
       dataSubPath: args.dataSubpath !== undefined ? parseSubPath(args.dataSubpath) : undefined,
       timeoutMs,
     };
+    if (args.forStatefulset || args.inPlace) {
+      await runWorkload(common, args);
+      return;
+    }
+    const parsed = { ...common, to: objectName(args.to!, '--to') };
     const run = await import('./run.js');
     if (args.dryRun !== 'none') {
       const plan = await run.runRestorePlan({ ...parsed, dryRun: args.dryRun });
@@ -130,3 +174,60 @@ export const restoreCommand: CommandModule = {
     await writeResult(report, args.output, { text: run.renderRestore, name: (r) => `persistentvolumeclaim/${r.pvc}` });
   },
 };
+
+type RestoreArgs = z.infer<typeof restoreArgsSchema>;
+
+/** `--for-statefulset` and `--in-place`: the same flags as `--to`, another target. */
+async function runWorkload(common: Omit<import('./run.js').RestoreCommandArgs, 'to'>, args: RestoreArgs): Promise<void> {
+  const template = args.template !== undefined ? objectName(args.template, '--template') : undefined;
+  let target: import('./workload.js').WorkloadTarget;
+  if (args.inPlace) {
+    const object = requireFencedObject(args.inPlace, '--in-place');
+    if (object.kind !== 'statefulset') throw new UsageError(`--in-place: "${args.inPlace}" is not a StatefulSet; use statefulset/NAME`);
+    target = { kind: 'in-place', statefulSet: object.name, template, yes: args.yes === true };
+  } else {
+    target = { kind: 'for-statefulset', statefulSet: objectName(args.forStatefulset!, '--for-statefulset'), template, ordinal: args.ordinal };
+  }
+  const workload = await import('./workload.js');
+  const run = await import('./run.js');
+  const parsed = { ...common, target };
+  if (args.dryRun !== 'none') {
+    const dryRun = args.dryRun;
+    const view =
+      target.kind === 'in-place'
+        ? await workload.runInPlacePlan({ ...parsed, target, dryRun })
+        : await workload.runForStatefulSetPlan({ ...parsed, target, dryRun });
+    const lines =
+      'steps' in view.plan
+        ? workload.inPlacePlanLines(view as Parameters<typeof workload.inPlacePlanLines>[0])
+        : [
+            ...run.restorePlanLines(view as import('./run.js').RestorePlanView),
+            `the StatefulSet ${target.statefulSet} ${(view as { statefulSetExists: boolean }).statefulSetExists ? 'exists: its pod starts on the PVC when it is scaled up to it' : 'is to be created next: its pod starts on the PVC'}`,
+          ];
+    const list = { apiVersion: 'v1' as const, kind: 'List' as const, items: view.manifests };
+    if (args.output === 'text') {
+      const comments = lines.map((l) => `# ${l}\n`).join('');
+      await writeResult(
+        list,
+        'yaml',
+        () => '',
+        (text) => process.stdout.write(`${comments}${text}`),
+      );
+    } else {
+      process.stderr.write(lines.map((l) => `${l}\n`).join(''));
+      await writeResult(list, args.output, { text: () => '', name: run.manifestNames });
+    }
+    return;
+  }
+  const { runLongOperation } = await import('../../long-operation.js');
+  if (target.kind === 'in-place') {
+    const report = await runLongOperation(
+      (ctx) => workload.runInPlaceCommand({ ...parsed, target }, ctx),
+      'undoing what the in-place restore did (the old data is never deleted)',
+    );
+    await writeResult(report, args.output, { text: workload.renderInPlace, name: (r) => `persistentvolumeclaim/${r.pvc}` });
+  } else {
+    const report = await runLongOperation((ctx) => workload.runForStatefulSetCommand({ ...parsed, target }, ctx), 'deleting what the restore created');
+    await writeResult(report, args.output, { text: run.renderRestore, name: (r) => `persistentvolumeclaim/${r.pvc}` });
+  }
+}
