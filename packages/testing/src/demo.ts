@@ -381,9 +381,9 @@ async function clusterDemo(binDir: string): Promise<void> {
     // The restored volume is named as the new StatefulSet's claim template expects: data-<sts>-0.
     const restoredPvc = 'data-pg-restored-0';
     await must(
-      `kubectl dbaas restore demo-1 --to ${restoredPvc} --prep-image ${image} --data-subpath pgdata -n ${NAMESPACE}`,
+      `kubectl dbaas restore demo-1 --to ${restoredPvc} --prep-image ${image} -n ${NAMESPACE}`,
       'kubectl',
-      ['dbaas', 'restore', 'demo-1', '--to', restoredPvc, '--prep-image', image, '--data-subpath', 'pgdata', '-n', NAMESPACE],
+      ['dbaas', 'restore', 'demo-1', '--to', restoredPvc, '--prep-image', image, '-n', NAMESPACE],
       env,
     );
     const check =
