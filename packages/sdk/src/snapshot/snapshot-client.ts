@@ -20,6 +20,7 @@ import { planPrune, type PrunePlan, type PrunePolicy } from './prune-plan.js';
  *
  * @example
  * ```ts
+ * import type { DryRunObject } from '@kubectl-dbaas/sdk';
  * const pvc: DryRunObject = { kind: 'PersistentVolumeClaim', metadata: { name: 'pg-restored', namespace: 'db' } };
  * ```
  */
@@ -33,7 +34,9 @@ export interface DryRunObject {
  *
  * @example
  * ```ts
+ * import { SnapshotClient, type SnapshotListSetsOptions } from '@kubectl-dbaas/sdk';
  * const opts: SnapshotListSetsOptions = { allNamespaces: true, backupSource: 'data-pg-0', pageSize: 200 };
+ * const { items } = await new SnapshotClient().list(opts);
  * ```
  */
 export interface SnapshotListSetsOptions {
@@ -59,7 +62,9 @@ export interface SnapshotListSetsOptions {
  *
  * @example
  * ```ts
- * const { items, snapshotCount, pages } = await client.list({ namespace: 'db' });
+ * import { SnapshotClient, type BackupSetList } from '@kubectl-dbaas/sdk';
+ * const client = new SnapshotClient({ namespace: 'db' });
+ * const { items, snapshotCount, pages }: BackupSetList = await client.list({ namespace: 'db' });
  * ```
  */
 export interface BackupSetList {
@@ -76,7 +81,10 @@ export interface BackupSetList {
  *
  * @example
  * ```ts
- * console.log(content.driver, content.snapshotHandle, content.deletionPolicy, content.restoreSize);
+ * import { SnapshotClient, type SnapshotContentSummary } from '@kubectl-dbaas/sdk';
+ * const client = new SnapshotClient({ namespace: 'db' });
+ * const content: SnapshotContentSummary | undefined = (await client.describe({ name: 'nightly' })).data?.content;
+ * if (content) console.log(content.driver, content.snapshotHandle, content.deletionPolicy, content.restoreSize);
  * ```
  */
 export interface SnapshotContentSummary {
@@ -98,6 +106,9 @@ export interface SnapshotContentSummary {
  *
  * @example
  * ```ts
+ * import { SnapshotClient } from '@kubectl-dbaas/sdk';
+ * const client = new SnapshotClient({ namespace: 'db' });
+ * const details = await client.describe({ name: 'nightly' });
  * for (const s of details.snapshots) console.log(s.name, s.content?.snapshotHandle ?? s.contentError);
  * ```
  */
@@ -113,6 +124,8 @@ export interface DescribedSnapshot extends SnapshotSummary {
  *
  * @example
  * ```ts
+ * import { SnapshotClient } from '@kubectl-dbaas/sdk';
+ * const client = new SnapshotClient({ namespace: 'db' });
  * const d = await client.describe({ namespace: 'db', name: 'nightly' });
  * console.log(d.state, d.data?.content?.driver, d.wal?.content?.snapshotHandle);
  * ```
@@ -128,6 +141,8 @@ export interface BackupSetDetails extends Omit<BackupSet, 'data' | 'wal' | 'snap
  *
  * @example
  * ```ts
+ * import { SnapshotClient } from '@kubectl-dbaas/sdk';
+ * const client = new SnapshotClient({ namespace: 'db' });
  * await client.delete({ namespace: 'db', name: 'nightly', wait: true, timeoutMs: 60_000 });
  * ```
  */
@@ -147,6 +162,8 @@ export interface DeleteBackupSetOptions {
  *
  * @example
  * ```ts
+ * import { SnapshotClient } from '@kubectl-dbaas/sdk';
+ * const client = new SnapshotClient({ namespace: 'db' });
  * const { deleted } = await client.delete({ namespace: 'db', name: 'nightly' }); // ['nightly', 'nightly-wal']
  * ```
  */
@@ -164,6 +181,7 @@ export interface DeleteBackupSetResult {
  *
  * @example
  * ```ts
+ * import type { PruneOptions } from '@kubectl-dbaas/sdk';
  * const opts: PruneOptions = { namespace: 'db', keepDaily: 7, keepWeekly: 4, dryRun: false };
  * ```
  */
@@ -187,6 +205,8 @@ export interface PruneOptions extends PrunePolicy {
  *
  * @example
  * ```ts
+ * import { SnapshotClient } from '@kubectl-dbaas/sdk';
+ * const client = new SnapshotClient({ namespace: 'db' });
  * const r = await client.prune({ namespace: 'db', keepLast: 3 });
  * if (r.dryRun) for (const d of r.delete) console.log('would delete', d.name, d.reasons);
  * ```
@@ -206,6 +226,7 @@ const DEFAULT_PAGE_SIZE = 500;
  *
  * @example
  * ```ts
+ * import { SnapshotClient } from '@kubectl-dbaas/sdk';
  * const client = new SnapshotClient({ context: 'prod', namespace: 'db' });
  * const { items } = await client.list();
  * const details = await client.describe({ name: items[0]!.name });
@@ -220,6 +241,7 @@ export class SnapshotClient {
    * @param clients Existing {@link KubeClients}, or options to load them (`--kubeconfig`, `--context`, `-n`).
    * @example
    * ```ts
+   * import { KubeClients, SnapshotClient } from '@kubectl-dbaas/sdk';
    * const client = new SnapshotClient(KubeClients.load({ namespace: 'db' }));
    * ```
    */
@@ -235,7 +257,10 @@ export class SnapshotClient {
    *
    * @example
    * ```ts
-   * const result = await client.backup({ namespace: 'db', target: { pvc: 'data-pg-0' }, mode: 'online', database });
+   * import { SnapshotClient } from '@kubectl-dbaas/sdk';
+   * const client = new SnapshotClient({ namespace: 'db' });
+   * // online: one SQL session, opened through the pod that mounts the PVC
+   * const result = await client.backup({ namespace: 'db', target: { pvc: 'data-pg-0' }, mode: 'online', database: { throughPod: {} } });
    * console.log(result.name, result.mode);
    * ```
    */
@@ -249,6 +274,8 @@ export class SnapshotClient {
    *
    * @example
    * ```ts
+   * import { SnapshotClient } from '@kubectl-dbaas/sdk';
+   * const client = new SnapshotClient({ namespace: 'db' });
    * const lifted = await client.liftFence({ namespace: 'db', statefulSet: 'pg' });
    * console.log(lifted.lifted ? `${lifted.object} serving again after ${lifted.readyMs} ms` : 'nothing was fenced');
    * ```
@@ -264,6 +291,8 @@ export class SnapshotClient {
    *
    * @example
    * ```ts
+   * import { SnapshotClient } from '@kubectl-dbaas/sdk';
+   * const client = new SnapshotClient({ namespace: 'db' });
    * const { items } = await client.list({ allNamespaces: true, backupSource: 'data-pg-0' });
    * for (const s of items) console.log(s.namespace, s.name, s.state, s.error ?? '');
    * ```
@@ -317,6 +346,8 @@ export class SnapshotClient {
    * @param option The option that named the namespace (`'namespace'`, `'backupNamespace'`), set on the error.
    * @example
    * ```ts
+   * import { SnapshotClient } from '@kubectl-dbaas/sdk';
+   * const client = new SnapshotClient({ namespace: 'db' });
    * const missing = await client.missingNamespace('prod');
    * if (missing) throw missing; // KUBE_NOT_FOUND, details.missingNamespace = 'prod'
    * ```
@@ -344,6 +375,8 @@ export class SnapshotClient {
    *
    * @example
    * ```ts
+   * import { SnapshotClient } from '@kubectl-dbaas/sdk';
+   * const client = new SnapshotClient({ namespace: 'db' });
    * const details = await client.describe({ namespace: 'db', name: 'nightly' });
    * (await client.atomicity(details))?.atomic; // false on hostpath.csi.k8s.io
    * ```
@@ -366,7 +399,9 @@ export class SnapshotClient {
    *   `INVALID_ARGUMENT` for another kind.
    * @example
    * ```ts
-   * const plan = await planRestore(client.clients, options);
+   * import { SnapshotClient, planRestore } from '@kubectl-dbaas/sdk';
+   * const client = new SnapshotClient({ namespace: 'db' });
+   * const plan = await planRestore(client.clients, { backup: 'nightly', namespace: 'db', pvcName: 'pg-restored' });
    * const answers = await client.serverDryRun(plan.manifests);
    * ```
    */
@@ -444,6 +479,8 @@ export class SnapshotClient {
    * @throws DbaasError `KUBE_NOT_FOUND` (the fix says how to list the backups)
    * @example
    * ```ts
+   * import { SnapshotClient } from '@kubectl-dbaas/sdk';
+   * const client = new SnapshotClient({ namespace: 'db' });
    * const d = await client.describe({ namespace: 'db', name: 'nightly' });
    * console.log(d.data?.metadata?.stopLsn, d.data?.content?.snapshotHandle);
    * ```
@@ -489,6 +526,8 @@ export class SnapshotClient {
    * @throws DbaasError `SNAPSHOT_NOT_MANAGED`, `KUBE_NOT_FOUND`, `KUBE_TIMEOUT` (wait), `KUBE_ABORTED`
    * @example
    * ```ts
+   * import { SnapshotClient } from '@kubectl-dbaas/sdk';
+   * const client = new SnapshotClient({ namespace: 'db' });
    * await client.delete({ namespace: 'db', name: 'nightly', wait: true });
    * ```
    */
@@ -563,6 +602,8 @@ export class SnapshotClient {
    *
    * @example
    * ```ts
+   * import { SnapshotClient } from '@kubectl-dbaas/sdk';
+   * const client = new SnapshotClient({ namespace: 'db' });
    * const plan = await client.prune({ namespace: 'db', keepLast: 3, keepDaily: 7 }); // dry run
    * const done = await client.prune({ namespace: 'db', keepLast: 3, keepDaily: 7, dryRun: false });
    * ```
@@ -606,7 +647,10 @@ export class SnapshotClient {
  *
  * @example
  * ```ts
- * summarizeContent(await clients.volumeSnapshotContents.get(vs.status!.boundVolumeSnapshotContentName!));
+ * import { KubeClients, summarizeContent } from '@kubectl-dbaas/sdk';
+ * const clients = KubeClients.load({ namespace: 'db' });
+ * const vs = await clients.volumeSnapshots.get('nightly');
+ * const content = summarizeContent(await clients.volumeSnapshotContents.get(vs.status!.boundVolumeSnapshotContentName!));
  * ```
  */
 export function summarizeContent(c: VolumeSnapshotContent): SnapshotContentSummary {
