@@ -16,9 +16,10 @@ import { planVerify, runVerify, type VerifyOptions, type VerifyPlan, type Verify
  *
  * @example
  * ```ts
+ * import { RestoreClient, podVerifyRuntime } from '@kubectl-dbaas/sdk';
  * const client = new RestoreClient({ namespace: 'staging' });
  * const r = await client.restore({ backup: 'nightly', backupNamespace: 'prod', namespace: 'staging', pvcName: 'pg-restored' });
- * const v = await client.verify({ namespace: 'staging', pvc: r.pvcName, runtime });
+ * const v = await client.verify({ namespace: 'staging', pvc: r.pvcName, runtime: podVerifyRuntime() });
  * ```
  */
 export class RestoreClient {
@@ -28,6 +29,7 @@ export class RestoreClient {
    * @param clients Existing {@link KubeClients}, or options to load them (`--kubeconfig`, `--context`, `-n`).
    * @example
    * ```ts
+   * import { KubeClients, RestoreClient } from '@kubectl-dbaas/sdk';
    * const client = new RestoreClient(KubeClients.load({ context: 'prod' }));
    * ```
    */
@@ -45,6 +47,8 @@ export class RestoreClient {
    * @throws DbaasError `BACKUP_NOT_READY`, `RESTORE_SIZE_TOO_SMALL`, `STORAGE_CLASS_MISMATCH`, `RESTORE_TARGET_EXISTS`, `RESTORE_PREP_FAILED`, `RESTORE_FAILED`, `KUBE_TIMEOUT`, `KUBE_ABORTED`
    * @example
    * ```ts
+   * import { RestoreClient } from '@kubectl-dbaas/sdk';
+   * const client = new RestoreClient({ namespace: 'db' });
    * const r = await client.restore({ backup: 'nightly', namespace: 'db', pvcName: 'pg-restored' });
    * console.log(r.state, r.timings.createToBoundMs);
    * ```
@@ -61,6 +65,8 @@ export class RestoreClient {
    * @throws DbaasError as {@link RestoreClient.restore}; `TARGET_NOT_FOUND` (an existing StatefulSet without that template).
    * @example
    * ```ts
+   * import { RestoreClient } from '@kubectl-dbaas/sdk';
+   * const client = new RestoreClient({ namespace: 'db' });
    * const r = await client.restoreForStatefulSet({ backup: 'nightly', namespace: 'db', statefulSet: 'pg-new', template: 'data' });
    * console.log(r.pvcName); // data-pg-new-0
    * ```
@@ -86,6 +92,8 @@ export class RestoreClient {
    * @throws DbaasError `INVALID_ARGUMENT` (no confirmation), `TARGET_NOT_FOUND`, `TARGET_UNSUPPORTED`, `RESTORE_TARGET_EXISTS`, `KUBE_CONFLICT`, `RESTORE_FAILED` (`details.oldData` says where the old data is)
    * @example
    * ```ts
+   * import { RestoreClient } from '@kubectl-dbaas/sdk';
+   * const client = new RestoreClient({ namespace: 'db' });
    * const r = await client.restoreInPlace({ backup: 'nightly', namespace: 'db', statefulSet: 'pg', confirm: true });
    * console.log(`old data kept in PVC ${r.previousPvcName}`);
    * ```
@@ -99,6 +107,8 @@ export class RestoreClient {
    *
    * @example
    * ```ts
+   * import { RestoreClient } from '@kubectl-dbaas/sdk';
+   * const client = new RestoreClient({ namespace: 'db' });
    * const plan = await client.planRestoreInPlace({ backup: 'nightly', namespace: 'db', statefulSet: 'pg' });
    * console.log(plan.steps.join('\n'));
    * ```
@@ -113,6 +123,9 @@ export class RestoreClient {
    *
    * @example
    * ```ts
+   * import { RestoreClient, podVerifyRuntime } from '@kubectl-dbaas/sdk';
+   * const client = new RestoreClient({ namespace: 'db' });
+   * const runtime = podVerifyRuntime(); // an inspect pod and a scratch PostgreSQL pod
    * const v = await client.verify({ namespace: 'db', backup: 'nightly', runtime });
    * if (!v.ok) process.exitCode = 1;
    * ```
@@ -127,6 +140,9 @@ export class RestoreClient {
    *
    * @example
    * ```ts
+   * import { RestoreClient, podVerifyRuntime } from '@kubectl-dbaas/sdk';
+   * const client = new RestoreClient({ namespace: 'db' });
+   * const runtime = podVerifyRuntime(); // an inspect pod and a scratch PostgreSQL pod
    * const plan = await client.planVerify({ namespace: 'db', backup: 'nightly', runtime });
    * console.log(plan.amcheck, plan.creates.length);
    * ```
