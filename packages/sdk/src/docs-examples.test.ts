@@ -21,7 +21,12 @@ const VIRTUAL_DIR = path.join(ROOT, 'docs', '.compiled-examples');
  * The sources whose TSDoc examples are held to the docs' standard: the front doors a program
  * imports first. (The other exports' examples are fragments that assume names of their context.)
  */
-const FRONT_DOOR_SOURCES = ['packages/sdk/src/wal/inspector.ts', 'packages/sdk/src/manifests/manifest-builder.ts'];
+const FRONT_DOOR_SOURCES = [
+  'packages/sdk/src/wal/inspector.ts',
+  'packages/sdk/src/manifests/manifest-builder.ts',
+  'packages/sdk/src/snapshot/snapshot-client.ts',
+  'packages/sdk/src/restore/restore-client.ts',
+];
 
 /** One fenced ```ts block of a markdown file or of a TSDoc comment. */
 interface CodeBlock {
