@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -409,6 +409,33 @@ describe('RESTORE_PREP_SCRIPT (run with /bin/sh on real directories)', () => {
     expect(run(auto).stderr).toContain(`no PG_VERSION in ${dir}/data or one level below`);
     // An explicit '' is the root, not a search.
     expect(run(job({ dataSubPath: '' })).stderr).toContain(`no PG_VERSION in ${dir}/data: not a PostgreSQL data directory`);
+  });
+
+  it('a data directory the Job\'s uid cannot enter is a permission problem, not "no PG_VERSION"', () => {
+    const { data } = layout();
+    // The Job runs as a uid other than the files' owner: as root, run the script as nobody with the
+    // data directory root's 0700; as anyone else, take the owner's own access away (0000).
+    const asRoot = process.getuid?.() === 0;
+    for (const d of [dir, path.join(dir, 'data'), path.join(dir, 'wal'), path.join(dir, 'wal', 'pgdata')]) chmodSync(d, 0o755);
+    chmodSync(data, asRoot ? 0o700 : 0o000);
+    try {
+      for (const over of [{}, { dataSubPath: undefined }]) {
+        const c = job(over).spec!.template.spec!.containers[0]!;
+        const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', DBAAS_ROOT: dir };
+        for (const e of c.env ?? []) env[e.name] = e.value ?? '';
+        const command = asRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...c.command!] : c.command!;
+        const r = spawnSync(command[0]!, command.slice(1), { env, encoding: 'utf8' });
+        expect(r.status).toBe(1);
+        expect(r.stderr).toMatch(
+          new RegExp(
+            `permission denied: ${data} is not readable by uid \\d+ \\(it belongs to uid \\d+, mode [0-7]+\\): run the Job as the data directory's owner`,
+          ),
+        );
+        expect(r.stderr).not.toContain('no PG_VERSION');
+      }
+    } finally {
+      chmodSync(data, 0o755);
+    }
   });
 
   it('fails, naming the segment, when the WAL snapshot lacks one', () => {

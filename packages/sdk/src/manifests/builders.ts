@@ -502,7 +502,8 @@ export function walFilesForBackup(startLsn: Lsn, stopLsn: Lsn, timeline: number,
 }
 
 /**
- * The shell script of the restore-prep Job (POSIX sh; needs cp, mv, mkdir, base64, cmp, chmod).
+ * The shell script of the restore-prep Job (POSIX sh; needs cp, mv, mkdir, base64, cmp, chmod; id and stat
+ * only to word a permission error).
  * Volumes are mounted at `$DBAAS_ROOT/data` and `$DBAAS_ROOT/wal` (`DBAAS_ROOT` default `/dbaas`).
  *
  * @example
@@ -513,18 +514,27 @@ export function walFilesForBackup(startLsn: Lsn, stopLsn: Lsn, timeline: number,
 export const RESTORE_PREP_SCRIPT = `set -eu
 fail() { echo "dbaas-restore-prep: $*" >&2; exit 1; }
 ROOT="\${DBAAS_ROOT:-/dbaas}"
+# A directory this uid cannot enter looks empty to the tests below: say so as what it is.
+enterable() {
+  [ ! -d "$1" ] || { [ -r "$1" ] && [ -x "$1" ]; } || fail "permission denied: $1 is not readable by uid $(id -u 2>/dev/null || echo ?) (it belongs to uid $(stat -c %u "$1" 2>/dev/null || echo ?), mode $(stat -c %a "$1" 2>/dev/null || echo ?)): run the Job as the data directory's owner (runAsUser)"
+}
 # PGDATA in a volume: the subpath when one is given (set, '' = the root), else the root when it
 # holds $4 (PG_VERSION; pg_wal in the WAL volume), else its one subdirectory that does (how verify
 # finds PGDATA, e.g. PGDATA=/var/lib/postgresql/data/pgdata on a volume mounted at .../data).
 locate() {
-  if [ "$2" = set ]; then echo "$1\${3:+/$3}"; return 0; fi
+  enterable "$1"
+  if [ "$2" = set ]; then enterable "$1\${3:+/$3}"; echo "$1\${3:+/$3}"; return 0; fi
   if [ -e "$1/$4" ]; then echo "$1"; return 0; fi
   found=
+  hidden=
   for d in "$1"/*; do
+    # A subdirectory it cannot enter may be the data directory (lost+found, root's 0700, is not).
+    if [ -d "$d" ] && ! { [ -r "$d" ] && [ -x "$d" ]; }; then [ "\${d##*/}" = lost+found ] || hidden=$d; continue; fi
     [ -e "$d/$4" ] || continue
     [ -z "$found" ] || fail "$1 holds several data directories (\${found##*/}, \${d##*/}): pass the data subpath"
     found=$d
   done
+  [ -n "$found" ] || [ -z "$hidden" ] || enterable "$hidden"
   [ -n "$found" ] || fail "no $4 in $1 or one level below: not a PostgreSQL data directory (pass the data subpath when PGDATA is deeper)"
   echo "$found"
 }
