@@ -46,6 +46,37 @@ export async function writeResult<T>(
   write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
+/**
+ * Prints a dry run: the objects it would create as one `List`, and what the plan found, line by
+ * line. For `-o text` the list is YAML on stdout preceded by the lines as `# ` comments (a file
+ * `kubectl apply -f` takes as it is); for the other formats the lines go to stderr and the list to
+ * stdout in that format (`name`: `names` of the list).
+ *
+ * @example
+ * ```ts
+ * await writeDryRun(['mode fenced'], { apiVersion: 'v1', kind: 'List', items: [] }, 'text', () => []);
+ * ```
+ */
+export async function writeDryRun<L extends { items: readonly unknown[] }>(
+  lines: readonly string[],
+  list: L,
+  format: OutputFormat,
+  names: (list: L) => readonly string[],
+): Promise<void> {
+  if (format === 'text') {
+    const comments = lines.map((l) => `# ${l}\n`).join('');
+    await writeResult(
+      list,
+      'yaml',
+      () => '',
+      (text) => process.stdout.write(`${comments}${text}`),
+    );
+    return;
+  }
+  process.stderr.write(lines.map((l) => `${l}\n`).join(''));
+  await writeResult(list, format, { text: () => '', name: names });
+}
+
 /** The YAML library, loaded on first use (bundled as CommonJS: its functions may sit on `default`). */
 async function loadYaml(): Promise<{ stringify: typeof import('yaml').stringify }> {
   const loaded: typeof import('yaml') & { default?: typeof import('yaml') } = await import('yaml');

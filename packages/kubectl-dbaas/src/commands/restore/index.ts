@@ -1,7 +1,7 @@
 import type { CommandModule, Options } from 'yargs';
 import * as z from 'zod/mini';
 import { globalOptionsSchema, kubeArgs } from '../../global-options.js';
-import { writeResult } from '../../output.js';
+import { writeDryRun, writeResult } from '../../output.js';
 import { parseArgs } from '../../parse-args.js';
 import { UsageError } from '../../usage-error.js';
 import { dryRunShape, timeoutMs as timeoutMsOf, timeoutShape, withDryRun, withFlagRelations, withTimeout } from '../../option-groups.js';
@@ -154,19 +154,7 @@ export const restoreCommand: CommandModule = {
     if (args.dryRun !== 'none') {
       const plan = await run.runRestorePlan({ ...parsed, dryRun: args.dryRun });
       const lines = run.restorePlanLines(plan);
-      const list = run.restorePlanList(plan);
-      if (args.output === 'text') {
-        const comments = lines.map((l) => `# ${l}\n`).join('');
-        await writeResult(
-          list,
-          'yaml',
-          () => '',
-          (text) => process.stdout.write(`${comments}${text}`),
-        );
-      } else {
-        process.stderr.write(lines.map((l) => `${l}\n`).join(''));
-        await writeResult(list, args.output, { text: () => '', name: run.manifestNames });
-      }
+      await writeDryRun(lines, run.restorePlanList(plan), args.output, run.manifestNames);
       return;
     }
     const { runLongOperation } = await import('../../long-operation.js');
@@ -204,19 +192,7 @@ async function runWorkload(common: Omit<import('./run.js').RestoreCommandArgs, '
             ...run.restorePlanLines(view as import('./run.js').RestorePlanView),
             `the StatefulSet ${target.statefulSet} ${(view as { statefulSetExists: boolean }).statefulSetExists ? 'exists: its pod starts on the PVC when it is scaled up to it' : 'is to be created next: its pod starts on the PVC'}`,
           ];
-    const list = { apiVersion: 'v1' as const, kind: 'List' as const, items: view.manifests };
-    if (args.output === 'text') {
-      const comments = lines.map((l) => `# ${l}\n`).join('');
-      await writeResult(
-        list,
-        'yaml',
-        () => '',
-        (text) => process.stdout.write(`${comments}${text}`),
-      );
-    } else {
-      process.stderr.write(lines.map((l) => `${l}\n`).join(''));
-      await writeResult(list, args.output, { text: () => '', name: run.manifestNames });
-    }
+    await writeDryRun(lines, { apiVersion: 'v1' as const, kind: 'List' as const, items: view.manifests }, args.output, run.manifestNames);
     return;
   }
   const { runLongOperation } = await import('../../long-operation.js');

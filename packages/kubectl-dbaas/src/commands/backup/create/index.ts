@@ -3,7 +3,7 @@ import * as z from 'zod/mini';
 import { connectionArgsShape, dsnEngine, withConnectionOptions } from '../../../connection.js';
 import { parseKubeDuration } from '../../../duration.js';
 import { globalOptionsSchema, kubeArgs } from '../../../global-options.js';
-import { writeResult } from '../../../output.js';
+import { writeDryRun, writeResult } from '../../../output.js';
 import { parseArgs } from '../../../parse-args.js';
 import { UsageError } from '../../../usage-error.js';
 import { createTarget, parseFence } from './options.js';
@@ -166,22 +166,7 @@ export const backupCreateCommand: CommandModule = {
       const { plan, cnpg, engine } = await run.runBackupPlan(parsed);
       const lines = run.planLines(plan, cnpg, engine);
       const list = { apiVersion: 'v1', kind: 'List', items: plan.manifests };
-      if (args.output === 'text') {
-        // The manifests as YAML, preceded by what was found, as # comments.
-        const comments = lines.map((l) => `# ${l}\n`).join('');
-        await writeResult(
-          list,
-          'yaml',
-          () => '',
-          (text) => process.stdout.write(`${comments}${text}`),
-        );
-      } else {
-        process.stderr.write(lines.map((l) => `${l}\n`).join(''));
-        await writeResult(list, args.output, {
-          text: () => '',
-          name: (l) => l.items.map((vs) => `volumesnapshot.snapshot.storage.k8s.io/${vs.metadata.name}`),
-        });
-      }
+      await writeDryRun(lines, list, args.output, (l) => l.items.map((vs) => `volumesnapshot.snapshot.storage.k8s.io/${vs.metadata.name}`));
       return;
     }
     const { runLongOperation } = await import('../../../long-operation.js');
