@@ -227,32 +227,33 @@ export async function runBackupCreate(
  * (the SDK names the object; here `kubectl dbaas unfence` lifts it).
  */
 function withCliFix(error: unknown, namespace: string): unknown {
-  const fenceLeft = error instanceof DbaasError ? error.details?.fenceLeft : undefined;
-  const fenceHeld = error instanceof DbaasError ? error.details?.fenceHeld : undefined;
-  if (error instanceof DbaasError && typeof fenceHeld === 'string') {
-    return new DbaasError(error.code, error.message, {
-      fix: `Wait for that backup to end. If its process is gone (killed), lift its fence and run again: kubectl dbaas unfence ${fenceHeld} -n ${namespace} --force`,
-      cause: error,
-      details: { ...error.details },
-    });
+  if (!(error instanceof DbaasError)) return error;
+  const { fenceLeft, fenceHeld } = error.details ?? {};
+  if (typeof fenceHeld === 'string') {
+    return withFix(
+      error,
+      `Wait for that backup to end. If its process is gone (killed), lift its fence and run again: kubectl dbaas unfence ${fenceHeld} -n ${namespace} --force`,
+    );
   }
-  if (error instanceof DbaasError && typeof fenceLeft === 'string') {
-    return new DbaasError(error.code, error.message, {
-      fix: `Lift the fence: kubectl dbaas unfence ${fenceLeft} -n ${namespace}${error.fix ? `. Then: ${error.fix}` : ''}`,
-      cause: error,
-      ...(error.option ? { option: error.option } : {}),
-      details: { ...error.details },
-    });
-  }
-  if (error instanceof DbaasError && error.code === 'TARGET_NOT_FOUND' && error.option === 'fencing') {
-    return new DbaasError(error.code, error.message, {
-      fix: 'Target the database pod (--pod) of a StatefulSet or CloudNativePG Cluster, name the fencing (--fence statefulset/NAME or --fence cnpg/CLUSTER), or use --mode online with the connection flags.',
-      cause: error,
-      option: error.option,
-      ...(error.details ? { details: { ...error.details } } : {}),
-    });
+  if (typeof fenceLeft === 'string')
+    return withFix(error, `Lift the fence: kubectl dbaas unfence ${fenceLeft} -n ${namespace}${error.fix ? `. Then: ${error.fix}` : ''}`);
+  if (error.code === 'TARGET_NOT_FOUND' && error.option === 'fencing') {
+    return withFix(
+      error,
+      'Target the database pod (--pod) of a StatefulSet or CloudNativePG Cluster, name the fencing (--fence statefulset/NAME or --fence cnpg/CLUSTER), or use --mode online with the connection flags.',
+    );
   }
   return error;
+}
+
+/** The same error (code, message, option, details) with the command line's fix. */
+function withFix(error: DbaasError, fix: string): DbaasError {
+  return new DbaasError(error.code, error.message, {
+    fix,
+    cause: error,
+    ...(error.option ? { option: error.option } : {}),
+    ...(error.details ? { details: { ...error.details } } : {}),
+  });
 }
 
 /**
