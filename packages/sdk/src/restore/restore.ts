@@ -201,24 +201,21 @@ async function deleteCreated(clients: KubeClients, c: Created): Promise<void> {
   }
 }
 
-function collectionPath(clients: KubeClients, c: Created): string {
-  if (c.kind === 'PersistentVolumeClaim') return `/api/v1/namespaces/${c.namespace}/persistentvolumeclaims`;
-  if (c.kind === 'VolumeSnapshot') return clients.volumeSnapshots.path({ namespace: c.namespace! });
-  return clients.volumeSnapshotContents.path({});
-}
+/** The temporary pair of a cross-namespace restore: what {@link deleteUntilGone} waits out. */
+type TemporaryObject = Created & { kind: 'VolumeSnapshot' | 'VolumeSnapshotContent' };
 
 /**
  * Deletes and waits until the object is gone, not only marked: the snapshot controller keeps its
  * finalizers a moment after a PVC made from the snapshot is Bound, and a content cannot go before its
  * snapshot. Returns what still holds it when `waitUntil` passes (the object then goes by itself).
  */
-async function deleteUntilGone(clients: KubeClients, c: Created, waitUntil: number, signal?: AbortSignal): Promise<string | undefined> {
+async function deleteUntilGone(clients: KubeClients, c: TemporaryObject, waitUntil: number, signal?: AbortSignal): Promise<string | undefined> {
   await deleteCreated(clients, c);
   if (c.kind === 'VolumeSnapshotContent') return await pollContentUntilGone(clients, c.name, waitUntil, signal);
   let holding = '';
   try {
     await watchUntil<KubeObjectLike & { metadata: { finalizers?: string[] } }>(clients, {
-      path: collectionPath(clients, c),
+      path: clients.volumeSnapshots.path({ namespace: c.namespace! }),
       name: c.name,
       predicate: (o, event) => o === undefined || event.type === 'DELETED',
       deadline: waitUntil,
@@ -692,7 +689,7 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
 
   // 2. Create, in an order that lets a failure undo it.
   const created: Created[] = [];
-  const temporary: Created[] = [];
+  const temporary: TemporaryObject[] = [];
   const cleanupAfterFailure = async (error: unknown): Promise<never> => {
     const failure = toDbaasError(error);
     progress('cleanup', `removing what this restore created after: ${failure.message}`, { failure: failure.message });
@@ -716,11 +713,11 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
     for (const source of [dataSource, walSource]) {
       if (!source?.pair) continue;
       await clients.volumeSnapshotContents.create(source.pair.content);
-      const content: Created = { kind: 'VolumeSnapshotContent', name: source.pair.content.metadata.name! };
+      const content: TemporaryObject = { kind: 'VolumeSnapshotContent', name: source.pair.content.metadata.name! };
       created.push(content);
       temporary.push(content);
       await clients.volumeSnapshots.create(source.pair.snapshot);
-      const snapshot: Created = { kind: 'VolumeSnapshot', name: source.pair.snapshot.metadata.name!, namespace };
+      const snapshot: TemporaryObject = { kind: 'VolumeSnapshot', name: source.pair.snapshot.metadata.name!, namespace };
       created.push(snapshot);
       temporary.push(snapshot);
     }
