@@ -5,7 +5,8 @@
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
-import { databaseContainer } from './pod-layout.js';
+import { decodeSecretData } from './postgres/secret.js';
+import { databaseContainer, familyOf, type EngineFamily } from './pod-layout.js';
 
 /**
  * Credentials found in a pod's spec, and where they came from (variable names only).
@@ -22,8 +23,6 @@ export interface PodCredentials {
   /** Which variables of which container, for plans and messages (never the values). */
   source: string;
 }
-
-type EngineFamily = 'postgres' | 'mysql' | 'mariadb';
 
 /** The variables each engine's images read, most privileged account first. */
 interface CredentialRule {
@@ -55,8 +54,6 @@ const PASSWORDLESS: Record<'postgres' | 'mysql', string[]> = {
   mysql: ['MARIADB_ALLOW_EMPTY_ROOT_PASSWORD', 'MYSQL_ALLOW_EMPTY_PASSWORD'],
 };
 
-const familyOf = (engine: EngineFamily): 'postgres' | 'mysql' => (engine === 'postgres' ? 'postgres' : 'mysql');
-
 /** Reads one key of a Secret or ConfigMap; undefined when it is absent and optional. */
 async function readReference(
   clients: KubeClients,
@@ -67,10 +64,8 @@ async function readReference(
 ): Promise<Record<string, string>> {
   try {
     if (kind === 'Secret') {
-      const secret = await clients.core.readNamespacedSecret({ name, namespace });
-      const out: Record<string, string> = {};
-      for (const [k, v] of Object.entries(secret.data ?? {})) if (key === undefined || k === key) out[k] = Buffer.from(v, 'base64').toString('utf8');
-      return out;
+      const data = decodeSecretData(await clients.core.readNamespacedSecret({ name, namespace }));
+      return key === undefined ? data : Object.fromEntries(Object.entries(data).filter(([k]) => k === key));
     }
     const map = await clients.core.readNamespacedConfigMap({ name, namespace });
     return Object.fromEntries(Object.entries(map.data ?? {}).filter(([k]) => key === undefined || k === key));

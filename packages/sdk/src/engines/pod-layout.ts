@@ -6,7 +6,15 @@
 import path from 'node:path';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 
-type EngineFamily = 'postgres' | 'mysql' | 'mariadb';
+/**
+ * An engine as the SDK names it; MySQL and MariaDB share their images' conventions.
+ *
+ * @example
+ * ```ts
+ * const engine: EngineFamily = 'mariadb';
+ * ```
+ */
+export type EngineFamily = 'postgres' | 'mysql' | 'mariadb';
 
 /** The environment variables by which each engine's images are recognised (for the container choice). */
 const ENGINE_VARIABLES: Record<'postgres' | 'mysql', RegExp> = {
@@ -14,7 +22,8 @@ const ENGINE_VARIABLES: Record<'postgres' | 'mysql', RegExp> = {
   mysql: /^(MARIADB_|MYSQL_)/,
 };
 
-const familyOf = (engine: EngineFamily): 'postgres' | 'mysql' => (engine === 'postgres' ? 'postgres' : 'mysql');
+/** MySQL and MariaDB images read the same kind of variables and listen on the same port. */
+export const familyOf = (engine: EngineFamily): 'postgres' | 'mysql' => (engine === 'postgres' ? 'postgres' : 'mysql');
 
 /**
  * The container that runs the database: the one whose environment names the engine's variables,

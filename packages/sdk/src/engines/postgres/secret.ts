@@ -2,6 +2,7 @@
 // `<cluster>-app` / `<cluster>-superuser`, a `kubernetes.io/basic-auth` Secret, or any Secret with
 // named keys). Only the Secret is read here; where to connect (host/port) comes from the Secret or
 // from the caller, e.g. a Service DNS name from inside the cluster or a port-forward the caller runs.
+import type { V1Secret } from '@kubernetes/client-node';
 import type pg from 'pg';
 
 import { DbaasError, isDbaasError } from '../../errors.js';
@@ -127,6 +128,22 @@ export async function resolveMysqlConnection(
   return fields;
 }
 
+/**
+ * A Secret's values as text: `data` decoded from base64, `stringData` as it is (it wins, as the API
+ * server would apply it).
+ *
+ * @example
+ * ```ts
+ * decodeSecretData({ data: { password: 'czNjcjN0' } }); // { password: 's3cr3t' }
+ * ```
+ */
+export function decodeSecretData(secret: V1Secret): Record<string, string> {
+  const data: Record<string, string> = {};
+  for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
+  for (const [k, v] of Object.entries(secret.stringData ?? {})) data[k] = v;
+  return data;
+}
+
 async function readSecretConnection(
   clients: KubeClients,
   connection: PostgresSecretConnection,
@@ -138,10 +155,7 @@ async function readSecretConnection(
   const where = `Secret ${namespace}/${ref.name}`;
   let data: Record<string, string>;
   try {
-    const secret = await clients.core.readNamespacedSecret({ name: ref.name, namespace });
-    data = { ...(secret.data ?? {}) };
-    for (const [k, v] of Object.entries(data)) data[k] = Buffer.from(v, 'base64').toString('utf8');
-    for (const [k, v] of Object.entries(secret.stringData ?? {})) data[k] = v;
+    data = decodeSecretData(await clients.core.readNamespacedSecret({ name: ref.name, namespace }));
   } catch (error) {
     if (isDbaasError(error, 'KUBE_NOT_FOUND')) {
       throw new DbaasError('KUBE_NOT_FOUND', `${where} with the database credentials does not exist`, {
