@@ -4,12 +4,12 @@
 // API (so RBAC on pods/portforward is what guards it, and the copied pg_hba.conf and passwords are
 // not needed). The pod specs are unit-tested; the pods run on the test cluster's node
 // (restore.cluster.test.ts).
-import net from 'node:net';
 import { PassThrough } from 'node:stream';
-import { Exec, PortForward, type V1Pod, type V1Status } from '@kubernetes/client-node';
+import { Exec, type V1Pod, type V1Status } from '@kubernetes/client-node';
 import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import { diagnosePod, failFastWhenStuck } from '../kube/pod-diagnosis.js';
+import { forwardPodPort, type PodPortForward } from '../kube/port-forward.js';
 import { watchUntil } from '../kube/watch-until.js';
 import { type ContainerResources, DEFAULT_RESOURCES, assertNodeSelector, containerResources } from '../manifests/builders.js';
 import { DBAAS_LABELS, MANAGED_BY } from '../manifests/metadata.js';
@@ -372,25 +372,19 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
       const started = Date.now();
       await runPod(clients, body, request.deadline, request.signal);
       const readyMs = Date.now() - started;
-      const forward = new PortForward(clients.kubeConfig);
-      const sockets = new Set<net.Socket>();
-      const listener = net.createServer((socket) => {
-        sockets.add(socket);
-        socket.on('close', () => sockets.delete(socket));
-        forward.portForward(request.namespace, name, [SERVER_PORT], socket, null, socket).catch((error: unknown) => socket.destroy(error as Error));
-      });
-      await new Promise<void>((resolve, reject) => {
-        listener.once('error', reject);
-        listener.listen(0, '127.0.0.1', () => resolve());
-      });
-      const port = (listener.address() as net.AddressInfo).port;
+      let forward: PodPortForward;
+      try {
+        forward = await forwardPodPort(clients.kubeConfig, { namespace: request.namespace, pod: name, port: SERVER_PORT });
+      } catch (error) {
+        await deletePod(clients, request.namespace, name);
+        throw error;
+      }
       return {
-        connection: { host: '127.0.0.1', port, user: options.superuser ?? 'postgres', database: 'postgres' },
+        connection: { host: forward.host, port: forward.port, user: options.superuser ?? 'postgres', database: 'postgres' },
         readyMs,
         log: async () => await podLog(clients, request.namespace, name),
         stop: async () => {
-          for (const s of sockets) s.destroy();
-          await new Promise<void>((resolve) => listener.close(() => resolve()));
+          await forward.close();
           await deletePod(clients, request.namespace, name);
         },
       };
