@@ -198,7 +198,7 @@ export type { PrunePolicy, PruneDecision, PrunePlan } from './snapshot/prune-pla
 
 // Backups: runBackup in the four consistency modes, target discovery, engine hooks and fencing (snapshot/backup.ts, engines/)
 export { runBackup, defaultBackupName } from './snapshot/backup.js';
-export { resolveDatabaseConnection, resolveMysqlConnection, isSecretConnection } from './engines/postgres/secret.js';
+export { resolveDatabaseConnection, resolveMysqlConnection, isSecretConnection, readSecretCredentials, decodeSecretData } from './engines/postgres/secret.js';
 export type { DatabaseConnection, MysqlDatabaseConnection, PostgresSecretConnection, PostgresSecretRef } from './engines/postgres/secret.js';
 export type { BackupProgress, BackupPhase, SnapshotTimings, SnapshotWatchStats } from './snapshot/backup.js';
 export { discoverBackupTarget, impliedFencing, chooseSnapshotClass, dataPvcOfPod, podsMountingPvc, DATA_VOLUME_ANNOTATION } from './snapshot/discovery.js';

@@ -12,6 +12,7 @@ import { postgresEngine } from '../engines/postgres/engine.js';
 import {
   resolveDatabaseConnection,
   resolveMysqlConnection,
+  readSecretCredentials,
   type DatabaseConnection,
   type MysqlDatabaseConnection,
   type PostgresSecretRef,
@@ -74,6 +75,8 @@ export interface SessionDecision {
   plan: BackupSessionPlan | undefined;
   /** The pod whose server the session must be on (the target pod, or the one mounting the PVC). */
   pod: V1Pod | undefined;
+  /** A pod session's credentials from its Secret, read once by the plan (never printed: not in `plan`). */
+  secretCredentials?: { user: string; password?: string; database?: string };
 }
 
 type Engine = 'postgres' | 'mysql' | 'mariadb';
@@ -140,8 +143,9 @@ export async function decideSession(
   const port = database.throughPod.port ?? (engine === 'postgres' ? 5432 : 3306);
   const credentials = database.secretRef ? `Secret ${database.secretRef.namespace ?? namespace}/${database.secretRef.name}` : "the pod's environment";
   // A missing Secret or key is the plan's refusal (the dry run shows it), not the run's first surprise.
-  if (database.secretRef) await resolveDatabaseConnection(clients, { secretRef: database.secretRef, host: 'localhost' }, namespace);
-  return { plan: { via: 'pod', pod: name, port, credentials }, pod };
+  if (!database.secretRef) return { plan: { via: 'pod', pod: name, port, credentials }, pod };
+  const secretCredentials = await readSecretCredentials(clients, database.secretRef, namespace, database.database);
+  return { plan: { via: 'pod', pod: name, port, credentials }, pod, secretCredentials };
 }
 
 /**
@@ -208,12 +212,9 @@ export async function openSession(
       const database = input.database as PodDatabaseConnection;
       forward = await forwardPodPort(clients.kubeConfig, { namespace, pod: decision.plan.pod, port: decision.plan.port });
       const at = { host: forward.host, port: forward.port };
-      if (database.secretRef) {
-        const viaSecret = { secretRef: database.secretRef, ...at, ...(database.database ? { database: database.database } : {}) };
-        resolved =
-          engine === 'postgres'
-            ? { postgres: await resolveDatabaseConnection(clients, viaSecret, namespace) }
-            : { mysql: await resolveMysqlConnection(clients, viaSecret, namespace) };
+      const fromSecret = decision.secretCredentials;
+      if (fromSecret) {
+        resolved = engine === 'postgres' ? { postgres: { ...fromSecret, ...at } } : { mysql: { ...fromSecret, ...at } };
       } else {
         const found = await podDatabaseCredentials(clients, decision.pod!, engine);
         const fields = { ...at, user: found.user, ...(found.password !== undefined ? { password: found.password } : {}) };

@@ -129,6 +129,31 @@ export async function resolveMysqlConnection(
 }
 
 /**
+ * The user, password and database a Secret holds (as {@link resolveDatabaseConnection} reads them),
+ * for a session whose address is not the Secret's: one through a port-forward to the pod.
+ *
+ * @throws DbaasError as resolveDatabaseConnection, for the Secret and its keys.
+ * @example
+ * ```ts
+ * const { user, password } = await readSecretCredentials(clients, { name: 'pg-superuser' }, 'db');
+ * ```
+ */
+export async function readSecretCredentials(
+  clients: KubeClients,
+  secretRef: PostgresSecretRef,
+  defaultNamespace: string,
+  database?: string,
+): Promise<{ user: string; password?: string; database?: string }> {
+  // The address is the caller's (the forwarded port): a placeholder host keeps the Secret's host key optional.
+  const {
+    user,
+    password,
+    database: name,
+  } = await readSecretConnection(clients, { secretRef, host: 'localhost', ...(database ? { database } : {}) }, defaultNamespace, 5432);
+  return { user, ...(password !== undefined ? { password } : {}), ...(name !== undefined ? { database: name } : {}) };
+}
+
+/**
  * A Secret's values as text: `data` decoded from base64, `stringData` as it is (it wins, as the API
  * server would apply it).
  *
