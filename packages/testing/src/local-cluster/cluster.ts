@@ -230,7 +230,9 @@ export async function reapStaleClusters(log: (line: string) => void = () => unde
 /**
  * A real Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager), the snapshot
  * controller and, when its binary is available, the CSI hostpath plugin with csi-provisioner and
- * csi-snapshotter, all as plain processes on loopback and unix sockets. No kubelet, no containers.
+ * csi-snapshotter, all as plain processes on loopback and unix sockets, and, where the machine
+ * allows one (root, containerd, runc, the CNI plugins; `nodeUnavailable` says why not), a node: a
+ * kubelet with containerd that runs the pods (docs/testing-cluster.md).
  *
  * @example
  * const cluster = await LocalCluster.start();

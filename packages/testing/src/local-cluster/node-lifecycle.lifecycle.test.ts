@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster, NODE_BRIDGE, reapStaleClusters } from './cluster.js';
 import { runPodWithVolume } from './node/volume-pod.js';
 import { clusterLeftovers, machineState, type MachineState } from './node/machine-state.js';
@@ -74,6 +74,14 @@ function runChild(
 }
 
 describe('a node leaves the machine as it found it', skipWhen(why), () => {
+  // A node whose owner was killed (a run or session that ended with `dbaas-testing up` still
+  // running) leaves its bridge and record behind until the next start reaps them. Reaping first
+  // makes "before" the machine without any node; otherwise that start would remove the old bridge
+  // and add its own under the same name, and the test could not see the bridge appear (CI, stop 18).
+  beforeAll(async () => {
+    await reapStaleClusters((line) => console.error(line));
+  });
+
   it('stop() after pods with CSI volumes ran: no process, mount, device, cgroup, socket or changed sysctl left', async () => {
     const before = machineState();
     const cluster = await LocalCluster.start({ build: false, nodeImages: ['pause'], log: () => undefined });
