@@ -124,6 +124,7 @@ export type {
 export {
   buildVolumeSnapshot,
   buildPvcFromSnapshot,
+  buildPvcClone,
   buildCrossNamespaceSnapshot,
   buildRestorePrepJob,
   backupSetNames,
@@ -139,6 +140,7 @@ export type {
   ExtraMetadata,
   VolumeSnapshotInput,
   PvcFromSnapshotInput,
+  PvcCloneInput,
   CrossNamespaceSnapshotInput,
   RestorePrepJobInput,
 } from './manifests/builders.js';

@@ -10,6 +10,7 @@ import {
   backupSetNames,
   buildCrossNamespaceSnapshot,
   buildPvcFromSnapshot,
+  buildPvcClone,
   buildRestorePrepJob,
   buildVolumeSnapshot,
   containerResources,
@@ -459,5 +460,41 @@ describe('RESTORE_PREP_SCRIPT (run with /bin/sh on real directories)', () => {
     rmSync(path.join(data, 'pg_wal'), { recursive: true });
     symlinkSync('/tmp', path.join(data, 'pg_wal'));
     expect(run(job()).stderr).toContain('is a symbolic link');
+  });
+});
+
+describe('buildPvcClone', () => {
+  const source = {
+    metadata: { name: 'restored', namespace: 'db' },
+    spec: { storageClassName: 'fast', accessModes: ['ReadWriteOnce'], volumeMode: 'Filesystem', resources: { requests: { storage: '1Gi' } } },
+    status: { phase: 'Bound', capacity: { storage: '2Gi' } },
+  };
+
+  it('clones in the same namespace and class, at the capacity of the source, labelled as ours', () => {
+    const clone = buildPvcClone({ name: 'verify-restored-abc123', source, component: 'verify-clone' });
+    expect(clone.metadata).toEqual({
+      name: 'verify-restored-abc123',
+      namespace: 'db',
+      labels: { 'app.kubernetes.io/managed-by': 'kubectl-dbaas', 'app.kubernetes.io/component': 'verify-clone' },
+    });
+    expect(clone.spec).toEqual({
+      accessModes: ['ReadWriteOnce'],
+      storageClassName: 'fast',
+      volumeMode: 'Filesystem',
+      resources: { requests: { storage: '2Gi' } },
+      dataSource: { kind: 'PersistentVolumeClaim', name: 'restored' },
+    });
+  });
+
+  it('binds for a node when one is given (WaitForFirstConsumer classes)', () => {
+    const clone = buildPvcClone({ name: 'c', source, component: 'verify-clone', bindToNode: 'node-1' });
+    expect(clone.metadata?.annotations).toEqual({ 'volume.kubernetes.io/selected-node': 'node-1' });
+  });
+
+  it('refuses a source that is not Bound, or has no StorageClass to clone in', () => {
+    expect(() => buildPvcClone({ name: 'c', source: { ...source, status: { phase: 'Pending' } }, component: 'x' })).toThrow(/is Pending: only a Bound volume/);
+    expect(() => buildPvcClone({ name: 'c', source: { ...source, spec: { ...source.spec, storageClassName: '' } }, component: 'x' })).toThrow(
+      /has no StorageClass/,
+    );
   });
 });

@@ -380,6 +380,90 @@ export function buildPvcFromSnapshot(input: PvcFromSnapshotInput): V1PersistentV
 }
 
 /**
+ * The annotation kube-scheduler writes on a WaitForFirstConsumer PVC when it places its first pod;
+ * set by the tool to provision a volume for a node before any pod uses it.
+ *
+ * @example
+ * ```ts
+ * pvc.metadata!.annotations = { [SELECTED_NODE_ANNOTATION]: 'node-1' };
+ * ```
+ */
+export const SELECTED_NODE_ANNOTATION = 'volume.kubernetes.io/selected-node';
+
+/**
+ * Input of {@link buildPvcClone}.
+ *
+ * @example
+ * ```ts
+ * const input: PvcCloneInput = { name: 'verify-restored-1a2b3c', source: await core.readNamespacedPersistentVolumeClaim({ name: 'restored', namespace: 'db' }) };
+ * ```
+ */
+export interface PvcCloneInput {
+  /** The clone's name, in the source's namespace. */
+  name: string;
+  /** The PVC to clone, as read from the cluster: Bound, with a StorageClass. */
+  source: V1PersistentVolumeClaim;
+  /** WaitForFirstConsumer classes: provision now for this node (`volume.kubernetes.io/selected-node`). */
+  bindToNode?: string;
+  /** `app.kubernetes.io/component` of the clone: what it is for. */
+  component: string;
+}
+
+/**
+ * A CSI volume clone of a PVC (`spec.dataSource` kind PersistentVolumeClaim): same namespace,
+ * StorageClass, access modes and volume mode, and the source's size, as Kubernetes requires of a
+ * clone. Labelled as the tool's (`app.kubernetes.io/managed-by`).
+ *
+ * @throws DbaasError `TARGET_UNSUPPORTED` (the source is not Bound, or has no StorageClass: a static
+ *   volume has no driver to clone it), `INVALID_NAME`.
+ * @example
+ * ```ts
+ * const clone = buildPvcClone({ name: 'verify-restored-1a2b3c', source: pvc, component: 'verify-clone' });
+ * await core.createNamespacedPersistentVolumeClaim({ namespace: 'db', body: clone });
+ * ```
+ */
+export function buildPvcClone(input: PvcCloneInput): V1PersistentVolumeClaim {
+  assertDnsSubdomain(input.name, 'PVC name');
+  if (input.bindToNode !== undefined) assertDnsSubdomain(input.bindToNode, 'node name');
+  const sourceName = input.source.metadata?.name ?? '';
+  const namespace = assertDnsLabel(input.source.metadata?.namespace ?? '', 'namespace');
+  const where = `PVC ${namespace}/${sourceName}`;
+  if (input.source.status?.phase !== 'Bound') {
+    throw new DbaasError('TARGET_UNSUPPORTED', `${where} is ${input.source.status?.phase ?? 'not Bound'}: only a Bound volume can be cloned`, {
+      fix: `Wait until it is Bound (kubectl -n ${namespace} get pvc ${sourceName}).`,
+      option: 'pvc',
+    });
+  }
+  const storageClassName = input.source.spec?.storageClassName;
+  if (!storageClassName) {
+    throw new DbaasError('TARGET_UNSUPPORTED', `${where} has no StorageClass: its volume was not made by a CSI driver that can clone it`, {
+      fix: 'Verify it in place (clone: false), which changes its files, or verify the backup it came from.',
+      option: 'clone',
+    });
+  }
+  const size = input.source.status?.capacity?.['storage'] ?? input.source.spec?.resources?.requests?.['storage'];
+  if (size === undefined)
+    throw new DbaasError('TARGET_UNSUPPORTED', `${where} has neither a capacity nor a requested size to give its clone`, { option: 'pvc' });
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: {
+      name: input.name,
+      namespace,
+      labels: { [DBAAS_LABELS.managedBy]: MANAGED_BY, 'app.kubernetes.io/component': assertLabelValue(input.component, 'app.kubernetes.io/component') },
+      ...(input.bindToNode !== undefined ? { annotations: { [SELECTED_NODE_ANNOTATION]: input.bindToNode } } : {}),
+    },
+    spec: {
+      accessModes: [...(input.source.spec?.accessModes ?? ['ReadWriteOnce'])],
+      storageClassName,
+      ...(input.source.spec?.volumeMode ? { volumeMode: input.source.spec.volumeMode } : {}),
+      resources: { requests: { storage: size } },
+      dataSource: { kind: 'PersistentVolumeClaim', name: sourceName },
+    },
+  };
+}
+
+/**
  * Input of {@link buildCrossNamespaceSnapshot}.
  *
  * @example

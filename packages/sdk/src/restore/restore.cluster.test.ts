@@ -289,10 +289,18 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
     expect((await stat(snap)).isFile()).toBe(true); // Retain: deleting the temporary content kept the data
     const rows = await rowsOn(otherNs, 'fenced-copy', fenced.acked);
     expect(rows.missing).toEqual([]);
+    // verify checks a clone (its own volume: amcheck installed there); the PVC itself is not changed
     const v = await restoreClient.verify({ namespace: otherNs, pvc: 'fenced-copy', runtime });
-    expect(v.ok).toBe(true);
-    expect(v.live?.amcheck.ran).toBe(false); // not installed there, and verify does not add it to a volume it does not own
-    expect(v.live?.amcheck.why).toMatch(/not installed/);
+    expect(v.failures).toEqual([]);
+    expect(v.clone).toMatch(/^verify-fenced-copy-[0-9a-f]{6}$/);
+    expect(v.live?.amcheck.ran).toBe(true);
+    expect(await livePvcNames(clients, otherNs)).toEqual(['fenced-copy']);
+    // in place (clone: false): amcheck is not installed in a volume verify does not own
+    const inPlace = await restoreClient.verify({ namespace: otherNs, pvc: 'fenced-copy', runtime, clone: false });
+    expect(inPlace.failures).toEqual([]);
+    expect(inPlace.clone).toBeUndefined();
+    expect(inPlace.live?.amcheck.ran).toBe(false);
+    expect(inPlace.live?.amcheck.why).toMatch(/not installed/);
     report.push(`cross-namespace restore: total ${r.timings.totalMs} ms (temporary content bound, PVC Bound ${r.timings.createToBoundMs} ms after creation)`);
   });
 
@@ -325,6 +333,33 @@ describe('RestoreClient.restore and verify on the hostpath CSI driver with real 
       expect(bound.state).toBe('ready');
       expect(bound.pvc.status?.phase).toBe('Bound');
       expect((await rowsOn(ns, 'wffc-node', fenced.acked)).missing).toEqual([]);
+    },
+  );
+
+  it(
+    "WaitForFirstConsumer in verify: verify's first pod binds the scratch restore, and the clone of a PVC; a PVC a pod uses is refused",
+    skipWhen(why),
+    async () => {
+      const scratch = await restoreClient.verify({ namespace: ns, backup: 'fenced-1', runtime, restore: { storageClass: STORAGE_CLASS_WFFC } });
+      expect(scratch.failures).toEqual([]);
+      expect(scratch.restore?.state).toBe('waiting-for-first-consumer');
+      const restored = await restoreClient.restore({
+        backup: 'fenced-1',
+        namespace: ns,
+        pvcName: 'wffc-verify',
+        storageClass: STORAGE_CLASS_WFFC,
+        consumerNode: LOCAL_NODE_NAME,
+      });
+      expect(restored.state).toBe('ready');
+      const cloned = await restoreClient.verify({ namespace: ns, pvc: 'wffc-verify', runtime });
+      expect(cloned.failures).toEqual([]);
+      expect(cloned.clone).toMatch(/^verify-wffc-verify-[0-9a-f]{6}$/);
+      expect((await livePvcNames(clients, ns)).filter((n) => n.startsWith('verify-'))).toEqual([]);
+
+      const inUse = await dbaasRejection(restoreClient.verify({ namespace: ns, pvc: source.pvcName, runtime }));
+      expect(inUse).toMatchObject({ code: 'TARGET_UNSUPPORTED', option: 'pvc' });
+      expect(inUse.message).toContain(`is in use by pod ${source.podName}`);
+      expect((await livePvcNames(clients, ns)).filter((n) => n.startsWith('verify-'))).toEqual([]);
     },
   );
 

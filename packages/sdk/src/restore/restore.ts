@@ -12,6 +12,7 @@ import {
   buildCrossNamespaceSnapshot,
   buildPvcFromSnapshot,
   buildRestorePrepJob,
+  SELECTED_NODE_ANNOTATION,
   walFilesForBackup,
   type ContainerResources,
   type ExtraMetadata,
@@ -28,8 +29,7 @@ const DEFAULT_RESTORE_DEADLINE_MS = 15 * 60_000;
 // The snapshot controller releases a bound PVC's source within a resync or two; past this the restore
 // is still done and says what is left to go.
 const TEMPORARY_GONE_WAIT_MS = 60_000;
-/** The annotation kube-scheduler writes on a WaitForFirstConsumer PVC when it places its first pod. */
-export const SELECTED_NODE_ANNOTATION = 'volume.kubernetes.io/selected-node';
+export { SELECTED_NODE_ANNOTATION } from '../manifests/builders.js';
 const DEFAULT_CLASS_ANNOTATION = 'storageclass.kubernetes.io/is-default-class';
 /** Suffix of the scratch PVC an `online` restore makes from the `-wal` snapshot (deleted afterwards). */
 export const RESTORE_WAL_PVC_SUFFIX = '-dbaas-wal';

@@ -8,10 +8,14 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { openSession, type PostgresConnectionConfig, type SqlSession } from '../engines/postgres/sql.js';
 import { DbaasError, isDbaasError, toDbaasError } from '../errors.js';
+import type { V1PersistentVolumeClaim } from '../kube/snapshot-types.js';
 import type { KubeClients } from '../kube/clients.js';
+import { watchUntil } from '../kube/watch-until.js';
 import { snapshotAtomicity } from '../manifests/atomicity.js';
+import { buildPvcClone } from '../manifests/builders.js';
 import { DBAAS_ANNOTATIONS, DBAAS_LABELS, type ConsistencyMode } from '../manifests/metadata.js';
 import { assertDnsLabel, assertDnsSubdomain } from '../manifests/names.js';
+import { podsMountingPvc } from '../snapshot/discovery.js';
 import { SnapshotClient, type BackupSetDetails } from '../snapshot/snapshot-client.js';
 import { inspectDataDirectory, type DataDirectoryInspection } from '../wal/data-directory.js';
 import type { RestorePrepExecutor } from './restore-prep.js';
@@ -131,7 +135,8 @@ export interface VerifyCheck {
 
 /**
  * Options of {@link RestoreClient.verify}: either `backup` (restored into a scratch PVC that is
- * removed afterwards) or `pvc` (an existing restored volume, left in place).
+ * removed afterwards) or `pvc` (an existing restored volume: by default a CSI clone of it is
+ * checked and removed, and the volume itself is left as it was).
  *
  * @example
  * ```ts
@@ -144,6 +149,13 @@ export interface VerifyOptions {
   /** Namespace of `backup`. Default `namespace`. */
   backupNamespace?: string;
   pvc?: string;
+  /**
+   * With `pvc`: check a CSI clone of it (same StorageClass; deleted afterwards), so that the volume
+   * itself is left exactly as it was. Default true. `false` starts PostgreSQL on the volume itself:
+   * recovery changes its files (`backup_label` becomes `backup_label.old`, WAL is replayed and a
+   * checkpoint written), and the pod runtime makes its user their owner.
+   */
+  clone?: boolean;
   runtime: VerifyRuntime;
   /** Options for the scratch restore (storage class, size, restore-prep). */
   restore?: Pick<RestoreOptions, 'storageClass' | 'size' | 'prep' | 'consumerNode'>;
@@ -172,7 +184,16 @@ export interface VerifyOptions {
  * const phase: VerifyPhase = 'ready-for-connections';
  * ```
  */
-export type VerifyPhase = 'restore' | 'offline-checked' | 'server-starting' | 'ready-for-connections' | 'recovery-done' | 'amcheck' | 'checks' | 'cleanup';
+export type VerifyPhase =
+  | 'restore'
+  | 'clone'
+  | 'offline-checked'
+  | 'server-starting'
+  | 'ready-for-connections'
+  | 'recovery-done'
+  | 'amcheck'
+  | 'checks'
+  | 'cleanup';
 
 /**
  * One progress event of a verification.
@@ -191,7 +212,7 @@ export interface VerifyProgress {
   restore?: RestoreProgress;
   /** `offline-checked`: the inspector's verdict on the copy. */
   offline?: { verdict: DataDirectoryInspection['verdict']; safe: boolean };
-  /** The object the event is about: the scratch PVC (`server-starting`, `cleanup`). */
+  /** The object the event is about: the scratch PVC or the clone (`clone`, `server-starting`, `cleanup`). */
   object?: RestoreObjectRef;
 }
 
@@ -255,6 +276,8 @@ export interface VerifyResult {
   pvc: string;
   /** The PVC was a scratch restore of `backup`, deleted afterwards. */
   scratch: boolean;
+  /** The CSI clone of `pvc` that was checked in its place, deleted afterwards. */
+  clone?: string;
   backup?: { namespace: string; name: string; mode: ConsistencyMode | undefined };
   restore?: RestoreResult;
   /** Absent when the scratch restore itself failed (the failure says why). */
@@ -363,6 +386,12 @@ export interface VerifyPlan {
   pvc: string;
   /** `pvc` is a scratch restore of `backup`, deleted afterwards. */
   scratch: boolean;
+  /**
+   * A given `pvc` is checked through this CSI clone of it (created, then deleted): the volume the
+   * inspector reads and the scratch server starts on. `waitsForConsumer`: its class binds on first
+   * use and no node was given, so the runtime's first pod binds it.
+   */
+  clone?: { name: string; manifest: V1PersistentVolumeClaim; waitsForConsumer: boolean };
   /** The backup set, when known (a given PVC names it in its `dbaas.io/restored-from` label). */
   backup?: { namespace: string; name: string; mode: ConsistencyMode | undefined; engineVersion: string | undefined };
   /** Scratch: the restore's own plan, executed as it is. */
@@ -388,8 +417,8 @@ export interface VerifyPlan {
  * runtime. Refuses what it cannot verify before anything is created.
  *
  * @throws DbaasError `INVALID_ARGUMENT` (neither or both of `backup` and `pvc`), `TARGET_UNSUPPORTED`
- *   (a MySQL/MariaDB backup; a scratch restore that would wait for a first consumer), `KUBE_NOT_FOUND`,
- *   and the refusals of {@link planRestore}.
+ *   (a MySQL/MariaDB backup; a scratch restore that would wait for a first consumer; a `pvc` a pod
+ *   is using, or one that cannot be cloned), `KUBE_NOT_FOUND`, and the refusals of {@link planRestore}.
  * @example
  * ```ts
  * const plan = await planVerify(clients, { namespace: 'db', backup: 'nightly', runtime });
@@ -409,6 +438,7 @@ export async function planVerify(clients: KubeClients, options: VerifyOptions): 
   let details: BackupSetDetails | undefined;
   let backupNamespace = options.backupNamespace ?? namespace;
   let pvc: string;
+  let clone: VerifyPlan['clone'];
   if (scratch) {
     details = await snapshots.describe({ namespace: backupNamespace, name: options.backup! });
     pvc = `verify-${details.name.slice(0, 40)}-${randomBytes(3).toString('hex')}`;
@@ -418,6 +448,8 @@ export async function planVerify(clients: KubeClients, options: VerifyOptions): 
     const from = target.metadata?.labels?.[DBAAS_LABELS.restoredFrom];
     backupNamespace = target.metadata?.annotations?.[DBAAS_ANNOTATIONS.restoredFromNamespace] ?? namespace;
     if (from) details = await snapshots.describe({ namespace: backupNamespace, name: from }).catch(() => undefined);
+    await refuseVolumeInUse(clients, namespace, pvc);
+    if (options.clone !== false) clone = await planClone(clients, target, options.restore?.consumerNode ?? options.runtime.consumerNode);
   }
   const meta = details?.data?.metadata;
   if (meta?.engine === 'mysql' || meta?.engine === 'mariadb') {
@@ -452,13 +484,17 @@ export async function planVerify(clients: KubeClients, options: VerifyOptions): 
       },
       deadlineMs: options.deadlineMs ?? DEFAULT_VERIFY_DEADLINE_MS,
     });
-    if (restore.endsWaitingForConsumer) {
+    // On a class that binds on first use, the runtime's first pod (the inspect pod) is the scratch
+    // PVC's consumer. Across namespaces the restore's temporary VolumeSnapshot pair must outlive the
+    // binding, which the restore cannot see happen: there the node is needed up front.
+    const temporarySnapshots = restore.manifests.some((m) => m.kind === 'VolumeSnapshot' || m.kind === 'VolumeSnapshotContent');
+    if (restore.endsWaitingForConsumer && temporarySnapshots) {
       throw new DbaasError(
         'TARGET_UNSUPPORTED',
-        `StorageClass ${restore.storageClassName} binds a volume only when its first pod is scheduled: the scratch restore ${namespace}/${pvc} would wait, and verification needs it bound`,
+        `StorageClass ${restore.storageClassName} binds a volume only when its first pod is scheduled, and the scratch restore ${namespace}/${pvc} from another namespace needs it bound while its temporary VolumeSnapshot exists`,
         {
-          fix: 'Pass a StorageClass that binds immediately (restore.storageClass), or the node to bind for (restore.consumerNode, or a runtime with a consumerNode).',
-          option: 'restore.storageClass',
+          fix: 'Pass the node to bind for (restore.consumerNode, or a runtime with a consumerNode), or a StorageClass that binds immediately (restore.storageClass).',
+          option: 'restore.consumerNode',
           details: { storageClass: restore.storageClassName },
         },
       );
@@ -477,12 +513,14 @@ export async function planVerify(clients: KubeClients, options: VerifyOptions): 
     namespace,
     pvc,
     scratch,
+    ...(clone ? { clone } : {}),
     ...(details ? { backup: { namespace: backupNamespace, name: details.name, mode: meta?.mode, engineVersion: meta?.engineVersion } } : {}),
     ...(restore ? { restore } : {}),
     runtime: options.runtime.description,
     offline: { dataSubPath: options.dataSubPath ?? meta?.dataSubPath, atomicSnapshot, backupStopLsn: meta?.stopLsn },
     live: options.liveEvenIfUnsafe ? 'always' : 'if-offline-safe',
-    amcheck: amcheck === 'auto' ? (scratch ? 'install' : 'if-installed') : amcheck,
+    // A clone is the tool's own volume, as a scratch restore is: amcheck may be installed in it.
+    amcheck: amcheck === 'auto' ? (scratch || clone ? 'install' : 'if-installed') : amcheck,
     checks: [...(options.checks ?? [])],
     expectedTimeline: meta?.timeline !== undefined ? Number(meta.timeline) : undefined,
     creates: [
@@ -491,10 +529,130 @@ export async function planVerify(clients: KubeClients, options: VerifyOptions): 
         name: m.metadata!.name!,
         ...(m.metadata!.namespace ? { namespace: m.metadata!.namespace } : {}),
       })),
-      ...(options.runtime.objects?.({ namespace, pvc }) ?? []),
+      ...(clone ? [{ kind: 'PersistentVolumeClaim', name: clone.name, namespace }] : []),
+      ...(options.runtime.objects?.({ namespace, pvc: clone?.name ?? pvc }) ?? []),
     ],
   };
 }
+
+/**
+ * The volume the inspector reads and the scratch server starts on: the clone of a given PVC, else
+ * the plan's PVC.
+ */
+function checkedPvc(plan: VerifyPlan): string {
+  return plan.clone?.name ?? plan.pvc;
+}
+
+/** Refuses a PVC a pod is using: a second server on it, or a clone of a volume under writes, proves nothing. */
+async function refuseVolumeInUse(clients: KubeClients, namespace: string, pvc: string): Promise<void> {
+  const users = (await podsMountingPvc(clients, namespace, pvc)).filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed');
+  if (users.length === 0) return;
+  const names = users.map((p) => p.metadata!.name!).join(', ');
+  throw new DbaasError(
+    'TARGET_UNSUPPORTED',
+    `PVC ${namespace}/${pvc} is in use by pod ${names}: verify checks a restored volume nothing runs on (a second PostgreSQL on it, or a copy of it taken under writes, would prove nothing)`,
+    {
+      fix: `Verify the backup it came from instead (backup), or stop what uses it first (kubectl -n ${namespace} get pod ${users[0]!.metadata!.name!}).`,
+      option: 'pvc',
+      details: { pods: users.map((p) => p.metadata!.name!) },
+    },
+  );
+}
+
+/** The clone of a given PVC, checked in its place; refused before anything is created when it cannot be made. */
+async function planClone(clients: KubeClients, source: V1PersistentVolumeClaim, consumerNode: string | undefined): Promise<NonNullable<VerifyPlan['clone']>> {
+  const name = `verify-${source.metadata!.name!.slice(0, 40)}-${randomBytes(3).toString('hex')}`;
+  const manifest = buildPvcClone({ name, source, component: 'verify-clone', ...(consumerNode ? { bindToNode: consumerNode } : {}) });
+  const className = manifest.spec!.storageClassName!;
+  const storageClass = await clients.storage.readStorageClass({ name: className }).catch((error: unknown) => {
+    if (isDbaasError(error, 'KUBE_NOT_FOUND')) {
+      throw new DbaasError(
+        'TARGET_UNSUPPORTED',
+        `StorageClass ${className} of PVC ${source.metadata!.namespace}/${source.metadata!.name} no longer exists: no clone can be made in it`,
+        {
+          fix: 'Verify it in place (clone: false), which changes its files, or verify the backup it came from (backup).',
+          option: 'clone',
+        },
+      );
+    }
+    throw error;
+  });
+  return { name, manifest, waitsForConsumer: storageClass.volumeBindingMode === 'WaitForFirstConsumer' && consumerNode === undefined };
+}
+
+/**
+ * Creates the clone and waits until it is Bound (unless its first pod binds it). A driver that
+ * cannot clone says so in a ProvisioningFailed event: reported once it has lasted a grace period,
+ * instead of waiting out the deadline.
+ */
+async function createClone(clients: KubeClients, run: VerifyRun): Promise<void> {
+  const { plan, execution } = run;
+  const clone = plan.clone!;
+  const { name } = clone;
+  const namespace = plan.namespace;
+  await clients.core.createNamespacedPersistentVolumeClaim({ namespace, body: clone.manifest });
+  run.cloneCreated = true;
+  progressOf(run)('clone', `cloning PVC ${namespace}/${plan.pvc} into ${name}: the volume itself is left as it is`, {
+    object: { kind: 'PersistentVolumeClaim', name, namespace },
+  });
+  if (clone.waitsForConsumer) return;
+  const stop = new AbortController();
+  const onAbort = () => stop.abort(execution.signal?.reason);
+  execution.signal?.addEventListener('abort', onAbort, { once: true });
+  let provisioningFailure: string | undefined;
+  const watcher = (async () => {
+    let firstSeen: number | undefined;
+    while (!stop.signal.aborted) {
+      await new Promise((resolve) => setTimeout(resolve, CLONE_EVENT_POLL_MS));
+      const events = await clients.core
+        .listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=PersistentVolumeClaim,involvedObject.name=${name}` })
+        .catch(() => undefined);
+      const failed = events?.items.filter((e) => e.type === 'Warning' && e.reason === 'ProvisioningFailed').pop();
+      if (!failed) continue;
+      firstSeen ??= Date.now();
+      if (Date.now() - firstSeen >= CLONE_FAILURE_GRACE_MS) {
+        provisioningFailure = failed.message ?? 'ProvisioningFailed';
+        stop.abort();
+      }
+    }
+  })();
+  try {
+    const bound = await watchUntil<V1PersistentVolumeClaim>(clients, {
+      path: `/api/v1/namespaces/${namespace}/persistentvolumeclaims`,
+      name,
+      predicate: (p) => p === undefined || p.status?.phase === 'Bound' || p.status?.phase === 'Lost',
+      deadline: run.deadline,
+      signal: stop.signal,
+      what: 'to be Bound',
+      describe: (p) => `phase ${p?.status?.phase ?? 'unknown'}`,
+    }).catch((error: unknown) => {
+      if (provisioningFailure === undefined) throw error;
+      throw new DbaasError(
+        'TARGET_UNSUPPORTED',
+        `the CSI driver of StorageClass ${clone.manifest.spec!.storageClassName} could not clone PVC ${namespace}/${plan.pvc}: ${provisioningFailure}`,
+        {
+          fix: 'Verify it in place (clone: false), which changes its files, or verify the backup it came from (backup).',
+          option: 'clone',
+        },
+      );
+    });
+    if (bound.object?.status?.phase !== 'Bound') {
+      throw new DbaasError(
+        'RESTORE_FAILED',
+        `the clone ${namespace}/${name} ${bound.object ? `is ${bound.object.status?.phase}` : 'was deleted'} instead of Bound`,
+      );
+    }
+  } finally {
+    stop.abort();
+    execution.signal?.removeEventListener('abort', onAbort);
+    await watcher;
+  }
+}
+
+/** How often the clone's events are read while it is not Bound. */
+const CLONE_EVENT_POLL_MS = 2_000;
+/** How long a ProvisioningFailed event of the clone is given before it is reported (the provisioner retries). */
+const CLONE_FAILURE_GRACE_MS = 10_000;
 
 /**
  * What {@link executeVerify} needs besides the plan: the runtime that reads and starts the copy, and
@@ -526,6 +684,8 @@ interface VerifyRun {
   readonly phases: { phase: VerifyPhase; atMs: number }[];
   readonly findings: VerifyFailure[];
   restore?: RestoreResult;
+  /** The clone of a given PVC exists (and must be deleted). */
+  cloneCreated?: boolean;
   offline?: NonNullable<VerifyResult['offline']>;
   live?: VerifyResult['live'];
 }
@@ -547,6 +707,7 @@ function resultOf(run: VerifyRun): VerifyResult {
     namespace: plan.namespace,
     pvc: plan.pvc,
     scratch: plan.scratch,
+    ...(plan.clone ? { clone: plan.clone.name } : {}),
     ...(plan.backup ? { backup: { namespace: plan.backup.namespace, name: plan.backup.name, mode: plan.backup.mode } } : {}),
     ...(run.restore ? { restore: run.restore } : {}),
     ...(run.offline ? { offline: run.offline } : {}),
@@ -598,6 +759,7 @@ export async function executeVerify(clients: KubeClients, plan: VerifyPlan, exec
   const progress = progressOf(run);
   try {
     if (plan.restore && !(await scratchRestore(clients, run))) return resultOf(run);
+    if (plan.clone) await createClone(clients, run);
     const safe = await checkOffline(clients, run);
     if (safe || plan.live === 'always') await checkServer(clients, run);
     return resultOf(run);
@@ -607,6 +769,13 @@ export async function executeVerify(clients: KubeClients, plan: VerifyPlan, exec
         object: { kind: 'PersistentVolumeClaim', name: plan.pvc, namespace: plan.namespace },
       });
       await clients.core.deleteNamespacedPersistentVolumeClaim({ name: plan.pvc, namespace: plan.namespace }).catch((error: unknown) => {
+        if (!isDbaasError(error, 'KUBE_NOT_FOUND')) throw error;
+      });
+    }
+    if (run.cloneCreated) {
+      const name = checkedPvc(plan);
+      progress('cleanup', `deleting the clone ${plan.namespace}/${name}`, { object: { kind: 'PersistentVolumeClaim', name, namespace: plan.namespace } });
+      await clients.core.deleteNamespacedPersistentVolumeClaim({ name, namespace: plan.namespace }).catch((error: unknown) => {
         if (!isDbaasError(error, 'KUBE_NOT_FOUND')) throw error;
       });
     }
@@ -641,7 +810,7 @@ async function checkOffline(clients: KubeClients, run: VerifyRun): Promise<boole
   const { plan, execution } = run;
   const volume = await execution.runtime.openVolume(clients, {
     namespace: plan.namespace,
-    pvc: plan.pvc,
+    pvc: checkedPvc(plan),
     dataSubPath: plan.offline.dataSubPath,
     deadline: run.deadline,
     ...(execution.signal ? { signal: execution.signal } : {}),
@@ -698,7 +867,8 @@ async function checkServer(clients: KubeClients, run: VerifyRun): Promise<void> 
   const major = run.offline!.postgresMajorVersion;
   if (major === undefined)
     throw new DbaasError('DATA_DIRECTORY_UNREADABLE', 'the data directory has no readable PG_VERSION: cannot choose a PostgreSQL to start on it');
-  const { namespace, pvc } = plan;
+  const { namespace } = plan;
+  const pvc = checkedPvc(plan);
   progress('server-starting', `starting PostgreSQL ${major} on ${namespace}/${pvc} with ${plan.runtime}`, {
     object: { kind: 'PersistentVolumeClaim', name: pvc, namespace },
   });

@@ -42,6 +42,8 @@ describe('kubectl dbaas restore / verify: usage errors exit 2 with a useful mess
     [['verify', '--pvc', 'b', '--storage-class', 'fast'], /--storage-class and --pvc do not go together/],
     [['verify', '--pvc', 'b', '--prep-image', 'postgres:17'], /--prep-image and --pvc do not go together/],
     [['verify', '--pvc', 'b', '-o', 'name'], /verify has no -o name output/],
+    [['verify', '--backup', 'a', '--no-clone'], /--no-clone goes with --pvc/],
+    [['verify', '--pvc', 'b', '--consumer-node', 'Bad_Node'], /--consumer-node: "Bad_Node" is not a valid name/],
     [['verify', '--backup', 'a', '--timeout', 'soon'], /--timeout: "soon" is not a duration/],
   ])('%j', async (args, message) => {
     const stderr = await usageError(args);

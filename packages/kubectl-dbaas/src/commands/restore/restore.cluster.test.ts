@@ -341,6 +341,7 @@ describe('kubectl dbaas restore / verify end to end: PostgreSQL in a StatefulSet
         failures: [],
         scratch: false,
         pvc: 'restored',
+        clone: expect.stringMatching(/^verify-restored-[0-9a-f]{6}$/),
         runtime: 'pods in the cluster (exec and port-forward)',
         backup: { name: 'cli-online', mode: 'online' },
       });
@@ -412,8 +413,34 @@ describe('kubectl dbaas restore / verify end to end: PostgreSQL in a StatefulSet
     );
     expect(r.code, show(r)).toBe(1);
     expect(r.stdout).toMatch(/^result: +FAILED \(2 failures\)$/m);
+    // The first verify checked a clone: the PVC still holds its backup_label, as restore left it.
+    expect(r.stdout).toMatch(/^PVC: +.*\/restored \(checked through its clone verify-restored-[0-9a-f]{6}, deleted afterwards; the PVC is unchanged\)$/m);
+    expect(r.stdout).toMatch(/^offline: +online-backup-complete/m);
     expect(r.stdout).toMatch(/^ {2}- check "never": first column is false, not true$/m);
     expect(r.stdout).toMatch(/^ {2}- check "broken": .*no_such_table/m);
+  });
+
+  it('verify --no-clone checks the PVC itself, and says so: recovery changed it (the next verify sees a recovered data directory)', skipWhen(why), async () => {
+    const inPlace = await dbaas(['verify', '--pvc', 'restored', '--no-clone', '--image', POSTGRES_IMAGE_TEMPLATE, '-n', ns, '--check', ackedCheck(acked)], {
+      timeoutMs: 280_000,
+    });
+    expect(inPlace.code, show(inPlace)).toBe(0);
+    expect(inPlace.stdout).toMatch(/^PVC: +.*\/restored \(checked in place: recovery changed its files\)$/m);
+    const after = await dbaas(['verify', '--pvc', 'restored', '--image', POSTGRES_IMAGE_TEMPLATE, '-n', ns, '--check', ackedCheck(acked), '-o', 'json'], {
+      timeoutMs: 280_000,
+    });
+    expect(after.code, show(after)).toBe(0);
+    const report = JSON.parse(after.stdout) as VerifyReport;
+    expect(report.offline?.safe).toBe(true);
+    expect(report.offline?.verdict).not.toBe('online-backup-complete');
+    expect((await livePvcNames(clients, ns)).filter((n) => n.startsWith('verify-'))).toEqual([]);
+  });
+
+  it('verify --pvc of a volume a pod is using is refused before anything is created', skipWhen(why), async () => {
+    const r = await dbaas(['verify', '--pvc', 'data-pg-0', '-n', ns]);
+    expect(r.code, show(r)).toBe(1);
+    expect(r.stderr).toMatch(/^error: PVC .*\/data-pg-0 is in use by pod pg-0: verify checks a restored volume nothing runs on/m);
+    expect((await livePvcNames(clients, ns)).filter((n) => n.startsWith('verify-'))).toEqual([]);
   });
 
   it(

@@ -14,6 +14,8 @@ const name = () => z.optional(z.string().check(z.minLength(1)));
 const verifyArgsSchema = z.extend(globalOptionsSchema, {
   backup: name(),
   pvc: name(),
+  clone: z._default(z.boolean(), true),
+  consumerNode: name(),
   fromNamespace: name(),
   check: z.optional(z.array(z.string())),
   checkDatabase: name(),
@@ -52,9 +54,24 @@ export const verifyCommand: CommandModule = {
         argv,
         {
           backup: { type: 'string', group: 'What to verify (one of):', describe: 'A backup: restored into a scratch PVC, removed afterwards' },
-          pvc: { type: 'string', group: 'What to verify (one of):', describe: 'A PVC already restored (left in place)' },
+          pvc: {
+            type: 'string',
+            group: 'What to verify (one of):',
+            describe: 'A PVC already restored: a CSI clone of it is checked and deleted, the PVC itself is left as it was (see --no-clone)',
+          },
           'from-namespace': { type: 'string', describe: 'Namespace of --backup (default: -n, where the scratch PVC is made; a restored PVC records its own)' },
           'storage-class': { type: 'string', describe: 'StorageClass of the scratch restore (--backup)' },
+          clone: {
+            type: 'boolean',
+            default: true,
+            describe:
+              'With --pvc: check a CSI clone of the PVC. --no-clone starts PostgreSQL on the PVC itself, which changes its files (recovery renames backup_label, replays WAL, writes a checkpoint; the pods own the files afterwards)',
+          },
+          'consumer-node': {
+            type: 'string',
+            describe:
+              'WaitForFirstConsumer classes: bind the scratch restore or the clone for this node now (default: the first verify pod binds it; a --backup from another namespace needs the node)',
+          },
           'prep-image': {
             type: 'string',
             describe:
@@ -110,13 +127,15 @@ export const verifyCommand: CommandModule = {
         "kubectl dbaas verify --pvc restored --check 'orders=select count(*) > 0 from orders'",
         'A restored volume, with a check of your own (--check-database picks the database)',
       )
-      .example('kubectl dbaas verify --backup nightly -o json | jq .failures', 'Scriptable'),
+      .example('kubectl dbaas verify --backup nightly -o json | jq .failures', 'Scriptable')
+      .example('kubectl dbaas verify --pvc restored --no-clone', 'On a driver that cannot clone: PostgreSQL recovers on the volume itself (it changes)'),
   handler: async (argv) => {
     const args = parseArgs(verifyArgsSchema, argv);
     if ((args.backup === undefined) === (args.pvc === undefined)) {
       // Both given is refused by yargs already (withFlagRelations).
       throw new UsageError('name what to verify: --backup NAME (a backup, restored into a scratch PVC) or --pvc NAME (a restored volume)');
     }
+    if (args.backup !== undefined && !args.clone) throw new UsageError('--no-clone goes with --pvc: a --backup is checked in a scratch restore of its own');
     if (args.output === 'name') throw new UsageError('verify has no -o name output; use -o text, json or yaml');
     const timeoutMs = timeoutMsOf(args.timeout);
     const checks = (args.check ?? []).map(parseCheck);
@@ -132,6 +151,8 @@ export const verifyCommand: CommandModule = {
       runAsUser: args.runAsUser,
       nodeSelector: args.nodeSelector !== undefined ? parseNodeSelector(args.nodeSelector) : undefined,
       storageClass: args.storageClass !== undefined ? objectName(args.storageClass, '--storage-class') : undefined,
+      clone: args.clone,
+      consumerNode: args.consumerNode !== undefined ? objectName(args.consumerNode, '--consumer-node') : undefined,
       prepImage: args.prepImage,
       dataSubPath: args.dataSubpath !== undefined ? parseSubPath(args.dataSubpath) : undefined,
       timeoutMs,

@@ -37,6 +37,10 @@ export interface VerifyCommandArgs extends KubeArgs {
   /** Node labels the scratch pods must run on. */
   nodeSelector?: Record<string, string> | undefined;
   storageClass?: string | undefined;
+  /** With a PVC: check a clone of it (default true). */
+  clone?: boolean | undefined;
+  /** WaitForFirstConsumer classes: the node the scratch restore or the clone binds for. */
+  consumerNode?: string | undefined;
   /** Image of the scratch restore's restore-prep Job (an online backup). */
   prepImage?: string | undefined;
   dataSubPath?: string | undefined;
@@ -98,14 +102,16 @@ export async function runVerifyCommand(
     ...args.target,
     ...(args.fromNamespace !== undefined ? { backupNamespace: args.fromNamespace } : {}),
     runtime,
-    ...(args.storageClass !== undefined || args.prepImage !== undefined
+    ...(args.storageClass !== undefined || args.prepImage !== undefined || args.consumerNode !== undefined
       ? {
           restore: {
             ...(args.storageClass !== undefined ? { storageClass: args.storageClass } : {}),
             ...(args.prepImage !== undefined ? { prep: { image: args.prepImage } } : {}),
+            ...(args.consumerNode !== undefined ? { consumerNode: args.consumerNode } : {}),
           },
         }
       : {}),
+    ...(args.clone === false ? { clone: false } : {}),
     checks: args.checks,
     amcheck: args.amcheck,
     liveEvenIfUnsafe: args.liveEvenIfUnsafe,
@@ -240,7 +246,10 @@ export function renderVerify(r: VerifyReport): string {
     : undefined;
   const fields = renderFields([
     ['result', r.ok ? 'PASSED' : `FAILED (${r.failures.length} failure${r.failures.length === 1 ? '' : 's'})`],
-    ['PVC', `${r.namespace}/${r.pvc}${r.scratch ? ' (scratch restore, deleted afterwards)' : ''}`],
+    [
+      'PVC',
+      `${r.namespace}/${r.pvc}${r.scratch ? ' (scratch restore, deleted afterwards)' : r.clone ? ` (checked through its clone ${r.clone}, deleted afterwards; the PVC is unchanged)` : ' (checked in place: recovery changed its files)'}`,
+    ],
     [
       'backup',
       r.backup
