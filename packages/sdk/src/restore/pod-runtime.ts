@@ -204,9 +204,29 @@ async function podLog(clients: KubeClients, namespace: string, name: string): Pr
   }
 }
 
+/** How long a verification pod is given to end once deleted (PostgreSQL's shutdown checkpoint included). */
+const POD_GRACE_SECONDS = 30;
+
+/**
+ * Deletes the pod and waits until it is gone: until then its PostgreSQL may still be shutting down
+ * on the volume, and whatever comes next (a clone, the user's own pod, verify in place returning)
+ * must find the data directory shut down, not running.
+ */
 async function deletePod(clients: KubeClients, namespace: string, name: string): Promise<void> {
-  await clients.core.deleteNamespacedPod({ namespace, name, gracePeriodSeconds: 30 }).catch((error: unknown) => {
-    if (!isDbaasError(error, 'KUBE_NOT_FOUND')) throw error;
+  const deleted = await clients.core.deleteNamespacedPod({ namespace, name, gracePeriodSeconds: POD_GRACE_SECONDS }).then(
+    () => true,
+    (error: unknown) => {
+      if (!isDbaasError(error, 'KUBE_NOT_FOUND')) throw error;
+      return false;
+    },
+  );
+  if (!deleted) return;
+  await watchUntil<V1Pod>(clients, {
+    path: `/api/v1/namespaces/${namespace}/pods`,
+    name,
+    predicate: (pod, event) => pod === undefined || event.type === 'DELETED',
+    deadline: Date.now() + (POD_GRACE_SECONDS + 30) * 1000,
+    what: 'to be gone',
   });
 }
 

@@ -545,7 +545,9 @@ function checkedPvc(plan: VerifyPlan): string {
 
 /** Refuses a PVC a pod is using: a second server on it, or a clone of a volume under writes, proves nothing. */
 async function refuseVolumeInUse(clients: KubeClients, namespace: string, pvc: string): Promise<void> {
-  const users = (await podsMountingPvc(clients, namespace, pvc)).filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed');
+  const users = (await podsMountingPvc(clients, namespace, pvc, { includeTerminating: true })).filter(
+    (p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed',
+  );
   if (users.length === 0) return;
   const names = users.map((p) => p.metadata!.name!).join(', ');
   throw new DbaasError(

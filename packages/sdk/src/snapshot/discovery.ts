@@ -277,17 +277,19 @@ export async function discoverBackupTarget(
 }
 
 /**
- * The pods (not being deleted) that mount a PVC: for a ReadWriteOnce database volume, the one pod
- * running the database on it.
+ * The pods (not being deleted, unless `includeTerminating`: a pod being deleted may still run its
+ * database) that mount a PVC: for a ReadWriteOnce database volume, the one pod running the database on it.
  *
  * @example
  * ```ts
  * const [pod] = await podsMountingPvc(clients, 'db', 'data-pg-0');
  * ```
  */
-export async function podsMountingPvc(clients: KubeClients, namespace: string, pvc: string): Promise<V1Pod[]> {
+export async function podsMountingPvc(clients: KubeClients, namespace: string, pvc: string, opts: { includeTerminating?: boolean } = {}): Promise<V1Pod[]> {
   const pods = await clients.core.listNamespacedPod({ namespace });
-  return pods.items.filter((p) => !p.metadata?.deletionTimestamp && (p.spec?.volumes ?? []).some((v) => v.persistentVolumeClaim?.claimName === pvc));
+  return pods.items.filter(
+    (p) => (opts.includeTerminating || !p.metadata?.deletionTimestamp) && (p.spec?.volumes ?? []).some((v) => v.persistentVolumeClaim?.claimName === pvc),
+  );
 }
 
 /**

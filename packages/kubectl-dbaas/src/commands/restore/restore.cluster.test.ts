@@ -213,7 +213,7 @@ describe('RBAC (docs/rbac.md): the restore and verify roles', () => {
 
     // The restore and verify roles, bound in both namespaces; the backup-read role in the backup's
     // namespace (a cross-namespace restore reads the backup there).
-    const objects = await rbacDocRoles((name) => /^kubectl-dbaas-(restore|verify|backup-read)/.test(name));
+    const objects = await rbacDocRoles((name) => /^kubectl-dbaas-(restore|verify|backup-read)(-cluster)?$/.test(name));
     expect(objects.map((o) => o.metadata.name)).toEqual([
       'kubectl-dbaas-backup-read',
       'kubectl-dbaas-backup-read-cluster',
