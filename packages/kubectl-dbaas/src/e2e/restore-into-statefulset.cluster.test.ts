@@ -9,6 +9,7 @@
 // is gone says where the old data is, and its rollback brings it back; an online backup restored in
 // place gets its WAL and backup_label from the restore-prep Job.
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FENCE_LEASE_ANNOTATION, FENCED_REPLICAS_ANNOTATION, KubeClients, RECLAIM_POLICY_BEFORE_ANNOTATION, watchUntil } from '@kubectl-dbaas/sdk';
@@ -19,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RestoreReport } from '../restore-report.js';
 import type { InPlaceRestoreReport } from '../commands/restore/workload.js';
 import { KubectlWithPlugin, showRun as show } from './kubectl-plugin.js';
+import { bindRbacDocRoles, rbacDocRoles, serviceAccountKubeconfig } from './rbac-doc.js';
 import {
   applyPostgresStatefulSet,
   connectThrough,
@@ -44,6 +46,8 @@ let plugin: KubectlWithPlugin | undefined;
 let source: PostgresStatefulSet | undefined;
 /** The PVs the in-place restores set to Retain: put back to Delete before the namespace goes, so they do not outlive the test. */
 const retainedVolumes: string[] = [];
+/** ClusterRoles and bindings of the RBAC test, to delete afterwards. */
+const clusterObjects: string[] = [];
 /** Ids acknowledged before the backup, and written after it. */
 const before = Array.from({ length: 300 }, (_, i) => i + 1);
 const after = Array.from({ length: 50 }, (_, i) => i + 1001);
@@ -96,6 +100,7 @@ afterAll(async () => {
       .patchPersistentVolume({ name: volume, body: { spec: { persistentVolumeReclaimPolicy: 'Delete' } } }, mergePatch)
       .catch((e: unknown) => console.error(`PV ${volume} stays Retain: ${String(e)}`));
   }
+  for (const o of clusterObjects) await plugin?.run(['delete', o, '--ignore-not-found']);
   await deleteNamespaceAndWait(clients, ns);
   await plugin?.dispose();
 }, 240_000);
@@ -297,7 +302,7 @@ describe('restore back into a workload', () => {
   );
 
   it(
-    '--in-place of an online backup: the restore-prep Job completes the new PVC (WAL, backup_label); the StatefulSet recovers to the end of the backup',
+    '--in-place of an online backup, as a service account with only the restore and restore-in-place roles of docs/rbac.md: the restore-prep Job completes the new PVC (WAL, backup_label); the StatefulSet recovers to the end of the backup',
     skipWhen(why),
     async () => {
       const db3 = await applyPostgresStatefulSet(clients, { namespace: ns, name: 'pg3', secret: source!.secret });
@@ -313,7 +318,31 @@ describe('restore back into a workload', () => {
         for (const id of after) await db.query("insert into t values ($1, 'after the online backup')", [id]);
       });
 
-      const r = await dbaas(['restore', 'pg3-online', '--in-place', 'statefulset/pg3', '--yes', '--prep-image', postgresImage(E2E_MAJOR), '-o', 'json']);
+      const sa = 'restore-operator';
+      const limited = await serviceAccountKubeconfig(clients, {
+        namespace: ns,
+        name: sa,
+        baseKubeconfig: info.kubeconfig,
+        file: path.join(plugin!.shimDir, 'restore-in-place.kubeconfig'),
+      });
+      const roles = await rbacDocRoles((name) => /^kubectl-dbaas-restore(-in-place)?(-cluster)?$/.test(name));
+      expect(roles.map((o) => o.metadata.name)).toEqual([
+        'kubectl-dbaas-restore',
+        'kubectl-dbaas-restore-cluster',
+        'kubectl-dbaas-restore-in-place',
+        'kubectl-dbaas-restore-in-place-cluster',
+      ]);
+      const bound = bindRbacDocRoles(roles, { namespaces: [ns], serviceAccount: { name: sa, namespace: ns }, clusterSuffix: ns });
+      clusterObjects.push(...bound.clusterObjects);
+      const manifest = path.join(plugin!.shimDir, 'restore-in-place-rbac.json');
+      await writeFile(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: bound.items }));
+      const applied = await plugin!.run(['apply', '-f', manifest]);
+      expect(applied.code, show(applied)).toBe(0);
+
+      const r = await plugin!.dbaas(
+        ['restore', 'pg3-online', '--in-place', 'statefulset/pg3', '--yes', '--prep-image', postgresImage(E2E_MAJOR), '-o', 'json', '-n', ns],
+        { kubeconfig: limited, timeoutMs: 280_000 },
+      );
       expect(r.code, show(r)).toBe(0);
       const report = JSON.parse(r.stdout) as InPlaceRestoreReport;
       expect(report).toMatchObject({ statefulSet: 'pg3', previousPvc: 'data-pg3-0-previous', restore: { state: 'ready', backup: { mode: 'online' } } });
