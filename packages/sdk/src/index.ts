@@ -209,8 +209,8 @@ export type { BackupPlan, BackupPlanOptions, CnpgInstance } from './snapshot/bac
 export { isPodConnection } from './snapshot/backup-session.js';
 export type { PodDatabaseConnection, BackupDatabase, BackupSessionPlan } from './snapshot/backup-session.js';
 export { podDatabaseCredentials } from './engines/pod-credentials.js';
-export { dataLayoutOfPod, databaseContainer } from './engines/pod-layout.js';
-export type { DataLayout } from './engines/pod-layout.js';
+export { dataLayoutOfPod, databaseContainer, databaseVolumesBeyond } from './engines/pod-layout.js';
+export type { DataLayout, DatabaseVolume } from './engines/pod-layout.js';
 export type { PodCredentials } from './engines/pod-credentials.js';
 export { sessionMismatch } from './engines/session-identity.js';
 export type { BackupTarget, DiscoveredTarget } from './snapshot/discovery.js';

@@ -84,6 +84,8 @@ export interface SessionServer {
   hostname?: string;
   /** PostgreSQL: a standby (or a server still replaying WAL). */
   inRecovery?: boolean;
+  /** PostgreSQL: tablespaces outside the data directory (their files are not in its volume). */
+  tablespaces?: { name: string; location: string }[];
 }
 
 export interface EngineHooks {

@@ -1,7 +1,7 @@
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { readSnapshotMetadata, writeSnapshotMetadata } from '../manifests/metadata.js';
-import { dataLayoutOfPod } from './pod-layout.js';
+import { dataLayoutOfPod, databaseVolumesBeyond } from './pod-layout.js';
 
 const pod = (
   container: V1Container,
@@ -69,5 +69,51 @@ describe('dataLayoutOfPod: PGDATA in the volume and its owner, from the pod spec
     expect(wire.annotations).toMatchObject({ 'dbaas.io/data-subpath': 'pgdata', 'dbaas.io/run-as-user': '26', 'dbaas.io/fs-group': '26' });
     expect(readSnapshotMetadata(wire)).toMatchObject({ dataSubPath: 'pgdata', runAsUser: 26, fsGroup: 26 });
     expect(() => readSnapshotMetadata({ ...wire, annotations: { ...wire.annotations, 'dbaas.io/data-subpath': '../etc' } })).toThrow(/data-subpath/);
+  });
+});
+
+describe('databaseVolumesBeyond: the PVCs besides the data volume that hold part of the database', () => {
+  const twoVolumes = (container: V1Container, claims: [string, string][]): V1Pod => ({
+    metadata: { name: 'db-0', namespace: 'db' },
+    spec: { containers: [container], volumes: claims.map(([name, claimName]) => ({ name, persistentVolumeClaim: { claimName } })) },
+  });
+
+  it("CloudNativePG's WAL and tablespace PVCs, by their cnpg.io/pvcRole", () => {
+    const instance = twoVolumes({ name: 'postgres', image: 'ghcr.io/cloudnative-pg/postgresql:17' }, [
+      ['pgdata', 'pg-1'],
+      ['pg-wal', 'pg-1-wal'],
+      ['scratch', 'scratch-1'],
+      ['tbs', 'pg-1-tbs-a'],
+    ]);
+    const found = databaseVolumesBeyond(instance, 'pg-1', {
+      'pg-1': { 'cnpg.io/pvcRole': 'PG_DATA' },
+      'pg-1-wal': { 'cnpg.io/pvcRole': 'PG_WAL' },
+      'pg-1-tbs-a': { 'cnpg.io/pvcRole': 'PG_TABLESPACE' },
+    });
+    expect(found.map((v) => [v.claim, v.holds])).toEqual([
+      ['pg-1-wal', 'wal'],
+      ['pg-1-tbs-a', 'tablespace'],
+    ]);
+  });
+
+  it("the official image's POSTGRES_INITDB_WALDIR on another volume; a WAL directory in the data volume is no other volume", () => {
+    const container = (waldir: string): V1Container => ({
+      name: 'pg',
+      image: 'postgres:17',
+      env: [{ name: 'POSTGRES_INITDB_WALDIR', value: waldir }],
+      volumeMounts: [
+        { name: 'data', mountPath: '/var/lib/postgresql/data' },
+        { name: 'wal', mountPath: '/wal' },
+      ],
+    });
+    const claims: [string, string][] = [
+      ['data', 'data-db-0'],
+      ['wal', 'wal-db-0'],
+    ];
+    expect(databaseVolumesBeyond(twoVolumes(container('/wal/pg_wal'), claims), 'data-db-0', {})).toEqual([
+      { claim: 'wal-db-0', volume: 'wal', holds: 'wal', source: 'POSTGRES_INITDB_WALDIR=/wal/pg_wal, inside volume wal at /wal' },
+    ]);
+    expect(databaseVolumesBeyond(twoVolumes(container('/var/lib/postgresql/data/wal'), claims), 'data-db-0', {})).toEqual([]);
+    expect(databaseVolumesBeyond(twoVolumes(container('/walrus'), claims), 'data-db-0', {})).toEqual([]);
   });
 });

@@ -105,3 +105,59 @@ export function dataLayoutOfPod(pod: V1Pod, pvc: string, engine: EngineFamily): 
     source: `${variable !== undefined ? 'PGDATA' : 'the image default'} ${dataDirectory}${mount ? `, volume ${mount.name} at ${mount.mountPath}${mount.subPath ? ` (subPath ${mount.subPath})` : ''}` : ', not in the volume'} of container ${container.name}`,
   };
 }
+
+/**
+ * A PVC of the database's pod, other than the one backed up, that holds part of the database.
+ *
+ * @example
+ * ```ts
+ * const part: DatabaseVolume = { claim: 'pg-1-wal', volume: 'pg-wal', holds: 'wal', source: "CloudNativePG's cnpg.io/pvcRole PG_WAL" };
+ * ```
+ */
+export interface DatabaseVolume {
+  claim: string;
+  /** The pod's name for the volume (`spec.volumes[].name`). */
+  volume: string;
+  holds: 'wal' | 'tablespace';
+  /** What says so, for messages. */
+  source: string;
+}
+
+/** The variables by which the official (`POSTGRES_INITDB_WALDIR`) and Bitnami images put pg_wal elsewhere. */
+const WAL_DIRECTORY_VARIABLES = ['POSTGRES_INITDB_WALDIR', 'POSTGRESQL_INITDB_WAL_DIR'] as const;
+
+/**
+ * The PVCs of `pod`, besides `pvc`, that hold part of its PostgreSQL: the WAL directory or
+ * tablespaces, as CloudNativePG's PVC labels (`cnpg.io/pvcRole`) or the images' WAL directory
+ * variables say. A backup of `pvc` alone would restore a data directory whose `pg_wal` or
+ * tablespace links point nowhere. `claimLabels` are the labels of the pod's PVCs, by name.
+ *
+ * @example
+ * ```ts
+ * databaseVolumesBeyond(pod, 'pg-1', { 'pg-1-wal': { 'cnpg.io/pvcRole': 'PG_WAL' } }); // [{ claim: 'pg-1-wal', holds: 'wal', ... }]
+ * ```
+ */
+export function databaseVolumesBeyond(pod: V1Pod, pvc: string, claimLabels: Readonly<Record<string, Record<string, string> | undefined>>): DatabaseVolume[] {
+  const container = databaseContainer(pod, 'postgres');
+  const found: DatabaseVolume[] = [];
+  for (const volume of pod.spec?.volumes ?? []) {
+    const claim = volume.persistentVolumeClaim?.claimName;
+    if (!claim || claim === pvc) continue;
+    const role = claimLabels[claim]?.['cnpg.io/pvcRole'];
+    if (role === 'PG_WAL' || role === 'PG_TABLESPACE') {
+      found.push({ claim, volume: volume.name, holds: role === 'PG_WAL' ? 'wal' : 'tablespace', source: `CloudNativePG's cnpg.io/pvcRole ${role}` });
+      continue;
+    }
+    const mount = (container?.volumeMounts ?? []).find((m) => m.name === volume.name);
+    if (!mount) continue;
+    for (const variable of WAL_DIRECTORY_VARIABLES) {
+      const value = (container?.env ?? []).find((e) => e.name === variable)?.value;
+      if (value === undefined || value === '') continue;
+      const relative = path.posix.relative(path.posix.normalize(mount.mountPath), path.posix.normalize(value));
+      if (relative === '' || !(relative.startsWith('..') || path.posix.isAbsolute(relative))) {
+        found.push({ claim, volume: volume.name, holds: 'wal', source: `${variable}=${value}, inside volume ${volume.name} at ${mount.mountPath}` });
+      }
+    }
+  }
+  return found;
+}

@@ -6,10 +6,11 @@
 // validation run, nothing is stored). Also: the instance of a CloudNativePG Cluster to back up.
 import type { EngineMetadata, FencingStrategy } from '../engines/engine.js';
 import { fenceHolder } from '../engines/fencing.js';
-import { dataLayoutOfPod, type DataLayout } from '../engines/pod-layout.js';
+import { dataLayoutOfPod, databaseVolumesBeyond, type DataLayout } from '../engines/pod-layout.js';
 import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import type { VolumeSnapshot } from '../kube/snapshot-types.js';
+import type { V1Pod } from '@kubernetes/client-node';
 import { chooseConsistencyMode, type SnapshotAtomicity } from '../manifests/atomicity.js';
 import { backupSetNames, buildVolumeSnapshot, type ExtraMetadata } from '../manifests/builders.js';
 import { DBAAS_LABELS, MANAGED_BY, isManagedSnapshot, readSnapshotMetadata, type ConsistencyMode } from '../manifests/metadata.js';
@@ -254,6 +255,7 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
       },
     ));
   const dataLayout = layoutPod ? dataLayoutOfPod(layoutPod, pvc, engineKind) : undefined;
+  if (layoutPod && engineKind === 'postgres') await refuseSpreadInstance(clients, layoutPod, pvc);
   if (mode === 'online' && options.engine && !options.engine.beginOnlineBackup) {
     throw new DbaasError('INVALID_ARGUMENT', `the ${options.engine.engine} engine hooks given have no online backup (beginOnlineBackup)`, {
       fix: 'Give engine hooks that implement beginOnlineBackup, or choose another mode.',
@@ -447,4 +449,36 @@ export async function cnpgInstanceTarget(clients: KubeClients, namespace: string
   throw new DbaasError('TARGET_UNSUPPORTED', `CloudNativePG Cluster ${namespace}/${cluster} reports no instances (status.instanceNames is empty)`, {
     fix: `kubectl -n ${namespace} describe clusters.postgresql.cnpg.io ${cluster}`,
   });
+}
+
+/**
+ * Refuses a PostgreSQL whose WAL or tablespaces live on other PVCs of its pod: the snapshot of
+ * `pvc` alone would restore a data directory whose `pg_wal` or tablespace links point nowhere.
+ * Better no backup than one that looks fine and cannot restore.
+ */
+async function refuseSpreadInstance(clients: KubeClients, pod: V1Pod, pvc: string): Promise<void> {
+  const namespace = pod.metadata?.namespace ?? clients.namespace;
+  const others = (pod.spec?.volumes ?? []).map((v) => v.persistentVolumeClaim?.claimName).filter((c): c is string => !!c && c !== pvc);
+  if (others.length === 0) return;
+  const labels = Object.fromEntries(
+    await Promise.all(
+      others.map(async (claim) => {
+        // Optional: without the PVC's labels only the pod spec speaks.
+        const read = await clients.core.readNamespacedPersistentVolumeClaim({ name: claim, namespace }).catch(() => undefined);
+        return [claim, read?.metadata?.labels] as const;
+      }),
+    ),
+  );
+  const beyond = databaseVolumesBeyond(pod, pvc, labels);
+  if (beyond.length === 0) return;
+  const parts = beyond.map((v) => `${v.holds === 'wal' ? 'its WAL' : 'a tablespace'} on PVC ${v.claim} (${v.source})`).join(', ');
+  throw new DbaasError(
+    'TARGET_UNSUPPORTED',
+    `PostgreSQL in pod ${namespace}/${pod.metadata?.name} keeps ${parts}: a backup of PVC ${pvc} alone would restore a data directory whose links to them point nowhere, and backing up an instance's volumes as one set is not supported yet`,
+    {
+      fix: 'Keep pg_wal and tablespaces in the data volume, or back this instance up with the tool that manages its volumes (CloudNativePG: kubectl cnpg backup CLUSTER -m volumeSnapshot). docs/consistency.md says what is missing.',
+      option: 'target',
+      details: { pod: pod.metadata?.name, pvc, volumes: beyond.map((v) => ({ claim: v.claim, holds: v.holds })) },
+    },
+  );
 }

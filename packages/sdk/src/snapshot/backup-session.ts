@@ -236,8 +236,9 @@ export async function openSession(
         ? new DbaasError(failure.code, `${failure.message}${note}`, { ...(failure.fix ? { fix: failure.fix } : {}), cause: failure, option: 'database' })
         : failure;
     }
-    if (decision.pod && hooks.serverIdentity) {
-      const why = sessionMismatch(await hooks.serverIdentity(), decision.pod, decision.plan.via === 'pod' ? 'pod' : 'host');
+    const server = hooks.serverIdentity ? await hooks.serverIdentity() : undefined;
+    if (decision.pod && server) {
+      const why = sessionMismatch(server, decision.pod, decision.plan.via === 'pod' ? 'pod' : 'host');
       if (why) {
         throw new DbaasError('TARGET_UNSUPPORTED', `the SQL session is not on the database whose volume is backed up: ${why}`, {
           fix: 'Leave the host out, so that the session goes through the API server to the pod itself, or connect to that very instance.',
@@ -245,6 +246,19 @@ export async function openSession(
           details: { pod: decision.pod.metadata?.name },
         });
       }
+    }
+    if (server?.tablespaces?.length) {
+      // Their files live where pg_tblspc's links point, outside the volume the snapshot copies.
+      const list = server.tablespaces.map((t) => `${t.name} at ${t.location}`).join(', ');
+      throw new DbaasError(
+        'TARGET_UNSUPPORTED',
+        `the database has tablespaces outside its data directory (${list}): a snapshot of the data volume alone would restore a data directory whose tablespace links point nowhere, and backing up an instance's volumes as one set is not supported yet`,
+        {
+          fix: 'Move those tables back to pg_default (ALTER TABLE ... SET TABLESPACE pg_default) or back the instance up with the tool that manages its volumes. docs/consistency.md says what is missing.',
+          option: 'target',
+          details: { tablespaces: server.tablespaces },
+        },
+      );
     }
     const engineHooks = hooks;
     const opened = forward;

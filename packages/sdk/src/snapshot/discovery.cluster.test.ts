@@ -3,13 +3,23 @@
 // StatefulSet (statefulset controller, kube-scheduler, kubelet) whose pod really stops when fenced
 // and comes back Ready when unfenced.
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
-import { HOSTPATH_DRIVER, SNAPSHOT_CLASS, STORAGE_CLASS_WFFC, clusterFromEnv, dbaasRejection, deployPostgres, type PostgresPod } from '@kubectl-dbaas/testing';
+import {
+  HOSTPATH_DRIVER,
+  PAUSE_IMAGE,
+  SNAPSHOT_CLASS,
+  STORAGE_CLASS,
+  STORAGE_CLASS_WFFC,
+  clusterFromEnv,
+  dbaasRejection,
+  deployPostgres,
+  type PostgresPod,
+} from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FENCED_REPLICAS_ANNOTATION, statefulSetFencing } from '../engines/fencing.js';
 import { KubeClients } from '../kube/clients.js';
 import { watchUntil } from '../kube/watch-until.js';
 import { runBackup } from './backup.js';
-import { discoverBackupTarget, impliedFencing } from './discovery.js';
+import { DATA_VOLUME_ANNOTATION, discoverBackupTarget, impliedFencing } from './discovery.js';
 import { hostpathSkipReason, skipWhen } from '@kubectl-dbaas/testing';
 
 const info = clusterFromEnv(inject('dbaasCluster'));
@@ -174,6 +184,62 @@ describe('statefulSetFencing', () => {
       await fencing.unfence(ctx); // idempotent
       expect((await clients.apps.readNamespacedStatefulSet({ name: 'pg', namespace: ns })).spec?.replicas).toBe(1);
       console.log(`[discovery.cluster] statefulSetFencing: fence (scale 0, pod gone) ${fenceMs} ms, unfence until Ready ${unfenceMs} ms`);
+    },
+  );
+});
+
+describe('a PostgreSQL spread over several PVCs', () => {
+  it(
+    'is refused before anything is created: its WAL on another PVC (POSTGRES_INITDB_WALDIR), a tablespace PVC (cnpg.io/pvcRole), even with the data volume annotated',
+    skipWhen(why),
+    async () => {
+      for (const [name, labels] of [
+        ['spread-data', {}],
+        ['spread-wal', {}],
+        ['spread-tbs', { 'cnpg.io/pvcRole': 'PG_TABLESPACE' }],
+      ] as const) {
+        await clients.core.createNamespacedPersistentVolumeClaim({
+          namespace: ns,
+          body: {
+            metadata: { name, labels },
+            spec: { storageClassName: STORAGE_CLASS, accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '16Mi' } } },
+          },
+        });
+        await bound(name);
+      }
+      // What the backup reads is the pod's spec: whether it runs does not matter here.
+      await clients.core.createNamespacedPod({
+        namespace: ns,
+        body: {
+          metadata: { name: 'spread', annotations: { [DATA_VOLUME_ANNOTATION]: 'data' } },
+          spec: {
+            containers: [
+              {
+                name: 'postgres',
+                image: PAUSE_IMAGE,
+                imagePullPolicy: 'Never',
+                env: [{ name: 'POSTGRES_INITDB_WALDIR', value: '/wal/pg_wal' }],
+                volumeMounts: [
+                  { name: 'data', mountPath: '/var/lib/postgresql/data' },
+                  { name: 'wal', mountPath: '/wal' },
+                  { name: 'tbs', mountPath: '/tablespaces/a' },
+                ],
+              },
+            ],
+            volumes: [
+              { name: 'data', persistentVolumeClaim: { claimName: 'spread-data' } },
+              { name: 'wal', persistentVolumeClaim: { claimName: 'spread-wal' } },
+              { name: 'tbs', persistentVolumeClaim: { claimName: 'spread-tbs' } },
+            ],
+          },
+        },
+      });
+      const refused = await dbaasRejection(runBackup(clients, { namespace: ns, target: { pod: 'spread' }, mode: 'crash', force: true, name: 'spread-1' }));
+      expect(refused).toMatchObject({ code: 'TARGET_UNSUPPORTED', option: 'target' });
+      expect(refused.message).toContain(
+        `PostgreSQL in pod ${ns}/spread keeps its WAL on PVC spread-wal (POSTGRES_INITDB_WALDIR=/wal/pg_wal, inside volume wal at /wal), a tablespace on PVC spread-tbs (CloudNativePG's cnpg.io/pvcRole PG_TABLESPACE): a backup of PVC spread-data alone`,
+      );
+      expect(await clients.volumeSnapshots.listAll({ namespace: ns })).toEqual([]);
     },
   );
 });

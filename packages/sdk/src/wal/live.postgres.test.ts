@@ -1,4 +1,4 @@
-import { copyFile, writeFile } from 'node:fs/promises';
+import { chown, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,6 +83,7 @@ describe.each(availablePostgresMajors())('live inspection, PostgreSQL %i', (majo
     expect((await live.currentLsn()) >= current).toBe(true);
     expect(await live.timeline()).toBe(1);
     expect(await live.isInRecovery()).toBe(false);
+    expect(await live.tablespaces()).toEqual([]);
 
     expect(await live.walSegmentSize()).toBe(SEGMENT);
     expect(await live.dataChecksums()).toBe(true);
@@ -148,6 +149,19 @@ describe.each(availablePostgresMajors())('live inspection, PostgreSQL %i', (majo
     const deadline = Date.now() + 5_000;
     while ((await sessions()) > before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await sessions()).toBe(before);
+  });
+
+  it('lists the tablespaces outside the data directory, with where they are', async () => {
+    const location = path.join(server.runtimeDirectory, 'tablespace-a');
+    await mkdir(location, { mode: 0o700 });
+    if (server.runAs.switched) await chown(location, server.runAs.uid, server.runAs.gid);
+    await server.query(`create tablespace extra location '${location}'`);
+    try {
+      expect(await live.tablespaces()).toEqual([{ name: 'extra', location }]);
+    } finally {
+      await server.query('drop tablespace extra');
+    }
+    expect(await live.tablespaces()).toEqual([]);
   });
 
   it('checkpoints and switches WAL segments', async () => {

@@ -308,6 +308,21 @@ export class LiveInspector {
   }
 
   /**
+   * The tablespaces outside the data directory (all but `pg_default` and `pg_global`), by name, with
+   * the directory each links to from `pg_tblspc`.
+   *
+   * @example
+   * ```ts
+   * for (const t of await live.tablespaces()) console.log(t.name, t.location); // 'archive' '/mnt/archive'
+   * ```
+   */
+  async tablespaces(): Promise<{ name: string; location: string }[]> {
+    return await this.#session.query<{ name: string; location: string }>(
+      "select spcname as name, pg_tablespace_location(oid) as location from pg_tablespace where pg_tablespace_location(oid) <> '' order by spcname",
+    );
+  }
+
+  /**
    * The address the server received this session on (`inet_server_addr()`): the pod's IP when the
    * session came in over the pod network or a Service, loopback through a port-forward; undefined
    * over a Unix socket.

@@ -58,7 +58,7 @@ export async function postgresEngine(config: PostgresConnectionConfig): Promise<
     },
     async serverIdentity() {
       const address = await live.serverAddress();
-      return { ...(address ? { address } : {}), inRecovery: await live.isInRecovery() };
+      return { ...(address ? { address } : {}), inRecovery: await live.isInRecovery(), tablespaces: await live.tablespaces() };
     },
     close: () => live.close(),
   };
