@@ -242,4 +242,21 @@ describe('a PostgreSQL spread over several PVCs', () => {
       expect(await clients.volumeSnapshots.listAll({ namespace: ns })).toEqual([]);
     },
   );
+
+  it('checkpoint through a SQL session: a tablespace outside the data directory is refused before the cut', skipWhen(why), async () => {
+    const pg = await database();
+    // A directory the server's user owns, made by the server itself (COPY TO PROGRAM runs as that user).
+    await pg.query("copy (select 1) to program 'mkdir -p /tmp/dbaas-tablespace'");
+    await pg.query("create tablespace outside location '/tmp/dbaas-tablespace'");
+    try {
+      const refused = await dbaasRejection(
+        runBackup(clients, { namespace: ns, target: { pod: pg.podName }, mode: 'checkpoint', force: true, database: pg.connectionConfig, name: 'tbs-1' }),
+      );
+      expect(refused).toMatchObject({ code: 'TARGET_UNSUPPORTED', option: 'target' });
+      expect(refused.message).toContain('the database has tablespaces outside its data directory (outside at /tmp/dbaas-tablespace)');
+      expect(await clients.volumeSnapshots.listAll({ namespace: ns })).toEqual([]);
+    } finally {
+      await pg.query('drop tablespace outside');
+    }
+  });
 });

@@ -1,6 +1,7 @@
 import { chown, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
@@ -162,6 +163,22 @@ describe.each(availablePostgresMajors())('live inspection, PostgreSQL %i', (majo
       await server.query('drop tablespace extra');
     }
     expect(await live.tablespaces()).toEqual([]);
+    if (major >= 15) {
+      // An in-place tablespace (pg_tblspc/<oid>, a developer option) is inside the data directory.
+      const client = new pg.Client(server.connectionConfig);
+      await client.connect();
+      try {
+        await client.query('set allow_in_place_tablespaces = on');
+        await client.query("create tablespace in_place location ''");
+        expect((await client.query<{ l: string }>("select pg_tablespace_location(oid) as l from pg_tablespace where spcname = 'in_place'")).rows[0]!.l).toMatch(
+          /^pg_tblspc\/\d+$/,
+        );
+        expect(await live.tablespaces()).toEqual([]);
+        await client.query('drop tablespace in_place');
+      } finally {
+        await client.end();
+      }
+    }
   });
 
   it('checkpoints and switches WAL segments', async () => {

@@ -308,8 +308,9 @@ export class LiveInspector {
   }
 
   /**
-   * The tablespaces outside the data directory (all but `pg_default` and `pg_global`), by name, with
-   * the directory each links to from `pg_tblspc`.
+   * The tablespaces outside the data directory, by name, with the directory each links to from
+   * `pg_tblspc`. `pg_default`, `pg_global` and in-place tablespaces (PostgreSQL 15+
+   * `allow_in_place_tablespaces`: a relative location, `pg_tblspc/<oid>`) are in the data directory.
    *
    * @example
    * ```ts
@@ -318,7 +319,7 @@ export class LiveInspector {
    */
   async tablespaces(): Promise<{ name: string; location: string }[]> {
     return await this.#session.query<{ name: string; location: string }>(
-      "select spcname as name, pg_tablespace_location(oid) as location from pg_tablespace where pg_tablespace_location(oid) <> '' order by spcname",
+      "select spcname as name, pg_tablespace_location(oid) as location from pg_tablespace where pg_tablespace_location(oid) like '/%' order by spcname",
     );
   }
 
