@@ -85,3 +85,23 @@ export function bindRbacDocRoles(
   }
   return { items, clusterObjects };
 }
+
+/**
+ * {@link bindRbacDocRoles}, then `kubectl apply` of the result from `manifestFile`. The cluster-scoped
+ * objects are added to `clusterObjects` before anything is applied, so a failed apply still
+ * leaves them to the caller's cleanup.
+ *
+ * @example
+ * await applyRbacDocRoles((args) => plugin.run(args), roles, { namespaces: [ns], serviceAccount: { name: 'op', namespace: ns }, clusterSuffix: ns, manifestFile, clusterObjects });
+ */
+export async function applyRbacDocRoles(
+  kubectl: (args: string[]) => Promise<{ code: number | null; stderr: string }>,
+  roles: RbacDocRole[],
+  opts: Parameters<typeof bindRbacDocRoles>[1] & { manifestFile: string; clusterObjects: string[] },
+): Promise<void> {
+  const { items, clusterObjects } = bindRbacDocRoles(roles, opts);
+  opts.clusterObjects.push(...clusterObjects);
+  await writeFile(opts.manifestFile, JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+  const applied = await kubectl(['apply', '-f', opts.manifestFile]);
+  if (applied.code !== 0) throw new Error(`kubectl apply of the docs/rbac.md roles failed (exit ${applied.code}): ${applied.stderr}`);
+}

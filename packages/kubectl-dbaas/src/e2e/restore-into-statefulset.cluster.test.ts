@@ -9,7 +9,6 @@
 // is gone says where the old data is, and its rollback brings it back; an online backup restored in
 // place gets its WAL and backup_label from the restore-prep Job.
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FENCE_LEASE_ANNOTATION, FENCED_REPLICAS_ANNOTATION, KubeClients, RECLAIM_POLICY_BEFORE_ANNOTATION, watchUntil } from '@kubectl-dbaas/sdk';
@@ -20,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RestoreReport } from '../restore-report.js';
 import type { InPlaceRestoreReport } from '../commands/restore/workload.js';
 import { KubectlWithPlugin, showRun as show } from './kubectl-plugin.js';
-import { bindRbacDocRoles, rbacDocRoles, serviceAccountKubeconfig } from './rbac-doc.js';
+import { applyRbacDocRoles, rbacDocRoles, serviceAccountKubeconfig } from './rbac-doc.js';
 import {
   applyPostgresStatefulSet,
   connectThrough,
@@ -332,12 +331,13 @@ describe('restore back into a workload', () => {
         'kubectl-dbaas-restore-in-place',
         'kubectl-dbaas-restore-in-place-cluster',
       ]);
-      const bound = bindRbacDocRoles(roles, { namespaces: [ns], serviceAccount: { name: sa, namespace: ns }, clusterSuffix: ns });
-      clusterObjects.push(...bound.clusterObjects);
-      const manifest = path.join(plugin!.shimDir, 'restore-in-place-rbac.json');
-      await writeFile(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: bound.items }));
-      const applied = await plugin!.run(['apply', '-f', manifest]);
-      expect(applied.code, show(applied)).toBe(0);
+      await applyRbacDocRoles((args) => plugin!.run(args), roles, {
+        namespaces: [ns],
+        serviceAccount: { name: sa, namespace: ns },
+        clusterSuffix: ns,
+        manifestFile: path.join(plugin!.shimDir, 'restore-in-place-rbac.json'),
+        clusterObjects,
+      });
 
       const r = await plugin!.dbaas(
         ['restore', 'pg3-online', '--in-place', 'statefulset/pg3', '--yes', '--prep-image', postgresImage(E2E_MAJOR), '-o', 'json', '-n', ns],

@@ -4,7 +4,6 @@
 // named Secret; stray $PGHOST/$DATABASE_URL/$MYSQL_HOST never redirect it; a session that lands
 // on another server (a user's port-forward to the wrong pod) is refused before any snapshot.
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeClients } from '@kubectl-dbaas/sdk';
@@ -21,7 +20,7 @@ import {
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BackupCreateReport } from '../commands/backup/create/run.js';
 import { KubectlWithPlugin, showRun as show } from './kubectl-plugin.js';
-import { bindRbacDocRoles, rbacDocRoles, serviceAccountKubeconfig } from './rbac-doc.js';
+import { applyRbacDocRoles, rbacDocRoles, serviceAccountKubeconfig } from './rbac-doc.js';
 import { deleteNamespaceAndWait } from './postgres-statefulset.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -97,12 +96,13 @@ describe('the SQL session goes through the API server to the pod', () => {
       });
       const roles = await rbacDocRoles((name) => name.startsWith('kubectl-dbaas-backup-create'));
       expect(roles.map((o) => o.metadata.name)).toEqual(['kubectl-dbaas-backup-create', 'kubectl-dbaas-backup-create-cluster']);
-      const bound = bindRbacDocRoles(roles, { namespaces: [ns], serviceAccount: { name: sa, namespace: ns }, clusterSuffix: ns });
-      clusterObjects.push(...bound.clusterObjects);
-      const manifest = path.join(plugin!.shimDir, 'rbac.json');
-      await writeFile(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: bound.items }));
-      const applied = await plugin!.run(['apply', '-f', manifest]);
-      expect(applied.code, show(applied)).toBe(0);
+      await applyRbacDocRoles((args) => plugin!.run(args), roles, {
+        namespaces: [ns],
+        serviceAccount: { name: sa, namespace: ns },
+        clusterSuffix: ns,
+        manifestFile: path.join(plugin!.shimDir, 'rbac.json'),
+        clusterObjects,
+      });
       const r = await plugin!.dbaas(['backup', 'create', '--pod', pg!.podName, '--mode', 'online', '--name', 'pg-online-sa', '-n', ns, '-o', 'json'], {
         kubeconfig: limited,
         timeoutMs: 280_000,

@@ -13,7 +13,6 @@
 //   to stop the database, and this cluster has no kubelet or controllers for them (the SDK's fenced
 //   tests use a local fencing strategy, which a command line cannot take).
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DBAAS_LABELS, isDbaasError, KubeClients, watchUntil, type ConsistencyMode, type VolumeSnapshot } from '@kubectl-dbaas/sdk';
@@ -28,7 +27,7 @@ import {
   type PostgresServer,
 } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { bindRbacDocRoles, rbacDocRoles, serviceAccountKubeconfig } from '../../e2e/rbac-doc.js';
+import { applyRbacDocRoles, rbacDocRoles, serviceAccountKubeconfig } from '../../e2e/rbac-doc.js';
 import { expectUsageError, KubectlWithPlugin, showRun, type KubectlRun, type KubectlRunOptions } from '../../e2e/kubectl-plugin.js';
 import { parse as parseYaml } from 'yaml';
 import type { BackupCreateReport } from './create/run.js';
@@ -440,12 +439,13 @@ describe('RBAC (docs/rbac.md)', () => {
       'kubectl-dbaas-backup-create',
       'kubectl-dbaas-backup-create-cluster',
     ]);
-    const bound = bindRbacDocRoles(objects, { namespaces: [ns], serviceAccount: { name: sa, namespace: ns }, clusterSuffix: ns });
-    clusterObjects.push(...bound.clusterObjects);
-    const manifest = path.join(shimDir, 'rbac.json');
-    await writeFile(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: bound.items }));
-    const applied = await kubectl(['apply', '-f', manifest]);
-    expect(applied.code, show(applied)).toBe(0);
+    await applyRbacDocRoles(kubectl, objects, {
+      namespaces: [ns],
+      serviceAccount: { name: sa, namespace: ns },
+      clusterSuffix: ns,
+      manifestFile: path.join(shimDir, 'rbac.json'),
+      clusterObjects,
+    });
 
     // RBAC changes take effect at once in the API server's authorizer (no cache to wait for).
     const list = await dbaas(['backup', 'list', '-n', ns, '-o', 'name'], { kubeconfig: limited });

@@ -10,13 +10,12 @@
 //   restore-prep Job and verify's pods (skipped, with the reason printed, without a node or the
 //   CSI hostpath plugin).
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DBAAS_LABELS, KubeClients, watchUntil, type VolumeSnapshot } from '@kubectl-dbaas/sdk';
 import { clusterFromEnv, livePvcNames, LOCAL_NODE_NAME, provisionBackupSnapshot, STORAGE_CLASS_WFFC } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { bindRbacDocRoles, rbacDocRoles, serviceAccountKubeconfig } from '../../e2e/rbac-doc.js';
+import { applyRbacDocRoles, rbacDocRoles, serviceAccountKubeconfig } from '../../e2e/rbac-doc.js';
 import { expectUsageError, KubectlWithPlugin, showRun, type KubectlRunOptions } from '../../e2e/kubectl-plugin.js';
 import {
   ackedCheck,
@@ -221,16 +220,13 @@ describe('RBAC (docs/rbac.md): the restore and verify roles', () => {
       'kubectl-dbaas-restore-cluster',
       'kubectl-dbaas-verify',
     ]);
-    const { items, clusterObjects: made } = bindRbacDocRoles(objects, {
+    await applyRbacDocRoles(kubectl, objects, {
       namespaces: [ns, otherNs],
       serviceAccount: { name: sa, namespace: ns },
       clusterSuffix: ns,
+      manifestFile: path.join(shimDir, 'restore-rbac.json'),
+      clusterObjects,
     });
-    clusterObjects.push(...made);
-    const manifest = path.join(shimDir, 'restore-rbac.json');
-    await writeFile(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
-    const applied = await kubectl(['apply', '-f', manifest]);
-    expect(applied.code, show(applied)).toBe(0);
 
     const same = await dbaas(['restore', 'alpha', '--to', 'rbac-plan', '-n', ns, '--dry-run=server', '-o', 'name'], { kubeconfig });
     expect(same.code, show(same)).toBe(0);
