@@ -32,6 +32,10 @@ export type CsiDriverTool = (typeof CSI_DRIVER_TOOLS)[number];
 /**
  * The project's own Go programs, built from their source under `packages/testing/go/<tool>/` (a
  * module with its own go.mod and go.sum): no versions.json entry, the source is the version.
+ *
+ * @example
+ * const { paths } = await buildBinaries({ tools: LOCAL_SOURCE_TOOLS });
+ * paths['btrfs-csi']; // ~/.cache/kubectl-dbaas/bin/btrfs-csi/<key>/btrfs-csi
  */
 export const LOCAL_SOURCE_TOOLS = ['btrfs-csi'] as const;
 

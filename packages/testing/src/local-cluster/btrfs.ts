@@ -2,7 +2,9 @@
 // undoing the loop-mounted filesystem image it runs on whatever way its user ended.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
+import { runCommand } from './binaries.js';
 import { packageDir } from './paths.js';
 import { unmountAllUnder } from './mounts.js';
 
@@ -45,15 +47,57 @@ export function loopDevicesOf(image: string): string[] {
 }
 
 /**
- * Unmounts everything at or below `dir` and detaches the loop devices of `image`; returns what
- * stayed (mount points and devices), empty when the machine is as before.
+ * Detaches the loop devices of `image`; returns those that stayed. `mount -o loop` marks its
+ * device autoclear, so an unmount normally took it already; this catches a device whose mount
+ * never happened or whose unmount was deferred (`umount -l`: the device is then released when the
+ * last user goes).
  */
-export function undoLoopBtrfs(dir: string, image: string): string[] {
-  const left = unmountAllUnder(dir);
-  // `mount -o loop` marks its device autoclear, so the unmount normally took it; a device whose
-  // mount never happened (or was lazily deferred) is detached here.
+export function detachLoopDevicesOf(image: string): string[] {
+  const left: string[] = [];
   for (const dev of loopDevicesOf(image)) {
     if (spawnSync('losetup', ['-d', dev], { stdio: 'ignore' }).status !== 0) left.push(dev);
   }
   return left;
+}
+
+/**
+ * Unmounts everything at or below `dir` and detaches the loop devices of `image`; returns what
+ * stayed (mount points and devices), empty when the machine is as before.
+ */
+export function undoLoopBtrfs(dir: string, image: string): string[] {
+  return [...unmountAllUnder(dir), ...detachLoopDevicesOf(image)];
+}
+
+/** Where a cluster keeps its btrfs filesystem: the image file and its mount point, under `dir`. */
+export function loopBtrfsLayout(dir: string): { image: string; mountPoint: string } {
+  return { image: path.join(dir, 'fs.img'), mountPoint: path.join(dir, 'mnt') };
+}
+
+/**
+ * Makes a btrfs filesystem in a sparse image file of `bytes` under `dir` (a new directory) and
+ * loop-mounts it; on failure undoes what it did and throws with the tool's words. The caller
+ * undoes it with {@link undoLoopBtrfs} on every path.
+ */
+export async function makeLoopBtrfs(dir: string, bytes: number): Promise<{ image: string; mountPoint: string }> {
+  const layout = loopBtrfsLayout(dir);
+  await mkdir(layout.mountPoint, { recursive: true, mode: 0o700 });
+  // Sparse: the file takes only what the filesystem writes, whatever its size.
+  const file = await open(layout.image, 'wx', 0o600);
+  try {
+    await file.truncate(bytes);
+  } finally {
+    await file.close();
+  }
+  const steps: [string, string[]][] = [
+    ['mkfs.btrfs', ['-q', layout.image]],
+    ['mount', ['-o', 'loop', layout.image, layout.mountPoint]],
+  ];
+  for (const [cmd, args] of steps) {
+    const r = await runCommand(cmd, args, { timeoutMs: 120_000 });
+    if (r.code !== 0) {
+      undoLoopBtrfs(dir, layout.image);
+      throw new Error(`${cmd} ${args.join(' ')} failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${(r.stderr || r.stdout).trim()}`);
+    }
+  }
+  return layout;
 }

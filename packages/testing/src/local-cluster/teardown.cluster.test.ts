@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { LocalCluster, reapStaleClusters } from './cluster.js';
+import { machineState } from './node/machine-state.js';
 import { packageDir } from './paths.js';
 import { pidRunning } from './process.js';
 
@@ -40,7 +41,12 @@ function processesMentioning(needle: string): number[] {
   return out;
 }
 
-/** Asserts that nothing of a cluster is left: processes, ports, sockets, state directory. */
+/** Loop devices backed by a file under the state directory (the btrfs driver's filesystem image). */
+function loopDevicesUnder(stateDir: string): string[] {
+  return machineState().clusterLoopDevices.filter((d) => d.includes(`${stateDir}/`));
+}
+
+/** Asserts that nothing of a cluster is left: processes, ports, sockets, loop devices, state directory. */
 async function expectNothingLeft(held: Held): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
@@ -49,8 +55,10 @@ async function expectNothingLeft(held: Held): Promise<void> {
     for (const p of held.ports) if (!(await portFree(p))) busy.push(p);
     const mentioning = processesMentioning(held.stateDir);
     const dirLeft = existsSync(held.stateDir);
-    if ((alive.length === 0 && busy.length === 0 && mentioning.length === 0 && !dirLeft) || Date.now() > deadline) {
+    const loops = loopDevicesUnder(held.stateDir);
+    if ((alive.length === 0 && busy.length === 0 && mentioning.length === 0 && !dirLeft && loops.length === 0) || Date.now() > deadline) {
       expect(alive, 'component pids still running').toEqual([]);
+      expect(loops, 'loop devices of the btrfs image still attached').toEqual([]);
       expect(mentioning, 'processes still referring to the state dir').toEqual([]);
       expect(busy, 'ports still bound').toEqual([]);
       expect(dirLeft, `state dir ${held.stateDir} still exists (sockets, logs, data)`).toBe(false);
@@ -108,6 +116,13 @@ describe('teardown leaves nothing behind', () => {
       expect(status.find((s) => s.name === 'csi-provisioner')?.state).toBe('not started');
     } else {
       expect(existsSync(path.join(held.stateDir, 'csi', 'csi.sock'))).toBe(true);
+    }
+    if (cluster.btrfsUnavailable) {
+      expect(status.find((s) => s.name === 'btrfs-csi')?.detail).toBe(`btrfs CSI driver unavailable: ${cluster.btrfsUnavailable}`);
+    } else {
+      // The btrfs driver's filesystem is really there, so "no loop device left" below means something.
+      expect(status.find((s) => s.name === 'btrfs-csi')?.state).toBe('running');
+      expect(loopDevicesUnder(held.stateDir)).toHaveLength(1);
     }
     await cluster.stop();
     await expectNothingLeft(held);

@@ -170,8 +170,15 @@ func (d *Driver) CreateVolume(ctx context.Context, req *csi.CreateVolumeRequest)
 		err = snapshotSubvolume(ctx, sourcePath, path, false)
 	} else {
 		err = createSubvolume(ctx, path)
+		if err == nil {
+			// The database images run as their own users (postgres 999, mysql) with no fsGroup: an
+			// empty volume must be writable by them, as a fresh directory of the hostpath driver
+			// is. A clone or restore keeps its source's owner and mode.
+			err = os.Chmod(path, 0o777)
+		}
 	}
 	if err != nil {
+		_ = deleteSubvolume(context.Background(), path)
 		return nil, internal(err)
 	}
 	if err := writeJSON(d.store.volumeMetaPath(id), want); err != nil {
