@@ -5,6 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { LocalCluster, reapStaleClusters } from './cluster.js';
+import { btrfsUnavailable } from './btrfs.js';
+import { skipWhen } from '../skip-reason.js';
 import { machineState } from './node/machine-state.js';
 import { packageDir } from './paths.js';
 import { pidRunning } from './process.js';
@@ -13,6 +15,9 @@ interface Held {
   pids: number[];
   ports: number[];
   stateDir: string;
+  /** Set by the child fixture in its 'btrfs' variant. */
+  btrfsUnavailable?: string;
+  loopDevices?: string[];
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -72,10 +77,11 @@ async function expectNothingLeft(held: Held): Promise<void> {
 function runChild(
   mode: 'throw' | 'reject' | 'wait',
   signal?: NodeJS.Signals,
+  variant: 'control-plane' | 'btrfs' = 'control-plane',
 ): Promise<{ held: Held; code: number | null; sig: NodeJS.Signals | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     // tsx (a devDependency) runs the TypeScript fixture; `--import tsx` resolves from cwd.
-    const child = spawn(process.execPath, ['--import', 'tsx', childScript, mode], {
+    const child = spawn(process.execPath, ['--import', 'tsx', childScript, mode, variant], {
       cwd: packageDir(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -163,6 +169,28 @@ describe('teardown leaves nothing behind', () => {
   it('SIGINT (Ctrl-C) to the owning process tears the cluster down', async () => {
     const { held, code, sig } = await runChild('wait', 'SIGINT');
     expect(code === 130 || sig === 'SIGINT').toBe(true);
+    await expectNothingLeft(held);
+  });
+});
+
+const noBtrfs = btrfsUnavailable();
+if (noBtrfs) console.warn(`[dbaas-testing] SKIPPING the btrfs teardown tests (not passed): ${noBtrfs}`);
+
+describe('teardown of the btrfs driver unmounts its filesystem and detaches its loop device', skipWhen(noBtrfs), () => {
+  it.each([
+    ['an uncaught error (the exit handler)', 'throw', undefined],
+    ['SIGTERM', 'wait', 'SIGTERM'],
+    ['SIGKILL of the owner, then reapStaleClusters', 'wait', 'SIGKILL'],
+  ] as const)('%s', async (_how, mode, signal) => {
+    const { held, sig } = await runChild(mode, signal, 'btrfs');
+    // The filesystem was really there, so "nothing left" below means something.
+    expect(held.btrfsUnavailable).toBeUndefined();
+    expect(held.loopDevices).toHaveLength(1);
+    if (signal === 'SIGKILL') {
+      expect(sig).toBe('SIGKILL');
+      expect(loopDevicesUnder(held.stateDir)).toEqual(held.loopDevices);
+      expect(await reapStaleClusters()).toContain(held.stateDir);
+    }
     await expectNothingLeft(held);
   });
 });
