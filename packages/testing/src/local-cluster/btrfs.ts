@@ -1,7 +1,7 @@
 // The machine side of the btrfs CSI driver (packages/testing/go/btrfs-csi): what it needs, and
 // undoing the loop-mounted filesystem image it runs on whatever way its user ended.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import { runCommand } from './binaries.js';
@@ -36,36 +36,50 @@ export function btrfsUnavailable(): string | undefined {
   return undefined;
 }
 
-/** Loop devices backed by `image` (`losetup -j`). */
-export function loopDevicesOf(image: string): string[] {
-  const r = spawnSync('losetup', ['-j', image], { encoding: 'utf8' });
-  if (r.status !== 0) return [];
-  return r.stdout
-    .split('\n')
-    .map((line) => line.split(':')[0]!)
-    .filter((dev) => dev.startsWith('/dev/loop'));
+/**
+ * Loop devices whose backing file is at or below `dir`, read from /sys/block/loopN/loop/backing_file:
+ * unlike `losetup -j`, this still finds a device whose file was removed meanwhile (the kernel
+ * then shows the path with ` (deleted)`).
+ */
+export function loopDevicesBackedUnder(dir: string): string[] {
+  let devices: string[] = [];
+  try {
+    devices = readdirSync('/sys/block').filter((d) => d.startsWith('loop'));
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const dev of devices) {
+    try {
+      const backing = readFileSync(path.join('/sys/block', dev, 'loop', 'backing_file'), 'utf8').trim();
+      if (backing.startsWith(`${dir}/`)) out.push(`/dev/${dev}`);
+    } catch {
+      // not attached
+    }
+  }
+  return out.sort();
 }
 
 /**
- * Detaches the loop devices of `image`; returns those that stayed. `mount -o loop` marks its
- * device autoclear, so an unmount normally took it already; this catches a device whose mount
- * never happened or whose unmount was deferred (`umount -l`: the device is then released when the
- * last user goes).
+ * Detaches the loop devices backed by files under `dir`; returns those that stayed. `mount -o
+ * loop` marks its device autoclear, so an unmount normally took it already; this catches a device
+ * whose mount never happened or whose unmount was deferred (`umount -l`: the device is then
+ * released when the last user goes).
  */
-export function detachLoopDevicesOf(image: string): string[] {
+export function detachLoopDevicesUnder(dir: string): string[] {
   const left: string[] = [];
-  for (const dev of loopDevicesOf(image)) {
+  for (const dev of loopDevicesBackedUnder(dir)) {
     if (spawnSync('losetup', ['-d', dev], { stdio: 'ignore' }).status !== 0) left.push(dev);
   }
   return left;
 }
 
 /**
- * Unmounts everything at or below `dir` and detaches the loop devices of `image`; returns what
- * stayed (mount points and devices), empty when the machine is as before.
+ * Unmounts everything at or below `dir` and detaches the loop devices of files under it; returns
+ * what stayed (mount points and devices), empty when the machine is as before.
  */
-export function undoLoopBtrfs(dir: string, image: string): string[] {
-  return [...unmountAllUnder(dir), ...detachLoopDevicesOf(image)];
+export function undoLoopBtrfs(dir: string): string[] {
+  return [...unmountAllUnder(dir), ...detachLoopDevicesUnder(dir)];
 }
 
 /** Where a cluster keeps its btrfs filesystem: the image file and its mount point, under `dir`. */
@@ -95,7 +109,7 @@ export async function makeLoopBtrfs(dir: string, bytes: number): Promise<{ image
   for (const [cmd, args] of steps) {
     const r = await runCommand(cmd, args, { timeoutMs: 120_000 });
     if (r.code !== 0) {
-      undoLoopBtrfs(dir, layout.image);
+      undoLoopBtrfs(dir);
       throw new Error(`${cmd} ${args.join(' ')} failed (${r.timedOut ? 'timed out' : `exit ${r.code}`}): ${(r.stderr || r.stdout).trim()}`);
     }
   }

@@ -24,7 +24,7 @@ import { claimNodeSlot, nodeUnavailableReason, releaseNodeHost, staleNodeRecord,
 import { writeKubeletPki } from './node/pki.js';
 import { PAUSE_IMAGE, TEST_IMAGE_NAMES, buildTestImages, importTestImages, type TestImageName } from '../node/images.js';
 import { unmountAllUnder } from './mounts.js';
-import { btrfsUnavailable, detachLoopDevicesOf, loopBtrfsLayout, makeLoopBtrfs } from './btrfs.js';
+import { btrfsUnavailable, detachLoopDevicesUnder, loopBtrfsLayout, makeLoopBtrfs } from './btrfs.js';
 
 /** Name of the Immediate-binding StorageClass of the hostpath driver. */
 export const STORAGE_CLASS = 'csi-hostpath-sc';
@@ -263,7 +263,7 @@ export async function reapStaleClusters(log: (line: string) => void = () => unde
     while (processesMentioning(dir, COMPONENT_BINARIES).length > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
     }
-    const left = [...unmountAllUnder(dir), ...detachLoopDevicesOf(loopBtrfsLayout(path.join(dir, 'btrfs')).image)];
+    const left = [...unmountAllUnder(dir), ...detachLoopDevicesUnder(dir)];
     if (left.length === 0) {
       await rm(dir, { recursive: true, force: true });
       reaped.push(dir);
@@ -448,7 +448,7 @@ export class LocalCluster {
       const left = this.nodeHost ? releaseNodeHost(this.nodeHost, (l) => this.log(l)) : [];
       // The pods' bind mounts of btrfs volumes, then the btrfs filesystem itself, then its loop device.
       const failed = unmountAllUnder(this.stateDir);
-      left.push(...detachLoopDevicesOf(this.btrfsImage).map((dev) => `loop device ${dev}`));
+      left.push(...detachLoopDevicesUnder(this.stateDir).map((dev) => `loop device ${dev}`));
       if (failed.length === 0 && left.length === 0) await rm(this.stateDir, { recursive: true, force: true });
       live.delete(this);
       this.destroyed = true;
@@ -523,7 +523,7 @@ export class LocalCluster {
       spawnSync('sleep', ['0.05']);
     }
     const unmounted = unmountAllUnder(this.stateDir).length === 0;
-    const detached = detachLoopDevicesOf(this.btrfsImage).length === 0;
+    const detached = detachLoopDevicesUnder(this.stateDir).length === 0;
     if (unmounted && detached) {
       try {
         rmSync(this.stateDir, { recursive: true, force: true });
@@ -536,10 +536,6 @@ export class LocalCluster {
 
   private get btrfsDir(): string {
     return path.join(this.stateDir, 'btrfs');
-  }
-
-  private get btrfsImage(): string {
-    return loopBtrfsLayout(this.btrfsDir).image;
   }
 
   private log(line: string): void {

@@ -2,14 +2,20 @@ package driver
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/container-storage-interface/spec/lib/go/csi"
 	"github.com/kubernetes-csi/csi-test/v5/pkg/sanity"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // workDirEnv names a directory the caller made (mkdtemp) for the filesystem image and its mounts.
@@ -91,13 +97,21 @@ func undoMachineChanges(t *testing.T, dir, image string) {
 	}
 }
 
-// TestSanity runs the upstream CSI sanity suite against the driver on a fresh btrfs filesystem.
-func TestSanity(t *testing.T) {
+// btrfsFixture makes a btrfs filesystem in an image file, loop-mounts it, and returns the work
+// directory and a driver root on it; the cleanups undo the mounts and the loop device on every path.
+func btrfsFixture(t *testing.T) (dir, root string) {
+	t.Helper()
 	if why := missingForSanity(); why != "" {
 		t.Skip(why)
 	}
-	dir := os.Getenv(workDirEnv)
-	if dir == "" {
+	dir = os.Getenv(workDirEnv)
+	if dir != "" {
+		// One caller-made directory per go test run, one subdirectory per test.
+		var err error
+		if dir, err = os.MkdirTemp(dir, "t-"); err != nil {
+			t.Fatal(err)
+		}
+	} else {
 		var err error
 		if dir, err = os.MkdirTemp("", "btrfs-csi-sanity-"); err != nil {
 			t.Fatal(err)
@@ -118,15 +132,20 @@ func TestSanity(t *testing.T) {
 	run(t, "truncate", "-s", "512M", image)
 	run(t, "mkfs.btrfs", "-q", image)
 	run(t, "mount", "-o", "loop", image, mnt)
+	return dir, filepath.Join(mnt, "root")
+}
 
-	d, err := New(Config{Root: filepath.Join(mnt, "root"), NodeID: "sanity-node", Version: "test"})
+// TestSanity runs the upstream CSI sanity suite against the driver on a fresh btrfs filesystem.
+func TestSanity(t *testing.T) {
+	dir, root := btrfsFixture(t)
+	d, err := New(Config{Root: root, NodeID: "sanity-node", Version: "test"})
 	if err == nil {
 		t.Fatal("New accepted a root that does not exist")
 	}
-	if err := os.Mkdir(filepath.Join(mnt, "root"), 0o700); err != nil {
+	if err := os.Mkdir(root, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if d, err = New(Config{Root: filepath.Join(mnt, "root"), NodeID: "sanity-node", Version: "test"}); err != nil {
+	if d, err = New(Config{Root: root, NodeID: "sanity-node", Version: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	endpoint := "unix://" + filepath.Join(dir, "csi.sock")
@@ -143,6 +162,82 @@ func TestSanity(t *testing.T) {
 	cfg.TargetPath = filepath.Join(dir, "target")
 	cfg.StagingPath = filepath.Join(dir, "staging")
 	sanity.Test(t, cfg)
+}
+
+// TestSnapshotIsOneInstantAndReadOnlyPublishHolds checks what the sanity suite does not look at:
+// the content of a snapshot and of its restore, and a read-only publish.
+func TestSnapshotIsOneInstantAndReadOnlyPublishHolds(t *testing.T) {
+	dir, root := btrfsFixture(t)
+	if err := os.Mkdir(root, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(Config{Root: root, NodeID: "n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	mountCap := &csi.VolumeCapability{
+		AccessType: &csi.VolumeCapability_Mount{Mount: &csi.VolumeCapability_MountVolume{}},
+		AccessMode: &csi.VolumeCapability_AccessMode{Mode: csi.VolumeCapability_AccessMode_SINGLE_NODE_WRITER},
+	}
+	caps := []*csi.VolumeCapability{mountCap}
+	publish := func(volID, target string, readOnly bool) {
+		t.Helper()
+		if _, err := d.NodePublishVolume(ctx, &csi.NodePublishVolumeRequest{VolumeId: volID, TargetPath: target, VolumeCapability: mountCap, Readonly: readOnly}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_, _ = d.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: volID, TargetPath: target})
+		})
+	}
+	src, err := d.CreateVolume(ctx, &csi.CreateVolumeRequest{Name: "src", VolumeCapabilities: caps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcTarget := filepath.Join(dir, "src-target")
+	publish(src.Volume.VolumeId, srcTarget, false)
+	file := filepath.Join(srcTarget, "token")
+	if err := os.WriteFile(file, []byte("before"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := d.CreateSnapshot(ctx, &csi.CreateSnapshotRequest{Name: "snap", SourceVolumeId: src.Volume.VolumeId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !snap.Snapshot.ReadyToUse || snap.Snapshot.SizeBytes != src.Volume.CapacityBytes {
+		t.Fatalf("snapshot %+v: want ready, size %d", snap.Snapshot, src.Volume.CapacityBytes)
+	}
+	if err := os.WriteFile(file, []byte("after"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.CreateVolume(ctx, &csi.CreateVolumeRequest{
+		Name: "too-small", VolumeCapabilities: caps,
+		CapacityRange:       &csi.CapacityRange{RequiredBytes: src.Volume.CapacityBytes - 1},
+		VolumeContentSource: &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Snapshot{Snapshot: &csi.VolumeContentSource_SnapshotSource{SnapshotId: snap.Snapshot.SnapshotId}}},
+	}); status.Code(err) != codes.OutOfRange {
+		t.Fatalf("a restore smaller than its snapshot: %v, want OutOfRange", err)
+	}
+	restored, err := d.CreateVolume(ctx, &csi.CreateVolumeRequest{
+		Name: "restored", VolumeCapabilities: caps,
+		VolumeContentSource: &csi.VolumeContentSource{Type: &csi.VolumeContentSource_Snapshot{Snapshot: &csi.VolumeContentSource_SnapshotSource{SnapshotId: snap.Snapshot.SnapshotId}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roTarget := filepath.Join(dir, "ro-target")
+	publish(restored.Volume.VolumeId, roTarget, true)
+	if got, err := os.ReadFile(filepath.Join(roTarget, "token")); err != nil || string(got) != "before" {
+		t.Fatalf("restored token: %q, %v; want the snapshot instant's \"before\"", got, err)
+	}
+	if err := os.WriteFile(filepath.Join(roTarget, "new"), nil, 0o600); !errors.Is(err, syscall.EROFS) {
+		t.Fatalf("writing through a read-only publish: %v, want EROFS", err)
+	}
+	if _, err := d.NodeUnpublishVolume(ctx, &csi.NodeUnpublishVolumeRequest{VolumeId: restored.Volume.VolumeId, TargetPath: roTarget}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(roTarget); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("target %s after unpublish: %v, want it removed", roTarget, err)
+	}
 }
 
 func TestNewRefusesARootOffBtrfs(t *testing.T) {
