@@ -9,7 +9,7 @@
  *   dbaas-testing images           build (or find in the cache) the test node's container images
  */
 import { fileURLToPath } from 'node:url';
-import { BUILT_TOOLS, buildBinaries, goVersion, resolveBinaries } from './local-cluster/binaries.js';
+import { BUILT_TOOLS, LOCAL_SOURCE_TOOLS, buildBinaries, goVersion, resolveBinaries } from './local-cluster/binaries.js';
 import { cacheRoot } from './local-cluster/paths.js';
 import { nodeUnavailableReason } from './local-cluster/node/host.js';
 import { down, status, supervise, up } from './local-cluster/supervisor.js';
@@ -59,11 +59,12 @@ async function main(argv: string[]): Promise<number> {
       console.log(
         built.length
           ? `built ${built.map((t) => `${t} (${seconds[t as keyof typeof seconds]}s)`).join(', ')} in ${Math.round((Date.now() - t0) / 1000)}s`
-          : `all ${BUILT_TOOLS.length} binaries cached`,
+          : `all ${BUILT_TOOLS.length + LOCAL_SOURCE_TOOLS.length} binaries cached`,
       );
       const bins = await resolveBinaries({ log: (l) => console.error(l) });
       for (const [tool, file] of Object.entries(bins.paths)) console.log(`${tool}: ${file}`);
       if (bins.hostpathUnavailable) console.log(`CSI hostpath plugin unavailable: ${bins.hostpathUnavailable}`);
+      if (bins.btrfsDriverUnavailable) console.log(`btrfs CSI driver unavailable: ${bins.btrfsDriverUnavailable}`);
       // The node's images, when this machine can run a node (they are built as root).
       const noNode = nodeUnavailableReason();
       if (noNode) {

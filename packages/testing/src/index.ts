@@ -39,6 +39,9 @@ export {
   STORAGE_CLASS_WFFC,
   SNAPSHOT_CLASS,
   HOSTPATH_DRIVER,
+  BTRFS_DRIVER,
+  BTRFS_STORAGE_CLASS,
+  BTRFS_SNAPSHOT_CLASS,
   LOCAL_NODE_NAME,
 } from './local-cluster/cluster.js';
 export type {
@@ -53,6 +56,7 @@ export {
   resolveBinaries,
   loadVersions,
   CSI_DRIVER_TOOLS,
+  LOCAL_SOURCE_TOOLS,
   toolCacheKey,
   cachedToolPath,
   goVersion,

@@ -7,10 +7,18 @@ const cls = (value: string) => ({ metadata: { name: 'fast', annotations: { [ATOM
 describe('snapshot atomicity', () => {
   it('knows the table of docs/sdk.md, "Driver atomicity and the default mode"', () => {
     expect(snapshotAtomicity('hostpath.csi.k8s.io')).toMatchObject({ atomic: false, source: 'table' });
-    for (const d of ['ebs.csi.aws.com', 'pd.csi.storage.gke.io', 'disk.csi.azure.com', 'rbd.csi.ceph.com', 'zfs.csi.openebs.io', 'local.csi.openebs.io']) {
+    for (const d of [
+      'ebs.csi.aws.com',
+      'pd.csi.storage.gke.io',
+      'disk.csi.azure.com',
+      'rbd.csi.ceph.com',
+      'zfs.csi.openebs.io',
+      'local.csi.openebs.io',
+      'btrfs.test.csi.kubectl-dbaas.io',
+    ]) {
       expect(snapshotAtomicity(d), d).toMatchObject({ atomic: true, source: 'table' });
     }
-    expect(Object.keys(KNOWN_DRIVER_ATOMICITY)).toHaveLength(7);
+    expect(Object.keys(KNOWN_DRIVER_ATOMICITY)).toHaveLength(8);
   });
 
   it('treats unknown drivers as not atomic, and the class annotation overrides both ways', () => {

@@ -30,6 +30,10 @@ export const KNOWN_DRIVER_ATOMICITY: Readonly<Record<string, { atomic: boolean; 
   'rbd.csi.ceph.com': { atomic: true, reason: 'Ceph RBD snapshots are point-in-time copy-on-write images' },
   'zfs.csi.openebs.io': { atomic: true, reason: 'OpenEBS ZFS-LocalPV uses ZFS snapshots, atomic per dataset' },
   'local.csi.openebs.io': { atomic: true, reason: 'OpenEBS LVM-LocalPV uses LVM thin snapshots, point-in-time per logical volume' },
+  'btrfs.test.csi.kubectl-dbaas.io': {
+    atomic: true,
+    reason: "read-only btrfs subvolume snapshots: one instant for the whole volume (the project's own test driver)",
+  },
 };
 
 /**

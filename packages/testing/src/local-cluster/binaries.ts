@@ -29,8 +29,25 @@ export const CSI_DRIVER_TOOLS = ['hostpathplugin', 'csi-node-driver-registrar'] 
 /** One of {@link CSI_DRIVER_TOOLS}. */
 export type CsiDriverTool = (typeof CSI_DRIVER_TOOLS)[number];
 
+/**
+ * The project's own Go programs, built from their source under `packages/testing/go/<tool>/` (a
+ * module with its own go.mod and go.sum): no versions.json entry, the source is the version.
+ *
+ * @example
+ * const { paths } = await buildBinaries({ tools: LOCAL_SOURCE_TOOLS });
+ * paths['btrfs-csi']; // ~/.cache/kubectl-dbaas/bin/btrfs-csi/<key>/btrfs-csi
+ */
+export const LOCAL_SOURCE_TOOLS = ['btrfs-csi'] as const;
+
+/** One of {@link LOCAL_SOURCE_TOOLS}. */
+export type LocalSourceTool = (typeof LOCAL_SOURCE_TOOLS)[number];
+
 /** Every binary the local cluster runs. */
-export type ClusterTool = BuiltTool | CsiDriverTool;
+export type ClusterTool = BuiltTool | CsiDriverTool | LocalSourceTool;
+
+function isLocalSource(tool: ClusterTool): tool is LocalSourceTool {
+  return (LOCAL_SOURCE_TOOLS as readonly string[]).includes(tool);
+}
 
 /** One tool's entry in `go/versions.json`. */
 export interface ToolVersion {
@@ -55,6 +72,8 @@ export interface ResolvedBinaries {
   paths: Partial<Record<ClusterTool, string>>;
   /** `undefined` when `hostpathplugin` and `csi-node-driver-registrar` were found or built; else why not. */
   hostpathUnavailable?: string;
+  /** `undefined` when the btrfs CSI driver (`btrfs-csi`) was found in the cache or built; else why not. */
+  btrfsDriverUnavailable?: string;
 }
 
 /** Options for {@link buildBinaries} and {@link resolveBinaries}. */
@@ -182,9 +201,33 @@ export async function goVersion(): Promise<string> {
   return goVersionCache;
 }
 
-/** The versions.json entry of any tool. */
+/** The versions.json entry of any tool; a local-source tool's stands in for one (its own module, built whole). */
 function toolVersion(tool: ClusterTool, versions: VersionsFile): ToolVersion {
+  if (isLocalSource(tool)) return { module: `kubectl-dbaas.local/testing/${tool}`, version: 'local source', package: '.' };
   return (CSI_DRIVER_TOOLS as readonly string[]).includes(tool) ? versions.csiDriver.tools[tool as CsiDriverTool] : versions.tools[tool as BuiltTool];
+}
+
+/**
+ * The cache key of a Go source tree: a hash of `go version` and every file under `dir` but the
+ * `_test.go` files (they are not in the binary, so a new test does not rebuild it), by relative
+ * path, so that renaming a file changes the key too.
+ *
+ * @example
+ * const key = await sourceTreeKey(path.join(packageDir(), 'go', 'btrfs-csi'), await goVersion());
+ */
+export async function sourceTreeKey(dir: string, goVersionLine: string): Promise<string> {
+  const h = createHash('sha256');
+  h.update(`${goVersionLine}\0`);
+  const files: string[] = [];
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile() && !entry.name.endsWith('_test.go')) files.push(path.relative(dir, path.join(entry.parentPath, entry.name)));
+  }
+  for (const f of files.sort()) {
+    const content = await readFile(path.join(dir, f));
+    h.update(`${f}\0${content.length}\0`);
+    h.update(content);
+  }
+  return h.digest('hex').slice(0, 16);
 }
 
 /**
@@ -196,6 +239,7 @@ function toolVersion(tool: ClusterTool, versions: VersionsFile): ToolVersion {
  * const dir = path.join(cacheRoot(), 'bin', 'etcd', await toolCacheKey('etcd'));
  */
 export async function toolCacheKey(tool: ClusterTool): Promise<string> {
+  if (isLocalSource(tool)) return await sourceTreeKey(path.join(packageDir(), 'go', tool), await goVersion());
   const versions = await loadVersions();
   const h = createHash('sha256');
   h.update(await goVersion());
@@ -306,7 +350,7 @@ export async function buildBinaries(
   const log = opts.log ?? ((l: string) => console.error(l));
   const versions = await loadVersions();
   const gv = await goVersion();
-  const tools = opts.tools ?? BUILT_TOOLS;
+  const tools = opts.tools ?? [...BUILT_TOOLS, ...LOCAL_SOURCE_TOOLS];
   const paths: Partial<Record<ClusterTool, string>> = {};
   const missing: ClusterTool[] = [];
   for (const tool of tools) {
@@ -331,7 +375,7 @@ export async function buildBinaries(
       await mkdir(path.dirname(workDir), { recursive: true });
       await mkdir(path.dirname(out), { recursive: true });
       await cp(path.join(packageDir(), 'go', tool), workDir, { recursive: true });
-      await syncWrapper(workDir, tool, versions);
+      if (!isLocalSource(tool)) await syncWrapper(workDir, tool, versions);
       const t0 = Date.now();
       log(`[dbaas-testing] building ${tool} (${t.module}@${t.version})...`);
       const every = (opts.progressEverySeconds ?? 30) * 1000;
@@ -356,7 +400,9 @@ export async function buildBinaries(
       const buildLog: string[] = [];
       let res: RunResult;
       try {
-        res = await runCommand('nice', ['-n', '10', 'go', 'build', '-trimpath', '-ldflags', ldflagsFor(tool, versions), '-o', `${out}.tmp`, t.package], {
+        // A local-source tool reports its cache key as its version (the driver's GetPluginInfo).
+        const ldflags = isLocalSource(tool) ? `-s -w -X main.version=${path.basename(path.dirname(out))}` : ldflagsFor(tool, versions);
+        res = await runCommand('nice', ['-n', '10', 'go', 'build', '-trimpath', '-ldflags', ldflags, '-o', `${out}.tmp`, t.package], {
           cwd: workDir,
           env: goEnv(),
           onOutput: (c) => buildLog.push(c),
@@ -425,7 +471,9 @@ function pidAlive(pid: number): boolean {
  * const bins = await resolveBinaries({ log: console.log });
  * if (bins.hostpathUnavailable) console.warn(bins.hostpathUnavailable);
  */
-export async function resolveBinaries(opts: BuildOptions & { withoutCsiDriver?: boolean | undefined } = {}): Promise<ResolvedBinaries> {
+export async function resolveBinaries(
+  opts: BuildOptions & { withoutCsiDriver?: boolean | undefined; withoutBtrfsDriver?: boolean | undefined } = {},
+): Promise<ResolvedBinaries> {
   const binDir = opts.binDir ?? process.env.DBAAS_TESTING_BIN_DIR ?? undefined;
   const paths: Partial<Record<ClusterTool, string>> = {};
   const fromBinDir = async (tool: ClusterTool) => {
@@ -474,7 +522,20 @@ export async function resolveBinaries(opts: BuildOptions & { withoutCsiDriver?: 
         `and not buildable here: ${(err as Error).message.split('\n')[0]} (see packages/testing/go/BLOCKED.md)`;
     }
   }
-  return { paths, ...(hostpathUnavailable ? { hostpathUnavailable } : {}) };
+  // The btrfs driver is the project's own source: never taken from the bin directory, where a
+  // binary could be older than the source beside it.
+  let btrfsDriverUnavailable: string | undefined;
+  if (opts.withoutBtrfsDriver) {
+    btrfsDriverUnavailable = 'not wanted (withoutBtrfsDriver)';
+  } else {
+    try {
+      await ensureBuilt(LOCAL_SOURCE_TOOLS);
+    } catch (err) {
+      for (const tool of LOCAL_SOURCE_TOOLS) delete paths[tool];
+      btrfsDriverUnavailable = `btrfs-csi not built: ${(err as Error).message.split('\n')[0]}`;
+    }
+  }
+  return { paths, ...(hostpathUnavailable ? { hostpathUnavailable } : {}), ...(btrfsDriverUnavailable ? { btrfsDriverUnavailable } : {}) };
 }
 
 /**

@@ -24,6 +24,7 @@ import { claimNodeSlot, nodeUnavailableReason, releaseNodeHost, staleNodeRecord,
 import { writeKubeletPki } from './node/pki.js';
 import { PAUSE_IMAGE, TEST_IMAGE_NAMES, buildTestImages, importTestImages, type TestImageName } from '../node/images.js';
 import { unmountAllUnder } from './mounts.js';
+import { btrfsUnavailable, detachLoopDevicesUnder, loopBtrfsLayout, makeLoopBtrfs } from './btrfs.js';
 
 /** Name of the Immediate-binding StorageClass of the hostpath driver. */
 export const STORAGE_CLASS = 'csi-hostpath-sc';
@@ -33,6 +34,31 @@ export const STORAGE_CLASS_WFFC = 'csi-hostpath-sc-wffc';
 export const SNAPSHOT_CLASS = 'csi-hostpath-snapclass';
 /** CSI driver name of the hostpath plugin. */
 export const HOSTPATH_DRIVER = 'hostpath.csi.k8s.io';
+/**
+ * CSI driver name of the project's own test driver on btrfs (packages/testing/go/btrfs-csi), whose
+ * snapshots are atomic: read-only btrfs subvolume snapshots.
+ *
+ * @example
+ * if (!cluster.btrfsUnavailable) expect(pv.spec?.csi?.driver).toBe(BTRFS_DRIVER);
+ */
+export const BTRFS_DRIVER = 'btrfs.test.csi.kubectl-dbaas.io';
+/**
+ * Name of the (Immediate-binding) StorageClass of the btrfs driver.
+ *
+ * @example
+ * const pvc = { spec: { storageClassName: BTRFS_STORAGE_CLASS, accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } };
+ */
+export const BTRFS_STORAGE_CLASS = 'dbaas-btrfs';
+/**
+ * Name of the VolumeSnapshotClass of the btrfs driver.
+ *
+ * @example
+ * const vs = { spec: { volumeSnapshotClassName: BTRFS_SNAPSHOT_CLASS, source: { persistentVolumeClaimName: 'data' } } };
+ */
+export const BTRFS_SNAPSHOT_CLASS = 'dbaas-btrfs-snapclass';
+/** Size of the btrfs filesystem's image file (sparse: it takes only what is written). */
+const BTRFS_IMAGE_BYTES = 16 * 1024 ** 3;
+
 /**
  * The node's name: the kubelet registers it (`--hostname-override`) and the hostpath plugin serves it
  * (`--nodeid`). Without a kubelet (not root), a bare Node object of this name is created so that a
@@ -81,16 +107,27 @@ export const COMPONENTS = [
   'hostpathplugin',
   'csi-provisioner',
   'csi-snapshotter',
+  'btrfs-csi',
+  'btrfs-csi-provisioner',
+  'btrfs-csi-snapshotter',
   'containerd',
   'csi-node-driver-registrar',
+  'btrfs-csi-registrar',
   'kubelet',
 ] as const;
 
 /** The node's components (kubelet and what it needs on the machine). */
-const NODE_COMPONENTS: readonly ComponentName[] = ['containerd', 'csi-node-driver-registrar', 'kubelet'];
+const NODE_COMPONENTS: readonly ComponentName[] = ['containerd', 'csi-node-driver-registrar', 'btrfs-csi-registrar', 'kubelet'];
 
-/** Each component's executable has the component's name: that is how leftovers are found by command line. */
-const COMPONENT_BINARIES = COMPONENTS;
+/** The btrfs driver's sidecars: the same binaries as the hostpath driver's, a second instance each. */
+const BTRFS_SIDECARS: readonly ComponentName[] = ['btrfs-csi-provisioner', 'btrfs-csi-snapshotter', 'btrfs-csi-registrar'];
+
+/**
+ * The executables of the components: how leftovers are found by command line. Each has its
+ * component's name, but the btrfs driver's sidecars, which are csi-provisioner, csi-snapshotter
+ * and csi-node-driver-registrar again.
+ */
+const COMPONENT_BINARIES = COMPONENTS.filter((name) => !BTRFS_SIDECARS.includes(name));
 
 /** One of {@link COMPONENTS}. */
 export type ComponentName = (typeof COMPONENTS)[number];
@@ -114,6 +151,10 @@ export interface ClusterRecord {
   ownerPid: number;
   hostpathStateDir: string;
   hostpathUnavailable?: string;
+  /** Why the btrfs driver is not running; absent when it is. */
+  btrfsUnavailable?: string;
+  /** The btrfs driver's `--root` (its loop-mounted filesystem), when it runs. */
+  btrfsRoot?: string;
   nodeUnavailable?: string;
   components: { name: ComponentName; pid?: number; logFile?: string; health?: string; detail?: string }[];
   /** Every TCP port the components listen on (loopback). */
@@ -138,6 +179,10 @@ export interface LocalClusterOptions {
   controlPlaneOnly?: boolean;
   /** Skip the hostpath plugin even when it is available. Default false. */
   withoutHostpath?: boolean;
+  /** Skip the btrfs driver (and its loop-mounted filesystem) even where it can run. Default false. */
+  withoutBtrfs?: boolean;
+  /** Size of the btrfs filesystem's image file (sparse). Default 16 GiB. */
+  btrfsImageBytes?: number;
   /** Start no node (kubelet, containerd) even where one can run. Default false. */
   withoutNode?: boolean;
   /**
@@ -218,7 +263,8 @@ export async function reapStaleClusters(log: (line: string) => void = () => unde
     while (processesMentioning(dir, COMPONENT_BINARIES).length > 0 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
     }
-    if (unmountAllUnder(dir).length === 0) {
+    const left = [...unmountAllUnder(dir), ...detachLoopDevicesUnder(dir)];
+    if (left.length === 0) {
       await rm(dir, { recursive: true, force: true });
       reaped.push(dir);
       log(`[dbaas-testing] removed stale cluster ${dir} (owner pid ${owners.join('/')} is gone)`);
@@ -252,6 +298,13 @@ export class LocalCluster {
   readonly hostpathStateDir: string;
   /** Why the hostpath plugin is not running, or undefined when it is. */
   hostpathUnavailable: string | undefined;
+  /** Why the btrfs driver is not running, or undefined when it is. */
+  btrfsUnavailable: string | undefined;
+  /**
+   * The btrfs driver's `--root`, the mount point of its filesystem (an image file under the state
+   * directory, loop-mounted): volume `<handle>` is `<btrfsRoot>/volumes/<handle>`.
+   */
+  readonly btrfsRoot: string;
   /** Why there is no node (kubelet, containerd), or undefined when there is one. */
   nodeUnavailable: string | undefined;
   /** Where the node's files live (under {@link stateDir}). */
@@ -276,6 +329,7 @@ export class LocalCluster {
     this.stateDir = stateDir;
     this.kubeconfigPath = path.join(stateDir, 'kubeconfig');
     this.hostpathStateDir = path.join(stateDir, 'hostpath');
+    this.btrfsRoot = loopBtrfsLayout(this.btrfsDir).mountPoint;
     this.node = nodeLayout(stateDir);
     this.opts = opts;
   }
@@ -291,18 +345,29 @@ export class LocalCluster {
   static async start(opts: LocalClusterOptions = {}): Promise<LocalCluster> {
     const t0 = Date.now();
     const log = opts.log ?? ((l: string) => console.error(l));
-    const bins = await resolveBinaries({ binDir: opts.binDir, build: opts.build, log, withoutCsiDriver: opts.withoutHostpath });
+    const bins = await resolveBinaries({
+      binDir: opts.binDir,
+      build: opts.build,
+      log,
+      withoutCsiDriver: opts.withoutHostpath,
+      withoutBtrfsDriver: opts.withoutBtrfs,
+    });
     await reapStaleClusters(log);
     const stateDir = await mkdtemp(path.join(tmpdir(), 'dbaas-cluster-'));
     const cluster = new LocalCluster(stateDir, opts);
     live.add(cluster);
     installProcessHandlers();
     try {
-      await cluster.boot(bins.paths, opts.withoutHostpath ? 'disabled by option withoutHostpath' : bins.hostpathUnavailable);
+      await cluster.boot(
+        bins.paths,
+        opts.withoutHostpath ? 'disabled by option withoutHostpath' : bins.hostpathUnavailable,
+        opts.withoutBtrfs ? 'disabled by option withoutBtrfs' : bins.btrfsDriverUnavailable,
+      );
       cluster.startSeconds = Math.round((Date.now() - t0) / 100) / 10;
       await cluster.writeRecord();
       log(`[dbaas-testing] cluster ready in ${cluster.startSeconds}s: KUBECONFIG=${cluster.kubeconfigPath}`);
       if (cluster.hostpathUnavailable) log(`[dbaas-testing] CSI hostpath plugin unavailable: ${cluster.hostpathUnavailable}`);
+      if (cluster.btrfsUnavailable) log(`[dbaas-testing] btrfs CSI driver unavailable: ${cluster.btrfsUnavailable}`);
       if (cluster.nodeUnavailable) log(`[dbaas-testing] no node: ${cluster.nodeUnavailable}`);
       return cluster;
     } catch (err) {
@@ -355,6 +420,12 @@ export class LocalCluster {
       if (this.hostpathUnavailable && (name === 'csi-provisioner' || name === 'csi-snapshotter')) {
         return { name, state: 'not started', detail: 'needs the CSI hostpath plugin socket' };
       }
+      if (this.btrfsUnavailable && name === 'btrfs-csi') {
+        return { name, state: 'unavailable', detail: `btrfs CSI driver unavailable: ${this.btrfsUnavailable}` };
+      }
+      if (this.btrfsUnavailable && BTRFS_SIDECARS.includes(name)) {
+        return { name, state: 'not started', detail: 'needs the btrfs CSI driver socket' };
+      }
       if (this.nodeUnavailable && NODE_COMPONENTS.includes(name)) {
         return { name, state: 'unavailable', detail: `no node: ${this.nodeUnavailable}` };
       }
@@ -375,7 +446,9 @@ export class LocalCluster {
         if (p) await p.stop(grace);
       }
       const left = this.nodeHost ? releaseNodeHost(this.nodeHost, (l) => this.log(l)) : [];
+      // The pods' bind mounts of btrfs volumes, then the btrfs filesystem itself, then its loop device.
       const failed = unmountAllUnder(this.stateDir);
+      left.push(...detachLoopDevicesUnder(this.stateDir).map((dev) => `loop device ${dev}`));
       if (failed.length === 0 && left.length === 0) await rm(this.stateDir, { recursive: true, force: true });
       live.delete(this);
       this.destroyed = true;
@@ -449,7 +522,9 @@ export class LocalCluster {
     ) {
       spawnSync('sleep', ['0.05']);
     }
-    if (unmountAllUnder(this.stateDir).length === 0) {
+    const unmounted = unmountAllUnder(this.stateDir).length === 0;
+    const detached = detachLoopDevicesUnder(this.stateDir).length === 0;
+    if (unmounted && detached) {
       try {
         rmSync(this.stateDir, { recursive: true, force: true });
       } catch {
@@ -457,6 +532,10 @@ export class LocalCluster {
       }
     }
     live.delete(this);
+  }
+
+  private get btrfsDir(): string {
+    return path.join(this.stateDir, 'btrfs');
   }
 
   private log(line: string): void {
@@ -487,7 +566,11 @@ export class LocalCluster {
     return p;
   }
 
-  private async boot(bins: Partial<Record<ClusterTool, string>>, hostpathUnavailable: string | undefined): Promise<void> {
+  private async boot(
+    bins: Partial<Record<ClusterTool, string>>,
+    hostpathUnavailable: string | undefined,
+    btrfsDriverUnavailable: string | undefined,
+  ): Promise<void> {
     const dir = this.stateDir;
     await mkdir(path.join(dir, 'logs'), { recursive: true });
     await mkdir(path.join(dir, 'pki'), { recursive: true, mode: 0o700 });
@@ -588,6 +671,7 @@ export class LocalCluster {
     await this.writeRecord();
     if (this.opts.controlPlaneOnly) {
       this.hostpathUnavailable = 'not started (controlPlaneOnly)';
+      this.btrfsUnavailable = 'not started (controlPlaneOnly)';
       return;
     }
 
@@ -713,51 +797,7 @@ export class LocalCluster {
       ]);
       await waitFor(hp, `socket ${socket}`, async () => (await stat(socket)).isSocket(), this.timeoutMs);
       this.health.set('hostpathplugin', `listening on ${socket}`);
-      const provPort = await this.port();
-      const prov = await this.spawn('csi-provisioner', bins['csi-provisioner'], [
-        `--kubeconfig=${this.kubeconfigPath}`,
-        `--csi-address=${socket}`,
-        '--leader-election=false',
-        '--node-deployment=false',
-        // No kubelet means no CSINode and no Node objects: with topology on, Immediate binding fails
-        // with "no available topology found". Off, CreateVolume gets no topology requirement.
-        '--feature-gates=Topology=false',
-        '--immediate-topology=false',
-        '--extra-create-metadata=true',
-        `--http-endpoint=127.0.0.1:${provPort}`,
-        '--timeout=60s',
-        '--retry-interval-max=30s',
-        '--v=4',
-      ]);
-      const snapPort = await this.port();
-      const snapper = await this.spawn('csi-snapshotter', bins['csi-snapshotter'], [
-        `--kubeconfig=${this.kubeconfigPath}`,
-        `--csi-address=${socket}`,
-        '--leader-election=false',
-        '--extra-create-metadata=true',
-        `--http-endpoint=127.0.0.1:${snapPort}`,
-        '--timeout=300s',
-        '--retry-interval-max=30s',
-        '--v=4',
-      ]);
-      await waitFor(
-        prov,
-        `http://127.0.0.1:${provPort}/metrics`,
-        async () => {
-          return (await probe(`http://127.0.0.1:${provPort}/metrics`)).status === 200;
-        },
-        this.timeoutMs,
-      );
-      this.health.set('csi-provisioner', `http://127.0.0.1:${provPort}/metrics ok`);
-      await waitFor(
-        snapper,
-        `http://127.0.0.1:${snapPort}/metrics`,
-        async () => {
-          return (await probe(`http://127.0.0.1:${snapPort}/metrics`)).status === 200;
-        },
-        this.timeoutMs,
-      );
-      this.health.set('csi-snapshotter', `http://127.0.0.1:${snapPort}/metrics ok`);
+      await this.startControllerSidecars(socket, 'csi-provisioner', 'csi-snapshotter', bins);
       // CSIDriver object, as a real deployment has.
       await kc
         .makeApiClient(StorageV1Api)
@@ -771,10 +811,107 @@ export class LocalCluster {
           if ((err as { code?: number }).code !== 409) throw err;
         });
     }
+    await this.startBtrfsDriver(bins, kc, btrfsDriverUnavailable);
     if (runtimeReady) {
       await runtimeReady;
       await this.startKubelet(bins, kc);
     }
+  }
+
+  /**
+   * The btrfs driver on a filesystem of its own (an image file under the state directory,
+   * loop-mounted), with its own csi-provisioner and csi-snapshotter. A machine that cannot hold the
+   * filesystem (not root, no btrfs, no loop device) gets `btrfsUnavailable` with the reason, not a
+   * failed start; the driver failing once the filesystem is there is a failure.
+   */
+  private async startBtrfsDriver(bins: Partial<Record<ClusterTool, string>>, kc: KubeConfig, btrfsDriverUnavailable: string | undefined): Promise<void> {
+    const missing = btrfsDriverUnavailable ?? (bins['btrfs-csi'] ? btrfsUnavailable() : 'btrfs-csi not built');
+    if (missing) {
+      this.btrfsUnavailable = missing;
+      return;
+    }
+    try {
+      await makeLoopBtrfs(this.btrfsDir, this.opts.btrfsImageBytes ?? BTRFS_IMAGE_BYTES);
+    } catch (err) {
+      this.btrfsUnavailable = `no btrfs filesystem: ${(err as Error).message}`;
+      return;
+    }
+    await this.writeRecord();
+    const socket = path.join(this.stateDir, 'btrfs-csi', 'csi.sock');
+    await mkdir(path.dirname(socket), { recursive: true });
+    const driver = await this.spawn('btrfs-csi', bins['btrfs-csi'], [
+      `--endpoint=unix://${socket}`,
+      `--root=${this.btrfsRoot}`,
+      `--node-id=${LOCAL_NODE_NAME}`,
+    ]);
+    await waitFor(driver, `socket ${socket}`, async () => (await stat(socket)).isSocket(), this.timeoutMs);
+    this.health.set('btrfs-csi', `listening on ${socket}, root ${this.btrfsRoot}`);
+    await this.startControllerSidecars(socket, 'btrfs-csi-provisioner', 'btrfs-csi-snapshotter', bins);
+    await kc
+      .makeApiClient(StorageV1Api)
+      .createCSIDriver({
+        body: {
+          metadata: { name: BTRFS_DRIVER },
+          spec: { attachRequired: false, podInfoOnMount: false, volumeLifecycleModes: ['Persistent'] },
+        },
+      })
+      .catch((err: unknown) => {
+        if ((err as { code?: number }).code !== 409) throw err;
+      });
+  }
+
+  /** csi-provisioner and csi-snapshotter for the CSI driver listening on `socket`. */
+  private async startControllerSidecars(
+    socket: string,
+    provisioner: ComponentName,
+    snapshotter: ComponentName,
+    bins: Partial<Record<ClusterTool, string>>,
+  ): Promise<void> {
+    const provPort = await this.port();
+    const prov = await this.spawn(provisioner, bins['csi-provisioner'], [
+      `--kubeconfig=${this.kubeconfigPath}`,
+      `--csi-address=${socket}`,
+      '--leader-election=false',
+      '--node-deployment=false',
+      // No kubelet means no CSINode and no Node objects: with topology on, Immediate binding fails
+      // with "no available topology found". Off, CreateVolume gets no topology requirement.
+      '--feature-gates=Topology=false',
+      '--immediate-topology=false',
+      '--extra-create-metadata=true',
+      `--http-endpoint=127.0.0.1:${provPort}`,
+      '--timeout=60s',
+      '--retry-interval-max=30s',
+      '--v=4',
+    ]);
+    const snapPort = await this.port();
+    const snapper = await this.spawn(snapshotter, bins['csi-snapshotter'], [
+      `--kubeconfig=${this.kubeconfigPath}`,
+      `--csi-address=${socket}`,
+      '--leader-election=false',
+      '--extra-create-metadata=true',
+      `--http-endpoint=127.0.0.1:${snapPort}`,
+      '--timeout=300s',
+      '--retry-interval-max=30s',
+      '--v=4',
+    ]);
+    await waitFor(
+      prov,
+      `http://127.0.0.1:${provPort}/metrics`,
+      async () => {
+        return (await probe(`http://127.0.0.1:${provPort}/metrics`)).status === 200;
+      },
+      this.timeoutMs,
+    );
+    this.health.set(provisioner, `http://127.0.0.1:${provPort}/metrics ok`);
+    await waitFor(
+      snapper,
+      `http://127.0.0.1:${snapPort}/metrics`,
+      async () => {
+        return (await probe(`http://127.0.0.1:${snapPort}/metrics`)).status === 200;
+      },
+      this.timeoutMs,
+    );
+    this.health.set(snapshotter, `http://127.0.0.1:${snapPort}/metrics ok`);
   }
 
   /** Takes the machine's node slot, starts containerd and imports the test images into it. */
@@ -834,6 +971,18 @@ export class LocalCluster {
       ]);
       this.health.set('csi-node-driver-registrar', `http://127.0.0.1:${regPort}/healthz`);
     }
+    if (!this.btrfsUnavailable && bins['csi-node-driver-registrar']) {
+      const socket = path.join(this.stateDir, 'btrfs-csi', 'csi.sock');
+      const regPort = await this.port();
+      await this.spawn('btrfs-csi-registrar', bins['csi-node-driver-registrar'], [
+        `--csi-address=${socket}`,
+        `--kubelet-registration-path=${socket}`,
+        `--plugin-registration-path=${node.pluginsRegistry}`,
+        `--http-endpoint=127.0.0.1:${regPort}`,
+        '--v=4',
+      ]);
+      this.health.set('btrfs-csi-registrar', `http://127.0.0.1:${regPort}/healthz`);
+    }
 
     const kubeletPort = await this.port();
     const healthzPort = await this.port();
@@ -875,14 +1024,18 @@ export class LocalCluster {
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
     this.health.set('kubelet', `Node ${LOCAL_NODE_NAME} Ready; http://127.0.0.1:${healthzPort}/healthz`);
-    if (!this.hostpathUnavailable) {
-      const storage = kc.makeApiClient(StorageV1Api);
+    const drivers = [
+      ...(this.hostpathUnavailable ? [] : [HOSTPATH_DRIVER]),
+      ...(this.btrfsUnavailable || !bins['csi-node-driver-registrar'] ? [] : [BTRFS_DRIVER]),
+    ];
+    const storage = kc.makeApiClient(StorageV1Api);
+    for (const driver of drivers) {
       await waitFor(
         kubelet,
-        `CSINode ${LOCAL_NODE_NAME} lists ${HOSTPATH_DRIVER}`,
+        `CSINode ${LOCAL_NODE_NAME} lists ${driver}`,
         async () => {
           const csiNode = await storage.readCSINode({ name: LOCAL_NODE_NAME });
-          return (csiNode.spec?.drivers ?? []).some((d) => d.name === HOSTPATH_DRIVER);
+          return (csiNode.spec?.drivers ?? []).some((d) => d.name === driver);
         },
         this.timeoutMs,
       );
@@ -923,38 +1076,45 @@ export class LocalCluster {
     const ignoreExists = (err: unknown) => {
       if ((err as { code?: number }).code !== 409) throw err;
     };
-    for (const [name, mode] of [
-      [STORAGE_CLASS, 'Immediate'],
-      [STORAGE_CLASS_WFFC, 'WaitForFirstConsumer'],
+    for (const [name, mode, provisioner, allowVolumeExpansion] of [
+      [STORAGE_CLASS, 'Immediate', HOSTPATH_DRIVER, true],
+      [STORAGE_CLASS_WFFC, 'WaitForFirstConsumer', HOSTPATH_DRIVER, true],
+      // The btrfs driver's capacities are bookkeeping (no quota), and it implements no expansion.
+      [BTRFS_STORAGE_CLASS, 'Immediate', BTRFS_DRIVER, false],
     ] as const) {
       await storage
         .createStorageClass({
           body: {
             metadata: { name },
-            provisioner: HOSTPATH_DRIVER,
+            provisioner,
             reclaimPolicy: 'Delete',
             volumeBindingMode: mode,
-            allowVolumeExpansion: true,
+            allowVolumeExpansion,
           },
         })
         .catch(ignoreExists);
     }
-    await kc
-      .makeApiClient(CustomObjectsApi)
-      .createClusterCustomObject({
-        group: 'snapshot.storage.k8s.io',
-        version: 'v1',
-        plural: 'volumesnapshotclasses',
-        body: {
-          apiVersion: 'snapshot.storage.k8s.io/v1',
-          kind: 'VolumeSnapshotClass',
-          metadata: { name: SNAPSHOT_CLASS },
-          driver: HOSTPATH_DRIVER,
-          deletionPolicy: 'Delete',
-        },
-      })
-      .catch(ignoreExists);
-    for (const name of [STORAGE_CLASS, STORAGE_CLASS_WFFC]) {
+    for (const [name, driver] of [
+      [SNAPSHOT_CLASS, HOSTPATH_DRIVER],
+      [BTRFS_SNAPSHOT_CLASS, BTRFS_DRIVER],
+    ] as const) {
+      await kc
+        .makeApiClient(CustomObjectsApi)
+        .createClusterCustomObject({
+          group: 'snapshot.storage.k8s.io',
+          version: 'v1',
+          plural: 'volumesnapshotclasses',
+          body: {
+            apiVersion: 'snapshot.storage.k8s.io/v1',
+            kind: 'VolumeSnapshotClass',
+            metadata: { name },
+            driver,
+            deletionPolicy: 'Delete',
+          },
+        })
+        .catch(ignoreExists);
+    }
+    for (const name of [STORAGE_CLASS, STORAGE_CLASS_WFFC, BTRFS_STORAGE_CLASS]) {
       await waitFor(undefined, `StorageClass ${name}`, async () => !!(await storage.readStorageClass({ name })), this.timeoutMs);
     }
   }
@@ -968,6 +1128,7 @@ export class LocalCluster {
       ownerPid: process.pid,
       hostpathStateDir: this.hostpathStateDir,
       ...(this.hostpathUnavailable ? { hostpathUnavailable: this.hostpathUnavailable } : {}),
+      ...(this.btrfsUnavailable ? { btrfsUnavailable: this.btrfsUnavailable } : { btrfsRoot: this.btrfsRoot }),
       ...(this.nodeUnavailable ? { nodeUnavailable: this.nodeUnavailable } : {}),
       components: this.status().map((s) => ({
         name: s.name,

@@ -25,6 +25,7 @@ export default async function setup(project: ProvideApi): Promise<() => Promise<
       hostpathStateDir: rec.hostpathStateDir,
       server: rec.server,
       ...(rec.hostpathUnavailable ? { hostpathUnavailable: rec.hostpathUnavailable } : {}),
+      ...(rec.btrfsUnavailable ? { btrfsUnavailable: rec.btrfsUnavailable } : {}),
       ...(rec.nodeUnavailable ? { nodeUnavailable: rec.nodeUnavailable } : {}),
       startSeconds: rec.startSeconds,
     };
@@ -36,6 +37,7 @@ export default async function setup(project: ProvideApi): Promise<() => Promise<
       hostpathStateDir: cluster.hostpathStateDir,
       server: cluster.server,
       ...(cluster.hostpathUnavailable ? { hostpathUnavailable: cluster.hostpathUnavailable } : {}),
+      ...(cluster.btrfsUnavailable ? { btrfsUnavailable: cluster.btrfsUnavailable } : {}),
       ...(cluster.nodeUnavailable ? { nodeUnavailable: cluster.nodeUnavailable } : {}),
       startSeconds: cluster.startSeconds,
     };

@@ -6,6 +6,8 @@ export interface SharedClusterInfo {
   server: string;
   /** Why the hostpath plugin is not running; undefined when it is. */
   hostpathUnavailable?: string;
+  /** Why the btrfs driver (`dbaas-btrfs`, `dbaas-btrfs-snapclass`) is not running; undefined when it is. */
+  btrfsUnavailable?: string;
   /** Why the cluster has no node (kubelet, containerd), so no pod runs; undefined when it has one. */
   nodeUnavailable?: string;
   startSeconds: number;

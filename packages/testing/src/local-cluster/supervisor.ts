@@ -186,9 +186,12 @@ export async function status(name: string): Promise<{ running: boolean; lines: s
     let st: ComponentStatus['state'] = 'not started';
     if (c?.pid) st = pidRunning(c.pid) ? 'running' : 'exited';
     else if (name === 'hostpathplugin' && cluster.hostpathUnavailable) st = 'unavailable';
+    else if (name === 'btrfs-csi' && cluster.btrfsUnavailable) st = 'unavailable';
     const extra =
       st === 'unavailable'
-        ? `CSI hostpath plugin unavailable: ${cluster.hostpathUnavailable}`
+        ? name === 'btrfs-csi'
+          ? `btrfs CSI driver unavailable: ${cluster.btrfsUnavailable}`
+          : `CSI hostpath plugin unavailable: ${cluster.hostpathUnavailable}`
         : [c?.pid ? `pid ${c.pid}` : '', c?.health ?? c?.detail ?? '', name === 'kube-apiserver' ? ready.trim() : ''].filter(Boolean).join(', ');
     lines.push(`${name.padEnd(24)} ${st.padEnd(12)} ${extra}`);
   }

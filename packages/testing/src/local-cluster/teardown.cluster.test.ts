@@ -5,6 +5,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { LocalCluster, reapStaleClusters } from './cluster.js';
+import { btrfsUnavailable } from './btrfs.js';
+import { skipWhen } from '../skip-reason.js';
+import { machineState } from './node/machine-state.js';
 import { packageDir } from './paths.js';
 import { pidRunning } from './process.js';
 
@@ -12,6 +15,9 @@ interface Held {
   pids: number[];
   ports: number[];
   stateDir: string;
+  /** Set by the child fixture in its 'btrfs' variant. */
+  btrfsUnavailable?: string;
+  loopDevices?: string[];
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -40,7 +46,12 @@ function processesMentioning(needle: string): number[] {
   return out;
 }
 
-/** Asserts that nothing of a cluster is left: processes, ports, sockets, state directory. */
+/** Loop devices backed by a file under the state directory (the btrfs driver's filesystem image). */
+function loopDevicesUnder(stateDir: string): string[] {
+  return machineState().clusterLoopDevices.filter((d) => d.includes(`${stateDir}/`));
+}
+
+/** Asserts that nothing of a cluster is left: processes, ports, sockets, loop devices, state directory. */
 async function expectNothingLeft(held: Held): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
@@ -49,8 +60,10 @@ async function expectNothingLeft(held: Held): Promise<void> {
     for (const p of held.ports) if (!(await portFree(p))) busy.push(p);
     const mentioning = processesMentioning(held.stateDir);
     const dirLeft = existsSync(held.stateDir);
-    if ((alive.length === 0 && busy.length === 0 && mentioning.length === 0 && !dirLeft) || Date.now() > deadline) {
+    const loops = loopDevicesUnder(held.stateDir);
+    if ((alive.length === 0 && busy.length === 0 && mentioning.length === 0 && !dirLeft && loops.length === 0) || Date.now() > deadline) {
       expect(alive, 'component pids still running').toEqual([]);
+      expect(loops, 'loop devices of the btrfs image still attached').toEqual([]);
       expect(mentioning, 'processes still referring to the state dir').toEqual([]);
       expect(busy, 'ports still bound').toEqual([]);
       expect(dirLeft, `state dir ${held.stateDir} still exists (sockets, logs, data)`).toBe(false);
@@ -64,10 +77,11 @@ async function expectNothingLeft(held: Held): Promise<void> {
 function runChild(
   mode: 'throw' | 'reject' | 'wait',
   signal?: NodeJS.Signals,
+  variant: 'control-plane' | 'btrfs' = 'control-plane',
 ): Promise<{ held: Held; code: number | null; sig: NodeJS.Signals | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     // tsx (a devDependency) runs the TypeScript fixture; `--import tsx` resolves from cwd.
-    const child = spawn(process.execPath, ['--import', 'tsx', childScript, mode], {
+    const child = spawn(process.execPath, ['--import', 'tsx', childScript, mode, variant], {
       cwd: packageDir(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -109,6 +123,13 @@ describe('teardown leaves nothing behind', () => {
     } else {
       expect(existsSync(path.join(held.stateDir, 'csi', 'csi.sock'))).toBe(true);
     }
+    if (cluster.btrfsUnavailable) {
+      expect(status.find((s) => s.name === 'btrfs-csi')?.detail).toBe(`btrfs CSI driver unavailable: ${cluster.btrfsUnavailable}`);
+    } else {
+      // The btrfs driver's filesystem is really there, so "no loop device left" below means something.
+      expect(status.find((s) => s.name === 'btrfs-csi')?.state).toBe('running');
+      expect(loopDevicesUnder(held.stateDir)).toHaveLength(1);
+    }
     await cluster.stop();
     await expectNothingLeft(held);
   });
@@ -148,6 +169,28 @@ describe('teardown leaves nothing behind', () => {
   it('SIGINT (Ctrl-C) to the owning process tears the cluster down', async () => {
     const { held, code, sig } = await runChild('wait', 'SIGINT');
     expect(code === 130 || sig === 'SIGINT').toBe(true);
+    await expectNothingLeft(held);
+  });
+});
+
+const noBtrfs = btrfsUnavailable();
+if (noBtrfs) console.warn(`[dbaas-testing] SKIPPING the btrfs teardown tests (not passed): ${noBtrfs}`);
+
+describe('teardown of the btrfs driver unmounts its filesystem and detaches its loop device', skipWhen(noBtrfs), () => {
+  it.each([
+    ['an uncaught error (the exit handler)', 'throw', undefined],
+    ['SIGTERM', 'wait', 'SIGTERM'],
+    ['SIGKILL of the owner, then reapStaleClusters', 'wait', 'SIGKILL'],
+  ] as const)('%s', async (_how, mode, signal) => {
+    const { held, sig } = await runChild(mode, signal, 'btrfs');
+    // The filesystem was really there, so "nothing left" below means something.
+    expect(held.btrfsUnavailable).toBeUndefined();
+    expect(held.loopDevices).toHaveLength(1);
+    if (signal === 'SIGKILL') {
+      expect(sig).toBe('SIGKILL');
+      expect(loopDevicesUnder(held.stateDir)).toEqual(held.loopDevices);
+      expect(await reapStaleClusters()).toContain(held.stateDir);
+    }
     await expectNothingLeft(held);
   });
 });

@@ -15,6 +15,25 @@ export interface MachineState {
   shimSockets: string[];
   containerLogLinks: string[];
   nodeRecord: boolean;
+  /**
+   * Loop devices backed by a file of a cluster's state directory (the btrfs driver's filesystem
+   * image), as `<device>: <backing file>`; a detached device is gone from the list, one whose file
+   * was removed meanwhile still shows it, marked `(deleted)`.
+   */
+  clusterLoopDevices: string[];
+}
+
+function clusterLoopDevices(): string[] {
+  const out: string[] = [];
+  for (const dev of list('/sys/block').filter((d) => d.startsWith('loop'))) {
+    try {
+      const backing = readFileSync(path.join('/sys/block', dev, 'loop', 'backing_file'), 'utf8').trim();
+      if (backing.includes('/dbaas-cluster-')) out.push(`/dev/${dev}: ${backing}`);
+    } catch {
+      // not attached
+    }
+  }
+  return out;
 }
 
 function list(dir: string): string[] {
@@ -49,6 +68,7 @@ export function machineState(): MachineState {
       }
     }),
     nodeRecord: existsSync(NODE_RECORD_FILE),
+    clusterLoopDevices: clusterLoopDevices(),
   };
 }
 
