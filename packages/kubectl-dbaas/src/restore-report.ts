@@ -20,7 +20,7 @@ export interface RestoreReport {
   /** Its PersistentVolume, once bound. */
   volume?: string;
   state: 'ready' | 'waiting-for-first-consumer';
-  backup: { namespace: string; name: string; mode?: ConsistencyMode; engineVersion?: string };
+  backup: { namespace: string; name: string; mode?: ConsistencyMode; engine?: 'postgres' | 'mysql' | 'mariadb'; engineVersion?: string };
   restoreType: 'snapshot' | 'cross-namespace';
   size: string;
   storageClass: string;
@@ -53,6 +53,7 @@ export function restoreReport(result: RestoreResult): RestoreReport {
       namespace: result.backup.namespace,
       name: result.backup.name,
       ...(result.backup.mode ? { mode: result.backup.mode } : {}),
+      ...(result.backup.engine ? { engine: result.backup.engine } : {}),
       ...(result.backup.engineVersion ? { engineVersion: result.backup.engineVersion } : {}),
     },
     restoreType: result.restoreType,

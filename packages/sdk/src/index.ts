@@ -148,6 +148,8 @@ export {
   snapshotMetadataSchema,
   restoreMetadataSchema,
   readSnapshotMetadata,
+  hasWalSnapshot,
+  ENGINE_NAMES,
   writeSnapshotMetadata,
   readRestoreMetadata,
   writeRestoreMetadata,

@@ -14,7 +14,7 @@ export function restoreResult(overrides: Partial<RestoreResult> = {}): RestoreRe
     namespace: 'staging',
     pvcName: 'pg-copy',
     state: 'ready',
-    backup: { namespace: 'prod', name: 'nightly', mode: 'online', engineVersion: '17.6' },
+    backup: { namespace: 'prod', name: 'nightly', mode: 'online', engine: 'postgres', engineVersion: '17.6' },
     restoreType: 'cross-namespace',
     size: '1Gi',
     storageClass: 'csi-hostpath-sc',

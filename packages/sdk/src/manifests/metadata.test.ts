@@ -5,6 +5,7 @@ import { parseLsn } from '../wal/lsn.js';
 import {
   DBAAS_ANNOTATIONS,
   DBAAS_LABELS,
+  hasWalSnapshot,
   isManagedSnapshot,
   managedSnapshotSelector,
   readRestoreMetadata,
@@ -227,5 +228,15 @@ describe('restore metadata schema', () => {
         'METADATA_SCHEMA_UNSUPPORTED',
       ),
     ).toBe(true);
+  });
+});
+
+describe('hasWalSnapshot', () => {
+  it("only PostgreSQL's online sets have a -wal snapshot; a set without a recorded engine is PostgreSQL's", () => {
+    expect(hasWalSnapshot({ mode: 'online', engine: 'postgres' })).toBe(true);
+    expect(hasWalSnapshot({ mode: 'online' })).toBe(true);
+    expect(hasWalSnapshot({ mode: 'online', engine: 'mariadb' })).toBe(false);
+    expect(hasWalSnapshot({ mode: 'online', engine: 'mysql' })).toBe(false);
+    for (const mode of ['crash', 'checkpoint', 'fenced'] as const) expect(hasWalSnapshot({ mode, engine: 'postgres' })).toBe(false);
   });
 });

@@ -505,6 +505,32 @@ export function writeSnapshotMetadata(meta: SnapshotMetadata): MetadataMaps {
 }
 
 /**
+ * The engines' names, as messages and output print them.
+ *
+ * @example
+ * ```ts
+ * ENGINE_NAMES[meta.engine ?? 'postgres']; // 'MariaDB'
+ * ```
+ */
+export const ENGINE_NAMES: Readonly<Record<'postgres' | 'mysql' | 'mariadb', string>> = { postgres: 'PostgreSQL', mysql: 'MySQL', mariadb: 'MariaDB' };
+
+/**
+ * Whether a backup set of this mode and engine has a `-wal` snapshot: PostgreSQL's `online` backups
+ * do (the WAL up to the stop LSN, taken after `pg_backup_stop`, and `backup_label`); MySQL and
+ * MariaDB keep their redo and binary logs in the data directory, so their `online` sets are one
+ * snapshot. A set whose engine is not recorded is PostgreSQL's (the engine came later).
+ *
+ * @example
+ * ```ts
+ * hasWalSnapshot({ mode: 'online', engine: 'postgres' }); // true
+ * hasWalSnapshot({ mode: 'online', engine: 'mariadb' }); // false
+ * ```
+ */
+export function hasWalSnapshot(meta: { mode?: ConsistencyMode | undefined; engine?: 'postgres' | 'mysql' | 'mariadb' | undefined }): boolean {
+  return meta.mode === 'online' && (meta.engine === undefined || meta.engine === 'postgres');
+}
+
+/**
  * Whether an object carries kubectl-dbaas snapshot labels (managed-by and backup-type), without
  * validating the rest.
  *

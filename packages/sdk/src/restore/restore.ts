@@ -17,7 +17,7 @@ import {
   type ContainerResources,
   type ExtraMetadata,
 } from '../manifests/builders.js';
-import { DBAAS_LABELS, type ConsistencyMode, type SnapshotMetadata } from '../manifests/metadata.js';
+import { DBAAS_LABELS, hasWalSnapshot, type ConsistencyMode, type SnapshotMetadata } from '../manifests/metadata.js';
 import { assertDnsLabel, assertDnsSubdomain, derivedName } from '../manifests/names.js';
 import type { DescribedSnapshot } from '../snapshot/snapshot-client.js';
 import { SnapshotClient } from '../snapshot/snapshot-client.js';
@@ -158,7 +158,7 @@ export interface RestoreResult {
   namespace: string;
   pvcName: string;
   state: 'ready' | 'waiting-for-first-consumer';
-  backup: { namespace: string; name: string; mode: ConsistencyMode | undefined; engineVersion: string | undefined };
+  backup: { namespace: string; name: string; mode: ConsistencyMode | undefined; engine: SnapshotMetadata['engine']; engineVersion: string | undefined };
   restoreType: 'snapshot' | 'cross-namespace';
   size: string;
   storageClass: string;
@@ -370,6 +370,8 @@ export interface RestorePlan {
   /** The backup set. */
   set: string;
   mode: ConsistencyMode | undefined;
+  /** The backed-up engine (a set that does not record one is PostgreSQL's). */
+  engine: SnapshotMetadata['engine'];
   engineVersion: string | undefined;
   restoreSize: string;
   driver: string;
@@ -455,7 +457,8 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
   }
   const data = restorableSnapshot(details.data, 'data', set, backupNamespace);
   const meta: SnapshotMetadata | undefined = data.metadata;
-  const online = meta?.mode === 'online';
+  // A PostgreSQL online set: its -wal snapshot and backup_label complete the data (MariaDB's is one snapshot).
+  const online = meta !== undefined && hasWalSnapshot(meta);
   const wal = online ? restorableSnapshot(details.wal, 'wal', set, backupNamespace) : undefined;
   const walMeta = wal?.metadata ?? meta;
   let walFiles: string[] = [];
@@ -585,6 +588,7 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
     pvcName,
     set,
     mode: meta?.mode,
+    engine: meta?.engine,
     engineVersion: meta?.engineVersion,
     restoreSize: data.restoreSize!,
     driver,
@@ -849,7 +853,7 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
       namespace,
       pvcName,
       state,
-      backup: { namespace: backupNamespace, name: set, mode: plan.mode, engineVersion: plan.engineVersion },
+      backup: { namespace: backupNamespace, name: set, mode: plan.mode, engine: plan.engine, engineVersion: plan.engineVersion },
       restoreType,
       size: dataPvc.spec!.resources!.requests!.storage!,
       storageClass: storageClassName,

@@ -13,7 +13,7 @@ import type { KubeClients } from '../kube/clients.js';
 import { watchUntil } from '../kube/watch-until.js';
 import { snapshotAtomicity } from '../manifests/atomicity.js';
 import { buildPvcClone } from '../manifests/builders.js';
-import { DBAAS_ANNOTATIONS, DBAAS_LABELS, type ConsistencyMode } from '../manifests/metadata.js';
+import { DBAAS_ANNOTATIONS, DBAAS_LABELS, ENGINE_NAMES, type ConsistencyMode } from '../manifests/metadata.js';
 import { assertDnsLabel, assertDnsSubdomain } from '../manifests/names.js';
 import { podsMountingPvc } from '../snapshot/discovery.js';
 import { SnapshotClient, type BackupSetDetails } from '../snapshot/snapshot-client.js';
@@ -454,7 +454,7 @@ export async function planVerify(clients: KubeClients, options: VerifyOptions): 
   const meta = details?.data?.metadata;
   if (meta?.engine === 'mysql' || meta?.engine === 'mariadb') {
     // The scratch server, the offline check and amcheck are PostgreSQL's; refuse before any restore.
-    const engineName = `${meta.engine === 'mariadb' ? 'MariaDB' : 'MySQL'}${meta.engineVersion ? ` ${meta.engineVersion}` : ''}`;
+    const engineName = `${ENGINE_NAMES[meta.engine]}${meta.engineVersion ? ` ${meta.engineVersion}` : ''}`;
     throw new DbaasError(
       'TARGET_UNSUPPORTED',
       `backup ${backupNamespace}/${details!.name} is a ${engineName} backup: verify checks PostgreSQL backups only (WAL inspector, scratch PostgreSQL, amcheck)`,

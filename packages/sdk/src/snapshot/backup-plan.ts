@@ -13,7 +13,15 @@ import type { VolumeSnapshot } from '../kube/snapshot-types.js';
 import type { V1Pod } from '@kubernetes/client-node';
 import { chooseConsistencyMode, type SnapshotAtomicity } from '../manifests/atomicity.js';
 import { backupSetNames, buildVolumeSnapshot, type ExtraMetadata } from '../manifests/builders.js';
-import { DBAAS_LABELS, MANAGED_BY, isManagedSnapshot, readSnapshotMetadata, type ConsistencyMode } from '../manifests/metadata.js';
+import {
+  DBAAS_LABELS,
+  ENGINE_NAMES,
+  MANAGED_BY,
+  hasWalSnapshot,
+  isManagedSnapshot,
+  readSnapshotMetadata,
+  type ConsistencyMode,
+} from '../manifests/metadata.js';
 import type { BackupOptions } from './backup.js';
 import { decideSession, type BackupSessionPlan, type SessionDecision } from './backup-session.js';
 import { discoverBackupTarget, impliedFencing, podsMountingPvc, type DiscoveredTarget } from './discovery.js';
@@ -103,19 +111,15 @@ function connectionNeeded(mode: ConsistencyMode, engine: 'postgres' | 'mysql' | 
       'INVALID_ARGUMENT',
       `mode ${mode} needs a connection to the database (a SQL session runs ${mode === 'online' ? 'pg_backup_start/stop' : 'CHECKPOINT'})`,
       {
-        fix: 'Pass the database connection (host/port/user or a postgresql:// URL).',
+        fix: "Pass database: { throughPod: {} } to reach the pod's server through the API server (credentials from its environment, or secretRef), or a connection (host/port/user or a postgresql:// URL).",
         option: 'database',
       },
     );
   }
-  return new DbaasError(
-    'INVALID_ARGUMENT',
-    `mode ${mode} needs a connection to ${engine === 'mariadb' ? 'MariaDB' : 'MySQL'} (a SQL session holds the global lock across the cut)`,
-    {
-      fix: 'Pass the database connection (host/port/user, the password in $MYSQL_PWD, or a mysql:// URL, or a Secret).',
-      option: 'database',
-    },
-  );
+  return new DbaasError('INVALID_ARGUMENT', `mode ${mode} needs a connection to ${ENGINE_NAMES[engine]} (a SQL session holds the global lock across the cut)`, {
+    fix: "Pass database: { throughPod: {} } to reach the pod's server through the API server (credentials from its environment, or secretRef), or a connection (host/port/user, the password in $MYSQL_PWD, or a mysql:// URL, or a Secret).",
+    option: 'database',
+  });
 }
 
 /** Why an existing snapshot of the wanted name is not ours to adopt, or undefined when it is. */
@@ -269,11 +273,13 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
     });
   }
   // MySQL/MariaDB keep their redo and binary logs in the data directory: no -wal snapshot.
-  const roles: ('data' | 'wal')[] = mode === 'online' && engineKind === 'postgres' ? ['data', 'wal'] : ['data'];
+  const roles: ('data' | 'wal')[] = hasWalSnapshot({ mode, engine: engineKind }) ? ['data', 'wal'] : ['data'];
 
   // Idempotency: adopt this backup's own snapshots (an interrupted earlier run), refuse anyone else's.
   const existingData = await (early?.data === names.data && earlyData ? earlyData : getSnapshot(clients, names.data, namespace));
-  const existingWal = mode === 'online' ? await (early?.wal === names.wal && earlyWal ? earlyWal : getSnapshot(clients, names.wal, namespace)) : undefined;
+  const existingWal = hasWalSnapshot({ mode, engine: engineKind })
+    ? await (early?.wal === names.wal && earlyWal ? earlyWal : getSnapshot(clients, names.wal, namespace))
+    : undefined;
   for (const [vs, role] of [
     [existingData, 'data'],
     [existingWal, 'wal'],
@@ -298,7 +304,7 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
       },
     );
   }
-  if (mode === 'online' && existingData && (!existingWal || readSnapshotMetadata(existingWal).stopLsn === undefined)) {
+  if (hasWalSnapshot({ mode, engine: engineKind }) && existingData && (!existingWal || readSnapshotMetadata(existingWal).stopLsn === undefined)) {
     throw new DbaasError(
       'KUBE_CONFLICT',
       `backup set ${name} is an incomplete online backup from an earlier run; it cannot be resumed (its backup session ended with that run, so the data snapshot has no backup_label/WAL to the stop LSN)`,

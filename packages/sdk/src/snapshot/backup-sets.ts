@@ -4,7 +4,7 @@
 import { toDbaasError } from '../errors.js';
 import type { VolumeSnapshot } from '../kube/snapshot-types.js';
 import type { SnapshotAtomicity } from '../manifests/atomicity.js';
-import { DBAAS_LABELS, isManagedSnapshot, readSnapshotMetadata, type ConsistencyMode, type SnapshotMetadata } from '../manifests/metadata.js';
+import { DBAAS_LABELS, hasWalSnapshot, isManagedSnapshot, readSnapshotMetadata, type ConsistencyMode, type SnapshotMetadata } from '../manifests/metadata.js';
 
 /**
  * State of one VolumeSnapshot, or of a backup set (the worst of its snapshots):
@@ -229,7 +229,7 @@ function toBackupSet(namespace: string, name: string, members: SnapshotSummary[]
   const mode = withMeta?.metadata?.mode;
   if (mode) {
     set.mode = mode;
-    set.missingWal = mode === 'online' && !wal;
+    set.missingWal = hasWalSnapshot({ mode, engine: withMeta?.metadata?.engine }) && !wal;
   }
   return set;
 }

@@ -23,12 +23,20 @@ describe('restore output', () => {
     expect(summaryLine(report)).toBe('restored backup prod/nightly into PVC staging/pg-copy (ready)');
   });
 
+  it("a MariaDB online set: its engine's name, and no WAL or backup_label promised (its logs are in the data directory)", () => {
+    const text = renderRestore(
+      restoreReport(result({ backup: { namespace: 'prod', name: 'nightly', mode: 'online', engine: 'mariadb', engineVersion: '10.11.19' } })),
+    );
+    expect(text).toMatch(/^backup: +prod\/nightly \(online, MariaDB 10\.11\.19\)$/m);
+    expect(text).toMatch(/^state: +ready: the PVC holds the backup$/m);
+  });
+
   it('waiting for first consumer is explained, with what remains', () => {
     const report = restoreReport(
       result({
         state: 'waiting-for-first-consumer',
         restoreType: 'snapshot',
-        backup: { namespace: 'db', name: 'n', mode: 'fenced', engineVersion: undefined },
+        backup: { namespace: 'db', name: 'n', mode: 'fenced', engine: undefined, engineVersion: undefined },
         storageClass: 'csi-hostpath-sc-wffc',
         pvc: { metadata: { name: 'pg-copy' } },
         timings: {

@@ -1,6 +1,16 @@
 // `kubectl dbaas restore`: RestoreClient.restore and planRestore (the dry run) of the SDK with the
 // CLI's flags, progress and output. Loaded lazily when the command runs.
-import { planRestore, SnapshotClient, isDbaasError, type RestoreClient, type RestoreOptions, type RestorePlan, type RestoreProgress } from '@kubectl-dbaas/sdk';
+import {
+  ENGINE_NAMES,
+  hasWalSnapshot,
+  planRestore,
+  SnapshotClient,
+  isDbaasError,
+  type RestoreClient,
+  type RestoreOptions,
+  type RestorePlan,
+  type RestoreProgress,
+} from '@kubectl-dbaas/sdk';
 import { explainingMissingNamespaces, restoreClientFor, type NamespaceOf } from '../../cli-shared.js';
 import { formatSeconds } from '../../duration.js';
 import type { KubeArgs } from '../../global-options.js';
@@ -187,11 +197,14 @@ export function renderRestore(r: RestoreReport): string {
   const b = r.backup;
   const state =
     r.state === 'ready'
-      ? `ready: the PVC holds the backup${b.mode === 'online' ? ', its WAL and backup_label (PostgreSQL replays to the end of the backup when it starts)' : ''}`
+      ? `ready: the PVC holds the backup${hasWalSnapshot(b) ? ', its WAL and backup_label (PostgreSQL replays to the end of the backup when it starts)' : ''}`
       : `waiting for first consumer: StorageClass ${r.storageClass} binds on first use, so the volume is provisioned from the snapshot when the first pod that mounts PVC ${r.pvc} is scheduled (--consumer-node binds it now)`;
   const fields = renderFields([
     ['PVC', `${r.namespace}/${r.pvc}${r.volume ? ` (volume ${r.volume})` : ''}`],
-    ['backup', `${b.namespace}/${b.name}${b.mode ? ` (${b.mode}${b.engineVersion ? `, PostgreSQL ${b.engineVersion}` : ''})` : ''}`],
+    [
+      'backup',
+      `${b.namespace}/${b.name}${b.mode ? ` (${b.mode}${b.engineVersion ? `, ${ENGINE_NAMES[b.engine ?? 'postgres']} ${b.engineVersion}` : ''})` : ''}`,
+    ],
     [
       'restore type',
       r.restoreType === 'cross-namespace'
