@@ -117,7 +117,7 @@ abstract class DatabaseStatefulSet {
   readonly apps: AppsV1Api;
   #forward: Promise<PodPortForward> | undefined;
 
-  protected constructor(opts: DeployDatabaseOptions & { existingClaim?: string }, image: string) {
+  protected constructor(opts: DeployDatabaseOptions & { existingClaim?: string | undefined }, image: string) {
     this.namespace = opts.namespace;
     this.name = opts.name;
     this.podName = `${opts.name}-0`;
@@ -436,7 +436,7 @@ export class MariadbPod extends DatabaseStatefulSet {
   readonly #password: string;
   #config: mysql.ConnectionOptions | undefined;
 
-  constructor(opts: DeployDatabaseOptions, password: string) {
+  constructor(opts: DeployDatabaseOptions & { existingClaim?: string | undefined }, password: string) {
     super(opts, MARIADB_IMAGE);
     this.#password = password;
   }
@@ -464,14 +464,15 @@ export class MariadbPod extends DatabaseStatefulSet {
 
 /**
  * Deploys MariaDB as users do: a Secret `<name>-credentials` (`username` root, `password`), a
- * headless Service, a StatefulSet of one pod with a PVC from `csi-hostpath-sc` at /var/lib/mysql,
+ * headless Service, a StatefulSet of one pod with a PVC from `csi-hostpath-sc` at /var/lib/mysql
+ * (or `existingClaim`, a restored one: `password` must then be the copy's root password),
  * an exec readiness probe (`mariadb-admin ping`), requests/limits; waits until Ready.
  *
  * @example
  * const db = await deployMariadb({ kubeConfig: kc, namespace: ns, name: 'maria' });
  * await db.query('create database app');
  */
-export async function deployMariadb(opts: DeployDatabaseOptions): Promise<MariadbPod> {
+export async function deployMariadb(opts: DeployDatabaseOptions & { existingClaim?: string | undefined }): Promise<MariadbPod> {
   const password = opts.password ?? randomBytes(18).toString('base64url');
   const db = new MariadbPod(opts, password);
   const labels = { app: opts.name };
@@ -512,18 +513,23 @@ export async function deployMariadb(opts: DeployDatabaseOptions): Promise<Mariad
                 volumeMounts: [{ name: 'data', mountPath: '/var/lib/mysql' }],
               },
             ],
+            ...(opts.existingClaim ? { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: opts.existingClaim } }] } : {}),
           },
         },
-        volumeClaimTemplates: [
-          {
-            metadata: { name: 'data' },
-            spec: {
-              accessModes: ['ReadWriteOnce'],
-              storageClassName: opts.storageClass ?? STORAGE_CLASS,
-              resources: { requests: { storage: opts.storage ?? '1Gi' } },
-            },
-          },
-        ],
+        ...(opts.existingClaim
+          ? {}
+          : {
+              volumeClaimTemplates: [
+                {
+                  metadata: { name: 'data' },
+                  spec: {
+                    accessModes: ['ReadWriteOnce'],
+                    storageClassName: opts.storageClass ?? STORAGE_CLASS,
+                    resources: { requests: { storage: opts.storage ?? '1Gi' } },
+                  },
+                },
+              ],
+            }),
       },
     },
   );

@@ -36,7 +36,7 @@ export class MysqlWriteLoad {
   #stop = false;
   #loops: Promise<void>[] = [];
   constructor(
-    private readonly server: MariadbServer,
+    private readonly server: { readonly connectionConfig: mysql.ConnectionOptions },
     private readonly writers = 4,
   ) {}
   start(): this {
