@@ -4,7 +4,17 @@
 // (`imagePullPolicy: Never`). The test process reaches them only through the API (port-forward to
 // a local ephemeral port on 127.0.0.1; the host has no route to the pod network).
 import { randomBytes } from 'node:crypto';
-import { AppsV1Api, CoreV1Api, type KubeConfig, PatchStrategy, setHeaderOptions, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1PersistentVolumeClaim,
+  type V1Pod,
+  type V1StatefulSet,
+  type V1Volume,
+} from '@kubernetes/client-node';
 import { forwardPodPort, type PodPortForward as SdkPodPortForward } from '@kubectl-dbaas/sdk';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
@@ -318,6 +328,32 @@ export class PostgresPod extends DatabaseStatefulSet {
   }
 }
 
+/**
+ * The `data` volume of a database StatefulSet: an existing PVC (a restored one) in the pod, else a
+ * volumeClaimTemplate of the class and size asked for.
+ */
+function dataVolume(opts: { existingClaim?: string | undefined; storageClass?: string | undefined; storage?: string | undefined }): {
+  podVolumes: { volumes?: V1Volume[] };
+  claimTemplates: { volumeClaimTemplates?: V1PersistentVolumeClaim[] };
+} {
+  if (opts.existingClaim) return { podVolumes: { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: opts.existingClaim } }] }, claimTemplates: {} };
+  return {
+    podVolumes: {},
+    claimTemplates: {
+      volumeClaimTemplates: [
+        {
+          metadata: { name: 'data' },
+          spec: {
+            accessModes: ['ReadWriteOnce'],
+            storageClassName: opts.storageClass ?? STORAGE_CLASS,
+            resources: { requests: { storage: opts.storage ?? '1Gi' } },
+          },
+        },
+      ],
+    },
+  };
+}
+
 /** The StatefulSet {@link deployPostgres} creates (exported for tests that start a second one on a restored PVC). */
 export function postgresStatefulSet(opts: {
   name: string;
@@ -331,7 +367,6 @@ export function postgresStatefulSet(opts: {
   const args: string[] = ['postgres'];
   for (const [k, v] of Object.entries(opts.settings ?? {})) args.push('-c', `${k}=${v}`);
   const labels = { app: opts.name };
-  const claim = opts.existingClaim;
   return {
     metadata: { name: opts.name, labels },
     spec: {
@@ -364,23 +399,10 @@ export function postgresStatefulSet(opts: {
               volumeMounts: [{ name: 'data', mountPath: PG_MOUNT }],
             },
           ],
-          ...(claim ? { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: claim } }] } : {}),
+          ...dataVolume(opts).podVolumes,
         },
       },
-      ...(claim
-        ? {}
-        : {
-            volumeClaimTemplates: [
-              {
-                metadata: { name: 'data' },
-                spec: {
-                  accessModes: ['ReadWriteOnce'],
-                  storageClassName: opts.storageClass ?? STORAGE_CLASS,
-                  resources: { requests: { storage: opts.storage ?? '1Gi' } },
-                },
-              },
-            ],
-          }),
+      ...dataVolume(opts).claimTemplates,
     },
   };
 }
@@ -513,23 +535,10 @@ export async function deployMariadb(opts: DeployDatabaseOptions & { existingClai
                 volumeMounts: [{ name: 'data', mountPath: '/var/lib/mysql' }],
               },
             ],
-            ...(opts.existingClaim ? { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: opts.existingClaim } }] } : {}),
+            ...dataVolume(opts).podVolumes,
           },
         },
-        ...(opts.existingClaim
-          ? {}
-          : {
-              volumeClaimTemplates: [
-                {
-                  metadata: { name: 'data' },
-                  spec: {
-                    accessModes: ['ReadWriteOnce'],
-                    storageClassName: opts.storageClass ?? STORAGE_CLASS,
-                    resources: { requests: { storage: opts.storage ?? '1Gi' } },
-                  },
-                },
-              ],
-            }),
+        ...dataVolume(opts).claimTemplates,
       },
     },
   );
