@@ -46,12 +46,16 @@ describe('verify --pvc: a scratch pod that cannot start', () => {
     expect(r.code, show(r)).toBe(1);
     expect(r.stderr).toMatch(
       new RegExp(
-        `verification pod ${ns}/data-inspect cannot start: its pod data-inspect: FailedScheduling: 0/1 nodes are available: 1 node\\(s\\) didn't match Pod's node affinity/selector`,
+        // The inspect pod of the clone verify checks in the PVC's place.
+        `verification pod ${ns}/verify-data-[0-9a-f]{6}-inspect cannot start: its pod verify-data-[0-9a-f]{6}-inspect: FailedScheduling: 0/1 nodes are available: 1 node\\(s\\) didn't match Pod's node affinity/selector`,
       ),
     );
     expect(r.stderr).toMatch(/Give the scheduler a node that fits/);
     expect(ms, `reported after ${ms} ms: the scheduling grace (5 s), not the 5 min timeout`).toBeLessThan(45_000);
     expect((await clients.core.listNamespacedPod({ namespace: ns })).items.filter((p) => !p.metadata?.deletionTimestamp)).toEqual([]);
+    // The clone is deleted on that path too.
+    const claims = (await clients.core.listNamespacedPersistentVolumeClaim({ namespace: ns })).items.filter((p) => !p.metadata?.deletionTimestamp);
+    expect(claims.map((p) => p.metadata!.name)).toEqual(['data']);
     console.log(`[verify-pods.cluster] unschedulable scratch pod reported by the CLI after ${ms} ms`);
   });
 

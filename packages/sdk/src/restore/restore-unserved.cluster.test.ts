@@ -191,11 +191,16 @@ describe('RestoreClient without a CSI driver: checks, dry run, clean-up', () => 
       'Pod',
     ]);
     expect(plan.restore!.pvcName).toBe(plan.pvc);
-    // A scratch restore that would wait for its first pod cannot be verified: refused before it is made.
+    // A scratch restore from another namespace that would wait for its first pod (its temporary
+    // VolumeSnapshot must outlive the binding) needs the node up front: refused before it is made.
     const waits = await dbaasRejection(
       restoreClient.planVerify({ namespace: target, backup: 'alpha', backupNamespace: ns, runtime, restore: { storageClass: CLASS_WFFC } }),
     );
-    expect(waits).toMatchObject({ code: 'TARGET_UNSUPPORTED', kind: 'refused', option: 'restore.storageClass' });
+    expect(waits).toMatchObject({ code: 'TARGET_UNSUPPORTED', kind: 'refused', option: 'restore.consumerNode' });
+    expect(waits.message).toContain('from another namespace');
+    // In the backup's own namespace verify's first pod is the consumer: planned, nothing refused.
+    const sameNamespace = await restoreClient.planVerify({ namespace: ns, backup: 'alpha', runtime, restore: { storageClass: CLASS_WFFC } });
+    expect(sameNamespace.restore?.endsWaitingForConsumer).toBe(true);
     expect(`${waits.message} ${waits.fix}`).not.toMatch(/--/);
     const both = await dbaasRejection(restoreClient.planVerify({ namespace: target, backup: 'alpha', pvc: 'x', runtime }));
     expect(both).toMatchObject({ code: 'INVALID_ARGUMENT', kind: 'usage' });
