@@ -127,7 +127,11 @@ describe.each(MAJORS)('the consistency matrix on the atomic btrfs driver: Postgr
       try {
         const { missing, rows } = await copy.missing(acked);
         expect(missing).toEqual([]);
-        const session = backup.timings.backupSessionMs !== undefined ? `, in backup mode ${backup.timings.backupSessionMs} ms` : '';
+        const { startLsn, stopLsn } = backup.metadata.wal ?? backup.metadata.data;
+        // The WAL the temporary slot held for the backup: from pg_backup_start to pg_backup_stop.
+        const walHeld =
+          startLsn !== undefined && stopLsn !== undefined ? `, WAL held by the slot ${(Number(stopLsn - startLsn) / 2 ** 20).toFixed(1)} MiB` : '';
+        const session = backup.timings.backupSessionMs !== undefined ? `, in backup mode ${backup.timings.backupSessionMs} ms${walHeld}` : '';
         const down = backup.timings.fencedMs !== undefined ? `, down ${backup.timings.fencedMs} ms` : '';
         report.push(
           `${mode}: backup ${finished - started} ms at ${Math.round(rate)} commits/s${session}${down}, ${acked.length} acknowledged before the cut, ` +
