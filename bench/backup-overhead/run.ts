@@ -1,10 +1,11 @@
 // bench/backup-overhead: what a backup costs on top of the snapshot machinery's own time, for the
 // SDK (`runBackup`, mode `crash` with force on a plain data volume, so no database is measured)
 // against a kubectl flow doing the same job (`kubectl apply -f` of the same VolumeSnapshot, then
-// `kubectl wait --for=jsonpath='{.status.readyToUse}'=true`), on a fresh local cluster with the
-// CSI hostpath driver, alternately, N rounds, medians.
+// `kubectl wait --for=jsonpath='{.status.readyToUse}'=true`), on a fresh local cluster, on the CSI
+// hostpath driver (a `tar` in CreateSnapshot) or the project's atomic btrfs test driver (a read-only
+// subvolume snapshot), alternately, N rounds, medians.
 //
-//   DBAAS_TESTING_BIN_DIR=<dir with hostpathplugin> npx tsx bench/backup-overhead/run.ts [--rounds 20] [--mb 4] [--json FILE]
+//   DBAAS_TESTING_BIN_DIR=<dir with hostpathplugin> npx tsx bench/backup-overhead/run.ts [--driver hostpath|btrfs] [--rounds 20] [--mb 4] [--json FILE]
 //
 // "Driver time" of a snapshot: from its creation to readyToUse. The API server records both only to
 // the second (metadata.creationTimestamp; the snapshot-controller's status update in
@@ -22,7 +23,14 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
-import { LocalCluster, STORAGE_CLASS, SNAPSHOT_CLASS, volumeDirectoryOf } from '../../packages/testing/src/index.js';
+import {
+  BTRFS_SNAPSHOT_CLASS,
+  BTRFS_STORAGE_CLASS,
+  LocalCluster,
+  STORAGE_CLASS,
+  SNAPSHOT_CLASS,
+  volumeDirectoryOf,
+} from '../../packages/testing/src/index.js';
 import { KubeClients, buildVolumeSnapshot, runBackup, type VolumeSnapshot } from '../../packages/sdk/src/index.js';
 import { watchUntil } from '../../packages/sdk/src/kube/watch-until.js';
 
@@ -33,6 +41,12 @@ function arg(name: string, def: string): string {
 const ROUNDS = Number(arg('rounds', '20'));
 const MB = Number(arg('mb', '4'));
 const JSON_OUT = arg('json', '');
+const DRIVER = arg('driver', 'hostpath');
+if (DRIVER !== 'hostpath' && DRIVER !== 'btrfs') {
+  console.error(`bench/backup-overhead: --driver is hostpath or btrfs, not ${JSON.stringify(DRIVER)}`);
+  process.exit(2);
+}
+const [storageClass, snapshotClass] = DRIVER === 'btrfs' ? [BTRFS_STORAGE_CLASS, BTRFS_SNAPSHOT_CLASS] : [STORAGE_CLASS, SNAPSHOT_CLASS];
 const ns = 'overhead';
 
 // ---- the hostpath plugin is required: say so and fail before starting anything ----
@@ -138,14 +152,15 @@ const cluster = await LocalCluster.start({ log: (l) => console.error(l) });
 let observer: Worker | undefined;
 const scratch = mkdtempSync(path.join(tmpdir(), 'backup-overhead-'));
 try {
-  if (cluster.hostpathUnavailable) throw new Error(`cannot measure: ${cluster.hostpathUnavailable}`);
+  const unavailable = DRIVER === 'btrfs' ? cluster.btrfsUnavailable : cluster.hostpathUnavailable;
+  if (unavailable) throw new Error(`cannot measure on ${DRIVER}: ${unavailable}`);
   const clients = KubeClients.load({ kubeconfig: cluster.kubeconfigPath, namespace: ns });
   await clients.core.createNamespace({ body: { metadata: { name: ns } } });
   await clients.core.createNamespacedPersistentVolumeClaim({
     namespace: ns,
     body: {
       metadata: { name: 'plain' },
-      spec: { accessModes: ['ReadWriteOnce'], storageClassName: STORAGE_CLASS, resources: { requests: { storage: '1Gi' } } },
+      spec: { accessModes: ['ReadWriteOnce'], storageClassName: storageClass, resources: { requests: { storage: '1Gi' } } },
     },
   });
   await watchUntil<V1PersistentVolumeClaim>(clients, {
@@ -200,14 +215,14 @@ try {
     let t1: number;
     if (flow === 'sdk') {
       t0 = now();
-      await runBackup(clients, { namespace: ns, target: { pvc: 'plain' }, mode: 'crash', force: true, name, deadlineMs: 120_000 });
+      await runBackup(clients, { namespace: ns, target: { pvc: 'plain' }, mode: 'crash', force: true, name, snapshotClass, deadlineMs: 120_000 });
       t1 = now();
     } else {
       // The same VolumeSnapshot runBackup creates (its labels and annotations; no cut/ready times).
       const body = buildVolumeSnapshot({
         namespace: ns,
         pvc: 'plain',
-        snapshotClass: SNAPSHOT_CLASS,
+        snapshotClass,
         metadata: { backupSet: name, role: 'data', mode: 'crash', requestedAt: new Date() },
       });
       const file = path.join(scratch, `${name}.json`);
@@ -301,7 +316,7 @@ try {
     )
       .map(([k, v]) => `${k} x${v}`)
       .join(', ');
-  console.log(`${ROUNDS} rounds, alternating, ${MB} MiB plain volume, crash mode with force; medians (min..max of the overhead)`);
+  console.log(`${DRIVER} driver, ${ROUNDS} rounds, alternating, ${MB} MiB plain volume, crash mode with force; medians (min..max of the overhead)`);
   for (const [label, s] of [
     ['SDK runBackup      ', sdk],
     ['kubectl apply+wait', kubectl],
@@ -318,6 +333,7 @@ try {
   );
   const result = {
     bench: 'backup-overhead',
+    driver: DRIVER,
     rounds: ROUNDS,
     mb: MB,
     sdk,

@@ -5,7 +5,7 @@ import { CoreV1Api, KubeConfig, type V1PersistentVolumeClaim } from '@kubernetes
 import { buildPvcFromSnapshot, watchUntil, type KubeClients } from '@kubectl-dbaas/sdk';
 import { accessProblem, postgresRunAs } from '../postgres/user.js';
 import { startPostgres, type PostgresServer, type StartPostgresOptions } from '../postgres/server.js';
-import { HOSTPATH_DRIVER, STORAGE_CLASS } from './cluster.js';
+import { BTRFS_DRIVER, HOSTPATH_DRIVER, STORAGE_CLASS } from './cluster.js';
 
 /** The parts of a local cluster that {@link runPostgresOnVolume} needs (a `LocalCluster` or a `SharedClusterInfo`). */
 export interface VolumeHost {
@@ -14,6 +14,8 @@ export interface VolumeHost {
   kubeconfig?: string;
   /** The hostpath plugin's `--statedir`. */
   hostpathStateDir: string;
+  /** The btrfs test driver's `--root` (absent when that driver does not run). */
+  btrfsRoot?: string;
 }
 
 /** Options of {@link runPostgresOnVolume}. */
@@ -23,9 +25,9 @@ export interface RunOnVolumeOptions extends Omit<StartPostgresOptions, 'dataDire
 }
 
 /**
- * Where the PV bound to a PVC lives on this machine: `<hostpathStateDir>/<volumeHandle>`, the
- * directory kubelet would bind-mount into a Pod. Throws when the PVC is not Bound or its PV is not
- * a hostpath CSI volume.
+ * Where the PV bound to a PVC lives on this machine, the directory kubelet bind-mounts into a Pod:
+ * `<hostpathStateDir>/<volumeHandle>` for a hostpath CSI volume, `<btrfsRoot>/volumes/<volumeHandle>`
+ * for one of the btrfs test driver. Throws when the PVC is not Bound or its PV is of another driver.
  *
  * @example
  * const dir = await volumeDirectoryOf(cluster, { namespace: 'db', name: 'data' });
@@ -42,11 +44,15 @@ export async function volumeDirectoryOf(host: VolumeHost, pvc: { namespace: stri
   }
   const pv = await core.readPersistentVolume({ name: claim.spec.volumeName });
   const csi = pv.spec?.csi;
-  if (!csi || csi.driver !== HOSTPATH_DRIVER) {
-    throw new Error(`PV ${pv.metadata?.name} of PVC ${pvc.namespace}/${pvc.name} is not a ${HOSTPATH_DRIVER} volume`);
+  const under =
+    csi?.driver === HOSTPATH_DRIVER ? host.hostpathStateDir : csi?.driver === BTRFS_DRIVER && host.btrfsRoot ? path.join(host.btrfsRoot, 'volumes') : undefined;
+  if (!csi || under === undefined) {
+    throw new Error(
+      `PV ${pv.metadata?.name} of PVC ${pvc.namespace}/${pvc.name} is not a volume of ${HOSTPATH_DRIVER}${host.btrfsRoot ? ` or ${BTRFS_DRIVER}` : ''} (driver ${csi?.driver ?? 'none'})`,
+    );
   }
   if (!/^[\w.-]+$/.test(csi.volumeHandle)) throw new Error(`unexpected volume handle ${JSON.stringify(csi.volumeHandle)}`);
-  const dir = path.join(host.hostpathStateDir, csi.volumeHandle);
+  const dir = path.join(under, csi.volumeHandle);
   if (!(await stat(dir).catch(() => undefined))?.isDirectory()) {
     throw new Error(`volume directory ${dir} of PV ${pv.metadata?.name} does not exist`);
   }
