@@ -23,14 +23,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
-import {
-  BTRFS_SNAPSHOT_CLASS,
-  BTRFS_STORAGE_CLASS,
-  LocalCluster,
-  STORAGE_CLASS,
-  SNAPSHOT_CLASS,
-  volumeDirectoryOf,
-} from '../../packages/testing/src/index.js';
+import { BTRFS_SNAPSHOT_CLASS, BTRFS_STORAGE_CLASS, LocalCluster, STORAGE_CLASS, SNAPSHOT_CLASS, volumeDirectoryOf } from '../../packages/testing/src/index.js';
 import { KubeClients, buildVolumeSnapshot, runBackup, type VolumeSnapshot } from '../../packages/sdk/src/index.js';
 import { watchUntil } from '../../packages/sdk/src/kube/watch-until.js';
 

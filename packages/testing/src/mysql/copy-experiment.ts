@@ -28,11 +28,19 @@ export interface CopyTrial {
   commitsPerSecond: number;
 }
 
-/** Writers: inserts into t (one row per transaction) and updates of u (history for purge). */
+/**
+ * Writers: inserts into t (one row per transaction) and updates of u (history for purge). A
+ * statement that gets no answer in {@link STATEMENT_TIMEOUT_MS} drops its connection and the writer
+ * reconnects, so a stalled connection costs one writer that long, not the rest of the run.
+ */
 export class MysqlWriteLoad {
   static #next = 1_000_000_000;
+  /** Longer than anything a backup legitimately holds commits for (BACKUP STAGE BLOCK_COMMIT, a fence's stop). */
+  static readonly STATEMENT_TIMEOUT_MS = 60_000;
   acked: [number, number][] = [];
   errors = 0;
+  /** The last failure of any writer and when it happened, for a test's message. */
+  lastError: { message: string; at: number } | undefined;
   #stop = false;
   #loops: Promise<void>[] = [];
   constructor(
@@ -45,26 +53,37 @@ export class MysqlWriteLoad {
   }
   async #run(w: number): Promise<void> {
     let c: mysql.Connection | undefined;
+    const timeout = MysqlWriteLoad.STATEMENT_TIMEOUT_MS;
     while (!this.#stop) {
       try {
         if (!c) {
-          c = await mysql.createConnection({ ...this.server.connectionConfig, database: 'app' });
+          c = await mysql.createConnection({ ...this.server.connectionConfig, database: 'app', connectTimeout: 20_000 });
           c.on('error', () => undefined);
         }
         const id = MysqlWriteLoad.#next++;
-        await c.query('BEGIN');
-        await c.query('INSERT INTO t (id, w, pad) VALUES (?, ?, REPEAT(MD5(?), 4))', [id, w, String(id)]);
-        await c.query('UPDATE u SET n = n + 1, pad = REPEAT(MD5(?), 4) WHERE id = ?', [String(id), (id * 7919) % 20_000]);
-        await c.query('COMMIT');
+        await c.query({ sql: 'BEGIN', timeout });
+        await c.query({ sql: 'INSERT INTO t (id, w, pad) VALUES (?, ?, REPEAT(MD5(?), 4))', timeout }, [id, w, String(id)]);
+        await c.query({ sql: 'UPDATE u SET n = n + 1, pad = REPEAT(MD5(?), 4) WHERE id = ?', timeout }, [String(id), (id * 7919) % 20_000]);
+        await c.query({ sql: 'COMMIT', timeout });
         this.acked.push([id, Date.now()]);
-      } catch {
+      } catch (error) {
         this.errors += 1;
-        await c?.end().catch(() => undefined);
+        this.lastError = { message: (error as Error).message, at: Date.now() };
+        // destroy, not end: end() waits for the server's answer, which a stalled connection never sends.
+        c?.destroy();
         c = undefined;
         await new Promise((r) => setTimeout(r, 50));
       }
     }
     await c?.end().catch(() => undefined);
+  }
+  /** Commits, errors and the last error, for an assertion's message. */
+  describe(): string {
+    const last = this.acked.at(-1);
+    return (
+      `${this.acked.length} commits acknowledged${last ? ` (the last ${Date.now() - last[1]} ms ago)` : ''}, ${this.errors} errors` +
+      (this.lastError ? ` (the last ${Date.now() - this.lastError.at} ms ago: ${this.lastError.message})` : '')
+    );
   }
   async stop(): Promise<void> {
     this.#stop = true;
