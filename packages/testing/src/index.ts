@@ -133,6 +133,16 @@ export { skipWhen, skipReasonOf } from './skip-reason.js';
 export { hostpathSkipReason } from './skip-hostpath.js';
 
 // Databases in pods of the local cluster's node: StatefulSets on csi-hostpath-sc, reached through port-forward (local-cluster/pods.ts)
-export { deployPostgres, deployMariadb, forwardPort, describePod, postgresStatefulSet, PostgresPod, MariadbPod } from './local-cluster/pods.js';
+export {
+  deployPostgres,
+  deployMariadb,
+  forwardPort,
+  describePod,
+  postgresStatefulSet,
+  PostgresPod,
+  MariadbPod,
+  POSTGRES_WAL_MOUNT,
+  POSTGRES_WAL_DIR,
+} from './local-cluster/pods.js';
 export type { DeployDatabaseOptions, DeployPostgresOptions, PodPortForward } from './local-cluster/pods.js';
 export type { WriteTarget } from './postgres/write-load.js';

@@ -9,10 +9,14 @@
 #   POSTGRES_USER      superuser name (default postgres)
 #   POSTGRES_DB        database created at initialisation (default: POSTGRES_USER)
 #   POSTGRES_HOST_AUTH_METHOD  method of the "host all all all" pg_hba line (default scram-sha-256)
+#   POSTGRES_INITDB_WALDIR  where initdb puts the WAL (initdb --waldir; $PGDATA/pg_wal is then a
+#                      symlink to it), e.g. a directory on a second volume; read only at
+#                      initialisation, harmless afterwards. Unset: pg_wal inside $PGDATA
 #   /docker-entrypoint-initdb.d/*.sql, *.sh       run once, after initialisation
 #
-# Started as root it makes $PGDATA and the socket directory the postgres user's (uid 999) and runs
-# itself again as that user; started as any other uid it runs as that uid.
+# Started as root it makes $PGDATA, $POSTGRES_INITDB_WALDIR (when set) and the socket directory the
+# postgres user's (uid 999) and runs itself again as that user; started as any other uid it runs as
+# that uid.
 # The password reaches initdb through a file of mode 0600 that is removed right after; it is never
 # an argument of a command and never printed.
 set -eu
@@ -30,6 +34,11 @@ if [ "$(id -u)" = 0 ]; then
   mkdir -p "$PGDATA" /var/run/postgresql
   find "$PGDATA" ! -user postgres -exec chown postgres:postgres '{}' +
   chmod 00700 "$PGDATA"
+  if [ -n "${POSTGRES_INITDB_WALDIR:-}" ]; then
+    mkdir -p "$POSTGRES_INITDB_WALDIR"
+    find "$POSTGRES_INITDB_WALDIR" ! -user postgres -exec chown postgres:postgres '{}' +
+    chmod 00700 "$POSTGRES_INITDB_WALDIR"
+  fi
   chown postgres:postgres /var/run/postgresql
   chmod 03777 /var/run/postgresql
   exec setpriv --reuid=postgres --regid=postgres --init-groups env HOME=/var/lib/postgresql "$0" "$@"
@@ -51,6 +60,11 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   db="${POSTGRES_DB:-$user}"
   mkdir -p "$PGDATA"
   chmod 00700 "$PGDATA" 2>/dev/null || :
+  waldir="${POSTGRES_INITDB_WALDIR:-}"
+  if [ -n "$waldir" ]; then
+    mkdir -p "$waldir"
+    chmod 00700 "$waldir" 2>/dev/null || :
+  fi
   scratch=$(mktemp -d)
   trap 'rm -rf "$scratch"' EXIT
   pwopt=
@@ -58,8 +72,8 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     (umask 077 && printf '%s\n' "$POSTGRES_PASSWORD" > "$scratch/pwfile")
     pwopt="--pwfile=$scratch/pwfile"
   fi
-  log "initialising $PGDATA (superuser \"$user\")"
-  initdb --username="$user" ${pwopt:+"$pwopt"} --auth-local=trust --auth-host=scram-sha-256 -D "$PGDATA"
+  log "initialising $PGDATA (superuser \"$user\")${waldir:+, WAL in $waldir}"
+  initdb --username="$user" ${pwopt:+"$pwopt"} ${waldir:+"--waldir=$waldir"} --auth-local=trust --auth-host=scram-sha-256 -D "$PGDATA"
   rm -f "$scratch/pwfile"
   printf "\n# docker-entrypoint.sh\nlisten_addresses = '*'\nunix_socket_directories = '/var/run/postgresql'\n" >> "$PGDATA/postgresql.conf"
   printf '\n# docker-entrypoint.sh\nhost all all all %s\n' "$auth" >> "$PGDATA/pg_hba.conf"

@@ -72,11 +72,33 @@ export interface DeployPostgresOptions extends DeployDatabaseOptions {
    * then be the copy's. `delete()` leaves that PVC in place.
    */
   existingClaim?: string;
+  /**
+   * pg_wal on a second PVC (volumeClaimTemplate `wal`: `wal-<name>-0`, mounted at
+   * {@link POSTGRES_WAL_MOUNT}), as users run it with the official image's POSTGRES_INITDB_WALDIR or
+   * CloudNativePG's walStorage: initdb puts the WAL in {@link POSTGRES_WAL_DIR} and
+   * `$PGDATA/pg_wal` is a symlink to it, so a backup must take both volumes. Default false.
+   */
+  walVolume?: boolean;
+  /** Size of the WAL PVC (with `walVolume`). Default `1Gi`. */
+  walStorage?: string;
+  /**
+   * With `existingClaim`: start on this existing WAL PVC (the restored copy of the original's WAL
+   * volume) instead of a volumeClaimTemplate; implies `walVolume`. `delete()` leaves it in place.
+   */
+  existingWalClaim?: string;
 }
 
 /** The volume is mounted here; PGDATA is a subdirectory of it (`pgdata`), as the official image's docs advise. */
 const PG_MOUNT = '/var/lib/postgresql/data';
 const PG_SUBPATH = 'pgdata';
+/** Where the WAL PVC (`walVolume`) is mounted in the PostgreSQL pod. */
+export const POSTGRES_WAL_MOUNT = '/var/lib/postgresql/wal';
+/**
+ * The WAL directory on that volume, the pod's POSTGRES_INITDB_WALDIR, where `$PGDATA/pg_wal`
+ * points: a subdirectory, as PGDATA is, since initdb wants a directory it creates or an empty one
+ * and a volume's root may hold other entries (lost+found) or belong to root.
+ */
+export const POSTGRES_WAL_DIR = `${POSTGRES_WAL_MOUNT}/pg_wal`;
 
 /** A pod that cannot become Ready (crash loop, image not on the node): waiting on is pointless. */
 class PodFailed extends Error {}
@@ -113,7 +135,7 @@ abstract class DatabaseStatefulSet {
   readonly name: string;
   /** The one pod: `<name>-0`. */
   readonly podName: string;
-  /** Its PVC (volumeClaimTemplate `data`): `data-<name>-0`. */
+  /** Its PVC (volumeClaimTemplate `data`): `data-<name>-0`, or the existing claim it started on. */
   readonly pvcName: string;
   /** False when started on an existing PVC: delete() leaves it. */
   readonly ownsClaim: boolean;
@@ -199,7 +221,12 @@ abstract class DatabaseStatefulSet {
     if (f) await (await f).close();
   }
 
-  /** Closes the port-forward and deletes the StatefulSet, its Service, Secret and (when it made it) PVC, waiting until the pod and the PVC are gone. */
+  /** The PVCs its volumeClaimTemplates made (not existing claims it started on): what delete() removes. */
+  protected ownedClaims(): string[] {
+    return this.ownsClaim ? [this.pvcName] : [];
+  }
+
+  /** Closes the port-forward and deletes the StatefulSet, its Service, Secret and (when it made them) PVCs, waiting until the pod and the PVCs are gone. */
   async delete(timeoutMs = 120_000): Promise<void> {
     await this.close();
     const ignore404 = (e: unknown): void => {
@@ -215,14 +242,15 @@ abstract class DatabaseStatefulSet {
       async () => ((await exists(() => this.core.readNamespacedPod({ namespace, name: this.podName }))) ? undefined : true),
       async () => '',
     );
-    if (!this.ownsClaim) return;
-    await this.core.deleteNamespacedPersistentVolumeClaim({ namespace, name: this.pvcName }).catch(ignore404);
-    await waitFor(
-      `PVC ${namespace}/${this.pvcName} to be gone`,
-      timeoutMs,
-      async () => ((await exists(() => this.core.readNamespacedPersistentVolumeClaim({ namespace, name: this.pvcName }))) ? undefined : true),
-      async () => '',
-    );
+    for (const name of this.ownedClaims()) {
+      await this.core.deleteNamespacedPersistentVolumeClaim({ namespace, name }).catch(ignore404);
+      await waitFor(
+        `PVC ${namespace}/${name} to be gone`,
+        timeoutMs,
+        async () => ((await exists(() => this.core.readNamespacedPersistentVolumeClaim({ namespace, name }))) ? undefined : true),
+        async () => '',
+      );
+    }
   }
 }
 
@@ -269,6 +297,10 @@ export class PostgresPod extends DatabaseStatefulSet {
   readonly major: number;
   /** PGDATA relative to the volume root. */
   readonly dataSubPath = PG_SUBPATH;
+  /** The WAL PVC (`walVolume`): `wal-<name>-0` or `existingWalClaim`; undefined when pg_wal is in PGDATA. */
+  readonly walPvcName: string | undefined;
+  /** False when started on an existing WAL PVC (or without one): delete() leaves it. */
+  readonly ownsWalClaim: boolean;
   readonly user = 'postgres';
   readonly database = 'postgres';
   /** uid PostgreSQL runs as in the image. */
@@ -280,7 +312,13 @@ export class PostgresPod extends DatabaseStatefulSet {
   constructor(opts: DeployPostgresOptions, password: string) {
     super(opts, TEST_IMAGES.postgres(opts.major ?? 17));
     this.major = opts.major ?? 17;
+    this.walPvcName = opts.existingWalClaim ?? (opts.walVolume ? `wal-${opts.name}-0` : undefined);
+    this.ownsWalClaim = this.walPvcName !== undefined && opts.existingWalClaim === undefined;
     this.#password = password;
+  }
+
+  protected override ownedClaims(): string[] {
+    return [...super.ownedClaims(), ...(this.ownsWalClaim ? [this.walPvcName!] : [])];
   }
 
   /** `pg` options for the port-forward (opened by {@link connect}). */
@@ -328,29 +366,40 @@ export class PostgresPod extends DatabaseStatefulSet {
   }
 }
 
+/** One PVC-backed volume of a database StatefulSet, by its volume name (`data`, `wal`). */
+interface ClaimVolume {
+  name: string;
+  existingClaim?: string | undefined;
+  storageClass?: string | undefined;
+  storage?: string | undefined;
+}
+
 /**
- * The `data` volume of a database StatefulSet: an existing PVC (a restored one) in the pod, else a
- * volumeClaimTemplate of the class and size asked for.
+ * The PVC-backed volumes of a database StatefulSet: each an existing PVC (a restored one) in the
+ * pod, else a volumeClaimTemplate of the class and size asked for (the PVC `<volume>-<name>-0`).
+ * Empty lists are left out, so a StatefulSet without existing claims has no pod `volumes`.
  */
-function dataVolume(opts: { existingClaim?: string | undefined; storageClass?: string | undefined; storage?: string | undefined }): {
+function claimVolumes(claims: ClaimVolume[]): {
   podVolumes: { volumes?: V1Volume[] };
   claimTemplates: { volumeClaimTemplates?: V1PersistentVolumeClaim[] };
 } {
-  if (opts.existingClaim) return { podVolumes: { volumes: [{ name: 'data', persistentVolumeClaim: { claimName: opts.existingClaim } }] }, claimTemplates: {} };
-  return {
-    podVolumes: {},
-    claimTemplates: {
-      volumeClaimTemplates: [
-        {
-          metadata: { name: 'data' },
-          spec: {
-            accessModes: ['ReadWriteOnce'],
-            storageClassName: opts.storageClass ?? STORAGE_CLASS,
-            resources: { requests: { storage: opts.storage ?? '1Gi' } },
-          },
+  const volumes: V1Volume[] = [];
+  const templates: V1PersistentVolumeClaim[] = [];
+  for (const c of claims) {
+    if (c.existingClaim) volumes.push({ name: c.name, persistentVolumeClaim: { claimName: c.existingClaim } });
+    else
+      templates.push({
+        metadata: { name: c.name },
+        spec: {
+          accessModes: ['ReadWriteOnce'],
+          storageClassName: c.storageClass ?? STORAGE_CLASS,
+          resources: { requests: { storage: c.storage ?? '1Gi' } },
         },
-      ],
-    },
+      });
+  }
+  return {
+    podVolumes: volumes.length > 0 ? { volumes } : {},
+    claimTemplates: templates.length > 0 ? { volumeClaimTemplates: templates } : {},
   };
 }
 
@@ -363,7 +412,21 @@ export function postgresStatefulSet(opts: {
   secretName: string;
   settings?: Record<string, string> | undefined;
   existingClaim?: string | undefined;
+  walVolume?: boolean | undefined;
+  walStorage?: string | undefined;
+  existingWalClaim?: string | undefined;
 }): V1StatefulSet {
+  if (opts.existingWalClaim && !opts.existingClaim)
+    throw new Error('postgresStatefulSet: existingWalClaim needs existingClaim (the data volume it belongs with)');
+  const wal = opts.walVolume === true || opts.existingWalClaim !== undefined;
+  if (wal && opts.existingClaim && !opts.existingWalClaim) {
+    // A restored data volume's pg_wal points at the WAL volume: an empty new one would not start.
+    throw new Error('postgresStatefulSet: existingClaim with walVolume needs existingWalClaim (the restored WAL PVC)');
+  }
+  const volumes = claimVolumes([
+    { name: 'data', existingClaim: opts.existingClaim, storageClass: opts.storageClass, storage: opts.storage },
+    ...(wal ? [{ name: 'wal', existingClaim: opts.existingWalClaim, storageClass: opts.storageClass, storage: opts.walStorage }] : []),
+  ]);
   const args: string[] = ['postgres'];
   for (const [k, v] of Object.entries(opts.settings ?? {})) args.push('-c', `${k}=${v}`);
   const labels = { app: opts.name };
@@ -387,6 +450,8 @@ export function postgresStatefulSet(opts: {
               env: [
                 { name: 'POSTGRES_PASSWORD', valueFrom: { secretKeyRef: { name: opts.secretName, key: 'password' } } },
                 { name: 'PGDATA', value: `${PG_MOUNT}/${PG_SUBPATH}` },
+                // Read by the entrypoint only when it initialises PGDATA; harmless on a restored one.
+                ...(wal ? [{ name: 'POSTGRES_INITDB_WALDIR', value: POSTGRES_WAL_DIR }] : []),
               ],
               ports: [{ name: 'postgres', containerPort: 5432 }],
               readinessProbe: {
@@ -396,13 +461,13 @@ export function postgresStatefulSet(opts: {
                 timeoutSeconds: 5,
               },
               resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '1Gi' } },
-              volumeMounts: [{ name: 'data', mountPath: PG_MOUNT }],
+              volumeMounts: [{ name: 'data', mountPath: PG_MOUNT }, ...(wal ? [{ name: 'wal', mountPath: POSTGRES_WAL_MOUNT }] : [])],
             },
           ],
-          ...dataVolume(opts).podVolumes,
+          ...volumes.podVolumes,
         },
       },
-      ...dataVolume(opts).claimTemplates,
+      ...volumes.claimTemplates,
     },
   };
 }
@@ -410,8 +475,8 @@ export function postgresStatefulSet(opts: {
 /**
  * Deploys PostgreSQL as users do: a Secret `<name>-credentials` (`username`, `password`,
  * `database`), a headless Service, a StatefulSet of one pod with a PVC from `csi-hostpath-sc`
- * (PGDATA `pgdata` inside the volume), an exec readiness probe (`pg_isready`), requests/limits;
- * waits until the pod is Ready and opens a port-forward.
+ * (PGDATA `pgdata` inside the volume; with `walVolume` pg_wal on a second PVC), an exec readiness
+ * probe (`pg_isready`), requests/limits; waits until the pod is Ready and opens a port-forward.
  *
  * @example
  * await using db = await deployPostgres({ kubeConfig: kc, namespace: ns, name: 'pg', major: 17 });
@@ -438,6 +503,9 @@ export async function deployPostgres(opts: DeployPostgresOptions): Promise<Postg
       secretName: db.secretName,
       settings: opts.settings,
       existingClaim: opts.existingClaim,
+      walVolume: opts.walVolume,
+      walStorage: opts.walStorage,
+      existingWalClaim: opts.existingWalClaim,
     }),
   );
   try {
@@ -498,6 +566,7 @@ export async function deployMariadb(opts: DeployDatabaseOptions & { existingClai
   const password = opts.password ?? randomBytes(18).toString('base64url');
   const db = new MariadbPod(opts, password);
   const labels = { app: opts.name };
+  const volumes = claimVolumes([{ name: 'data', existingClaim: opts.existingClaim, storageClass: opts.storageClass, storage: opts.storage }]);
   const started = Date.now();
   await createStatefulSet(
     db.core,
@@ -535,10 +604,10 @@ export async function deployMariadb(opts: DeployDatabaseOptions & { existingClai
                 volumeMounts: [{ name: 'data', mountPath: '/var/lib/mysql' }],
               },
             ],
-            ...dataVolume(opts).podVolumes,
+            ...volumes.podVolumes,
           },
         },
-        ...dataVolume(opts).claimTemplates,
+        ...volumes.claimTemplates,
       },
     },
   );
