@@ -25,6 +25,8 @@ export interface RestoreReport {
   size: string;
   storageClass: string;
   driver: string;
+  /** A set of several volumes: the PVC restored for each other volume, and where the database container must mount it. */
+  volumes?: { volume: string; holds: 'wal' | 'tablespace'; mountPath: string; pvc: string }[];
   /** Objects left besides the PVC, each with why and how to delete it. */
   remaining: string[];
   /** Output of the restore-prep step (online backups). */
@@ -60,6 +62,7 @@ export function restoreReport(result: RestoreResult): RestoreReport {
     size: result.size,
     storageClass: result.storageClass,
     driver: result.driver,
+    ...(result.volumes ? { volumes: result.volumes.map(({ volume, holds, mountPath, pvcName }) => ({ volume, holds, mountPath, pvc: pvcName })) } : {}),
     remaining: result.remaining,
     ...(result.prepOutput ? { prepOutput: result.prepOutput } : {}),
     timings: {

@@ -128,6 +128,7 @@ export {
   buildCrossNamespaceSnapshot,
   buildRestorePrepJob,
   backupSetNames,
+  volumeSnapshotName,
   walFilesForBackup,
   RESTORE_PREP_SCRIPT,
   WAL_SNAPSHOT_SUFFIX,
@@ -160,8 +161,9 @@ export {
   MANAGED_BY,
   SNAPSHOT_METADATA_SCHEMA_VERSION,
   CONSISTENCY_MODES,
+  SNAPSHOT_ROLES,
 } from './manifests/metadata.js';
-export type { SnapshotMetadata, RestoreMetadata, MetadataMaps, ConsistencyMode } from './manifests/metadata.js';
+export type { SnapshotMetadata, RestoreMetadata, MetadataMaps, ConsistencyMode, SnapshotRole } from './manifests/metadata.js';
 export {
   assertDnsLabel,
   assertDnsSubdomain,
@@ -207,7 +209,7 @@ export type { DatabaseConnection, MysqlDatabaseConnection, PostgresSecretConnect
 export type { BackupProgress, BackupPhase, SnapshotTimings, SnapshotWatchStats } from './snapshot/backup.js';
 export { discoverBackupTarget, impliedFencing, chooseSnapshotClass, dataPvcOfPod, podsMountingPvc, DATA_VOLUME_ANNOTATION } from './snapshot/discovery.js';
 export { planBackup, cnpgInstanceTarget } from './snapshot/backup-plan.js';
-export type { BackupPlan, BackupPlanOptions, CnpgInstance } from './snapshot/backup-plan.js';
+export type { BackupPlan, BackupPlanOptions, CnpgInstance, SetVolume } from './snapshot/backup-plan.js';
 export { isPodConnection } from './snapshot/backup-session.js';
 export type { PodDatabaseConnection, BackupDatabase, BackupSessionPlan } from './snapshot/backup-session.js';
 export { podDatabaseCredentials } from './engines/pod-credentials.js';
@@ -240,6 +242,7 @@ export type {
   RestorePrepOptions,
   RestorePlan,
   RestoreSource,
+  RestoredVolume,
   RestoreExecution,
   RestoreObjectRef,
   RestoreReplacing,
@@ -247,7 +250,7 @@ export type {
 export { jobRestorePrepExecutor } from './restore/restore-prep.js';
 export type { RestorePrepExecutor, RestorePrepRequest } from './restore/restore-prep.js';
 export { runVerify, planVerify, executeVerify, describeVerifyFailure, findDataSubPath, SCRATCH_SERVER_SETTINGS } from './restore/verify.js';
-export type { VerifyRuntime, VerifyCheck, VerifyPhase, VerifyProgress, ScratchPostgres } from './restore/verify.js';
+export type { VerifyRuntime, VerifyCheck, VerifyPhase, VerifyProgress, ScratchPostgres, VolumeSetLayout } from './restore/verify.js';
 
 // MySQL and MariaDB: engine hooks on mysql2, engine detection, verify on a scratch server (engines/mysql/)
 export { mysqlEngine, parseMysqlVersion, onlineLockMethod, binlogStatusStatement } from './engines/mysql/engine.js';

@@ -111,7 +111,7 @@ describe('databaseVolumesBeyond: the PVCs besides the data volume that hold part
       ['wal', 'wal-db-0'],
     ];
     expect(databaseVolumesBeyond(twoVolumes(container('/wal/pg_wal'), claims), 'data-db-0', {})).toEqual([
-      { claim: 'wal-db-0', volume: 'wal', holds: 'wal', source: 'POSTGRES_INITDB_WALDIR=/wal/pg_wal, inside volume wal at /wal' },
+      { claim: 'wal-db-0', volume: 'wal', holds: 'wal', source: 'POSTGRES_INITDB_WALDIR=/wal/pg_wal, inside volume wal at /wal', mountPath: '/wal' },
     ]);
     expect(databaseVolumesBeyond(twoVolumes(container('/var/lib/postgresql/data/wal'), claims), 'data-db-0', {})).toEqual([]);
     expect(databaseVolumesBeyond(twoVolumes(container('/walrus'), claims), 'data-db-0', {})).toEqual([]);

@@ -58,6 +58,10 @@ export interface DataLayout {
   dataSubPath?: string;
   runAsUser?: number;
   fsGroup?: number;
+  /** The pod's name for the data volume. */
+  volume?: string;
+  /** Where the database container mounts the data volume (a set's other volumes are mounted beside it). */
+  mountPath?: string;
   /** What it was read from, for plans and messages. */
   source: string;
 }
@@ -102,6 +106,8 @@ export function dataLayoutOfPod(pod: V1Pod, pvc: string, engine: EngineFamily): 
     ...(dataSubPath !== undefined ? { dataSubPath } : {}),
     ...(runAsUser !== undefined ? { runAsUser } : {}),
     ...(fsGroup !== undefined ? { fsGroup } : {}),
+    ...(volume !== undefined ? { volume } : {}),
+    ...(mount ? { mountPath: path.posix.normalize(mount.mountPath) } : {}),
     source: `${variable !== undefined ? 'PGDATA' : 'the image default'} ${dataDirectory}${mount ? `, volume ${mount.name} at ${mount.mountPath}${mount.subPath ? ` (subPath ${mount.subPath})` : ''}` : ', not in the volume'} of container ${container.name}`,
   };
 }
@@ -121,6 +127,13 @@ export interface DatabaseVolume {
   holds: 'wal' | 'tablespace';
   /** What says so, for messages. */
   source: string;
+  /**
+   * Where the database container mounts it (the `pg_wal` and tablespace links in the data
+   * directory point there); absent when the container does not mount it.
+   */
+  mountPath?: string;
+  /** The mount's `subPath`, when it mounts a directory of the volume rather than its root. */
+  subPath?: string;
 }
 
 /** The variables by which the official (`POSTGRES_INITDB_WALDIR`) and Bitnami images put pg_wal elsewhere. */
@@ -143,19 +156,32 @@ export function databaseVolumesBeyond(pod: V1Pod, pvc: string, claimLabels: Read
   for (const volume of pod.spec?.volumes ?? []) {
     const claim = volume.persistentVolumeClaim?.claimName;
     if (!claim || claim === pvc) continue;
+    const mount = (container?.volumeMounts ?? []).find((m) => m.name === volume.name);
+    const mounted = mount ? { mountPath: path.posix.normalize(mount.mountPath), ...(mount.subPath ? { subPath: mount.subPath } : {}) } : {};
     const role = claimLabels[claim]?.['cnpg.io/pvcRole'];
     if (role === 'PG_WAL' || role === 'PG_TABLESPACE') {
-      found.push({ claim, volume: volume.name, holds: role === 'PG_WAL' ? 'wal' : 'tablespace', source: `CloudNativePG's cnpg.io/pvcRole ${role}` });
+      found.push({
+        claim,
+        volume: volume.name,
+        holds: role === 'PG_WAL' ? 'wal' : 'tablespace',
+        source: `CloudNativePG's cnpg.io/pvcRole ${role}`,
+        ...mounted,
+      });
       continue;
     }
-    const mount = (container?.volumeMounts ?? []).find((m) => m.name === volume.name);
     if (!mount) continue;
     for (const variable of WAL_DIRECTORY_VARIABLES) {
       const value = (container?.env ?? []).find((e) => e.name === variable)?.value;
       if (value === undefined || value === '') continue;
       const relative = path.posix.relative(path.posix.normalize(mount.mountPath), path.posix.normalize(value));
       if (relative === '' || !(relative.startsWith('..') || path.posix.isAbsolute(relative))) {
-        found.push({ claim, volume: volume.name, holds: 'wal', source: `${variable}=${value}, inside volume ${volume.name} at ${mount.mountPath}` });
+        found.push({
+          claim,
+          volume: volume.name,
+          holds: 'wal',
+          source: `${variable}=${value}, inside volume ${volume.name} at ${mount.mountPath}`,
+          ...mounted,
+        });
       }
     }
   }

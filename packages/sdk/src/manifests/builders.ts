@@ -203,6 +203,21 @@ export function backupSetNames(backupSet: string): { data: string; wal: string }
 }
 
 /**
+ * The name of the snapshot of another volume of the instance in a set (its `pg_wal` or a
+ * tablespace PVC): `<set>-vol-<volume>`, after the pod's name for the volume.
+ *
+ * @throws DbaasError `INVALID_NAME`
+ * @example
+ * ```ts
+ * volumeSnapshotName('nightly', 'wal'); // 'nightly-vol-wal'
+ * ```
+ */
+export function volumeSnapshotName(backupSet: string, volume: string): string {
+  assertDnsLabel(volume, 'volume name');
+  return derivedName(backupSet, `-vol-${volume}`, 'subdomain', `snapshot name of volume ${volume}`);
+}
+
+/**
  * Input of {@link buildVolumeSnapshot}.
  *
  * @example
@@ -254,12 +269,18 @@ export function buildVolumeSnapshot(input: VolumeSnapshotInput): VolumeSnapshot 
   return {
     apiVersion: SNAPSHOT_API_VERSION,
     kind: 'VolumeSnapshot',
-    metadata: { name: input.metadata.role === 'wal' ? names.wal : names.data, namespace: input.namespace, labels, annotations },
+    metadata: { name: snapshotNameOf(input.metadata, names), namespace: input.namespace, labels, annotations },
     spec: {
       source: { persistentVolumeClaimName: input.pvc },
       ...(input.snapshotClass !== undefined ? { volumeSnapshotClassName: input.snapshotClass } : {}),
     },
   };
+}
+
+function snapshotNameOf(meta: VolumeSnapshotInput['metadata'], names: { data: string; wal: string }): string {
+  if (meta.role === 'wal') return names.wal;
+  if (meta.role === 'volume') return volumeSnapshotName(meta.backupSet, meta.volume!);
+  return names.data;
 }
 
 /**

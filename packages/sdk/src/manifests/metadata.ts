@@ -83,7 +83,36 @@ export const DBAAS_ANNOTATIONS = {
   dataSubPath: 'dbaas.io/data-subpath',
   runAsUser: 'dbaas.io/run-as-user',
   fsGroup: 'dbaas.io/fs-group',
+  // An instance whose database spans several PVCs (pg_wal or tablespaces beyond the data volume) is
+  // one set (schema version 1, optional): each snapshot records the pod's name for its volume and
+  // where the database container mounted it (the links inside the data directory point there); a
+  // member says what it holds; the data snapshot lists the members, so a set missing one is seen.
+  volume: 'dbaas.io/volume',
+  mountPath: 'dbaas.io/mount-path',
+  holds: 'dbaas.io/holds',
+  setVolumes: 'dbaas.io/set-volumes',
 } as const;
+
+/**
+ * What a snapshot is in its backup set: `data` (the data volume, named after the set), `wal` (an
+ * `online` PostgreSQL set's second snapshot of the data volume, after `pg_backup_stop`) or `volume`
+ * (another PVC of the instance that holds part of the database: its `pg_wal` or a tablespace).
+ *
+ * @example
+ * ```ts
+ * const role: SnapshotRole = 'volume';
+ * ```
+ */
+export type SnapshotRole = 'data' | 'wal' | 'volume';
+/**
+ * Every {@link SnapshotRole}, in the order a set lists them.
+ *
+ * @example
+ * ```ts
+ * z.enum(SNAPSHOT_ROLES).parse(labels['dbaas.io/role']);
+ * ```
+ */
+export const SNAPSHOT_ROLES = ['data', 'wal', 'volume'] as const satisfies readonly SnapshotRole[];
 
 /**
  * The consistency modes of docs/consistency.md.
@@ -183,6 +212,16 @@ const unixId = z.codec(z.string().regex(/^\d{1,10}$/, 'must be a decimal user or
   decode: (text) => Number(text),
   encode: (value) => String(value),
 });
+// The pod's name for a volume (`spec.volumes[].name`): a DNS label.
+const volumeName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a volume name (a DNS label)');
+const absolutePath = z
+  .string()
+  .max(1024)
+  .regex(/^\/(?!.*(^|\/)\.\.?(\/|$))[^\0]*$/, 'must be an absolute path without . or .. segments');
+const volumeList = z.codec(z.string().regex(/^[a-z0-9-]+(,[a-z0-9-]+)*$/, 'must be a comma-separated list of volume names'), z.array(z.string()), {
+  decode: (text) => text.split(','),
+  encode: (names) => names.join(','),
+});
 const serverUuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
 
 const isoTime = z.codec(z.iso.datetime({ offset: true }), z.date(), {
@@ -210,7 +249,7 @@ const snapshotWire = z.object({
     [DBAAS_LABELS.backupSource]: nonEmptyLabelValue,
     [DBAAS_LABELS.backupType]: z.literal('volumesnapshot'),
     [DBAAS_LABELS.backupSet]: nonEmptyLabelValue,
-    [DBAAS_LABELS.role]: z.enum(['data', 'wal']),
+    [DBAAS_LABELS.role]: z.enum(SNAPSHOT_ROLES),
   }),
   annotations: z.object({
     [DBAAS_ANNOTATIONS.schemaVersion]: z.literal(SNAPSHOT_METADATA_SCHEMA_VERSION),
@@ -239,6 +278,10 @@ const snapshotWire = z.object({
     [DBAAS_ANNOTATIONS.dataSubPath]: dataSubPath.optional(),
     [DBAAS_ANNOTATIONS.runAsUser]: unixId.optional(),
     [DBAAS_ANNOTATIONS.fsGroup]: unixId.optional(),
+    [DBAAS_ANNOTATIONS.volume]: volumeName.optional(),
+    [DBAAS_ANNOTATIONS.mountPath]: absolutePath.optional(),
+    [DBAAS_ANNOTATIONS.holds]: z.enum(['wal', 'tablespace']).optional(),
+    [DBAAS_ANNOTATIONS.setVolumes]: volumeList.optional(),
     [DBAAS_ANNOTATIONS.requestedAt]: isoTime,
     [DBAAS_ANNOTATIONS.cutAt]: isoTime.optional(),
     [DBAAS_ANNOTATIONS.readyAt]: isoTime.optional(),
@@ -249,7 +292,7 @@ const snapshotMetadataShape = z
   .object({
     schemaVersion: z.literal(SNAPSHOT_METADATA_SCHEMA_VERSION),
     backupSet: z.string(),
-    role: z.enum(['data', 'wal']),
+    role: z.enum(SNAPSHOT_ROLES),
     sourcePvc: z.string(),
     backupType: z.literal('volumesnapshot'),
     mode: z.enum(CONSISTENCY_MODES),
@@ -274,6 +317,10 @@ const snapshotMetadataShape = z
     dataSubPath: z.string().optional(),
     runAsUser: z.number().int().optional(),
     fsGroup: z.number().int().optional(),
+    volume: z.string().optional(),
+    mountPath: z.string().optional(),
+    holds: z.enum(['wal', 'tablespace']).optional(),
+    setVolumes: z.array(z.string()).optional(),
     requestedAt: z.date(),
     cutAt: z.date().optional(),
     readyAt: z.date().optional(),
@@ -294,6 +341,9 @@ const snapshotMetadataShape = z
     }
     if (m.binlogPosition !== undefined && m.binlogFile === undefined) {
       ctx.addIssue({ code: 'custom', path: ['binlogFile'], message: 'a binary log position needs its file' });
+    }
+    if (m.role === 'volume' && (m.volume === undefined || m.holds === undefined || m.mountPath === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['role'], message: 'a volume snapshot of a set needs its volume name, what it holds and its mount path' });
     }
     if (m.engineVersion !== undefined && m.engine === undefined) {
       ctx.addIssue({ code: 'custom', path: ['engine'], message: 'an engine version needs the engine' });
@@ -348,6 +398,10 @@ export const snapshotMetadataSchema = z.codec(snapshotWire, snapshotMetadataShap
       dataSubPath: a[DBAAS_ANNOTATIONS.dataSubPath],
       runAsUser: a[DBAAS_ANNOTATIONS.runAsUser],
       fsGroup: a[DBAAS_ANNOTATIONS.fsGroup],
+      volume: a[DBAAS_ANNOTATIONS.volume],
+      mountPath: a[DBAAS_ANNOTATIONS.mountPath],
+      holds: a[DBAAS_ANNOTATIONS.holds],
+      setVolumes: a[DBAAS_ANNOTATIONS.setVolumes],
       cutAt: a[DBAAS_ANNOTATIONS.cutAt],
       readyAt: a[DBAAS_ANNOTATIONS.readyAt],
     };
@@ -382,6 +436,10 @@ export const snapshotMetadataSchema = z.codec(snapshotWire, snapshotMetadataShap
       [DBAAS_ANNOTATIONS.dataSubPath, m.dataSubPath],
       [DBAAS_ANNOTATIONS.runAsUser, m.runAsUser],
       [DBAAS_ANNOTATIONS.fsGroup, m.fsGroup],
+      [DBAAS_ANNOTATIONS.volume, m.volume],
+      [DBAAS_ANNOTATIONS.mountPath, m.mountPath],
+      [DBAAS_ANNOTATIONS.holds, m.holds],
+      [DBAAS_ANNOTATIONS.setVolumes, m.setVolumes],
       [DBAAS_ANNOTATIONS.cutAt, m.cutAt],
       [DBAAS_ANNOTATIONS.readyAt, m.readyAt],
     ];
@@ -553,7 +611,7 @@ export function isManagedSnapshot(o: { metadata?: { labels?: Record<string, stri
  * // 'app.kubernetes.io/managed-by=kubectl-dbaas,dbaas.io/backup-type=volumesnapshot,dbaas.io/backup-set=nightly'
  * ```
  */
-export function managedSnapshotSelector(filter: { backupSet?: string; role?: 'data' | 'wal'; sourcePvc?: string } = {}): string {
+export function managedSnapshotSelector(filter: { backupSet?: string; role?: SnapshotRole; sourcePvc?: string } = {}): string {
   const parts = [`${DBAAS_LABELS.managedBy}=${MANAGED_BY}`, `${DBAAS_LABELS.backupType}=volumesnapshot`];
   if (filter.backupSet !== undefined) parts.push(`${DBAAS_LABELS.backupSet}=${assertLabelValue(filter.backupSet, DBAAS_LABELS.backupSet)}`);
   if (filter.role !== undefined) parts.push(`${DBAAS_LABELS.role}=${filter.role}`);

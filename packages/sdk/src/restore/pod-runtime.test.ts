@@ -87,6 +87,28 @@ describe('buildScratchPod', () => {
     expect(pod.spec!.volumes![0]).toEqual({ name: 'data', persistentVolumeClaim: { claimName: 'pg-restored', readOnly: true } });
   });
 
+  it('a set of several volumes: data where the source pod had it, the others at their mount paths (read-only to inspect), so the links resolve', () => {
+    const set = { dataMountPath: '/pg/data', volumes: [{ pvc: 'pg-restored-wal', mountPath: '/pg/wal' }] };
+    const server = buildScratchPod({ ...base, role: 'server', dataSubPath: 'pgdata', set });
+    const c = server.spec!.containers[0]!;
+    expect(c.env).toContainEqual({ name: 'PGDATA', value: '/pg/data/pgdata' });
+    expect(c.volumeMounts).toEqual([
+      { name: 'data', mountPath: '/pg/data' },
+      { name: 'set-0', mountPath: '/pg/wal' },
+      { name: 'tmp', mountPath: '/tmp' },
+    ]);
+    expect(server.spec!.volumes).toContainEqual({ name: 'set-0', persistentVolumeClaim: { claimName: 'pg-restored-wal' } });
+    const inspect = buildScratchPod({ ...base, role: 'inspect', name: 'pg-restored-inspect', set });
+    expect(inspect.spec!.containers[0]!.volumeMounts).toContainEqual({ name: 'set-0', mountPath: '/pg/wal', readOnly: true });
+    expect(inspect.spec!.volumes).toContainEqual({ name: 'set-0', persistentVolumeClaim: { claimName: 'pg-restored-wal', readOnly: true } });
+    expect(() => buildScratchPod({ ...base, role: 'server', set: { dataMountPath: '/pg/data', volumes: [{ pvc: 'w', mountPath: '/pg/data' }] } })).toThrow(
+      /share a mount path/,
+    );
+    expect(() => buildScratchPod({ ...base, role: 'server', set: { dataMountPath: '/pg/data', volumes: [{ pvc: 'w', mountPath: '/tmp' }] } })).toThrow(
+      /other than \/ and \/tmp/,
+    );
+  });
+
   it('refuses root, bad setting names, escaping subpaths and bad names before anything is sent', () => {
     const code = (fn: () => unknown) => {
       try {

@@ -4,6 +4,7 @@
 // API (so RBAC on pods/portforward is what guards it, and the copied pg_hba.conf and passwords are
 // not needed). The pod specs are unit-tested; the pods run on the test cluster's node
 // (restore.cluster.test.ts).
+import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Exec, type V1Pod, type V1Status } from '@kubernetes/client-node';
 import { DbaasError, isDbaasError } from '../errors.js';
@@ -15,7 +16,7 @@ import { type ContainerResources, DEFAULT_RESOURCES, assertNodeSelector, contain
 import { DBAAS_LABELS, MANAGED_BY } from '../manifests/metadata.js';
 import { assertDnsLabel, assertDnsSubdomain } from '../manifests/names.js';
 import { jobRestorePrepExecutor } from './restore-prep.js';
-import { chooseDataSubPath, type ScratchPostgres, type VerifyRuntime } from './verify.js';
+import { chooseDataSubPath, type ScratchPostgres, type VerifyRuntime, type VolumeSetLayout } from './verify.js';
 
 const VOLUME_MOUNT = '/dbaas/volume';
 /** PostgreSQL's own default: fits the default memory limit of the scratch pod with room for backends. */
@@ -77,12 +78,33 @@ export interface ScratchPodInput {
   runAsUser: number;
   fsGroup?: number;
   dataSubPath: string;
+  /** A set of several volumes: `pvc` is mounted where the source pod had it, the others beside it (read-only for `inspect`). */
+  set?: VolumeSetLayout;
   settings?: Record<string, string>;
   serviceAccountName?: string;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /** Laid over {@link DEFAULT_RESOURCES}`.inspect` or `.server` (by `role`). */
   resources?: ContainerResources;
   nodeSelector?: Record<string, string>;
+}
+
+/** Where a scratch pod mounts the data volume: where the source pod had it for a set (the links into the other volumes are absolute), else a fixed place. */
+function dataMountOf(role: ScratchPodInput['role'], set: VolumeSetLayout | undefined): string {
+  return set?.dataMountPath ?? (role === 'server' ? '/var/lib/postgresql/data' : VOLUME_MOUNT);
+}
+
+function assertSetLayout(set: VolumeSetLayout): void {
+  const paths = [set.dataMountPath, ...set.volumes.map((v) => v.mountPath)];
+  for (const p of paths) {
+    if (!path.posix.isAbsolute(p) || path.posix.normalize(p) !== p || p === '/' || p === '/tmp') {
+      throw new DbaasError('INVALID_ARGUMENT', `mount path "${p}" of the volume set is not a normalised absolute path other than / and /tmp`, {
+        option: 'set',
+      });
+    }
+  }
+  if (new Set(paths).size !== paths.length)
+    throw new DbaasError('INVALID_ARGUMENT', `two volumes of the set share a mount path (${paths.join(', ')})`, { option: 'set' });
+  for (const v of set.volumes) assertDnsSubdomain(v.pvc, 'PVC name');
 }
 
 function assertSubPath(p: string): string {
@@ -128,7 +150,9 @@ export function buildScratchPod(input: ScratchPodInput): V1Pod {
   assertNodeSelector(input.nodeSelector);
   const server = input.role === 'server';
   const resources = containerResources(server ? DEFAULT_RESOURCES.server : DEFAULT_RESOURCES.inspect, input.resources, 'resources');
-  const mountPath = server ? '/var/lib/postgresql/data' : VOLUME_MOUNT;
+  if (input.set) assertSetLayout(input.set);
+  const mountPath = dataMountOf(input.role, input.set);
+  const setVolumes = (input.set?.volumes ?? []).map((v, i) => ({ name: `set-${i}`, ...v }));
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -165,12 +189,14 @@ export function buildScratchPod(input: ScratchPodInput): V1Pod {
           resources,
           volumeMounts: [
             { name: 'data', mountPath, ...(server ? {} : { readOnly: true }) },
+            ...setVolumes.map((v) => ({ name: v.name, mountPath: v.mountPath, ...(server ? {} : { readOnly: true }) })),
             { name: 'tmp', mountPath: '/tmp' },
           ],
         },
       ],
       volumes: [
         { name: 'data', persistentVolumeClaim: { claimName: input.pvc, ...(server ? {} : { readOnly: true }) } },
+        ...setVolumes.map((v) => ({ name: v.name, persistentVolumeClaim: { claimName: v.pvc, ...(server ? {} : { readOnly: true }) } })),
         { name: 'tmp', emptyDir: {} },
       ],
     },
@@ -339,17 +365,22 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
         pvc: request.pvc,
         image: image(17),
         dataSubPath: '',
+        ...(request.set ? { set: request.set } : {}),
         ...common,
         ...(options.resources?.inspect ? { resources: options.resources.inspect } : {}),
       });
       await runPod(clients, body, request.deadline, request.signal);
       try {
         let dataSubPath = request.dataSubPath;
+        const mount = dataMountOf('inspect', request.set);
         if (dataSubPath === undefined) {
+          // The mount path travels as an argument ($1), never through the shell's parsing.
           const listing = await execText(clients, request.namespace, name, 'inspect', [
             '/bin/sh',
             '-c',
-            `for d in ${VOLUME_MOUNT} ${VOLUME_MOUNT}/*; do [ -f "$d/PG_VERSION" ] && echo "dir:\${d#${VOLUME_MOUNT}}"; done; true`,
+            `for d in "$1" "$1"/*; do [ -f "$d/PG_VERSION" ] && echo "dir:\${d#"$1"}"; done; true`,
+            'dbaas-find-pgdata',
+            mount,
           ]);
           dataSubPath = chooseDataSubPath(
             listing
@@ -358,12 +389,14 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
               .map((l) => l.slice('dir:'.length).replace(/^\//, '')),
           );
         }
-        const root = dataSubPath ? `${VOLUME_MOUNT}/${assertSubPath(dataSubPath)}` : VOLUME_MOUNT;
+        const root = dataSubPath ? `${mount}/${assertSubPath(dataSubPath)}` : mount;
         // Relation files are not needed to judge consistency: pg_control, backup_label, pg_wal are.
+        // In a set, pg_wal is a link into another volume mounted beside: tar follows it (-h).
         const source = await execStream(clients, request.namespace, name, 'inspect', [
           'tar',
           '-cf',
           '-',
+          ...(request.set ? ['-h'] : []),
           '-C',
           root,
           '--exclude=./base',
@@ -385,6 +418,7 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
         pvc: request.pvc,
         image: image(request.major),
         dataSubPath: request.dataSubPath,
+        ...(request.set ? { set: request.set } : {}),
         settings: request.settings,
         ...common,
         ...(options.resources?.server ? { resources: options.resources.server } : {}),

@@ -125,6 +125,12 @@ export interface RestoreOptions {
   namespace: string;
   /** Name of the new PVC; refused if it exists. */
   pvcName: string;
+  /**
+   * A set of several volumes (the instance kept `pg_wal` or tablespaces on other PVCs): the name of
+   * the PVC restored for each of them, by the pod's volume name (a record, or a function of the
+   * volume name). Default `<pvcName>-<volume>`.
+   */
+  volumePvcNames?: Record<string, string> | ((volume: string) => string);
   /** Default and minimum: the snapshot's restoreSize. */
   size?: string;
   /** Must provision with the snapshot's driver. Default: the source PVC's class if it still exists, else the default class, else the driver's only class. */
@@ -164,6 +170,11 @@ export interface RestoreResult {
   storageClass: string;
   driver: string;
   pvc: V1PersistentVolumeClaim;
+  /**
+   * A set of several volumes: the PVC restored for each of the instance's other volumes, and where
+   * the database container must mount it (the data directory's `pg_wal` and tablespace links point there).
+   */
+  volumes?: { volume: string; holds: 'wal' | 'tablespace'; mountPath: string; pvcName: string }[];
   /** Objects this restore leaves besides the PVC, each with why (a cross-namespace source kept until the PVC binds). */
   remaining: string[];
   /** Output of the restore-prep step (`online`). */
@@ -265,7 +276,7 @@ async function absent(check: () => Promise<unknown>): Promise<boolean> {
 /** The restorable parts of a set, checked: ready, cut, with restoreSize; `online` with its WAL facts. */
 function restorableSnapshot(
   d: DescribedSnapshot | undefined,
-  role: 'data' | 'wal',
+  role: 'data' | 'wal' | 'volume',
   set: string,
   namespace: string,
 ): DescribedSnapshot & { content: NonNullable<DescribedSnapshot['content']> } {
@@ -391,9 +402,28 @@ export interface RestorePlan {
   /** The VolumeSnapshot each PVC is made from; `pair` is the temporary cross-namespace content + snapshot. */
   sources: { data: RestoreSource; wal?: RestoreSource };
   pvcs: { data: V1PersistentVolumeClaim; wal?: V1PersistentVolumeClaim };
+  /** A set of several volumes: the PVC of each of the instance's other volumes, with its source. */
+  volumes?: RestoredVolume[];
   prepJob?: V1Job;
   /** Everything the restore creates, in creation order. */
   manifests: (VolumeSnapshot | VolumeSnapshotContent | V1PersistentVolumeClaim | V1Job)[];
+}
+
+/**
+ * Another volume of a restored set (see {@link RestorePlan.volumes}).
+ *
+ * @example
+ * ```ts
+ * const v: RestoredVolume = { volume: 'wal', holds: 'wal', mountPath: '/var/lib/postgresql/wal', pvcName: 'pg-restored-wal', source: { vsName: 'nightly-vol-wal' }, pvc };
+ * ```
+ */
+export interface RestoredVolume {
+  volume: string;
+  holds: 'wal' | 'tablespace';
+  mountPath: string;
+  pvcName: string;
+  source: RestoreSource;
+  pvc: V1PersistentVolumeClaim;
 }
 
 /**
@@ -479,7 +509,30 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
       walMeta.walSegmentSize ? Number(walMeta.walSegmentSize) : undefined,
     );
   }
+  if (details.missingVolumes.length) {
+    throw new DbaasError(
+      'BACKUP_NOT_READY',
+      `backup "${set}" in namespace "${backupNamespace}" has no snapshot of volume ${details.missingVolumes.join(', ')}, which its data snapshot lists as part of the set: the data directory's links into it would point nowhere`,
+      { fix: `Check it with: kubectl dbaas backup describe ${set} -n ${backupNamespace}; restore another backup of this instance.`, option: 'backup' },
+    );
+  }
+  const members = details.volumes.map((d) => restorableSnapshot(d, 'volume', set, backupNamespace));
+  if (online && members.length) {
+    throw new DbaasError('TARGET_UNSUPPORTED', `backup "${set}" is an online backup of several volumes, which this kubectl-dbaas cannot restore`, {
+      option: 'backup',
+    });
+  }
   const driver = data.content.driver;
+  const foreignDriver = members.find((m) => m.content.driver !== driver);
+  if (foreignDriver) {
+    throw new DbaasError(
+      'TARGET_UNSUPPORTED',
+      `the snapshots of backup "${set}" come from two CSI drivers (${driver}, ${foreignDriver.content.driver}): one StorageClass cannot restore them`,
+      {
+        option: 'backup',
+      },
+    );
+  }
   const storageClass = await resolveStorageClass(clients, driver, options.storageClass, { namespace: backupNamespace, name: data.sourcePvc });
   const storageClassName = storageClass.metadata!.name!;
   const waitForConsumer = storageClass.volumeBindingMode === 'WaitForFirstConsumer';
@@ -488,9 +541,9 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
   const walPvcName = online ? derivedName(pvcName, RESTORE_WAL_PVC_SUFFIX, 'subdomain', 'WAL scratch PVC name') : undefined;
 
   const bindAnnotations: Record<string, string> = options.consumerNode ? { [SELECTED_NODE_ANNOTATION]: options.consumerNode } : {};
-  const sourceFor = (snapshot: DescribedSnapshot & { content: NonNullable<DescribedSnapshot['content']> }, role: 'data' | 'wal') => {
+  const sourceFor = (snapshot: DescribedSnapshot & { content: NonNullable<DescribedSnapshot['content']> }, target: string): RestoreSource => {
     if (!crossNamespace) return { vsName: snapshot.name };
-    const vsName = derivedName(role === 'data' ? pvcName : walPvcName!, RESTORE_SOURCE_SUFFIX, 'subdomain', 'temporary VolumeSnapshot name');
+    const vsName = derivedName(target, RESTORE_SOURCE_SUFFIX, 'subdomain', 'temporary VolumeSnapshot name');
     const pair = buildCrossNamespaceSnapshot({
       source: {
         snapshotHandle: snapshot.content.snapshotHandle!,
@@ -505,8 +558,8 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
     pair.snapshot.metadata.labels![DBAAS_LABELS.restoredFrom] = snapshot.name;
     return { vsName, pair };
   };
-  const dataSource = sourceFor(data, 'data');
-  const walSource = wal ? sourceFor(wal, 'wal') : undefined;
+  const dataSource = sourceFor(data, pvcName);
+  const walSource = wal ? sourceFor(wal, walPvcName!) : undefined;
   const pvcFor = (name: string, snapshot: DescribedSnapshot, vsName: string, size: string | undefined) =>
     buildPvcFromSnapshot({
       name,
@@ -528,6 +581,43 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
   if (walPvc) {
     walPvc.metadata!.labels![DBAAS_LABELS.restoredFrom] = wal!.name;
     walPvc.metadata!.labels!['app.kubernetes.io/component'] = 'restore-wal-scratch';
+  }
+  const volumes: RestoredVolume[] = members.map((member) => {
+    const { volume, holds, mountPath } = member.metadata ?? {};
+    if (volume === undefined || holds === undefined || mountPath === undefined) {
+      throw new DbaasError(
+        'METADATA_INVALID',
+        `snapshot ${backupNamespace}/${member.name} of backup "${set}" does not record its volume, what it holds and its mount path`,
+        {
+          option: 'backup',
+        },
+      );
+    }
+    const named = typeof options.volumePvcNames === 'function' ? options.volumePvcNames(volume) : options.volumePvcNames?.[volume];
+    const name = assertDnsSubdomain(named ?? derivedName(pvcName, `-${volume}`, 'subdomain', `PVC name of volume ${volume}`), `PVC name of volume ${volume}`);
+    const source = sourceFor(member, name);
+    const pvc = pvcFor(name, member, source.vsName, undefined);
+    pvc.metadata!.labels![DBAAS_LABELS.restoredFrom] = member.name;
+    return { volume, holds, mountPath, pvcName: name, source, pvc };
+  });
+  const unknownVolumes = Object.keys(typeof options.volumePvcNames === 'object' ? options.volumePvcNames : {}).filter(
+    (v) => !volumes.some((m) => m.volume === v),
+  );
+  if (unknownVolumes.length) {
+    throw new DbaasError(
+      'INVALID_ARGUMENT',
+      `backup "${set}" has no volume ${unknownVolumes.join(', ')} (its volumes: ${volumes.map((v) => v.volume).join(', ') || 'only the data volume'})`,
+      {
+        option: 'volumePvcNames',
+      },
+    );
+  }
+  const pvcNames = [pvcName, ...(walPvcName ? [walPvcName] : []), ...volumes.map((v) => v.pvcName)];
+  if (new Set(pvcNames).size !== pvcNames.length) {
+    throw new DbaasError('INVALID_ARGUMENT', `the restore would create two PVCs of one name (${pvcNames.join(', ')})`, {
+      fix: 'Give each volume its own PVC name.',
+      option: 'volumePvcNames',
+    });
   }
   const prep = options.prep ?? {};
   const prepJob = online
@@ -552,7 +642,7 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
     : undefined;
   if (prepJob) prepJob.metadata!.labels![DBAAS_LABELS.restoredFrom] = set;
 
-  for (const name of [...(replacing.pvc ? [] : [pvcName]), ...(walPvcName ? [walPvcName] : [])]) {
+  for (const name of [...(replacing.pvc ? [] : [pvcName]), ...(walPvcName ? [walPvcName] : []), ...volumes.map((v) => v.pvcName)]) {
     if (!(await absent(() => clients.core.readNamespacedPersistentVolumeClaim({ name, namespace })))) {
       throw new DbaasError('RESTORE_TARGET_EXISTS', `PVC ${namespace}/${name} already exists: a restore never overwrites or adopts a volume`, {
         fix:
@@ -564,7 +654,7 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
       });
     }
   }
-  for (const source of [dataSource, walSource]) {
+  for (const source of [dataSource, walSource, ...volumes.map((v) => v.source)]) {
     if (!source?.pair) continue;
     const vs = source.pair.snapshot.metadata.name!;
     const vsc = source.pair.content.metadata.name!;
@@ -580,8 +670,8 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
   }
   const sources = { data: dataSource, ...(walSource ? { wal: walSource } : {}) };
   const manifests: RestorePlan['manifests'] = [];
-  for (const source of [dataSource, walSource]) if (source?.pair) manifests.push(source.pair.content, source.pair.snapshot);
-  manifests.push(dataPvc, ...(walPvc ? [walPvc] : []), ...(prepJob ? [prepJob] : []));
+  for (const source of [dataSource, walSource, ...volumes.map((v) => v.source)]) if (source?.pair) manifests.push(source.pair.content, source.pair.snapshot);
+  manifests.push(dataPvc, ...(walPvc ? [walPvc] : []), ...volumes.map((v) => v.pvc), ...(prepJob ? [prepJob] : []));
   return {
     namespace,
     backupNamespace,
@@ -603,6 +693,7 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
     walFiles,
     sources,
     pvcs: { data: dataPvc, ...(walPvc ? { wal: walPvc } : {}) },
+    ...(volumes.length ? { volumes } : {}),
     ...(prepJob ? { prepJob } : {}),
     manifests,
   };
@@ -681,7 +772,10 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
 
   const { namespace, backupNamespace, pvcName, set, storageClassName, crossNamespace, restoreType, online, walPvcName, walFiles, driver } = plan;
   const { data: dataPvc, wal: walPvc } = plan.pvcs;
-  const [dataSource, walSource] = [plan.sources.data, plan.sources.wal];
+  const volumes = plan.volumes ?? [];
+  const sources = [plan.sources.data, plan.sources.wal, ...volumes.map((v) => v.source)];
+  const volumePvcNames = volumes.map((v) => v.pvcName);
+  const andVolumes = volumePvcNames.length ? ` and the set's other volume(s) ${volumePvcNames.join(', ')}` : '';
   const prepJob = plan.prepJob;
   checkAborted();
   progress(
@@ -689,7 +783,11 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
     `backup ${backupNamespace}/${set} (${plan.mode ?? 'unknown mode'}, ${plan.restoreSize}) -> PVC ${namespace}/${pvcName} in StorageClass ${storageClassName}${crossNamespace ? ' (cross-namespace)' : ''}`,
     { restoreType },
   );
-  const pvcRefs: RestoreObjectRef[] = [pvcName, ...(walPvcName ? [walPvcName] : [])].map((name) => ({ kind: 'PersistentVolumeClaim', name, namespace }));
+  const pvcRefs: RestoreObjectRef[] = [pvcName, ...(walPvcName ? [walPvcName] : []), ...volumePvcNames].map((name) => ({
+    kind: 'PersistentVolumeClaim',
+    name,
+    namespace,
+  }));
 
   // 2. Create, in an order that lets a failure undo it.
   const created: Created[] = [];
@@ -714,7 +812,7 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
   };
 
   try {
-    for (const source of [dataSource, walSource]) {
+    for (const source of sources) {
       if (!source?.pair) continue;
       await clients.volumeSnapshotContents.create(source.pair.content);
       const content: TemporaryObject = { kind: 'VolumeSnapshotContent', name: source.pair.content.metadata.name! };
@@ -726,7 +824,7 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
       temporary.push(snapshot);
     }
     if (crossNamespace) {
-      for (const source of [dataSource, walSource]) {
+      for (const source of sources) {
         if (!source?.pair) continue;
         await watchUntil<VolumeSnapshot>(clients, {
           path: clients.volumeSnapshots.path({ namespace }),
@@ -740,7 +838,7 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
       }
       progress(
         'source-created',
-        `temporary VolumeSnapshot(s) ${[dataSource, walSource]
+        `temporary VolumeSnapshot(s) ${sources
           .filter((s) => s?.pair)
           .map((s) => s!.vsName)
           .join(', ')} bound to the backup's snapshotHandle (Retain)`,
@@ -749,7 +847,7 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
     }
 
     const pvcCreatedAt = Date.now();
-    for (const body of [dataPvc, ...(walPvc ? [walPvc] : [])]) {
+    for (const body of [dataPvc, ...(walPvc ? [walPvc] : []), ...volumes.map((v) => v.pvc)]) {
       try {
         await clients.core.createNamespacedPersistentVolumeClaim({ namespace, body });
       } catch (error) {
@@ -764,7 +862,7 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
     }
     progress(
       'pvc-created',
-      `PVC ${namespace}/${pvcName}${walPvcName ? ` and WAL scratch PVC ${walPvcName}` : ''} created (${dataPvc.spec!.resources!.requests!.storage})`,
+      `PVC ${namespace}/${pvcName}${walPvcName ? ` and WAL scratch PVC ${walPvcName}` : ''}${andVolumes} created (${dataPvc.spec!.resources!.requests!.storage})`,
       { objects: pvcRefs },
     );
 
@@ -789,14 +887,14 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
       state = 'waiting-for-first-consumer';
       progress(
         'waiting-for-first-consumer',
-        `StorageClass ${storageClassName} binds on first use: the volume is provisioned from the snapshot when a pod that mounts PVC ${pvcName} is scheduled`,
-        { objects: [pvcRefs[0]!] },
+        `StorageClass ${storageClassName} binds on first use: the volume is provisioned from the snapshot when a pod that mounts PVC ${pvcName}${andVolumes} is scheduled`,
+        { objects: pvcRefs },
       );
       for (const t of temporary) remaining.push(`${describeCreated(t)}: the source of the pending PVC; delete it after the PVC is Bound (${deleteCommand(t)})`);
     } else {
       // An online restore on a class that waits binds through its restore-prep Job.
       if (!(online && plan.waitForConsumer && !plan.consumerNode)) {
-        for (const name of [pvcName, ...(walPvcName ? [walPvcName] : [])]) {
+        for (const name of [pvcName, ...(walPvcName ? [walPvcName] : []), ...volumePvcNames]) {
           const bound = await waitBound(name);
           if (bound.object?.status?.phase !== 'Bound') {
             throw new DbaasError(
@@ -808,7 +906,7 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
         createToBoundMs = Date.now() - pvcCreatedAt;
         progress(
           'bound',
-          `PVC ${pvcName}${walPvcName ? ` and ${walPvcName}` : ''} Bound after ${createToBoundMs} ms (the driver has written the snapshot's data)`,
+          `PVC ${pvcName}${walPvcName ? ` and ${walPvcName}` : ''}${andVolumes} Bound after ${createToBoundMs} ms (the driver has written the snapshot's data)`,
           { objects: pvcRefs },
         );
       }
@@ -859,6 +957,7 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
       storageClass: storageClassName,
       driver,
       pvc,
+      ...(volumes.length ? { volumes: volumes.map(({ volume, holds, mountPath, pvcName: name }) => ({ volume, holds, mountPath, pvcName: name })) } : {}),
       remaining,
       ...(prepOutput !== undefined ? { prepOutput } : {}),
       timings: { phases, createToBoundMs, prepMs, totalMs: Date.now() - started },

@@ -86,7 +86,7 @@ export interface VerifyRuntime {
    */
   openVolume(
     clients: KubeClients,
-    request: { namespace: string; pvc: string; dataSubPath: string | undefined; deadline: number; signal?: AbortSignal },
+    request: { namespace: string; pvc: string; dataSubPath: string | undefined; set?: VolumeSetLayout; deadline: number; signal?: AbortSignal },
   ): Promise<{ source: string | AsyncIterable<Uint8Array>; dataSubPath: string; release(): Promise<void> }>;
   /**
    * Starts PostgreSQL of `major` on the volume (PGDATA at `dataSubPath`) with `settings` on its
@@ -95,8 +95,32 @@ export interface VerifyRuntime {
    */
   startPostgres(
     clients: KubeClients,
-    request: { namespace: string; pvc: string; dataSubPath: string; major: number; settings: Record<string, string>; deadline: number; signal?: AbortSignal },
+    request: {
+      namespace: string;
+      pvc: string;
+      dataSubPath: string;
+      set?: VolumeSetLayout;
+      major: number;
+      settings: Record<string, string>;
+      deadline: number;
+      signal?: AbortSignal;
+    },
   ): Promise<ScratchPostgres>;
+}
+
+/**
+ * A set of several volumes as the database container mounted them (the `pg_wal` and tablespace
+ * links in the data directory point into the other volumes' mount paths): a runtime mounts `pvc`
+ * at `dataMountPath` and each other volume at its `mountPath`, so the links resolve unchanged.
+ *
+ * @example
+ * ```ts
+ * const set: VolumeSetLayout = { dataMountPath: '/var/lib/postgresql/data', volumes: [{ pvc: 'verify-x-wal', mountPath: '/var/lib/postgresql/wal' }] };
+ * ```
+ */
+export interface VolumeSetLayout {
+  dataMountPath: string;
+  volumes: { pvc: string; mountPath: string }[];
 }
 
 /**
@@ -392,6 +416,8 @@ export interface VerifyPlan {
    * use and no node was given, so the runtime's first pod binds it.
    */
   clone?: { name: string; manifest: V1PersistentVolumeClaim; waitsForConsumer: boolean };
+  /** A backup of several volumes: how the scratch pods mount the restored set. */
+  set?: VolumeSetLayout;
   /** The backup set, when known (a given PVC names it in its `dbaas.io/restored-from` label). */
   backup?: { namespace: string; name: string; mode: ConsistencyMode | undefined; engineVersion: string | undefined };
   /** Scratch: the restore's own plan, executed as it is. */
@@ -452,6 +478,13 @@ export async function planVerify(clients: KubeClients, options: VerifyOptions): 
     if (options.clone !== false) clone = await planClone(clients, target, options.restore?.consumerNode ?? options.runtime.consumerNode);
   }
   const meta = details?.data?.metadata;
+  if (!scratch && details && (details.volumes.length > 0 || (meta?.setVolumes?.length ?? 0) > 0)) {
+    throw new DbaasError(
+      'TARGET_UNSUPPORTED',
+      `PVC ${namespace}/${pvc} was restored from backup ${backupNamespace}/${details.name}, a set of several volumes (its pg_wal or tablespaces on other PVCs): verifying one restored PVC of such a set is not built`,
+      { fix: `Verify the backup itself (kubectl dbaas verify --backup ${details.name}), which restores and checks the whole set.`, option: 'pvc' },
+    );
+  }
   if (meta?.engine === 'mysql' || meta?.engine === 'mariadb') {
     // The scratch server, the offline check and amcheck are PostgreSQL's; refuse before any restore.
     const engineName = `${ENGINE_NAMES[meta.engine]}${meta.engineVersion ? ` ${meta.engineVersion}` : ''}`;
@@ -518,6 +551,15 @@ export async function planVerify(clients: KubeClients, options: VerifyOptions): 
     ...(restore ? { restore } : {}),
     runtime: options.runtime.description,
     offline: { dataSubPath: options.dataSubPath ?? meta?.dataSubPath, atomicSnapshot, backupStopLsn: meta?.stopLsn },
+    ...(restore?.volumes?.length
+      ? {
+          set: {
+            // Where the source pod mounted its data volume; the links into the other volumes are absolute.
+            dataMountPath: meta?.mountPath ?? '/var/lib/postgresql/data',
+            volumes: restore.volumes.map((v) => ({ pvc: v.pvcName, mountPath: v.mountPath })),
+          },
+        }
+      : {}),
     live: options.liveEvenIfUnsafe ? 'always' : 'if-offline-safe',
     // A clone is the tool's own volume, as a scratch restore is: amcheck may be installed in it.
     amcheck: amcheck === 'auto' ? (scratch || clone ? 'install' : 'if-installed') : amcheck,
@@ -767,12 +809,14 @@ export async function executeVerify(clients: KubeClients, plan: VerifyPlan, exec
     return resultOf(run);
   } finally {
     if (plan.scratch && run.restore) {
-      progress('cleanup', `deleting the scratch PVC ${plan.namespace}/${plan.pvc}`, {
-        object: { kind: 'PersistentVolumeClaim', name: plan.pvc, namespace: plan.namespace },
-      });
-      await clients.core.deleteNamespacedPersistentVolumeClaim({ name: plan.pvc, namespace: plan.namespace }).catch((error: unknown) => {
-        if (!isDbaasError(error, 'KUBE_NOT_FOUND')) throw error;
-      });
+      for (const name of [plan.pvc, ...(plan.set?.volumes ?? []).map((v) => v.pvc)]) {
+        progress('cleanup', `deleting the scratch PVC ${plan.namespace}/${name}`, {
+          object: { kind: 'PersistentVolumeClaim', name, namespace: plan.namespace },
+        });
+        await clients.core.deleteNamespacedPersistentVolumeClaim({ name, namespace: plan.namespace }).catch((error: unknown) => {
+          if (!isDbaasError(error, 'KUBE_NOT_FOUND')) throw error;
+        });
+      }
     }
     if (run.cloneCreated) {
       const name = checkedPvc(plan);
@@ -814,6 +858,7 @@ async function checkOffline(clients: KubeClients, run: VerifyRun): Promise<boole
     namespace: plan.namespace,
     pvc: checkedPvc(plan),
     dataSubPath: plan.offline.dataSubPath,
+    ...(plan.set ? { set: plan.set } : {}),
     deadline: run.deadline,
     ...(execution.signal ? { signal: execution.signal } : {}),
   });
@@ -880,6 +925,7 @@ async function checkServer(clients: KubeClients, run: VerifyRun): Promise<void> 
       namespace,
       pvc,
       dataSubPath: run.offline!.dataSubPath,
+      ...(plan.set ? { set: plan.set } : {}),
       major,
       settings: { ...SCRATCH_SERVER_SETTINGS },
       deadline: run.deadline,

@@ -12,6 +12,7 @@ import { FENCED_REPLICAS_ANNOTATION, fenceHolder, statefulSetFencing } from '../
 import type { FenceContext } from '../engines/engine.js';
 import type { KubeClients } from '../kube/clients.js';
 import { watchUntil } from '../kube/watch-until.js';
+import { SnapshotClient } from '../snapshot/snapshot-client.js';
 import { assertDnsLabel, assertDnsSubdomain, derivedName } from '../manifests/names.js';
 import {
   executeRestore,
@@ -41,6 +42,14 @@ const DBAAS_PREFIX = 'dbaas.io/';
 const DEFAULT_DEADLINE_MS = 15 * 60_000;
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
+
+/** The data volume's name a backup of several volumes recorded (the source pod's volume, a template name for a StatefulSet's pod). */
+async function recordedDataVolume(clients: KubeClients, options: { backup: string; backupNamespace?: string; namespace: string }): Promise<string | undefined> {
+  const set = await new SnapshotClient(clients)
+    .describe({ namespace: options.backupNamespace ?? options.namespace, name: options.backup })
+    .catch(() => undefined);
+  return set?.volumes.length ? set.data?.metadata?.volume : undefined;
+}
 
 /**
  * Options of {@link planRestoreForStatefulSet}: a restore into the PVC a StatefulSet's controller
@@ -82,7 +91,7 @@ function templateNames(sts: V1StatefulSet | undefined): string[] {
   return (sts?.spec?.volumeClaimTemplates ?? []).map((t) => t.metadata?.name ?? '').filter((n) => n !== '');
 }
 
-function chooseTemplate(sts: V1StatefulSet | undefined, requested: string | undefined, where: string): string {
+function chooseTemplate(sts: V1StatefulSet | undefined, requested: string | undefined, where: string, recorded?: string): string {
   const names = templateNames(sts);
   if (requested !== undefined) {
     assertDnsLabel(requested, 'volumeClaimTemplate name');
@@ -95,8 +104,10 @@ function chooseTemplate(sts: V1StatefulSet | undefined, requested: string | unde
     }
     return requested;
   }
-  if (!sts) return 'data';
+  if (!sts) return recorded ?? 'data';
   if (names.length === 1) return names[0]!;
+  // A backup of several volumes recorded its data volume's name: a StatefulSet's template of that name.
+  if (recorded !== undefined && names.includes(recorded)) return recorded;
   if (names.length === 0) {
     throw new DbaasError('TARGET_UNSUPPORTED', `${where} has no volumeClaimTemplates: its pods have no PVC of their own to restore into`, {
       fix: 'Restore into a PVC by name and mount it in the StatefulSet yourself.',
@@ -153,11 +164,17 @@ export async function planRestoreForStatefulSet(clients: KubeClients, options: S
   const statefulSet = assertDnsLabel(options.statefulSet, 'StatefulSet name');
   const ordinal = checkOrdinal(options.ordinal);
   const sts = await readOptional(() => clients.apps.readNamespacedStatefulSet({ name: statefulSet, namespace }));
-  const template = chooseTemplate(sts, options.template, `StatefulSet ${namespace}/${statefulSet}`);
+  const template = chooseTemplate(sts, options.template, `StatefulSet ${namespace}/${statefulSet}`, await recordedDataVolume(clients, options));
   const pvcName = assertDnsSubdomain(`${template}-${statefulSet}-${ordinal}`, 'PVC name');
   const { statefulSet: _s, template: _t, ordinal: _o, ...restoreOptions } = options;
   const labels = { ...adoptedLabels(sts, template), ...(options.extra?.labels ?? {}) };
-  const restore = await planRestore(clients, { ...restoreOptions, pvcName, extra: { ...(options.extra ?? {}), labels } });
+  // The StatefulSet's controller names the PVC of each of its templates so; a set's other volumes are its other templates.
+  const restore = await planRestore(clients, {
+    ...restoreOptions,
+    pvcName,
+    volumePvcNames: (volume) => `${volume}-${statefulSet}-${ordinal}`,
+    extra: { ...(options.extra ?? {}), labels },
+  });
   return { statefulSet, template, ordinal, statefulSetExists: sts !== undefined, restore };
 }
 
@@ -334,7 +351,7 @@ export async function planRestoreInPlace(clients: KubeClients, options: InPlaceR
       option: 'statefulSet',
     });
   }
-  const template = chooseTemplate(sts, options.template, where);
+  const template = chooseTemplate(sts, options.template, where, await recordedDataVolume(clients, options));
   const recorded = sts.metadata?.annotations?.[FENCED_REPLICAS_ANNOTATION];
   const replicas = recorded !== undefined && /^\d+$/.test(recorded) ? Number(recorded) : (sts.spec?.replicas ?? 1);
   if (replicas > 1) {
@@ -421,6 +438,16 @@ export async function planRestoreInPlace(clients: KubeClients, options: InPlaceR
     }
     throw error;
   });
+  if (restore.volumes?.length) {
+    throw new DbaasError(
+      'TARGET_UNSUPPORTED',
+      `backup "${restore.set}" holds several volumes of the instance (${['data', ...restore.volumes.map((v) => v.volume)].join(', ')}): an in-place restore of such a set is not built`,
+      {
+        fix: `Restore it into a new StatefulSet's PVCs (restore --statefulset NEW), or into new PVCs, and point the workload at them.`,
+        option: 'backup',
+      },
+    );
+  }
   const previousPvc: V1PersistentVolumeClaim = {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',

@@ -12,7 +12,7 @@ import type { KubeClients } from '../kube/clients.js';
 import type { VolumeSnapshot } from '../kube/snapshot-types.js';
 import type { V1Pod } from '@kubernetes/client-node';
 import { chooseConsistencyMode, type SnapshotAtomicity } from '../manifests/atomicity.js';
-import { backupSetNames, buildVolumeSnapshot, type ExtraMetadata } from '../manifests/builders.js';
+import { backupSetNames, buildVolumeSnapshot, volumeSnapshotName, type ExtraMetadata } from '../manifests/builders.js';
 import {
   DBAAS_LABELS,
   ENGINE_NAMES,
@@ -21,6 +21,7 @@ import {
   isManagedSnapshot,
   readSnapshotMetadata,
   type ConsistencyMode,
+  type SnapshotRole,
 } from '../manifests/metadata.js';
 import type { BackupOptions } from './backup.js';
 import { decideSession, type BackupSessionPlan, type SessionDecision } from './backup-session.js';
@@ -74,16 +75,41 @@ export interface BackupPlan {
   /** Where PGDATA lies in the volume and whom its files belong to, read from the pod's spec; recorded on the snapshots for restore and verify. */
   dataLayout?: DataLayout;
   /**
+   * The other PVCs of the instance that hold part of its database (its `pg_wal`, tablespaces):
+   * snapshotted with the data volume as one set, each recorded with where the database container
+   * mounts it. Absent for an instance on one volume.
+   */
+  volumes?: SetVolume[];
+  /**
    * The VolumeSnapshots the backup creates: the data snapshot and, in PostgreSQL's `online` mode,
    * the `<name>-wal` snapshot. Engine facts (LSNs, WAL files, backup_label, system identifier) and
    * the cut/ready times are added to their annotations while the backup runs.
    */
   manifests: VolumeSnapshot[];
   /** Snapshots of this set's names that exist already: an earlier interrupted run of this backup, which a run adopts (anyone else's are refused). */
-  existing: { name: string; role: 'data' | 'wal' }[];
-  /** What a run does with `existing`: adopt them (`cut`: the data snapshot was cut already), instead of creating the set. */
+  existing: { name: string; role: SnapshotRole }[];
+  /** What a run does with `existing`: adopt them (`cut`: the data snapshot was cut already; a set's other volumes are checked one by one), instead of creating the set. */
   adopt?: { cut: boolean };
   dryRun: 'client' | 'server';
+}
+
+/**
+ * Another PVC of the instance in a backup set (see {@link BackupPlan.volumes}).
+ *
+ * @example
+ * ```ts
+ * const v: SetVolume = { claim: 'wal-pg-0', volume: 'wal', holds: 'wal', mountPath: '/var/lib/postgresql/wal', snapshot: 'nightly-vol-wal' };
+ * ```
+ */
+export interface SetVolume {
+  claim: string;
+  /** The pod's name for the volume (`spec.volumes[].name`; a StatefulSet's volumeClaimTemplate name). */
+  volume: string;
+  holds: 'wal' | 'tablespace';
+  /** Where the database container mounts it. */
+  mountPath: string;
+  /** Its VolumeSnapshot in the set. */
+  snapshot: string;
 }
 
 /**
@@ -123,7 +149,7 @@ function connectionNeeded(mode: ConsistencyMode, engine: 'postgres' | 'mysql' | 
 }
 
 /** Why an existing snapshot of the wanted name is not ours to adopt, or undefined when it is. */
-function foreignReason(vs: VolumeSnapshot, want: { backupSet: string; pvc: string; role: 'data' | 'wal'; mode: ConsistencyMode }): string | undefined {
+function foreignReason(vs: VolumeSnapshot, want: { backupSet: string; pvc: string; role: SnapshotRole; mode: ConsistencyMode }): string | undefined {
   const labels = vs.metadata.labels ?? {};
   if (!isManagedSnapshot(vs)) {
     const by = labels[DBAAS_LABELS.managedBy];
@@ -158,17 +184,30 @@ export const isCut = (vs: VolumeSnapshot | undefined): boolean => !!vs?.status?.
  */
 export function plannedSnapshot(
   plan: BackupPlan,
-  role: 'data' | 'wal',
+  role: SnapshotRole,
   requestedAt: Date,
   extra: ExtraMetadata | undefined,
   facts: EngineMetadata = {},
+  member?: SetVolume,
 ): VolumeSnapshot {
+  if ((role === 'volume') !== (member !== undefined))
+    throw new DbaasError('INTERNAL', `a ${role} snapshot ${member ? 'of a member volume' : 'without its volume'}`);
+  const inSet = plan.volumes?.length
+    ? member
+      ? { volume: member.volume, holds: member.holds, mountPath: member.mountPath }
+      : {
+          setVolumes: plan.volumes.map((v) => v.volume),
+          ...(plan.dataLayout?.volume !== undefined ? { volume: plan.dataLayout.volume } : {}),
+          ...(plan.dataLayout?.mountPath !== undefined ? { mountPath: plan.dataLayout.mountPath } : {}),
+        }
+    : {};
   return buildVolumeSnapshot({
     namespace: plan.namespace,
-    pvc: plan.pvc,
+    pvc: member?.claim ?? plan.pvc,
     snapshotClass: plan.snapshotClass,
     metadata: {
       ...facts,
+      ...inSet,
       backupSet: plan.name,
       role,
       mode: plan.mode,
@@ -190,7 +229,7 @@ export interface BackupDecision {
   plan: BackupPlan;
   fencing?: FencingStrategy;
   session: SessionDecision;
-  adopted: { data?: VolumeSnapshot; wal?: VolumeSnapshot };
+  adopted: { data?: VolumeSnapshot; wal?: VolumeSnapshot; volumes: VolumeSnapshot[] };
 }
 
 /** Decides a backup (see {@link planBackup}), reading the cluster only; `now` names and stamps it. */
@@ -259,7 +298,7 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
       },
     ));
   const dataLayout = layoutPod ? dataLayoutOfPod(layoutPod, pvc, engineKind) : undefined;
-  if (layoutPod && engineKind === 'postgres') await refuseSpreadInstance(clients, layoutPod, pvc);
+  const volumes = layoutPod && engineKind === 'postgres' ? await instanceVolumes(clients, layoutPod, pvc, { mode, backupSet: name, driver: found.driver }) : [];
   if (mode === 'online' && options.engine && !options.engine.beginOnlineBackup) {
     throw new DbaasError('INVALID_ARGUMENT', `the ${options.engine.engine} engine hooks given have no online backup (beginOnlineBackup)`, {
       fix: 'Give engine hooks that implement beginOnlineBackup, or choose another mode.',
@@ -294,6 +333,30 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
       });
     }
   }
+  const existingVolumes = (await Promise.all(volumes.map((v) => getSnapshot(clients, v.snapshot, namespace)))).flatMap((vs, i) =>
+    vs ? [{ vs, volume: volumes[i]! }] : [],
+  );
+  for (const { vs, volume } of existingVolumes) {
+    const why = foreignReason(vs, { backupSet: name, pvc: volume.claim, role: 'volume', mode });
+    if (why) {
+      throw new DbaasError('KUBE_CONFLICT', `VolumeSnapshot ${namespace}/${vs.metadata.name} already exists and is not this backup's: ${why}`, {
+        fix: 'Choose another backup name, or delete that snapshot if it is yours to delete.',
+        option: 'name',
+        details: { snapshot: vs.metadata.name, labels: vs.metadata.labels ?? {} },
+      });
+    }
+  }
+  if (existingVolumes.length && !existingData) {
+    const left = existingVolumes.map((e) => e.vs.metadata.name!);
+    throw new DbaasError(
+      'KUBE_CONFLICT',
+      `VolumeSnapshot(s) ${left.join(', ')} of backup set ${name} exist without its data snapshot ${names.data}: an incomplete set`,
+      {
+        fix: `Delete them (kubectl -n ${namespace} delete volumesnapshot ${left.join(' ')}) or choose another name.`,
+        option: 'name',
+      },
+    );
+  }
   if (existingWal && !existingData) {
     throw new DbaasError(
       'KUBE_CONFLICT',
@@ -317,6 +380,7 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
   const existing: BackupPlan['existing'] = [
     ...(existingData ? [{ name: names.data, role: 'data' as const }] : []),
     ...(existingWal ? [{ name: names.wal, role: 'wal' as const }] : []),
+    ...existingVolumes.map((e) => ({ name: e.vs.metadata.name!, role: 'volume' as const })),
   ];
 
   const plan: BackupPlan = {
@@ -335,17 +399,25 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
     ...(fencing ? { fencing: fencing.description } : {}),
     ...(session.plan ? { session: session.plan } : {}),
     ...(dataLayout ? { dataLayout } : {}),
+    ...(volumes.length ? { volumes } : {}),
     manifests: [],
     existing,
     ...(existingData ? { adopt: { cut: isCut(existingData) } } : {}),
     dryRun: 'client',
   };
-  plan.manifests = roles.map((role) => plannedSnapshot(plan, role, now, options.extra));
+  plan.manifests = [
+    ...roles.map((role) => plannedSnapshot(plan, role, now, options.extra)),
+    ...volumes.map((v) => plannedSnapshot(plan, 'volume', now, options.extra, {}, v)),
+  ];
   return {
     plan,
     ...(fencing ? { fencing } : {}),
     session,
-    adopted: { ...(existingData ? { data: existingData } : {}), ...(existingWal ? { wal: existingWal } : {}) },
+    adopted: {
+      ...(existingData ? { data: existingData } : {}),
+      ...(existingWal ? { wal: existingWal } : {}),
+      volumes: existingVolumes.map((e) => e.vs),
+    },
   };
 }
 
@@ -458,33 +530,87 @@ export async function cnpgInstanceTarget(clients: KubeClients, namespace: string
 }
 
 /**
- * Refuses a PostgreSQL whose WAL or tablespaces live on other PVCs of its pod: the snapshot of
- * `pvc` alone would restore a data directory whose `pg_wal` or tablespace links point nowhere.
- * Better no backup than one that looks fine and cannot restore.
+ * The other PVCs of a PostgreSQL instance that hold part of its database (`pg_wal`, tablespaces),
+ * to be snapshotted with `pvc` as one set; refuses what such a set cannot be in this mode. Only
+ * `fenced` takes one: the instance is stopped, so snapshots of its volumes taken one after another
+ * are one cut. `crash` and `checkpoint` would need the volumes cut at one instant (a
+ * VolumeGroupSnapshot, not built), and `online` the WAL volume snapshotted after `pg_backup_stop`
+ * (not built). Better no backup than one that looks fine and cannot restore.
  */
-async function refuseSpreadInstance(clients: KubeClients, pod: V1Pod, pvc: string): Promise<void> {
+async function instanceVolumes(
+  clients: KubeClients,
+  pod: V1Pod,
+  pvc: string,
+  context: { mode: ConsistencyMode; backupSet: string; driver: string },
+): Promise<SetVolume[]> {
   const namespace = pod.metadata?.namespace ?? clients.namespace;
   const others = (pod.spec?.volumes ?? []).map((v) => v.persistentVolumeClaim?.claimName).filter((c): c is string => !!c && c !== pvc);
-  if (others.length === 0) return;
-  const labels = Object.fromEntries(
+  if (others.length === 0) return [];
+  const claims = new Map(
     await Promise.all(
       others.map(async (claim) => {
         // Optional: without the PVC's labels only the pod spec speaks.
         const read = await clients.core.readNamespacedPersistentVolumeClaim({ name: claim, namespace }).catch(() => undefined);
-        return [claim, read?.metadata?.labels] as const;
+        return [claim, read] as const;
       }),
     ),
   );
-  const beyond = databaseVolumesBeyond(pod, pvc, labels);
-  if (beyond.length === 0) return;
+  const beyond = databaseVolumesBeyond(pod, pvc, Object.fromEntries([...claims].map(([claim, read]) => [claim, read?.metadata?.labels])));
+  if (beyond.length === 0) return [];
+  const podName = `${namespace}/${pod.metadata?.name}`;
   const parts = beyond.map((v) => `${v.holds === 'wal' ? 'its WAL' : 'a tablespace'} on PVC ${v.claim} (${v.source})`).join(', ');
-  throw new DbaasError(
-    'TARGET_UNSUPPORTED',
-    `PostgreSQL in pod ${namespace}/${pod.metadata?.name} keeps ${parts}: a backup of PVC ${pvc} alone would restore a data directory whose links to them point nowhere, and backing up an instance's volumes as one set is not supported yet`,
-    {
-      fix: 'Keep pg_wal and tablespaces in the data volume, or back this instance up with the tool that manages its volumes (CloudNativePG: kubectl cnpg backup CLUSTER -m volumeSnapshot). docs/consistency.md says what is missing.',
-      option: 'target',
-      details: { pod: pod.metadata?.name, pvc, volumes: beyond.map((v) => ({ claim: v.claim, holds: v.holds })) },
-    },
-  );
+  const details = { pod: pod.metadata?.name, pvc, volumes: beyond.map((v) => ({ claim: v.claim, holds: v.holds })) };
+  if (context.mode !== 'fenced') {
+    throw new DbaasError(
+      'TARGET_UNSUPPORTED',
+      `PostgreSQL in pod ${podName} keeps ${parts}: its volumes must be backed up as one set, which mode ${context.mode} cannot take yet (${
+        context.mode === 'online'
+          ? 'the WAL volume would have to be snapshotted after pg_backup_stop'
+          : 'the volumes would have to be cut at one instant, by a VolumeGroupSnapshot'
+      })`,
+      {
+        fix: 'Use mode fenced: the instance is stopped briefly and every one of its volumes is snapshotted in the same fence. docs/consistency.md says what each mode does with such an instance.',
+        option: 'mode',
+        details,
+      },
+    );
+  }
+  const unmounted = beyond.filter((v) => v.mountPath === undefined || v.subPath !== undefined);
+  if (unmounted.length) {
+    throw new DbaasError(
+      'TARGET_UNSUPPORTED',
+      `PostgreSQL in pod ${podName} keeps ${parts}, and the database container ${unmounted
+        .map((v) => (v.mountPath === undefined ? `does not mount volume ${v.volume}` : `mounts only subPath ${v.subPath} of volume ${v.volume}`))
+        .join(', ')}: a restored set could not be mounted where the links in its data directory point`,
+      {
+        fix: 'Mount each volume of the database whole (no subPath) in its container, or keep pg_wal and tablespaces in the data volume.',
+        option: 'target',
+        details,
+      },
+    );
+  }
+  const elsewhere = [];
+  for (const v of beyond) {
+    const pv = claims.get(v.claim)?.spec?.volumeName;
+    const driver = pv ? (await clients.core.readPersistentVolume({ name: pv }).catch(() => undefined))?.spec?.csi?.driver : undefined;
+    if (driver !== context.driver) elsewhere.push(`${v.claim} (${driver ?? (pv ? `PV ${pv} unreadable or not CSI` : 'not bound')})`);
+  }
+  if (elsewhere.length) {
+    throw new DbaasError(
+      'TARGET_UNSUPPORTED',
+      `PostgreSQL in pod ${podName} keeps ${parts}, but not every one of those PVCs is a bound volume of ${context.driver}, the data volume's driver: ${elsewhere.join(', ')}`,
+      {
+        fix: 'Keep all volumes of the instance on one CSI driver (one StorageClass), so that one VolumeSnapshotClass snapshots them all.',
+        option: 'target',
+        details,
+      },
+    );
+  }
+  return beyond.map((v) => ({
+    claim: v.claim,
+    volume: v.volume,
+    holds: v.holds,
+    mountPath: v.mountPath!,
+    snapshot: volumeSnapshotName(context.backupSet, v.volume),
+  }));
 }

@@ -132,3 +132,58 @@ describe('backupSetRestorability', () => {
     expect(backupSetRestorability({ ...ready, mode: 'crash' }).restorable).toBe('unknown');
   });
 });
+
+describe('a set of several volumes (pg_wal or tablespaces on other PVCs)', () => {
+  const requestedAt = new Date('2026-02-01T00:00:00Z');
+  const data = (setVolumes: string[]) =>
+    buildVolumeSnapshot({
+      namespace: 'db',
+      pvc: 'data-pg-0',
+      metadata: { backupSet: 's', role: 'data', mode: 'fenced', requestedAt, setVolumes, volume: 'data', mountPath: '/var/lib/postgresql/data' },
+    });
+  const member = (volume: string, holds: 'wal' | 'tablespace', mountPath: string) =>
+    buildVolumeSnapshot({
+      namespace: 'db',
+      pvc: `${volume}-pg-0`,
+      metadata: { backupSet: 's', role: 'volume', mode: 'fenced', requestedAt, volume, holds, mountPath },
+    });
+  const ready = (o: VolumeSnapshot) => ({ ...o, status: { readyToUse: true } });
+
+  it('the other volumes are named <set>-vol-<volume>, listed after data, and the set is restorable only with every one the data snapshot lists', () => {
+    const wal = member('wal', 'wal', '/var/lib/postgresql/wal');
+    expect(wal.metadata.name).toBe('s-vol-wal');
+    expect(wal.metadata.annotations?.[DBAAS_ANNOTATIONS.mountPath]).toBe('/var/lib/postgresql/wal');
+    const [whole] = group([ready(member('tbs', 'tablespace', '/tbs')), ready(wal), ready(data(['wal', 'tbs']))]);
+    expect(whole!.snapshots.map((s) => [s.role, s.name])).toEqual([
+      ['data', 's'],
+      ['volume', 's-vol-tbs'],
+      ['volume', 's-vol-wal'],
+    ]);
+    expect(whole!.volumes.map((v) => v.metadata?.volume)).toEqual(['tbs', 'wal']);
+    expect(whole!.missingVolumes).toEqual([]);
+    expect(backupSetRestorability(whole!).restorable).toBe('yes');
+    const [partial] = group([ready(wal), ready(data(['wal', 'tbs']))]);
+    expect(partial!.missingVolumes).toEqual(['tbs']);
+    expect(backupSetRestorability(partial!)).toEqual({
+      restorable: 'no',
+      why: "the snapshot of volume tbs of this set is missing (the data directory's links into it would point nowhere)",
+    });
+  });
+
+  it('a volume snapshot must say which volume it is, what it holds and where it was mounted', () => {
+    expect(() =>
+      buildVolumeSnapshot({
+        namespace: 'db',
+        pvc: 'wal-pg-0',
+        metadata: { backupSet: 's', role: 'volume', mode: 'fenced', requestedAt, volume: 'wal', holds: 'wal' },
+      }),
+    ).toThrow(/volume name, what it holds and its mount path/);
+    expect(() =>
+      buildVolumeSnapshot({
+        namespace: 'db',
+        pvc: 'wal-pg-0',
+        metadata: { backupSet: 's', role: 'volume', mode: 'fenced', requestedAt, volume: 'wal', holds: 'wal', mountPath: 'relative/wal' },
+      }),
+    ).toThrow(/absolute path/);
+  });
+});

@@ -4,7 +4,16 @@
 import { toDbaasError } from '../errors.js';
 import type { VolumeSnapshot } from '../kube/snapshot-types.js';
 import type { SnapshotAtomicity } from '../manifests/atomicity.js';
-import { DBAAS_LABELS, hasWalSnapshot, isManagedSnapshot, readSnapshotMetadata, type ConsistencyMode, type SnapshotMetadata } from '../manifests/metadata.js';
+import {
+  DBAAS_LABELS,
+  SNAPSHOT_ROLES,
+  hasWalSnapshot,
+  isManagedSnapshot,
+  readSnapshotMetadata,
+  type ConsistencyMode,
+  type SnapshotMetadata,
+  type SnapshotRole,
+} from '../manifests/metadata.js';
 
 /**
  * State of one VolumeSnapshot, or of a backup set (the worst of its snapshots):
@@ -32,8 +41,8 @@ export interface SnapshotSummary {
   namespace: string;
   name: string;
   uid?: string;
-  /** `dbaas.io/role` label (`data` when there is none). */
-  role: 'data' | 'wal';
+  /** `dbaas.io/role` label (`data` when there is none or an unknown one). */
+  role: SnapshotRole;
   /** Carries `app.kubernetes.io/managed-by=kubectl-dbaas` and `dbaas.io/backup-type=volumesnapshot`. */
   managed: boolean;
   state: SnapshotState;
@@ -83,6 +92,10 @@ export interface BackupSet {
   name: string;
   data?: SnapshotSummary;
   wal?: SnapshotSummary;
+  /** The snapshots of the instance's other volumes (its `pg_wal`, tablespaces) in a set of several volumes. */
+  volumes: SnapshotSummary[];
+  /** Volumes the data snapshot lists as members of the set (`dbaas.io/set-volumes`) that have no snapshot: it cannot be restored. */
+  missingVolumes: string[];
   /** Every snapshot of the set (data first). */
   snapshots: SnapshotSummary[];
   /** Every snapshot is managed by kubectl-dbaas. */
@@ -138,7 +151,7 @@ export function summarizeSnapshot(vs: VolumeSnapshot): SnapshotSummary {
   const s: SnapshotSummary = {
     namespace: vs.metadata.namespace ?? '',
     name: vs.metadata.name ?? '',
-    role: labels[DBAAS_LABELS.role] === 'wal' ? 'wal' : 'data',
+    role: (SNAPSHOT_ROLES as readonly string[]).includes(labels[DBAAS_LABELS.role] ?? '') ? (labels[DBAAS_LABELS.role] as SnapshotRole) : 'data',
     managed,
     state: snapshotState(vs.status),
     deleting: !!vs.metadata.deletionTimestamp,
@@ -168,7 +181,7 @@ export function summarizeSnapshot(vs: VolumeSnapshot): SnapshotSummary {
   return s;
 }
 
-const ROLE_ORDER = { data: 0, wal: 1 } as const;
+const ROLE_ORDER = { data: 0, wal: 1, volume: 2 } as const;
 
 /**
  * Groups snapshot summaries into backup sets (by namespace and `dbaas.io/backup-set`), newest
@@ -217,7 +230,11 @@ function toBackupSet(namespace: string, name: string, members: SnapshotSummary[]
     time: requested ?? created ?? new Date(0),
     timeSource: requested ? 'requested-at' : created ? 'creationTimestamp' : 'unknown',
     missingWal: false,
+    volumes: snapshots.filter((s) => s.role === 'volume'),
+    missingVolumes: [],
   };
+  const present = new Set(set.volumes.map((s) => s.metadata?.volume));
+  set.missingVolumes = (data?.metadata?.setVolumes ?? []).filter((v) => !present.has(v));
   if (data) set.data = data;
   if (wal) set.wal = wal;
   const error = snapshots.find((s) => s.error)?.error;
@@ -297,9 +314,14 @@ export interface RestorabilityVerdict {
  * ```
  */
 export function backupSetRestorability(
-  set: Pick<BackupSet, 'missingWal' | 'metadataError' | 'state' | 'mode'>,
+  set: Pick<BackupSet, 'missingWal' | 'metadataError' | 'state' | 'mode'> & Partial<Pick<BackupSet, 'missingVolumes'>>,
   atomicity?: SnapshotAtomicity,
 ): RestorabilityVerdict {
+  if (set.missingVolumes?.length)
+    return {
+      restorable: 'no',
+      why: `the snapshot of volume ${set.missingVolumes.join(', ')} of this set is missing (the data directory's links into it would point nowhere)`,
+    };
   if (set.missingWal)
     return { restorable: 'no', why: 'the -wal snapshot of this online backup is missing (the data snapshot alone has no WAL to the stop LSN)' };
   if (set.metadataError) return { restorable: 'unknown', why: 'the kubectl-dbaas metadata does not parse' };

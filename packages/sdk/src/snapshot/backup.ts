@@ -12,8 +12,15 @@ import type { VolumeSnapshot } from '../kube/snapshot-types.js';
 import { watchUntil, type WatchUntilStats } from '../kube/watch-until.js';
 import type { SnapshotAtomicity } from '../manifests/atomicity.js';
 import type { ExtraMetadata } from '../manifests/builders.js';
-import { readSnapshotMetadata, writeSnapshotMetadata, type ConsistencyMode, type SnapshotMetadata } from '../manifests/metadata.js';
-import { decideBackup, isCut, plannedSnapshot, type BackupPlan } from './backup-plan.js';
+import {
+  DBAAS_LABELS,
+  readSnapshotMetadata,
+  writeSnapshotMetadata,
+  type ConsistencyMode,
+  type SnapshotMetadata,
+  type SnapshotRole,
+} from '../manifests/metadata.js';
+import { decideBackup, isCut, plannedSnapshot, type BackupPlan, type SetVolume } from './backup-plan.js';
 import { openSession, prefetchConnection, type BackupDatabase, type OpenSession } from './backup-session.js';
 import type { BackupTarget } from './discovery.js';
 
@@ -63,7 +70,7 @@ export interface BackupProgress {
   /** The VolumeSnapshot concerned, if any. */
   snapshot?: string;
   /** The role of `snapshot` in its set. */
-  role?: 'data' | 'wal';
+  role?: SnapshotRole;
   /** The object concerned other than the snapshot: the PVC (`discovered`), the VolumeSnapshotContent (`cut`), the replication slot (`backup-started`). */
   object?: { kind: string; name: string };
   /** `snapshot-error`: the error the driver reports on `snapshot` (the snapshotter retries). */
@@ -181,8 +188,9 @@ export interface BackupResult {
   atomicity: SnapshotAtomicity;
   /** An existing snapshot set of this backup (an earlier interrupted run) was adopted. */
   adopted: boolean;
-  snapshots: { data: VolumeSnapshot; wal?: VolumeSnapshot };
-  metadata: { data: SnapshotMetadata; wal?: SnapshotMetadata };
+  /** `volumes`: the snapshots of the instance's other volumes (its `pg_wal`, tablespaces), by the pod's volume name. */
+  snapshots: { data: VolumeSnapshot; wal?: VolumeSnapshot; volumes?: Record<string, VolumeSnapshot> };
+  metadata: { data: SnapshotMetadata; wal?: SnapshotMetadata; volumes?: Record<string, SnapshotMetadata> };
   timings: {
     totalMs: number;
     /** `fenced`: the downtime, from the start of fence() until the database served again (its pods Ready), else until unfence() returned. */
@@ -202,7 +210,7 @@ export interface BackupResult {
 }
 
 type Meta = SnapshotMetadata;
-type Role = 'data' | 'wal';
+type Role = SnapshotRole;
 
 const noWatch = (): SnapshotWatchStats => ({ lists: 0, watches: 0, reconnects: 0, relists: 0 });
 
@@ -315,9 +323,9 @@ function startTimings(r: BackupRun, snapshotName: string, meta: Pick<Meta, 'requ
   };
 }
 
-/** Creates the planned snapshot of `role`, with the engine's facts. */
-async function request(r: BackupRun, role: Role, facts: EngineMetadata = {}): Promise<string> {
-  const body = plannedSnapshot(r.plan, role, new Date(), r.extra, { ...r.facts, ...facts });
+/** Creates the planned snapshot of `role` (of `member`, another volume of the set), with the engine's facts. */
+async function request(r: BackupRun, role: Role, facts: EngineMetadata = {}, member?: SetVolume): Promise<string> {
+  const body = plannedSnapshot(r.plan, role, new Date(), r.extra, { ...r.facts, ...facts }, member);
   const snapshotName = body.metadata.name!;
   if (r.signal?.aborted) throw aborted(r.signal);
   if (r.internal.signal.aborted) throw r.internal.signal.reason;
@@ -328,7 +336,9 @@ async function request(r: BackupRun, role: Role, facts: EngineMetadata = {}): Pr
   const meta = readSnapshotMetadata(vs);
   r.metas.set(snapshotName, meta);
   startTimings(r, snapshotName, { requestedAt: meta.requestedAt, cutAt: undefined, readyAt: undefined });
-  report(r, 'snapshot-requested', `VolumeSnapshot ${r.plan.namespace}/${snapshotName} of PVC ${r.plan.pvc} requested`, { snapshot: snapshotName });
+  report(r, 'snapshot-requested', `VolumeSnapshot ${r.plan.namespace}/${snapshotName} of PVC ${member?.claim ?? r.plan.pvc} requested`, {
+    snapshot: snapshotName,
+  });
   return snapshotName;
 }
 
@@ -502,7 +512,7 @@ async function executeOnline(r: BackupRun): Promise<void> {
   await cut(r, dataName);
   session.stage = `after the data snapshot ${dataName} was cut, at pg_backup_stop`;
   const stop = await backup.stop();
-  const walSnapshotFollows = r.plan.manifests.length > 1;
+  const walSnapshotFollows = r.plan.manifests.some((m) => m.metadata.labels?.[DBAAS_LABELS.role] === 'wal');
   report(
     r,
     'backup-stopped',
@@ -535,29 +545,40 @@ const EXECUTORS: Record<ConsistencyMode, (r: BackupRun) => Promise<void>> = {
   fenced: async (r) => {
     await closeOwnEngine(r);
     await fence(r);
-    await assertFenceHolds(r, 'before the snapshot was requested');
-    await cut(r, await request(r, 'data'));
-    await assertFenceHolds(r, 'until the snapshot was cut');
+    await assertFenceHolds(r, 'before the snapshots were requested');
+    // Every volume of a stopped instance is cut inside the same fence: one consistent set.
+    const names = [await request(r, 'data'), ...(await Promise.all((r.plan.volumes ?? []).map((v) => request(r, 'volume', {}, v))))];
+    await Promise.all(names.map((snapshotName) => cut(r, snapshotName)));
+    await assertFenceHolds(r, 'until the snapshots were cut');
     // The fence ends at the cut, not at readiness: the cleanup path lifts it right after.
   },
   online: executeOnline,
 };
 
 /** Adopting an earlier run's set: what it left to do (an online set is complete, or refused by the plan). */
-async function executeAdopted(r: BackupRun, adopted: { data?: VolumeSnapshot; wal?: VolumeSnapshot }): Promise<void> {
+async function executeAdopted(r: BackupRun, adopted: { data?: VolumeSnapshot; wal?: VolumeSnapshot; volumes: VolumeSnapshot[] }): Promise<void> {
   const dataName = adopt(r, adopted.data!, 'data');
   if (r.plan.mode === 'online') {
     adopt(r, adopted.wal!, 'wal');
     return;
   }
-  if (r.plan.adopt?.cut) return;
+  const adoptedVolumes = new Map(adopted.volumes.map((vs) => [vs.metadata.name!, vs]));
+  const uncut = [...(r.plan.adopt?.cut ? [] : [dataName])];
+  for (const vs of adopted.volumes) {
+    adopt(r, vs, 'volume');
+    if (!isCut(vs)) uncut.push(vs.metadata.name!);
+  }
+  const missing = (r.plan.volumes ?? []).filter((v) => !adoptedVolumes.has(v.snapshot));
+  if (uncut.length === 0 && missing.length === 0) return;
+  // An uncut snapshot is cut, a missing one of the set requested, inside a fence again: a set is one cut.
   if (r.plan.mode === 'fenced') {
     await closeOwnEngine(r);
     await fence(r);
-    await assertFenceHolds(r, 'before the adopted snapshot was cut');
+    await assertFenceHolds(r, 'before the adopted snapshots were cut');
   }
-  await cut(r, dataName);
-  if (r.plan.mode === 'fenced') await assertFenceHolds(r, 'until the adopted snapshot was cut');
+  uncut.push(...(await Promise.all(missing.map((v) => request(r, 'volume', {}, v)))));
+  await Promise.all(uncut.map((snapshotName) => cut(r, snapshotName)));
+  if (r.plan.mode === 'fenced') await assertFenceHolds(r, 'until the adopted snapshots were cut');
 }
 
 /** Ends what the run holds (session, fence, connection); what failed on the way goes to `problems`. */
@@ -673,9 +694,12 @@ async function failRun(r: BackupRun, failure: unknown, problems: string[]): Prom
 
 function resultOf(r: BackupRun): BackupResult {
   const { plan } = r;
-  const [data, wal] = plan.manifests.map((m) => m.metadata.name!);
+  const named = (role: Role) => plan.manifests.filter((m) => m.metadata.labels?.[DBAAS_LABELS.role] === role).map((m) => m.metadata.name!);
+  const [data] = named('data');
+  const [wal] = named('wal');
   const walSnapshot = wal === undefined ? undefined : r.snapshots.get(wal);
   const walMeta = wal === undefined ? undefined : r.metas.get(wal);
+  const volumes = plan.volumes?.length ? plan.volumes : undefined;
   return {
     name: plan.name,
     namespace: plan.namespace,
@@ -685,8 +709,16 @@ function resultOf(r: BackupRun): BackupResult {
     snapshotClass: plan.snapshotClass,
     atomicity: plan.atomicity,
     adopted: plan.adopt !== undefined,
-    snapshots: { data: r.snapshots.get(data!)!, ...(walSnapshot ? { wal: walSnapshot } : {}) },
-    metadata: { data: r.metas.get(data!)!, ...(walMeta ? { wal: walMeta } : {}) },
+    snapshots: {
+      data: r.snapshots.get(data!)!,
+      ...(walSnapshot ? { wal: walSnapshot } : {}),
+      ...(volumes ? { volumes: Object.fromEntries(volumes.map((v) => [v.volume, r.snapshots.get(v.snapshot)!])) } : {}),
+    },
+    metadata: {
+      data: r.metas.get(data!)!,
+      ...(walMeta ? { wal: walMeta } : {}),
+      ...(volumes ? { volumes: Object.fromEntries(volumes.map((v) => [v.volume, r.metas.get(v.snapshot)!])) } : {}),
+    },
     timings: {
       totalMs: Date.now() - r.t0,
       ...(r.fence?.ms !== undefined ? { fencedMs: r.fence.ms } : {}),

@@ -190,7 +190,7 @@ describe('statefulSetFencing', () => {
 
 describe('a PostgreSQL spread over several PVCs', () => {
   it(
-    'is refused before anything is created: its WAL on another PVC (POSTGRES_INITDB_WALDIR), a tablespace PVC (cnpg.io/pvcRole), even with the data volume annotated',
+    'crash is refused before anything is created (its volumes need one cut: a VolumeGroupSnapshot): its WAL on another PVC (POSTGRES_INITDB_WALDIR), a tablespace PVC (cnpg.io/pvcRole), even with the data volume annotated',
     skipWhen(why),
     async () => {
       for (const [name, labels] of [
@@ -235,10 +235,11 @@ describe('a PostgreSQL spread over several PVCs', () => {
         },
       });
       const refused = await dbaasRejection(runBackup(clients, { namespace: ns, target: { pod: 'spread' }, mode: 'crash', force: true, name: 'spread-1' }));
-      expect(refused).toMatchObject({ code: 'TARGET_UNSUPPORTED', option: 'target' });
+      expect(refused).toMatchObject({ code: 'TARGET_UNSUPPORTED', option: 'mode' });
       expect(refused.message).toContain(
-        `PostgreSQL in pod ${ns}/spread keeps its WAL on PVC spread-wal (POSTGRES_INITDB_WALDIR=/wal/pg_wal, inside volume wal at /wal), a tablespace on PVC spread-tbs (CloudNativePG's cnpg.io/pvcRole PG_TABLESPACE): a backup of PVC spread-data alone`,
+        `PostgreSQL in pod ${ns}/spread keeps its WAL on PVC spread-wal (POSTGRES_INITDB_WALDIR=/wal/pg_wal, inside volume wal at /wal), a tablespace on PVC spread-tbs (CloudNativePG's cnpg.io/pvcRole PG_TABLESPACE): its volumes must be backed up as one set, which mode crash cannot take yet (the volumes would have to be cut at one instant, by a VolumeGroupSnapshot)`,
       );
+      expect(refused.fix).toContain('Use mode fenced');
       expect(await clients.volumeSnapshots.listAll({ namespace: ns })).toEqual([]);
     },
   );

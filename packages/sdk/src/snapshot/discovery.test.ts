@@ -62,6 +62,30 @@ describe('dataPvcOfPod', () => {
     expect((e as Error).message).toMatch(/mounts 2 PVCs \(wal=wal-pg-0, pgdata=data-pg-0\)/);
     expect((e as { fix: string }).fix).toMatch(/dbaas.io\/data-volume=<volume name>/);
   });
+  it("among several, without an annotation: the one whose mount in the database container holds PGDATA (pg_wal's own PVC is not it)", () => {
+    const spread = pod([
+      ['wal', 'wal-pg-0'],
+      ['data', 'data-pg-0'],
+    ]);
+    spread.spec!.containers = [
+      {
+        name: 'postgres',
+        image: 'postgres:17',
+        env: [
+          { name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' },
+          { name: 'POSTGRES_INITDB_WALDIR', value: '/var/lib/postgresql/wal/pg_wal' },
+        ],
+        volumeMounts: [
+          { name: 'wal', mountPath: '/var/lib/postgresql/wal' },
+          { name: 'data', mountPath: '/var/lib/postgresql/data' },
+        ],
+      },
+    ];
+    expect(dataPvcOfPod(spread)).toBe('data-pg-0');
+    // pg_wal mounted inside the data directory: the deeper mount holds no PGDATA, the data volume's does.
+    spread.spec!.containers[0]!.volumeMounts![0]!.mountPath = '/var/lib/postgresql/data/pgdata/pg_wal';
+    expect(dataPvcOfPod(spread)).toBe('data-pg-0');
+  });
   it('refuses an annotation that names no PVC volume, and a pod without PVCs', () => {
     const misnamed = thrown(() => dataPvcOfPod(pod([['pgdata', 'data-pg-0']], { [DATA_VOLUME_ANNOTATION]: 'nope' })));
     expect(isDbaasError(misnamed, 'TARGET_NOT_FOUND')).toBe(true);

@@ -2,6 +2,7 @@
 // for a pod target its data PVC and the workload that owns it (for the default fencing strategy).
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { FencingStrategy } from '../engines/engine.js';
+import { dataLayoutOfPod } from '../engines/pod-layout.js';
 import { cnpgFencing, statefulSetFencing } from '../engines/fencing.js';
 import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
@@ -148,8 +149,26 @@ export async function chooseSnapshotClass(
 }
 
 /**
+ * Of several PVCs of a pod, the one whose mount in the database container holds the data directory
+ * (PGDATA, or the image's default; MySQL's and MariaDB's datadir), the deepest such mount: its
+ * `pg_wal` or a tablespace on another PVC is not the data volume. Undefined when that does not
+ * name exactly one.
+ */
+function dataClaimByDirectory(pod: V1Pod, claims: { volume: string; claim: string }[]): string | undefined {
+  const found = new Set<string>();
+  for (const family of ['postgres', 'mysql'] as const) {
+    const holding = claims
+      .map((c) => ({ claim: c.claim, layout: dataLayoutOfPod(pod, c.claim, family) }))
+      .filter((c) => c.layout?.dataSubPath !== undefined && c.layout.mountPath !== undefined)
+      .sort((a, b) => b.layout!.mountPath!.length - a.layout!.mountPath!.length);
+    if (holding[0]) found.add(holding[0].claim);
+  }
+  return found.size === 1 ? [...found][0] : undefined;
+}
+
+/**
  * The data PVC of a pod: the volume named by its `dbaas.io/data-volume` annotation, else its only
- * PVC-backed volume.
+ * PVC-backed volume, else the one whose mount holds the data directory.
  *
  * @throws DbaasError `TARGET_NOT_FOUND` when the pod mounts no PVC or the annotation names no PVC
  *   volume; `TARGET_UNSUPPORTED` when it mounts several and no annotation says which holds the data.
@@ -180,6 +199,8 @@ export function dataPvcOfPod(pod: V1Pod): string {
     return hit.claim;
   }
   if (claims.length === 1) return claims[0]!.claim;
+  const byDirectory = claims.length > 1 ? dataClaimByDirectory(pod, claims) : undefined;
+  if (byDirectory !== undefined) return byDirectory;
   if (claims.length === 0) {
     throw new DbaasError('TARGET_NOT_FOUND', `pod ${name} mounts no PersistentVolumeClaim: there is no volume to snapshot`, {
       fix: "Back up the pod that mounts the database's PVC, or name the PVC as the target.",

@@ -15,6 +15,8 @@ function set(name: string, time: string, state: SnapshotState = 'ready', extra: 
     time: new Date(time),
     timeSource: 'requested-at',
     missingWal: false,
+    volumes: [],
+    missingVolumes: [],
     ...extra,
   };
 }

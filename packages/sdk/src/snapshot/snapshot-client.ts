@@ -130,9 +130,10 @@ export interface DescribedSnapshot extends SnapshotSummary {
  * console.log(d.state, d.data?.content?.driver, d.wal?.content?.snapshotHandle);
  * ```
  */
-export interface BackupSetDetails extends Omit<BackupSet, 'data' | 'wal' | 'snapshots'> {
+export interface BackupSetDetails extends Omit<BackupSet, 'data' | 'wal' | 'volumes' | 'snapshots'> {
   data?: DescribedSnapshot;
   wal?: DescribedSnapshot;
+  volumes: DescribedSnapshot[];
   snapshots: DescribedSnapshot[];
 }
 
@@ -508,8 +509,8 @@ export class SnapshotClient {
         return out;
       }),
     );
-    const { data: _d, wal: _w, snapshots: _s, ...rest } = group!;
-    const details: BackupSetDetails = { ...rest, snapshots: described };
+    const { data: _d, wal: _w, volumes: _v, snapshots: _s, ...rest } = group!;
+    const details: BackupSetDetails = { ...rest, snapshots: described, volumes: described.filter((s) => s.role === 'volume') };
     const data = described.find((s) => s.role === 'data');
     const wal = described.find((s) => s.role === 'wal');
     if (data) details.data = data;

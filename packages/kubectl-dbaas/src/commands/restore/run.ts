@@ -213,11 +213,17 @@ export function renderRestore(r: RestoreReport): string {
     ],
     ['size', r.size],
     ['storage class', `${r.storageClass} (${r.driver})`],
+    [
+      'volumes',
+      r.volumes?.length
+        ? `${r.volumes.map((v) => `PVC ${v.pvc} (${v.holds === 'wal' ? 'pg_wal' : 'a tablespace'}) mounted at ${v.mountPath}`).join('; ')}: mount each where it says, beside the data PVC where it was, so that the links in the data directory resolve`
+        : undefined,
+    ],
     ['state', state],
     ['RTO', rtoLine(r.timings)],
     ['phases', r.timings.phases.map((p) => `${p.phase} +${formatSeconds(p.atMs)}`).join(', ')],
     ['remaining', r.remaining.length ? r.remaining.join('; ') : undefined],
-    ['next', r.state === 'ready' ? `kubectl dbaas verify --pvc ${r.pvc} -n ${r.namespace}` : undefined],
+    ['next', r.state === 'ready' && !r.volumes?.length ? `kubectl dbaas verify --pvc ${r.pvc} -n ${r.namespace}` : undefined],
   ]);
   return fields;
 }
@@ -286,6 +292,9 @@ export function restorePlanLines(view: RestorePlanView): string[] {
     `dry run (${view.dryRun}${view.dryRun === 'server' ? ': validated by the API server, nothing stored' : ': nothing sent to the API server'}): restore backup ${p.backupNamespace}/${p.set} -> PVC ${p.namespace}/${p.pvcName}`,
     `backup: ${p.mode ?? 'unknown mode'}${p.engineVersion ? `, PostgreSQL ${p.engineVersion}` : ''}, restoreSize ${p.restoreSize}, driver ${p.driver}`,
     `PVC size ${pvc.spec?.resources?.requests?.['storage'] ?? p.restoreSize}, StorageClass ${p.storageClassName}${p.waitForConsumer ? ' (WaitForFirstConsumer: without --consumer-node the PVC waits for its first pod)' : ''}`,
+    ...(p.volumes?.length
+      ? [`the set's other volumes: ${p.volumes.map((v) => `${v.volume} -> PVC ${p.namespace}/${v.pvcName} (mounted at ${v.mountPath})`).join(', ')}`]
+      : []),
     ...(p.crossNamespace
       ? [`cross-namespace: a VolumeSnapshotContent (Retain, the backup's snapshotHandle) and a VolumeSnapshot in ${p.namespace}, deleted once the PVC is Bound`]
       : []),

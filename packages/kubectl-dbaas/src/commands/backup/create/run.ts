@@ -13,6 +13,7 @@ import {
   type ConsistencyMode,
   type FencingStrategy,
   type SnapshotClient,
+  type SnapshotRole,
   type VolumeSnapshot,
   type BackupDatabase,
   detectTargetEngine,
@@ -61,7 +62,7 @@ export interface BackupCreateArgs extends KubeArgs {
  */
 export interface CreatedSnapshotView {
   name: string;
-  role: 'data' | 'wal';
+  role: SnapshotRole;
   restoreSize?: string;
   content?: string;
   requestToCutMs?: number;
@@ -330,7 +331,7 @@ export function progressFollower(progress: ProgressReporter): (event: BackupProg
   };
 }
 
-function snapshotView(vs: VolumeSnapshot, role: 'data' | 'wal', result: BackupResult): CreatedSnapshotView {
+function snapshotView(vs: VolumeSnapshot, role: SnapshotRole, result: BackupResult): CreatedSnapshotView {
   const name = vs.metadata.name!;
   const t = result.timings.snapshots[name];
   return {

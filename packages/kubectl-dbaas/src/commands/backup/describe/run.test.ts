@@ -11,10 +11,11 @@ function details(objects: ReturnType<typeof snapshot>[], contents: Partial<Recor
     object: objects.find((o) => o.metadata.name === s.name)!,
     ...(contents[s.name] ? { content: contents[s.name]! } : {}),
   }));
-  const { data: _d, wal: _w, snapshots: _s, ...rest } = group!;
+  const { data: _d, wal: _w, volumes: _v, snapshots: _s, ...rest } = group!;
   return {
     ...rest,
     snapshots: described,
+    volumes: described.filter((s) => s.role === 'volume'),
     data: described.find((s) => s.role === 'data')!,
     ...(described.some((s) => s.role === 'wal') ? { wal: described.find((s) => s.role === 'wal')! } : {}),
   };

@@ -6,6 +6,7 @@ import {
   type Restorability,
   type SnapshotAtomicity,
   type SnapshotClient,
+  type SnapshotRole,
   type SnapshotContentSummary,
 } from '@kubectl-dbaas/sdk';
 import { formatAge } from '../../../duration.js';
@@ -35,7 +36,7 @@ export interface BackupDescribeArgs extends KubeArgs {
  */
 export interface DescribedSnapshotView {
   name: string;
-  role: 'data' | 'wal';
+  role: SnapshotRole;
   state: DescribedSnapshot['state'];
   error?: string;
   snapshotClass?: string;

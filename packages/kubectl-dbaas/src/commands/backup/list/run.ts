@@ -1,4 +1,4 @@
-import type { BackupSet, SnapshotClient, SnapshotState } from '@kubectl-dbaas/sdk';
+import type { BackupSet, SnapshotClient, SnapshotRole, SnapshotState } from '@kubectl-dbaas/sdk';
 import { formatAge } from '../../../duration.js';
 import type { KubeArgs } from '../../../global-options.js';
 import { renderTable } from '../../../output.js';
@@ -31,7 +31,7 @@ export interface BackupListArgs extends KubeArgs {
  */
 export interface BackupListSnapshot {
   name: string;
-  role: 'data' | 'wal';
+  role: SnapshotRole;
   state: SnapshotState;
   error?: string;
   restoreSize?: string;

@@ -1,0 +1,188 @@
+// A PostgreSQL whose pg_wal lives on a second PVC (the official image's POSTGRES_INITDB_WALDIR,
+// CloudNativePG's walStorage), on the shared local cluster's node with the real CSI hostpath driver:
+// a fenced backup under write load snapshots both volumes inside one fence, the set restores into
+// two PVCs that a NEW StatefulSet mounts where the source had them (every acknowledged row is
+// there), verify restores and checks the whole set with the pod runtime, and what cannot be done
+// with such a set yet (crash, an in-place restore, verifying one restored PVC) is refused before
+// anything is created. Skipped with the reason printed when the node or hostpath plugin is missing.
+import { randomBytes } from 'node:crypto';
+import {
+  POSTGRES_IMAGE_UID,
+  POSTGRES_WAL_MOUNT,
+  TEST_IMAGES,
+  clusterFromEnv,
+  dbaasRejection,
+  deployPostgres,
+  hostpathSkipReason,
+  livePvcNames,
+  skipWhen,
+  type PostgresPod,
+} from '@kubectl-dbaas/testing';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { KubeClients } from '../kube/clients.js';
+import { runBackup, type BackupResult } from '../snapshot/backup.js';
+import { planBackup } from '../snapshot/backup-plan.js';
+import { backupSetRestorability } from '../snapshot/backup-sets.js';
+import { SnapshotClient } from '../snapshot/snapshot-client.js';
+import { podVerifyRuntime } from './pod-runtime.js';
+import { RestoreClient } from './restore-client.js';
+import { planRestoreInPlace } from './workload.js';
+
+const info = clusterFromEnv(inject('dbaasCluster'));
+const why = hostpathSkipReason(info, 'backup sets of several volumes');
+const ns = `vset-${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+const clients = KubeClients.load({ kubeconfig: info.kubeconfig, namespace: ns });
+const restoreClient = new RestoreClient(clients);
+const runtime = podVerifyRuntime({ image: (m) => TEST_IMAGES.postgres(m as 17), runAsUser: POSTGRES_IMAGE_UID, imagePullPolicy: 'Never' });
+const password = randomBytes(18).toString('base64url');
+const report: string[] = [];
+let source: PostgresPod;
+let fenced: { result: BackupResult; acked: number[] };
+
+beforeAll(async () => {
+  if (why) return;
+  await clients.core.createNamespace({ body: { metadata: { name: ns } } });
+  source = await deployPostgres({ kubeConfig: clients.kubeConfig, namespace: ns, name: 'pg', major: 17, password, walVolume: true });
+  await source.query('create table t (id bigint primary key, w int not null, pad text not null)');
+  await source.query('insert into t select g, 0, repeat(md5(g::text), 4) from generate_series(1, 5000) g');
+  const load = (await source.writer()).start();
+  await new Promise((r) => setTimeout(r, 1500));
+  let fencedAt = 0;
+  try {
+    const result = await runBackup(clients, {
+      namespace: ns,
+      target: { pod: source.podName },
+      mode: 'fenced',
+      name: 'set-1',
+      deadlineMs: 180_000,
+      onProgress: (e) => {
+        if (e.phase === 'fenced') fencedAt = Date.now();
+      },
+    });
+    await source.waitReady(1, 120_000);
+    await new Promise((r) => setTimeout(r, 500));
+    fenced = { result, acked: [] };
+  } finally {
+    await load.stop();
+  }
+  fenced.acked = load.ackedBefore(fencedAt);
+  report.push(`fenced backup of 2 volumes: ${fenced.result.timings.totalMs} ms in all, down ${fenced.result.timings.fencedMs} ms`);
+}, 400_000);
+
+afterAll(async () => {
+  await source?.close().catch(() => undefined);
+  if (report.length) console.log(`[volume-set.cluster] measurements:\n  ${report.join('\n  ')}`);
+  if (!why) await clients.core.deleteNamespace({ name: ns }).catch(() => undefined);
+});
+
+describe('an instance with pg_wal on its own PVC is backed up, restored and verified as one set', () => {
+  it('fenced: both volumes snapshotted inside the one fence, each recording where the database container mounted it', skipWhen(why), async () => {
+    const { result, acked } = fenced;
+    expect(acked.length).toBeGreaterThan(50);
+    expect(result.plan.volumes).toEqual([{ claim: 'wal-pg-0', volume: 'wal', holds: 'wal', mountPath: POSTGRES_WAL_MOUNT, snapshot: 'set-1-vol-wal' }]);
+    expect(result.metadata.data).toMatchObject({ setVolumes: ['wal'], volume: 'data', mountPath: '/var/lib/postgresql/data', sourcePvc: 'data-pg-0' });
+    expect(result.metadata.volumes?.['wal']).toMatchObject({
+      role: 'volume',
+      volume: 'wal',
+      holds: 'wal',
+      mountPath: POSTGRES_WAL_MOUNT,
+      sourcePvc: 'wal-pg-0',
+    });
+    // Both cut while the database was stopped: the fence was lifted only after the later cut.
+    const cuts = [result.metadata.data.cutAt!, result.metadata.volumes!['wal']!.cutAt!].map((d) => d.getTime());
+    expect(Math.max(...cuts) - Math.min(...cuts)).toBeLessThan(result.timings.fencedMs!);
+    const set = await new SnapshotClient(clients).describe({ namespace: ns, name: 'set-1' });
+    expect(set.snapshots.map((s) => [s.role, s.name, s.sourcePvc])).toEqual([
+      ['data', 'set-1', 'data-pg-0'],
+      ['volume', 'set-1-vol-wal', 'wal-pg-0'],
+    ]);
+    expect(set.missingVolumes).toEqual([]);
+    expect(backupSetRestorability(set).restorable).toBe('yes');
+  });
+
+  it('restore: two PVCs; a NEW StatefulSet mounting them where the source did serves every acknowledged row', skipWhen(why), async () => {
+    const r = await restoreClient.restore({ backup: 'set-1', namespace: ns, pvcName: 'copy-data' });
+    expect(r.state).toBe('ready');
+    expect(r.volumes).toEqual([{ volume: 'wal', holds: 'wal', mountPath: POSTGRES_WAL_MOUNT, pvcName: 'copy-data-wal' }]);
+    const copy = await deployPostgres({
+      kubeConfig: clients.kubeConfig,
+      namespace: ns,
+      name: 'copy',
+      major: 17,
+      password,
+      existingClaim: 'copy-data',
+      existingWalClaim: 'copy-data-wal',
+    });
+    try {
+      const { rows, missing } = await copy.missing(fenced.acked);
+      expect(missing).toEqual([]);
+      expect(rows).toBeGreaterThanOrEqual(5000 + fenced.acked.length);
+      report.push(
+        `restore of the set: ${r.timings.totalMs} ms (both PVCs Bound ${r.timings.createToBoundMs} ms after creation); new StatefulSet Ready ${copy.podReadyMs} ms, ${rows} rows`,
+      );
+    } finally {
+      await copy.delete();
+    }
+  });
+
+  it(
+    "restore --statefulset: the PVCs a NEW StatefulSet's controller adopts, one per template (the data volume's recorded name picks its template)",
+    skipWhen(why),
+    async () => {
+      const r = await restoreClient.restoreForStatefulSet({ backup: 'set-1', namespace: ns, statefulSet: 'again' });
+      expect(r.pvcName).toBe('data-again-0');
+      expect(r.volumes?.map((v) => v.pvcName)).toEqual(['wal-again-0']);
+      const again = await deployPostgres({ kubeConfig: clients.kubeConfig, namespace: ns, name: 'again', major: 17, password, walVolume: true });
+      try {
+        // Adopted, not initialised anew (a new data directory has no table t): every acknowledged row.
+        expect((await again.missing(fenced.acked)).missing).toEqual([]);
+      } finally {
+        await again.delete();
+      }
+    },
+  );
+
+  it(
+    'verify --backup restores the whole set and checks it: the inspector reads pg_wal through the link, the scratch server starts, amcheck passes; nothing is left',
+    skipWhen(why),
+    async () => {
+      const before = await livePvcNames(clients, ns);
+      const v = await restoreClient.verify({
+        namespace: ns,
+        backup: 'set-1',
+        runtime,
+        amcheck: 'install',
+        checks: [{ name: 'rows', sql: 'select count(*) >= 5000 from t' }],
+      });
+      expect(v.failures).toEqual([]);
+      expect(v.ok).toBe(true);
+      expect(v.offline?.verdict).toBe('clean-shutdown');
+      expect(v.live?.amcheck.ran).toBe(true);
+      expect(v.restore?.volumes?.map((x) => x.mountPath)).toEqual([POSTGRES_WAL_MOUNT]);
+      expect(await livePvcNames(clients, ns)).toEqual(before);
+      report.push(`verify of the set: ${v.timings.totalMs} ms`);
+    },
+  );
+
+  it(
+    'what a set cannot do yet is refused before anything is created: crash (no group snapshot), an in-place restore, verifying one restored PVC',
+    skipWhen(why),
+    async () => {
+      const crash = await dbaasRejection(
+        planBackup(clients, { namespace: ns, target: { pod: source.podName }, mode: 'crash', force: true, name: 'set-crash' }),
+      );
+      expect(crash).toMatchObject({ code: 'TARGET_UNSUPPORTED', option: 'mode' });
+      expect(crash.message).toContain(`keeps its WAL on PVC wal-pg-0 (POSTGRES_INITDB_WALDIR=${POSTGRES_WAL_MOUNT}/pg_wal`);
+      expect(crash.message).toContain('VolumeGroupSnapshot');
+      const inPlace = await dbaasRejection(planRestoreInPlace(clients, { backup: 'set-1', namespace: ns, statefulSet: 'pg' }));
+      expect(inPlace).toMatchObject({ code: 'TARGET_UNSUPPORTED', option: 'backup' });
+      const restored = await restoreClient.restore({ backup: 'set-1', namespace: ns, pvcName: 'one-of-two' });
+      const onePvc = await dbaasRejection(restoreClient.verify({ namespace: ns, pvc: 'one-of-two', runtime }));
+      expect(onePvc).toMatchObject({ code: 'TARGET_UNSUPPORTED', option: 'pvc' });
+      expect(onePvc.fix).toContain('verify --backup set-1');
+      for (const name of [restored.pvcName, ...(restored.volumes ?? []).map((x) => x.pvcName)])
+        await clients.core.deleteNamespacedPersistentVolumeClaim({ name, namespace: ns });
+      expect((await clients.volumeSnapshots.listAll({ namespace: ns })).map((s) => s.metadata.name).sort()).toEqual(['set-1', 'set-1-vol-wal']);
+    },
+  );
+});
