@@ -366,7 +366,11 @@ export function backupCreateReport(result: BackupResult, cnpg?: CnpgInstance): B
     adopted: result.adopted,
     ...(result.fencing ? { fencing: result.fencing } : {}),
     ...(cnpg ? { cnpg } : {}),
-    snapshots: [snapshotView(result.snapshots.data, 'data', result), ...(result.snapshots.wal ? [snapshotView(result.snapshots.wal, 'wal', result)] : [])],
+    snapshots: [
+      snapshotView(result.snapshots.data, 'data', result),
+      ...(result.snapshots.wal ? [snapshotView(result.snapshots.wal, 'wal', result)] : []),
+      ...Object.values(result.snapshots.volumes ?? {}).map((vs) => snapshotView(vs, 'volume', result)),
+    ],
     metadata: metadataView(result.metadata.data),
     ...(result.metadata.wal ? { walMetadata: metadataView(result.metadata.wal) } : {}),
     timings: {

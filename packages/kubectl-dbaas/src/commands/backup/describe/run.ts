@@ -74,6 +74,8 @@ export interface BackupDescription {
   timeSource: BackupSetDetails['timeSource'];
   managed: boolean;
   missingWal: boolean;
+  /** A set of several volumes: the volumes its data snapshot lists that have no snapshot (it cannot be restored). */
+  missingVolumes?: string[];
   metadataError?: string;
   /**
    * Whether the data snapshot's driver takes atomic snapshots (from its content's driver and, when
@@ -124,6 +126,7 @@ export function backupDescription(d: BackupSetDetails, atomicity?: SnapshotAtomi
     timeSource: d.timeSource,
     managed: d.managed,
     missingWal: d.missingWal,
+    ...(d.missingVolumes.length ? { missingVolumes: d.missingVolumes } : {}),
     ...(d.metadataError ? { metadataError: d.metadataError } : {}),
     ...(atomicity ? { atomicity } : {}),
     snapshots: d.snapshots.map(snapshotView),

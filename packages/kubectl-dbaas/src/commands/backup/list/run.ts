@@ -67,9 +67,13 @@ export interface BackupListItem {
   managed: boolean;
   /** An `online` set without its `-wal` snapshot: not restorable. */
   missingWal: boolean;
+  /** A set of several volumes: the volumes its data snapshot lists that have no snapshot (it cannot be restored). */
+  missingVolumes?: string[];
   metadataError?: string;
   data?: BackupListSnapshot;
   wal?: BackupListSnapshot;
+  /** A set of several volumes: the snapshots of the instance's other volumes (its pg_wal, tablespaces). */
+  volumes?: BackupListSnapshot[];
 }
 
 /**
@@ -127,9 +131,11 @@ export function backupListItem(set: BackupSet): BackupListItem {
     timeSource: set.timeSource,
     managed: set.managed,
     missingWal: set.missingWal,
+    ...(set.missingVolumes.length ? { missingVolumes: set.missingVolumes } : {}),
     ...(set.metadataError ? { metadataError: set.metadataError } : {}),
     ...(data ? { data } : {}),
     ...(wal ? { wal } : {}),
+    ...(set.volumes.length ? { volumes: set.volumes.map((v) => snapshotView(v)!) } : {}),
   };
 }
 
@@ -160,6 +166,7 @@ export async function runBackupList(args: BackupListArgs, client: SnapshotClient
 function stateColumn(item: BackupListItem): string {
   if (item.data?.deleting || item.wal?.deleting) return 'deleting';
   if (item.missingWal) return `${item.state},no-wal`;
+  if (item.missingVolumes?.length) return `${item.state},no-volume`;
   if (item.metadataError) return `${item.state},bad-metadata`;
   return item.state;
 }
