@@ -150,6 +150,7 @@ export {
   restoreMetadataSchema,
   readSnapshotMetadata,
   hasWalSnapshot,
+  isPostgresOnline,
   ENGINE_NAMES,
   writeSnapshotMetadata,
   readRestoreMetadata,

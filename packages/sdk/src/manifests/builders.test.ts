@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -360,20 +360,20 @@ describe('RESTORE_PREP_SCRIPT (run with /bin/sh on real directories)', () => {
     return spawnSync(c.command![0]!, c.command!.slice(1), { env, encoding: 'utf8' });
   }
 
-  const job = (over: Partial<Parameters<typeof buildRestorePrepJob>[0]> = {}) =>
-    buildRestorePrepJob({
-      name: 'p',
-      namespace: 'db',
-      image: 'postgres:17',
-      dataPvc: 'd',
-      walPvc: 'w',
-      dataSubPath: 'pgdata',
-      walFiles: ['000000010000000000000002', '000000010000000000000003'],
-      backupLabel: label,
-      tablespaceMap: '16384 /mnt/ts1\n',
-      runAsUser: 999,
-      ...over,
-    });
+  const jobInput = (over: Partial<Parameters<typeof buildRestorePrepJob>[0]> = {}): Parameters<typeof buildRestorePrepJob>[0] => ({
+    name: 'p',
+    namespace: 'db',
+    image: 'postgres:17',
+    dataPvc: 'd',
+    walPvc: 'w',
+    dataSubPath: 'pgdata',
+    walFiles: ['000000010000000000000002', '000000010000000000000003'],
+    backupLabel: label,
+    tablespaceMap: '16384 /mnt/ts1\n',
+    runAsUser: 999,
+    ...over,
+  });
+  const job = (over: Partial<Parameters<typeof buildRestorePrepJob>[0]> = {}) => buildRestorePrepJob(jobInput(over));
 
   it('copies exactly the listed segments over torn ones and writes backup_label and tablespace_map (0600)', () => {
     const { data } = layout();
@@ -390,6 +390,37 @@ describe('RESTORE_PREP_SCRIPT (run with /bin/sh on real directories)', () => {
     expect(readdirSync(data).filter((f) => f.includes('dbaas-tmp'))).toEqual([]);
     // idempotent: a second run (Job retry) succeeds
     expect(run(job()).status).toBe(0);
+  });
+
+  it("pg_wal's own volume (walVolumeMountPath): follows the link into the restored WAL volume, checks every segment is there, copies none", () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'dbaas-prep-'));
+    const data = path.join(dir, 'data', 'pgdata');
+    mkdirSync(data, { recursive: true });
+    writeFileSync(path.join(data, 'PG_VERSION'), '17\n');
+    const walDir = path.join(dir, 'wal', 'pg_wal');
+    mkdirSync(walDir, { recursive: true });
+    writeFileSync(path.join(walDir, '000000010000000000000002'), 'segment-2');
+    writeFileSync(path.join(walDir, '000000010000000000000003'), 'segment-3');
+    // As the source pod had it: an absolute link to where its container mounted the WAL volume.
+    symlinkSync('/var/lib/postgresql/wal/pg_wal', path.join(data, 'pg_wal'));
+    const withoutMap = (walVolumeMountPath: string) => {
+      const { tablespaceMap: _none, ...input } = jobInput({ walVolumeMountPath });
+      return buildRestorePrepJob(input);
+    };
+    const inPlace = withoutMap('/var/lib/postgresql/wal');
+    const env = inPlace.spec!.template.spec!.containers[0]!.env!;
+    expect(env).toContainEqual({ name: 'DBAAS_WAL_VOLUME_MOUNT', value: '/var/lib/postgresql/wal' });
+    expect(env.map((e) => e.name)).not.toContain('DBAAS_WAL_SUBPATH');
+    const r = run(inPlace);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`dbaas-restore-prep: found 2 WAL segment(s) in the WAL volume, wrote backup_label in ${data}\n`);
+    expect(lstatSync(path.join(data, 'pg_wal')).isSymbolicLink()).toBe(true);
+    expect(readFileSync(path.join(data, 'backup_label'), 'utf8')).toBe(label);
+    // A missing segment is named before PostgreSQL would stop on it; a link elsewhere is refused.
+    rmSync(path.join(walDir, '000000010000000000000003'));
+    expect(run(inPlace).stderr).toContain('WAL segment 000000010000000000000003 is missing from the WAL volume');
+    expect(run(withoutMap('/elsewhere')).stderr).toContain("pg_wal links to /var/lib/postgresql/wal/pg_wal, outside the WAL volume's mount /elsewhere");
+    expect(() => job({ walVolumeMountPath: 'relative' })).toThrow(/not a normalised absolute path/);
   });
 
   it('without a data subpath finds PGDATA as verify does: the one subdirectory holding PG_VERSION (PGDATA=/var/lib/postgresql/data/pgdata), or the root', () => {

@@ -1,6 +1,7 @@
 // ManifestBuilder's building blocks: pure functions from typed inputs to typed Kubernetes objects.
 // Nothing here talks to a cluster; everything is validated before an object is returned, so a bad
 // input never gets as far as creating half of a restore.
+import path from 'node:path';
 import { DbaasError } from '../errors.js';
 import {
   SNAPSHOT_API_VERSION,
@@ -644,23 +645,42 @@ locate() {
   echo "$found"
 }
 DATA=$(locate "$ROOT/data" "\${DBAAS_DATA_SUBPATH+set}" "\${DBAAS_DATA_SUBPATH:-}" PG_VERSION)
-SRC=$(locate "$ROOT/wal" "\${DBAAS_WAL_SUBPATH+set}" "\${DBAAS_WAL_SUBPATH:-}" pg_wal)/pg_wal
 [ -f "$DATA/PG_VERSION" ] || fail "no PG_VERSION in $DATA: not a PostgreSQL data directory"
-[ -d "$SRC" ] || fail "no pg_wal directory at $SRC in the WAL snapshot's volume"
-[ ! -L "$DATA/pg_wal" ] || fail "$DATA/pg_wal is a symbolic link: WAL on another volume is not supported"
-mkdir -p "$DATA/pg_wal"
 n=0
-for f in $DBAAS_WAL_FILES; do
-  [ -f "$SRC/$f" ] || fail "WAL segment $f is missing from the WAL snapshot ($SRC): without it PostgreSQL stops with 'WAL ends before end of online backup'"
-  cp "$SRC/$f" "$DATA/pg_wal/.$f.dbaas-tmp"
-  mv -f "$DATA/pg_wal/.$f.dbaas-tmp" "$DATA/pg_wal/$f"
-  n=$((n + 1))
-done
-for h in "$SRC"/*.history; do
-  [ -f "$h" ] || continue
-  b=\${h##*/}
-  [ -f "$DATA/pg_wal/$b" ] || cp "$h" "$DATA/pg_wal/$b"
-done
+if [ -n "\${DBAAS_WAL_VOLUME_MOUNT:-}" ]; then
+  # pg_wal on a volume of its own, restored from its snapshot taken after pg_backup_stop: the WAL
+  # is in place behind the link (the server's pod mounts that volume at DBAAS_WAL_VOLUME_MOUNT,
+  # this Job at $ROOT/wal); check that every segment is there, copy nothing.
+  M=$DBAAS_WAL_VOLUME_MOUNT
+  [ -L "$DATA/pg_wal" ] || fail "$DATA/pg_wal is not a link into the WAL volume (mounted at $M in the source pod)"
+  target=$(readlink "$DATA/pg_wal")
+  case "$target" in "$M" | "$M"/*) ;; *) fail "$DATA/pg_wal links to $target, outside the WAL volume's mount $M" ;; esac
+  SRC="$ROOT/wal\${target#"$M"}"
+  enterable "$SRC"
+  [ -d "$SRC" ] || fail "no WAL directory at $SRC in the WAL volume (pg_wal links to $target)"
+  for f in $DBAAS_WAL_FILES; do
+    [ -f "$SRC/$f" ] || fail "WAL segment $f is missing from the WAL volume ($SRC): without it PostgreSQL stops with 'WAL ends before end of online backup'"
+    n=$((n + 1))
+  done
+  done_wal="found $n WAL segment(s) in the WAL volume"
+else
+  SRC=$(locate "$ROOT/wal" "\${DBAAS_WAL_SUBPATH+set}" "\${DBAAS_WAL_SUBPATH:-}" pg_wal)/pg_wal
+  [ -d "$SRC" ] || fail "no pg_wal directory at $SRC in the WAL snapshot's volume"
+  [ ! -L "$DATA/pg_wal" ] || fail "$DATA/pg_wal is a symbolic link: WAL on another volume needs that volume's mount path (the backup records it)"
+  mkdir -p "$DATA/pg_wal"
+  for f in $DBAAS_WAL_FILES; do
+    [ -f "$SRC/$f" ] || fail "WAL segment $f is missing from the WAL snapshot ($SRC): without it PostgreSQL stops with 'WAL ends before end of online backup'"
+    cp "$SRC/$f" "$DATA/pg_wal/.$f.dbaas-tmp"
+    mv -f "$DATA/pg_wal/.$f.dbaas-tmp" "$DATA/pg_wal/$f"
+    n=$((n + 1))
+  done
+  for h in "$SRC"/*.history; do
+    [ -f "$h" ] || continue
+    b=\${h##*/}
+    [ -f "$DATA/pg_wal/$b" ] || cp "$h" "$DATA/pg_wal/$b"
+  done
+  done_wal="copied $n WAL segment(s)"
+fi
 put() {
   tmp="$DATA/.$1.dbaas-tmp"
   printf '%s' "$2" | base64 -d > "$tmp"
@@ -673,7 +693,7 @@ if [ -n "\${DBAAS_TABLESPACE_MAP_B64:-}" ]; then put tablespace_map "$DBAAS_TABL
 # The live server's lock file came with the copy; pg_basebackup leaves it out of a base backup too.
 rm -f "$DATA/postmaster.pid"
 sync
-echo "dbaas-restore-prep: copied $n WAL segment(s), wrote backup_label\${DBAAS_TABLESPACE_MAP_B64:+ and tablespace_map} in $DATA"
+echo "dbaas-restore-prep: $done_wal, wrote backup_label\${DBAAS_TABLESPACE_MAP_B64:+ and tablespace_map} in $DATA"
 `;
 
 /**
@@ -707,6 +727,12 @@ export interface RestorePrepJobInput {
   dataSubPath?: string | undefined;
   /** PGDATA relative to the root of the WAL snapshot's volume. Default: `dataSubPath` (found the same way when that is not given). */
   walSubPath?: string;
+  /**
+   * `walPvc` is the instance's own pg_wal volume (restored from its snapshot taken after
+   * `pg_backup_stop`), which the source pod mounted here: the data directory's `pg_wal` links into
+   * it, the Job checks that every segment is there and copies none.
+   */
+  walVolumeMountPath?: string;
   /** Segment file names to copy (see {@link walFilesForBackup}). */
   walFiles: string[];
   /** `backup_label` text (as pg_backup_stop returned it). */
@@ -783,6 +809,10 @@ export function buildRestorePrepJob(input: RestorePrepJobInput): V1Job {
   assertId(input.fsGroup, 'fsGroup', true);
   const dataSubPath = input.dataSubPath === undefined ? undefined : assertSubPath(input.dataSubPath, 'dataSubPath');
   const walSubPath = input.walSubPath === undefined ? dataSubPath : assertSubPath(input.walSubPath, 'walSubPath');
+  const walMount = input.walVolumeMountPath;
+  if (walMount !== undefined && (!path.posix.isAbsolute(walMount) || path.posix.normalize(walMount) !== walMount || walMount === '/')) {
+    throw new DbaasError('INVALID_ARGUMENT', `walVolumeMountPath "${walMount}" is not a normalised absolute path other than /`);
+  }
   if (input.walFiles.length === 0) throw new DbaasError('INVALID_ARGUMENT', 'walFiles is empty: an online backup needs at least the segment of its start LSN');
   for (const f of input.walFiles) {
     if (!isWalFileName(f)) throw new DbaasError('INVALID_WAL_FILE_NAME', `"${f}" is not a WAL segment file name`);
@@ -803,7 +833,11 @@ export function buildRestorePrepJob(input: RestorePrepJobInput): V1Job {
     { name: 'DBAAS_BACKUP_LABEL_B64', value: Buffer.from(input.backupLabel, 'utf8').toString('base64') },
     // Absent: the script finds PGDATA in the volume.
     ...(dataSubPath !== undefined ? [{ name: 'DBAAS_DATA_SUBPATH', value: dataSubPath }] : []),
-    ...(walSubPath !== undefined ? [{ name: 'DBAAS_WAL_SUBPATH', value: walSubPath }] : []),
+    ...(walMount !== undefined
+      ? [{ name: 'DBAAS_WAL_VOLUME_MOUNT', value: walMount }]
+      : walSubPath !== undefined
+        ? [{ name: 'DBAAS_WAL_SUBPATH', value: walSubPath }]
+        : []),
     ...(input.tablespaceMap ? [{ name: 'DBAAS_TABLESPACE_MAP_B64', value: Buffer.from(input.tablespaceMap, 'utf8').toString('base64') }] : []),
   ];
   return {

@@ -91,6 +91,7 @@ export const DBAAS_ANNOTATIONS = {
   mountPath: 'dbaas.io/mount-path',
   holds: 'dbaas.io/holds',
   setVolumes: 'dbaas.io/set-volumes',
+  walVolume: 'dbaas.io/wal-volume',
 } as const;
 
 /**
@@ -282,6 +283,7 @@ const snapshotWire = z.object({
     [DBAAS_ANNOTATIONS.mountPath]: absolutePath.optional(),
     [DBAAS_ANNOTATIONS.holds]: z.enum(['wal', 'tablespace']).optional(),
     [DBAAS_ANNOTATIONS.setVolumes]: volumeList.optional(),
+    [DBAAS_ANNOTATIONS.walVolume]: volumeName.optional(),
     [DBAAS_ANNOTATIONS.requestedAt]: isoTime,
     [DBAAS_ANNOTATIONS.cutAt]: isoTime.optional(),
     [DBAAS_ANNOTATIONS.readyAt]: isoTime.optional(),
@@ -321,6 +323,7 @@ const snapshotMetadataShape = z
     mountPath: z.string().optional(),
     holds: z.enum(['wal', 'tablespace']).optional(),
     setVolumes: z.array(z.string()).optional(),
+    walVolume: z.string().optional(),
     requestedAt: z.date(),
     cutAt: z.date().optional(),
     readyAt: z.date().optional(),
@@ -341,6 +344,9 @@ const snapshotMetadataShape = z
     }
     if (m.binlogPosition !== undefined && m.binlogFile === undefined) {
       ctx.addIssue({ code: 'custom', path: ['binlogFile'], message: 'a binary log position needs its file' });
+    }
+    if (m.walVolume !== undefined && !(m.setVolumes ?? []).includes(m.walVolume)) {
+      ctx.addIssue({ code: 'custom', path: ['walVolume'], message: `the WAL volume ${m.walVolume} is not one of the set's volumes` });
     }
     if (m.role === 'volume' && (m.volume === undefined || m.holds === undefined || m.mountPath === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['role'], message: 'a volume snapshot of a set needs its volume name, what it holds and its mount path' });
@@ -402,6 +408,7 @@ export const snapshotMetadataSchema = z.codec(snapshotWire, snapshotMetadataShap
       mountPath: a[DBAAS_ANNOTATIONS.mountPath],
       holds: a[DBAAS_ANNOTATIONS.holds],
       setVolumes: a[DBAAS_ANNOTATIONS.setVolumes],
+      walVolume: a[DBAAS_ANNOTATIONS.walVolume],
       cutAt: a[DBAAS_ANNOTATIONS.cutAt],
       readyAt: a[DBAAS_ANNOTATIONS.readyAt],
     };
@@ -440,6 +447,7 @@ export const snapshotMetadataSchema = z.codec(snapshotWire, snapshotMetadataShap
       [DBAAS_ANNOTATIONS.mountPath, m.mountPath],
       [DBAAS_ANNOTATIONS.holds, m.holds],
       [DBAAS_ANNOTATIONS.setVolumes, m.setVolumes],
+      [DBAAS_ANNOTATIONS.walVolume, m.walVolume],
       [DBAAS_ANNOTATIONS.cutAt, m.cutAt],
       [DBAAS_ANNOTATIONS.readyAt, m.readyAt],
     ];
@@ -573,19 +581,39 @@ export function writeSnapshotMetadata(meta: SnapshotMetadata): MetadataMaps {
 export const ENGINE_NAMES: Readonly<Record<'postgres' | 'mysql' | 'mariadb', string>> = { postgres: 'PostgreSQL', mysql: 'MySQL', mariadb: 'MariaDB' };
 
 /**
+ * Whether a backup set is a PostgreSQL `online` backup: its data snapshot needs `backup_label` and
+ * the WAL to the stop LSN, which a restore puts together (restore-prep). A set whose engine is not
+ * recorded is PostgreSQL's (the engine came later).
+ *
+ * @example
+ * ```ts
+ * isPostgresOnline({ mode: 'online', engine: 'postgres' }); // true
+ * ```
+ */
+export function isPostgresOnline(meta: { mode?: ConsistencyMode | undefined; engine?: 'postgres' | 'mysql' | 'mariadb' | undefined }): boolean {
+  return meta.mode === 'online' && (meta.engine === undefined || meta.engine === 'postgres');
+}
+
+/**
  * Whether a backup set of this mode and engine has a `-wal` snapshot: PostgreSQL's `online` backups
- * do (the WAL up to the stop LSN, taken after `pg_backup_stop`, and `backup_label`); MySQL and
- * MariaDB keep their redo and binary logs in the data directory, so their `online` sets are one
- * snapshot. A set whose engine is not recorded is PostgreSQL's (the engine came later).
+ * do (the WAL up to the stop LSN, taken after `pg_backup_stop`, and `backup_label`), unless the
+ * instance keeps pg_wal on a volume of its own: then that volume's snapshot, taken after
+ * `pg_backup_stop`, holds the WAL (`walVolume`). MySQL and MariaDB keep their redo and binary logs in
+ * the data directory, so their `online` sets are one snapshot.
  *
  * @example
  * ```ts
  * hasWalSnapshot({ mode: 'online', engine: 'postgres' }); // true
+ * hasWalSnapshot({ mode: 'online', engine: 'postgres', walVolume: 'wal' }); // false
  * hasWalSnapshot({ mode: 'online', engine: 'mariadb' }); // false
  * ```
  */
-export function hasWalSnapshot(meta: { mode?: ConsistencyMode | undefined; engine?: 'postgres' | 'mysql' | 'mariadb' | undefined }): boolean {
-  return meta.mode === 'online' && (meta.engine === undefined || meta.engine === 'postgres');
+export function hasWalSnapshot(meta: {
+  mode?: ConsistencyMode | undefined;
+  engine?: 'postgres' | 'mysql' | 'mariadb' | undefined;
+  walVolume?: string | undefined;
+}): boolean {
+  return isPostgresOnline(meta) && meta.walVolume === undefined;
 }
 
 /**

@@ -17,7 +17,7 @@ import {
   type ContainerResources,
   type ExtraMetadata,
 } from '../manifests/builders.js';
-import { DBAAS_LABELS, hasWalSnapshot, type ConsistencyMode, type SnapshotMetadata } from '../manifests/metadata.js';
+import { DBAAS_LABELS, hasWalSnapshot, isPostgresOnline, type ConsistencyMode, type SnapshotMetadata } from '../manifests/metadata.js';
 import { assertDnsLabel, assertDnsSubdomain, derivedName } from '../manifests/names.js';
 import type { DescribedSnapshot } from '../snapshot/snapshot-client.js';
 import { SnapshotClient } from '../snapshot/snapshot-client.js';
@@ -397,7 +397,9 @@ export interface RestorePlan {
   online: boolean;
   /** `online`: the scratch PVC the `-wal` snapshot is restored into (deleted after restore-prep). */
   walPvcName?: string;
-  /** `online`: the segments restore-prep copies. */
+  /** `online`: the PVC restore-prep reads the WAL from: the scratch PVC, or the restored pg_wal volume of a set. */
+  prepWalPvc?: string;
+  /** `online`: the segments restore-prep copies (or, from a set's pg_wal volume, checks). */
   walFiles: string[];
   /** The VolumeSnapshot each PVC is made from; `pair` is the temporary cross-namespace content + snapshot. */
   sources: { data: RestoreSource; wal?: RestoreSource };
@@ -487,10 +489,28 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
   }
   const data = restorableSnapshot(details.data, 'data', set, backupNamespace);
   const meta: SnapshotMetadata | undefined = data.metadata;
-  // A PostgreSQL online set: its -wal snapshot and backup_label complete the data (MariaDB's is one snapshot).
-  const online = meta !== undefined && hasWalSnapshot(meta);
-  const wal = online ? restorableSnapshot(details.wal, 'wal', set, backupNamespace) : undefined;
-  const walMeta = wal?.metadata ?? meta;
+  if (details.missingVolumes.length) {
+    throw new DbaasError(
+      'BACKUP_NOT_READY',
+      `backup "${set}" in namespace "${backupNamespace}" has no snapshot of volume ${details.missingVolumes.join(', ')}, which its data snapshot lists as part of the set: the data directory's links into it would point nowhere`,
+      { fix: `Check it with: kubectl dbaas backup describe ${set} -n ${backupNamespace}; restore another backup of this instance.`, option: 'backup' },
+    );
+  }
+  const members = details.volumes.map((d) => restorableSnapshot(d, 'volume', set, backupNamespace));
+  // A PostgreSQL online set: backup_label and the WAL to the stop LSN complete the data, from its
+  // -wal snapshot or, with pg_wal on a volume of its own, from that volume's snapshot taken after
+  // pg_backup_stop (MariaDB's is one snapshot).
+  const online = meta !== undefined && isPostgresOnline(meta);
+  const wal = meta !== undefined && hasWalSnapshot(meta) ? restorableSnapshot(details.wal, 'wal', set, backupNamespace) : undefined;
+  const walVolumeSnapshot = online && meta?.walVolume !== undefined ? members.find((m) => m.metadata?.volume === meta.walVolume) : undefined;
+  if (online && (members.length > (walVolumeSnapshot ? 1 : 0) || (meta?.walVolume !== undefined && !walVolumeSnapshot))) {
+    throw new DbaasError(
+      'TARGET_UNSUPPORTED',
+      `backup "${set}" is an online backup of volumes other than pg_wal's own (${members.map((m) => m.metadata?.volume ?? m.name).join(', ')}), which this kubectl-dbaas cannot restore`,
+      { option: 'backup' },
+    );
+  }
+  const walMeta = wal?.metadata ?? walVolumeSnapshot?.metadata ?? meta;
   let walFiles: string[] = [];
   if (online) {
     if (!walMeta?.startLsn || !walMeta.stopLsn || walMeta.timeline === undefined || !walMeta.backupLabel) {
@@ -509,19 +529,6 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
       walMeta.walSegmentSize ? Number(walMeta.walSegmentSize) : undefined,
     );
   }
-  if (details.missingVolumes.length) {
-    throw new DbaasError(
-      'BACKUP_NOT_READY',
-      `backup "${set}" in namespace "${backupNamespace}" has no snapshot of volume ${details.missingVolumes.join(', ')}, which its data snapshot lists as part of the set: the data directory's links into it would point nowhere`,
-      { fix: `Check it with: kubectl dbaas backup describe ${set} -n ${backupNamespace}; restore another backup of this instance.`, option: 'backup' },
-    );
-  }
-  const members = details.volumes.map((d) => restorableSnapshot(d, 'volume', set, backupNamespace));
-  if (online && members.length) {
-    throw new DbaasError('TARGET_UNSUPPORTED', `backup "${set}" is an online backup of several volumes, which this kubectl-dbaas cannot restore`, {
-      option: 'backup',
-    });
-  }
   const driver = data.content.driver;
   const foreignDriver = members.find((m) => m.content.driver !== driver);
   if (foreignDriver) {
@@ -538,7 +545,7 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
   const waitForConsumer = storageClass.volumeBindingMode === 'WaitForFirstConsumer';
   const crossNamespace = backupNamespace !== namespace;
   const restoreType = crossNamespace ? 'cross-namespace' : 'snapshot';
-  const walPvcName = online ? derivedName(pvcName, RESTORE_WAL_PVC_SUFFIX, 'subdomain', 'WAL scratch PVC name') : undefined;
+  const walPvcName = wal ? derivedName(pvcName, RESTORE_WAL_PVC_SUFFIX, 'subdomain', 'WAL scratch PVC name') : undefined;
 
   const bindAnnotations: Record<string, string> = options.consumerNode ? { [SELECTED_NODE_ANNOTATION]: options.consumerNode } : {};
   const sourceFor = (snapshot: DescribedSnapshot & { content: NonNullable<DescribedSnapshot['content']> }, target: string): RestoreSource => {
@@ -620,13 +627,17 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
     });
   }
   const prep = options.prep ?? {};
+  // The restore-prep Job reads the WAL from the -wal snapshot's scratch PVC, or from the restored pg_wal volume itself.
+  const walVolumeRestored = walVolumeSnapshot ? volumes.find((v) => v.volume === meta?.walVolume) : undefined;
+  const prepWalPvc = walPvcName ?? walVolumeRestored?.pvcName;
   const prepJob = online
     ? buildRestorePrepJob({
         name: derivedName(pvcName.slice(0, 50).replace(/[.]/g, '-').replace(/-+$/, ''), '-prep', 'label', 'restore-prep Job name'),
         namespace,
         image: prep.image ?? `postgres:${(meta?.engineVersion ?? '').split('.')[0] || 'latest'}`,
         dataPvc: pvcName,
-        walPvc: walPvcName!,
+        walPvc: prepWalPvc!,
+        ...(walVolumeRestored ? { walVolumeMountPath: walVolumeRestored.mountPath } : {}),
         walFiles,
         backupLabel: walMeta!.backupLabel!,
         ...(walMeta!.tablespaceMap ? { tablespaceMap: walMeta!.tablespaceMap } : {}),
@@ -690,6 +701,7 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
     restoreType,
     online,
     ...(walPvcName ? { walPvcName } : {}),
+    ...(prepWalPvc ? { prepWalPvc } : {}),
     walFiles,
     sources,
     pvcs: { data: dataPvc, ...(walPvc ? { wal: walPvc } : {}) },
@@ -910,21 +922,24 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
           { objects: pvcRefs },
         );
       }
-      if (prepJob && walPvcName) {
+      const prepWalPvc = plan.prepWalPvc;
+      if (prepJob && prepWalPvc) {
         const executor = execution.prepExecutor ?? jobRestorePrepExecutor();
         const prepStarted = Date.now();
         progress(
           'prep-started',
-          `copying ${walFiles.length} WAL segment(s) ${walFiles[0]}..${walFiles[walFiles.length - 1]} and writing backup_label with ${executor.description}`,
+          `${walPvcName ? 'copying' : 'checking'} ${walFiles.length} WAL segment(s) ${walFiles[0]}..${walFiles[walFiles.length - 1]} and writing backup_label with ${executor.description}`,
           { objects: [{ kind: 'Job', name: prepJob.metadata!.name!, namespace }] },
         );
-        const out = await executor.run(clients, { namespace, job: prepJob, dataPvc: pvcName, walPvc: walPvcName, deadline, ...(signal ? { signal } : {}) });
+        const out = await executor.run(clients, { namespace, job: prepJob, dataPvc: pvcName, walPvc: prepWalPvc, deadline, ...(signal ? { signal } : {}) });
         prepOutput = out.output;
         prepMs = Date.now() - prepStarted;
         if (createToBoundMs === undefined) createToBoundMs = Date.now() - pvcCreatedAt;
-        const walScratch = created.find((c) => c.kind === 'PersistentVolumeClaim' && c.name === walPvcName)!;
-        await deleteCreated(clients, walScratch);
-        created.splice(created.indexOf(walScratch), 1);
+        const walScratch = walPvcName ? created.find((c) => c.kind === 'PersistentVolumeClaim' && c.name === walPvcName) : undefined;
+        if (walScratch) {
+          await deleteCreated(clients, walScratch);
+          created.splice(created.indexOf(walScratch), 1);
+        }
       }
       progress(
         'data-ready',

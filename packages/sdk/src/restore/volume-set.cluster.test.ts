@@ -34,6 +34,7 @@ const ns = `vset-${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 const clients = KubeClients.load({ kubeconfig: info.kubeconfig, namespace: ns });
 const restoreClient = new RestoreClient(clients);
 const runtime = podVerifyRuntime({ image: (m) => TEST_IMAGES.postgres(m as 17), runAsUser: POSTGRES_IMAGE_UID, imagePullPolicy: 'Never' });
+const prep = { image: TEST_IMAGES.postgres(17), runAsUser: POSTGRES_IMAGE_UID, imagePullPolicy: 'Never' as const };
 const password = randomBytes(18).toString('base64url');
 const report: string[] = [];
 let source: PostgresPod;
@@ -165,6 +166,69 @@ describe('an instance with pg_wal on its own PVC is backed up, restored and veri
   );
 
   it(
+    "online: the data volume inside pg_backup_start/stop, pg_wal's volume after pg_backup_stop; restore-prep checks the WAL in place and writes backup_label; every acknowledged row; verify passes",
+    skipWhen(why),
+    async () => {
+      // A lull made, not hoped for: hostpath's tar of a live directory fails under writes (docs/consistency.md).
+      const load = (await source.writer()).start();
+      await new Promise((r) => setTimeout(r, 1500));
+      await load.pause();
+      await source.query('checkpoint');
+      const acked = load.acked.map(([id]) => id);
+      let result: BackupResult;
+      try {
+        result = await runBackup(clients, {
+          namespace: ns,
+          target: { pod: source.podName },
+          mode: 'online',
+          name: 'set-online',
+          database: { throughPod: {} },
+          deadlineMs: 240_000,
+        });
+      } finally {
+        load.resume();
+        await new Promise((r) => setTimeout(r, 500));
+        await load.stop();
+      }
+      expect(acked.length).toBeGreaterThan(50);
+      expect(result.snapshots.wal).toBeUndefined();
+      expect(Object.keys(result.snapshots.volumes ?? {})).toEqual(['wal']);
+      const walMeta = result.metadata.volumes!['wal']!;
+      expect(result.metadata.data).toMatchObject({ walVolume: 'wal', setVolumes: ['wal'] });
+      expect(walMeta.stopLsn).toBe(result.metadata.data.stopLsn);
+      expect(walMeta.cutAt!.getTime()).toBeGreaterThan(result.metadata.data.cutAt!.getTime());
+      const set = await new SnapshotClient(clients).describe({ namespace: ns, name: 'set-online' });
+      expect(set.missingWal).toBe(false);
+      expect(backupSetRestorability(set).why).toMatch(/WAL volume's snapshot, taken after pg_backup_stop/);
+
+      const r = await restoreClient.restore({ backup: 'set-online', namespace: ns, pvcName: 'online-data', prep });
+      expect(r.prepOutput).toMatch(/found \d+ WAL segment\(s\) in the WAL volume, wrote backup_label in \/dbaas\/data\/pgdata/);
+      expect(r.volumes?.map((v) => v.pvcName)).toEqual(['online-data-wal']);
+      expect((await livePvcNames(clients, ns)).filter((n) => n.startsWith('online-data'))).toEqual(['online-data', 'online-data-wal']);
+      const copy = await deployPostgres({
+        kubeConfig: clients.kubeConfig,
+        namespace: ns,
+        name: 'online-copy',
+        major: 17,
+        password,
+        existingClaim: 'online-data',
+        existingWalClaim: 'online-data-wal',
+      });
+      try {
+        expect((await copy.missing(acked)).missing).toEqual([]);
+      } finally {
+        await copy.delete();
+      }
+      const v = await restoreClient.verify({ namespace: ns, backup: 'set-online', runtime, amcheck: 'install' });
+      expect(v.failures).toEqual([]);
+      expect(v.offline?.verdict).toBe('online-backup-complete');
+      report.push(
+        `online backup of 2 volumes: ${result.timings.totalMs} ms (session ${result.timings.backupSessionMs} ms); restore ${r.timings.totalMs} ms (restore-prep ${r.timings.prepMs} ms); verify ${v.timings.totalMs} ms`,
+      );
+    },
+  );
+
+  it(
     'what a set cannot do yet is refused before anything is created: crash (no group snapshot), an in-place restore, verifying one restored PVC',
     skipWhen(why),
     async () => {
@@ -182,7 +246,12 @@ describe('an instance with pg_wal on its own PVC is backed up, restored and veri
       expect(onePvc.fix).toContain('verify --backup set-1');
       for (const name of [restored.pvcName, ...(restored.volumes ?? []).map((x) => x.pvcName)])
         await clients.core.deleteNamespacedPersistentVolumeClaim({ name, namespace: ns });
-      expect((await clients.volumeSnapshots.listAll({ namespace: ns })).map((s) => s.metadata.name).sort()).toEqual(['set-1', 'set-1-vol-wal']);
+      expect((await clients.volumeSnapshots.listAll({ namespace: ns })).map((s) => s.metadata.name).sort()).toEqual([
+        'set-1',
+        'set-1-vol-wal',
+        'set-online',
+        'set-online-vol-wal',
+      ]);
     },
   );
 });

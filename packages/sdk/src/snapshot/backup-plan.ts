@@ -197,6 +197,7 @@ export function plannedSnapshot(
       ? { volume: member.volume, holds: member.holds, mountPath: member.mountPath }
       : {
           setVolumes: plan.volumes.map((v) => v.volume),
+          ...(plan.volumes.some((v) => v.holds === 'wal') ? { walVolume: plan.volumes.find((v) => v.holds === 'wal')!.volume } : {}),
           ...(plan.dataLayout?.volume !== undefined ? { volume: plan.dataLayout.volume } : {}),
           ...(plan.dataLayout?.mountPath !== undefined ? { mountPath: plan.dataLayout.mountPath } : {}),
         }
@@ -311,14 +312,15 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
       option: 'engine',
     });
   }
-  // MySQL/MariaDB keep their redo and binary logs in the data directory: no -wal snapshot.
-  const roles: ('data' | 'wal')[] = hasWalSnapshot({ mode, engine: engineKind }) ? ['data', 'wal'] : ['data'];
+  // MySQL/MariaDB keep their redo and binary logs in the data directory, and an instance with pg_wal
+  // on a volume of its own has that volume snapshotted after pg_backup_stop: no -wal snapshot.
+  const walVolume = volumes.find((v) => v.holds === 'wal')?.volume;
+  const withWalSnapshot = hasWalSnapshot({ mode, engine: engineKind, walVolume });
+  const roles: ('data' | 'wal')[] = withWalSnapshot ? ['data', 'wal'] : ['data'];
 
   // Idempotency: adopt this backup's own snapshots (an interrupted earlier run), refuse anyone else's.
   const existingData = await (early?.data === names.data && earlyData ? earlyData : getSnapshot(clients, names.data, namespace));
-  const existingWal = hasWalSnapshot({ mode, engine: engineKind })
-    ? await (early?.wal === names.wal && earlyWal ? earlyWal : getSnapshot(clients, names.wal, namespace))
-    : undefined;
+  const existingWal = withWalSnapshot ? await (early?.wal === names.wal && earlyWal ? earlyWal : getSnapshot(clients, names.wal, namespace)) : undefined;
   for (const [vs, role] of [
     [existingData, 'data'],
     [existingWal, 'wal'],
@@ -367,12 +369,18 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
       },
     );
   }
-  if (hasWalSnapshot({ mode, engine: engineKind }) && existingData && (!existingWal || readSnapshotMetadata(existingWal).stopLsn === undefined)) {
+  const existingWalVolume = existingVolumes.find((e) => e.volume.holds === 'wal')?.vs;
+  const walCopy = withWalSnapshot ? existingWal : mode === 'online' && walVolume !== undefined ? existingWalVolume : undefined;
+  if (
+    (withWalSnapshot || (mode === 'online' && walVolume !== undefined)) &&
+    existingData &&
+    (!walCopy || readSnapshotMetadata(walCopy).stopLsn === undefined)
+  ) {
     throw new DbaasError(
       'KUBE_CONFLICT',
       `backup set ${name} is an incomplete online backup from an earlier run; it cannot be resumed (its backup session ended with that run, so the data snapshot has no backup_label/WAL to the stop LSN)`,
       {
-        fix: `Delete it and run again: kubectl -n ${namespace} delete volumesnapshot ${names.data}${existingWal ? ` ${names.wal}` : ''}, or choose another name.`,
+        fix: `Delete it and run again: kubectl -n ${namespace} delete volumesnapshot ${[names.data, ...(existingWal ? [names.wal] : []), ...existingVolumes.map((e) => e.vs.metadata.name!)].join(' ')}, or choose another name.`,
         option: 'name',
       },
     );
@@ -531,11 +539,12 @@ export async function cnpgInstanceTarget(clients: KubeClients, namespace: string
 
 /**
  * The other PVCs of a PostgreSQL instance that hold part of its database (`pg_wal`, tablespaces),
- * to be snapshotted with `pvc` as one set; refuses what such a set cannot be in this mode. Only
- * `fenced` takes one: the instance is stopped, so snapshots of its volumes taken one after another
- * are one cut. `crash` and `checkpoint` would need the volumes cut at one instant (a
- * VolumeGroupSnapshot, not built), and `online` the WAL volume snapshotted after `pg_backup_stop`
- * (not built). Better no backup than one that looks fine and cannot restore.
+ * to be snapshotted with `pvc` as one set; refuses what such a set cannot be in this mode. `fenced`
+ * takes any: the instance is stopped, so snapshots of its volumes taken one after another are one
+ * cut. `online` takes pg_wal's own volume, snapshotted after `pg_backup_stop` (it holds the WAL from
+ * start to stop, as the `-wal` snapshot does otherwise); tablespace volumes are not built for it.
+ * `crash` and `checkpoint` would need the volumes cut at one instant (a VolumeGroupSnapshot, not
+ * built). Better no backup than one that looks fine and cannot restore.
  */
 async function instanceVolumes(
   clients: KubeClients,
@@ -560,16 +569,19 @@ async function instanceVolumes(
   const podName = `${namespace}/${pod.metadata?.name}`;
   const parts = beyond.map((v) => `${v.holds === 'wal' ? 'its WAL' : 'a tablespace'} on PVC ${v.claim} (${v.source})`).join(', ');
   const details = { pod: pod.metadata?.name, pvc, volumes: beyond.map((v) => ({ claim: v.claim, holds: v.holds })) };
-  if (context.mode !== 'fenced') {
+  const onlineWithWalOnly = context.mode === 'online' && beyond.length === 1 && beyond[0]!.holds === 'wal';
+  if (context.mode !== 'fenced' && !onlineWithWalOnly) {
     throw new DbaasError(
       'TARGET_UNSUPPORTED',
       `PostgreSQL in pod ${podName} keeps ${parts}: its volumes must be backed up as one set, which mode ${context.mode} cannot take yet (${
         context.mode === 'online'
-          ? 'the WAL volume would have to be snapshotted after pg_backup_stop'
+          ? "a tablespace volume would have to be snapshotted inside pg_backup_start/stop and restored with its tablespace_map: only pg_wal's own volume is built"
           : 'the volumes would have to be cut at one instant, by a VolumeGroupSnapshot'
       })`,
       {
-        fix: 'Use mode fenced: the instance is stopped briefly and every one of its volumes is snapshotted in the same fence. docs/consistency.md says what each mode does with such an instance.',
+        fix: `Use mode fenced: the instance is stopped briefly and every one of its volumes is snapshotted in the same fence${
+          beyond.every((v) => v.holds === 'wal') ? ' (or mode online: pg_wal on its own volume is snapshotted after pg_backup_stop)' : ''
+        }. docs/consistency.md says what each mode does with such an instance.`,
         option: 'mode',
         details,
       },

@@ -246,7 +246,7 @@ function toBackupSet(namespace: string, name: string, members: SnapshotSummary[]
   const mode = withMeta?.metadata?.mode;
   if (mode) {
     set.mode = mode;
-    set.missingWal = hasWalSnapshot({ mode, engine: withMeta?.metadata?.engine }) && !wal;
+    set.missingWal = hasWalSnapshot({ mode, engine: withMeta?.metadata?.engine, walVolume: data?.metadata?.walVolume }) && !wal;
   }
   return set;
 }
@@ -314,7 +314,7 @@ export interface RestorabilityVerdict {
  * ```
  */
 export function backupSetRestorability(
-  set: Pick<BackupSet, 'missingWal' | 'metadataError' | 'state' | 'mode'> & Partial<Pick<BackupSet, 'missingVolumes'>>,
+  set: Pick<BackupSet, 'missingWal' | 'metadataError' | 'state' | 'mode'> & Partial<Pick<BackupSet, 'missingVolumes' | 'volumes'>>,
   atomicity?: SnapshotAtomicity,
 ): RestorabilityVerdict {
   if (set.missingVolumes?.length)
@@ -331,7 +331,9 @@ export function backupSetRestorability(
     case 'fenced':
       return { restorable: 'yes', why: 'a copy of a cleanly stopped database' };
     case 'online':
-      return { restorable: 'yes', why: 'with its -wal snapshot (backup_label and the WAL to the stop LSN)' };
+      return set.volumes?.some((v) => v.metadata?.holds === 'wal')
+        ? { restorable: 'yes', why: "with its WAL volume's snapshot, taken after pg_backup_stop (backup_label and the WAL to the stop LSN)" }
+        : { restorable: 'yes', why: 'with its -wal snapshot (backup_label and the WAL to the stop LSN)' };
     case 'crash':
     case 'checkpoint':
       if (!atomicity) return { restorable: 'unknown', why: "yes if the driver's snapshots are atomic (its content could not be read)" };

@@ -512,18 +512,21 @@ async function executeOnline(r: BackupRun): Promise<void> {
   await cut(r, dataName);
   session.stage = `after the data snapshot ${dataName} was cut, at pg_backup_stop`;
   const stop = await backup.stop();
-  const walSnapshotFollows = r.plan.manifests.some((m) => m.metadata.labels?.[DBAAS_LABELS.role] === 'wal');
+  // pg_wal on a volume of its own: that volume's snapshot holds the WAL to the stop LSN.
+  const walVolume = r.plan.volumes?.find((v) => v.holds === 'wal');
+  const walSnapshotFollows = walVolume !== undefined || r.plan.manifests.some((m) => m.metadata.labels?.[DBAAS_LABELS.role] === 'wal');
+  const walSnapshotWords = walVolume ? `the snapshot of the WAL volume (PVC ${walVolume.claim})` : 'the -wal snapshot';
   report(
     r,
     'backup-stopped',
-    walSnapshotFollows ? `pg_backup_stop: last WAL file ${stop.lastWalFile}; the slot keeps the WAL until the -wal snapshot is cut` : 'lock released',
+    walSnapshotFollows ? `pg_backup_stop: last WAL file ${stop.lastWalFile}; the slot keeps the WAL until ${walSnapshotWords} is cut` : 'lock released',
     { walSnapshotFollows },
   );
-  session.stage = 'after pg_backup_stop, before the -wal snapshot was cut (the slot held the WAL it needs)';
+  session.stage = `after pg_backup_stop, before ${walSnapshotWords} was cut (the slot held the WAL it needs)`;
   await patchMeta(r, dataName, { ...r.metas.get(dataName)!, ...stop });
   if (walSnapshotFollows) {
-    const walName = await request(r, 'wal', { ...start, ...stop });
-    session.stage = `while the -wal snapshot ${walName} was being cut (the slot held the WAL it needs)`;
+    const walName = walVolume ? await request(r, 'volume', { ...start, ...stop }, walVolume) : await request(r, 'wal', { ...start, ...stop });
+    session.stage = `while ${walSnapshotWords} ${walName} was being cut (the slot held the WAL it needs)`;
     await cut(r, walName);
   }
   if (session.lost) throw session.lost.error;
@@ -559,7 +562,9 @@ const EXECUTORS: Record<ConsistencyMode, (r: BackupRun) => Promise<void>> = {
 async function executeAdopted(r: BackupRun, adopted: { data?: VolumeSnapshot; wal?: VolumeSnapshot; volumes: VolumeSnapshot[] }): Promise<void> {
   const dataName = adopt(r, adopted.data!, 'data');
   if (r.plan.mode === 'online') {
-    adopt(r, adopted.wal!, 'wal');
+    // The plan adopts only a complete online set (its WAL copy carries the stop LSN).
+    if (adopted.wal) adopt(r, adopted.wal, 'wal');
+    for (const vs of adopted.volumes) adopt(r, vs, 'volume');
     return;
   }
   const adoptedVolumes = new Map(adopted.volumes.map((vs) => [vs.metadata.name!, vs]));

@@ -300,7 +300,9 @@ export function restorePlanLines(view: RestorePlanView): string[] {
       : []),
     ...(p.online
       ? [
-          `online: the -wal snapshot is restored into the scratch PVC ${p.walPvcName}; restore-prep copies ${p.walFiles.length} WAL segment(s) ${p.walFiles[0]}..${p.walFiles.at(-1)} into pg_wal/ and writes backup_label, then the scratch PVC is deleted`,
+          p.walPvcName
+            ? `online: the -wal snapshot is restored into the scratch PVC ${p.walPvcName}; restore-prep copies ${p.walFiles.length} WAL segment(s) ${p.walFiles[0]}..${p.walFiles.at(-1)} into pg_wal/ and writes backup_label, then the scratch PVC is deleted`
+            : `online: pg_wal's own volume, snapshotted after pg_backup_stop, is restored into PVC ${p.prepWalPvc}; restore-prep checks that it holds the ${p.walFiles.length} WAL segment(s) ${p.walFiles[0]}..${p.walFiles.at(-1)} and writes backup_label`,
           `restore-prep runs as the Job ${p.prepJob?.metadata?.name} (image ${p.prepJob?.spec?.template.spec?.containers[0]?.image})`,
         ]
       : []),
