@@ -23,7 +23,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
-import { BTRFS_SNAPSHOT_CLASS, BTRFS_STORAGE_CLASS, LocalCluster, STORAGE_CLASS, SNAPSHOT_CLASS, volumeDirectoryOf } from '../../packages/testing/src/index.js';
+import { LOCAL_DRIVER_CLASSES, LocalCluster, volumeDirectoryOf } from '../../packages/testing/src/index.js';
 import { KubeClients, buildVolumeSnapshot, runBackup, type VolumeSnapshot } from '../../packages/sdk/src/index.js';
 import { watchUntil } from '../../packages/sdk/src/kube/watch-until.js';
 
@@ -39,7 +39,7 @@ if (DRIVER !== 'hostpath' && DRIVER !== 'btrfs') {
   console.error(`bench/backup-overhead: --driver is hostpath or btrfs, not ${JSON.stringify(DRIVER)}`);
   process.exit(2);
 }
-const [storageClass, snapshotClass] = DRIVER === 'btrfs' ? [BTRFS_STORAGE_CLASS, BTRFS_SNAPSHOT_CLASS] : [STORAGE_CLASS, SNAPSHOT_CLASS];
+const { storageClass, snapshotClass } = LOCAL_DRIVER_CLASSES[DRIVER];
 const ns = 'overhead';
 
 // ---- the hostpath plugin is required: say so and fail before starting anything ----

@@ -18,15 +18,13 @@ import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { KubeClients, RestoreClient, podVerifyRuntime, runBackup } from '@kubectl-dbaas/sdk';
 import {
-  BTRFS_SNAPSHOT_CLASS,
-  BTRFS_STORAGE_CLASS,
+  LOCAL_DRIVER_CLASSES,
   LocalCluster,
   POSTGRES_IMAGE_UID,
-  SNAPSHOT_CLASS,
-  STORAGE_CLASS,
   TEST_IMAGES,
   deployPostgres,
   type ClusterRecord,
+  type LocalDriver,
   type PostgresImageMajor,
 } from '@kubectl-dbaas/testing';
 
@@ -35,18 +33,15 @@ const { values } = parseArgs({
 });
 const targetMb = Number(values.mb);
 const runs = Number(values.runs);
-type Driver = 'hostpath' | 'btrfs';
+type Driver = LocalDriver;
 const drivers = values.drivers.split(',').map((d) => d.trim());
 for (const d of drivers) {
-  if (d !== 'hostpath' && d !== 'btrfs') {
-    process.stderr.write(`bench/restore-rto: --drivers takes hostpath and/or btrfs, not ${JSON.stringify(d)}\n`);
+  if (!(d in LOCAL_DRIVER_CLASSES)) {
+    process.stderr.write(`bench/restore-rto: --drivers takes ${Object.keys(LOCAL_DRIVER_CLASSES).join(' and/or ')}, not ${JSON.stringify(d)}\n`);
     process.exit(2);
   }
 }
-const CLASSES: Record<Driver, { storageClass: string; snapshotClass: string }> = {
-  hostpath: { storageClass: STORAGE_CLASS, snapshotClass: SNAPSHOT_CLASS },
-  btrfs: { storageClass: BTRFS_STORAGE_CLASS, snapshotClass: BTRFS_SNAPSHOT_CLASS },
-};
+const CLASSES = LOCAL_DRIVER_CLASSES;
 
 const record = process.env.DBAAS_TESTING_CLUSTER_RECORD;
 const cluster = record ? undefined : await LocalCluster.start({ log: (line) => process.stderr.write(`${line}\n`) });

@@ -14,26 +14,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
-import {
-  BTRFS_SNAPSHOT_CLASS,
-  BTRFS_STORAGE_CLASS,
-  deployPostgres,
-  LocalCluster,
-  SNAPSHOT_CLASS,
-  STORAGE_CLASS,
-  volumeDirectoryOf,
-} from '@kubectl-dbaas/testing';
+import { deployPostgres, LOCAL_DRIVER_CLASSES, LocalCluster, volumeDirectoryOf, type LocalDriver } from '@kubectl-dbaas/testing';
 
 const { values } = parseArgs({
   options: { mb: { type: 'string', default: '100,1024' }, runs: { type: 'string', default: '3' }, drivers: { type: 'string', default: 'hostpath,btrfs' } },
 });
 const sizesMb = values.mb.split(',').map(Number);
 const runs = Number(values.runs);
-const DRIVERS = {
-  hostpath: { storageClass: STORAGE_CLASS, snapshotClass: SNAPSHOT_CLASS },
-  btrfs: { storageClass: BTRFS_STORAGE_CLASS, snapshotClass: BTRFS_SNAPSHOT_CLASS },
-} as const;
-type Driver = keyof typeof DRIVERS;
+const DRIVERS = LOCAL_DRIVER_CLASSES;
+type Driver = LocalDriver;
 const drivers = values.drivers.split(',') as Driver[];
 for (const d of drivers) if (!(d in DRIVERS)) throw new Error(`--drivers: "${d}" is not one of ${Object.keys(DRIVERS).join(', ')}`);
 

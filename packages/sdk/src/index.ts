@@ -214,7 +214,7 @@ export type { BackupPlan, BackupPlanOptions, CnpgInstance, SetVolume } from './s
 export { isPodConnection } from './snapshot/backup-session.js';
 export type { PodDatabaseConnection, BackupDatabase, BackupSessionPlan } from './snapshot/backup-session.js';
 export { podDatabaseCredentials } from './engines/pod-credentials.js';
-export { dataLayoutOfPod, databaseContainer, databaseVolumesBeyond } from './engines/pod-layout.js';
+export { dataLayoutOfPod, databaseContainer, databaseVolumesBeyond, HOLDS_LABEL } from './engines/pod-layout.js';
 export type { DataLayout, DatabaseVolume } from './engines/pod-layout.js';
 export type { PodCredentials } from './engines/pod-credentials.js';
 export { sessionMismatch } from './engines/session-identity.js';

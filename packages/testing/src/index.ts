@@ -42,6 +42,8 @@ export {
   BTRFS_DRIVER,
   BTRFS_STORAGE_CLASS,
   BTRFS_SNAPSHOT_CLASS,
+  LOCAL_DRIVER_CLASSES,
+  type LocalDriver,
   LOCAL_NODE_NAME,
 } from './local-cluster/cluster.js';
 export type {
@@ -143,6 +145,8 @@ export {
   MariadbPod,
   POSTGRES_WAL_MOUNT,
   POSTGRES_WAL_DIR,
+  POSTGRES_TABLESPACE_MOUNT,
+  POSTGRES_TABLESPACE_DIR,
 } from './local-cluster/pods.js';
 export type { DeployDatabaseOptions, DeployPostgresOptions, PodPortForward } from './local-cluster/pods.js';
 export type { WriteTarget } from './postgres/write-load.js';

@@ -136,13 +136,24 @@ export interface DatabaseVolume {
   subPath?: string;
 }
 
+/**
+ * The PVC label by which a user says that a PVC of a database pod holds its `pg_wal` (`wal`) or a
+ * tablespace (`tablespace`), for workloads without CloudNativePG's `cnpg.io/pvcRole`.
+ *
+ * @example
+ * ```ts
+ * // kubectl label pvc tbs-pg-0 dbaas.io/holds=tablespace
+ * ```
+ */
+export const HOLDS_LABEL = 'dbaas.io/holds';
+
 /** The variables by which the official (`POSTGRES_INITDB_WALDIR`) and Bitnami images put pg_wal elsewhere. */
 const WAL_DIRECTORY_VARIABLES = ['POSTGRES_INITDB_WALDIR', 'POSTGRESQL_INITDB_WAL_DIR'] as const;
 
 /**
  * The PVCs of `pod`, besides `pvc`, that hold part of its PostgreSQL: the WAL directory or
- * tablespaces, as CloudNativePG's PVC labels (`cnpg.io/pvcRole`) or the images' WAL directory
- * variables say. A backup of `pvc` alone would restore a data directory whose `pg_wal` or
+ * tablespaces, as CloudNativePG's PVC labels (`cnpg.io/pvcRole`), the `dbaas.io/holds` PVC label
+ * or the images' WAL directory variables say. A backup of `pvc` alone would restore a data directory whose `pg_wal` or
  * tablespace links point nowhere. `claimLabels` are the labels of the pod's PVCs, by name.
  *
  * @example
@@ -167,6 +178,12 @@ export function databaseVolumesBeyond(pod: V1Pod, pvc: string, claimLabels: Read
         source: `CloudNativePG's cnpg.io/pvcRole ${role}`,
         ...mounted,
       });
+      continue;
+    }
+    // What a plain StatefulSet can say of its own PVCs (a tablespace leaves no trace in the pod spec).
+    const holds = claimLabels[claim]?.[HOLDS_LABEL];
+    if (holds === 'wal' || holds === 'tablespace') {
+      found.push({ claim, volume: volume.name, holds, source: `label ${HOLDS_LABEL}=${holds}`, ...mounted });
       continue;
     }
     if (!mount) continue;

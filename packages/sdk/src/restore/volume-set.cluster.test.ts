@@ -8,6 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import {
   POSTGRES_IMAGE_UID,
+  POSTGRES_TABLESPACE_DIR,
+  POSTGRES_TABLESPACE_MOUNT,
   POSTGRES_WAL_MOUNT,
   TEST_IMAGES,
   clusterFromEnv,
@@ -252,6 +254,71 @@ describe('an instance with pg_wal on its own PVC is backed up, restored and veri
         'set-online',
         'set-online-vol-wal',
       ]);
+    },
+  );
+});
+
+describe('an instance with a tablespace on its own PVC (labelled dbaas.io/holds=tablespace)', () => {
+  it(
+    'fenced: data and tablespace volumes as one set (the SQL session sees the tablespace inside the set); online refused naming fenced; the restored set serves the tablespace rows; verify passes',
+    skipWhen(why),
+    async () => {
+      const db = await deployPostgres({ kubeConfig: clients.kubeConfig, namespace: ns, name: 'pgt', major: 17, password, tablespaceVolume: true });
+      try {
+        await db.query(`create tablespace ts location '${POSTGRES_TABLESPACE_DIR}'`);
+        await db.query('create table tt (id int primary key, pad text not null) tablespace ts');
+        await db.query('insert into tt select g, md5(g::text) from generate_series(1, 3000) g');
+        const online = await dbaasRejection(
+          planBackup(clients, { namespace: ns, target: { pod: db.podName }, mode: 'online', name: 'tbs-online', database: { throughPod: {} } }),
+        );
+        expect(online).toMatchObject({ code: 'TARGET_UNSUPPORTED', option: 'mode' });
+        expect(online.message).toContain('a tablespace on PVC tbs-pgt-0 (label dbaas.io/holds=tablespace)');
+        // With a SQL session (not needed for fenced): the tablespace lies in a volume of the set, so it is no reason to refuse.
+        const result = await runBackup(clients, {
+          namespace: ns,
+          target: { pod: db.podName },
+          mode: 'fenced',
+          name: 'tbs-1',
+          database: { throughPod: {} },
+          deadlineMs: 180_000,
+        });
+        await db.waitReady(1, 120_000);
+        expect(result.plan.volumes).toEqual([
+          { claim: 'tbs-pgt-0', volume: 'tbs', holds: 'tablespace', mountPath: POSTGRES_TABLESPACE_MOUNT, snapshot: 'tbs-1-vol-tbs' },
+        ]);
+        const r = await restoreClient.restore({ backup: 'tbs-1', namespace: ns, pvcName: 'tcopy' });
+        expect(r.volumes).toEqual([{ volume: 'tbs', holds: 'tablespace', mountPath: POSTGRES_TABLESPACE_MOUNT, pvcName: 'tcopy-tbs' }]);
+        const copy = await deployPostgres({
+          kubeConfig: clients.kubeConfig,
+          namespace: ns,
+          name: 'tcopy',
+          major: 17,
+          password,
+          existingClaim: 'tcopy',
+          existingTablespaceClaim: 'tcopy-tbs',
+        });
+        try {
+          const [row] = await copy.query<{ n: string; ts: string }>(
+            "select count(*) as n, (select spcname from pg_tablespace t join pg_class c on c.reltablespace = t.oid where c.relname = 'tt') as ts from tt",
+          );
+          expect(row).toEqual({ n: '3000', ts: 'ts' });
+        } finally {
+          await copy.delete();
+        }
+        const v = await restoreClient.verify({
+          namespace: ns,
+          backup: 'tbs-1',
+          runtime,
+          amcheck: 'install',
+          checks: [{ name: 'tablespace rows', sql: 'select count(*) = 3000 from tt' }],
+        });
+        expect(v.failures).toEqual([]);
+        report.push(
+          `fenced backup of data + tablespace volumes: ${result.timings.totalMs} ms (down ${result.timings.fencedMs} ms); verify ${v.timings.totalMs} ms`,
+        );
+      } finally {
+        await db.delete();
+      }
     },
   );
 });

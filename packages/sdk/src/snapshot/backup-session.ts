@@ -200,6 +200,8 @@ export async function openSession(
     database: BackupDatabase | undefined;
     engine: Engine;
     prefetched: Promise<ResolvedConnection> | undefined;
+    /** Where the set's other volumes are mounted: tablespaces inside them are part of the backup. */
+    setMounts?: readonly string[];
   },
 ): Promise<OpenSession | undefined> {
   const { decision, namespace, engine } = input;
@@ -247,16 +249,18 @@ export async function openSession(
         });
       }
     }
-    if (server?.tablespaces?.length) {
-      // Their files live where pg_tblspc's links point, outside the volume the snapshot copies.
-      const list = server.tablespaces.map((t) => `${t.name} at ${t.location}`).join(', ');
+    const inSet = (location: string) => (input.setMounts ?? []).some((m) => location === m || location.startsWith(`${m}/`));
+    const outside = (server?.tablespaces ?? []).filter((t) => !inSet(t.location));
+    if (outside.length) {
+      // Their files live where pg_tblspc's links point, outside the volumes the snapshots copy.
+      const list = outside.map((t) => `${t.name} at ${t.location}`).join(', ');
       throw new DbaasError(
         'TARGET_UNSUPPORTED',
-        `the database has tablespaces outside its data directory (${list}): a snapshot of the data volume alone would restore a data directory whose tablespace links point nowhere, and backing up an instance's volumes as one set is not supported yet`,
+        `the database has tablespaces outside its data directory (${list}) on no volume of the pod that the backup knows to be part of the database: a snapshot of the data volume alone would restore a data directory whose tablespace links point nowhere`,
         {
-          fix: 'Move those tables back to pg_default (ALTER TABLE ... SET TABLESPACE pg_default) or back the instance up with the tool that manages its volumes. docs/consistency.md says what is missing.',
+          fix: `Put each tablespace on a PVC of its own mounted in the database container and label that PVC dbaas.io/holds=tablespace (kubectl label pvc NAME dbaas.io/holds=tablespace), then take a fenced backup: the instance's volumes are snapshotted as one set. Or move those tables back to pg_default (ALTER TABLE ... SET TABLESPACE pg_default). docs/consistency.md says what each mode does with such an instance.`,
           option: 'target',
-          details: { tablespaces: server.tablespaces },
+          details: { tablespaces: outside },
         },
       );
     }

@@ -884,7 +884,14 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
   let failure: unknown;
   try {
     if (!r.engine) {
-      r.sql = await openSession(clients, { namespace: plan.namespace, decision: session, database: options.database, engine: engineKind, prefetched });
+      r.sql = await openSession(clients, {
+        namespace: plan.namespace,
+        decision: session,
+        database: options.database,
+        engine: engineKind,
+        prefetched,
+        setMounts: (plan.volumes ?? []).map((v) => v.mountPath),
+      });
       r.engine = r.sql?.engine;
       if (plan.session?.via === 'pod')
         report(r, 'discovered', `SQL session through the API server to pod ${plan.session.pod} (credentials from ${plan.session.credentials})`);

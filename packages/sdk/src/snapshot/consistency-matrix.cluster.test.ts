@@ -66,11 +66,11 @@ const VERDICT: Record<ConsistencyMode, DataDirectoryVerdict> = {
  * run, and fenced's window before the stop is a few hundred ms.
  */
 async function expectWritersThrough(
-  load: { readonly acked: [number, number][]; readonly errors: number; rate(from: number, to: number): number; describe?(): string },
+  load: { readonly acked: [number, number][]; rate(from: number, to: number): number; describe(): string },
   started: number,
   finished: number,
 ): Promise<number> {
-  const state = () => load.describe?.() ?? `${load.acked.length} commits acknowledged, ${load.errors} errors`;
+  const state = () => load.describe();
   const pace = load.rate(started - 2000, started);
   expect(pace, `commits/s in the 2 s before the backup: ${state()}`).toBeGreaterThan(20);
   const goneOn = () => load.acked.some(([, at]) => at > finished);

@@ -56,6 +56,19 @@ export const BTRFS_STORAGE_CLASS = 'dbaas-btrfs';
  * const vs = { spec: { volumeSnapshotClassName: BTRFS_SNAPSHOT_CLASS, source: { persistentVolumeClaimName: 'data' } } };
  */
 export const BTRFS_SNAPSHOT_CLASS = 'dbaas-btrfs-snapclass';
+/**
+ * The local cluster's CSI drivers by their short names, with the StorageClass and
+ * VolumeSnapshotClass of each: the one table benchmarks and tests choose a driver from.
+ *
+ * @example
+ * const { storageClass, snapshotClass } = LOCAL_DRIVER_CLASSES.btrfs;
+ */
+export const LOCAL_DRIVER_CLASSES = {
+  hostpath: { storageClass: STORAGE_CLASS, snapshotClass: SNAPSHOT_CLASS },
+  btrfs: { storageClass: BTRFS_STORAGE_CLASS, snapshotClass: BTRFS_SNAPSHOT_CLASS },
+} as const;
+/** A short name of {@link LOCAL_DRIVER_CLASSES}. */
+export type LocalDriver = keyof typeof LOCAL_DRIVER_CLASSES;
 /** Size of the btrfs filesystem's image file (sparse: it takes only what is written). */
 const BTRFS_IMAGE_BYTES = 16 * 1024 ** 3;
 

@@ -86,6 +86,15 @@ export interface DeployPostgresOptions extends DeployDatabaseOptions {
    * volume) instead of a volumeClaimTemplate; implies `walVolume`. `delete()` leaves it in place.
    */
   existingWalClaim?: string;
+  /**
+   * A third PVC for tablespaces (volumeClaimTemplate `tbs`: `tbs-<name>-0`, labelled
+   * `dbaas.io/holds=tablespace`, mounted at {@link POSTGRES_TABLESPACE_MOUNT}), with the empty
+   * postgres-owned directory {@link POSTGRES_TABLESPACE_DIR} made by an init container for
+   * `CREATE TABLESPACE ... LOCATION`. Default false.
+   */
+  tablespaceVolume?: boolean;
+  /** With `existingClaim`: start on this existing tablespace PVC (a restored one); implies `tablespaceVolume`. `delete()` leaves it. */
+  existingTablespaceClaim?: string;
 }
 
 /** The volume is mounted here; PGDATA is a subdirectory of it (`pgdata`), as the official image's docs advise. */
@@ -99,6 +108,10 @@ export const POSTGRES_WAL_MOUNT = '/var/lib/postgresql/wal';
  * and a volume's root may hold other entries (lost+found) or belong to root.
  */
 export const POSTGRES_WAL_DIR = `${POSTGRES_WAL_MOUNT}/pg_wal`;
+/** Where the tablespace PVC (`tablespaceVolume`) is mounted in the PostgreSQL pod. */
+export const POSTGRES_TABLESPACE_MOUNT = '/var/lib/postgresql/tablespaces';
+/** The postgres-owned directory on that volume for `CREATE TABLESPACE ... LOCATION` (a volume's root belongs to root). */
+export const POSTGRES_TABLESPACE_DIR = `${POSTGRES_TABLESPACE_MOUNT}/ts`;
 
 /** A pod that cannot become Ready (crash loop, image not on the node): waiting on is pointless. */
 class PodFailed extends Error {}
@@ -301,6 +314,8 @@ export class PostgresPod extends DatabaseStatefulSet {
   readonly walPvcName: string | undefined;
   /** False when started on an existing WAL PVC (or without one): delete() leaves it. */
   readonly ownsWalClaim: boolean;
+  /** The tablespace PVC (`tablespaceVolume`): `tbs-<name>-0` or `existingTablespaceClaim`. */
+  readonly tablespacePvcName: string | undefined;
   readonly user = 'postgres';
   readonly database = 'postgres';
   /** uid PostgreSQL runs as in the image. */
@@ -314,11 +329,16 @@ export class PostgresPod extends DatabaseStatefulSet {
     this.major = opts.major ?? 17;
     this.walPvcName = opts.existingWalClaim ?? (opts.walVolume ? `wal-${opts.name}-0` : undefined);
     this.ownsWalClaim = this.walPvcName !== undefined && opts.existingWalClaim === undefined;
+    this.tablespacePvcName = opts.existingTablespaceClaim ?? (opts.tablespaceVolume ? `tbs-${opts.name}-0` : undefined);
     this.#password = password;
   }
 
   protected override ownedClaims(): string[] {
-    return [...super.ownedClaims(), ...(this.ownsWalClaim ? [this.walPvcName!] : [])];
+    return [
+      ...super.ownedClaims(),
+      ...(this.ownsWalClaim ? [this.walPvcName!] : []),
+      ...(this.tablespacePvcName !== undefined && this.tablespacePvcName === `tbs-${this.name}-0` ? [this.tablespacePvcName] : []),
+    ];
   }
 
   /** `pg` options for the port-forward (opened by {@link connect}). */
@@ -369,6 +389,7 @@ export class PostgresPod extends DatabaseStatefulSet {
 /** One PVC-backed volume of a database StatefulSet, by its volume name (`data`, `wal`). */
 interface ClaimVolume {
   name: string;
+  labels?: Record<string, string>;
   existingClaim?: string | undefined;
   storageClass?: string | undefined;
   storage?: string | undefined;
@@ -389,7 +410,7 @@ function claimVolumes(claims: ClaimVolume[]): {
     if (c.existingClaim) volumes.push({ name: c.name, persistentVolumeClaim: { claimName: c.existingClaim } });
     else
       templates.push({
-        metadata: { name: c.name },
+        metadata: { name: c.name, ...(c.labels ? { labels: c.labels } : {}) },
         spec: {
           accessModes: ['ReadWriteOnce'],
           storageClassName: c.storageClass ?? STORAGE_CLASS,
@@ -415,6 +436,8 @@ export function postgresStatefulSet(opts: {
   walVolume?: boolean | undefined;
   walStorage?: string | undefined;
   existingWalClaim?: string | undefined;
+  tablespaceVolume?: boolean | undefined;
+  existingTablespaceClaim?: string | undefined;
 }): V1StatefulSet {
   if (opts.existingWalClaim && !opts.existingClaim)
     throw new Error('postgresStatefulSet: existingWalClaim needs existingClaim (the data volume it belongs with)');
@@ -423,9 +446,23 @@ export function postgresStatefulSet(opts: {
     // A restored data volume's pg_wal points at the WAL volume: an empty new one would not start.
     throw new Error('postgresStatefulSet: existingClaim with walVolume needs existingWalClaim (the restored WAL PVC)');
   }
+  const tbs = opts.tablespaceVolume === true || opts.existingTablespaceClaim !== undefined;
+  if (tbs && opts.existingClaim && !opts.existingTablespaceClaim)
+    throw new Error('postgresStatefulSet: existingClaim with tablespaceVolume needs existingTablespaceClaim (the restored tablespace PVC)');
   const volumes = claimVolumes([
     { name: 'data', existingClaim: opts.existingClaim, storageClass: opts.storageClass, storage: opts.storage },
     ...(wal ? [{ name: 'wal', existingClaim: opts.existingWalClaim, storageClass: opts.storageClass, storage: opts.walStorage }] : []),
+    ...(tbs
+      ? [
+          {
+            name: 'tbs',
+            labels: { 'dbaas.io/holds': 'tablespace' },
+            existingClaim: opts.existingTablespaceClaim,
+            storageClass: opts.storageClass,
+            storage: '256Mi',
+          },
+        ]
+      : []),
   ]);
   const args: string[] = ['postgres'];
   for (const [k, v] of Object.entries(opts.settings ?? {})) args.push('-c', `${k}=${v}`);
@@ -441,6 +478,21 @@ export function postgresStatefulSet(opts: {
         spec: {
           terminationGracePeriodSeconds: 30,
           automountServiceAccountToken: false,
+          // A volume's root belongs to root: CREATE TABLESPACE wants a directory of the server's user.
+          ...(tbs
+            ? {
+                initContainers: [
+                  {
+                    name: 'tablespace-dir',
+                    image: TEST_IMAGES.postgres(opts.major as PostgresImageMajor),
+                    imagePullPolicy: 'Never' as const,
+                    command: ['install', '-d', '-o', String(POSTGRES_IMAGE_UID), '-g', String(POSTGRES_IMAGE_UID), '-m', '0700', POSTGRES_TABLESPACE_DIR],
+                    resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '64Mi' } },
+                    volumeMounts: [{ name: 'tbs', mountPath: POSTGRES_TABLESPACE_MOUNT }],
+                  },
+                ],
+              }
+            : {}),
           containers: [
             {
               name: 'postgres',
@@ -461,7 +513,11 @@ export function postgresStatefulSet(opts: {
                 timeoutSeconds: 5,
               },
               resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '1Gi' } },
-              volumeMounts: [{ name: 'data', mountPath: PG_MOUNT }, ...(wal ? [{ name: 'wal', mountPath: POSTGRES_WAL_MOUNT }] : [])],
+              volumeMounts: [
+                { name: 'data', mountPath: PG_MOUNT },
+                ...(wal ? [{ name: 'wal', mountPath: POSTGRES_WAL_MOUNT }] : []),
+                ...(tbs ? [{ name: 'tbs', mountPath: POSTGRES_TABLESPACE_MOUNT }] : []),
+              ],
             },
           ],
           ...volumes.podVolumes,
@@ -506,6 +562,8 @@ export async function deployPostgres(opts: DeployPostgresOptions): Promise<Postg
       walVolume: opts.walVolume,
       walStorage: opts.walStorage,
       existingWalClaim: opts.existingWalClaim,
+      tablespaceVolume: opts.tablespaceVolume,
+      existingTablespaceClaim: opts.existingTablespaceClaim,
     }),
   );
   try {

@@ -25,6 +25,8 @@ export class WriteLoad {
   static #next = 1_000_000_000;
   acked: [number, number][] = [];
   errors = 0;
+  /** The last error a writer met (a lost connection, a refused commit) and when, for an assertion's message. */
+  lastError: { message: string; at: number } | undefined;
   readonly writers: number;
   #stop = false;
   #paused = false;
@@ -64,8 +66,9 @@ export class WriteLoad {
         const id = WriteLoad.#next++;
         await client.query('insert into t (id, w, pad) values ($1, $2, repeat(md5($3), 4))', [id, w, String(id)]);
         this.acked.push([id, Date.now()]);
-      } catch {
+      } catch (error) {
         this.errors += 1;
+        this.lastError = { message: (error as Error).message, at: Date.now() };
         await client?.end().catch(() => undefined);
         client = undefined;
         await new Promise((r) => setTimeout(r, 100));
@@ -106,6 +109,15 @@ export class WriteLoad {
     this.resume();
     for (const wake of this.#idleWaiters.splice(0)) wake();
     await Promise.all(this.#loops);
+  }
+
+  /** Commits, errors and the last error, for an assertion's message. */
+  describe(): string {
+    const last = this.acked.at(-1);
+    return (
+      `${this.acked.length} commits acknowledged${last ? ` (the last ${Date.now() - last[1]} ms ago)` : ''}, ${this.errors} errors` +
+      (this.lastError ? ` (the last ${Date.now() - this.lastError.at} ms ago: ${this.lastError.message})` : '')
+    );
   }
 
   ackedBefore(t: number): number[] {
