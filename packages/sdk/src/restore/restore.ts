@@ -503,12 +503,10 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
   const online = meta !== undefined && isPostgresOnline(meta);
   const wal = meta !== undefined && hasWalSnapshot(meta) ? restorableSnapshot(details.wal, 'wal', set, backupNamespace) : undefined;
   const walVolumeSnapshot = online && meta?.walVolume !== undefined ? members.find((m) => m.metadata?.volume === meta.walVolume) : undefined;
-  if (online && (members.length > (walVolumeSnapshot ? 1 : 0) || (meta?.walVolume !== undefined && !walVolumeSnapshot))) {
-    throw new DbaasError(
-      'TARGET_UNSUPPORTED',
-      `backup "${set}" is an online backup of volumes other than pg_wal's own (${members.map((m) => m.metadata?.volume ?? m.name).join(', ')}), which this kubectl-dbaas cannot restore`,
-      { option: 'backup' },
-    );
+  if (online && meta?.walVolume !== undefined && !walVolumeSnapshot) {
+    throw new DbaasError('BACKUP_NOT_READY', `online backup "${set}" names ${meta.walVolume} as its WAL volume, and that volume has no snapshot in the set`, {
+      option: 'backup',
+    });
   }
   const walMeta = wal?.metadata ?? walVolumeSnapshot?.metadata ?? meta;
   let walFiles: string[] = [];

@@ -260,7 +260,7 @@ describe('an instance with pg_wal on its own PVC is backed up, restored and veri
 
 describe('an instance with a tablespace on its own PVC (labelled dbaas.io/holds=tablespace)', () => {
   it(
-    'fenced: data and tablespace volumes as one set (the SQL session sees the tablespace inside the set); online refused naming fenced; the restored set serves the tablespace rows; verify passes',
+    'fenced and online: data and tablespace volumes as one set (the SQL session sees the tablespace inside the set); each restored set serves the tablespace rows (online through its tablespace_map); verify passes',
     skipWhen(why),
     async () => {
       const db = await deployPostgres({ kubeConfig: clients.kubeConfig, namespace: ns, name: 'pgt', major: 17, password, tablespaceVolume: true });
@@ -268,11 +268,18 @@ describe('an instance with a tablespace on its own PVC (labelled dbaas.io/holds=
         await db.query(`create tablespace ts location '${POSTGRES_TABLESPACE_DIR}'`);
         await db.query('create table tt (id int primary key, pad text not null) tablespace ts');
         await db.query('insert into tt select g, md5(g::text) from generate_series(1, 3000) g');
-        const online = await dbaasRejection(
-          planBackup(clients, { namespace: ns, target: { pod: db.podName }, mode: 'online', name: 'tbs-online', database: { throughPod: {} } }),
+        const checkpoint = await dbaasRejection(
+          planBackup(clients, {
+            namespace: ns,
+            target: { pod: db.podName },
+            mode: 'checkpoint',
+            force: true,
+            name: 'tbs-checkpoint',
+            database: { throughPod: {} },
+          }),
         );
-        expect(online).toMatchObject({ code: 'TARGET_UNSUPPORTED', option: 'mode' });
-        expect(online.message).toContain('a tablespace on PVC tbs-pgt-0 (label dbaas.io/holds=tablespace)');
+        expect(checkpoint).toMatchObject({ code: 'TARGET_UNSUPPORTED', option: 'mode' });
+        expect(checkpoint.message).toContain('a tablespace on PVC tbs-pgt-0 (label dbaas.io/holds=tablespace)');
         // With a SQL session (not needed for fenced): the tablespace lies in a volume of the set, so it is no reason to refuse.
         const result = await runBackup(clients, {
           namespace: ns,
@@ -315,6 +322,50 @@ describe('an instance with a tablespace on its own PVC (labelled dbaas.io/holds=
         expect(v.failures).toEqual([]);
         report.push(
           `fenced backup of data + tablespace volumes: ${result.timings.totalMs} ms (down ${result.timings.fencedMs} ms); verify ${v.timings.totalMs} ms`,
+        );
+
+        // online: both volumes cut inside pg_backup_start/stop; the -wal snapshot (pg_wal is in PGDATA) after it.
+        await db.query('insert into tt select g, md5(g::text) from generate_series(3001, 4000) g');
+        const online = await runBackup(clients, {
+          namespace: ns,
+          target: { pod: db.podName },
+          mode: 'online',
+          name: 'tbs-2',
+          database: { throughPod: {} },
+          deadlineMs: 240_000,
+        });
+        expect(online.snapshots.wal?.metadata.name).toBe('tbs-2-wal');
+        expect(online.metadata.volumes?.['tbs']).toMatchObject({ holds: 'tablespace', mountPath: POSTGRES_TABLESPACE_MOUNT });
+        expect(online.metadata.data.tablespaceMap).toContain(POSTGRES_TABLESPACE_DIR);
+        expect(online.metadata.volumes!['tbs']!.cutAt!.getTime()).toBeLessThan(online.metadata.wal!.requestedAt.getTime());
+        const r2 = await restoreClient.restore({ backup: 'tbs-2', namespace: ns, pvcName: 'tcopy2', prep });
+        expect(r2.prepOutput).toMatch(/wrote backup_label and tablespace_map/);
+        const copy2 = await deployPostgres({
+          kubeConfig: clients.kubeConfig,
+          namespace: ns,
+          name: 'tcopy2',
+          major: 17,
+          password,
+          existingClaim: 'tcopy2',
+          existingTablespaceClaim: 'tcopy2-tbs',
+        });
+        try {
+          const [row] = await copy2.query<{ n: string }>('select count(*) as n from tt');
+          expect(row).toEqual({ n: '4000' });
+        } finally {
+          await copy2.delete();
+        }
+        const v2 = await restoreClient.verify({
+          namespace: ns,
+          backup: 'tbs-2',
+          runtime,
+          amcheck: 'install',
+          checks: [{ name: 'tablespace rows', sql: 'select count(*) = 4000 from tt' }],
+        });
+        expect(v2.failures).toEqual([]);
+        expect(v2.offline?.verdict).toBe('online-backup-complete');
+        report.push(
+          `online backup of data + tablespace volumes: ${online.timings.totalMs} ms (session ${online.timings.backupSessionMs} ms); restore ${r2.timings.totalMs} ms; verify ${v2.timings.totalMs} ms`,
         );
       } finally {
         await db.delete();

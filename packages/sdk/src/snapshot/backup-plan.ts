@@ -541,10 +541,11 @@ export async function cnpgInstanceTarget(clients: KubeClients, namespace: string
  * The other PVCs of a PostgreSQL instance that hold part of its database (`pg_wal`, tablespaces),
  * to be snapshotted with `pvc` as one set; refuses what such a set cannot be in this mode. `fenced`
  * takes any: the instance is stopped, so snapshots of its volumes taken one after another are one
- * cut. `online` takes pg_wal's own volume, snapshotted after `pg_backup_stop` (it holds the WAL from
- * start to stop, as the `-wal` snapshot does otherwise); tablespace volumes are not built for it.
- * `crash` and `checkpoint` would need the volumes cut at one instant (a VolumeGroupSnapshot, not
- * built). Better no backup than one that looks fine and cannot restore.
+ * cut. `online` takes tablespace volumes inside `pg_backup_start`/`pg_backup_stop` with the data
+ * volume (fuzzy copies the WAL repairs; `tablespace_map` restores their links) and pg_wal's own
+ * volume after `pg_backup_stop` (it holds the WAL from start to stop, as the `-wal` snapshot does
+ * otherwise). `crash` and `checkpoint` would need the volumes cut at one instant (a
+ * VolumeGroupSnapshot, not built). Better no backup than one that looks fine and cannot restore.
  */
 async function instanceVolumes(
   clients: KubeClients,
@@ -569,19 +570,20 @@ async function instanceVolumes(
   const podName = `${namespace}/${pod.metadata?.name}`;
   const parts = beyond.map((v) => `${v.holds === 'wal' ? 'its WAL' : 'a tablespace'} on PVC ${v.claim} (${v.source})`).join(', ');
   const details = { pod: pod.metadata?.name, pvc, volumes: beyond.map((v) => ({ claim: v.claim, holds: v.holds })) };
-  const onlineWithWalOnly = context.mode === 'online' && beyond.length === 1 && beyond[0]!.holds === 'wal';
-  if (context.mode !== 'fenced' && !onlineWithWalOnly) {
+  const walVolumes = beyond.filter((v) => v.holds === 'wal');
+  if (walVolumes.length > 1) {
+    throw new DbaasError('TARGET_UNSUPPORTED', `PostgreSQL in pod ${podName} keeps ${parts}: more than one volume claims to hold its pg_wal`, {
+      fix: 'Label only the PVC that holds pg_wal (dbaas.io/holds=wal), or none when the image variables say it.',
+      option: 'target',
+      details,
+    });
+  }
+  if (context.mode === 'crash' || context.mode === 'checkpoint') {
     throw new DbaasError(
       'TARGET_UNSUPPORTED',
-      `PostgreSQL in pod ${podName} keeps ${parts}: its volumes must be backed up as one set, which mode ${context.mode} cannot take yet (${
-        context.mode === 'online'
-          ? "a tablespace volume would have to be snapshotted inside pg_backup_start/stop and restored with its tablespace_map: only pg_wal's own volume is built"
-          : 'the volumes would have to be cut at one instant, by a VolumeGroupSnapshot'
-      })`,
+      `PostgreSQL in pod ${podName} keeps ${parts}: its volumes must be backed up as one set, which mode ${context.mode} cannot take yet (the volumes would have to be cut at one instant, by a VolumeGroupSnapshot)`,
       {
-        fix: `Use mode fenced: the instance is stopped briefly and every one of its volumes is snapshotted in the same fence${
-          beyond.every((v) => v.holds === 'wal') ? ' (or mode online: pg_wal on its own volume is snapshotted after pg_backup_stop)' : ''
-        }. docs/consistency.md says what each mode does with such an instance.`,
+        fix: 'Use mode fenced (the instance is stopped briefly and every one of its volumes is snapshotted in the same fence) or mode online (the volumes inside pg_backup_start/stop, pg_wal after it). docs/consistency.md says what each mode does with such an instance.',
         option: 'mode',
         details,
       },

@@ -507,9 +507,12 @@ async function executeOnline(r: BackupRun): Promise<void> {
       : `${held?.description ?? 'global lock'} held${start.binlogFile ? `; binary log at ${start.binlogFile}:${start.binlogPosition}` : ''}`,
     held?.slotName ? { object: { kind: 'ReplicationSlot', name: held.slotName } } : {},
   );
+  // Tablespace volumes are copied inside the backup, as the data volume is: the WAL repairs both.
+  const tablespaces = (r.plan.volumes ?? []).filter((v) => v.holds === 'tablespace');
   const dataName = await request(r, 'data', start);
-  session.stage = `while the data snapshot ${dataName} was being cut`;
-  await cut(r, dataName);
+  const inside = [dataName, ...(await Promise.all(tablespaces.map((v) => request(r, 'volume', start, v))))];
+  session.stage = `while the data snapshot ${dataName}${tablespaces.length ? ' and the tablespace volumes' : ''} were being cut`;
+  await Promise.all(inside.map((snapshotName) => cut(r, snapshotName)));
   session.stage = `after the data snapshot ${dataName} was cut, at pg_backup_stop`;
   const stop = await backup.stop();
   // pg_wal on a volume of its own: that volume's snapshot holds the WAL to the stop LSN.
@@ -523,7 +526,7 @@ async function executeOnline(r: BackupRun): Promise<void> {
     { walSnapshotFollows },
   );
   session.stage = `after pg_backup_stop, before ${walSnapshotWords} was cut (the slot held the WAL it needs)`;
-  await patchMeta(r, dataName, { ...r.metas.get(dataName)!, ...stop });
+  for (const snapshotName of inside) await patchMeta(r, snapshotName, { ...r.metas.get(snapshotName)!, ...stop });
   if (walSnapshotFollows) {
     const walName = walVolume ? await request(r, 'volume', { ...start, ...stop }, walVolume) : await request(r, 'wal', { ...start, ...stop });
     session.stage = `while ${walSnapshotWords} ${walName} was being cut (the slot held the WAL it needs)`;
