@@ -258,6 +258,41 @@ describe('an instance with pg_wal on its own PVC is backed up, restored and veri
   );
 });
 
+/**
+ * Restores backup set `backup` (data + tablespace volume) into `pvc` and `<pvc>-tbs`, starts a NEW
+ * StatefulSet on them that must serve `rows` rows of the tablespace's table `tt` (still in
+ * tablespace ts), and verifies the backup with the same check.
+ */
+async function restoredTablespaceRound(backup: string, pvc: string, rows: number) {
+  const restore = await restoreClient.restore({ backup, namespace: ns, pvcName: pvc, prep });
+  const copy = await deployPostgres({
+    kubeConfig: clients.kubeConfig,
+    namespace: ns,
+    name: pvc,
+    major: 17,
+    password,
+    existingClaim: pvc,
+    existingTablespaceClaim: `${pvc}-tbs`,
+  });
+  try {
+    const [row] = await copy.query<{ n: string; ts: string }>(
+      "select count(*) as n, (select spcname from pg_tablespace t join pg_class c on c.reltablespace = t.oid where c.relname = 'tt') as ts from tt",
+    );
+    expect(row).toEqual({ n: String(rows), ts: 'ts' });
+  } finally {
+    await copy.delete();
+  }
+  const verify = await restoreClient.verify({
+    namespace: ns,
+    backup,
+    runtime,
+    amcheck: 'install',
+    checks: [{ name: 'tablespace rows', sql: `select count(*) = ${rows} from tt` }],
+  });
+  expect(verify.failures).toEqual([]);
+  return { restore, verify };
+}
+
 describe('an instance with a tablespace on its own PVC (labelled dbaas.io/holds=tablespace)', () => {
   it(
     'fenced and online: data and tablespace volumes as one set (the SQL session sees the tablespace inside the set); each restored set serves the tablespace rows (online through its tablespace_map); verify passes',
@@ -293,35 +328,10 @@ describe('an instance with a tablespace on its own PVC (labelled dbaas.io/holds=
         expect(result.plan.volumes).toEqual([
           { claim: 'tbs-pgt-0', volume: 'tbs', holds: 'tablespace', mountPath: POSTGRES_TABLESPACE_MOUNT, snapshot: 'tbs-1-vol-tbs' },
         ]);
-        const r = await restoreClient.restore({ backup: 'tbs-1', namespace: ns, pvcName: 'tcopy' });
-        expect(r.volumes).toEqual([{ volume: 'tbs', holds: 'tablespace', mountPath: POSTGRES_TABLESPACE_MOUNT, pvcName: 'tcopy-tbs' }]);
-        const copy = await deployPostgres({
-          kubeConfig: clients.kubeConfig,
-          namespace: ns,
-          name: 'tcopy',
-          major: 17,
-          password,
-          existingClaim: 'tcopy',
-          existingTablespaceClaim: 'tcopy-tbs',
-        });
-        try {
-          const [row] = await copy.query<{ n: string; ts: string }>(
-            "select count(*) as n, (select spcname from pg_tablespace t join pg_class c on c.reltablespace = t.oid where c.relname = 'tt') as ts from tt",
-          );
-          expect(row).toEqual({ n: '3000', ts: 'ts' });
-        } finally {
-          await copy.delete();
-        }
-        const v = await restoreClient.verify({
-          namespace: ns,
-          backup: 'tbs-1',
-          runtime,
-          amcheck: 'install',
-          checks: [{ name: 'tablespace rows', sql: 'select count(*) = 3000 from tt' }],
-        });
-        expect(v.failures).toEqual([]);
+        const fencedRound = await restoredTablespaceRound('tbs-1', 'tcopy', 3000);
+        expect(fencedRound.restore.volumes).toEqual([{ volume: 'tbs', holds: 'tablespace', mountPath: POSTGRES_TABLESPACE_MOUNT, pvcName: 'tcopy-tbs' }]);
         report.push(
-          `fenced backup of data + tablespace volumes: ${result.timings.totalMs} ms (down ${result.timings.fencedMs} ms); verify ${v.timings.totalMs} ms`,
+          `fenced backup of data + tablespace volumes: ${result.timings.totalMs} ms (down ${result.timings.fencedMs} ms); verify ${fencedRound.verify.timings.totalMs} ms`,
         );
 
         // online: both volumes cut inside pg_backup_start/stop; the -wal snapshot (pg_wal is in PGDATA) after it.
@@ -338,34 +348,11 @@ describe('an instance with a tablespace on its own PVC (labelled dbaas.io/holds=
         expect(online.metadata.volumes?.['tbs']).toMatchObject({ holds: 'tablespace', mountPath: POSTGRES_TABLESPACE_MOUNT });
         expect(online.metadata.data.tablespaceMap).toContain(POSTGRES_TABLESPACE_DIR);
         expect(online.metadata.volumes!['tbs']!.cutAt!.getTime()).toBeLessThan(online.metadata.wal!.requestedAt.getTime());
-        const r2 = await restoreClient.restore({ backup: 'tbs-2', namespace: ns, pvcName: 'tcopy2', prep });
-        expect(r2.prepOutput).toMatch(/wrote backup_label and tablespace_map/);
-        const copy2 = await deployPostgres({
-          kubeConfig: clients.kubeConfig,
-          namespace: ns,
-          name: 'tcopy2',
-          major: 17,
-          password,
-          existingClaim: 'tcopy2',
-          existingTablespaceClaim: 'tcopy2-tbs',
-        });
-        try {
-          const [row] = await copy2.query<{ n: string }>('select count(*) as n from tt');
-          expect(row).toEqual({ n: '4000' });
-        } finally {
-          await copy2.delete();
-        }
-        const v2 = await restoreClient.verify({
-          namespace: ns,
-          backup: 'tbs-2',
-          runtime,
-          amcheck: 'install',
-          checks: [{ name: 'tablespace rows', sql: 'select count(*) = 4000 from tt' }],
-        });
-        expect(v2.failures).toEqual([]);
-        expect(v2.offline?.verdict).toBe('online-backup-complete');
+        const onlineRound = await restoredTablespaceRound('tbs-2', 'tcopy2', 4000);
+        expect(onlineRound.restore.prepOutput).toMatch(/wrote backup_label and tablespace_map/);
+        expect(onlineRound.verify.offline?.verdict).toBe('online-backup-complete');
         report.push(
-          `online backup of data + tablespace volumes: ${online.timings.totalMs} ms (session ${online.timings.backupSessionMs} ms); restore ${r2.timings.totalMs} ms; verify ${v2.timings.totalMs} ms`,
+          `online backup of data + tablespace volumes: ${online.timings.totalMs} ms (session ${online.timings.backupSessionMs} ms); restore ${onlineRound.restore.timings.totalMs} ms; verify ${onlineRound.verify.timings.totalMs} ms`,
         );
       } finally {
         await db.delete();
