@@ -51,6 +51,33 @@ export function parseSubPath(text: string): string {
 }
 
 /**
+ * The `--volume-mount VOLUME=PATH` flags of `restore`: where the pod that will use a restored set
+ * of several volumes mounts each of them, when not where the source pod did.
+ *
+ * @throws UsageError when a value has no `=`, names a volume twice, or the path is not absolute.
+ * @example
+ * ```ts
+ * parseVolumeMounts(['wal=/pgwal']); // { wal: '/pgwal' }
+ * ```
+ */
+export function parseVolumeMounts(values: readonly string[]): Record<string, string> {
+  const mounts: Record<string, string> = {};
+  for (const value of values) {
+    const i = value.indexOf('=');
+    const volume = i > 0 ? value.slice(0, i) : '';
+    const mountPath = i > 0 ? value.slice(i + 1) : '';
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(volume) || !/^\/[\w./-]*[\w.-]$/.test(mountPath)) {
+      throw new UsageError(
+        `--volume-mount: "${value}" must be VOLUME=PATH, the pod's volume name and an absolute mount path (e.g. wal=/var/lib/postgresql/wal)`,
+      );
+    }
+    if (volume in mounts) throw new UsageError(`--volume-mount: volume ${volume} is named twice`);
+    mounts[volume] = mountPath;
+  }
+  return mounts;
+}
+
+/**
  * One `--check NAME=SQL` of `verify`: passes when the first column of the first row is true.
  *
  * @throws UsageError when there is no `=`, or the name or the SQL is empty.

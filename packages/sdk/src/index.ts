@@ -127,6 +127,7 @@ export {
   buildPvcClone,
   buildCrossNamespaceSnapshot,
   buildRestorePrepJob,
+  buildRelinkJob,
   backupSetNames,
   volumeSnapshotName,
   walFilesForBackup,
@@ -144,6 +145,7 @@ export type {
   PvcCloneInput,
   CrossNamespaceSnapshotInput,
   RestorePrepJobInput,
+  RelinkJobInput,
 } from './manifests/builders.js';
 export {
   snapshotMetadataSchema,

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import {
   buildPvcFromSnapshot,
   buildPvcClone,
   buildRestorePrepJob,
+  buildRelinkJob,
   buildVolumeSnapshot,
   containerResources,
   walFilesForBackup,
@@ -421,6 +422,43 @@ describe('RESTORE_PREP_SCRIPT (run with /bin/sh on real directories)', () => {
     expect(run(inPlace).stderr).toContain('WAL segment 000000010000000000000003 is missing from the WAL volume');
     expect(run(withoutMap('/elsewhere')).stderr).toContain("pg_wal links to /var/lib/postgresql/wal/pg_wal, outside the WAL volume's mount /elsewhere");
     expect(() => job({ walVolumeMountPath: 'relative' })).toThrow(/not a normalised absolute path/);
+  });
+
+  it("relinks: the links into a volume's old mount path (pg_wal, pg_tblspc/*) re-pointed to its new one; a relink-only Job mounts the data volume alone", () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'dbaas-prep-'));
+    const data = path.join(dir, 'data', 'pgdata');
+    mkdirSync(path.join(data, 'pg_tblspc'), { recursive: true });
+    writeFileSync(path.join(data, 'PG_VERSION'), '17\n');
+    symlinkSync('/var/lib/postgresql/wal/pg_wal', path.join(data, 'pg_wal'));
+    symlinkSync('/var/lib/postgresql/tablespaces/ts', path.join(data, 'pg_tblspc', '16384'));
+    symlinkSync('/elsewhere/ts2', path.join(data, 'pg_tblspc', '16385'));
+    const relink = buildRelinkJob({
+      name: 'r',
+      namespace: 'db',
+      image: 'postgres:17',
+      dataPvc: 'd',
+      dataSubPath: 'pgdata',
+      runAsUser: 999,
+      relinks: [
+        { from: '/var/lib/postgresql/wal', to: '/pg/wal' },
+        { from: '/var/lib/postgresql/tablespaces', to: '/pg/tbs' },
+      ],
+    });
+    expect(relink.spec!.template.spec!.volumes!.map((v) => v.name)).toEqual(['data']);
+    const r = run(relink);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`dbaas-restore-prep: re-pointed 2 link(s) in ${data}\n`);
+    expect(readlinkSync(path.join(data, 'pg_wal'))).toBe('/pg/wal/pg_wal');
+    expect(readlinkSync(path.join(data, 'pg_tblspc', '16384'))).toBe('/pg/tbs/ts');
+    expect(readlinkSync(path.join(data, 'pg_tblspc', '16385'))).toBe('/elsewhere/ts2');
+    // Again (a Job retry): nothing left to re-point, nothing broken.
+    expect(run(relink).stdout).toBe(`dbaas-restore-prep: re-pointed 0 link(s) in ${data}\n`);
+    expect(() =>
+      buildRelinkJob({ name: 'r', namespace: 'db', image: 'postgres:17', dataPvc: 'd', runAsUser: 999, relinks: [{ from: '/a b', to: '/c' }] }),
+    ).toThrow(/not a normalised absolute path/);
+    expect(() => buildRelinkJob({ name: 'r', namespace: 'db', image: 'postgres:17', dataPvc: 'd', runAsUser: 999, relinks: [] })).toThrow(
+      /nothing to re-point/,
+    );
   });
 
   it('without a data subpath finds PGDATA as verify does: the one subdirectory holding PG_VERSION (PGDATA=/var/lib/postgresql/data/pgdata), or the root', () => {

@@ -646,6 +646,33 @@ locate() {
 }
 DATA=$(locate "$ROOT/data" "\${DBAAS_DATA_SUBPATH+set}" "\${DBAAS_DATA_SUBPATH:-}" PG_VERSION)
 [ -f "$DATA/PG_VERSION" ] || fail "no PG_VERSION in $DATA: not a PostgreSQL data directory"
+# A restored set mounted elsewhere than its source: links into a volume's old mount path (pg_wal,
+# pg_tblspc/*) re-pointed to its new one. DBAAS_RELINK holds "old=new" pairs (paths without spaces).
+relinked=0
+relink() {
+  t=$(readlink "$1")
+  for pair in $DBAAS_RELINK; do
+    old=\${pair%%=*}
+    new=\${pair#*=}
+    case "$t" in
+      "$old" | "$old"/*)
+        ln -sfn "$new\${t#"$old"}" "$1.dbaas-tmp"
+        mv -fT "$1.dbaas-tmp" "$1"
+        relinked=$((relinked + 1))
+        return 0
+        ;;
+    esac
+  done
+}
+if [ -n "\${DBAAS_RELINK:-}" ]; then
+  [ ! -L "$DATA/pg_wal" ] || relink "$DATA/pg_wal"
+  for l in "$DATA"/pg_tblspc/*; do [ ! -L "$l" ] || relink "$l"; done
+fi
+if [ "\${DBAAS_RELINK_ONLY:-}" = 1 ]; then
+  sync
+  echo "dbaas-restore-prep: re-pointed $relinked link(s) in $DATA"
+  exit 0
+fi
 n=0
 if [ -n "\${DBAAS_WAL_VOLUME_MOUNT:-}" ]; then
   # pg_wal on a volume of its own, restored from its snapshot taken after pg_backup_stop: the WAL
@@ -693,7 +720,7 @@ if [ -n "\${DBAAS_TABLESPACE_MAP_B64:-}" ]; then put tablespace_map "$DBAAS_TABL
 # The live server's lock file came with the copy; pg_basebackup leaves it out of a base backup too.
 rm -f "$DATA/postmaster.pid"
 sync
-echo "dbaas-restore-prep: $done_wal, wrote backup_label\${DBAAS_TABLESPACE_MAP_B64:+ and tablespace_map} in $DATA"
+echo "dbaas-restore-prep: $done_wal, wrote backup_label\${DBAAS_TABLESPACE_MAP_B64:+ and tablespace_map}\${DBAAS_RELINK:+, re-pointed $relinked link(s)} in $DATA"
 `;
 
 /**
@@ -733,6 +760,11 @@ export interface RestorePrepJobInput {
    * it, the Job checks that every segment is there and copies none.
    */
   walVolumeMountPath?: string;
+  /**
+   * A restored set mounted elsewhere than its source pod had it: links of the data directory into
+   * `from` (a volume's old mount path) are re-pointed into `to` before anything else.
+   */
+  relinks?: { from: string; to: string }[];
   /** Segment file names to copy (see {@link walFilesForBackup}). */
   walFiles: string[];
   /** `backup_label` text (as pg_backup_stop returned it). */
@@ -797,22 +829,12 @@ function assertId(n: number | undefined, what: string, allowZero: boolean): void
  * ```
  */
 export function buildRestorePrepJob(input: RestorePrepJobInput): V1Job {
-  assertDnsLabel(input.name, 'Job name');
-  assertDnsLabel(input.namespace, 'namespace');
-  assertDnsSubdomain(input.dataPvc, 'data PVC name');
   assertDnsSubdomain(input.walPvc, 'WAL PVC name');
   if (input.dataPvc === input.walPvc) throw new DbaasError('INVALID_ARGUMENT', 'the data PVC and the WAL PVC must be different volumes');
-  if (!input.image || /\s/.test(input.image)) throw new DbaasError('INVALID_ARGUMENT', `image "${input.image}" is not an image reference`);
-  if (input.command !== undefined && input.command.length === 0) throw new DbaasError('INVALID_ARGUMENT', 'command must not be empty');
-  assertId(input.runAsUser, 'runAsUser', false);
-  assertId(input.runAsGroup, 'runAsGroup', true);
-  assertId(input.fsGroup, 'fsGroup', true);
   const dataSubPath = input.dataSubPath === undefined ? undefined : assertSubPath(input.dataSubPath, 'dataSubPath');
   const walSubPath = input.walSubPath === undefined ? dataSubPath : assertSubPath(input.walSubPath, 'walSubPath');
   const walMount = input.walVolumeMountPath;
-  if (walMount !== undefined && (!path.posix.isAbsolute(walMount) || path.posix.normalize(walMount) !== walMount || walMount === '/')) {
-    throw new DbaasError('INVALID_ARGUMENT', `walVolumeMountPath "${walMount}" is not a normalised absolute path other than /`);
-  }
+  if (walMount !== undefined) assertMountPath(walMount, 'walVolumeMountPath');
   if (input.walFiles.length === 0) throw new DbaasError('INVALID_ARGUMENT', 'walFiles is empty: an online backup needs at least the segment of its start LSN');
   for (const f of input.walFiles) {
     if (!isWalFileName(f)) throw new DbaasError('INVALID_WAL_FILE_NAME', `"${f}" is not a WAL segment file name`);
@@ -820,6 +842,71 @@ export function buildRestorePrepJob(input: RestorePrepJobInput): V1Job {
   if (!input.backupLabel.includes('START WAL LOCATION:')) {
     throw new DbaasError('INVALID_ARGUMENT', 'backupLabel does not look like a backup_label (no "START WAL LOCATION:" line)');
   }
+  return restoreJob(
+    input,
+    [
+      { name: 'DBAAS_WAL_FILES', value: [...new Set(input.walFiles)].sort().join(' ') },
+      { name: 'DBAAS_BACKUP_LABEL_B64', value: Buffer.from(input.backupLabel, 'utf8').toString('base64') },
+      ...(walMount !== undefined
+        ? [{ name: 'DBAAS_WAL_VOLUME_MOUNT', value: walMount }]
+        : walSubPath !== undefined
+          ? [{ name: 'DBAAS_WAL_SUBPATH', value: walSubPath }]
+          : []),
+      ...(input.tablespaceMap ? [{ name: 'DBAAS_TABLESPACE_MAP_B64', value: Buffer.from(input.tablespaceMap, 'utf8').toString('base64') }] : []),
+    ],
+    input.walPvc,
+  );
+}
+
+/**
+ * Input of {@link buildRelinkJob}: the Job options of {@link RestorePrepJobInput} without the WAL.
+ *
+ * @example
+ * ```ts
+ * const input: RelinkJobInput = { name: 'nightly-relink', namespace: 'db', image: 'postgres:17', dataPvc: 'pg-restored', runAsUser: 999, relinks: [{ from: '/pg/wal', to: '/wal' }] };
+ * ```
+ */
+export type RelinkJobInput = Omit<RestorePrepJobInput, 'walPvc' | 'walSubPath' | 'walVolumeMountPath' | 'walFiles' | 'backupLabel' | 'tablespaceMap'> & {
+  relinks: NonNullable<RestorePrepJobInput['relinks']>;
+};
+
+/**
+ * The Job that re-points the data directory's links (`pg_wal`, `pg_tblspc/*`) of a restored set of
+ * several volumes from the mount paths of its source pod to the ones given (a set restored
+ * `fenced`, which needs no restore-prep otherwise); the restore-prep Job of an `online` set does
+ * the same with `relinks`. Same script, user and hardening as {@link buildRestorePrepJob}.
+ *
+ * @throws DbaasError `INVALID_NAME`, `INVALID_ARGUMENT`
+ * @example
+ * ```ts
+ * const job = buildRelinkJob({ name: 'nightly-relink', namespace: 'db', image: 'postgres:17', dataPvc: 'pg-restored', runAsUser: 999, relinks: [{ from: '/var/lib/postgresql/wal', to: '/wal' }] });
+ * ```
+ */
+export function buildRelinkJob(input: RelinkJobInput): V1Job {
+  if (input.relinks.length === 0) throw new DbaasError('INVALID_ARGUMENT', 'relinks is empty: there is nothing to re-point');
+  return restoreJob(input, [{ name: 'DBAAS_RELINK_ONLY', value: '1' }], undefined);
+}
+
+/** A mount path a Job's script may take as a word: absolute, normalised, not /, no spaces or "=". */
+function assertMountPath(p: string, what: string): string {
+  if (!path.posix.isAbsolute(p) || path.posix.normalize(p) !== p || p === '/' || !/^[\w./-]+$/.test(p)) {
+    throw new DbaasError('INVALID_ARGUMENT', `${what} "${p}" is not a normalised absolute path other than / (letters, digits, . _ - and / only)`);
+  }
+  return p;
+}
+
+/** The Job shape shared by restore-prep and relink: `dataPvc` at /dbaas/data, `walPvc` (if any) read-only at /dbaas/wal. */
+function restoreJob(input: RelinkJobInput | RestorePrepJobInput, ownEnv: { name: string; value: string }[], walPvc: string | undefined): V1Job {
+  assertDnsLabel(input.name, 'Job name');
+  assertDnsLabel(input.namespace, 'namespace');
+  assertDnsSubdomain(input.dataPvc, 'data PVC name');
+  if (!input.image || /\s/.test(input.image)) throw new DbaasError('INVALID_ARGUMENT', `image "${input.image}" is not an image reference`);
+  if (input.command !== undefined && input.command.length === 0) throw new DbaasError('INVALID_ARGUMENT', 'command must not be empty');
+  assertId(input.runAsUser, 'runAsUser', false);
+  assertId(input.runAsGroup, 'runAsGroup', true);
+  assertId(input.fsGroup, 'fsGroup', true);
+  const dataSubPath = input.dataSubPath === undefined ? undefined : assertSubPath(input.dataSubPath, 'dataSubPath');
+  const relinks = (input.relinks ?? []).map((r) => `${assertMountPath(r.from, 'relink from')}=${assertMountPath(r.to, 'relink to')}`);
   if (input.serviceAccountName !== undefined) assertDnsSubdomain(input.serviceAccountName, 'ServiceAccount name');
   const resources = containerResources(DEFAULT_RESOURCES.restorePrep, input.resources, 'resources');
   assertNodeSelector(input.nodeSelector);
@@ -829,16 +916,10 @@ export function buildRestorePrepJob(input: RestorePrepJobInput): V1Job {
   };
   const { labels, annotations } = mergeExtra(own, input.extra);
   const env = [
-    { name: 'DBAAS_WAL_FILES', value: [...new Set(input.walFiles)].sort().join(' ') },
-    { name: 'DBAAS_BACKUP_LABEL_B64', value: Buffer.from(input.backupLabel, 'utf8').toString('base64') },
+    ...ownEnv,
     // Absent: the script finds PGDATA in the volume.
     ...(dataSubPath !== undefined ? [{ name: 'DBAAS_DATA_SUBPATH', value: dataSubPath }] : []),
-    ...(walMount !== undefined
-      ? [{ name: 'DBAAS_WAL_VOLUME_MOUNT', value: walMount }]
-      : walSubPath !== undefined
-        ? [{ name: 'DBAAS_WAL_SUBPATH', value: walSubPath }]
-        : []),
-    ...(input.tablespaceMap ? [{ name: 'DBAAS_TABLESPACE_MAP_B64', value: Buffer.from(input.tablespaceMap, 'utf8').toString('base64') }] : []),
+    ...(relinks.length ? [{ name: 'DBAAS_RELINK', value: relinks.join(' ') }] : []),
   ];
   return {
     apiVersion: 'batch/v1',
@@ -878,13 +959,13 @@ export function buildRestorePrepJob(input: RestorePrepJobInput): V1Job {
               resources,
               volumeMounts: [
                 { name: 'data', mountPath: '/dbaas/data' },
-                { name: 'wal', mountPath: '/dbaas/wal', readOnly: true },
+                ...(walPvc !== undefined ? [{ name: 'wal', mountPath: '/dbaas/wal', readOnly: true }] : []),
               ],
             },
           ],
           volumes: [
             { name: 'data', persistentVolumeClaim: { claimName: input.dataPvc } },
-            { name: 'wal', persistentVolumeClaim: { claimName: input.walPvc, readOnly: true } },
+            ...(walPvc !== undefined ? [{ name: 'wal', persistentVolumeClaim: { claimName: walPvc, readOnly: true } }] : []),
           ],
         },
       },

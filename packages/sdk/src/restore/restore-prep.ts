@@ -21,7 +21,8 @@ export interface RestorePrepRequest {
   /** The Job as ManifestBuilder.restorePrepJob built it. */
   job: V1Job;
   dataPvc: string;
-  walPvc: string;
+  /** The volume the WAL comes from; absent for a Job that only re-points links (buildRelinkJob). */
+  walPvc?: string;
   /** Epoch ms. */
   deadline: number;
   signal?: AbortSignal;

@@ -3,6 +3,7 @@
 // same snapshotHandle) and a VolumeSnapshot bound to it. `online` sets get their WAL segments and
 // backup_label from the `-wal` snapshot through the restore-prep step. Everything is checked before
 // the first object is created; on failure or abort what was created is deleted again, or named.
+import path from 'node:path';
 import type { V1Job, V1PersistentVolumeClaim, V1StorageClass } from '@kubernetes/client-node';
 import { DbaasError, isDbaasError, toDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
@@ -12,6 +13,7 @@ import {
   buildCrossNamespaceSnapshot,
   buildPvcFromSnapshot,
   buildRestorePrepJob,
+  buildRelinkJob,
   SELECTED_NODE_ANNOTATION,
   walFilesForBackup,
   type ContainerResources,
@@ -131,6 +133,13 @@ export interface RestoreOptions {
    * volume name). Default `<pvcName>-<volume>`.
    */
   volumePvcNames?: Record<string, string> | ((volume: string) => string);
+  /**
+   * A set of several volumes restored for a pod that mounts them elsewhere than the source pod did:
+   * the new mount path of each such volume, by volume name. The data directory's links into it
+   * (`pg_wal`, `pg_tblspc/*`, and an `online` set's `tablespace_map`) are re-pointed there by the
+   * restore's Job. Default: where the source pod mounted each (nothing re-pointed).
+   */
+  volumeMountPaths?: Record<string, string>;
   /** Default and minimum: the snapshot's restoreSize. */
   size?: string;
   /** Must provision with the snapshot's driver. Default: the source PVC's class if it still exists, else the default class, else the driver's only class. */
@@ -174,7 +183,7 @@ export interface RestoreResult {
    * A set of several volumes: the PVC restored for each of the instance's other volumes, and where
    * the database container must mount it (the data directory's `pg_wal` and tablespace links point there).
    */
-  volumes?: { volume: string; holds: 'wal' | 'tablespace'; mountPath: string; pvcName: string }[];
+  volumes?: { volume: string; holds: 'wal' | 'tablespace'; mountPath: string; sourceMountPath: string; pvcName: string }[];
   /** Objects this restore leaves besides the PVC, each with why (a cross-namespace source kept until the PVC binds). */
   remaining: string[];
   /** Output of the restore-prep step (`online`). */
@@ -422,7 +431,10 @@ export interface RestorePlan {
 export interface RestoredVolume {
   volume: string;
   holds: 'wal' | 'tablespace';
+  /** Where the restored volume must be mounted: `volumeMountPaths`, else where the source pod had it. */
   mountPath: string;
+  /** Where the source pod mounted it (the links in the backed-up data directory point there). */
+  sourceMountPath: string;
   pvcName: string;
   source: RestoreSource;
   pvc: V1PersistentVolumeClaim;
@@ -603,8 +615,32 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
     const source = sourceFor(member, name);
     const pvc = pvcFor(name, member, source.vsName, undefined);
     pvc.metadata!.labels![DBAAS_LABELS.restoredFrom] = member.name;
-    return { volume, holds, mountPath, pvcName: name, source, pvc };
+    const target = options.volumeMountPaths?.[volume] ?? mountPath;
+    if (!path.posix.isAbsolute(target) || path.posix.normalize(target) !== target || target === '/' || !/^[\w./-]+$/.test(target)) {
+      throw new DbaasError(
+        'INVALID_ARGUMENT',
+        `mount path "${target}" of volume ${volume} is not a normalised absolute path other than / (letters, digits, . _ - and / only)`,
+        {
+          option: 'volumeMountPaths',
+        },
+      );
+    }
+    return { volume, holds, mountPath: target, sourceMountPath: mountPath, pvcName: name, source, pvc };
   });
+  const unknownMounts = Object.keys(options.volumeMountPaths ?? {}).filter((v) => !volumes.some((m) => m.volume === v));
+  if (unknownMounts.length) {
+    throw new DbaasError(
+      'INVALID_ARGUMENT',
+      `backup "${set}" has no volume ${unknownMounts.join(', ')} to mount elsewhere (its other volumes: ${volumes.map((v) => v.volume).join(', ') || 'none'})`,
+      { option: 'volumeMountPaths' },
+    );
+  }
+  // A volume mounted elsewhere than in the source pod: the links into it are re-pointed by the restore's Job.
+  const relinks = volumes.filter((v) => v.mountPath !== v.sourceMountPath).map((v) => ({ from: v.sourceMountPath, to: v.mountPath }));
+  const relocated = (location: string) => {
+    const moved = relinks.find((r) => location === r.from || location.startsWith(`${r.from}/`));
+    return moved ? `${moved.to}${location.slice(moved.from.length)}` : location;
+  };
   const unknownVolumes = Object.keys(typeof options.volumePvcNames === 'object' ? options.volumePvcNames : {}).filter(
     (v) => !volumes.some((m) => m.volume === v),
   );
@@ -628,27 +664,38 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
   // The restore-prep Job reads the WAL from the -wal snapshot's scratch PVC, or from the restored pg_wal volume itself.
   const walVolumeRestored = walVolumeSnapshot ? volumes.find((v) => v.volume === meta?.walVolume) : undefined;
   const prepWalPvc = walPvcName ?? walVolumeRestored?.pvcName;
+  const jobName = (suffix: string) => derivedName(pvcName.slice(0, 50).replace(/[.]/g, '-').replace(/-+$/, ''), suffix, 'label', 'restore Job name');
+  const jobOptions = {
+    namespace,
+    image: prep.image ?? `postgres:${(meta?.engineVersion ?? '').split('.')[0] || 'latest'}`,
+    dataPvc: pvcName,
+    // The layout the backup recorded from the pod's spec, unless the caller says otherwise.
+    runAsUser: prep.runAsUser ?? meta?.runAsUser ?? 999,
+    ...((prep.fsGroup ?? meta?.fsGroup) !== undefined ? { fsGroup: (prep.fsGroup ?? meta?.fsGroup)! } : {}),
+    ...((prep.dataSubPath ?? meta?.dataSubPath) !== undefined ? { dataSubPath: (prep.dataSubPath ?? meta?.dataSubPath)! } : {}),
+    ...(prep.serviceAccountName !== undefined ? { serviceAccountName: prep.serviceAccountName } : {}),
+    ...(prep.imagePullPolicy !== undefined ? { imagePullPolicy: prep.imagePullPolicy } : {}),
+    ...(prep.resources !== undefined ? { resources: prep.resources } : {}),
+    ...(relinks.length ? { relinks } : {}),
+    activeDeadlineSeconds: Math.max(60, Math.ceil((options.deadlineMs ?? DEFAULT_RESTORE_DEADLINE_MS) / 1000)),
+  };
+  const tablespaceMap = walMeta?.tablespaceMap
+    ?.split('\n')
+    .map((line) => line.replace(/^(\d+ )(.*)$/, (_all, oid: string, location: string) => `${oid}${relocated(location)}`))
+    .join('\n');
   const prepJob = online
     ? buildRestorePrepJob({
-        name: derivedName(pvcName.slice(0, 50).replace(/[.]/g, '-').replace(/-+$/, ''), '-prep', 'label', 'restore-prep Job name'),
-        namespace,
-        image: prep.image ?? `postgres:${(meta?.engineVersion ?? '').split('.')[0] || 'latest'}`,
-        dataPvc: pvcName,
+        ...jobOptions,
+        name: jobName('-prep'),
         walPvc: prepWalPvc!,
         ...(walVolumeRestored ? { walVolumeMountPath: walVolumeRestored.mountPath } : {}),
         walFiles,
         backupLabel: walMeta!.backupLabel!,
-        ...(walMeta!.tablespaceMap ? { tablespaceMap: walMeta!.tablespaceMap } : {}),
-        // The layout the backup recorded from the pod's spec, unless the caller says otherwise.
-        runAsUser: prep.runAsUser ?? meta?.runAsUser ?? 999,
-        ...((prep.fsGroup ?? meta?.fsGroup) !== undefined ? { fsGroup: (prep.fsGroup ?? meta?.fsGroup)! } : {}),
-        ...((prep.dataSubPath ?? meta?.dataSubPath) !== undefined ? { dataSubPath: (prep.dataSubPath ?? meta?.dataSubPath)! } : {}),
-        ...(prep.serviceAccountName !== undefined ? { serviceAccountName: prep.serviceAccountName } : {}),
-        ...(prep.imagePullPolicy !== undefined ? { imagePullPolicy: prep.imagePullPolicy } : {}),
-        ...(prep.resources !== undefined ? { resources: prep.resources } : {}),
-        activeDeadlineSeconds: Math.max(60, Math.ceil((options.deadlineMs ?? DEFAULT_RESTORE_DEADLINE_MS) / 1000)),
+        ...(tablespaceMap ? { tablespaceMap } : {}),
       })
-    : undefined;
+    : relinks.length
+      ? buildRelinkJob({ ...jobOptions, name: jobName('-relink'), relinks })
+      : undefined;
   if (prepJob) prepJob.metadata!.labels![DBAAS_LABELS.restoredFrom] = set;
 
   for (const name of [...(replacing.pvc ? [] : [pvcName]), ...(walPvcName ? [walPvcName] : []), ...volumes.map((v) => v.pvcName)]) {
@@ -694,7 +741,7 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
     storageClassName,
     waitForConsumer,
     ...(options.consumerNode !== undefined ? { consumerNode: options.consumerNode } : {}),
-    endsWaitingForConsumer: waitForConsumer && !options.consumerNode && !online,
+    endsWaitingForConsumer: waitForConsumer && !options.consumerNode && !prepJob,
     crossNamespace,
     restoreType,
     online,
@@ -903,7 +950,7 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
       for (const t of temporary) remaining.push(`${describeCreated(t)}: the source of the pending PVC; delete it after the PVC is Bound (${deleteCommand(t)})`);
     } else {
       // An online restore on a class that waits binds through its restore-prep Job.
-      if (!(online && plan.waitForConsumer && !plan.consumerNode)) {
+      if (!(prepJob && plan.waitForConsumer && !plan.consumerNode)) {
         for (const name of [pvcName, ...(walPvcName ? [walPvcName] : []), ...volumePvcNames]) {
           const bound = await waitBound(name);
           if (bound.object?.status?.phase !== 'Bound') {
@@ -921,15 +968,24 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
         );
       }
       const prepWalPvc = plan.prepWalPvc;
-      if (prepJob && prepWalPvc) {
+      if (prepJob) {
         const executor = execution.prepExecutor ?? jobRestorePrepExecutor();
         const prepStarted = Date.now();
         progress(
           'prep-started',
-          `${walPvcName ? 'copying' : 'checking'} ${walFiles.length} WAL segment(s) ${walFiles[0]}..${walFiles[walFiles.length - 1]} and writing backup_label with ${executor.description}`,
+          online
+            ? `${walPvcName ? 'copying' : 'checking'} ${walFiles.length} WAL segment(s) ${walFiles[0]}..${walFiles[walFiles.length - 1]} and writing backup_label with ${executor.description}`
+            : `re-pointing the data directory's links to the volumes' new mount paths with ${executor.description}`,
           { objects: [{ kind: 'Job', name: prepJob.metadata!.name!, namespace }] },
         );
-        const out = await executor.run(clients, { namespace, job: prepJob, dataPvc: pvcName, walPvc: prepWalPvc, deadline, ...(signal ? { signal } : {}) });
+        const out = await executor.run(clients, {
+          namespace,
+          job: prepJob,
+          dataPvc: pvcName,
+          ...(prepWalPvc ? { walPvc: prepWalPvc } : {}),
+          deadline,
+          ...(signal ? { signal } : {}),
+        });
         prepOutput = out.output;
         prepMs = Date.now() - prepStarted;
         if (createToBoundMs === undefined) createToBoundMs = Date.now() - pvcCreatedAt;
@@ -970,7 +1026,17 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
       storageClass: storageClassName,
       driver,
       pvc,
-      ...(volumes.length ? { volumes: volumes.map(({ volume, holds, mountPath, pvcName: name }) => ({ volume, holds, mountPath, pvcName: name })) } : {}),
+      ...(volumes.length
+        ? {
+            volumes: volumes.map(({ volume, holds, mountPath, sourceMountPath, pvcName: name }) => ({
+              volume,
+              holds,
+              mountPath,
+              sourceMountPath,
+              pvcName: name,
+            })),
+          }
+        : {}),
       remaining,
       ...(prepOutput !== undefined ? { prepOutput } : {}),
       timings: { phases, createToBoundMs, prepMs, totalMs: Date.now() - started },

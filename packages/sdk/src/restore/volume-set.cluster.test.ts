@@ -106,7 +106,7 @@ describe('an instance with pg_wal on its own PVC is backed up, restored and veri
   it('restore: two PVCs; a NEW StatefulSet mounting them where the source did serves every acknowledged row', skipWhen(why), async () => {
     const r = await restoreClient.restore({ backup: 'set-1', namespace: ns, pvcName: 'copy-data' });
     expect(r.state).toBe('ready');
-    expect(r.volumes).toEqual([{ volume: 'wal', holds: 'wal', mountPath: POSTGRES_WAL_MOUNT, pvcName: 'copy-data-wal' }]);
+    expect(r.volumes).toEqual([{ volume: 'wal', holds: 'wal', mountPath: POSTGRES_WAL_MOUNT, sourceMountPath: POSTGRES_WAL_MOUNT, pvcName: 'copy-data-wal' }]);
     const copy = await deployPostgres({
       kubeConfig: clients.kubeConfig,
       namespace: ns,
@@ -144,6 +144,30 @@ describe('an instance with pg_wal on its own PVC is backed up, restored and veri
       }
     },
   );
+
+  it('restore for a pod that mounts the WAL volume elsewhere: a Job re-points pg_wal, and that pod serves every acknowledged row', skipWhen(why), async () => {
+    const r = await restoreClient.restore({ backup: 'set-1', namespace: ns, pvcName: 'moved', prep, volumeMountPaths: { wal: '/pgwal' } });
+    expect(r.prepOutput).toMatch(/^dbaas-restore-prep: re-pointed 1 link\(s\) in \/dbaas\/data\/pgdata$/m);
+    expect(r.volumes).toEqual([{ volume: 'wal', holds: 'wal', mountPath: '/pgwal', sourceMountPath: POSTGRES_WAL_MOUNT, pvcName: 'moved-wal' }]);
+    await expect(restoreClient.restore({ backup: 'set-1', namespace: ns, pvcName: 'bad', volumeMountPaths: { tbs: '/x' } })).rejects.toThrow(
+      /has no volume tbs to mount elsewhere/,
+    );
+    const moved = await deployPostgres({
+      kubeConfig: clients.kubeConfig,
+      namespace: ns,
+      name: 'moved',
+      major: 17,
+      password,
+      existingClaim: 'moved',
+      existingWalClaim: 'moved-wal',
+      walMountPath: '/pgwal',
+    });
+    try {
+      expect((await moved.missing(fenced.acked)).missing).toEqual([]);
+    } finally {
+      await moved.delete();
+    }
+  });
 
   it(
     'verify --backup restores the whole set and checks it: the inspector reads pg_wal through the link, the scratch server starts, amcheck passes; nothing is left',
@@ -203,9 +227,10 @@ describe('an instance with pg_wal on its own PVC is backed up, restored and veri
       expect(set.missingWal).toBe(false);
       expect(backupSetRestorability(set).why).toMatch(/WAL volume's snapshot, taken after pg_backup_stop/);
 
-      const r = await restoreClient.restore({ backup: 'set-online', namespace: ns, pvcName: 'online-data', prep });
-      expect(r.prepOutput).toMatch(/found \d+ WAL segment\(s\) in the WAL volume, wrote backup_label in \/dbaas\/data\/pgdata/);
-      expect(r.volumes?.map((v) => v.pvcName)).toEqual(['online-data-wal']);
+      // For a pod that mounts the WAL volume elsewhere: restore-prep re-points pg_wal, then finds the WAL behind it.
+      const r = await restoreClient.restore({ backup: 'set-online', namespace: ns, pvcName: 'online-data', prep, volumeMountPaths: { wal: '/pgwal' } });
+      expect(r.prepOutput).toMatch(/found \d+ WAL segment\(s\) in the WAL volume, wrote backup_label, re-pointed 1 link\(s\) in \/dbaas\/data\/pgdata/);
+      expect(r.volumes).toEqual([{ volume: 'wal', holds: 'wal', mountPath: '/pgwal', sourceMountPath: POSTGRES_WAL_MOUNT, pvcName: 'online-data-wal' }]);
       expect((await livePvcNames(clients, ns)).filter((n) => n.startsWith('online-data'))).toEqual(['online-data', 'online-data-wal']);
       const copy = await deployPostgres({
         kubeConfig: clients.kubeConfig,
@@ -215,6 +240,7 @@ describe('an instance with pg_wal on its own PVC is backed up, restored and veri
         password,
         existingClaim: 'online-data',
         existingWalClaim: 'online-data-wal',
+        walMountPath: '/pgwal',
       });
       try {
         expect((await copy.missing(acked)).missing).toEqual([]);
@@ -329,7 +355,9 @@ describe('an instance with a tablespace on its own PVC (labelled dbaas.io/holds=
           { claim: 'tbs-pgt-0', volume: 'tbs', holds: 'tablespace', mountPath: POSTGRES_TABLESPACE_MOUNT, snapshot: 'tbs-1-vol-tbs' },
         ]);
         const fencedRound = await restoredTablespaceRound('tbs-1', 'tcopy', 3000);
-        expect(fencedRound.restore.volumes).toEqual([{ volume: 'tbs', holds: 'tablespace', mountPath: POSTGRES_TABLESPACE_MOUNT, pvcName: 'tcopy-tbs' }]);
+        expect(fencedRound.restore.volumes).toEqual([
+          { volume: 'tbs', holds: 'tablespace', mountPath: POSTGRES_TABLESPACE_MOUNT, sourceMountPath: POSTGRES_TABLESPACE_MOUNT, pvcName: 'tcopy-tbs' },
+        ]);
         report.push(
           `fenced backup of data + tablespace volumes: ${result.timings.totalMs} ms (down ${result.timings.fencedMs} ms); verify ${fencedRound.verify.timings.totalMs} ms`,
         );

@@ -175,6 +175,19 @@ export async function planRestoreForStatefulSet(clients: KubeClients, options: S
     volumePvcNames: (volume) => `${volume}-${statefulSet}-${ordinal}`,
     extra: { ...(options.extra ?? {}), labels },
   });
+  // An existing StatefulSet adopts only the PVCs of its own templates: a volume of the set without one would be left out.
+  const untemplated = sts ? (restore.volumes ?? []).filter((v) => !templateNames(sts).includes(v.volume)) : [];
+  if (untemplated.length) {
+    throw new DbaasError(
+      'TARGET_UNSUPPORTED',
+      `StatefulSet ${namespace}/${statefulSet} has no volumeClaimTemplate for volume ${untemplated.map((v) => v.volume).join(', ')} of backup "${restore.set}" (its templates: ${templateNames(sts).join(', ')}): its pod would start without them`,
+      {
+        fix: `Give the StatefulSet a volumeClaimTemplate named ${untemplated.map((v) => v.volume).join(', ')} mounted at ${untemplated.map((v) => v.mountPath).join(', ')}, or restore into a StatefulSet created after the restore with that layout.`,
+        option: 'statefulSet',
+        details: { templates: templateNames(sts), volumes: untemplated.map((v) => v.volume) },
+      },
+    );
+  }
   return { statefulSet, template, ordinal, statefulSetExists: sts !== undefined, restore };
 }
 

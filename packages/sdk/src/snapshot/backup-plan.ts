@@ -371,11 +371,25 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
   }
   const existingWalVolume = existingVolumes.find((e) => e.volume.holds === 'wal')?.vs;
   const walCopy = withWalSnapshot ? existingWal : mode === 'online' && walVolume !== undefined ? existingWalVolume : undefined;
+  // A set of several volumes is one cut: an earlier run's set is adopted only when it is whole and
+  // cut (completing it now would pair volumes from two different moments).
   if (
-    (withWalSnapshot || (mode === 'online' && walVolume !== undefined)) &&
     existingData &&
-    (!walCopy || readSnapshotMetadata(walCopy).stopLsn === undefined)
+    volumes.length > 0 &&
+    mode !== 'online' &&
+    (existingVolumes.length < volumes.length || ![existingData, ...existingVolumes.map((e) => e.vs)].every(isCut))
   ) {
+    const left = [names.data, ...existingVolumes.map((e) => e.vs.metadata.name!)];
+    throw new DbaasError(
+      'KUBE_CONFLICT',
+      `backup set ${name} is an incomplete set of several volumes from an earlier run; it cannot be completed (its volumes must be cut in one fence)`,
+      { fix: `Delete it and run again: kubectl -n ${namespace} delete volumesnapshot ${left.join(' ')}, or choose another name.`, option: 'name' },
+    );
+  }
+  // An online set is whole or nothing: every planned volume there, and its WAL copy after pg_backup_stop.
+  const onlineIncomplete =
+    (withWalSnapshot || (mode === 'online' && walVolume !== undefined)) && (!walCopy || readSnapshotMetadata(walCopy).stopLsn === undefined);
+  if (existingData && (onlineIncomplete || (mode === 'online' && existingVolumes.length < volumes.length))) {
     throw new DbaasError(
       'KUBE_CONFLICT',
       `backup set ${name} is an incomplete online backup from an earlier run; it cannot be resumed (its backup session ended with that run, so the data snapshot has no backup_label/WAL to the stop LSN)`,

@@ -511,7 +511,9 @@ async function executeOnline(r: BackupRun): Promise<void> {
   const tablespaces = (r.plan.volumes ?? []).filter((v) => v.holds === 'tablespace');
   const dataName = await request(r, 'data', start);
   const inside = [dataName, ...(await Promise.all(tablespaces.map((v) => request(r, 'volume', start, v))))];
-  session.stage = `while the data snapshot ${dataName}${tablespaces.length ? ' and the tablespace volumes' : ''} were being cut`;
+  session.stage = tablespaces.length
+    ? `while the data snapshot ${dataName} and the tablespace volumes were being cut`
+    : `while the data snapshot ${dataName} was being cut`;
   await Promise.all(inside.map((snapshotName) => cut(r, snapshotName)));
   session.stage = `after the data snapshot ${dataName} was cut, at pg_backup_stop`;
   const stop = await backup.stop();
@@ -551,11 +553,12 @@ const EXECUTORS: Record<ConsistencyMode, (r: BackupRun) => Promise<void>> = {
   fenced: async (r) => {
     await closeOwnEngine(r);
     await fence(r);
-    await assertFenceHolds(r, 'before the snapshots were requested');
+    const set = (r.plan.volumes ?? []).length > 0;
+    await assertFenceHolds(r, set ? 'before the snapshots were requested' : 'before the snapshot was requested');
     // Every volume of a stopped instance is cut inside the same fence: one consistent set.
     const names = [await request(r, 'data'), ...(await Promise.all((r.plan.volumes ?? []).map((v) => request(r, 'volume', {}, v))))];
     await Promise.all(names.map((snapshotName) => cut(r, snapshotName)));
-    await assertFenceHolds(r, 'until the snapshots were cut');
+    await assertFenceHolds(r, set ? 'until the snapshots were cut' : 'until the snapshot was cut');
     // The fence ends at the cut, not at readiness: the cleanup path lifts it right after.
   },
   online: executeOnline,
@@ -570,23 +573,16 @@ async function executeAdopted(r: BackupRun, adopted: { data?: VolumeSnapshot; wa
     for (const vs of adopted.volumes) adopt(r, vs, 'volume');
     return;
   }
-  const adoptedVolumes = new Map(adopted.volumes.map((vs) => [vs.metadata.name!, vs]));
-  const uncut = [...(r.plan.adopt?.cut ? [] : [dataName])];
-  for (const vs of adopted.volumes) {
-    adopt(r, vs, 'volume');
-    if (!isCut(vs)) uncut.push(vs.metadata.name!);
-  }
-  const missing = (r.plan.volumes ?? []).filter((v) => !adoptedVolumes.has(v.snapshot));
-  if (uncut.length === 0 && missing.length === 0) return;
-  // An uncut snapshot is cut, a missing one of the set requested, inside a fence again: a set is one cut.
+  // A set of several volumes is adopted only whole and cut (the plan refuses anything else).
+  for (const vs of adopted.volumes) adopt(r, vs, 'volume');
+  if (r.plan.adopt?.cut) return;
   if (r.plan.mode === 'fenced') {
     await closeOwnEngine(r);
     await fence(r);
-    await assertFenceHolds(r, 'before the adopted snapshots were cut');
+    await assertFenceHolds(r, 'before the adopted snapshot was cut');
   }
-  uncut.push(...(await Promise.all(missing.map((v) => request(r, 'volume', {}, v)))));
-  await Promise.all(uncut.map((snapshotName) => cut(r, snapshotName)));
-  if (r.plan.mode === 'fenced') await assertFenceHolds(r, 'until the adopted snapshots were cut');
+  await cut(r, dataName);
+  if (r.plan.mode === 'fenced') await assertFenceHolds(r, 'until the adopted snapshot was cut');
 }
 
 /** Ends what the run holds (session, fence, connection); what failed on the way goes to `problems`. */

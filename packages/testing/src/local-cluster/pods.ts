@@ -86,6 +86,8 @@ export interface DeployPostgresOptions extends DeployDatabaseOptions {
    * volume) instead of a volumeClaimTemplate; implies `walVolume`. `delete()` leaves it in place.
    */
   existingWalClaim?: string;
+  /** Where the WAL PVC is mounted (with `walVolume`). Default {@link POSTGRES_WAL_MOUNT}. */
+  walMountPath?: string;
   /**
    * A third PVC for tablespaces (volumeClaimTemplate `tbs`: `tbs-<name>-0`, labelled
    * `dbaas.io/holds=tablespace`, mounted at {@link POSTGRES_TABLESPACE_MOUNT}), with the empty
@@ -436,6 +438,7 @@ export function postgresStatefulSet(opts: {
   walVolume?: boolean | undefined;
   walStorage?: string | undefined;
   existingWalClaim?: string | undefined;
+  walMountPath?: string | undefined;
   tablespaceVolume?: boolean | undefined;
   existingTablespaceClaim?: string | undefined;
 }): V1StatefulSet {
@@ -503,7 +506,7 @@ export function postgresStatefulSet(opts: {
                 { name: 'POSTGRES_PASSWORD', valueFrom: { secretKeyRef: { name: opts.secretName, key: 'password' } } },
                 { name: 'PGDATA', value: `${PG_MOUNT}/${PG_SUBPATH}` },
                 // Read by the entrypoint only when it initialises PGDATA; harmless on a restored one.
-                ...(wal ? [{ name: 'POSTGRES_INITDB_WALDIR', value: POSTGRES_WAL_DIR }] : []),
+                ...(wal ? [{ name: 'POSTGRES_INITDB_WALDIR', value: `${opts.walMountPath ?? POSTGRES_WAL_MOUNT}/pg_wal` }] : []),
               ],
               ports: [{ name: 'postgres', containerPort: 5432 }],
               readinessProbe: {
@@ -515,7 +518,7 @@ export function postgresStatefulSet(opts: {
               resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '1Gi' } },
               volumeMounts: [
                 { name: 'data', mountPath: PG_MOUNT },
-                ...(wal ? [{ name: 'wal', mountPath: POSTGRES_WAL_MOUNT }] : []),
+                ...(wal ? [{ name: 'wal', mountPath: opts.walMountPath ?? POSTGRES_WAL_MOUNT }] : []),
                 ...(tbs ? [{ name: 'tbs', mountPath: POSTGRES_TABLESPACE_MOUNT }] : []),
               ],
             },
@@ -562,6 +565,7 @@ export async function deployPostgres(opts: DeployPostgresOptions): Promise<Postg
       walVolume: opts.walVolume,
       walStorage: opts.walStorage,
       existingWalClaim: opts.existingWalClaim,
+      walMountPath: opts.walMountPath,
       tablespaceVolume: opts.tablespaceVolume,
       existingTablespaceClaim: opts.existingTablespaceClaim,
     }),

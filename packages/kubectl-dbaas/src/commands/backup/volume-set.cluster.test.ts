@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { KubeClients } from '@kubectl-dbaas/sdk';
 import { POSTGRES_WAL_MOUNT, clusterFromEnv, deployPostgres, hostpathSkipReason, livePvcNames, skipWhen, type PostgresPod } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { KubectlWithPlugin, showRun as show } from '../../e2e/kubectl-plugin.js';
 import { deleteNamespaceAndWait, E2E_MAJOR, POSTGRES_IMAGE_TEMPLATE } from '../../e2e/postgres-statefulset.js';
 import type { RestoreReport } from '../../restore-report.js';
@@ -74,6 +75,14 @@ describe('kubectl dbaas with pg_wal on its own PVC (real kubectl, plugin on PATH
     const json = await dbaas(['restore', 'cli-set', '--to', 'again', '-n', ns, '-o', 'json']);
     expect(json.code, show(json)).toBe(0);
     expect((JSON.parse(json.stdout) as RestoreReport).volumes).toEqual([{ volume: 'wal', holds: 'wal', mountPath: POSTGRES_WAL_MOUNT, pvc: 'again-wal' }]);
+    // For a pod that mounts the WAL volume elsewhere: a Job re-points the link (dry run: what would be created).
+    const moved = await dbaas(['restore', 'cli-set', '--to', 'moved', '--volume-mount', 'wal=/pgwal', '-n', ns, '--dry-run=client', '-o', 'yaml']);
+    expect(moved.code, show(moved)).toBe(0);
+    const items = (parseYaml(moved.stdout) as { items: { kind: string; metadata: { name: string } }[] }).items;
+    expect(items.map((m) => `${m.kind}/${m.metadata.name}`)).toEqual(['PersistentVolumeClaim/moved', 'PersistentVolumeClaim/moved-wal', 'Job/moved-relink']);
+    const badMount = await dbaas(['restore', 'cli-set', '--to', 'moved', '--volume-mount', 'wal', '-n', ns]);
+    expect(badMount.code, show(badMount)).toBe(2);
+    expect(badMount.stderr).toMatch(/--volume-mount: "wal" must be VOLUME=PATH/);
 
     const before = await livePvcNames(clients, ns);
     const v = await dbaas([

@@ -6,7 +6,7 @@ import { parseArgs } from '../../parse-args.js';
 import { UsageError } from '../../usage-error.js';
 import { dryRunShape, timeoutMs as timeoutMsOf, timeoutShape, withDryRun, withFlagRelations, withTimeout } from '../../option-groups.js';
 import { requireFencedObject } from '../../fence-object.js';
-import { backupNameArg, objectName, parseSize, parseSubPath } from '../../flag-values.js';
+import { backupNameArg, objectName, parseSize, parseSubPath, parseVolumeMounts } from '../../flag-values.js';
 
 const name = () => z.optional(z.string().check(z.minLength(1)));
 const id = () => z.optional(z.int().check(z.minimum(0)));
@@ -22,6 +22,7 @@ const restoreArgsSchema = z.extend(globalOptionsSchema, {
   prepUid: id(),
   prepFsGroup: id(),
   dataSubpath: z.optional(z.string()),
+  volumeMount: z.optional(z.array(z.string())),
   forStatefulset: name(),
   template: name(),
   ordinal: id(),
@@ -94,6 +95,12 @@ export const restoreCommand: CommandModule = {
             type: 'string',
             describe: 'WaitForFirstConsumer classes: bind for this node now (without it the PVC is left waiting for its first pod, and the summary says so)',
           })
+          .option('volume-mount', {
+            type: 'string',
+            array: true,
+            describe:
+              "A backup of several volumes (pg_wal or tablespaces on PVCs of their own), for a pod that mounts one elsewhere than the source did: VOLUME=PATH (repeatable); a Job re-points the data directory's links to it",
+          })
           .option('prep-image', {
             type: 'string',
             describe: "Image of the Job (default postgres:<the backup's major>)",
@@ -143,6 +150,7 @@ export const restoreCommand: CommandModule = {
       prepUid: args.prepUid,
       prepFsGroup: args.prepFsGroup,
       dataSubPath: args.dataSubpath !== undefined ? parseSubPath(args.dataSubpath) : undefined,
+      volumeMounts: args.volumeMount !== undefined ? parseVolumeMounts(args.volumeMount) : undefined,
       timeoutMs,
     };
     if (args.forStatefulset || args.inPlace) {

@@ -37,6 +37,8 @@ export interface RestoreCommandArgs extends KubeArgs {
   prepUid?: number | undefined;
   prepFsGroup?: number | undefined;
   dataSubPath?: string | undefined;
+  /** `--volume-mount`: new mount paths of a set's other volumes, by volume name. */
+  volumeMounts?: Record<string, string> | undefined;
   timeoutMs: number;
 }
 
@@ -65,6 +67,7 @@ export function restoreOptions(args: RestoreCommandArgs, namespace: string): Res
     ...(args.storageClass !== undefined ? { storageClass: args.storageClass } : {}),
     ...(args.consumerNode !== undefined ? { consumerNode: args.consumerNode } : {}),
     ...(Object.keys(prep).length > 0 ? { prep } : {}),
+    ...(args.volumeMounts !== undefined ? { volumeMountPaths: args.volumeMounts } : {}),
     deadlineMs: args.timeoutMs,
   };
 }
