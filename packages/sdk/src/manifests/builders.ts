@@ -887,10 +887,20 @@ export function buildRelinkJob(input: RelinkJobInput): V1Job {
   return restoreJob(input, [{ name: 'DBAAS_RELINK_ONLY', value: '1' }], undefined);
 }
 
-/** A mount path a Job's script may take as a word: absolute, normalised, not /, no spaces or "=". */
-function assertMountPath(p: string, what: string): string {
+/**
+ * A mount path a Job's script may take as a word: absolute, normalised, not /, no spaces or "=".
+ *
+ * @throws DbaasError `INVALID_ARGUMENT` (with `option` when given)
+ * @example
+ * ```ts
+ * assertMountPath('/var/lib/postgresql/wal', 'walVolumeMountPath'); // '/var/lib/postgresql/wal'
+ * ```
+ */
+export function assertMountPath(p: string, what: string, option?: string): string {
   if (!path.posix.isAbsolute(p) || path.posix.normalize(p) !== p || p === '/' || !/^[\w./-]+$/.test(p)) {
-    throw new DbaasError('INVALID_ARGUMENT', `${what} "${p}" is not a normalised absolute path other than / (letters, digits, . _ - and / only)`);
+    throw new DbaasError('INVALID_ARGUMENT', `${what} "${p}" is not a normalised absolute path other than / (letters, digits, . _ - and / only)`, {
+      ...(option ? { option } : {}),
+    });
   }
   return p;
 }

@@ -3,7 +3,6 @@
 // same snapshotHandle) and a VolumeSnapshot bound to it. `online` sets get their WAL segments and
 // backup_label from the `-wal` snapshot through the restore-prep step. Everything is checked before
 // the first object is created; on failure or abort what was created is deleted again, or named.
-import path from 'node:path';
 import type { V1Job, V1PersistentVolumeClaim, V1StorageClass } from '@kubernetes/client-node';
 import { DbaasError, isDbaasError, toDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
@@ -14,6 +13,7 @@ import {
   buildPvcFromSnapshot,
   buildRestorePrepJob,
   buildRelinkJob,
+  assertMountPath,
   SELECTED_NODE_ANNOTATION,
   walFilesForBackup,
   type ContainerResources,
@@ -616,15 +616,7 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
     const pvc = pvcFor(name, member, source.vsName, undefined);
     pvc.metadata!.labels![DBAAS_LABELS.restoredFrom] = member.name;
     const target = options.volumeMountPaths?.[volume] ?? mountPath;
-    if (!path.posix.isAbsolute(target) || path.posix.normalize(target) !== target || target === '/' || !/^[\w./-]+$/.test(target)) {
-      throw new DbaasError(
-        'INVALID_ARGUMENT',
-        `mount path "${target}" of volume ${volume} is not a normalised absolute path other than / (letters, digits, . _ - and / only)`,
-        {
-          option: 'volumeMountPaths',
-        },
-      );
-    }
+    assertMountPath(target, `mount path of volume ${volume}`, 'volumeMountPaths');
     return { volume, holds, mountPath: target, sourceMountPath: mountPath, pvcName: name, source, pvc };
   });
   const unknownMounts = Object.keys(options.volumeMountPaths ?? {}).filter((v) => !volumes.some((m) => m.volume === v));
