@@ -110,12 +110,18 @@ export {
   SNAPSHOT_VERSION,
   SNAPSHOT_API_VERSION,
   DEFAULT_SNAPSHOT_CLASS_ANNOTATION,
+  GROUP_SNAPSHOT_GROUP,
+  GROUP_SNAPSHOT_VERSION,
+  GROUP_SNAPSHOT_API_VERSION,
+  DEFAULT_GROUP_SNAPSHOT_CLASS_ANNOTATION,
 } from './kube/snapshot-types.js';
 export type {
   VolumeSnapshot,
   VolumeSnapshotContent,
   VolumeSnapshotClass,
   VolumeSnapshotError,
+  VolumeGroupSnapshot,
+  VolumeGroupSnapshotClass,
   SnapshotObjectList,
   SnapshotDeletionPolicy,
 } from './kube/snapshot-types.js';
@@ -213,6 +219,7 @@ export type { BackupProgress, BackupPhase, SnapshotTimings, SnapshotWatchStats }
 export { discoverBackupTarget, impliedFencing, chooseSnapshotClass, dataPvcOfPod, podsMountingPvc, DATA_VOLUME_ANNOTATION } from './snapshot/discovery.js';
 export { planBackup, cnpgInstanceTarget } from './snapshot/backup-plan.js';
 export type { BackupPlan, BackupPlanOptions, CnpgInstance, SetVolume } from './snapshot/backup-plan.js';
+export { GROUP_SNAPSHOT_PVC_LABEL, groupSnapshotClassOf, buildGroupSnapshot } from './snapshot/group-snapshot.js';
 export { isPodConnection } from './snapshot/backup-session.js';
 export type { PodDatabaseConnection, BackupDatabase, BackupSessionPlan } from './snapshot/backup-session.js';
 export { podDatabaseCredentials } from './engines/pod-credentials.js';

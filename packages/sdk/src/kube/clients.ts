@@ -10,7 +10,11 @@ import { toKubeError, type KubeOperation } from './errors.js';
 import {
   SNAPSHOT_GROUP,
   SNAPSHOT_VERSION,
+  GROUP_SNAPSHOT_GROUP,
+  GROUP_SNAPSHOT_VERSION,
   type SnapshotObjectList,
+  type VolumeGroupSnapshot,
+  type VolumeGroupSnapshotClass,
   type VolumeSnapshot,
   type VolumeSnapshotClass,
   type VolumeSnapshotContent,
@@ -146,14 +150,13 @@ export interface SnapshotListOptions {
  * ```
  */
 export class SnapshotResource<T extends { metadata: { name?: string; namespace?: string } }> {
-  readonly group = SNAPSHOT_GROUP;
-  readonly version = SNAPSHOT_VERSION;
-
   /** @internal */
   constructor(
     private readonly clients: KubeClients,
     readonly plural: string,
     readonly namespaced: boolean,
+    readonly group: string = SNAPSHOT_GROUP,
+    readonly version: string = SNAPSHOT_VERSION,
   ) {}
 
   private ns(namespace: string | undefined): string | undefined {
@@ -275,6 +278,8 @@ export class KubeClients {
   readonly volumeSnapshots: SnapshotResource<VolumeSnapshot>;
   readonly volumeSnapshotContents: SnapshotResource<VolumeSnapshotContent>;
   readonly volumeSnapshotClasses: SnapshotResource<VolumeSnapshotClass>;
+  readonly volumeGroupSnapshots: SnapshotResource<VolumeGroupSnapshot>;
+  readonly volumeGroupSnapshotClasses: SnapshotResource<VolumeGroupSnapshotClass>;
 
   private constructor(kc: KubeConfig, namespace: string) {
     this.kubeConfig = kc;
@@ -297,6 +302,14 @@ export class KubeClients {
     this.volumeSnapshots = new SnapshotResource<VolumeSnapshot>(this, 'volumesnapshots', true);
     this.volumeSnapshotContents = new SnapshotResource<VolumeSnapshotContent>(this, 'volumesnapshotcontents', false);
     this.volumeSnapshotClasses = new SnapshotResource<VolumeSnapshotClass>(this, 'volumesnapshotclasses', false);
+    this.volumeGroupSnapshots = new SnapshotResource<VolumeGroupSnapshot>(this, 'volumegroupsnapshots', true, GROUP_SNAPSHOT_GROUP, GROUP_SNAPSHOT_VERSION);
+    this.volumeGroupSnapshotClasses = new SnapshotResource<VolumeGroupSnapshotClass>(
+      this,
+      'volumegroupsnapshotclasses',
+      false,
+      GROUP_SNAPSHOT_GROUP,
+      GROUP_SNAPSHOT_VERSION,
+    );
   }
 
   /**

@@ -154,6 +154,94 @@ export interface VolumeSnapshotClass {
 }
 
 /**
+ * API group of CSI volume group snapshots (a crash-consistent cut of several PVCs at one instant).
+ *
+ * @example
+ * ```ts
+ * const path = `/apis/${GROUP_SNAPSHOT_GROUP}/v1/volumegroupsnapshotclasses`;
+ * ```
+ */
+export const GROUP_SNAPSHOT_GROUP = 'groupsnapshot.storage.k8s.io';
+/**
+ * The served storage version of {@link GROUP_SNAPSHOT_GROUP} (GA in external-snapshotter v8.7.0).
+ *
+ * @example
+ * ```ts
+ * const apiVersion = `${GROUP_SNAPSHOT_GROUP}/${GROUP_SNAPSHOT_VERSION}`;
+ * ```
+ */
+export const GROUP_SNAPSHOT_VERSION = 'v1';
+/**
+ * `apiVersion` of every group snapshot object.
+ *
+ * @example
+ * ```ts
+ * const vgs = { apiVersion: GROUP_SNAPSHOT_API_VERSION, kind: 'VolumeGroupSnapshot' };
+ * ```
+ */
+export const GROUP_SNAPSHOT_API_VERSION = `${GROUP_SNAPSHOT_GROUP}/${GROUP_SNAPSHOT_VERSION}` as const;
+
+/**
+ * `groupsnapshot.storage.k8s.io/v1` VolumeGroupSnapshot: one cut of every PVC its label selector
+ * matches. The snapshot-controller creates one VolumeSnapshot per PVC, owned by the group; they
+ * live and die with it (deleting one of them alone is refused).
+ *
+ * @example
+ * ```ts
+ * const vgs: VolumeGroupSnapshot = {
+ *   apiVersion: 'groupsnapshot.storage.k8s.io/v1',
+ *   kind: 'VolumeGroupSnapshot',
+ *   metadata: { name: 'nightly', namespace: 'db' },
+ *   spec: { volumeGroupSnapshotClassName: 'csi-hostpath-groupsnapclass', source: { selector: { matchLabels: { 'dbaas.io/group-snapshot': 'nightly' } } } },
+ * };
+ * ```
+ */
+export interface VolumeGroupSnapshot {
+  apiVersion: typeof GROUP_SNAPSHOT_API_VERSION;
+  kind: 'VolumeGroupSnapshot';
+  metadata: V1ObjectMeta;
+  spec: {
+    source: { selector: { matchLabels: Record<string, string> } };
+    volumeGroupSnapshotClassName?: string;
+  };
+  status?: {
+    boundVolumeGroupSnapshotContentName?: string;
+    /** RFC 3339 time the storage system cut the group. */
+    creationTime?: string;
+    error?: VolumeSnapshotError;
+    readyToUse?: boolean;
+  };
+}
+
+/**
+ * `groupsnapshot.storage.k8s.io/v1` VolumeGroupSnapshotClass (cluster-scoped); the annotation
+ * `groupsnapshot.storage.kubernetes.io/is-default-class: "true"` marks the driver's default.
+ *
+ * @example
+ * ```ts
+ * const isDefault = cls.metadata.annotations?.[DEFAULT_GROUP_SNAPSHOT_CLASS_ANNOTATION] === 'true';
+ * ```
+ */
+export interface VolumeGroupSnapshotClass {
+  apiVersion: typeof GROUP_SNAPSHOT_API_VERSION;
+  kind: 'VolumeGroupSnapshotClass';
+  metadata: V1ObjectMeta;
+  driver: string;
+  deletionPolicy: SnapshotDeletionPolicy;
+  parameters?: Record<string, string>;
+}
+
+/**
+ * Annotation that marks a VolumeGroupSnapshotClass as its driver's default.
+ *
+ * @example
+ * ```ts
+ * const isDefault = cls.metadata.annotations?.[DEFAULT_GROUP_SNAPSHOT_CLASS_ANNOTATION] === 'true';
+ * ```
+ */
+export const DEFAULT_GROUP_SNAPSHOT_CLASS_ANNOTATION = 'groupsnapshot.storage.kubernetes.io/is-default-class';
+
+/**
  * A list of snapshot objects as the API returns it (`continue` for pagination).
  *
  * @example

@@ -318,6 +318,8 @@ export interface PvcFromSnapshotInput {
   restoreType?: 'snapshot' | 'cross-namespace';
   /** The namespace of the original snapshot, for a cross-namespace restore. */
   restoredFromNamespace?: string;
+  /** The backup set the snapshot belongs to (the `dbaas.io/restored-from` label); default the snapshot's name. */
+  restoredFrom?: string;
   extra?: ExtraMetadata;
 }
 
@@ -380,7 +382,7 @@ export function buildPvcFromSnapshot(input: PvcFromSnapshotInput): V1PersistentV
   if (input.restoredFromNamespace !== undefined) assertDnsLabel(input.restoredFromNamespace, 'source namespace');
   const own = writeRestoreMetadata({
     schemaVersion: SNAPSHOT_METADATA_SCHEMA_VERSION,
-    restoredFrom: assertLabelValue(input.snapshot.name, DBAAS_LABELS.restoredFrom),
+    restoredFrom: assertLabelValue(input.restoredFrom ?? input.snapshot.name, DBAAS_LABELS.restoredFrom),
     restoreType,
     ...(input.restoredFromNamespace !== undefined ? { restoredFromNamespace: input.restoredFromNamespace } : {}),
   });

@@ -572,7 +572,7 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
       contentName: derivedName(`dbaas-${namespace}-${vsName}`, '', 'subdomain', 'VolumeSnapshotContent name'),
       extra: { labels: { 'app.kubernetes.io/component': 'restore-source' } },
     });
-    pair.snapshot.metadata.labels![DBAAS_LABELS.restoredFrom] = snapshot.name;
+    pair.snapshot.metadata.labels![DBAAS_LABELS.restoredFrom] = set;
     return { vsName, pair };
   };
   const dataSource = sourceFor(data, pvcName);
@@ -585,6 +585,9 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
       ...(size !== undefined ? { size } : {}),
       storageClass: { name: storageClassName, provisioner: storageClass.provisioner },
       restoreType,
+      // The backup set, also for a PVC made from a temporary copy or from a member snapshot the
+      // snapshot-controller named (a group's).
+      restoredFrom: set,
       ...(crossNamespace ? { restoredFromNamespace: backupNamespace } : {}),
       extra: {
         labels: { ...(options.extra?.labels ?? {}) },
@@ -592,11 +595,8 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
       },
     });
   const dataPvc = pvcFor(pvcName, data, dataSource.vsName, options.size);
-  // The restored-from label names the backup set, also when the PVC was made from a temporary copy.
-  dataPvc.metadata!.labels![DBAAS_LABELS.restoredFrom] = data.name;
   const walPvc = wal && walPvcName ? pvcFor(walPvcName, wal, walSource!.vsName, undefined) : undefined;
   if (walPvc) {
-    walPvc.metadata!.labels![DBAAS_LABELS.restoredFrom] = wal!.name;
     walPvc.metadata!.labels!['app.kubernetes.io/component'] = 'restore-wal-scratch';
   }
   const volumes: RestoredVolume[] = members.map((member) => {
@@ -614,7 +614,6 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
     const name = assertDnsSubdomain(named ?? derivedName(pvcName, `-${volume}`, 'subdomain', `PVC name of volume ${volume}`), `PVC name of volume ${volume}`);
     const source = sourceFor(member, name);
     const pvc = pvcFor(name, member, source.vsName, undefined);
-    pvc.metadata!.labels![DBAAS_LABELS.restoredFrom] = member.name;
     const target = options.volumeMountPaths?.[volume] ?? mountPath;
     assertMountPath(target, `mount path of volume ${volume}`, 'volumeMountPaths');
     return { volume, holds, mountPath: target, sourceMountPath: mountPath, pvcName: name, source, pvc };

@@ -2,11 +2,15 @@
 // CloudNativePG's walStorage), on the shared local cluster's node with the real CSI hostpath driver:
 // a fenced backup under write load snapshots both volumes inside one fence, the set restores into
 // two PVCs that a NEW StatefulSet mounts where the source had them (every acknowledged row is
-// there), verify restores and checks the whole set with the pod runtime, and what cannot be done
-// with such a set yet (crash, an in-place restore, verifying one restored PVC) is refused before
+// there), verify restores and checks the whole set with the pod runtime, a checkpoint backup cuts
+// the set with one VolumeGroupSnapshot, and what cannot be done with such a set (crash without a
+// group snapshot class, an in-place restore, verifying one restored PVC) is refused before
 // anything is created. Skipped with the reason printed when the node or hostpath plugin is missing.
 import { randomBytes } from 'node:crypto';
 import {
+  BTRFS_DRIVER,
+  BTRFS_STORAGE_CLASS,
+  GROUP_SNAPSHOT_CLASS,
   POSTGRES_IMAGE_UID,
   POSTGRES_TABLESPACE_DIR,
   POSTGRES_TABLESPACE_MOUNT,
@@ -24,6 +28,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KubeClients } from '../kube/clients.js';
 import { runBackup, type BackupResult } from '../snapshot/backup.js';
 import { planBackup } from '../snapshot/backup-plan.js';
+import { GROUP_SNAPSHOT_PVC_LABEL } from '../snapshot/group-snapshot.js';
 import { backupSetRestorability } from '../snapshot/backup-sets.js';
 import { SnapshotClient } from '../snapshot/snapshot-client.js';
 import { podVerifyRuntime } from './pod-runtime.js';
@@ -257,15 +262,148 @@ describe('an instance with pg_wal on its own PVC is backed up, restored and veri
   );
 
   it(
-    'what a set cannot do yet is refused before anything is created: crash (no group snapshot), an in-place restore, verifying one restored PVC',
+    "checkpoint: one VolumeGroupSnapshot cuts both volumes at one instant; its member snapshots carry the set; the restored set serves every acknowledged row; verify reads the set (and will not vouch for hostpath's copy); deleting the backup deletes the group",
     skipWhen(why),
     async () => {
-      const crash = await dbaasRejection(
-        planBackup(clients, { namespace: ns, target: { pod: source.podName }, mode: 'crash', force: true, name: 'set-crash' }),
+      // hostpath's group snapshot is tar copies one after another, not one instant (hence force): a
+      // lull made, so that what is tested is the group's path, not the driver's atomicity.
+      const load = (await source.writer()).start();
+      await new Promise((r) => setTimeout(r, 1500));
+      await load.pause();
+      const acked = load.acked.map(([id]) => id);
+      let result: BackupResult;
+      try {
+        result = await runBackup(clients, {
+          namespace: ns,
+          target: { pod: source.podName },
+          mode: 'checkpoint',
+          force: true,
+          name: 'set-group',
+          database: { throughPod: {} },
+          deadlineMs: 240_000,
+        });
+      } finally {
+        load.resume();
+        await new Promise((r) => setTimeout(r, 500));
+        await load.stop();
+      }
+      expect(acked.length).toBeGreaterThan(50);
+      expect(result.plan.groupSnapshot?.spec).toEqual({
+        volumeGroupSnapshotClassName: GROUP_SNAPSHOT_CLASS,
+        source: { selector: { matchLabels: { [GROUP_SNAPSHOT_PVC_LABEL]: 'set-group' } } },
+      });
+      expect(result.plan.manifests).toEqual([]);
+      const data = result.snapshots.data;
+      const wal = result.snapshots.volumes!['wal']!;
+      for (const vs of [data, wal]) {
+        expect(vs.metadata.name).toMatch(/^snapshot-/);
+        expect(vs.status?.volumeGroupSnapshotName).toBe('set-group');
+      }
+      // One cut: the storage gave both members the group's creation time.
+      expect(data.status?.creationTime).toBe(wal.status?.creationTime);
+      expect(result.metadata.data).toMatchObject({ backupSet: 'set-group', role: 'data', mode: 'checkpoint', setVolumes: ['wal'], walVolume: 'wal' });
+      expect(result.metadata.data.checkpointLsn).toBeDefined();
+      expect(result.metadata.volumes!['wal']).toMatchObject({
+        role: 'volume',
+        volume: 'wal',
+        holds: 'wal',
+        sourcePvc: 'wal-pg-0',
+        mountPath: POSTGRES_WAL_MOUNT,
+      });
+      for (const name of ['data-pg-0', 'wal-pg-0']) {
+        const pvc = await clients.core.readNamespacedPersistentVolumeClaim({ name, namespace: ns });
+        expect(pvc.metadata?.labels?.[GROUP_SNAPSHOT_PVC_LABEL]).toBeUndefined();
+      }
+      const snapshots = new SnapshotClient(clients);
+      const set = await snapshots.describe({ namespace: ns, name: 'set-group' });
+      expect(set.snapshots.map((s) => [s.role, s.sourcePvc, s.groupSnapshot])).toEqual([
+        ['data', 'data-pg-0', 'set-group'],
+        ['volume', 'wal-pg-0', 'set-group'],
+      ]);
+      expect(set.missingVolumes).toEqual([]);
+      const again = await dbaasRejection(
+        planBackup(clients, { namespace: ns, target: { pod: source.podName }, mode: 'crash', force: true, name: 'set-group' }),
       );
-      expect(crash).toMatchObject({ code: 'TARGET_UNSUPPORTED', option: 'mode' });
-      expect(crash.message).toContain(`keeps its WAL on PVC wal-pg-0 (POSTGRES_INITDB_WALDIR=${POSTGRES_WAL_MOUNT}/pg_wal`);
-      expect(crash.message).toContain('VolumeGroupSnapshot');
+      expect(again).toMatchObject({ code: 'KUBE_CONFLICT', option: 'name' });
+      expect(again.fix).toContain('kubectl -n');
+
+      const r = await restoreClient.restore({ backup: 'set-group', namespace: ns, pvcName: 'group-data' });
+      expect(r.volumes?.map((v) => v.pvcName)).toEqual(['group-data-wal']);
+      const copy = await deployPostgres({
+        kubeConfig: clients.kubeConfig,
+        namespace: ns,
+        name: 'group-copy',
+        major: 17,
+        password,
+        existingClaim: 'group-data',
+        existingWalClaim: 'group-data-wal',
+      });
+      try {
+        expect((await copy.missing(acked)).missing).toEqual([]);
+      } finally {
+        await copy.delete();
+      }
+      // verify reads the whole set (pg_wal through its link) and will not vouch for a running
+      // server's copy that hostpath made file by file, even though this one (cut in a lull) starts.
+      const v = await restoreClient.verify({ namespace: ns, backup: 'set-group', runtime, amcheck: 'install' });
+      expect(v.offline?.verdict).toBe('unsafe-not-atomic');
+      expect(v.failures).toEqual([expect.stringMatching(/^offline: unsafe-not-atomic: .*crash recovery replays from/)]);
+      report.push(
+        `checkpoint backup of 2 volumes by one VolumeGroupSnapshot: ${result.timings.totalMs} ms; restore ${r.timings.totalMs} ms; verify ${v.timings.totalMs} ms (${v.offline?.verdict})`,
+      );
+
+      // Interrupted once the group is requested: the run deletes its group (and with it the members) and unlabels the PVCs.
+      const abort = new AbortController();
+      const interrupted = await dbaasRejection(
+        runBackup(clients, {
+          namespace: ns,
+          target: { pod: source.podName },
+          mode: 'checkpoint',
+          force: true,
+          name: 'set-group-abort',
+          database: { throughPod: {} },
+          signal: abort.signal,
+          onProgress: (e) => {
+            if (e.phase === 'snapshot-requested') abort.abort(new Error('interrupted by the test'));
+          },
+        }),
+      );
+      expect(interrupted.code).toBe('BACKUP_ABORTED');
+      expect(interrupted.details?.['deletedSnapshots']).toEqual(['volumegroupsnapshot/set-group-abort']);
+      await expect(clients.volumeGroupSnapshots.get('set-group-abort', ns)).rejects.toMatchObject({ code: 'KUBE_NOT_FOUND' });
+      for (const name of ['data-pg-0', 'wal-pg-0']) {
+        const pvc = await clients.core.readNamespacedPersistentVolumeClaim({ name, namespace: ns });
+        expect(pvc.metadata?.labels?.[GROUP_SNAPSHOT_PVC_LABEL]).toBeUndefined();
+      }
+
+      const deleted = await snapshots.delete({ namespace: ns, name: 'set-group', wait: true });
+      expect(deleted.gone).toBe(true);
+      await expect(clients.volumeGroupSnapshots.get('set-group', ns)).rejects.toMatchObject({ code: 'KUBE_NOT_FOUND' });
+      expect((await clients.volumeSnapshots.listAll({ namespace: ns })).filter((s) => s.metadata.name?.startsWith('snapshot-'))).toEqual([]);
+    },
+  );
+
+  it(
+    'what a set cannot do is refused before anything is created: crash on a driver without a VolumeGroupSnapshotClass, an in-place restore, verifying one restored PVC',
+    skipWhen(why),
+    async () => {
+      const onBtrfs = await deployPostgres({
+        kubeConfig: clients.kubeConfig,
+        namespace: ns,
+        name: 'pgb',
+        major: 17,
+        password,
+        walVolume: true,
+        storageClass: BTRFS_STORAGE_CLASS,
+      });
+      try {
+        const crash = await dbaasRejection(planBackup(clients, { namespace: ns, target: { pod: onBtrfs.podName }, mode: 'crash', name: 'set-crash' }));
+        expect(crash).toMatchObject({ code: 'TARGET_UNSUPPORTED', option: 'mode' });
+        expect(crash.message).toContain(`keeps its WAL on PVC wal-pgb-0 (POSTGRES_INITDB_WALDIR=${POSTGRES_WAL_MOUNT}/pg_wal`);
+        expect(crash.message).toContain(`driver ${BTRFS_DRIVER} has no VolumeGroupSnapshotClass`);
+      } finally {
+        await onBtrfs.delete();
+      }
       const inPlace = await dbaasRejection(planRestoreInPlace(clients, { backup: 'set-1', namespace: ns, statefulSet: 'pg' }));
       expect(inPlace).toMatchObject({ code: 'TARGET_UNSUPPORTED', option: 'backup' });
       const restored = await restoreClient.restore({ backup: 'set-1', namespace: ns, pvcName: 'one-of-two' });
@@ -329,18 +467,17 @@ describe('an instance with a tablespace on its own PVC (labelled dbaas.io/holds=
         await db.query(`create tablespace ts location '${POSTGRES_TABLESPACE_DIR}'`);
         await db.query('create table tt (id int primary key, pad text not null) tablespace ts');
         await db.query('insert into tt select g, md5(g::text) from generate_series(1, 3000) g');
-        const checkpoint = await dbaasRejection(
-          planBackup(clients, {
-            namespace: ns,
-            target: { pod: db.podName },
-            mode: 'checkpoint',
-            force: true,
-            name: 'tbs-checkpoint',
-            database: { throughPod: {} },
-          }),
-        );
-        expect(checkpoint).toMatchObject({ code: 'TARGET_UNSUPPORTED', option: 'mode' });
-        expect(checkpoint.message).toContain('a tablespace on PVC tbs-pgt-0 (label dbaas.io/holds=tablespace)');
+        // checkpoint: the tablespace volume and the data volume cut by one VolumeGroupSnapshot (taken in the test above).
+        const checkpoint = await planBackup(clients, {
+          namespace: ns,
+          target: { pod: db.podName },
+          mode: 'checkpoint',
+          force: true,
+          name: 'tbs-checkpoint',
+          database: { throughPod: {} },
+        });
+        expect(checkpoint.volumes?.map((v) => [v.claim, v.holds])).toEqual([['tbs-pgt-0', 'tablespace']]);
+        expect(checkpoint.groupSnapshot?.spec.source).toEqual({ selector: { matchLabels: { [GROUP_SNAPSHOT_PVC_LABEL]: 'tbs-checkpoint' } } });
         // With a SQL session (not needed for fenced): the tablespace lies in a volume of the set, so it is no reason to refuse.
         const result = await runBackup(clients, {
           namespace: ns,

@@ -9,7 +9,7 @@ import { fenceHolder } from '../engines/fencing.js';
 import { dataLayoutOfPod, databaseVolumesBeyond, type DataLayout } from '../engines/pod-layout.js';
 import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
-import type { VolumeSnapshot } from '../kube/snapshot-types.js';
+import type { VolumeGroupSnapshot, VolumeSnapshot } from '../kube/snapshot-types.js';
 import type { V1Pod } from '@kubernetes/client-node';
 import { chooseConsistencyMode, type SnapshotAtomicity } from '../manifests/atomicity.js';
 import { backupSetNames, buildVolumeSnapshot, volumeSnapshotName, type ExtraMetadata } from '../manifests/builders.js';
@@ -25,6 +25,7 @@ import {
 } from '../manifests/metadata.js';
 import type { BackupOptions } from './backup.js';
 import { decideSession, type BackupSessionPlan, type SessionDecision } from './backup-session.js';
+import { buildGroupSnapshot, groupSnapshotClassOf } from './group-snapshot.js';
 import { discoverBackupTarget, impliedFencing, podsMountingPvc, type DiscoveredTarget } from './discovery.js';
 
 /**
@@ -86,6 +87,12 @@ export interface BackupPlan {
    * the cut/ready times are added to their annotations while the backup runs.
    */
   manifests: VolumeSnapshot[];
+  /**
+   * `crash`/`checkpoint` of a set of several volumes: the VolumeGroupSnapshot that cuts them all at
+   * one instant. Its member snapshots are made and named by the snapshot-controller (`manifests` is
+   * then empty); the backup labels and annotates each as its role in the set.
+   */
+  groupSnapshot?: VolumeGroupSnapshot;
   /** Snapshots of this set's names that exist already: an earlier interrupted run of this backup, which a run adopts (anyone else's are refused). */
   existing: { name: string; role: SnapshotRole }[];
   /** What a run does with `existing`: adopt them (`cut`: the data snapshot was cut already; a set's other volumes are checked one by one), instead of creating the set. */
@@ -223,6 +230,27 @@ export function plannedSnapshot(
 }
 
 /**
+ * A set cut by a group is never adopted: its members are the group's, and an earlier run's group
+ * (complete or not) is refused with the command that deletes it.
+ */
+async function refuseEarlierGroupRun(clients: KubeClients, namespace: string, name: string): Promise<void> {
+  const earlier = await clients.volumeGroupSnapshots.get(name, namespace).catch((error: unknown) => {
+    if (isDbaasError(error, 'KUBE_NOT_FOUND')) return undefined;
+    throw error;
+  });
+  const members = await clients.volumeSnapshots.list({ namespace, labelSelector: `${DBAAS_LABELS.backupSet}=${name}`, limit: 1 });
+  if (!earlier && members.items.length === 0) return;
+  const what = earlier ? `VolumeGroupSnapshot ${namespace}/${name}` : `VolumeSnapshot ${members.items[0]!.metadata.name} of backup set ${name}`;
+  throw new DbaasError('KUBE_CONFLICT', `${what} already exists: a set cut by a VolumeGroupSnapshot is not resumed or added to`, {
+    fix: earlier
+      ? `Choose another backup name, or delete the earlier one if it is yours: kubectl -n ${namespace} delete volumegroupsnapshot ${name} (its member snapshots go with it).`
+      : `Choose another backup name, or delete backup ${name} (kubectl dbaas backup delete ${name}).`,
+    option: 'name',
+    details: { backupSet: name },
+  });
+}
+
+/**
  * A plan and what runBackup needs to execute it besides its printable form: the fencing strategy
  * behind `plan.fencing`, and the snapshots of an earlier run it adopts.
  */
@@ -299,7 +327,10 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
       },
     ));
   const dataLayout = layoutPod ? dataLayoutOfPod(layoutPod, pvc, engineKind) : undefined;
-  const volumes = layoutPod && engineKind === 'postgres' ? await instanceVolumes(clients, layoutPod, pvc, { mode, backupSet: name, driver: found.driver }) : [];
+  const { volumes, groupSnapshotClass } =
+    layoutPod && engineKind === 'postgres' ? await instanceVolumes(clients, layoutPod, pvc, { mode, backupSet: name, driver: found.driver }) : { volumes: [] };
+  const groupSnapshot = groupSnapshotClass === undefined ? undefined : buildGroupSnapshot({ namespace, backupSet: name, pvc, className: groupSnapshotClass });
+  if (groupSnapshot) await refuseEarlierGroupRun(clients, namespace, name);
   if (mode === 'online' && options.engine && !options.engine.beginOnlineBackup) {
     throw new DbaasError('INVALID_ARGUMENT', `the ${options.engine.engine} engine hooks given have no online backup (beginOnlineBackup)`, {
       fix: 'Give engine hooks that implement beginOnlineBackup, or choose another mode.',
@@ -422,15 +453,19 @@ export async function decideBackup(clients: KubeClients, options: Omit<BackupPla
     ...(session.plan ? { session: session.plan } : {}),
     ...(dataLayout ? { dataLayout } : {}),
     ...(volumes.length ? { volumes } : {}),
+    ...(groupSnapshot ? { groupSnapshot } : {}),
     manifests: [],
     existing,
     ...(existingData ? { adopt: { cut: isCut(existingData) } } : {}),
     dryRun: 'client',
   };
-  plan.manifests = [
-    ...roles.map((role) => plannedSnapshot(plan, role, now, options.extra)),
-    ...volumes.map((v) => plannedSnapshot(plan, 'volume', now, options.extra, {}, v)),
-  ];
+  // A group's member snapshots are made and named by the snapshot-controller: only the group is planned.
+  plan.manifests = groupSnapshot
+    ? []
+    : [
+        ...roles.map((role) => plannedSnapshot(plan, role, now, options.extra)),
+        ...volumes.map((v) => plannedSnapshot(plan, 'volume', now, options.extra, {}, v)),
+      ];
   return {
     plan,
     ...(fencing ? { fencing } : {}),
@@ -469,7 +504,8 @@ export async function planBackup(clients: KubeClients, options: BackupPlanOption
   const manifests = await Promise.all(
     plan.manifests.map((body) => (adopted.has(body.metadata.name!) ? body : clients.volumeSnapshots.create(body, { dryRun: true }))),
   );
-  return { ...plan, manifests, dryRun };
+  const groupSnapshot = plan.groupSnapshot ? await clients.volumeGroupSnapshots.create(plan.groupSnapshot, { dryRun: true }) : undefined;
+  return { ...plan, manifests, ...(groupSnapshot ? { groupSnapshot } : {}), dryRun };
 }
 
 /**
@@ -558,18 +594,19 @@ export async function cnpgInstanceTarget(clients: KubeClients, namespace: string
  * cut. `online` takes tablespace volumes inside `pg_backup_start`/`pg_backup_stop` with the data
  * volume (fuzzy copies the WAL repairs; `tablespace_map` restores their links) and pg_wal's own
  * volume after `pg_backup_stop` (it holds the WAL from start to stop, as the `-wal` snapshot does
- * otherwise). `crash` and `checkpoint` would need the volumes cut at one instant (a
- * VolumeGroupSnapshot, not built). Better no backup than one that looks fine and cannot restore.
+ * otherwise). `crash` and `checkpoint` need the volumes cut at one instant: a VolumeGroupSnapshot
+ * of the driver's VolumeGroupSnapshotClass (`groupSnapshotClass`), refused when it has none.
+ * Better no backup than one that looks fine and cannot restore.
  */
 async function instanceVolumes(
   clients: KubeClients,
   pod: V1Pod,
   pvc: string,
   context: { mode: ConsistencyMode; backupSet: string; driver: string },
-): Promise<SetVolume[]> {
+): Promise<{ volumes: SetVolume[]; groupSnapshotClass?: string }> {
   const namespace = pod.metadata?.namespace ?? clients.namespace;
   const others = (pod.spec?.volumes ?? []).map((v) => v.persistentVolumeClaim?.claimName).filter((c): c is string => !!c && c !== pvc);
-  if (others.length === 0) return [];
+  if (others.length === 0) return { volumes: [] };
   const claims = new Map(
     await Promise.all(
       others.map(async (claim) => {
@@ -580,7 +617,7 @@ async function instanceVolumes(
     ),
   );
   const beyond = databaseVolumesBeyond(pod, pvc, Object.fromEntries([...claims].map(([claim, read]) => [claim, read?.metadata?.labels])));
-  if (beyond.length === 0) return [];
+  if (beyond.length === 0) return { volumes: [] };
   const podName = `${namespace}/${pod.metadata?.name}`;
   const parts = beyond.map((v) => `${v.holds === 'wal' ? 'its WAL' : 'a tablespace'} on PVC ${v.claim} (${v.source})`).join(', ');
   const details = { pod: pod.metadata?.name, pvc, volumes: beyond.map((v) => ({ claim: v.claim, holds: v.holds })) };
@@ -592,16 +629,20 @@ async function instanceVolumes(
       details,
     });
   }
+  let groupSnapshotClass: string | undefined;
   if (context.mode === 'crash' || context.mode === 'checkpoint') {
-    throw new DbaasError(
-      'TARGET_UNSUPPORTED',
-      `PostgreSQL in pod ${podName} keeps ${parts}: its volumes must be backed up as one set, which mode ${context.mode} cannot take yet (the volumes would have to be cut at one instant, by a VolumeGroupSnapshot)`,
-      {
-        fix: 'Use mode fenced (the instance is stopped briefly and every one of its volumes is snapshotted in the same fence) or mode online (the volumes inside pg_backup_start/stop, pg_wal after it). docs/consistency.md says what each mode does with such an instance.',
-        option: 'mode',
-        details,
-      },
-    );
+    groupSnapshotClass = await groupSnapshotClassOf(clients, context.driver);
+    if (groupSnapshotClass === undefined) {
+      throw new DbaasError(
+        'TARGET_UNSUPPORTED',
+        `PostgreSQL in pod ${podName} keeps ${parts}: its volumes must be cut at one instant in mode ${context.mode}, by a VolumeGroupSnapshot, and driver ${context.driver} has no VolumeGroupSnapshotClass`,
+        {
+          fix: `If the driver offers group snapshots (its controller advertises the group controller service), create a VolumeGroupSnapshotClass for ${context.driver}; otherwise use mode fenced (the instance is stopped briefly and every one of its volumes is snapshotted in the same fence) or mode online (the volumes inside pg_backup_start/stop, pg_wal after it). docs/consistency.md says what each mode does with such an instance.`,
+          option: 'mode',
+          details,
+        },
+      );
+    }
   }
   const unmounted = beyond.filter((v) => v.mountPath === undefined || v.subPath !== undefined);
   if (unmounted.length) {
@@ -634,11 +675,12 @@ async function instanceVolumes(
       },
     );
   }
-  return beyond.map((v) => ({
+  const volumes = beyond.map((v) => ({
     claim: v.claim,
     volume: v.volume,
     holds: v.holds,
     mountPath: v.mountPath!,
     snapshot: volumeSnapshotName(context.backupSet, v.volume),
   }));
+  return { volumes, ...(groupSnapshotClass !== undefined ? { groupSnapshotClass } : {}) };
 }

@@ -70,6 +70,8 @@ export interface SnapshotSummary {
   createdAt?: Date;
   /** Being deleted (`metadata.deletionTimestamp` set). */
   deleting: boolean;
+  /** The VolumeGroupSnapshot it was cut by (`status.volumeGroupSnapshotName`): it is deleted with its group, never alone. */
+  groupSnapshot?: string;
   metadata?: SnapshotMetadata;
   /** Why the kubectl-dbaas metadata did not parse (managed snapshots only). */
   metadataError?: string;
@@ -164,6 +166,7 @@ export function summarizeSnapshot(vs: VolumeSnapshot): SnapshotSummary {
   if (vs.spec?.volumeSnapshotClassName) s.snapshotClass = vs.spec.volumeSnapshotClassName;
   if (vs.status?.boundVolumeSnapshotContentName) s.boundContentName = vs.status.boundVolumeSnapshotContentName;
   if (vs.status?.restoreSize) s.restoreSize = vs.status.restoreSize;
+  if (vs.status?.volumeGroupSnapshotName) s.groupSnapshot = vs.status.volumeGroupSnapshotName;
   const storageTime = date(vs.status?.creationTime);
   if (storageTime) s.storageCreationTime = storageTime;
   const created = date(vs.metadata.creationTimestamp as Date | string | undefined);

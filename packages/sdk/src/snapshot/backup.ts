@@ -8,7 +8,7 @@ import type { EngineHooks, EngineMetadata, EngineOnlineBackup, FenceContext, Fen
 import { fenceHolder } from '../engines/fencing.js';
 import { DbaasError, isDbaasError, toDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
-import type { VolumeSnapshot } from '../kube/snapshot-types.js';
+import type { VolumeGroupSnapshot, VolumeSnapshot } from '../kube/snapshot-types.js';
 import { watchUntil, type WatchUntilStats } from '../kube/watch-until.js';
 import type { SnapshotAtomicity } from '../manifests/atomicity.js';
 import type { ExtraMetadata } from '../manifests/builders.js';
@@ -21,6 +21,7 @@ import {
   type SnapshotRole,
 } from '../manifests/metadata.js';
 import { decideBackup, isCut, plannedSnapshot, type BackupPlan, type SetVolume } from './backup-plan.js';
+import { deleteGroupSnapshot, GROUP_SNAPSHOT_PVC_LABEL, groupMemberSnapshots, labelGroupMembers } from './group-snapshot.js';
 import { openSession, prefetchConnection, type BackupDatabase, type OpenSession } from './backup-session.js';
 import type { BackupTarget } from './discovery.js';
 
@@ -267,6 +268,8 @@ interface BackupRun {
   readonly warnings: string[];
   session: HeldSession | undefined;
   sessionMs: number | undefined;
+  /** The VolumeGroupSnapshot this run created (crash/checkpoint of a set): what a failed run deletes, with its members. */
+  group: { name: string; uid: string | undefined } | undefined;
 }
 
 type ProgressFields = Omit<BackupProgress, 'phase' | 'message' | 'elapsedMs'>;
@@ -542,13 +545,121 @@ async function executeOnline(r: BackupRun): Promise<void> {
   report(r, 'released', engine.engine === 'postgres' ? 'replication slot released, backup session closed' : 'backup session closed');
 }
 
+/** Waits until group `name` is cut and its snapshots are made (readyToUse), reporting the driver's errors. */
+async function waitGroupCut(r: BackupRun, name: string): Promise<VolumeGroupSnapshot> {
+  const { namespace, driver } = r.plan;
+  let lastError: string | undefined;
+  try {
+    const { object } = await watchUntil<VolumeGroupSnapshot>(r.clients, {
+      path: r.clients.volumeGroupSnapshots.path({ namespace }),
+      name,
+      what: 'to be cut and readyToUse',
+      deadline: r.deadline,
+      signal: r.waitSignal,
+      onEvent: (vgs) => {
+        const message = vgs?.status?.error?.message;
+        if (message && message !== lastError) {
+          lastError = message;
+          r.snapshotErrors.push(message);
+          report(r, 'snapshot-error', `the driver reports on VolumeGroupSnapshot ${name}: ${message} (the snapshotter retries)`, { driverError: message });
+        }
+      },
+      predicate: (vgs, event) => {
+        if (event.type === 'DELETED' || event.type === 'ABSENT')
+          throw new DbaasError('KUBE_NOT_FOUND', `VolumeGroupSnapshot ${namespace}/${name} was deleted while the backup waited for it to be cut`);
+        return !!vgs?.status?.boundVolumeGroupSnapshotContentName && !!vgs.status.creationTime && vgs.status.readyToUse === true;
+      },
+    });
+    return object!;
+  } catch (error) {
+    if (!isDbaasError(error, 'KUBE_TIMEOUT')) throw error;
+    throw new DbaasError(
+      'KUBE_TIMEOUT',
+      `VolumeGroupSnapshot ${namespace}/${name} was not cut and ready within the backup's deadline.${lastError ? ` The driver's last error: ${lastError}` : ' The driver reported no error (is the snapshot-controller / csi-snapshotter running?).'}`,
+      {
+        fix: `Check kubectl -n ${namespace} describe volumegroupsnapshot ${name} and its VolumeGroupSnapshotContent; ${driver}'s csi-snapshotter must serve group snapshots.`,
+        cause: error,
+        details: { groupSnapshot: name, ...(lastError ? { driverError: lastError } : {}) },
+      },
+    );
+  }
+}
+
+/**
+ * `crash`/`checkpoint` of a set: one VolumeGroupSnapshot cuts every volume of the instance at one
+ * instant (its PVCs labelled for the group's selector only until it is cut); each member snapshot
+ * the snapshot-controller made then gets its role's labels and annotations, as a planned snapshot
+ * would have carried them.
+ */
+async function cutGroup(r: BackupRun, facts: EngineMetadata = {}): Promise<void> {
+  const { plan } = r;
+  const { namespace, name } = plan;
+  const members = new Map<string, SetVolume | undefined>([[plan.pvc, undefined], ...(plan.volumes ?? []).map((v) => [v.claim, v] as const)]);
+  const claims = [...members.keys()];
+  if (r.signal?.aborted) throw aborted(r.signal);
+  const requestedAt = new Date();
+  await labelGroupMembers(r.clients, namespace, claims, name);
+  let vgs: VolumeGroupSnapshot;
+  try {
+    vgs = await r.clients.volumeGroupSnapshots.create(plan.groupSnapshot!);
+    r.group = { name, uid: vgs.metadata.uid };
+    report(r, 'snapshot-requested', `VolumeGroupSnapshot ${namespace}/${name} of PVCs ${claims.join(', ')} requested (one cut of every volume)`, {
+      object: { kind: 'VolumeGroupSnapshot', name },
+    });
+    vgs = await waitGroupCut(r, name);
+  } finally {
+    // The content's volume list is fixed once it is created: the PVCs need the label no longer.
+    await labelGroupMembers(r.clients, namespace, claims, null).catch((e: unknown) =>
+      r.warnings.push(`the label ${GROUP_SNAPSHOT_PVC_LABEL} could not be taken off PVCs ${claims.join(', ')}: ${(e as Error).message}`),
+    );
+  }
+  report(r, 'cut', `VolumeGroupSnapshot ${name} cut at ${vgs.status?.creationTime} (content ${vgs.status?.boundVolumeGroupSnapshotContentName})`, {
+    object: { kind: 'VolumeGroupSnapshotContent', name: vgs.status!.boundVolumeGroupSnapshotContentName! },
+  });
+  let made = await groupMemberSnapshots(r.clients, vgs);
+  while (made.size < claims.length && Date.now() < r.deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    made = await groupMemberSnapshots(r.clients, vgs);
+  }
+  const cutPvcs = [...made.keys()].sort();
+  if (cutPvcs.join() !== [...claims].sort().join()) {
+    throw new DbaasError(
+      'TARGET_UNSUPPORTED',
+      `VolumeGroupSnapshot ${namespace}/${name} cut PVCs ${cutPvcs.join(', ') || 'none'}, not the set's ${claims.join(', ')}: it is not this set`,
+      {
+        fix: `Check which PVCs carry the label ${GROUP_SNAPSHOT_PVC_LABEL}=${name} (only the set's may), then run the backup again.`,
+        details: { cut: cutPvcs, set: claims },
+      },
+    );
+  }
+  const names: string[] = [];
+  for (const [claim, member] of members) {
+    const role: Role = member ? 'volume' : 'data';
+    const planned = plannedSnapshot(plan, role, requestedAt, r.extra, { ...r.facts, ...facts }, member);
+    const snapshotName = made.get(claim)!.metadata.name!;
+    const vs = await r.clients.volumeSnapshots.patch(
+      snapshotName,
+      { metadata: { labels: planned.metadata.labels, annotations: planned.metadata.annotations } },
+      namespace,
+    );
+    r.roles.set(snapshotName, role);
+    r.snapshots.set(snapshotName, vs);
+    const meta = readSnapshotMetadata(vs);
+    r.metas.set(snapshotName, meta);
+    startTimings(r, snapshotName, { requestedAt: meta.requestedAt, cutAt: undefined, readyAt: undefined });
+    names.push(snapshotName);
+  }
+  await Promise.all(names.map((snapshotName) => cut(r, snapshotName)));
+}
+
 /** One executor per consistency mode: from the connected engine to the last snapshot cut. */
 const EXECUTORS: Record<ConsistencyMode, (r: BackupRun) => Promise<void>> = {
-  crash: async (r) => cut(r, await request(r, 'data')),
+  crash: async (r) => (r.plan.groupSnapshot ? cutGroup(r) : cut(r, await request(r, 'data'))),
   checkpoint: async (r) => {
     report(r, 'checkpoint', 'CHECKPOINT');
     const positions = await r.engine!.checkpoint!();
-    await cut(r, await request(r, 'data', positions));
+    if (r.plan.groupSnapshot) await cutGroup(r, positions);
+    else await cut(r, await request(r, 'data', positions));
   },
   fenced: async (r) => {
     await closeOwnEngine(r);
@@ -660,6 +771,13 @@ async function failRun(r: BackupRun, failure: unknown, problems: string[]): Prom
       else remaining.push(`${snapshotName} (${outcome})`);
     }),
   );
+  if (r.group) {
+    const { name: groupName, uid } = r.group;
+    const outcome = await deleteGroupSnapshot(r.clients, namespace, groupName, { ...(uid ? { uid } : {}), waitMs: PARTIAL_DELETE_WAIT_MS });
+    created.push(`volumegroupsnapshot/${groupName}`);
+    if (outcome === true) deleted.push(`volumegroupsnapshot/${groupName}`);
+    else remaining.push(`volumegroupsnapshot/${groupName} (${outcome})`);
+  }
   deleted.sort((a, b) => created.indexOf(a) - created.indexOf(b));
   remaining.sort((a, b) => created.indexOf(a.split(' ')[0]!) - created.indexOf(b.split(' ')[0]!));
   if (created.length) report(r, 'cleanup', `deleted ${deleted.join(', ') || 'nothing'}${remaining.length ? `; remaining: ${remaining.join(', ')}` : ''}`);
@@ -698,12 +816,14 @@ async function failRun(r: BackupRun, failure: unknown, problems: string[]): Prom
 
 function resultOf(r: BackupRun): BackupResult {
   const { plan } = r;
-  const named = (role: Role) => plan.manifests.filter((m) => m.metadata.labels?.[DBAAS_LABELS.role] === role).map((m) => m.metadata.name!);
+  // By role, not by planned name: a group's member snapshots are named by the snapshot-controller.
+  const named = (role: Role) => [...r.roles].filter(([, of]) => of === role).map(([snapshotName]) => snapshotName);
   const [data] = named('data');
   const [wal] = named('wal');
   const walSnapshot = wal === undefined ? undefined : r.snapshots.get(wal);
   const walMeta = wal === undefined ? undefined : r.metas.get(wal);
-  const volumes = plan.volumes?.length ? plan.volumes : undefined;
+  const byVolume = new Map(named('volume').map((snapshotName) => [r.metas.get(snapshotName)?.volume, snapshotName]));
+  const volumes = plan.volumes?.length ? plan.volumes.map((v) => ({ volume: v.volume, snapshot: byVolume.get(v.volume) ?? v.snapshot })) : undefined;
   return {
     name: plan.name,
     namespace: plan.namespace,
@@ -872,6 +992,7 @@ export async function runBackup(clients: KubeClients, options: BackupOptions): P
     warnings: [],
     session: undefined,
     sessionMs: undefined,
+    group: undefined,
   };
   report(
     r,

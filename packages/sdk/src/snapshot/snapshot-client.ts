@@ -2,6 +2,7 @@
 // describe (a set with its VolumeSnapshotContents), delete (the data and -wal snapshots together,
 // only our own), prune (plan first, dry-run by default). All Kubernetes access goes through kube/.
 import type { V1Job, V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import { deleteGroupSnapshot } from './group-snapshot.js';
 import { DbaasError, isDbaasError } from '../errors.js';
 import { KubeClients, type KubeClientsOptions } from '../kube/clients.js';
 import type { VolumeSnapshot, VolumeSnapshotContent } from '../kube/snapshot-types.js';
@@ -546,23 +547,31 @@ export class SnapshotClient {
     return await this.deleteSnapshots(
       namespace,
       set,
-      members.map((m) => ({ name: m.metadata.name!, uid: m.metadata.uid })),
+      members.map((m) => ({ name: m.metadata.name!, uid: m.metadata.uid, groupSnapshot: m.status?.volumeGroupSnapshotName })),
       opts,
     );
   }
 
   /**
    * Deletes exactly `snapshots` of the set `set`, each only if its uid is still the one given (a
-   * snapshot re-created meanwhile is not touched); with `wait`, until they are gone.
+   * snapshot re-created meanwhile is not touched); with `wait`, until they are gone. Snapshots cut
+   * by a VolumeGroupSnapshot go with their group, which is deleted instead (the snapshot-controller
+   * refuses to delete one of them alone), once it is checked to be this set's and nothing else's.
    */
   private async deleteSnapshots(
     namespace: string,
     set: string,
-    snapshots: { name: string; uid: string | undefined }[],
+    snapshots: { name: string; uid: string | undefined; groupSnapshot?: string | undefined }[],
     opts: Pick<DeleteBackupSetOptions, 'wait' | 'timeoutMs' | 'signal'>,
   ): Promise<DeleteBackupSetResult> {
     const names = snapshots.map((m) => m.name).sort();
+    for (const group of new Set(snapshots.flatMap((m) => (m.groupSnapshot ? [m.groupSnapshot] : [])))) {
+      await this.assertGroupOfSet(namespace, set, group);
+      const outcome = await deleteGroupSnapshot(this.clients, namespace, group, opts.signal ? { signal: opts.signal } : {});
+      if (outcome !== true) throw new DbaasError('KUBE_CONFLICT', `deleting backup "${set}": VolumeGroupSnapshot ${group} ${outcome}`);
+    }
     for (const vs of snapshots) {
+      if (vs.groupSnapshot) continue;
       if (opts.signal?.aborted) throw new DbaasError('KUBE_ABORTED', `deleting backup "${set}": aborted`, { cause: opts.signal.reason });
       try {
         await this.clients.custom.deleteNamespacedCustomObject({
@@ -625,6 +634,29 @@ export class SnapshotClient {
     return { ...plan, dryRun, deleted };
   }
 
+  /** Refuses to delete a group that is not this set's own, or that also cut snapshots of another set. */
+  private async assertGroupOfSet(namespace: string, set: string, group: string): Promise<void> {
+    const vgs = await this.clients.volumeGroupSnapshots.get(group, namespace).catch((error: unknown) => {
+      if (isDbaasError(error, 'KUBE_NOT_FOUND')) return undefined;
+      throw error;
+    });
+    if (!vgs) return;
+    const owned = (await this.clients.volumeSnapshots.listAll({ namespace })).filter((vs) =>
+      vs.metadata.ownerReferences?.some((o) => o.kind === 'VolumeGroupSnapshot' && o.uid === vgs.metadata.uid),
+    );
+    const foreign = owned.filter((vs) => vs.metadata.labels?.[DBAAS_LABELS.backupSet] !== set).map((vs) => vs.metadata.name);
+    if (vgs.metadata.labels?.[DBAAS_LABELS.backupSet] !== set || foreign.length) {
+      throw new DbaasError(
+        'SNAPSHOT_NOT_MANAGED',
+        `backup "${set}" was cut by VolumeGroupSnapshot ${namespace}/${group}, which ${foreign.length ? `also holds snapshots outside the set (${foreign.join(', ')})` : "is not labelled as this set's"}: refusing to delete it (its snapshots go with it)`,
+        {
+          fix: `Inspect it (kubectl -n ${namespace} describe volumegroupsnapshot ${group}) and delete it with kubectl if you mean to.`,
+          details: { namespace, set, group },
+        },
+      );
+    }
+  }
+
   /**
    * Deletes what `plan` marks `delete`, and only that: each set's snapshots as the plan lists them,
    * with the uids of the listing the plan was made from. No second listing: a snapshot that joined a
@@ -634,7 +666,10 @@ export class SnapshotClient {
     const deleted: DeleteBackupSetResult[] = [];
     for (const d of plan.delete) {
       const set = listed.find((s) => s.namespace === d.namespace && s.name === d.name)!;
-      const snapshots = d.snapshots.map((name) => ({ name, uid: set.snapshots.find((x) => x.name === name)!.uid }));
+      const snapshots = d.snapshots.map((name) => {
+        const listedSnapshot = set.snapshots.find((x) => x.name === name)!;
+        return { name, uid: listedSnapshot.uid, groupSnapshot: listedSnapshot.groupSnapshot };
+      });
       deleted.push(
         await this.deleteSnapshots(d.namespace, d.name, snapshots, { ...(opts.wait ? { wait: true } : {}), ...(opts.signal ? { signal: opts.signal } : {}) }),
       );

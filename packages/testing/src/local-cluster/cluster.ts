@@ -32,6 +32,8 @@ export const STORAGE_CLASS = 'csi-hostpath-sc';
 export const STORAGE_CLASS_WFFC = 'csi-hostpath-sc-wffc';
 /** Name of the VolumeSnapshotClass of the hostpath driver. */
 export const SNAPSHOT_CLASS = 'csi-hostpath-snapclass';
+/** The hostpath driver's VolumeGroupSnapshotClass (group snapshots are GA in external-snapshotter v8.7.0). */
+export const GROUP_SNAPSHOT_CLASS = 'csi-hostpath-groupsnapclass';
 /** CSI driver name of the hostpath plugin. */
 export const HOSTPATH_DRIVER = 'hostpath.csi.k8s.io';
 /**
@@ -1127,6 +1129,23 @@ export class LocalCluster {
         })
         .catch(ignoreExists);
     }
+    // The hostpath driver serves the CSI group controller: crash/checkpoint backups of a
+    // multi-volume instance cut its volumes with one VolumeGroupSnapshot of this class.
+    await kc
+      .makeApiClient(CustomObjectsApi)
+      .createClusterCustomObject({
+        group: 'groupsnapshot.storage.k8s.io',
+        version: 'v1',
+        plural: 'volumegroupsnapshotclasses',
+        body: {
+          apiVersion: 'groupsnapshot.storage.k8s.io/v1',
+          kind: 'VolumeGroupSnapshotClass',
+          metadata: { name: GROUP_SNAPSHOT_CLASS },
+          driver: HOSTPATH_DRIVER,
+          deletionPolicy: 'Delete',
+        },
+      })
+      .catch(ignoreExists);
     for (const name of [STORAGE_CLASS, STORAGE_CLASS_WFFC, BTRFS_STORAGE_CLASS]) {
       await waitFor(undefined, `StorageClass ${name}`, async () => !!(await storage.readStorageClass({ name })), this.timeoutMs);
     }

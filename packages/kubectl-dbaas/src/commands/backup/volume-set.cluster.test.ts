@@ -2,7 +2,8 @@
 // PATH against the shared local cluster, for a PostgreSQL StatefulSet whose pg_wal lives on a second
 // PVC (POSTGRES_INITDB_WALDIR): `backup create --pod` takes both volumes as one fenced set, `backup
 // list` and `describe` show it, `restore` says where each PVC must be mounted, `verify --backup`
-// checks the whole set, and a crash backup of it is refused naming fenced. Skipped, with the reason
+// checks the whole set, and a crash backup of it is one VolumeGroupSnapshot that `backup delete`
+// removes. Skipped, with the reason
 // printed, without a node or the CSI hostpath plugin.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -45,28 +46,58 @@ afterAll(async () => {
 });
 
 describe('kubectl dbaas with pg_wal on its own PVC (real kubectl, plugin on PATH)', () => {
-  it('backup create --pod: one fenced set of both volumes; list and describe show it; crash is refused naming fenced', skipWhen(why), async () => {
-    const crash = await dbaas(['backup', 'create', '--pod', 'pg-0', '--mode', 'crash', '--force', '--name', 'cli-crash', '-n', ns]);
-    expect(crash.code, show(crash)).toBe(1);
-    expect(crash.stderr).toMatch(/keeps its WAL on PVC wal-pg-0 .*mode crash cannot take yet/);
-    expect(crash.stderr).toMatch(/Use mode fenced/);
+  it(
+    'backup create --pod: one fenced set of both volumes; list and describe show it; crash cuts the set with one VolumeGroupSnapshot, which delete removes',
+    skipWhen(why),
+    async () => {
+      const plan = await dbaas([
+        'backup',
+        'create',
+        '--pod',
+        'pg-0',
+        '--mode',
+        'crash',
+        '--force',
+        '--name',
+        'cli-crash',
+        '-n',
+        ns,
+        '--dry-run=client',
+        '-o',
+        'yaml',
+      ]);
+      expect(plan.code, show(plan)).toBe(0);
+      expect((parseYaml(plan.stdout) as { items: { kind: string; metadata: { name: string } }[] }).items.map((m) => `${m.kind}/${m.metadata.name}`)).toEqual([
+        'VolumeGroupSnapshot/cli-crash',
+      ]);
+      expect(plan.stderr).toMatch(/VolumeGroupSnapshot cli-crash \(class csi-hostpath-groupsnapclass\) cuts PVCs data-pg-0, wal-pg-0 at one instant/);
+      const crash = await dbaas(['backup', 'create', '--pod', 'pg-0', '--mode', 'crash', '--force', '--name', 'cli-crash', '-n', ns, '-o', 'json']);
+      expect(crash.code, show(crash)).toBe(0);
+      expect((JSON.parse(crash.stdout) as BackupCreateReport).snapshots.map((s) => [s.name.startsWith('snapshot-'), s.role])).toEqual([
+        [true, 'data'],
+        [true, 'volume'],
+      ]);
+      const removed = await dbaas(['backup', 'delete', 'cli-crash', '-n', ns]);
+      expect(removed.code, show(removed)).toBe(0);
+      expect(await clients.volumeGroupSnapshots.list({ namespace: ns })).toMatchObject({ items: [] });
 
-    const r = await dbaas(['backup', 'create', '--pod', 'pg-0', '--mode', 'fenced', '--name', 'cli-set', '-n', ns, '-o', 'json']);
-    expect(r.code, show(r)).toBe(0);
-    const report = JSON.parse(r.stdout) as BackupCreateReport;
-    expect(report.snapshots.map((s) => [s.name, s.role])).toEqual([
-      ['cli-set', 'data'],
-      ['cli-set-vol-wal', 'volume'],
-    ]);
-    const list = await dbaas(['backup', 'list', '-n', ns, '-o', 'json']);
-    expect(list.code, show(list)).toBe(0);
-    const [item] = (JSON.parse(list.stdout) as BackupListDocument).items;
-    expect(item?.volumes?.map((v) => v.name)).toEqual(['cli-set-vol-wal']);
-    const described = await dbaas(['backup', 'describe', 'cli-set', '-n', ns]);
-    expect(described.code, show(described)).toBe(0);
-    expect(described.stdout).toContain('cli-set-vol-wal');
-    expect(described.stdout).toMatch(/yes: a copy of a cleanly stopped database/);
-  });
+      const r = await dbaas(['backup', 'create', '--pod', 'pg-0', '--mode', 'fenced', '--name', 'cli-set', '-n', ns, '-o', 'json']);
+      expect(r.code, show(r)).toBe(0);
+      const report = JSON.parse(r.stdout) as BackupCreateReport;
+      expect(report.snapshots.map((s) => [s.name, s.role])).toEqual([
+        ['cli-set', 'data'],
+        ['cli-set-vol-wal', 'volume'],
+      ]);
+      const list = await dbaas(['backup', 'list', '-n', ns, '-o', 'json']);
+      expect(list.code, show(list)).toBe(0);
+      const [item] = (JSON.parse(list.stdout) as BackupListDocument).items;
+      expect(item?.volumes?.map((v) => v.name)).toEqual(['cli-set-vol-wal']);
+      const described = await dbaas(['backup', 'describe', 'cli-set', '-n', ns]);
+      expect(described.code, show(described)).toBe(0);
+      expect(described.stdout).toContain('cli-set-vol-wal');
+      expect(described.stdout).toMatch(/yes: a copy of a cleanly stopped database/);
+    },
+  );
 
   it('restore names each PVC and where to mount it; verify --backup checks the whole set and leaves nothing', skipWhen(why), async () => {
     const text = await dbaas(['restore', 'cli-set', '--to', 'copy', '-n', ns]);

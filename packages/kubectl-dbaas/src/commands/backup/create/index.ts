@@ -165,8 +165,12 @@ export const backupCreateCommand: CommandModule = {
     if (args.dryRun !== 'none') {
       const { plan, cnpg, engine } = await run.runBackupPlan(parsed);
       const lines = run.planLines(plan, cnpg, engine);
-      const list = { apiVersion: 'v1', kind: 'List', items: plan.manifests };
-      await writeDryRun(lines, list, args.output, (l) => l.items.map((vs) => `volumesnapshot.snapshot.storage.k8s.io/${vs.metadata.name}`));
+      const list = { apiVersion: 'v1', kind: 'List', items: [...(plan.groupSnapshot ? [plan.groupSnapshot] : []), ...plan.manifests] };
+      await writeDryRun(lines, list, args.output, (l) =>
+        l.items.map(
+          (o) => `${o.kind === 'VolumeGroupSnapshot' ? 'volumegroupsnapshot.groupsnapshot' : 'volumesnapshot.snapshot'}.storage.k8s.io/${o.metadata.name}`,
+        ),
+      );
       return;
     }
     const { runLongOperation } = await import('../../../long-operation.js');

@@ -2,6 +2,7 @@ import {
   cnpgFencing,
   cnpgInstanceTarget,
   DbaasError,
+  GROUP_SNAPSHOT_PVC_LABEL,
   planBackup,
   statefulSetFencing,
   type BackupOptions,
@@ -510,6 +511,11 @@ export function planLines(plan: BackupPlan, cnpg?: CnpgInstance, engine?: Engine
       (e) =>
         `VolumeSnapshot ${e.name} exists already: the ${e.role} snapshot of an earlier run of this backup, which a run adopts${e.role === 'data' && plan.adopt ? (plan.adopt.cut ? ' (already cut)' : ' (not cut yet)') : ''}`,
     ),
+    ...(plan.groupSnapshot
+      ? [
+          `VolumeGroupSnapshot ${plan.groupSnapshot.metadata.name} (class ${plan.groupSnapshot.spec.volumeGroupSnapshotClassName}) cuts PVCs ${[plan.pvc, ...(plan.volumes ?? []).map((v) => v.claim)].join(', ')} at one instant (labelled ${GROUP_SNAPSHOT_PVC_LABEL}=${plan.name} until it is cut); the snapshot-controller names its member snapshots, which get this backup's labels and annotations`,
+        ]
+      : []),
     ...(plan.mode === 'online' && wal
       ? ['the -wal snapshot is created after pg_backup_stop; LSNs, WAL files and backup_label are added to the annotations while the backup runs']
       : []),
