@@ -4,6 +4,8 @@
 // and comes back Ready when unfenced.
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import {
+  BTRFS_DRIVER,
+  BTRFS_STORAGE_CLASS,
   HOSTPATH_DRIVER,
   PAUSE_IMAGE,
   SNAPSHOT_CLASS,
@@ -190,7 +192,7 @@ describe('statefulSetFencing', () => {
 
 describe('a PostgreSQL spread over several PVCs', () => {
   it(
-    'crash is refused before anything is created (its volumes need one cut: a VolumeGroupSnapshot): its WAL on another PVC (POSTGRES_INITDB_WALDIR), a tablespace PVC (cnpg.io/pvcRole), even with the data volume annotated',
+    'crash on a driver without a VolumeGroupSnapshotClass (btrfs, atomic per volume) is refused before anything is created: its WAL on another PVC (POSTGRES_INITDB_WALDIR), a tablespace PVC (cnpg.io/pvcRole), even with the data volume annotated',
     skipWhen(why),
     async () => {
       for (const [name, labels] of [
@@ -202,7 +204,7 @@ describe('a PostgreSQL spread over several PVCs', () => {
           namespace: ns,
           body: {
             metadata: { name, labels },
-            spec: { storageClassName: STORAGE_CLASS, accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '16Mi' } } },
+            spec: { storageClassName: BTRFS_STORAGE_CLASS, accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '16Mi' } } },
           },
         });
         await bound(name);
@@ -234,12 +236,12 @@ describe('a PostgreSQL spread over several PVCs', () => {
           },
         },
       });
-      const refused = await dbaasRejection(runBackup(clients, { namespace: ns, target: { pod: 'spread' }, mode: 'crash', force: true, name: 'spread-1' }));
+      const refused = await dbaasRejection(runBackup(clients, { namespace: ns, target: { pod: 'spread' }, mode: 'crash', name: 'spread-1' }));
       expect(refused).toMatchObject({ code: 'TARGET_UNSUPPORTED', option: 'mode' });
       expect(refused.message).toContain(
-        `PostgreSQL in pod ${ns}/spread keeps its WAL on PVC spread-wal (POSTGRES_INITDB_WALDIR=/wal/pg_wal, inside volume wal at /wal), a tablespace on PVC spread-tbs (CloudNativePG's cnpg.io/pvcRole PG_TABLESPACE): its volumes must be backed up as one set, which mode crash cannot take yet (the volumes would have to be cut at one instant, by a VolumeGroupSnapshot)`,
+        `PostgreSQL in pod ${ns}/spread keeps its WAL on PVC spread-wal (POSTGRES_INITDB_WALDIR=/wal/pg_wal, inside volume wal at /wal), a tablespace on PVC spread-tbs (CloudNativePG's cnpg.io/pvcRole PG_TABLESPACE): its volumes must be cut at one instant in mode crash, by a VolumeGroupSnapshot, and driver ${BTRFS_DRIVER} has no VolumeGroupSnapshotClass`,
       );
-      expect(refused.fix).toContain('Use mode fenced');
+      expect(refused.fix).toContain('otherwise use mode fenced');
       expect(await clients.volumeSnapshots.listAll({ namespace: ns })).toEqual([]);
     },
   );
