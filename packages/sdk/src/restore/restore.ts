@@ -467,6 +467,8 @@ export interface RestoreSource {
 export interface RestoreReplacing {
   /** The data PVC exists and is deleted before the plan is executed. */
   pvc?: boolean;
+  /** The PVCs of a set's other volumes exist and are deleted before the plan is executed. */
+  volumes?: boolean;
 }
 
 /**
@@ -689,7 +691,7 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
       : undefined;
   if (prepJob) prepJob.metadata!.labels![DBAAS_LABELS.restoredFrom] = set;
 
-  for (const name of [...(replacing.pvc ? [] : [pvcName]), ...(walPvcName ? [walPvcName] : []), ...volumes.map((v) => v.pvcName)]) {
+  for (const name of [...(replacing.pvc ? [] : [pvcName]), ...(walPvcName ? [walPvcName] : []), ...(replacing.volumes ? [] : volumes.map((v) => v.pvcName))]) {
     if (!(await absent(() => clients.core.readNamespacedPersistentVolumeClaim({ name, namespace })))) {
       throw new DbaasError('RESTORE_TARGET_EXISTS', `PVC ${namespace}/${name} already exists: a restore never overwrites or adopts a volume`, {
         fix:

@@ -3,9 +3,9 @@
 // a fenced backup under write load snapshots both volumes inside one fence, the set restores into
 // two PVCs that a NEW StatefulSet mounts where the source had them (every acknowledged row is
 // there), verify restores and checks the whole set with the pod runtime, a checkpoint backup cuts
-// the set with one VolumeGroupSnapshot, and what cannot be done with such a set (crash without a
-// group snapshot class, an in-place restore, verifying one restored PVC) is refused before
-// anything is created. Skipped with the reason printed when the node or hostpath plugin is missing.
+// the set with one VolumeGroupSnapshot, an in-place restore replaces both PVCs of the StatefulSet
+// (the old data kept), and what cannot be done with such a set (crash without a group snapshot
+// class, verifying one restored PVC) is refused before anything is created. Skipped with the reason printed when the node or hostpath plugin is missing.
 import { randomBytes } from 'node:crypto';
 import {
   BTRFS_DRIVER,
@@ -82,6 +82,44 @@ afterAll(async () => {
   if (report.length) console.log(`[volume-set.cluster] measurements:\n  ${report.join('\n  ')}`);
   if (!why) await clients.core.deleteNamespace({ name: ns }).catch(() => undefined);
 });
+
+/**
+ * Runs `backup` in a lull of writes made (not hoped for: hostpath's tar of a live directory fails
+ * under writes, docs/consistency.md): writers started, then parked; returns what they acknowledged.
+ */
+async function inWriteLull(backup: () => Promise<BackupResult>): Promise<{ result: BackupResult; acked: number[] }> {
+  const load = (await source.writer()).start();
+  await new Promise((r) => setTimeout(r, 1500));
+  await load.pause();
+  await source.query('checkpoint');
+  const acked = load.acked.map(([id]) => id);
+  try {
+    return { result: await backup(), acked };
+  } finally {
+    load.resume();
+    await new Promise((r) => setTimeout(r, 500));
+    await load.stop();
+  }
+}
+
+/** A NEW StatefulSet `name` on restored data and WAL PVCs serves every row of `acked`. */
+async function expectCopyServes(name: string, claims: { data: string; wal: string; walMountPath?: string }, acked: number[]): Promise<void> {
+  const copy = await deployPostgres({
+    kubeConfig: clients.kubeConfig,
+    namespace: ns,
+    name,
+    major: 17,
+    password,
+    existingClaim: claims.data,
+    existingWalClaim: claims.wal,
+    ...(claims.walMountPath ? { walMountPath: claims.walMountPath } : {}),
+  });
+  try {
+    expect((await copy.missing(acked)).missing).toEqual([]);
+  } finally {
+    await copy.delete();
+  }
+}
 
 describe('an instance with pg_wal on its own PVC is backed up, restored and verified as one set', () => {
   it('fenced: both volumes snapshotted inside the one fence, each recording where the database container mounted it', skipWhen(why), async () => {
@@ -200,27 +238,16 @@ describe('an instance with pg_wal on its own PVC is backed up, restored and veri
     "online: the data volume inside pg_backup_start/stop, pg_wal's volume after pg_backup_stop; restore-prep checks the WAL in place and writes backup_label; every acknowledged row; verify passes",
     skipWhen(why),
     async () => {
-      // A lull made, not hoped for: hostpath's tar of a live directory fails under writes (docs/consistency.md).
-      const load = (await source.writer()).start();
-      await new Promise((r) => setTimeout(r, 1500));
-      await load.pause();
-      await source.query('checkpoint');
-      const acked = load.acked.map(([id]) => id);
-      let result: BackupResult;
-      try {
-        result = await runBackup(clients, {
+      const { result, acked } = await inWriteLull(() =>
+        runBackup(clients, {
           namespace: ns,
           target: { pod: source.podName },
           mode: 'online',
           name: 'set-online',
           database: { throughPod: {} },
           deadlineMs: 240_000,
-        });
-      } finally {
-        load.resume();
-        await new Promise((r) => setTimeout(r, 500));
-        await load.stop();
-      }
+        }),
+      );
       expect(acked.length).toBeGreaterThan(50);
       expect(result.snapshots.wal).toBeUndefined();
       expect(Object.keys(result.snapshots.volumes ?? {})).toEqual(['wal']);
@@ -237,21 +264,7 @@ describe('an instance with pg_wal on its own PVC is backed up, restored and veri
       expect(r.prepOutput).toMatch(/found \d+ WAL segment\(s\) in the WAL volume, wrote backup_label, re-pointed 1 link\(s\) in \/dbaas\/data\/pgdata/);
       expect(r.volumes).toEqual([{ volume: 'wal', holds: 'wal', mountPath: '/pgwal', sourceMountPath: POSTGRES_WAL_MOUNT, pvcName: 'online-data-wal' }]);
       expect((await livePvcNames(clients, ns)).filter((n) => n.startsWith('online-data'))).toEqual(['online-data', 'online-data-wal']);
-      const copy = await deployPostgres({
-        kubeConfig: clients.kubeConfig,
-        namespace: ns,
-        name: 'online-copy',
-        major: 17,
-        password,
-        existingClaim: 'online-data',
-        existingWalClaim: 'online-data-wal',
-        walMountPath: '/pgwal',
-      });
-      try {
-        expect((await copy.missing(acked)).missing).toEqual([]);
-      } finally {
-        await copy.delete();
-      }
+      await expectCopyServes('online-copy', { data: 'online-data', wal: 'online-data-wal', walMountPath: '/pgwal' }, acked);
       const v = await restoreClient.verify({ namespace: ns, backup: 'set-online', runtime, amcheck: 'install' });
       expect(v.failures).toEqual([]);
       expect(v.offline?.verdict).toBe('online-backup-complete');
@@ -265,15 +278,10 @@ describe('an instance with pg_wal on its own PVC is backed up, restored and veri
     "checkpoint: one VolumeGroupSnapshot cuts both volumes at one instant; its member snapshots carry the set; the restored set serves every acknowledged row; verify reads the set (and will not vouch for hostpath's copy); deleting the backup deletes the group",
     skipWhen(why),
     async () => {
-      // hostpath's group snapshot is tar copies one after another, not one instant (hence force): a
-      // lull made, so that what is tested is the group's path, not the driver's atomicity.
-      const load = (await source.writer()).start();
-      await new Promise((r) => setTimeout(r, 1500));
-      await load.pause();
-      const acked = load.acked.map(([id]) => id);
-      let result: BackupResult;
-      try {
-        result = await runBackup(clients, {
+      // hostpath's group snapshot is tar copies one after another, not one instant (hence force): in
+      // a lull, so that what is tested is the group's path, not the driver's atomicity.
+      const { result, acked } = await inWriteLull(() =>
+        runBackup(clients, {
           namespace: ns,
           target: { pod: source.podName },
           mode: 'checkpoint',
@@ -281,12 +289,8 @@ describe('an instance with pg_wal on its own PVC is backed up, restored and veri
           name: 'set-group',
           database: { throughPod: {} },
           deadlineMs: 240_000,
-        });
-      } finally {
-        load.resume();
-        await new Promise((r) => setTimeout(r, 500));
-        await load.stop();
-      }
+        }),
+      );
       expect(acked.length).toBeGreaterThan(50);
       expect(result.plan.groupSnapshot?.spec).toEqual({
         volumeGroupSnapshotClassName: GROUP_SNAPSHOT_CLASS,
@@ -329,20 +333,7 @@ describe('an instance with pg_wal on its own PVC is backed up, restored and veri
 
       const r = await restoreClient.restore({ backup: 'set-group', namespace: ns, pvcName: 'group-data' });
       expect(r.volumes?.map((v) => v.pvcName)).toEqual(['group-data-wal']);
-      const copy = await deployPostgres({
-        kubeConfig: clients.kubeConfig,
-        namespace: ns,
-        name: 'group-copy',
-        major: 17,
-        password,
-        existingClaim: 'group-data',
-        existingWalClaim: 'group-data-wal',
-      });
-      try {
-        expect((await copy.missing(acked)).missing).toEqual([]);
-      } finally {
-        await copy.delete();
-      }
+      await expectCopyServes('group-copy', { data: 'group-data', wal: 'group-data-wal' }, acked);
       // verify reads the whole set (pg_wal through its link) and will not vouch for a running
       // server's copy that hostpath made file by file, even though this one (cut in a lull) starts.
       const v = await restoreClient.verify({ namespace: ns, backup: 'set-group', runtime, amcheck: 'install' });
@@ -369,7 +360,7 @@ describe('an instance with pg_wal on its own PVC is backed up, restored and veri
         }),
       );
       expect(interrupted.code).toBe('BACKUP_ABORTED');
-      expect(interrupted.details?.['deletedSnapshots']).toEqual(['volumegroupsnapshot/set-group-abort']);
+      expect(interrupted.details?.['deletedSnapshots'], interrupted.message).toEqual(['volumegroupsnapshot/set-group-abort']);
       await expect(clients.volumeGroupSnapshots.get('set-group-abort', ns)).rejects.toMatchObject({ code: 'KUBE_NOT_FOUND' });
       for (const name of ['data-pg-0', 'wal-pg-0']) {
         const pvc = await clients.core.readNamespacedPersistentVolumeClaim({ name, namespace: ns });
@@ -384,7 +375,7 @@ describe('an instance with pg_wal on its own PVC is backed up, restored and veri
   );
 
   it(
-    'what a set cannot do is refused before anything is created: crash on a driver without a VolumeGroupSnapshotClass, an in-place restore, verifying one restored PVC',
+    'what a set cannot do is refused before anything is created: crash on a driver without a VolumeGroupSnapshotClass, verifying one restored PVC',
     skipWhen(why),
     async () => {
       const onBtrfs = await deployPostgres({
@@ -404,8 +395,6 @@ describe('an instance with pg_wal on its own PVC is backed up, restored and veri
       } finally {
         await onBtrfs.delete();
       }
-      const inPlace = await dbaasRejection(planRestoreInPlace(clients, { backup: 'set-1', namespace: ns, statefulSet: 'pg' }));
-      expect(inPlace).toMatchObject({ code: 'TARGET_UNSUPPORTED', option: 'backup' });
       const restored = await restoreClient.restore({ backup: 'set-1', namespace: ns, pvcName: 'one-of-two' });
       const onePvc = await dbaasRejection(restoreClient.verify({ namespace: ns, pvc: 'one-of-two', runtime }));
       expect(onePvc).toMatchObject({ code: 'TARGET_UNSUPPORTED', option: 'pvc' });
@@ -418,6 +407,30 @@ describe('an instance with pg_wal on its own PVC is backed up, restored and veri
         'set-online',
         'set-online-vol-wal',
       ]);
+    },
+  );
+
+  it(
+    'in place under the StatefulSet: both PVCs replaced from the set, the old data kept on both PVs (bound to -previous PVCs); the pod serves the backup: every acknowledged row, nothing written after it',
+    skipWhen(why),
+    async () => {
+      await source.query("insert into t values (-1, 0, 'written after set-1')");
+      const plan = await planRestoreInPlace(clients, { backup: 'set-1', namespace: ns, statefulSet: 'pg' });
+      expect(plan.volumes.map((v) => [v.template, v.pvcName, v.previousPvcName])).toEqual([['wal', 'wal-pg-0', 'wal-pg-0-previous']]);
+      const oldVolumes = [plan.volume, plan.volumes[0]!.volume];
+      const r = await restoreClient.restoreInPlace({ backup: 'set-1', namespace: ns, statefulSet: 'pg', confirm: true });
+      expect(r.volumes.map((v) => v.pvcName)).toEqual(['wal-pg-0']);
+      await source.waitReady(1, 120_000);
+      expect((await source.missing(fenced.acked)).missing).toEqual([]);
+      expect(await source.query('select id from t where id = -1')).toEqual([]);
+      for (const [i, name] of ['data-pg-0-previous', 'wal-pg-0-previous'].entries()) {
+        const previous = await clients.core.readNamespacedPersistentVolumeClaim({ name, namespace: ns });
+        expect(previous.status?.phase).toBe('Bound');
+        expect(previous.spec?.volumeName).toBe(oldVolumes[i]);
+        const pv = await clients.core.readPersistentVolume({ name: oldVolumes[i]! });
+        expect(pv.spec?.persistentVolumeReclaimPolicy).toBe('Retain');
+      }
+      report.push(`in-place restore of the set under StatefulSet pg: ${r.timings.totalMs} ms, down ${r.timings.downMs} ms`);
     },
   );
 });

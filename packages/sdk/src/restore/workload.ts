@@ -146,6 +146,21 @@ function adoptedLabels(sts: V1StatefulSet | undefined, template: string): Record
   );
 }
 
+/** An existing StatefulSet adopts only the PVCs of its own templates: a volume of the set without one would be left out. */
+function refuseUntemplatedVolumes(sts: V1StatefulSet | undefined, restore: RestorePlan, namespace: string, statefulSet: string): void {
+  const untemplated = sts ? (restore.volumes ?? []).filter((v) => !templateNames(sts).includes(v.volume)) : [];
+  if (untemplated.length === 0) return;
+  throw new DbaasError(
+    'TARGET_UNSUPPORTED',
+    `StatefulSet ${namespace}/${statefulSet} has no volumeClaimTemplate for volume ${untemplated.map((v) => v.volume).join(', ')} of backup "${restore.set}" (its templates: ${templateNames(sts).join(', ')}): its pod would start without them`,
+    {
+      fix: `Give the StatefulSet a volumeClaimTemplate named ${untemplated.map((v) => v.volume).join(', ')} mounted at ${untemplated.map((v) => v.mountPath).join(', ')}, or restore into a StatefulSet created after the restore with that layout.`,
+      option: 'statefulSet',
+      details: { templates: templateNames(sts), volumes: untemplated.map((v) => v.volume) },
+    },
+  );
+}
+
 /**
  * Plans a restore into the PVC a StatefulSet's pod `ordinal` mounts from `template`
  * (`<template>-<statefulSet>-<ordinal>`): created before the StatefulSet (or while it is scaled
@@ -175,19 +190,7 @@ export async function planRestoreForStatefulSet(clients: KubeClients, options: S
     volumePvcNames: (volume) => `${volume}-${statefulSet}-${ordinal}`,
     extra: { ...(options.extra ?? {}), labels },
   });
-  // An existing StatefulSet adopts only the PVCs of its own templates: a volume of the set without one would be left out.
-  const untemplated = sts ? (restore.volumes ?? []).filter((v) => !templateNames(sts).includes(v.volume)) : [];
-  if (untemplated.length) {
-    throw new DbaasError(
-      'TARGET_UNSUPPORTED',
-      `StatefulSet ${namespace}/${statefulSet} has no volumeClaimTemplate for volume ${untemplated.map((v) => v.volume).join(', ')} of backup "${restore.set}" (its templates: ${templateNames(sts).join(', ')}): its pod would start without them`,
-      {
-        fix: `Give the StatefulSet a volumeClaimTemplate named ${untemplated.map((v) => v.volume).join(', ')} mounted at ${untemplated.map((v) => v.mountPath).join(', ')}, or restore into a StatefulSet created after the restore with that layout.`,
-        option: 'statefulSet',
-        details: { templates: templateNames(sts), volumes: untemplated.map((v) => v.volume) },
-      },
-    );
-  }
+  refuseUntemplatedVolumes(sts, restore, namespace, statefulSet);
   return { statefulSet, template, ordinal, statefulSetExists: sts !== undefined, restore };
 }
 
@@ -250,6 +253,30 @@ export interface InPlaceRestoreProgress {
 }
 
 /**
+ * One PVC an in-place restore replaces: the StatefulSet's PVC of a template, the PV holding its
+ * old data, and the `-previous` PVC that data is bound to.
+ *
+ * @example
+ * ```ts
+ * const v: InPlaceVolume = plan.volumes[0]!; // { template: 'wal', pvcName: 'wal-pg-0', previousPvcName: 'wal-pg-0-previous', ... }
+ * ```
+ */
+export interface InPlaceVolume {
+  /** The volumeClaimTemplate (for a set's other volume: the recorded volume name). */
+  template: string;
+  /** The PVC replaced: `<template>-<statefulSet>-0`. */
+  pvcName: string;
+  /** Where the old data goes: `<pvcName>-previous`, bound to the old PV. */
+  previousPvcName: string;
+  /** The PV holding the old data. */
+  volume: string;
+  /** Its reclaim policy before (set to Retain, recorded in `dbaas.io/reclaim-policy-before`). */
+  reclaimPolicyBefore: string;
+  /** The `-previous` PVC, created Pending and bound to `volume` once the old PVC is gone. */
+  previousPvc: V1PersistentVolumeClaim;
+}
+
+/**
  * The checked plan of an in-place restore: the objects it touches and the steps, in order. See {@link planRestoreInPlace}.
  *
  * @example
@@ -264,9 +291,9 @@ export interface InPlaceRestorePlan {
   template: string;
   /** Replicas the StatefulSet is scaled back to (0 or 1; a fence an earlier run left is adopted). */
   replicas: number;
-  /** The PVC replaced: `<template>-<statefulSet>-0`. */
+  /** The data PVC replaced: `<template>-<statefulSet>-0`. */
   pvcName: string;
-  /** Where the old data goes: `<pvcName>-previous`, bound to the old PV. */
+  /** Where its old data goes: `<pvcName>-previous`, bound to the old PV. */
   previousPvcName: string;
   /** The PV holding the old data. */
   volume: string;
@@ -276,7 +303,9 @@ export interface InPlaceRestorePlan {
   retentionPolicy: { whenScaled: string; whenDeleted: string };
   /** The `-previous` PVC, created Pending and bound to `volume` once the old PVC is gone. */
   previousPvc: V1PersistentVolumeClaim;
-  /** The restore of the new PVC of the same name (the old one is deleted first). */
+  /** A backup of several volumes (pg_wal, tablespaces on PVCs of their own): each other volume's PVC, replaced the same way. Empty for one volume. */
+  volumes: InPlaceVolume[];
+  /** The restore of the new PVCs of the same names (the old ones are deleted first). */
   restore: RestorePlan;
   /** What will be done, in order, for people. */
   steps: string[];
@@ -300,37 +329,40 @@ export interface InPlaceRestoreResult {
   previousPvcName: string;
   volume: string;
   reclaimPolicyBefore: string;
+  /** The set's other volumes, each replaced the same way (empty for one volume). */
+  volumes: Omit<InPlaceVolume, 'previousPvc'>[];
   replicas: number;
   restore: RestoreResult;
   rollback: string[];
   timings: { downMs: number | undefined; totalMs: number };
 }
 
+/** Every PVC an in-place plan replaces: the data PVC first, then the set's other volumes. */
+function replacedVolumes(plan: InPlaceRestorePlan): InPlaceVolume[] {
+  const { template, pvcName, previousPvcName, volume, reclaimPolicyBefore, previousPvc } = plan;
+  return [{ template, pvcName, previousPvcName, volume, reclaimPolicyBefore, previousPvc }, ...plan.volumes];
+}
+
 /**
  * How to put the old data back behind the StatefulSet by hand: after a restore (`done`: scale down,
- * drop the restored PVC) or after a failure that left the StatefulSet fenced without its PVC.
- * The PV is handed to the new claim by name in one replace of its claimRef, never left Available.
+ * drop the restored PVCs) or after a failure that left the StatefulSet fenced without its PVCs.
+ * Each PV is handed to the new claim by name in one replace of its claimRef, never left Available.
  */
-function rollbackSteps(
-  p: {
-    namespace: string;
-    statefulSet: string;
-    pvcName: string;
-    previousPvcName: string;
-    volume: string;
-    replicas: number;
-    previousPvc: V1PersistentVolumeClaim;
-  },
-  after: 'done' | 'failed',
-): string[] {
+function rollbackSteps(p: { namespace: string; statefulSet: string; replicas: number; volumes: InPlaceVolume[] }, after: 'done' | 'failed'): string[] {
   const n = `-n ${p.namespace}`;
-  const spec = p.previousPvc.spec!;
-  const claimRef = JSON.stringify([{ op: 'replace', path: '/spec/claimRef', value: { namespace: p.namespace, name: p.pvcName } }]);
+  const perVolume = (v: InPlaceVolume): string[] => {
+    const spec = v.previousPvc.spec!;
+    const claimRef = JSON.stringify([{ op: 'replace', path: '/spec/claimRef', value: { namespace: p.namespace, name: v.pvcName } }]);
+    return [
+      ...(after === 'done' ? [`kubectl delete pvc ${v.pvcName} ${n}   (the restored copy)`] : []),
+      `kubectl delete pvc ${v.previousPvcName} ${n}   (PV ${v.volume} is Retain: the data stays on it)`,
+      `create PVC ${v.pvcName} in ${p.namespace} with spec.volumeName: ${v.volume}, storageClassName: ${spec.storageClassName ?? '""'}, accessModes: ${(spec.accessModes ?? []).join(',')}, storage: ${spec.resources?.requests?.['storage']}`,
+      `kubectl patch pv ${v.volume} --type json -p '${claimRef}'`,
+    ];
+  };
   return [
-    ...(after === 'done' ? [`kubectl scale statefulset ${p.statefulSet} --replicas=0 ${n}`, `kubectl delete pvc ${p.pvcName} ${n}   (the restored copy)`] : []),
-    `kubectl delete pvc ${p.previousPvcName} ${n}   (PV ${p.volume} is Retain: the data stays on it)`,
-    `create PVC ${p.pvcName} in ${p.namespace} with spec.volumeName: ${p.volume}, storageClassName: ${spec.storageClassName ?? '""'}, accessModes: ${(spec.accessModes ?? []).join(',')}, storage: ${spec.resources?.requests?.['storage']}`,
-    `kubectl patch pv ${p.volume} --type json -p '${claimRef}'`,
+    ...(after === 'done' ? [`kubectl scale statefulset ${p.statefulSet} --replicas=0 ${n}`] : []),
+    ...p.volumes.flatMap(perVolume),
     after === 'done'
       ? `kubectl scale statefulset ${p.statefulSet} --replicas=${p.replicas} ${n}`
       : `lift the fence of StatefulSet ${p.statefulSet} (it scales back to ${p.replicas}; the lease is this restore's, so lift it with force)`,
@@ -338,45 +370,15 @@ function rollbackSteps(
 }
 
 /**
- * Plans an in-place restore of a StatefulSet (at most one replica): its PVC
- * `<template>-<statefulSet>-0` is replaced by one made from the backup, and the old data is kept on
- * its PV, bound to `<pvc>-previous`. Checks everything before anything changes: the StatefulSet, its
- * template, the PVC Bound and used by no other pod, the PV, no `-previous` PVC yet, no live fence of
- * another run, and the restore itself (backup, size, StorageClass). Reads only.
- *
- * @throws DbaasError `TARGET_NOT_FOUND` (no StatefulSet, template or PVC), `TARGET_UNSUPPORTED`
- *   (several replicas, PVC not Bound or used by another pod), `RESTORE_TARGET_EXISTS` (the `-previous`
- *   PVC exists), `KUBE_CONFLICT` (another run's live fence), and as {@link planRestore}.
- * @example
- * ```ts
- * const plan = await planRestoreInPlace(clients, { backup: 'nightly', namespace: 'db', statefulSet: 'pg' });
- * console.log(plan.steps.join('\n'));
- * ```
+ * The StatefulSet's PVC of `template` that an in-place restore replaces, checked: it exists, is
+ * Bound, no pod outside the StatefulSet mounts it, and its `-previous` PVC does not exist yet.
  */
-export async function planRestoreInPlace(clients: KubeClients, options: InPlaceRestoreOptions): Promise<InPlaceRestorePlan> {
-  const namespace = assertDnsLabel(options.namespace, 'namespace');
-  const statefulSet = assertDnsLabel(options.statefulSet, 'StatefulSet name');
+async function replacedVolume(
+  clients: KubeClients,
+  at: { namespace: string; statefulSet: string; template: string },
+): Promise<Omit<InPlaceVolume, 'previousPvc'> & { pvc: V1PersistentVolumeClaim; pv: V1PersistentVolume }> {
+  const { namespace, statefulSet, template } = at;
   const where = `StatefulSet ${namespace}/${statefulSet}`;
-  const sts = await readOptional(() => clients.apps.readNamespacedStatefulSet({ name: statefulSet, namespace }));
-  if (!sts) {
-    throw new DbaasError('TARGET_NOT_FOUND', `${where} does not exist`, {
-      fix: `Check the name: kubectl get statefulsets -n ${namespace}`,
-      option: 'statefulSet',
-    });
-  }
-  const template = chooseTemplate(sts, options.template, where, await recordedDataVolume(clients, options));
-  const recorded = sts.metadata?.annotations?.[FENCED_REPLICAS_ANNOTATION];
-  const replicas = recorded !== undefined && /^\d+$/.test(recorded) ? Number(recorded) : (sts.spec?.replicas ?? 1);
-  if (replicas > 1) {
-    throw new DbaasError(
-      'TARGET_UNSUPPORTED',
-      `${where} has ${replicas} replicas: an in-place restore replaces one pod's volume, and the other pods would keep data of another time`,
-      {
-        fix: `Restore into new PVCs for a new StatefulSet instead (statefulSet with ordinal 0..${replicas - 1}), or scale ${statefulSet} to 1 first.`,
-        details: { replicas },
-      },
-    );
-  }
   const pvcName = `${template}-${statefulSet}-0`;
   const previousPvcName = derivedName(pvcName, PREVIOUS_PVC_SUFFIX, 'subdomain', 'previous PVC name');
   const pvc = await readOptional(() => clients.core.readNamespacedPersistentVolumeClaim({ name: pvcName, namespace }));
@@ -425,6 +427,81 @@ export async function planRestoreInPlace(clients: KubeClients, options: InPlaceR
       },
     );
   }
+  return { template, pvcName, previousPvcName, volume, reclaimPolicyBefore, pvc, pv };
+}
+
+/** The `-previous` PVC that keeps a replaced PVC's old data: Pending, bound to its PV by name. */
+function previousPvcOf(
+  replaced: Omit<InPlaceVolume, 'previousPvc'> & { pvc: V1PersistentVolumeClaim; pv: V1PersistentVolume },
+  namespace: string,
+  restore: RestorePlan,
+  restoredSize: string,
+): V1PersistentVolumeClaim {
+  const { pvc, pv } = replaced;
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    metadata: {
+      name: replaced.previousPvcName,
+      namespace,
+      labels: { 'app.kubernetes.io/managed-by': 'kubectl-dbaas', 'app.kubernetes.io/component': 'restore-previous' },
+      annotations: { 'dbaas.io/previous-of': `${namespace}/${replaced.pvcName}`, 'dbaas.io/replaced-by-backup': `${restore.backupNamespace}/${restore.set}` },
+    },
+    spec: {
+      accessModes: pvc.spec?.accessModes ?? ['ReadWriteOnce'],
+      resources: { requests: { storage: pv.spec?.capacity?.['storage'] ?? pvc.spec?.resources?.requests?.['storage'] ?? restoredSize } },
+      ...(pvc.spec?.storageClassName !== undefined ? { storageClassName: pvc.spec.storageClassName } : {}),
+      ...(pvc.spec?.volumeMode ? { volumeMode: pvc.spec.volumeMode } : {}),
+      volumeName: replaced.volume,
+    },
+  };
+}
+
+/**
+ * Plans an in-place restore of a StatefulSet (at most one replica): its PVC
+ * `<template>-<statefulSet>-0` is replaced by one made from the backup, and the old data is kept on
+ * its PV, bound to `<pvc>-previous`. A backup of several volumes (pg_wal, tablespaces on PVCs of
+ * their own) replaces the PVC of each of its volumes so (`<volume>-<statefulSet>-0`, the
+ * StatefulSet's template of that name). Checks everything before anything changes: the StatefulSet,
+ * its templates, each PVC Bound and used by no other pod, the PVs, no `-previous` PVC yet, no live
+ * fence of another run, and the restore itself (backup, size, StorageClass). Reads only.
+ *
+ * @throws DbaasError `TARGET_NOT_FOUND` (no StatefulSet, template or PVC), `TARGET_UNSUPPORTED`
+ *   (several replicas, a PVC not Bound or used by another pod, a volume of the set without a
+ *   template), `RESTORE_TARGET_EXISTS` (a `-previous` PVC exists), `KUBE_CONFLICT` (another run's
+ *   live fence), and as {@link planRestore}.
+ * @example
+ * ```ts
+ * const plan = await planRestoreInPlace(clients, { backup: 'nightly', namespace: 'db', statefulSet: 'pg' });
+ * console.log(plan.steps.join('\n'));
+ * ```
+ */
+export async function planRestoreInPlace(clients: KubeClients, options: InPlaceRestoreOptions): Promise<InPlaceRestorePlan> {
+  const namespace = assertDnsLabel(options.namespace, 'namespace');
+  const statefulSet = assertDnsLabel(options.statefulSet, 'StatefulSet name');
+  const where = `StatefulSet ${namespace}/${statefulSet}`;
+  const sts = await readOptional(() => clients.apps.readNamespacedStatefulSet({ name: statefulSet, namespace }));
+  if (!sts) {
+    throw new DbaasError('TARGET_NOT_FOUND', `${where} does not exist`, {
+      fix: `Check the name: kubectl get statefulsets -n ${namespace}`,
+      option: 'statefulSet',
+    });
+  }
+  const template = chooseTemplate(sts, options.template, where, await recordedDataVolume(clients, options));
+  const recorded = sts.metadata?.annotations?.[FENCED_REPLICAS_ANNOTATION];
+  const replicas = recorded !== undefined && /^\d+$/.test(recorded) ? Number(recorded) : (sts.spec?.replicas ?? 1);
+  if (replicas > 1) {
+    throw new DbaasError(
+      'TARGET_UNSUPPORTED',
+      `${where} has ${replicas} replicas: an in-place restore replaces one pod's volume, and the other pods would keep data of another time`,
+      {
+        fix: `Restore into new PVCs for a new StatefulSet instead (statefulSet with ordinal 0..${replicas - 1}), or scale ${statefulSet} to 1 first.`,
+        details: { replicas },
+      },
+    );
+  }
+  const data = await replacedVolume(clients, { namespace, statefulSet, template });
+  const { pvcName, previousPvcName, volume, reclaimPolicyBefore, pvc } = data;
   const fencing = statefulSetFencing(statefulSet, { retainClaims: true });
   await fencing.preflight!({ clients, namespace, deadline: Date.now() + DEFAULT_DEADLINE_MS });
   const { statefulSet: _s, template: _t, confirm: _c, onProgress: _p, ...restoreOptions } = options;
@@ -432,63 +509,51 @@ export async function planRestoreInPlace(clients: KubeClients, options: InPlaceR
     ...adoptedLabels(sts, template),
     ...Object.fromEntries(Object.entries(pvc.metadata?.labels ?? {}).filter(([k]) => !k.startsWith(DBAAS_PREFIX))),
   };
+  // A set's other volumes go to the PVCs of the StatefulSet's templates of the same names, replaced as the data PVC is.
+  const volumePvcNames = (v: string) => `${v}-${statefulSet}-0`;
   const restore = await planRestore(
     clients,
     {
       ...restoreOptions,
       pvcName,
+      volumePvcNames,
       // The StatefulSet's pod expects what it had: at least the old size, the old class unless told otherwise.
       ...(options.size === undefined && pvc.spec?.resources?.requests?.['storage'] ? { size: pvc.spec.resources.requests['storage'] } : {}),
       ...(options.storageClass === undefined && pvc.spec?.storageClassName ? { storageClass: pvc.spec.storageClassName } : {}),
       extra: { ...(options.extra ?? {}), labels: { ...labels, ...(options.extra?.labels ?? {}) } },
     },
-    { pvc: true },
+    { pvc: true, volumes: true },
   ).catch((error: unknown) => {
     // The old PVC's size below the snapshot's restoreSize: restore at the snapshot's size instead.
     if (isDbaasError(error, 'RESTORE_SIZE_TOO_SMALL') && options.size === undefined) {
       const { size: _z, ...rest } = restoreOptions;
-      return planRestore(clients, { ...rest, pvcName, extra: { ...(options.extra ?? {}), labels } }, { pvc: true });
+      return planRestore(clients, { ...rest, pvcName, volumePvcNames, extra: { ...(options.extra ?? {}), labels } }, { pvc: true, volumes: true });
     }
     throw error;
   });
-  if (restore.volumes?.length) {
-    throw new DbaasError(
-      'TARGET_UNSUPPORTED',
-      `backup "${restore.set}" holds several volumes of the instance (${['data', ...restore.volumes.map((v) => v.volume)].join(', ')}): an in-place restore of such a set is not built`,
-      {
-        fix: `Restore it into a new StatefulSet's PVCs (restore --statefulset NEW), or into new PVCs, and point the workload at them.`,
-        option: 'backup',
-      },
-    );
-  }
-  const previousPvc: V1PersistentVolumeClaim = {
-    apiVersion: 'v1',
-    kind: 'PersistentVolumeClaim',
-    metadata: {
-      name: previousPvcName,
-      namespace,
-      labels: { 'app.kubernetes.io/managed-by': 'kubectl-dbaas', 'app.kubernetes.io/component': 'restore-previous' },
-      annotations: { 'dbaas.io/previous-of': `${namespace}/${pvcName}`, 'dbaas.io/replaced-by-backup': `${restore.backupNamespace}/${restore.set}` },
-    },
-    spec: {
-      accessModes: pvc.spec?.accessModes ?? ['ReadWriteOnce'],
-      resources: { requests: { storage: pv.spec?.capacity?.['storage'] ?? pvc.spec?.resources?.requests?.['storage'] ?? restore.restoreSize } },
-      ...(pvc.spec?.storageClassName !== undefined ? { storageClassName: pvc.spec.storageClassName } : {}),
-      ...(pvc.spec?.volumeMode ? { volumeMode: pvc.spec.volumeMode } : {}),
-      volumeName: volume,
-    },
-  };
+  refuseUntemplatedVolumes(sts, restore, namespace, statefulSet);
+  const others = await Promise.all((restore.volumes ?? []).map((v) => replacedVolume(clients, { namespace, statefulSet, template: v.volume })));
+  const previousPvc = previousPvcOf(data, namespace, restore, restore.restoreSize);
+  const volumes: InPlaceVolume[] = others.map(({ pvc: _pvc, pv: _pv, ...v }, i) => ({
+    ...v,
+    previousPvc: previousPvcOf(others[i]!, namespace, restore, restore.volumes![i]!.pvc.spec!.resources!.requests!['storage']!),
+  }));
   const retentionPolicy = {
     whenScaled: sts.spec?.persistentVolumeClaimRetentionPolicy?.whenScaled ?? 'Retain',
     whenDeleted: sts.spec?.persistentVolumeClaimRetentionPolicy?.whenDeleted ?? 'Retain',
   };
+  const all = [{ template, pvcName, previousPvcName, volume, reclaimPolicyBefore, previousPvc }, ...volumes];
+  const pvcs = all.map((v) => v.pvcName).join(', ');
   const steps = [
-    `PV ${volume} (the data of PVC ${pvcName}): reclaim policy ${reclaimPolicyBefore} -> Retain (the policy before recorded in ${RECLAIM_POLICY_BEFORE_ANNOTATION})`,
+    ...all.map(
+      (v) =>
+        `PV ${v.volume} (the data of PVC ${v.pvcName}): reclaim policy ${v.reclaimPolicyBefore} -> Retain (the policy before recorded in ${RECLAIM_POLICY_BEFORE_ANNOTATION})`,
+    ),
     `scale StatefulSet ${statefulSet} ${replicas} -> 0 (fence lease and replica record: a killed run is undone by lifting the fence)${retentionPolicy.whenScaled === 'Delete' ? '; whenScaled Delete -> Retain while scaled down' : ''}`,
-    `create PVC ${previousPvcName} for PV ${volume} (Pending until the old PVC is gone)`,
-    `delete the PVC object ${pvcName} (PV ${volume} is Retain: its data stays)`,
-    `bind PV ${volume} to ${previousPvcName} (spec.claimRef)`,
-    `create PVC ${pvcName} from backup ${restore.backupNamespace}/${restore.set}${restore.online ? ' (online: WAL and backup_label by the restore-prep Job)' : ''}, StorageClass ${restore.storageClassName}`,
+    ...all.map((v) => `create PVC ${v.previousPvcName} for PV ${v.volume} (Pending until the old PVC is gone)`),
+    ...all.map((v) => `delete the PVC object ${v.pvcName} (PV ${v.volume} is Retain: its data stays)`),
+    ...all.map((v) => `bind PV ${v.volume} to ${v.previousPvcName} (spec.claimRef)`),
+    `create PVC${all.length > 1 ? 's' : ''} ${pvcs} from backup ${restore.backupNamespace}/${restore.set}${restore.online ? ' (online: WAL and backup_label by the restore-prep Job)' : ''}, StorageClass ${restore.storageClassName}`,
     `scale StatefulSet ${statefulSet} back to ${replicas} and wait until Ready`,
   ];
   return {
@@ -502,9 +567,10 @@ export async function planRestoreInPlace(clients: KubeClients, options: InPlaceR
     reclaimPolicyBefore,
     retentionPolicy,
     previousPvc,
+    volumes,
     restore,
     steps,
-    rollback: rollbackSteps({ namespace, statefulSet, pvcName, previousPvcName, volume, replicas, previousPvc }, 'done'),
+    rollback: rollbackSteps({ namespace, statefulSet, replicas, volumes: all }, 'done'),
   };
 }
 
@@ -520,13 +586,22 @@ export interface InPlaceRestoreExecution extends Omit<RestoreExecution, 'onProgr
   onProgress?: (event: InPlaceRestoreProgress) => void;
 }
 
+/** What an in-place run has done so far, for its undo: PVs set Retain, `-previous` PVCs created, old PVCs deleted (by PVC name). */
+interface InPlaceDone {
+  reclaimRetained: Set<string>;
+  fenced: boolean;
+  previousCreated: Set<string>;
+  oldPvcDeleted: Set<string>;
+  restored: boolean;
+}
+
 /**
- * Carries out an {@link InPlaceRestorePlan}. On failure or abort before the old PVC is deleted, it
- * undoes what it did (the `-previous` PVC, the reclaim policy, the fence); after that it keeps the
- * StatefulSet scaled down (started now, it would get an empty volume) and the error says where the
- * old data is and how to go back. It never deletes a PV or data.
+ * Carries out an {@link InPlaceRestorePlan}. On failure or abort before an old PVC is deleted, it
+ * undoes what it did (the `-previous` PVCs, the reclaim policies, the fence); after that it keeps
+ * the StatefulSet scaled down (started now, it would get an empty volume) and the error says where
+ * the old data is and how to go back. It never deletes a PV or data.
  *
- * @throws DbaasError as {@link executeRestore}; after the old PVC is gone `RESTORE_FAILED` (or `KUBE_ABORTED`) with `details.oldData`.
+ * @throws DbaasError as {@link executeRestore}; after an old PVC is gone `RESTORE_FAILED` (or `KUBE_ABORTED`) with `details.oldData`.
  * @example
  * ```ts
  * const plan = await planRestoreInPlace(clients, { backup: 'nightly', namespace: 'db', statefulSet: 'pg' });
@@ -541,7 +616,8 @@ export async function executeRestoreInPlace(
   const started = execution.startedAt ?? Date.now();
   const deadline = execution.deadline ?? started + DEFAULT_DEADLINE_MS;
   const { signal } = execution;
-  const { namespace, statefulSet, pvcName, previousPvcName, volume } = plan;
+  const { namespace, statefulSet } = plan;
+  const all = replacedVolumes(plan);
   const progress = (step: InPlaceRestoreStep, message: string, extra: Partial<InPlaceRestoreProgress> = {}) =>
     execution.onProgress?.({ step, message, elapsedMs: Date.now() - started, ...extra });
   const checkAborted = () => {
@@ -556,70 +632,76 @@ export async function executeRestoreInPlace(
     log: (message) => progress('fenced', message),
     holder: fenceHolder(namespace, `restore-in-place.${plan.restore.set}`),
   };
-  const done = { reclaimRetained: false, fenced: false, previousCreated: false, oldPvcDeleted: false, restored: false };
+  const done: InPlaceDone = { reclaimRetained: new Set(), fenced: false, previousCreated: new Set(), oldPvcDeleted: new Set(), restored: false };
   let fencedAt: number | undefined;
   progress('planned', `in-place restore of StatefulSet ${namespace}/${statefulSet}: ${plan.steps.length} steps`);
   try {
-    checkAborted();
-    if (plan.reclaimPolicyBefore !== 'Retain') {
-      await clients.core.patchPersistentVolume(
-        {
-          name: volume,
-          body: {
-            metadata: { annotations: { [RECLAIM_POLICY_BEFORE_ANNOTATION]: plan.reclaimPolicyBefore } },
-            spec: { persistentVolumeReclaimPolicy: 'Retain' },
+    for (const v of all) {
+      checkAborted();
+      if (v.reclaimPolicyBefore !== 'Retain') {
+        await clients.core.patchPersistentVolume(
+          {
+            name: v.volume,
+            body: {
+              metadata: { annotations: { [RECLAIM_POLICY_BEFORE_ANNOTATION]: v.reclaimPolicyBefore } },
+              spec: { persistentVolumeReclaimPolicy: 'Retain' },
+            },
           },
-        },
-        mergePatch,
-      );
-      done.reclaimRetained = true;
+          mergePatch,
+        );
+        done.reclaimRetained.add(v.pvcName);
+      }
+      progress('reclaim-retained', `PV ${v.volume} is Retain (was ${v.reclaimPolicyBefore}): deleting its PVC keeps the data`);
     }
-    progress('reclaim-retained', `PV ${volume} is Retain (was ${plan.reclaimPolicyBefore}): deleting its PVC keeps the data`);
     checkAborted();
     fencedAt = Date.now();
     done.fenced = true;
     await fencing.fence(fenceCtx);
     progress('fenced', `StatefulSet ${statefulSet} scaled to 0, its pod is gone`);
-    checkAborted();
-    await clients.core.createNamespacedPersistentVolumeClaim({ namespace, body: plan.previousPvc });
-    done.previousCreated = true;
-    progress('previous-created', `PVC ${previousPvcName} created for PV ${volume}`);
-    checkAborted();
-    await clients.core.deleteNamespacedPersistentVolumeClaim({ name: pvcName, namespace });
-    done.oldPvcDeleted = true;
-    await watchUntil<V1PersistentVolumeClaim>(clients, {
-      path: `/api/v1/namespaces/${namespace}/persistentvolumeclaims`,
-      name: pvcName,
-      predicate: (o, event) => o === undefined || event.type === 'DELETED',
-      deadline,
-      ...(signal ? { signal } : {}),
-      what: 'to be deleted (its PV keeps the data)',
-    });
-    progress('old-pvc-deleted', `PVC ${pvcName} deleted; PV ${volume} is Released and keeps the data`);
-    const previous = await clients.core.readNamespacedPersistentVolumeClaim({ name: previousPvcName, namespace });
-    // Replacing the claimRef in one operation: the PV is never Available for another claim to take.
-    await clients.core.patchPersistentVolume(
-      {
-        name: volume,
-        body: [
-          {
-            op: 'replace',
-            path: '/spec/claimRef',
-            value: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name: previousPvcName, uid: previous.metadata!.uid! },
-          },
-        ],
-      },
-      jsonPatch,
-    );
-    await watchUntil<V1PersistentVolumeClaim>(clients, {
-      path: `/api/v1/namespaces/${namespace}/persistentvolumeclaims`,
-      name: previousPvcName,
-      predicate: (o) => o?.status?.phase === 'Bound',
-      deadline,
-      ...(signal ? { signal } : {}),
-      what: `to be Bound to PV ${volume}`,
-    });
-    progress('previous-bound', `PVC ${previousPvcName} is Bound to PV ${volume}: the old data is there`);
+    for (const v of all) {
+      checkAborted();
+      await clients.core.createNamespacedPersistentVolumeClaim({ namespace, body: v.previousPvc });
+      done.previousCreated.add(v.pvcName);
+      progress('previous-created', `PVC ${v.previousPvcName} created for PV ${v.volume}`);
+    }
+    for (const v of all) {
+      checkAborted();
+      await clients.core.deleteNamespacedPersistentVolumeClaim({ name: v.pvcName, namespace });
+      done.oldPvcDeleted.add(v.pvcName);
+      await watchUntil<V1PersistentVolumeClaim>(clients, {
+        path: `/api/v1/namespaces/${namespace}/persistentvolumeclaims`,
+        name: v.pvcName,
+        predicate: (o, event) => o === undefined || event.type === 'DELETED',
+        deadline,
+        ...(signal ? { signal } : {}),
+        what: 'to be deleted (its PV keeps the data)',
+      });
+      progress('old-pvc-deleted', `PVC ${v.pvcName} deleted; PV ${v.volume} is Released and keeps the data`);
+      const previous = await clients.core.readNamespacedPersistentVolumeClaim({ name: v.previousPvcName, namespace });
+      // Replacing the claimRef in one operation: the PV is never Available for another claim to take.
+      await clients.core.patchPersistentVolume(
+        {
+          name: v.volume,
+          body: [
+            {
+              op: 'replace',
+              path: '/spec/claimRef',
+              value: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace, name: v.previousPvcName, uid: previous.metadata!.uid! },
+            },
+          ],
+        },
+        jsonPatch,
+      );
+      await watchUntil<V1PersistentVolumeClaim>(clients, {
+        path: `/api/v1/namespaces/${namespace}/persistentvolumeclaims`,
+        name: v.previousPvcName,
+        predicate: (o) => o?.status?.phase === 'Bound',
+        deadline,
+        ...(signal ? { signal } : {}),
+        what: `to be Bound to PV ${v.volume}`,
+      });
+      progress('previous-bound', `PVC ${v.previousPvcName} is Bound to PV ${v.volume}: the old data is there`);
+    }
     checkAborted();
     const restore = await executeRestore(clients, plan.restore, {
       startedAt: started,
@@ -629,7 +711,10 @@ export async function executeRestoreInPlace(
       onProgress: (event) => progress('restore', event.message, { restore: event }),
     });
     done.restored = true;
-    progress('restored', `PVC ${pvcName} made from backup ${plan.restore.backupNamespace}/${plan.restore.set} (${restore.state})`);
+    progress(
+      'restored',
+      `PVC${all.length > 1 ? 's' : ''} ${all.map((v) => v.pvcName).join(', ')} made from backup ${plan.restore.backupNamespace}/${plan.restore.set} (${restore.state})`,
+    );
     await fencing.unfence(fenceCtx);
     progress('scaled-back', `StatefulSet ${statefulSet} scaled back to ${plan.replicas}`);
     await fencing.waitRestored!(fenceCtx);
@@ -638,10 +723,11 @@ export async function executeRestoreInPlace(
     return {
       namespace,
       statefulSet,
-      pvcName,
-      previousPvcName,
-      volume,
+      pvcName: plan.pvcName,
+      previousPvcName: plan.previousPvcName,
+      volume: plan.volume,
       reclaimPolicyBefore: plan.reclaimPolicyBefore,
+      volumes: plan.volumes.map(({ previousPvc: _p, ...v }) => v),
       replicas: plan.replicas,
       restore,
       rollback: plan.rollback,
@@ -659,12 +745,13 @@ export async function executeRestoreInPlace(
 async function undo(
   clients: KubeClients,
   plan: InPlaceRestorePlan,
-  done: { reclaimRetained: boolean; fenced: boolean; previousCreated: boolean; oldPvcDeleted: boolean; restored: boolean },
+  done: InPlaceDone,
   fencing: ReturnType<typeof statefulSetFencing>,
   ctx: FenceContext,
   failure: DbaasError,
 ): Promise<never> {
-  const { namespace, statefulSet, pvcName, previousPvcName, volume } = plan;
+  const { namespace, statefulSet } = plan;
+  const all = replacedVolumes(plan);
   const { signal: _signal, ...undoCtx } = ctx;
   const problems: string[] = [];
   const attempt = async (what: string, action: () => Promise<unknown>) => {
@@ -674,46 +761,56 @@ async function undo(
       problems.push(`${what}: ${(error as Error).message}`);
     }
   };
-  if (!done.oldPvcDeleted) {
+  if (done.oldPvcDeleted.size === 0) {
     // Nothing was lost yet: put everything back as it was.
-    if (done.previousCreated)
-      await attempt(`deleting PVC ${previousPvcName}`, () => clients.core.deleteNamespacedPersistentVolumeClaim({ name: previousPvcName, namespace }));
-    if (done.reclaimRetained)
-      await attempt(`restoring the reclaim policy of PV ${volume}`, () =>
-        clients.core.patchPersistentVolume(
-          {
-            name: volume,
-            body: {
-              metadata: { annotations: { [RECLAIM_POLICY_BEFORE_ANNOTATION]: null } },
-              spec: { persistentVolumeReclaimPolicy: plan.reclaimPolicyBefore },
+    for (const v of all) {
+      if (done.previousCreated.has(v.pvcName))
+        await attempt(`deleting PVC ${v.previousPvcName}`, () => clients.core.deleteNamespacedPersistentVolumeClaim({ name: v.previousPvcName, namespace }));
+      if (done.reclaimRetained.has(v.pvcName))
+        await attempt(`restoring the reclaim policy of PV ${v.volume}`, () =>
+          clients.core.patchPersistentVolume(
+            {
+              name: v.volume,
+              body: {
+                metadata: { annotations: { [RECLAIM_POLICY_BEFORE_ANNOTATION]: null } },
+                spec: { persistentVolumeReclaimPolicy: v.reclaimPolicyBefore },
+              },
             },
-          },
-          mergePatch,
-        ),
-      );
+            mergePatch,
+          ),
+        );
+    }
     if (done.fenced) await attempt(`scaling StatefulSet ${statefulSet} back`, () => fencing.unfence(undoCtx));
     if (problems.length === 0) throw failure;
     throw new DbaasError('RESTORE_FAILED', `${failure.message}; undoing it left: ${problems.join('; ')}`, {
       cause: failure,
-      fix: `The old data is still in PVC ${pvcName} (PV ${volume}). ${failure.fix ?? ''}`.trim(),
-      details: { code: failure.code, oldData: { pvc: pvcName, volume }, remaining: problems },
+      fix: `The old data is still in PVC${all.length > 1 ? 's' : ''} ${all.map((v) => `${v.pvcName} (PV ${v.volume})`).join(', ')}. ${failure.fix ?? ''}`.trim(),
+      details: { code: failure.code, oldData: all.map((v) => ({ pvc: v.pvcName, volume: v.volume })), remaining: problems },
     });
   }
   if (done.restored) {
-    // The new PVC exists: starting the StatefulSet again is safe.
+    // The new PVCs exist: starting the StatefulSet again is safe.
     await attempt(`scaling StatefulSet ${statefulSet} back`, () => fencing.unfence(undoCtx));
   }
   const fenceLeft = !done.restored || problems.length > 0;
-  const rollback = done.restored ? plan.rollback : rollbackSteps(plan, 'failed');
-  const where = `the old data is on PV ${volume} (reclaim policy Retain), bound or being bound to PVC ${namespace}/${previousPvcName}`;
+  const rollback = done.restored ? plan.rollback : rollbackSteps({ namespace, statefulSet, replicas: plan.replicas, volumes: all }, 'failed');
+  // An old PVC not deleted yet still holds its data under its own name.
+  const oldData = all.map((v) => (done.oldPvcDeleted.has(v.pvcName) ? { pvc: v.previousPvcName, volume: v.volume } : { pvc: v.pvcName, volume: v.volume }));
+  const where = all
+    .map((v) =>
+      done.oldPvcDeleted.has(v.pvcName)
+        ? `the old data of ${v.pvcName} is on PV ${v.volume} (reclaim policy Retain), bound or being bound to PVC ${namespace}/${v.previousPvcName}`
+        : `the old data of ${v.pvcName} is still in it (PV ${v.volume})`,
+    )
+    .join('; ');
   // An interrupted run stays interrupted (the CLI exits 130), with the same account of the old data.
   throw new DbaasError(
     failure.code === 'KUBE_ABORTED' ? 'KUBE_ABORTED' : 'RESTORE_FAILED',
-    `${failure.message}; ${where}${fenceLeft ? `; StatefulSet ${statefulSet} is left scaled to 0 (fenced): started without a PVC ${pvcName} it would get an empty volume` : ''}${problems.length ? `; ${problems.join('; ')}` : ''}`,
+    `${failure.message}; ${where}${fenceLeft ? `; StatefulSet ${statefulSet} is left scaled to 0 (fenced): started without its PVC${all.length > 1 ? 's' : ` ${plan.pvcName}`} it would get an empty volume` : ''}${problems.length ? `; ${problems.join('; ')}` : ''}`,
     {
       cause: failure,
       fix: `To go back to the old data: ${rollback.join('; ')}.`,
-      details: { code: failure.code, oldData: { pvc: previousPvcName, volume }, fenced: fenceLeft, rollback },
+      details: { code: failure.code, oldData: all.length > 1 ? oldData : oldData[0], fenced: fenceLeft, rollback },
     },
   );
 }

@@ -55,7 +55,7 @@ const WORKLOAD_FLAGS = {
     type: 'string',
     group: WORKLOAD_GROUP,
     describe:
-      'statefulset/NAME (one replica): scale it to 0, keep its data on its PV (Retain) under the PVC <pvc>-previous, make the PVC of the same name from the backup, scale back and wait Ready; nothing of the old data is deleted',
+      'statefulset/NAME (one replica): scale it to 0, keep its data on its PV (Retain) under the PVC <pvc>-previous, make the PVC of the same name from the backup (each PVC of a backup of several volumes), scale back and wait Ready; nothing of the old data is deleted',
   },
   template: {
     type: 'string',

@@ -15,6 +15,7 @@ describe('restore --in-place output', () => {
       previousPvcName: 'data-pg-0-previous',
       volume: 'pvc-old',
       reclaimPolicyBefore: 'Delete',
+      volumes: [],
       replicas: 1,
       restore: restoreResult({ namespace: 'db', pvcName: 'data-pg-0', remaining: [] }),
       rollback,
@@ -29,6 +30,26 @@ describe('restore --in-place output', () => {
     expect(text).toMatch(/^down: +12\.3s$/m);
     expect(text).toContain('1. kubectl scale statefulset pg --replicas=0 -n db');
     expect(text).toContain('2. kubectl delete pvc data-pg-0 -n db');
+  });
+
+  it('text of a set: every previous PVC and the other PVCs replaced', () => {
+    const report = inPlaceReport({
+      namespace: 'db',
+      statefulSet: 'pg',
+      pvcName: 'data-pg-0',
+      previousPvcName: 'data-pg-0-previous',
+      volume: 'pvc-old',
+      reclaimPolicyBefore: 'Delete',
+      volumes: [{ template: 'wal', pvcName: 'wal-pg-0', previousPvcName: 'wal-pg-0-previous', volume: 'pvc-old-wal', reclaimPolicyBefore: 'Retain' }],
+      replicas: 1,
+      restore: restoreResult({ namespace: 'db', pvcName: 'data-pg-0', remaining: [] }),
+      rollback,
+      timings: { downMs: 20_000, totalMs: 21_000 },
+    });
+    expect(report.volumes).toEqual([{ pvc: 'wal-pg-0', previousPvc: 'wal-pg-0-previous', previousVolume: 'pvc-old-wal', reclaimPolicyBefore: 'Retain' }]);
+    const text = renderInPlace(report);
+    expect(text).toContain('PVC wal-pg-0-previous on PV pvc-old-wal (reclaim policy Retain; was Retain)');
+    expect(text).toMatch(/^other PVCs: +wal-pg-0$/m);
   });
 
   it('dry run: the retention policy, every step numbered, the rollback, and that a real run needs --yes', () => {

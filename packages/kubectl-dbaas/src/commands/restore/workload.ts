@@ -115,6 +115,8 @@ export interface InPlaceRestoreReport {
   /** The PV of the old data (Retain). */
   previousVolume: string;
   reclaimPolicyBefore: string;
+  /** A backup of several volumes: each other PVC replaced the same way. */
+  volumes?: { pvc: string; previousPvc: string; previousVolume: string; reclaimPolicyBefore: string }[];
   replicas: number;
   restore: RestoreReport;
   rollback: string[];
@@ -138,6 +140,16 @@ export function inPlaceReport(r: InPlaceRestoreResult): InPlaceRestoreReport {
     previousPvc: r.previousPvcName,
     previousVolume: r.volume,
     reclaimPolicyBefore: r.reclaimPolicyBefore,
+    ...(r.volumes.length
+      ? {
+          volumes: r.volumes.map((v) => ({
+            pvc: v.pvcName,
+            previousPvc: v.previousPvcName,
+            previousVolume: v.volume,
+            reclaimPolicyBefore: v.reclaimPolicyBefore,
+          })),
+        }
+      : {}),
     replicas: r.replicas,
     restore: restoreReport(r.restore),
     rollback: r.rollback,
@@ -232,7 +244,11 @@ export function renderInPlace(r: InPlaceRestoreReport): string {
   return renderFields([
     ['StatefulSet', `${r.namespace}/${r.statefulSet} (${r.replicas} replica(s), Ready)`],
     ['PVC', `${r.pvc} (volume ${r.restore.volume ?? 'pending'}), from backup ${b.namespace}/${b.name}${b.mode ? ` (${b.mode})` : ''}`],
-    ['previous data', `PVC ${r.previousPvc} on PV ${r.previousVolume} (reclaim policy Retain; was ${r.reclaimPolicyBefore})`],
+    [
+      'previous data',
+      [r, ...(r.volumes ?? [])].map((v) => `PVC ${v.previousPvc} on PV ${v.previousVolume} (reclaim policy Retain; was ${v.reclaimPolicyBefore})`).join('\n'),
+    ],
+    ['other PVCs', r.volumes?.length ? r.volumes.map((v) => v.pvc).join(', ') : undefined],
     ['down', r.timings.downMs !== undefined ? formatSeconds(r.timings.downMs) : undefined],
     ['total', formatSeconds(r.timings.totalMs)],
     ['roll back', r.rollback.map((s, i) => `${i + 1}. ${s}`).join('\n')],
@@ -289,16 +305,13 @@ export async function runInPlacePlan(
       statefulSet: args.target.statefulSet,
       ...(args.target.template !== undefined ? { template: args.target.template } : {}),
     });
-    const planned: RestoreManifest[] = [plan.previousPvc, ...plan.restore.manifests];
+    const previous = [plan.previousPvc, ...plan.volumes.map((v) => v.previousPvc)];
+    const planned: RestoreManifest[] = [...previous, ...plan.restore.manifests];
+    // The PVCs of the same names exist now: printed as planned, not sent.
+    const replaced = new Set<RestoreManifest>([plan.restore.pvcs.data, ...(plan.restore.volumes ?? []).map((v) => v.pvc)]);
     const manifests =
       args.dryRun === 'server'
-        ? [
-            ...(await new SnapshotClient(client.clients).serverDryRun([
-              plan.previousPvc,
-              ...plan.restore.manifests.filter((m) => m !== plan.restore.pvcs.data),
-            ])),
-            plan.restore.pvcs.data,
-          ]
+        ? [...(await new SnapshotClient(client.clients).serverDryRun([...previous, ...plan.restore.manifests.filter((m) => !replaced.has(m))])), ...replaced]
         : planned;
     return { dryRun: args.dryRun, plan, manifests };
   });
