@@ -122,6 +122,7 @@ export type {
   VolumeSnapshotError,
   VolumeGroupSnapshot,
   VolumeGroupSnapshotClass,
+  VolumeGroupSnapshotContent,
   SnapshotObjectList,
   SnapshotDeletionPolicy,
 } from './kube/snapshot-types.js';

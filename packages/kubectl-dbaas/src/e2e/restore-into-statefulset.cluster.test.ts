@@ -251,7 +251,9 @@ describe('restore back into a workload', () => {
         },
       });
       expect(r.code, show(r)).toBe(130);
-      expect(r.stderr).toContain(`the old data is on PV ${oldVolume} (reclaim policy Retain), bound or being bound to PVC ${ns}/data-pg2-0-previous`);
+      expect(r.stderr).toContain(
+        `the old data of data-pg2-0 is on PV ${oldVolume} (reclaim policy Retain), bound or being bound to PVC ${ns}/data-pg2-0-previous`,
+      );
       expect(r.stderr).toContain('StatefulSet pg2 is left scaled to 0 (fenced)');
       const claimRef = JSON.stringify([{ op: 'replace', path: '/spec/claimRef', value: { namespace: ns, name: 'data-pg2-0' } }]);
       expect(r.stderr).toContain(`kubectl patch pv ${oldVolume} --type json -p '${claimRef}'`);

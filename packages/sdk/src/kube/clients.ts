@@ -15,6 +15,7 @@ import {
   type SnapshotObjectList,
   type VolumeGroupSnapshot,
   type VolumeGroupSnapshotClass,
+  type VolumeGroupSnapshotContent,
   type VolumeSnapshot,
   type VolumeSnapshotClass,
   type VolumeSnapshotContent,
@@ -280,6 +281,7 @@ export class KubeClients {
   readonly volumeSnapshotClasses: SnapshotResource<VolumeSnapshotClass>;
   readonly volumeGroupSnapshots: SnapshotResource<VolumeGroupSnapshot>;
   readonly volumeGroupSnapshotClasses: SnapshotResource<VolumeGroupSnapshotClass>;
+  readonly volumeGroupSnapshotContents: SnapshotResource<VolumeGroupSnapshotContent>;
 
   private constructor(kc: KubeConfig, namespace: string) {
     this.kubeConfig = kc;
@@ -303,6 +305,13 @@ export class KubeClients {
     this.volumeSnapshotContents = new SnapshotResource<VolumeSnapshotContent>(this, 'volumesnapshotcontents', false);
     this.volumeSnapshotClasses = new SnapshotResource<VolumeSnapshotClass>(this, 'volumesnapshotclasses', false);
     this.volumeGroupSnapshots = new SnapshotResource<VolumeGroupSnapshot>(this, 'volumegroupsnapshots', true, GROUP_SNAPSHOT_GROUP, GROUP_SNAPSHOT_VERSION);
+    this.volumeGroupSnapshotContents = new SnapshotResource<VolumeGroupSnapshotContent>(
+      this,
+      'volumegroupsnapshotcontents',
+      false,
+      GROUP_SNAPSHOT_GROUP,
+      GROUP_SNAPSHOT_VERSION,
+    );
     this.volumeGroupSnapshotClasses = new SnapshotResource<VolumeGroupSnapshotClass>(
       this,
       'volumegroupsnapshotclasses',

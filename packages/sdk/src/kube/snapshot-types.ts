@@ -232,6 +232,28 @@ export interface VolumeGroupSnapshotClass {
 }
 
 /**
+ * `groupsnapshot.storage.k8s.io/v1` VolumeGroupSnapshotContent (cluster-scoped): the storage side of
+ * a group, bound to its VolumeGroupSnapshot by `volumeGroupSnapshotRef`.
+ *
+ * @example
+ * ```ts
+ * const ours = contents.filter((c) => c.spec.volumeGroupSnapshotRef?.uid === vgs.metadata.uid);
+ * ```
+ */
+export interface VolumeGroupSnapshotContent {
+  apiVersion: typeof GROUP_SNAPSHOT_API_VERSION;
+  kind: 'VolumeGroupSnapshotContent';
+  metadata: V1ObjectMeta;
+  spec: {
+    deletionPolicy: SnapshotDeletionPolicy;
+    driver: string;
+    volumeGroupSnapshotClassName?: string;
+    volumeGroupSnapshotRef?: { name?: string; namespace?: string; uid?: string };
+  };
+  status?: { readyToUse?: boolean; creationTime?: string; error?: VolumeSnapshotError };
+}
+
+/**
  * Annotation that marks a VolumeGroupSnapshotClass as its driver's default.
  *
  * @example

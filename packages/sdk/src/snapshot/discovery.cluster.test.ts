@@ -9,7 +9,6 @@ import {
   HOSTPATH_DRIVER,
   PAUSE_IMAGE,
   SNAPSHOT_CLASS,
-  STORAGE_CLASS,
   STORAGE_CLASS_WFFC,
   clusterFromEnv,
   dbaasRejection,

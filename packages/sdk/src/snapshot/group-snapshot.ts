@@ -120,9 +120,17 @@ export async function groupMemberSnapshots(clients: KubeClients, vgs: VolumeGrou
   return members;
 }
 
+/** How long a failed run waits for its group to be bound before deleting it. */
+const BIND_BEFORE_DELETE_MS = 30_000;
+
 /**
  * Deletes group snapshot `name` (and with it its member snapshots), only if it is still the one of
  * uid `uid` when given; with `waitMs`, until it is gone: true, or why it remains.
+ *
+ * A group deleted before the snapshot-controller bound it to its VolumeGroupSnapshotContent leaves
+ * that content, and the storage's snapshots, behind for good (seen with external-snapshotter v8.7.0:
+ * the content keeps its finalizer and is never deleted). So a group not bound yet is first given
+ * up to 30 s to bind; a content left anyway is named in the answer.
  *
  * @example
  * ```ts
@@ -136,6 +144,19 @@ export async function deleteGroupSnapshot(
   opts: { uid?: string; waitMs?: number; signal?: AbortSignal } = {},
 ): Promise<true | string> {
   const { group, version, plural } = clients.volumeGroupSnapshots;
+  let bound = true;
+  try {
+    await watchUntil<VolumeGroupSnapshot>(clients, {
+      path: clients.volumeGroupSnapshots.path({ namespace }),
+      name,
+      predicate: (vgs, e) => e.type === 'ABSENT' || e.type === 'DELETED' || !!vgs?.status?.boundVolumeGroupSnapshotContentName,
+      deadline: Date.now() + BIND_BEFORE_DELETE_MS,
+      what: 'to be bound to its content before it is deleted',
+    });
+  } catch (error) {
+    if (!isDbaasError(error, 'KUBE_TIMEOUT')) return `could not be read: ${(error as Error).message}`;
+    bound = false;
+  }
   try {
     await clients.custom.deleteNamespacedCustomObject({
       group,
@@ -146,22 +167,26 @@ export async function deleteGroupSnapshot(
       body: { preconditions: opts.uid !== undefined ? { uid: opts.uid } : {} },
     });
   } catch (error) {
-    if (isDbaasError(error, 'KUBE_NOT_FOUND')) return true;
-    return `could not be deleted: ${(error as Error).message}`;
+    if (!isDbaasError(error, 'KUBE_NOT_FOUND')) return `could not be deleted: ${(error as Error).message}`;
   }
-  if (opts.waitMs === undefined) return true;
-  try {
-    await watchUntil<VolumeGroupSnapshot>(clients, {
-      path: clients.volumeGroupSnapshots.path({ namespace }),
-      name,
-      predicate: (_o, e) => e.type === 'ABSENT' || e.type === 'DELETED',
-      deadline: Date.now() + opts.waitMs,
-      what: 'to be deleted',
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-    return true;
-  } catch (error) {
-    if (isDbaasError(error, 'KUBE_NOT_FOUND')) return true;
-    return `deletion requested, then: ${(error as Error).message} (kubectl -n ${namespace} delete volumegroupsnapshot ${name} finishes it)`;
+  if (opts.waitMs !== undefined) {
+    try {
+      await watchUntil<VolumeGroupSnapshot>(clients, {
+        path: clients.volumeGroupSnapshots.path({ namespace }),
+        name,
+        predicate: (_o, e) => e.type === 'ABSENT' || e.type === 'DELETED',
+        deadline: Date.now() + opts.waitMs,
+        what: 'to be deleted',
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+    } catch (error) {
+      if (!isDbaasError(error, 'KUBE_NOT_FOUND'))
+        return `deletion requested, then: ${(error as Error).message} (kubectl -n ${namespace} delete volumegroupsnapshot ${name} finishes it)`;
+    }
   }
+  if (bound || opts.uid === undefined) return true;
+  const left = (await clients.volumeGroupSnapshotContents.listAll().catch(() => [])).filter((c) => c.spec?.volumeGroupSnapshotRef?.uid === opts.uid);
+  return left.length
+    ? `deleted before the snapshot-controller bound it: VolumeGroupSnapshotContent ${left.map((c) => c.metadata.name).join(', ')} and its storage snapshots were left behind (kubectl get volumegroupsnapshotcontent ${left.map((c) => c.metadata.name).join(' ')})`
+    : true;
 }
