@@ -6,22 +6,25 @@ import { inPlacePlanLines, inPlaceReport, renderInPlace } from './workload.js';
 
 const rollback = ['kubectl scale statefulset pg --replicas=0 -n db', 'kubectl delete pvc data-pg-0 -n db   (the restored copy)'];
 
+/** The result of an in-place restore of StatefulSet db/pg's data-pg-0, with `overrides`. */
+function inPlaceResult(overrides: Pick<InPlaceRestoreResult, 'volumes' | 'timings'>): InPlaceRestoreResult {
+  return {
+    namespace: 'db',
+    statefulSet: 'pg',
+    pvcName: 'data-pg-0',
+    previousPvcName: 'data-pg-0-previous',
+    volume: 'pvc-old',
+    reclaimPolicyBefore: 'Delete',
+    replicas: 1,
+    restore: restoreResult({ namespace: 'db', pvcName: 'data-pg-0', remaining: [] }),
+    rollback,
+    ...overrides,
+  };
+}
+
 describe('restore --in-place output', () => {
   it('text: the StatefulSet, the new PVC, where the data from before is and how to roll back; -o json drops the PVC object', () => {
-    const result: InPlaceRestoreResult = {
-      namespace: 'db',
-      statefulSet: 'pg',
-      pvcName: 'data-pg-0',
-      previousPvcName: 'data-pg-0-previous',
-      volume: 'pvc-old',
-      reclaimPolicyBefore: 'Delete',
-      volumes: [],
-      replicas: 1,
-      restore: restoreResult({ namespace: 'db', pvcName: 'data-pg-0', remaining: [] }),
-      rollback,
-      timings: { downMs: 12_300, totalMs: 15_000 },
-    };
-    const report = inPlaceReport(result);
+    const report = inPlaceReport(inPlaceResult({ volumes: [], timings: { downMs: 12_300, totalMs: 15_000 } }));
     expect(report).toMatchObject({ kind: 'InPlaceRestore', pvc: 'data-pg-0', previousPvc: 'data-pg-0-previous', previousVolume: 'pvc-old', rollback });
     expect(JSON.stringify(report)).not.toContain('"metadata"');
     const text = renderInPlace(report);
@@ -33,19 +36,12 @@ describe('restore --in-place output', () => {
   });
 
   it('text of a set: every previous PVC and the other PVCs replaced', () => {
-    const report = inPlaceReport({
-      namespace: 'db',
-      statefulSet: 'pg',
-      pvcName: 'data-pg-0',
-      previousPvcName: 'data-pg-0-previous',
-      volume: 'pvc-old',
-      reclaimPolicyBefore: 'Delete',
-      volumes: [{ template: 'wal', pvcName: 'wal-pg-0', previousPvcName: 'wal-pg-0-previous', volume: 'pvc-old-wal', reclaimPolicyBefore: 'Retain' }],
-      replicas: 1,
-      restore: restoreResult({ namespace: 'db', pvcName: 'data-pg-0', remaining: [] }),
-      rollback,
-      timings: { downMs: 20_000, totalMs: 21_000 },
-    });
+    const report = inPlaceReport(
+      inPlaceResult({
+        volumes: [{ template: 'wal', pvcName: 'wal-pg-0', previousPvcName: 'wal-pg-0-previous', volume: 'pvc-old-wal', reclaimPolicyBefore: 'Retain' }],
+        timings: { downMs: 20_000, totalMs: 21_000 },
+      }),
+    );
     expect(report.volumes).toEqual([{ pvc: 'wal-pg-0', previousPvc: 'wal-pg-0-previous', previousVolume: 'pvc-old-wal', reclaimPolicyBefore: 'Retain' }]);
     const text = renderInPlace(report);
     expect(text).toContain('PVC wal-pg-0-previous on PV pvc-old-wal (reclaim policy Retain; was Retain)');
