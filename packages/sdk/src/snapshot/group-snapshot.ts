@@ -10,6 +10,7 @@ import {
   GROUP_SNAPSHOT_API_VERSION,
   type VolumeGroupSnapshot,
   type VolumeGroupSnapshotClass,
+  type VolumeGroupSnapshotContent,
   type VolumeSnapshot,
 } from '../kube/snapshot-types.js';
 import { watchUntil } from '../kube/watch-until.js';
@@ -185,7 +186,14 @@ export async function deleteGroupSnapshot(
     }
   }
   if (bound || opts.uid === undefined) return true;
-  const left = (await clients.volumeGroupSnapshotContents.listAll().catch(() => [])).filter((c) => c.spec?.volumeGroupSnapshotRef?.uid === opts.uid);
+  const uid = opts.uid;
+  let contents: VolumeGroupSnapshotContent[];
+  try {
+    contents = await clients.volumeGroupSnapshotContents.listAll();
+  } catch (error) {
+    return `deleted before the snapshot-controller bound it, and its contents could not be listed (${(error as Error).message}): a VolumeGroupSnapshotContent whose spec.volumeGroupSnapshotRef.uid is ${uid} may be left with its storage snapshots (kubectl get volumegroupsnapshotcontent)`;
+  }
+  const left = contents.filter((c) => c.spec?.volumeGroupSnapshotRef?.uid === uid);
   return left.length
     ? `deleted before the snapshot-controller bound it: VolumeGroupSnapshotContent ${left.map((c) => c.metadata.name).join(', ')} and its storage snapshots were left behind (kubectl get volumegroupsnapshotcontent ${left.map((c) => c.metadata.name).join(' ')})`
     : true;
