@@ -101,7 +101,7 @@ export type { KubeClientsOptions, SnapshotListOptions } from './kube/clients.js'
 export type { KubeConfigOverrides } from './kube/overrides.js';
 export { toKubeError, parseStatus, kubeErrorCode } from './kube/errors.js';
 export type { KubeOperation, KubeStatus } from './kube/errors.js';
-export { watchUntil, operationOfPath } from './kube/watch-until.js';
+export { watchUntil, operationOfPath, isGone } from './kube/watch-until.js';
 export type { WatchUntilOptions, WatchUntilResult, WatchUntilEvent, WatchUntilStats, KubeObjectLike } from './kube/watch-until.js';
 export { forwardPodPort, forwardNote } from './kube/port-forward.js';
 export type { PodPortForward, PodPortTarget } from './kube/port-forward.js';

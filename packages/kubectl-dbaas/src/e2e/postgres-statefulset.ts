@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { KubeClients } from '@kubectl-dbaas/sdk';
-import { watchUntil } from '@kubectl-dbaas/sdk';
+import { isGone, watchUntil } from '@kubectl-dbaas/sdk';
 import pg from 'pg';
 
 /** The test node's PostgreSQL image of a major (packages/testing/src/node/images.ts; never pulled). */
@@ -353,7 +353,7 @@ export async function deleteNamespaceAndWait(clients: KubeClients, namespace: st
       path: '/api/v1/namespaces',
       name: namespace,
       what: 'to be deleted',
-      predicate: (_ns, e) => e.type === 'ABSENT' || e.type === 'DELETED',
+      predicate: (_ns, e) => isGone(e),
       deadline: Date.now() + timeoutMs,
     });
   }

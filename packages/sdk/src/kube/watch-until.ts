@@ -25,13 +25,25 @@ export interface KubeObjectLike {
  *
  * @example
  * ```ts
- * const gone = (_o: unknown, e: WatchUntilEvent<unknown>) => e.type === 'DELETED' || e.type === 'ABSENT';
+ * const gone = (_o: unknown, e: WatchUntilEvent<unknown>) => isGone(e);
  * ```
  */
 export interface WatchUntilEvent<T> {
   type: 'LISTED' | 'ABSENT' | 'ADDED' | 'MODIFIED' | 'DELETED';
   /** Every matching object currently known, keyed `namespace/name`. */
   objects: ReadonlyMap<string, T>;
+}
+
+/**
+ * Whether the watched object is gone: deleted while watched, or not there when (re)listed.
+ *
+ * @example
+ * ```ts
+ * await watchUntil(clients, { path, name: 'nightly', predicate: (_o, e) => isGone(e), deadline, what: 'to be deleted' });
+ * ```
+ */
+export function isGone(event: Pick<WatchUntilEvent<unknown>, 'type'>): boolean {
+  return event.type === 'DELETED' || event.type === 'ABSENT';
 }
 
 /**

@@ -11,7 +11,7 @@ import { DbaasError, isDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import { diagnosePod, failFastWhenStuck } from '../kube/pod-diagnosis.js';
 import { forwardPodPort, type PodPortForward } from '../kube/port-forward.js';
-import { watchUntil } from '../kube/watch-until.js';
+import { isGone, watchUntil } from '../kube/watch-until.js';
 import { type ContainerResources, DEFAULT_RESOURCES, assertNodeSelector, containerResources } from '../manifests/builders.js';
 import { DBAAS_LABELS, MANAGED_BY } from '../manifests/metadata.js';
 import { assertDnsLabel, assertDnsSubdomain } from '../manifests/names.js';
@@ -250,7 +250,7 @@ async function deletePod(clients: KubeClients, namespace: string, name: string):
   await watchUntil<V1Pod>(clients, {
     path: `/api/v1/namespaces/${namespace}/pods`,
     name,
-    predicate: (pod, event) => pod === undefined || event.type === 'DELETED',
+    predicate: (_pod, event) => isGone(event),
     deadline: Date.now() + (POD_GRACE_SECONDS + 30) * 1000,
     what: 'to be gone',
   });

@@ -7,7 +7,7 @@ import type { V1Job, V1PersistentVolumeClaim, V1StorageClass } from '@kubernetes
 import { DbaasError, isDbaasError, toDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import type { VolumeSnapshot, VolumeSnapshotContent } from '../kube/snapshot-types.js';
-import { watchUntil, type KubeObjectLike } from '../kube/watch-until.js';
+import { isGone, watchUntil, type KubeObjectLike } from '../kube/watch-until.js';
 import {
   buildCrossNamespaceSnapshot,
   buildPvcFromSnapshot,
@@ -237,7 +237,7 @@ async function deleteUntilGone(clients: KubeClients, c: TemporaryObject, waitUnt
     await watchUntil<KubeObjectLike & { metadata: { finalizers?: string[] } }>(clients, {
       path: clients.volumeSnapshots.path({ namespace: c.namespace! }),
       name: c.name,
-      predicate: (o, event) => o === undefined || event.type === 'DELETED',
+      predicate: (_o, event) => isGone(event),
       deadline: waitUntil,
       what: 'to be deleted',
       ...(signal ? { signal } : {}),

@@ -11,7 +11,7 @@ import { DbaasError, isDbaasError, toDbaasError } from '../errors.js';
 import { FENCED_REPLICAS_ANNOTATION, fenceHolder, statefulSetFencing } from '../engines/fencing.js';
 import type { FenceContext } from '../engines/engine.js';
 import type { KubeClients } from '../kube/clients.js';
-import { watchUntil } from '../kube/watch-until.js';
+import { isGone, watchUntil } from '../kube/watch-until.js';
 import { SnapshotClient } from '../snapshot/snapshot-client.js';
 import { assertDnsLabel, assertDnsSubdomain, derivedName } from '../manifests/names.js';
 import {
@@ -671,7 +671,7 @@ export async function executeRestoreInPlace(
       await watchUntil<V1PersistentVolumeClaim>(clients, {
         path: `/api/v1/namespaces/${namespace}/persistentvolumeclaims`,
         name: v.pvcName,
-        predicate: (o, event) => o === undefined || event.type === 'DELETED',
+        predicate: (_o, event) => isGone(event),
         deadline,
         ...(signal ? { signal } : {}),
         what: 'to be deleted (its PV keeps the data)',

@@ -9,7 +9,7 @@ import { fenceHolder } from '../engines/fencing.js';
 import { DbaasError, isDbaasError, toDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import type { VolumeGroupSnapshot, VolumeSnapshot } from '../kube/snapshot-types.js';
-import { watchUntil, type WatchUntilStats } from '../kube/watch-until.js';
+import { isGone, watchUntil, type WatchUntilStats } from '../kube/watch-until.js';
 import type { SnapshotAtomicity } from '../manifests/atomicity.js';
 import type { ExtraMetadata } from '../manifests/builders.js';
 import {
@@ -407,7 +407,7 @@ async function waitFor(r: BackupRun, snapshotName: string, stage: 'cut' | 'ready
         }
       },
       predicate: (vs, event) => {
-        if (event.type === 'DELETED' || event.type === 'ABSENT') {
+        if (isGone(event)) {
           throw new DbaasError(
             'KUBE_NOT_FOUND',
             `VolumeSnapshot ${namespace}/${snapshotName} was deleted while the backup waited for it ${stage === 'cut' ? 'to be cut' : 'to be ready'}`,
@@ -565,7 +565,7 @@ async function waitGroupCut(r: BackupRun, name: string): Promise<VolumeGroupSnap
         }
       },
       predicate: (vgs, event) => {
-        if (event.type === 'DELETED' || event.type === 'ABSENT')
+        if (isGone(event))
           throw new DbaasError('KUBE_NOT_FOUND', `VolumeGroupSnapshot ${namespace}/${name} was deleted while the backup waited for it to be cut`);
         return !!vgs?.status?.boundVolumeGroupSnapshotContentName && !!vgs.status.creationTime && vgs.status.readyToUse === true;
       },
@@ -886,7 +886,7 @@ async function deletePartialSnapshot(clients: KubeClients, namespace: string, sn
       await watchUntil<VolumeSnapshot>(clients, {
         path: clients.volumeSnapshots.path({ namespace }),
         name: snapshotName,
-        predicate: (_vs, e) => e.type === 'ABSENT' || e.type === 'DELETED',
+        predicate: (_vs, e) => isGone(e),
         deadline: Math.min(until, Date.now() + 5_000),
         what: 'to be deleted',
       });

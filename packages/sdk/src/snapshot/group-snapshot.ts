@@ -13,7 +13,7 @@ import {
   type VolumeGroupSnapshotContent,
   type VolumeSnapshot,
 } from '../kube/snapshot-types.js';
-import { watchUntil } from '../kube/watch-until.js';
+import { isGone, watchUntil } from '../kube/watch-until.js';
 import { DBAAS_LABELS, MANAGED_BY } from '../manifests/metadata.js';
 
 /**
@@ -150,7 +150,7 @@ export async function deleteGroupSnapshot(
     await watchUntil<VolumeGroupSnapshot>(clients, {
       path: clients.volumeGroupSnapshots.path({ namespace }),
       name,
-      predicate: (vgs, e) => e.type === 'ABSENT' || e.type === 'DELETED' || !!vgs?.status?.boundVolumeGroupSnapshotContentName,
+      predicate: (vgs, e) => isGone(e) || !!vgs?.status?.boundVolumeGroupSnapshotContentName,
       deadline: Date.now() + BIND_BEFORE_DELETE_MS,
       what: 'to be bound to its content before it is deleted',
     });
@@ -175,7 +175,7 @@ export async function deleteGroupSnapshot(
       await watchUntil<VolumeGroupSnapshot>(clients, {
         path: clients.volumeGroupSnapshots.path({ namespace }),
         name,
-        predicate: (_o, e) => e.type === 'ABSENT' || e.type === 'DELETED',
+        predicate: (_o, e) => isGone(e),
         deadline: Date.now() + opts.waitMs,
         what: 'to be deleted',
         ...(opts.signal ? { signal: opts.signal } : {}),
