@@ -12,9 +12,11 @@ export const BUILT_TOOLS = [
   'kube-controller-manager',
   'kube-scheduler',
   'kubelet',
+  'kube-proxy',
   'snapshot-controller',
   'csi-snapshotter',
   'csi-provisioner',
+  'coredns',
 ] as const;
 
 /** A tool built from a wrapper module under `packages/testing/go/<tool>/`. */
@@ -65,6 +67,8 @@ export interface VersionsFile {
   tools: Record<BuiltTool, ToolVersion>;
   snapshotCrds: { module: string; version: string; dir: string; files: string[] };
   csiDriver: { driverName: string; tools: Record<CsiDriverTool, ToolVersion> };
+  /** CloudNativePG's operator image (node/images.ts): the release, its manager's and install manifest's sha256. */
+  cloudnativePg: { version: string; commit: string; managerSha256: string; manifest: string; manifestSha256: string };
 }
 
 /** Where each binary comes from, and why the hostpath plugin is missing when it is. */

@@ -19,8 +19,8 @@ import { probe } from './http.js';
 import { newAdminCredentials, newServiceAccountKeyPair, writeKubeconfig, writeTokenFile, type AdminCredentials } from './kubeconfig.js';
 import { ManagedProcess, freePort, pidRunning, processesMentioning, waitFor } from './process.js';
 import { runCommand } from './binaries.js';
-import { cniConfig, containerdConfig, kubeletConfig, nodeLayout, type NodeLayout } from './node/config.js';
-import { claimNodeSlot, nodeUnavailableReason, releaseNodeHost, staleNodeRecord, type NodeHostRecord } from './node/host.js';
+import { cniConfig, containerdConfig, corefile, kubeProxyConfig, kubeletConfig, nodeLayout, type NodeLayout } from './node/config.js';
+import { claimNodeSlot, createPodBridge, nodeUnavailableReason, releaseNodeHost, staleNodeRecord, type NodeHostRecord } from './node/host.js';
 import { writeKubeletPki } from './node/pki.js';
 import { PAUSE_IMAGE, TEST_IMAGE_NAMES, buildTestImages, importTestImages, type TestImageName } from '../node/images.js';
 import { unmountAllUnder } from './mounts.js';
@@ -83,8 +83,16 @@ export const LOCAL_NODE_NAME = 'dbaas-local-node';
 
 /** The Linux bridge of the node's pod network (one node per machine, so one fixed name). */
 export const NODE_BRIDGE = 'dbaas0';
-/** The pods' subnet: on the bridge only, with no address on the host and no route out. */
+/** The pods' subnet: on the bridge only, no route out of the machine. */
 export const POD_SUBNET = '10.244.0.0/24';
+/**
+ * The host's address on the pod bridge: the pods' default gateway (through which kube-proxy's rules
+ * give them Service addresses), where the API server listens (pods reach it as the `kubernetes`
+ * Service) and where CoreDNS answers (the kubelet's `clusterDNS`).
+ */
+export const POD_GATEWAY = '10.244.0.1';
+/** The Service (ClusterIP) range; the `kubernetes` Service is its first address. */
+export const SERVICE_CIDR = '10.96.0.0/16';
 
 /** Debian's containerd (1.6 on bookworm). */
 const CONTAINERD_BIN = '/usr/bin/containerd';
@@ -129,10 +137,12 @@ export const COMPONENTS = [
   'csi-node-driver-registrar',
   'btrfs-csi-registrar',
   'kubelet',
+  'kube-proxy',
+  'coredns',
 ] as const;
 
 /** The node's components (kubelet and what it needs on the machine). */
-const NODE_COMPONENTS: readonly ComponentName[] = ['containerd', 'csi-node-driver-registrar', 'btrfs-csi-registrar', 'kubelet'];
+const NODE_COMPONENTS: readonly ComponentName[] = ['containerd', 'csi-node-driver-registrar', 'btrfs-csi-registrar', 'kubelet', 'kube-proxy', 'coredns'];
 
 /** The btrfs driver's sidecars: the same binaries as the hostpath driver's, a second instance each. */
 const BTRFS_SIDECARS: readonly ComponentName[] = ['btrfs-csi-provisioner', 'btrfs-csi-snapshotter', 'btrfs-csi-registrar'];
@@ -633,18 +643,24 @@ export class LocalCluster {
       : this.opts.withoutNode
         ? 'not started (withoutNode)'
         : (nodeUnavailableReason() ?? (await missingNodeTools()));
-    if (!this.nodeUnavailable) await writeKubeletPki(this.node);
+    if (!this.nodeUnavailable) {
+      await writeKubeletPki(this.node);
+      this.claimNode();
+    }
     // containerd and the images' import (the slowest step of a warm start) run while the control
     // plane comes up; the kubelet waits for them.
     const runtimeReady = this.nodeUnavailable ? undefined : this.startContainerRuntime();
     runtimeReady?.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
     const apiPort = await this.port();
     const certDir = path.join(pki, 'apiserver');
-    this.server = `https://127.0.0.1:${apiPort}`;
+    // With a node the API server listens on the bridge's host address, which pods reach as the
+    // `kubernetes` Service; without one on loopback only.
+    const apiAddress = this.nodeUnavailable ? '127.0.0.1' : POD_GATEWAY;
+    this.server = `https://${apiAddress}:${apiPort}`;
     const apiserver = await this.spawn('kube-apiserver', bins['kube-apiserver'], [
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--bind-address=${apiAddress}`,
+      `--advertise-address=${apiAddress}`,
       `--secure-port=${apiPort}`,
       `--cert-dir=${certDir}`,
       `--token-auth-file=${tokenFile}`,
@@ -653,10 +669,10 @@ export class LocalCluster {
       `--service-account-key-file=${saPub}`,
       `--service-account-signing-key-file=${saKey}`,
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-      '--service-cluster-ip-range=10.96.0.0/16',
-      // No kubelet, no nodes: nothing may wait for node objects, and the "kubernetes" Service's
-      // endpoints would point at a loopback address, which the API refuses.
-      '--endpoint-reconciler-type=none',
+      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      // Without a node the "kubernetes" Service's endpoints would point at a loopback address,
+      // which the API refuses; with one they point at the bridge address pods reach.
+      `--endpoint-reconciler-type=${this.nodeUnavailable ? 'none' : 'lease'}`,
       '--disable-admission-plugins=TaintNodesByCondition',
       '--allow-privileged=true',
       '--profiling=false',
@@ -830,7 +846,51 @@ export class LocalCluster {
     if (runtimeReady) {
       await runtimeReady;
       await this.startKubelet(bins, kc);
+      await this.startServiceNetwork(bins, kc);
     }
+  }
+
+  /**
+   * kube-proxy (Service addresses, nftables) and CoreDNS (cluster DNS) on the node's host, as a
+   * real cluster runs them per node: what an operator such as CloudNativePG needs (its pods reach
+   * the API server as `kubernetes.default`, instances stream from `<cluster>-rw`, the API server
+   * calls its webhook Service). Returns once kube-proxy has written the `kubernetes` Service's
+   * rules and CoreDNS answers from the API.
+   */
+  private async startServiceNetwork(bins: Partial<Record<ClusterTool, string>>, kc: KubeConfig): Promise<void> {
+    const proxyConfig = path.join(this.node.root, 'kube-proxy.yaml');
+    const proxyHealthz = await this.port();
+    await writeFile(
+      proxyConfig,
+      kubeProxyConfig({
+        kubeconfig: this.kubeconfigPath,
+        nodeName: LOCAL_NODE_NAME,
+        clusterCidr: POD_SUBNET,
+        healthzPort: proxyHealthz,
+        metricsPort: await this.port(),
+      }),
+    );
+    const proxy = await this.spawn('kube-proxy', bins['kube-proxy'], [`--config=${proxyConfig}`, '--v=2']);
+    const kubernetesService = await kc.makeApiClient(CoreV1Api).readNamespacedService({ name: 'kubernetes', namespace: 'default' });
+    const serviceIp = kubernetesService.spec?.clusterIP;
+    await waitFor(
+      proxy,
+      `kube-proxy healthy with the rules of the kubernetes Service (${serviceIp})`,
+      async () => {
+        if ((await probe(`http://127.0.0.1:${proxyHealthz}/healthz`)).status !== 200) return false;
+        const table = spawnSync('nft', ['list', 'table', 'ip', 'kube-proxy'], { encoding: 'utf8' });
+        return table.status === 0 && serviceIp !== undefined && table.stdout.includes(serviceIp);
+      },
+      this.timeoutMs,
+    );
+    this.health.set('kube-proxy', `http://127.0.0.1:${proxyHealthz}/healthz ok; nftables table ip kube-proxy`);
+
+    const conf = path.join(this.node.root, 'Corefile');
+    const readyPort = await this.port();
+    await writeFile(conf, corefile({ address: POD_GATEWAY, kubeconfig: this.kubeconfigPath, readyPort, healthPort: await this.port() }));
+    const dns = await this.spawn('coredns', bins.coredns, ['-conf', conf]);
+    await waitFor(dns, `http://127.0.0.1:${readyPort}/ready`, async () => (await probe(`http://127.0.0.1:${readyPort}/ready`)).status === 200, this.timeoutMs);
+    this.health.set('coredns', `${POD_GATEWAY}:53; http://127.0.0.1:${readyPort}/ready ok`);
   }
 
   /**
@@ -929,10 +989,15 @@ export class LocalCluster {
     this.health.set(snapshotter, `http://127.0.0.1:${snapPort}/metrics ok`);
   }
 
-  /** Takes the machine's node slot, starts containerd and imports the test images into it. */
+  /** Takes the machine's node slot and makes the pod bridge, whose address the API server binds. */
+  private claimNode(): void {
+    this.nodeHost = claimNodeSlot({ stateDir: this.stateDir, ownerPids: [process.pid], bridge: NODE_BRIDGE }, (l) => this.log(l));
+    createPodBridge(NODE_BRIDGE, `${POD_GATEWAY}/${POD_SUBNET.split('/')[1]}`);
+  }
+
+  /** Starts containerd and imports the test images into it. */
   private async startContainerRuntime(): Promise<void> {
     const node = this.node;
-    this.nodeHost = claimNodeSlot({ stateDir: this.stateDir, ownerPids: [process.pid], bridge: NODE_BRIDGE }, (l) => this.log(l));
     for (const dir of [
       node.containerdRoot,
       node.containerdState,
@@ -1001,7 +1066,7 @@ export class LocalCluster {
 
     const kubeletPort = await this.port();
     const healthzPort = await this.port();
-    await writeFile(node.kubeletConfig, kubeletConfig({ layout: node, port: kubeletPort, healthzPort }));
+    await writeFile(node.kubeletConfig, kubeletConfig({ layout: node, port: kubeletPort, healthzPort, clusterDns: POD_GATEWAY }));
     const kubelet = await this.spawn('kubelet', bins.kubelet, [
       `--config=${node.kubeletConfig}`,
       `--kubeconfig=${this.kubeconfigPath}`,

@@ -76,6 +76,9 @@ export function nodeLayout(stateDir: string): NodeLayout {
   };
 }
 
+/** The cluster's DNS domain (Services are `<name>.<namespace>.svc.cluster.local`). */
+export const CLUSTER_DOMAIN = 'cluster.local';
+
 /** A TOML basic string (the JSON escapes of a path are valid TOML escapes). */
 function tomlString(value: string): string {
   return JSON.stringify(value);
@@ -158,9 +161,10 @@ export interface CniConfigInput {
 }
 
 /**
- * The CNI network of the node: a bridge without an address on the host (`isGateway: false`), no
- * masquerading and no route out, so pods reach each other and nothing else; the kubelet reaches them
- * through the container runtime (exec, port-forward), never over the network.
+ * The CNI network of the node: a bridge whose host address is the pods' default gateway
+ * (`isDefaultGateway`), so that the host reaches pods (the kubelet's probes, the API server's
+ * webhook calls) and pods reach Service addresses, which kube-proxy translates on the host. No
+ * masquerading: pods reach the host and each other, nothing beyond.
  */
 export function cniConfig(input: CniConfigInput): string {
   if (input.bridge.length > 15) throw new Error(`bridge name ${input.bridge} is longer than 15 characters`);
@@ -172,7 +176,8 @@ export function cniConfig(input: CniConfigInput): string {
         {
           type: 'bridge',
           bridge: input.bridge,
-          isGateway: false,
+          isGateway: true,
+          isDefaultGateway: true,
           ipMasq: false,
           hairpinMode: true,
           ipam: { type: 'host-local', ranges: [[{ subnet: input.subnet }]], dataDir: input.layout.cniIpamDir },
@@ -190,6 +195,8 @@ export interface KubeletConfigInput {
   /** The kubelet's API port on 127.0.0.1 (a free port: the API server reads it from the Node's status). */
   port: number;
   healthzPort: number;
+  /** The cluster DNS server's address (CoreDNS on the bridge's host address). */
+  clusterDns: string;
 }
 
 /**
@@ -222,6 +229,8 @@ export function kubeletConfig(input: KubeletConfigInput): string {
     podLogsDir: layout.kubeletPodLogs,
     volumePluginDir: layout.kubeletVolumePluginDir,
     resolvConf: layout.resolvConf,
+    clusterDNS: [input.clusterDns],
+    clusterDomain: CLUSTER_DOMAIN,
     cgroupDriver: 'cgroupfs',
     cgroupsPerQOS: false,
     enforceNodeAllocatable: [],
@@ -244,4 +253,84 @@ export function kubeletConfig(input: KubeletConfigInput): string {
     maxPods: 60,
     logging: { format: 'text' },
   });
+}
+
+/** Inputs of {@link kubeProxyConfig}. */
+export interface KubeProxyConfigInput {
+  kubeconfig: string;
+  nodeName: string;
+  /** The pods' subnet (traffic from outside it to a Service address is masqueraded). */
+  clusterCidr: string;
+  healthzPort: number;
+  metricsPort: number;
+}
+
+/**
+ * The KubeProxyConfiguration of the node: nftables mode (its own `kube-proxy` tables, which
+ * teardown deletes; nothing in iptables), and every conntrack setting 0 so that kube-proxy leaves
+ * the machine's conntrack sysctls alone. `masqueradeAll`: pods share one bridge without
+ * bridge netfilter, so a reply from a Service's pod would go straight back to the client pod
+ * with the wrong source address unless the request came from the host's bridge address.
+ *
+ * @example
+ * await writeFile(file, kubeProxyConfig({ kubeconfig, nodeName, clusterCidr: '10.244.0.0/24', healthzPort, metricsPort }));
+ */
+export function kubeProxyConfig(input: KubeProxyConfigInput): string {
+  return stringify({
+    apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+    kind: 'KubeProxyConfiguration',
+    mode: 'nftables',
+    clientConnection: { kubeconfig: input.kubeconfig },
+    hostnameOverride: input.nodeName,
+    clusterCIDR: input.clusterCidr,
+    bindAddress: '127.0.0.1',
+    healthzBindAddress: `127.0.0.1:${input.healthzPort}`,
+    metricsBindAddress: `127.0.0.1:${input.metricsPort}`,
+    masqueradeAll: true,
+    conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s', udpTimeout: '0s', udpStreamTimeout: '0s' },
+    // NodePorts only on host addresses inside the pod subnet (the bridge's): none on the machine's network.
+    nodePortAddresses: [input.clusterCidr],
+    logging: { format: 'text' },
+  });
+}
+
+/** Inputs of {@link corefile}. */
+export interface CorefileInput {
+  /** The address CoreDNS binds (the bridge's host address). */
+  address: string;
+  kubeconfig: string;
+  /** 127.0.0.1 port of the `ready` plugin. */
+  readyPort: number;
+  /** 127.0.0.1 port of the `health` plugin. */
+  healthPort: number;
+}
+
+/**
+ * CoreDNS's configuration: the cluster domain and reverse zones from the API (the `kubernetes`
+ * plugin), nothing else (no `forward`: the machine's resolvers are none of the pods' business, and
+ * a name outside the cluster gets NXDOMAIN at once instead of a timeout).
+ */
+export function corefile(input: CorefileInput): string {
+  return [
+    `${CLUSTER_DOMAIN}:53 in-addr.arpa:53 ip6.arpa:53 {`,
+    `  bind ${input.address}`,
+    '  errors',
+    `  health 127.0.0.1:${input.healthPort}`,
+    `  ready 127.0.0.1:${input.readyPort}`,
+    `  kubernetes ${CLUSTER_DOMAIN} in-addr.arpa ip6.arpa {`,
+    `    kubeconfig ${input.kubeconfig}`,
+    '    pods insecure',
+    '    ttl 5',
+    '  }',
+    '  cache 5',
+    '}',
+    '.:53 {',
+    `  bind ${input.address}`,
+    '  errors',
+    '  template ANY ANY {',
+    '    rcode NXDOMAIN',
+    '  }',
+    '}',
+    '',
+  ].join('\n');
 }

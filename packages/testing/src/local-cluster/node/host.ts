@@ -6,12 +6,14 @@ import { pidRunning, processesMentioning } from '../process.js';
 import { MACHINE_WIDE_PATHS, nodeLayout } from './config.js';
 
 /**
- * The sysctls the kubelet sets at start (`setupKernelTunables`) when they differ from what it wants.
- * It has no mode that leaves them alone and runs (`protectKernelDefaults` refuses to start instead;
- * `KubeletInUserNamespace` only ignores failed writes inside a user namespace), so the node records
- * them before the kubelet starts and writes them back on every teardown path.
+ * The machine-wide sysctls the node changes, recorded before it starts and written back on every
+ * teardown path: those the kubelet sets at start (`setupKernelTunables`) when they differ from what
+ * it wants (it has no mode that leaves them alone and runs: `protectKernelDefaults` refuses to start
+ * instead), and `net.ipv4.ip_forward`, which the CNI bridge plugin turns on for a gateway bridge
+ * (pods reach Service addresses through the host).
  */
-export const KUBELET_SYSCTLS = [
+export const NODE_SYSCTLS = [
+  'net/ipv4/ip_forward',
   'vm/overcommit_memory',
   'vm/panic_on_oom',
   'kernel/panic',
@@ -33,8 +35,10 @@ export interface NodeHostRecord {
   /** Processes whose life the node's life follows (test process, supervisor). */
   ownerPids: number[];
   bridge: string;
-  /** Sysctl values before the kubelet started (`vm/overcommit_memory` -> `0`). */
+  /** Sysctl values before the node started (`vm/overcommit_memory` -> `0`). */
   sysctls: Record<string, string>;
+  /** nftables tables before the node started (`ip kube-proxy`): kube-proxy's are deleted at teardown. */
+  nftTablesBefore?: string[];
   /** Machine-wide directories that did not exist before the node: removed again at teardown. */
   createdDirs: string[];
   /** Network namespaces present before the node started (ours are the others named cni-*). */
@@ -54,10 +58,10 @@ function readSysctl(name: string): string | undefined {
   }
 }
 
-/** Current values of {@link KUBELET_SYSCTLS}. */
-export function readKubeletSysctls(): Record<string, string> {
+/** Current values of {@link NODE_SYSCTLS}. */
+export function readNodeSysctls(): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const name of KUBELET_SYSCTLS) {
+  for (const name of NODE_SYSCTLS) {
     const v = readSysctl(name);
     if (v !== undefined) out[name] = v;
   }
@@ -99,6 +103,39 @@ function topLevelCgroups(): Record<string, string[]> {
     });
   }
   return out;
+}
+
+/** The tables kube-proxy's nftables mode creates (and deletes with `kube-proxy --cleanup`). */
+export const KUBE_PROXY_NFT_TABLES = ['ip kube-proxy', 'ip6 kube-proxy'] as const;
+
+/** nftables tables as `<family> <name>` (`nft list tables`); empty when nft is missing. */
+export function listNftTables(): string[] {
+  const r = spawnSync('nft', ['list', 'tables'], { encoding: 'utf8' });
+  if (r.status !== 0) return [];
+  return r.stdout
+    .split('\n')
+    .map((l) => /^table (\S+ \S+)$/.exec(l.trim())?.[1])
+    .filter((t): t is string => t !== undefined)
+    .sort();
+}
+
+/**
+ * Creates the node's pod bridge with the pods' gateway address on it, before the API server binds
+ * that address (the CNI bridge plugin would create it only with the first pod). Teardown deletes
+ * the bridge, and the address and route go with it.
+ *
+ * @example
+ * createPodBridge('dbaas0', '10.244.0.1/24');
+ */
+export function createPodBridge(bridge: string, gatewayCidr: string): void {
+  const ip = (args: string[]) => {
+    const r = spawnSync('ip', args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${(r.stderr ?? '').trim() || `exit ${r.status}`}`);
+  };
+  if (!linkExists(bridge)) ip(['link', 'add', bridge, 'type', 'bridge']);
+  const shown = spawnSync('ip', ['-o', '-4', 'addr', 'show', 'dev', bridge], { encoding: 'utf8' }).stdout ?? '';
+  if (!shown.includes(` ${gatewayCidr} `)) ip(['addr', 'add', gatewayCidr, 'dev', bridge]);
+  ip(['link', 'set', bridge, 'up']);
 }
 
 function readRecord(): NodeHostRecord | undefined {
@@ -168,7 +205,8 @@ export function claimNodeSlot(input: { stateDir: string; ownerPids: number[]; br
     stateDir: input.stateDir,
     ownerPids: input.ownerPids,
     bridge: input.bridge,
-    sysctls: readKubeletSysctls(),
+    sysctls: readNodeSysctls(),
+    nftTablesBefore: listNftTables(),
     createdDirs,
     netnsBefore: listDir(MACHINE_WIDE_PATHS.netns),
     cgroupsBefore: topLevelCgroups(),
@@ -355,13 +393,12 @@ export function releaseNodeHost(record: NodeHostRecord, log: (line: string) => v
   const left: string[] = [];
   const layout = nodeLayout(record.stateDir);
   const shimNames = ['containerd-shim-runc-v2', 'containerd-shim'];
-  const ourProcesses = () => [
-    ...containerInitPids(record.stateDir),
-    ...processesMentioning(record.stateDir, ['kubelet', 'containerd', 'csi-node-driver-registrar', ...shimNames]),
-  ];
+  // kube-proxy before its tables are deleted (it would write them again); CoreDNS binds the bridge's address.
+  const daemons = ['kubelet', 'containerd', 'csi-node-driver-registrar', 'kube-proxy', 'coredns', ...shimNames];
+  const ourProcesses = () => [...containerInitPids(record.stateDir), ...processesMentioning(record.stateDir, daemons)];
   // Containers first (their init's death ends their pid namespace), then shims and daemons.
   killAll(containerInitPids(record.stateDir));
-  killAll(processesMentioning(record.stateDir, ['kubelet', 'containerd', 'csi-node-driver-registrar', ...shimNames]));
+  killAll(processesMentioning(record.stateDir, daemons));
   waitGone(ourProcesses, 5000);
   // A process a container forked into another pid namespace would survive its init: its cgroup knows it.
   for (const cg of containerCgroups(record.stateDir)) killAll(cgroupPids(cg));
@@ -385,6 +422,14 @@ export function releaseNodeHost(record: NodeHostRecord, log: (line: string) => v
   if (linkExists(record.bridge)) {
     const r = spawnSync('ip', ['link', 'delete', record.bridge], { encoding: 'utf8' });
     if (r.status !== 0) left.push(`bridge ${record.bridge}: ${(r.stderr ?? '').trim()}`);
+  }
+  // kube-proxy's tables, unless they were there before the node (another kube-proxy's).
+  const tablesBefore = new Set(record.nftTablesBefore ?? []);
+  const tablesNow = new Set(listNftTables());
+  for (const table of KUBE_PROXY_NFT_TABLES) {
+    if (tablesBefore.has(table) || !tablesNow.has(table)) continue;
+    const r = spawnSync('nft', ['delete', 'table', ...table.split(' ')], { encoding: 'utf8' });
+    if (r.status !== 0) left.push(`nftables table ${table}: ${(r.stderr ?? '').trim()}`);
   }
 
   for (const entry of listDir(MACHINE_WIDE_PATHS.containerLogs)) {

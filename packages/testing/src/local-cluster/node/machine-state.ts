@@ -3,11 +3,13 @@ import path from 'node:path';
 import { mountsUnder } from '../mounts.js';
 import { processesMentioning } from '../process.js';
 import { MACHINE_WIDE_PATHS } from './config.js';
-import { NODE_RECORD_FILE, readKubeletSysctls } from './host.js';
+import { NODE_RECORD_FILE, listNftTables, readNodeSysctls } from './host.js';
 
 /** What a node can leave on the machine, as the lifecycle tests compare it before and after. */
 export interface MachineState {
   sysctls: Record<string, string>;
+  /** nftables tables (kube-proxy's `ip kube-proxy`, `ip6 kube-proxy`). */
+  nftTables: string[];
   /** Network devices (bridges, veths). */
   links: string[];
   /** cgroup directories under `k8s.io` (the node's containers) in every hierarchy. */
@@ -56,7 +58,8 @@ export function machineState(): MachineState {
     }
   }
   return {
-    sysctls: readKubeletSysctls(),
+    sysctls: readNodeSysctls(),
+    nftTables: listNftTables(),
     links: list('/sys/class/net'),
     containerCgroups,
     shimSockets: list(path.join(MACHINE_WIDE_PATHS.containerdRun, 's')),
