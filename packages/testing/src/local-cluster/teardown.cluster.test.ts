@@ -23,11 +23,12 @@ interface Held {
 const here = path.dirname(fileURLToPath(import.meta.url));
 const childScript = path.join(here, 'fixtures', 'teardown-child.ts');
 
+/** Whether nothing listens on `port` on any address (with a node the API server binds the bridge's). */
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = createServer();
     srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    srv.listen(port, '0.0.0.0', () => srv.close(() => resolve(true)));
   });
 }
 
