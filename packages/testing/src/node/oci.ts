@@ -41,7 +41,8 @@ export interface LayerBlob {
 
 /** What runs in a container of the image (the `config` part of an OCI image config). */
 export interface ContainerSpec {
-  entrypoint: string[];
+  /** Omitted when whoever runs the image always names the command (CloudNativePG's operand: its pods do). */
+  entrypoint?: string[];
   cmd?: string[];
   env?: string[];
   /** `uid[:gid]` or a name; omitted = root (the entrypoint drops privileges itself). */
@@ -73,10 +74,11 @@ export function imageConfig(
   diffIds: readonly string[],
   opts: { architecture: string; created: string; history?: string[] },
 ): Record<string, unknown> {
-  if (spec.entrypoint.length === 0) throw new Error('an image needs an entrypoint');
+  if (!spec.entrypoint?.length && !spec.cmd?.length) throw new Error('an image needs an entrypoint or a cmd');
   if (diffIds.length === 0) throw new Error('an image needs at least one layer');
   for (const d of diffIds) if (!/^sha256:[0-9a-f]{64}$/.test(d)) throw new Error(`"${d}" is not a sha256 digest`);
-  const config: Record<string, unknown> = { Entrypoint: [...spec.entrypoint] };
+  const config: Record<string, unknown> = {};
+  if (spec.entrypoint?.length) config.Entrypoint = [...spec.entrypoint];
   if (spec.cmd) config.Cmd = [...spec.cmd];
   if (spec.env?.length) {
     for (const e of spec.env) if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(e)) throw new Error(`environment entry "${e}" is not NAME=value`);
