@@ -110,6 +110,21 @@ export { letPostgresUserReach } from './local-cluster/workloads.js';
 export { WriteLoad } from './postgres/write-load.js';
 export { provisionBackupSnapshot, writeContentReady, UNSERVED_DRIVER } from './local-cluster/provisioned-backup.js';
 export type { ProvisionedBackupSpec } from './local-cluster/provisioned-backup.js';
+// CloudNativePG on the local cluster: the release manifest with local images, Clusters on its storage
+export {
+  installCnpgOperator,
+  localizeCnpgManifest,
+  readCnpgManifest,
+  cnpgClusterManifest,
+  createCnpgCluster,
+  readCnpgCluster,
+  waitCnpgClusterHealthy,
+  cnpgSuperuser,
+  CNPG_NAMESPACE,
+  CNPG_DEPLOYMENT,
+  CNPG_HEALTHY_PHASE,
+} from './local-cluster/cnpg.js';
+export type { CnpgClusterOptions, CnpgClusterStatus, CnpgInstallResult } from './local-cluster/cnpg.js';
 
 // Container images of the test node (containerd + kubelet): pause, PostgreSQL 14-18, MariaDB,
 // CloudNativePG's operator and operand (node/)
@@ -144,7 +159,7 @@ export {
 } from './node/images.js';
 export type { TestImageName, PostgresImageMajor, BuiltTestImage, BuildTestImageOptions } from './node/images.js';
 export { skipWhen, skipReasonOf } from './skip-reason.js';
-export { hostpathSkipReason } from './skip-hostpath.js';
+export { hostpathSkipReason, cnpgSkipReason } from './skip-hostpath.js';
 
 // Databases in pods of the local cluster's node: StatefulSets on csi-hostpath-sc, reached through port-forward (local-cluster/pods.ts)
 export {

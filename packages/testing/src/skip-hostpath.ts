@@ -25,3 +25,22 @@ export function hostpathSkipReason(info: Pick<SharedClusterInfo, 'hostpathUnavai
   if (reason !== undefined) console.warn(`[dbaas-testing] SKIPPING ${tests} (not passed): ${reason}`);
   return reason;
 }
+
+/**
+ * Why CloudNativePG tests cannot run on the shared cluster (no node, no hostpath plugin, no CNPG
+ * manager binary or images), or undefined when they can; warns like {@link hostpathSkipReason}.
+ *
+ * @example
+ * const why = cnpgSkipReason(clusterFromEnv(inject('dbaasCluster')), 'CNPG backup tests');
+ */
+export function cnpgSkipReason(
+  info: Pick<SharedClusterInfo, 'hostpathUnavailable' | 'nodeUnavailable' | 'cnpgUnavailable'>,
+  tests: string,
+): string | undefined {
+  const hostpath = hostpathSkipReason(info, tests);
+  if (hostpath !== undefined) return hostpath;
+  if (info.cnpgUnavailable === undefined) return undefined;
+  const reason = `CloudNativePG unavailable: ${info.cnpgUnavailable}`;
+  console.warn(`[dbaas-testing] SKIPPING ${tests} (not passed): ${reason}`);
+  return reason;
+}

@@ -22,7 +22,15 @@ import { runCommand } from './binaries.js';
 import { cniConfig, containerdConfig, corefile, kubeProxyConfig, kubeletConfig, nodeLayout, type NodeLayout } from './node/config.js';
 import { claimNodeSlot, createPodBridge, nodeUnavailableReason, releaseNodeHost, staleNodeRecord, type NodeHostRecord } from './node/host.js';
 import { writeKubeletPki } from './node/pki.js';
-import { PAUSE_IMAGE, TEST_IMAGE_NAMES, buildTestImages, importTestImages, type TestImageName } from '../node/images.js';
+import {
+  CNPG_IMAGE_NAMES,
+  PAUSE_IMAGE,
+  TEST_IMAGE_NAMES,
+  buildTestImages,
+  cnpgManagerUnavailable,
+  importTestImages,
+  type TestImageName,
+} from '../node/images.js';
 import { unmountAllUnder } from './mounts.js';
 import { btrfsUnavailable, detachLoopDevicesUnder, loopBtrfsLayout, makeLoopBtrfs } from './btrfs.js';
 
@@ -178,6 +186,8 @@ export interface ClusterRecord {
   hostpathUnavailable?: string;
   /** Why the btrfs driver is not running; absent when it is. */
   btrfsUnavailable?: string;
+  /** Why CloudNativePG cannot be installed (`installCnpgOperator`); absent when it can. */
+  cnpgUnavailable?: string;
   /** The btrfs driver's `--root` (its loop-mounted filesystem), when it runs. */
   btrfsRoot?: string;
   nodeUnavailable?: string;
@@ -212,8 +222,9 @@ export interface LocalClusterOptions {
   withoutNode?: boolean;
   /**
    * The test images (built locally, see `node/images.ts`) the node's containerd gets before the
-   * kubelet starts. Default: all of them (pause, postgres 14-18, mariadb). The pause image is always
-   * included: it is every pod's sandbox.
+   * kubelet starts. Default: pause, postgres 14-18, mariadb, and CloudNativePG's operator and
+   * operand images when its manager binary is at hand (else `cnpgUnavailable` says why). The pause
+   * image is always included: it is every pod's sandbox.
    */
   nodeImages?: readonly TestImageName[];
 }
@@ -326,6 +337,11 @@ export class LocalCluster {
   /** Why the btrfs driver is not running, or undefined when it is. */
   btrfsUnavailable: string | undefined;
   /**
+   * Why CloudNativePG cannot be installed on this cluster (no node, no manager binary, its images
+   * not among `nodeImages`), or undefined when `installCnpgOperator` can install it.
+   */
+  cnpgUnavailable: string | undefined;
+  /**
    * The btrfs driver's `--root`, the mount point of its filesystem (an image file under the state
    * directory, loop-mounted): volume `<handle>` is `<btrfsRoot>/volumes/<handle>`.
    */
@@ -394,6 +410,7 @@ export class LocalCluster {
       if (cluster.hostpathUnavailable) log(`[dbaas-testing] CSI hostpath plugin unavailable: ${cluster.hostpathUnavailable}`);
       if (cluster.btrfsUnavailable) log(`[dbaas-testing] btrfs CSI driver unavailable: ${cluster.btrfsUnavailable}`);
       if (cluster.nodeUnavailable) log(`[dbaas-testing] no node: ${cluster.nodeUnavailable}`);
+      else if (cluster.cnpgUnavailable) log(`[dbaas-testing] CloudNativePG unavailable: ${cluster.cnpgUnavailable}`);
       return cluster;
     } catch (err) {
       await cluster.stop().catch(() => undefined);
@@ -643,7 +660,8 @@ export class LocalCluster {
       : this.opts.withoutNode
         ? 'not started (withoutNode)'
         : (nodeUnavailableReason() ?? (await missingNodeTools()));
-    if (!this.nodeUnavailable) {
+    if (this.nodeUnavailable) this.cnpgUnavailable = `its pods need a node (${this.nodeUnavailable})`;
+    else {
       await writeKubeletPki(this.node);
       this.claimNode();
     }
@@ -829,13 +847,14 @@ export class LocalCluster {
       await waitFor(hp, `socket ${socket}`, async () => (await stat(socket)).isSocket(), this.timeoutMs);
       this.health.set('hostpathplugin', `listening on ${socket}`);
       await this.startControllerSidecars(socket, 'csi-provisioner', 'csi-snapshotter', bins);
-      // CSIDriver object, as a real deployment has.
+      // CSIDriver object, as the driver's own deployment has it: `fsGroupPolicy: File`, so the
+      // kubelet gives a pod's fsGroup the volume (CloudNativePG's instances, uid 26, rely on it).
       await kc
         .makeApiClient(StorageV1Api)
         .createCSIDriver({
           body: {
             metadata: { name: HOSTPATH_DRIVER },
-            spec: { attachRequired: false, podInfoOnMount: true, volumeLifecycleModes: ['Persistent'] },
+            spec: { attachRequired: false, podInfoOnMount: true, fsGroupPolicy: 'File', volumeLifecycleModes: ['Persistent'] },
           },
         })
         .catch((err: unknown) => {
@@ -927,7 +946,7 @@ export class LocalCluster {
       .createCSIDriver({
         body: {
           metadata: { name: BTRFS_DRIVER },
-          spec: { attachRequired: false, podInfoOnMount: false, volumeLifecycleModes: ['Persistent'] },
+          spec: { attachRequired: false, podInfoOnMount: false, fsGroupPolicy: 'File', volumeLifecycleModes: ['Persistent'] },
         },
       })
       .catch((err: unknown) => {
@@ -989,6 +1008,19 @@ export class LocalCluster {
     this.health.set(snapshotter, `http://127.0.0.1:${snapPort}/metrics ok`);
   }
 
+  /**
+   * The images the node gets, and whether CloudNativePG can run with them: its images are in the
+   * default set when the manager binary is at hand, and a caller's own list must name them.
+   */
+  private nodeImages(): readonly TestImageName[] {
+    const managerMissing = cnpgManagerUnavailable(this.opts.binDir);
+    const images = this.opts.nodeImages ?? [...TEST_IMAGE_NAMES, ...(managerMissing ? [] : CNPG_IMAGE_NAMES)];
+    this.cnpgUnavailable =
+      managerMissing ??
+      (CNPG_IMAGE_NAMES.every((i) => images.includes(i)) ? undefined : `its images (${CNPG_IMAGE_NAMES.join(', ')}) are not among nodeImages`);
+    return images;
+  }
+
   /** Takes the machine's node slot and makes the pod bridge, whose address the API server binds. */
   private claimNode(): void {
     this.nodeHost = claimNodeSlot({ stateDir: this.stateDir, ownerPids: [process.pid], bridge: NODE_BRIDGE }, (l) => this.log(l));
@@ -1025,7 +1057,7 @@ export class LocalCluster {
       this.timeoutMs,
     );
     this.health.set('containerd', `listening on ${node.containerdSocket}`);
-    const wanted = new Set<TestImageName>(['pause', ...(this.opts.nodeImages ?? TEST_IMAGE_NAMES)]);
+    const wanted = new Set<TestImageName>(['pause', ...this.nodeImages()]);
     const t0 = Date.now();
     const built = await buildTestImages({ images: [...wanted], log: (l) => this.log(`[dbaas-testing] ${l}`) });
     await Promise.all(built.map((b) => importTestImages([b.archive], { containerdAddress: node.containerdSocket })));
@@ -1227,6 +1259,7 @@ export class LocalCluster {
       ...(this.hostpathUnavailable ? { hostpathUnavailable: this.hostpathUnavailable } : {}),
       ...(this.btrfsUnavailable ? { btrfsUnavailable: this.btrfsUnavailable } : { btrfsRoot: this.btrfsRoot }),
       ...(this.nodeUnavailable ? { nodeUnavailable: this.nodeUnavailable } : {}),
+      ...(this.cnpgUnavailable ? { cnpgUnavailable: this.cnpgUnavailable } : {}),
       components: this.status().map((s) => ({
         name: s.name,
         ...(s.pid !== undefined ? { pid: s.pid } : {}),

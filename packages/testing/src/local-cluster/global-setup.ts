@@ -27,6 +27,7 @@ export default async function setup(project: ProvideApi): Promise<() => Promise<
       ...(rec.hostpathUnavailable ? { hostpathUnavailable: rec.hostpathUnavailable } : {}),
       ...(rec.btrfsUnavailable ? { btrfsUnavailable: rec.btrfsUnavailable } : {}),
       ...(rec.nodeUnavailable ? { nodeUnavailable: rec.nodeUnavailable } : {}),
+      ...(rec.cnpgUnavailable ? { cnpgUnavailable: rec.cnpgUnavailable } : {}),
       startSeconds: rec.startSeconds,
     };
   } else {
@@ -39,6 +40,7 @@ export default async function setup(project: ProvideApi): Promise<() => Promise<
       ...(cluster.hostpathUnavailable ? { hostpathUnavailable: cluster.hostpathUnavailable } : {}),
       ...(cluster.btrfsUnavailable ? { btrfsUnavailable: cluster.btrfsUnavailable } : {}),
       ...(cluster.nodeUnavailable ? { nodeUnavailable: cluster.nodeUnavailable } : {}),
+      ...(cluster.cnpgUnavailable ? { cnpgUnavailable: cluster.cnpgUnavailable } : {}),
       startSeconds: cluster.startSeconds,
     };
   }

@@ -10,6 +10,8 @@ export interface SharedClusterInfo {
   btrfsUnavailable?: string;
   /** Why the cluster has no node (kubelet, containerd), so no pod runs; undefined when it has one. */
   nodeUnavailable?: string;
+  /** Why CloudNativePG cannot be installed (`installCnpgOperator`); undefined when it can. */
+  cnpgUnavailable?: string;
   startSeconds: number;
 }
 
