@@ -62,6 +62,12 @@ describe('buildScratchPod', () => {
       'primary_slot_name=',
       '-c',
       'recovery_target_action=promote',
+      '-c',
+      'ssl=off',
+      '-c',
+      'logging_collector=off',
+      '-c',
+      'log_destination=stderr',
     ]);
     expect(c.env).toEqual([{ name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' }]);
     expect(c.readinessProbe?.exec?.command).toEqual(['pg_isready', '-h', '127.0.0.1', '-p', '5432']);
@@ -77,6 +83,18 @@ describe('buildScratchPod', () => {
       { name: 'data', persistentVolumeClaim: { claimName: 'pg-restored' } },
       { name: 'tmp', emptyDir: {} },
     ]);
+  });
+
+  it("a standby's copy: the server script removes standby.signal only when told to, before postgres starts", () => {
+    const standby = buildScratchPod({ ...base, role: 'server', dataSubPath: 'pgdata', leaveStandby: true }).spec!.containers[0]!;
+    expect(standby.env).toContainEqual({ name: 'DBAAS_LEAVE_STANDBY', value: '1' });
+    const script = standby.command![2]!;
+    expect(script.indexOf('rm -f "$PGDATA/standby.signal"')).toBeGreaterThan(-1);
+    expect(script.indexOf('rm -f "$PGDATA/standby.signal"')).toBeLessThan(script.indexOf('exec postgres'));
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's own parameter expansion
+    expect(script).toContain('if [ "${DBAAS_LEAVE_STANDBY:-}" = 1 ]');
+    const primary = buildScratchPod({ ...base, role: 'server', dataSubPath: 'pgdata' }).spec!.containers[0]!;
+    expect(primary.env!.map((e) => e.name)).toEqual(['PGDATA']);
   });
 
   it('inspect: the volume read-only, no server', () => {

@@ -29,9 +29,12 @@ const IDLE_SCRIPT = 'trap "exit 0" TERM INT; while :; do sleep 2; done';
 /**
  * Starts PostgreSQL on the copy, reachable only from inside the pod (port-forward): its own
  * pg_hba.conf trusts loopback, the copied one is not used. Settings arrive as "$@" (`-c name=value`
- * pairs), never through the shell's parsing.
+ * pairs), never through the shell's parsing. With `DBAAS_LEAVE_STANDBY=1` a standby's copy loses
+ * its standby.signal first, so it replays its WAL and comes up as a primary instead of waiting for
+ * a primary that a scratch server must never reach.
  */
 const SERVER_SCRIPT = `printf 'local all all trust\\nhost all all 127.0.0.1/32 trust\\n' > /tmp/dbaas-hba.conf
+if [ "\${DBAAS_LEAVE_STANDBY:-}" = 1 ]; then rm -f "$PGDATA/standby.signal"; fi
 exec postgres -D "$PGDATA" -c listen_addresses=127.0.0.1 -c port=${SERVER_PORT} -c unix_socket_directories=/tmp -c hba_file=/tmp/dbaas-hba.conf "$@"`;
 
 /**
@@ -81,6 +84,8 @@ export interface ScratchPodInput {
   /** A set of several volumes: `pvc` is mounted where the source pod had it, the others beside it (read-only for `inspect`). */
   set?: VolumeSetLayout;
   settings?: Record<string, string>;
+  /** `server`: remove the copy's standby.signal before starting (see {@link VerifyRuntime.startPostgres}). */
+  leaveStandby?: boolean;
   serviceAccountName?: string;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /** Laid over {@link DEFAULT_RESOURCES}`.inspect` or `.server` (by `role`). */
@@ -181,7 +186,10 @@ export function buildScratchPod(input: ScratchPodInput): V1Pod {
           command: server ? ['/bin/sh', '-ec', SERVER_SCRIPT, 'dbaas-scratch-postgres', ...settingArgs] : ['/bin/sh', '-c', IDLE_SCRIPT],
           ...(server
             ? {
-                env: [{ name: 'PGDATA', value: subPath ? `${mountPath}/${subPath}` : mountPath }],
+                env: [
+                  { name: 'PGDATA', value: subPath ? `${mountPath}/${subPath}` : mountPath },
+                  ...(input.leaveStandby ? [{ name: 'DBAAS_LEAVE_STANDBY', value: '1' }] : []),
+                ],
                 readinessProbe: { exec: { command: ['pg_isready', '-h', '127.0.0.1', '-p', String(SERVER_PORT)] }, periodSeconds: 1, failureThreshold: 1 },
               }
             : {}),
@@ -420,6 +428,7 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
         dataSubPath: request.dataSubPath,
         ...(request.set ? { set: request.set } : {}),
         settings: request.settings,
+        ...(request.leaveStandby ? { leaveStandby: true } : {}),
         ...common,
         ...(options.resources?.server ? { resources: options.resources.server } : {}),
       });

@@ -91,7 +91,9 @@ export interface VerifyRuntime {
   /**
    * Starts PostgreSQL of `major` on the volume (PGDATA at `dataSubPath`) with `settings` on its
    * command line (they keep a scratch server from archiving into the source's WAL archive or
-   * streaming from its primary), and resolves once it accepts connections.
+   * streaming from its primary), and resolves once it accepts connections. `leaveStandby`: the
+   * copy is a standby's (`standby.signal`); remove the file first, so that the server replays the
+   * WAL it has and comes up as a primary rather than waiting for one forever.
    */
   startPostgres(
     clients: KubeClients,
@@ -102,6 +104,7 @@ export interface VerifyRuntime {
       set?: VolumeSetLayout;
       major: number;
       settings: Record<string, string>;
+      leaveStandby?: boolean;
       deadline: number;
       signal?: AbortSignal;
     },
@@ -125,8 +128,11 @@ export interface VolumeSetLayout {
 
 /**
  * What a scratch server must not do with a copy of someone's database: archive WAL into the
- * source's archive, fetch from it, or connect to its primary. Passed on the command line, so they
- * win over the copied postgresql.conf and postgresql.auto.conf.
+ * source's archive, fetch from it, or connect to its primary; and what of the source's
+ * configuration it cannot have: its TLS files (CloudNativePG's are in `/controller/certificates`,
+ * which only its pods mount) and a log collector writing elsewhere than to the pod's log the
+ * verification reads. Passed on the command line, so they win over the copied postgresql.conf,
+ * its includes and postgresql.auto.conf.
  *
  * @example
  * ```ts
@@ -140,6 +146,9 @@ export const SCRATCH_SERVER_SETTINGS: Readonly<Record<string, string>> = Object.
   primary_conninfo: '',
   primary_slot_name: '',
   recovery_target_action: 'promote',
+  ssl: 'off',
+  logging_collector: 'off',
+  log_destination: 'stderr',
 });
 
 /**
@@ -308,6 +317,11 @@ export interface VerifyResult {
   offline?:
     | (Pick<DataDirectoryInspection, 'verdict' | 'safe' | 'reasons' | 'postgresMajorVersion' | 'missingSegments' | 'requiredWal'> & {
         dataSubPath: string;
+        /**
+         * The copy is a standby's (it has standby.signal): the scratch server removed the file,
+         * replayed the copy's WAL and came up as a primary, as a restore of it must be brought up.
+         */
+        standby: boolean;
       })
     | undefined;
   live?:
@@ -879,6 +893,7 @@ async function checkOffline(clients: KubeClients, run: VerifyRun): Promise<boole
     missingSegments: inspection.missingSegments,
     requiredWal: inspection.requiredWal,
     dataSubPath: volume.dataSubPath,
+    standby: inspection.found.standbySignal,
   };
   progressOf(run)('offline-checked', `${inspection.verdict}${inspection.safe ? '' : `: ${inspection.reasons.join('; ')}`}`, {
     offline: { verdict: inspection.verdict, safe: inspection.safe },
@@ -916,9 +931,14 @@ async function checkServer(clients: KubeClients, run: VerifyRun): Promise<void> 
     throw new DbaasError('DATA_DIRECTORY_UNREADABLE', 'the data directory has no readable PG_VERSION: cannot choose a PostgreSQL to start on it');
   const { namespace } = plan;
   const pvc = checkedPvc(plan);
-  progress('server-starting', `starting PostgreSQL ${major} on ${namespace}/${pvc} with ${plan.runtime}`, {
-    object: { kind: 'PersistentVolumeClaim', name: pvc, namespace },
-  });
+  // A standby's copy (CloudNativePG backs up a standby by default) would start as a standby and
+  // wait for a primary forever; without standby.signal it replays its WAL and comes up.
+  const leaveStandby = run.offline!.standby;
+  progress(
+    'server-starting',
+    `starting PostgreSQL ${major} on ${namespace}/${pvc} with ${plan.runtime}${leaveStandby ? " (the copy is a standby's: standby.signal removed so that it recovers and comes up as a primary)" : ''}`,
+    { object: { kind: 'PersistentVolumeClaim', name: pvc, namespace } },
+  );
   let server: ScratchPostgres;
   try {
     server = await execution.runtime.startPostgres(clients, {
@@ -928,6 +948,7 @@ async function checkServer(clients: KubeClients, run: VerifyRun): Promise<void> 
       ...(plan.set ? { set: plan.set } : {}),
       major,
       settings: { ...SCRATCH_SERVER_SETTINGS },
+      ...(leaveStandby ? { leaveStandby } : {}),
       deadline: run.deadline,
       ...(execution.signal ? { signal: execution.signal } : {}),
     });

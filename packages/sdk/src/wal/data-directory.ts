@@ -103,7 +103,15 @@ export interface DataDirectoryInspection {
   missingSegments: string[];
   wal: WalScanReport;
   /** Files of the data directory found, by role. */
-  found: { pgControl: boolean; backupLabel: boolean; tablespaceMap: boolean; walSegments: number; pgWalIsSymlink: boolean };
+  found: {
+    pgControl: boolean;
+    backupLabel: boolean;
+    tablespaceMap: boolean;
+    walSegments: number;
+    pgWalIsSymlink: boolean;
+    /** `standby.signal`: the copy is of a standby (CloudNativePG's replicas, any streaming replica) and would start as one. */
+    standbySignal: boolean;
+  };
 }
 
 const LSN_KEYS = new Set([
@@ -139,6 +147,8 @@ interface Collected {
   walSummaries: WalSegmentSummary[];
   walArrivalOrder: string[];
   pgWalIsSymlink: boolean;
+  /** `standby.signal` is there: PostgreSQL started on the copy stays a standby, waiting for a primary. */
+  standbySignal: boolean;
 }
 
 function emptyCollected(): Collected {
@@ -151,6 +161,7 @@ function emptyCollected(): Collected {
     walSummaries: [],
     walArrivalOrder: [],
     pgWalIsSymlink: false,
+    standbySignal: false,
   };
 }
 
@@ -204,6 +215,7 @@ async function collectFromDirectory(directory: string, workers: number | undefin
   }
   collected.backupLabelText = (await readOptional(join(directory, 'backup_label')))?.toString('utf8');
   collected.tablespaceMapText = (await readOptional(join(directory, 'tablespace_map')))?.toString('utf8');
+  collected.standbySignal = (await readOptional(join(directory, 'standby.signal'))) !== undefined;
   const walDirectory = join(directory, 'pg_wal');
   let names: string[] | undefined;
   try {
@@ -250,7 +262,7 @@ async function notADataDirectory(directory: string): Promise<DbaasError> {
   });
 }
 
-const ARCHIVE_ROLE = /^(?:(.*)\/)?(global\/pg_control|backup_label|tablespace_map|pg_wal\/[^/]+|pg_wal)$/;
+const ARCHIVE_ROLE = /^(?:(.*)\/)?(global\/pg_control|backup_label|tablespace_map|standby\.signal|pg_wal\/[^/]+|pg_wal)$/;
 
 async function collectFromArchive(source: Readable | AsyncIterable<Uint8Array>, prefixOption: string | undefined): Promise<Collected> {
   // Entries of every candidate prefix are kept apart until pg_control says which one is PGDATA.
@@ -283,6 +295,9 @@ async function collectFromArchive(source: Readable | AsyncIterable<Uint8Array>, 
       collected.backupLabelText = Buffer.from(await readTarEntry(entry)).toString('utf8');
     } else if (role === 'tablespace_map') {
       collected.tablespaceMapText = Buffer.from(await readTarEntry(entry)).toString('utf8');
+    } else if (role === 'standby.signal') {
+      collected.standbySignal = true;
+      await drainTarEntry(entry);
     } else {
       const name = role.slice('pg_wal/'.length);
       const timeline = timelineOfHistoryFile(name);
@@ -365,6 +380,7 @@ function judge(collected: Collected, options: InspectDataDirectoryOptions): Data
     tablespaceMap: collected.tablespaceMapText !== undefined,
     walSegments: collected.walSummaries.length,
     pgWalIsSymlink: collected.pgWalIsSymlink,
+    standbySignal: collected.standbySignal,
   };
   const timelineHistories = [...collected.histories.entries()]
     .sort(([a], [b]) => a - b)

@@ -69,6 +69,7 @@ describe.each(availablePostgresMajors())('a cleanly stopped standby, PostgreSQL 
     expect(control.minRecoveryPoint > 0n).toBe(true);
     const inspection = await inspectDataDirectory(standbyDir);
     expect({ verdict: inspection.verdict, safe: inspection.safe }, inspection.reasons.join('\n')).toEqual({ verdict: 'clean-shutdown', safe: true });
+    expect(inspection.found.standbySignal).toBe(true);
 
     // PostgreSQL agrees: as a standby (no primary to stream from), then promoted, with every row.
     await standby.start({ settings: { primary_conninfo: '', hot_standby: 'on' } });

@@ -23,6 +23,7 @@ function verified(overrides: Partial<VerifyResult> = {}): VerifyResult {
       missingSegments: [],
       requiredWal: { from: '0/3000028', to: '0/3000100', firstSegment: '000000010000000000000003', lastSegment: '000000010000000000000003' },
       dataSubPath: '',
+      standby: false,
     },
     live: {
       readyMs: 1400,
@@ -113,6 +114,7 @@ describe('verify output', () => {
             missingSegments: ['000000010000000000000004'],
             requiredWal: { from: undefined, to: undefined, firstSegment: undefined, lastSegment: undefined },
             dataSubPath: 'pgdata',
+            standby: false,
           },
           live: undefined,
         }),
@@ -139,6 +141,7 @@ describe('verify output', () => {
             missingSegments: [],
             requiredWal: { from: undefined, to: undefined, firstSegment: undefined, lastSegment: undefined },
             dataSubPath: '',
+            standby: false,
           },
           live: undefined,
         }),

@@ -260,7 +260,7 @@ export function renderVerify(r: VerifyReport): string {
     [
       'offline',
       o
-        ? `${o.verdict} (${o.safe ? 'safe to start' : 'NOT safe to start'}); PostgreSQL ${o.postgresMajorVersion ?? '?'}, PGDATA ${o.dataSubPath ? `at ${o.dataSubPath}` : 'at the volume root'}${o.requiredWal.firstSegment ? `; WAL needed ${o.requiredWal.firstSegment}${o.requiredWal.lastSegment && o.requiredWal.lastSegment !== o.requiredWal.firstSegment ? `..${o.requiredWal.lastSegment}` : ''}` : ''}${o.missingSegments.length ? `; missing ${o.missingSegments.join(', ')}` : ''}`
+        ? `${o.verdict} (${o.safe ? 'safe to start' : 'NOT safe to start'}); PostgreSQL ${o.postgresMajorVersion ?? '?'}, PGDATA ${o.dataSubPath ? `at ${o.dataSubPath}` : 'at the volume root'}${o.requiredWal.firstSegment ? `; WAL needed ${o.requiredWal.firstSegment}${o.requiredWal.lastSegment && o.requiredWal.lastSegment !== o.requiredWal.firstSegment ? `..${o.requiredWal.lastSegment}` : ''}` : ''}${o.missingSegments.length ? `; missing ${o.missingSegments.join(', ')}` : ''}${o.standby ? "; a standby's copy (standby.signal): brought up as a primary" : ''}`
         : 'not run (the scratch restore failed)',
     ],
     [
