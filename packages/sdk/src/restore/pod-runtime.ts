@@ -365,13 +365,14 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
     }),
     async openVolume(clients, request) {
       const name = podName(request.pvc, 'inspect');
-      // The inspect pod needs any image with sh and tar; the PostgreSQL image of a recent major has both.
+      // The inspect pod needs any image with sh and tar: the runtime's image of the backup's major
+      // (the one the scratch server runs, so it is there), else of a recent major.
       const body = buildScratchPod({
         role: 'inspect',
         name,
         namespace: request.namespace,
         pvc: request.pvc,
-        image: image(17),
+        image: image(request.major ?? 17),
         dataSubPath: '',
         ...(request.set ? { set: request.set } : {}),
         ...common,

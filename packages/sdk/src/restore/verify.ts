@@ -86,7 +86,16 @@ export interface VerifyRuntime {
    */
   openVolume(
     clients: KubeClients,
-    request: { namespace: string; pvc: string; dataSubPath: string | undefined; set?: VolumeSetLayout; deadline: number; signal?: AbortSignal },
+    request: {
+      namespace: string;
+      pvc: string;
+      dataSubPath: string | undefined;
+      set?: VolumeSetLayout;
+      /** The PostgreSQL major the backup recorded, when it did: the runtime's image of that major has what reading the files needs. */
+      major?: number;
+      deadline: number;
+      signal?: AbortSignal;
+    },
   ): Promise<{ source: string | AsyncIterable<Uint8Array>; dataSubPath: string; release(): Promise<void> }>;
   /**
    * Starts PostgreSQL of `major` on the volume (PGDATA at `dataSubPath`) with `settings` on its
@@ -873,6 +882,7 @@ async function checkOffline(clients: KubeClients, run: VerifyRun): Promise<boole
     pvc: checkedPvc(plan),
     dataSubPath: plan.offline.dataSubPath,
     ...(plan.set ? { set: plan.set } : {}),
+    ...(majorOf(plan.backup?.engineVersion) !== undefined ? { major: majorOf(plan.backup?.engineVersion)! } : {}),
     deadline: run.deadline,
     ...(execution.signal ? { signal: execution.signal } : {}),
   });

@@ -18,7 +18,7 @@ import {
   type PostgresSecretRef,
 } from '../engines/postgres/secret.js';
 import { sessionMismatch } from '../engines/session-identity.js';
-import { DbaasError, toDbaasError } from '../errors.js';
+import { DbaasError, isDbaasError, toDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
 import { forwardNote, forwardPodPort, type PodPortForward } from '../kube/port-forward.js';
 import type { ConsistencyMode } from '../manifests/metadata.js';
@@ -81,6 +81,13 @@ export interface SessionDecision {
 
 type Engine = 'postgres' | 'mysql' | 'mariadb';
 
+/**
+ * The database a PostgreSQL session opens when none is named: pg_backup_start and CHECKPOINT act on
+ * the whole server, and `postgres` is in every cluster (libpq's default, the user's name, need not be:
+ * a role named in a Secret seldom has a database of its own).
+ */
+const POSTGRES_MAINTENANCE_DATABASE = 'postgres';
+
 const needsSession = (mode: ConsistencyMode): boolean => mode === 'checkpoint' || mode === 'online';
 
 /**
@@ -141,10 +148,11 @@ export async function decideSession(
     );
   }
   const port = database.throughPod.port ?? (engine === 'postgres' ? 5432 : 3306);
-  const credentials = database.secretRef ? `Secret ${database.secretRef.namespace ?? namespace}/${database.secretRef.name}` : "the pod's environment";
+  const secretRef = database.secretRef ?? (engine === 'postgres' ? await cnpgSessionSecret(clients, namespace, pod, mode) : undefined);
+  const credentials = secretRef ? `Secret ${secretRef.namespace ?? namespace}/${secretRef.name}` : "the pod's environment";
   // A missing Secret or key is the plan's refusal (the dry run shows it), not the run's first surprise.
-  if (!database.secretRef) return { plan: { via: 'pod', pod: name, port, credentials }, pod };
-  const secretCredentials = await readSecretCredentials(clients, database.secretRef, namespace, database.database);
+  if (!secretRef) return { plan: { via: 'pod', pod: name, port, credentials }, pod };
+  const secretCredentials = await readSecretCredentials(clients, secretRef, namespace, database.database);
   return { plan: { via: 'pod', pod: name, port, credentials }, pod, secretCredentials };
 }
 
@@ -216,11 +224,14 @@ export async function openSession(
       const at = { host: forward.host, port: forward.port };
       const fromSecret = decision.secretCredentials;
       if (fromSecret) {
-        resolved = engine === 'postgres' ? { postgres: { ...fromSecret, ...at } } : { mysql: { ...fromSecret, ...at } };
+        resolved =
+          engine === 'postgres'
+            ? { postgres: { database: POSTGRES_MAINTENANCE_DATABASE, ...fromSecret, ...at, application_name: 'kubectl-dbaas' } }
+            : { mysql: { ...fromSecret, ...at } };
       } else {
         const found = await podDatabaseCredentials(clients, decision.pod!, engine);
         const fields = { ...at, user: found.user, ...(found.password !== undefined ? { password: found.password } : {}) };
-        const databaseName = database.database ?? found.database;
+        const databaseName = database.database ?? found.database ?? (engine === 'postgres' ? POSTGRES_MAINTENANCE_DATABASE : undefined);
         resolved =
           engine === 'postgres'
             ? { postgres: { ...fields, ...(databaseName ? { database: databaseName } : {}), application_name: 'kubectl-dbaas' } }
@@ -282,4 +293,31 @@ export async function openSession(
     await forward?.close();
     throw error;
   }
+}
+
+/**
+ * The Secret a session to a CloudNativePG instance uses when none was named: its pods carry no
+ * credentials in their environment, and the `<cluster>-app` user may run neither CHECKPOINT nor
+ * pg_backup_start. `<cluster>-superuser` exists when the Cluster has `enableSuperuserAccess`;
+ * without it the refusal names both ways that work (docs/cnpg.md). Undefined for other pods.
+ */
+async function cnpgSessionSecret(clients: KubeClients, namespace: string, pod: V1Pod, mode: ConsistencyMode): Promise<PostgresSecretRef | undefined> {
+  const cluster = pod.metadata?.labels?.['cnpg.io/cluster'];
+  if (!cluster) return undefined;
+  const name = `${cluster}-superuser`;
+  try {
+    await clients.core.readNamespacedSecret({ namespace, name });
+    return { name };
+  } catch (error) {
+    if (!isDbaasError(error, 'KUBE_NOT_FOUND')) throw error;
+  }
+  throw new DbaasError(
+    'TARGET_UNSUPPORTED',
+    `mode ${mode} needs a SQL session to CloudNativePG instance ${namespace}/${pod.metadata?.name}, and Cluster ${cluster} has no ${name} Secret (superuser access is off, CloudNativePG's default); its pods carry no credentials, and the ${cluster}-app user may not run ${mode === 'online' ? 'pg_backup_start' : 'CHECKPOINT'}`,
+    {
+      fix: `Name a Secret of a role that may (--db-secret NAME): a managed role with REPLICATION, pg_checkpoint and EXECUTE on pg_backup_start/pg_backup_stop (docs/cnpg.md shows it); or set spec.enableSuperuserAccess: true on Cluster ${cluster}; or use mode fenced (no SQL session).`,
+      option: 'database',
+      details: { cluster, secret: name },
+    },
+  );
 }

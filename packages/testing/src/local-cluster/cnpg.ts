@@ -211,6 +211,8 @@ export interface CnpgClusterOptions {
   superuserAccess?: boolean;
   /** `spec.postgresql.parameters`. */
   parameters?: Record<string, string>;
+  /** More of `spec` (`bootstrap`, `managed`, ...), laid over the rest. */
+  spec?: Record<string, unknown>;
 }
 
 /**
@@ -234,6 +236,7 @@ export function cnpgClusterManifest(opts: CnpgClusterOptions): KubernetesObject 
       postgresql: { parameters: opts.parameters ?? { checkpoint_completion_target: '0.9', wal_buffers: '16MB' } },
       storage,
       ...(opts.walStorage ? { walStorage: storage } : {}),
+      ...opts.spec,
     },
   };
 }

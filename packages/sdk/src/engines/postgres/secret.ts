@@ -209,7 +209,9 @@ async function readSecretConnection(
   const user = read('user', keys.user ?? 'username', true)!;
   // A password key that was named must be there; the default one may be absent (trust/cert auth).
   const password = read('password', keys.password ?? 'password', keys.password !== undefined);
-  const database = connection.database ?? read('database name', keys.database ?? 'dbname', keys.database !== undefined);
+  // CloudNativePG's superuser Secret says dbname "*" (any database, as in a .pgpass line): no database named.
+  const named = read('database name', keys.database ?? 'dbname', keys.database !== undefined);
+  const database = connection.database ?? (named === '*' ? undefined : named);
   const host = connection.host ?? read('host', keys.host ?? 'host', keys.host !== undefined);
   if (!host) {
     throw new DbaasError('TARGET_UNSUPPORTED', `no host to connect to: ${where} has no "${keys.host ?? 'host'}" key and none was given`, {
