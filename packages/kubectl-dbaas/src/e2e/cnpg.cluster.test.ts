@@ -119,6 +119,7 @@ describe('kubectl dbaas backup create --cnpg-cluster', () => {
     const r = await dbaas(['backup', 'create', '--cnpg-cluster', 'pg', '--mode', 'online', '--name', 'standby-online', '-o', 'json']);
     expect(r.code, show(r)).toBe(0);
     const report = JSON.parse(r.stdout) as BackupCreateReport;
+    console.log(`[cnpg-e2e] online on standby ${standby}: ${JSON.stringify(report.timings)}`);
     expect(report.cnpg).toMatchObject({ cluster: 'pg', instance: standby, role: 'standby' });
     expect(report.pvc).toBe(standby);
     expect(writer!.failedAt, 'the writer on the primary never stopped').toBeUndefined();
@@ -169,6 +170,7 @@ describe('kubectl dbaas backup create --cnpg-cluster', () => {
     await watch;
     expect(r.code, show(r)).toBe(0);
     const report = JSON.parse(r.stdout) as BackupCreateReport;
+    console.log(`[cnpg-e2e] fenced standby ${standby}: ${JSON.stringify(report.timings)}`);
     expect(report.cnpg).toMatchObject({ instance: standby, role: 'standby' });
     expect(seen).toEqual({ annotation: true, notReady: true });
     expect(writer!.failedAt, 'the writer on the primary never stopped').toBeUndefined();
@@ -210,7 +212,9 @@ describe('kubectl dbaas backup create --cnpg-cluster', () => {
     const acked = writer!.ids();
     const r = await dbaas(['backup', 'create', '--cnpg-cluster', 'pg', '--instance', primary, '--mode', 'online', '--name', 'primary-online', '-o', 'json']);
     expect(r.code, show(r)).toBe(0);
-    expect((JSON.parse(r.stdout) as BackupCreateReport).cnpg).toMatchObject({ instance: primary, role: 'primary' });
+    const report = JSON.parse(r.stdout) as BackupCreateReport;
+    console.log(`[cnpg-e2e] online on primary ${primary}: ${JSON.stringify(report.timings)}`);
+    expect(report.cnpg).toMatchObject({ instance: primary, role: 'primary' });
     const { first, last } = consecutive(acked);
     const v = await dbaas(
       [
