@@ -32,7 +32,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BackupCreateReport } from '../commands/backup/create/run.js';
 import { KubectlWithPlugin, showRun as show } from './kubectl-plugin.js';
-import { deleteNamespaceAndWait, portForward, seed, Writer, type PortForward } from './postgres-statefulset.js';
+import { ackedCheck, deleteNamespaceAndWait, portForward, seed, Writer, type PortForward } from './postgres-statefulset.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BUNDLE = path.resolve(here, '../../dist/cli.js');
@@ -82,9 +82,28 @@ async function standbyCaughtUp(db: pg.Client): Promise<number[]> {
   }
 }
 
-function consecutive(ids: number[]): { first: number; last: number } {
-  const sorted = [...ids].sort((a, b) => a - b);
-  return { first: sorted[0]!, last: sorted.at(-1)! };
+/** `kubectl dbaas verify` of a backup on the operand image, checking that every one of `ids` is in `t`; asserts it passed. */
+async function verifyWithRows(
+  backup: string,
+  ids: number[],
+): Promise<{ ok: boolean; offline: { standby: boolean; verdict: string }; live: { inRecovery: boolean } }> {
+  const v = await dbaas(['verify', '--backup', backup, ...VERIFY_RUNTIME, '--check', ackedCheck(ids), '-o', 'json'], 560_000);
+  expect(v.code, show(v)).toBe(0);
+  return JSON.parse(v.stdout);
+}
+
+/** The Cluster's `cnpg.io/fencedInstances` annotation (undefined when no instance is fenced). */
+async function fencedInstances(): Promise<string | undefined> {
+  const cluster = (await clients.custom.getNamespacedCustomObject({
+    group: 'postgresql.cnpg.io',
+    version: 'v1',
+    plural: 'clusters',
+    namespace: ns,
+    name: 'pg',
+  })) as {
+    metadata?: { annotations?: Record<string, string> };
+  };
+  return cluster.metadata?.annotations?.[CNPG_FENCED_INSTANCES_ANNOTATION];
 }
 
 beforeAll(async () => {
@@ -124,23 +143,11 @@ describe('kubectl dbaas backup create --cnpg-cluster', () => {
     expect(report.pvc).toBe(standby);
     expect(writer!.failedAt, 'the writer on the primary never stopped').toBeUndefined();
 
-    const { first, last } = consecutive(replicated);
-    const v = await dbaas(
-      [
-        'verify',
-        '--backup',
-        'standby-online',
-        ...VERIFY_RUNTIME,
-        '--check',
-        `acked=select count(*) = ${replicated.length} from t where id between ${first} and ${last}`,
-        '-o',
-        'json',
-      ],
-      560_000,
-    );
-    expect(v.code, show(v)).toBe(0);
-    const verified = JSON.parse(v.stdout) as { ok: boolean; offline: { standby: boolean; verdict: string }; live: { inRecovery: boolean } };
-    expect(verified).toMatchObject({ ok: true, offline: { standby: true, verdict: 'online-backup-complete' }, live: { inRecovery: false } });
+    expect(await verifyWithRows('standby-online', replicated)).toMatchObject({
+      ok: true,
+      offline: { standby: true, verdict: 'online-backup-complete' },
+      live: { inRecovery: false },
+    });
   });
 
   it('fenced, on the standby: CloudNativePG fences the instance while the snapshot is cut (observed), then it streams again', {
@@ -152,14 +159,7 @@ describe('kubectl dbaas backup create --cnpg-cluster', () => {
     let watching = true;
     const watch = (async () => {
       while (watching) {
-        const cluster = (await clients.custom.getNamespacedCustomObject({
-          group: 'postgresql.cnpg.io',
-          version: 'v1',
-          plural: 'clusters',
-          namespace: ns,
-          name: 'pg',
-        })) as { metadata?: { annotations?: Record<string, string> } };
-        if ((cluster.metadata?.annotations?.[CNPG_FENCED_INSTANCES_ANNOTATION] ?? '').includes(standby)) seen.annotation = true;
+        if ((await fencedInstances())?.includes(standby)) seen.annotation = true;
         const pod = await clients.core.readNamespacedPod({ namespace: ns, name: standby });
         if (seen.annotation && pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'False')) seen.notReady = true;
         await new Promise((res) => setTimeout(res, 200));
@@ -178,34 +178,10 @@ describe('kubectl dbaas backup create --cnpg-cluster', () => {
     const after = await readCnpgCluster(kc, ns, 'pg');
     expect(after.currentPrimary).toBe(primary);
     await waitCnpgClusterHealthy(kc, ns, 'pg', 180_000);
-    const cluster = (await clients.custom.getNamespacedCustomObject({
-      group: 'postgresql.cnpg.io',
-      version: 'v1',
-      plural: 'clusters',
-      namespace: ns,
-      name: 'pg',
-    })) as {
-      metadata?: { annotations?: Record<string, string> };
-    };
-    expect(cluster.metadata?.annotations?.[CNPG_FENCED_INSTANCES_ANNOTATION]).toBeUndefined();
+    expect(await fencedInstances()).toBeUndefined();
     await standbyCaughtUp(writerDb!);
 
-    const { first, last } = consecutive(replicated);
-    const v = await dbaas(
-      [
-        'verify',
-        '--backup',
-        'standby-fenced',
-        ...VERIFY_RUNTIME,
-        '--check',
-        `acked=select count(*) = ${replicated.length} from t where id between ${first} and ${last}`,
-        '-o',
-        'json',
-      ],
-      560_000,
-    );
-    expect(v.code, show(v)).toBe(0);
-    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, offline: { standby: true, verdict: 'clean-shutdown' } });
+    expect(await verifyWithRows('standby-fenced', replicated)).toMatchObject({ ok: true, offline: { standby: true, verdict: 'clean-shutdown' } });
   });
 
   it('online on the primary (--instance): every row acknowledged before the backup is in it', { ...skipWhen(why), timeout: 600_000 }, async () => {
@@ -215,22 +191,7 @@ describe('kubectl dbaas backup create --cnpg-cluster', () => {
     const report = JSON.parse(r.stdout) as BackupCreateReport;
     console.log(`[cnpg-e2e] online on primary ${primary}: ${JSON.stringify(report.timings)}`);
     expect(report.cnpg).toMatchObject({ instance: primary, role: 'primary' });
-    const { first, last } = consecutive(acked);
-    const v = await dbaas(
-      [
-        'verify',
-        '--backup',
-        'primary-online',
-        ...VERIFY_RUNTIME,
-        '--check',
-        `acked=select count(*) = ${acked.length} from t where id between ${first} and ${last}`,
-        '-o',
-        'json',
-      ],
-      560_000,
-    );
-    expect(v.code, show(v)).toBe(0);
-    expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, offline: { standby: false, verdict: 'online-backup-complete' } });
+    expect(await verifyWithRows('primary-online', acked)).toMatchObject({ ok: true, offline: { standby: false, verdict: 'online-backup-complete' } });
   });
 
   it('without superuser access: refused with the fix; the least privilege role of docs/cnpg.md works through --db-secret', {
