@@ -53,8 +53,8 @@ let writerDb: pg.Client | undefined;
 let writer: Writer | undefined;
 
 const dbaas = (args: string[], timeoutMs = 280_000) => plugin!.dbaas([...args, '-n', ns], { timeoutMs });
-/** verify's scratch pods: the Cluster's operand image, with CloudNativePG's uid 26. */
-const VERIFY_RUNTIME = ['--image', CNPG_POSTGRES_IMAGE, '--run-as-user', '26', '--prep-image', CNPG_POSTGRES_IMAGE];
+/** verify's scratch pods: the Cluster's operand image; the user (26) is the one the backup recorded from the instance pod. */
+const VERIFY_RUNTIME = ['--image', CNPG_POSTGRES_IMAGE, '--prep-image', CNPG_POSTGRES_IMAGE];
 
 /** A superuser session to one instance of Cluster `cluster` (port-forward to its pod). */
 async function connect(pod: string, cluster = 'pg'): Promise<pg.Client> {

@@ -165,6 +165,15 @@ describe('podVerifyRuntime', () => {
     expect(runtime.prepOptions?.(undefined)).toEqual({ runAsUser: 26, fsGroup: 26, imagePullPolicy: 'Never', serviceAccountName: 'verify' });
     expect(podVerifyRuntime().prepOptions?.(17)).toEqual({ image: 'postgres:17', runAsUser: 999 });
   });
+
+  it('runs as the user the backup recorded from its database pod unless told otherwise; 999 when neither says', () => {
+    const cnpg = { runAsUser: 26, fsGroup: 26 };
+    expect(podVerifyRuntime().prepOptions?.(15, cnpg)).toEqual({ image: 'postgres:15', runAsUser: 26, fsGroup: 26 });
+    // A user given to the runtime wins, and the source's fsGroup (meant for the source's user) is not taken.
+    expect(podVerifyRuntime({ runAsUser: 70 }).prepOptions?.(15, cnpg)).toEqual({ image: 'postgres:15', runAsUser: 70 });
+    expect(podVerifyRuntime({ fsGroup: 5 }).prepOptions?.(15, cnpg)).toEqual({ image: 'postgres:15', runAsUser: 26, fsGroup: 5 });
+    expect(podVerifyRuntime().prepOptions?.(15, {})).toEqual({ image: 'postgres:15', runAsUser: 999 });
+  });
 });
 
 describe('chooseDataSubPath (the inspect pod and findDataSubPath both pick PGDATA with it)', () => {

@@ -16,7 +16,7 @@ import { type ContainerResources, DEFAULT_RESOURCES, assertNodeSelector, contain
 import { DBAAS_LABELS, MANAGED_BY } from '../manifests/metadata.js';
 import { assertDnsLabel, assertDnsSubdomain } from '../manifests/names.js';
 import { jobRestorePrepExecutor } from './restore-prep.js';
-import { chooseDataSubPath, type ScratchPostgres, type VerifyRuntime, type VolumeSetLayout } from './verify.js';
+import { chooseDataSubPath, type ScratchPostgres, type SourceUser, type VerifyRuntime, type VolumeSetLayout } from './verify.js';
 
 const VOLUME_MOUNT = '/dbaas/volume';
 /** PostgreSQL's own default: fits the default memory limit of the scratch pod with room for backends. */
@@ -48,8 +48,9 @@ exec postgres -D "$PGDATA" -c listen_addresses=127.0.0.1 -c port=${SERVER_PORT} 
 export interface PodVerifyRuntimeOptions {
   /** Image for a major version. Default `postgres:<major>` (the official image). */
   image?: (major: number) => string;
-  /** Default 999 (the official image; 26 for CloudNativePG). */
+  /** Default: the user the backup recorded from its database pod (26 for CloudNativePG), else 999 (the official image). */
   runAsUser?: number;
+  /** Default: the fsGroup the backup recorded, else none. */
   fsGroup?: number;
   /** Role to connect as (trusted on loopback). Default `postgres`. */
   superuser?: string;
@@ -338,10 +339,12 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
   // Bad input fails here, before verify reads the cluster or creates anything.
   assertNodeSelector(options.nodeSelector);
   const image = options.image ?? ((major: number) => `postgres:${major}`);
-  const runAsUser = options.runAsUser ?? 999;
+  // The copy's files belong to the user the database ran as: the runtime's own, else the backup's.
+  const userOf = (source: SourceUser | undefined) => {
+    const fsGroup = options.fsGroup ?? (options.runAsUser === undefined ? source?.fsGroup : undefined);
+    return { runAsUser: options.runAsUser ?? source?.runAsUser ?? 999, ...(fsGroup !== undefined ? { fsGroup } : {}) };
+  };
   const common = {
-    runAsUser,
-    ...(options.fsGroup !== undefined ? { fsGroup: options.fsGroup } : {}),
     ...(options.serviceAccountName ? { serviceAccountName: options.serviceAccountName } : {}),
     ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
     ...(options.nodeSelector ? { nodeSelector: options.nodeSelector } : {}),
@@ -355,11 +358,10 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
     ],
     prepExecutor: jobRestorePrepExecutor(),
     // The restore-prep Job of a scratch online restore runs the image and user the pods run.
-    prepOptions: (major) => ({
+    prepOptions: (major, source) => ({
       ...(major !== undefined ? { image: image(major) } : {}),
       ...(options.resources?.prep ? { resources: options.resources.prep } : {}),
-      runAsUser,
-      ...(options.fsGroup !== undefined ? { fsGroup: options.fsGroup } : {}),
+      ...userOf(source),
       ...(options.serviceAccountName ? { serviceAccountName: options.serviceAccountName } : {}),
       ...(options.imagePullPolicy ? { imagePullPolicy: options.imagePullPolicy } : {}),
     }),
@@ -375,6 +377,7 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
         image: image(request.major ?? 17),
         dataSubPath: '',
         ...(request.set ? { set: request.set } : {}),
+        ...userOf(request.source),
         ...common,
         ...(options.resources?.inspect ? { resources: options.resources.inspect } : {}),
       });
@@ -430,6 +433,7 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
         ...(request.set ? { set: request.set } : {}),
         settings: request.settings,
         ...(request.leaveStandby ? { leaveStandby: true } : {}),
+        ...userOf(request.source),
         ...common,
         ...(options.resources?.server ? { resources: options.resources.server } : {}),
       });

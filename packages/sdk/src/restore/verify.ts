@@ -78,7 +78,7 @@ export interface VerifyRuntime {
    * (undefined when the backup does not record it): the runtime's image and user, so the Job runs
    * what the verification pods run. `restore.prep` of the verify options overrides them.
    */
-  prepOptions?(major: number | undefined): Omit<RestorePrepOptions, 'executor'>;
+  prepOptions?(major: number | undefined, source?: SourceUser): Omit<RestorePrepOptions, 'executor'>;
   /**
    * The data directory's files for the offline check, for reading only: a directory path or a tar
    * stream (what inspectDataDirectory reads), with PGDATA's place in the volume (`dataSubPath` given,
@@ -93,6 +93,7 @@ export interface VerifyRuntime {
       set?: VolumeSetLayout;
       /** The PostgreSQL major the backup recorded, when it did: the runtime's image of that major has what reading the files needs. */
       major?: number;
+      source?: SourceUser;
       deadline: number;
       signal?: AbortSignal;
     },
@@ -114,10 +115,26 @@ export interface VerifyRuntime {
       major: number;
       settings: Record<string, string>;
       leaveStandby?: boolean;
+      source?: SourceUser;
       deadline: number;
       signal?: AbortSignal;
     },
   ): Promise<ScratchPostgres>;
+}
+
+/**
+ * The user the backed-up database ran as, as the backup recorded it from its pod (CloudNativePG's
+ * 26, the official image's 999, ...): a runtime with no user of its own runs as this one, so that
+ * the copy's files (mode 0700) are its own.
+ *
+ * @example
+ * ```ts
+ * const source: SourceUser = { runAsUser: 26, fsGroup: 26 };
+ * ```
+ */
+export interface SourceUser {
+  runAsUser?: number;
+  fsGroup?: number;
 }
 
 /**
@@ -443,6 +460,8 @@ export interface VerifyPlan {
   set?: VolumeSetLayout;
   /** The backup set, when known (a given PVC names it in its `dbaas.io/restored-from` label). */
   backup?: { namespace: string; name: string; mode: ConsistencyMode | undefined; engineVersion: string | undefined };
+  /** The user the backup's database ran as, when recorded: the runtime's default user. */
+  source?: SourceUser;
   /** Scratch: the restore's own plan, executed as it is. */
   restore?: RestorePlan;
   /** Where the volume is read and the scratch server runs. */
@@ -501,6 +520,10 @@ export async function planVerify(clients: KubeClients, options: VerifyOptions): 
     if (options.clone !== false) clone = await planClone(clients, target, options.restore?.consumerNode ?? options.runtime.consumerNode);
   }
   const meta = details?.data?.metadata;
+  const sourceUser: SourceUser | undefined =
+    meta?.runAsUser !== undefined || meta?.fsGroup !== undefined
+      ? { ...(meta.runAsUser !== undefined ? { runAsUser: meta.runAsUser } : {}), ...(meta.fsGroup !== undefined ? { fsGroup: meta.fsGroup } : {}) }
+      : undefined;
   if (!scratch && details && (details.volumes.length > 0 || (meta?.setVolumes?.length ?? 0) > 0)) {
     throw new DbaasError(
       'TARGET_UNSUPPORTED',
@@ -534,7 +557,7 @@ export async function planVerify(clients: KubeClients, options: VerifyOptions): 
       ...(consumerNode ? { consumerNode } : {}),
       // The caller's dataSubPath is PGDATA's place in the volume for the restore-prep step too.
       prep: {
-        ...(options.runtime.prepOptions?.(majorOf(meta?.engineVersion)) ?? {}),
+        ...(options.runtime.prepOptions?.(majorOf(meta?.engineVersion), sourceUser) ?? {}),
         ...(options.dataSubPath !== undefined ? { dataSubPath: options.dataSubPath } : {}),
         ...(options.restore?.prep ?? {}),
       },
@@ -571,6 +594,7 @@ export async function planVerify(clients: KubeClients, options: VerifyOptions): 
     scratch,
     ...(clone ? { clone } : {}),
     ...(details ? { backup: { namespace: backupNamespace, name: details.name, mode: meta?.mode, engineVersion: meta?.engineVersion } } : {}),
+    ...(sourceUser ? { source: sourceUser } : {}),
     ...(restore ? { restore } : {}),
     runtime: options.runtime.description,
     offline: { dataSubPath: options.dataSubPath ?? meta?.dataSubPath, atomicSnapshot, backupStopLsn: meta?.stopLsn },
@@ -883,6 +907,7 @@ async function checkOffline(clients: KubeClients, run: VerifyRun): Promise<boole
     dataSubPath: plan.offline.dataSubPath,
     ...(plan.set ? { set: plan.set } : {}),
     ...(majorOf(plan.backup?.engineVersion) !== undefined ? { major: majorOf(plan.backup?.engineVersion)! } : {}),
+    ...(plan.source ? { source: plan.source } : {}),
     deadline: run.deadline,
     ...(execution.signal ? { signal: execution.signal } : {}),
   });
@@ -959,6 +984,7 @@ async function checkServer(clients: KubeClients, run: VerifyRun): Promise<void> 
       major,
       settings: { ...SCRATCH_SERVER_SETTINGS },
       ...(leaveStandby ? { leaveStandby } : {}),
+      ...(plan.source ? { source: plan.source } : {}),
       deadline: run.deadline,
       ...(execution.signal ? { signal: execution.signal } : {}),
     });

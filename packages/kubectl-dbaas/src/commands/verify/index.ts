@@ -110,7 +110,8 @@ export const verifyCommand: CommandModule = {
         })
         .option('run-as-user', {
           type: 'number',
-          describe: 'With --runtime pod: user id of the scratch pods (default 999; 26 for CloudNativePG images)',
+          describe:
+            'With --runtime pod: user id of the scratch pods (default: the one the backup recorded from its database pod, e.g. 26 for CloudNativePG; else 999)',
           group: 'Runtime:',
         })
         .option('node-selector', {
