@@ -2,7 +2,8 @@
 // StatefulSet on the hostpath CSI driver (a Secret with the credentials, a headless Service,
 // volumeClaimTemplates, an exec readiness probe, requests/limits), the locally built test images
 // (`imagePullPolicy: Never`). The test process reaches them only through the API (port-forward to
-// a local ephemeral port on 127.0.0.1; the host has no route to the pod network).
+// a local ephemeral port on 127.0.0.1), as a user on a laptop does: the host's route to the pod
+// bridge is the test node's, not something a user of a remote cluster has.
 import { randomBytes } from 'node:crypto';
 import {
   AppsV1Api,
