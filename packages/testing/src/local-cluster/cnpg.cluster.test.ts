@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cnpgSkipReason } from '../skip-hostpath.js';
 import { skipWhen } from '../skip-reason.js';
 import { CNPG_POSTGRES_IMAGE } from '../node/images.js';
-import { createCnpgCluster, cnpgSuperuser, installCnpgOperator } from './cnpg.js';
+import { createCnpgCluster, cnpgSuperuser, installCnpgOperator, untilCnpg } from './cnpg.js';
 import { forwardPort } from './pods.js';
 import { clusterFromEnv } from './shared.js';
 
@@ -41,16 +41,6 @@ async function onInstance<T>(cluster: string, pod: string, fn: (c: pg.Client) =>
   } finally {
     await client.end().catch(() => undefined);
     await fwd.close();
-  }
-}
-
-/** Polls until `check` returns a value, at most `ms`. */
-async function eventually<T>(ms: number, check: () => Promise<T | undefined>): Promise<T | undefined> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check().catch(() => undefined);
-    if (v !== undefined || Date.now() > deadline) return v;
-    await new Promise((r) => setTimeout(r, 500));
   }
 }
 
@@ -90,13 +80,18 @@ describe('CloudNativePG on the local cluster', () => {
       expect(replication.senders).toEqual([{ application_name: standby, state: 'streaming' }]);
       expect(replication.settings).toEqual({ checkpoint_completion_target: '0.9', wal_buffers: '16MB' });
       const seen = await onInstance(name, standby!, (c) =>
-        eventually(30_000, async () => {
-          const r = await c.query<{ recovering: boolean; n: string }>(
-            'select pg_is_in_recovery() as recovering, (select count(*) from marker where v = $1) as n',
-            [marker],
-          );
-          return r.rows[0]?.n === '1' ? r.rows[0] : undefined;
-        }),
+        untilCnpg(
+          'the standby serving the marker row',
+          30_000,
+          async () => {
+            const r = await c.query<{ recovering: boolean; n: string }>(
+              'select pg_is_in_recovery() as recovering, (select count(*) from marker where v = $1) as n',
+              [marker],
+            );
+            return r.rows[0]?.n === '1' ? r.rows[0] : undefined;
+          },
+          500,
+        ),
       );
       expect(seen).toEqual({ recovering: true, n: '1' });
       if (walStorage) {

@@ -91,8 +91,8 @@ export async function cnpgManifestPath(binDir = process.env.DBAAS_TESTING_BIN_DI
   return { file, sha256: cloudnativePg.manifestSha256, version: cloudnativePg.version };
 }
 
-/** Reads and checks the release manifest (its sha256 is pinned in go/versions.json). */
-export async function readCnpgManifest(binDir?: string): Promise<KubernetesObject[]> {
+/** Reads and checks the release manifest (its sha256 is pinned in go/versions.json); with the release's version. */
+export async function readCnpgManifest(binDir?: string): Promise<{ objects: KubernetesObject[]; version: string }> {
   const { file, sha256, version } = await cnpgManifestPath(binDir);
   let bytes: Buffer;
   try {
@@ -104,10 +104,17 @@ export async function readCnpgManifest(binDir?: string): Promise<KubernetesObjec
   if (actual !== sha256) {
     throw new Error(`${file} has sha256 ${actual}, not the release's ${sha256} (go/versions.json, cloudnativePg): use the unchanged release manifest`);
   }
-  return parseManifest(bytes.toString('utf8'));
+  return { objects: parseManifest(bytes.toString('utf8')), version };
 }
 
-async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
+/**
+ * Polls `check` every `intervalMs` until it returns a value (an error counts as not yet, and the
+ * last one is named if time runs out): the one wait of the CloudNativePG helpers and their tests.
+ *
+ * @example
+ * const pod = await untilCnpg('the primary elected', 60_000, async () => (await readCnpgCluster(kc, ns, 'pg')).currentPrimary);
+ */
+export async function untilCnpg<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, intervalMs = 1000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
@@ -119,7 +126,7 @@ async function until<T>(what: string, timeoutMs: number, check: () => Promise<T 
     }
     if (Date.now() > deadline)
       throw new Error(`CloudNativePG: ${what} not reached in ${Math.round(timeoutMs / 1000)} s${last ? ` (last error: ${last})` : ''}`);
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
@@ -143,15 +150,16 @@ export interface CnpgInstallResult {
 export async function installCnpgOperator(kc: KubeConfig, opts: { timeoutMs?: number; log?: (l: string) => void } = {}): Promise<CnpgInstallResult> {
   const t0 = Date.now();
   const timeoutMs = opts.timeoutMs ?? 180_000;
-  const { version } = await cnpgManifestPath();
-  const objects = localizeCnpgManifest(await readCnpgManifest(), { operator: CNPG_OPERATOR_IMAGE, postgres: CNPG_POSTGRES_IMAGE });
+  const release = await readCnpgManifest();
+  const { version } = release;
+  const objects = localizeCnpgManifest(release.objects, { operator: CNPG_OPERATOR_IMAGE, postgres: CNPG_POSTGRES_IMAGE });
   const api = KubernetesObjectApi.makeApiClient(kc);
   const apply = (obj: KubernetesObject) => api.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
   const first = objects.filter((o) => o.kind === 'Namespace' || o.kind === 'CustomResourceDefinition');
   for (const obj of first) await apply(obj);
   const ext = kc.makeApiClient(ApiextensionsV1Api);
   for (const crd of first.filter((o) => o.kind === 'CustomResourceDefinition')) {
-    await until(`CRD ${crd.metadata!.name} established`, timeoutMs, async () => {
+    await untilCnpg(`CRD ${crd.metadata!.name} established`, timeoutMs, async () => {
       const c = await ext.readCustomResourceDefinition({ name: crd.metadata!.name! });
       return (c.status?.conditions ?? []).some((x) => x.type === 'Established' && x.status === 'True') ? true : undefined;
     });
@@ -159,12 +167,12 @@ export async function installCnpgOperator(kc: KubeConfig, opts: { timeoutMs?: nu
   for (const obj of objects.filter((o) => !first.includes(o))) await apply(obj);
   opts.log?.(`[dbaas-testing] CloudNativePG ${version}: manifest applied, waiting for the operator`);
   const apps = kc.makeApiClient(AppsV1Api);
-  await until(`Deployment ${CNPG_NAMESPACE}/${CNPG_DEPLOYMENT} available`, timeoutMs, async () => {
+  await untilCnpg(`Deployment ${CNPG_NAMESPACE}/${CNPG_DEPLOYMENT} available`, timeoutMs, async () => {
     const d = await apps.readNamespacedDeployment({ namespace: CNPG_NAMESPACE, name: CNPG_DEPLOYMENT });
     return (d.status?.availableReplicas ?? 0) >= 1 ? true : undefined;
   });
   const admission = kc.makeApiClient(AdmissionregistrationV1Api);
-  await until('webhook configurations carrying the operator CA', timeoutMs, async () => {
+  await untilCnpg('webhook configurations carrying the operator CA', timeoutMs, async () => {
     const [validating, mutating] = await Promise.all([
       admission.readValidatingWebhookConfiguration({ name: 'cnpg-validating-webhook-configuration' }),
       admission.readMutatingWebhookConfiguration({ name: 'cnpg-mutating-webhook-configuration' }),
@@ -174,7 +182,7 @@ export async function installCnpgOperator(kc: KubeConfig, opts: { timeoutMs?: nu
   });
   // A dry-run Cluster goes through both webhooks (failurePolicy Fail: an unreachable webhook is an
   // error); the defaulting webhook gives it the operator's default operand image, the local one.
-  await until('an answer of the defaulting webhook', timeoutMs, async () => {
+  await untilCnpg('an answer of the defaulting webhook', timeoutMs, async () => {
     const probe = (await api.create(
       {
         apiVersion: 'postgresql.cnpg.io/v1',
@@ -281,7 +289,7 @@ export async function createCnpgCluster(kc: KubeConfig, opts: CnpgClusterOptions
 export async function waitCnpgClusterHealthy(kc: KubeConfig, namespace: string, name: string, timeoutMs: number): Promise<CnpgClusterStatus> {
   let last: CnpgClusterStatus = {};
   try {
-    return await until(`Cluster ${namespace}/${name} healthy`, timeoutMs, async () => {
+    return await untilCnpg(`Cluster ${namespace}/${name} healthy`, timeoutMs, async () => {
       last = await readCnpgCluster(kc, namespace, name);
       return last.phase === CNPG_HEALTHY_PHASE && last.instances !== undefined && last.readyInstances === last.instances ? last : undefined;
     });
