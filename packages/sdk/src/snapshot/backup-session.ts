@@ -148,11 +148,15 @@ export async function decideSession(
     );
   }
   const port = database.throughPod.port ?? (engine === 'postgres' ? 5432 : 3306);
-  const secretRef = database.secretRef ?? (engine === 'postgres' ? await cnpgSessionSecret(clients, namespace, pod, mode) : undefined);
+  // A CloudNativePG instance's pods carry no credentials: its superuser Secret, when none was named.
+  const cnpgCluster = database.secretRef || engine !== 'postgres' ? undefined : pod.metadata?.labels?.['cnpg.io/cluster'];
+  const secretRef = database.secretRef ?? (cnpgCluster ? { name: `${cnpgCluster}-superuser` } : undefined);
   const credentials = secretRef ? `Secret ${secretRef.namespace ?? namespace}/${secretRef.name}` : "the pod's environment";
   // A missing Secret or key is the plan's refusal (the dry run shows it), not the run's first surprise.
   if (!secretRef) return { plan: { via: 'pod', pod: name, port, credentials }, pod };
-  const secretCredentials = await readSecretCredentials(clients, secretRef, namespace, database.database);
+  const secretCredentials = await readSecretCredentials(clients, secretRef, namespace, database.database).catch((error: unknown) => {
+    throw cnpgCluster && isDbaasError(error, 'KUBE_NOT_FOUND') ? noCnpgSuperuser(namespace, name, cnpgCluster, mode, error) : error;
+  });
   return { plan: { via: 'pod', pod: name, port, credentials }, pod, secretCredentials };
 }
 
@@ -296,28 +300,21 @@ export async function openSession(
 }
 
 /**
- * The Secret a session to a CloudNativePG instance uses when none was named: its pods carry no
- * credentials in their environment, and the `<cluster>-app` user may run neither CHECKPOINT nor
- * pg_backup_start. `<cluster>-superuser` exists when the Cluster has `enableSuperuserAccess`;
- * without it the refusal names both ways that work (docs/cnpg.md). Undefined for other pods.
+ * The refusal when a session to a CloudNativePG instance has no Secret to use: the Cluster has no
+ * `<cluster>-superuser` (superuser access is off, CNPG's default), its pods carry no credentials,
+ * and the `<cluster>-app` user may run neither CHECKPOINT nor pg_backup_start. Names both ways that
+ * work (docs/cnpg.md).
  */
-async function cnpgSessionSecret(clients: KubeClients, namespace: string, pod: V1Pod, mode: ConsistencyMode): Promise<PostgresSecretRef | undefined> {
-  const cluster = pod.metadata?.labels?.['cnpg.io/cluster'];
-  if (!cluster) return undefined;
+function noCnpgSuperuser(namespace: string, pod: string, cluster: string, mode: ConsistencyMode, cause: unknown): DbaasError {
   const name = `${cluster}-superuser`;
-  try {
-    await clients.core.readNamespacedSecret({ namespace, name });
-    return { name };
-  } catch (error) {
-    if (!isDbaasError(error, 'KUBE_NOT_FOUND')) throw error;
-  }
-  throw new DbaasError(
+  return new DbaasError(
     'TARGET_UNSUPPORTED',
-    `mode ${mode} needs a SQL session to CloudNativePG instance ${namespace}/${pod.metadata?.name}, and Cluster ${cluster} has no ${name} Secret (superuser access is off, CloudNativePG's default); its pods carry no credentials, and the ${cluster}-app user may not run ${mode === 'online' ? 'pg_backup_start' : 'CHECKPOINT'}`,
+    `mode ${mode} needs a SQL session to CloudNativePG instance ${namespace}/${pod}, and Cluster ${cluster} has no ${name} Secret (superuser access is off, CloudNativePG's default); its pods carry no credentials, and the ${cluster}-app user may not run ${mode === 'online' ? 'pg_backup_start' : 'CHECKPOINT'}`,
     {
       fix: `Name a Secret of a role that may (--db-secret NAME): a managed role with REPLICATION, pg_checkpoint and EXECUTE on pg_backup_start/pg_backup_stop (docs/cnpg.md shows it); or set spec.enableSuperuserAccess: true on Cluster ${cluster}; or use mode fenced (no SQL session).`,
       option: 'database',
       details: { cluster, secret: name },
+      cause,
     },
   );
 }
