@@ -9,6 +9,18 @@ export type { ManifestBuilderOptions, ManifestCrossNamespaceInput } from './mani
 export { SnapshotClient } from './snapshot/snapshot-client.js';
 export type { BackupOptions, BackupResult } from './snapshot/backup.js';
 export { RestoreClient } from './restore/restore-client.js';
+export type { CnpgRestoreOptions, CnpgRestorePlan, CnpgRestoreResult } from './restore/cnpg.js';
+export {
+  planCnpgRestore,
+  executeCnpgRestore,
+  buildCnpgRecoveryCluster,
+  buildStagedSnapshot,
+  CNPG_RESTORE_STAGING_SUFFIX,
+  CNPG_RESTORE_FOR_LABEL,
+  CNPG_PVC_ROLE_LABEL,
+} from './restore/cnpg.js';
+export { CNPG_CLUSTERS, CNPG_HEALTHY_PHASE, readCnpgClusterObject, cnpgClustersPath } from './kube/cnpg-cluster.js';
+export type { CnpgClusterObject } from './kube/cnpg-cluster.js';
 export type { RestoreOptions, RestoreResult } from './restore/restore.js';
 export type { VerifyOptions, VerifyResult, VerifyPlan, VerifyFailure, VerifyExecution } from './restore/verify.js';
 

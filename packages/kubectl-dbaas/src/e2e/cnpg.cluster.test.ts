@@ -14,7 +14,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CNPG_FENCED_INSTANCES_ANNOTATION, KubeClients } from '@kubectl-dbaas/sdk';
+import { CNPG_FENCED_INSTANCES_ANNOTATION, CNPG_RESTORE_FOR_LABEL, KubeClients, type CnpgRestoreResult } from '@kubectl-dbaas/sdk';
 import {
   BTRFS_STORAGE_CLASS,
   CNPG_POSTGRES_IMAGE,
@@ -51,6 +51,8 @@ let primary = '';
 let standby = '';
 let writerDb: pg.Client | undefined;
 let writer: Writer | undefined;
+/** The rows each backup holds for sure (acknowledged, and replayed by the standby, before it began), for the restores. */
+const rowsOf: Record<string, number[]> = {};
 
 const dbaas = (args: string[], timeoutMs = 280_000) => plugin!.dbaas([...args, '-n', ns], { timeoutMs });
 /** verify's scratch pods: the Cluster's operand image; the user (26) is the one the backup recorded from the instance pod. */
@@ -64,6 +66,54 @@ async function connect(pod: string, cluster = 'pg'): Promise<pg.Client> {
   const db = new pg.Client({ host: '127.0.0.1', port: pf.port, user, password, database: 'postgres' });
   await db.connect();
   return db;
+}
+
+/** A superuser session to the primary of a restored Cluster: CNPG sets the copy's postgres password from the new Secret shortly after it starts. */
+async function connectRestored(cluster: string): Promise<pg.Client> {
+  const { currentPrimary } = await readCnpgCluster(kc, ns, cluster);
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    try {
+      return await connect(currentPrimary!, cluster);
+    } catch (error) {
+      if (!/password authentication failed/.test(String(error)) || Date.now() > deadline) throw error;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+  }
+}
+
+/**
+ * What a restored Cluster holds: whether every one of `rows` is there, amcheck on every btree index,
+ * the standbys streaming from its primary, and a digest of table t row by row.
+ */
+async function restoredState(cluster: string, rows: number[]): Promise<{ allRows: boolean; amcheck: boolean; streaming: number; digest: string }> {
+  const db = await connectRestored(cluster);
+  try {
+    const present = await db.query<{ n: number }>('select count(*)::int as n from t where id = any($1::bigint[])', [rows]);
+    await db.query('create extension if not exists amcheck');
+    const amcheck = await db.query<{ ok: boolean }>(
+      `select coalesce(bool_and(bt_index_check(c.oid) is not null), true) as ok from pg_index i
+         join pg_class c on c.oid = i.indexrelid join pg_am am on am.oid = c.relam
+        where am.amname = 'btree' and c.relpersistence <> 't'`,
+    );
+    const streaming = await db.query<{ n: number }>("select count(*)::int as n from pg_stat_replication where state = 'streaming'");
+    const digest = await db.query<{ d: string }>(ROWS_DIGEST_SQL);
+    return { allRows: present.rows[0]!.n === rows.length, amcheck: amcheck.rows[0]!.ok, streaming: streaming.rows[0]!.n, digest: digest.rows[0]!.d };
+  } finally {
+    await db.end();
+  }
+}
+
+/** Table t, row by row, as one value: two restores of one backup agree when their digests do. */
+const ROWS_DIGEST_SQL = "select md5(coalesce(string_agg(id::text || ':' || pad, ',' order by id), '')) as d from t";
+
+/** `kubectl dbaas restore BACKUP --cnpg-cluster NAME`, asserted to succeed; its JSON report. */
+async function restoreIntoCnpg(backup: string, cluster: string): Promise<CnpgRestoreResult> {
+  const r = await dbaas(['restore', backup, '--cnpg-cluster', cluster, '-o', 'json'], 900_000);
+  expect(r.code, show(r)).toBe(0);
+  const report = JSON.parse(r.stdout) as CnpgRestoreResult;
+  console.log(`[cnpg-e2e] restore ${backup} into Cluster ${cluster}: ${JSON.stringify(report.timings)}`);
+  return report;
 }
 
 /** Waits until the standby has replayed the primary's WAL up to now: every row acknowledged so far is on it. */
@@ -143,6 +193,7 @@ describe('kubectl dbaas backup create --cnpg-cluster', () => {
     expect(report.pvc).toBe(standby);
     expect(writer!.failedAt, 'the writer on the primary never stopped').toBeUndefined();
 
+    rowsOf['standby-online'] = replicated;
     expect(await verifyWithRows('standby-online', replicated)).toMatchObject({
       ok: true,
       offline: { standby: true, verdict: 'online-backup-complete' },
@@ -181,6 +232,7 @@ describe('kubectl dbaas backup create --cnpg-cluster', () => {
     expect(await fencedInstances()).toBeUndefined();
     await standbyCaughtUp(writerDb!);
 
+    rowsOf['standby-fenced'] = replicated;
     expect(await verifyWithRows('standby-fenced', replicated)).toMatchObject({ ok: true, offline: { standby: true, verdict: 'clean-shutdown' } });
   });
 
@@ -248,5 +300,45 @@ describe('kubectl dbaas backup create --cnpg-cluster', () => {
     expect((JSON.parse(r.stdout) as BackupCreateReport).cnpg).toMatchObject({ cluster: 'lp', role: 'primary' });
     const v = await dbaas(['verify', '--backup', 'lp-online', ...VERIFY_RUNTIME, '-o', 'json'], 560_000);
     expect(v.code, show(v)).toBe(0);
+  });
+});
+
+describe('kubectl dbaas restore --cnpg-cluster: CloudNativePG bootstraps a new Cluster from the backup', () => {
+  /** The restored Cluster holds every row, passes amcheck, streams to its standby, and our own restore of the backup (verify's) agrees row for row. */
+  async function expectRestored(backup: string, cluster: string, report: CnpgRestoreResult): Promise<void> {
+    expect(report).toMatchObject({ cluster, state: 'healthy', readyInstances: 2, instances: 2 });
+    const rows = rowsOf[backup];
+    expect(rows, `the backup test of ${backup} ran first`).toBeDefined();
+    const state = await restoredState(cluster, rows!);
+    expect(state).toMatchObject({ allRows: true, amcheck: true, streaming: 1 });
+    const v = await dbaas(
+      ['verify', '--backup', backup, ...VERIFY_RUNTIME, '--check', `same-rows=select (${ROWS_DIGEST_SQL}) = '${state.digest}'`, '-o', 'json'],
+      560_000,
+    );
+    expect(v.code, `our restore of ${backup} has the rows CloudNativePG's has\n${show(v)}`).toBe(0);
+    const staged = await clients.volumeSnapshots.list({ labelSelector: `${CNPG_RESTORE_FOR_LABEL}=${cluster}` });
+    expect(staged.items.map((s) => s.metadata?.name)).toEqual([]);
+  }
+
+  it('an online backup of the standby: restored with its WAL and backup_label into staging snapshots, from which CloudNativePG brings up 2 instances', {
+    ...skipWhen(why),
+    timeout: 1_200_000,
+  }, async () => {
+    const report = await restoreIntoCnpg('standby-online', 'from-online');
+    expect(report.source).toBe('prepared');
+    expect(report.snapshots).toEqual({ data: 'from-online-dbaas-restore' });
+    await expectRestored('standby-online', 'from-online', report);
+    expect((await clients.core.listNamespacedPersistentVolumeClaim({ namespace: ns })).items.map((p) => p.metadata?.name)).not.toContain(
+      'from-online-dbaas-restore',
+    );
+  });
+
+  it("a fenced backup of the standby: CloudNativePG bootstraps from the backup's own snapshot", { ...skipWhen(why), timeout: 1_200_000 }, async () => {
+    const report = await restoreIntoCnpg('standby-fenced', 'from-fenced');
+    expect(report).toMatchObject({ source: 'backup-snapshots', snapshots: { data: 'standby-fenced' } });
+    await expectRestored('standby-fenced', 'from-fenced', report);
+    const refused = await dbaas(['restore', 'standby-fenced', '--cnpg-cluster', 'from-fenced']);
+    expect(refused.code, show(refused)).not.toBe(0);
+    expect(refused.stderr).toContain('Cluster ' + ns + '/from-fenced exists');
   });
 });

@@ -1,6 +1,7 @@
 // Built-in fencing strategies for `fenced` backups: scale a StatefulSet to zero and back, or
 // CloudNativePG's `cnpg.io/fencedInstances` annotation. Both go through the kube layer only and
 // leave a record on the object so an interrupted run can be undone by running unfence() again.
+import { CNPG_CLUSTERS } from '../kube/cnpg-cluster.js';
 import { hostname } from 'node:os';
 import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
@@ -346,18 +347,15 @@ export function cnpgFencedInstances(current: string | undefined, instance: strin
  * ```
  */
 export function cnpgFencing(cluster: string, instance: string): FencingStrategy {
-  const group = 'postgresql.cnpg.io';
-  const version = 'v1';
-  const plural = 'clusters';
   const readAnnotations = async (ctx: FenceContext): Promise<Record<string, string>> => {
-    const obj = (await ctx.clients.custom.getNamespacedCustomObject({ group, version, plural, namespace: ctx.namespace, name: cluster })) as {
+    const obj = (await ctx.clients.custom.getNamespacedCustomObject({ ...CNPG_CLUSTERS, namespace: ctx.namespace, name: cluster })) as {
       metadata?: { annotations?: Record<string, string> };
     };
     return obj.metadata?.annotations ?? {};
   };
   const write = async (ctx: FenceContext, annotations: Record<string, string | null>): Promise<void> => {
     await ctx.clients.custom.patchNamespacedCustomObject(
-      { group, version, plural, namespace: ctx.namespace, name: cluster, body: { metadata: { annotations } } },
+      { ...CNPG_CLUSTERS, namespace: ctx.namespace, name: cluster, body: { metadata: { annotations } } },
       mergePatch,
     );
   };
@@ -503,7 +501,7 @@ export async function liftFence(clients: KubeClients, opts: LiftFenceOptions): P
     strategy = statefulSetFencing(opts.statefulSet);
   } else {
     const obj = (await clients.custom
-      .getNamespacedCustomObject({ group: 'postgresql.cnpg.io', version: 'v1', plural: 'clusters', namespace: opts.namespace, name: opts.cnpgCluster })
+      .getNamespacedCustomObject({ ...CNPG_CLUSTERS, namespace: opts.namespace, name: opts.cnpgCluster })
       .catch(missing(`Cluster ${opts.namespace}/${opts.cnpgCluster}`))) as { metadata?: { annotations?: Record<string, string> } };
     const annotations = obj.metadata?.annotations ?? {};
     lease = parseFenceLease(annotations[FENCE_LEASE_ANNOTATION]);

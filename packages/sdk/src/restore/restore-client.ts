@@ -9,6 +9,7 @@ import {
   type InPlaceRestoreResult,
   type StatefulSetRestoreOptions,
 } from './workload.js';
+import { executeCnpgRestore, planCnpgRestore, type CnpgRestoreOptions, type CnpgRestorePlan, type CnpgRestoreResult } from './cnpg.js';
 import { planVerify, runVerify, type VerifyOptions, type VerifyPlan, type VerifyResult } from './verify.js';
 
 /**
@@ -115,6 +116,42 @@ export class RestoreClient {
    */
   async planRestoreInPlace(options: InPlaceRestoreOptions): Promise<InPlaceRestorePlan> {
     return await planRestoreInPlace(this.clients, options);
+  }
+
+  /**
+   * Restores a backup set into a new CloudNativePG Cluster, which CloudNativePG bootstraps from
+   * VolumeSnapshots (`bootstrap.recovery.volumeSnapshots`): the backup's own snapshots when it is not
+   * `online`; an `online` set first restored into staging PVCs with its WAL and backup_label, whose
+   * snapshots it is given (deleted once the Cluster is healthy). The spec is the source Cluster's
+   * (without `backup`, `plugins`, `replica`) or `spec`. No WAL archive is needed.
+   *
+   * @throws DbaasError `RESTORE_TARGET_EXISTS`, `TARGET_NOT_FOUND`, `TARGET_UNSUPPORTED`, `RESTORE_FAILED` (`details.remaining`), `KUBE_TIMEOUT`, and what {@link RestoreClient.restore} throws
+   * @example
+   * ```ts
+   * import { RestoreClient } from '@kubectl-dbaas/sdk';
+   * const client = new RestoreClient({ namespace: 'db' });
+   * const r = await client.restoreToCnpgCluster({ backup: 'nightly', namespace: 'db', cluster: 'pg-restored' });
+   * console.log(r.primary, r.readyInstances);
+   * ```
+   */
+  async restoreToCnpgCluster(options: CnpgRestoreOptions): Promise<CnpgRestoreResult> {
+    const plan = await planCnpgRestore(this.clients, options);
+    return await executeCnpgRestore(this.clients, plan, options);
+  }
+
+  /**
+   * What {@link RestoreClient.restoreToCnpgCluster} would create, checked against the cluster and nothing changed.
+   *
+   * @example
+   * ```ts
+   * import { RestoreClient } from '@kubectl-dbaas/sdk';
+   * const client = new RestoreClient({ namespace: 'db' });
+   * const plan = await client.planRestoreToCnpgCluster({ backup: 'nightly', namespace: 'db', cluster: 'pg-restored' });
+   * console.log(plan.source, plan.clusterManifest);
+   * ```
+   */
+  async planRestoreToCnpgCluster(options: CnpgRestoreOptions): Promise<CnpgRestorePlan> {
+    return await planCnpgRestore(this.clients, options);
   }
 
   /**

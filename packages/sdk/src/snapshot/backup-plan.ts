@@ -4,6 +4,7 @@
 // `kubectl dbaas backup create` prints it. Planning only reads the cluster; with
 // `dryRun: 'server'` the planned VolumeSnapshots are also sent with `dryRun=All` (admission and
 // validation run, nothing is stored). Also: the instance of a CloudNativePG Cluster to back up.
+import { CNPG_CLUSTERS } from '../kube/cnpg-cluster.js';
 import type { EngineMetadata, FencingStrategy } from '../engines/engine.js';
 import { fenceHolder } from '../engines/fencing.js';
 import { dataLayoutOfPod, databaseVolumesBeyond, type DataLayout } from '../engines/pod-layout.js';
@@ -543,9 +544,7 @@ export async function cnpgInstanceTarget(clients: KubeClients, namespace: string
   let object: { status?: { instanceNames?: string[]; currentPrimary?: string } };
   try {
     object = (await clients.custom.getNamespacedCustomObject({
-      group: 'postgresql.cnpg.io',
-      version: 'v1',
-      plural: 'clusters',
+      ...CNPG_CLUSTERS,
       namespace,
       name: cluster,
     })) as typeof object;

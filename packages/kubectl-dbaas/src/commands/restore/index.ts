@@ -27,6 +27,9 @@ const restoreArgsSchema = z.extend(globalOptionsSchema, {
   template: name(),
   ordinal: id(),
   inPlace: name(),
+  cnpgCluster: name(),
+  cnpgSpec: name(),
+  instances: z.optional(z.int().check(z.minimum(1))),
   yes: z.optional(z.boolean()),
   ...timeoutShape('15m'),
   ...dryRunShape,
@@ -66,6 +69,22 @@ const WORKLOAD_FLAGS = {
   yes: { type: 'boolean', group: WORKLOAD_GROUP, describe: 'Confirm --in-place: the database stops and comes back on the backup' },
 } as const satisfies Record<string, Options>;
 
+const CNPG_GROUP = 'Into a new CloudNativePG Cluster (instead of --to):';
+const CNPG_FLAGS = {
+  'cnpg-cluster': {
+    type: 'string',
+    group: CNPG_GROUP,
+    describe:
+      "A new Cluster that CloudNativePG bootstraps from the backup (bootstrap.recovery.volumeSnapshots; no WAL archive needed), waited until healthy; the spec is the source Cluster's without backup, plugins and replica",
+  },
+  'cnpg-spec': {
+    type: 'string',
+    group: CNPG_GROUP,
+    describe: "A file with the new Cluster's manifest (its bootstrap is replaced); needed when the source Cluster is gone",
+  },
+  instances: { type: 'number', group: CNPG_GROUP, describe: "The new Cluster's instances (default: the spec's)" },
+} as const satisfies Record<string, Options>;
+
 export const restoreCommand: CommandModule = {
   command: 'restore [backup]',
   describe:
@@ -75,10 +94,17 @@ export const restoreCommand: CommandModule = {
   builder: (argv) =>
     withDryRun(
       withTimeout(
-        withFlagRelations(argv, WORKLOAD_FLAGS, {
-          conflicts: { to: ['for-statefulset', 'in-place'], 'for-statefulset': ['in-place'] },
-          implies: { ordinal: ['for-statefulset'], yes: ['in-place'] },
-        })
+        withFlagRelations(
+          withFlagRelations(argv, WORKLOAD_FLAGS, {
+            conflicts: { to: ['for-statefulset', 'in-place'], 'for-statefulset': ['in-place'] },
+            implies: { ordinal: ['for-statefulset'], yes: ['in-place'] },
+          }),
+          CNPG_FLAGS,
+          {
+            conflicts: { 'cnpg-cluster': ['to', 'for-statefulset', 'in-place', 'from-namespace', 'volume-mount', 'consumer-node', 'size', 'storage-class'] },
+            implies: { 'cnpg-spec': ['cnpg-cluster'], instances: ['cnpg-cluster'] },
+          },
+        )
           .positional('backup', { type: 'string', describe: 'The backup (NAME or backup/NAME, as backup list prints it)' })
           .option('to', { type: 'string', describe: 'Name of the new PVC (refused if it exists)' })
           .option('from-namespace', {
@@ -126,6 +152,7 @@ export const restoreCommand: CommandModule = {
       .example('kubectl dbaas restore nightly --from-namespace prod --to pg-copy -n staging', 'Across namespaces')
       .example('kubectl dbaas restore nightly --to pg-restored --dry-run=server -o yaml', 'What it would create')
       .example('kubectl dbaas restore nightly --for-statefulset pg-new -n db', 'The PVC data-pg-new-0, for a StatefulSet pg-new created next')
+      .example('kubectl dbaas restore nightly --cnpg-cluster pg-restored -n db', 'A new CloudNativePG Cluster, bootstrapped by CloudNativePG from the backup')
       .example(
         'kubectl dbaas restore nightly --in-place statefulset/pg --yes -n db',
         'Replace the data of StatefulSet pg (the old data kept in data-pg-0-previous)',
@@ -133,12 +160,16 @@ export const restoreCommand: CommandModule = {
   handler: async (argv) => {
     const args = parseArgs(restoreArgsSchema, argv);
     if (!args.backup) throw new UsageError('name the backup to restore: kubectl dbaas restore BACKUP --to PVC (kubectl dbaas backup list shows them)');
-    if (!args.to && !args.forStatefulset && !args.inPlace)
+    if (!args.to && !args.forStatefulset && !args.inPlace && !args.cnpgCluster)
       throw new UsageError(
-        'name the new PVC: --to PVC (a restore never writes into an existing one), or a StatefulSet: --for-statefulset NAME (a new PVC its controller adopts) or --in-place statefulset/NAME',
+        'name the new PVC: --to PVC (a restore never writes into an existing one), a StatefulSet: --for-statefulset NAME (a new PVC its controller adopts) or --in-place statefulset/NAME, or a new CloudNativePG Cluster: --cnpg-cluster NAME',
       );
     if (args.template !== undefined && !args.forStatefulset && !args.inPlace) throw new UsageError('--template needs --for-statefulset or --in-place');
     const timeoutMs = timeoutMsOf(args.timeout);
+    if (args.cnpgCluster) {
+      await runCnpg(args, timeoutMs);
+      return;
+    }
     const common = {
       ...kubeArgs(args),
       backup: backupNameArg(args.backup),
@@ -214,4 +245,29 @@ async function runWorkload(common: Omit<import('./run.js').RestoreCommandArgs, '
     const report = await runLongOperation((ctx) => workload.runForStatefulSetCommand({ ...parsed, target }, ctx), 'deleting what the restore created');
     await writeResult(report, args.output, { text: run.renderRestore, name: (r) => `persistentvolumeclaim/${r.pvc}` });
   }
+}
+
+/** `--cnpg-cluster`: a new CloudNativePG Cluster bootstrapped from the backup. */
+async function runCnpg(args: RestoreArgs, timeoutMs: number): Promise<void> {
+  const cnpg = await import('./cnpg.js');
+  const parsed = {
+    ...kubeArgs(args),
+    backup: backupNameArg(args.backup!),
+    cnpgCluster: objectName(args.cnpgCluster!, '--cnpg-cluster'),
+    specFile: args.cnpgSpec,
+    instances: args.instances,
+    prepImage: args.prepImage,
+    prepUid: args.prepUid,
+    prepFsGroup: args.prepFsGroup,
+    timeoutMs,
+  };
+  if (args.dryRun !== 'none') {
+    const plan = await cnpg.runCnpgRestorePlan(parsed);
+    const list = { apiVersion: 'v1' as const, kind: 'List' as const, items: plan.manifests as { kind?: string; metadata?: { name?: string } }[] };
+    await writeDryRun(cnpg.cnpgRestorePlanLines(plan), list, args.output, (l) => l.items.map((m) => `${String(m.kind).toLowerCase()}/${m.metadata?.name}`));
+    return;
+  }
+  const { runLongOperation } = await import('../../long-operation.js');
+  const report = await runLongOperation((ctx) => cnpg.runCnpgRestoreCommand(parsed, ctx), 'deleting what the restore created');
+  await writeResult(report, args.output, { text: cnpg.renderCnpgRestore, name: (r) => `clusters.postgresql.cnpg.io/${r.cluster}` });
 }

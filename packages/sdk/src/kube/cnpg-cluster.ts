@@ -1,0 +1,73 @@
+// The CloudNativePG `Cluster` resource (`postgresql.cnpg.io/v1`), read and watched through the
+// custom objects API: the one place that names its group, version and plural.
+import type { KubeClients } from './clients.js';
+
+/**
+ * Where CloudNativePG's Clusters are served.
+ *
+ * @example
+ * ```ts
+ * await clients.custom.getNamespacedCustomObject({ ...CNPG_CLUSTERS, namespace: 'db', name: 'pg' });
+ * ```
+ */
+export const CNPG_CLUSTERS = Object.freeze({ group: 'postgresql.cnpg.io', version: 'v1', plural: 'clusters' } as const);
+
+/**
+ * `status.phase` of a Cluster whose instances are all up (CloudNativePG's own words).
+ *
+ * @example
+ * ```ts
+ * const healthy = cluster.status?.phase === CNPG_HEALTHY_PHASE;
+ * ```
+ */
+export const CNPG_HEALTHY_PHASE = 'Cluster in healthy state';
+
+/**
+ * The parts of a Cluster the SDK reads; `spec` is kept whole so that it can be copied.
+ *
+ * @example
+ * ```ts
+ * const c: CnpgClusterObject = await readCnpgClusterObject(clients, 'db', 'pg');
+ * console.log(c.status?.currentPrimary);
+ * ```
+ */
+export interface CnpgClusterObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; annotations?: Record<string, string>; labels?: Record<string, string>; resourceVersion?: string };
+  spec?: Record<string, unknown> & { instances?: number; imageName?: string };
+  status?: {
+    instanceNames?: string[];
+    currentPrimary?: string;
+    image?: string;
+    phase?: string;
+    phaseReason?: string;
+    instances?: number;
+    readyInstances?: number;
+  };
+}
+
+/**
+ * A Cluster as the API server has it.
+ *
+ * @throws DbaasError `KUBE_NOT_FOUND` (no such Cluster, or CloudNativePG is not installed)
+ * @example
+ * ```ts
+ * const pg = await readCnpgClusterObject(clients, 'db', 'pg');
+ * ```
+ */
+export async function readCnpgClusterObject(clients: KubeClients, namespace: string, name: string): Promise<CnpgClusterObject> {
+  return (await clients.custom.getNamespacedCustomObject({ ...CNPG_CLUSTERS, namespace, name })) as CnpgClusterObject;
+}
+
+/**
+ * The collection path of Clusters in `namespace`, for watchUntil.
+ *
+ * @example
+ * ```ts
+ * await watchUntil(clients, { path: cnpgClustersPath('db'), name: 'pg', predicate, deadline });
+ * ```
+ */
+export function cnpgClustersPath(namespace: string): string {
+  return `/apis/${CNPG_CLUSTERS.group}/${CNPG_CLUSTERS.version}/namespaces/${namespace}/${CNPG_CLUSTERS.plural}`;
+}
