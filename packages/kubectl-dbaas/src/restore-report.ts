@@ -31,6 +31,8 @@ export interface RestoreReport {
   remaining: string[];
   /** Output of the restore-prep step (online backups). */
   prepOutput?: string;
+  /** A CloudNativePG instance's copy made ready for a plain PostgreSQL server: what was appended to its postgresql.conf. */
+  plainServerSettings?: Readonly<Record<string, string>>;
   /** The RTO breakdown: milliseconds since the restore started at each phase. */
   timings: { totalMs: number; createToBoundMs?: number; prepMs?: number; phases: { phase: RestorePhase; atMs: number }[] };
 }
@@ -65,6 +67,7 @@ export function restoreReport(result: RestoreResult): RestoreReport {
     ...(result.volumes ? { volumes: result.volumes.map(({ volume, holds, mountPath, pvcName }) => ({ volume, holds, mountPath, pvc: pvcName })) } : {}),
     remaining: result.remaining,
     ...(result.prepOutput ? { prepOutput: result.prepOutput } : {}),
+    ...(result.plainServerSettings ? { plainServerSettings: result.plainServerSettings } : {}),
     timings: {
       totalMs: t.totalMs,
       ...(t.createToBoundMs !== undefined ? { createToBoundMs: t.createToBoundMs } : {}),

@@ -19,6 +19,7 @@ export {
   CNPG_RESTORE_FOR_LABEL,
   CNPG_PVC_ROLE_LABEL,
 } from './restore/cnpg.js';
+export { OPERATOR_SETTINGS_OFF, PLAIN_SERVER_SETTINGS } from './engines/postgres/operator-settings.js';
 export { CNPG_CLUSTERS, CNPG_HEALTHY_PHASE, readCnpgClusterObject, cnpgClustersPath } from './kube/cnpg-cluster.js';
 export type { CnpgClusterObject } from './kube/cnpg-cluster.js';
 export type { RestoreOptions, RestoreResult } from './restore/restore.js';
@@ -147,6 +148,7 @@ export {
   buildCrossNamespaceSnapshot,
   buildRestorePrepJob,
   buildRelinkJob,
+  postgresqlConfLines,
   backupSetNames,
   volumeSnapshotName,
   walFilesForBackup,

@@ -32,7 +32,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BackupCreateReport } from '../commands/backup/create/run.js';
 import { KubectlWithPlugin, showRun as show } from './kubectl-plugin.js';
-import { ackedCheck, deleteNamespaceAndWait, portForward, seed, Writer, type PortForward } from './postgres-statefulset.js';
+import { ackedCheck, deleteNamespaceAndWait, portForward, seed, waitStatefulSetReady, Writer, type PortForward } from './postgres-statefulset.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BUNDLE = path.resolve(here, '../../dist/cli.js');
@@ -53,6 +53,8 @@ let writerDb: pg.Client | undefined;
 let writer: Writer | undefined;
 /** The rows each backup holds for sure (acknowledged, and replayed by the standby, before it began), for the restores. */
 const rowsOf: Record<string, number[]> = {};
+/** Table t's digest (ROWS_DIGEST_SQL) in the Cluster CloudNativePG restored from each backup. */
+const cnpgDigestOf: Record<string, string> = {};
 
 const dbaas = (args: string[], timeoutMs = 280_000) => plugin!.dbaas([...args, '-n', ns], { timeoutMs });
 /** verify's scratch pods: the Cluster's operand image; the user (26) is the one the backup recorded from the instance pod. */
@@ -311,6 +313,7 @@ describe('kubectl dbaas restore --cnpg-cluster: CloudNativePG bootstraps a new C
     expect(rows, `the backup test of ${backup} ran first`).toBeDefined();
     const state = await restoredState(cluster, rows!);
     expect(state).toMatchObject({ allRows: true, amcheck: true, streaming: 1 });
+    cnpgDigestOf[backup] = state.digest;
     const v = await dbaas(
       ['verify', '--backup', backup, ...VERIFY_RUNTIME, '--check', `same-rows=select (${ROWS_DIGEST_SQL}) = '${state.digest}'`, '-o', 'json'],
       560_000,
@@ -339,6 +342,138 @@ describe('kubectl dbaas restore --cnpg-cluster: CloudNativePG bootstraps a new C
     await expectRestored('standby-fenced', 'from-fenced', report);
     const refused = await dbaas(['restore', 'standby-fenced', '--cnpg-cluster', 'from-fenced']);
     expect(refused.code, show(refused)).not.toBe(0);
-    expect(refused.stderr).toContain('Cluster ' + ns + '/from-fenced exists');
+    expect(refused.stderr).toContain(`Cluster ${ns}/from-fenced exists`);
+  });
+});
+
+describe('a Cluster with walStorage (data and pg_wal on two PVCs): backed up as one set, restored by CloudNativePG', () => {
+  it('online and fenced backups of the standby come back as 2-instance Clusters with walStorage and every row', {
+    ...skipWhen(why),
+    timeout: 1_500_000,
+  }, async () => {
+    const ws = await createCnpgCluster(kc, { namespace: ns, name: 'ws', instances: 2, storageClass: BTRFS_STORAGE_CLASS, walStorage: true });
+    const wsStandby = ws.instanceNames!.find((n) => n !== ws.currentPrimary)!;
+    const db = await connect(ws.currentPrimary!, 'ws');
+    let rows: number[];
+    try {
+      await seed(db);
+      const wsWriter = new Writer(db).start();
+      await wsWriter.until(200);
+      await wsWriter.stop();
+      rows = wsWriter.ids();
+      // Every row on the standby before either backup: both copies are the standby's.
+      const lsn = (await db.query<{ l: string }>('select pg_current_wal_lsn()::text as l')).rows[0]!.l;
+      const deadline = Date.now() + 60_000;
+      while (!(await db.query<{ c: boolean }>('select coalesce(bool_and(replay_lsn >= $1::pg_lsn), false) as c from pg_stat_replication', [lsn])).rows[0]!.c) {
+        if (Date.now() > deadline) throw new Error(`standby ${wsStandby} did not replay up to ${lsn} in 60 s`);
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    } finally {
+      await db.end();
+    }
+    for (const mode of ['online', 'fenced'] as const) {
+      const b = await dbaas(['backup', 'create', '--cnpg-cluster', 'ws', '--mode', mode, '--name', `ws-${mode}`, '-o', 'json']);
+      expect(b.code, show(b)).toBe(0);
+      const backup = JSON.parse(b.stdout) as BackupCreateReport;
+      expect(backup.cnpg).toMatchObject({ instance: wsStandby, role: 'standby' });
+      await waitCnpgClusterHealthy(kc, ns, 'ws', 180_000);
+
+      const report = await restoreIntoCnpg(`ws-${mode}`, `ws-from-${mode}`);
+      expect(report).toMatchObject({ state: 'healthy', readyInstances: 2, source: mode === 'online' ? 'prepared' : 'backup-snapshots' });
+      expect(report.snapshots.wal, 'the pg_wal volume is given as walStorage').toBeDefined();
+      expect(await restoredState(`ws-from-${mode}`, rows)).toMatchObject({ allRows: true, amcheck: true, streaming: 1 });
+      const pvcs = await clients.core.listNamespacedPersistentVolumeClaim({ namespace: ns, labelSelector: `cnpg.io/cluster=ws-from-${mode}` });
+      expect(pvcs.items.map((p) => p.metadata?.labels?.['cnpg.io/pvcRole']).sort()).toEqual(['PG_DATA', 'PG_DATA', 'PG_WAL', 'PG_WAL']);
+    }
+  });
+});
+
+describe('kubectl dbaas restore of a CloudNativePG backup for a plain PostgreSQL server (no operator)', () => {
+  /**
+   * Restores `backup` for a new StatefulSet that runs Debian's postgres binary itself (the operand
+   * image without CloudNativePG's instance manager), as uid 26 on the restored PVC; returns what the
+   * server says of itself and table t's digest.
+   */
+  async function plainServer(
+    backup: string,
+    name: string,
+  ): Promise<{ ssl: string; inRecovery: boolean; digest: string; report: { plainServerSettings?: Record<string, string> } }> {
+    const r = await dbaas(['restore', backup, '--for-statefulset', name, '-o', 'json'], 600_000);
+    expect(r.code, show(r)).toBe(0);
+    const report = JSON.parse(r.stdout) as { pvc: string; plainServerSettings?: Record<string, string>; timings: unknown };
+    console.log(`[cnpg-e2e] restore ${backup} for the plain StatefulSet ${name}: ${JSON.stringify(report.timings)}`);
+    expect(report.pvc).toBe(`data-${name}-0`);
+    const labels = { app: name };
+    await clients.apps.createNamespacedStatefulSet({
+      namespace: ns,
+      body: {
+        metadata: { name, labels },
+        spec: {
+          serviceName: name,
+          replicas: 1,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: {
+              // The copy's files are uid 26's already; an fsGroup would have the kubelet open group
+              // permissions on PGDATA, which PostgreSQL refuses.
+              securityContext: { runAsUser: 26, runAsGroup: 26 },
+              containers: [
+                {
+                  name: 'postgres',
+                  image: CNPG_POSTGRES_IMAGE,
+                  imagePullPolicy: 'IfNotPresent',
+                  command: ['/usr/lib/postgresql/15/bin/postgres', '-D', '/var/lib/postgresql/data/pgdata'],
+                  readinessProbe: {
+                    exec: { command: ['sh', '-c', 'sed -n 8p /var/lib/postgresql/data/pgdata/postmaster.pid | grep -q ready'] },
+                    periodSeconds: 1,
+                  },
+                  volumeMounts: [{ name: 'data', mountPath: '/var/lib/postgresql/data' }],
+                },
+              ],
+            },
+          },
+          volumeClaimTemplates: [
+            {
+              metadata: { name: 'data' },
+              spec: { accessModes: ['ReadWriteOnce'], storageClassName: BTRFS_STORAGE_CLASS, resources: { requests: { storage: '1Gi' } } },
+            },
+          ],
+        },
+      },
+    });
+    await waitStatefulSetReady(clients, { namespace: ns, name, pod: `${name}-0`, pvc: report.pvc, secret: '' }).catch(async (error: unknown) => {
+      const log = await clients.core.readNamespacedPodLog({ namespace: ns, name: `${name}-0`, tailLines: 30 }).catch((e: unknown) => String(e));
+      throw new Error(`${(error as Error).message}\n--- log of ${name}-0\n${log}`);
+    });
+    // The copy keeps the source Cluster's roles and passwords.
+    const db = await connect(`${name}-0`, 'pg');
+    try {
+      const ssl = (await db.query<{ ssl: string }>('show ssl')).rows[0]!.ssl;
+      const inRecovery = (await db.query<{ r: boolean }>('select pg_is_in_recovery() as r')).rows[0]!.r;
+      const digest = (await db.query<{ d: string }>(ROWS_DIGEST_SQL)).rows[0]!.d;
+      return { ssl, inRecovery, digest, report };
+    } finally {
+      await db.end();
+    }
+  }
+
+  it("a fenced backup of the standby: the server comes up as a primary with CloudNativePG's settings off, row for row what CloudNativePG restored", {
+    ...skipWhen(why),
+    timeout: 900_000,
+  }, async () => {
+    expect(cnpgDigestOf['standby-fenced'], 'the CloudNativePG restore of standby-fenced ran first').toBeDefined();
+    const plain = await plainServer('standby-fenced', 'plain-fenced');
+    expect(Object.keys(plain.report.plainServerSettings ?? {})).toEqual(expect.arrayContaining(['ssl', 'unix_socket_directories', 'archive_mode']));
+    expect(plain).toMatchObject({ ssl: 'off', inRecovery: false, digest: cnpgDigestOf['standby-fenced'] });
+  });
+
+  it('an online backup of the standby: backup_label, its WAL and the settings in the files; row for row what CloudNativePG restored', {
+    ...skipWhen(why),
+    timeout: 900_000,
+  }, async () => {
+    expect(cnpgDigestOf['standby-online'], 'the CloudNativePG restore of standby-online ran first').toBeDefined();
+    const plain = await plainServer('standby-online', 'plain-online');
+    expect(plain).toMatchObject({ ssl: 'off', inRecovery: false, digest: cnpgDigestOf['standby-online'] });
   });
 });

@@ -1,5 +1,6 @@
 // The CloudNativePG `Cluster` resource (`postgresql.cnpg.io/v1`), read and watched through the
 // custom objects API: the one place that names its group, version and plural.
+import { isDbaasError } from '../errors.js';
 import type { KubeClients } from './clients.js';
 
 /**
@@ -70,4 +71,23 @@ export async function readCnpgClusterObject(clients: KubeClients, namespace: str
  */
 export function cnpgClustersPath(namespace: string): string {
   return `/apis/${CNPG_CLUSTERS.group}/${CNPG_CLUSTERS.version}/namespaces/${namespace}/${CNPG_CLUSTERS.plural}`;
+}
+
+/**
+ * The image a Cluster's instances run (`status.image`, else `spec.imageName`); undefined when the
+ * Cluster (or CloudNativePG) is not there. The image of a Job that works on a copy of its data.
+ *
+ * @example
+ * ```ts
+ * const image = (await cnpgClusterImage(clients, 'db', 'pg')) ?? 'postgres:17';
+ * ```
+ */
+export async function cnpgClusterImage(clients: KubeClients, namespace: string, name: string): Promise<string | undefined> {
+  try {
+    const cluster = await readCnpgClusterObject(clients, namespace, name);
+    return cluster.status?.image ?? cluster.spec?.imageName;
+  } catch (error) {
+    if (isDbaasError(error, 'KUBE_NOT_FOUND')) return undefined;
+    throw error;
+  }
 }

@@ -3,7 +3,7 @@
 // real pods is in pod-diagnosis.cluster.test.ts.
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { CAPACITY_GRACE_MS, MULTI_ATTACH_GRACE_MS, SCHEDULING_GRACE_MS, stuckReason } from './pod-diagnosis.js';
+import { CAPACITY_GRACE_MS, MULTI_ATTACH_GRACE_MS, IMAGE_PULL_GRACE_MS, SCHEDULING_GRACE_MS, stuckReason } from './pod-diagnosis.js';
 
 const NODE_SELECTOR_MESSAGE =
   "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.";
@@ -88,6 +88,13 @@ describe('stuckReason: when waiting for a pod is pointless', () => {
       },
     );
     expect(stuckReason(onNode({ reason: 'ContainerCreating' }), [event('Pulled', 'already present', 'Normal')])).toBeUndefined();
+    // As the kubelet said it here (no registry reachable): stuck after a grace; a timeout is retried.
+    const refused =
+      'failed to pull and unpack image "docker.io/library/postgres:15": failed to resolve reference "docker.io/library/postgres:15": failed to do request: Head "https://registry-1.docker.io/v2/library/postgres/manifests/15": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host';
+    for (const reason of ['ErrImagePull', 'ImagePullBackOff']) {
+      expect(stuckReason(onNode({ reason, message: refused }), [])).toMatchObject({ key: 'image-pull', graceMs: IMAGE_PULL_GRACE_MS });
+    }
+    expect(stuckReason(onNode({ reason: 'ErrImagePull', message: 'failed to do request: context deadline exceeded' }), [])).toBeUndefined();
     expect(stuckReason(onNode(), [])).toBeUndefined();
   });
 });

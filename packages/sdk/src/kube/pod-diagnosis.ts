@@ -184,7 +184,7 @@ export async function diagnoseJob(clients: KubeClients, namespace: string, name:
  */
 export interface StuckPod {
   /** What kind of state, so that its grace period restarts when the state changes. */
-  key: 'scheduling' | 'multi-attach' | 'image' | 'admission';
+  key: 'scheduling' | 'multi-attach' | 'image' | 'image-pull' | 'admission';
   /** The event's (or condition's) reason and text, as the cluster wrote it. */
   event: string;
   fix: string;
@@ -226,6 +226,19 @@ export const MULTI_ATTACH_GRACE_MS = 20_000;
 export const CAPACITY_GRACE_MS = 20_000;
 
 /**
+ * How long a pull that the registry (or the name lookup) refuses outright must last before the
+ * wait gives up: long enough for a DNS or registry blip, short of a restore's whole deadline.
+ *
+ * @example
+ * ```ts
+ * setTimeout(check, IMAGE_PULL_GRACE_MS);
+ * ```
+ */
+export const IMAGE_PULL_GRACE_MS = 30_000;
+/** Pull errors that retrying does not change: no such image, tag or registry host, no access. */
+const REFUSED_PULL = /not found|manifest unknown|no such host|unauthorized|denied|forbidden|\b40[134]\b/i;
+
+/**
  * Scheduler messages that resolve by themselves: a claim not bound yet (the provisioner is
  * working), a claim not yet in the scheduler's cache, volume binding in progress, a node that is
  * not ready or unreachable for now (the node controller clears those taints when it recovers).
@@ -247,7 +260,9 @@ const CAPACITY = /Insufficient (cpu|memory|ephemeral-storage)|Too many pods/i;
  *   in use on another node): stuck ({@link MULTI_ATTACH_GRACE_MS}); other attach and mount
  *   failures are retried by the kubelet and wait to the deadline;
  * - a container waiting with `ErrImageNeverPull` or `InvalidImageName`: stuck at once (nothing
- *   retries them into success).
+ *   retries them into success); with `ErrImagePull` or `ImagePullBackOff` because the registry or
+ *   its name lookup refuses (not found, no such host, no access): stuck after
+ *   {@link IMAGE_PULL_GRACE_MS}; other pull errors (timeouts, rate limits) wait to the deadline.
  *
  * @example
  * ```ts
@@ -286,6 +301,17 @@ export function stuckReason(pod: V1Pod, podEvents: CoreV1Event[]): StuckPod | un
             ? `Load ${image} onto node ${pod.spec.nodeName}, or give an image the node has (a restore's prep.image, verify's image).`
             : `Give a valid image reference (a restore's prep.image, verify's image).`,
         graceMs: 0,
+      };
+    }
+  }
+  for (const container of pod.status?.containerStatuses ?? []) {
+    const waiting = container.state?.waiting;
+    if ((waiting?.reason === 'ErrImagePull' || waiting?.reason === 'ImagePullBackOff') && REFUSED_PULL.test(waiting.message ?? '')) {
+      return {
+        key: 'image-pull',
+        event: `${waiting.reason}: ${waiting.message}`,
+        fix: `Check the image name and that node ${pod.spec.nodeName} can reach its registry (a mirror, imagePullSecrets), or give an image the node has (a restore's prep.image, verify's image).`,
+        graceMs: IMAGE_PULL_GRACE_MS,
       };
     }
   }

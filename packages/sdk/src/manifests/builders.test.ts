@@ -13,6 +13,7 @@ import {
   buildPvcClone,
   buildRestorePrepJob,
   buildRelinkJob,
+  postgresqlConfLines,
   buildVolumeSnapshot,
   containerResources,
   walFilesForBackup,
@@ -456,9 +457,44 @@ describe('RESTORE_PREP_SCRIPT (run with /bin/sh on real directories)', () => {
     expect(() =>
       buildRelinkJob({ name: 'r', namespace: 'db', image: 'postgres:17', dataPvc: 'd', runAsUser: 999, relinks: [{ from: '/a b', to: '/c' }] }),
     ).toThrow(/not a normalised absolute path/);
-    expect(() => buildRelinkJob({ name: 'r', namespace: 'db', image: 'postgres:17', dataPvc: 'd', runAsUser: 999, relinks: [] })).toThrow(
-      /nothing to re-point/,
+    expect(() => buildRelinkJob({ name: 'r', namespace: 'db', image: 'postgres:17', dataPvc: 'd', runAsUser: 999, relinks: [] })).toThrow(/nothing to do/);
+  });
+
+  it("a CloudNativePG instance's copy for a plain server: the settings appended to postgresql.conf once, standby.signal removed; in the online Job too", () => {
+    const { data } = layout();
+    const cnpgConf = "# initdb's\ninclude 'custom.conf'\ninclude 'override.conf'\n";
+    writeFileSync(path.join(data, 'postgresql.conf'), cnpgConf);
+    writeFileSync(path.join(data, 'standby.signal'), '');
+    const settings = { ssl: 'off', unix_socket_directories: '/var/run/postgresql, /tmp', archive_command: "it's" };
+    const plain = buildRelinkJob({
+      name: 'p',
+      namespace: 'db',
+      image: 'pg:15',
+      dataPvc: 'd',
+      dataSubPath: 'pgdata',
+      runAsUser: 26,
+      plainServerSettings: settings,
+    });
+    const block = `${postgresqlConfLines(settings)}\n`;
+    expect(block).toBe(
+      "# kubectl-dbaas restore: CloudNativePG's settings turned off for a plain PostgreSQL server (docs/cnpg.md)\nssl = 'off'\nunix_socket_directories = '/var/run/postgresql, /tmp'\narchive_command = 'it''s'\n",
     );
+    const r = run(plain);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`dbaas-restore-prep: re-pointed 0 link(s), turned CloudNativePG's settings off for a plain server in ${data}\n`);
+    expect(readFileSync(path.join(data, 'postgresql.conf'), 'utf8')).toBe(`${cnpgConf}\n${block}`);
+    expect(readdirSync(data)).not.toContain('standby.signal');
+    expect(run(plain).status, 'a retried Job').toBe(0);
+    expect(readFileSync(path.join(data, 'postgresql.conf'), 'utf8'), 'appended once').toBe(`${cnpgConf}\n${block}`);
+
+    writeFileSync(path.join(data, 'postgresql.conf'), cnpgConf);
+    writeFileSync(path.join(data, 'standby.signal'), '');
+    const online = run(job({ plainServerSettings: settings }));
+    expect(online.stdout).toContain("wrote backup_label and tablespace_map, turned CloudNativePG's settings off for a plain server");
+    expect(readFileSync(path.join(data, 'postgresql.conf'), 'utf8')).toBe(`${cnpgConf}\n${block}`);
+    expect(readdirSync(data)).not.toContain('standby.signal');
+    expect(() => postgresqlConfLines({ 'bad name': 'x' })).toThrow(/not a PostgreSQL setting name/);
+    expect(() => postgresqlConfLines({ ssl: 'off\nfsync = off' })).toThrow(/line break/);
   });
 
   it('without a data subpath finds PGDATA as verify does: the one subdirectory holding PG_VERSION (PGDATA=/var/lib/postgresql/data/pgdata), or the root', () => {

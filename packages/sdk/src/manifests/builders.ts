@@ -670,9 +670,26 @@ if [ -n "\${DBAAS_RELINK:-}" ]; then
   [ ! -L "$DATA/pg_wal" ] || relink "$DATA/pg_wal"
   for l in "$DATA"/pg_tblspc/*; do [ ! -L "$l" ] || relink "$l"; done
 fi
+# A copy of a CloudNativePG instance for a plain PostgreSQL server: settings only CloudNativePG
+# serves (certificates, socket and logs under /controller, archiving through its manager, its
+# standbys) are turned off at the end of postgresql.conf, which CloudNativePG does not write (its
+# own settings are in the custom.conf and override.conf it includes), and standby.signal goes.
+plain=""
+if [ -n "\${DBAAS_PLAIN_SERVER_SETTINGS:-}" ]; then
+  [ -f "$DATA/postgresql.conf" ] || fail "no postgresql.conf in $DATA to turn CloudNativePG's settings off in"
+  nl='
+'
+  # Its first line (a comment) marks the block: a retried Job does not append it twice.
+  mark=\${DBAAS_PLAIN_SERVER_SETTINGS%%"$nl"*}
+  appended=""
+  while IFS= read -r line; do [ "$line" != "$mark" ] || appended=1; done < "$DATA/postgresql.conf"
+  [ -n "$appended" ] || printf '\n%s\n' "$DBAAS_PLAIN_SERVER_SETTINGS" >> "$DATA/postgresql.conf"
+  rm -f "$DATA/standby.signal"
+  plain=", turned CloudNativePG's settings off for a plain server"
+fi
 if [ "\${DBAAS_RELINK_ONLY:-}" = 1 ]; then
   sync
-  echo "dbaas-restore-prep: re-pointed $relinked link(s) in $DATA"
+  echo "dbaas-restore-prep: re-pointed $relinked link(s)$plain in $DATA"
   exit 0
 fi
 n=0
@@ -722,7 +739,7 @@ if [ -n "\${DBAAS_TABLESPACE_MAP_B64:-}" ]; then put tablespace_map "$DBAAS_TABL
 # The live server's lock file came with the copy; pg_basebackup leaves it out of a base backup too.
 rm -f "$DATA/postmaster.pid"
 sync
-echo "dbaas-restore-prep: $done_wal, wrote backup_label\${DBAAS_TABLESPACE_MAP_B64:+ and tablespace_map}\${DBAAS_RELINK:+, re-pointed $relinked link(s)} in $DATA"
+echo "dbaas-restore-prep: $done_wal, wrote backup_label\${DBAAS_TABLESPACE_MAP_B64:+ and tablespace_map}\${DBAAS_RELINK:+, re-pointed $relinked link(s)}$plain in $DATA"
 `;
 
 /**
@@ -767,6 +784,11 @@ export interface RestorePrepJobInput {
    * `from` (a volume's old mount path) are re-pointed into `to` before anything else.
    */
   relinks?: { from: string; to: string }[];
+  /**
+   * A copy of a CloudNativePG instance restored for a plain PostgreSQL server: these settings are
+   * appended to its postgresql.conf and its standby.signal is removed (see {@link PLAIN_SERVER_SETTINGS}).
+   */
+  plainServerSettings?: Readonly<Record<string, string>>;
   /** Segment file names to copy (see {@link walFilesForBackup}). */
   walFiles: string[];
   /** `backup_label` text (as pg_backup_stop returned it). */
@@ -868,9 +890,7 @@ export function buildRestorePrepJob(input: RestorePrepJobInput): V1Job {
  * const input: RelinkJobInput = { name: 'nightly-relink', namespace: 'db', image: 'postgres:17', dataPvc: 'pg-restored', runAsUser: 999, relinks: [{ from: '/pg/wal', to: '/wal' }] };
  * ```
  */
-export type RelinkJobInput = Omit<RestorePrepJobInput, 'walPvc' | 'walSubPath' | 'walVolumeMountPath' | 'walFiles' | 'backupLabel' | 'tablespaceMap'> & {
-  relinks: NonNullable<RestorePrepJobInput['relinks']>;
-};
+export type RelinkJobInput = Omit<RestorePrepJobInput, 'walPvc' | 'walSubPath' | 'walVolumeMountPath' | 'walFiles' | 'backupLabel' | 'tablespaceMap'>;
 
 /**
  * The Job that re-points the data directory's links (`pg_wal`, `pg_tblspc/*`) of a restored set of
@@ -885,7 +905,9 @@ export type RelinkJobInput = Omit<RestorePrepJobInput, 'walPvc' | 'walSubPath' |
  * ```
  */
 export function buildRelinkJob(input: RelinkJobInput): V1Job {
-  if (input.relinks.length === 0) throw new DbaasError('INVALID_ARGUMENT', 'relinks is empty: there is nothing to re-point');
+  if (!input.relinks?.length && !input.plainServerSettings) {
+    throw new DbaasError('INVALID_ARGUMENT', 'relinks is empty and no plainServerSettings are given: the Job would have nothing to do');
+  }
   return restoreJob(input, [{ name: 'DBAAS_RELINK_ONLY', value: '1' }], undefined);
 }
 
@@ -905,6 +927,25 @@ export function assertMountPath(p: string, what: string, option?: string): strin
     });
   }
   return p;
+}
+
+/**
+ * Settings as postgresql.conf lines (`name = 'value'`, quotes doubled), under a comment naming who
+ * wrote them.
+ *
+ * @throws DbaasError `INVALID_ARGUMENT` (a name that is not a setting's, a value with a newline)
+ * @example
+ * ```ts
+ * postgresqlConfLines({ ssl: 'off' }); // "# kubectl-dbaas restore: ...\nssl = 'off'"
+ * ```
+ */
+export function postgresqlConfLines(settings: Readonly<Record<string, string>>): string {
+  const lines = Object.entries(settings).map(([name, value]) => {
+    if (!/^[a-z_][a-z0-9_.]*$/.test(name)) throw new DbaasError('INVALID_ARGUMENT', `"${name}" is not a PostgreSQL setting name`);
+    if (/[\n\r\0]/.test(value)) throw new DbaasError('INVALID_ARGUMENT', `the value of ${name} has a line break`);
+    return `${name} = '${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+  });
+  return ["# kubectl-dbaas restore: CloudNativePG's settings turned off for a plain PostgreSQL server (docs/cnpg.md)", ...lines].join('\n');
 }
 
 /** The Job shape shared by restore-prep and relink: `dataPvc` at /dbaas/data, `walPvc` (if any) read-only at /dbaas/wal. */
@@ -932,6 +973,7 @@ function restoreJob(input: RelinkJobInput | RestorePrepJobInput, ownEnv: { name:
     // Absent: the script finds PGDATA in the volume.
     ...(dataSubPath !== undefined ? [{ name: 'DBAAS_DATA_SUBPATH', value: dataSubPath }] : []),
     ...(relinks.length ? [{ name: 'DBAAS_RELINK', value: relinks.join(' ') }] : []),
+    ...(input.plainServerSettings ? [{ name: 'DBAAS_PLAIN_SERVER_SETTINGS', value: postgresqlConfLines(input.plainServerSettings) }] : []),
   ];
   return {
     apiVersion: 'batch/v1',

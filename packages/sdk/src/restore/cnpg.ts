@@ -277,6 +277,8 @@ export async function planCnpgRestore(clients: KubeClients, options: CnpgRestore
     pvcName: staging,
     volumePvcNames: (volume) => `${staging}-${volume}`,
     prep: { ...(image ? { image } : {}), ...options.prep },
+    // CloudNativePG writes the configuration of its instances itself.
+    plainServer: false,
   });
   if (restore.engine !== 'postgres') {
     throw new DbaasError('TARGET_UNSUPPORTED', `backup "${restore.set}" is of ${restore.engine}: CloudNativePG runs PostgreSQL`, { option: 'backup' });

@@ -61,13 +61,15 @@ describe('buildScratchPod', () => {
       '-c',
       'primary_slot_name=',
       '-c',
-      'recovery_target_action=promote',
+      'synchronous_standby_names=',
       '-c',
       'ssl=off',
       '-c',
       'logging_collector=off',
       '-c',
       'log_destination=stderr',
+      '-c',
+      'recovery_target_action=promote',
     ]);
     expect(c.env).toEqual([{ name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' }]);
     expect(c.readinessProbe?.exec?.command).toEqual(['pg_isready', '-h', '127.0.0.1', '-p', '5432']);

@@ -3,6 +3,8 @@
 // same snapshotHandle) and a VolumeSnapshot bound to it. `online` sets get their WAL segments and
 // backup_label from the `-wal` snapshot through the restore-prep step. Everything is checked before
 // the first object is created; on failure or abort what was created is deleted again, or named.
+import { cnpgClusterImage } from '../kube/cnpg-cluster.js';
+import { PLAIN_SERVER_SETTINGS } from '../engines/postgres/operator-settings.js';
 import type { V1Job, V1PersistentVolumeClaim, V1StorageClass } from '@kubernetes/client-node';
 import { DbaasError, isDbaasError, toDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
@@ -96,7 +98,7 @@ export interface RestoreObjectRef {
  */
 export interface RestorePrepOptions {
   executor?: RestorePrepExecutor;
-  /** Default `postgres:<major of the backup>`. */
+  /** Default: a CloudNativePG instance's backup, its Cluster's image while the Cluster exists; else `postgres:<major of the backup>`. */
   image?: string;
   /** Default 999. */
   runAsUser?: number;
@@ -151,6 +153,13 @@ export interface RestoreOptions {
    */
   consumerNode?: string;
   prep?: RestorePrepOptions;
+  /**
+   * A copy of a CloudNativePG instance, for a plain PostgreSQL server: the restore's Job appends
+   * {@link PLAIN_SERVER_SETTINGS} to its postgresql.conf and removes its standby.signal. Default:
+   * true when the backup was taken from a CloudNativePG Cluster. False leaves the files as they were
+   * (a restore for CloudNativePG, which writes its own configuration).
+   */
+  plainServer?: boolean;
   signal?: AbortSignal;
   onProgress?: (event: RestoreProgress) => void;
   /** Overall deadline in ms. Default 15 minutes. */
@@ -188,6 +197,8 @@ export interface RestoreResult {
   remaining: string[];
   /** Output of the restore-prep step (`online`). */
   prepOutput?: string;
+  /** A CloudNativePG instance's copy made ready for a plain PostgreSQL server: the settings appended to its postgresql.conf (standby.signal removed). */
+  plainServerSettings?: Readonly<Record<string, string>>;
   timings: {
     phases: { phase: RestorePhase; atMs: number }[];
     createToBoundMs: number | undefined;
@@ -416,6 +427,8 @@ export interface RestorePlan {
   /** A set of several volumes: the PVC of each of the instance's other volumes, with its source. */
   volumes?: RestoredVolume[];
   prepJob?: V1Job;
+  /** A CloudNativePG instance's copy for a plain server: what the Job appends to its postgresql.conf (and it removes standby.signal). */
+  plainServerSettings?: Readonly<Record<string, string>>;
   /** Everything the restore creates, in creation order. */
   manifests: (VolumeSnapshot | VolumeSnapshotContent | V1PersistentVolumeClaim | V1Job)[];
 }
@@ -654,13 +667,20 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
     });
   }
   const prep = options.prep ?? {};
+  const fromCnpg = meta?.sourceWorkload?.kind === 'Cluster' && meta.engine !== 'mysql';
+  const plainServerSettings = (options.plainServer ?? fromCnpg) && fromCnpg ? PLAIN_SERVER_SETTINGS : undefined;
   // The restore-prep Job reads the WAL from the -wal snapshot's scratch PVC, or from the restored pg_wal volume itself.
   const walVolumeRestored = walVolumeSnapshot ? volumes.find((v) => v.volume === meta?.walVolume) : undefined;
   const prepWalPvc = walPvcName ?? walVolumeRestored?.pvcName;
   const jobName = (suffix: string) => derivedName(pvcName.slice(0, 50).replace(/[.]/g, '-').replace(/-+$/, ''), suffix, 'label', 'restore Job name');
+  // A CloudNativePG instance's copy is worked on with its Cluster's own image (it has the tools and the uid).
+  const cnpgImage =
+    prep.image === undefined && fromCnpg && (online || relinks.length || plainServerSettings)
+      ? await cnpgClusterImage(clients, backupNamespace, meta!.sourceWorkload!.name)
+      : undefined;
   const jobOptions = {
     namespace,
-    image: prep.image ?? `postgres:${(meta?.engineVersion ?? '').split('.')[0] || 'latest'}`,
+    image: prep.image ?? cnpgImage ?? `postgres:${(meta?.engineVersion ?? '').split('.')[0] || 'latest'}`,
     dataPvc: pvcName,
     // The layout the backup recorded from the pod's spec, unless the caller says otherwise.
     runAsUser: prep.runAsUser ?? meta?.runAsUser ?? 999,
@@ -670,6 +690,7 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
     ...(prep.imagePullPolicy !== undefined ? { imagePullPolicy: prep.imagePullPolicy } : {}),
     ...(prep.resources !== undefined ? { resources: prep.resources } : {}),
     ...(relinks.length ? { relinks } : {}),
+    ...(plainServerSettings ? { plainServerSettings } : {}),
     activeDeadlineSeconds: Math.max(60, Math.ceil((options.deadlineMs ?? DEFAULT_RESTORE_DEADLINE_MS) / 1000)),
   };
   const tablespaceMap = walMeta?.tablespaceMap
@@ -686,8 +707,8 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
         backupLabel: walMeta!.backupLabel!,
         ...(tablespaceMap ? { tablespaceMap } : {}),
       })
-    : relinks.length
-      ? buildRelinkJob({ ...jobOptions, name: jobName('-relink'), relinks })
+    : relinks.length || plainServerSettings
+      ? buildRelinkJob({ ...jobOptions, name: jobName(relinks.length ? '-relink' : '-plain') })
       : undefined;
   if (prepJob) prepJob.metadata!.labels![DBAAS_LABELS.restoredFrom] = set;
 
@@ -745,6 +766,7 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
     pvcs: { data: dataPvc, ...(walPvc ? { wal: walPvc } : {}) },
     ...(volumes.length ? { volumes } : {}),
     ...(prepJob ? { prepJob } : {}),
+    ...(plainServerSettings ? { plainServerSettings } : {}),
     manifests,
   };
 }
@@ -968,7 +990,9 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
           'prep-started',
           online
             ? `${walPvcName ? 'copying' : 'checking'} ${walFiles.length} WAL segment(s) ${walFiles[0]}..${walFiles[walFiles.length - 1]} and writing backup_label with ${executor.description}`
-            : `re-pointing the data directory's links to the volumes' new mount paths with ${executor.description}`,
+            : plan.volumes?.some((v) => v.mountPath !== v.sourceMountPath)
+              ? `re-pointing the data directory's links to the volumes' new mount paths${plan.plainServerSettings ? " and turning CloudNativePG's settings off" : ''} with ${executor.description}`
+              : `turning CloudNativePG's settings off for a plain PostgreSQL server (end of postgresql.conf) and removing standby.signal with ${executor.description}`,
           { objects: [{ kind: 'Job', name: prepJob.metadata!.name!, namespace }] },
         );
         const out = await executor.run(clients, {
@@ -1032,6 +1056,7 @@ export async function executeRestore(clients: KubeClients, plan: RestorePlan, ex
         : {}),
       remaining,
       ...(prepOutput !== undefined ? { prepOutput } : {}),
+      ...(plan.plainServerSettings ? { plainServerSettings: plan.plainServerSettings } : {}),
       timings: { phases, createToBoundMs, prepMs, totalMs: Date.now() - started },
     };
   } catch (error) {

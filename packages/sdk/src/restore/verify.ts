@@ -2,6 +2,7 @@
 // first (WalInspector on the volume's files: pg_control, backup_label, the WAL recovery needs),
 // then live (a scratch PostgreSQL on the volume: recovery ends, timeline, optional SQL checks,
 // amcheck on every btree index of every database), then the scratch restore is removed.
+import { OPERATOR_SETTINGS_OFF } from '../engines/postgres/operator-settings.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
@@ -166,15 +167,8 @@ export interface VolumeSetLayout {
  * ```
  */
 export const SCRATCH_SERVER_SETTINGS: Readonly<Record<string, string>> = Object.freeze({
-  archive_mode: 'off',
-  archive_command: '',
-  restore_command: '',
-  primary_conninfo: '',
-  primary_slot_name: '',
+  ...OPERATOR_SETTINGS_OFF,
   recovery_target_action: 'promote',
-  ssl: 'off',
-  logging_collector: 'off',
-  log_destination: 'stderr',
 });
 
 /**
@@ -562,6 +556,9 @@ export async function planVerify(clients: KubeClients, options: VerifyOptions): 
         ...(options.restore?.prep ?? {}),
       },
       deadlineMs: options.deadlineMs ?? DEFAULT_VERIFY_DEADLINE_MS,
+      // The copy is inspected as it was taken (a standby's standby.signal is a finding); the scratch
+      // server gets SCRATCH_SERVER_SETTINGS on its command line.
+      plainServer: false,
     });
     // On a class that binds on first use, the runtime's first pod (the inspect pod) is the scratch
     // PVC's consumer. Across namespaces the restore's temporary VolumeSnapshot pair must outlive the

@@ -20,7 +20,7 @@ describe('kubectl dbaas restore / verify: usage errors exit 2 with a useful mess
     [['restore', 'nightly', '--to', 'r', '--data-subpath', '../etc'], /--data-subpath: "..\/etc" must be a relative path/],
     [['restore', 'nightly', '--to', 'r', '-A'], /Unknown argument: A/],
     [['restore', 'nightly', '--to', 'r', '--bogus'], /Unknown argument: bogus/],
-    [['restore', 'nightly'], /or a StatefulSet: --for-statefulset NAME .* or --in-place statefulset\/NAME/],
+    [['restore', 'nightly'], /a StatefulSet: --for-statefulset NAME .* or --in-place statefulset\/NAME, or a new CloudNativePG Cluster: --cnpg-cluster NAME/],
     [['restore', 'nightly', '--to', 'r', '--in-place', 'sts/pg'], /--to and --in-place do not go together/],
     [['restore', 'nightly', '--for-statefulset', 'a', '--in-place', 'sts/pg'], /--for-statefulset and --in-place do not go together/],
     [['restore', 'nightly', '--to', 'r', '--ordinal', '1'], /ordinal -> for-statefulset/],

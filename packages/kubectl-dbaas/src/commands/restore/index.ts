@@ -23,6 +23,7 @@ const restoreArgsSchema = z.extend(globalOptionsSchema, {
   prepFsGroup: id(),
   dataSubpath: z.optional(z.string()),
   volumeMount: z.optional(z.array(z.string())),
+  keepCnpgSettings: z.optional(z.boolean()),
   forStatefulset: name(),
   template: name(),
   ordinal: id(),
@@ -101,7 +102,19 @@ export const restoreCommand: CommandModule = {
           }),
           CNPG_FLAGS,
           {
-            conflicts: { 'cnpg-cluster': ['to', 'for-statefulset', 'in-place', 'from-namespace', 'volume-mount', 'consumer-node', 'size', 'storage-class'] },
+            conflicts: {
+              'cnpg-cluster': [
+                'to',
+                'for-statefulset',
+                'in-place',
+                'from-namespace',
+                'volume-mount',
+                'consumer-node',
+                'size',
+                'storage-class',
+                'keep-cnpg-settings',
+              ],
+            },
             implies: { 'cnpg-spec': ['cnpg-cluster'], instances: ['cnpg-cluster'] },
           },
         )
@@ -126,6 +139,11 @@ export const restoreCommand: CommandModule = {
             array: true,
             describe:
               "A backup of several volumes (pg_wal or tablespaces on PVCs of their own), for a pod that mounts one elsewhere than the source did: VOLUME=PATH (repeatable); a Job re-points the data directory's links to it",
+          })
+          .option('keep-cnpg-settings', {
+            type: 'boolean',
+            describe:
+              'A backup of a CloudNativePG instance: leave its configuration as it is (default: its settings that need CloudNativePG, such as TLS files and sockets under /controller, archiving and standby.signal, are turned off for a plain PostgreSQL server)',
           })
           .option('prep-image', {
             type: 'string',
@@ -182,6 +200,7 @@ export const restoreCommand: CommandModule = {
       prepFsGroup: args.prepFsGroup,
       dataSubPath: args.dataSubpath !== undefined ? parseSubPath(args.dataSubpath) : undefined,
       volumeMounts: args.volumeMount !== undefined ? parseVolumeMounts(args.volumeMount) : undefined,
+      keepCnpgSettings: args.keepCnpgSettings,
       timeoutMs,
     };
     if (args.forStatefulset || args.inPlace) {

@@ -39,6 +39,8 @@ export interface RestoreCommandArgs extends KubeArgs {
   dataSubPath?: string | undefined;
   /** `--volume-mount`: new mount paths of a set's other volumes, by volume name. */
   volumeMounts?: Record<string, string> | undefined;
+  /** `--keep-cnpg-settings`: a CloudNativePG instance's copy keeps its files as they are. */
+  keepCnpgSettings?: boolean | undefined;
   timeoutMs: number;
 }
 
@@ -68,6 +70,7 @@ export function restoreOptions(args: RestoreCommandArgs, namespace: string): Res
     ...(args.consumerNode !== undefined ? { consumerNode: args.consumerNode } : {}),
     ...(Object.keys(prep).length > 0 ? { prep } : {}),
     ...(args.volumeMounts !== undefined ? { volumeMountPaths: args.volumeMounts } : {}),
+    ...(args.keepCnpgSettings ? { plainServer: false } : {}),
     deadlineMs: args.timeoutMs,
   };
 }
@@ -223,6 +226,12 @@ export function renderRestore(r: RestoreReport): string {
         : undefined,
     ],
     ['state', state],
+    [
+      'configuration',
+      r.plainServerSettings
+        ? `a CloudNativePG instance's copy, for a plain PostgreSQL server: ${Object.keys(r.plainServerSettings).join(', ')} set at the end of postgresql.conf, standby.signal removed (docs/cnpg.md)`
+        : undefined,
+    ],
     ['RTO', rtoLine(r.timings)],
     ['phases', r.timings.phases.map((p) => `${p.phase} +${formatSeconds(p.atMs)}`).join(', ')],
     ['remaining', r.remaining.length ? r.remaining.join('; ') : undefined],
@@ -307,6 +316,11 @@ export function restorePlanLines(view: RestorePlanView): string[] {
             ? `online: the -wal snapshot is restored into the scratch PVC ${p.walPvcName}; restore-prep copies ${p.walFiles.length} WAL segment(s) ${p.walFiles[0]}..${p.walFiles.at(-1)} into pg_wal/ and writes backup_label, then the scratch PVC is deleted`
             : `online: pg_wal's own volume, snapshotted after pg_backup_stop, is restored into PVC ${p.prepWalPvc}; restore-prep checks that it holds the ${p.walFiles.length} WAL segment(s) ${p.walFiles[0]}..${p.walFiles.at(-1)} and writes backup_label`,
           `restore-prep runs as the Job ${p.prepJob?.metadata?.name} (image ${p.prepJob?.spec?.template.spec?.containers[0]?.image})`,
+        ]
+      : []),
+    ...(p.plainServerSettings
+      ? [
+          `a CloudNativePG instance's copy, for a plain PostgreSQL server: the Job ${p.prepJob?.metadata?.name} appends ${Object.keys(p.plainServerSettings).join(', ')} to its postgresql.conf and removes standby.signal (--keep-cnpg-settings leaves the files as they are)`,
         ]
       : []),
   ];
