@@ -7,6 +7,7 @@ import { formatSeconds } from '../../duration.js';
 import type { KubeArgs } from '../../global-options.js';
 import { renderFields } from '../../output.js';
 import type { ProgressReporter } from '../../progress.js';
+import { prepOptions } from './run.js';
 
 /**
  * Arguments of `restore --cnpg-cluster`, parsed.
@@ -71,11 +72,7 @@ export async function readCnpgSpec(file: string): Promise<Record<string, unknown
 }
 
 async function cnpgRestoreOptions(args: CnpgRestoreCommandArgs, namespace: string): Promise<CnpgRestoreOptions> {
-  const prep = {
-    ...(args.prepImage !== undefined ? { image: args.prepImage } : {}),
-    ...(args.prepUid !== undefined ? { runAsUser: args.prepUid } : {}),
-    ...(args.prepFsGroup !== undefined ? { fsGroup: args.prepFsGroup } : {}),
-  };
+  const prep = prepOptions(args);
   return {
     backup: args.backup,
     namespace,

@@ -8,6 +8,7 @@ import {
   isDbaasError,
   type RestoreClient,
   type RestoreOptions,
+  type RestorePrepOptions,
   type RestorePlan,
   type RestoreProgress,
 } from '@kubectl-dbaas/sdk';
@@ -45,6 +46,22 @@ export interface RestoreCommandArgs extends KubeArgs {
 }
 
 /**
+ * The restore-prep Job's options from `--prep-image`, `--prep-uid` and `--prep-fs-group`.
+ *
+ * @example
+ * ```ts
+ * prepOptions({ prepUid: 26 }); // { runAsUser: 26 }
+ * ```
+ */
+export function prepOptions(args: Pick<RestoreCommandArgs, 'prepImage' | 'prepUid' | 'prepFsGroup'>): RestorePrepOptions {
+  return {
+    ...(args.prepImage !== undefined ? { image: args.prepImage } : {}),
+    ...(args.prepUid !== undefined ? { runAsUser: args.prepUid } : {}),
+    ...(args.prepFsGroup !== undefined ? { fsGroup: args.prepFsGroup } : {}),
+  };
+}
+
+/**
  * The SDK's restore options for the parsed flags.
  *
  * @example
@@ -54,12 +71,7 @@ export interface RestoreCommandArgs extends KubeArgs {
  * ```
  */
 export function restoreOptions(args: RestoreCommandArgs, namespace: string): RestoreOptions {
-  const prep = {
-    ...(args.prepImage !== undefined ? { image: args.prepImage } : {}),
-    ...(args.prepUid !== undefined ? { runAsUser: args.prepUid } : {}),
-    ...(args.prepFsGroup !== undefined ? { fsGroup: args.prepFsGroup } : {}),
-    ...(args.dataSubPath !== undefined ? { dataSubPath: args.dataSubPath } : {}),
-  };
+  const prep = { ...prepOptions(args), ...(args.dataSubPath !== undefined ? { dataSubPath: args.dataSubPath } : {}) };
   return {
     backup: args.backup,
     namespace,
