@@ -57,7 +57,7 @@ const rowsOf: Record<string, number[]> = {};
 const cnpgDigestOf: Record<string, string> = {};
 
 const dbaas = (args: string[], timeoutMs = 280_000) => plugin!.dbaas([...args, '-n', ns], { timeoutMs });
-/** verify's scratch pods: the Cluster's operand image; the user (26) is the one the backup recorded from the instance pod. */
+/** verify's scratch pods: the Cluster's operand image, given (without it verify reads it from the Cluster); the user (26) is the one the backup recorded from the instance pod. */
 const VERIFY_RUNTIME = ['--image', CNPG_POSTGRES_IMAGE, '--prep-image', CNPG_POSTGRES_IMAGE];
 
 /** A superuser session to one instance of Cluster `cluster` (port-forward to its pod). */
@@ -138,8 +138,9 @@ async function standbyCaughtUp(db: pg.Client): Promise<number[]> {
 async function verifyWithRows(
   backup: string,
   ids: number[],
+  runtime: string[] = VERIFY_RUNTIME,
 ): Promise<{ ok: boolean; offline: { standby: boolean; verdict: string }; live: { inRecovery: boolean } }> {
-  const v = await dbaas(['verify', '--backup', backup, ...VERIFY_RUNTIME, '--check', ackedCheck(ids), '-o', 'json'], 560_000);
+  const v = await dbaas(['verify', '--backup', backup, ...runtime, '--check', ackedCheck(ids), '-o', 'json'], 560_000);
   expect(v.code, show(v)).toBe(0);
   return JSON.parse(v.stdout);
 }
@@ -196,7 +197,8 @@ describe('kubectl dbaas backup create --cnpg-cluster', () => {
     expect(writer!.failedAt, 'the writer on the primary never stopped').toBeUndefined();
 
     rowsOf['standby-online'] = replicated;
-    expect(await verifyWithRows('standby-online', replicated)).toMatchObject({
+    // No --image: verify runs the Cluster's own image, read from the Cluster.
+    expect(await verifyWithRows('standby-online', replicated, [])).toMatchObject({
       ok: true,
       offline: { standby: true, verdict: 'online-backup-complete' },
       live: { inRecovery: false },

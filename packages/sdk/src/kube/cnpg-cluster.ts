@@ -45,6 +45,8 @@ export interface CnpgClusterObject {
     phaseReason?: string;
     instances?: number;
     readyInstances?: number;
+    /** The image that last ran on the data directory, and its major version. */
+    pgDataImageInfo?: { image?: string; majorVersion?: number };
   };
 }
 
@@ -74,20 +76,37 @@ export function cnpgClustersPath(namespace: string): string {
 }
 
 /**
- * The image a Cluster's instances run (`status.image`, else `spec.imageName`); undefined when the
- * Cluster (or CloudNativePG) is not there. The image of a Job that works on a copy of its data.
+ * The image a Cluster's instances run (`status.pgDataImageInfo.image`, else `status.image`, else
+ * `spec.imageName`): the image for pods that work on a copy of its data. Undefined when the
+ * Cluster (or CloudNativePG) is not there, or, given `major`, when the Cluster now runs another
+ * major version than that copy (it was upgraded since).
  *
  * @example
  * ```ts
- * const image = (await cnpgClusterImage(clients, 'db', 'pg')) ?? 'postgres:17';
+ * const image = (await cnpgClusterImage(clients, 'db', 'pg', 15)) ?? 'postgres:15';
  * ```
  */
-export async function cnpgClusterImage(clients: KubeClients, namespace: string, name: string): Promise<string | undefined> {
+export async function cnpgClusterImage(clients: KubeClients, namespace: string, name: string, major?: number): Promise<string | undefined> {
+  let cluster: CnpgClusterObject;
   try {
-    const cluster = await readCnpgClusterObject(clients, namespace, name);
-    return cluster.status?.image ?? cluster.spec?.imageName;
+    cluster = await readCnpgClusterObject(clients, namespace, name);
   } catch (error) {
     if (isDbaasError(error, 'KUBE_NOT_FOUND')) return undefined;
     throw error;
   }
+  return runningImage(cluster, major);
+}
+
+/**
+ * What {@link cnpgClusterImage} reads from a Cluster already at hand.
+ *
+ * @example
+ * ```ts
+ * runningImage({ status: { pgDataImageInfo: { image: 'pg:16', majorVersion: 16 } } }, 15); // undefined
+ * ```
+ */
+export function runningImage(cluster: CnpgClusterObject, major?: number): string | undefined {
+  const running = cluster.status?.pgDataImageInfo;
+  if (major !== undefined && running?.majorVersion !== undefined && running.majorVersion !== major) return undefined;
+  return running?.image ?? cluster.status?.image ?? cluster.spec?.imageName;
 }

@@ -10,7 +10,7 @@
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { DbaasError, isDbaasError, toDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
-import { CNPG_CLUSTERS, CNPG_HEALTHY_PHASE, cnpgClustersPath, readCnpgClusterObject, type CnpgClusterObject } from '../kube/cnpg-cluster.js';
+import { CNPG_CLUSTERS, CNPG_HEALTHY_PHASE, cnpgClustersPath, readCnpgClusterObject, runningImage, type CnpgClusterObject } from '../kube/cnpg-cluster.js';
 import { SNAPSHOT_API_VERSION, type VolumeSnapshot } from '../kube/snapshot-types.js';
 import { isGone, watchUntil } from '../kube/watch-until.js';
 import { DBAAS_LABELS, MANAGED_BY, type ConsistencyMode } from '../manifests/metadata.js';
@@ -261,7 +261,8 @@ export async function planCnpgRestore(clients: KubeClients, options: CnpgRestore
       throw error;
     });
     if (source) {
-      sourceImage = source.status?.image ?? source.spec?.imageName;
+      // The copy's major must be the image's: not the source's image when it was upgraded since.
+      sourceImage = runningImage(source, Number((details.data?.metadata?.engineVersion ?? '').split('.')[0]) || undefined);
       if (!base) {
         base = source.spec ?? {};
         sourceCluster = workload.name;

@@ -39,6 +39,10 @@ describe('buildScratchPod', () => {
     expect(badSelector.option).toBe('nodeSelector');
     const prep = podVerifyRuntime({ resources: { prep: { limits: { memory: '256Mi' } } } }).prepOptions!(17);
     expect(prep.resources).toEqual({ limits: { memory: '256Mi' } });
+    // The image: the runtime's own, else the source's (a CloudNativePG Cluster's), else the official one.
+    expect(podVerifyRuntime().prepOptions!(15, { runAsUser: 26, image: 'localhost/cnpg-postgresql:15' }).image).toBe('localhost/cnpg-postgresql:15');
+    expect(podVerifyRuntime({ image: (m) => `mine:${m}` }).prepOptions!(15, { image: 'localhost/cnpg-postgresql:15' }).image).toBe('mine:15');
+    expect(podVerifyRuntime().prepOptions!(15).image).toBe('postgres:15');
   });
 
   it('server: PostgreSQL on the volume, loopback only, settings as separate -c arguments, hardened', () => {

@@ -46,7 +46,7 @@ exec postgres -D "$PGDATA" -c listen_addresses=127.0.0.1 -c port=${SERVER_PORT} 
  * ```
  */
 export interface PodVerifyRuntimeOptions {
-  /** Image for a major version. Default `postgres:<major>` (the official image). */
+  /** Image for a major version. Default: the image the backup's source runs when that is known and of the backup's major (a CloudNativePG Cluster's), else `postgres:<major>` (the official image). */
   image?: (major: number) => string;
   /** Default: the user the backup recorded from its database pod (26 for CloudNativePG), else 999 (the official image). */
   runAsUser?: number;
@@ -338,7 +338,8 @@ async function execText(clients: KubeClients, namespace: string, pod: string, co
 export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyRuntime {
   // Bad input fails here, before verify reads the cluster or creates anything.
   assertNodeSelector(options.nodeSelector);
-  const image = options.image ?? ((major: number) => `postgres:${major}`);
+  // The runtime's own image, else the one the source runs (a CloudNativePG Cluster's), else the official one.
+  const image = (major: number, source?: SourceUser) => options.image?.(major) ?? source?.image ?? `postgres:${major}`;
   // The copy's files belong to the user the database ran as: the runtime's own, else the backup's.
   const userOf = (source: SourceUser | undefined) => {
     const fsGroup = options.fsGroup ?? (options.runAsUser === undefined ? source?.fsGroup : undefined);
@@ -359,7 +360,7 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
     prepExecutor: jobRestorePrepExecutor(),
     // The restore-prep Job of a scratch online restore runs the image and user the pods run.
     prepOptions: (major, source) => ({
-      ...(major !== undefined ? { image: image(major) } : {}),
+      ...(major !== undefined ? { image: image(major, source) } : {}),
       ...(options.resources?.prep ? { resources: options.resources.prep } : {}),
       ...userOf(source),
       ...(options.serviceAccountName ? { serviceAccountName: options.serviceAccountName } : {}),
@@ -374,7 +375,7 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
         name,
         namespace: request.namespace,
         pvc: request.pvc,
-        image: image(request.major ?? 17),
+        image: image(request.major ?? 17, request.source),
         dataSubPath: '',
         ...(request.set ? { set: request.set } : {}),
         ...userOf(request.source),
@@ -428,7 +429,7 @@ export function podVerifyRuntime(options: PodVerifyRuntimeOptions = {}): VerifyR
         name,
         namespace: request.namespace,
         pvc: request.pvc,
-        image: image(request.major),
+        image: image(request.major, request.source),
         dataSubPath: request.dataSubPath,
         ...(request.set ? { set: request.set } : {}),
         settings: request.settings,

@@ -676,7 +676,7 @@ export async function planRestore(clients: KubeClients, options: RestoreOptions,
   // A CloudNativePG instance's copy is worked on with its Cluster's own image (it has the tools and the uid).
   const cnpgImage =
     prep.image === undefined && fromCnpg && (online || relinks.length || plainServerSettings)
-      ? await cnpgClusterImage(clients, backupNamespace, meta!.sourceWorkload!.name)
+      ? await cnpgClusterImage(clients, backupNamespace, meta!.sourceWorkload!.name, Number((meta?.engineVersion ?? '').split('.')[0]) || undefined)
       : undefined;
   const jobOptions = {
     namespace,

@@ -2,6 +2,7 @@
 // first (WalInspector on the volume's files: pg_control, backup_label, the WAL recovery needs),
 // then live (a scratch PostgreSQL on the volume: recovery ends, timeline, optional SQL checks,
 // amcheck on every btree index of every database), then the scratch restore is removed.
+import { cnpgClusterImage } from '../kube/cnpg-cluster.js';
 import { OPERATOR_SETTINGS_OFF } from '../engines/postgres/operator-settings.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -136,6 +137,8 @@ export interface VerifyRuntime {
 export interface SourceUser {
   runAsUser?: number;
   fsGroup?: number;
+  /** The image the source runs, when it is known and of the backup's major (a CloudNativePG Cluster's): a runtime with no image of its own uses it. */
+  image?: string;
 }
 
 /**
@@ -514,9 +517,17 @@ export async function planVerify(clients: KubeClients, options: VerifyOptions): 
     if (options.clone !== false) clone = await planClone(clients, target, options.restore?.consumerNode ?? options.runtime.consumerNode);
   }
   const meta = details?.data?.metadata;
+  const sourceImage =
+    meta?.sourceWorkload?.kind === 'Cluster' && meta.engine !== 'mysql'
+      ? await cnpgClusterImage(clients, backupNamespace, meta.sourceWorkload.name, majorOf(meta.engineVersion))
+      : undefined;
   const sourceUser: SourceUser | undefined =
-    meta?.runAsUser !== undefined || meta?.fsGroup !== undefined
-      ? { ...(meta.runAsUser !== undefined ? { runAsUser: meta.runAsUser } : {}), ...(meta.fsGroup !== undefined ? { fsGroup: meta.fsGroup } : {}) }
+    meta?.runAsUser !== undefined || meta?.fsGroup !== undefined || sourceImage !== undefined
+      ? {
+          ...(meta?.runAsUser !== undefined ? { runAsUser: meta.runAsUser } : {}),
+          ...(meta?.fsGroup !== undefined ? { fsGroup: meta.fsGroup } : {}),
+          ...(sourceImage !== undefined ? { image: sourceImage } : {}),
+        }
       : undefined;
   if (!scratch && details && (details.volumes.length > 0 || (meta?.setVolumes?.length ?? 0) > 0)) {
     throw new DbaasError(

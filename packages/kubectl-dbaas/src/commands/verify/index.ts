@@ -105,7 +105,8 @@ export const verifyCommand: CommandModule = {
         })
         .option('image', {
           type: 'string',
-          describe: 'With --runtime pod: image of the scratch pods, {major} is replaced by the PostgreSQL major (default postgres:{major})',
+          describe:
+            "With --runtime pod: image of the scratch pods, {major} is replaced by the PostgreSQL major (default: a CloudNativePG Cluster's backup, the Cluster's image while it runs that major; else postgres:{major})",
           group: 'Runtime:',
         })
         .option('run-as-user', {
