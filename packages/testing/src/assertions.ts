@@ -20,3 +20,51 @@ export async function dbaasRejection(promise: Promise<unknown>): Promise<DbaasEr
   }
   throw new Error('expected a rejection, but the promise resolved');
 }
+
+/**
+ * Polls `check` every `intervalMs` until it returns a value other than undefined: the one wait of
+ * the tests for what the cluster does asynchronously (a finalizer, a controller, a diagnosis
+ * settling). An error counts as "not yet"; when time runs out the error names `what`, the last
+ * error and, if `describe` is given, the last value seen.
+ *
+ * @example
+ * ```ts
+ * const pvc = await pollUntil('the PVC to bind', 60_000, async () => ((await readPvc()).status?.phase === 'Bound' ? true : undefined));
+ * ```
+ */
+export async function pollUntil<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<T | undefined>,
+  options: { intervalMs?: number; describe?: () => string | undefined } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = '';
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = (error as Error).message;
+    }
+    if (Date.now() > deadline) {
+      const seen = options.describe?.();
+      throw new Error(
+        `timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${seen ? `; last seen: ${seen}` : ''}${lastError ? ` (last error: ${lastError})` : ''}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 250));
+  }
+}
+
+/**
+ * {@link pollUntil} for a check that says yes or no (default 90 s).
+ *
+ * @example
+ * ```ts
+ * await eventually(async () => !(await namespaceExists()), 'the namespace gone');
+ * ```
+ */
+export async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 90_000): Promise<void> {
+  await pollUntil(what, timeoutMs, async () => ((await check()) ? true : undefined));
+}

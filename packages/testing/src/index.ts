@@ -78,7 +78,7 @@ export { MinikubeCluster, minikubeAvailability, MINIKUBE_ADDONS } from './miniku
 export type { MinikubeOptions, MinikubeAvailability } from './minikube/index.js';
 
 // Assertions shared by tests of every package
-export { dbaasRejection } from './assertions.js';
+export { dbaasRejection, pollUntil, eventually } from './assertions.js';
 
 // Real MariaDB servers (Debian's mariadb-server) for the MySQL/MariaDB engine tests (mysql/)
 export {

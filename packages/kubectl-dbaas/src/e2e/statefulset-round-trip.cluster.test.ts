@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DBAAS_LABELS, KubeClients } from '@kubectl-dbaas/sdk';
-import { clusterFromEnv, hostpathSkipReason, skipWhen } from '@kubectl-dbaas/testing';
+import { clusterFromEnv, eventually, hostpathSkipReason, skipWhen } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BackupCreateReport } from '../commands/backup/create/run.js';
 import type { BackupListDocument } from '../commands/backup/list/run.js';
@@ -42,14 +42,6 @@ const clients = KubeClients.load({ kubeconfig: info.kubeconfig, namespace: ns })
 const forwards: PortForward[] = [];
 let plugin: KubectlWithPlugin | undefined;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not ${what} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 beforeAll(async () => {
   if (why) return;

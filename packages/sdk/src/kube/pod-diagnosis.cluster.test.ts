@@ -2,7 +2,7 @@
 // controller put the pods in the states a user meets (unschedulable, image not on the node, no pod
 // created under a quota), and the test checks what is read back and said.
 import type { V1Pod } from '@kubernetes/client-node';
-import { clusterFromEnv, skipWhen } from '@kubectl-dbaas/testing';
+import { clusterFromEnv, pollUntil, skipWhen } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KubeClients } from './clients.js';
 import { diagnoseJob, diagnosePod } from './pod-diagnosis.js';
@@ -27,13 +27,16 @@ afterAll(async () => {
 
 /** Polls a diagnosis until it says what the real components did (they take a moment). */
 async function eventually<T extends { reason: string }>(what: () => Promise<T>, pattern: RegExp, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const got = await what();
-    if (pattern.test(got.reason)) return got;
-    if (Date.now() > deadline) throw new Error(`diagnosis still "${got.reason}" after ${timeoutMs / 1000} s (wanted ${pattern})`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  let last: T | undefined;
+  return await pollUntil(
+    `a diagnosis matching ${pattern}`,
+    timeoutMs,
+    async () => {
+      last = await what();
+      return pattern.test(last.reason) ? last : undefined;
+    },
+    { describe: () => last?.reason },
+  );
 }
 
 const why = info.nodeUnavailable ? `the test cluster has no node: ${info.nodeUnavailable}` : undefined;

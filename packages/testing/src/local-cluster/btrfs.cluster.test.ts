@@ -3,6 +3,7 @@
 // the volume is snapshotted (dbaas-btrfs-snapclass), written again, and a PVC restored from the
 // snapshot holds what was there at the snapshot, not what came after. Needs the node and the btrfs
 // driver: skipped with the reason printed otherwise.
+import { pollUntil } from '../assertions.js';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { snapshotAtomicity } from '@kubectl-dbaas/sdk';
@@ -32,16 +33,6 @@ beforeAll(async () => {
 afterAll(async () => {
   if (!why) await core.deleteNamespace({ name: ns }).catch(() => undefined);
 });
-
-async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 async function createPvc(name: string, dataSource?: { kind: string; apiGroup: string; name: string }): Promise<void> {
   await core.createNamespacedPersistentVolumeClaim({
@@ -80,7 +71,7 @@ async function runInPod(name: string, claim: string, script: string, env: Record
     },
   };
   await core.createNamespacedPod({ namespace: ns, body });
-  const phase = await until(`pod ${name} to finish`, 120_000, async () => {
+  const phase = await pollUntil(`pod ${name} to finish`, 120_000, async () => {
     const p = (await core.readNamespacedPod({ name, namespace: ns })).status?.phase;
     return p === 'Succeeded' || p === 'Failed' ? p : undefined;
   });
@@ -119,7 +110,7 @@ describe('btrfs CSI driver in the cluster', () => {
         spec: { volumeSnapshotClassName: BTRFS_SNAPSHOT_CLASS, source: { persistentVolumeClaimName: 'source' } },
       },
     });
-    const ready = await until('VolumeSnapshot snap readyToUse', 120_000, async () => {
+    const ready = await pollUntil('VolumeSnapshot snap readyToUse', 120_000, async () => {
       const vs = await volumeSnapshot('snap');
       return vs.status?.readyToUse ? vs : undefined;
     });

@@ -1,3 +1,4 @@
+import { pollUntil } from '../assertions.js';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
@@ -30,19 +31,9 @@ type Snapshot = {
   };
 };
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
+/** The waits of these tests: {@link pollUntil} with their default of two minutes. */
+function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  return pollUntil(what, timeoutMs, fn, { intervalMs: 500 });
 }
 
 function snapshotBody(name: string, pvc: string) {

@@ -1,6 +1,7 @@
 // CloudNativePG on the local cluster: the release's own install manifest, applied with the locally
 // built operator and operand images (see node/images.ts), and the waits that make "installed" mean
 // the operator reconciles and its webhooks answer. See docs/testing-cluster.md, "CloudNativePG".
+import { pollUntil } from '../assertions.js';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -115,19 +116,7 @@ export async function readCnpgManifest(binDir?: string): Promise<{ objects: Kube
  * const pod = await untilCnpg('the primary elected', 60_000, async () => (await readCnpgCluster(kc, ns, 'pg')).currentPrimary);
  */
 export async function untilCnpg<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, intervalMs = 1000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`CloudNativePG: ${what} not reached in ${Math.round(timeoutMs / 1000)} s${last ? ` (last error: ${last})` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+  return await pollUntil(`CloudNativePG: ${what}`, timeoutMs, check, { intervalMs });
 }
 
 /** What {@link installCnpgOperator} measured. */

@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DBAAS_LABELS, KubeClients, watchUntil, type VolumeSnapshot } from '@kubectl-dbaas/sdk';
-import { clusterFromEnv, livePvcNames, LOCAL_NODE_NAME, provisionBackupSnapshot, STORAGE_CLASS_WFFC } from '@kubectl-dbaas/testing';
+import { clusterFromEnv, eventually, livePvcNames, LOCAL_NODE_NAME, provisionBackupSnapshot, STORAGE_CLASS_WFFC } from '@kubectl-dbaas/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { applyRbacDocRoles, rbacDocRoles, serviceAccountKubeconfig } from '../../e2e/rbac-doc.js';
 import { expectUsageError, KubectlWithPlugin, showRun, type KubectlRunOptions } from '../../e2e/kubectl-plugin.js';
@@ -64,15 +64,6 @@ let plugin: KubectlWithPlugin;
 const kubectl = (args: string[], opts?: KubectlRunOptions) => plugin.run(args, opts);
 const dbaas = (args: string[], opts?: KubectlRunOptions) => plugin.dbaas(args, opts);
 const show = showRun;
-
-/** Polls `check` until it returns true (deletions finish asynchronously: finalizers). */
-async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not ${what} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /** VolumeSnapshots of a namespace and the contents bound to it, not being deleted. */
 async function snapshotObjects(namespace: string): Promise<string[]> {
