@@ -313,6 +313,23 @@ export async function planCnpgRestore(clients: KubeClients, options: CnpgRestore
         ...(walVolume ? [buildStagedSnapshot({ namespace, cluster, pvc: walVolume.pvcName, role: 'PG_WAL', ...snapshotClass })] : []),
       ]
     : [];
+  for (const vs of stagedSnapshots) {
+    const name = vs.metadata.name!;
+    const left = await clients.volumeSnapshots.get(name, namespace).catch((error: unknown) => {
+      if (isDbaasError(error, 'KUBE_NOT_FOUND')) return undefined;
+      throw error;
+    });
+    if (left) {
+      throw new DbaasError(
+        'RESTORE_TARGET_EXISTS',
+        `VolumeSnapshot ${namespace}/${name} exists: the staging snapshot of an earlier restore into Cluster ${cluster}?`,
+        {
+          fix: `Delete it if that restore is over: kubectl delete volumesnapshot ${name} -n ${namespace}`,
+          details: { namespace, name },
+        },
+      );
+    }
+  }
   const snapshots = online
     ? { data: staging, ...(walVolume ? { wal: walVolume.pvcName } : {}) }
     : { data: restore.sources.data.vsName, ...(walVolume ? { wal: walVolume.source.vsName } : {}) };
