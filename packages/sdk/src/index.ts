@@ -20,7 +20,7 @@ export {
   CNPG_PVC_ROLE_LABEL,
 } from './restore/cnpg.js';
 export { OPERATOR_SETTINGS_OFF, PLAIN_SERVER_SETTINGS } from './engines/postgres/operator-settings.js';
-export { CNPG_CLUSTERS, CNPG_HEALTHY_PHASE, readCnpgClusterObject, cnpgClustersPath } from './kube/cnpg-cluster.js';
+export { CNPG_CLUSTERS, CNPG_HEALTHY_PHASE, readCnpgClusterObject, findCnpgClusterObject, cnpgClustersPath } from './kube/cnpg-cluster.js';
 export type { CnpgClusterObject } from './kube/cnpg-cluster.js';
 export type { RestoreOptions, RestoreResult } from './restore/restore.js';
 export type { VerifyOptions, VerifyResult, VerifyPlan, VerifyFailure, VerifyExecution } from './restore/verify.js';

@@ -64,6 +64,23 @@ export async function readCnpgClusterObject(clients: KubeClients, namespace: str
 }
 
 /**
+ * {@link readCnpgClusterObject}, undefined when there is no such Cluster (or no CloudNativePG).
+ *
+ * @example
+ * ```ts
+ * if (await findCnpgClusterObject(clients, 'db', 'pg2')) throw new Error('exists');
+ * ```
+ */
+export async function findCnpgClusterObject(clients: KubeClients, namespace: string, name: string): Promise<CnpgClusterObject | undefined> {
+  try {
+    return await readCnpgClusterObject(clients, namespace, name);
+  } catch (error) {
+    if (isDbaasError(error, 'KUBE_NOT_FOUND')) return undefined;
+    throw error;
+  }
+}
+
+/**
  * The collection path of Clusters in `namespace`, for watchUntil.
  *
  * @example
@@ -87,14 +104,8 @@ export function cnpgClustersPath(namespace: string): string {
  * ```
  */
 export async function cnpgClusterImage(clients: KubeClients, namespace: string, name: string, major?: number): Promise<string | undefined> {
-  let cluster: CnpgClusterObject;
-  try {
-    cluster = await readCnpgClusterObject(clients, namespace, name);
-  } catch (error) {
-    if (isDbaasError(error, 'KUBE_NOT_FOUND')) return undefined;
-    throw error;
-  }
-  return runningImage(cluster, major);
+  const cluster = await findCnpgClusterObject(clients, namespace, name);
+  return cluster ? runningImage(cluster, major) : undefined;
 }
 
 /**

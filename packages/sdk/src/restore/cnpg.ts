@@ -10,7 +10,7 @@
 import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import { DbaasError, isDbaasError, toDbaasError } from '../errors.js';
 import type { KubeClients } from '../kube/clients.js';
-import { CNPG_CLUSTERS, CNPG_HEALTHY_PHASE, cnpgClustersPath, readCnpgClusterObject, runningImage, type CnpgClusterObject } from '../kube/cnpg-cluster.js';
+import { CNPG_CLUSTERS, CNPG_HEALTHY_PHASE, cnpgClustersPath, findCnpgClusterObject, runningImage, type CnpgClusterObject } from '../kube/cnpg-cluster.js';
 import { SNAPSHOT_API_VERSION, type VolumeSnapshot } from '../kube/snapshot-types.js';
 import { isGone, watchUntil } from '../kube/watch-until.js';
 import { DBAAS_LABELS, MANAGED_BY, type ConsistencyMode } from '../manifests/metadata.js';
@@ -239,11 +239,7 @@ export async function planCnpgRestore(clients: KubeClients, options: CnpgRestore
   if (options.instances !== undefined && (!Number.isInteger(options.instances) || options.instances < 1)) {
     throw new DbaasError('INVALID_ARGUMENT', `instances must be a positive integer, not ${options.instances}`, { option: 'instances' });
   }
-  const existing = await readCnpgClusterObject(clients, namespace, cluster).catch((error: unknown) => {
-    if (isDbaasError(error, 'KUBE_NOT_FOUND')) return undefined;
-    throw error;
-  });
-  if (existing) {
+  if (await findCnpgClusterObject(clients, namespace, cluster)) {
     throw new DbaasError('RESTORE_TARGET_EXISTS', `Cluster ${namespace}/${cluster} exists: a restore creates a new Cluster and never writes into one`, {
       fix: 'Name a new Cluster.',
       option: 'cluster',
@@ -256,10 +252,7 @@ export async function planCnpgRestore(clients: KubeClients, options: CnpgRestore
   let sourceCluster: string | undefined;
   let sourceImage: string | undefined;
   if (workload?.kind === 'Cluster') {
-    const source = await readCnpgClusterObject(clients, namespace, workload.name).catch((error: unknown) => {
-      if (isDbaasError(error, 'KUBE_NOT_FOUND')) return undefined;
-      throw error;
-    });
+    const source = await findCnpgClusterObject(clients, namespace, workload.name);
     if (source) {
       // The copy's major must be the image's: not the source's image when it was upgraded since.
       sourceImage = runningImage(source, Number((details.data?.metadata?.engineVersion ?? '').split('.')[0]) || undefined);
